@@ -1,0 +1,113 @@
+# samen: one Makefile for the daemon, the CLI, the tests and the demo.
+#
+#   make            build samend and samen (build/)
+#   make deps       install missing Debian packages (as root), else print the line
+#   make test       deps, then unit and system tests under ASan+UBSan
+#   make demo       deps, build, run daemons on loopback with real entries
+#   make SANITIZE=address,undefined   any build with sanitizers
+
+PKGS      := libuv libzmq sqlite3 msgpack libsodium
+DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
+             libsodium-dev
+DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
+             sqlite3 binutils
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
+
+CC       ?= cc
+BUILD    ?= build
+SANITIZE ?=
+OPT      ?= -O1
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Werror
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto -Idaemon -Icli
+CFLAGS   += -std=c11 -g $(OPT) $(WARN)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
+              proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
+              proto/ops.c proto/merge.c
+DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
+              daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c
+DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
+CLI_SRC    := cli/main.c cli/client.c cli/reply.c cli/output.c cli/cmd.c
+
+UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
+              test_changeset test_ops test_merge test_store test_conf \
+              test_index
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+PROTO_OBJ  := $(call obj,$(PROTO_SRC))
+DAEMON_LIB_OBJ := $(call obj,$(DAEMON_LIB))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+CLI_OBJ    := $(call obj,$(CLI_SRC))
+UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
+
+.PHONY: all deps test unit system demo bench clean format check-format
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/samend $(BUILD)/samen
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/samend: $(DAEMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Unit tests may #include the module's .c to reach its statics; they link
+# every proto object and the daemon's modules (not main.c), and drop the
+# object of any module they include.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(filter-out $(shell sed -n 's|^#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(PROTO_OBJ) $(DAEMON_LIB_OBJ)) \
+	    $(LDLIBS) -lcmocka -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Dependencies: install what is missing when root, else say exactly what to run.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	else \
+	  echo "make deps: missing packages. Run as root:"; \
+	  echo "  apt-get install -y$$missing"; exit 1; \
+	fi
+
+# Tests always build with sanitizers, in a tree of their own.
+TEST_BUILD := build/test
+test: deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined run-tests
+
+run-tests: all $(UNIT_BIN)
+	@tests/run-tests.sh $(BUILD)
+
+unit: deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined all $(addprefix $(TEST_BUILD)/tests/unit/,$(UNIT_TESTS))
+	@tests/run-tests.sh $(TEST_BUILD) unit
+
+demo: deps all
+	@tests/demo.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h

@@ -1,0 +1,184 @@
+/* store: the SQLite database: change sets as received, and the replica derived from them. */
+#ifndef SAMEN_STORE_H
+#define SAMEN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "changeset.h"
+#include "merge.h"
+
+/*
+ * One database per device (DIR/samen.db), WAL mode, synchronous=FULL,
+ * secure_delete=ON, foreign keys on.  Change sets are stored as received
+ * (header bytes + payload bytes); the replica tables are a cache of them and
+ * can be rebuilt.  Replica values, field names and collection names are
+ * encrypted with the storage key (XChaCha20-Poly1305); what SQLite indexes
+ * is either time-ordered (rids, (circle, author, seq)) or a keyed hash
+ * (BLAKE2b keyed with a key derived from the storage key), never text a
+ * person typed.
+ *
+ * Without the storage key (daemon locked) the store still takes in change
+ * sets; store_merge_pending() does the merging once the key is set.
+ *
+ * All calls run on the loop thread; the handle is not thread-safe.
+ */
+struct store;
+
+/* Opens or creates path.  On error returns a negative code and *cause
+ * (free with free()). */
+int store_open(struct store **st, const char *path, char **cause);
+/* Wipes the keys it holds and closes. */
+void store_close(struct store *st);
+
+/*
+ * Gives the store the storage key (it keeps a copy, wiped on close) and
+ * derives its index key.  Call once after unlock.
+ */
+void store_set_key(struct store *st, const uint8_t key[32]);
+int store_has_key(const struct store *st);
+
+/* Transactions: one per batch of writes.  Nested begin is a bug (assert). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Circles and their keys (key stored encrypted under the storage key). */
+struct store_circle {
+	uint8_t id[CS_CIRCLELEN];
+	uint32_t epoch;
+	char *name;
+	uint8_t key[CS_KEYLEN];
+};
+int store_circle_put(struct store *st, const struct store_circle *c);
+/* ENOTFOUND if absent; fills *c (name allocated: store_circle_clear). */
+int store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
+    uint32_t epoch, struct store_circle *c);
+/* The device's private circle (flag set by store_circle_put_private). */
+int store_circle_put_private(struct store *st, const struct store_circle *c);
+int store_circle_private(struct store *st, struct store_circle *c);
+/* Wipes the key and frees the name. */
+void store_circle_clear(struct store_circle *c);
+
+/* Latest (seq, id) of (author, circle); seq 0 and zero id if none. */
+int store_cs_head(struct store *st, const uint8_t author[32],
+    const uint8_t circle[CS_CIRCLELEN], uint64_t *seq, uint8_t id[CS_IDLEN]);
+
+/*
+ * Stores a change set as received.  The caller has decoded and verified the
+ * header and checked the payload against it.  Returns 0, SAMEN_EEXIST if this
+ * exact change set is already stored (harmless replay), SAMEN_ECHAIN if seq
+ * is not head+1 or prev is not the head's id, SAMEN_EFORK if another change
+ * set already holds (author, circle, seq) (both are kept as evidence and the
+ * author is flagged), or SAMEN_ESTORE.  Borrows everything.
+ */
+int store_cs_insert(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len);
+
+/*
+ * Merges every stored change set not merged yet whose circle key the store
+ * has, per (author, circle) in seq order: decrypts each chunk, decodes its
+ * ops and applies merge_chunk() against the replica tables.  A change set
+ * whose chunk fails to decrypt or decode is marked bad, counted and skipped
+ * (it is signed, so its author is at fault; nothing of it is applied).
+ * touched(arg, rkey) is called once per record a merged change set touched
+ * (may be NULL).  Requires the storage key (SAMEN_ELOCKED).
+ */
+int store_merge_pending(struct store *st,
+    void (*touched)(void *arg, int64_t rkey), void *arg);
+
+/* A materialised record: what the CLI shows.  All memory belongs to it. */
+struct store_value {
+	uint8_t vid[VID_LEN];
+	uint64_t hlc;
+	uint8_t author[32];
+	char *value;		/* NUL-terminated; NULL for EXIST */
+	size_t value_len;
+	int alive;		/* EXIST only */
+};
+
+struct store_field {
+	char *name;		/* NUL-terminated */
+	int is_set;		/* 0: register; 1: add-wins set */
+	/*
+	 * Register: the live values, display value first (merge_order), and
+	 * ndistinct > 1 means a conflict.  Set: one entry per present element
+	 * (distinct), sorted by element bytes; ndistinct = nvals.
+	 */
+	struct store_value *vals;
+	size_t nvals;
+	size_t ndistinct;
+};
+
+struct store_record {
+	int64_t rkey;			/* the store's handle for the record */
+	uint8_t circle[CS_CIRCLELEN];
+	char *collection;
+	uint8_t rid[RID_LEN];
+	/*
+	 * Existence register survivors, display first.  deleted = the shown
+	 * EXIST value is a tombstone; exist_conflict = survivors disagree
+	 * (edited on one device, deleted on another).  A record with no EXIST
+	 * value at all counts as live.
+	 */
+	struct store_value *exist;
+	size_t nexist;
+	int deleted;
+	int exist_conflict;
+	uint64_t created;		/* lowest hlc of any op on it */
+	uint64_t updated;		/* highest */
+	struct store_field *fields;	/* sorted by (name, is_set) */
+	size_t nfields;
+};
+
+/* Finds the record by (circle, collection, rid); SAMEN_ENOTFOUND if none. */
+int store_record_find(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const char *collection, const uint8_t rid[RID_LEN], int64_t *rkey);
+/* Loads and decrypts; *out is new: free with store_record_free(). */
+int store_record_load(struct store *st, int64_t rkey,
+    struct store_record **out);
+void store_record_free(struct store_record *r);
+/*
+ * Calls cb for every record, in rkey order, handing it over: cb owns the
+ * record (free with store_record_free).  A non-zero return from cb stops
+ * the walk and is returned.
+ */
+int store_record_foreach(struct store *st,
+    int (*cb)(void *arg, struct store_record *r), void *arg);
+
+/* One operation in a record's history, oldest first. */
+struct store_hist {
+	uint64_t hlc;
+	uint8_t author[32];
+	uint64_t seq;
+	enum op_type kind;
+	char *field;		/* "" for EXIST */
+	char *value;		/* NULL for EXIST */
+	int alive;		/* EXIST */
+	uint32_t nrefs;		/* how many values it replaced / tags removed */
+};
+/* *out is a new array of *n entries: free with store_history_free(). */
+int store_history(struct store *st, int64_t rkey, struct store_hist **out,
+    size_t *n);
+void store_history_free(struct store_hist *h, size_t n);
+
+struct store_stats {
+	uint64_t changesets;	/* stored */
+	uint64_t pending;	/* stored, not merged yet */
+	uint64_t bad;		/* stored but failed to decrypt or decode */
+	uint64_t records;	/* live (not deleted) */
+	uint64_t flagged;	/* authors flagged for forks */
+};
+int store_stats(struct store *st, struct store_stats *s);
+
+/* The replica digest (merge.h), maintained incrementally. */
+int store_digest(struct store *st, uint8_t out[32]);
+
+/*
+ * Drops the replica tables and merges every change set again from scratch,
+ * inside one transaction.  The digest and every record must come out equal.
+ */
+int store_rebuild(struct store *st);
+
+#endif

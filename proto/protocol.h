@@ -1,0 +1,54 @@
+/* protocol: every message samen speaks, its version, and its changelog. */
+#ifndef SAMEN_PROTOCOL_H
+#define SAMEN_PROTOCOL_H
+
+/*
+ * Changelog (codes are only ever appended; a version mismatch gets a clear
+ * reply and a close):
+ *   1  2026-11  control protocol: status, unlock, put, get, ls, find, rm,
+ *               log, conflicts, note, rebuild.
+ */
+#define SAMEN_PROTOCOL_VERSION 1
+
+/*
+ * Control messages: the CLI and its daemon over ZeroMQ ipc://DIR/ctl.sock
+ * (REQ -> ROUTER), one frame each way.
+ *   request = [version u32, type u32, args array]
+ *   reply   = [code int, message str, body]
+ * code is 0 or a negative SAMEN_E* / -errno (error.h); message is a one-line
+ * reason for a person ("" on success); body is the result (see docs/api.md
+ * and the CLI's --json, which prints it as JSON).  An unknown version gets
+ * SAMEN_EVERSION with the daemon's version in the message.
+ */
+#define CTL_MAX_REQUEST (1u << 20)
+#define CTL_MAX_REPLY (64u << 20)
+#define CTL_SOCKET "ctl.sock"
+
+enum ctl_type {
+	/* 1-99: control requests. */
+	CTL_STATUS = 1,		/* args [] */
+	CTL_UNLOCK = 2,		/* args [passphrase str] */
+	CTL_PUT = 3,		/* args [collection, rid str | nil, assigns] */
+	CTL_GET = 4,		/* args [collection, rid] */
+	CTL_LS = 5,		/* args [collection, where] */
+	CTL_FIND = 6,		/* args [text] */
+	CTL_RM = 7,		/* args [collection, rid] */
+	CTL_LOG = 8,		/* args [collection, rid] */
+	CTL_CONFLICTS = 9,	/* args [] */
+	CTL_NOTE = 10,		/* args [case rid, text] */
+	CTL_REBUILD = 11,	/* args [] */
+};
+
+/*
+ * assigns = array of [how u8, field str, value str], how one of these;
+ * where = array of [field str, value str] (all must match exactly).
+ */
+enum ctl_assign {
+	CTL_ASSIGN_SET = 0,	/* field=value */
+	CTL_ASSIGN_ADD = 1,	/* field+=element */
+	CTL_ASSIGN_REM = 2,	/* field-=element */
+};
+
+#define CTL_MAX_ASSIGNS 256
+
+#endif
