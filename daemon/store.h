@@ -103,8 +103,10 @@ struct store_field {
 	int is_set;		/* 0: register; 1: add-wins set */
 	/*
 	 * Register: the live values, display value first (merge_order), and
-	 * ndistinct > 1 means a conflict.  Set: one entry per present element
-	 * (distinct), sorted by element bytes; ndistinct = nvals.
+	 * ndistinct > 1 means a conflict.  Set: every live ADD (one entry
+	 * per tag, so an element added twice concurrently appears twice),
+	 * sorted by (element bytes, vid), because a remove must name every
+	 * tag it saw; ndistinct = the number of distinct elements.
 	 */
 	struct store_value *vals;
 	size_t nvals;
@@ -169,6 +171,7 @@ struct store_stats {
 	uint64_t bad;		/* stored but failed to decrypt or decode */
 	uint64_t records;	/* live (not deleted) */
 	uint64_t flagged;	/* authors flagged for forks */
+	uint64_t max_hlc;	/* highest hlc of any stored change set */
 };
 int store_stats(struct store *st, struct store_stats *s);
 

@@ -72,7 +72,7 @@ struct merge_survivor {
 	const uint8_t *author;
 	const char *value;
 	size_t value_len;
-	int alive;			/* for EXIST */
+	int alive;			/* for EXIST; 0 otherwise: compared */
 	void *user;			/* caller's, carried along */
 };
 

@@ -55,6 +55,7 @@ struct ops_chunk {
  * collection: 1-32 bytes of [a-z0-9_-], starting with a letter;
  * field: 1-64 bytes of [A-Za-z0-9_-], starting with a letter or digit.
  * Also rejected: two SETs of one field, or two EXISTs, in one chunk.
+ * The two checks return 1 if the name is valid, else 0.
  */
 int ops_collection_valid(const char *s, size_t n);
 int ops_field_valid(const char *s, size_t n);
@@ -62,8 +63,10 @@ int ops_field_valid(const char *s, size_t n);
 /* Appends the encoding to w; the caller has checked the names. */
 void ops_encode(struct wbuf *w, const struct ops_chunk *c);
 /*
- * Decodes and validates.  Borrows p: strings and refs point into it.  On
- * success *c->ops is allocated: free with ops_chunk_free().  On error nothing
+ * Decodes and validates.  Borrows p: strings point into it.  On success
+ * c->ops is allocated, and the refs of all ops are copied into the same
+ * allocation (in the input each has its own header, so they are not
+ * contiguous there): free both with ops_chunk_free().  On error nothing
  * needs freeing.
  */
 int ops_decode(struct ops_chunk *c, const uint8_t *p, size_t n);

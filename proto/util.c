@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-oom(size_t n)
+void
+die_oom(size_t n)
 {
 	fprintf(stderr, "fatal: out of memory (%zu bytes)\n", n);
 	abort();
@@ -19,7 +19,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		oom(n);
+		die_oom(n);
 	return p;
 }
 
@@ -29,7 +29,7 @@ xcalloc(size_t nmemb, size_t size)
 	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
 	if (p == NULL)
-		oom(nmemb * size);
+		die_oom(nmemb * size);
 	return p;
 }
 
@@ -39,7 +39,7 @@ xrealloc(void *p, size_t n)
 	void *q = realloc(p, n ? n : 1);
 
 	if (q == NULL)
-		oom(n);
+		die_oom(n);
 	return q;
 }
 
@@ -47,7 +47,7 @@ void *
 xreallocarray(void *p, size_t nmemb, size_t size)
 {
 	if (size != 0 && nmemb > SIZE_MAX / size)
-		oom(SIZE_MAX);
+		die_oom(SIZE_MAX);
 	return xrealloc(p, nmemb * size);
 }
 
@@ -78,7 +78,7 @@ xasprintf(const char *fmt, ...)
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		oom(0);
+		die_oom(0);
 	s = xmalloc((size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(s, (size_t)n + 1, fmt, ap);

@@ -9,6 +9,8 @@
  * Out of memory is fatal (STYLE 8): these never return NULL.  They print one
  * line to stderr and abort.  Free with free().
  */
+/* Prints one line and aborts: for allocators that report failure otherwise. */
+void die_oom(size_t n) __attribute__((noreturn));
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);

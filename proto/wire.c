@@ -12,7 +12,7 @@ check(int rc)
 {
 	/* msgpack_sbuffer_write fails only when realloc does. */
 	if (rc != 0)
-		xmalloc(SIZE_MAX);
+		die_oom(0);
 }
 
 void

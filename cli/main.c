@@ -1,0 +1,298 @@
+/* main: samen's entry point: global options, the command table, dispatch. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cmd.h"
+#include "protocol.h"
+#include "util.h"
+
+#ifndef SAMEN_VERSION
+#define SAMEN_VERSION "0.1.0"
+#endif
+
+static const struct cmd_entry commands[] = {
+	{ "init", "[--passphrase-file FILE | --no-passphrase]",
+	  "create the data directory and this device's identity",
+	  "The passphrase comes from the first line of FILE, else\n"
+	  "$SAMEN_PASSPHRASE, else the terminal (asked twice).\n"
+	  "--no-passphrase stores the keys unprotected.  Prints the device "
+	  "id.\n",
+	  0, 0, CMD_OPT_PASSFILE | CMD_OPT_NOPASS, cmd_init },
+	{ "unlock", "[--passphrase-file FILE]",
+	  "give samend the passphrase to unlock its keys",
+	  "The passphrase comes from the first line of FILE, else\n"
+	  "$SAMEN_PASSPHRASE, else the terminal.\n",
+	  0, 0, CMD_OPT_PASSFILE, cmd_unlock },
+	{ "id", "", "print this device's id (no daemon needed)", NULL,
+	  0, 0, 0, cmd_id },
+	{ "status", "", "device, lock state, counts, replica digest", NULL,
+	  0, 0, 0, cmd_status },
+	{ "put", "COLLECTION [ID] ASSIGNMENT...",
+	  "create a record (prints its id), or update record ID",
+	  "Assignments:\n"
+	  "  FIELD=VALUE      set the field (also resolves a conflict)\n"
+	  "  FIELD+=ELEMENT   add an element to a set field\n"
+	  "  FIELD-=ELEMENT   remove an element from a set field\n"
+	  "COLLECTION: 1-32 of a-z 0-9 _ -, starting with a letter.\n"
+	  "FIELD: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit.\n"
+	  "VALUE: up to 64 KiB of UTF-8; ELEMENT: up to 1 KiB.\n",
+	  2, -1, 0, cmd_put },
+	{ "get", "COLLECTION ID",
+	  "show a record, its conflicts and a case's notes", NULL,
+	  2, 2, 0, cmd_get },
+	{ "ls", "COLLECTION [--where FIELD=VALUE]...",
+	  "list the live records of a collection, oldest first",
+	  "Each --where must equal the shown value, or be an element of the\n"
+	  "set field.\n",
+	  1, 1, CMD_OPT_WHERE, cmd_ls },
+	{ "find", "TEXT",
+	  "search every value and set element, ignoring case", NULL,
+	  1, 1, 0, cmd_find },
+	{ "rm", "COLLECTION ID", "delete a record", NULL,
+	  2, 2, 0, cmd_rm },
+	{ "log", "COLLECTION ID", "a record's history, oldest first", NULL,
+	  2, 2, 0, cmd_log },
+	{ "note", "CASE_ID TEXT", "add a note to a case (prints its id)",
+	  NULL, 2, 2, 0, cmd_note },
+	{ "conflicts", "",
+	  "every field with more than one surviving value", NULL,
+	  0, 0, 0, cmd_conflicts },
+	{ "rebuild", "",
+	  "recompute the replica, print its digest",
+	  NULL, 0, 0, 0, cmd_rebuild },
+	{ "help", "[COMMAND]", "this list, or the help of COMMAND", NULL,
+	  0, 1, 0, cmd_help },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL },
+};
+
+/* Options of the commands, allowed after the command that takes them. */
+static const struct {
+	const char *name;
+	int flag;	/* CMD_OPT_* */
+	int hasarg;
+} options[] = {
+	{ "--passphrase-file", CMD_OPT_PASSFILE, 1 },
+	{ "--no-passphrase", CMD_OPT_NOPASS, 0 },
+	{ "--where", CMD_OPT_WHERE, 1 },
+};
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("samen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CMD_EXIT_USAGE;
+}
+
+/*
+ * -d, else $SAMEN_HOME, else $XDG_DATA_HOME/samen, else
+ * ~/.local/share/samen.  Returns a new string without trailing slashes, or
+ * NULL when there is no home to start from.
+ */
+static char *
+data_dir(const char *opt)
+{
+	const char *s, *home;
+	struct passwd *pw;
+	char *dir;
+	size_t n;
+
+	if (opt != NULL && *opt != '\0')
+		dir = xstrdup(opt);
+	else if ((s = getenv("SAMEN_HOME")) != NULL && *s != '\0')
+		dir = xstrdup(s);
+	else if ((s = getenv("XDG_DATA_HOME")) != NULL && *s != '\0')
+		dir = xasprintf("%s/samen", s);
+	else {
+		if ((home = getenv("HOME")) == NULL || *home == '\0') {
+			if ((pw = getpwuid(getuid())) == NULL ||
+			    pw->pw_dir == NULL || *pw->pw_dir == '\0')
+				return NULL;
+			home = pw->pw_dir;
+		}
+		dir = xasprintf("%s/.local/share/samen", home);
+	}
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	return dir;
+}
+
+/*
+ * Splits "--name=value" so that both spellings work.  Returns the name part
+ * in buf (or arg itself) and the value, or NULL if arg has none.
+ */
+static const char *
+split_long(const char *arg, char *buf, size_t bufsize, const char **value)
+{
+	const char *eq;
+
+	*value = NULL;
+	if (strncmp(arg, "--", 2) != 0 || (eq = strchr(arg, '=')) == NULL ||
+	    (size_t)(eq - arg) >= bufsize)
+		return arg;
+	memcpy(buf, arg, (size_t)(eq - arg));
+	buf[eq - arg] = '\0';
+	*value = eq + 1;
+	return buf;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cmd_ctx c;
+	const struct cmd_entry *e;
+	const char *arg, *name, *value, *diropt = NULL;
+	char namebuf[32];
+	char *dir = NULL;
+	size_t j;
+	int i, rc, help = 0, version = 0, dashdash = 0;
+
+	if (sodium_init() < 0) {
+		fputs("samen: cannot initialise libsodium\n", stderr);
+		return CMD_EXIT_FAIL;
+	}
+	memset(&c, 0, sizeof(c));
+	c.table = commands;
+	c.argv = xcalloc((size_t)argc, sizeof(*c.argv));
+	c.where = xcalloc((size_t)argc, sizeof(*c.where));
+
+	/* Global options may stand anywhere before "--". */
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (dashdash || arg[0] != '-' || arg[1] == '\0') {
+			if (c.entry != NULL)
+				c.argv[c.argc++] = argv[i];
+			else if ((c.entry = cmd_find_entry(commands, arg)) ==
+			    NULL) {
+				rc = usage_error("unknown command \"%s\" "
+				    "(samen --help lists them)", arg);
+				goto out;
+			}
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			dashdash = 1;
+			continue;
+		}
+		name = split_long(arg, namebuf, sizeof(namebuf), &value);
+		if (strcmp(name, "-d") == 0 || strcmp(name, "--dir") == 0 ||
+		    strncmp(name, "-d", 2) == 0) {
+			if (value == NULL && strcmp(name, "-d") != 0 &&
+			    strcmp(name, "--dir") != 0)
+				value = name + 2;	/* -dDIR */
+			else if (value == NULL && ++i < argc)
+				value = argv[i];
+			if (value == NULL || *value == '\0') {
+				rc = usage_error("%s needs a directory", name);
+				goto out;
+			}
+			diropt = value;
+			continue;
+		}
+		if (value == NULL && strcmp(name, "--json") == 0) {
+			c.json = 1;
+			continue;
+		}
+		if (value == NULL && (strcmp(name, "-h") == 0 ||
+		    strcmp(name, "--help") == 0)) {
+			help = 1;
+			continue;
+		}
+		if (value == NULL && strcmp(name, "--version") == 0) {
+			version = 1;
+			continue;
+		}
+		for (j = 0; j < sizeof(options) / sizeof(options[0]); j++)
+			if (strcmp(name, options[j].name) == 0)
+				break;
+		if (j == sizeof(options) / sizeof(options[0]) ||
+		    (value != NULL && !options[j].hasarg)) {
+			rc = usage_error("unknown option %s", arg);
+			goto out;
+		}
+		if (c.entry == NULL || !(c.entry->options & options[j].flag)) {
+			rc = c.entry == NULL ?
+			    usage_error("%s belongs after its command", name) :
+			    usage_error("%s takes no %s", c.entry->name, name);
+			goto out;
+		}
+		if (options[j].hasarg && value == NULL) {
+			if (++i >= argc) {
+				rc = usage_error("%s needs an argument", name);
+				goto out;
+			}
+			value = argv[i];
+		}
+		switch (options[j].flag) {
+		case CMD_OPT_PASSFILE:
+			c.passphrase_file = value;
+			break;
+		case CMD_OPT_NOPASS:
+			c.no_passphrase = 1;
+			break;
+		case CMD_OPT_WHERE:
+			c.where[c.nwhere++] = (char *)value;
+			break;
+		}
+	}
+
+	if (version) {
+		printf("samen %s (protocol %d)\n", SAMEN_VERSION,
+		    SAMEN_PROTOCOL_VERSION);
+		rc = CMD_EXIT_OK;
+		goto out;
+	}
+	if (help) {
+		if (c.entry != NULL)
+			cmd_usage_entry(stdout, c.entry);
+		else
+			cmd_usage(stdout, commands);
+		rc = CMD_EXIT_OK;
+		goto out;
+	}
+	if ((e = c.entry) == NULL) {
+		cmd_usage(stderr, commands);
+		rc = CMD_EXIT_USAGE;
+		goto out;
+	}
+	if (c.argc < e->minargs || (e->maxargs >= 0 && c.argc > e->maxargs)) {
+		rc = usage_error("usage: samen %s%s%s", e->name,
+		    e->args[0] != '\0' ? " " : "", e->args);
+		goto out;
+	}
+	if (e->exec != cmd_help) {
+		if ((dir = data_dir(diropt)) == NULL) {
+			rc = usage_error("no data directory: use -d DIR or "
+			    "set SAMEN_HOME");
+			goto out;
+		}
+		c.dir = dir;
+	}
+	rc = e->exec(&c);
+
+out:
+	/* A full disk or a closed pipe must not pass for success. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "samen: stdout: %s\n", strerror(errno));
+		if (rc == CMD_EXIT_OK)
+			rc = CMD_EXIT_FAIL;
+	}
+	free(dir);
+	free(c.argv);
+	free(c.where);
+	return rc;
+}

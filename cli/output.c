@@ -1,0 +1,788 @@
+/* output: every format samen prints: JSON of a reply body, and the human forms. */
+#include "output.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "devid.h"
+#include "reply.h"
+
+#define TIME_COLS 24		/* 2026-11-24T23:50:01.123Z */
+#define RID_COLS 26
+#define KEY_COLS_MAX 24		/* wider field names push their value out */
+#define VALUE_COLS 60		/* one value on a one-line form */
+#define SUMMARY_COLS 80		/* the field summary of ls */
+#define SUMMARY_VALUE_COLS 24
+
+/* Flags of put_text(). */
+#define TEXT_BLOCK 0x1		/* keep newlines, continue at the indent */
+#define TEXT_CUT 0x2		/* cut at max without the "..." mark */
+
+/*
+ * Decodes one UTF-8 sequence at s.  Returns its length (1-4) and *cp, or 0
+ * for an invalid, overlong or surrogate sequence.
+ */
+static size_t
+utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, i;
+	uint32_t c;
+
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		c = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		c = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		c = p[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
+	    (len == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+static int
+is_control(uint32_t cp)
+{
+	/* C0, DEL and C1: C1 holds CSI (0x9b), which some terminals obey. */
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* JSON. */
+
+void
+output_json_str(FILE *fp, const char *s, size_t len)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+
+	putc('"', fp);
+	while (i < len) {
+		k = utf8_next(s + i, len - i, &cp);
+		if (k == 0) {
+			/* The reader refuses bad UTF-8; this is a guard only. */
+			fputs("\\ufffd", fp);
+			i++;
+			continue;
+		}
+		switch (cp) {
+		case '"': fputs("\\\"", fp); break;
+		case '\\': fputs("\\\\", fp); break;
+		case '\b': fputs("\\b", fp); break;
+		case '\f': fputs("\\f", fp); break;
+		case '\n': fputs("\\n", fp); break;
+		case '\r': fputs("\\r", fp); break;
+		case '\t': fputs("\\t", fp); break;
+		default:
+			if (is_control(cp))
+				fprintf(fp, "\\u%04" PRIx32, cp);
+			else
+				fwrite(s + i, 1, k, fp);
+		}
+		i += k;
+	}
+	putc('"', fp);
+}
+
+static void
+json_value(FILE *fp, const struct reply_node *n)
+{
+	uint32_t i;
+
+	if (n == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	switch (n->type) {
+	case REPLY_NIL:
+		fputs("null", fp);
+		break;
+	case REPLY_BOOL:
+		fputs(n->v.b ? "true" : "false", fp);
+		break;
+	case REPLY_INT:
+		fprintf(fp, "%" PRId64, n->v.i);
+		break;
+	case REPLY_UINT:
+		fprintf(fp, "%" PRIu64, n->v.u);
+		break;
+	case REPLY_STR:
+		output_json_str(fp, n->v.str.s, n->v.str.len);
+		break;
+	case REPLY_ARRAY:
+		putc('[', fp);
+		for (i = 0; i < n->n; i++) {
+			if (i > 0)
+				fputs(", ", fp);
+			json_value(fp, &n->v.kids[i]);
+		}
+		putc(']', fp);
+		break;
+	case REPLY_MAP:
+		putc('{', fp);
+		for (i = 0; i < n->n; i++) {
+			if (i > 0)
+				fputs(", ", fp);
+			/* The parser admits only string keys. */
+			json_value(fp, &n->v.kids[2 * i]);
+			fputs(": ", fp);
+			json_value(fp, &n->v.kids[2 * i + 1]);
+		}
+		putc('}', fp);
+		break;
+	}
+}
+
+void
+output_json(FILE *fp, const struct reply_node *n)
+{
+	json_value(fp, n);
+	putc('\n', fp);
+}
+
+/* Text for a terminal. */
+
+static void
+spaces(FILE *fp, size_t n)
+{
+	while (n-- > 0)
+		putc(' ', fp);
+}
+
+/* Code points in s, counting each invalid byte as one. */
+static size_t
+text_cols(const char *s, size_t len)
+{
+	size_t i = 0, k, cols = 0;
+	uint32_t cp;
+
+	while (i < len) {
+		k = utf8_next(s + i, len - i, &cp);
+		i += k ? k : 1;
+		cols++;
+	}
+	return cols;
+}
+
+/*
+ * Prints s for a terminal and returns the columns used on its last line.
+ * Values come from other people's devices, so control characters never reach
+ * the terminal: on one line, tab and newlines become a space; in a block,
+ * newlines continue at indent; anything else shows as '?'.  max (0 for no
+ * limit) cuts the text, with "..." unless TEXT_CUT.  Columns are code points:
+ * close enough for alignment without a locale.
+ */
+static size_t
+put_text(FILE *fp, const char *s, size_t len, size_t max, int flags,
+    size_t indent)
+{
+	size_t i = 0, k, cols = 0, limit = 0;
+	uint32_t cp;
+
+	if (max > 0 && text_cols(s, len) > max)
+		limit = (flags & TEXT_CUT) || max <= 3 ? max : max - 3;
+	while (i < len) {
+		if (limit > 0 && cols >= limit) {
+			if (!(flags & TEXT_CUT) && max > 3) {
+				fputs("...", fp);
+				cols += 3;
+			}
+			break;
+		}
+		k = utf8_next(s + i, len - i, &cp);
+		if (k == 0) {
+			putc('?', fp);
+			i++;
+			cols++;
+			continue;
+		}
+		if ((flags & TEXT_BLOCK) && cp == '\n') {
+			putc('\n', fp);
+			spaces(fp, indent);
+			cols = 0;
+		} else if ((flags & TEXT_BLOCK) && cp == '\r') {
+			/* Dropped: CR LF is one line break. */
+		} else if (cp == '\t' || cp == '\n' || cp == '\r') {
+			putc(' ', fp);
+			cols++;
+		} else if (is_control(cp)) {
+			putc('?', fp);
+			cols++;
+		} else {
+			fwrite(s + i, 1, k, fp);
+			cols++;
+		}
+		i += k;
+	}
+	return cols;
+}
+
+static size_t
+put_str(FILE *fp, const char *s, size_t max, int flags, size_t indent)
+{
+	return put_text(fp, s, strlen(s), max, flags, indent);
+}
+
+/* A string padded (or cut) to exactly width columns. */
+static void
+put_col(FILE *fp, const char *s, size_t width)
+{
+	size_t cols = 0;
+
+	if (s != NULL)
+		cols = put_str(fp, s, width, TEXT_CUT, 0);
+	if (cols < width)
+		spaces(fp, width - cols);
+}
+
+/*
+ * A scalar as a person reads it; an array (a set field) as its elements
+ * joined with ", ".  max applies to each string.
+ */
+static size_t
+put_value(FILE *fp, const struct reply_node *n, size_t max, int flags,
+    size_t indent)
+{
+	size_t cols = 0;
+	uint32_t i;
+
+	if (n == NULL)
+		return 0;
+	switch (n->type) {
+	case REPLY_NIL:
+		fputs("-", fp);
+		return 1;
+	case REPLY_BOOL:
+		fputs(n->v.b ? "yes" : "no", fp);
+		return n->v.b ? 3 : 2;
+	case REPLY_INT:
+		return (size_t)fprintf(fp, "%" PRId64, n->v.i);
+	case REPLY_UINT:
+		return (size_t)fprintf(fp, "%" PRIu64, n->v.u);
+	case REPLY_STR:
+		return put_text(fp, n->v.str.s, n->v.str.len, max, flags,
+		    indent);
+	case REPLY_ARRAY:
+		for (i = 0; i < n->n; i++) {
+			if (i > 0) {
+				fputs(", ", fp);
+				cols += 2;
+			}
+			cols += put_value(fp, &n->v.kids[i], max, flags,
+			    indent);
+		}
+		return cols;
+	case REPLY_MAP:
+		json_value(fp, n);
+		return 0;
+	}
+	return cols;
+}
+
+static const char *
+key_at(const struct reply_node *map, uint32_t i)
+{
+	return reply_str(&map->v.kids[2 * i]);
+}
+
+/* Small shared pieces. */
+
+void
+output_device(FILE *fp, const char *devid, int json)
+{
+	if (json) {
+		fputs("{\"device\": ", fp);
+		output_json_str(fp, devid, strlen(devid));
+		fputs("}\n", fp);
+	} else
+		fprintf(fp, "%s\n", devid);
+}
+
+void
+output_field(FILE *fp, const struct reply_node *body, const char *key)
+{
+	const char *s = reply_get_str(body, key);
+
+	if (s == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	put_str(fp, s, 0, 0, 0);
+	putc('\n', fp);
+}
+
+void
+output_unlock(FILE *fp, const struct reply_node *body, const char *message)
+{
+	int unlocked;
+
+	if (reply_get_bool(body, "unlocked", &unlocked) != 0 || !unlocked)
+		output_json(fp, body);
+	else if (message != NULL && *message != '\0') {
+		put_str(fp, message, 0, 0, 0);
+		putc('\n', fp);
+	} else
+		fputs("unlocked\n", fp);
+}
+
+/* status */
+
+static const struct {
+	const char *key;
+	const char *label;
+	const char *unit;
+} status_labels[] = {
+	{ "device", "device", "" },
+	{ "data_dir", "data dir", "" },
+	{ "version", "version", "" },
+	{ "protocol", "protocol", "" },
+	{ "pid", "pid", "" },
+	{ "uptime_s", "uptime", " s" },
+	{ "locked", "locked", "" },
+	{ "passphrase", "passphrase", "" },
+	{ "records", "records", "" },
+	{ "changesets", "change sets", "" },
+	{ "pending", "pending", "" },
+	{ "bad", "bad", "" },
+	{ "flagged", "flagged", "" },
+	{ "replica_digest", "replica digest", "" },
+};
+
+void
+output_status_warning(FILE *err, const struct reply_node *body)
+{
+	int passphrase;
+
+	if (reply_get_bool(body, "passphrase", &passphrase) == 0 &&
+	    !passphrase)
+		fputs("samen: warning: this device's keys are stored without "
+		    "a passphrase\n", err);
+}
+
+void
+output_status(FILE *fp, FILE *err, const struct reply_node *body)
+{
+	const char *key, *label, *unit;
+	size_t width = 0, j;
+	uint32_t i, pass;
+
+	if (body == NULL || body->type != REPLY_MAP) {
+		output_json(fp, body);
+		return;
+	}
+	/* Two passes: the first finds the width of the labels. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < body->n; i++) {
+			key = key_at(body, i);
+			label = key;
+			unit = "";
+			for (j = 0; j < sizeof(status_labels) /
+			    sizeof(status_labels[0]); j++) {
+				if (strcmp(key, status_labels[j].key) == 0) {
+					label = status_labels[j].label;
+					unit = status_labels[j].unit;
+					break;
+				}
+			}
+			if (pass == 0) {
+				if (strlen(label) > width)
+					width = strlen(label);
+				continue;
+			}
+			/* Unknown keys come from a newer daemon: show them. */
+			for (j = 0; label[j] != '\0'; j++)
+				putc(label[j] == '_' ? ' ' : label[j], fp);
+			putc(':', fp);
+			spaces(fp, width - strlen(label) + 1);
+			put_value(fp, &body->v.kids[2 * i + 1], 0, 0, 0);
+			fprintf(fp, "%s\n", unit);
+		}
+	}
+	output_status_warning(err, body);
+}
+
+/* Conflicts, shared by get and conflicts. */
+
+static const struct reply_node *
+conflict_for(const struct reply_node *conflicts, const char *field)
+{
+	const struct reply_node *c, *f;
+	uint32_t i;
+
+	for (i = 0; i < reply_len(conflicts); i++) {
+		c = reply_at(conflicts, i);
+		f = reply_get(c, "field");
+		if (field == NULL ? f != NULL && f->type == REPLY_NIL :
+		    reply_str(f) != NULL && strcmp(reply_str(f), field) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * One line per surviving value: time, device, value; "*" marks the value
+ * shown (the daemon lists it first).
+ */
+static void
+put_conflict_values(FILE *fp, const struct reply_node *values, size_t indent)
+{
+	const struct reply_node *v, *val;
+	size_t col;
+	uint32_t i;
+	int deleted;
+
+	col = indent + 2 + TIME_COLS + 2 + DEVID_SHORTLEN + 2;
+	for (i = 0; i < reply_len(values); i++) {
+		v = reply_at(values, i);
+		spaces(fp, indent);
+		fputs(i == 0 ? "* " : "  ", fp);
+		put_col(fp, reply_get_str(v, "time"), TIME_COLS);
+		fputs("  ", fp);
+		put_col(fp, reply_get_str(v, "author"), DEVID_SHORTLEN);
+		fputs("  ", fp);
+		if ((val = reply_get(v, "value")) != NULL)
+			put_value(fp, val, 0, TEXT_BLOCK, col);
+		else if (reply_get_bool(v, "deleted", &deleted) == 0)
+			fputs(deleted ? "deleted" : "exists", fp);
+		else
+			json_value(fp, v);
+		putc('\n', fp);
+	}
+}
+
+static void
+put_conflict_title(FILE *fp, const struct reply_node *c)
+{
+	const char *field = reply_get_str(c, "field");
+
+	if (field != NULL)
+		put_str(fp, field, 0, 0, 0);
+	else
+		fputs("(existence: deleted and edited)", fp);
+}
+
+/* get */
+
+static void
+put_label(FILE *fp, const char *label, size_t width)
+{
+	size_t cols;
+
+	cols = put_str(fp, label, 0, 0, 0);
+	spaces(fp, cols < width ? width - cols + 2 : 2);
+}
+
+static void
+put_marker(FILE *fp, const struct reply_node *c)
+{
+	if (c != NULL)
+		fprintf(fp, "  [CONFLICT: %" PRIu32 " values, see below]",
+		    reply_len(reply_get(c, "values")));
+}
+
+static size_t
+widest_key(const struct reply_node *map, size_t width)
+{
+	const char *k;
+	uint32_t i;
+
+	for (i = 0; i < reply_len(map); i++) {
+		if (map->type != REPLY_MAP)
+			break;
+		k = key_at(map, i);
+		if (strlen(k) > width && strlen(k) <= KEY_COLS_MAX)
+			width = strlen(k);
+	}
+	return width;
+}
+
+static void
+put_notes(FILE *fp, const struct reply_node *notes)
+{
+	const struct reply_node *note, *text;
+	const char *when;
+	uint32_t i;
+
+	fputs("\nnotes:\n", fp);
+	for (i = 0; i < reply_len(notes); i++) {
+		note = reply_at(notes, i);
+		if ((when = reply_get_str(note, "created")) == NULL)
+			when = reply_get_str(note, "updated");
+		text = reply_get(reply_get(note, "fields"), "text");
+		fputs("  ", fp);
+		put_col(fp, when, TIME_COLS);
+		fputs("  ", fp);
+		put_value(fp, text, 0, TEXT_BLOCK, 2 + TIME_COLS + 2);
+		putc('\n', fp);
+	}
+}
+
+void
+output_record(FILE *fp, const struct reply_node *rec)
+{
+	static const char *head[] = { "collection", "id", "created",
+	    "updated", "circle" };
+	const struct reply_node *fields, *sets, *conflicts, *notes, *c, *vals;
+	const char *s;
+	size_t width = strlen("collection"), i;
+	uint32_t j;
+	int deleted = 0;
+
+	if (rec == NULL || rec->type != REPLY_MAP) {
+		output_json(fp, rec);
+		return;
+	}
+	fields = reply_get(rec, "fields");
+	sets = reply_get(rec, "sets");
+	conflicts = reply_get(rec, "conflicts");
+	notes = reply_get(rec, "notes");
+	width = widest_key(fields, width);
+	width = widest_key(sets, width);
+
+	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++) {
+		if ((s = reply_get_str(rec, head[i])) == NULL)
+			continue;
+		put_label(fp, head[i], width);
+		put_str(fp, s, 0, 0, 0);
+		putc('\n', fp);
+	}
+	reply_get_bool(rec, "deleted", &deleted);
+	c = conflict_for(conflicts, NULL);
+	if (deleted || c != NULL) {
+		put_label(fp, "deleted", width);
+		fputs(deleted ? "yes" : "no", fp);
+		put_marker(fp, c);
+		putc('\n', fp);
+	}
+	for (j = 0; j < reply_len(fields) && fields->type == REPLY_MAP; j++) {
+		s = key_at(fields, j);
+		put_label(fp, s, width);
+		put_value(fp, &fields->v.kids[2 * j + 1], 0, TEXT_BLOCK,
+		    width + 2);
+		put_marker(fp, conflict_for(conflicts, s));
+		putc('\n', fp);
+	}
+	for (j = 0; j < reply_len(sets) && sets->type == REPLY_MAP; j++) {
+		s = key_at(sets, j);
+		put_label(fp, s, width);
+		put_value(fp, &sets->v.kids[2 * j + 1], 0, TEXT_BLOCK,
+		    width + 2);
+		putc('\n', fp);
+	}
+	for (j = 0; j < reply_len(conflicts); j++) {
+		c = reply_at(conflicts, j);
+		vals = reply_get(c, "values");
+		fputs("\nconflict on ", fp);
+		put_conflict_title(fp, c);
+		fputs(" (* is shown; samen put resolves it):\n", fp);
+		put_conflict_values(fp, vals, 2);
+	}
+	if (reply_len(notes) > 0)
+		put_notes(fp, notes);
+}
+
+/* ls, find */
+
+/* "field=value  field=a, b ..." within SUMMARY_COLS. */
+static void
+put_summary(FILE *fp, const struct reply_node *rec)
+{
+	const struct reply_node *maps[2];
+	const struct reply_node *m;
+	size_t cols = 0, k;
+	uint32_t i;
+
+	maps[0] = reply_get(rec, "fields");
+	maps[1] = reply_get(rec, "sets");
+	for (k = 0; k < 2; k++) {
+		m = maps[k];
+		if (m == NULL || m->type != REPLY_MAP)
+			continue;
+		for (i = 0; i < m->n; i++) {
+			if (cols >= SUMMARY_COLS) {
+				fputs("  ...", fp);
+				return;
+			}
+			if (cols > 0) {
+				fputs("  ", fp);
+				cols += 2;
+			}
+			cols += put_str(fp, key_at(m, i), 0, 0, 0);
+			putc('=', fp);
+			cols++;
+			cols += put_value(fp, &m->v.kids[2 * i + 1],
+			    SUMMARY_VALUE_COLS, 0, 0);
+		}
+	}
+}
+
+static void
+put_rec_start(FILE *fp, const struct reply_node *rec, const char *when)
+{
+	put_col(fp, reply_get_str(rec, "id"), RID_COLS);
+	fputs("  ", fp);
+	if (when != NULL) {
+		put_col(fp, reply_get_str(rec, when), TIME_COLS);
+		fputs("  ", fp);
+	}
+}
+
+void
+output_list(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *rec;
+	uint32_t i;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		rec = &list->v.kids[i];
+		put_rec_start(fp, rec, "updated");
+		put_summary(fp, rec);
+		if (reply_len(reply_get(rec, "conflicts")) > 0)
+			fputs("  [CONFLICT]", fp);
+		putc('\n', fp);
+	}
+}
+
+void
+output_find(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *rec, *matched, *val;
+	const char *coll, *field;
+	uint32_t i, j;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		rec = &list->v.kids[i];
+		coll = reply_get_str(rec, "collection");
+		matched = reply_get(rec, "matched");
+		if (reply_len(matched) == 0) {
+			put_str(fp, coll != NULL ? coll : "?", 0, 0, 0);
+			fputs("  ", fp);
+			put_rec_start(fp, rec, NULL);
+			put_summary(fp, rec);
+			putc('\n', fp);
+			continue;
+		}
+		for (j = 0; j < reply_len(matched); j++) {
+			if ((field = reply_str(reply_at(matched, j))) == NULL)
+				continue;
+			if ((val = reply_get(reply_get(rec, "fields"),
+			    field)) == NULL)
+				val = reply_get(reply_get(rec, "sets"), field);
+			put_str(fp, coll != NULL ? coll : "?", 0, 0, 0);
+			fputs("  ", fp);
+			put_rec_start(fp, rec, NULL);
+			put_str(fp, field, 0, 0, 0);
+			fputs(": ", fp);
+			put_value(fp, val, VALUE_COLS, 0, 0);
+			putc('\n', fp);
+		}
+	}
+}
+
+/* log */
+
+void
+output_log(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *e, *val;
+	const char *author, *prev_author = NULL, *op, *field;
+	int64_t seq, prev_seq = -1, replaced;
+	int has_seq;
+	uint32_t i;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		e = &list->v.kids[i];
+		author = reply_get_str(e, "author");
+		has_seq = reply_get_i64(e, "seq", &seq) == 0;
+		/* Entries of one change set follow each other: show it once. */
+		if (has_seq && author != NULL && prev_author != NULL &&
+		    seq == prev_seq && strcmp(author, prev_author) == 0)
+			spaces(fp, TIME_COLS + 2 + DEVID_SHORTLEN + 2);
+		else {
+			put_col(fp, reply_get_str(e, "time"), TIME_COLS);
+			fputs("  ", fp);
+			put_col(fp, author, DEVID_SHORTLEN);
+			fputs("  ", fp);
+		}
+		prev_author = author;
+		prev_seq = has_seq ? seq : -1;
+
+		op = reply_get_str(e, "op");
+		if ((field = reply_get_str(e, "field")) == NULL)
+			put_str(fp, op != NULL ? op : "?", 0, 0, 0);
+		else {
+			put_col(fp, op != NULL ? op : "?", 7);
+			fputs("  ", fp);
+			put_str(fp, field, 0, 0, 0);
+			val = reply_get(e, "value");
+			if (val != NULL && val->type != REPLY_NIL) {
+				fputs(" = ", fp);
+				put_value(fp, val, VALUE_COLS, 0, 0);
+			}
+		}
+		/* More than one replaced value: this write ended a conflict. */
+		if (reply_get_i64(e, "replaced", &replaced) == 0 &&
+		    replaced > 1)
+			fprintf(fp, "  (replaced %" PRId64 ")", replaced);
+		putc('\n', fp);
+	}
+}
+
+/* conflicts */
+
+void
+output_conflicts(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *c;
+	uint32_t i;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		c = &list->v.kids[i];
+		put_str(fp, reply_get_str(c, "collection") != NULL ?
+		    reply_get_str(c, "collection") : "?", 0, 0, 0);
+		putc(' ', fp);
+		put_str(fp, reply_get_str(c, "id") != NULL ?
+		    reply_get_str(c, "id") : "?", 0, 0, 0);
+		fputs("  ", fp);
+		put_conflict_title(fp, c);
+		putc('\n', fp);
+		put_conflict_values(fp, reply_get(c, "values"), 2);
+	}
+}

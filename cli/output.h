@@ -1,0 +1,46 @@
+/* output: every format samen prints: JSON of a reply body, and the human forms. */
+#ifndef SAMEN_OUTPUT_H
+#define SAMEN_OUTPUT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "reply.h"
+
+/*
+ * All functions borrow their arguments and write to the FILE they are given
+ * (tests print to a memory stream).  The human forms take the bodies of
+ * docs/api.md; a body of another shape is printed as JSON rather than
+ * dropped, so that a newer daemon's reply is never lost.  Text that came
+ * from a reply is sanitised for the terminal (control characters replaced)
+ * because other devices wrote it; JSON escapes it instead.
+ */
+
+/* One JSON document and a newline. */
+void output_json(FILE *fp, const struct reply_node *n);
+/* s[0..len) as a JSON string, quotes included. */
+void output_json_str(FILE *fp, const char *s, size_t len);
+
+/* init, id: the device id, or {"device": "..."}. */
+void output_device(FILE *fp, const char *devid, int json);
+/* put, note: "id"; rebuild: "replica_digest": one string of the body. */
+void output_field(FILE *fp, const struct reply_node *body, const char *key);
+/* unlock: "unlocked", or the daemon's message ("already unlocked"). */
+void output_unlock(FILE *fp, const struct reply_node *body,
+    const char *message);
+/* key: value lines; the no-passphrase warning goes to err. */
+void output_status(FILE *fp, FILE *err, const struct reply_node *body);
+/* Only the warning, for --json, whose stdout must stay one document. */
+void output_status_warning(FILE *err, const struct reply_node *body);
+/* get: one record with its conflicts and (for a case) its notes. */
+void output_record(FILE *fp, const struct reply_node *rec);
+/* ls: one line per record. */
+void output_list(FILE *fp, const struct reply_node *list);
+/* find: one line per matched field. */
+void output_find(FILE *fp, const struct reply_node *list);
+/* log: one line per operation, change sets grouped. */
+void output_log(FILE *fp, const struct reply_node *list);
+/* conflicts: each conflicted field with its values. */
+void output_conflicts(FILE *fp, const struct reply_node *list);
+
+#endif

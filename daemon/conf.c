@@ -1,0 +1,209 @@
+/* conf: the daemon's configuration, parsed and validated from one table. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "util.h"
+
+enum conf_type { CONF_INT, CONF_LOGLEVEL };
+
+static const struct conf_entry {
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	long min;
+	long max;
+	long def;
+	int reloadable;
+	const char *help;
+} table[] = {
+	{ "log_level", CONF_LOGLEVEL, offsetof(struct conf, log_level),
+	  LOG_LEVEL_ERROR, LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, 1,
+	  "error, warn, info or debug; -v on the command line adds one step" },
+	{ "batch_max", CONF_INT, offsetof(struct conf, batch_max),
+	  1, 65536, 256, 1,
+	  "control requests taken into one transaction (group commit)" },
+	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, sync_checkpoint),
+	  100, 1000000, 4000, 0,
+	  "WAL pages written before SQLite checkpoints into the database" },
+};
+
+#define NENTRIES (sizeof(table) / sizeof(table[0]))
+
+static int *
+field(struct conf *c, const struct conf_entry *e)
+{
+	return (int *)(void *)((char *)c + e->offset);
+}
+
+static const int *
+cfield(const struct conf *c, const struct conf_entry *e)
+{
+	return (const int *)(const void *)((const char *)c + e->offset);
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	for (size_t i = 0; i < NENTRIES; i++)
+		*field(c, &table[i]) = (int)table[i].def;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int
+parse_value(const struct conf_entry *e, const char *v, long *out,
+    const char **why)
+{
+	char *end;
+	long n;
+
+	if (e->type == CONF_LOGLEVEL) {
+		n = log_level_parse(v);
+		if (n < 0) {
+			*why = "expected error, warn, info or debug";
+			return -1;
+		}
+		*out = n;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0') {
+		*why = "expected a whole number";
+		return -1;
+	}
+	if (n < e->min || n > e->max) {
+		*why = "out of range";
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, int must_exist, char **cause)
+{
+	FILE *f;
+	char line[1024];
+	unsigned lineno = 0;
+
+	conf_defaults(c);
+	*cause = NULL;
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s, *eq, *name, *value;
+		const struct conf_entry *e = NULL;
+		const char *why;
+		long v;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			*cause = xasprintf("%s:%u: line too long", path, lineno);
+			goto bad;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (strcmp(s, "[samend]") == 0)
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			*cause = xasprintf("%s:%u: expected name = value", path,
+			    lineno);
+			goto bad;
+		}
+		*eq = '\0';
+		name = trim(s);
+		value = trim(eq + 1);
+		for (size_t i = 0; i < NENTRIES; i++)
+			if (strcmp(name, table[i].name) == 0)
+				e = &table[i];
+		if (e == NULL) {
+			*cause = xasprintf("%s:%u: unknown option '%s'", path,
+			    lineno, name);
+			goto bad;
+		}
+		if (parse_value(e, value, &v, &why) != 0) {
+			if (e->type == CONF_INT)
+				*cause = xasprintf("%s:%u: %s: %s (%ld to %ld)",
+				    path, lineno, name, why, e->min, e->max);
+			else
+				*cause = xasprintf("%s:%u: %s: %s", path,
+				    lineno, name, why);
+			goto bad;
+		}
+		*field(c, e) = (int)v;
+	}
+	if (ferror(f)) {
+		*cause = xasprintf("%s: read error", path);
+		goto bad;
+	}
+	fclose(f);
+	return 0;
+bad:
+	fclose(f);
+	return SAMEN_EINVAL;
+}
+
+void
+conf_print(FILE *f, const struct conf *c)
+{
+	for (size_t i = 0; i < NENTRIES; i++) {
+		const struct conf_entry *e = &table[i];
+		int v = *cfield(c, e);
+
+		fprintf(f, "# %s%s\n", e->help,
+		    e->reloadable ? "" : " (restart to change)");
+		if (e->type == CONF_LOGLEVEL)
+			fprintf(f, "%s = %s\n", e->name, log_level_name(v));
+		else
+			fprintf(f, "%s = %d\n", e->name, v);
+	}
+}
+
+void
+conf_apply_reload(struct conf *cur, const struct conf *next, char **ignored)
+{
+	*ignored = NULL;
+	for (size_t i = 0; i < NENTRIES; i++) {
+		const struct conf_entry *e = &table[i];
+		char *s;
+
+		if (*cfield(cur, e) == *cfield(next, e))
+			continue;
+		if (e->reloadable) {
+			*field(cur, e) = *cfield(next, e);
+			continue;
+		}
+		if (*ignored == NULL)
+			*ignored = xstrdup(e->name);
+		else {
+			s = xasprintf("%s, %s", *ignored, e->name);
+			free(*ignored);
+			*ignored = s;
+		}
+	}
+}

@@ -1,0 +1,36 @@
+/* conf: the daemon's configuration, parsed and validated from one table. */
+#ifndef SAMEN_CONF_H
+#define SAMEN_CONF_H
+
+#include <stdio.h>
+
+/*
+ * The file is INI-like: "name = value" lines, '#' or ';' comments, blank
+ * lines; an optional "[samend]" section header.  Every option, its type,
+ * bounds, default and whether SIGHUP may change it live in one table in
+ * conf.c; parsing, --check-config, the example file and reload all use it.
+ */
+struct conf {
+	int log_level;		/* enum log_level */
+	int batch_max;		/* control requests per group commit */
+	int sync_checkpoint;	/* WAL pages before an automatic checkpoint */
+};
+
+void conf_defaults(struct conf *c);
+/*
+ * Reads path into *c (starting from the defaults).  A missing file is fine
+ * when must_exist is 0.  On error returns a negative code and *cause,
+ * "path:line: reason" (free with free()); *c is then unspecified, so load
+ * into a scratch struct and copy on success.
+ */
+int conf_load(struct conf *c, const char *path, int must_exist, char **cause);
+/* Prints the normalised configuration, every option, as the file takes it. */
+void conf_print(FILE *f, const struct conf *c);
+/*
+ * Copies the reloadable options of next into cur.  Options that differ but
+ * need a restart are named in *ignored ("a, b"; free with free()), or NULL.
+ */
+void conf_apply_reload(struct conf *cur, const struct conf *next,
+    char **ignored);
+
+#endif

@@ -1,0 +1,1410 @@
+/* ctl: the control requests: decode, act on store and index, reply; group commit. */
+#include "ctl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "changeset.h"
+#include "devid.h"
+#include "error.h"
+#include "hlc.h"
+#include "log.h"
+#include "ops.h"
+#include "protocol.h"
+#include "rid.h"
+#include "util.h"
+#include "wire.h"
+
+#define SAMEN_VERSION "0.1.0"
+#define MAX_MATCHED 64
+
+/* A reply waiting for its batch's commit. */
+struct held {
+	struct api_req *req;
+	int code;
+	char *msg;
+	struct wbuf body;
+	int has_body;
+};
+
+struct ctl {
+	struct ctl_env env;
+	struct hlc clock;
+	uint64_t started_ms;
+	struct store_circle circle;	/* the private circle, once unlocked */
+	int have_circle;
+	int unlocking;
+
+	/* The batch being handled. */
+	int in_txn;
+	struct held *held;
+	size_t nheld;
+	size_t capheld;
+	int64_t *touched;
+	size_t ntouched;
+	size_t captouched;
+};
+
+/* What a handler produces. */
+struct result {
+	int code;
+	char *msg;		/* allocated, or NULL */
+	struct wbuf *body;	/* the handler writes one value here, if code 0 */
+};
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+fail(struct result *res, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct result *res, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	free(res->msg);
+	res->msg = xstrdup(buf);
+	res->code = code;
+	return code;
+}
+
+/* Output helpers. */
+
+static void
+put_kv_str(struct wbuf *w, const char *k, const char *v)
+{
+	wire_put_cstr(w, k);
+	if (v)
+		wire_put_cstr(w, v);
+	else
+		wire_put_nil(w);
+}
+
+static void
+put_kv_u64(struct wbuf *w, const char *k, uint64_t v)
+{
+	wire_put_cstr(w, k);
+	wire_put_u64(w, v);
+}
+
+static void
+put_kv_bool(struct wbuf *w, const char *k, int v)
+{
+	wire_put_cstr(w, k);
+	wire_put_bool(w, v);
+}
+
+static void
+put_time(struct wbuf *w, const char *k, uint64_t hlc)
+{
+	char t[32];
+
+	hlc_format(t, hlc);
+	put_kv_str(w, k, t);
+}
+
+static void
+put_author(struct wbuf *w, const char *k, const uint8_t author[32])
+{
+	char id[DEVID_TEXTLEN + 1];
+
+	devid_encode(id, author);
+	put_kv_str(w, k, id);
+}
+
+static void
+put_rid(struct wbuf *w, const char *k, const uint8_t rid[RID_LEN])
+{
+	char t[RID_TEXTLEN + 1];
+
+	rid_encode(t, rid);
+	put_kv_str(w, k, t);
+}
+
+/* One surviving value of a conflict: 3 keys. */
+static void
+put_survivor(struct wbuf *w, const struct store_value *v, int existence)
+{
+	wire_put_map(w, 3);
+	if (existence)
+		put_kv_bool(w, "deleted", !v->alive);
+	else
+		put_kv_str(w, "value", v->value);
+	put_author(w, "author", v->author);
+	put_time(w, "time", v->hlc);
+}
+
+static size_t
+count_conflicts(const struct store_record *r)
+{
+	size_t n = r->exist_conflict ? 1 : 0;
+
+	for (size_t i = 0; i < r->nfields; i++)
+		if (!r->fields[i].is_set && r->fields[i].ndistinct > 1)
+			n++;
+	return n;
+}
+
+/* The conflicts array of a record (without collection and id). */
+static void
+put_conflict_values(struct wbuf *w, const struct store_record *r,
+    const struct store_field *f)
+{
+	const struct store_value *vals = f ? f->vals : r->exist;
+	size_t n = f ? f->nvals : r->nexist;
+
+	wire_put_cstr(w, "values");
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_survivor(w, &vals[i], f == NULL);
+}
+
+static void
+put_conflicts(struct wbuf *w, const struct store_record *r)
+{
+	wire_put_cstr(w, "conflicts");
+	wire_put_array(w, (uint32_t)count_conflicts(r));
+	if (r->exist_conflict) {
+		wire_put_map(w, 2);
+		put_kv_str(w, "field", NULL);
+		put_conflict_values(w, r, NULL);
+	}
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (f->is_set || f->ndistinct <= 1)
+			continue;
+		wire_put_map(w, 2);
+		put_kv_str(w, "field", f->name);
+		put_conflict_values(w, r, f);
+	}
+}
+
+static size_t
+count_kind(const struct store_record *r, int is_set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nfields; i++)
+		if (r->fields[i].is_set == is_set && r->fields[i].nvals > 0)
+			n++;
+	return n;
+}
+
+/* Distinct elements of a set field (its values are sorted by element). */
+static size_t
+count_distinct(const struct store_field *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nvals; i++)
+		if (i == 0 || strcmp(f->vals[i].value, f->vals[i - 1].value))
+			n++;
+	return n;
+}
+
+static void put_record(struct ctl *c, struct wbuf *w,
+    const struct store_record *r, int with_notes,
+    const struct store_field **matched, size_t nmatched);
+
+static int
+is_note_of(const struct store_record *r, const char *case_id)
+{
+	const struct store_field *f;
+
+	if (r->deleted && !r->exist_conflict)
+		return 0;
+	if (strcmp(r->collection, "note") != 0)
+		return 0;
+	f = index_field(r, "case", 0);
+	return f && f->nvals > 0 && strcmp(f->vals[0].value, case_id) == 0;
+}
+
+static void
+put_notes(struct ctl *c, struct wbuf *w, const struct store_record *r)
+{
+	char id[RID_TEXTLEN + 1];
+	size_t n = 0, total = index_count(c->env.index);
+
+	rid_encode(id, r->rid);
+	for (size_t i = 0; i < total; i++)
+		n += is_note_of(index_at(c->env.index, i), id);
+	wire_put_cstr(w, "notes");
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *note = index_at(c->env.index, i);
+
+		if (is_note_of(note, id))
+			put_record(c, w, note, 0, NULL, 0);
+	}
+}
+
+static void
+put_record(struct ctl *c, struct wbuf *w, const struct store_record *r,
+    int with_notes, const struct store_field **matched, size_t nmatched)
+{
+	char circle[2 * CS_CIRCLELEN + 1];
+	size_t nfields = count_kind(r, 0), nsets = count_kind(r, 1);
+
+	wire_put_map(w, 9 + (with_notes ? 1 : 0) + (matched ? 1 : 0));
+	put_kv_str(w, "collection", r->collection);
+	put_rid(w, "id", r->rid);
+	hex_encode(circle, r->circle, CS_CIRCLELEN);
+	put_kv_str(w, "circle", circle);
+	put_time(w, "created", r->created);
+	put_time(w, "updated", r->updated);
+	put_kv_bool(w, "deleted", r->deleted);
+
+	wire_put_cstr(w, "fields");
+	wire_put_map(w, (uint32_t)nfields);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (!f->is_set && f->nvals > 0)
+			put_kv_str(w, f->name, f->vals[0].value);
+	}
+	wire_put_cstr(w, "sets");
+	wire_put_map(w, (uint32_t)nsets);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (!f->is_set || f->nvals == 0)
+			continue;
+		wire_put_cstr(w, f->name);
+		wire_put_array(w, (uint32_t)count_distinct(f));
+		for (size_t j = 0; j < f->nvals; j++)
+			if (j == 0 || strcmp(f->vals[j].value,
+			    f->vals[j - 1].value))
+				wire_put_cstr(w, f->vals[j].value);
+	}
+	put_conflicts(w, r);
+	if (with_notes)
+		put_notes(c, w, r);
+	if (matched) {
+		wire_put_cstr(w, "matched");
+		wire_put_array(w, (uint32_t)nmatched);
+		for (size_t i = 0; i < nmatched; i++)
+			wire_put_cstr(w, matched[i]->name);
+	}
+}
+
+/* Argument decoding. */
+
+static int
+get_cstr(struct wire_reader *r, char *out, size_t cap)
+{
+	const char *s;
+	size_t n;
+
+	if (wire_get_str(r, &s, &n, cap - 1))
+		return r->err;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+get_collection(struct wire_reader *r, struct result *res, char *out)
+{
+	if (get_cstr(r, out, OPS_MAX_COLLECTION + 1))
+		return fail(res, SAMEN_EPROTO, "malformed collection");
+	if (!ops_collection_valid(out, strlen(out)))
+		return fail(res, SAMEN_EINVAL, "invalid collection name '%s'",
+		    out);
+	return 0;
+}
+
+static int
+get_rid(struct wire_reader *r, struct result *res, uint8_t rid[RID_LEN])
+{
+	char text[RID_TEXTLEN + 1];
+
+	if (get_cstr(r, text, sizeof(text)) ||
+	    rid_decode(rid, text, strlen(text)) != 0)
+		return fail(res, SAMEN_EINVAL, "invalid record id");
+	return 0;
+}
+
+/* The live record (collection, rid) from the index, or an error. */
+static const struct store_record *
+lookup(struct ctl *c, struct result *res, const char *collection,
+    const uint8_t rid[RID_LEN], int allow_deleted)
+{
+	const struct store_record *r;
+	char text[RID_TEXTLEN + 1];
+
+	rid_encode(text, rid);
+	r = index_get(c->env.index, collection, rid);
+	if (r == NULL) {
+		fail(res, SAMEN_ENOTFOUND, "no %s with id %s", collection,
+		    text);
+		return NULL;
+	}
+	if (!allow_deleted && r->deleted && !r->exist_conflict) {
+		fail(res, SAMEN_EDELETED, "%s %s was deleted (samen log %s %s "
+		    "shows its history)", collection, text, collection, text);
+		return NULL;
+	}
+	return r;
+}
+
+static int
+need_unlocked(struct ctl *c, struct result *res)
+{
+	if (vault_locked(c->env.vault) || !c->have_circle)
+		return fail(res, SAMEN_ELOCKED,
+		    "the daemon is locked: run 'samen unlock'");
+	return 0;
+}
+
+/* Writing: one change set with one chunk for one record. */
+
+struct op_list {
+	struct op ops[CTL_MAX_ASSIGNS + 1];
+	uint32_t n;
+	uint8_t *refs;		/* all refs, contiguous */
+	size_t nrefs;
+	size_t caprefs;
+};
+
+static void
+oplist_free(struct op_list *l)
+{
+	free(l->refs);
+}
+
+/* Appends the vids of vals (those matching element, if given) as refs. */
+static size_t
+add_refs(struct op_list *l, const struct store_value *vals, size_t n,
+    const char *element)
+{
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (element && strcmp(vals[i].value, element) != 0)
+			continue;
+		if (l->nrefs == l->caprefs) {
+			l->caprefs = l->caprefs ? l->caprefs * 2 : 16;
+			l->refs = xreallocarray(l->refs, l->caprefs, VID_LEN);
+		}
+		memcpy(l->refs + l->nrefs * VID_LEN, vals[i].vid, VID_LEN);
+		l->nrefs++;
+		added++;
+	}
+	return added;
+}
+
+/*
+ * Ops refer to their refs by offset while the array may still grow: store
+ * offsets in the pointer field's place first, fix them up when done.
+ */
+struct op_ref {
+	size_t first;
+	size_t count;
+};
+
+static void
+touched_cb(void *arg, int64_t rkey)
+{
+	struct ctl *c = arg;
+
+	if (c->ntouched == c->captouched) {
+		c->captouched = c->captouched ? c->captouched * 2 : 16;
+		c->touched = xreallocarray(c->touched, c->captouched,
+		    sizeof(*c->touched));
+	}
+	c->touched[c->ntouched++] = rkey;
+}
+
+static void abort_batch(struct ctl *c, int code);
+
+static int
+begin_write(struct ctl *c, struct result *res)
+{
+	int rc;
+
+	if (c->in_txn)
+		return 0;
+	if ((rc = store_begin(c->env.store)) != 0)
+		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	c->in_txn = 1;
+	return 0;
+}
+
+/*
+ * Signs and stores a change set holding chunk, and merges it.  On failure
+ * the batch's transaction may hold half of it: the whole batch is rolled
+ * back and every reply held so far becomes the error.
+ */
+static int
+write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk)
+{
+	struct cs_header h;
+	struct cs_plain plain;
+	struct wbuf pw, hw, payw;
+	uint8_t id[CS_IDLEN], nonce[CS_NONCELEN];
+	uint64_t head;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.author, vault_public_key(c->env.vault), 32);
+	memcpy(h.circle, c->circle.id, CS_CIRCLELEN);
+	h.epoch = c->circle.epoch;
+	if ((rc = store_cs_head(c->env.store, h.author, h.circle, &head,
+	    h.prev)) != 0)
+		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	h.seq = head + 1;
+	h.hlc = hlc_now(&c->clock, wall_ms());
+
+	wire_init(&pw);
+	ops_encode(&pw, chunk);
+	changeset_rtag(plain.rtag, c->circle.key, chunk->collection,
+	    chunk->collection_len, chunk->rid);
+	plain.data = wire_data(&pw);
+	plain.len = wire_len(&pw);
+	randombytes_buf(nonce, sizeof(nonce));
+	wire_init(&hw);
+	wire_init(&payw);
+	changeset_build(&hw, &payw, id, &h, vault_sign_sk(c->env.vault),
+	    c->circle.key, &plain, 1, nonce);
+	rc = store_cs_insert(c->env.store, &h, id, wire_data(&hw),
+	    wire_len(&hw), wire_data(&payw), wire_len(&payw));
+	if (rc == 0)
+		rc = store_merge_pending(c->env.store, touched_cb, c);
+	wire_free(&pw);
+	wire_free(&hw);
+	wire_free(&payw);
+	if (rc != 0) {
+		/* Half a write may be in the transaction: drop the batch. */
+		abort_batch(c, rc);
+		return fail(res, rc, "could not store the change: %s",
+		    samen_strerror(rc));
+	}
+	return 0;
+}
+
+static void
+put_write_result(struct result *res, const char *collection,
+    const uint8_t rid[RID_LEN], int created, const char *case_id)
+{
+	wire_put_map(res->body, case_id ? 4 : 3);
+	put_kv_str(res->body, "collection", collection);
+	put_rid(res->body, "id", rid);
+	put_kv_bool(res->body, "created", created);
+	if (case_id)
+		put_kv_str(res->body, "case", case_id);
+}
+
+static void
+new_rid(uint8_t rid[RID_LEN])
+{
+	uint8_t rnd[10];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	rid_make(rid, wall_ms(), rnd);
+}
+
+/*
+ * The shared core of put, rm and note: a change set for record (collection,
+ * rid) whose current state is cur (NULL when creating), with the existence
+ * op first and then the field ops in l.
+ */
+static int
+write_record(struct ctl *c, struct result *res, const char *collection,
+    const uint8_t rid[RID_LEN], const struct store_record *cur, int alive,
+    struct op_list *l, struct op_ref *refs)
+{
+	struct ops_chunk chunk;
+	struct op_ref exist_ref;
+
+	/* The existence op replaces every existence value we see. */
+	exist_ref.first = l->nrefs;
+	exist_ref.count = cur ? add_refs(l, cur->exist, cur->nexist, NULL) : 0;
+	memmove(&l->ops[1], &l->ops[0], l->n * sizeof(l->ops[0]));
+	memmove(&refs[1], &refs[0], l->n * sizeof(refs[0]));
+	memset(&l->ops[0], 0, sizeof(l->ops[0]));
+	l->ops[0].type = OP_EXIST;
+	l->ops[0].alive = alive;
+	refs[0] = exist_ref;
+	l->n++;
+	for (uint32_t i = 0; i < l->n; i++) {
+		l->ops[i].refs = refs[i].count ?
+		    l->refs + refs[i].first * VID_LEN : NULL;
+		l->ops[i].nrefs = (uint32_t)refs[i].count;
+	}
+	memset(&chunk, 0, sizeof(chunk));
+	chunk.collection = collection;
+	chunk.collection_len = strlen(collection);
+	memcpy(chunk.rid, rid, RID_LEN);
+	chunk.ops = l->ops;
+	chunk.nops = l->n;
+	if (begin_write(c, res))
+		return res->code;
+	return write_chunk(c, res, &chunk);
+}
+
+static int
+handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	struct store_record *cur = NULL;
+	struct op_list l;
+	struct op_ref refs[CTL_MAX_ASSIGNS + 1];
+	uint32_t nassign;
+	int creating, rc;
+
+	memset(&l, 0, sizeof(l));
+	if (wire_get_array_n(r, 3) || get_collection(r, res, collection))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed put request");
+	creating = wire_peek(r) == WIRE_NIL;
+	if (creating)
+		wire_get_nil(r);
+	else if (get_rid(r, res, rid))
+		return res->code;
+	if (wire_get_array(r, &nassign, CTL_MAX_ASSIGNS))
+		return fail(res, SAMEN_EINVAL, "too many assignments "
+		    "(at most %d)", CTL_MAX_ASSIGNS);
+	if (nassign == 0)
+		return fail(res, SAMEN_EINVAL, "nothing to write: give at "
+		    "least one field=value");
+	if (need_unlocked(c, res))
+		return res->code;
+	if (!creating) {
+		const struct store_record *ir;
+		int64_t rkey;
+
+		if ((ir = lookup(c, res, collection, rid, 0)) == NULL)
+			return res->code;
+		/* The store, not the index: earlier writes of this batch
+		 * are visible there. */
+		rkey = ir->rkey;
+		if ((rc = store_record_load(c->env.store, rkey, &cur)) != 0)
+			return fail(res, rc, "storage error: %s",
+			    samen_strerror(rc));
+	} else
+		new_rid(rid);
+
+	for (uint32_t i = 0; i < nassign; i++) {
+		struct op *op = &l.ops[l.n];
+		uint8_t how;
+		size_t max;
+		const struct store_field *f;
+
+		if (wire_get_array_n(r, 3) || wire_get_u8(r, &how) ||
+		    wire_get_str(r, &op->field, &op->field_len,
+		    OPS_MAX_FIELD + 1) ||
+		    wire_get_str(r, &op->value, &op->value_len,
+		    OPS_MAX_VALUE + 1)) {
+			fail(res, SAMEN_EPROTO, "malformed assignment");
+			goto out;
+		}
+		if (!ops_field_valid(op->field, op->field_len)) {
+			fail(res, SAMEN_EINVAL, "invalid field name '%.*s'",
+			    (int)op->field_len, op->field);
+			goto out;
+		}
+		max = how == CTL_ASSIGN_SET ? OPS_MAX_VALUE : OPS_MAX_ELEMENT;
+		if (op->value_len > max) {
+			fail(res, SAMEN_EINVAL, "value of '%.*s' is over %zu "
+			    "bytes", (int)op->field_len, op->field, max);
+			goto out;
+		}
+		for (uint32_t j = 0; j < l.n && how == CTL_ASSIGN_SET; j++)
+			if (l.ops[j].type == OP_SET &&
+			    l.ops[j].field_len == op->field_len &&
+			    memcmp(l.ops[j].field, op->field,
+			    op->field_len) == 0) {
+				fail(res, SAMEN_EINVAL, "field '%.*s' is "
+				    "assigned twice", (int)op->field_len,
+				    op->field);
+				goto out;
+			}
+		/* Names and values are NUL-free (wire checks), so the
+		 * store's NUL-terminated copies compare with strcmp. */
+		{
+			char name[OPS_MAX_FIELD + 1];
+
+			memcpy(name, op->field, op->field_len);
+			name[op->field_len] = '\0';
+			f = cur ? index_field(cur, name,
+			    how != CTL_ASSIGN_SET) : NULL;
+		}
+		refs[l.n].first = l.nrefs;
+		refs[l.n].count = 0;
+		switch (how) {
+		case CTL_ASSIGN_SET:
+			op->type = OP_SET;
+			if (f)
+				refs[l.n].count = add_refs(&l, f->vals,
+				    f->nvals, NULL);
+			break;
+		case CTL_ASSIGN_ADD:
+			op->type = OP_ADD;
+			break;
+		case CTL_ASSIGN_REM: {
+			char *elem = xstrndup(op->value, op->value_len);
+
+			op->type = OP_REM;
+			if (f)
+				refs[l.n].count = add_refs(&l, f->vals,
+				    f->nvals, elem);
+			free(elem);
+			break;
+		}
+		default:
+			fail(res, SAMEN_EPROTO, "unknown assignment kind %u",
+			    how);
+			goto out;
+		}
+		l.n++;
+	}
+	if (wire_end(r)) {
+		fail(res, SAMEN_EPROTO, "malformed put request");
+		goto out;
+	}
+	if (write_record(c, res, collection, rid, cur, 1, &l, refs) == 0)
+		put_write_result(res, collection, rid, creating, NULL);
+out:
+	store_record_free(cur);
+	oplist_free(&l);
+	return res->code;
+}
+
+static int
+handle_rm(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	const struct store_record *ir;
+	struct store_record *cur = NULL;
+	struct op_list l;
+	struct op_ref refs[1];
+	int rc;
+
+	if (wire_get_array_n(r, 2) || get_collection(r, res, collection) ||
+	    get_rid(r, res, rid) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed rm request");
+	if (need_unlocked(c, res) ||
+	    (ir = lookup(c, res, collection, rid, 0)) == NULL)
+		return res->code;
+	if ((rc = store_record_load(c->env.store, ir->rkey, &cur)) != 0)
+		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	memset(&l, 0, sizeof(l));
+	if (write_record(c, res, collection, rid, cur, 0, &l, refs) == 0) {
+		wire_put_map(res->body, 2);
+		put_kv_str(res->body, "collection", collection);
+		put_rid(res->body, "id", rid);
+	}
+	store_record_free(cur);
+	oplist_free(&l);
+	return res->code;
+}
+
+static int
+handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	uint8_t case_rid[RID_LEN], rid[RID_LEN];
+	char case_id[RID_TEXTLEN + 1];
+	struct op_list l;
+	struct op_ref refs[3];
+
+	memset(&l, 0, sizeof(l));
+	memset(refs, 0, sizeof(refs));
+	if (wire_get_array_n(r, 2) || get_rid(r, res, case_rid) ||
+	    wire_get_str(r, &l.ops[1].value, &l.ops[1].value_len,
+	    OPS_MAX_VALUE + 1) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed note request");
+	if (l.ops[1].value_len == 0)
+		return fail(res, SAMEN_EINVAL, "the note is empty");
+	if (l.ops[1].value_len > OPS_MAX_VALUE)
+		return fail(res, SAMEN_EINVAL, "the note is over %d bytes",
+		    OPS_MAX_VALUE);
+	if (need_unlocked(c, res) ||
+	    lookup(c, res, "case", case_rid, 0) == NULL)
+		return res->code;
+	rid_encode(case_id, case_rid);
+	l.ops[0].type = OP_SET;
+	l.ops[0].field = "case";
+	l.ops[0].field_len = 4;
+	l.ops[0].value = case_id;
+	l.ops[0].value_len = RID_TEXTLEN;
+	l.ops[1].type = OP_SET;
+	l.ops[1].field = "text";
+	l.ops[1].field_len = 4;
+	l.n = 2;
+	new_rid(rid);
+	if (write_record(c, res, "note", rid, NULL, 1, &l, refs) == 0)
+		put_write_result(res, "note", rid, 1, case_id);
+	oplist_free(&l);
+	return res->code;
+}
+
+/* Reads. */
+
+static int
+handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	struct store_stats s;
+	uint8_t digest[32];
+	char hex[65], id[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed status request");
+	if ((rc = store_stats(c->env.store, &s)) != 0 ||
+	    (rc = store_digest(c->env.store, digest)) != 0)
+		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	hex_encode(hex, digest, sizeof(digest));
+	devid_encode(id, vault_public_key(c->env.vault));
+	wire_put_map(res->body, 14);
+	put_kv_str(res->body, "device", id);
+	put_kv_str(res->body, "data_dir", c->env.dir);
+	put_kv_str(res->body, "version", SAMEN_VERSION);
+	put_kv_u64(res->body, "protocol", SAMEN_PROTOCOL_VERSION);
+	put_kv_u64(res->body, "pid", (uint64_t)getpid());
+	put_kv_u64(res->body, "uptime_s", (wall_ms() - c->started_ms) / 1000);
+	put_kv_bool(res->body, "locked", vault_locked(c->env.vault));
+	put_kv_bool(res->body, "passphrase",
+	    vault_has_passphrase(c->env.vault));
+	put_kv_u64(res->body, "records", s.records);
+	put_kv_u64(res->body, "changesets", s.changesets);
+	put_kv_u64(res->body, "pending", s.pending);
+	put_kv_u64(res->body, "bad", s.bad);
+	put_kv_u64(res->body, "flagged", s.flagged);
+	put_kv_str(res->body, "replica_digest", hex);
+	return 0;
+}
+
+static int
+handle_get(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	const struct store_record *rec;
+
+	if (wire_get_array_n(r, 2) || get_collection(r, res, collection) ||
+	    get_rid(r, res, rid) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed get request");
+	if (need_unlocked(c, res) ||
+	    (rec = lookup(c, res, collection, rid, 0)) == NULL)
+		return res->code;
+	put_record(c, res->body, rec, strcmp(collection, "case") == 0, NULL,
+	    0);
+	return 0;
+}
+
+struct where {
+	char field[OPS_MAX_FIELD + 1];
+	const char *value;
+	size_t len;
+};
+
+static int
+where_match(const struct store_record *r, const struct where *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct store_field *f = index_field(r, w[i].field, 0);
+		int ok = 0;
+
+		if (f && f->nvals > 0 && f->vals[0].value_len == w[i].len &&
+		    memcmp(f->vals[0].value, w[i].value, w[i].len) == 0)
+			ok = 1;
+		f = index_field(r, w[i].field, 1);
+		for (size_t j = 0; f && !ok && j < f->nvals; j++)
+			ok = f->vals[j].value_len == w[i].len &&
+			    memcmp(f->vals[j].value, w[i].value, w[i].len) == 0;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+visible(const struct store_record *r)
+{
+	return !r->deleted || r->exist_conflict;
+}
+
+static int
+handle_ls(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char collection[OPS_MAX_COLLECTION + 1];
+	struct where w[16];
+	uint32_t nw;
+	size_t n = 0, total = index_count(c->env.index);
+
+	if (wire_get_array_n(r, 2) || get_collection(r, res, collection))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed ls request");
+	if (wire_get_array(r, &nw, 16))
+		return fail(res, SAMEN_EINVAL, "at most 16 --where");
+	for (uint32_t i = 0; i < nw; i++) {
+		const char *s;
+		size_t len;
+
+		if (wire_get_array_n(r, 2) ||
+		    wire_get_str(r, &s, &len, OPS_MAX_FIELD) ||
+		    wire_get_str(r, &w[i].value, &w[i].len, OPS_MAX_VALUE))
+			return fail(res, SAMEN_EPROTO, "malformed --where");
+		memcpy(w[i].field, s, len);
+		w[i].field[len] = '\0';
+	}
+	if (wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed ls request");
+	if (need_unlocked(c, res))
+		return res->code;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			wire_put_array(res->body, (uint32_t)n);
+		for (size_t i = 0; i < total; i++) {
+			const struct store_record *rec =
+			    index_at(c->env.index, i);
+
+			if (!visible(rec) ||
+			    strcmp(rec->collection, collection) != 0 ||
+			    !where_match(rec, w, nw))
+				continue;
+			if (pass == 0)
+				n++;
+			else
+				put_record(c, res->body, rec, 0, NULL, 0);
+		}
+	}
+	return 0;
+}
+
+static int
+handle_find(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	const char *text;
+	size_t len, n = 0, total = index_count(c->env.index);
+	const struct store_field *matched[MAX_MATCHED];
+
+	if (wire_get_array_n(r, 1) ||
+	    wire_get_str(r, &text, &len, OPS_MAX_VALUE) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed find request");
+	if (len == 0)
+		return fail(res, SAMEN_EINVAL, "nothing to find: give a text");
+	if (need_unlocked(c, res))
+		return res->code;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			wire_put_array(res->body, (uint32_t)n);
+		for (size_t i = 0; i < total; i++) {
+			const struct store_record *rec =
+			    index_at(c->env.index, i);
+			size_t m;
+
+			if (!visible(rec))
+				continue;
+			m = index_match(rec, text, len, matched, MAX_MATCHED);
+			if (m == 0)
+				continue;
+			if (pass == 0)
+				n++;
+			else
+				put_record(c, res->body, rec, 0, matched,
+				    m < MAX_MATCHED ? m : MAX_MATCHED);
+		}
+	}
+	return 0;
+}
+
+static const char *
+hist_op(const struct store_hist *h, int *last_alive)
+{
+	const char *op = NULL;
+
+	switch (h->kind) {
+	case OP_SET: return "set";
+	case OP_ADD: return "add";
+	case OP_REM: return "remove";
+	case OP_EXIST:
+		if (!h->alive)
+			op = "delete";
+		else if (h->nrefs == 0)
+			op = "create";
+		else if (!*last_alive)
+			op = "restore";
+		*last_alive = h->alive;
+		return op;	/* NULL: the bookkeeping write of an update */
+	}
+	return NULL;
+}
+
+static int
+handle_log(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	const struct store_record *rec;
+	struct store_hist *h;
+	size_t n, shown = 0;
+	int rc, alive;
+
+	if (wire_get_array_n(r, 2) || get_collection(r, res, collection) ||
+	    get_rid(r, res, rid) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed log request");
+	if (need_unlocked(c, res) ||
+	    (rec = lookup(c, res, collection, rid, 1)) == NULL)
+		return res->code;
+	if ((rc = store_history(c->env.store, rec->rkey, &h, &n)) != 0)
+		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	alive = 1;
+	for (size_t i = 0; i < n; i++)
+		shown += hist_op(&h[i], &alive) != NULL;
+	wire_put_array(res->body, (uint32_t)shown);
+	alive = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *op = hist_op(&h[i], &alive);
+		int field = h[i].kind != OP_EXIST;
+
+		if (op == NULL)
+			continue;
+		wire_put_map(res->body, 8);
+		put_time(res->body, "time", h[i].hlc);
+		put_kv_u64(res->body, "hlc", h[i].hlc);
+		put_author(res->body, "author", h[i].author);
+		put_kv_u64(res->body, "seq", h[i].seq);
+		put_kv_str(res->body, "op", op);
+		put_kv_str(res->body, "field", field ? h[i].field : NULL);
+		put_kv_str(res->body, "value", field ? h[i].value : NULL);
+		put_kv_u64(res->body, "replaced", h[i].nrefs);
+	}
+	store_history_free(h, n);
+	return 0;
+}
+
+static int
+handle_conflicts(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	size_t n = 0, total = index_count(c->env.index);
+
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed conflicts request");
+	if (need_unlocked(c, res))
+		return res->code;
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *rec = index_at(c->env.index, i);
+
+		if (visible(rec))
+			n += count_conflicts(rec);
+	}
+	wire_put_array(res->body, (uint32_t)n);
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *rec = index_at(c->env.index, i);
+
+		if (!visible(rec))
+			continue;
+		for (size_t j = 0; j <= rec->nfields; j++) {
+			/* j == nfields stands for the existence register. */
+			const struct store_field *f = j < rec->nfields ?
+			    &rec->fields[j] : NULL;
+
+			if (f ? f->is_set || f->ndistinct <= 1 :
+			    !rec->exist_conflict)
+				continue;
+			wire_put_map(res->body, 4);
+			put_kv_str(res->body, "collection", rec->collection);
+			put_rid(res->body, "id", rec->rid);
+			put_kv_str(res->body, "field", f ? f->name : NULL);
+			put_conflict_values(res->body, rec, f);
+		}
+	}
+	return 0;
+}
+
+/* Index loading, after unlock and rebuild. */
+
+static int
+index_add_cb(void *arg, struct store_record *r)
+{
+	index_put(arg, r);
+	return 0;
+}
+
+static int
+load_index(struct ctl *c)
+{
+	index_clear(c->env.index);
+	return store_record_foreach(c->env.store, index_add_cb,
+	    c->env.index);
+}
+
+/* Batch handling. */
+
+static void
+send_held(struct held *h)
+{
+	api_reply(h->req, h->code, h->msg, h->has_body ? wire_data(&h->body) :
+	    NULL, wire_len(&h->body));
+	free(h->msg);
+	wire_free(&h->body);
+}
+
+/*
+ * Commits the batch's writes, refreshes the index for what they touched,
+ * and sends every held reply.  If the commit fails, every held reply becomes
+ * that error: no client was told anything yet, and nothing of it was kept.
+ */
+static void
+flush(struct ctl *c)
+{
+	int rc = 0;
+
+	if (c->in_txn) {
+		rc = store_commit(c->env.store);
+		if (rc != 0) {
+			log_warnx("commit failed: %s; %zu requests refused",
+			    samen_strerror(rc), c->nheld);
+			store_rollback(c->env.store);
+		}
+		c->in_txn = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < c->ntouched; i++) {
+		struct store_record *rec;
+
+		if (store_record_load(c->env.store, c->touched[i], &rec) == 0)
+			index_put(c->env.index, rec);
+		else
+			log_warnx("could not reload a record into the index");
+	}
+	c->ntouched = 0;
+	for (size_t i = 0; i < c->nheld; i++) {
+		struct held *h = &c->held[i];
+
+		if (rc != 0) {
+			free(h->msg);
+			h->msg = xasprintf("not stored: %s",
+			    samen_strerror(rc));
+			h->code = rc;
+			h->has_body = 0;
+		}
+		send_held(h);
+	}
+	c->nheld = 0;
+}
+
+/* A write that failed half-way poisons the open transaction. */
+static void
+abort_batch(struct ctl *c, int code)
+{
+	if (!c->in_txn)
+		return;
+	store_rollback(c->env.store);
+	c->in_txn = 0;
+	c->ntouched = 0;
+	for (size_t i = 0; i < c->nheld; i++) {
+		struct held *h = &c->held[i];
+
+		free(h->msg);
+		h->msg = xasprintf("not stored: %s", samen_strerror(code));
+		h->code = code;
+		h->has_body = 0;
+	}
+}
+
+static struct held *
+hold(struct ctl *c, struct api_req *req)
+{
+	struct held *h;
+
+	if (c->nheld == c->capheld) {
+		c->capheld = c->capheld ? c->capheld * 2 : 16;
+		c->held = xreallocarray(c->held, c->capheld, sizeof(*c->held));
+	}
+	h = &c->held[c->nheld++];
+	memset(h, 0, sizeof(*h));
+	h->req = req;
+	wire_init(&h->body);
+	return h;
+}
+
+struct unlock_work {
+	uv_work_t work;
+	struct ctl *c;
+	struct api_req *req;
+	char *pass;		/* sodium_malloc */
+	size_t len;
+	struct keywrap_secrets secrets;
+	int rc;
+};
+
+static int after_unlock(struct ctl *c);
+
+static void
+unlock_work_cb(uv_work_t *w)
+{
+	struct unlock_work *u = w->data;
+
+	u->rc = vault_try(u->c->env.vault, u->pass, u->len, &u->secrets);
+}
+
+static void
+unlock_done_cb(uv_work_t *w, int status)
+{
+	struct unlock_work *u = w->data;
+	struct ctl *c = u->c;
+	int rc = status ? status : u->rc;
+
+	c->unlocking = 0;
+	if (rc == 0 && vault_locked(c->env.vault)) {
+		vault_install(c->env.vault, &u->secrets);
+		rc = after_unlock(c);
+	}
+	sodium_memzero(&u->secrets, sizeof(u->secrets));
+	sodium_free(u->pass);
+	if (rc == 0) {
+		struct wbuf body;
+
+		log_info("unlocked");
+		wire_init(&body);
+		wire_put_map(&body, 1);
+		put_kv_bool(&body, "unlocked", 1);
+		api_reply(u->req, 0, NULL, wire_data(&body), wire_len(&body));
+		wire_free(&body);
+	} else {
+		log_warnx("unlock failed: %s", samen_strerror(rc));
+		api_reply(u->req, rc, rc == SAMEN_EPASSPHRASE ?
+		    "wrong passphrase" : samen_strerror(rc), NULL, 0);
+	}
+	free(u);
+}
+
+/* Returns 1 if the request was taken (answered later). */
+static int
+start_unlock(struct ctl *c, struct api_req *req, struct wire_reader *r,
+    struct result *res)
+{
+	struct unlock_work *u;
+	const char *pass;
+	size_t len;
+
+	if (wire_get_array_n(r, 1) || wire_get_str(r, &pass, &len, 4096) ||
+	    wire_end(r)) {
+		fail(res, SAMEN_EPROTO, "malformed unlock request");
+		return 0;
+	}
+	if (!vault_locked(c->env.vault)) {
+		wire_put_map(res->body, 1);
+		put_kv_bool(res->body, "unlocked", 1);
+		free(res->msg);
+		res->msg = xstrdup("already unlocked");
+		return 0;
+	}
+	if (c->unlocking) {
+		fail(res, SAMEN_EINVAL, "an unlock is already in progress");
+		return 0;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->c = c;
+	u->req = req;
+	u->len = len;
+	if ((u->pass = sodium_malloc(len + 1)) == NULL)
+		die_oom(len + 1);
+	memcpy(u->pass, pass, len);
+	u->pass[len] = '\0';
+	u->work.data = u;
+	c->unlocking = 1;
+	uv_queue_work(c->env.loop, &u->work, unlock_work_cb, unlock_done_cb);
+	return 1;
+}
+
+static int
+handle_rebuild(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	struct store_stats s;
+	uint8_t digest[32];
+	char hex[65];
+	int rc;
+
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed rebuild request");
+	if (need_unlocked(c, res))
+		return res->code;
+	if ((rc = store_rebuild(c->env.store)) != 0 ||
+	    (rc = load_index(c)) != 0 ||
+	    (rc = store_stats(c->env.store, &s)) != 0 ||
+	    (rc = store_digest(c->env.store, digest)) != 0)
+		return fail(res, rc, "rebuild failed: %s", samen_strerror(rc));
+	log_info("replica rebuilt from %llu change sets",
+	    (unsigned long long)s.changesets);
+	hex_encode(hex, digest, sizeof(digest));
+	wire_put_map(res->body, 2);
+	put_kv_str(res->body, "replica_digest", hex);
+	put_kv_u64(res->body, "changesets", s.changesets);
+	return 0;
+}
+
+static void
+handle_one(struct ctl *c, struct api_req *req)
+{
+	struct wire_reader r;
+	const uint8_t *data;
+	size_t len;
+	uint32_t version, type;
+	struct held *h;
+	struct result res;
+
+	data = api_req_data(req, &len);
+	wire_reader_init(&r, data, len);
+	memset(&res, 0, sizeof(res));
+	if (wire_get_array_n(&r, 3) || wire_get_u32(&r, &version) ||
+	    wire_get_u32(&r, &type)) {
+		api_reply(req, SAMEN_EPROTO, "malformed request", NULL, 0);
+		return;
+	}
+	if (version != SAMEN_PROTOCOL_VERSION) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "protocol version %u is not "
+		    "supported: this samend speaks %d", version,
+		    SAMEN_PROTOCOL_VERSION);
+		api_reply(req, SAMEN_EVERSION, msg, NULL, 0);
+		return;
+	}
+	/* Unlock and rebuild work outside the batch's transaction. */
+	if (type == CTL_UNLOCK || type == CTL_REBUILD)
+		flush(c);
+	h = hold(c, req);
+	res.body = &h->body;
+	switch (type) {
+	case CTL_STATUS: handle_status(c, &r, &res); break;
+	case CTL_GET: handle_get(c, &r, &res); break;
+	case CTL_LS: handle_ls(c, &r, &res); break;
+	case CTL_FIND: handle_find(c, &r, &res); break;
+	case CTL_LOG: handle_log(c, &r, &res); break;
+	case CTL_CONFLICTS: handle_conflicts(c, &r, &res); break;
+	case CTL_REBUILD: handle_rebuild(c, &r, &res); break;
+	case CTL_PUT: handle_put(c, &r, &res); break;
+	case CTL_RM: handle_rm(c, &r, &res); break;
+	case CTL_NOTE: handle_note(c, &r, &res); break;
+	case CTL_UNLOCK:
+		if (start_unlock(c, req, &r, &res)) {
+			c->nheld--;	/* answered by unlock_done_cb */
+			wire_free(&h->body);
+			return;
+		}
+		break;
+	default:
+		fail(&res, SAMEN_EPROTO, "unknown request type %u", type);
+	}
+	free(h->msg);	/* abort_batch may have set one */
+	h->code = res.code;
+	h->msg = res.msg;
+	h->has_body = res.code == 0;
+}
+
+void
+ctl_batch(void *arg, struct api_req **reqs, size_t n)
+{
+	struct ctl *c = arg;
+
+	for (size_t i = 0; i < n; i++)
+		handle_one(c, reqs[i]);
+	flush(c);
+}
+
+/* Start-up and unlock. */
+
+static int
+after_unlock(struct ctl *c)
+{
+	struct store_stats s;
+	int rc;
+
+	store_set_key(c->env.store, vault_storage_key(c->env.vault));
+	if ((rc = store_begin(c->env.store)) != 0)
+		return rc;
+	rc = store_circle_private(c->env.store, &c->circle);
+	if (rc == SAMEN_ENOTFOUND) {
+		/* First unlock: this device's own private circle. */
+		memset(&c->circle, 0, sizeof(c->circle));
+		randombytes_buf(c->circle.id, sizeof(c->circle.id));
+		randombytes_buf(c->circle.key, sizeof(c->circle.key));
+		c->circle.epoch = 1;
+		c->circle.name = xstrdup("private");
+		rc = store_circle_put_private(c->env.store, &c->circle);
+	}
+	if (rc == 0)
+		rc = store_merge_pending(c->env.store, NULL, NULL);
+	if (rc == 0)
+		rc = store_commit(c->env.store);
+	if (rc != 0) {
+		store_rollback(c->env.store);
+		store_circle_clear(&c->circle);
+		return rc;
+	}
+	c->have_circle = 1;
+	if ((rc = store_stats(c->env.store, &s)) != 0)
+		return rc;
+	/* Never issue a timestamp below one already used, even if the wall
+	 * clock went back while we were down. */
+	hlc_init(&c->clock, s.max_hlc);
+	return load_index(c);
+}
+
+int
+ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len)
+{
+	struct keywrap_secrets s;
+	int rc;
+
+	if ((rc = vault_try(c->env.vault, passphrase, len, &s)) != 0)
+		return rc;
+	vault_install(c->env.vault, &s);
+	return after_unlock(c);
+}
+
+int
+ctl_busy(const struct ctl *c)
+{
+	return c->unlocking;
+}
+
+struct ctl *
+ctl_new(const struct ctl_env *env)
+{
+	struct ctl *c = xcalloc(1, sizeof(*c));
+
+	c->env = *env;
+	c->started_ms = wall_ms();
+	hlc_init(&c->clock, 0);
+	return c;
+}
+
+void
+ctl_free(struct ctl *c)
+{
+	if (c == NULL)
+		return;
+	if (c->have_circle)
+		store_circle_clear(&c->circle);
+	free(c->held);
+	free(c->touched);
+	free(c);
+}

@@ -1,0 +1,165 @@
+/* index: the materialised records, in memory after unlock, for fast reads and search. */
+#include "index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct index {
+	struct store_record **recs;
+	size_t n;
+	size_t cap;
+};
+
+struct index *
+index_new(void)
+{
+	return xcalloc(1, sizeof(struct index));
+}
+
+void
+index_clear(struct index *ix)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		store_record_free(ix->recs[i]);
+	ix->n = 0;
+}
+
+void
+index_free(struct index *ix)
+{
+	if (ix == NULL)
+		return;
+	index_clear(ix);
+	free(ix->recs);
+	free(ix);
+}
+
+static int
+cmp_key(const uint8_t rid[RID_LEN], int64_t rkey, const struct store_record *r)
+{
+	int c = memcmp(rid, r->rid, RID_LEN);
+
+	if (c)
+		return c;
+	return rkey < r->rkey ? -1 : rkey > r->rkey;
+}
+
+/* First position whose record is not below (rid, rkey). */
+static size_t
+lower_bound(const struct index *ix, const uint8_t rid[RID_LEN], int64_t rkey)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_key(rid, rkey, ix->recs[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void
+index_put(struct index *ix, struct store_record *r)
+{
+	size_t at = lower_bound(ix, r->rid, r->rkey);
+
+	if (at < ix->n && ix->recs[at]->rkey == r->rkey) {
+		store_record_free(ix->recs[at]);
+		ix->recs[at] = r;
+		return;
+	}
+	if (ix->n == ix->cap) {
+		ix->cap = ix->cap ? ix->cap * 2 : 256;
+		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
+	}
+	/* New rids are usually the newest: this is mostly an append. */
+	memmove(&ix->recs[at + 1], &ix->recs[at],
+	    (ix->n - at) * sizeof(*ix->recs));
+	ix->recs[at] = r;
+	ix->n++;
+}
+
+size_t
+index_count(const struct index *ix)
+{
+	return ix->n;
+}
+
+const struct store_record *
+index_at(const struct index *ix, size_t i)
+{
+	return i < ix->n ? ix->recs[i] : NULL;
+}
+
+const struct store_record *
+index_get(const struct index *ix, const char *collection,
+    const uint8_t rid[RID_LEN])
+{
+	for (size_t i = lower_bound(ix, rid, INT64_MIN); i < ix->n &&
+	    memcmp(ix->recs[i]->rid, rid, RID_LEN) == 0; i++)
+		if (strcmp(ix->recs[i]->collection, collection) == 0)
+			return ix->recs[i];
+	return NULL;
+}
+
+const struct store_field *
+index_field(const struct store_record *r, const char *name, int is_set)
+{
+	for (size_t i = 0; i < r->nfields; i++)
+		if (r->fields[i].is_set == is_set &&
+		    strcmp(r->fields[i].name, name) == 0)
+			return &r->fields[i];
+	return NULL;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	if (nlen == 0)
+		return 1;
+	for (size_t i = 0; i + nlen <= hlen; i++) {
+		size_t j = 0;
+
+		while (j < nlen && lower((unsigned char)hay[i + j]) ==
+		    lower((unsigned char)needle[j]))
+			j++;
+		if (j == nlen)
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+index_match(const struct store_record *r, const char *needle, size_t len,
+    const struct store_field **out, size_t max)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+		/* A register matches on its shown value; a set on any element. */
+		size_t nvals = f->is_set ? f->nvals : (f->nvals > 0);
+		int hit = 0;
+
+		for (size_t j = 0; j < nvals && !hit; j++)
+			hit = contains(f->vals[j].value, f->vals[j].value_len,
+			    needle, len);
+		if (hit) {
+			if (found < max)
+				out[found] = f;
+			found++;
+		}
+	}
+	return found;
+}

@@ -1,0 +1,47 @@
+/* index: the materialised records, in memory after unlock, for fast reads and search. */
+#ifndef SAMEN_INDEX_H
+#define SAMEN_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/*
+ * Every record the store holds (deleted ones too, flagged), decrypted, in one
+ * array sorted by (rid, rkey): rids are time-ordered, so that is creation
+ * order, lookups are binary searches and ls needs no sort.  Reads (get, ls,
+ * find, conflicts) are served from here; writes read the store, inside their
+ * transaction, and refresh the index after commit.  The index owns its
+ * records.  Loop thread only.
+ */
+struct index;
+
+struct index *index_new(void);
+void index_free(struct index *ix);
+/* Drops every record. */
+void index_clear(struct index *ix);
+/* Adds r, or replaces the record with the same rkey.  Takes ownership. */
+void index_put(struct index *ix, struct store_record *r);
+size_t index_count(const struct index *ix);
+/* The i'th record in (rid, rkey) order; borrowed until the next put. */
+const struct store_record *index_at(const struct index *ix, size_t i);
+/*
+ * The record of collection with this rid, or NULL.  If several circles hold
+ * one (a peer's doing), the lowest rkey wins.  Borrowed until the next put.
+ */
+const struct store_record *index_get(const struct index *ix,
+    const char *collection, const uint8_t rid[RID_LEN]);
+
+/* Shown value of a register field, or NULL if the record has none. */
+const struct store_field *index_field(const struct store_record *r,
+    const char *name, int is_set);
+/*
+ * Case-insensitive (ASCII) substring search over the shown values and set
+ * elements of r.  Returns how many fields matched and writes up to max of
+ * them to out (borrowed).
+ */
+size_t index_match(const struct store_record *r, const char *needle,
+    size_t len, const struct store_field **out, size_t max);
+
+#endif

@@ -1,0 +1,438 @@
+/* main: samend, the daemon: its whole life from arguments to shutdown, in order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "api.h"
+#include "conf.h"
+#include "ctl.h"
+#include "error.h"
+#include "index.h"
+#include "log.h"
+#include "protocol.h"
+#include "store.h"
+#include "util.h"
+#include "vault.h"
+
+#define SAMEN_VERSION "0.1.0"
+#define LOCK_FILE "samend.lock"
+#define PID_FILE "samend.pid"
+#define DB_FILE "samen.db"
+#define CONF_FILE "samen.conf"
+
+struct samend {
+	char *dir;
+	char *conf_path;
+	int conf_given;
+	int verbose;
+	struct conf conf;
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	void *zctx;
+	struct vault *vault;
+	struct store *store;
+	struct index *index;
+	struct ctl *ctl;
+	struct api *api;
+	int lock_fd;
+	int ready_fd;		/* --daemonize: tells the parent we are up */
+	int pidfile_written;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: samend [-d DIR] [-c FILE] [--daemonize] [-v]... "
+	    "[--check-config]\n"
+	    "\n"
+	    "samend keeps this device's encrypted replica and serves the "
+	    "samen CLI.\n"
+	    "\n"
+	    "  -d, --dir DIR      data directory (else $SAMEN_HOME, else\n"
+	    "                     $XDG_DATA_HOME/samen, else "
+	    "~/.local/share/samen)\n"
+	    "  -c, --config FILE  configuration (default DIR/samen.conf, "
+	    "optional)\n"
+	    "      --daemonize    detach, log to syslog, write DIR/samend.pid\n"
+	    "      --foreground   stay in the foreground, log to stderr "
+	    "(default)\n"
+	    "  -v, --verbose      more logging (repeat for debug)\n"
+	    "      --check-config print the normalised configuration and exit\n"
+	    "  -h, --help         this help\n"
+	    "      --version      print the version\n");
+}
+
+static char *
+default_dir(void)
+{
+	const char *s;
+
+	if ((s = getenv("SAMEN_HOME")) != NULL && *s)
+		return xstrdup(s);
+	if ((s = getenv("XDG_DATA_HOME")) != NULL && *s)
+		return xasprintf("%s/samen", s);
+	if ((s = getenv("HOME")) != NULL && *s)
+		return xasprintf("%s/.local/share/samen", s);
+	return NULL;
+}
+
+/* Holds the data directory: one daemon per directory, ever. */
+static void
+lock_dir(struct samend *d)
+{
+	char *path = xasprintf("%s/%s", d->dir, LOCK_FILE);
+	char pid[32] = "";
+	ssize_t n;
+
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0)
+		fatal("%s", path);
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			fatal("lock %s", path);
+		n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fatalx("%s is in use by another samend%s%s%s", d->dir,
+		    *pid ? " (pid " : "", pid, *pid ? ")" : "");
+	}
+	free(path);
+}
+
+static void
+write_lock_pid(struct samend *d)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(d->lock_fd, 0) != 0 ||
+	    pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
+		log_warn("write pid to lock file");
+}
+
+static void
+write_pidfile(struct samend *d)
+{
+	char *path = xasprintf("%s/%s", d->dir, PID_FILE);
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
+	    fclose(f) != 0)
+		fatal("%s", path);
+	d->pidfile_written = 1;
+	free(path);
+}
+
+/*
+ * Detaches, before the ZeroMQ context exists (its threads would not survive
+ * fork).  The parent waits on a pipe until the daemon says it is serving, so
+ * that `samend --daemonize` still fails loudly when start-up fails.
+ */
+static void
+daemonize(struct samend *d)
+{
+	int p[2], devnull;
+	pid_t pid;
+	char c;
+
+	if (pipe(p) != 0)
+		fatal("pipe");
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		fprintf(stderr, "samend: failed to start; see the system log "
+		    "(journalctl -t samend)\n");
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		fatal("setsid");
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	d->ready_fd = p[1];
+}
+
+static void
+reload(struct samend *d)
+{
+	struct conf next;
+	char *cause, *ignored;
+
+	if (conf_load(&next, d->conf_path, d->conf_given, &cause) != 0) {
+		log_warnx("reload: %s; keeping the current configuration",
+		    cause);
+		free(cause);
+		return;
+	}
+	conf_apply_reload(&d->conf, &next, &ignored);
+	if (ignored) {
+		log_warnx("reload: %s changed but take effect only after a "
+		    "restart", ignored);
+		free(ignored);
+	}
+	log_setlevel(d->conf.log_level + d->verbose > LOG_LEVEL_DEBUG ?
+	    LOG_LEVEL_DEBUG : (enum log_level)(d->conf.log_level + d->verbose));
+	api_set_batch_max(d->api, d->conf.batch_max);
+	log_info("configuration reloaded from %s", d->conf_path);
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void
+stop(struct samend *d)
+{
+	log_info("shutting down");
+	uv_signal_stop(&d->sigterm);
+	uv_signal_stop(&d->sigint);
+	uv_signal_stop(&d->sighup);
+	if (d->api) {
+		api_close(d->api);
+		d->api = NULL;
+	}
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+	struct samend *d = h->data;
+
+	if (signum == SIGHUP)
+		reload(d);
+	else
+		stop(d);
+}
+
+static void
+parse_args(struct samend *d, int argc, char **argv, int *check_config,
+    int *daemon)
+{
+	enum { OPT_DAEMONIZE = 256, OPT_FOREGROUND, OPT_CHECK, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "d:c:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			free(d->dir);
+			d->dir = xstrdup(optarg);
+			break;
+		case 'c':
+			free(d->conf_path);
+			d->conf_path = xstrdup(optarg);
+			d->conf_given = 1;
+			break;
+		case OPT_DAEMONIZE: *daemon = 1; break;
+		case OPT_FOREGROUND: *daemon = 0; break;
+		case 'v': d->verbose++; break;
+		case OPT_CHECK: *check_config = 1; break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("samend %s (protocol %d)\n", SAMEN_VERSION,
+			    SAMEN_PROTOCOL_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "samend: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* The data directory must exist and be ours alone. */
+static void
+check_dir(struct samend *d)
+{
+	struct stat st;
+	char *resolved;
+
+	if (stat(d->dir, &st) != 0) {
+		if (errno == ENOENT)
+			fatalx("%s does not exist: run 'samen -d %s init' "
+			    "first", d->dir, d->dir);
+		fatal("%s", d->dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", d->dir);
+	if ((st.st_mode & 077) != 0) {
+		log_warnx("%s was accessible to other users (mode %03o); "
+		    "setting it to 0700", d->dir, st.st_mode & 0777);
+		if (chmod(d->dir, 0700) != 0)
+			fatal("chmod %s", d->dir);
+	}
+	/* We chdir("/") when detaching: keep an absolute path. */
+	if ((resolved = realpath(d->dir, NULL)) == NULL)
+		fatal("%s", d->dir);
+	free(d->dir);
+	d->dir = resolved;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct samend d;
+	struct ctl_env env;
+	int check_config = 0, daemon = 0, rc;
+	char *cause = NULL, *db_path;
+
+	memset(&d, 0, sizeof(d));
+	d.lock_fd = d.ready_fd = -1;
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	d.dir = default_dir();
+	parse_args(&d, argc, argv, &check_config, &daemon);
+	log_init(1, LOG_LEVEL_INFO, "samend");
+	if (d.dir == NULL)
+		fatalx("no data directory: use -d DIR or set SAMEN_HOME");
+	if (d.conf_path == NULL)
+		d.conf_path = xasprintf("%s/%s", d.dir, CONF_FILE);
+
+	/* 1. Configuration. */
+	if (conf_load(&d.conf, d.conf_path, d.conf_given, &cause) != 0) {
+		fprintf(stderr, "samend: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (check_config) {
+		printf("# %s\n", d.conf_path);
+		conf_print(stdout, &d.conf);
+		return 0;
+	}
+	log_setlevel(d.conf.log_level + d.verbose > LOG_LEVEL_DEBUG ?
+	    LOG_LEVEL_DEBUG : (enum log_level)(d.conf.log_level + d.verbose));
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+
+	/* 2. The data directory: ours, locked, the identity readable. */
+	check_dir(&d);
+	lock_dir(&d);
+	if (vault_open(&d.vault, d.dir, &cause) != 0)
+		fatalx("%s", cause);
+
+	/* 3. Detach (before any thread exists), then record our pid. */
+	if (daemon) {
+		daemonize(&d);
+		log_init(0, log_getlevel(), "samend");
+		write_pidfile(&d);
+	}
+	write_lock_pid(&d);
+
+	/* 4. The store, the index and the request handlers. */
+	db_path = xasprintf("%s/%s", d.dir, DB_FILE);
+	if (store_open(&d.store, db_path, &cause) != 0)
+		fatalx("%s: %s", db_path, cause);
+	free(db_path);
+	d.index = index_new();
+	if (uv_loop_init(&d.loop) != 0)
+		fatalx("uv_loop_init failed");
+	env.loop = &d.loop;
+	env.store = d.store;
+	env.vault = d.vault;
+	env.index = d.index;
+	env.dir = d.dir;
+	d.ctl = ctl_new(&env);
+	if (!vault_has_passphrase(d.vault)) {
+		if ((rc = ctl_unlock_now(d.ctl, NULL, 0)) != 0)
+			fatalx("could not open the key file: %s",
+			    samen_strerror(rc));
+		log_warnx("the device keys have no passphrase: anyone with "
+		    "this disk can read the replica");
+	} else
+		log_info("locked: waiting for 'samen unlock'");
+
+	/* 5. The control socket, last: it is the sign that we serve. */
+	if ((d.zctx = zmq_ctx_new()) == NULL)
+		fatal("zmq_ctx_new");
+	if (api_open(&d.api, &d.loop, d.zctx, d.dir, d.conf.batch_max,
+	    ctl_batch, d.ctl, &cause) != 0)
+		fatalx("%s", cause);
+
+	/* 6. Signals: TERM and INT stop, HUP reloads. */
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d.sigint, signal_cb, SIGINT);
+	uv_signal_start(&d.sighup, signal_cb, SIGHUP);
+
+	log_info("samend %s serving %s as %s", SAMEN_VERSION, d.dir,
+	    vault_locked(d.vault) ? "locked" : "unlocked");
+	if (d.ready_fd >= 0) {
+		if (write(d.ready_fd, "", 1) != 1)
+			log_warn("tell the parent we started");
+		close(d.ready_fd);
+	}
+
+	/* 7. Serve until a signal stops us. */
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+
+	/* 8. Shut down in reverse: handles, sockets, context, state. */
+	uv_walk(&d.loop, close_walk_cb, NULL);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d.loop) != 0)
+		log_warnx("event loop closed with live handles");
+	zmq_ctx_term(d.zctx);
+	ctl_free(d.ctl);
+	index_free(d.index);
+	store_close(d.store);
+	vault_close(d.vault);
+	if (d.pidfile_written) {
+		char *path = xasprintf("%s/%s", d.dir, PID_FILE);
+
+		unlink(path);
+		free(path);
+	}
+	close(d.lock_fd);
+	free(d.conf_path);
+	free(d.dir);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,2070 @@
+/* store: the SQLite database: change sets as received, and the replica derived from them. */
+#include "store.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "error.h"
+#include "util.h"
+
+#define STORE_SCHEMA 1
+#define STORE_BUSY_MS 5000
+#define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
+#define BOX_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define BOX_ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define BOX_OVERHEAD (BOX_NONCE + BOX_ABYTES)
+#define PENDING_BATCH 256
+
+/*
+ * Schema.  Every big table grows at its end: change sets get an integer key
+ * in arrival order, records an integer rkey in order of first sight, and the
+ * value and kill tables are clustered on (rkey, ...) so a record's rows sit
+ * together.  The only random keys are in small tables (authors, circles) or
+ * behind an rkey prefix.
+ *
+ * Change sets are a rowid table with a unique index on (circle, aid, seq):
+ * a WITHOUT ROWID table keyed so would hold the payload inside the key's
+ * B-tree, where rows over ~1 KB spill to overflow pages.  id needs no index
+ * of its own: it hashes the header, which holds (circle, author, seq), so it
+ * is unique whenever that triple is, and no query looks a change set up by
+ * id (an index on it would be the random-key B-tree DESIGN warns about).
+ *
+ * readable says whether the key for (circle, epoch) is known, so the
+ * merge queue (cs_todo) holds only what can be merged: a relay carrying
+ * circles it cannot read does not scan them on every merge.  The partial
+ * indexes repeat their filter's columns so that counting and walking them
+ * never reads the table's rows (SQLite does not infer those from WHERE).
+ */
+static const char schema[] =
+	"CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE authors (aid INTEGER PRIMARY KEY,"
+	"  pk BLOB NOT NULL UNIQUE);"
+	"CREATE TABLE flagged (aid INTEGER PRIMARY KEY"
+	"  REFERENCES authors(aid), circle BLOB NOT NULL, seq INTEGER NOT NULL);"
+	"CREATE TABLE circles (circle BLOB NOT NULL, epoch INTEGER NOT NULL,"
+	"  private INTEGER NOT NULL DEFAULT 0, name BLOB NOT NULL,"
+	"  key BLOB NOT NULL, PRIMARY KEY (circle, epoch)) WITHOUT ROWID;"
+	"CREATE TABLE cs (csn INTEGER PRIMARY KEY, circle BLOB NOT NULL,"
+	"  aid INTEGER NOT NULL REFERENCES authors(aid), seq INTEGER NOT NULL,"
+	"  epoch INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+	"  readable INTEGER NOT NULL, merged INTEGER NOT NULL DEFAULT 0,"
+	"  bad INTEGER NOT NULL DEFAULT 0, id BLOB NOT NULL,"
+	"  hdr BLOB NOT NULL, payload BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX cs_chain ON cs(circle, aid, seq);"
+	"CREATE INDEX cs_todo ON cs(aid, circle, seq, merged, bad, readable)"
+	"  WHERE merged = 0 AND bad = 0 AND readable = 1;"
+	"CREATE INDEX cs_nokey ON cs(circle, epoch, readable)"
+	"  WHERE readable = 0;"
+	"CREATE INDEX cs_bad ON cs(bad) WHERE bad = 1;"
+	"CREATE INDEX cs_hlc ON cs(hlc);"
+	"CREATE TABLE forks (circle BLOB NOT NULL, aid INTEGER NOT NULL"
+	"  REFERENCES authors(aid), seq INTEGER NOT NULL, id BLOB NOT NULL,"
+	"  hdr BLOB NOT NULL, payload BLOB NOT NULL,"
+	"  PRIMARY KEY (circle, aid, seq, id)) WITHOUT ROWID;"
+	"CREATE TABLE records (rkey INTEGER PRIMARY KEY, rid BLOB NOT NULL,"
+	"  circle BLOB NOT NULL, ctag BLOB NOT NULL, coll BLOB NOT NULL,"
+	"  created INTEGER, updated INTEGER,"
+	"  deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
+	"CREATE TABLE vals (rkey INTEGER NOT NULL REFERENCES records(rkey),"
+	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
+	"  hlc INTEGER NOT NULL, aid INTEGER NOT NULL REFERENCES authors(aid),"
+	"  seq INTEGER NOT NULL, nrefs INTEGER NOT NULL, live INTEGER NOT NULL,"
+	"  box BLOB NOT NULL,"
+	"  PRIMARY KEY (rkey, kind, ftag, vid)) WITHOUT ROWID;"
+	"CREATE TABLE kills (rkey INTEGER NOT NULL REFERENCES records(rkey),"
+	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
+	"  PRIMARY KEY (rkey, kind, ftag, vid)) WITHOUT ROWID;";
+
+/* Prepared once, on first use, and kept until close. */
+enum q {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_SP_CS, Q_SP_CS_RELEASE, Q_SP_CS_ROLLBACK,
+	Q_SP_ST, Q_SP_ST_RELEASE, Q_SP_ST_ROLLBACK,
+	Q_META_GET, Q_META_PUT,
+	Q_AUTHOR_GET, Q_AUTHOR_ADD, Q_FLAGGED, Q_FLAG,
+	Q_CIRCLE_PUT, Q_CIRCLE_UNPRIVATE, Q_CIRCLE_GET, Q_CIRCLE_PRIVATE,
+	Q_CIRCLE_HAS, Q_CS_READABLE,
+	Q_CS_HEAD, Q_CS_HEAD_AID, Q_CS_AT, Q_CS_INSERT, Q_FORK_INSERT,
+	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
+	Q_REC_FIND, Q_REC_ADD, Q_REC_RANGE, Q_REC_DELETED, Q_REC_ROW,
+	Q_REC_KEYS,
+	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
+	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST,
+	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
+	Q_MAX_HLC,
+	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_CS,
+	Q_COUNT
+};
+
+static const char *const sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SP_CS] = "SAVEPOINT cs",
+	[Q_SP_CS_RELEASE] = "RELEASE cs",
+	[Q_SP_CS_ROLLBACK] = "ROLLBACK TO cs",
+	[Q_SP_ST] = "SAVEPOINT st",
+	[Q_SP_ST_RELEASE] = "RELEASE st",
+	[Q_SP_ST_ROLLBACK] = "ROLLBACK TO st",
+	[Q_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+	[Q_META_PUT] = "INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)",
+	[Q_AUTHOR_GET] = "SELECT aid FROM authors WHERE pk = ?1",
+	[Q_AUTHOR_ADD] = "INSERT INTO authors (pk) VALUES (?1)",
+	[Q_FLAGGED] = "SELECT 1 FROM flagged WHERE aid = ?1",
+	[Q_FLAG] = "INSERT OR IGNORE INTO flagged (aid, circle, seq)"
+	    " VALUES (?1, ?2, ?3)",
+	[Q_CIRCLE_PUT] = "INSERT INTO circles (circle, epoch, private, name,"
+	    " key) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (circle, epoch)"
+	    " DO UPDATE SET name = excluded.name, key = excluded.key,"
+	    " private = max(private, excluded.private)",
+	[Q_CIRCLE_UNPRIVATE] = "UPDATE circles SET private = 0"
+	    " WHERE private = 1 AND circle <> ?1",
+	[Q_CIRCLE_GET] = "SELECT name, key FROM circles"
+	    " WHERE circle = ?1 AND epoch = ?2",
+	[Q_CIRCLE_PRIVATE] = "SELECT circle, epoch FROM circles"
+	    " WHERE private = 1 ORDER BY epoch DESC LIMIT 1",
+	[Q_CIRCLE_HAS] = "SELECT 1 FROM circles WHERE circle = ?1 AND epoch = ?2",
+	[Q_CS_READABLE] = "UPDATE cs SET readable = 1"
+	    " WHERE circle = ?1 AND epoch = ?2 AND readable = 0",
+	[Q_CS_HEAD] = "SELECT cs.seq, cs.id FROM authors a"
+	    " JOIN cs ON cs.circle = ?2 AND cs.aid = a.aid WHERE a.pk = ?1"
+	    " ORDER BY cs.seq DESC LIMIT 1",
+	[Q_CS_HEAD_AID] = "SELECT seq, id FROM cs WHERE circle = ?1"
+	    " AND aid = ?2 ORDER BY seq DESC LIMIT 1",
+	[Q_CS_AT] = "SELECT id FROM cs WHERE circle = ?1 AND aid = ?2"
+	    " AND seq = ?3",
+	[Q_CS_INSERT] = "INSERT INTO cs (circle, aid, seq, epoch, hlc,"
+	    " readable, id, hdr, payload)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_FORK_INSERT] = "INSERT OR IGNORE INTO forks (circle, aid, seq, id,"
+	    " hdr, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_CS_TODO] = "SELECT csn FROM cs INDEXED BY cs_todo"
+	    " WHERE merged = 0 AND bad = 0 AND readable = 1"
+	    " ORDER BY aid, circle, seq LIMIT ?1",
+	[Q_CS_LOAD] = "SELECT id, hdr, payload FROM cs WHERE csn = ?1",
+	[Q_CS_MERGED] = "UPDATE cs SET merged = 1 WHERE csn = ?1",
+	[Q_CS_BAD] = "UPDATE cs SET bad = 1 WHERE csn = ?1",
+	[Q_REC_FIND] = "SELECT rkey, created, updated FROM records"
+	    " WHERE rid = ?1 AND circle = ?2 AND ctag = ?3",
+	[Q_REC_ADD] = "INSERT INTO records (rid, circle, ctag, coll)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[Q_REC_RANGE] = "UPDATE records SET created = ?2, updated = ?3"
+	    " WHERE rkey = ?1",
+	[Q_REC_DELETED] = "UPDATE records SET deleted = ?2 WHERE rkey = ?1",
+	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
+	    " FROM records WHERE rkey = ?1",
+	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
+	[Q_VAL_ADD] = "INSERT OR IGNORE INTO vals (rkey, kind, ftag, vid, hlc,"
+	    " aid, seq, nrefs, live, box)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[Q_VAL_KILL] = "UPDATE vals SET live = 0 WHERE rkey = ?1"
+	    " AND kind = ?2 AND ftag = ?3 AND vid = ?4 AND live = 1",
+	[Q_KILL_ADD] = "INSERT OR IGNORE INTO kills (rkey, kind, ftag, vid)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[Q_KILL_HAS] = "SELECT 1 FROM kills WHERE rkey = ?1 AND kind = ?2"
+	    " AND ftag = ?3 AND vid = ?4",
+	[Q_VALS_LIVE] = "SELECT v.kind, v.vid, v.hlc, a.pk, v.seq, v.nrefs,"
+	    " v.box FROM vals v JOIN authors a ON a.aid = v.aid"
+	    " WHERE v.rkey = ?1 AND v.live = 1",
+	[Q_VALS_ALL] = "SELECT v.kind, v.vid, v.hlc, a.pk, v.seq, v.nrefs,"
+	    " v.box FROM vals v JOIN authors a ON a.aid = v.aid"
+	    " WHERE v.rkey = ?1",
+	[Q_VALS_EXIST] = "SELECT v.kind, v.vid, v.hlc, a.pk, v.seq, v.nrefs,"
+	    " v.box FROM vals v JOIN authors a ON a.aid = v.aid"
+	    " WHERE v.rkey = ?1 AND v.kind = 2 AND v.live = 1",
+	[Q_N_CS] = "SELECT count(*) FROM cs",
+	[Q_N_TODO] = "SELECT count(*) FROM cs INDEXED BY cs_todo"
+	    " WHERE merged = 0 AND bad = 0 AND readable = 1",
+	[Q_N_NOKEY] = "SELECT count(*) FROM cs INDEXED BY cs_nokey"
+	    " WHERE readable = 0",
+	[Q_N_BAD] = "SELECT count(*) FROM cs INDEXED BY cs_bad WHERE bad = 1",
+	[Q_N_RECORDS] = "SELECT count(*) FROM records WHERE deleted = 0",
+	[Q_N_FLAGGED] = "SELECT count(*) FROM flagged",
+	[Q_MAX_HLC] = "SELECT max(hlc) FROM cs",
+	[Q_RB_KILLS] = "DELETE FROM kills",
+	[Q_RB_VALS] = "DELETE FROM vals",
+	[Q_RB_RECORDS] = "DELETE FROM records",
+	[Q_RB_CS] = "UPDATE cs SET merged = 0, bad = 0"
+	    " WHERE merged = 1 OR bad = 1",
+};
+
+/* Key material, in sodium_malloc()'d memory (guarded, kept out of swap). */
+struct store_keys {
+	uint8_t storage[32];	/* encrypts values, names and circle keys */
+	uint8_t index[32];	/* keys the ctag/ftag hashes */
+	uint8_t circle[CS_KEYLEN];	/* merge's cached circle key */
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	int in_txn;
+	int has_key;
+	struct store_keys *keys;
+	/*
+	 * Nonces: 16 random bytes per key setting, then a counter.  Unique
+	 * like fully random ones, without a getrandom() call per value.
+	 */
+	uint8_t nonce_base[BOX_NONCE - 8];
+	uint64_t nonce_ctr;
+	struct merge_digest digest;	/* mirrors meta 'digest' */
+
+	/* Caches for merging, dropped on every rollback. */
+	struct {
+		int valid;
+		int64_t rkey;
+		uint8_t circle[CS_CIRCLELEN];
+		uint8_t rid[RID_LEN];
+		char coll[OPS_MAX_COLLECTION];
+		size_t coll_len;
+		int fresh;		/* created in this merge: no kills yet */
+		int has_range;
+		uint64_t created, updated;
+		int exist_dirty;	/* recompute records.deleted */
+		int nexist;		/* EXIST values added while cached */
+	} rec;
+	struct {
+		int valid;
+		int64_t aid;
+		uint8_t pk[32];
+	} author;
+	struct {
+		int valid;
+		uint8_t id[CS_CIRCLELEN];
+		uint32_t epoch;
+	} ckey;
+
+	/* Records the change set being merged touched. */
+	int64_t *touched;
+	size_t ntouched, captouched;
+
+	/* Scratch for plaintext; wiped on close. */
+	uint8_t *buf;
+	size_t bufcap;
+};
+
+/* Statements. */
+
+static sqlite3_stmt *
+q(struct store *st, enum q which)
+{
+	sqlite3_stmt *s = st->q[which];
+
+	if (s == NULL && sqlite3_prepare_v3(st->db, sql[which], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return NULL;
+	st->q[which] = s;
+	return s;
+}
+
+static void
+bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+	/* SQLITE_STATIC: every statement is reset before the data goes. */
+	sqlite3_bind_blob(s, i, n ? p : "", (int)n, SQLITE_STATIC);
+}
+
+static void
+bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+	/* SQLite integers are signed; a u64 round-trips through the cast. */
+	sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+static uint64_t
+col_u64(sqlite3_stmt *s, int i)
+{
+	return (uint64_t)sqlite3_column_int64(s, i);
+}
+
+/* Copies a fixed-size blob column; 0 if its size is wrong. */
+static int
+col_fixed(sqlite3_stmt *s, int i, void *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(s, i);
+
+	if (p == NULL || (size_t)sqlite3_column_bytes(s, i) != n)
+		return 0;
+	memcpy(out, p, n);
+	return 1;
+}
+
+/* Runs a statement that returns no row. */
+static int
+run(sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return SAMEN_ESTORE;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : SAMEN_ESTORE;
+}
+
+/* Steps to the first row: 1 if there is one, 0 if none, or an error. */
+static int
+row(sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return SAMEN_ESTORE;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : SAMEN_ESTORE;
+}
+
+static int
+run_q(struct store *st, enum q which)
+{
+	return run(q(st, which));
+}
+
+/* A single count(*)-like integer. */
+static int
+scalar(struct store *st, enum q which, uint64_t *v)
+{
+	sqlite3_stmt *s = q(st, which);
+	int rc;
+
+	*v = 0;
+	if ((rc = row(s)) < 0)
+		return rc;
+	if (rc == 1) {
+		*v = col_u64(s, 0);
+		sqlite3_reset(s);
+	}
+	return 0;
+}
+
+/* Caches and the digest. */
+
+static void
+drop_caches(struct store *st)
+{
+	st->rec.valid = 0;
+	st->author.valid = 0;
+	st->ckey.valid = 0;
+	if (st->keys != NULL)
+		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
+}
+
+static int
+digest_load(struct store *st)
+{
+	sqlite3_stmt *s = q(st, Q_META_GET);
+	int rc;
+
+	merge_digest_init(&st->digest);
+	if (s == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "digest", -1, SQLITE_STATIC);
+	if ((rc = row(s)) <= 0)
+		return rc;
+	rc = col_fixed(s, 0, st->digest.sum, sizeof(st->digest.sum));
+	sqlite3_reset(s);
+	return rc ? 0 : SAMEN_ESTORE;
+}
+
+static int
+digest_save(struct store *st)
+{
+	sqlite3_stmt *s = q(st, Q_META_PUT);
+
+	if (s == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "digest", -1, SQLITE_STATIC);
+	bind_blob(s, 2, st->digest.sum, sizeof(st->digest.sum));
+	return run(s);
+}
+
+/* Savepoint "st": makes a multi-statement write atomic, in or out of a txn. */
+static int
+sp_begin(struct store *st)
+{
+	return run_q(st, Q_SP_ST);
+}
+
+static int
+sp_end(struct store *st, int keep)
+{
+	int rc = 0;
+
+	if (!keep) {
+		rc = run_q(st, Q_SP_ST_ROLLBACK);
+		drop_caches(st);
+	}
+	if (run_q(st, Q_SP_ST_RELEASE) != 0)
+		rc = SAMEN_ESTORE;
+	return rc;
+}
+
+/* Encryption at rest. */
+
+static uint8_t *
+scratch(struct store *st, size_t n)
+{
+	if (n > st->bufcap) {
+		if (st->buf != NULL)
+			sodium_memzero(st->buf, st->bufcap);
+		free(st->buf);
+		st->bufcap = n < 256 ? 256 : n;
+		st->buf = xmalloc(st->bufcap);
+	}
+	return st->buf;
+}
+
+/* out gets nonce || ciphertext: n + BOX_OVERHEAD bytes. */
+static void
+seal(struct store *st, uint8_t *out, const uint8_t *pt, size_t n,
+    const uint8_t *ad, size_t adlen)
+{
+	memcpy(out, st->nonce_base, sizeof(st->nonce_base));
+	put_le64(out + sizeof(st->nonce_base), st->nonce_ctr++);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + BOX_NONCE, NULL, pt,
+	    n, ad, adlen, NULL, out, st->keys->storage);
+}
+
+/* pt gets n - BOX_OVERHEAD bytes; SAMEN_EDECRYPT if forged or damaged. */
+static int
+unseal(const struct store *st, uint8_t *pt, const uint8_t *box, size_t n,
+    const uint8_t *ad, size_t adlen)
+{
+	if (n < BOX_OVERHEAD)
+		return SAMEN_EDECRYPT;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL,
+	    box + BOX_NONCE, n - BOX_NONCE, ad, adlen, box,
+	    st->keys->storage) != 0)
+		return SAMEN_EDECRYPT;
+	return 0;
+}
+
+/*
+ * The keyed tags SQLite indexes instead of names: a leading byte keeps the
+ * domains apart (0 for a collection, the op kind for a field).
+ */
+static void
+tag(const struct store *st, uint8_t out[TAGLEN], uint8_t domain,
+    const char *name, size_t n)
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, st->keys->index, 32, TAGLEN);
+	crypto_generichash_update(&h, &domain, 1);
+	crypto_generichash_update(&h, (const uint8_t *)name, n);
+	crypto_generichash_final(&h, out, TAGLEN);
+}
+
+/* Associated data of a record's collection name: where it belongs. */
+static void
+coll_ad(uint8_t ad[1 + RID_LEN + CS_CIRCLELEN], const uint8_t rid[RID_LEN],
+    const uint8_t circle[CS_CIRCLELEN])
+{
+	ad[0] = 'c';
+	memcpy(ad + 1, rid, RID_LEN);
+	memcpy(ad + 1 + RID_LEN, circle, CS_CIRCLELEN);
+}
+
+/* Associated data of a circle's name ('n') or key ('k'). */
+static void
+circle_ad(uint8_t ad[1 + CS_CIRCLELEN + 4], uint8_t what,
+    const uint8_t circle[CS_CIRCLELEN], uint32_t epoch)
+{
+	ad[0] = what;
+	memcpy(ad + 1, circle, CS_CIRCLELEN);
+	put_le32(ad + 1 + CS_CIRCLELEN, epoch);
+}
+
+/*
+ * A value's plaintext: flags (1: alive, 2: has a value), the field name's
+ * length (at most OPS_MAX_FIELD, so one byte), the name, then the value.
+ * The box is bound to the vid, which names the op for good.
+ */
+#define VAL_ALIVE 1
+#define VAL_HASVALUE 2
+
+struct plainval {
+	int alive;
+	const char *field;	/* point into the scratch buffer */
+	size_t field_len;
+	const char *value;	/* NULL for EXIST */
+	size_t value_len;
+};
+
+static int
+val_open(struct store *st, struct plainval *pv, const uint8_t vid[VID_LEN],
+    const uint8_t *box, size_t n)
+{
+	uint8_t *pt;
+	size_t len;
+	int rc;
+
+	if (n < BOX_OVERHEAD + 2)
+		return SAMEN_EDECRYPT;
+	len = n - BOX_OVERHEAD;
+	pt = scratch(st, len);
+	if ((rc = unseal(st, pt, box, n, vid, VID_LEN)) != 0)
+		return rc;
+	if (pt[1] > len - 2)
+		return SAMEN_EDECRYPT;
+	pv->alive = (pt[0] & VAL_ALIVE) != 0;
+	pv->field = (const char *)pt + 2;
+	pv->field_len = pt[1];
+	pv->value = pt[0] & VAL_HASVALUE ? pv->field + pv->field_len : NULL;
+	pv->value_len = len - 2 - pv->field_len;
+	return 0;
+}
+
+/* Authors. */
+
+/* The author's integer id; adds the author if add, else ENOTFOUND. */
+static int
+author_id(struct store *st, const uint8_t pk[32], int add, int64_t *aid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->author.valid && memcmp(st->author.pk, pk, 32) == 0) {
+		*aid = st->author.aid;
+		return 0;
+	}
+	if ((s = q(st, Q_AUTHOR_GET)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, pk, 32);
+	if ((rc = row(s)) < 0)
+		return rc;
+	if (rc == 1) {
+		*aid = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	} else if (!add)
+		return SAMEN_ENOTFOUND;
+	else {
+		if ((s = q(st, Q_AUTHOR_ADD)) == NULL)
+			return SAMEN_ESTORE;
+		bind_blob(s, 1, pk, 32);
+		if (run(s) != 0)
+			return SAMEN_ESTORE;
+		*aid = sqlite3_last_insert_rowid(st->db);
+	}
+	st->author.valid = 1;
+	st->author.aid = *aid;
+	memcpy(st->author.pk, pk, 32);
+	return 0;
+}
+
+/* Open and close. */
+
+static int
+exec(sqlite3 *db, const char *s, char **cause)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, s, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	if (cause != NULL)
+		*cause = xasprintf("%s", err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return SAMEN_ESTORE;
+}
+
+static int
+pragma_int(sqlite3 *db, const char *s, int *v)
+{
+	sqlite3_stmt *st;
+	int rc = SAMEN_ESTORE;
+
+	if (sqlite3_prepare_v2(db, s, -1, &st, NULL) != SQLITE_OK)
+		return SAMEN_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+setup(struct store *st, const char *path, char **cause)
+{
+	sqlite3_stmt *s;
+	const char *mode;
+	int version, ok;
+
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*cause = xasprintf("cannot open %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		return SAMEN_ESTORE;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	/*
+	 * Only synchronous=FULL survives power loss in WAL mode; secure_delete
+	 * overwrites what a purge removes instead of leaving it in free pages;
+	 * temp_store keeps sorts off the disk.
+	 */
+	if (exec(st->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA secure_delete = ON;"
+	    "PRAGMA foreign_keys = ON;"
+	    "PRAGMA temp_store = MEMORY;"
+	    "PRAGMA cache_size = -16384;", cause) != 0)
+		return SAMEN_ESTORE;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
+	    NULL) != SQLITE_OK) {
+		*cause = xasprintf("%s: %s", path, sqlite3_errmsg(st->db));
+		return SAMEN_ESTORE;
+	}
+	ok = sqlite3_step(s) == SQLITE_ROW &&
+	    (mode = (const char *)sqlite3_column_text(s, 0)) != NULL &&
+	    strcmp(mode, "wal") == 0;
+	sqlite3_finalize(s);
+	if (!ok) {
+		*cause = xasprintf("%s: cannot switch to WAL mode", path);
+		return SAMEN_ESTORE;
+	}
+	if (pragma_int(st->db, "PRAGMA user_version", &version) != 0) {
+		*cause = xasprintf("%s: %s", path, sqlite3_errmsg(st->db));
+		return SAMEN_ESTORE;
+	}
+	if (version > STORE_SCHEMA) {
+		*cause = xasprintf("%s: schema version %d is newer than this "
+		    "samend (%d)", path, version, STORE_SCHEMA);
+		return SAMEN_EVERSION;
+	}
+	if (version == 0) {
+		char *ddl = xasprintf("BEGIN IMMEDIATE;%sPRAGMA user_version = "
+		    "%d;COMMIT;", schema, STORE_SCHEMA);
+		int rc = exec(st->db, ddl, cause);
+
+		free(ddl);
+		if (rc != 0) {
+			exec(st->db, "ROLLBACK", NULL);
+			return rc;
+		}
+	}
+	if (digest_load(st) != 0) {
+		*cause = xasprintf("%s: cannot read the replica digest", path);
+		return SAMEN_ESTORE;
+	}
+	return 0;
+}
+
+int
+store_open(struct store **stp, const char *path, char **cause)
+{
+	struct store *st;
+	int rc;
+
+	*stp = NULL;
+	*cause = NULL;
+	st = xcalloc(1, sizeof(*st));
+	if ((st->keys = sodium_malloc(sizeof(*st->keys))) == NULL)
+		die_oom(sizeof(*st->keys));
+	sodium_memzero(st->keys, sizeof(*st->keys));
+	if ((rc = setup(st, path, cause)) != 0) {
+		store_close(st);
+		return rc;
+	}
+	*stp = st;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(st->q[i]);
+	if (st->db != NULL && !sqlite3_get_autocommit(st->db))
+		exec(st->db, "ROLLBACK", NULL);
+	sqlite3_close(st->db);
+	sodium_free(st->keys);	/* wipes */
+	if (st->buf != NULL)
+		sodium_memzero(st->buf, st->bufcap);
+	free(st->buf);
+	free(st->touched);
+	free(st);
+}
+
+void
+store_set_key(struct store *st, const uint8_t key[32])
+{
+	memcpy(st->keys->storage, key, 32);
+	crypto_kdf_derive_from_key(st->keys->index, sizeof(st->keys->index),
+	    1, "samenidx", st->keys->storage);
+	randombytes_buf(st->nonce_base, sizeof(st->nonce_base));
+	st->nonce_ctr = 0;
+	st->has_key = 1;
+	drop_caches(st);
+}
+
+int
+store_has_key(const struct store *st)
+{
+	return st->has_key;
+}
+
+/* Transactions. */
+
+int
+store_begin(struct store *st)
+{
+	assert(!st->in_txn);
+	if (run_q(st, Q_BEGIN) != 0)
+		return SAMEN_ESTORE;
+	st->in_txn = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	if (!st->in_txn)
+		return SAMEN_EINVAL;
+	if (run_q(st, Q_COMMIT) != 0)
+		return SAMEN_ESTORE;	/* still open: the caller rolls back */
+	st->in_txn = 0;
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	/* After a failed COMMIT SQLite may already have rolled back. */
+	if (!sqlite3_get_autocommit(st->db))
+		run_q(st, Q_ROLLBACK);
+	st->in_txn = 0;
+	drop_caches(st);
+	/* What memory held may include rolled-back merges. */
+	if (digest_load(st) != 0)
+		merge_digest_init(&st->digest);
+}
+
+/* Circles. */
+
+static int
+circle_put(struct store *st, const struct store_circle *c, int private)
+{
+	uint8_t ad[1 + CS_CIRCLELEN + 4];
+	uint8_t kbox[CS_KEYLEN + BOX_OVERHEAD], *nbox;
+	size_t nlen = c->name ? strlen(c->name) : 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((rc = sp_begin(st)) != 0)
+		return rc;
+	/* One private circle: the flag moves to this one. */
+	if (private) {
+		if ((s = q(st, Q_CIRCLE_UNPRIVATE)) == NULL) {
+			sp_end(st, 0);
+			return SAMEN_ESTORE;
+		}
+		bind_blob(s, 1, c->id, CS_CIRCLELEN);
+		if ((rc = run(s)) != 0) {
+			sp_end(st, 0);
+			return rc;
+		}
+	}
+	nbox = xmalloc(nlen + BOX_OVERHEAD);
+	circle_ad(ad, 'n', c->id, c->epoch);
+	seal(st, nbox, (const uint8_t *)(c->name ? c->name : ""), nlen, ad,
+	    sizeof(ad));
+	circle_ad(ad, 'k', c->id, c->epoch);
+	seal(st, kbox, c->key, CS_KEYLEN, ad, sizeof(ad));
+	if ((s = q(st, Q_CIRCLE_PUT)) == NULL)
+		rc = SAMEN_ESTORE;
+	else {
+		bind_blob(s, 1, c->id, CS_CIRCLELEN);
+		sqlite3_bind_int64(s, 2, c->epoch);
+		sqlite3_bind_int(s, 3, private);
+		bind_blob(s, 4, nbox, nlen + BOX_OVERHEAD);
+		bind_blob(s, 5, kbox, sizeof(kbox));
+		rc = run(s);
+	}
+	free(nbox);
+	/* Change sets that waited for this key can now be merged. */
+	if (rc == 0 && (s = q(st, Q_CS_READABLE)) == NULL)
+		rc = SAMEN_ESTORE;
+	else if (rc == 0) {
+		bind_blob(s, 1, c->id, CS_CIRCLELEN);
+		sqlite3_bind_int64(s, 2, c->epoch);
+		rc = run(s);
+	}
+	/* A merge may have cached the old key of this epoch. */
+	st->ckey.valid = 0;
+	return sp_end(st, rc == 0) ? SAMEN_ESTORE : rc;
+}
+
+int
+store_circle_put(struct store *st, const struct store_circle *c)
+{
+	return circle_put(st, c, 0);
+}
+
+int
+store_circle_put_private(struct store *st, const struct store_circle *c)
+{
+	return circle_put(st, c, 1);
+}
+
+/* Decrypts the key of (id, epoch) into key, and the name if name != NULL. */
+static int
+circle_load(struct store *st, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
+    uint8_t key[CS_KEYLEN], char **name)
+{
+	uint8_t ad[1 + CS_CIRCLELEN + 4];
+	const uint8_t *p;
+	sqlite3_stmt *s;
+	size_t n;
+	char *nm = NULL;
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((s = q(st, Q_CIRCLE_GET)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, id, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, epoch);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	circle_ad(ad, 'k', id, epoch);
+	p = sqlite3_column_blob(s, 1);
+	n = (size_t)sqlite3_column_bytes(s, 1);
+	if (p == NULL || n != CS_KEYLEN + BOX_OVERHEAD ||
+	    unseal(st, key, p, n, ad, sizeof(ad)) != 0) {
+		rc = SAMEN_EDECRYPT;
+		goto out;
+	}
+	if (name != NULL) {
+		p = sqlite3_column_blob(s, 0);
+		n = (size_t)sqlite3_column_bytes(s, 0);
+		circle_ad(ad, 'n', id, epoch);
+		if (p == NULL || n < BOX_OVERHEAD) {
+			rc = SAMEN_EDECRYPT;
+			goto out;
+		}
+		nm = xmalloc(n - BOX_OVERHEAD + 1);
+		if (unseal(st, (uint8_t *)nm, p, n, ad, sizeof(ad)) != 0) {
+			free(nm);
+			rc = SAMEN_EDECRYPT;
+			goto out;
+		}
+		nm[n - BOX_OVERHEAD] = '\0';
+		*name = nm;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(s);
+	if (rc != 0)
+		sodium_memzero(key, CS_KEYLEN);
+	return rc;
+}
+
+int
+store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
+    uint32_t epoch, struct store_circle *c)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->id, id, CS_CIRCLELEN);
+	c->epoch = epoch;
+	return circle_load(st, id, epoch, c->key, &c->name);
+}
+
+int
+store_circle_private(struct store *st, struct store_circle *c)
+{
+	uint8_t id[CS_CIRCLELEN];
+	uint32_t epoch;
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((s = q(st, Q_CIRCLE_PRIVATE)) == NULL)
+		return SAMEN_ESTORE;
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	rc = col_fixed(s, 0, id, sizeof(id));
+	epoch = (uint32_t)sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if (!rc)
+		return SAMEN_ESTORE;
+	return store_circle_get(st, id, epoch, c);
+}
+
+void
+store_circle_clear(struct store_circle *c)
+{
+	sodium_memzero(c->key, sizeof(c->key));
+	free(c->name);
+	c->name = NULL;
+}
+
+/* Change sets. */
+
+int
+store_cs_head(struct store *st, const uint8_t author[32],
+    const uint8_t circle[CS_CIRCLELEN], uint64_t *seq, uint8_t id[CS_IDLEN])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*seq = 0;
+	memset(id, 0, CS_IDLEN);
+	if ((s = q(st, Q_CS_HEAD)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, author, 32);
+	bind_blob(s, 2, circle, CS_CIRCLELEN);
+	if ((rc = row(s)) <= 0)
+		return rc;
+	*seq = col_u64(s, 0);
+	rc = col_fixed(s, 1, id, CS_IDLEN);
+	sqlite3_reset(s);
+	return rc ? 0 : SAMEN_ESTORE;
+}
+
+/* The head of (circle, aid): seq 0 and a zero id if none. */
+static int
+cs_head(struct store *st, const uint8_t circle[CS_CIRCLELEN], int64_t aid,
+    uint64_t *seq, uint8_t id[CS_IDLEN])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*seq = 0;
+	memset(id, 0, CS_IDLEN);
+	if ((s = q(st, Q_CS_HEAD_AID)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, circle, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	if ((rc = row(s)) <= 0)
+		return rc;
+	*seq = col_u64(s, 0);
+	rc = col_fixed(s, 1, id, CS_IDLEN);
+	sqlite3_reset(s);
+	return rc ? 0 : SAMEN_ESTORE;
+}
+
+static int
+is_flagged(struct store *st, int64_t aid)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_FLAGGED)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, aid);
+	if ((rc = row(s)) == 1)
+		sqlite3_reset(s);
+	return rc;
+}
+
+/*
+ * Keeps the second header as evidence and flags its author.  The first one
+ * is the change set already stored.
+ */
+static int
+keep_fork(struct store *st, const struct cs_header *h, int64_t aid,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_FORK_INSERT)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, h->circle, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	bind_u64(s, 3, h->seq);
+	bind_blob(s, 4, id, CS_IDLEN);
+	bind_blob(s, 5, hdr, hdr_len);
+	bind_blob(s, 6, payload, payload_len);
+	if ((rc = run(s)) != 0)
+		return rc;
+	if ((s = q(st, Q_FLAG)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, aid);
+	bind_blob(s, 2, h->circle, CS_CIRCLELEN);
+	bind_u64(s, 3, h->seq);
+	return run(s);
+}
+
+/* 1 if (circle, epoch)'s key is stored, 0 if not, or an error. */
+static int
+circle_known(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    uint32_t epoch)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_CIRCLE_HAS)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, circle, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, epoch);
+	if ((rc = row(s)) == 1)
+		sqlite3_reset(s);
+	return rc;
+}
+
+/*
+ * A change set at or below the head: the stored one again (a replay), or
+ * a second one for the same seq (a fork).
+ */
+static int
+replay_or_fork(struct store *st, const struct cs_header *h, int64_t aid,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, int *keep)
+{
+	uint8_t old[CS_IDLEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_CS_AT)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, h->circle, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	bind_u64(s, 3, h->seq);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ECHAIN : rc;	/* seq 0 */
+	rc = col_fixed(s, 0, old, CS_IDLEN);
+	sqlite3_reset(s);
+	if (!rc)
+		return SAMEN_ESTORE;
+	if (memcmp(old, id, CS_IDLEN) == 0)
+		return SAMEN_EEXIST;
+	if ((rc = keep_fork(st, h, aid, id, hdr, hdr_len, payload,
+	    payload_len)) != 0)
+		return rc;
+	*keep = 1;
+	return SAMEN_EFORK;
+}
+
+/* The body of store_cs_insert; *keep says whether to keep what it wrote. */
+static int
+cs_insert(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, int *keep)
+{
+	uint8_t head_id[CS_IDLEN];
+	uint64_t head;
+	int64_t aid;
+	sqlite3_stmt *s;
+	int rc, readable;
+
+	*keep = 0;
+	if ((rc = author_id(st, h->author, 1, &aid)) != 0)
+		return rc;
+	if ((rc = is_flagged(st, aid)) != 0)
+		return rc == 1 ? SAMEN_EFORK : rc;
+	if ((rc = cs_head(st, h->circle, aid, &head, head_id)) != 0)
+		return rc;
+	if (h->seq <= head)
+		return replay_or_fork(st, h, aid, id, hdr, hdr_len, payload,
+		    payload_len, keep);
+	if (h->seq != head + 1 || memcmp(h->prev, head_id, CS_IDLEN) != 0)
+		return SAMEN_ECHAIN;
+	if ((readable = circle_known(st, h->circle, h->epoch)) < 0)
+		return readable;
+
+	if ((s = q(st, Q_CS_INSERT)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, h->circle, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	bind_u64(s, 3, h->seq);
+	sqlite3_bind_int64(s, 4, h->epoch);
+	bind_u64(s, 5, h->hlc);
+	sqlite3_bind_int(s, 6, readable);
+	bind_blob(s, 7, id, CS_IDLEN);
+	bind_blob(s, 8, hdr, hdr_len);
+	bind_blob(s, 9, payload, payload_len);
+	if ((rc = run(s)) != 0)
+		return rc;
+	*keep = 1;
+	return 0;
+}
+
+int
+store_cs_insert(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	int rc, keep;
+
+	if ((rc = sp_begin(st)) != 0)
+		return rc;
+	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, &keep);
+	/* A refused change set leaves nothing, not even a new author. */
+	if (sp_end(st, keep) != 0)
+		return SAMEN_ESTORE;
+	return rc;
+}
+
+/* The replica, as merge.h's replica_ops over SQLite. */
+
+static void
+touch(struct store *st, int64_t rkey)
+{
+	if (st->ntouched > 0 && st->touched[st->ntouched - 1] == rkey)
+		return;
+	if (st->ntouched == st->captouched) {
+		st->captouched = st->captouched ? st->captouched * 2 : 16;
+		st->touched = xreallocarray(st->touched, st->captouched,
+		    sizeof(*st->touched));
+	}
+	st->touched[st->ntouched++] = rkey;
+}
+
+/* An item of a record: one decrypted value row. */
+struct item {
+	enum op_type kind;
+	uint8_t vid[VID_LEN];
+	uint64_t hlc;
+	uint8_t author[32];
+	uint64_t seq;
+	uint32_t nrefs;
+	int alive;
+	char *field;
+	size_t field_len;
+	char *value;		/* NULL for EXIST */
+	size_t value_len;
+};
+
+static void
+items_free(struct item *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(it[i].field);
+		free(it[i].value);
+	}
+	free(it);
+}
+
+/* Reads and decrypts the rows of a Q_VALS_* query bound to rkey. */
+static int
+items_load(struct store *st, enum q which, int64_t rkey, struct item **out,
+    size_t *nout)
+{
+	struct item *it = NULL, *x;
+	struct plainval pv;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((s = q(st, which)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, rkey);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			it = xreallocarray(it, cap, sizeof(*it));
+		}
+		x = &it[n];
+		memset(x, 0, sizeof(*x));
+		x->kind = (enum op_type)sqlite3_column_int(s, 0);
+		x->hlc = col_u64(s, 2);
+		x->seq = col_u64(s, 4);
+		x->nrefs = (uint32_t)sqlite3_column_int64(s, 5);
+		if (!col_fixed(s, 1, x->vid, VID_LEN) ||
+		    !col_fixed(s, 3, x->author, 32)) {
+			rc = SAMEN_ESTORE;
+			goto fail;
+		}
+		if ((rc = val_open(st, &pv, x->vid, sqlite3_column_blob(s, 6),
+		    (size_t)sqlite3_column_bytes(s, 6))) != 0)
+			goto fail;
+		n++;
+		x->alive = pv.alive;
+		x->field = xstrndup(pv.field, pv.field_len);
+		x->field_len = pv.field_len;
+		if (pv.value != NULL) {
+			x->value = xstrndup(pv.value, pv.value_len);
+			x->value_len = pv.value_len;
+		}
+		sodium_memzero(st->buf, 2 + pv.field_len + pv.value_len);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = SAMEN_ESTORE;
+		goto fail;
+	}
+	sqlite3_reset(s);
+	*out = it;
+	*nout = n;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	items_free(it, n);
+	return rc;
+}
+
+/*
+ * Recomputes records.deleted from the EXIST survivors, so that counting live
+ * records needs no decryption.
+ */
+static int
+update_deleted(struct store *st, int64_t rkey)
+{
+	struct merge_survivor *sv;
+	struct item *it;
+	sqlite3_stmt *s;
+	size_t i, n;
+	int rc, deleted;
+
+	if ((rc = items_load(st, Q_VALS_EXIST, rkey, &it, &n)) != 0)
+		return rc;
+	sv = xcalloc(n, sizeof(*sv));
+	for (i = 0; i < n; i++) {
+		sv[i].vid = it[i].vid;
+		sv[i].hlc = it[i].hlc;
+		sv[i].author = it[i].author;
+		sv[i].alive = it[i].alive;
+	}
+	merge_order(sv, n);
+	deleted = n > 0 && !sv[0].alive;
+	free(sv);
+	items_free(it, n);
+	if ((s = q(st, Q_REC_DELETED)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, rkey);
+	sqlite3_bind_int(s, 2, deleted);
+	return run(s);
+}
+
+/* Work left over for the cached record: its deleted flag. */
+static int
+rec_flush(struct store *st)
+{
+	if (!st->rec.valid || !st->rec.exist_dirty)
+		return 0;
+	st->rec.exist_dirty = 0;
+	return update_deleted(st, st->rec.rkey);
+}
+
+/* The rkey of rec, created if new; cached while one chunk is merged. */
+static int
+rec_resolve(struct store *st, const struct merge_rec *rec)
+{
+	uint8_t ctag[TAGLEN], ad[1 + RID_LEN + CS_CIRCLELEN];
+	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->rec.valid && st->rec.coll_len == rec->collection_len &&
+	    memcmp(st->rec.rid, rec->rid, RID_LEN) == 0 &&
+	    memcmp(st->rec.circle, rec->circle, CS_CIRCLELEN) == 0 &&
+	    memcmp(st->rec.coll, rec->collection, rec->collection_len) == 0)
+		return 0;
+	if ((rc = rec_flush(st)) != 0)
+		return rc;
+	st->rec.valid = 0;
+	if (rec->collection_len == 0 ||
+	    rec->collection_len > OPS_MAX_COLLECTION)
+		return SAMEN_EINVAL;
+	tag(st, ctag, 0, rec->collection, rec->collection_len);
+	if ((s = q(st, Q_REC_FIND)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, rec->rid, RID_LEN);
+	bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
+	bind_blob(s, 3, ctag, TAGLEN);
+	if ((rc = row(s)) < 0)
+		return rc;
+	if (rc == 1) {
+		st->rec.rkey = sqlite3_column_int64(s, 0);
+		st->rec.has_range = sqlite3_column_type(s, 1) != SQLITE_NULL;
+		st->rec.created = col_u64(s, 1);
+		st->rec.updated = col_u64(s, 2);
+		st->rec.fresh = 0;
+		sqlite3_reset(s);
+	} else {
+		coll_ad(ad, rec->rid, rec->circle);
+		seal(st, box, (const uint8_t *)rec->collection,
+		    rec->collection_len, ad, sizeof(ad));
+		if ((s = q(st, Q_REC_ADD)) == NULL)
+			return SAMEN_ESTORE;
+		bind_blob(s, 1, rec->rid, RID_LEN);
+		bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
+		bind_blob(s, 3, ctag, TAGLEN);
+		bind_blob(s, 4, box, rec->collection_len + BOX_OVERHEAD);
+		if ((rc = run(s)) != 0)
+			return rc;
+		st->rec.rkey = sqlite3_last_insert_rowid(st->db);
+		st->rec.has_range = 0;
+		st->rec.fresh = 1;
+	}
+	memcpy(st->rec.rid, rec->rid, RID_LEN);
+	memcpy(st->rec.circle, rec->circle, CS_CIRCLELEN);
+	memcpy(st->rec.coll, rec->collection, rec->collection_len);
+	st->rec.coll_len = rec->collection_len;
+	st->rec.exist_dirty = 0;
+	st->rec.nexist = 0;
+	st->rec.valid = 1;
+	touch(st, st->rec.rkey);
+	return 0;
+}
+
+/* Widens the record's (created, updated) to hlc; one write per chunk. */
+static int
+rec_range(struct store *st, uint64_t hlc)
+{
+	sqlite3_stmt *s;
+
+	if (st->rec.has_range && hlc >= st->rec.created &&
+	    hlc <= st->rec.updated)
+		return 0;
+	if (!st->rec.has_range) {
+		st->rec.created = st->rec.updated = hlc;
+		st->rec.has_range = 1;
+	} else if (hlc < st->rec.created)
+		st->rec.created = hlc;
+	else
+		st->rec.updated = hlc;
+	if ((s = q(st, Q_REC_RANGE)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	bind_u64(s, 2, st->rec.created);
+	bind_u64(s, 3, st->rec.updated);
+	return run(s);
+}
+
+/* 1 if a kill names (rkey, kind, ftag, vid), 0 if not, or an error. */
+static int
+killed(struct store *st, int kind, const uint8_t ftag[TAGLEN],
+    const uint8_t vid[VID_LEN])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_KILL_HAS)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	sqlite3_bind_int(s, 2, kind);
+	bind_blob(s, 3, ftag, TAGLEN);
+	bind_blob(s, 4, vid, VID_LEN);
+	if ((rc = row(s)) == 1)
+		sqlite3_reset(s);
+	return rc;
+}
+
+static int
+rep_add(void *ctx, const struct merge_value *v)
+{
+	struct store *st = ctx;
+	uint8_t ftag[TAGLEN], *pt, *box;
+	size_t ptlen;
+	int64_t aid;
+	sqlite3_stmt *s;
+	int rc, live;
+
+	if (v->field_len > OPS_MAX_FIELD || v->value_len > OPS_MAX_VALUE)
+		return SAMEN_EINVAL;
+	if ((rc = rec_resolve(st, v->rec)) != 0 ||
+	    (rc = author_id(st, v->author, 1, &aid)) != 0)
+		return rc;
+	tag(st, ftag, (uint8_t)v->kind, v->field, v->field_len);
+	live = v->kind != OP_REM;
+	/*
+	 * A kill can come before the value it names (another author saw it
+	 * first).  A record created in this merge has no kills but its own
+	 * chunk's, and those cannot name its own values (a vid depends on the
+	 * change set's id, which depends on the preds).
+	 */
+	if (live && !st->rec.fresh) {
+		if ((rc = killed(st, v->kind, ftag, v->vid)) < 0)
+			return rc;
+		live = !rc;
+	}
+
+	/* The plaintext, then the box, share the scratch buffer. */
+	ptlen = 2 + v->field_len + v->value_len;
+	pt = scratch(st, 2 * ptlen + BOX_OVERHEAD);
+	box = pt + ptlen;
+	pt[0] = (v->alive ? VAL_ALIVE : 0) |
+	    (v->kind != OP_EXIST ? VAL_HASVALUE : 0);
+	pt[1] = (uint8_t)v->field_len;
+	if (v->field_len > 0)
+		memcpy(pt + 2, v->field, v->field_len);
+	if (v->value_len > 0)
+		memcpy(pt + 2 + v->field_len, v->value, v->value_len);
+	seal(st, box, pt, ptlen, v->vid, VID_LEN);
+	sodium_memzero(pt, ptlen);
+
+	if ((s = q(st, Q_VAL_ADD)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	sqlite3_bind_int(s, 2, v->kind);
+	bind_blob(s, 3, ftag, TAGLEN);
+	bind_blob(s, 4, v->vid, VID_LEN);
+	bind_u64(s, 5, v->hlc);
+	sqlite3_bind_int64(s, 6, aid);
+	bind_u64(s, 7, v->seq);
+	sqlite3_bind_int64(s, 8, v->nrefs);
+	sqlite3_bind_int(s, 9, live);
+	bind_blob(s, 10, box, ptlen + BOX_OVERHEAD);
+	if ((rc = run(s)) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return 0;	/* had it already: idempotent */
+	if (live) {
+		merge_digest_add(&st->digest, v->vid);
+		/*
+		 * The first EXIST of a new record is its only survivor, and
+		 * deleted defaults to 0: a create needs no recomputing.
+		 */
+		if (v->kind == OP_EXIST && (!st->rec.fresh ||
+		    st->rec.nexist++ > 0 || !v->alive))
+			st->rec.exist_dirty = 1;
+	}
+	return rec_range(st, v->hlc);
+}
+
+static int
+rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
+    const char *field, size_t field_len, const uint8_t vid[VID_LEN])
+{
+	struct store *st = ctx;
+	uint8_t ftag[TAGLEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = rec_resolve(st, rec)) != 0)
+		return rc;
+	tag(st, ftag, (uint8_t)kind, field, field_len);
+	if ((s = q(st, Q_KILL_ADD)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	sqlite3_bind_int(s, 2, kind);
+	bind_blob(s, 3, ftag, TAGLEN);
+	bind_blob(s, 4, vid, VID_LEN);
+	if ((rc = run(s)) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return 0;
+	if ((s = q(st, Q_VAL_KILL)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	sqlite3_bind_int(s, 2, kind);
+	bind_blob(s, 3, ftag, TAGLEN);
+	bind_blob(s, 4, vid, VID_LEN);
+	if ((rc = run(s)) != 0)
+		return rc;
+	if (sqlite3_changes(st->db) == 1) {
+		merge_digest_sub(&st->digest, vid);
+		if (kind == OP_EXIST)
+			st->rec.exist_dirty = 1;
+	}
+	return 0;
+}
+
+static const struct replica_ops store_replica = { rep_add, rep_kill };
+
+/* Merging. */
+
+/* The circle key of (circle, epoch) into st->keys->circle. */
+static int
+circle_key(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    uint32_t epoch)
+{
+	int rc;
+
+	if (st->ckey.valid && st->ckey.epoch == epoch &&
+	    memcmp(st->ckey.id, circle, CS_CIRCLELEN) == 0)
+		return 0;
+	st->ckey.valid = 0;
+	if ((rc = circle_load(st, circle, epoch, st->keys->circle,
+	    NULL)) != 0)
+		return rc;
+	memcpy(st->ckey.id, circle, CS_CIRCLELEN);
+	st->ckey.epoch = epoch;
+	st->ckey.valid = 1;
+	return 0;
+}
+
+/*
+ * Applies the chunks of one change set.  Returns 0, 1 if the change set is
+ * bad (its author's fault: nothing of it may stay), or a store error.
+ */
+static int
+merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
+    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+    size_t payload_len)
+{
+	struct cs_header h;
+	struct cs_payload pl;
+	struct ops_chunk oc;
+	uint8_t rtag[CS_RTAGLEN], *plain;
+	size_t plen;
+	uint32_t i;
+	int rc;
+
+	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
+		return 1;
+	/* A circle key we cannot read is our fault, not the author's. */
+	if ((rc = circle_key(st, h.circle, h.epoch)) != 0)
+		return rc;
+	if (changeset_payload_decode(&pl, payload, payload_len) != 0)
+		return 1;
+	rc = 0;
+	for (i = 0; rc == 0 && i < pl.nchunks; i++) {
+		/* A purged chunk's record is gone: nothing to apply. */
+		if (pl.chunks[i].purged)
+			continue;
+		if (changeset_chunk_open(&plain, &plen, &h, &pl.chunks[i],
+		    st->keys->circle) != 0) {
+			rc = 1;
+			break;
+		}
+		if (ops_decode(&oc, plain, plen) != 0)
+			rc = 1;
+		else {
+			changeset_rtag(rtag, st->keys->circle, oc.collection,
+			    oc.collection_len, oc.rid);
+			if (memcmp(rtag, pl.chunks[i].rtag, CS_RTAGLEN) != 0)
+				rc = 1;
+			else if ((rc = merge_chunk(&store_replica, st, &h, id,
+			    i, &oc)) == 0)
+				rc = rec_flush(st);
+			ops_chunk_free(&oc);
+		}
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	changeset_payload_free(&pl);
+	return rc;
+}
+
+static int
+cmp_i64(const void *pa, const void *pb)
+{
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+
+	return (a > b) - (a < b);
+}
+
+/* Loads change set csn and merges it inside savepoint "cs". */
+static int
+merge_one(struct store *st, int64_t csn, int digest_each,
+    void (*touched)(void *, int64_t), void *arg)
+{
+	struct merge_digest saved = st->digest;
+	uint8_t id[CS_IDLEN], *hdr = NULL, *payload = NULL;
+	size_t hdr_len, payload_len, i, n;
+	sqlite3_stmt *s;
+	int rc, bad;
+
+	if ((s = q(st, Q_CS_LOAD)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, csn);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ESTORE : rc;
+	/* Copied out: the statement is reset before the replica changes. */
+	hdr_len = (size_t)sqlite3_column_bytes(s, 1);
+	payload_len = (size_t)sqlite3_column_bytes(s, 2);
+	if (col_fixed(s, 0, id, CS_IDLEN) && hdr_len > 0) {
+		hdr = xmalloc(hdr_len);
+		memcpy(hdr, sqlite3_column_blob(s, 1), hdr_len);
+		payload = xmalloc(payload_len);
+		if (payload_len > 0)
+			memcpy(payload, sqlite3_column_blob(s, 2), payload_len);
+	}
+	sqlite3_reset(s);
+	if (hdr == NULL)
+		return SAMEN_ESTORE;
+
+	st->ntouched = 0;
+	/* A chunk's record cache must not outlive its savepoint. */
+	st->rec.valid = 0;
+	if ((rc = run_q(st, Q_SP_CS)) != 0)
+		goto out;
+	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
+	bad = rc == 1;
+	if (bad || rc < 0) {
+		/* All chunks or none. */
+		run_q(st, Q_SP_CS_ROLLBACK);
+		st->digest = saved;
+		st->rec.valid = 0;
+		st->author.valid = 0;
+		st->ntouched = 0;
+	}
+	if (rc == 0 || bad) {
+		if ((s = q(st, bad ? Q_CS_BAD : Q_CS_MERGED)) == NULL)
+			rc = SAMEN_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, csn);
+			rc = run(s);
+		}
+		if (rc == 0 && digest_each)
+			rc = digest_save(st);
+		if (rc != 0) {
+			run_q(st, Q_SP_CS_ROLLBACK);
+			st->digest = saved;
+			drop_caches(st);
+			st->ntouched = 0;
+		}
+	}
+	if (run_q(st, Q_SP_CS_RELEASE) != 0 && rc == 0)
+		rc = SAMEN_ESTORE;
+	st->rec.valid = 0;
+	if (rc == 0 && touched != NULL && st->ntouched > 0) {
+		qsort(st->touched, st->ntouched, sizeof(*st->touched),
+		    cmp_i64);
+		for (i = 0, n = 0; i < st->ntouched; i++)
+			if (i == 0 || st->touched[i] != st->touched[i - 1])
+				st->touched[n++] = st->touched[i];
+		for (i = 0; i < n; i++)
+			touched(arg, st->touched[i]);
+	}
+out:
+	free(hdr);
+	free(payload);
+	return rc;
+}
+
+/*
+ * Merges in batches of the queue's head: each change set leaves the queue
+ * (merged or bad) before the next batch is read, and no read statement is
+ * open while the replica changes.
+ */
+static int
+merge_all(struct store *st, int digest_each,
+    void (*touched)(void *, int64_t), void *arg)
+{
+	int64_t batch[PENDING_BATCH];
+	sqlite3_stmt *s;
+	size_t i, n;
+	int rc;
+
+	for (;;) {
+		if ((s = q(st, Q_CS_TODO)) == NULL)
+			return SAMEN_ESTORE;
+		sqlite3_bind_int(s, 1, PENDING_BATCH);
+		n = 0;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			batch[n++] = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return SAMEN_ESTORE;
+		if (n == 0)
+			return 0;
+		for (i = 0; i < n; i++)
+			if ((rc = merge_one(st, batch[i], digest_each, touched,
+			    arg)) != 0)
+				return rc;
+	}
+}
+
+int
+store_merge_pending(struct store *st,
+    void (*touched)(void *arg, int64_t rkey), void *arg)
+{
+	struct merge_digest before = st->digest;
+	int rc, rc2;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	/*
+	 * Inside the caller's transaction the digest is written once at the
+	 * end; on its own, each change set commits with its digest.
+	 */
+	rc = merge_all(st, !st->in_txn, touched, arg);
+	if (st->in_txn && memcmp(&before, &st->digest, sizeof(before)) != 0 &&
+	    (rc2 = digest_save(st)) != 0 && rc == 0)
+		rc = rc2;
+	sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
+	st->ckey.valid = 0;
+	return rc;
+}
+
+/* Records. */
+
+int
+store_record_find(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const char *collection, const uint8_t rid[RID_LEN], int64_t *rkey)
+{
+	uint8_t ctag[TAGLEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	tag(st, ctag, 0, collection, strlen(collection));
+	if ((s = q(st, Q_REC_FIND)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, rid, RID_LEN);
+	bind_blob(s, 2, circle, CS_CIRCLELEN);
+	bind_blob(s, 3, ctag, TAGLEN);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	*rkey = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+static void
+value_take(struct store_value *sv, struct item *it)
+{
+	memcpy(sv->vid, it->vid, VID_LEN);
+	sv->hlc = it->hlc;
+	memcpy(sv->author, it->author, 32);
+	sv->value = it->value;
+	sv->value_len = it->value_len;
+	sv->alive = it->alive;
+	it->value = NULL;
+}
+
+/* By (field bytes, is_set); strcmp order, as names hold no NUL. */
+static int
+cmp_group(const struct item *a, const struct item *b)
+{
+	int d, sa = a->kind == OP_ADD, sb = b->kind == OP_ADD;
+
+	if ((d = strcmp(a->field, b->field)) != 0)
+		return d;
+	return sa - sb;
+}
+
+static int
+cmp_item_group(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int d;
+
+	if ((d = cmp_group(a, b)) != 0)
+		return d;
+	/* A set's tags by (element bytes, vid). */
+	if (a->kind == OP_ADD) {
+		size_t n = a->value_len < b->value_len ? a->value_len :
+		    b->value_len;
+
+		if (n > 0 && (d = memcmp(a->value, b->value, n)) != 0)
+			return d;
+		if (a->value_len != b->value_len)
+			return a->value_len < b->value_len ? -1 : 1;
+	}
+	return memcmp(a->vid, b->vid, VID_LEN);
+}
+
+/* Register survivors it[0..n) into out, display order first. */
+static size_t
+register_take(struct store_value *out, struct item *it, size_t n)
+{
+	struct merge_survivor *sv;
+	size_t i, distinct;
+
+	sv = xcalloc(n, sizeof(*sv));
+	for (i = 0; i < n; i++) {
+		sv[i].vid = it[i].vid;
+		sv[i].hlc = it[i].hlc;
+		sv[i].author = it[i].author;
+		sv[i].value = it[i].value;
+		sv[i].value_len = it[i].value_len;
+		sv[i].alive = it[i].kind == OP_EXIST ? it[i].alive : 0;
+		sv[i].user = &it[i];
+	}
+	distinct = merge_order(sv, n);
+	for (i = 0; i < n; i++)
+		value_take(&out[i], sv[i].user);
+	free(sv);
+	return distinct;
+}
+
+static int
+record_row(struct store *st, int64_t rkey, struct store_record *r)
+{
+	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
+	const uint8_t *box;
+	sqlite3_stmt *s;
+	size_t n;
+	int rc;
+
+	if ((s = q(st, Q_REC_ROW)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, rkey);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	r->rkey = rkey;
+	r->created = col_u64(s, 3);
+	r->updated = col_u64(s, 4);
+	box = sqlite3_column_blob(s, 2);
+	n = (size_t)sqlite3_column_bytes(s, 2);
+	if (!col_fixed(s, 0, r->rid, RID_LEN) ||
+	    !col_fixed(s, 1, r->circle, CS_CIRCLELEN) || box == NULL ||
+	    n < BOX_OVERHEAD) {
+		rc = SAMEN_ESTORE;
+		goto out;
+	}
+	coll_ad(ad, r->rid, r->circle);
+	r->collection = xmalloc(n - BOX_OVERHEAD + 1);
+	rc = unseal(st, (uint8_t *)r->collection, box, n, ad, sizeof(ad));
+	r->collection[n - BOX_OVERHEAD] = '\0';
+out:
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_record_load(struct store *st, int64_t rkey, struct store_record **out)
+{
+	struct store_record *r;
+	struct store_field *f;
+	struct item *it;
+	size_t i, j, k, n, nex = 0;
+	int rc;
+
+	*out = NULL;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	r = xcalloc(1, sizeof(*r));
+	if ((rc = record_row(st, rkey, r)) != 0 ||
+	    (rc = items_load(st, Q_VALS_LIVE, rkey, &it, &n)) != 0) {
+		store_record_free(r);
+		return rc;
+	}
+
+	/* EXIST first, then the fields' groups in (name, is_set) order. */
+	for (i = 0; i < n; i++)
+		if (it[i].kind == OP_EXIST) {
+			struct item t = it[nex];
+
+			it[nex++] = it[i];
+			it[i] = t;
+		}
+	if (nex > 0) {
+		r->exist = xcalloc(nex, sizeof(*r->exist));
+		r->nexist = nex;
+		r->exist_conflict = register_take(r->exist, it, nex) > 1;
+		r->deleted = !r->exist[0].alive;
+	}
+	qsort(it + nex, n - nex, sizeof(*it), cmp_item_group);
+	r->fields = xcalloc(n - nex, sizeof(*r->fields));
+	for (i = nex; i < n; i = j) {
+		for (j = i + 1; j < n && cmp_group(&it[i], &it[j]) == 0; j++)
+			;
+		f = &r->fields[r->nfields++];
+		f->name = it[i].field;
+		it[i].field = NULL;
+		f->is_set = it[i].kind == OP_ADD;
+		f->nvals = j - i;
+		f->vals = xcalloc(f->nvals, sizeof(*f->vals));
+		if (!f->is_set) {
+			f->ndistinct = register_take(f->vals, it + i, j - i);
+			continue;
+		}
+		for (k = 0; k < f->nvals; k++) {
+			value_take(&f->vals[k], &it[i + k]);
+			if (k == 0 || f->vals[k].value_len !=
+			    f->vals[k - 1].value_len || memcmp(f->vals[k].value,
+			    f->vals[k - 1].value, f->vals[k].value_len) != 0)
+				f->ndistinct++;
+		}
+	}
+	items_free(it, n);
+	*out = r;
+	return 0;
+}
+
+static void
+values_free(struct store_value *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].value);
+	free(v);
+}
+
+void
+store_record_free(struct store_record *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->collection);
+	values_free(r->exist, r->nexist);
+	for (i = 0; i < r->nfields; i++) {
+		free(r->fields[i].name);
+		values_free(r->fields[i].vals, r->fields[i].nvals);
+	}
+	free(r->fields);
+	free(r);
+}
+
+int
+store_record_foreach(struct store *st,
+    int (*cb)(void *arg, struct store_record *r), void *arg)
+{
+	struct store_record *r;
+	int64_t *keys = NULL;
+	size_t i, n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	/* The keys first: cb may use the store while we walk. */
+	if ((s = q(st, Q_REC_KEYS)) == NULL)
+		return SAMEN_ESTORE;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			keys = xreallocarray(keys, cap, sizeof(*keys));
+		}
+		keys[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(keys);
+		return SAMEN_ESTORE;
+	}
+	for (i = 0, rc = 0; rc == 0 && i < n; i++)
+		if ((rc = store_record_load(st, keys[i], &r)) == 0)
+			rc = cb(arg, r);
+	free(keys);
+	return rc;
+}
+
+static int
+cmp_hist(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int d;
+
+	if (a->hlc != b->hlc)
+		return a->hlc < b->hlc ? -1 : 1;
+	if ((d = memcmp(a->author, b->author, 32)) != 0)
+		return d;
+	return memcmp(a->vid, b->vid, VID_LEN);
+}
+
+int
+store_history(struct store *st, int64_t rkey, struct store_hist **out,
+    size_t *nout)
+{
+	struct store_hist *h;
+	struct item *it;
+	size_t i, n;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((rc = items_load(st, Q_VALS_ALL, rkey, &it, &n)) != 0)
+		return rc;
+	if (n == 0) {
+		free(it);
+		return SAMEN_ENOTFOUND;
+	}
+	qsort(it, n, sizeof(*it), cmp_hist);
+	h = xcalloc(n, sizeof(*h));
+	for (i = 0; i < n; i++) {
+		h[i].hlc = it[i].hlc;
+		memcpy(h[i].author, it[i].author, 32);
+		h[i].seq = it[i].seq;
+		h[i].kind = it[i].kind;
+		h[i].field = it[i].field;
+		h[i].value = it[i].value;
+		h[i].alive = it[i].alive;
+		h[i].nrefs = it[i].nrefs;
+		it[i].field = it[i].value = NULL;
+	}
+	items_free(it, n);
+	*out = h;
+	*nout = n;
+	return 0;
+}
+
+void
+store_history_free(struct store_hist *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(h[i].field);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+/* Stats, digest, rebuild. */
+
+int
+store_stats(struct store *st, struct store_stats *s)
+{
+	uint64_t todo, nokey;
+
+	memset(s, 0, sizeof(*s));
+	if (scalar(st, Q_N_CS, &s->changesets) != 0 ||
+	    scalar(st, Q_N_TODO, &todo) != 0 ||
+	    scalar(st, Q_N_NOKEY, &nokey) != 0 ||
+	    scalar(st, Q_N_BAD, &s->bad) != 0 ||
+	    scalar(st, Q_N_RECORDS, &s->records) != 0 ||
+	    scalar(st, Q_N_FLAGGED, &s->flagged) != 0 ||
+	    scalar(st, Q_MAX_HLC, &s->max_hlc) != 0)
+		return SAMEN_ESTORE;
+	/* What cannot be read yet (no circle key) waits too. */
+	s->pending = todo + nokey;
+	return 0;
+}
+
+int
+store_digest(struct store *st, uint8_t out[32])
+{
+	merge_digest_final(out, &st->digest);
+	return 0;
+}
+
+static int
+rebuild(struct store *st)
+{
+	int rc;
+
+	if ((rc = run_q(st, Q_RB_KILLS)) != 0 ||
+	    (rc = run_q(st, Q_RB_VALS)) != 0 ||
+	    (rc = run_q(st, Q_RB_RECORDS)) != 0 ||
+	    (rc = run_q(st, Q_RB_CS)) != 0)
+		return rc;
+	drop_caches(st);
+	merge_digest_init(&st->digest);
+	if ((rc = merge_all(st, 0, NULL, NULL)) != 0)
+		return rc;
+	return digest_save(st);
+}
+
+int
+store_rebuild(struct store *st)
+{
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	/* A savepoint: its own transaction, or part of the caller's. */
+	if ((rc = sp_begin(st)) != 0)
+		return rc;
+	rc = rebuild(st);
+	sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
+	st->ckey.valid = 0;
+	if (sp_end(st, rc == 0) != 0 && rc == 0)
+		rc = SAMEN_ESTORE;
+	if (rc != 0 && digest_load(st) != 0)
+		merge_digest_init(&st->digest);
+	return rc;
+}

@@ -1,0 +1,154 @@
+/* test_conf: the configuration table: parsing, bounds, errors with file:line, reload. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "log.h"
+
+static char path[64];
+
+static void
+write_conf(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/samen-conf-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+load(struct conf *c, const char *text, char **cause)
+{
+	int rc;
+
+	write_conf(text);
+	rc = conf_load(c, path, 1, cause);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_defaults_and_missing_file(void **state)
+{
+	struct conf c;
+	char *cause;
+
+	(void)state;
+	assert_int_equal(conf_load(&c, "/nonexistent/samen.conf", 0, &cause),
+	    0);
+	assert_null(cause);
+	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c.batch_max, 256);
+	assert_true(conf_load(&c, "/nonexistent/samen.conf", 1, &cause) < 0);
+	assert_non_null(strstr(cause, "/nonexistent/samen.conf"));
+	free(cause);
+}
+
+static void
+test_parse(void **state)
+{
+	struct conf c;
+	char *cause;
+
+	(void)state;
+	assert_int_equal(load(&c, "# comment\n; other\n\n[samend]\n"
+	    "  log_level =  debug  \nbatch_max=17\n", &cause), 0);
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c.batch_max, 17);
+}
+
+static void
+expect_error(const char *text, const char *line, const char *words)
+{
+	struct conf c;
+	char *cause = NULL;
+
+	assert_true(load(&c, text, &cause) < 0);
+	assert_non_null(cause);
+	/* file:line, then the reason */
+	assert_non_null(strstr(cause, path));
+	assert_non_null(strstr(cause, line));
+	assert_non_null(strstr(cause, words));
+	free(cause);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("log_level = info\nfoo = 1\n", ":2:", "unknown option");
+	expect_error("batch_max = 0\n", ":1:", "out of range");
+	expect_error("batch_max = 70000\n", ":1:", "out of range");
+	expect_error("batch_max = 12x\n", ":1:", "whole number");
+	expect_error("log_level = loud\n", ":1:", "error, warn, info");
+	expect_error("\n\njust words\n", ":3:", "name = value");
+}
+
+static void
+test_print_round_trip(void **state)
+{
+	struct conf c, back;
+	char *cause, *text;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	conf_defaults(&c);
+	c.batch_max = 99;
+	c.log_level = LOG_LEVEL_WARN;
+	f = open_memstream(&text, &len);
+	conf_print(f, &c);
+	fclose(f);
+	assert_int_equal(load(&back, text, &cause), 0);
+	assert_memory_equal(&c, &back, sizeof(c));
+	free(text);
+}
+
+static void
+test_reload(void **state)
+{
+	struct conf cur, next;
+	char *ignored;
+
+	(void)state;
+	conf_defaults(&cur);
+	next = cur;
+	next.batch_max = 5;
+	next.sync_checkpoint = cur.sync_checkpoint + 1;
+	conf_apply_reload(&cur, &next, &ignored);
+	assert_int_equal(cur.batch_max, 5);
+	/* Not reloadable: kept, and named. */
+	assert_int_not_equal(cur.sync_checkpoint, next.sync_checkpoint);
+	assert_non_null(ignored);
+	assert_string_equal(ignored, "wal_autocheckpoint");
+	free(ignored);
+	conf_apply_reload(&cur, &cur, &ignored);
+	assert_null(ignored);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_missing_file),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_reload),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,136 @@
+/* test_index: the in-memory record index: order, replacement, lookup, search. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../daemon/index.c"
+
+/* A record with one register field and one set field. */
+static struct store_record *
+mkrec(int64_t rkey, uint8_t ridbyte, const char *collection,
+    const char *value, const char *element)
+{
+	struct store_record *r = xcalloc(1, sizeof(*r));
+
+	r->rkey = rkey;
+	memset(r->rid, ridbyte, RID_LEN);
+	r->collection = xstrdup(collection);
+	r->nfields = 2;
+	r->fields = xcalloc(2, sizeof(*r->fields));
+	r->fields[0].name = xstrdup("name");
+	r->fields[0].nvals = r->fields[0].ndistinct = 1;
+	r->fields[0].vals = xcalloc(1, sizeof(struct store_value));
+	r->fields[0].vals[0].value = xstrdup(value);
+	r->fields[0].vals[0].value_len = strlen(value);
+	r->fields[1].name = xstrdup("tags");
+	r->fields[1].is_set = 1;
+	r->fields[1].nvals = r->fields[1].ndistinct = 1;
+	r->fields[1].vals = xcalloc(1, sizeof(struct store_value));
+	r->fields[1].vals[0].value = xstrdup(element);
+	r->fields[1].vals[0].value_len = strlen(element);
+	return r;
+}
+
+static void
+test_order_and_replace(void **state)
+{
+	struct index *ix = index_new();
+
+	(void)state;
+	index_put(ix, mkrec(3, 0x30, "case", "c", "x"));
+	index_put(ix, mkrec(1, 0x10, "case", "a", "x"));
+	index_put(ix, mkrec(2, 0x20, "note", "b", "x"));
+	assert_int_equal(index_count(ix), 3);
+	assert_int_equal(index_at(ix, 0)->rkey, 1);
+	assert_int_equal(index_at(ix, 1)->rkey, 2);
+	assert_int_equal(index_at(ix, 2)->rkey, 3);
+	assert_null(index_at(ix, 3));
+	/* Same rkey: replaced, not added. */
+	index_put(ix, mkrec(2, 0x20, "note", "B2", "x"));
+	assert_int_equal(index_count(ix), 3);
+	assert_string_equal(index_at(ix, 1)->fields[0].vals[0].value, "B2");
+	index_free(ix);
+}
+
+static void
+test_lookup(void **state)
+{
+	struct index *ix = index_new();
+	uint8_t rid[RID_LEN];
+
+	(void)state;
+	index_put(ix, mkrec(7, 0x20, "note", "n", "x"));
+	index_put(ix, mkrec(5, 0x20, "case", "c", "x"));
+	index_put(ix, mkrec(9, 0x21, "case", "d", "x"));
+	memset(rid, 0x20, RID_LEN);
+	assert_int_equal(index_get(ix, "case", rid)->rkey, 5);
+	assert_int_equal(index_get(ix, "note", rid)->rkey, 7);
+	assert_null(index_get(ix, "task", rid));
+	memset(rid, 0x22, RID_LEN);
+	assert_null(index_get(ix, "case", rid));
+	assert_non_null(index_field(index_at(ix, 0), "tags", 1));
+	assert_null(index_field(index_at(ix, 0), "tags", 0));
+	index_free(ix);
+}
+
+static void
+test_match(void **state)
+{
+	struct store_record *r = mkrec(1, 1, "case", "Familie Jansen",
+	    "Schuldhulp");
+	const struct store_field *hits[4];
+
+	(void)state;
+	assert_int_equal(index_match(r, "jANSEN", 6, hits, 4), 1);
+	assert_string_equal(hits[0]->name, "name");
+	assert_int_equal(index_match(r, "schuld", 6, hits, 4), 1);
+	assert_string_equal(hits[0]->name, "tags");
+	/* "e" is only in the name; "l" is in both fields. */
+	assert_int_equal(index_match(r, "e", 1, hits, 4), 1);
+	assert_int_equal(index_match(r, "L", 1, hits, 4), 2);
+	/* max bounds what is written, not what is counted. */
+	assert_int_equal(index_match(r, "l", 1, hits, 1), 2);
+	assert_int_equal(index_match(r, "pieters", 7, hits, 4), 0);
+	/* A needle longer than every value. */
+	assert_int_equal(index_match(r, "Familie Jansen en meer", 22, hits, 4),
+	    0);
+	store_record_free(r);
+}
+
+static void
+test_many_inserts_stay_sorted(void **state)
+{
+	struct index *ix = index_new();
+
+	(void)state;
+	/* Descending input exercises the memmove path; 1000 > initial cap. */
+	for (int i = 1000; i > 0; i--)
+		index_put(ix, mkrec(i, (uint8_t)(i % 251), "case", "v", "x"));
+	assert_int_equal(index_count(ix), 1000);
+	for (size_t i = 1; i < index_count(ix); i++) {
+		const struct store_record *a = index_at(ix, i - 1);
+		const struct store_record *b = index_at(ix, i);
+		int c = memcmp(a->rid, b->rid, RID_LEN);
+
+		assert_true(c < 0 || (c == 0 && a->rkey < b->rkey));
+	}
+	index_free(ix);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_and_replace),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_many_inserts_stay_sorted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

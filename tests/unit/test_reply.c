@@ -1,0 +1,575 @@
+/* test_reply: the CLI's reply tree (and its limits) and its JSON and text output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "error.h"
+#include "util.h"
+#include "wire.h"
+
+/* The statics (parse() with a small node budget, put_text()) are in reach. */
+#include "../../cli/reply.c"
+#include "../../cli/output.c"
+
+/* Helpers. */
+
+static void
+put_reply_head(struct wbuf *w, int64_t code, const char *msg)
+{
+	wire_init(w);
+	wire_put_array(w, 3);
+	wire_put_i64(w, code);
+	wire_put_cstr(w, msg);
+}
+
+static int
+parse_buf(struct wbuf *w, struct reply *rp)
+{
+	int rc = reply_parse(rp, wire_data(w), wire_len(w));
+
+	wire_free(w);
+	return rc;
+}
+
+/* Parses raw bytes; a failure must leave nothing to free. */
+static int
+parse_raw(const uint8_t *p, size_t n)
+{
+	struct reply rp;
+	int rc;
+
+	rc = reply_parse(&rp, p, n);
+	if (rc == 0)
+		reply_free(&rp);
+	else {
+		assert_null(rp.body);
+		assert_null(rp.strings);
+	}
+	return rc;
+}
+
+typedef void (*print_fn)(FILE *, const struct reply_node *);
+
+static char *
+capture(print_fn fn, const struct reply_node *n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	fn(fp, n);
+	fclose(fp);
+	return buf;
+}
+
+static char *
+json_of_str(const char *s, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	output_json_str(fp, s, n);
+	fclose(fp);
+	return buf;
+}
+
+/* [0, "", {"a": 1, "b": [true, nil, -5, "x"], "c": {"d": "e"}}] */
+static void
+put_sample(struct wbuf *w)
+{
+	put_reply_head(w, 0, "");
+	wire_put_map(w, 3);
+	wire_put_cstr(w, "a");
+	wire_put_u64(w, 1);
+	wire_put_cstr(w, "b");
+	wire_put_array(w, 4);
+	wire_put_bool(w, 1);
+	wire_put_nil(w);
+	wire_put_i64(w, -5);
+	wire_put_cstr(w, "x");
+	wire_put_cstr(w, "c");
+	wire_put_map(w, 1);
+	wire_put_cstr(w, "d");
+	wire_put_cstr(w, "e");
+}
+
+/* Parsing. */
+
+static void
+test_parse_ok(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	const struct reply_node *b;
+	int64_t i;
+	int v;
+
+	(void)state;
+	put_sample(&w);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	assert_int_equal(rp.code, 0);
+	assert_string_equal(rp.message, "");
+	assert_int_equal(rp.body->type, REPLY_MAP);
+	assert_int_equal(reply_len(rp.body), 3);
+	assert_int_equal(reply_get_i64(rp.body, "a", &i), 0);
+	assert_int_equal(i, 1);
+	b = reply_get(rp.body, "b");
+	assert_int_equal(reply_len(b), 4);
+	assert_int_equal(reply_at(b, 0)->type, REPLY_BOOL);
+	assert_int_equal(reply_at(b, 1)->type, REPLY_NIL);
+	assert_int_equal(reply_at(b, 2)->type, REPLY_INT);
+	assert_int_equal(reply_at(b, 2)->v.i, -5);
+	assert_string_equal(reply_str(reply_at(b, 3)), "x");
+	assert_null(reply_at(b, 4));
+	assert_string_equal(reply_get_str(reply_get(rp.body, "c"), "d"), "e");
+	/* Lookups tolerate absence and wrong types. */
+	assert_null(reply_get(rp.body, "zz"));
+	assert_null(reply_get(b, "a"));
+	assert_null(reply_get(NULL, "a"));
+	assert_null(reply_get_str(rp.body, "a"));
+	assert_int_equal(reply_get_bool(rp.body, "a", &v), -1);
+	assert_int_equal(reply_len(NULL), 0);
+	assert_int_equal(rp.nodes, 13);
+	reply_free(&rp);
+}
+
+static void
+test_parse_error_reply(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+
+	(void)state;
+	put_reply_head(&w, SAMEN_ELOCKED, "the daemon is locked");
+	wire_put_nil(&w);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	assert_int_equal(rp.code, SAMEN_ELOCKED);
+	assert_string_equal(rp.message, "the daemon is locked");
+	assert_int_equal(rp.body->type, REPLY_NIL);
+	reply_free(&rp);
+
+	/* A positive code is no code of ours. */
+	put_reply_head(&w, 5, "");
+	wire_put_nil(&w);
+	assert_int_equal(parse_buf(&w, &rp), SAMEN_EPROTO);
+	/* Nor one beyond an int. */
+	put_reply_head(&w, (int64_t)INT32_MIN - 1, "");
+	wire_put_nil(&w);
+	assert_int_equal(parse_buf(&w, &rp), SAMEN_EPROTO);
+}
+
+static void
+test_truncated(void **state)
+{
+	struct wbuf w;
+	uint8_t *p;
+	size_t n, i;
+
+	(void)state;
+	put_sample(&w);
+	p = wire_take(&w, &n);
+	wire_free(&w);
+	assert_int_equal(parse_raw(p, n), 0);
+	/* Every proper prefix fails, and cleanly. */
+	for (i = 0; i < n; i++)
+		assert_int_not_equal(parse_raw(p, i), 0);
+	free(p);
+}
+
+static void
+test_trailing(void **state)
+{
+	struct wbuf w;
+
+	(void)state;
+	put_sample(&w);
+	wire_put_nil(&w);
+	assert_int_equal(parse_raw(wire_data(&w), wire_len(&w)),
+	    SAMEN_ETRAILING);
+	wire_free(&w);
+}
+
+static int
+parse_nested(int depth, int map)
+{
+	struct wbuf w;
+	int i, rc;
+
+	put_reply_head(&w, 0, "");
+	for (i = 0; i < depth; i++) {
+		if (map) {
+			wire_put_map(&w, 1);
+			wire_put_cstr(&w, "k");
+		} else
+			wire_put_array(&w, 1);
+	}
+	wire_put_u64(&w, 7);
+	rc = parse_raw(wire_data(&w), wire_len(&w));
+	wire_free(&w);
+	return rc;
+}
+
+static void
+test_depth(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_nested(REPLY_MAX_DEPTH, 0), 0);
+	assert_int_equal(parse_nested(REPLY_MAX_DEPTH + 1, 0), SAMEN_EDEPTH);
+	assert_int_equal(parse_nested(REPLY_MAX_DEPTH, 1), 0);
+	assert_int_equal(parse_nested(REPLY_MAX_DEPTH + 1, 1), SAMEN_EDEPTH);
+	/* Far deeper than the limit: refused, never a stack overflow. */
+	assert_int_equal(parse_nested(100000, 0), SAMEN_EDEPTH);
+}
+
+static void
+test_bomb(void **state)
+{
+	/* [0, "", array32 of 2^32-1] in 11 bytes: must not allocate. */
+	static const uint8_t arr[] = { 0x93, 0x00, 0xa0, 0xdd, 0xff, 0xff,
+	    0xff, 0xff, 0xc0, 0xc0, 0xc0 };
+	static const uint8_t map[] = { 0x93, 0x00, 0xa0, 0xdf, 0xff, 0xff,
+	    0xff, 0xff, 0xa1, 0x61, 0xc0 };
+	/* A map of 3 pairs with 5 bytes left: one byte per key and value. */
+	static const uint8_t map3[] = { 0x93, 0x00, 0xa0, 0x83, 0xa0, 0xc0,
+	    0xa0, 0xc0, 0xa0 };
+	/* A string longer than the input. */
+	static const uint8_t str[] = { 0x93, 0x00, 0xa0, 0xdb, 0x7f, 0xff,
+	    0xff, 0xff, 0x61 };
+	/* The outer array itself claims 2^32-1 elements. */
+	static const uint8_t outer[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00 };
+
+	(void)state;
+	assert_int_equal(parse_raw(arr, sizeof(arr)), SAMEN_ETRUNC);
+	assert_int_equal(parse_raw(map, sizeof(map)), SAMEN_ETRUNC);
+	assert_int_equal(parse_raw(map3, sizeof(map3)), SAMEN_ETRUNC);
+	assert_int_equal(parse_raw(str, sizeof(str)), SAMEN_ETRUNC);
+	assert_int_not_equal(parse_raw(outer, sizeof(outer)), 0);
+}
+
+static void
+test_node_budget(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	int i;
+
+	(void)state;
+	/* 100 nils in an array: 101 nodes. */
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 100);
+	for (i = 0; i < 100; i++)
+		wire_put_nil(&w);
+	assert_int_equal(parse(&rp, wire_data(&w), wire_len(&w), 101), 0);
+	assert_int_equal(rp.nodes, 101);
+	reply_free(&rp);
+	assert_int_equal(parse(&rp, wire_data(&w), wire_len(&w), 100),
+	    SAMEN_ETOOBIG);
+	assert_null(rp.body);
+	/* The budget also counts what a nested container announces. */
+	wire_free(&w);
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 50);
+	for (i = 0; i < 50; i++)
+		wire_put_nil(&w);
+	wire_put_array(&w, 50);
+	for (i = 0; i < 50; i++)
+		wire_put_nil(&w);
+	assert_int_equal(parse(&rp, wire_data(&w), wire_len(&w), 60),
+	    SAMEN_ETOOBIG);
+	wire_free(&w);
+}
+
+static void
+test_types_refused(void **state)
+{
+	/* bin, float64, ext, and an int key in a map. */
+	static const uint8_t bin[] = { 0x93, 0x00, 0xa0, 0xc4, 0x01, 0x00 };
+	static const uint8_t flt[] = { 0x93, 0x00, 0xa0, 0xcb, 0, 0, 0, 0, 0,
+	    0, 0, 0 };
+	static const uint8_t ext[] = { 0x93, 0x00, 0xa0, 0xd4, 0x01, 0x00 };
+	static const uint8_t intkey[] = { 0x93, 0x00, 0xa0, 0x81, 0x01,
+	    0xc0 };
+	static const uint8_t never[] = { 0x93, 0x00, 0xa0, 0xc1 };
+	/* Invalid UTF-8 in a string; a message that is not a string. */
+	static const uint8_t badutf8[] = { 0x93, 0x00, 0xa0, 0xa2, 0xc3,
+	    0x28 };
+	static const uint8_t msgtype[] = { 0x93, 0x00, 0xc0, 0xc0 };
+	/* Non-canonical: 5 as a uint8. */
+	static const uint8_t noncanon[] = { 0x93, 0x00, 0xa0, 0xcc, 0x05 };
+	/* Not a 3-array. */
+	static const uint8_t two[] = { 0x92, 0x00, 0xa0 };
+
+	(void)state;
+	assert_int_equal(parse_raw(bin, sizeof(bin)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(flt, sizeof(flt)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(ext, sizeof(ext)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(intkey, sizeof(intkey)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(never, sizeof(never)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(badutf8, sizeof(badutf8)), SAMEN_EUTF8);
+	assert_int_equal(parse_raw(msgtype, sizeof(msgtype)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(noncanon, sizeof(noncanon)),
+	    SAMEN_ENONCANON);
+	assert_int_equal(parse_raw(two, sizeof(two)), SAMEN_ETYPE);
+	assert_int_equal(parse_raw(two, 0), SAMEN_ETRUNC);
+}
+
+/* Every byte string is either parsed or refused, never a crash. */
+static void
+test_random_input(void **state)
+{
+	struct wbuf w;
+	uint8_t *p, *q;
+	size_t n, i, k;
+	uint64_t s = 42;
+
+	(void)state;
+	put_sample(&w);
+	p = wire_take(&w, &n);
+	wire_free(&w);
+	q = xmalloc(n);
+	for (i = 0; i < 20000; i++) {
+		memcpy(q, p, n);
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (s >> 33) % n;
+		q[k] = (uint8_t)(s >> 13);
+		(void)parse_raw(q, n);
+	}
+	free(q);
+	free(p);
+}
+
+/* JSON. */
+
+static void
+test_json_escape(void **state)
+{
+	static const char in[] = "a\"b\\c/\n\t\r\b\f\x01\x1f\x7f\x1b[31m";
+	char *out;
+
+	(void)state;
+	out = json_of_str(in, sizeof(in) - 1);
+	assert_string_equal(out, "\"a\\\"b\\\\c/\\n\\t\\r\\b\\f\\u0001\\u001f"
+	    "\\u007f\\u001b[31m\"");
+	free(out);
+
+	/* Valid UTF-8 passes through as is: 2, 3 and 4 bytes. */
+	out = json_of_str("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 11);
+	assert_string_equal(out, "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	free(out);
+
+	/* C1 controls (CSI is U+009B) are escaped, not passed on. */
+	out = json_of_str("\xc2\x9b", 2);
+	assert_string_equal(out, "\"\\u009b\"");
+	free(out);
+
+	/* A NUL and invalid bytes (a guard: the reader refuses them). */
+	out = json_of_str("a\0b", 3);
+	assert_string_equal(out, "\"a\\u0000b\"");
+	free(out);
+	out = json_of_str("\xff\xc3(\xed\xa0\x80", 6);
+	assert_string_equal(out, "\"\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd\"");
+	free(out);
+	out = json_of_str("", 0);
+	assert_string_equal(out, "\"\"");
+	free(out);
+}
+
+static void
+test_json_tree(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_sample(&w);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_json, rp.body);
+	assert_string_equal(out, "{\"a\": 1, \"b\": [true, null, -5, \"x\"], "
+	    "\"c\": {\"d\": \"e\"}}\n");
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 4);
+	wire_put_u64(&w, UINT64_MAX);
+	wire_put_i64(&w, INT64_MIN);
+	wire_put_map(&w, 0);
+	wire_put_array(&w, 0);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_json, rp.body);
+	assert_string_equal(out, "[18446744073709551615, "
+	    "-9223372036854775808, {}, []]\n");
+	free(out);
+	reply_free(&rp);
+}
+
+/* Text output. */
+
+static void
+put_kv(struct wbuf *w, const char *k, const char *v)
+{
+	wire_put_cstr(w, k);
+	if (v == NULL)
+		wire_put_nil(w);
+	else
+		wire_put_cstr(w, v);
+}
+
+static void
+test_text_sanitised(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 4);
+	put_kv(&w, "collection", "case");
+	put_kv(&w, "id", "01JD0000000000000000000000");
+	wire_put_cstr(&w, "fields");
+	wire_put_map(&w, 2);
+	put_kv(&w, "name", "Jan\x1b]0;owned\x07sen");
+	put_kv(&w, "memo", "line one\nline two");
+	wire_put_cstr(&w, "sets");
+	wire_put_map(&w, 1);
+	wire_put_cstr(&w, "tags");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "housing");
+	wire_put_cstr(&w, "urgent");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_record, rp.body);
+	/* No escape sequence reaches the terminal. */
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strchr(out, '\x07'));
+	assert_non_null(strstr(out, "name        Jan?]0;owned?sen\n"));
+	/* A second line continues under the value. */
+	assert_non_null(strstr(out, "memo        line one\n"
+	    "            line two\n"));
+	assert_non_null(strstr(out, "tags        housing, urgent\n"));
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+test_text_cut(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0, cols;
+	FILE *fp;
+
+	(void)state;
+	fp = open_memstream(&buf, &len);
+	cols = put_text(fp, "abcdefghij", 10, 8, 0, 0);
+	fputc('|', fp);
+	cols += put_text(fp, "\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, TEXT_CUT, 0);
+	fputc('|', fp);
+	cols += put_text(fp, "a\tb\nc", 5, 0, 0, 0);
+	fclose(fp);
+	assert_string_equal(buf, "abcde...|\xc3\xa9\xc3\xa9|a b c");
+	assert_int_equal(cols, 8 + 2 + 5);
+	free(buf);
+}
+
+static void
+put_log_entry(struct wbuf *w, const char *time, const char *author,
+    uint64_t seq, const char *op, const char *field, const char *value,
+    uint64_t replaced)
+{
+	wire_put_map(w, 7);
+	put_kv(w, "time", time);
+	put_kv(w, "author", author);
+	wire_put_cstr(w, "seq");
+	wire_put_u64(w, seq);
+	put_kv(w, "op", op);
+	put_kv(w, "field", field);
+	put_kv(w, "value", value);
+	wire_put_cstr(w, "replaced");
+	wire_put_u64(w, replaced);
+}
+
+static void
+test_log_grouped(void **state)
+{
+	static const char *dev = "abcdefghijklmnopqrstuvwxyz234567abcdefghijkl"
+	    "mnopqrstuvwx";
+	static const char *t1 = "2026-11-24T23:50:01.123Z";
+	static const char *t2 = "2026-11-24T23:55:00.000Z";
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 3);
+	put_log_entry(&w, t1, dev, 1, "create", NULL, NULL, 0);
+	put_log_entry(&w, t1, dev, 1, "set", "name", "Jansen", 0);
+	put_log_entry(&w, t2, dev, 2, "set", "status", "closed", 2);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_log, rp.body);
+	assert_string_equal(out,
+	    "2026-11-24T23:50:01.123Z  abcdefghijkl  create\n"
+	    "                                        set      name = Jansen\n"
+	    "2026-11-24T23:55:00.000Z  abcdefghijkl  set      status = closed"
+	    "  (replaced 2)\n");
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+test_unexpected_shape(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	/* A list where a map was due, and the other way round: as JSON. */
+	put_reply_head(&w, 0, "");
+	wire_put_cstr(&w, "surprise");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_list, rp.body);
+	assert_string_equal(out, "\"surprise\"\n");
+	free(out);
+	out = capture(output_record, rp.body);
+	assert_string_equal(out, "\"surprise\"\n");
+	free(out);
+	reply_free(&rp);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_parse_error_reply),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_trailing),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_bomb),
+		cmocka_unit_test(test_node_budget),
+		cmocka_unit_test(test_types_refused),
+		cmocka_unit_test(test_random_input),
+		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_json_tree),
+		cmocka_unit_test(test_text_sanitised),
+		cmocka_unit_test(test_text_cut),
+		cmocka_unit_test(test_log_grouped),
+		cmocka_unit_test(test_unexpected_shape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

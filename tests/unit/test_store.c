@@ -1,0 +1,1509 @@
+/* test_store: the SQLite store: chains, forks, merging, record views, rebuild, secrecy at rest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "changeset.h"
+#include "error.h"
+#include "hlc.h"
+#include "merge.h"
+#include "ops.h"
+#include "store.h"
+#include "util.h"
+#include "wire.h"
+
+#define MAXCHUNKS 4
+#define MAXOPS 8
+
+/* A device that writes: its keys and its chain in the test circle. */
+struct dev {
+	uint8_t pk[32];
+	uint8_t sk[64];
+	uint64_t seq;
+	uint8_t head[CS_IDLEN];
+};
+
+/* One test's world: a store in a temp dir, a circle, two devices. */
+struct world {
+	char dir[64];
+	char path[96];
+	struct store *st;
+	uint8_t skey[32];
+	struct store_circle circle;
+	struct dev a, b;
+};
+
+static struct world w;
+
+/* A change set built but not stored. */
+struct built {
+	struct cs_header h;
+	uint8_t id[CS_IDLEN];
+	struct wbuf hdr, pay;
+};
+
+static void
+built_free(struct built *b)
+{
+	wire_free(&b->hdr);
+	wire_free(&b->pay);
+}
+
+static void
+dev_init(struct dev *d)
+{
+	crypto_sign_keypair(d->pk, d->sk);
+	d->seq = 0;
+	memset(d->head, 0, sizeof(d->head));
+}
+
+static void
+mkrid(uint8_t rid[RID_LEN], uint64_t ms)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		rid[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	randombytes_buf(rid + 6, RID_LEN - 6);
+}
+
+static struct op
+op_set(const char *field, const char *value, const uint8_t *preds,
+    uint32_t n)
+{
+	struct op o = { OP_SET, field, strlen(field), value, strlen(value), 0,
+	    preds, n };
+
+	return o;
+}
+
+static struct op
+op_exist(int alive, const uint8_t *preds, uint32_t n)
+{
+	struct op o = { OP_EXIST, NULL, 0, NULL, 0, alive, preds, n };
+
+	return o;
+}
+
+static struct op
+op_add(const char *field, const char *elem)
+{
+	struct op o = { OP_ADD, field, strlen(field), elem, strlen(elem), 0,
+	    NULL, 0 };
+
+	return o;
+}
+
+static struct op
+op_rem(const char *field, const char *elem, const uint8_t *tags, uint32_t n)
+{
+	struct op o = { OP_REM, field, strlen(field), elem, strlen(elem), 0,
+	    tags, n };
+
+	return o;
+}
+
+static struct ops_chunk
+chunk(const char *coll, const uint8_t rid[RID_LEN], struct op *ops,
+    uint32_t n)
+{
+	struct ops_chunk c;
+
+	memset(&c, 0, sizeof(c));
+	c.collection = coll;
+	c.collection_len = strlen(coll);
+	memcpy(c.rid, rid, RID_LEN);
+	c.ops = ops;
+	c.nops = n;
+	return c;
+}
+
+/* Builds a signed change set of chunks, each sealed under key. */
+static void
+build(struct built *b, const struct dev *d, const struct store_circle *c,
+    const uint8_t key[CS_KEYLEN], uint64_t seq, const uint8_t prev[CS_IDLEN],
+    uint64_t hlc, const struct ops_chunk *chunks, size_t n)
+{
+	struct wbuf pw[MAXCHUNKS];
+	struct cs_plain plain[MAXCHUNKS];
+	uint8_t nonces[MAXCHUNKS * CS_NONCELEN];
+	size_t i;
+
+	assert_true(n >= 1 && n <= MAXCHUNKS);
+	for (i = 0; i < n; i++) {
+		assert_true(ops_collection_valid(chunks[i].collection,
+		    chunks[i].collection_len));
+		wire_init(&pw[i]);
+		ops_encode(&pw[i], &chunks[i]);
+		changeset_rtag(plain[i].rtag, key, chunks[i].collection,
+		    chunks[i].collection_len, chunks[i].rid);
+		plain[i].data = wire_data(&pw[i]);
+		plain[i].len = wire_len(&pw[i]);
+	}
+	randombytes_buf(nonces, n * CS_NONCELEN);
+	memset(&b->h, 0, sizeof(b->h));
+	memcpy(b->h.author, d->pk, 32);
+	memcpy(b->h.circle, c->id, CS_CIRCLELEN);
+	b->h.epoch = c->epoch;
+	b->h.seq = seq;
+	memcpy(b->h.prev, prev, CS_IDLEN);
+	b->h.hlc = hlc;
+	wire_init(&b->hdr);
+	wire_init(&b->pay);
+	changeset_build(&b->hdr, &b->pay, b->id, &b->h, d->sk, key, plain, n,
+	    nonces);
+	for (i = 0; i < n; i++)
+		wire_free(&pw[i]);
+}
+
+static int
+insert(struct store *st, const struct built *b)
+{
+	return store_cs_insert(st, &b->h, b->id, wire_data(&b->hdr),
+	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay));
+}
+
+/* Next change set of d in the circle, stored; its id into id (may be NULL). */
+static void
+write_cs(struct store *st, struct dev *d, uint64_t hlc,
+    const struct ops_chunk *chunks, size_t n, uint8_t id[CS_IDLEN])
+{
+	struct built b;
+
+	build(&b, d, &w.circle, w.circle.key, d->seq + 1, d->head, hlc, chunks,
+	    n);
+	assert_int_equal(insert(st, &b), 0);
+	d->seq++;
+	memcpy(d->head, b.id, CS_IDLEN);
+	if (id != NULL)
+		memcpy(id, b.id, CS_IDLEN);
+	built_free(&b);
+}
+
+/* One chunk of ops on (coll, rid). */
+static void
+write1(struct store *st, struct dev *d, uint64_t hlc, const char *coll,
+    const uint8_t rid[RID_LEN], struct op *ops, uint32_t nops,
+    uint8_t id[CS_IDLEN])
+{
+	struct ops_chunk c = chunk(coll, rid, ops, nops);
+
+	write_cs(st, d, hlc, &c, 1, id);
+}
+
+static void
+vid(uint8_t out[VID_LEN], const uint8_t id[CS_IDLEN], uint32_t chunk_i,
+    uint32_t op_i)
+{
+	ops_vid(out, id, chunk_i, op_i);
+}
+
+static void
+merge(struct store *st)
+{
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_merge_pending(st, NULL, NULL), 0);
+	assert_int_equal(store_commit(st), 0);
+}
+
+static struct store_record *
+load(struct store *st, const char *coll, const uint8_t rid[RID_LEN])
+{
+	struct store_record *r;
+	int64_t rkey;
+
+	assert_int_equal(store_record_find(st, w.circle.id, coll, rid, &rkey),
+	    0);
+	assert_int_equal(store_record_load(st, rkey, &r), 0);
+	assert_int_equal(r->rkey, rkey);
+	return r;
+}
+
+static const struct store_field *
+field(const struct store_record *r, const char *name, int is_set)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfields; i++)
+		if (r->fields[i].is_set == is_set &&
+		    strcmp(r->fields[i].name, name) == 0)
+			return &r->fields[i];
+	return NULL;
+}
+
+static void
+open_store(struct store **st, int with_key)
+{
+	char *cause = NULL;
+
+	assert_int_equal(store_open(st, w.path, &cause), 0);
+	assert_null(cause);
+	if (with_key)
+		store_set_key(*st, w.skey);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	strcpy(w.dir, "/tmp/samen-store-XXXXXX");
+	if (mkdtemp(w.dir) == NULL)
+		return -1;
+	snprintf(w.path, sizeof(w.path), "%s/samen.db", w.dir);
+	randombytes_buf(w.skey, sizeof(w.skey));
+	randombytes_buf(w.circle.id, sizeof(w.circle.id));
+	randombytes_buf(w.circle.key, sizeof(w.circle.key));
+	w.circle.epoch = 1;
+	w.circle.name = "team";
+	dev_init(&w.a);
+	dev_init(&w.b);
+	open_store(&w.st, 1);
+	return store_circle_put(w.st, &w.circle);
+}
+
+static int
+teardown(void **state)
+{
+	char p[128];
+	const char *sfx[] = { "", "-wal", "-shm", "-journal" };
+	size_t i;
+
+	(void)state;
+	store_close(w.st);
+	w.st = NULL;
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", w.path, sfx[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/other.db", w.dir);
+	for (i = 0; i < 4; i++) {
+		char q[160];
+
+		snprintf(q, sizeof(q), "%s%s", p, sfx[i]);
+		unlink(q);
+	}
+	rmdir(w.dir);
+	sodium_memzero(w.skey, sizeof(w.skey));
+	return 0;
+}
+
+/* touched() collects rkeys. */
+struct touched {
+	int64_t keys[16];
+	size_t n;
+};
+
+static void
+touched_cb(void *arg, int64_t rkey)
+{
+	struct touched *t = arg;
+
+	if (t->n < 16)
+		t->keys[t->n++] = rkey;
+}
+
+static void
+merge_t(struct store *st, struct touched *t)
+{
+	t->n = 0;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_merge_pending(st, touched_cb, t), 0);
+	assert_int_equal(store_commit(st), 0);
+}
+
+/* Tests. */
+
+static void
+test_create_and_load(void **state)
+{
+	uint8_t rid[RID_LEN], id[CS_IDLEN], v[4][VID_LEN], d1[32], d2[32];
+	struct op ops[4];
+	struct store_record *r;
+	const struct store_field *f;
+	struct store_stats s;
+	struct touched t = { .n = 0 };
+	struct merge_digest md;
+	int64_t rkey;
+	size_t i;
+
+	(void)state;
+	mkrid(rid, 1700000000000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "Jansen", NULL, 0);
+	ops[2] = op_add("tags", "urgent");
+	ops[3] = op_set("address", "", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid, ops, 4, id);
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 1);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(s.records, 0);
+	assert_int_equal(s.max_hlc, HLC_MAKE(1000, 0));
+
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_merge_pending(w.st, touched_cb, &t), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), 0);
+	assert_int_equal(t.keys[0], rkey);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "note", rid,
+	    &rkey), SAMEN_ENOTFOUND);
+
+	r = load(w.st, "case", rid);
+	assert_string_equal(r->collection, "case");
+	assert_memory_equal(r->rid, rid, RID_LEN);
+	assert_memory_equal(r->circle, w.circle.id, CS_CIRCLELEN);
+	assert_int_equal(r->nexist, 1);
+	assert_true(r->exist[0].alive);
+	assert_null(r->exist[0].value);
+	assert_false(r->deleted);
+	assert_false(r->exist_conflict);
+	assert_int_equal(r->created, HLC_MAKE(1000, 0));
+	assert_int_equal(r->updated, HLC_MAKE(1000, 0));
+	/* Sorted by (name, is_set). */
+	assert_int_equal(r->nfields, 3);
+	assert_string_equal(r->fields[0].name, "address");
+	assert_string_equal(r->fields[1].name, "name");
+	assert_string_equal(r->fields[2].name, "tags");
+	f = field(r, "address", 0);
+	assert_non_null(f);
+	assert_int_equal(f->nvals, 1);
+	assert_string_equal(f->vals[0].value, "");
+	f = field(r, "name", 0);
+	assert_non_null(f);
+	assert_int_equal(f->nvals, 1);
+	assert_int_equal(f->ndistinct, 1);
+	assert_string_equal(f->vals[0].value, "Jansen");
+	assert_int_equal(f->vals[0].value_len, 6);
+	assert_memory_equal(f->vals[0].author, w.a.pk, 32);
+	assert_int_equal(f->vals[0].hlc, HLC_MAKE(1000, 0));
+	vid(v[1], id, 0, 1);
+	assert_memory_equal(f->vals[0].vid, v[1], VID_LEN);
+	f = field(r, "tags", 1);
+	assert_non_null(f);
+	assert_int_equal(f->nvals, 1);
+	assert_string_equal(f->vals[0].value, "urgent");
+	store_record_free(r);
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.records, 1);
+	assert_int_equal(s.bad, 0);
+
+	/* The digest is the multiset hash of the live vids. */
+	merge_digest_init(&md);
+	for (i = 0; i < 4; i++) {
+		vid(v[i], id, 0, (uint32_t)i);
+		merge_digest_add(&md, v[i]);
+	}
+	merge_digest_final(d1, &md);
+	assert_int_equal(store_digest(w.st, d2), 0);
+	assert_memory_equal(d1, d2, 32);
+
+	/* Merging again finds nothing to do. */
+	t.n = 0;
+	assert_int_equal(store_merge_pending(w.st, touched_cb, &t), 0);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(store_digest(w.st, d2), 0);
+	assert_memory_equal(d1, d2, 32);
+}
+
+static void
+test_conflict(void **state)
+{
+	uint8_t rid[RID_LEN], id0[CS_IDLEN], ida[CS_IDLEN], idb[CS_IDLEN];
+	uint8_t v0[VID_LEN], both[2 * VID_LEN];
+	struct op ops[2];
+	struct store_record *r;
+	const struct store_field *f;
+
+	(void)state;
+	mkrid(rid, 1700000000001ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("status", "open", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid, ops, 2, id0);
+	vid(v0, id0, 0, 1);
+	/* Two devices replace "open" without seeing each other. */
+	ops[0] = op_set("status", "waiting", v0, 1);
+	write1(w.st, &w.a, HLC_MAKE(2000, 0), "case", rid, ops, 1, ida);
+	ops[0] = op_set("status", "closed", v0, 1);
+	write1(w.st, &w.b, HLC_MAKE(2500, 0), "case", rid, ops, 1, idb);
+	merge(w.st);
+
+	r = load(w.st, "case", rid);
+	f = field(r, "status", 0);
+	assert_non_null(f);
+	assert_int_equal(f->nvals, 2);
+	assert_int_equal(f->ndistinct, 2);
+	/* The shown value has the highest (hlc, author). */
+	assert_string_equal(f->vals[0].value, "closed");
+	assert_string_equal(f->vals[1].value, "waiting");
+	assert_int_equal(r->updated, HLC_MAKE(2500, 0));
+	assert_int_equal(r->created, HLC_MAKE(1000, 0));
+	store_record_free(r);
+
+	/* A write that names both survivors resolves it. */
+	vid(both, ida, 0, 0);
+	vid(both + VID_LEN, idb, 0, 0);
+	ops[0] = op_set("status", "waiting", both, 2);
+	write1(w.st, &w.a, HLC_MAKE(3000, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid);
+	f = field(r, "status", 0);
+	assert_int_equal(f->nvals, 1);
+	assert_int_equal(f->ndistinct, 1);
+	assert_string_equal(f->vals[0].value, "waiting");
+	store_record_free(r);
+}
+
+static void
+test_delete_vs_edit(void **state)
+{
+	uint8_t rid[RID_LEN], id0[CS_IDLEN], ida[CS_IDLEN], idb[CS_IDLEN];
+	uint8_t e0[VID_LEN], n0[VID_LEN], both[2 * VID_LEN];
+	struct op ops[2];
+	struct store_record *r;
+	struct store_stats s;
+
+	(void)state;
+	mkrid(rid, 1700000000002ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "Pietersen", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid, ops, 2, id0);
+	vid(e0, id0, 0, 0);
+	vid(n0, id0, 0, 1);
+	/* A edits (and says the record lives); B deletes, later. */
+	ops[0] = op_exist(1, e0, 1);
+	ops[1] = op_set("name", "Pieters", n0, 1);
+	write1(w.st, &w.a, HLC_MAKE(2000, 0), "case", rid, ops, 2, ida);
+	ops[0] = op_exist(0, e0, 1);
+	write1(w.st, &w.b, HLC_MAKE(3000, 0), "case", rid, ops, 1, idb);
+	merge(w.st);
+
+	r = load(w.st, "case", rid);
+	assert_int_equal(r->nexist, 2);
+	assert_true(r->exist_conflict);
+	assert_true(r->deleted);
+	assert_false(r->exist[0].alive);
+	assert_true(r->exist[1].alive);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "Pieters");
+	store_record_free(r);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.records, 0);
+
+	/* Restoring it names both existence values. */
+	vid(both, ida, 0, 0);
+	vid(both + VID_LEN, idb, 0, 0);
+	ops[0] = op_exist(1, both, 2);
+	write1(w.st, &w.b, HLC_MAKE(4000, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid);
+	assert_int_equal(r->nexist, 1);
+	assert_false(r->exist_conflict);
+	assert_false(r->deleted);
+	store_record_free(r);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.records, 1);
+}
+
+static void
+test_sets(void **state)
+{
+	uint8_t rid[RID_LEN], ida[CS_IDLEN], idb[CS_IDLEN], tag[VID_LEN];
+	uint8_t tag2[VID_LEN];
+	struct op ops[3];
+	struct store_record *r;
+	const struct store_field *f;
+
+	(void)state;
+	mkrid(rid, 1700000000003ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_add("partners", "wijkteam");
+	ops[2] = op_add("partners", "GGD");
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid, ops, 3, ida);
+	/* B adds "wijkteam" too, concurrently: a second tag. */
+	ops[0] = op_add("partners", "wijkteam");
+	write1(w.st, &w.b, HLC_MAKE(1100, 0), "case", rid, ops, 1, idb);
+	/* A register of the same name stays apart from the set. */
+	ops[0] = op_set("partners", "none", NULL, 0);
+	write1(w.st, &w.b, HLC_MAKE(1200, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+
+	r = load(w.st, "case", rid);
+	assert_int_equal(r->nfields, 2);
+	assert_false(r->fields[0].is_set);
+	assert_true(r->fields[1].is_set);
+	f = field(r, "partners", 1);
+	assert_non_null(f);
+	assert_int_equal(f->nvals, 3);
+	assert_int_equal(f->ndistinct, 2);
+	assert_string_equal(f->vals[0].value, "GGD");
+	assert_string_equal(f->vals[1].value, "wijkteam");
+	assert_string_equal(f->vals[2].value, "wijkteam");
+	assert_true(memcmp(f->vals[1].vid, f->vals[2].vid, VID_LEN) < 0);
+	assert_string_equal(field(r, "partners", 0)->vals[0].value, "none");
+	store_record_free(r);
+
+	/* A removes "wijkteam" having seen only its own tag: B's add wins. */
+	vid(tag, ida, 0, 1);
+	ops[0] = op_rem("partners", "wijkteam", tag, 1);
+	write1(w.st, &w.a, HLC_MAKE(1300, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid);
+	f = field(r, "partners", 1);
+	assert_int_equal(f->nvals, 2);
+	assert_int_equal(f->ndistinct, 2);
+	assert_string_equal(f->vals[1].value, "wijkteam");
+	assert_memory_equal(f->vals[1].author, w.b.pk, 32);
+	store_record_free(r);
+
+	/* Removing each element with the tags it has left empties it. */
+	vid(tag, idb, 0, 0);
+	vid(tag2, ida, 0, 2);
+	ops[0] = op_rem("partners", "wijkteam", tag, 1);
+	ops[1] = op_rem("partners", "GGD", tag2, 1);
+	write1(w.st, &w.a, HLC_MAKE(1400, 0), "case", rid, ops, 2, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid);
+	assert_null(field(r, "partners", 1));
+	assert_non_null(field(r, "partners", 0));
+	store_record_free(r);
+}
+
+static void
+test_history(void **state)
+{
+	uint8_t rid[RID_LEN], id0[CS_IDLEN], v0[VID_LEN];
+	struct op ops[2];
+	struct store_hist *h;
+	struct store_record *r;
+	const uint8_t *lo, *hi;
+	size_t n;
+
+	(void)state;
+	mkrid(rid, 1700000000004ull);
+	lo = memcmp(w.a.pk, w.b.pk, 32) < 0 ? w.a.pk : w.b.pk;
+	hi = lo == w.a.pk ? w.b.pk : w.a.pk;
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "een", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "note", rid, ops, 2, id0);
+	vid(v0, id0, 0, 1);
+	/* Same hlc from both: the author's key breaks the tie. */
+	ops[0] = op_set("name", "twee", v0, 1);
+	write1(w.st, &w.b, HLC_MAKE(3000, 0), "note", rid, ops, 1, NULL);
+	ops[0] = op_add("tags", "x");
+	write1(w.st, &w.a, HLC_MAKE(3000, 0), "note", rid, ops, 1, NULL);
+	/* Written later, stamped earlier. */
+	ops[0] = op_rem("tags", "y", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(2000, 0), "note", rid, ops, 1, NULL);
+	merge(w.st);
+
+	r = load(w.st, "note", rid);
+	assert_int_equal(store_history(w.st, r->rkey, &h, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(h[0].hlc, HLC_MAKE(1000, 0));
+	assert_int_equal(h[0].hlc, h[1].hlc);
+	assert_int_equal(h[2].kind, OP_REM);
+	assert_string_equal(h[2].field, "tags");
+	assert_string_equal(h[2].value, "y");
+	assert_int_equal(h[2].seq, 3);
+	assert_int_equal(h[2].hlc, HLC_MAKE(2000, 0));
+	assert_memory_equal(h[3].author, lo, 32);
+	assert_memory_equal(h[4].author, hi, 32);
+	assert_int_equal(h[3].hlc, HLC_MAKE(3000, 0));
+	assert_int_equal(h[4].hlc, HLC_MAKE(3000, 0));
+	if (lo == w.b.pk) {
+		assert_int_equal(h[3].kind, OP_SET);
+		assert_int_equal(h[3].nrefs, 1);
+		assert_string_equal(h[3].value, "twee");
+	} else {
+		assert_int_equal(h[4].kind, OP_SET);
+		assert_int_equal(h[4].nrefs, 1);
+		assert_string_equal(h[4].value, "twee");
+	}
+	/* The two at hlc 1000 come from one change set, in vid order. */
+	for (size_t i = 0; i < 2; i++) {
+		if (h[i].kind == OP_EXIST) {
+			assert_string_equal(h[i].field, "");
+			assert_null(h[i].value);
+			assert_true(h[i].alive);
+		} else {
+			assert_int_equal(h[i].kind, OP_SET);
+			assert_string_equal(h[i].field, "name");
+			assert_string_equal(h[i].value, "een");
+		}
+		assert_int_equal(h[i].seq, 1);
+	}
+	assert_int_not_equal(h[0].kind, h[1].kind);
+	assert_int_equal(r->created, HLC_MAKE(1000, 0));
+	assert_int_equal(r->updated, HLC_MAKE(3000, 0));
+	store_history_free(h, n);
+	store_record_free(r);
+}
+
+static void
+test_chain_errors(void **state)
+{
+	uint8_t rid[RID_LEN], zero[CS_IDLEN], bogus[CS_IDLEN];
+	struct op ops[1];
+	struct ops_chunk c;
+	struct built b;
+	struct store_stats s;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000000005ull);
+	ops[0] = op_set("name", "x", NULL, 0);
+	c = chunk("case", rid, ops, 1);
+
+	/* A chain must start at 1. */
+	randombytes_buf(bogus, sizeof(bogus));
+	build(&b, &w.a, &w.circle, w.circle.key, 2, bogus, HLC_MAKE(1, 0), &c,
+	    1);
+	assert_int_equal(insert(w.st, &b), SAMEN_ECHAIN);
+	built_free(&b);
+
+	write_cs(w.st, &w.a, HLC_MAKE(2, 0), &c, 1, NULL);
+	/* A gap: seq 3 after 1. */
+	build(&b, &w.a, &w.circle, w.circle.key, 3, w.a.head, HLC_MAKE(3, 0),
+	    &c, 1);
+	assert_int_equal(insert(w.st, &b), SAMEN_ECHAIN);
+	built_free(&b);
+	/* The right seq with the wrong prev. */
+	build(&b, &w.a, &w.circle, w.circle.key, 2, bogus, HLC_MAKE(3, 0), &c,
+	    1);
+	assert_int_equal(insert(w.st, &b), SAMEN_ECHAIN);
+	built_free(&b);
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 1);
+	assert_int_equal(s.flagged, 0);
+	/* The chain goes on. */
+	write_cs(w.st, &w.a, HLC_MAKE(4, 0), &c, 1, NULL);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 2);
+}
+
+static void
+test_replay_and_head(void **state)
+{
+	uint8_t rid[RID_LEN], head[CS_IDLEN], zero[CS_IDLEN];
+	struct op ops[1];
+	struct ops_chunk c;
+	struct built b1, b2;
+	struct store_stats s;
+	uint64_t seq;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000000006ull);
+	ops[0] = op_set("name", "x", NULL, 0);
+	c = chunk("case", rid, ops, 1);
+	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq, head),
+	    0);
+	assert_int_equal(seq, 0);
+	assert_memory_equal(head, zero, CS_IDLEN);
+
+	build(&b1, &w.a, &w.circle, w.circle.key, 1, zero, HLC_MAKE(1, 0), &c,
+	    1);
+	assert_int_equal(insert(w.st, &b1), 0);
+	build(&b2, &w.a, &w.circle, w.circle.key, 2, b1.id, HLC_MAKE(2, 0), &c,
+	    1);
+	assert_int_equal(insert(w.st, &b2), 0);
+	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq, head),
+	    0);
+	assert_int_equal(seq, 2);
+	assert_memory_equal(head, b2.id, CS_IDLEN);
+	/* Replays, old and new, are harmless. */
+	assert_int_equal(insert(w.st, &b1), SAMEN_EEXIST);
+	assert_int_equal(insert(w.st, &b2), SAMEN_EEXIST);
+	merge(w.st);
+	assert_int_equal(insert(w.st, &b2), SAMEN_EEXIST);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 2);
+	assert_int_equal(s.flagged, 0);
+	assert_int_equal(s.pending, 0);
+	built_free(&b1);
+	built_free(&b2);
+}
+
+static int
+count_rows(const char *path, const char *table)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	char *q = xasprintf("SELECT count(*) FROM %s", table);
+	int n = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(q);
+	return n;
+}
+
+static void
+test_fork(void **state)
+{
+	uint8_t rid[RID_LEN], zero[CS_IDLEN];
+	struct op ops[1];
+	struct ops_chunk c;
+	struct built b1, f1, b2;
+	struct store_stats s;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000000007ull);
+	ops[0] = op_set("name", "x", NULL, 0);
+	c = chunk("case", rid, ops, 1);
+	build(&b1, &w.a, &w.circle, w.circle.key, 1, zero, HLC_MAKE(1, 0), &c,
+	    1);
+	/* The same seq, signed again over other content. */
+	build(&f1, &w.a, &w.circle, w.circle.key, 1, zero, HLC_MAKE(5, 0), &c,
+	    1);
+	build(&b2, &w.a, &w.circle, w.circle.key, 2, b1.id, HLC_MAKE(2, 0), &c,
+	    1);
+	assert_int_equal(insert(w.st, &b1), 0);
+	assert_int_equal(insert(w.st, &f1), SAMEN_EFORK);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.flagged, 1);
+	assert_int_equal(s.changesets, 1);
+	assert_int_equal(count_rows(w.path, "forks"), 1);
+	/* Nothing more from the flagged author, not even the next link. */
+	assert_int_equal(insert(w.st, &b2), SAMEN_EFORK);
+	assert_int_equal(insert(w.st, &b1), SAMEN_EFORK);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 1);
+	/* Others are not affected. */
+	write_cs(w.st, &w.b, HLC_MAKE(3, 0), &c, 1, NULL);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 2);
+	assert_int_equal(s.flagged, 1);
+	built_free(&b1);
+	built_free(&f1);
+	built_free(&b2);
+}
+
+static void
+test_locked(void **state)
+{
+	uint8_t rid[RID_LEN];
+	struct op ops[2];
+	struct store_circle c;
+	struct store_record *r;
+	struct store_stats s;
+	int64_t rkey;
+
+	(void)state;
+	store_close(w.st);
+	open_store(&w.st, 0);
+	assert_false(store_has_key(w.st));
+	mkrid(rid, 1700000000008ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "locked", NULL, 0);
+	/* A locked store still takes change sets in. */
+	write1(w.st, &w.a, HLC_MAKE(1, 0), "case", rid, ops, 2, NULL);
+	assert_int_equal(store_merge_pending(w.st, NULL, NULL),
+	    SAMEN_ELOCKED);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), SAMEN_ELOCKED);
+	assert_int_equal(store_circle_get(w.st, w.circle.id, 1, &c),
+	    SAMEN_ELOCKED);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+
+	store_set_key(w.st, w.skey);
+	assert_true(store_has_key(w.st));
+	merge(w.st);
+	r = load(w.st, "case", rid);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "locked");
+	store_record_free(r);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+}
+
+static void
+test_circles(void **state)
+{
+	struct store_circle c, p, other;
+	uint8_t rid[RID_LEN];
+	struct op ops[1];
+	struct ops_chunk ch;
+	struct built b;
+	struct store_stats s;
+	uint8_t zero[CS_IDLEN];
+
+	(void)state;
+	assert_int_equal(store_circle_get(w.st, w.circle.id, 1, &c), 0);
+	assert_string_equal(c.name, "team");
+	assert_memory_equal(c.key, w.circle.key, CS_KEYLEN);
+	store_circle_clear(&c);
+	assert_int_equal(store_circle_get(w.st, w.circle.id, 2, &c),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_circle_private(w.st, &c), SAMEN_ENOTFOUND);
+
+	memset(&p, 0, sizeof(p));
+	randombytes_buf(p.id, sizeof(p.id));
+	randombytes_buf(p.key, sizeof(p.key));
+	p.epoch = 1;
+	p.name = "private";
+	assert_int_equal(store_circle_put_private(w.st, &p), 0);
+	assert_int_equal(store_circle_private(w.st, &c), 0);
+	assert_memory_equal(c.id, p.id, CS_CIRCLELEN);
+	assert_memory_equal(c.key, p.key, CS_KEYLEN);
+	assert_string_equal(c.name, "private");
+	store_circle_clear(&c);
+	/* Putting it again as an ordinary circle keeps the flag. */
+	assert_int_equal(store_circle_put(w.st, &p), 0);
+	assert_int_equal(store_circle_private(w.st, &c), 0);
+	assert_memory_equal(c.id, p.id, CS_CIRCLELEN);
+	store_circle_clear(&c);
+
+	/* A change set of a circle we have no key for waits for it. */
+	memset(&other, 0, sizeof(other));
+	randombytes_buf(other.id, sizeof(other.id));
+	randombytes_buf(other.key, sizeof(other.key));
+	other.epoch = 3;
+	other.name = "elsewhere";
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000000009ull);
+	ops[0] = op_set("name", "later", NULL, 0);
+	ch = chunk("task", rid, ops, 1);
+	build(&b, &w.a, &other, other.key, 1, zero, HLC_MAKE(9, 0), &ch, 1);
+	assert_int_equal(insert(w.st, &b), 0);
+	built_free(&b);
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(s.records, 0);
+	assert_int_equal(store_circle_put(w.st, &other), 0);
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.records, 1);
+	{
+		int64_t rkey;
+
+		assert_int_equal(store_record_find(w.st, other.id, "task", rid,
+		    &rkey), 0);
+	}
+}
+
+/* Re-encodes a payload from sealed chunks taken from several payloads. */
+static void
+splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
+    uint8_t hash[CS_HASHLEN])
+{
+	crypto_generichash_state hs;
+	size_t i;
+
+	crypto_generichash_init(&hs, NULL, 0, CS_HASHLEN);
+	wire_put_array(out, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		wire_put_array(out, 3);
+		wire_put_bin(out, chunks[i]->rtag, CS_RTAGLEN);
+		wire_put_bin(out, chunks[i]->nonce, CS_NONCELEN);
+		wire_put_bin(out, chunks[i]->ct, chunks[i]->ct_len);
+		crypto_generichash_update(&hs, chunks[i]->hash, CS_HASHLEN);
+	}
+	crypto_generichash_final(&hs, hash, CS_HASHLEN);
+}
+
+static void
+test_bad_chunk(void **state)
+{
+	uint8_t rid1[RID_LEN], rid2[RID_LEN], id0[CS_IDLEN], v0[VID_LEN];
+	uint8_t wrong[CS_KEYLEN], before[32], after[32];
+	struct op ops1[1], ops2[2], ops0[2];
+	struct ops_chunk cc[2];
+	struct built good, evil;
+	struct cs_payload pg, pe;
+	const struct cs_chunk *mix[2];
+	struct cs_header h;
+	struct wbuf pay, hdr;
+	struct store_record *r;
+	struct store_stats s;
+	struct touched t;
+	int64_t rkey;
+	uint8_t id[CS_IDLEN];
+
+	(void)state;
+	mkrid(rid1, 1700000000010ull);
+	mkrid(rid2, 1700000000011ull);
+	ops0[0] = op_exist(1, NULL, 0);
+	ops0[1] = op_set("name", "ok", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(10, 0), "case", rid1, ops0, 2, id0);
+	merge(w.st);
+	assert_int_equal(store_digest(w.st, before), 0);
+
+	/* Chunk 0 sealed right (edits rid1), chunk 1 under another key. */
+	vid(v0, id0, 0, 1);
+	ops1[0] = op_set("name", "changed", v0, 1);
+	ops2[0] = op_exist(1, NULL, 0);
+	ops2[1] = op_set("name", "new", NULL, 0);
+	cc[0] = chunk("case", rid1, ops1, 1);
+	cc[1] = chunk("case", rid2, ops2, 2);
+	randombytes_buf(wrong, sizeof(wrong));
+	build(&good, &w.a, &w.circle, w.circle.key, w.a.seq + 1, w.a.head,
+	    HLC_MAKE(20, 0), cc, 2);
+	build(&evil, &w.a, &w.circle, wrong, w.a.seq + 1, w.a.head,
+	    HLC_MAKE(20, 0), cc, 2);
+	assert_int_equal(changeset_payload_decode(&pg, wire_data(&good.pay),
+	    wire_len(&good.pay)), 0);
+	assert_int_equal(changeset_payload_decode(&pe, wire_data(&evil.pay),
+	    wire_len(&evil.pay)), 0);
+	mix[0] = &pg.chunks[0];
+	mix[1] = &pe.chunks[1];
+	wire_init(&pay);
+	h = good.h;
+	splice(&pay, mix, 2, h.payload_hash);
+	h.payload_len = wire_len(&pay);
+	changeset_sign(&h, w.a.sk);
+	assert_int_equal(changeset_verify(&h), 0);
+	wire_init(&hdr);
+	changeset_header_encode(&hdr, &h);
+	changeset_id(id, wire_data(&hdr), wire_len(&hdr));
+	{
+		/* The spliced change set is well-formed and signed. */
+		struct cs_payload chk;
+
+		assert_int_equal(changeset_payload_decode(&chk,
+		    wire_data(&pay), wire_len(&pay)), 0);
+		assert_int_equal(changeset_payload_check(&h, &chk,
+		    wire_len(&pay)), 0);
+		changeset_payload_free(&chk);
+	}
+	assert_int_equal(store_cs_insert(w.st, &h, id, wire_data(&hdr),
+	    wire_len(&hdr), wire_data(&pay), wire_len(&pay)), 0);
+	w.a.seq++;
+	memcpy(w.a.head, id, CS_IDLEN);
+	changeset_payload_free(&pg);
+	changeset_payload_free(&pe);
+	built_free(&good);
+	built_free(&evil);
+	wire_free(&pay);
+	wire_free(&hdr);
+
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.bad, 1);
+	assert_int_equal(s.pending, 0);
+	/* Nothing of it applied: not the good chunk either. */
+	assert_int_equal(store_digest(w.st, after), 0);
+	assert_memory_equal(before, after, 32);
+	r = load(w.st, "case", rid1);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "ok");
+	assert_int_equal(field(r, "name", 0)->nvals, 1);
+	assert_int_equal(r->updated, HLC_MAKE(10, 0));
+	store_record_free(r);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid2,
+	    &rkey), SAMEN_ENOTFOUND);
+
+	/* The chain goes on past it, and later change sets merge. */
+	ops0[0] = op_set("name", "after", v0, 1);
+	write1(w.st, &w.a, HLC_MAKE(30, 0), "case", rid1, ops0, 1, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid1);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "after");
+	store_record_free(r);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.bad, 1);
+
+	/* A rebuild finds it bad again. */
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.bad, 1);
+	assert_int_equal(s.pending, 0);
+}
+
+/* A canonical text of every record, for comparing replicas. */
+struct dump {
+	char **lines;
+	size_t n;
+};
+
+static void
+hexcat(char **s, const uint8_t *p, size_t n)
+{
+	char *hex = xmalloc(2 * n + 1), *t;
+
+	hex_encode(hex, p, n);
+	t = xasprintf("%s%s ", *s, hex);
+	free(*s);
+	free(hex);
+	*s = t;
+}
+
+static void
+strcat_free(char **s, const char *add)
+{
+	char *t = xasprintf("%s%s", *s, add);
+
+	free(*s);
+	*s = t;
+}
+
+static void
+dump_values(char **s, const struct store_value *v, size_t n)
+{
+	size_t i;
+	char num[64];
+
+	for (i = 0; i < n; i++) {
+		hexcat(s, v[i].vid, VID_LEN);
+		hexcat(s, v[i].author, 32);
+		snprintf(num, sizeof(num), "%llu %d [",
+		    (unsigned long long)v[i].hlc, v[i].alive);
+		strcat_free(s, num);
+		strcat_free(s, v[i].value ? v[i].value : "(nil)");
+		strcat_free(s, "] ");
+	}
+}
+
+static int
+dump_cb(void *arg, struct store_record *r)
+{
+	struct dump *d = arg;
+	char *s = xstrdup(""), num[160];
+	size_t i;
+
+	hexcat(&s, r->rid, RID_LEN);
+	hexcat(&s, r->circle, CS_CIRCLELEN);
+	snprintf(num, sizeof(num), "%s del=%d conf=%d %llu-%llu exist: ",
+	    r->collection, r->deleted, r->exist_conflict,
+	    (unsigned long long)r->created, (unsigned long long)r->updated);
+	strcat_free(&s, num);
+	dump_values(&s, r->exist, r->nexist);
+	for (i = 0; i < r->nfields; i++) {
+		snprintf(num, sizeof(num), "| %s/%d/%zu: ", r->fields[i].name,
+		    r->fields[i].is_set, r->fields[i].ndistinct);
+		strcat_free(&s, num);
+		dump_values(&s, r->fields[i].vals, r->fields[i].nvals);
+	}
+	d->lines = xreallocarray(d->lines, d->n + 1, sizeof(*d->lines));
+	d->lines[d->n++] = s;
+	store_record_free(r);
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+dump(struct store *st, struct dump *d)
+{
+	d->lines = NULL;
+	d->n = 0;
+	assert_int_equal(store_record_foreach(st, dump_cb, d), 0);
+	/* rkeys differ between replicas: compare by content. */
+	qsort(d->lines, d->n, sizeof(*d->lines), cmp_str);
+}
+
+static void
+dump_equal(const struct dump *x, const struct dump *y)
+{
+	size_t i;
+
+	assert_int_equal(x->n, y->n);
+	for (i = 0; i < x->n; i++)
+		assert_string_equal(x->lines[i], y->lines[i]);
+}
+
+static void
+dump_free(struct dump *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->lines[i]);
+	free(d->lines);
+}
+
+/* A history of edits, conflicts, deletes and sets on a few records. */
+static void
+scenario(struct store *st)
+{
+	uint8_t rid[3][RID_LEN], id[4][CS_IDLEN], v[4][VID_LEN];
+	struct op ops[3];
+	struct ops_chunk cc[2];
+	struct touched t;
+
+	mkrid(rid[0], 1700000001000ull);
+	mkrid(rid[1], 1700000001001ull);
+	mkrid(rid[2], 1700000001002ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "alpha", NULL, 0);
+	ops[2] = op_add("tags", "t1");
+	cc[0] = chunk("case", rid[0], ops, 3);
+	cc[1] = chunk("note", rid[1], ops, 2);
+	write_cs(st, &w.a, HLC_MAKE(100, 0), cc, 2, id[0]);
+	/* One change set, two records: touched once each. */
+	merge_t(st, &t);
+	assert_int_equal(t.n, 2);
+	assert_int_not_equal(t.keys[0], t.keys[1]);
+	vid(v[0], id[0], 0, 1);
+	vid(v[1], id[0], 0, 0);
+	ops[0] = op_set("name", "beta", v[0], 1);
+	write1(st, &w.a, HLC_MAKE(200, 0), "case", rid[0], ops, 1, id[1]);
+	ops[0] = op_set("name", "gamma", v[0], 1);
+	ops[1] = op_exist(0, v[1], 1);
+	write1(st, &w.b, HLC_MAKE(150, 0), "case", rid[0], ops, 2, id[2]);
+	vid(v[2], id[0], 0, 2);
+	ops[0] = op_rem("tags", "t1", v[2], 1);
+	ops[1] = op_add("tags", "t2");
+	write1(st, &w.b, HLC_MAKE(250, 0), "case", rid[0], ops, 2, id[3]);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("body", "third", NULL, 0);
+	write1(st, &w.b, HLC_MAKE(300, 0), "task", rid[2], ops, 2, NULL);
+	merge(st);
+}
+
+static void
+test_rebuild(void **state)
+{
+	struct dump d1, d2;
+	uint8_t g1[32], g2[32];
+	struct store_stats s1, s2;
+
+	(void)state;
+	scenario(w.st);
+	dump(w.st, &d1);
+	assert_int_equal(d1.n, 3);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_stats(w.st, &s1), 0);
+
+	assert_int_equal(store_rebuild(w.st), 0);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	assert_int_equal(store_stats(w.st, &s2), 0);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	dump_free(&d2);
+
+	/* The digest stored by the rebuild survives a reopen. */
+	store_close(w.st);
+	open_store(&w.st, 1);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
+	/* Rebuilding needs the key. */
+	store_close(w.st);
+	open_store(&w.st, 0);
+	assert_int_equal(store_rebuild(w.st), SAMEN_ELOCKED);
+}
+
+static int
+stop_cb(void *arg, struct store_record *r)
+{
+	int *n = arg;
+
+	store_record_free(r);
+	return ++*n == 2 ? 7 : 0;
+}
+
+static void
+test_reopen(void **state)
+{
+	struct dump d1, d2;
+	uint8_t g1[32], g2[32];
+	struct store_stats s1, s2;
+	uint8_t head[CS_IDLEN];
+	uint64_t seq;
+	int stop = 0;
+
+	(void)state;
+	scenario(w.st);
+	dump(w.st, &d1);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_stats(w.st, &s1), 0);
+	store_close(w.st);
+
+	open_store(&w.st, 0);
+	/* Digest and stats need no key. */
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	assert_int_equal(store_stats(w.st, &s2), 0);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_int_equal(store_cs_head(w.st, w.b.pk, w.circle.id, &seq, head),
+	    0);
+	assert_int_equal(seq, w.b.seq);
+	assert_memory_equal(head, w.b.head, CS_IDLEN);
+	assert_int_equal(store_record_foreach(w.st, stop_cb, &stop),
+	    SAMEN_ELOCKED);
+	store_set_key(w.st, w.skey);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
+	/* A callback's non-zero return stops the walk and comes back. */
+	assert_int_equal(store_record_foreach(w.st, stop_cb, &stop), 7);
+	assert_int_equal(stop, 2);
+}
+
+/* Another store that receives the same change sets in another order. */
+static void
+test_order_independent(void **state)
+{
+	uint8_t rid[RID_LEN], id0[CS_IDLEN], idb[CS_IDLEN], v0[VID_LEN];
+	uint8_t g1[32], g2[32];
+	struct op ops[2];
+	struct ops_chunk c;
+	struct built b[3];
+	struct store *o;
+	struct dump d1, d2;
+	char *cause = NULL;
+	char path[128];
+	size_t i;
+	uint8_t zero[CS_IDLEN];
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000002000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "first", NULL, 0);
+	c = chunk("case", rid, ops, 2);
+	build(&b[0], &w.a, &w.circle, w.circle.key, 1, zero, HLC_MAKE(1, 0),
+	    &c, 1);
+	memcpy(id0, b[0].id, CS_IDLEN);
+	vid(v0, id0, 0, 1);
+	/* B replaces A's value; C (b again, second device) adds a tag. */
+	ops[0] = op_set("name", "second", v0, 1);
+	c = chunk("case", rid, ops, 1);
+	build(&b[1], &w.b, &w.circle, w.circle.key, 1, zero, HLC_MAKE(2, 0),
+	    &c, 1);
+	memcpy(idb, b[1].id, CS_IDLEN);
+	ops[0] = op_add("tags", "x");
+	c = chunk("case", rid, ops, 1);
+	build(&b[2], &w.b, &w.circle, w.circle.key, 2, idb, HLC_MAKE(3, 0), &c,
+	    1);
+
+	/* Here: in order, one by one. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(insert(w.st, &b[i]), 0);
+		merge(w.st);
+	}
+	/* There: B's chain first, so the kill comes before its value. */
+	snprintf(path, sizeof(path), "%s/other.db", w.dir);
+	assert_int_equal(store_open(&o, path, &cause), 0);
+	store_set_key(o, w.skey);
+	assert_int_equal(store_circle_put(o, &w.circle), 0);
+	assert_int_equal(insert(o, &b[1]), 0);
+	assert_int_equal(insert(o, &b[2]), 0);
+	merge(o);
+	assert_int_equal(insert(o, &b[0]), 0);
+	/* Merging without an outer transaction works too. */
+	assert_int_equal(store_merge_pending(o, NULL, NULL), 0);
+
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_digest(o, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	dump(w.st, &d1);
+	dump(o, &d2);
+	dump_equal(&d1, &d2);
+	assert_non_null(strstr(d1.lines[0], "[second]"));
+	assert_null(strstr(d1.lines[0], "[first]"));
+	dump_free(&d1);
+	dump_free(&d2);
+	store_close(o);
+	o = NULL;
+	/* ...and the digest it wrote without a transaction persisted. */
+	assert_int_equal(store_open(&o, path, &cause), 0);
+	assert_int_equal(store_digest(o, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	store_close(o);
+	for (i = 0; i < 3; i++)
+		built_free(&b[i]);
+}
+
+static void
+test_rollback(void **state)
+{
+	uint8_t rid[RID_LEN], g0[32], g1[32];
+	struct op ops[2];
+	struct store_stats s;
+	int64_t rkey;
+
+	(void)state;
+	assert_int_equal(store_digest(w.st, g0), 0);
+	mkrid(rid, 1700000003000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "gone", NULL, 0);
+	assert_int_equal(store_begin(w.st), 0);
+	write1(w.st, &w.a, HLC_MAKE(1, 0), "case", rid, ops, 2, NULL);
+	assert_int_equal(store_merge_pending(w.st, NULL, NULL), 0);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), 0);
+	store_rollback(w.st);
+	/* Nothing stays, the digest included. */
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), SAMEN_ENOTFOUND);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_memory_equal(g0, g1, 32);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 0);
+	/* A rollback with no transaction is harmless. */
+	store_rollback(w.st);
+	assert_int_equal(store_commit(w.st), SAMEN_EINVAL);
+}
+
+static int
+file_contains(const char *path, const void *needle, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t len = 0, got, i;
+	int found;
+
+	if (f == NULL)
+		return 0;
+	for (;;) {
+		buf = xrealloc(buf, len + 65536);
+		got = fread(buf + len, 1, 65536, f);
+		len += got;
+		if (got < 65536)
+			break;
+	}
+	fclose(f);
+	found = 0;
+	for (i = 0; !found && i + n <= len; i++)
+		found = buf[i] == *(const uint8_t *)needle &&
+		    memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return found;
+}
+
+static void
+assert_absent(const char *needle)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s-wal", w.path);
+	assert_false(file_contains(w.path, needle, strlen(needle)));
+	assert_false(file_contains(p, needle, strlen(needle)));
+}
+
+static void
+test_plaintext_absent(void **state)
+{
+	static const char *secrets[] = {
+		"dossiergeheim", "Huisartsnotitie", "Zonnebloemstraat 42 XYZZY",
+		"kwartelkoning", "Kringnaam-Vertrouwelijk", "Bewindvoerder"
+	};
+	uint8_t rid[RID_LEN];
+	struct op ops[4];
+	struct store_circle c;
+	struct store_record *r;
+	char p[128];
+	size_t i;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	randombytes_buf(c.id, sizeof(c.id));
+	randombytes_buf(c.key, sizeof(c.key));
+	c.epoch = 1;
+	c.name = (char *)secrets[4];
+	assert_int_equal(store_circle_put(w.st, &c), 0);
+	mkrid(rid, 1700000004000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set(secrets[1], secrets[2], NULL, 0);
+	ops[2] = op_add(secrets[5], secrets[3]);
+	ops[3] = op_rem(secrets[5], "ex-partner", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1, 0), secrets[0], rid, ops, 4, NULL);
+	merge(w.st);
+	r = load(w.st, secrets[0], rid);
+	assert_string_equal(field(r, secrets[1], 0)->vals[0].value,
+	    secrets[2]);
+	store_record_free(r);
+
+	/* The check can see: the author's key is stored in clear. */
+	snprintf(p, sizeof(p), "%s-wal", w.path);
+	assert_true(file_contains(w.path, w.a.pk, 32) ||
+	    file_contains(p, w.a.pk, 32));
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		assert_absent(secrets[i]);
+	assert_absent("ex-partner");
+
+	/* After a rebuild (rows rewritten) and a close (checkpoint). */
+	assert_int_equal(store_rebuild(w.st), 0);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		assert_absent(secrets[i]);
+	store_close(w.st);
+	w.st = NULL;
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		assert_absent(secrets[i]);
+	open_store(&w.st, 1);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct store *st;
+	char *cause = NULL;
+	char p[128];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/no/such/dir/x.db", w.dir);
+	assert_int_equal(store_open(&st, p, &cause), SAMEN_ESTORE);
+	assert_null(st);
+	assert_non_null(cause);
+	free(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_and_load, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_vs_edit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_replay_and_head, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_chunk, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_independent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_absent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup,
+		    teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
