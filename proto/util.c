@@ -70,15 +70,19 @@ xstrndup(const char *s, size_t n)
 char *
 xasprintf(const char *fmt, ...)
 {
+	char small[256];
 	va_list ap;
 	char *s;
 	int n;
 
+	/* Measure into a real buffer: gcc flags vsnprintf(NULL, 0, ...). */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		die_oom(0);
+	if ((size_t)n < sizeof(small))
+		return xstrdup(small);
 	s = xmalloc((size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(s, (size_t)n + 1, fmt, ap);

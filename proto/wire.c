@@ -423,8 +423,8 @@ wire_get_bin(struct wire_reader *r, const uint8_t **p, size_t *n, size_t max)
 int
 wire_get_bin_fixed(struct wire_reader *r, void *out, size_t n)
 {
-	const uint8_t *p;
-	size_t got;
+	const uint8_t *p = NULL;
+	size_t got = 0;
 
 	if (wire_get_bin(r, &p, &got, n))
 		return r->err;
@@ -438,7 +438,7 @@ int
 wire_get_str(struct wire_reader *r, const char **s, size_t *n, size_t max)
 {
 	uint32_t len;
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 
 	if (get_len(r, 0xa0, 0x1f, 31, 1, 0xd9, 0xda, 0xdb, &len))
 		return r->err;
