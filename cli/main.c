@@ -12,10 +12,7 @@
 #include "cmd.h"
 #include "protocol.h"
 #include "util.h"
-
-#ifndef SAMEN_VERSION
-#define SAMEN_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static const struct cmd_entry commands[] = {
 	{ "init", "[--passphrase-file FILE | --no-passphrase]",

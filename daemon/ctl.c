@@ -19,9 +19,9 @@
 #include "protocol.h"
 #include "rid.h"
 #include "util.h"
+#include "version.h"
 #include "wire.h"
 
-#define SAMEN_VERSION "0.1.0"
 #define MAX_MATCHED 64
 
 /* A reply waiting for its batch's commit. */
@@ -955,6 +955,34 @@ hist_op(const struct store_hist *h, int *last_alive)
 	return NULL;
 }
 
+/*
+ * The store lists a change set's ops in their stored order; a reader
+ * expects "create" or "delete" to come first.  Entries of one change set
+ * are adjacent: move its EXIST to the front of the run.
+ */
+static void
+exist_first(struct store_hist *h, size_t n)
+{
+	size_t start = 0, i, j;
+
+	while (start < n) {
+		for (i = start + 1; i < n && h[i].seq == h[start].seq &&
+		    memcmp(h[i].author, h[start].author, 32) == 0; i++)
+			;
+		for (j = start + 1; j < i; j++) {
+			if (h[j].kind == OP_EXIST) {
+				struct store_hist t = h[j];
+
+				memmove(&h[start + 1], &h[start],
+				    (j - start) * sizeof(*h));
+				h[start] = t;
+				break;
+			}
+		}
+		start = i;
+	}
+}
+
 static int
 handle_log(struct ctl *c, struct wire_reader *r, struct result *res)
 {
@@ -974,6 +1002,7 @@ handle_log(struct ctl *c, struct wire_reader *r, struct result *res)
 		return res->code;
 	if ((rc = store_history(c->env.store, rec->rkey, &h, &n)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+	exist_first(h, n);
 	alive = 1;
 	for (size_t i = 0; i < n; i++)
 		shown += hist_op(&h[i], &alive) != NULL;

@@ -25,8 +25,8 @@
 #include "store.h"
 #include "util.h"
 #include "vault.h"
+#include "version.h"
 
-#define SAMEN_VERSION "0.1.0"
 #define LOCK_FILE "samend.lock"
 #define PID_FILE "samend.pid"
 #define DB_FILE "samen.db"
@@ -98,11 +98,14 @@ lock_dir(struct samend *d)
 	ssize_t n;
 
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (d->lock_fd < 0)
-		fatal("%s", path);
+	if (d->lock_fd < 0) {
+		free(path);
+		fatal("%s/%s", d->dir, LOCK_FILE);
+	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		free(path);
 		if (errno != EWOULDBLOCK)
-			fatal("lock %s", path);
+			fatal("lock %s/%s", d->dir, LOCK_FILE);
 		n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
@@ -338,11 +341,15 @@ main(int argc, char **argv)
 	if (conf_load(&d.conf, d.conf_path, d.conf_given, &cause) != 0) {
 		fprintf(stderr, "samend: %s\n", cause);
 		free(cause);
+		free(d.conf_path);
+		free(d.dir);
 		return 1;
 	}
 	if (check_config) {
 		printf("# %s\n", d.conf_path);
 		conf_print(stdout, &d.conf);
+		free(d.conf_path);
+		free(d.dir);
 		return 0;
 	}
 	log_setlevel(d.conf.log_level + d.verbose > LOG_LEVEL_DEBUG ?
