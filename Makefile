@@ -12,6 +12,10 @@ DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
              sqlite3 binutils
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
+# clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
+DEB_FUZZ  := clang libclang-rt-dev llvm
+# What `make deps` installs; `make fuzz` runs it with DEB_FUZZ.
+DEPS_PKGS  = $(DEB_PKGS)
 
 CC       ?= cc
 BUILD    ?= build
@@ -33,15 +37,16 @@ endif
 
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
-              proto/ops.c proto/merge.c
+              proto/ops.c proto/merge.c proto/sync.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
-              daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c
+              daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
+              daemon/peer.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/reply.c cli/output.c cli/cmd.c
 
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
-              test_index test_reply
+              test_index test_reply test_sync
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -51,7 +56,7 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 
-.PHONY: all deps test unit system demo bench clean format check-format
+.PHONY: all deps test unit system demo bench clean format check-format fuzz
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -79,7 +84,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEPS_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -111,3 +116,57 @@ clean:
 
 format:
 	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h
+
+# ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
+#   make fuzz           deps, build, seeds, replay the regressions and seeds,
+#                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
+#                       a time; crash inputs land in tests/fuzz/regress/T/
+#   make fuzz-build     the targets and mkseeds, in build/fuzz/ (clang)
+#   make fuzz-regress   replay tests/fuzz/regress/ and the seeds: seconds
+# Always clang, sanitizers and build/fuzz/, whatever CC, SANITIZE and BUILD say.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_TIME    ?= 60
+FUZZ_PAR     ?= 1
+FUZZ_TARGETS := header payload ops wire changeset
+FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
+                 -Itests/fuzz
+FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
+FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
+FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
+                $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
+FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+
+.PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
+# Keep the targets' objects: make would delete them as intermediate files.
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_PKG_CFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
+
+$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/obj/tests/fuzz/mkseeds.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_BUILD)/mkseeds
+
+fuzz-seeds: $(FUZZ_BUILD)/mkseeds
+	@$(FUZZ_BUILD)/mkseeds $(FUZZ_BUILD)/corpus
+
+fuzz-regress: fuzz-build fuzz-seeds
+	@tests/fuzz/run.sh regress $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_FUZZ)"
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-regress
+	@tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_PAR) $(FUZZ_TARGETS)
+# ---- end fuzz ---------------------------------------------------------------

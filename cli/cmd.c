@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -33,6 +34,11 @@
 #define KEYS_FILE "keys"
 #define KEYS_MAX 65536		/* a key file is a few hundred bytes */
 #define USAGE_COLS 26		/* where the summaries of samen --help start */
+#define CIRCLE_NAME_MAX 64	/* bytes of a circle name (docs/api.md) */
+#define ADDR_HOST_MAX 253	/* a DNS name; an IPv6 address is shorter */
+#define SYNC_TIMEOUT_S 60	/* sync --wait without --timeout */
+#define SYNC_TIMEOUT_MAX 1e6	/* seconds: twelve days is patience enough */
+#define SYNC_POLL_MS 200	/* between two peer ls while waiting */
 
 /* Errors. */
 
@@ -98,6 +104,116 @@ check_rid(const char *s, char out[RID_TEXTLEN + 1])
 		return usage_error("invalid id \"%s\": expected the "
 		    "%d-character id samen printed", s, RID_TEXTLEN);
 	rid_encode(out, rid);
+	return 0;
+}
+
+/*
+ * Checks a device id and writes its canonical text (lower case) to out.
+ * A mistyped id is caught here, before the daemon is asked, and the message
+ * says what is wrong with it: length, a character base32 does not have, or
+ * the checksum.
+ */
+static int
+check_devid(const char *s, char out[DEVID_TEXTLEN + 1])
+{
+	uint8_t key[DEVID_KEYLEN];
+	size_t n = strlen(s), i;
+	unsigned char ch;
+
+	if (n != DEVID_TEXTLEN)
+		return usage_error("invalid device id \"%s\": %zu characters, "
+		    "expected %d (samen id prints it)", s, n, DEVID_TEXTLEN);
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '2' && ch <= '7'))
+			continue;
+		if (ch < 0x21 || ch > 0x7e)
+			return usage_error("invalid device id \"%s\": character "
+			    "%zu is not one of a-z 2-7", s, i + 1);
+		return usage_error("invalid device id \"%s\": '%c' (character "
+		    "%zu) is not one of a-z 2-7", s, ch, i + 1);
+	}
+	if (devid_decode(key, s, n) != 0)
+		return usage_error("invalid device id \"%s\": checksum "
+		    "mismatch, probably a typo", s);
+	devid_encode(out, key);
+	return 0;
+}
+
+static int
+is_host_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+}
+
+/*
+ * tcp://HOST:PORT, the only transport peers use.  HOST is a name or an IPv4
+ * address, or an IPv6 address in brackets (ZeroMQ's form); PORT 1-65535 in
+ * decimal.  Names are not resolved here: the daemon connects later, and
+ * again when the address stops answering.
+ */
+static int
+check_addr(const char *s)
+{
+	const char *host, *colon, *p;
+	size_t hlen, i;
+	unsigned long port = 0;
+
+	if (strncmp(s, "tcp://", 6) != 0)
+		return usage_error("invalid address \"%s\": expected "
+		    "tcp://HOST:PORT", s);
+	host = s + 6;
+	if ((colon = strrchr(host, ':')) == NULL)
+		return usage_error("invalid address \"%s\": no :PORT", s);
+	hlen = (size_t)(colon - host);
+	if (hlen == 0)
+		return usage_error("invalid address \"%s\": no HOST", s);
+	if (host[0] == '[') {
+		if (hlen < 3 || host[hlen - 1] != ']')
+			return usage_error("invalid address \"%s\": an IPv6 "
+			    "address goes in [brackets]", s);
+		for (i = 1; i < hlen - 1; i++)
+			if (strchr("0123456789abcdefABCDEF:.", host[i]) ==
+			    NULL)
+				return usage_error("invalid address \"%s\": "
+				    "not an IPv6 address in [brackets]", s);
+	} else {
+		if (hlen > ADDR_HOST_MAX)
+			return usage_error("invalid address \"%s\": HOST is "
+			    "longer than %d bytes", s, ADDR_HOST_MAX);
+		for (i = 0; i < hlen; i++) {
+			if (host[i] == ':')
+				return usage_error("invalid address \"%s\": "
+				    "an IPv6 address goes in [brackets]", s);
+			if (!is_host_char(host[i]))
+				return usage_error("invalid address \"%s\": "
+				    "HOST may hold only A-Z a-z 0-9 . - _", s);
+		}
+	}
+	for (p = colon + 1; *p >= '0' && *p <= '9' && p - colon <= 5; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (p == colon + 1 || *p != '\0' || port < 1 || port > 65535)
+		return usage_error("invalid address \"%s\": PORT must be a "
+		    "number from 1 to 65535", s);
+	return 0;
+}
+
+static int
+check_circle(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		    s[i] == '-'))
+			break;
+	if (n == 0 || n > CIRCLE_NAME_MAX || i < n)
+		return usage_error("invalid circle name \"%s\": 1-%d of "
+		    "A-Z a-z 0-9 _ -", s, CIRCLE_NAME_MAX);
 	return 0;
 }
 
@@ -802,6 +918,8 @@ cmd_put(struct cmd_ctx *c)
 
 	if ((rc = check_collection(c->argv[0])) != 0)
 		return rc;
+	if (c->circle != NULL && (rc = check_circle(c->circle)) != 0)
+		return rc;
 	/* An id has no '='; an assignment always has one. */
 	if (c->argc > 1 && strchr(c->argv[1], '=') == NULL) {
 		uint8_t bin[RID_LEN];
@@ -834,7 +952,11 @@ cmd_put(struct cmd_ctx *c)
 			}
 		}
 	}
-	req_start(&w, CTL_PUT, 3);
+	/*
+	 * The circle is a fourth argument, sent only when given: without it
+	 * the request stays the three-argument form every daemon knows.
+	 */
+	req_start(&w, CTL_PUT, c->circle != NULL ? 4 : 3);
 	wire_put_cstr(&w, c->argv[0]);
 	if (first == 2)
 		wire_put_cstr(&w, rid);
@@ -847,6 +969,8 @@ cmd_put(struct cmd_ctx *c)
 		wire_put_str(&w, as[i].field, as[i].flen);
 		wire_put_cstr(&w, as[i].value);
 	}
+	if (c->circle != NULL)
+		wire_put_cstr(&w, c->circle);
 	rc = run(c, &w, print_id);
 out:
 	free(as);
@@ -962,6 +1086,320 @@ cmd_rebuild(struct cmd_ctx *c)
 	return run(c, &w, print_digest);
 }
 
+/* Peers. */
+
+int
+cmd_peer_add(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if ((rc = check_devid(c->argv[0], dev)) != 0)
+		return rc;
+	if (c->argc > 1 && (rc = check_addr(c->argv[1])) != 0)
+		return rc;
+	req_start(&w, CTL_PEER_ADD, 2);
+	wire_put_cstr(&w, dev);
+	if (c->argc > 1)
+		wire_put_cstr(&w, c->argv[1]);
+	else
+		wire_put_nil(&w);
+	return run(c, &w, output_peer_add);
+}
+
+int
+cmd_peer_ls(struct cmd_ctx *c)
+{
+	struct wbuf w;
+
+	req_start(&w, CTL_PEER_LS, 0);
+	return run(c, &w, output_peers);
+}
+
+int
+cmd_peer_rm(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if ((rc = check_devid(c->argv[0], dev)) != 0)
+		return rc;
+	req_start(&w, CTL_PEER_RM, 1);
+	wire_put_cstr(&w, dev);
+	/* Silent on success, as rm. */
+	return run(c, &w, NULL);
+}
+
+/* Sync. */
+
+static int
+parse_timeout(const char *s, double *secs)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	/* The comparison also refuses NaN. */
+	if (end == s || *end != '\0' || errno != 0 ||
+	    !(d > 0 && d <= SYNC_TIMEOUT_MAX))
+		return usage_error("--timeout: \"%s\" is not a number of "
+		    "seconds (more than 0, at most %.0f)", s,
+		    SYNC_TIMEOUT_MAX);
+	*secs = d;
+	return 0;
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+nap(double secs)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* What sync --wait last reported of one started peer. */
+struct sync_watch {
+	const char *device;	/* borrows the sync reply */
+	int64_t sent;
+	int64_t received;
+	int64_t bytes;
+};
+
+/*
+ * Polls peer ls into *ls until every started peer's session of this round
+ * is over (docs/api.md), printing progress on stderr.  Returns 0 with *ls
+ * to free, or an exit code after saying why.
+ */
+static int
+sync_wait(struct cmd_ctx *c, struct sync_watch *watch, uint32_t n,
+    int64_t round, double timeout, const struct timespec *t0,
+    struct reply *ls)
+{
+	const struct reply_node *peer;
+	struct reply_session s;
+	struct wbuf w;
+	double left;
+	uint32_t i, over;
+	int64_t bytes;
+	int rc;
+
+	for (;;) {
+		reply_free(ls);
+		req_start(&w, CTL_PEER_LS, 0);
+		if ((rc = call(c, &w, ls)) != 0)
+			return rc;
+		if (ls->body->type != REPLY_ARRAY) {
+			reply_free(ls);
+			return failure("malformed reply from samend: peer ls "
+			    "is not a list");
+		}
+		for (i = over = 0; i < n; i++) {
+			/* A peer removed meanwhile has nothing more to do. */
+			if ((peer = reply_find(ls->body, "device",
+			    watch[i].device)) == NULL) {
+				over++;
+				continue;
+			}
+			reply_session(peer, &s);
+			if (reply_session_over(&s, round)) {
+				over++;
+				continue;
+			}
+			/* An older round's numbers are not this sync's. */
+			if (s.round < round)
+				continue;
+			bytes = s.bytes_sent > INT64_MAX - s.bytes_received ?
+			    INT64_MAX : s.bytes_sent + s.bytes_received;
+			if (s.sent != watch[i].sent ||
+			    s.received != watch[i].received ||
+			    bytes != watch[i].bytes) {
+				output_sync_progress(stderr, watch[i].device,
+				    &s);
+				watch[i].sent = s.sent;
+				watch[i].received = s.received;
+				watch[i].bytes = bytes;
+			}
+		}
+		if (over == n)
+			return 0;
+		if ((left = timeout - seconds_since(t0)) <= 0) {
+			reply_free(ls);
+			return failure("sync timed out after %g s", timeout);
+		}
+		nap(left < SYNC_POLL_MS / 1000.0 ? left :
+		    SYNC_POLL_MS / 1000.0);
+	}
+}
+
+/* The last line of sync --wait for each peer, or the JSON array. */
+static int
+sync_report(struct cmd_ctx *c, const struct sync_watch *watch, uint32_t n,
+    const struct reply_node *list)
+{
+	const struct reply_node **items;
+	const struct reply_node *peer;
+	struct reply_session s;
+	uint32_t i, k = 0;
+	int failed = 0;
+
+	items = xcalloc(n, sizeof(*items));
+	for (i = 0; i < n; i++) {
+		if ((peer = reply_find(list, "device", watch[i].device)) ==
+		    NULL) {
+			failed = 1;
+			if (c->json)
+				complain(0, "%s is no longer a peer",
+				    watch[i].device);
+			else
+				output_sync_result(stdout, watch[i].device,
+				    NULL);
+			continue;
+		}
+		reply_session(peer, &s);
+		if (s.state != REPLY_SESSION_DONE)
+			failed = 1;
+		items[k++] = peer;
+		if (!c->json)
+			output_sync_result(stdout, watch[i].device, &s);
+	}
+	if (c->json)
+		output_json_items(stdout, items, k);
+	free(items);
+	return failed ? CMD_EXIT_FAIL : CMD_EXIT_OK;
+}
+
+int
+cmd_sync(struct cmd_ctx *c)
+{
+	const struct reply_node *started;
+	struct sync_watch *watch;
+	struct timespec t0;
+	struct reply rp, ls;
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	double timeout = SYNC_TIMEOUT_S;
+	int64_t round;
+	uint32_t i, n;
+	int rc;
+
+	if (c->timeout != NULL && !c->wait)
+		return usage_error("--timeout needs --wait");
+	if (c->timeout != NULL && (rc = parse_timeout(c->timeout,
+	    &timeout)) != 0)
+		return rc;
+	if (c->argc > 0 && (rc = check_devid(c->argv[0], dev)) != 0)
+		return rc;
+	/* The timeout counts from here: starting the sync is part of it. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	req_start(&w, CTL_SYNC, 1);
+	if (c->argc > 0)
+		wire_put_cstr(&w, dev);
+	else
+		wire_put_nil(&w);
+	if ((rc = call(c, &w, &rp)) != 0)
+		return rc;
+	if (!c->wait) {
+		if (c->json)
+			output_json(stdout, rp.body);
+		else
+			output_sync_started(stdout, rp.body);
+		reply_free(&rp);
+		return 0;
+	}
+
+	started = reply_get(rp.body, "started");
+	n = reply_len(started);
+	for (i = 0; i < n && started->type == REPLY_ARRAY; i++)
+		if (reply_str(&started->v.kids[i]) == NULL)
+			break;
+	if (reply_get_i64(rp.body, "round", &round) != 0 ||
+	    started == NULL || started->type != REPLY_ARRAY || i < n) {
+		reply_free(&rp);
+		return failure("malformed reply from samend: sync without "
+		    "round or started");
+	}
+	watch = xcalloc(n, sizeof(*watch));
+	for (i = 0; i < n; i++)
+		watch[i].device = reply_str(&started->v.kids[i]);
+	memset(&ls, 0, sizeof(ls));
+	if ((rc = sync_wait(c, watch, n, round, timeout, &t0, &ls)) == 0) {
+		rc = sync_report(c, watch, n, ls.body);
+		reply_free(&ls);
+	}
+	free(watch);
+	reply_free(&rp);
+	return rc;
+}
+
+/* Circles. */
+
+int
+cmd_circle_new(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	int rc;
+
+	if ((rc = check_circle(c->argv[0])) != 0)
+		return rc;
+	req_start(&w, CTL_CIRCLE_NEW, 1);
+	wire_put_cstr(&w, c->argv[0]);
+	return run(c, &w, output_circle_new);
+}
+
+int
+cmd_circle_add(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if ((rc = check_circle(c->argv[0])) != 0 ||
+	    (rc = check_devid(c->argv[1], dev)) != 0)
+		return rc;
+	req_start(&w, CTL_CIRCLE_ADD, 2);
+	wire_put_cstr(&w, c->argv[0]);
+	wire_put_cstr(&w, dev);
+	return run(c, &w, output_circle_add);
+}
+
+int
+cmd_circle_ls(struct cmd_ctx *c)
+{
+	struct wbuf w;
+
+	req_start(&w, CTL_CIRCLE_LS, 0);
+	return run(c, &w, output_circles);
+}
+
+int
+cmd_circle_use(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	int rc;
+
+	if ((rc = check_circle(c->argv[0])) != 0)
+		return rc;
+	req_start(&w, CTL_CIRCLE_USE, 1);
+	wire_put_cstr(&w, c->argv[0]);
+	return run(c, &w, output_circle_use);
+}
+
 /* Help. */
 
 const struct cmd_entry *
@@ -975,11 +1413,37 @@ cmd_find_entry(const struct cmd_entry *table, const char *name)
 	return NULL;
 }
 
+const char *
+cmd_name(char buf[CMD_NAME_MAX], const struct cmd_entry *group,
+    const struct cmd_entry *e)
+{
+	if (group != NULL)
+		snprintf(buf, CMD_NAME_MAX, "%s %s", group->name, e->name);
+	else
+		snprintf(buf, CMD_NAME_MAX, "%s", e->name);
+	return buf;
+}
+
+/* "  name args", then the summary at USAGE_COLS or on a line of its own. */
+static void
+usage_line(FILE *fp, const struct cmd_entry *group, const struct cmd_entry *e)
+{
+	char name[CMD_NAME_MAX];
+	size_t n;
+
+	n = (size_t)fprintf(fp, "  %s%s%s", cmd_name(name, group, e),
+	    e->args[0] != '\0' ? " " : "", e->args);
+	if (n + 2 > USAGE_COLS)
+		fprintf(fp, "\n%*s", USAGE_COLS, "");
+	else
+		fprintf(fp, "%*s", (int)(USAGE_COLS - n), "");
+	fprintf(fp, "%s\n", e->summary);
+}
+
 void
 cmd_usage(FILE *fp, const struct cmd_entry *table)
 {
-	const struct cmd_entry *e;
-	size_t n;
+	const struct cmd_entry *e, *sub;
 
 	fputs("usage: samen [-d DIR] [--json] COMMAND [ARGS...]\n"
 	    "       samen --version | --help | COMMAND --help\n\n"
@@ -993,31 +1457,61 @@ cmd_usage(FILE *fp, const struct cmd_entry *table)
 	    "commands:\n", fp);
 	/* Long usages put their summary on a line of its own. */
 	for (e = table; e->name != NULL; e++) {
-		n = (size_t)fprintf(fp, "  %s%s%s", e->name,
-		    e->args[0] != '\0' ? " " : "", e->args);
-		if (n + 2 > USAGE_COLS)
-			fprintf(fp, "\n%*s", USAGE_COLS, "");
-		else
-			fprintf(fp, "%*s", (int)(USAGE_COLS - n), "");
-		fprintf(fp, "%s\n", e->summary);
+		if (e->sub == NULL) {
+			usage_line(fp, NULL, e);
+			continue;
+		}
+		for (sub = e->sub; sub->name != NULL; sub++)
+			usage_line(fp, e, sub);
 	}
 	fputs("\nexit: 0 ok, 1 refused or failed, 2 usage, 3 samend not "
 	    "running, 4 locked\n", fp);
 }
 
 void
-cmd_usage_entry(FILE *fp, const struct cmd_entry *e)
+cmd_usage_entry(FILE *fp, const struct cmd_entry *group,
+    const struct cmd_entry *e)
 {
-	fprintf(fp, "usage: samen [-d DIR] [--json] %s%s%s\n\n%s\n", e->name,
-	    e->args[0] != '\0' ? " " : "", e->args, e->summary);
+	const struct cmd_entry *sub;
+	char name[CMD_NAME_MAX];
+
+	fprintf(fp, "usage: samen [-d DIR] [--json] %s%s%s\n\n%s\n",
+	    cmd_name(name, group, e), e->args[0] != '\0' ? " " : "", e->args,
+	    e->summary);
 	if (e->help != NULL)
 		fprintf(fp, "\n%s", e->help);
+	if (e->sub == NULL)
+		return;
+	fputs("\nsubcommands:\n", fp);
+	for (sub = e->sub; sub->name != NULL; sub++)
+		usage_line(fp, e, sub);
+	fprintf(fp, "\nsamen %s SUBCOMMAND --help shows the help of one.\n",
+	    e->name);
+}
+
+int
+cmd_group_error(const struct cmd_entry *group, const char *word)
+{
+	const struct cmd_entry *sub;
+
+	fputs("samen: ", stderr);
+	if (word != NULL)
+		fprintf(stderr, "unknown subcommand \"%s %s\"", group->name,
+		    word);
+	else
+		fprintf(stderr, "%s needs a subcommand", group->name);
+	fputs(": one of", stderr);
+	for (sub = group->sub; sub->name != NULL; sub++)
+		fprintf(stderr, "%s %s", sub == group->sub ? "" : ",",
+		    sub->name);
+	fprintf(stderr, " (samen %s --help)\n", group->name);
+	return CMD_EXIT_USAGE;
 }
 
 int
 cmd_help(struct cmd_ctx *c)
 {
-	const struct cmd_entry *e;
+	const struct cmd_entry *e, *sub;
 
 	if (c->argc == 0) {
 		cmd_usage(stdout, c->table);
@@ -1026,6 +1520,15 @@ cmd_help(struct cmd_ctx *c)
 	if ((e = cmd_find_entry(c->table, c->argv[0])) == NULL)
 		return usage_error("unknown command \"%s\" (samen help lists "
 		    "them)", c->argv[0]);
-	cmd_usage_entry(stdout, e);
+	if (c->argc == 1) {
+		cmd_usage_entry(stdout, NULL, e);
+		return 0;
+	}
+	if (e->sub == NULL)
+		return usage_error("%s has no subcommands (samen help %s)",
+		    e->name, e->name);
+	if ((sub = cmd_find_entry(e->sub, c->argv[1])) == NULL)
+		return cmd_group_error(e, c->argv[1]);
+	cmd_usage_entry(stdout, e, sub);
 	return 0;
 }

@@ -14,6 +14,38 @@
 #include "util.h"
 #include "version.h"
 
+/*
+ * Groups: "samen peer add ..." finds "peer" below, then "add" here.  The
+ * NULL rows end each table.
+ */
+static const struct cmd_entry peer_commands[] = {
+	{ "add", "DEVICE_ID [tcp://HOST:PORT]",
+	  "add a peer, or change its address",
+	  "DEVICE_ID is the 56-character id that samen id prints on the\n"
+	  "peer.  With an address, this device connects to the peer; without\n"
+	  "one, the peer may only connect to this device.  PORT: 1-65535;\n"
+	  "HOST: a name, an IPv4 address or an IPv6 address in brackets.\n",
+	  1, 2, 0, cmd_peer_add, NULL },
+	{ "ls", "", "the peers: address, state, last sync, counts", NULL,
+	  0, 0, 0, cmd_peer_ls, NULL },
+	{ "rm", "DEVICE_ID", "forget a peer", NULL,
+	  1, 1, 0, cmd_peer_rm, NULL },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cmd_entry circle_commands[] = {
+	{ "new", "NAME", "create a shared circle, with this device as admin",
+	  "NAME: 1-64 of A-Z a-z 0-9 _ -.\n",
+	  1, 1, 0, cmd_circle_new, NULL },
+	{ "add", "NAME DEVICE_ID", "add a device to a circle (admins only)",
+	  NULL, 2, 2, 0, cmd_circle_add, NULL },
+	{ "ls", "", "the circles, their members and roles", NULL,
+	  0, 0, 0, cmd_circle_ls, NULL },
+	{ "use", "NAME", "make NAME the circle of new records", NULL,
+	  1, 1, 0, cmd_circle_use, NULL },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
+};
+
 static const struct cmd_entry commands[] = {
 	{ "init", "[--passphrase-file FILE | --no-passphrase]",
 	  "create the data directory and this device's identity",
@@ -21,17 +53,17 @@ static const struct cmd_entry commands[] = {
 	  "$SAMEN_PASSPHRASE, else the terminal (asked twice).\n"
 	  "--no-passphrase stores the keys unprotected.  Prints the device "
 	  "id.\n",
-	  0, 0, CMD_OPT_PASSFILE | CMD_OPT_NOPASS, cmd_init },
+	  0, 0, CMD_OPT_PASSFILE | CMD_OPT_NOPASS, cmd_init, NULL },
 	{ "unlock", "[--passphrase-file FILE]",
 	  "give samend the passphrase to unlock its keys",
 	  "The passphrase comes from the first line of FILE, else\n"
 	  "$SAMEN_PASSPHRASE, else the terminal.\n",
-	  0, 0, CMD_OPT_PASSFILE, cmd_unlock },
+	  0, 0, CMD_OPT_PASSFILE, cmd_unlock, NULL },
 	{ "id", "", "print this device's id (no daemon needed)", NULL,
-	  0, 0, 0, cmd_id },
+	  0, 0, 0, cmd_id, NULL },
 	{ "status", "", "device, lock state, counts, replica digest", NULL,
-	  0, 0, 0, cmd_status },
-	{ "put", "COLLECTION [ID] ASSIGNMENT...",
+	  0, 0, 0, cmd_status, NULL },
+	{ "put", "[--circle NAME] COLLECTION [ID] ASSIGNMENT...",
 	  "create a record (prints its id), or update record ID",
 	  "Assignments:\n"
 	  "  FIELD=VALUE      set the field (also resolves a conflict)\n"
@@ -39,34 +71,47 @@ static const struct cmd_entry commands[] = {
 	  "  FIELD-=ELEMENT   remove an element from a set field\n"
 	  "COLLECTION: 1-32 of a-z 0-9 _ -, starting with a letter.\n"
 	  "FIELD: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit.\n"
-	  "VALUE: up to 64 KiB of UTF-8; ELEMENT: up to 1 KiB.\n",
-	  2, -1, 0, cmd_put },
+	  "VALUE: up to 64 KiB of UTF-8; ELEMENT: up to 1 KiB.\n"
+	  "--circle NAME puts a new record into that circle instead of the\n"
+	  "one samen circle use chose; an update keeps the record's circle.\n",
+	  2, -1, CMD_OPT_CIRCLE, cmd_put, NULL },
 	{ "get", "COLLECTION ID",
 	  "show a record, its conflicts and a case's notes", NULL,
-	  2, 2, 0, cmd_get },
+	  2, 2, 0, cmd_get, NULL },
 	{ "ls", "COLLECTION [--where FIELD=VALUE]...",
 	  "list the live records of a collection, oldest first",
 	  "Each --where must equal the shown value, or be an element of the\n"
 	  "set field.\n",
-	  1, 1, CMD_OPT_WHERE, cmd_ls },
+	  1, 1, CMD_OPT_WHERE, cmd_ls, NULL },
 	{ "find", "TEXT",
 	  "search every value and set element, ignoring case", NULL,
-	  1, 1, 0, cmd_find },
+	  1, 1, 0, cmd_find, NULL },
 	{ "rm", "COLLECTION ID", "delete a record", NULL,
-	  2, 2, 0, cmd_rm },
+	  2, 2, 0, cmd_rm, NULL },
 	{ "log", "COLLECTION ID", "a record's history, oldest first", NULL,
-	  2, 2, 0, cmd_log },
+	  2, 2, 0, cmd_log, NULL },
 	{ "note", "CASE_ID TEXT", "add a note to a case (prints its id)",
-	  NULL, 2, 2, 0, cmd_note },
+	  NULL, 2, 2, 0, cmd_note, NULL },
 	{ "conflicts", "",
 	  "every field with more than one surviving value", NULL,
-	  0, 0, 0, cmd_conflicts },
+	  0, 0, 0, cmd_conflicts, NULL },
 	{ "rebuild", "",
 	  "recompute the replica, print its digest",
-	  NULL, 0, 0, 0, cmd_rebuild },
-	{ "help", "[COMMAND]", "this list, or the help of COMMAND", NULL,
-	  0, 1, 0, cmd_help },
-	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL },
+	  NULL, 0, 0, 0, cmd_rebuild, NULL },
+	{ "peer", "SUBCOMMAND ...", "the devices this one syncs with", NULL,
+	  0, 0, 0, NULL, peer_commands },
+	{ "sync", "[DEVICE_ID] [--wait [--timeout SECONDS]]",
+	  "sync with DEVICE_ID, or every peer with an address",
+	  "Without --wait, starts the sessions and returns.  With --wait,\n"
+	  "shows progress on stderr until every session has ended, then one\n"
+	  "line per peer; exit 1 if any failed or after --timeout SECONDS\n"
+	  "(default 60).\n",
+	  0, 1, CMD_OPT_WAIT | CMD_OPT_TIMEOUT, cmd_sync, NULL },
+	{ "circle", "SUBCOMMAND ...", "the circles records are shared in", NULL,
+	  0, 0, 0, NULL, circle_commands },
+	{ "help", "[COMMAND [SUBCOMMAND]]", "this list, or the help of COMMAND",
+	  NULL, 0, 2, 0, cmd_help, NULL },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 
 /* Options of the commands, allowed after the command that takes them. */
@@ -78,6 +123,9 @@ static const struct {
 	{ "--passphrase-file", CMD_OPT_PASSFILE, 1 },
 	{ "--no-passphrase", CMD_OPT_NOPASS, 0 },
 	{ "--where", CMD_OPT_WHERE, 1 },
+	{ "--wait", CMD_OPT_WAIT, 0 },
+	{ "--timeout", CMD_OPT_TIMEOUT, 1 },
+	{ "--circle", CMD_OPT_CIRCLE, 1 },
 };
 
 static int __attribute__((format(printf, 1, 2)))
@@ -152,7 +200,7 @@ main(int argc, char **argv)
 	struct cmd_ctx c;
 	const struct cmd_entry *e;
 	const char *arg, *name, *value, *diropt = NULL;
-	char namebuf[32];
+	char namebuf[32], cmdname[CMD_NAME_MAX];
 	char *dir = NULL;
 	size_t j;
 	int i, rc, help = 0, version = 0, dashdash = 0;
@@ -170,14 +218,24 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (dashdash || arg[0] != '-' || arg[1] == '\0') {
-			if (c.entry != NULL)
+			if (c.entry == NULL) {
+				if ((c.entry = cmd_find_entry(commands, arg)) ==
+				    NULL) {
+					rc = usage_error("unknown command "
+					    "\"%s\" (samen --help lists them)",
+					    arg);
+					goto out;
+				}
+			} else if (c.entry->sub != NULL) {
+				/* The word after a group names its command. */
+				c.group = c.entry;
+				if ((c.entry = cmd_find_entry(c.group->sub,
+				    arg)) == NULL) {
+					rc = cmd_group_error(c.group, arg);
+					goto out;
+				}
+			} else
 				c.argv[c.argc++] = argv[i];
-			else if ((c.entry = cmd_find_entry(commands, arg)) ==
-			    NULL) {
-				rc = usage_error("unknown command \"%s\" "
-				    "(samen --help lists them)", arg);
-				goto out;
-			}
 			continue;
 		}
 		if (strcmp(arg, "--") == 0) {
@@ -223,7 +281,8 @@ main(int argc, char **argv)
 		if (c.entry == NULL || !(c.entry->options & options[j].flag)) {
 			rc = c.entry == NULL ?
 			    usage_error("%s belongs after its command", name) :
-			    usage_error("%s takes no %s", c.entry->name, name);
+			    usage_error("%s takes no %s", cmd_name(cmdname,
+			    c.group, c.entry), name);
 			goto out;
 		}
 		if (options[j].hasarg && value == NULL) {
@@ -243,6 +302,15 @@ main(int argc, char **argv)
 		case CMD_OPT_WHERE:
 			c.where[c.nwhere++] = (char *)value;
 			break;
+		case CMD_OPT_WAIT:
+			c.wait = 1;
+			break;
+		case CMD_OPT_TIMEOUT:
+			c.timeout = value;
+			break;
+		case CMD_OPT_CIRCLE:
+			c.circle = value;
+			break;
 		}
 	}
 
@@ -254,7 +322,7 @@ main(int argc, char **argv)
 	}
 	if (help) {
 		if (c.entry != NULL)
-			cmd_usage_entry(stdout, c.entry);
+			cmd_usage_entry(stdout, c.group, c.entry);
 		else
 			cmd_usage(stdout, commands);
 		rc = CMD_EXIT_OK;
@@ -265,9 +333,13 @@ main(int argc, char **argv)
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
+	if (e->sub != NULL) {
+		rc = cmd_group_error(e, NULL);
+		goto out;
+	}
 	if (c.argc < e->minargs || (e->maxargs >= 0 && c.argc > e->maxargs)) {
-		rc = usage_error("usage: samen %s%s%s", e->name,
-		    e->args[0] != '\0' ? " " : "", e->args);
+		rc = usage_error("usage: samen %s%s%s", cmd_name(cmdname,
+		    c.group, e), e->args[0] != '\0' ? " " : "", e->args);
 		goto out;
 	}
 	if (e->exec != cmd_help) {

@@ -367,6 +367,10 @@ static const struct {
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
 	{ "replica_digest", "replica digest", "" },
+	{ "listen", "listen", "" },
+	{ "zap_refused", "zap refusals", "" },
+	{ "rejected", "rejected", "" },
+	{ "peers", "peers", "" },
 };
 
 void
@@ -380,9 +384,43 @@ output_status_warning(FILE *err, const struct reply_node *body)
 		    "a passphrase\n", err);
 }
 
+/*
+ * Under "peers: N", one line per peer: when this device last synced with
+ * it, and whether the peer's digest then equalled our digest now.
+ */
+static void
+put_status_peers(FILE *fp, const struct reply_node *peers,
+    const char *ours)
+{
+	const struct reply_node *p;
+	const char *last, *digest;
+	uint32_t i;
+
+	for (i = 0; i < peers->n; i++) {
+		p = &peers->v.kids[i];
+		last = reply_get_str(p, "last_sync");
+		digest = reply_get_str(p, "digest");
+		fputs("  ", fp);
+		put_col(fp, reply_get_str(p, "device"), DEVID_SHORTLEN);
+		if (last == NULL && digest == NULL) {
+			fputs("  never synced\n", fp);
+			continue;
+		}
+		fputs("  last sync ", fp);
+		put_col(fp, last != NULL ? last : "never", TIME_COLS);
+		if (digest == NULL)
+			fputs("  digest unknown\n", fp);
+		else if (ours != NULL && strcmp(digest, ours) == 0)
+			fputs("  digest = ours\n", fp);
+		else
+			fputs("  digest differs\n", fp);
+	}
+}
+
 void
 output_status(FILE *fp, FILE *err, const struct reply_node *body)
 {
+	const struct reply_node *v;
 	const char *key, *label, *unit;
 	size_t width = 0, j;
 	uint32_t i, pass;
@@ -415,7 +453,21 @@ output_status(FILE *fp, FILE *err, const struct reply_node *body)
 				putc(label[j] == '_' ? ' ' : label[j], fp);
 			putc(':', fp);
 			spaces(fp, width - strlen(label) + 1);
-			put_value(fp, &body->v.kids[2 * i + 1], 0, 0, 0);
+			v = &body->v.kids[2 * i + 1];
+			/* Keys of peers and sync; an older daemon omits them. */
+			if (strcmp(key, "listen") == 0 &&
+			    v->type == REPLY_NIL) {
+				fputs("off\n", fp);
+				continue;
+			}
+			if (strcmp(key, "peers") == 0 &&
+			    v->type == REPLY_ARRAY) {
+				fprintf(fp, "%" PRIu32 "\n", v->n);
+				put_status_peers(fp, v, reply_get_str(body,
+				    "replica_digest"));
+				continue;
+			}
+			put_value(fp, v, 0, 0, 0);
 			fprintf(fp, "%s\n", unit);
 		}
 	}
@@ -784,5 +836,312 @@ output_conflicts(FILE *fp, const struct reply_node *list)
 		put_conflict_title(fp, c);
 		putc('\n', fp);
 		put_conflict_values(fp, reply_get(c, "values"), 2);
+	}
+}
+
+/* Peers and sync. */
+
+void
+output_json_items(FILE *fp, const struct reply_node *const *items, size_t n)
+{
+	size_t i;
+
+	putc('[', fp);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			fputs(", ", fp);
+		json_value(fp, items[i]);
+	}
+	fputs("]\n", fp);
+}
+
+/* The first DEVID_SHORTLEN characters of a device id, "?" for none. */
+static void
+put_short(FILE *fp, const char *device)
+{
+	put_str(fp, device != NULL ? device : "?", DEVID_SHORTLEN, TEXT_CUT, 0);
+}
+
+void
+output_peer_add(FILE *fp, const struct reply_node *body)
+{
+	const char *device = reply_get_str(body, "device");
+	const char *addr = reply_get_str(body, "addr");
+
+	if (device == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	fputs("peer ", fp);
+	put_str(fp, device, 0, 0, 0);
+	fputs(" added (", fp);
+	put_str(fp, addr != NULL ? addr : "no address", 0, 0, 0);
+	fputs(")\n", fp);
+}
+
+#define PEER_ADDR_COLS_MAX 48	/* wider addresses are cut */
+#define PEER_STATE_COLS 10	/* "connecting" */
+#define PEER_COUNT_COLS 13	/* "SENT/RECV/REJ" */
+#define DIGEST_COLS 12		/* hex characters of a digest shown */
+
+static void
+put_counts(FILE *fp, const struct reply_node *p)
+{
+	static const char *keys[] = { "sent", "received", "rejected" };
+	char buf[3 * 21 + 3];
+	size_t i, off = 0;
+	int64_t v;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (reply_get_i64(p, keys[i], &v) != 0)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			    "%s?", i > 0 ? "/" : "");
+		else
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			    "%s%" PRId64, i > 0 ? "/" : "", v);
+	}
+	put_col(fp, buf, PEER_COUNT_COLS);
+}
+
+void
+output_peers(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *p;
+	const char *s;
+	size_t width = strlen("ADDR"), cols;
+	uint32_t i;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	if (list->n == 0)
+		return;
+	for (i = 0; i < list->n; i++) {
+		s = reply_get_str(&list->v.kids[i], "addr");
+		if (s != NULL && (cols = text_cols(s, strlen(s))) > width)
+			width = cols;
+	}
+	if (width > PEER_ADDR_COLS_MAX)
+		width = PEER_ADDR_COLS_MAX;
+	put_col(fp, "DEVICE", DEVID_SHORTLEN);
+	fputs("  ", fp);
+	put_col(fp, "ADDR", width);
+	fputs("  ", fp);
+	put_col(fp, "STATE", PEER_STATE_COLS);
+	fputs("  ", fp);
+	put_col(fp, "LAST SYNC", TIME_COLS);
+	fputs("  ", fp);
+	put_col(fp, "SENT/RECV/REJ", PEER_COUNT_COLS);
+	fputs("  DIGEST\n", fp);
+	for (i = 0; i < list->n; i++) {
+		p = &list->v.kids[i];
+		put_col(fp, reply_get_str(p, "device"), DEVID_SHORTLEN);
+		fputs("  ", fp);
+		s = reply_get_str(p, "addr");
+		put_col(fp, s != NULL ? s : "-", width);
+		fputs("  ", fp);
+		s = reply_get_str(p, "state");
+		put_col(fp, s != NULL ? s : "?", PEER_STATE_COLS);
+		fputs("  ", fp);
+		s = reply_get_str(p, "last_sync");
+		put_col(fp, s != NULL ? s : "never", TIME_COLS);
+		fputs("  ", fp);
+		put_counts(fp, p);
+		fputs("  ", fp);
+		s = reply_get_str(p, "digest");
+		put_str(fp, s != NULL ? s : "-", DIGEST_COLS, TEXT_CUT, 0);
+		putc('\n', fp);
+	}
+}
+
+void
+output_sync_started(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *started = reply_get(body, "started");
+
+	if (started == NULL || started->type != REPLY_ARRAY) {
+		output_json(fp, body);
+		return;
+	}
+	fprintf(fp, "sync started with %" PRIu32 " peer(s)\n", started->n);
+}
+
+/* 812 B, 1.2 KiB, 3.4 MiB, 5.6 GiB. */
+static void
+put_bytes(FILE *fp, int64_t n)
+{
+	static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)n;
+	size_t u = 0;
+
+	if (n < 1024) {
+		fprintf(fp, "%" PRId64 " B", n);
+		return;
+	}
+	d /= 1024;
+	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		d /= 1024;
+		u++;
+	}
+	fprintf(fp, "%.1f %s", d, units[u]);
+}
+
+void
+output_sync_progress(FILE *fp, const char *device,
+    const struct reply_session *s)
+{
+	fputs("sync: ", fp);
+	put_short(fp, device);
+	fprintf(fp, " %" PRId64 " sent, %" PRId64 " received, ", s->sent,
+	    s->received);
+	/* Both counts come from the daemon: keep their sum from wrapping. */
+	put_bytes(fp, s->bytes_sent > INT64_MAX - s->bytes_received ?
+	    INT64_MAX : s->bytes_sent + s->bytes_received);
+	putc('\n', fp);
+}
+
+void
+output_sync_result(FILE *fp, const char *device,
+    const struct reply_session *s)
+{
+	put_short(fp, device);
+	if (s == NULL) {
+		fputs(" failed: no longer a peer\n", fp);
+		return;
+	}
+	switch (s->state) {
+	case REPLY_SESSION_DONE:
+		/* "In sync" only when nothing had to travel, so that a
+		 * session that did exchange change sets shows how many. */
+		if (s->in_sync && s->sent == 0 && s->received == 0 &&
+		    s->rejected == 0) {
+			fputs(" in sync\n", fp);
+			return;
+		}
+		fprintf(fp, " done: %" PRId64 " sent, %" PRId64 " received",
+		    s->sent, s->received);
+		if (s->rejected > 0)
+			fprintf(fp, ", %" PRId64 " rejected", s->rejected);
+		putc('\n', fp);
+		return;
+	case REPLY_SESSION_FAILED:
+		fputs(" failed: ", fp);
+		put_str(fp, s->error != NULL ? s->error : "no reason given",
+		    0, 0, 0);
+		putc('\n', fp);
+		return;
+	default:
+		/* A state of a newer daemon, or none: say what was sent. */
+		fputs(" ended: ", fp);
+		put_str(fp, s->state_name[0] != '\0' ? s->state_name :
+		    "unknown state", 0, 0, 0);
+		putc('\n', fp);
+		return;
+	}
+}
+
+/* Circles. */
+
+void
+output_circle_new(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+
+	if (name == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	fputs("circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	fputs(" created\n", fp);
+}
+
+void
+output_circle_add(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+	const char *device = reply_get_str(body, "device");
+	const char *role = reply_get_str(body, "role");
+
+	if (name == NULL || device == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	put_str(fp, device, 0, 0, 0);
+	fputs(" added to circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	if (role != NULL) {
+		fputs(" as ", fp);
+		put_str(fp, role, 0, 0, 0);
+	}
+	putc('\n', fp);
+}
+
+void
+output_circle_use(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+
+	if (name == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	fputs("new records go to circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	putc('\n', fp);
+}
+
+#define ROLE_COLS 6		/* "member" */
+
+void
+output_circles(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *c, *members, *m;
+	const char *s, *role, *by;
+	int64_t epoch;
+	uint32_t i, j;
+	int def;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		c = &list->v.kids[i];
+		if (i > 0)
+			putc('\n', fp);
+		s = reply_get_str(c, "name");
+		put_str(fp, s != NULL ? s : "?", 0, 0, 0);
+		if ((s = reply_get_str(c, "kind")) != NULL) {
+			fputs("  ", fp);
+			put_str(fp, s, 0, 0, 0);
+		}
+		if (reply_get_i64(c, "epoch", &epoch) == 0)
+			fprintf(fp, "  epoch %" PRId64, epoch);
+		if (reply_get_bool(c, "default", &def) == 0 && def)
+			fputs("  (default)", fp);
+		putc('\n', fp);
+		members = reply_get(c, "members");
+		for (j = 0; j < reply_len(members) &&
+		    members->type == REPLY_ARRAY; j++) {
+			m = &members->v.kids[j];
+			if ((role = reply_get_str(m, "role")) == NULL)
+				role = "?";
+			by = reply_get_str(m, "added_by");
+			fputs("  ", fp);
+			put_col(fp, reply_get_str(m, "device"), DEVID_SHORTLEN);
+			fputs("  ", fp);
+			if (by == NULL) {
+				/* The creator: nobody added it. */
+				put_str(fp, role, 0, 0, 0);
+				putc('\n', fp);
+				continue;
+			}
+			put_col(fp, role, ROLE_COLS);
+			fputs("  added by ", fp);
+			put_short(fp, by);
+			putc('\n', fp);
+		}
 	}
 }

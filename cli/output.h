@@ -28,7 +28,10 @@ void output_field(FILE *fp, const struct reply_node *body, const char *key);
 /* unlock: "unlocked", or the daemon's message ("already unlocked"). */
 void output_unlock(FILE *fp, const struct reply_node *body,
     const char *message);
-/* key: value lines; the no-passphrase warning goes to err. */
+/*
+ * key: value lines; the no-passphrase warning goes to err.  "peers" shows
+ * one line per peer, its digest compared with ours.
+ */
 void output_status(FILE *fp, FILE *err, const struct reply_node *body);
 /* Only the warning, for --json, whose stdout must stay one document. */
 void output_status_warning(FILE *err, const struct reply_node *body);
@@ -42,5 +45,34 @@ void output_find(FILE *fp, const struct reply_node *list);
 void output_log(FILE *fp, const struct reply_node *list);
 /* conflicts: each conflicted field with its values. */
 void output_conflicts(FILE *fp, const struct reply_node *list);
+
+/* items[0..n) as one JSON array and a newline. */
+void output_json_items(FILE *fp, const struct reply_node *const *items,
+    size_t n);
+/* peer add: "peer DEVICE added (ADDR)". */
+void output_peer_add(FILE *fp, const struct reply_node *body);
+/* peer ls: a table, one peer per line under a header; nothing if none. */
+void output_peers(FILE *fp, const struct reply_node *list);
+/* sync without --wait: "sync started with N peer(s)". */
+void output_sync_started(FILE *fp, const struct reply_node *body);
+/*
+ * sync --wait, while waiting: "sync: DEVICE12 2 sent, 5 received, 1.2 KiB"
+ * (bytes both ways).
+ */
+void output_sync_progress(FILE *fp, const char *device,
+    const struct reply_session *s);
+/*
+ * sync --wait, at the end, one line per peer: "DEVICE12 in sync",
+ * "DEVICE12 done: N sent, M received", "DEVICE12 failed: ERROR".  s is NULL
+ * when the device is no longer a peer.
+ */
+void output_sync_result(FILE *fp, const char *device,
+    const struct reply_session *s);
+/* circle new, add, use: one line saying what happened. */
+void output_circle_new(FILE *fp, const struct reply_node *body);
+void output_circle_add(FILE *fp, const struct reply_node *body);
+void output_circle_use(FILE *fp, const struct reply_node *body);
+/* circle ls: a block per circle: name, kind, epoch, then its members. */
+void output_circles(FILE *fp, const struct reply_node *list);
 
 #endif

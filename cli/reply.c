@@ -268,3 +268,79 @@ reply_len(const struct reply_node *n)
 		return 0;
 	return n->n;
 }
+
+const struct reply_node *
+reply_find(const struct reply_node *array, const char *key,
+    const char *value)
+{
+	const char *s;
+	uint32_t i;
+
+	for (i = 0; i < reply_len(array) && array->type == REPLY_ARRAY; i++) {
+		s = reply_get_str(&array->v.kids[i], key);
+		if (s != NULL && strcmp(s, value) == 0)
+			return &array->v.kids[i];
+	}
+	return NULL;
+}
+
+static int64_t
+get_count(const struct reply_node *map, const char *key)
+{
+	int64_t v;
+
+	return reply_get_i64(map, key, &v) == 0 && v >= 0 ? v : 0;
+}
+
+void
+reply_session(const struct reply_node *peer, struct reply_session *s)
+{
+	static const struct {
+		const char *name;
+		enum reply_session_state state;
+	} states[] = {
+		{ "running", REPLY_SESSION_RUNNING },
+		{ "done", REPLY_SESSION_DONE },
+		{ "failed", REPLY_SESSION_FAILED },
+	};
+	const struct reply_node *ses = reply_get(peer, "session");
+	const char *name;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->state = REPLY_SESSION_NONE;
+	s->state_name = "";
+	s->round = -1;
+	if (ses == NULL || ses->type != REPLY_MAP)
+		return;
+	s->state = REPLY_SESSION_OTHER;
+	if ((name = reply_get_str(ses, "state")) != NULL) {
+		s->state_name = name;
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			if (strcmp(name, states[i].name) == 0)
+				s->state = states[i].state;
+	}
+	s->error = reply_get_str(ses, "error");
+	if (reply_get_i64(ses, "round", &s->round) != 0 || s->round < 0)
+		s->round = -1;
+	s->sent = get_count(ses, "sent");
+	s->received = get_count(ses, "received");
+	s->rejected = get_count(ses, "rejected");
+	s->bytes_sent = get_count(ses, "bytes_sent");
+	s->bytes_received = get_count(ses, "bytes_received");
+	if (reply_get_bool(ses, "in_sync", &s->in_sync) != 0)
+		s->in_sync = 0;
+}
+
+int
+reply_session_over(const struct reply_session *s, int64_t round)
+{
+	/*
+	 * docs/api.md: finished once session.round >= round and its state is
+	 * not "running".  A session without a state string is not counted as
+	 * over: its state cannot be told.
+	 */
+	return s->state != REPLY_SESSION_NONE && s->round >= 0 &&
+	    s->round >= round && s->state != REPLY_SESSION_RUNNING &&
+	    s->state_name[0] != '\0';
+}

@@ -70,5 +70,45 @@ int reply_get_bool(const struct reply_node *map, const char *key, int *v);
 int reply_get_i64(const struct reply_node *map, const char *key, int64_t *v);
 /* Number of elements of an array (or pairs of a map); 0 for anything else. */
 uint32_t reply_len(const struct reply_node *n);
+/*
+ * The first element of array that is a map whose key holds the string
+ * value ("device" in peer ls), or NULL.
+ */
+const struct reply_node *reply_find(const struct reply_node *array,
+    const char *key, const char *value);
+
+/*
+ * A peer's latest sync session: the "session" of a peer ls element
+ * (docs/api.md).  Missing or mistyped numbers read as 0 and a missing round
+ * as -1, so that a damaged entry never looks finished.
+ */
+enum reply_session_state {
+	REPLY_SESSION_NONE,	/* no session yet ("session": null) */
+	REPLY_SESSION_RUNNING,
+	REPLY_SESSION_DONE,
+	REPLY_SESSION_FAILED,
+	REPLY_SESSION_OTHER,	/* a state this CLI does not know */
+};
+
+struct reply_session {
+	enum reply_session_state state;
+	const char *state_name;	/* as sent; "" for NONE or a non-string */
+	const char *error;	/* "error", NULL when null or absent */
+	int64_t round;
+	int64_t sent;
+	int64_t received;
+	int64_t rejected;
+	int64_t bytes_sent;
+	int64_t bytes_received;
+	int in_sync;
+};
+
+/* Fills *s from peer's "session".  Borrows peer: s points into its tree. */
+void reply_session(const struct reply_node *peer, struct reply_session *s);
+/*
+ * 1 when s belongs to round (or a later one) and is no longer running:
+ * what samen sync --wait waits for.
+ */
+int reply_session_over(const struct reply_session *s, int64_t round);
 
 #endif

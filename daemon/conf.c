@@ -12,7 +12,7 @@
 #include "log.h"
 #include "util.h"
 
-enum conf_type { CONF_INT, CONF_LOGLEVEL };
+enum conf_type { CONF_INT, CONF_LOGLEVEL, CONF_STR };
 
 static const struct conf_entry {
 	const char *name;
@@ -33,6 +33,21 @@ static const struct conf_entry {
 	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, sync_checkpoint),
 	  100, 1000000, 4000, 0,
 	  "WAL pages written before SQLite checkpoints into the database" },
+	{ "listen", CONF_STR, offsetof(struct conf, listen), 0, 0, 0, 0,
+	  "where peers connect: tcp://ADDR:PORT, empty for nowhere "
+	  "(samend --listen overrides)" },
+	{ "peers", CONF_STR, offsetof(struct conf, peers), 0, 0, 0, 0,
+	  "static peers, comma-separated DEVICE_ID@tcp://HOST:PORT" },
+	{ "sync_interval", CONF_INT, offsetof(struct conf, sync_interval),
+	  0, 86400, 60, 1,
+	  "seconds between syncs with each peer; 0: only on connect and "
+	  "'samen sync'" },
+	{ "beacon", CONF_INT, offsetof(struct conf, beacon), 0, 1, 0, 0,
+	  "1: announce this device on the local network by UDP broadcast, "
+	  "and listen for others" },
+	{ "beacon_port", CONF_INT, offsetof(struct conf, beacon_port),
+	  1, 65535, 7401, 0,
+	  "UDP port of the beacon" },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))
@@ -49,11 +64,33 @@ cfield(const struct conf *c, const struct conf_entry *e)
 	return (const int *)(const void *)((const char *)c + e->offset);
 }
 
+static char *
+sfield(struct conf *c, const struct conf_entry *e)
+{
+	return (char *)c + e->offset;
+}
+
+static const char *
+csfield(const struct conf *c, const struct conf_entry *e)
+{
+	return (const char *)c + e->offset;
+}
+
+static int
+same(const struct conf *a, const struct conf *b, const struct conf_entry *e)
+{
+	if (e->type == CONF_STR)
+		return strcmp(csfield(a, e), csfield(b, e)) == 0;
+	return *cfield(a, e) == *cfield(b, e);
+}
+
 void
 conf_defaults(struct conf *c)
 {
+	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < NENTRIES; i++)
-		*field(c, &table[i]) = (int)table[i].def;
+		if (table[i].type != CONF_STR)
+			*field(c, &table[i]) = (int)table[i].def;
 }
 
 static char *
@@ -146,6 +183,15 @@ conf_load(struct conf *c, const char *path, int must_exist, char **cause)
 			    lineno, name);
 			goto bad;
 		}
+		if (e->type == CONF_STR) {
+			if (strlen(value) >= CONF_STRLEN) {
+				*cause = xasprintf("%s:%u: %s: too long", path,
+				    lineno, name);
+				goto bad;
+			}
+			strcpy(sfield(c, e), value);
+			continue;
+		}
 		if (parse_value(e, value, &v, &why) != 0) {
 			if (e->type == CONF_INT)
 				*cause = xasprintf("%s:%u: %s: %s (%ld to %ld)",
@@ -173,14 +219,15 @@ conf_print(FILE *f, const struct conf *c)
 {
 	for (size_t i = 0; i < NENTRIES; i++) {
 		const struct conf_entry *e = &table[i];
-		int v = *cfield(c, e);
-
 		fprintf(f, "# %s%s\n", e->help,
 		    e->reloadable ? "" : " (restart to change)");
-		if (e->type == CONF_LOGLEVEL)
-			fprintf(f, "%s = %s\n", e->name, log_level_name(v));
+		if (e->type == CONF_STR)
+			fprintf(f, "%s = %s\n", e->name, csfield(c, e));
+		else if (e->type == CONF_LOGLEVEL)
+			fprintf(f, "%s = %s\n", e->name,
+			    log_level_name(*cfield(c, e)));
 		else
-			fprintf(f, "%s = %d\n", e->name, v);
+			fprintf(f, "%s = %d\n", e->name, *cfield(c, e));
 	}
 }
 
@@ -192,9 +239,9 @@ conf_apply_reload(struct conf *cur, const struct conf *next, char **ignored)
 		const struct conf_entry *e = &table[i];
 		char *s;
 
-		if (*cfield(cur, e) == *cfield(next, e))
+		if (same(cur, next, e))
 			continue;
-		if (e->reloadable) {
+		if (e->reloadable && e->type != CONF_STR) {
 			*field(cur, e) = *cfield(next, e);
 			continue;
 		}

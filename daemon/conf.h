@@ -10,10 +10,17 @@
  * bounds, default and whether SIGHUP may change it live in one table in
  * conf.c; parsing, --check-config, the example file and reload all use it.
  */
+#define CONF_STRLEN 1024
+
 struct conf {
 	int log_level;		/* enum log_level */
 	int batch_max;		/* control requests per group commit */
 	int sync_checkpoint;	/* WAL pages before an automatic checkpoint */
+	char listen[CONF_STRLEN];	/* tcp://ADDR:PORT, or "" for none */
+	char peers[CONF_STRLEN];	/* "DEVICE@tcp://H:P, ..." static peers */
+	int sync_interval;	/* seconds between syncs with each peer; 0 off */
+	int beacon;		/* 1: announce and listen on the LAN */
+	int beacon_port;	/* UDP port of the beacon */
 };
 
 void conf_defaults(struct conf *c);

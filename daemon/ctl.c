@@ -15,9 +15,11 @@
 #include "error.h"
 #include "hlc.h"
 #include "log.h"
+#include "peer.h"
 #include "ops.h"
 #include "protocol.h"
 #include "rid.h"
+#include "sync.h"
 #include "util.h"
 #include "version.h"
 #include "wire.h"
@@ -40,6 +42,17 @@ struct ctl {
 	struct store_circle circle;	/* the private circle, once unlocked */
 	int have_circle;
 	int unlocking;
+	struct peers *peers;		/* NULL until started */
+
+	/* Every circle we hold (keys in memory while unlocked), and what
+	 * the members chains say about the shared ones. */
+	struct store_circle *circles;
+	size_t ncircles;
+	struct circle_view *views;
+	size_t nviews;
+	uint8_t default_circle[CS_CIRCLELEN];
+	int has_default;
+	int circles_dirty;		/* refresh after the batch commits */
 
 	/* The batch being handled. */
 	int in_txn;
@@ -49,6 +62,23 @@ struct ctl {
 	int64_t *touched;
 	size_t ntouched;
 	size_t captouched;
+};
+
+/* A shared circle as its members chain describes it. */
+struct member {
+	uint8_t device[32];
+	int admin;
+	uint8_t added_by[32];
+};
+
+struct circle_view {
+	uint8_t id[CS_CIRCLELEN];
+	uint8_t chain[CS_CIRCLELEN];	/* its members chain */
+	char name[OPS_MAX_FIELD + 1];
+	uint8_t creator[32];
+	int valid;			/* the circle record checks out */
+	struct member *members;
+	size_t nmembers;
 };
 
 /* What a handler produces. */
@@ -344,6 +374,8 @@ get_rid(struct wire_reader *r, struct result *res, uint8_t rid[RID_LEN])
 }
 
 /* The live record (collection, rid) from the index, or an error. */
+static int is_members_chain(struct ctl *c, const uint8_t id[CS_CIRCLELEN]);
+
 static const struct store_record *
 lookup(struct ctl *c, struct result *res, const char *collection,
     const uint8_t rid[RID_LEN], int allow_deleted)
@@ -353,7 +385,7 @@ lookup(struct ctl *c, struct result *res, const char *collection,
 
 	rid_encode(text, rid);
 	r = index_get(c->env.index, collection, rid);
-	if (r == NULL) {
+	if (r == NULL || is_members_chain(c, r->circle)) {
 		fail(res, SAMEN_ENOTFOUND, "no %s with id %s", collection,
 		    text);
 		return NULL;
@@ -372,6 +404,281 @@ need_unlocked(struct ctl *c, struct result *res)
 	if (vault_locked(c->env.vault) || !c->have_circle)
 		return fail(res, SAMEN_ELOCKED,
 		    "the daemon is locked: run 'samen unlock'");
+	return 0;
+}
+
+/* Circles: the ones we hold, and what their members chains say. */
+
+static int
+is_members_chain(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < c->ncircles; i++)
+		if (c->circles[i].kind == STORE_CIRCLE_MEMBERS &&
+		    memcmp(c->circles[i].id, id, CS_CIRCLELEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* A circle records may be written to (private or shared), by id. */
+static const struct store_circle *
+circle_by_id(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
+{
+	if (c->have_circle && memcmp(c->circle.id, id, CS_CIRCLELEN) == 0)
+		return &c->circle;
+	for (size_t i = 0; i < c->ncircles; i++)
+		if (c->circles[i].kind == STORE_CIRCLE_SHARED &&
+		    memcmp(c->circles[i].id, id, CS_CIRCLELEN) == 0)
+			return &c->circles[i];
+	return NULL;
+}
+
+static const struct circle_view *
+view_by_id(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < c->nviews; i++)
+		if (memcmp(c->views[i].id, id, CS_CIRCLELEN) == 0)
+			return &c->views[i];
+	return NULL;
+}
+
+/* "private", or a shared circle's name (NULL if unknown or ambiguous). */
+static const struct store_circle *
+circle_by_name(struct ctl *c, const char *name)
+{
+	const struct store_circle *found = NULL;
+
+	if (strcmp(name, "private") == 0)
+		return c->have_circle ? &c->circle : NULL;
+	for (size_t i = 0; i < c->nviews; i++) {
+		if (!c->views[i].valid || strcmp(c->views[i].name, name) != 0)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = circle_by_id(c, c->views[i].id);
+	}
+	return found;
+}
+
+static const struct store_circle *
+circle_default(struct ctl *c)
+{
+	const struct store_circle *d;
+
+	if (c->has_default && (d = circle_by_id(c, c->default_circle)) != NULL)
+		return d;
+	return c->have_circle ? &c->circle : NULL;
+}
+
+static const struct member *
+view_member(const struct circle_view *v, const uint8_t device[32])
+{
+	for (size_t i = 0; i < v->nmembers; i++)
+		if (memcmp(v->members[i].device, device, 32) == 0)
+			return &v->members[i];
+	return NULL;
+}
+
+static void
+views_free(struct ctl *c)
+{
+	for (size_t i = 0; i < c->nviews; i++)
+		free(c->views[i].members);
+	free(c->views);
+	c->views = NULL;
+	c->nviews = 0;
+}
+
+/* The shown value of a register field, if its author is want (or any). */
+static const char *
+field_by(const struct store_record *r, const char *name,
+    const uint8_t *want)
+{
+	const struct store_field *f = index_field(r, name, 0);
+
+	if (f == NULL || f->nvals == 0)
+		return NULL;
+	if (want != NULL && memcmp(f->vals[0].author, want, 32) != 0)
+		return NULL;
+	return f->vals[0].value;
+}
+
+static int
+hex_decode(uint8_t *out, size_t n, const char *hex)
+{
+	if (hex == NULL || strlen(hex) != 2 * n)
+		return -1;
+	return sodium_hex2bin(out, n, hex, 2 * n, NULL, NULL, NULL);
+}
+
+/*
+ * Reads a members chain's records from the index into v: the circle
+ * record (whose id must derive from its creator and salt) and the member
+ * records written by the creator, the circle's only admin for now.
+ */
+static void
+view_build(struct ctl *c, struct circle_view *v)
+{
+	size_t total = index_count(c->env.index);
+
+	for (size_t i = 0; i < total && !v->valid; i++) {
+		const struct store_record *r = index_at(c->env.index, i);
+		const char *name, *creator, *salt;
+		uint8_t pk[32], sb[16], id[CS_CIRCLELEN];
+
+		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
+		    strcmp(r->collection, "circle") != 0 || r->deleted)
+			continue;
+		name = field_by(r, "name", NULL);
+		creator = field_by(r, "creator", NULL);
+		salt = field_by(r, "salt", NULL);
+		if (name == NULL || creator == NULL ||
+		    devid_decode(pk, creator, strlen(creator)) != 0 ||
+		    hex_decode(sb, sizeof(sb), salt) != 0)
+			continue;
+		sync_circle_id(id, pk, sb);
+		if (memcmp(id, v->id, CS_CIRCLELEN) != 0 ||
+		    field_by(r, "name", pk) == NULL ||
+		    !ops_field_valid(name, strlen(name)))
+			continue;
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		memcpy(v->creator, pk, 32);
+		v->valid = 1;
+	}
+	for (size_t i = 0; v->valid && i < total; i++) {
+		const struct store_record *r = index_at(c->env.index, i);
+		const char *dev, *role, *by;
+		struct member m;
+
+		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
+		    strcmp(r->collection, "member") != 0 || r->deleted)
+			continue;
+		dev = field_by(r, "device", v->creator);
+		role = field_by(r, "role", v->creator);
+		by = field_by(r, "added_by", v->creator);
+		memset(&m, 0, sizeof(m));
+		if (dev == NULL || devid_decode(m.device, dev, strlen(dev)) ||
+		    view_member(v, m.device) != NULL)
+			continue;
+		m.admin = role != NULL && strcmp(role, "admin") == 0 &&
+		    memcmp(m.device, v->creator, 32) == 0;
+		if (by != NULL)
+			(void)devid_decode(m.added_by, by, strlen(by));
+		v->members = xreallocarray(v->members, v->nmembers + 1,
+		    sizeof(*v->members));
+		v->members[v->nmembers++] = m;
+	}
+}
+
+/*
+ * Our sealed key for circle v, if a member record holds one and we lack
+ * the key: opens it and stores the circle.  Returns 1 if a key was added.
+ */
+static int
+take_key(struct ctl *c, const struct circle_view *v)
+{
+	const uint8_t *sk = vault_sign_sk(c->env.vault);
+	const uint8_t *me = vault_public_key(c->env.vault);
+	uint8_t cpk[32], csk[32], sealed[CS_KEYLEN + crypto_box_SEALBYTES];
+	struct store_circle sc;
+	size_t total = index_count(c->env.index);
+	int added = 0, rc;
+
+	if (!v->valid || view_member(v, me) == NULL ||
+	    circle_by_id(c, v->id) != NULL)
+		return 0;
+	if (crypto_sign_ed25519_pk_to_curve25519(cpk, me) != 0 ||
+	    crypto_sign_ed25519_sk_to_curve25519(csk, sk) != 0)
+		return 0;
+	for (size_t i = 0; i < total && !added; i++) {
+		const struct store_record *r = index_at(c->env.index, i);
+		const char *dev, *key;
+		uint8_t pk[32];
+
+		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
+		    strcmp(r->collection, "member") != 0 || r->deleted)
+			continue;
+		dev = field_by(r, "device", v->creator);
+		key = field_by(r, "key1", v->creator);
+		if (dev == NULL || devid_decode(pk, dev, strlen(dev)) != 0 ||
+		    memcmp(pk, me, 32) != 0 ||
+		    hex_decode(sealed, sizeof(sealed), key) != 0)
+			continue;
+		memset(&sc, 0, sizeof(sc));
+		if (crypto_box_seal_open(sc.key, sealed, sizeof(sealed), cpk,
+		    csk) != 0) {
+			log_warnx("circle %s: the key sealed to us does not "
+			    "open", v->name);
+			continue;
+		}
+		memcpy(sc.id, v->id, CS_CIRCLELEN);
+		sc.epoch = 1;
+		sc.name = xstrdup(v->name);
+		sc.kind = STORE_CIRCLE_SHARED;
+		if ((rc = store_circle_put(c->env.store, &sc)) != 0)
+			log_warnx("circle %s: could not store its key: %s",
+			    v->name, samen_strerror(rc));
+		else {
+			log_info("joined circle %s", v->name);
+			added = 1;
+		}
+		store_circle_clear(&sc);
+	}
+	sodium_memzero(csk, sizeof(csk));
+	return added;
+}
+
+static int load_index(struct ctl *c);
+
+/*
+ * Re-reads the circles and rebuilds the views; takes any key sealed to us
+ * (which makes more change sets readable: merges them too).  Call after
+ * anything that may have changed a members chain.
+ */
+static int
+refresh_circles(struct ctl *c)
+{
+	int rc = 0, again = 1;
+
+	for (int round = 0; again && round < 4; round++) {
+		again = 0;
+		store_circle_list_free(c->circles, c->ncircles);
+		c->circles = NULL;
+		c->ncircles = 0;
+		views_free(c);
+		if ((rc = store_circle_list(c->env.store, &c->circles,
+		    &c->ncircles)) != 0)
+			return rc;
+		for (size_t i = 0; i < c->ncircles; i++) {
+			struct circle_view *v;
+
+			if (c->circles[i].kind != STORE_CIRCLE_MEMBERS)
+				continue;
+			c->views = xreallocarray(c->views, c->nviews + 1,
+			    sizeof(*c->views));
+			v = &c->views[c->nviews++];
+			memset(v, 0, sizeof(*v));
+			memcpy(v->id, c->circles[i].base, CS_CIRCLELEN);
+			memcpy(v->chain, c->circles[i].id, CS_CIRCLELEN);
+			view_build(c, v);
+		}
+		for (size_t i = 0; i < c->nviews; i++)
+			again |= take_key(c, &c->views[i]);
+		if (again) {
+			if ((rc = store_begin(c->env.store)) != 0)
+				return rc;
+			rc = store_merge_pending(c->env.store, NULL, NULL);
+			if (rc == 0)
+				rc = store_commit(c->env.store);
+			else
+				store_rollback(c->env.store);
+			if (rc == 0)
+				rc = load_index(c);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	if (c->peers != NULL)
+		peers_refresh(c->peers);
 	return 0;
 }
 
@@ -455,7 +762,8 @@ begin_write(struct ctl *c, struct result *res)
  * back and every reply held so far becomes the error.
  */
 static int
-write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk)
+write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk,
+    const struct store_circle *circ)
 {
 	struct cs_header h;
 	struct cs_plain plain;
@@ -466,8 +774,8 @@ write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk)
 
 	memset(&h, 0, sizeof(h));
 	memcpy(h.author, vault_public_key(c->env.vault), 32);
-	memcpy(h.circle, c->circle.id, CS_CIRCLELEN);
-	h.epoch = c->circle.epoch;
+	memcpy(h.circle, circ->id, CS_CIRCLELEN);
+	h.epoch = circ->epoch;
 	if ((rc = store_cs_head(c->env.store, h.author, h.circle, &head,
 	    h.prev)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
@@ -476,7 +784,7 @@ write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk)
 
 	wire_init(&pw);
 	ops_encode(&pw, chunk);
-	changeset_rtag(plain.rtag, c->circle.key, chunk->collection,
+	changeset_rtag(plain.rtag, circ->key, chunk->collection,
 	    chunk->collection_len, chunk->rid);
 	plain.data = wire_data(&pw);
 	plain.len = wire_len(&pw);
@@ -484,7 +792,7 @@ write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk)
 	wire_init(&hw);
 	wire_init(&payw);
 	changeset_build(&hw, &payw, id, &h, vault_sign_sk(c->env.vault),
-	    c->circle.key, &plain, 1, nonce);
+	    circ->key, &plain, 1, nonce);
 	rc = store_cs_insert(c->env.store, &h, id, wire_data(&hw),
 	    wire_len(&hw), wire_data(&payw), wire_len(&payw));
 	if (rc == 0)
@@ -528,7 +836,8 @@ new_rid(uint8_t rid[RID_LEN])
  * op first and then the field ops in l.
  */
 static int
-write_record(struct ctl *c, struct result *res, const char *collection,
+write_record(struct ctl *c, struct result *res,
+    const struct store_circle *circ, const char *collection,
     const uint8_t rid[RID_LEN], const struct store_record *cur, int alive,
     struct op_list *l, struct op_ref *refs)
 {
@@ -558,7 +867,7 @@ write_record(struct ctl *c, struct result *res, const char *collection,
 	chunk.nops = l->n;
 	if (begin_write(c, res))
 		return res->code;
-	return write_chunk(c, res, &chunk);
+	return write_chunk(c, res, &chunk, circ);
 }
 
 static int
@@ -569,11 +878,14 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 	struct store_record *cur = NULL;
 	struct op_list l;
 	struct op_ref refs[CTL_MAX_ASSIGNS + 1];
-	uint32_t nassign;
+	const struct store_circle *circ;
+	char cname[OPS_MAX_FIELD + 1] = "";
+	uint32_t nassign, nargs;
 	int creating, rc;
 
 	memset(&l, 0, sizeof(l));
-	if (wire_get_array_n(r, 3) || get_collection(r, res, collection))
+	if (wire_get_array(r, &nargs, 4) || (nargs != 3 && nargs != 4) ||
+	    get_collection(r, res, collection))
 		return res->code ? res->code :
 		    fail(res, SAMEN_EPROTO, "malformed put request");
 	creating = wire_peek(r) == WIRE_NIL;
@@ -678,11 +990,39 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 		}
 		l.n++;
 	}
+	if (nargs == 4 && wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if (nargs == 4 && get_cstr(r, cname, sizeof(cname))) {
+		fail(res, SAMEN_EINVAL, "invalid circle name");
+		goto out;
+	}
 	if (wire_end(r)) {
 		fail(res, SAMEN_EPROTO, "malformed put request");
 		goto out;
 	}
-	if (write_record(c, res, collection, rid, cur, 1, &l, refs) == 0)
+	if (cur != NULL) {
+		circ = circle_by_id(c, cur->circle);
+		if (circ != NULL && *cname != '\0' &&
+		    circle_by_name(c, cname) != circ) {
+			fail(res, SAMEN_EINVAL, "%s %s stays in the circle it "
+			    "was created in", collection, "record");
+			goto out;
+		}
+	} else if (*cname != '\0') {
+		if ((circ = circle_by_name(c, cname)) == NULL) {
+			fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
+			    "(samen circle ls)", cname);
+			goto out;
+		}
+	} else
+		circ = circle_default(c);
+	if (circ == NULL) {
+		fail(res, SAMEN_ELOCKED, "this device does not hold the key "
+		    "of the record's circle");
+		goto out;
+	}
+	if (write_record(c, res, circ, collection, rid, cur, 1, &l,
+	    refs) == 0)
 		put_write_result(res, collection, rid, creating, NULL);
 out:
 	store_record_free(cur);
@@ -711,7 +1051,11 @@ handle_rm(struct ctl *c, struct wire_reader *r, struct result *res)
 	if ((rc = store_record_load(c->env.store, ir->rkey, &cur)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	memset(&l, 0, sizeof(l));
-	if (write_record(c, res, collection, rid, cur, 0, &l, refs) == 0) {
+	if (circle_by_id(c, cur->circle) == NULL)
+		fail(res, SAMEN_ELOCKED, "this device does not hold the key "
+		    "of the record's circle");
+	else if (write_record(c, res, circle_by_id(c, cur->circle),
+	    collection, rid, cur, 0, &l, refs) == 0) {
 		wire_put_map(res->body, 2);
 		put_kv_str(res->body, "collection", collection);
 		put_rid(res->body, "id", rid);
@@ -728,6 +1072,8 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	char case_id[RID_TEXTLEN + 1];
 	struct op_list l;
 	struct op_ref refs[3];
+	const struct store_record *kase;
+	const struct store_circle *circ;
 
 	memset(&l, 0, sizeof(l));
 	memset(refs, 0, sizeof(refs));
@@ -742,8 +1088,11 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, SAMEN_EINVAL, "the note is over %d bytes",
 		    OPS_MAX_VALUE);
 	if (need_unlocked(c, res) ||
-	    lookup(c, res, "case", case_rid, 0) == NULL)
+	    (kase = lookup(c, res, "case", case_rid, 0)) == NULL)
 		return res->code;
+	if ((circ = circle_by_id(c, kase->circle)) == NULL)
+		return fail(res, SAMEN_ELOCKED, "this device does not hold the "
+		    "key of the case's circle");
 	rid_encode(case_id, case_rid);
 	l.ops[0].type = OP_SET;
 	l.ops[0].field = "case";
@@ -755,7 +1104,7 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	l.ops[1].field_len = 4;
 	l.n = 2;
 	new_rid(rid);
-	if (write_record(c, res, "note", rid, NULL, 1, &l, refs) == 0)
+	if (write_record(c, res, circ, "note", rid, NULL, 1, &l, refs) == 0)
 		put_write_result(res, "note", rid, 1, case_id);
 	oplist_free(&l);
 	return res->code;
@@ -843,9 +1192,10 @@ where_match(const struct store_record *r, const struct where *w, size_t n)
 }
 
 static int
-visible(const struct store_record *r)
+visible(struct ctl *c, const struct store_record *r)
 {
-	return !r->deleted || r->exist_conflict;
+	return (!r->deleted || r->exist_conflict) && !is_members_chain(c,
+	    r->circle);
 }
 
 static int
@@ -883,7 +1233,7 @@ handle_ls(struct ctl *c, struct wire_reader *r, struct result *res)
 			const struct store_record *rec =
 			    index_at(c->env.index, i);
 
-			if (!visible(rec) ||
+			if (!visible(c, rec) ||
 			    strcmp(rec->collection, collection) != 0 ||
 			    !where_match(rec, w, nw))
 				continue;
@@ -918,7 +1268,7 @@ handle_find(struct ctl *c, struct wire_reader *r, struct result *res)
 			    index_at(c->env.index, i);
 			size_t m;
 
-			if (!visible(rec))
+			if (!visible(c, rec))
 				continue;
 			m = index_match(rec, text, len, matched, MAX_MATCHED);
 			if (m == 0)
@@ -1040,14 +1390,14 @@ handle_conflicts(struct ctl *c, struct wire_reader *r, struct result *res)
 	for (size_t i = 0; i < total; i++) {
 		const struct store_record *rec = index_at(c->env.index, i);
 
-		if (visible(rec))
+		if (visible(c, rec))
 			n += count_conflicts(rec);
 	}
 	wire_put_array(res->body, (uint32_t)n);
 	for (size_t i = 0; i < total; i++) {
 		const struct store_record *rec = index_at(c->env.index, i);
 
-		if (!visible(rec))
+		if (!visible(c, rec))
 			continue;
 		for (size_t j = 0; j <= rec->nfields; j++) {
 			/* j == nfields stands for the existence register. */
@@ -1123,6 +1473,14 @@ flush(struct ctl *c)
 			log_warnx("could not reload a record into the index");
 	}
 	c->ntouched = 0;
+	if (c->circles_dirty) {
+		int rc2;
+
+		c->circles_dirty = 0;
+		if ((rc2 = refresh_circles(c)) != 0)
+			log_warnx("could not refresh the circles: %s",
+			    samen_strerror(rc2));
+	}
 	for (size_t i = 0; i < c->nheld; i++) {
 		struct held *h = &c->held[i];
 
@@ -1277,6 +1635,7 @@ handle_rebuild(struct ctl *c, struct wire_reader *r, struct result *res)
 		return res->code;
 	if ((rc = store_rebuild(c->env.store)) != 0 ||
 	    (rc = load_index(c)) != 0 ||
+	    (rc = refresh_circles(c)) != 0 ||
 	    (rc = store_stats(c->env.store, &s)) != 0 ||
 	    (rc = store_digest(c->env.store, digest)) != 0)
 		return fail(res, rc, "rebuild failed: %s", samen_strerror(rc));
@@ -1287,6 +1646,604 @@ handle_rebuild(struct ctl *c, struct wire_reader *r, struct result *res)
 	put_kv_str(res->body, "replica_digest", hex);
 	put_kv_u64(res->body, "changesets", s.changesets);
 	return 0;
+}
+
+/* Circles, peers and sync requests. */
+
+#define DEFAULT_CIRCLE_FILE "default-circle"
+
+static int
+get_name(struct wire_reader *r, struct result *res, char *out, size_t max)
+{
+	if (get_cstr(r, out, max) || !ops_field_valid(out, strlen(out)))
+		return fail(res, SAMEN_EINVAL, "invalid circle name: 1-64 of "
+		    "A-Z a-z 0-9 _ -");
+	return 0;
+}
+
+static int
+get_device(struct wire_reader *r, struct result *res, uint8_t dev[32])
+{
+	char text[DEVID_TEXTLEN + 2];
+	int rc;
+
+	if (get_cstr(r, text, sizeof(text)) ||
+	    (rc = devid_decode(dev, text, strlen(text))) != 0)
+		return fail(res, SAMEN_EINVAL, "invalid device id (a typo? "
+		    "'samen id' on that device prints it)");
+	return 0;
+}
+
+/* One record of a members chain: SETs of the given fields. */
+static int
+write_fields(struct ctl *c, struct result *res,
+    const struct store_circle *chain, const char *collection,
+    const uint8_t rid[RID_LEN], const char *const *kv, uint32_t n)
+{
+	struct op_list l;
+	struct op_ref refs[8];
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	memset(refs, 0, sizeof(refs));
+	for (uint32_t i = 0; i < n; i++) {
+		l.ops[i].type = OP_SET;
+		l.ops[i].field = kv[2 * i];
+		l.ops[i].field_len = strlen(kv[2 * i]);
+		l.ops[i].value = kv[2 * i + 1];
+		l.ops[i].value_len = strlen(kv[2 * i + 1]);
+	}
+	l.n = n;
+	rc = write_record(c, res, chain, collection, rid, NULL, 1, &l, refs);
+	oplist_free(&l);
+	return rc;
+}
+
+static void
+member_rid(uint8_t rid[RID_LEN], const uint8_t device[32])
+{
+	crypto_generichash(rid, RID_LEN, device, 32, NULL, 0);
+	rid[0] &= 0x7f;		/* keeps the ULID text form within range */
+}
+
+/* Writes the member record of device into circle circ's members chain. */
+static int
+write_member(struct ctl *c, struct result *res,
+    const struct store_circle *chain, const struct store_circle *circ,
+    const uint8_t device[32], const char *role)
+{
+	uint8_t cpk[32], sealed[CS_KEYLEN + crypto_box_SEALBYTES];
+	uint8_t rid[RID_LEN];
+	char dev[DEVID_TEXTLEN + 1], me[DEVID_TEXTLEN + 1];
+	char hex[2 * sizeof(sealed) + 1];
+	const char *kv[8];
+
+	if (crypto_sign_ed25519_pk_to_curve25519(cpk, device) != 0)
+		return fail(res, SAMEN_EINVAL, "that device id is not a "
+		    "usable key");
+	crypto_box_seal(sealed, circ->key, CS_KEYLEN, cpk);
+	hex_encode(hex, sealed, sizeof(sealed));
+	devid_encode(dev, device);
+	devid_encode(me, vault_public_key(c->env.vault));
+	kv[0] = "device"; kv[1] = dev;
+	kv[2] = "role"; kv[3] = role;
+	kv[4] = "added_by"; kv[5] = me;
+	kv[6] = "key1"; kv[7] = hex;
+	member_rid(rid, device);
+	return write_fields(c, res, chain, "member", rid, kv, 4);
+}
+
+static const struct store_circle *
+members_chain_of(struct ctl *c, const uint8_t base[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < c->ncircles; i++)
+		if (c->circles[i].kind == STORE_CIRCLE_MEMBERS &&
+		    memcmp(c->circles[i].base, base, CS_CIRCLELEN) == 0)
+			return &c->circles[i];
+	return NULL;
+}
+
+/* Stores the members chain of base (its key derives from base's id). */
+static int
+put_members_chain(struct ctl *c, const uint8_t base[CS_CIRCLELEN],
+    const char *name)
+{
+	struct store_circle m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	sync_members_circle(m.id, base);
+	sync_members_key(m.key, base);
+	m.epoch = 1;
+	m.kind = STORE_CIRCLE_MEMBERS;
+	memcpy(m.base, base, CS_CIRCLELEN);
+	m.name = xasprintf("members of %s", name);
+	rc = store_circle_put(c->env.store, &m);
+	store_circle_clear(&m);
+	return rc;
+}
+
+static int
+handle_circle_new(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char name[OPS_MAX_FIELD + 1], me[DEVID_TEXTLEN + 1];
+	char salthex[33];
+	const uint8_t *pk;
+	struct store_circle sc;
+	const struct store_circle *chain, *circ;
+	uint8_t salt[16], rid[RID_LEN];
+	const char *kv[6];
+	int rc;
+
+	if (wire_get_array_n(r, 1) || get_name(r, res, name, sizeof(name)) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed circle request");
+	if (need_unlocked(c, res))
+		return res->code;
+	if (strcmp(name, "private") == 0)
+		return fail(res, SAMEN_EEXIST, "'private' is this device's own "
+		    "circle");
+	for (size_t i = 0; i < c->nviews; i++)
+		if (c->views[i].valid && strcmp(c->views[i].name, name) == 0)
+			return fail(res, SAMEN_EEXIST, "a circle named '%s' "
+			    "exists", name);
+	pk = vault_public_key(c->env.vault);
+	randombytes_buf(salt, sizeof(salt));
+	memset(&sc, 0, sizeof(sc));
+	sync_circle_id(sc.id, pk, salt);
+	randombytes_buf(sc.key, sizeof(sc.key));
+	sc.epoch = 1;
+	sc.kind = STORE_CIRCLE_SHARED;
+	sc.name = xstrdup(name);
+	c->circles_dirty = 1;
+	if (begin_write(c, res)) {
+		store_circle_clear(&sc);
+		return res->code;
+	}
+	if ((rc = store_circle_put(c->env.store, &sc)) != 0 ||
+	    (rc = put_members_chain(c, sc.id, name)) != 0 ||
+	    (rc = refresh_circles(c)) != 0) {
+		store_circle_clear(&sc);
+		abort_batch(c, rc);
+		return fail(res, rc, "could not create the circle: %s",
+		    samen_strerror(rc));
+	}
+	chain = members_chain_of(c, sc.id);
+	circ = circle_by_id(c, sc.id);
+	devid_encode(me, pk);
+	hex_encode(salthex, salt, sizeof(salt));
+	kv[0] = "name"; kv[1] = name;
+	kv[2] = "creator"; kv[3] = me;
+	kv[4] = "salt"; kv[5] = salthex;
+	memcpy(rid, sc.id, RID_LEN);
+	rid[0] &= 0x7f;
+	if (chain == NULL || circ == NULL ||
+	    write_fields(c, res, chain, "circle", rid, kv, 3) != 0 ||
+	    write_member(c, res, chain, circ, pk, "admin") != 0) {
+		store_circle_clear(&sc);
+		if (res->code == 0)
+			fail(res, SAMEN_ESTORE, "could not create the circle");
+		abort_batch(c, res->code);
+		return res->code;
+	}
+	c->circles_dirty = 1;
+	{
+		char hex[2 * CS_CIRCLELEN + 1];
+
+		hex_encode(hex, sc.id, CS_CIRCLELEN);
+		wire_put_map(res->body, 3);
+		put_kv_str(res->body, "circle", hex);
+		put_kv_str(res->body, "name", name);
+		put_kv_u64(res->body, "epoch", 1);
+	}
+	store_circle_clear(&sc);
+	log_info("created circle %s", name);
+	return 0;
+}
+
+static int
+handle_circle_add(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char name[OPS_MAX_FIELD + 1], dev[DEVID_TEXTLEN + 1];
+	char hex[2 * CS_CIRCLELEN + 1];
+	uint8_t device[32];
+	const struct store_circle *circ, *chain;
+	const struct circle_view *v;
+
+	if (wire_get_array_n(r, 2) || get_name(r, res, name, sizeof(name)) ||
+	    get_device(r, res, device) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed circle request");
+	if (need_unlocked(c, res))
+		return res->code;
+	if ((circ = circle_by_name(c, name)) == NULL || circ == &c->circle ||
+	    (v = view_by_id(c, circ->id)) == NULL ||
+	    (chain = members_chain_of(c, circ->id)) == NULL)
+		return fail(res, SAMEN_ENOTFOUND, "no shared circle named "
+		    "'%s' (samen circle ls)", name);
+	if (memcmp(v->creator, vault_public_key(c->env.vault), 32) != 0)
+		return fail(res, SAMEN_EINVAL, "only the circle's admin can "
+		    "add members");
+	if (view_member(v, device) != NULL)
+		return fail(res, SAMEN_EEXIST, "already a member of %s", name);
+	if (write_member(c, res, chain, circ, device, "member") != 0)
+		return res->code;
+	c->circles_dirty = 1;
+	devid_encode(dev, device);
+	hex_encode(hex, circ->id, CS_CIRCLELEN);
+	wire_put_map(res->body, 4);
+	put_kv_str(res->body, "circle", hex);
+	put_kv_str(res->body, "name", name);
+	put_kv_str(res->body, "device", dev);
+	put_kv_str(res->body, "role", "member");
+	log_info("added a member to circle %s", name);
+	return 0;
+}
+
+static void
+put_circle(struct ctl *c, struct wbuf *w, const struct store_circle *sc,
+    const struct circle_view *v)
+{
+	char hex[2 * CS_CIRCLELEN + 1], dev[DEVID_TEXTLEN + 1];
+	const struct store_circle *d = circle_default(c);
+
+	hex_encode(hex, sc->id, CS_CIRCLELEN);
+	wire_put_map(w, 6);
+	put_kv_str(w, "circle", hex);
+	put_kv_str(w, "name", v ? v->name : "private");
+	put_kv_str(w, "kind", v ? "shared" : "private");
+	put_kv_u64(w, "epoch", sc->epoch);
+	put_kv_bool(w, "default", d == sc);
+	wire_put_cstr(w, "members");
+	wire_put_array(w, v ? (uint32_t)v->nmembers : 0);
+	for (size_t i = 0; v && i < v->nmembers; i++) {
+		int has_by = 0;
+
+		for (int k = 0; k < 32; k++)
+			has_by |= v->members[i].added_by[k];
+		wire_put_map(w, 3);
+		devid_encode(dev, v->members[i].device);
+		put_kv_str(w, "device", dev);
+		put_kv_str(w, "role", v->members[i].admin ? "admin" : "member");
+		if (has_by)
+			devid_encode(dev, v->members[i].added_by);
+		put_kv_str(w, "added_by", has_by ? dev : NULL);
+	}
+}
+
+static int
+handle_circle_ls(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	size_t n = 1;
+
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed circle request");
+	if (need_unlocked(c, res))
+		return res->code;
+	for (size_t i = 0; i < c->nviews; i++)
+		if (c->views[i].valid && circle_by_id(c, c->views[i].id))
+			n++;
+	wire_put_array(res->body, (uint32_t)n);
+	put_circle(c, res->body, &c->circle, NULL);
+	for (size_t i = 0; i < c->nviews; i++)
+		if (c->views[i].valid && circle_by_id(c, c->views[i].id))
+			put_circle(c, res->body,
+			    circle_by_id(c, c->views[i].id), &c->views[i]);
+	return 0;
+}
+
+static int
+write_default(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
+{
+	char hex[2 * CS_CIRCLELEN + 2], *path, *tmp;
+	FILE *f;
+	int rc = 0;
+
+	hex_encode(hex, id, CS_CIRCLELEN);
+	strcat(hex, "\n");
+	path = xasprintf("%s/%s", c->env.dir, DEFAULT_CIRCLE_FILE);
+	tmp = xasprintf("%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL || fputs(hex, f) < 0 ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = SAMEN_ESTORE;
+	if (f != NULL && fclose(f) != 0)
+		rc = SAMEN_ESTORE;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = SAMEN_ESTORE;
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+static void
+read_default(struct ctl *c)
+{
+	char buf[2 * CS_CIRCLELEN + 2], *path;
+	FILE *f;
+
+	c->has_default = 0;
+	path = xasprintf("%s/%s", c->env.dir, DEFAULT_CIRCLE_FILE);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\n")] = '\0';
+			c->has_default = hex_decode(c->default_circle,
+			    CS_CIRCLELEN, buf) == 0;
+		}
+		fclose(f);
+	}
+	free(path);
+}
+
+static int
+handle_circle_use(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	char name[OPS_MAX_FIELD + 1], hex[2 * CS_CIRCLELEN + 1];
+	const struct store_circle *circ;
+	int rc;
+
+	if (wire_get_array_n(r, 1) || get_name(r, res, name, sizeof(name)) || wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed circle request");
+	if (need_unlocked(c, res))
+		return res->code;
+	if ((circ = circle_by_name(c, name)) == NULL)
+		return fail(res, SAMEN_ENOTFOUND, "no circle named '%s' (samen "
+		    "circle ls)", name);
+	if ((rc = write_default(c, circ->id)) != 0)
+		return fail(res, rc, "could not save the default circle");
+	memcpy(c->default_circle, circ->id, CS_CIRCLELEN);
+	c->has_default = 1;
+	hex_encode(hex, circ->id, CS_CIRCLELEN);
+	wire_put_map(res->body, 2);
+	put_kv_str(res->body, "circle", hex);
+	put_kv_str(res->body, "name", name);
+	return 0;
+}
+
+static int
+handle_peer_add(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	uint8_t device[32];
+	char addr[256] = "", dev[DEVID_TEXTLEN + 1];
+	int has_addr, rc;
+
+	if (wire_get_array_n(r, 2) || get_device(r, res, device))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed peer request");
+	has_addr = wire_peek(r) != WIRE_NIL;
+	if (!has_addr)
+		wire_get_nil(r);
+	else if (get_cstr(r, addr, sizeof(addr)) ||
+	    strncmp(addr, "tcp://", 6) != 0 || strrchr(addr, ':') == addr + 3)
+		return fail(res, SAMEN_EINVAL, "address must be "
+		    "tcp://HOST:PORT");
+	if (wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed peer request");
+	if (memcmp(device, vault_public_key(c->env.vault), 32) == 0)
+		return fail(res, SAMEN_EINVAL, "that is this device's own id");
+	if ((rc = store_peer_put(c->env.store, device,
+	    has_addr ? addr : NULL)) != 0)
+		return fail(res, rc, "could not store the peer: %s",
+		    samen_strerror(rc));
+	if (c->peers != NULL)
+		peers_refresh(c->peers);
+	devid_encode(dev, device);
+	wire_put_map(res->body, 2);
+	put_kv_str(res->body, "device", dev);
+	put_kv_str(res->body, "addr", has_addr ? addr : NULL);
+	return 0;
+}
+
+static int
+handle_peer_rm(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	uint8_t device[32];
+	char dev[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if (wire_get_array_n(r, 1) || get_device(r, res, device) ||
+	    wire_end(r))
+		return res->code ? res->code :
+		    fail(res, SAMEN_EPROTO, "malformed peer request");
+	devid_encode(dev, device);
+	if ((rc = store_peer_rm(c->env.store, device)) != 0)
+		return fail(res, rc, rc == SAMEN_ENOTFOUND ? "%.12s is not a "
+		    "peer" : "could not remove the peer", dev);
+	if (c->peers != NULL)
+		peers_refresh(c->peers);
+	wire_put_map(res->body, 1);
+	put_kv_str(res->body, "device", dev);
+	return 0;
+}
+
+static int
+handle_peer_ls(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	int rc;
+
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed peer request");
+	if (c->peers == NULL) {
+		/* Locked: the stored peers, without live state. */
+		struct store_peer *sp = NULL;
+		size_t n = 0;
+
+		if ((rc = store_peer_list(c->env.store, &sp, &n)) != 0)
+			return fail(res, rc, "storage error");
+		wire_put_array(res->body, (uint32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			char dev[DEVID_TEXTLEN + 1];
+
+			devid_encode(dev, sp[i].device);
+			wire_put_map(res->body, 3);
+			put_kv_str(res->body, "device", dev);
+			put_kv_str(res->body, "addr", sp[i].addr);
+			put_kv_str(res->body, "state", "idle");
+		}
+		store_peer_list_free(sp, n);
+		return 0;
+	}
+	if ((rc = peers_put_ls(c->peers, res->body)) != 0)
+		return fail(res, rc, "storage error");
+	return 0;
+}
+
+static int
+handle_sync(struct ctl *c, struct wire_reader *r, struct result *res)
+{
+	uint8_t device[32];
+	int has_dev, rc;
+
+	if (wire_get_array_n(r, 1))
+		return fail(res, SAMEN_EPROTO, "malformed sync request");
+	has_dev = wire_peek(r) != WIRE_NIL;
+	if (!has_dev)
+		wire_get_nil(r);
+	else if (get_device(r, res, device))
+		return res->code;
+	if (wire_end(r))
+		return fail(res, SAMEN_EPROTO, "malformed sync request");
+	if (need_unlocked(c, res))
+		return res->code;
+	if (c->peers == NULL)
+		return fail(res, SAMEN_EINVAL, "sync is not running");
+	rc = peers_sync(c->peers, has_dev ? device : NULL, res->body);
+	if (rc == SAMEN_ENOTFOUND)
+		return fail(res, rc, "not a peer: samen peer add it first");
+	if (rc == SAMEN_EINVAL)
+		return fail(res, rc, has_dev ? "that peer has no address: it "
+		    "syncs when it connects to us" : "no peer has an address "
+		    "(samen peer add DEVICE_ID tcp://HOST:PORT)");
+	return rc;
+}
+
+/* The sync layer's view of us (peer.h). */
+
+static size_t
+host_shared(void *arg, const uint8_t device[32],
+    uint8_t (**out)[CS_CIRCLELEN])
+{
+	struct ctl *c = arg;
+	const uint8_t *me = vault_public_key(c->env.vault);
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < c->nviews; i++) {
+		const struct circle_view *v = &c->views[i];
+
+		if (!v->valid || view_member(v, me) == NULL ||
+		    view_member(v, device) == NULL)
+			continue;
+		*out = xreallocarray(*out, n + 1, sizeof(**out));
+		memcpy((*out)[n++], v->id, CS_CIRCLELEN);
+	}
+	return n;
+}
+
+static int
+host_holds(void *arg, const uint8_t circle[CS_CIRCLELEN])
+{
+	struct ctl *c = arg;
+
+	return circle_by_id(c, circle) != NULL ||
+	    members_chain_of(c, circle) != NULL;
+}
+
+static size_t
+host_members(void *arg, uint8_t (**out)[32])
+{
+	struct ctl *c = arg;
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < c->nviews; i++) {
+		const struct circle_view *v = &c->views[i];
+
+		for (size_t k = 0; v->valid && k < v->nmembers; k++) {
+			*out = xreallocarray(*out, n + 1, sizeof(**out));
+			memcpy((*out)[n++], v->members[k].device, 32);
+		}
+	}
+	return n;
+}
+
+static void
+host_join(void *arg, const uint8_t circle[CS_CIRCLELEN])
+{
+	struct ctl *c = arg;
+	char hex[2 * CS_CIRCLELEN + 1];
+	int rc;
+
+	if (host_holds(c, circle))
+		return;
+	hex_encode(hex, circle, CS_CIRCLELEN);
+	if ((rc = put_members_chain(c, circle, hex)) != 0 ||
+	    (rc = refresh_circles(c)) != 0)
+		log_warnx("could not take in a circle a peer offered: %s",
+		    samen_strerror(rc));
+}
+
+static void
+host_stored(void *arg)
+{
+	struct ctl *c = arg;
+	int rc, members = 0;
+
+	if ((rc = store_begin(c->env.store)) != 0)
+		goto bad;
+	if ((rc = store_merge_pending(c->env.store, touched_cb, c)) != 0) {
+		store_rollback(c->env.store);
+		c->ntouched = 0;
+		goto bad;
+	}
+	if ((rc = store_commit(c->env.store)) != 0) {
+		store_rollback(c->env.store);
+		c->ntouched = 0;
+		goto bad;
+	}
+	for (size_t i = 0; i < c->ntouched; i++) {
+		struct store_record *rec;
+
+		if (store_record_load(c->env.store, c->touched[i], &rec) != 0)
+			continue;
+		members |= is_members_chain(c, rec->circle);
+		index_put(c->env.index, rec);
+	}
+	c->ntouched = 0;
+	if (members && (rc = refresh_circles(c)) != 0)
+		goto bad;
+	return;
+bad:
+	log_warnx("merging what a peer sent failed: %s", samen_strerror(rc));
+}
+
+static void
+host_digest(void *arg, uint8_t out[32])
+{
+	struct ctl *c = arg;
+
+	if (store_digest(c->env.store, out) != 0)
+		memset(out, 0, 32);
+}
+
+void
+ctl_peer_host(struct ctl *c, struct peer_host *h)
+{
+	h->arg = c;
+	h->shared = host_shared;
+	h->holds = host_holds;
+	h->members = host_members;
+	h->join = host_join;
+	h->stored = host_stored;
+	h->digest = host_digest;
+}
+
+void
+ctl_set_peers(struct ctl *c, struct peers *p)
+{
+	c->peers = p;
 }
 
 static void
@@ -1317,7 +2274,7 @@ handle_one(struct ctl *c, struct api_req *req)
 		return;
 	}
 	/* Unlock and rebuild work outside the batch's transaction. */
-	if (type == CTL_UNLOCK || type == CTL_REBUILD)
+	if (type == CTL_UNLOCK || type == CTL_REBUILD || type == CTL_SYNC)
 		flush(c);
 	h = hold(c, req);
 	res.body = &h->body;
@@ -1332,6 +2289,14 @@ handle_one(struct ctl *c, struct api_req *req)
 	case CTL_PUT: handle_put(c, &r, &res); break;
 	case CTL_RM: handle_rm(c, &r, &res); break;
 	case CTL_NOTE: handle_note(c, &r, &res); break;
+	case CTL_PEER_ADD: handle_peer_add(c, &r, &res); break;
+	case CTL_PEER_LS: handle_peer_ls(c, &r, &res); break;
+	case CTL_PEER_RM: handle_peer_rm(c, &r, &res); break;
+	case CTL_SYNC: handle_sync(c, &r, &res); break;
+	case CTL_CIRCLE_NEW: handle_circle_new(c, &r, &res); break;
+	case CTL_CIRCLE_ADD: handle_circle_add(c, &r, &res); break;
+	case CTL_CIRCLE_LS: handle_circle_ls(c, &r, &res); break;
+	case CTL_CIRCLE_USE: handle_circle_use(c, &r, &res); break;
 	case CTL_UNLOCK:
 		if (start_unlock(c, req, &r, &res)) {
 			c->nheld--;	/* answered by unlock_done_cb */
@@ -1394,7 +2359,12 @@ after_unlock(struct ctl *c)
 	/* Never issue a timestamp below one already used, even if the wall
 	 * clock went back while we were down. */
 	hlc_init(&c->clock, s.max_hlc);
-	return load_index(c);
+	if ((rc = load_index(c)) != 0 || (rc = refresh_circles(c)) != 0)
+		return rc;
+	read_default(c);
+	if (c->env.unlocked != NULL)
+		c->env.unlocked(c->env.unlocked_arg);
+	return 0;
 }
 
 int
@@ -1433,6 +2403,8 @@ ctl_free(struct ctl *c)
 		return;
 	if (c->have_circle)
 		store_circle_clear(&c->circle);
+	store_circle_list_free(c->circles, c->ncircles);
+	views_free(c);
 	free(c->held);
 	free(c->touched);
 	free(c);

@@ -27,6 +27,9 @@ struct ctl_env {
 	struct vault *vault;
 	struct index *index;
 	const char *dir;
+	/* Called once the keys are unlocked and the index loaded. */
+	void (*unlocked)(void *arg);
+	void *unlocked_arg;
 };
 
 struct ctl;
@@ -41,6 +44,12 @@ void ctl_batch(void *arg, struct api_req **reqs, size_t n);
  * for start-up only.  Returns 0 or a negative code.
  */
 int ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len);
+/* Fills h with the callbacks the sync layer calls (peer.h). */
+struct peer_host;
+struct peers;
+void ctl_peer_host(struct ctl *c, struct peer_host *h);
+/* The sync layer, once started (after unlock); NULL to detach. */
+void ctl_set_peers(struct ctl *c, struct peers *p);
 /* 1 while an unlock is running on the thread pool. */
 int ctl_busy(const struct ctl *c);
 

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "index.h"
 #include "log.h"
+#include "peer.h"
 #include "protocol.h"
 #include "store.h"
 #include "util.h"
@@ -46,6 +47,9 @@ struct samend {
 	struct index *index;
 	struct ctl *ctl;
 	struct api *api;
+	struct peers *peers;
+	char *listen;		/* --listen, overriding the config */
+	int stopping;
 	int lock_fd;
 	int ready_fd;		/* --daemonize: tells the parent we are up */
 	int pidfile_written;
@@ -55,8 +59,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: samend [-d DIR] [-c FILE] [--daemonize] [-v]... "
-	    "[--check-config]\n"
+	    "usage: samend [-d DIR] [-c FILE] [--listen tcp://ADDR:PORT] "
+	    "[--daemonize] [-v]...\n"
+	    "              [--check-config]\n"
 	    "\n"
 	    "samend keeps this device's encrypted replica and serves the "
 	    "samen CLI.\n"
@@ -66,6 +71,9 @@ usage(FILE *f)
 	    "~/.local/share/samen)\n"
 	    "  -c, --config FILE  configuration (default DIR/samen.conf, "
 	    "optional)\n"
+	    "      --listen tcp://ADDR:PORT\n"
+	    "                     where peers connect (overrides 'listen' "
+	    "in the config)\n"
 	    "      --daemonize    detach, log to syslog, write DIR/samend.pid\n"
 	    "      --foreground   stay in the foreground, log to stderr "
 	    "(default)\n"
@@ -201,6 +209,8 @@ reload(struct samend *d)
 	log_setlevel(d->conf.log_level + d->verbose > LOG_LEVEL_DEBUG ?
 	    LOG_LEVEL_DEBUG : (enum log_level)(d->conf.log_level + d->verbose));
 	api_set_batch_max(d->api, d->conf.batch_max);
+	if (d->peers != NULL)
+		peers_set_interval(d->peers, d->conf.sync_interval);
 	log_info("configuration reloaded from %s", d->conf_path);
 }
 
@@ -216,6 +226,12 @@ static void
 stop(struct samend *d)
 {
 	log_info("shutting down");
+	d->stopping = 1;
+	if (d->peers != NULL) {
+		ctl_set_peers(d->ctl, NULL);
+		peers_close(d->peers);
+		d->peers = NULL;
+	}
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sighup);
@@ -223,6 +239,36 @@ stop(struct samend *d)
 		api_close(d->api);
 		d->api = NULL;
 	}
+}
+
+/* Sync starts once the keys are unlocked: CURVE needs the device key. */
+static void
+start_peers(void *arg)
+{
+	struct samend *d = arg;
+	struct peers_env env;
+	char *cause = NULL;
+
+	if (d->peers != NULL || d->zctx == NULL || d->stopping ||
+	    vault_locked(d->vault))
+		return;
+	memset(&env, 0, sizeof(env));
+	env.loop = &d->loop;
+	env.zctx = d->zctx;
+	env.store = d->store;
+	env.sign_sk = vault_sign_sk(d->vault);
+	env.listen = d->listen != NULL ? d->listen : d->conf.listen;
+	env.static_peers = d->conf.peers;
+	env.sync_interval = d->conf.sync_interval;
+	ctl_peer_host(d->ctl, &env.host);
+	if (peers_open(&d->peers, &env, &cause) != 0) {
+		log_warnx("sync is off: %s", cause);
+		free(cause);
+		return;
+	}
+	ctl_set_peers(d->ctl, d->peers);
+	if (*env.listen != '\0')
+		log_info("listening for peers on %s", env.listen);
 }
 
 static void
@@ -240,7 +286,8 @@ static void
 parse_args(struct samend *d, int argc, char **argv, int *check_config,
     int *daemon)
 {
-	enum { OPT_DAEMONIZE = 256, OPT_FOREGROUND, OPT_CHECK, OPT_VERSION };
+	enum { OPT_DAEMONIZE = 256, OPT_FOREGROUND, OPT_CHECK, OPT_VERSION,
+	    OPT_LISTEN };
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
@@ -250,6 +297,7 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -269,6 +317,16 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 		case OPT_FOREGROUND: *daemon = 0; break;
 		case 'v': d->verbose++; break;
 		case OPT_CHECK: *check_config = 1; break;
+		case OPT_LISTEN:
+			if (strncmp(optarg, "tcp://", 6) != 0 ||
+			    strrchr(optarg, ':') == optarg + 3) {
+				fprintf(stderr, "samend: --listen takes "
+				    "tcp://ADDR:PORT\n");
+				exit(2);
+			}
+			free(d->listen);
+			d->listen = xstrdup(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -384,6 +442,8 @@ main(int argc, char **argv)
 	env.vault = d.vault;
 	env.index = d.index;
 	env.dir = d.dir;
+	env.unlocked = start_peers;
+	env.unlocked_arg = &d;
 	d.ctl = ctl_new(&env);
 	if (!vault_has_passphrase(d.vault)) {
 		if ((rc = ctl_unlock_now(d.ctl, NULL, 0)) != 0)
@@ -400,6 +460,11 @@ main(int argc, char **argv)
 	if (api_open(&d.api, &d.loop, d.zctx, d.dir, d.conf.batch_max,
 	    ctl_batch, d.ctl, &cause) != 0)
 		fatalx("%s", cause);
+	if (!vault_locked(d.vault)) {
+		start_peers(&d);
+		if (d.peers == NULL)
+			fatalx("could not start sync (see above)");
+	}
 
 	/* 6. Signals: TERM and INT stop, HUP reloads. */
 	uv_signal_init(&d.loop, &d.sigterm);
@@ -440,6 +505,7 @@ main(int argc, char **argv)
 	close(d.lock_fd);
 	free(d.conf_path);
 	free(d.dir);
+	free(d.listen);
 	log_info("stopped");
 	return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@
  * is unique whenever that triple is, and no query looks a change set up by
  * id (an index on it would be the random-key B-tree DESIGN warns about).
  *
+ * A circle's kind is enum store_circle_kind; base is the circle a members
+ * chain lists, NULL for the other kinds.  Peers are a small table keyed by
+ * device: their addresses are where to connect, not record content, so they
+ * are stored in clear like the authors' keys.
+ *
  * readable says whether the key for (circle, epoch) is known, so the
  * merge queue (cs_todo) holds only what can be merged: a relay carrying
  * circles it cannot read does not scan them on every merge.  The partial
@@ -47,8 +53,10 @@ static const char schema[] =
 	"CREATE TABLE flagged (aid INTEGER PRIMARY KEY"
 	"  REFERENCES authors(aid), circle BLOB NOT NULL, seq INTEGER NOT NULL);"
 	"CREATE TABLE circles (circle BLOB NOT NULL, epoch INTEGER NOT NULL,"
-	"  private INTEGER NOT NULL DEFAULT 0, name BLOB NOT NULL,"
-	"  key BLOB NOT NULL, PRIMARY KEY (circle, epoch)) WITHOUT ROWID;"
+	"  kind INTEGER NOT NULL DEFAULT 0 CHECK (kind BETWEEN 0 AND 2),"
+	"  base BLOB CHECK ((kind = 2) = (base IS NOT NULL)),"
+	"  name BLOB NOT NULL, key BLOB NOT NULL,"
+	"  PRIMARY KEY (circle, epoch)) WITHOUT ROWID;"
 	"CREATE TABLE cs (csn INTEGER PRIMARY KEY, circle BLOB NOT NULL,"
 	"  aid INTEGER NOT NULL REFERENCES authors(aid), seq INTEGER NOT NULL,"
 	"  epoch INTEGER NOT NULL, hlc INTEGER NOT NULL,"
@@ -79,7 +87,12 @@ static const char schema[] =
 	"  PRIMARY KEY (rkey, kind, ftag, vid)) WITHOUT ROWID;"
 	"CREATE TABLE kills (rkey INTEGER NOT NULL REFERENCES records(rkey),"
 	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
-	"  PRIMARY KEY (rkey, kind, ftag, vid)) WITHOUT ROWID;";
+	"  PRIMARY KEY (rkey, kind, ftag, vid)) WITHOUT ROWID;"
+	"CREATE TABLE peers (device BLOB PRIMARY KEY, addr TEXT,"
+	"  added_ms INTEGER NOT NULL, last_sync_ms INTEGER NOT NULL DEFAULT 0,"
+	"  sent INTEGER NOT NULL DEFAULT 0,"
+	"  received INTEGER NOT NULL DEFAULT 0,"
+	"  rejected INTEGER NOT NULL DEFAULT 0, digest BLOB) WITHOUT ROWID;";
 
 /* Prepared once, on first use, and kept until close. */
 enum q {
@@ -89,8 +102,10 @@ enum q {
 	Q_META_GET, Q_META_PUT,
 	Q_AUTHOR_GET, Q_AUTHOR_ADD, Q_FLAGGED, Q_FLAG,
 	Q_CIRCLE_PUT, Q_CIRCLE_UNPRIVATE, Q_CIRCLE_GET, Q_CIRCLE_PRIVATE,
-	Q_CIRCLE_HAS, Q_CS_READABLE,
+	Q_CIRCLE_HAS, Q_CIRCLE_LIST, Q_CS_READABLE,
 	Q_CS_HEAD, Q_CS_HEAD_AID, Q_CS_AT, Q_CS_INSERT, Q_FORK_INSERT,
+	Q_CS_NEXT_AID, Q_CS_HEAD_PK, Q_CS_RANGE,
+	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
 	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
 	Q_REC_FIND, Q_REC_ADD, Q_REC_RANGE, Q_REC_DELETED, Q_REC_ROW,
 	Q_REC_KEYS,
@@ -119,17 +134,22 @@ static const char *const sql[Q_COUNT] = {
 	[Q_FLAGGED] = "SELECT 1 FROM flagged WHERE aid = ?1",
 	[Q_FLAG] = "INSERT OR IGNORE INTO flagged (aid, circle, seq)"
 	    " VALUES (?1, ?2, ?3)",
-	[Q_CIRCLE_PUT] = "INSERT INTO circles (circle, epoch, private, name,"
-	    " key) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (circle, epoch)"
+	/* Only store_circle_put_private moves the private mark (see there). */
+	[Q_CIRCLE_PUT] = "INSERT INTO circles (circle, epoch, kind, base, name,"
+	    " key) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (circle, epoch)"
 	    " DO UPDATE SET name = excluded.name, key = excluded.key,"
-	    " private = max(private, excluded.private)",
-	[Q_CIRCLE_UNPRIVATE] = "UPDATE circles SET private = 0"
-	    " WHERE private = 1 AND circle <> ?1",
-	[Q_CIRCLE_GET] = "SELECT name, key FROM circles"
+	    " kind = CASE kind WHEN 1 THEN 1 ELSE excluded.kind END,"
+	    " base = CASE kind WHEN 1 THEN NULL ELSE excluded.base END",
+	[Q_CIRCLE_UNPRIVATE] = "UPDATE circles SET kind = 0"
+	    " WHERE kind = 1 AND circle <> ?1",
+	[Q_CIRCLE_GET] = "SELECT name, key, kind, base FROM circles"
 	    " WHERE circle = ?1 AND epoch = ?2",
 	[Q_CIRCLE_PRIVATE] = "SELECT circle, epoch FROM circles"
-	    " WHERE private = 1 ORDER BY epoch DESC LIMIT 1",
+	    " WHERE kind = 1 ORDER BY epoch DESC LIMIT 1",
 	[Q_CIRCLE_HAS] = "SELECT 1 FROM circles WHERE circle = ?1 AND epoch = ?2",
+	[Q_CIRCLE_LIST] = "SELECT c.circle, c.epoch, c.name, c.key, c.kind,"
+	    " c.base FROM circles c WHERE c.epoch = (SELECT max(epoch)"
+	    " FROM circles WHERE circle = c.circle)",
 	[Q_CS_READABLE] = "UPDATE cs SET readable = 1"
 	    " WHERE circle = ?1 AND epoch = ?2 AND readable = 0",
 	[Q_CS_HEAD] = "SELECT cs.seq, cs.id FROM authors a"
@@ -144,6 +164,24 @@ static const char *const sql[Q_COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_FORK_INSERT] = "INSERT OR IGNORE INTO forks (circle, aid, seq, id,"
 	    " hdr, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* One seek each in cs_chain: a vector costs two per author. */
+	[Q_CS_NEXT_AID] = "SELECT aid FROM cs WHERE circle = ?1 AND aid > ?2"
+	    " ORDER BY aid LIMIT 1",
+	[Q_CS_HEAD_PK] = "SELECT cs.seq, cs.id, a.pk FROM cs"
+	    " JOIN authors a ON a.aid = cs.aid"
+	    " WHERE cs.circle = ?1 AND cs.aid = ?2"
+	    " ORDER BY cs.seq DESC LIMIT 1",
+	[Q_CS_RANGE] = "SELECT seq, hdr, payload FROM cs WHERE circle = ?1"
+	    " AND aid = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+	[Q_PEER_PUT] = "INSERT INTO peers (device, addr, added_ms)"
+	    " VALUES (?1, ?2, ?3) ON CONFLICT (device)"
+	    " DO UPDATE SET addr = excluded.addr",
+	[Q_PEER_RM] = "DELETE FROM peers WHERE device = ?1",
+	[Q_PEER_LIST] = "SELECT device, addr, added_ms, last_sync_ms, sent,"
+	    " received, rejected, digest FROM peers ORDER BY added_ms, device",
+	[Q_PEER_NOTE] = "UPDATE peers SET last_sync_ms = ?2, digest = ?3,"
+	    " sent = sent + ?4, received = received + ?5,"
+	    " rejected = rejected + ?6 WHERE device = ?1",
 	[Q_CS_TODO] = "SELECT csn FROM cs INDEXED BY cs_todo"
 	    " WHERE merged = 0 AND bad = 0 AND readable = 1"
 	    " ORDER BY aid, circle, seq LIMIT ?1",
@@ -755,7 +793,7 @@ store_rollback(struct store *st)
 /* Circles. */
 
 static int
-circle_put(struct store *st, const struct store_circle *c, int private)
+circle_put(struct store *st, const struct store_circle *c, int kind)
 {
 	uint8_t ad[1 + CS_CIRCLELEN + 4];
 	uint8_t kbox[CS_KEYLEN + BOX_OVERHEAD], *nbox;
@@ -763,12 +801,14 @@ circle_put(struct store *st, const struct store_circle *c, int private)
 	sqlite3_stmt *s;
 	int rc;
 
+	if (kind < STORE_CIRCLE_SHARED || kind > STORE_CIRCLE_MEMBERS)
+		return SAMEN_EINVAL;
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
 	if ((rc = sp_begin(st)) != 0)
 		return rc;
-	/* One private circle: the flag moves to this one. */
-	if (private) {
+	/* One private circle: the mark moves to this one. */
+	if (kind == STORE_CIRCLE_PRIVATE) {
 		if ((s = q(st, Q_CIRCLE_UNPRIVATE)) == NULL) {
 			sp_end(st, 0);
 			return SAMEN_ESTORE;
@@ -790,9 +830,13 @@ circle_put(struct store *st, const struct store_circle *c, int private)
 	else {
 		bind_blob(s, 1, c->id, CS_CIRCLELEN);
 		sqlite3_bind_int64(s, 2, c->epoch);
-		sqlite3_bind_int(s, 3, private);
-		bind_blob(s, 4, nbox, nlen + BOX_OVERHEAD);
-		bind_blob(s, 5, kbox, sizeof(kbox));
+		sqlite3_bind_int(s, 3, kind);
+		if (kind == STORE_CIRCLE_MEMBERS)
+			bind_blob(s, 4, c->base, CS_CIRCLELEN);
+		else
+			sqlite3_bind_null(s, 4);
+		bind_blob(s, 5, nbox, nlen + BOX_OVERHEAD);
+		bind_blob(s, 6, kbox, sizeof(kbox));
 		rc = run(s);
 	}
 	free(nbox);
@@ -809,28 +853,78 @@ circle_put(struct store *st, const struct store_circle *c, int private)
 	return sp_end(st, rc == 0) ? SAMEN_ESTORE : rc;
 }
 
+/*
+ * A plain put never takes the private mark away (the query keeps kind 1):
+ * losing it would make the next unlock create a second private circle.
+ * Only store_circle_put_private of another circle moves it.
+ */
 int
 store_circle_put(struct store *st, const struct store_circle *c)
 {
-	return circle_put(st, c, 0);
+	return circle_put(st, c, c->kind);
 }
 
 int
 store_circle_put_private(struct store *st, const struct store_circle *c)
 {
-	return circle_put(st, c, 1);
+	return circle_put(st, c, STORE_CIRCLE_PRIVATE);
 }
 
-/* Decrypts the key of (id, epoch) into key, and the name if name != NULL. */
+/*
+ * Decrypts a circle row's key box into key and, if name != NULL, its name
+ * box into a new string.  On error key is wiped and *name untouched.
+ */
 static int
-circle_load(struct store *st, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
+circle_open(struct store *st, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
+    const uint8_t *kbox, size_t klen, const uint8_t *nbox, size_t nlen,
     uint8_t key[CS_KEYLEN], char **name)
 {
 	uint8_t ad[1 + CS_CIRCLELEN + 4];
-	const uint8_t *p;
+	char *nm;
+
+	circle_ad(ad, 'k', id, epoch);
+	if (kbox == NULL || klen != CS_KEYLEN + BOX_OVERHEAD ||
+	    unseal(st, key, kbox, klen, ad, sizeof(ad)) != 0)
+		goto fail;
+	if (name == NULL)
+		return 0;
+	circle_ad(ad, 'n', id, epoch);
+	if (nbox == NULL || nlen < BOX_OVERHEAD)
+		goto fail;
+	nm = xmalloc(nlen - BOX_OVERHEAD + 1);
+	if (unseal(st, (uint8_t *)nm, nbox, nlen, ad, sizeof(ad)) != 0) {
+		free(nm);
+		goto fail;
+	}
+	nm[nlen - BOX_OVERHEAD] = '\0';
+	*name = nm;
+	return 0;
+fail:
+	sodium_memzero(key, CS_KEYLEN);
+	return SAMEN_EDECRYPT;
+}
+
+/* Kind and base of a circle row (columns i, i + 1). */
+static int
+circle_kind(sqlite3_stmt *s, int i, int *kind, uint8_t base[CS_CIRCLELEN])
+{
+	*kind = sqlite3_column_int(s, i);
+	memset(base, 0, CS_CIRCLELEN);
+	if (*kind == STORE_CIRCLE_MEMBERS)
+		return col_fixed(s, i + 1, base, CS_CIRCLELEN);
+	return 1;
+}
+
+/*
+ * Decrypts the key of (id, epoch) into key; the name too if name != NULL,
+ * kind and base if kind != NULL.
+ */
+static int
+circle_load(struct store *st, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
+    uint8_t key[CS_KEYLEN], char **name, int *kind,
+    uint8_t base[CS_CIRCLELEN])
+{
 	sqlite3_stmt *s;
-	size_t n;
-	char *nm = NULL;
 	int rc;
 
 	if (!st->has_key)
@@ -841,36 +935,14 @@ circle_load(struct store *st, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
 	sqlite3_bind_int64(s, 2, epoch);
 	if ((rc = row(s)) <= 0)
 		return rc == 0 ? SAMEN_ENOTFOUND : rc;
-	circle_ad(ad, 'k', id, epoch);
-	p = sqlite3_column_blob(s, 1);
-	n = (size_t)sqlite3_column_bytes(s, 1);
-	if (p == NULL || n != CS_KEYLEN + BOX_OVERHEAD ||
-	    unseal(st, key, p, n, ad, sizeof(ad)) != 0) {
-		rc = SAMEN_EDECRYPT;
-		goto out;
-	}
-	if (name != NULL) {
-		p = sqlite3_column_blob(s, 0);
-		n = (size_t)sqlite3_column_bytes(s, 0);
-		circle_ad(ad, 'n', id, epoch);
-		if (p == NULL || n < BOX_OVERHEAD) {
-			rc = SAMEN_EDECRYPT;
-			goto out;
-		}
-		nm = xmalloc(n - BOX_OVERHEAD + 1);
-		if (unseal(st, (uint8_t *)nm, p, n, ad, sizeof(ad)) != 0) {
-			free(nm);
-			rc = SAMEN_EDECRYPT;
-			goto out;
-		}
-		nm[n - BOX_OVERHEAD] = '\0';
-		*name = nm;
-	}
-	rc = 0;
-out:
+	if (kind != NULL && !circle_kind(s, 2, kind, base))
+		rc = SAMEN_ESTORE;
+	else
+		rc = circle_open(st, id, epoch, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1),
+		    sqlite3_column_blob(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0), key, name);
 	sqlite3_reset(s);
-	if (rc != 0)
-		sodium_memzero(key, CS_KEYLEN);
 	return rc;
 }
 
@@ -881,7 +953,7 @@ store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
 	memset(c, 0, sizeof(*c));
 	memcpy(c->id, id, CS_CIRCLELEN);
 	c->epoch = epoch;
-	return circle_load(st, id, epoch, c->key, &c->name);
+	return circle_load(st, id, epoch, c->key, &c->name, &c->kind, c->base);
 }
 
 int
@@ -905,6 +977,124 @@ store_circle_private(struct store *st, struct store_circle *c)
 	if (!rc)
 		return SAMEN_ESTORE;
 	return store_circle_get(st, id, epoch, c);
+}
+
+/* By (kind, name, id); names hold no NUL, so strcmp is byte order. */
+static int
+cmp_circle(const struct store_circle *a, const struct store_circle *b)
+{
+	int d;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if ((d = strcmp(a->name, b->name)) != 0)
+		return d;
+	return memcmp(a->id, b->id, CS_CIRCLELEN);
+}
+
+/*
+ * The array of a circle list holds keys: it grows and is sorted without
+ * leaving copies of them in freed memory (realloc and qsort may).
+ */
+static struct store_circle *
+circles_grow(struct store_circle *c, size_t n, size_t *cap)
+{
+	struct store_circle *nc;
+
+	*cap = *cap ? *cap * 2 : 8;
+	nc = xcalloc(*cap, sizeof(*nc));
+	if (n > 0) {
+		memcpy(nc, c, n * sizeof(*c));
+		sodium_memzero(c, n * sizeof(*c));
+	}
+	free(c);
+	return nc;
+}
+
+static int
+cmp_circle_p(const void *pa, const void *pb)
+{
+	return cmp_circle(*(const struct store_circle *const *)pa,
+	    *(const struct store_circle *const *)pb);
+}
+
+static struct store_circle *
+circles_sort(struct store_circle *c, size_t n)
+{
+	struct store_circle **p, *sorted;
+	size_t i;
+
+	if (n == 0)
+		return c;
+	p = xcalloc(n, sizeof(*p));
+	for (i = 0; i < n; i++)
+		p[i] = &c[i];
+	qsort(p, n, sizeof(*p), cmp_circle_p);
+	sorted = xcalloc(n, sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = *p[i];
+	free(p);
+	sodium_memzero(c, n * sizeof(*c));
+	free(c);
+	return sorted;
+}
+
+int
+store_circle_list(struct store *st, struct store_circle **out, size_t *nout)
+{
+	struct store_circle *c = NULL, *x;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((s = q(st, Q_CIRCLE_LIST)) == NULL)
+		return SAMEN_ESTORE;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap)
+			c = circles_grow(c, n, &cap);
+		x = &c[n];
+		memset(x, 0, sizeof(*x));
+		x->epoch = (uint32_t)sqlite3_column_int64(s, 1);
+		if (!col_fixed(s, 0, x->id, CS_CIRCLELEN) ||
+		    !circle_kind(s, 4, &x->kind, x->base)) {
+			rc = SAMEN_ESTORE;
+			goto fail;
+		}
+		if ((rc = circle_open(st, x->id, x->epoch,
+		    sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+		    sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2),
+		    x->key, &x->name)) != 0)
+			goto fail;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = SAMEN_ESTORE;
+		goto fail;
+	}
+	sqlite3_reset(s);
+	*out = circles_sort(c, n);
+	*nout = n;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_circle_list_free(c, n);
+	return rc;
+}
+
+void
+store_circle_list_free(struct store_circle *c, size_t n)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_circle_clear(&c[i]);
+	free(c);
 }
 
 void
@@ -1112,6 +1302,162 @@ store_cs_insert(struct store *st, const struct cs_header *h,
 	if (sp_end(st, keep) != 0)
 		return SAMEN_ESTORE;
 	return rc;
+}
+
+/* Sync support: none of it needs the storage key. */
+
+static int
+cmp_head(const void *pa, const void *pb)
+{
+	const struct sync_head *a = pa, *b = pb;
+
+	return memcmp(a->author, b->author, 32);
+}
+
+/*
+ * A skip scan over cs_chain: the next author of the chain, then that
+ * author's last entry, two index seeks per author whatever the chain's
+ * length.  Forks live in their own table, so only the first change set of a
+ * forked seq counts, as it does for store_cs_head().
+ */
+int
+store_vector(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    struct sync_head **out, size_t *nout)
+{
+	struct sync_head *h = NULL, *x;
+	sqlite3_stmt *next, *head;
+	size_t n = 0, cap = 0;
+	int64_t aid = INT64_MIN;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((next = q(st, Q_CS_NEXT_AID)) == NULL ||
+	    (head = q(st, Q_CS_HEAD_PK)) == NULL)
+		return SAMEN_ESTORE;
+	for (;;) {
+		bind_blob(next, 1, chain, CS_CIRCLELEN);
+		sqlite3_bind_int64(next, 2, aid);
+		if ((rc = row(next)) < 0)
+			goto fail;
+		if (rc == 0)
+			break;
+		aid = sqlite3_column_int64(next, 0);
+		sqlite3_reset(next);
+
+		bind_blob(head, 1, chain, CS_CIRCLELEN);
+		sqlite3_bind_int64(head, 2, aid);
+		if ((rc = row(head)) <= 0) {
+			rc = SAMEN_ESTORE;	/* it was there a moment ago */
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			h = xreallocarray(h, cap, sizeof(*h));
+		}
+		x = &h[n];
+		x->seq = col_u64(head, 0);
+		rc = col_fixed(head, 1, x->head, CS_IDLEN) &&
+		    col_fixed(head, 2, x->author, 32);
+		sqlite3_reset(head);
+		if (!rc) {
+			rc = SAMEN_ESTORE;
+			goto fail;
+		}
+		n++;
+	}
+	/* By author bytes, as VECTOR wants; aids are in arrival order. */
+	if (n > 1)
+		qsort(h, n, sizeof(*h), cmp_head);
+	*out = h;
+	*nout = n;
+	return 0;
+fail:
+	free(h);
+	return rc;
+}
+
+int
+store_cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t seq, uint8_t id[CS_IDLEN])
+{
+	sqlite3_stmt *s;
+	int64_t aid;
+	int rc;
+
+	memset(id, 0, CS_IDLEN);
+	if ((rc = author_id(st, author, 0, &aid)) != 0)
+		return rc;
+	if ((s = q(st, Q_CS_AT)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, chain, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	bind_u64(s, 3, seq);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	rc = col_fixed(s, 0, id, CS_IDLEN);
+	sqlite3_reset(s);
+	return rc ? 0 : SAMEN_ESTORE;
+}
+
+/*
+ * cb runs while the statement is stepped, so the blobs need no copy; it must
+ * not call store_cs_range() itself.
+ */
+int
+store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t after, uint64_t limit,
+    int (*cb)(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len), void *arg)
+{
+	sqlite3_stmt *s;
+	int64_t aid;
+	int rc;
+
+	/* Seqs are stored as SQLite's signed integers. */
+	if (limit == 0 || after >= INT64_MAX)
+		return 0;
+	if ((rc = author_id(st, author, 0, &aid)) != 0)
+		return rc == SAMEN_ENOTFOUND ? 0 : rc;
+	if ((s = q(st, Q_CS_RANGE)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, chain, CS_CIRCLELEN);
+	sqlite3_bind_int64(s, 2, aid);
+	bind_u64(s, 3, after);
+	sqlite3_bind_int64(s, 4, limit > INT64_MAX ? -1 : (int64_t)limit);
+	for (;;) {
+		const uint8_t *hdr, *payload;
+		size_t hdr_len, payload_len;
+
+		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+			rc = rc == SQLITE_DONE ? 0 : SAMEN_ESTORE;
+			break;
+		}
+		hdr = sqlite3_column_blob(s, 1);
+		hdr_len = (size_t)sqlite3_column_bytes(s, 1);
+		payload = sqlite3_column_blob(s, 2);
+		payload_len = (size_t)sqlite3_column_bytes(s, 2);
+		if (hdr == NULL || hdr_len == 0) {
+			rc = SAMEN_ESTORE;
+			break;
+		}
+		if ((rc = cb(arg, col_u64(s, 0), hdr, hdr_len, payload,
+		    payload_len)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_author_flagged(struct store *st, const uint8_t author[32])
+{
+	int64_t aid;
+	int rc;
+
+	if ((rc = author_id(st, author, 0, &aid)) != 0)
+		return rc == SAMEN_ENOTFOUND ? 0 : rc;
+	return is_flagged(st, aid);
 }
 
 /* The replica, as merge.h's replica_ops over SQLite. */
@@ -1488,8 +1834,8 @@ circle_key(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	    memcmp(st->ckey.id, circle, CS_CIRCLELEN) == 0)
 		return 0;
 	st->ckey.valid = 0;
-	if ((rc = circle_load(st, circle, epoch, st->keys->circle,
-	    NULL)) != 0)
+	if ((rc = circle_load(st, circle, epoch, st->keys->circle, NULL,
+	    NULL, NULL)) != 0)
 		return rc;
 	memcpy(st->ckey.id, circle, CS_CIRCLELEN);
 	st->ckey.epoch = epoch;
@@ -2067,4 +2413,132 @@ store_rebuild(struct store *st)
 	if (rc != 0 && digest_load(st) != 0)
 		merge_digest_init(&st->digest);
 	return rc;
+}
+
+/* Peers.  Each call is one statement: atomic in or out of a transaction. */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+store_peer_put(struct store *st, const uint8_t device[32], const char *addr)
+{
+	sqlite3_stmt *s;
+
+	if ((s = q(st, Q_PEER_PUT)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, device, 32);
+	if (addr != NULL)
+		sqlite3_bind_text(s, 2, addr, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	bind_u64(s, 3, now_ms());
+	return run(s);
+}
+
+int
+store_peer_rm(struct store *st, const uint8_t device[32])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_PEER_RM)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, device, 32);
+	if ((rc = run(s)) != 0)
+		return rc;
+	return sqlite3_changes(st->db) == 0 ? SAMEN_ENOTFOUND : 0;
+}
+
+int
+store_peer_list(struct store *st, struct store_peer **out, size_t *nout)
+{
+	struct store_peer *p = NULL, *x;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	const char *addr;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((s = q(st, Q_PEER_LIST)) == NULL)
+		return SAMEN_ESTORE;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			p = xreallocarray(p, cap, sizeof(*p));
+		}
+		x = &p[n];
+		memset(x, 0, sizeof(*x));
+		if (!col_fixed(s, 0, x->device, 32)) {
+			rc = SAMEN_ESTORE;
+			goto fail;
+		}
+		if ((addr = (const char *)sqlite3_column_text(s, 1)) != NULL)
+			x->addr = xstrdup(addr);
+		x->added_ms = col_u64(s, 2);
+		x->last_sync_ms = col_u64(s, 3);
+		x->sent = col_u64(s, 4);
+		x->received = col_u64(s, 5);
+		x->rejected = col_u64(s, 6);
+		/* NULL until the first sync: an all-zero digest. */
+		if (sqlite3_column_type(s, 7) != SQLITE_NULL &&
+		    !col_fixed(s, 7, x->digest, 32)) {
+			free(x->addr);
+			rc = SAMEN_ESTORE;
+			goto fail;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = SAMEN_ESTORE;
+		goto fail;
+	}
+	sqlite3_reset(s);
+	*out = p;
+	*nout = n;
+	return 0;
+fail:
+	sqlite3_reset(s);
+	store_peer_list_free(p, n);
+	return rc;
+}
+
+void
+store_peer_list_free(struct store_peer *p, size_t n)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(p[i].addr);
+	free(p);
+}
+
+int
+store_peer_note(struct store *st, const uint8_t device[32],
+    uint64_t when_ms, const uint8_t digest[32], uint64_t sent,
+    uint64_t received, uint64_t rejected)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = q(st, Q_PEER_NOTE)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, device, 32);
+	bind_u64(s, 2, when_ms);
+	bind_blob(s, 3, digest, 32);
+	bind_u64(s, 4, sent);
+	bind_u64(s, 5, received);
+	bind_u64(s, 6, rejected);
+	if ((rc = run(s)) != 0)
+		return rc;
+	return sqlite3_changes(st->db) == 0 ? SAMEN_ENOTFOUND : 0;
 }

@@ -7,6 +7,7 @@
 
 #include "changeset.h"
 #include "merge.h"
+#include "sync.h"
 
 /*
  * One database per device (DIR/samen.db), WAL mode, synchronous=FULL,
@@ -43,22 +44,94 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
-/* Circles and their keys (key stored encrypted under the storage key). */
+/*
+ * Circles and their keys (key and name stored encrypted under the storage
+ * key).  A circle is the device's private one, a shared one, or the members
+ * chain of a shared one (sync.h: its id and key derive from the shared
+ * circle's id, which base holds).
+ */
+enum store_circle_kind {
+	STORE_CIRCLE_SHARED = 0,
+	STORE_CIRCLE_PRIVATE = 1,
+	STORE_CIRCLE_MEMBERS = 2,
+};
+
 struct store_circle {
 	uint8_t id[CS_CIRCLELEN];
 	uint32_t epoch;
 	char *name;
 	uint8_t key[CS_KEYLEN];
+	int kind;			/* enum store_circle_kind */
+	uint8_t base[CS_CIRCLELEN];	/* MEMBERS: the circle it lists */
 };
+/* Inserts or replaces (id, epoch); kind and base are taken from c. */
 int store_circle_put(struct store *st, const struct store_circle *c);
 /* ENOTFOUND if absent; fills *c (name allocated: store_circle_clear). */
 int store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
     uint32_t epoch, struct store_circle *c);
-/* The device's private circle (flag set by store_circle_put_private). */
+/* The device's private circle: store_circle_put with kind PRIVATE. */
 int store_circle_put_private(struct store *st, const struct store_circle *c);
 int store_circle_private(struct store *st, struct store_circle *c);
 /* Wipes the key and frees the name. */
 void store_circle_clear(struct store_circle *c);
+/*
+ * Every circle at its highest epoch, ordered by (kind, name, id).  *out is
+ * a new array of *n: free with store_circle_list_free(), which wipes keys.
+ * SAMEN_ELOCKED without the storage key.
+ */
+int store_circle_list(struct store *st, struct store_circle **out,
+    size_t *n);
+void store_circle_list_free(struct store_circle *c, size_t n);
+
+/*
+ * Sync support.  A chain is a circle id as it appears in change-set
+ * headers (a shared circle's, or its members chain's).
+ *
+ * store_vector: per author of the chain, the highest stored seq and that
+ * change set's id, sorted by author bytes (the VECTOR of sync.h).  Forks
+ * kept as evidence do not count.  *out is new (free()); may be empty.
+ */
+int store_vector(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    struct sync_head **out, size_t *n);
+/* The id of (chain, author, seq): 0, or SAMEN_ENOTFOUND. */
+int store_cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t seq, uint8_t id[CS_IDLEN]);
+/*
+ * Calls cb for the change sets of (chain, author) with seq > after, in
+ * ascending seq, at most limit of them; cb borrows the bytes for the call.
+ * A non-zero return from cb stops the walk and is returned.
+ */
+int store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t after, uint64_t limit,
+    int (*cb)(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len), void *arg);
+/* 1 if author is flagged for a fork, 0 if not, or a negative code. */
+int store_author_flagged(struct store *st, const uint8_t author[32]);
+
+/*
+ * Peers: devices this one syncs with.  The address is where to connect
+ * (NULL: the peer connects to us).  Counters add up over every session.
+ */
+struct store_peer {
+	uint8_t device[32];
+	char *addr;
+	uint64_t added_ms;
+	uint64_t last_sync_ms;		/* 0: never */
+	uint64_t sent, received, rejected;	/* change sets */
+	uint8_t digest[32];		/* the peer's replica digest at last sync */
+};
+/* Adds, or updates the address of, device. */
+int store_peer_put(struct store *st, const uint8_t device[32],
+    const char *addr);
+/* SAMEN_ENOTFOUND if not a peer. */
+int store_peer_rm(struct store *st, const uint8_t device[32]);
+/* Ordered by added_ms; *out new, free with store_peer_list_free(). */
+int store_peer_list(struct store *st, struct store_peer **out, size_t *n);
+void store_peer_list_free(struct store_peer *p, size_t n);
+/* After a session: sets last_sync_ms and digest, adds to the counters. */
+int store_peer_note(struct store *st, const uint8_t device[32],
+    uint64_t when_ms, const uint8_t digest[32], uint64_t sent,
+    uint64_t received, uint64_t rejected);
 
 /* Latest (seq, id) of (author, circle); seq 0 and zero id if none. */
 int store_cs_head(struct store *st, const uint8_t author[32],
@@ -70,7 +143,9 @@ int store_cs_head(struct store *st, const uint8_t author[32],
  * exact change set is already stored (harmless replay), SAMEN_ECHAIN if seq
  * is not head+1 or prev is not the head's id, SAMEN_EFORK if another change
  * set already holds (author, circle, seq) (both are kept as evidence and the
- * author is flagged), or SAMEN_ESTORE.  Borrows everything.
+ * author is flagged), SAMEN_EFORK too for anything from an author already
+ * flagged (in any circle: nothing more is accepted from a forking device),
+ * or SAMEN_ESTORE.  Borrows everything.
  */
 int store_cs_insert(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,

@@ -18,13 +18,17 @@ struct keywrap_secrets {
 };
 
 /*
- * File format (msgpack array, canonical, see docs/format.md):
+ * File format (msgpack array, canonical):
  *   ["samen-keys", version=1, public key bin32, kdf, opslimit, memlimit,
  *    salt bin16, nonce bin24, ciphertext bin]
- * kdf is 1 for argon2id13 or 0 for "no passphrase" (then the key is all zero
- * and the file says so; samen status warns).  The ciphertext is
- * crypto_secretbox_easy (XSalsa20-Poly1305) of sign_sk || storage_key, with
- * the public key bound in by deriving the box key from passphrase and salt.
+ * kdf is 1 for argon2id13 or 0 for "no passphrase" (then opslimit and
+ * memlimit are 0 and the file says so; samen status warns).  The ciphertext
+ * is crypto_secretbox_easy (XSalsa20-Poly1305) of sign_sk || storage_key
+ * under box key = BLAKE2b-256 keyed with argon2id(passphrase, salt) (all
+ * zero without a passphrase) over a context holding the magic, the version,
+ * the public key, kdf, opslimit, memlimit and salt: editing any public field
+ * makes the box fail to open.  On open the secret key must also match the
+ * public key the file shows.
  */
 #define KEYWRAP_VERSION 1
 #define KEYWRAP_KDF_NONE 0

@@ -6,7 +6,8 @@
  * Changelog (codes are only ever appended; a version mismatch gets a clear
  * reply and a close):
  *   1  2026-11  control protocol: status, unlock, put, get, ls, find, rm,
- *               log, conflicts, note, rebuild.
+ *               log, conflicts, note, rebuild; peers, sync and circles
+ *               (types 12-19; put takes an optional fourth argument).
  */
 #define SAMEN_PROTOCOL_VERSION 1
 
@@ -28,7 +29,8 @@ enum ctl_type {
 	/* 1-99: control requests. */
 	CTL_STATUS = 1,		/* args [] */
 	CTL_UNLOCK = 2,		/* args [passphrase str] */
-	CTL_PUT = 3,		/* args [collection, rid str | nil, assigns] */
+	CTL_PUT = 3,		/* args [collection, rid str | nil, assigns]
+				 * or the same + [circle name str | nil] */
 	CTL_GET = 4,		/* args [collection, rid] */
 	CTL_LS = 5,		/* args [collection, where] */
 	CTL_FIND = 6,		/* args [text] */
@@ -37,6 +39,14 @@ enum ctl_type {
 	CTL_CONFLICTS = 9,	/* args [] */
 	CTL_NOTE = 10,		/* args [case rid, text] */
 	CTL_REBUILD = 11,	/* args [] */
+	CTL_PEER_ADD = 12,	/* args [device str, addr str | nil] */
+	CTL_PEER_LS = 13,	/* args [] */
+	CTL_PEER_RM = 14,	/* args [device str] */
+	CTL_SYNC = 15,		/* args [device str | nil] */
+	CTL_CIRCLE_NEW = 16,	/* args [name str] */
+	CTL_CIRCLE_ADD = 17,	/* args [name str, device str] */
+	CTL_CIRCLE_LS = 18,	/* args [] */
+	CTL_CIRCLE_USE = 19,	/* args [name str] */
 };
 
 /*

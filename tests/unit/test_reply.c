@@ -550,6 +550,472 @@ test_unexpected_shape(void **state)
 	reply_free(&rp);
 }
 
+
+/* Peers, sync and circles. */
+
+#define DEV_A "zkn76mmtt2s3biz27l6rhgcepu66zvomcuakbpsszfwiurt7ahsi4gfl"
+#define DEV_B "edwpn4alfdgesdbhzwlfoyfpxenrl6cv2ivnu6j3lnkjdoc36ye7uw6j"
+#define T1 "2026-11-24T23:50:01.123Z"
+
+static void
+put_u64_kv(struct wbuf *w, const char *k, uint64_t v)
+{
+	wire_put_cstr(w, k);
+	wire_put_u64(w, v);
+}
+
+/* A session map as in peer ls; state NULL writes a nil state. */
+static void
+put_session(struct wbuf *w, uint64_t round, const char *state,
+    const char *error, uint64_t sent, uint64_t received, uint64_t bytes_sent,
+    uint64_t bytes_received, int in_sync)
+{
+	wire_put_map(w, 9);
+	put_u64_kv(w, "round", round);
+	put_kv(w, "state", state);
+	put_kv(w, "error", error);
+	put_u64_kv(w, "sent", sent);
+	put_u64_kv(w, "received", received);
+	put_u64_kv(w, "rejected", 0);
+	put_u64_kv(w, "bytes_sent", bytes_sent);
+	put_u64_kv(w, "bytes_received", bytes_received);
+	wire_put_cstr(w, "in_sync");
+	wire_put_bool(w, in_sync);
+}
+
+/* A peer ls element; the caller writes the session value next. */
+static void
+put_peer_head(struct wbuf *w, const char *device, const char *addr,
+    const char *state, const char *last, const char *digest)
+{
+	wire_put_map(w, 9);
+	put_kv(w, "device", device);
+	put_kv(w, "addr", addr);
+	put_kv(w, "state", state);
+	put_kv(w, "last_sync", last);
+	put_u64_kv(w, "sent", 10);
+	put_u64_kv(w, "received", 4);
+	put_u64_kv(w, "rejected", 0);
+	put_kv(w, "digest", digest);
+	wire_put_cstr(w, "session");
+}
+
+static void
+test_find(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+
+	(void)state;
+	/* [{"device": A}, 7, {"device": 5}, {"device": B}, {"device": B}] */
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 5);
+	wire_put_map(&w, 1);
+	put_kv(&w, "device", DEV_A);
+	wire_put_u64(&w, 7);
+	wire_put_map(&w, 1);
+	put_u64_kv(&w, "device", 5);
+	wire_put_map(&w, 2);
+	put_kv(&w, "device", DEV_B);
+	put_kv(&w, "n", "first");
+	wire_put_map(&w, 1);
+	put_kv(&w, "device", DEV_B);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	assert_ptr_equal(reply_find(rp.body, "device", DEV_A),
+	    reply_at(rp.body, 0));
+	/* Elements that are not maps, or hold no string, are passed over. */
+	assert_string_equal(reply_get_str(reply_find(rp.body, "device",
+	    DEV_B), "n"), "first");
+	assert_null(reply_find(rp.body, "device", "nobody"));
+	assert_null(reply_find(rp.body, "addr", DEV_A));
+	/* A prefix is no match. */
+	assert_null(reply_find(rp.body, "device", "zkn76mmtt2s3"));
+	assert_null(reply_find(reply_at(rp.body, 0), "device", DEV_A));
+	assert_null(reply_find(NULL, "device", DEV_A));
+	reply_free(&rp);
+}
+
+static void
+test_session(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	struct reply_session s;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 6);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	wire_put_nil(&w);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "running", NULL, 2, 5, 812, 400, 0);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 4, "failed", "peer closed", 0, 0, 0, 0, 0);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "paused", NULL, 0, 0, 0, 0, 1);
+	/* A state that is not a string; a session without a round. */
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, NULL, NULL, 0, 0, 0, 0, 0);
+	wire_put_map(&w, 1);
+	wire_put_cstr(&w, "session");
+	wire_put_map(&w, 1);
+	put_kv(&w, "state", "done");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+
+	reply_session(reply_at(rp.body, 0), &s);
+	assert_int_equal(s.state, REPLY_SESSION_NONE);
+	assert_int_equal(s.round, -1);
+	assert_string_equal(s.state_name, "");
+	assert_int_equal(reply_session_over(&s, 0), 0);
+
+	reply_session(reply_at(rp.body, 1), &s);
+	assert_int_equal(s.state, REPLY_SESSION_RUNNING);
+	assert_int_equal(s.round, 3);
+	assert_null(s.error);
+	assert_int_equal(s.sent, 2);
+	assert_int_equal(s.received, 5);
+	assert_int_equal(s.bytes_sent, 812);
+	assert_int_equal(s.bytes_received, 400);
+	assert_int_equal(s.in_sync, 0);
+	assert_int_equal(reply_session_over(&s, 3), 0);
+
+	reply_session(reply_at(rp.body, 2), &s);
+	assert_int_equal(s.state, REPLY_SESSION_FAILED);
+	assert_string_equal(s.error, "peer closed");
+	/* Over for its round and any before, not for a later one. */
+	assert_int_equal(reply_session_over(&s, 3), 1);
+	assert_int_equal(reply_session_over(&s, 4), 1);
+	assert_int_equal(reply_session_over(&s, 5), 0);
+
+	/* An unknown state is not "running": over, as docs/api.md says. */
+	reply_session(reply_at(rp.body, 3), &s);
+	assert_int_equal(s.state, REPLY_SESSION_OTHER);
+	assert_string_equal(s.state_name, "paused");
+	assert_int_equal(s.in_sync, 1);
+	assert_int_equal(reply_session_over(&s, 3), 1);
+
+	/* Neither can be told over. */
+	reply_session(reply_at(rp.body, 4), &s);
+	assert_int_equal(s.state, REPLY_SESSION_OTHER);
+	assert_int_equal(reply_session_over(&s, 3), 0);
+	reply_session(reply_at(rp.body, 5), &s);
+	assert_int_equal(s.state, REPLY_SESSION_DONE);
+	assert_int_equal(s.round, -1);
+	assert_int_equal(s.sent, 0);
+	assert_int_equal(reply_session_over(&s, 0), 0);
+
+	reply_session(NULL, &s);
+	assert_int_equal(s.state, REPLY_SESSION_NONE);
+	reply_free(&rp);
+}
+
+static void
+test_peers_table(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 2);
+	put_peer_head(&w, DEV_A, "tcp://10.0.0.2:7400", "connected", T1,
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	put_session(&w, 3, "done", NULL, 2, 1, 812, 340, 0);
+	put_peer_head(&w, DEV_B, NULL, "inbound", NULL, NULL);
+	wire_put_nil(&w);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_peers, rp.body);
+	assert_string_equal(out,
+	    "DEVICE        ADDR                 STATE       LAST SYNC       "
+	    "          SENT/RECV/REJ  DIGEST\n"
+	    "zkn76mmtt2s3  tcp://10.0.0.2:7400  connected   " T1 "  10/4/0 "
+	    "        0123456789ab\n"
+	    "edwpn4alfdge  -                    inbound     never           "
+	    "          10/4/0         -\n");
+	free(out);
+	reply_free(&rp);
+
+	/* No peers: no header either. */
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 0);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_peers, rp.body);
+	assert_string_equal(out, "");
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+status_to(FILE *fp, const struct reply_node *body)
+{
+	output_status(fp, fp, body);
+}
+
+static void
+test_status_peers(void **state)
+{
+	static const char *ours = "ab";
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 6);
+	put_kv(&w, "replica_digest", ours);
+	put_kv(&w, "listen", NULL);
+	put_u64_kv(&w, "zap_refused", 2);
+	put_u64_kv(&w, "rejected", 1);
+	wire_put_cstr(&w, "peers");
+	wire_put_array(&w, 4);
+	wire_put_map(&w, 3);
+	put_kv(&w, "device", DEV_A);
+	put_kv(&w, "digest", ours);
+	put_kv(&w, "last_sync", T1);
+	wire_put_map(&w, 3);
+	put_kv(&w, "device", DEV_B);
+	put_kv(&w, "digest", "cd");
+	put_kv(&w, "last_sync", T1);
+	wire_put_map(&w, 3);
+	put_kv(&w, "device", DEV_B);
+	put_kv(&w, "digest", NULL);
+	put_kv(&w, "last_sync", NULL);
+	wire_put_map(&w, 3);
+	put_kv(&w, "device", DEV_A);
+	put_kv(&w, "digest", NULL);
+	put_kv(&w, "last_sync", T1);
+	/* A key this CLI does not know yet is still shown. */
+	put_kv(&w, "new_key", NULL);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(status_to, rp.body);
+	assert_string_equal(out,
+	    "replica digest: ab\n"
+	    "listen:         off\n"
+	    "zap refusals:   2\n"
+	    "rejected:       1\n"
+	    "peers:          4\n"
+	    "  zkn76mmtt2s3  last sync " T1 "  digest = ours\n"
+	    "  edwpn4alfdge  last sync " T1 "  digest differs\n"
+	    "  edwpn4alfdge  never synced\n"
+	    "  zkn76mmtt2s3  last sync " T1 "  digest unknown\n"
+	    "new key:        -\n");
+	free(out);
+	reply_free(&rp);
+
+	/* An older daemon sends none of these keys: no such lines. */
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 2);
+	put_kv(&w, "replica_digest", ours);
+	put_kv(&w, "listen", "tcp://0.0.0.0:7400");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(status_to, rp.body);
+	assert_string_equal(out, "replica digest: ab\n"
+	    "listen:         tcp://0.0.0.0:7400\n");
+	free(out);
+	reply_free(&rp);
+}
+
+/* Prints the progress and result lines of every peer in a list. */
+static void
+sync_lines(FILE *fp, const struct reply_node *list)
+{
+	struct reply_session s;
+	uint32_t i;
+
+	for (i = 0; i < reply_len(list); i++) {
+		reply_session(reply_at(list, i), &s);
+		output_sync_progress(fp, reply_get_str(reply_at(list, i),
+		    "device"), &s);
+		output_sync_result(fp, reply_get_str(reply_at(list, i),
+		    "device"), &s);
+	}
+	output_sync_result(fp, DEV_B, NULL);
+}
+
+static void
+test_sync_lines(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 6);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "done", NULL, 0, 0, 300, 0, 1);
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "done", NULL, 2, 5, 1000, 229, 0);
+	/* In sync at the end, but change sets travelled: show them. */
+	put_peer_head(&w, DEV_A, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "done", NULL, 1, 0, 3u << 20, 1u << 19, 1);
+	put_peer_head(&w, DEV_B, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "failed", "peer closed\x1b[2J", 0, 0, 0, 0, 0);
+	put_peer_head(&w, DEV_B, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "failed", NULL, 0, 0, 0, 0, 0);
+	put_peer_head(&w, DEV_B, NULL, "idle", NULL, NULL);
+	put_session(&w, 3, "paused", NULL, 0, 0, 5ull << 30, 0, 0);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(sync_lines, rp.body);
+	assert_string_equal(out,
+	    "sync: zkn76mmtt2s3 0 sent, 0 received, 300 B\n"
+	    "zkn76mmtt2s3 in sync\n"
+	    "sync: zkn76mmtt2s3 2 sent, 5 received, 1.2 KiB\n"
+	    "zkn76mmtt2s3 done: 2 sent, 5 received\n"
+	    "sync: zkn76mmtt2s3 1 sent, 0 received, 3.5 MiB\n"
+	    "zkn76mmtt2s3 done: 1 sent, 0 received\n"
+	    "sync: edwpn4alfdge 0 sent, 0 received, 0 B\n"
+	    "edwpn4alfdge failed: peer closed?[2J\n"
+	    "sync: edwpn4alfdge 0 sent, 0 received, 0 B\n"
+	    "edwpn4alfdge failed: no reason given\n"
+	    "sync: edwpn4alfdge 0 sent, 0 received, 5.0 GiB\n"
+	    "edwpn4alfdge ended: paused\n"
+	    "edwpn4alfdge failed: no longer a peer\n");
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+test_sync_started_and_items(void **state)
+{
+	const struct reply_node *items[2];
+	struct wbuf w;
+	struct reply rp;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 2);
+	put_u64_kv(&w, "round", 3);
+	wire_put_cstr(&w, "started");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, DEV_A);
+	wire_put_cstr(&w, DEV_B);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_sync_started, rp.body);
+	assert_string_equal(out, "sync started with 2 peer(s)\n");
+	free(out);
+
+	/* The --wait --json array of chosen elements. */
+	items[0] = reply_at(reply_get(rp.body, "started"), 1);
+	items[1] = reply_get(rp.body, "round");
+	fp = open_memstream(&out, &len);
+	output_json_items(fp, items, 2);
+	output_json_items(fp, items, 0);
+	fclose(fp);
+	assert_string_equal(out, "[\"" DEV_B "\", 3]\n[]\n");
+	free(out);
+	/* Without "started", the body as JSON. */
+	out = capture(output_sync_started, reply_get(rp.body, "round"));
+	assert_string_equal(out, "3\n");
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+test_peer_and_circle_lines(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 4);
+	wire_put_map(&w, 2);
+	put_kv(&w, "device", DEV_A);
+	put_kv(&w, "addr", "tcp://h:7400");
+	wire_put_map(&w, 2);
+	put_kv(&w, "device", DEV_A);
+	put_kv(&w, "addr", NULL);
+	wire_put_map(&w, 4);
+	put_kv(&w, "circle", "00112233445566778899aabbccddeeff");
+	put_kv(&w, "name", "wijkteam");
+	put_kv(&w, "device", DEV_B);
+	put_kv(&w, "role", "member");
+	wire_put_map(&w, 1);
+	put_kv(&w, "nom", "x");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+
+	out = capture(output_peer_add, reply_at(rp.body, 0));
+	assert_string_equal(out, "peer " DEV_A " added (tcp://h:7400)\n");
+	free(out);
+	out = capture(output_peer_add, reply_at(rp.body, 1));
+	assert_string_equal(out, "peer " DEV_A " added (no address)\n");
+	free(out);
+	out = capture(output_circle_new, reply_at(rp.body, 2));
+	assert_string_equal(out, "circle wijkteam created\n");
+	free(out);
+	out = capture(output_circle_add, reply_at(rp.body, 2));
+	assert_string_equal(out, DEV_B " added to circle wijkteam as member\n");
+	free(out);
+	out = capture(output_circle_use, reply_at(rp.body, 2));
+	assert_string_equal(out, "new records go to circle wijkteam\n");
+	free(out);
+	/* Bodies of another shape come out as JSON. */
+	out = capture(output_circle_use, reply_at(rp.body, 3));
+	assert_string_equal(out, "{\"nom\": \"x\"}\n");
+	free(out);
+	out = capture(output_peer_add, reply_at(rp.body, 3));
+	assert_string_equal(out, "{\"nom\": \"x\"}\n");
+	free(out);
+	reply_free(&rp);
+}
+
+static void
+put_circle(struct wbuf *w, const char *name, const char *kind,
+    uint64_t epoch, int def, uint32_t nmembers)
+{
+	wire_put_map(w, 6);
+	put_kv(w, "circle", "00112233445566778899aabbccddeeff");
+	put_kv(w, "name", name);
+	put_kv(w, "kind", kind);
+	put_u64_kv(w, "epoch", epoch);
+	wire_put_cstr(w, "default");
+	wire_put_bool(w, def);
+	wire_put_cstr(w, "members");
+	wire_put_array(w, nmembers);
+}
+
+static void
+put_member(struct wbuf *w, const char *device, const char *role,
+    const char *by)
+{
+	wire_put_map(w, 3);
+	put_kv(w, "device", device);
+	put_kv(w, "role", role);
+	put_kv(w, "added_by", by);
+}
+
+static void
+test_circles(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 2);
+	put_circle(&w, "private", "private", 1, 0, 0);
+	put_circle(&w, "wijkteam", "shared", 2, 1, 2);
+	put_member(&w, DEV_A, "admin", NULL);
+	put_member(&w, DEV_B, "member", DEV_A);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_circles, rp.body);
+	assert_string_equal(out,
+	    "private  private  epoch 1\n"
+	    "\n"
+	    "wijkteam  shared  epoch 2  (default)\n"
+	    "  zkn76mmtt2s3  admin\n"
+	    "  edwpn4alfdge  member  added by zkn76mmtt2s3\n");
+	free(out);
+	reply_free(&rp);
+}
+
 int
 main(void)
 {
@@ -569,6 +1035,14 @@ main(void)
 		cmocka_unit_test(test_text_cut),
 		cmocka_unit_test(test_log_grouped),
 		cmocka_unit_test(test_unexpected_shape),
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_peers_table),
+		cmocka_unit_test(test_status_peers),
+		cmocka_unit_test(test_sync_lines),
+		cmocka_unit_test(test_sync_started_and_items),
+		cmocka_unit_test(test_peer_and_circle_lines),
+		cmocka_unit_test(test_circles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* test_store: the SQLite store: chains, forks, merging, record views, rebuild, secrecy at rest. */
+/* test_store: the SQLite store: chains, forks, merging, record views, rebuild, secrecy at rest, sync support, peers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include "merge.h"
 #include "ops.h"
 #include "store.h"
+#include "sync.h"
 #include "util.h"
 #include "wire.h"
 
@@ -1472,6 +1474,708 @@ test_open_errors(void **state)
 	free(cause);
 }
 
+/* Sync support. */
+
+/*
+ * Next change set of d in circle c, stored; d's seq and head are its chain
+ * in c (a device writing in two circles needs a struct dev for each).  Kept
+ * in b if b is not NULL (free with built_free).
+ */
+static void
+chain_next(struct store *st, struct dev *d, const struct store_circle *c,
+    uint64_t hlc, struct built *b)
+{
+	uint8_t rid[RID_LEN];
+	struct op ops[1];
+	struct ops_chunk ch;
+	struct built tmp, *x = b ? b : &tmp;
+
+	mkrid(rid, 1700000005000ull + d->seq);
+	ops[0] = op_set("n", "v", NULL, 0);
+	ch = chunk("case", rid, ops, 1);
+	build(x, d, c, c->key, d->seq + 1, d->head, hlc, &ch, 1);
+	assert_int_equal(insert(st, x), 0);
+	d->seq++;
+	memcpy(d->head, x->id, CS_IDLEN);
+	if (b == NULL)
+		built_free(&tmp);
+}
+
+/* Sorted by author bytes, one entry per device, at its head. */
+static void
+vec_check(const struct sync_head *h, size_t n, struct dev *const *d,
+    size_t nd)
+{
+	size_t i, j;
+
+	assert_int_equal(n, nd);
+	for (i = 1; i < n; i++)
+		assert_true(memcmp(h[i - 1].author, h[i].author, 32) < 0);
+	for (i = 0; i < nd; i++) {
+		for (j = 0; j < n; j++)
+			if (memcmp(h[j].author, d[i]->pk, 32) == 0)
+				break;
+		assert_true(j < n);
+		assert_int_equal(h[j].seq, d[i]->seq);
+		assert_memory_equal(h[j].head, d[i]->head, CS_IDLEN);
+	}
+}
+
+static void
+test_vector(void **state)
+{
+	struct dev c, a2, *all[3], *mine = &a2;
+	struct store_circle other;
+	struct sync_head *h;
+	struct built ids[3], fork;
+	struct op ops[1];
+	struct ops_chunk ch;
+	uint8_t id[CS_IDLEN], unknown[CS_CIRCLELEN], stranger[32];
+	uint8_t rid[RID_LEN];
+	struct store_stats s;
+	size_t n, i;
+
+	(void)state;
+	dev_init(&c);
+	all[0] = &w.a;
+	all[1] = &w.b;
+	all[2] = &c;
+	memset(&other, 0, sizeof(other));
+	randombytes_buf(other.id, sizeof(other.id));
+	randombytes_buf(other.key, sizeof(other.key));
+	other.epoch = 1;
+	other.name = "other";
+	assert_int_equal(store_circle_put(w.st, &other), 0);
+	/* a's chain in the other circle is a chain of its own. */
+	a2 = w.a;
+	a2.seq = 0;
+	memset(a2.head, 0, sizeof(a2.head));
+	randombytes_buf(unknown, sizeof(unknown));
+	randombytes_buf(stranger, sizeof(stranger));
+
+	/* Nothing yet: an empty vector, not an error. */
+	assert_int_equal(store_vector(w.st, w.circle.id, &h, &n), 0);
+	assert_int_equal(n, 0);
+	free(h);
+
+	/* Interleaved chains of 3, 1 and 2 in the team circle. */
+	for (i = 0; i < 3; i++) {
+		chain_next(w.st, &w.a, &w.circle, HLC_MAKE(10 + i, 0), &ids[i]);
+		if (i == 0)
+			chain_next(w.st, &w.b, &w.circle, HLC_MAKE(20, 0),
+			    NULL);
+		if (i < 2)
+			chain_next(w.st, &c, &w.circle, HLC_MAKE(30 + i, 0),
+			    NULL);
+	}
+	chain_next(w.st, &a2, &other, HLC_MAKE(40, 0), NULL);
+	chain_next(w.st, &a2, &other, HLC_MAKE(41, 0), NULL);
+
+	assert_int_equal(store_vector(w.st, w.circle.id, &h, &n), 0);
+	vec_check(h, n, all, 3);
+	free(h);
+	assert_int_equal(store_vector(w.st, other.id, &h, &n), 0);
+	vec_check(h, n, &mine, 1);
+	assert_memory_equal(h[0].author, w.a.pk, 32);
+	free(h);
+	/* A chain nobody wrote to. */
+	h = (struct sync_head *)&n;
+	assert_int_equal(store_vector(w.st, unknown, &h, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(h);
+
+	/* The id at each link of a's chain, and nothing past or beside it. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk,
+		    i + 1, id), 0);
+		assert_memory_equal(id, ids[i].id, CS_IDLEN);
+	}
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 4, id),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 0, id),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_id_at(w.st, unknown, w.a.pk, 1, id),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, stranger, 1, id),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_id_at(w.st, other.id, w.a.pk, 2, id), 0);
+	assert_memory_equal(id, a2.head, CS_IDLEN);
+
+	/* A second change set at a's head: kept as evidence, not counted. */
+	assert_int_equal(store_author_flagged(w.st, w.a.pk), 0);
+	mkrid(rid, 1700000005900ull);
+	ops[0] = op_set("n", "forked", NULL, 0);
+	ch = chunk("case", rid, ops, 1);
+	build(&fork, &w.a, &w.circle, w.circle.key, 3, ids[1].id,
+	    HLC_MAKE(99, 0), &ch, 1);
+	assert_int_equal(insert(w.st, &fork), SAMEN_EFORK);
+	assert_int_equal(count_rows(w.path, "forks"), 1);
+	assert_int_equal(store_author_flagged(w.st, w.a.pk), 1);
+	assert_int_equal(store_author_flagged(w.st, w.b.pk), 0);
+	assert_int_equal(store_author_flagged(w.st, stranger), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.flagged, 1);
+	assert_int_equal(store_vector(w.st, w.circle.id, &h, &n), 0);
+	vec_check(h, n, all, 3);
+	free(h);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 3, id), 0);
+	assert_memory_equal(id, ids[2].id, CS_IDLEN);
+
+	/* All of it without the storage key, after a reopen. */
+	store_close(w.st);
+	open_store(&w.st, 0);
+	assert_int_equal(store_vector(w.st, w.circle.id, &h, &n), 0);
+	vec_check(h, n, all, 3);
+	free(h);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 1, id), 0);
+	assert_memory_equal(id, ids[0].id, CS_IDLEN);
+	assert_int_equal(store_author_flagged(w.st, w.a.pk), 1);
+	assert_int_equal(store_author_flagged(w.st, c.pk), 0);
+
+	built_free(&fork);
+	for (i = 0; i < 3; i++)
+		built_free(&ids[i]);
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * 100,000 change sets from 20 authors, written straight into the tables
+ * (signing them would take the test longer than the point it makes): the
+ * vector must come from index seeks, not a walk of the chain.
+ */
+static void
+test_vector_large(void **state)
+{
+	enum { AUTHORS = 20, PER = 5000 };
+	uint8_t chain[CS_CIRCLELEN], pk[AUTHORS][32], last[AUTHORS][CS_IDLEN];
+	uint8_t id[CS_IDLEN];
+	struct sync_head *h;
+	sqlite3 *db;
+	sqlite3_stmt *sa, *sc;
+	uint64_t t0, best = UINT64_MAX;
+	size_t n, i, j, k;
+
+	(void)state;
+	randombytes_buf(chain, sizeof(chain));
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO authors (pk)"
+	    " VALUES (?1)", -1, &sa, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO cs (circle, aid,"
+	    " seq, epoch, hlc, readable, id, hdr, payload) VALUES (?1, ?2, ?3,"
+	    " 1, 0, 1, ?4, x'00', x'00')", -1, &sc, NULL), SQLITE_OK);
+	for (i = 0; i < AUTHORS; i++) {
+		sqlite3_int64 aid;
+
+		randombytes_buf(pk[i], 32);
+		sqlite3_bind_blob(sa, 1, pk[i], 32, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(sa), SQLITE_DONE);
+		sqlite3_reset(sa);
+		aid = sqlite3_last_insert_rowid(db);
+		for (j = 1; j <= PER; j++) {
+			randombytes_buf(id, sizeof(id));
+			sqlite3_bind_blob(sc, 1, chain, CS_CIRCLELEN,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(sc, 2, aid);
+			sqlite3_bind_int64(sc, 3, (sqlite3_int64)j);
+			sqlite3_bind_blob(sc, 4, id, CS_IDLEN,
+			    SQLITE_TRANSIENT);
+			assert_int_equal(sqlite3_step(sc), SQLITE_DONE);
+			sqlite3_reset(sc);
+		}
+		memcpy(last[i], id, CS_IDLEN);
+	}
+	sqlite3_finalize(sa);
+	sqlite3_finalize(sc);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	for (k = 0; k < 5; k++) {
+		t0 = mono_us();
+		assert_int_equal(store_vector(w.st, chain, &h, &n), 0);
+		t0 = mono_us() - t0;
+		if (t0 < best)
+			best = t0;
+		assert_int_equal(n, AUTHORS);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				assert_true(memcmp(h[i - 1].author,
+				    h[i].author, 32) < 0);
+			for (j = 0; j < AUTHORS; j++)
+				if (memcmp(pk[j], h[i].author, 32) == 0)
+					break;
+			assert_true(j < AUTHORS);
+			assert_int_equal(h[i].seq, PER);
+			assert_memory_equal(h[i].head, last[j], CS_IDLEN);
+		}
+		free(h);
+	}
+	/* Tens of microseconds in practice; a walk takes tens of ms. */
+	assert_true(best < 5000);
+}
+
+/* Collects what store_cs_range hands out; stops after stop_at calls. */
+struct range {
+	uint64_t seq[16];
+	uint8_t *hdr[16], *pay[16];
+	size_t hdr_len[16], pay_len[16];
+	size_t n;
+	size_t stop_at;
+};
+
+static int
+range_cb(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct range *r = arg;
+
+	assert_true(r->n < 16);
+	r->seq[r->n] = seq;
+	r->hdr[r->n] = xmalloc(hdr_len);
+	memcpy(r->hdr[r->n], hdr, hdr_len);
+	r->hdr_len[r->n] = hdr_len;
+	r->pay[r->n] = xmalloc(payload_len);
+	memcpy(r->pay[r->n], payload, payload_len);
+	r->pay_len[r->n] = payload_len;
+	r->n++;
+	return r->stop_at != 0 && r->n == r->stop_at ? 9 : 0;
+}
+
+static void
+range_reset(struct range *r, size_t stop_at)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free(r->hdr[i]);
+		free(r->pay[i]);
+	}
+	memset(r, 0, sizeof(*r));
+	r->stop_at = stop_at;
+}
+
+/* r holds exactly seqs first..first+n-1 of b, with their bytes. */
+static void
+range_check(const struct range *r, const struct built *b, uint64_t first,
+    size_t n)
+{
+	size_t i;
+
+	assert_int_equal(r->n, n);
+	for (i = 0; i < n; i++) {
+		const struct built *x = &b[first - 1 + i];
+
+		assert_int_equal(r->seq[i], first + i);
+		assert_int_equal(r->hdr_len[i], wire_len(&x->hdr));
+		assert_memory_equal(r->hdr[i], wire_data(&x->hdr),
+		    r->hdr_len[i]);
+		assert_int_equal(r->pay_len[i], wire_len(&x->pay));
+		assert_memory_equal(r->pay[i], wire_data(&x->pay),
+		    r->pay_len[i]);
+	}
+}
+
+static void
+test_range(void **state)
+{
+	struct built b[5];
+	struct range r;
+	uint8_t unknown[CS_CIRCLELEN], stranger[32];
+	size_t i;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	randombytes_buf(unknown, sizeof(unknown));
+	randombytes_buf(stranger, sizeof(stranger));
+	/* b's change sets in between must not show up in a's range. */
+	for (i = 0; i < 5; i++) {
+		chain_next(w.st, &w.a, &w.circle, HLC_MAKE(100 + i, 0), &b[i]);
+		chain_next(w.st, &w.b, &w.circle, HLC_MAKE(200 + i, 0), NULL);
+	}
+
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 100,
+	    range_cb, &r), 0);
+	range_check(&r, b, 1, 5);
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 2, 2,
+	    range_cb, &r), 0);
+	range_check(&r, b, 3, 2);
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 4,
+	    UINT64_MAX, range_cb, &r), 0);
+	range_check(&r, b, 5, 1);
+	/* Nothing past the head, nothing for limit 0, no such chain. */
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 5, 10,
+	    range_cb, &r), 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, UINT64_MAX,
+	    10, range_cb, &r), 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 0,
+	    range_cb, &r), 0);
+	assert_int_equal(store_cs_range(w.st, unknown, w.a.pk, 0, 10,
+	    range_cb, &r), 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, stranger, 0, 10,
+	    range_cb, &r), 0);
+	assert_int_equal(r.n, 0);
+	/* A non-zero return from cb stops the walk and comes back. */
+	range_reset(&r, 2);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 1, 10,
+	    range_cb, &r), 9);
+	range_check(&r, b, 2, 2);
+	/* The statement was reset: the next walk starts afresh. */
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.b.pk, 0, 3,
+	    range_cb, &r), 0);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.seq[2], 3);
+
+	/* Without the key, after a reopen. */
+	store_close(w.st);
+	open_store(&w.st, 0);
+	range_reset(&r, 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 5,
+	    range_cb, &r), 0);
+	range_check(&r, b, 1, 5);
+	range_reset(&r, 0);
+	for (i = 0; i < 5; i++)
+		built_free(&b[i]);
+}
+
+/* Circles of every kind. */
+
+static struct store_circle
+mkcircle(const char *name, uint32_t epoch, int kind)
+{
+	struct store_circle c;
+
+	memset(&c, 0, sizeof(c));
+	randombytes_buf(c.id, sizeof(c.id));
+	randombytes_buf(c.key, sizeof(c.key));
+	c.epoch = epoch;
+	c.name = (char *)name;
+	c.kind = kind;
+	return c;
+}
+
+static void
+circle_equal(const struct store_circle *got, const struct store_circle *want)
+{
+	uint8_t zero[CS_CIRCLELEN];
+
+	memset(zero, 0, sizeof(zero));
+	assert_memory_equal(got->id, want->id, CS_CIRCLELEN);
+	assert_int_equal(got->epoch, want->epoch);
+	assert_string_equal(got->name, want->name);
+	assert_memory_equal(got->key, want->key, CS_KEYLEN);
+	assert_int_equal(got->kind, want->kind);
+	assert_memory_equal(got->base, want->kind == STORE_CIRCLE_MEMBERS ?
+	    want->base : zero, CS_CIRCLELEN);
+}
+
+static void
+list_check(struct store *st, const struct store_circle *const *want,
+    size_t n)
+{
+	struct store_circle *l;
+	size_t nl, i;
+
+	assert_int_equal(store_circle_list(st, &l, &nl), 0);
+	assert_int_equal(nl, n);
+	for (i = 0; i < n; i++)
+		circle_equal(&l[i], want[i]);
+	store_circle_list_free(l, nl);
+}
+
+static void
+test_circle_list(void **state)
+{
+	struct store_circle beta1, beta2, dup1, dup2, priv, mem, priv2, got;
+	struct store_circle team = w.circle, *l;
+	const struct store_circle *want[8];
+	uint8_t rid[RID_LEN], zero[CS_IDLEN];
+	struct op ops[2];
+	struct ops_chunk ch;
+	struct built b;
+	struct store_stats s;
+	int64_t rkey;
+	size_t n;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	store_circle_list_free(NULL, 0);
+	/* The circle setup() put (a memset'ed struct: shared). */
+	want[0] = &team;
+	list_check(w.st, want, 1);
+
+	beta1 = mkcircle("beta-old", 1, STORE_CIRCLE_SHARED);
+	beta2 = beta1;
+	beta2.epoch = 2;
+	beta2.name = "beta";
+	randombytes_buf(beta2.key, sizeof(beta2.key));
+	/* Same name, told apart by id. */
+	dup1 = mkcircle("dup", 1, STORE_CIRCLE_SHARED);
+	dup2 = mkcircle("dup", 1, STORE_CIRCLE_SHARED);
+	if (memcmp(dup1.id, dup2.id, CS_CIRCLELEN) > 0) {
+		struct store_circle t = dup1;
+
+		dup1 = dup2;
+		dup2 = t;
+	}
+	/* put_private marks it whatever kind the struct says. */
+	priv = mkcircle("zzz-private", 1, STORE_CIRCLE_SHARED);
+	/* A members chain, named before the circles: kind sorts first. */
+	mem = mkcircle("aaa-members", 1, STORE_CIRCLE_MEMBERS);
+	memcpy(mem.base, team.id, CS_CIRCLELEN);
+
+	/* Its change set arrives before its key, and waits for it. */
+	mkrid(rid, 1700000006000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("member", "a", NULL, 0);
+	ch = chunk("member", rid, ops, 2);
+	build(&b, &w.a, &mem, mem.key, 1, zero, HLC_MAKE(5, 0), &ch, 1);
+	assert_int_equal(insert(w.st, &b), 0);
+	built_free(&b);
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+
+	assert_int_equal(store_circle_put(w.st, &dup2), 0);
+	assert_int_equal(store_circle_put(w.st, &beta2), 0);
+	assert_int_equal(store_circle_put(w.st, &mem), 0);
+	assert_int_equal(store_circle_put(w.st, &beta1), 0);
+	assert_int_equal(store_circle_put_private(w.st, &priv), 0);
+	assert_int_equal(store_circle_put(w.st, &dup1), 0);
+	priv.kind = STORE_CIRCLE_PRIVATE;
+
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(store_record_find(w.st, mem.id, "member", rid,
+	    &rkey), 0);
+
+	want[0] = &beta2;
+	want[1] = &dup1;
+	want[2] = &dup2;
+	want[3] = &team;
+	want[4] = &priv;
+	want[5] = &mem;
+	list_check(w.st, want, 6);
+	/* Each epoch keeps its own kind, name and key. */
+	assert_int_equal(store_circle_get(w.st, beta1.id, 1, &got), 0);
+	circle_equal(&got, &beta1);
+	store_circle_clear(&got);
+	assert_int_equal(store_circle_get(w.st, mem.id, 1, &got), 0);
+	circle_equal(&got, &mem);
+	store_circle_clear(&got);
+	assert_int_equal(store_circle_private(w.st, &got), 0);
+	circle_equal(&got, &priv);
+	store_circle_clear(&got);
+
+	/* Base is kept for members chains only. */
+	memset(beta2.base, 0xaa, sizeof(beta2.base));
+	assert_int_equal(store_circle_put(w.st, &beta2), 0);
+	assert_int_equal(store_circle_get(w.st, beta2.id, 2, &got), 0);
+	circle_equal(&got, &beta2);
+	store_circle_clear(&got);
+	/* A kind that does not exist. */
+	got = mkcircle("bogus", 1, 3);
+	assert_int_equal(store_circle_put(w.st, &got), SAMEN_EINVAL);
+	got.kind = -1;
+	assert_int_equal(store_circle_put(w.st, &got), SAMEN_EINVAL);
+
+	/* A new private circle takes the mark: the old one is shared now. */
+	priv2 = mkcircle("private", 1, STORE_CIRCLE_SHARED);
+	assert_int_equal(store_circle_put_private(w.st, &priv2), 0);
+	priv2.kind = STORE_CIRCLE_PRIVATE;
+	priv.kind = STORE_CIRCLE_SHARED;
+	want[0] = &beta2;
+	want[1] = &dup1;
+	want[2] = &dup2;
+	want[3] = &team;
+	want[4] = &priv;
+	want[5] = &priv2;
+	want[6] = &mem;
+	list_check(w.st, want, 7);
+
+	/* It survives a reopen; it needs the key. */
+	store_close(w.st);
+	open_store(&w.st, 0);
+	l = (struct store_circle *)&n;
+	assert_int_equal(store_circle_list(w.st, &l, &n), SAMEN_ELOCKED);
+	assert_null(l);
+	assert_int_equal(n, 0);
+	store_set_key(w.st, w.skey);
+	list_check(w.st, want, 7);
+}
+
+/* Peers. */
+
+static void
+peer_dev(uint8_t d[32], uint8_t first)
+{
+	randombytes_buf(d, 32);
+	d[0] = first;
+}
+
+static uint64_t
+wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+peer_sql(const char *q)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_peers(void **state)
+{
+	uint8_t d1[32], d2[32], d3[32], d4[32], dg[32], dg2[32], zero[32];
+	struct timespec pause = { 0, 3 * 1000 * 1000 };
+	struct store_peer *p;
+	uint64_t t0, t1, added;
+	size_t n;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	randombytes_buf(dg, sizeof(dg));
+	randombytes_buf(dg2, sizeof(dg2));
+	peer_dev(d1, 0xf0);
+	peer_dev(d2, 0x10);
+	peer_dev(d3, 0x80);
+	peer_dev(d4, 0x01);
+	store_peer_list_free(NULL, 0);
+	p = (struct store_peer *)&n;
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_null(p);
+	assert_int_equal(n, 0);
+
+	/* Listed in the order added, whatever the device bytes. */
+	t0 = wall_now_ms();
+	assert_int_equal(store_peer_put(w.st, d1, "tcp://10.0.0.1:7000"), 0);
+	t1 = wall_now_ms();
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_peer_put(w.st, d2, NULL), 0);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(p[0].device, d1, 32);
+	assert_string_equal(p[0].addr, "tcp://10.0.0.1:7000");
+	assert_true(p[0].added_ms >= t0 && p[0].added_ms <= t1);
+	assert_int_equal(p[0].last_sync_ms, 0);
+	assert_int_equal(p[0].sent, 0);
+	assert_int_equal(p[0].received, 0);
+	assert_int_equal(p[0].rejected, 0);
+	assert_memory_equal(p[0].digest, zero, 32);
+	assert_memory_equal(p[1].device, d2, 32);
+	assert_null(p[1].addr);
+	assert_true(p[1].added_ms > p[0].added_ms);
+	added = p[0].added_ms;
+	store_peer_list_free(p, n);
+
+	/* Putting it again changes the address only. */
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_peer_put(w.st, d1, "tcp://[::1]:7001"), 0);
+	assert_int_equal(store_peer_note(w.st, d1, 1234, dg, 5, 6, 1), 0);
+	assert_int_equal(store_peer_note(w.st, d1, 2000, dg2, 1, 1, 1), 0);
+	assert_int_equal(store_peer_put(w.st, d2, "tcp://10.0.0.2:7000"), 0);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(p[0].device, d1, 32);
+	assert_string_equal(p[0].addr, "tcp://[::1]:7001");
+	assert_int_equal(p[0].added_ms, added);
+	assert_int_equal(p[0].last_sync_ms, 2000);
+	assert_memory_equal(p[0].digest, dg2, 32);
+	assert_int_equal(p[0].sent, 6);
+	assert_int_equal(p[0].received, 7);
+	assert_int_equal(p[0].rejected, 2);
+	assert_string_equal(p[1].addr, "tcp://10.0.0.2:7000");
+	assert_int_equal(p[1].last_sync_ms, 0);
+	store_peer_list_free(p, n);
+	/* ...and NULL clears it. */
+	assert_int_equal(store_peer_put(w.st, d1, NULL), 0);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_null(p[0].addr);
+	assert_int_equal(p[0].sent, 6);
+	store_peer_list_free(p, n);
+
+	/* Not peers. */
+	assert_int_equal(store_peer_note(w.st, d3, 1, dg, 1, 1, 1),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_peer_rm(w.st, d3), SAMEN_ENOTFOUND);
+
+	/* Inside a transaction: gone with a rollback, kept with a commit. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_peer_put(w.st, d3, "tcp://10.0.0.3:7000"), 0);
+	assert_int_equal(store_peer_note(w.st, d3, 7, dg, 1, 2, 3), 0);
+	store_rollback(w.st);
+	assert_int_equal(store_peer_rm(w.st, d3), SAMEN_ENOTFOUND);
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_peer_put(w.st, d3, "tcp://10.0.0.3:7000"), 0);
+	assert_int_equal(store_peer_put(w.st, d4, NULL), 0);
+	assert_int_equal(store_peer_note(w.st, d3, 7, dg, 1, 2, 3), 0);
+	assert_int_equal(store_commit(w.st), 0);
+
+	/* Added in the same millisecond: by device bytes. */
+	peer_sql("UPDATE peers SET added_ms = 42");
+	assert_int_equal(store_peer_rm(w.st, d2), 0);
+	assert_int_equal(store_peer_rm(w.st, d2), SAMEN_ENOTFOUND);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(p[0].device, d4, 32);
+	assert_memory_equal(p[1].device, d3, 32);
+	assert_memory_equal(p[2].device, d1, 32);
+	store_peer_list_free(p, n);
+
+	/* Peers need no key, and survive a reopen. */
+	store_close(w.st);
+	open_store(&w.st, 0);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(p[0].device, d4, 32);
+	assert_null(p[0].addr);
+	assert_memory_equal(p[1].device, d3, 32);
+	assert_string_equal(p[1].addr, "tcp://10.0.0.3:7000");
+	assert_int_equal(p[1].last_sync_ms, 7);
+	assert_memory_equal(p[1].digest, dg, 32);
+	assert_int_equal(p[1].sent, 1);
+	assert_int_equal(p[1].received, 2);
+	assert_int_equal(p[1].rejected, 3);
+	assert_int_equal(p[1].added_ms, 42);
+	assert_memory_equal(p[2].device, d1, 32);
+	assert_int_equal(p[2].sent, 6);
+	assert_memory_equal(p[2].digest, dg2, 32);
+	store_peer_list_free(p, n);
+	assert_int_equal(store_peer_rm(w.st, d1), 0);
+	assert_int_equal(store_peer_put(w.st, d1, "tcp://10.0.0.1:7000"), 0);
+	assert_int_equal(store_peer_list(w.st, &p, &n), 0);
+	/* Added again: a new entry, counters from zero, listed last. */
+	assert_int_equal(n, 3);
+	assert_memory_equal(p[2].device, d1, 32);
+	assert_int_equal(p[2].sent, 0);
+	assert_true(p[2].added_ms >= t1);
+	store_peer_list_free(p, n);
+}
+
 int
 main(void)
 {
@@ -1501,6 +2205,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_vector, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vector_large, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_circle_list, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_peers, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

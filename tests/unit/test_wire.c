@@ -616,6 +616,10 @@ test_truncated_scalars(void **state)
 		assert_int_equal(get_one(&r, t[i].k), 0);
 		assert_int_equal(wire_end(&r), 0);
 		for (k = 0; k < t[i].e.n; k++) {
+			/* Long bodies: every cut near the ends, a sample of
+			 * the middle. */
+			if (k > 64 && k + 64 < t[i].e.n && k % 251 != 0)
+				continue;
 			q = malloc(k ? k : 1);
 			assert_non_null(q);
 			memcpy(q, t[i].e.p, k);
@@ -990,6 +994,8 @@ test_sticky(void **state)
 	assert_int_equal(wire_get_u64(&r, &v), SAMEN_ETYPE);
 	assert_int_equal(wire_get_bool(&r, &b), SAMEN_ETYPE);
 	assert_int_equal(wire_skip(&r, 4), SAMEN_ETYPE);
+	assert_int_equal(wire_skip(&r, -1), SAMEN_ETYPE);
+	assert_int_equal(wire_get_array_n(&r, 1), SAMEN_ETYPE);
 	assert_int_equal(wire_get_nil(&r), SAMEN_ETYPE);
 	assert_int_equal(wire_end(&r), SAMEN_ETYPE);
 

@@ -1,0 +1,86 @@
+/* peer: sync with other devices: CURVE transport, ZAP, sessions (docs/sync.md). */
+#ifndef SAMEN_PEER_H
+#define SAMEN_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "store.h"
+#include "wire.h"
+
+/*
+ * What the sync layer needs from the rest of the daemon (ctl.c): which
+ * circles a device shares with us, which devices may connect at all, and
+ * what to do once change sets from a peer are stored.
+ */
+struct peer_host {
+	void *arg;
+	/*
+	 * Base ids of the shared circles that both we and device belong to.
+	 * Returns the count; *out is new (free()), or NULL for none.
+	 */
+	size_t (*shared)(void *arg, const uint8_t device[32],
+	    uint8_t (**out)[CS_CIRCLELEN]);
+	/* 1 if we hold circle (a base id) at all. */
+	int (*holds)(void *arg, const uint8_t circle[CS_CIRCLELEN]);
+	/* Every device that may connect besides the stored peers: the other
+	 * members of our shared circles.  *out new (free()). */
+	size_t (*members)(void *arg, uint8_t (**out)[32]);
+	/* A peer offers circle (a base id) that we do not hold: it says we
+	 * are a member.  Take in its members chain, which holds our key. */
+	void (*join)(void *arg, const uint8_t circle[CS_CIRCLELEN]);
+	/* Change sets from a peer were committed: merge them, refresh. */
+	void (*stored)(void *arg);
+	/* Our replica digest, to remember what a peer had when it synced. */
+	void (*digest)(void *arg, uint8_t out[32]);
+};
+
+/*
+ * Everything is borrowed and must outlive the peers.  sign_sk is the
+ * unlocked device key (64 bytes): the CURVE key pair derives from it.
+ * listen is "" for none.
+ */
+struct peers_env {
+	uv_loop_t *loop;
+	void *zctx;
+	struct store *store;
+	const uint8_t *sign_sk;
+	const char *listen;
+	const char *static_peers;	/* conf "peers" */
+	int sync_interval;		/* seconds; 0: only on demand */
+	struct peer_host host;
+};
+
+struct peers;
+
+/*
+ * Binds the ZAP handler, then the listening socket (if any), connects to
+ * every peer with an address and schedules a first sync with each.  On
+ * failure returns a negative code and *cause (free with free()).
+ */
+int peers_open(struct peers **out, const struct peers_env *env, char **cause);
+/* Closes every socket; sessions in flight are dropped (nothing half
+ * stored: each batch is one transaction). */
+void peers_close(struct peers *p);
+/* Re-reads the peers table and the host's members: call after a change. */
+void peers_refresh(struct peers *p);
+void peers_set_interval(struct peers *p, int seconds);
+
+/*
+ * Starts a session with device (NULL: every peer with an address).
+ * Writes the round number and the devices started to the reply body w as
+ * {"round": n, "started": [...]}.  SAMEN_ENOTFOUND for an unknown device,
+ * SAMEN_EINVAL if it (or every peer) has no address.
+ */
+int peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w);
+/* The body of peer ls (docs/api.md). */
+int peers_put_ls(struct peers *p, struct wbuf *w);
+
+uint64_t peers_zap_refused(const struct peers *p);
+uint64_t peers_rejected(const struct peers *p);
+/* "" when not listening. */
+const char *peers_listen(const struct peers *p);
+
+#endif

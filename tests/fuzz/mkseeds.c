@@ -1,0 +1,241 @@
+/* mkseeds: writes every fuzz target's seed corpus with the real encoders. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "changeset.h"
+#include "fixture.h"
+#include "ops.h"
+#include "wire.h"
+
+static const char *outdir;
+
+static void
+mkdir_p(const char *path)
+{
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "mkseeds: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* Writes DIR/target/seed-NN. */
+static void
+put(const char *target, const uint8_t *p, size_t n)
+{
+	static unsigned count;
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", outdir, target);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/%s/seed-%03u", outdir, target,
+	    count++);
+	if ((f = fopen(path, "wb")) == NULL ||
+	    (n > 0 && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
+		fprintf(stderr, "mkseeds: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+static void
+put_w(const char *target, const struct wbuf *w)
+{
+	put(target, wire_data(w), wire_len(w));
+}
+
+/* [u16 header length][header][payload], as fuzz_changeset reads it. */
+static void
+put_changeset(const struct wbuf *hdr, const uint8_t *payload, size_t plen)
+{
+	size_t hlen = wire_len(hdr);
+	uint8_t *buf = malloc(2 + hlen + plen);
+
+	if (buf == NULL)
+		abort();
+	buf[0] = (uint8_t)(hlen >> 8);
+	buf[1] = (uint8_t)hlen;
+	memcpy(buf + 2, wire_data(hdr), hlen);
+	memcpy(buf + 2 + hlen, payload, plen);
+	put("changeset", buf, 2 + hlen + plen);
+	free(buf);
+}
+
+/*
+ * Re-encodes a payload with the chunks whose bit is set in mask purged:
+ * replaced by [hash], as a device does after a purge.
+ */
+static void
+purge(struct wbuf *out, const struct wbuf *payload, uint32_t mask)
+{
+	struct cs_payload pl;
+	const struct cs_chunk *c;
+
+	if (changeset_payload_decode(&pl, wire_data(payload),
+	    wire_len(payload)) != 0)
+		abort();
+	wire_put_array(out, pl.nchunks);
+	for (uint32_t i = 0; i < pl.nchunks; i++) {
+		c = &pl.chunks[i];
+		if (mask & (1u << i)) {
+			wire_put_array(out, 1);
+			wire_put_bin(out, c->hash, CS_HASHLEN);
+		} else {
+			wire_put_array(out, 3);
+			wire_put_bin(out, c->rtag, CS_RTAGLEN);
+			wire_put_bin(out, c->nonce, CS_NONCELEN);
+			wire_put_bin(out, c->ct, c->ct_len);
+		}
+	}
+	changeset_payload_free(&pl);
+}
+
+/* Change sets: headers, payloads, and both together. */
+static void
+changesets(void)
+{
+	/* seq, first plaintext, chunks */
+	static const unsigned table[][3] = {
+		{ 1, 0, 3 }, { 1, 3, 1 }, { 1, 0, 7 }, { 1, 0, 0 },
+		{ 2, 1, 2 }, { 3, 4, 3 },
+	};
+	struct wbuf hdr, payload, purged;
+	struct cs_header h;
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		wire_init(&hdr);
+		wire_init(&payload);
+		fixture_changeset(&hdr, &payload, &h, table[i][0],
+		    table[i][1], table[i][2]);
+		put_w("header", &hdr);
+		put_changeset(&hdr, wire_data(&payload), wire_len(&payload));
+		if (table[i][0] == 1)
+			put_w("payload", &payload);
+		if (i == 0) {
+			put_w("wire", &hdr);
+			put_w("wire", &payload);
+			/* Chunk 1 purged, then all 3: the check passes. */
+			for (int k = 0; k < 2; k++) {
+				wire_init(&purged);
+				purge(&purged, &payload, k ? 7 : 2);
+				put_w("payload", &purged);
+				put_changeset(&hdr, wire_data(&purged),
+				    wire_len(&purged));
+				wire_free(&purged);
+			}
+		}
+		wire_free(&hdr);
+		wire_free(&payload);
+	}
+}
+
+/* Headers at the edges of their fields' ranges. */
+static void
+headers(void)
+{
+	struct cs_header h;
+	struct wbuf w;
+
+	for (int i = 0; i < 3; i++) {
+		fixture_header(&h, i == 0 ? UINT64_MAX : 1);
+		h.version = CS_VERSION;
+		h.epoch = i == 1 ? UINT32_MAX : 65536;
+		h.hlc = i == 2 ? 0 : UINT64_MAX;
+		h.payload_len = i == 0 ? CS_MAX_PAYLOAD : (uint64_t)i * 200;
+		memset(h.payload_hash, 0x11 * i, sizeof(h.payload_hash));
+		changeset_sign(&h, fixture_sk());
+		wire_init(&w);
+		changeset_header_encode(&w, &h);
+		put_w("header", &w);
+		wire_free(&w);
+	}
+}
+
+static void
+ops(void)
+{
+	struct wbuf w;
+
+	for (unsigned i = 0; i < FIXTURE_NOPS; i++) {
+		wire_init(&w);
+		fixture_ops(&w, i);
+		put_w("ops", &w);
+		if (i == 1)
+			put_w("wire", &w);
+		wire_free(&w);
+	}
+}
+
+/* Every type the reader knows, in each of its length forms. */
+static void
+values(void)
+{
+	static const int64_t ints[] = {
+		-1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+		(int64_t)INT32_MIN - 1, INT64_MIN,
+	};
+	static const uint64_t uints[] = {
+		0, 127, 128, 255, 256, 65535, 65536, UINT32_MAX,
+		(uint64_t)UINT32_MAX + 1, UINT64_MAX,
+	};
+	static const uint8_t floats[] = { 0x92, 0xca, 0, 0, 0, 0, 0xc0 };
+	uint8_t big[300];
+	struct wbuf w;
+
+	memset(big, 'x', sizeof(big));
+	wire_init(&w);
+	wire_put_map(&w, 6);
+	wire_put_cstr(&w, "ints");
+	wire_put_array(&w, sizeof(ints) / sizeof(ints[0]));
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		wire_put_i64(&w, ints[i]);
+	wire_put_cstr(&w, "uints");
+	wire_put_array(&w, sizeof(uints) / sizeof(uints[0]));
+	for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
+		wire_put_u64(&w, uints[i]);
+	wire_put_u64(&w, 7);
+	wire_put_array(&w, 4);
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_bool(&w, 1);
+	wire_put_map(&w, 0);
+	wire_put_bin(&w, big, 0);
+	wire_put_str(&w, (const char *)big, 31);
+	wire_put_bin(&w, big, 255);
+	wire_put_str(&w, (const char *)big, 255);
+	wire_put_bin(&w, big, 256);
+	wire_put_str(&w, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+	put_w("wire", &w);
+	wire_reset(&w);
+
+	/* Nesting at the limit of fuzz_wire (depth 16), and 16 elements. */
+	for (int i = 0; i < 16; i++)
+		wire_put_array(&w, 1);
+	wire_put_array(&w, 16);
+	for (int i = 0; i < 16; i++)
+		wire_put_u64(&w, (uint64_t)i);
+	put_w("wire", &w);
+	wire_free(&w);
+
+	/* Refused: a float inside an array. */
+	put("wire", floats, sizeof(floats));
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkseeds DIR\n");
+		return 2;
+	}
+	outdir = argv[1];
+	mkdir_p(outdir);
+	fixture_init();
+	changesets();
+	headers();
+	ops();
+	values();
+	return 0;
+}
