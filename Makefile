@@ -10,7 +10,7 @@ PKGS      := libuv libzmq sqlite3 msgpack libsodium
 DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
-             sqlite3 binutils
+             sqlite3 binutils python3-nacl
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -40,7 +40,7 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/ops.c proto/merge.c proto/sync.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
-              daemon/peer.c
+              daemon/peer.c daemon/beacon.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/reply.c cli/output.c cli/cmd.c
 

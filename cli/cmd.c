@@ -171,14 +171,16 @@ check_addr(const char *s)
 	if (hlen == 0)
 		return usage_error("invalid address \"%s\": no HOST", s);
 	if (host[0] == '[') {
-		if (hlen < 3 || host[hlen - 1] != ']')
-			return usage_error("invalid address \"%s\": an IPv6 "
-			    "address goes in [brackets]", s);
+		if (hlen < 2 || host[hlen - 1] != ']')
+			return usage_error("invalid address \"%s\": no ] "
+			    "after the IPv6 address", s);
 		for (i = 1; i < hlen - 1; i++)
 			if (strchr("0123456789abcdefABCDEF:.", host[i]) ==
 			    NULL)
-				return usage_error("invalid address \"%s\": "
-				    "not an IPv6 address in [brackets]", s);
+				break;
+		if (i < hlen - 1 || memchr(host, ':', hlen) == NULL)
+			return usage_error("invalid address \"%s\": not an "
+			    "IPv6 address in the [brackets]", s);
 	} else {
 		if (hlen > ADDR_HOST_MAX)
 			return usage_error("invalid address \"%s\": HOST is "

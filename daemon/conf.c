@@ -48,6 +48,9 @@ static const struct conf_entry {
 	{ "beacon_port", CONF_INT, offsetof(struct conf, beacon_port),
 	  1, 65535, 7401, 0,
 	  "UDP port of the beacon" },
+	{ "beacon_addr", CONF_STR, offsetof(struct conf, beacon_addr),
+	  0, 0, 0, 0,
+	  "where beacons are broadcast (empty: 255.255.255.255)" },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))

@@ -21,6 +21,7 @@ struct conf {
 	int sync_interval;	/* seconds between syncs with each peer; 0 off */
 	int beacon;		/* 1: announce and listen on the LAN */
 	int beacon_port;	/* UDP port of the beacon */
+	char beacon_addr[CONF_STRLEN];	/* where beacons are broadcast */
 };
 
 void conf_defaults(struct conf *c);

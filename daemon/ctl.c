@@ -1112,6 +1112,36 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 
 /* Reads. */
 
+/* Each peer's replica digest when we last synced, next to ours. */
+static int
+put_status_peers(struct ctl *c, struct result *res)
+{
+	struct store_peer *sp = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_peer_list(c->env.store, &sp, &n)) != 0)
+		n = 0;
+	wire_put_cstr(res->body, "peers");
+	wire_put_array(res->body, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		char dev[DEVID_TEXTLEN + 1], hex[65], t[32];
+		int has = 0;
+
+		for (int k = 0; k < 32; k++)
+			has |= sp[i].digest[k];
+		devid_encode(dev, sp[i].device);
+		hex_encode(hex, sp[i].digest, 32);
+		hlc_format(t, HLC_MAKE(sp[i].last_sync_ms, 0));
+		wire_put_map(res->body, 3);
+		put_kv_str(res->body, "device", dev);
+		put_kv_str(res->body, "digest", has ? hex : NULL);
+		put_kv_str(res->body, "last_sync", sp[i].last_sync_ms ? t : NULL);
+	}
+	store_peer_list_free(sp, n);
+	return 0;
+}
+
 static int
 handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 {
@@ -1127,7 +1157,7 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	hex_encode(hex, digest, sizeof(digest));
 	devid_encode(id, vault_public_key(c->env.vault));
-	wire_put_map(res->body, 14);
+	wire_put_map(res->body, 18);
 	put_kv_str(res->body, "device", id);
 	put_kv_str(res->body, "data_dir", c->env.dir);
 	put_kv_str(res->body, "version", SAMEN_VERSION);
@@ -1143,7 +1173,13 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 	put_kv_u64(res->body, "bad", s.bad);
 	put_kv_u64(res->body, "flagged", s.flagged);
 	put_kv_str(res->body, "replica_digest", hex);
-	return 0;
+	put_kv_str(res->body, "listen", c->peers && *peers_listen(c->peers) ?
+	    peers_listen(c->peers) : NULL);
+	put_kv_u64(res->body, "zap_refused",
+	    c->peers ? peers_zap_refused(c->peers) : 0);
+	put_kv_u64(res->body, "rejected",
+	    c->peers ? peers_rejected(c->peers) : 0);
+	return put_status_peers(c, res);
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "error.h"
 #include "index.h"
+#include "beacon.h"
 #include "log.h"
 #include "peer.h"
 #include "protocol.h"
@@ -48,6 +49,7 @@ struct samend {
 	struct ctl *ctl;
 	struct api *api;
 	struct peers *peers;
+	struct beacon *beacon;
 	char *listen;		/* --listen, overriding the config */
 	int stopping;
 	int lock_fd;
@@ -227,6 +229,10 @@ stop(struct samend *d)
 {
 	log_info("shutting down");
 	d->stopping = 1;
+	if (d->beacon != NULL) {
+		beacon_close(d->beacon);
+		d->beacon = NULL;
+	}
 	if (d->peers != NULL) {
 		ctl_set_peers(d->ctl, NULL);
 		peers_close(d->peers);
@@ -239,6 +245,50 @@ stop(struct samend *d)
 		api_close(d->api);
 		d->api = NULL;
 	}
+}
+
+static void
+beacon_found(void *arg, const uint8_t device[32], const char *ip,
+    uint16_t port)
+{
+	struct samend *d = arg;
+	char addr[64];
+
+	if (d->peers == NULL)
+		return;
+	snprintf(addr, sizeof(addr), "tcp://%s:%u", ip, port);
+	peers_found(d->peers, device, addr);
+}
+
+/* The port of tcp://ADDR:PORT, or 0. */
+static uint16_t
+listen_port(const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	long n;
+	char *end;
+
+	if (colon == NULL || colon < listen + 6)
+		return 0;
+	n = strtol(colon + 1, &end, 10);
+	return *end == '\0' && n > 0 && n < 65536 ? (uint16_t)n : 0;
+}
+
+static void
+start_beacon(struct samend *d, const char *listen)
+{
+	char *cause = NULL;
+	const char *to = *d->conf.beacon_addr ? d->conf.beacon_addr :
+	    "255.255.255.255";
+
+	if (beacon_open(&d->beacon, &d->loop, vault_public_key(d->vault), to,
+	    (uint16_t)d->conf.beacon_port, listen_port(listen), beacon_found,
+	    d, &cause) != 0) {
+		log_warnx("%s; beacon off", cause);
+		free(cause);
+		return;
+	}
+	log_info("beacon on UDP port %d", d->conf.beacon_port);
 }
 
 /* Sync starts once the keys are unlocked: CURVE needs the device key. */
@@ -269,6 +319,8 @@ start_peers(void *arg)
 	ctl_set_peers(d->ctl, d->peers);
 	if (*env.listen != '\0')
 		log_info("listening for peers on %s", env.listen);
+	if (d->conf.beacon)
+		start_beacon(d, env.listen);
 }
 
 static void

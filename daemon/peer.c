@@ -113,6 +113,8 @@ struct peers {
 	char listen[CONF_STRLEN];
 	uv_idle_t refresher;
 	int refresh_pending;
+	uint8_t unknown[16][32];	/* beacons from strangers, logged once */
+	size_t nunknown;
 	int open_handles;
 };
 
@@ -1263,6 +1265,16 @@ refresh_now(struct peers *p)
 		}
 	}
 	store_peer_list_free(sp, nsp);
+	/* No longer a peer: no longer connected to, whatever else it is. */
+	for (i = 0; i < p->nlinks; i++) {
+		struct link *l = p->links[i];
+
+		if (!l->is_peer && l->addr != NULL) {
+			link_disconnect(l);
+			free(l->addr);
+			l->addr = NULL;
+		}
+	}
 	nm = p->env.host.members(p->env.host.arg, &members);
 	for (i = 0; i < nm; i++) {
 		struct link *l;
@@ -1459,7 +1471,7 @@ peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w)
 		n = 1;
 	} else {
 		for (size_t i = 0; i < p->nlinks; i++)
-			if (p->links[i]->zs != NULL) {
+			if (p->links[i]->is_peer && p->links[i]->zs != NULL) {
 				start_session(p, p->links[i]);
 				n++;
 			}
@@ -1572,6 +1584,35 @@ peers_put_ls(struct peers *p, struct wbuf *w)
 	}
 	store_peer_list_free(sp, n);
 	return 0;
+}
+
+void
+peers_found(struct peers *p, const uint8_t device[32], const char *addr)
+{
+	struct link *l = link_find(p, device);
+	char who[DEVID_SHORTLEN + 1];
+	int rc;
+
+	short_id(who, device);
+	if (l == NULL) {
+		for (size_t i = 0; i < p->nunknown; i++)
+			if (memcmp(p->unknown[i], device, 32) == 0)
+				return;
+		memcpy(p->unknown[p->nunknown++ % 16], device, 32);
+		if (p->nunknown > 16)
+			p->nunknown = 16;
+		log_info("beacon from unknown device %s at %s: ignored", who,
+		    addr);
+		return;
+	}
+	if (l->addr != NULL)
+		return;		/* an address given by a person wins */
+	log_info("beacon: %s listens at %s", who, addr);
+	if ((rc = store_peer_put(p->env.store, device, addr)) != 0)
+		log_warnx("could not store the peer %s: %s", who,
+		    samen_strerror(rc));
+	else
+		peers_refresh(p);
 }
 
 uint64_t

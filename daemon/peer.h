@@ -78,6 +78,13 @@ int peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w);
 /* The body of peer ls (docs/api.md). */
 int peers_put_ls(struct peers *p, struct wbuf *w);
 
+/*
+ * A beacon says device listens at addr.  A known device without an
+ * address gets this one (stored as its peer address); an unknown one is
+ * only logged, once.
+ */
+void peers_found(struct peers *p, const uint8_t device[32], const char *addr);
+
 uint64_t peers_zap_refused(const struct peers *p);
 uint64_t peers_rejected(const struct peers *p);
 /* "" when not listening. */

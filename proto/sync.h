@@ -148,7 +148,8 @@ void sync_vector_digest(uint8_t out[32], const uint8_t chain[CS_CIRCLELEN],
 
 /*
  * The members chain of circle: BLAKE2b-128 over "samen-members-1" ||
- * circle.  Its change sets are encrypted under sync_members_key(), which
+ * circle.  Its change sets are encrypted under sync_members_key(),
+ * BLAKE2b-256 over "samen-members-key-1" || circle, which
  * anyone who knows the circle id can compute: the member list is visible to
  * whoever holds the circle's change sets (members and relays), as DESIGN
  * says, and to nobody else, because only they are sent them.

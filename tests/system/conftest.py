@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -54,6 +55,13 @@ SANITIZER_RE = re.compile(
 DEFAULT_TIMEOUT = 60  # seconds for one samen command (ASan is slow)
 START_TIMEOUT = 30    # seconds for samend to answer after it started
 STOP_TIMEOUT = 30     # seconds for samend to exit after SIGTERM
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def sanitizer_report(text):
@@ -157,6 +165,27 @@ class Node:
         self.proc = None      # the samend we started last, if any
         self.pid = None       # pid of the serving daemon (also --daemonize)
         self.passphrase = None
+        self.port = None      # the TCP port samend listens on for peers
+        self._device = None
+
+    # identity
+
+    @property
+    def device(self):
+        """This device's id (samen id; no daemon needed)."""
+        if self._device is None:
+            self._device = self.samen("id").out.strip()
+            assert DEVID_RE.match(self._device), self._device
+        return self._device
+
+    @property
+    def short(self):
+        return self.device[:12]
+
+    @property
+    def addr(self):
+        assert self.port is not None, f"{self.name}: not listening"
+        return f"tcp://127.0.0.1:{self.port}"
 
     # samen
 
@@ -201,6 +230,75 @@ class Node:
 
     def get(self, collection, rid, **kw):
         return self.samen("get", collection, rid, json=True, **kw).json
+
+    # peers, circles and sync (docs/cli.md)
+
+    def configure(self, **opts):
+        """Writes DIR/samen.conf with these options (replacing it)."""
+        text = "# test configuration\n[samend]\n" + "".join(
+            f"{k} = {v}\n" for k, v in opts.items())
+        (self.dir / "samen.conf").write_text(text)
+
+    def start_listening(self, sync_interval=0, wait=True, **opts):
+        """Starts samend listening on a port of its own (the same one on
+        every restart), with sync_interval and other config options."""
+        if self.port is None:
+            self.port = free_port()
+        self.configure(sync_interval=sync_interval, **opts)
+        return self.start("--listen", self.addr, wait=wait)
+
+    def peer_add(self, other, addr=True, **kw):
+        """samen peer add OTHER [its address]; other is a Node or an id."""
+        dev = other if isinstance(other, str) else other.device
+        args = ["peer", "add", dev]
+        if addr is True:
+            args.append(other.addr)
+        elif addr:
+            args.append(addr)
+        return self.samen(*args, json=True, **kw)
+
+    def peer_ls(self):
+        return self.samen("peer", "ls", json=True).json
+
+    def peer(self, other):
+        """This node's peer ls entry of other (a Node or an id)."""
+        dev = other if isinstance(other, str) else other.device
+        for p in self.peer_ls():
+            if p["device"] == dev:
+                return p
+        raise AssertionError(f"{self.name}: {dev} is not a peer")
+
+    def sync(self, other=None, wait=True, timeout=60, rc=OK, json=True):
+        """samen sync [--wait --timeout S] [DEVICE]: the Result."""
+        args = ["sync"]
+        if other is not None:
+            args.append(other if isinstance(other, str) else other.device)
+        if wait:
+            args += ["--wait", "--timeout", str(timeout)]
+        return self.samen(*args, json=json, rc=rc, timeout=timeout + 30)
+
+    def circle_new(self, name):
+        return self.samen("circle", "new", name, json=True).json
+
+    def circle_add(self, name, other):
+        dev = other if isinstance(other, str) else other.device
+        return self.samen("circle", "add", name, dev, json=True).json
+
+    def circle_use(self, name, **kw):
+        return self.samen("circle", "use", name, json=True, **kw)
+
+    def circles(self):
+        return {c["name"]: c for c in
+                self.samen("circle", "ls", json=True).json}
+
+    def digest(self):
+        return self.status()["replica_digest"]
+
+    def ls(self, collection, *where):
+        args = ["ls", collection]
+        for w in where:
+            args += ["--where", w]
+        return self.samen(*args, json=True).json
 
     # samend
 
@@ -284,6 +382,31 @@ class Cluster:
         n = Node(self, name)
         self.nodes.append(n)
         return n
+
+    def sync_node(self, name, sync_interval=0, **opts):
+        """A device initialised without a passphrase, its samend listening
+        for peers on a port of its own."""
+        n = self.node(name)
+        n.init()
+        n.start_listening(sync_interval=sync_interval, **opts)
+        return n
+
+    def team(self, admin, members, circle="team", sync=True):
+        """admin creates circle and adds members; admin and each member
+        add each other as peers (with addresses); with sync, every member
+        syncs with the admin, then takes the circle as its default, as the
+        admin does: plain puts go to the circle everywhere."""
+        admin.circle_new(circle)
+        for m in members:
+            admin.circle_add(circle, m)
+            admin.peer_add(m)
+            m.peer_add(admin)
+        admin.circle_use(circle)
+        if sync:
+            for m in members:
+                r = m.sync(admin)
+                assert r.json[0]["session"]["state"] == "done", r
+                m.circle_use(circle)
 
     def run(self, argv, env=None, rc=OK, timeout=DEFAULT_TIMEOUT, stdin=None):
         e = base_env()
