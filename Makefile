@@ -110,6 +110,7 @@ unit: deps
 
 demo: deps all
 	@tests/demo.sh $(BUILD)
+	@tests/demo-sync.sh $(BUILD)
 
 clean:
 	rm -rf build

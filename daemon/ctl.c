@@ -2187,6 +2187,21 @@ host_holds(void *arg, const uint8_t circle[CS_CIRCLELEN])
 	    members_chain_of(c, circle) != NULL;
 }
 
+static int
+host_refuses(void *arg, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t device[32])
+{
+	struct ctl *c = arg;
+	const struct circle_view *v = view_by_id(c, circle);
+
+	if (c->have_circle && memcmp(c->circle.id, circle, CS_CIRCLELEN) == 0)
+		return 1;	/* our private circle: never shared */
+	if (v == NULL || !v->valid)
+		return 0;
+	return view_member(v, device) == NULL ||
+	    view_member(v, vault_public_key(c->env.vault)) == NULL;
+}
+
 static size_t
 host_members(void *arg, uint8_t (**out)[32])
 {
@@ -2269,7 +2284,7 @@ ctl_peer_host(struct ctl *c, struct peer_host *h)
 {
 	h->arg = c;
 	h->shared = host_shared;
-	h->holds = host_holds;
+	h->refuses = host_refuses;
 	h->members = host_members;
 	h->join = host_join;
 	h->stored = host_stored;

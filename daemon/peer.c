@@ -485,6 +485,7 @@ plan(struct session *s, struct chain *c, const struct sync_head *theirs,
 
 	if ((rc = store_vector(p->env.store, c->id, &mine, &nmine)) != 0)
 		return rc;
+	log_debug("plan: %zu authors here, %zu there", nmine, ntheirs);
 	free(c->ranges);
 	c->ranges = NULL;
 	c->nranges = c->cur = 0;
@@ -522,6 +523,8 @@ plan(struct session *s, struct chain *c, const struct sync_head *theirs,
 		c->ranges[c->nranges].next = have + 1;
 		c->ranges[c->nranges].last = mine[i].seq;
 		c->nranges++;
+		log_debug("plan: send seq %llu..%llu", (unsigned long long)have + 1,
+		    (unsigned long long)mine[i].seq);
 	}
 	free(mine);
 	c->planned = 1;
@@ -605,7 +608,8 @@ on_hello(struct session *s, const struct sync_msg *m)
 	for (uint32_t i = 0; rc == 0 && i < m->ncircles &&
 	    n < SYNC_MAX_CIRCLES; i++) {
 		if (in_list(shared, nshared, m->circles[i].circle) ||
-		    p->env.host.holds(p->env.host.arg, m->circles[i].circle))
+		    p->env.host.refuses(p->env.host.arg,
+		    m->circles[i].circle, s->link->device))
 			continue;
 		p->env.host.join(p->env.host.arg, m->circles[i].circle);
 		memcpy(out[n].circle, m->circles[i].circle, CS_CIRCLELEN);
@@ -651,8 +655,9 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		const uint8_t *theirs[2];
 
 		if (!in_list(shared, nshared, e->circle)) {
-			if (p->env.host.holds(p->env.host.arg, e->circle))
-				continue;  /* ours, not theirs by our lights */
+			if (p->env.host.refuses(p->env.host.arg, e->circle,
+			    s->link->device))
+				continue;  /* not theirs by our lights */
 			p->env.host.join(p->env.host.arg, e->circle);
 		}
 		sync_members_circle(mc, e->circle);

@@ -23,8 +23,13 @@ struct peer_host {
 	 */
 	size_t (*shared)(void *arg, const uint8_t device[32],
 	    uint8_t (**out)[CS_CIRCLELEN]);
-	/* 1 if we hold circle (a base id) at all. */
-	int (*holds)(void *arg, const uint8_t circle[CS_CIRCLELEN]);
+	/*
+	 * 1 if we know circle (a base id) well enough to say that device must
+	 * not have it: we hold its member list and device is not on it (or
+	 * we are not).  0 if we do not know the circle yet, or are joining.
+	 */
+	int (*refuses)(void *arg, const uint8_t circle[CS_CIRCLELEN],
+	    const uint8_t device[32]);
 	/* Every device that may connect besides the stored peers: the other
 	 * members of our shared circles.  *out new (free()). */
 	size_t (*members)(void *arg, uint8_t (**out)[32]);

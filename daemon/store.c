@@ -170,7 +170,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CS_HEAD_PK] = "SELECT cs.seq, cs.id, a.pk FROM cs"
 	    " JOIN authors a ON a.aid = cs.aid"
 	    " WHERE cs.circle = ?1 AND cs.aid = ?2"
-	    " ORDER BY cs.seq LIMIT 1",
+	    " ORDER BY cs.seq DESC LIMIT 1",
 	[Q_CS_RANGE] = "SELECT seq, hdr, payload FROM cs WHERE circle = ?1"
 	    " AND aid = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
 	[Q_PEER_PUT] = "INSERT INTO peers (device, addr, added_ms)"

@@ -64,7 +64,11 @@ struct store_circle {
 	int kind;			/* enum store_circle_kind */
 	uint8_t base[CS_CIRCLELEN];	/* MEMBERS: the circle it lists */
 };
-/* Inserts or replaces (id, epoch); kind and base are taken from c. */
+/*
+ * Inserts or replaces (id, epoch); kind and base are taken from c, except
+ * that a put never takes the private mark off a circle (only
+ * store_circle_put_private of another one moves it).
+ */
 int store_circle_put(struct store *st, const struct store_circle *c);
 /* ENOTFOUND if absent; fills *c (name allocated: store_circle_clear). */
 int store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
