@@ -76,6 +76,7 @@ struct session {
 	char *error;
 	int in_sync;
 	uint64_t sent, received, rejected, bytes_sent, bytes_received;
+	uint64_t noted_sent, noted_received, noted_rejected;
 	uint64_t last_ms;
 	struct session *next;		/* responder sessions */
 };
@@ -353,6 +354,33 @@ session_end(struct session *s, int ok, const char *why)
 	    (uint64_t)p->env.sync_interval * 1000 : RETRY_MS);
 	if (ok && p->env.sync_interval == 0)
 		l->next_sync_ms = UINT64_MAX;
+}
+
+/*
+ * The responder never knows when a session is over: it records what moved
+ * as it goes, so that "peer ls" on a hub shows its inbound peers too.
+ */
+static void
+responder_note(struct session *s)
+{
+	struct link *l = s->link;
+	int rc;
+
+	if (s->initiator || !l->is_peer || (s->sent == s->noted_sent &&
+	    s->received == s->noted_received &&
+	    s->rejected == s->noted_rejected))
+		return;
+	l->last_sync_ms = now_ms();
+	rc = store_peer_note(s->p->env.store, l->device, l->last_sync_ms,
+	    l->digest, s->sent - s->noted_sent,
+	    s->received - s->noted_received,
+	    s->rejected - s->noted_rejected);
+	if (rc != 0 && rc != SAMEN_ENOTFOUND)
+		log_warnx("could not record the sync with %.12s: %s", l->devid,
+		    samen_strerror(rc));
+	s->noted_sent = s->sent;
+	s->noted_received = s->received;
+	s->noted_rejected = s->rejected;
 }
 
 static void
@@ -808,6 +836,7 @@ on_batch(struct session *s, const struct sync_msg *m)
 	p->rejected += rejected;
 	if (accepted > 0)
 		p->env.host.stored(p->env.host.arg);
+	responder_note(s);
 	my_digest(p, d);
 	wire_init(&w);
 	sync_put_ack(&w, s->id, c->id, accepted, rejected, d);
@@ -827,6 +856,7 @@ on_ack(struct session *s, const struct sync_msg *m)
 	}
 	c->inflight--;
 	pump(s, c);
+	responder_note(s);
 }
 
 static void

@@ -3,9 +3,9 @@
 
 #include <assert.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
