@@ -1002,9 +1002,9 @@ int
 cmd_ls(struct cmd_ctx *c)
 {
 	struct wbuf w;
-	const char *field, *value;
+	const char *field = NULL, *value = NULL;
 	char what[OPS_MAX_FIELD + 32];
-	size_t flen;
+	size_t flen = 0;
 	int i, rc;
 
 	if ((rc = check_collection(c->argv[0])) != 0)
