@@ -171,3 +171,43 @@ fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-regress
 	@tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_PAR) $(FUZZ_TARGETS)
 # ---- end fuzz ---------------------------------------------------------------
+
+# ---- bench: benchmarks (bench/README.md, results in docs/performance.md) ----
+#   make bench             deps, an -O2 build without sanitizers in
+#                          build/bench, then every scenario at quick sizes
+#                          (under 10 minutes on 2 cores)
+#   make bench N=full      the full sizes of the issue
+#   make bench ONLY=limits,entry   some scenarios only (bench/bench.py -h)
+#   make bench PERF=1      also profile the busy daemon with perf
+#   make bench-build       the binaries only: samend, samen, bench tools
+# Each scenario prints one JSON line, one line for a person and the command
+# that reproduces it; nothing is asserted.  Always build/bench, -O2, no
+# sanitizers, whatever BUILD, OPT and SANITIZE say.
+BENCH_BUILD := build/bench
+BENCH_TOOLS := gen limits ctlbench storm probe
+DEB_BENCH   := python3 python3-zmq python3-msgpack linux-perf valgrind
+N           ?= quick
+
+.PHONY: bench-build bench-tools bench-deps
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) OPT=-O2 SANITIZE= \
+	    bench-tools
+	@/usr/bin/python3 bench/bench.py --build $(BENCH_BUILD) --size $(N) \
+	    $(if $(ONLY),--only $(ONLY)) $(if $(PERF),--perf)
+
+bench-build:
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) OPT=-O2 SANITIZE= \
+	    bench-tools
+
+bench-tools: all $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
+
+# Bench tools link every proto object and the daemon's modules (not main.c).
+$(BUILD)/bench/%: bench/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_BENCH)"
+# ---- end bench --------------------------------------------------------------

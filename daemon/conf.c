@@ -51,6 +51,10 @@ static const struct conf_entry {
 	{ "beacon_addr", CONF_STR, offsetof(struct conf, beacon_addr),
 	  0, 0, 0, 0,
 	  "where beacons are broadcast (empty: 255.255.255.255)" },
+	{ "max_clock_skew", CONF_INT, offsetof(struct conf, max_clock_skew),
+	  1, 86400, 600, 0,
+	  "seconds a peer's change set may be dated ahead of our clock; "
+	  "later ones are held back" },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))

@@ -22,6 +22,7 @@ struct conf {
 	int beacon;		/* 1: announce and listen on the LAN */
 	int beacon_port;	/* UDP port of the beacon */
 	char beacon_addr[CONF_STRLEN];	/* where beacons are broadcast */
+	int max_clock_skew;	/* seconds a change set may be dated ahead */
 };
 
 void conf_defaults(struct conf *c);

@@ -69,6 +69,7 @@ struct member {
 	uint8_t device[32];
 	int admin;
 	uint8_t added_by[32];
+	char key1[2 * (CS_KEYLEN + crypto_box_SEALBYTES) + 1];	/* hex */
 };
 
 struct circle_view {
@@ -488,20 +489,6 @@ views_free(struct ctl *c)
 	c->nviews = 0;
 }
 
-/* The shown value of a register field, if its author is want (or any). */
-static const char *
-field_by(const struct store_record *r, const char *name,
-    const uint8_t *want)
-{
-	const struct store_field *f = index_field(r, name, 0);
-
-	if (f == NULL || f->nvals == 0)
-		return NULL;
-	if (want != NULL && memcmp(f->vals[0].author, want, 32) != 0)
-		return NULL;
-	return f->vals[0].value;
-}
-
 static int
 hex_decode(uint8_t *out, size_t n, const char *hex)
 {
@@ -511,66 +498,128 @@ hex_decode(uint8_t *out, size_t n, const char *hex)
 }
 
 /*
- * Reads a members chain's records from the index into v: the circle
- * record (whose id must derive from its creator and salt) and the member
- * records written by the creator, the circle's only admin for now.
+ * The latest value author ever set for field, from the record's history
+ * rather than its live state: in a members chain only the admin's writes
+ * count, and nobody else's write may hide or kill them.
+ */
+static const char *
+hist_latest(const struct store_hist *h, size_t n, const uint8_t author[32],
+    const char *field)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < n; i++)	/* oldest first */
+		if (h[i].kind == OP_SET && h[i].value != NULL &&
+		    memcmp(h[i].author, author, 32) == 0 &&
+		    strcmp(h[i].field, field) == 0)
+			v = h[i].value;
+	return v;
+}
+
+/* 1 if author's latest word on the record's existence is a delete. */
+static int
+hist_deleted(const struct store_hist *h, size_t n, const uint8_t author[32])
+{
+	int deleted = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (h[i].kind == OP_EXIST &&
+		    memcmp(h[i].author, author, 32) == 0)
+			deleted = !h[i].alive;
+	return deleted;
+}
+
+/* The circle record: its creator must be the one its id derives from. */
+static void
+view_circle(struct circle_view *v, const struct store_hist *h, size_t n)
+{
+	for (size_t i = 0; i < n && !v->valid; i++) {
+		const char *salt, *name;
+		uint8_t pk[32], sb[16], id[CS_CIRCLELEN];
+
+		if (h[i].kind != OP_SET || strcmp(h[i].field, "creator") != 0 ||
+		    h[i].value == NULL ||
+		    devid_decode(pk, h[i].value, strlen(h[i].value)) != 0 ||
+		    memcmp(pk, h[i].author, 32) != 0)
+			continue;
+		salt = hist_latest(h, n, pk, "salt");
+		name = hist_latest(h, n, pk, "name");
+		if (hex_decode(sb, sizeof(sb), salt) != 0 || name == NULL ||
+		    !ops_field_valid(name, strlen(name)))
+			continue;
+		sync_circle_id(id, pk, sb);
+		if (memcmp(id, v->id, CS_CIRCLELEN) != 0)
+			continue;
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		memcpy(v->creator, pk, 32);
+		v->valid = 1;
+	}
+}
+
+static void
+view_member_record(struct circle_view *v, const struct store_hist *h,
+    size_t n)
+{
+	const char *dev, *role, *by, *key;
+	struct member m;
+
+	dev = hist_latest(h, n, v->creator, "device");
+	memset(&m, 0, sizeof(m));
+	if (dev == NULL || hist_deleted(h, n, v->creator) ||
+	    devid_decode(m.device, dev, strlen(dev)) != 0 ||
+	    view_member(v, m.device) != NULL)
+		return;
+	role = hist_latest(h, n, v->creator, "role");
+	by = hist_latest(h, n, v->creator, "added_by");
+	key = hist_latest(h, n, v->creator, "key1");
+	m.admin = role != NULL && strcmp(role, "admin") == 0 &&
+	    memcmp(m.device, v->creator, 32) == 0;
+	if (by != NULL)
+		(void)devid_decode(m.added_by, by, strlen(by));
+	if (key != NULL && strlen(key) < sizeof(m.key1))
+		strcpy(m.key1, key);
+	v->members = xreallocarray(v->members, v->nmembers + 1,
+	    sizeof(*v->members));
+	v->members[v->nmembers++] = m;
+}
+
+/*
+ * Reads a members chain from its records' histories: the circle record
+ * (whose id must derive from its creator and salt) and the member records
+ * as the creator, the circle's only admin for now, wrote them.  What other
+ * members wrote into the chain is ignored.
  */
 static void
 view_build(struct ctl *c, struct circle_view *v)
 {
 	size_t total = index_count(c->env.index);
 
-	for (size_t i = 0; i < total && !v->valid; i++) {
-		const struct store_record *r = index_at(c->env.index, i);
-		const char *name, *creator, *salt;
-		uint8_t pk[32], sb[16], id[CS_CIRCLELEN];
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < total; i++) {
+			const struct store_record *r =
+			    index_at(c->env.index, i);
+			struct store_hist *h;
+			size_t n;
 
-		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
-		    strcmp(r->collection, "circle") != 0 || r->deleted)
-			continue;
-		name = field_by(r, "name", NULL);
-		creator = field_by(r, "creator", NULL);
-		salt = field_by(r, "salt", NULL);
-		if (name == NULL || creator == NULL ||
-		    devid_decode(pk, creator, strlen(creator)) != 0 ||
-		    hex_decode(sb, sizeof(sb), salt) != 0)
-			continue;
-		sync_circle_id(id, pk, sb);
-		if (memcmp(id, v->id, CS_CIRCLELEN) != 0 ||
-		    field_by(r, "name", pk) == NULL ||
-		    !ops_field_valid(name, strlen(name)))
-			continue;
-		snprintf(v->name, sizeof(v->name), "%s", name);
-		memcpy(v->creator, pk, 32);
-		v->valid = 1;
-	}
-	for (size_t i = 0; v->valid && i < total; i++) {
-		const struct store_record *r = index_at(c->env.index, i);
-		const char *dev, *role, *by;
-		struct member m;
-
-		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
-		    strcmp(r->collection, "member") != 0 || r->deleted)
-			continue;
-		dev = field_by(r, "device", v->creator);
-		role = field_by(r, "role", v->creator);
-		by = field_by(r, "added_by", v->creator);
-		memset(&m, 0, sizeof(m));
-		if (dev == NULL || devid_decode(m.device, dev, strlen(dev)) ||
-		    view_member(v, m.device) != NULL)
-			continue;
-		m.admin = role != NULL && strcmp(role, "admin") == 0 &&
-		    memcmp(m.device, v->creator, 32) == 0;
-		if (by != NULL)
-			(void)devid_decode(m.added_by, by, strlen(by));
-		v->members = xreallocarray(v->members, v->nmembers + 1,
-		    sizeof(*v->members));
-		v->members[v->nmembers++] = m;
+			if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
+			    strcmp(r->collection, pass == 0 ? "circle" :
+			    "member") != 0)
+				continue;
+			if (pass == 1 && !v->valid)
+				return;
+			if (store_history(c->env.store, r->rkey, &h, &n) != 0)
+				continue;
+			if (pass == 0 && !v->valid)
+				view_circle(v, h, n);
+			else if (pass == 1)
+				view_member_record(v, h, n);
+			store_history_free(h, n);
+		}
 	}
 }
 
 /*
- * Our sealed key for circle v, if a member record holds one and we lack
+ * Our sealed key for circle v, if the admin wrote one for us and we lack
  * the key: opens it and stores the circle.  Returns 1 if a key was added.
  */
 static int
@@ -579,37 +628,23 @@ take_key(struct ctl *c, const struct circle_view *v)
 	const uint8_t *sk = vault_sign_sk(c->env.vault);
 	const uint8_t *me = vault_public_key(c->env.vault);
 	uint8_t cpk[32], csk[32], sealed[CS_KEYLEN + crypto_box_SEALBYTES];
+	const struct member *m;
 	struct store_circle sc;
-	size_t total = index_count(c->env.index);
-	int added = 0, rc;
+	int rc, added = 0;
 
-	if (!v->valid || view_member(v, me) == NULL ||
-	    circle_by_id(c, v->id) != NULL)
+	if (!v->valid || (m = view_member(v, me)) == NULL ||
+	    circle_by_id(c, v->id) != NULL ||
+	    hex_decode(sealed, sizeof(sealed), m->key1) != 0)
 		return 0;
 	if (crypto_sign_ed25519_pk_to_curve25519(cpk, me) != 0 ||
 	    crypto_sign_ed25519_sk_to_curve25519(csk, sk) != 0)
 		return 0;
-	for (size_t i = 0; i < total && !added; i++) {
-		const struct store_record *r = index_at(c->env.index, i);
-		const char *dev, *key;
-		uint8_t pk[32];
-
-		if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
-		    strcmp(r->collection, "member") != 0 || r->deleted)
-			continue;
-		dev = field_by(r, "device", v->creator);
-		key = field_by(r, "key1", v->creator);
-		if (dev == NULL || devid_decode(pk, dev, strlen(dev)) != 0 ||
-		    memcmp(pk, me, 32) != 0 ||
-		    hex_decode(sealed, sizeof(sealed), key) != 0)
-			continue;
-		memset(&sc, 0, sizeof(sc));
-		if (crypto_box_seal_open(sc.key, sealed, sizeof(sealed), cpk,
-		    csk) != 0) {
-			log_warnx("circle %s: the key sealed to us does not "
-			    "open", v->name);
-			continue;
-		}
+	memset(&sc, 0, sizeof(sc));
+	if (crypto_box_seal_open(sc.key, sealed, sizeof(sealed), cpk,
+	    csk) != 0)
+		log_warnx("circle %s: the key sealed to us does not open",
+		    v->name);
+	else {
 		memcpy(sc.id, v->id, CS_CIRCLELEN);
 		sc.epoch = 1;
 		sc.name = xstrdup(v->name);
@@ -2206,13 +2241,17 @@ static size_t
 host_members(void *arg, uint8_t (**out)[32])
 {
 	struct ctl *c = arg;
+	const uint8_t *me = vault_public_key(c->env.vault);
 	size_t n = 0;
 
 	*out = NULL;
 	for (size_t i = 0; i < c->nviews; i++) {
 		const struct circle_view *v = &c->views[i];
 
-		for (size_t k = 0; v->valid && k < v->nmembers; k++) {
+		/* Only circles we are in: anyone can list anyone in theirs. */
+		if (!v->valid || view_member(v, me) == NULL)
+			continue;
+		for (size_t k = 0; k < v->nmembers; k++) {
 			*out = xreallocarray(*out, n + 1, sizeof(**out));
 			memcpy((*out)[n++], v->members[k].device, 32);
 		}
@@ -2221,19 +2260,36 @@ host_members(void *arg, uint8_t (**out)[32])
 }
 
 static void
-host_join(void *arg, const uint8_t circle[CS_CIRCLELEN])
+host_join(void *arg, uint8_t (*circles)[CS_CIRCLELEN], size_t n)
 {
 	struct ctl *c = arg;
 	char hex[2 * CS_CIRCLELEN + 1];
+	size_t added = 0;
 	int rc;
 
-	if (host_holds(c, circle))
-		return;
-	hex_encode(hex, circle, CS_CIRCLELEN);
-	if ((rc = put_members_chain(c, circle, hex)) != 0 ||
-	    (rc = refresh_circles(c)) != 0)
-		log_warnx("could not take in a circle a peer offered: %s",
-		    samen_strerror(rc));
+	/* One transaction (one fsync) for all of them. */
+	if ((rc = store_begin(c->env.store)) != 0)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		if (host_holds(c, circles[i]))
+			continue;
+		hex_encode(hex, circles[i], CS_CIRCLELEN);
+		if ((rc = put_members_chain(c, circles[i], hex)) != 0) {
+			store_rollback(c->env.store);
+			goto bad;
+		}
+		added++;
+	}
+	if ((rc = store_commit(c->env.store)) != 0) {
+		store_rollback(c->env.store);
+		goto bad;
+	}
+	if (added > 0 && (rc = refresh_circles(c)) != 0)
+		goto bad;
+	return;
+bad:
+	log_warnx("could not take in the circles a peer offered: %s",
+	    samen_strerror(rc));
 }
 
 static void

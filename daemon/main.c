@@ -310,6 +310,7 @@ start_peers(void *arg)
 	env.listen = d->listen != NULL ? d->listen : d->conf.listen;
 	env.static_peers = d->conf.peers;
 	env.sync_interval = d->conf.sync_interval;
+	env.max_skew_ms = (uint64_t)d->conf.max_clock_skew * 1000;
 	ctl_peer_host(d->ctl, &env.host);
 	if (peers_open(&d->peers, &env, &cause) != 0) {
 		log_warnx("sync is off: %s", cause);

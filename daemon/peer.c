@@ -37,6 +37,7 @@
 #define TICK_MS 1000
 #define RECV_BATCH 64			/* messages per readable callback */
 #define MAX_ROUTING_ID 256
+#define MAX_JOIN 8			/* unknown circles taken per HELLO */
 
 enum { S_RUNNING, S_DONE, S_FAILED };
 
@@ -631,17 +632,34 @@ on_hello(struct session *s, const struct sync_msg *m)
 			break;
 		n++;
 	}
-	/* A circle they offer that we do not hold at all: they say we are a
-	 * member; take it (its members chain tells us, and holds our key). */
-	for (uint32_t i = 0; rc == 0 && i < m->ncircles &&
-	    n < SYNC_MAX_CIRCLES; i++) {
-		if (in_list(shared, nshared, m->circles[i].circle) ||
-		    p->env.host.refuses(p->env.host.arg,
-		    m->circles[i].circle, s->link->device))
-			continue;
-		p->env.host.join(p->env.host.arg, m->circles[i].circle);
-		memcpy(out[n].circle, m->circles[i].circle, CS_CIRCLELEN);
-		n++;
+	/*
+	 * A circle they offer that we do not know: they say we are a member;
+	 * take it (its members chain tells us, and holds our key).  A few per
+	 * session: each costs a members chain in the store.
+	 */
+	if (rc == 0) {
+		size_t first = n;
+
+		for (uint32_t i = 0; i < m->ncircles && n < SYNC_MAX_CIRCLES &&
+		    n - first < MAX_JOIN; i++) {
+			if (in_list(shared, nshared, m->circles[i].circle) ||
+			    p->env.host.refuses(p->env.host.arg,
+			    m->circles[i].circle, s->link->device))
+				continue;
+			memcpy(out[n].circle, m->circles[i].circle,
+			    CS_CIRCLELEN);
+			n++;
+		}
+		if (n > first) {
+			uint8_t (*join)[CS_CIRCLELEN] = xcalloc(n - first,
+			    sizeof(*join));
+
+			for (size_t i = first; i < n; i++)
+				memcpy(join[i - first], out[i].circle,
+				    CS_CIRCLELEN);
+			p->env.host.join(p->env.host.arg, join, n - first);
+			free(join);
+		}
 	}
 	free(shared);
 	if (rc != 0) {
@@ -674,20 +692,30 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 	size_t nshared;
 	int rc = 0;
 
+	uint8_t (*join)[CS_CIRCLELEN];
+	size_t njoin = 0;
+
 	nshared = p->env.host.shared(p->env.host.arg, s->link->device,
 	    &shared);
+	/* Circles they say we are in that we do not know yet: join a few. */
+	join = xcalloc(MAX_JOIN, sizeof(*join));
+	for (uint32_t i = 0; i < m->ncircles && njoin < MAX_JOIN; i++)
+		if (!in_list(shared, nshared, m->circles[i].circle) &&
+		    !p->env.host.refuses(p->env.host.arg,
+		    m->circles[i].circle, s->link->device))
+			memcpy(join[njoin++], m->circles[i].circle,
+			    CS_CIRCLELEN);
+	if (njoin > 0)
+		p->env.host.join(p->env.host.arg, join, njoin);
 	for (uint32_t i = 0; rc == 0 && i < m->ncircles; i++) {
 		const struct sync_circle *e = &m->circles[i];
 		uint8_t mc[CS_CIRCLELEN], mine[32];
 		const uint8_t *chains[2];
 		const uint8_t *theirs[2];
 
-		if (!in_list(shared, nshared, e->circle)) {
-			if (p->env.host.refuses(p->env.host.arg, e->circle,
-			    s->link->device))
-				continue;  /* not theirs by our lights */
-			p->env.host.join(p->env.host.arg, e->circle);
-		}
+		if (!in_list(shared, nshared, e->circle) &&
+		    !in_list(join, njoin, e->circle))
+			continue;	/* not theirs by our lights */
 		sync_members_circle(mc, e->circle);
 		/* The members chain first: it may hold our key. */
 		chains[0] = mc;
@@ -706,6 +734,7 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		}
 	}
 	free(shared);
+	free(join);
 	if (rc != 0) {
 		session_error(s, rc, "could not start");
 		return;
@@ -759,6 +788,17 @@ accept_one(struct session *s, const uint8_t chain[CS_CIRCLELEN],
 		return SAMEN_EPROTO;
 	if ((rc = changeset_verify(&h)) != 0)
 		return rc;
+	/* From the future: held back (not stored, so offered again later,
+	 * when our clock has caught up or theirs is fixed), and reported. */
+	if (hlc_too_far(h.hlc, now_ms(), p->env.max_skew_ms)) {
+		char who[DEVID_SHORTLEN + 1], t[32];
+
+		short_id(who, h.author);
+		hlc_format(t, h.hlc);
+		log_warnx("clock skew: change set %s/%llu is dated %s, too far "
+		    "ahead; held back", who, (unsigned long long)h.seq, t);
+		return SAMEN_EDRIFT;
+	}
 	if ((rc = changeset_payload_decode(&pl, e->payload,
 	    e->payload_len)) != 0)
 		return rc;
@@ -975,10 +1015,18 @@ dealer_cb(struct zsock *zs, void *arg)
 			if (l->out != NULL && l->out->state == S_RUNNING)
 				session_end(l->out, 0, "malformed message");
 		} else {
+			int heavy = m.type == SYNC_BATCH;
+
 			if (l->out != NULL && l->out->id == m.session &&
 			    l->out->state == S_RUNNING)
 				dispatch(l->out, &m, zmq_msg_size(&f[0]));
 			sync_msg_free(&m);
+			if (heavy) {
+				/* Let the control socket in between
+				 * batches: zsock calls us again. */
+				zmq_msg_close(&f[0]);
+				return;
+			}
 		}
 		zmq_msg_close(&f[0]);
 	}
@@ -1006,7 +1054,8 @@ inbound_drop(struct peers *p, struct session *s)
 	}
 }
 
-static void
+/* Returns 1 if it handled a BATCH (heavy: stop for this iteration). */
+static int
 router_one(struct peers *p, zmq_msg_t *f)
 {
 	const char *user;
@@ -1021,20 +1070,20 @@ router_one(struct peers *p, zmq_msg_t *f)
 	user = zmq_msg_gets(&f[1], "User-Id");
 	if (user == NULL || devid_decode(device, user, strlen(user)) != 0) {
 		p->dropped++;
-		return;
+		return 0;
 	}
 	if ((l = link_find(p, device)) == NULL)
 		l = link_add(p, device);
 	l->last_recv_ms = now_ms();
 	if (zmq_msg_size(&f[0]) > MAX_ROUTING_ID) {
 		p->dropped++;
-		return;
+		return 0;
 	}
 	if ((rc = sync_decode(&m, zmq_msg_data(&f[1]), len)) != 0) {
 		p->dropped++;
 		log_warnx("%.12s: malformed sync message: %s", l->devid,
 		    samen_strerror(rc));
-		return;
+		return 0;
 	}
 	s = inbound_find(p, l, m.session);
 	if (m.type == SYNC_HELLO) {
@@ -1054,7 +1103,9 @@ router_one(struct peers *p, zmq_msg_t *f)
 	}
 	if (s != NULL && s->state == S_RUNNING)
 		dispatch(s, &m, len);
+	rc = m.type == SYNC_BATCH;
 	sync_msg_free(&m);
+	return rc;
 }
 
 static void
@@ -1073,9 +1124,11 @@ router_cb(struct zsock *zs, void *arg)
 			p->dropped++;
 			continue;
 		}
-		router_one(p, f);
+		n = router_one(p, f);
 		zmq_msg_close(&f[0]);
 		zmq_msg_close(&f[1]);
+		if (n)
+			return;	/* the control socket's turn */
 	}
 }
 

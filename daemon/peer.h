@@ -33,9 +33,9 @@ struct peer_host {
 	/* Every device that may connect besides the stored peers: the other
 	 * members of our shared circles.  *out new (free()). */
 	size_t (*members)(void *arg, uint8_t (**out)[32]);
-	/* A peer offers circle (a base id) that we do not hold: it says we
-	 * are a member.  Take in its members chain, which holds our key. */
-	void (*join)(void *arg, const uint8_t circle[CS_CIRCLELEN]);
+	/* A peer offers circles (base ids) that we do not hold: it says we
+	 * are a member.  Take in their members chains, which hold our key. */
+	void (*join)(void *arg, uint8_t (*circles)[CS_CIRCLELEN], size_t n);
 	/* Change sets from a peer were committed: merge them, refresh. */
 	void (*stored)(void *arg);
 	/* Our replica digest, to remember what a peer had when it synced. */
@@ -55,6 +55,7 @@ struct peers_env {
 	const char *listen;
 	const char *static_peers;	/* conf "peers" */
 	int sync_interval;		/* seconds; 0: only on demand */
+	uint64_t max_skew_ms;		/* change sets dated further ahead wait */
 	struct peer_host host;
 };
 

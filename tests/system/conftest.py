@@ -268,6 +268,16 @@ class Node:
                 return p
         raise AssertionError(f"{self.name}: {dev} is not a peer")
 
+    def wait_session(self, other, timeout=30):
+        """Waits until this node has started a session with other and it
+        has ended (a peer with an address gets one on connect, within a
+        second); returns it."""
+        def ended():
+            s = self.peer(other)["session"]
+            return s is not None and s["state"] != "running" and s
+        return wait_until(ended, timeout,
+                          f"{self.name}: a finished session with {other}")
+
     def sync(self, other=None, wait=True, timeout=60, rc=OK, json=True):
         """samen sync [--wait --timeout S] [DEVICE]: the Result."""
         args = ["sync"]
@@ -392,21 +402,28 @@ class Cluster:
         return n
 
     def team(self, admin, members, circle="team", sync=True):
-        """admin creates circle and adds members; admin and each member
-        add each other as peers (with addresses); with sync, every member
-        syncs with the admin, then takes the circle as its default, as the
-        admin does: plain puts go to the circle everywhere."""
+        """admin creates circle, adds members, and makes it its default.
+        Each member adds admin as a peer first (admin admits it: a circle
+        member), then admin adds the member, both with addresses, so that
+        no handshake is refused (a refusal means a retry 10 s later).  With
+        sync, every member syncs with admin, which gives it the circle, and
+        makes it its default too: plain puts go to the circle everywhere."""
         admin.circle_new(circle)
         for m in members:
             admin.circle_add(circle, m)
-            admin.peer_add(m)
-            m.peer_add(admin)
         admin.circle_use(circle)
+        for m in members:
+            m.peer_add(admin)
+            admin.peer_add(m)
         if sync:
             for m in members:
                 r = m.sync(admin)
                 assert r.json[0]["session"]["state"] == "done", r
+                assert circle in m.circles(), r
                 m.circle_use(circle)
+            # The admin's own session on connect: over before we go on.
+            for m in members:
+                admin.wait_session(m)
 
     def run(self, argv, env=None, rc=OK, timeout=DEFAULT_TIMEOUT, stdin=None):
         e = base_env()
