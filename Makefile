@@ -129,8 +129,9 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset
-FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge
+FUZZ_TARGETS := header payload ops wire changeset sync
+FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
+                sync
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
@@ -148,7 +149,8 @@ FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_PKG_CFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_PKG_CFLAGS) $(FUZZ_CFLAGS) -MMD -MP \
+	    -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@

@@ -206,3 +206,61 @@ fixture_changeset(struct wbuf *hdr, struct wbuf *payload,
 	free(nonces);
 	free(plain);
 }
+
+/* ops.h: one encoding per chunk; what decodes re-encodes to the input. */
+static void
+receive_ops(const uint8_t *p, size_t n)
+{
+	struct ops_chunk c;
+	struct wbuf w;
+
+	if (ops_decode(&c, p, n) != 0)
+		return;
+	wire_init(&w);
+	ops_encode(&w, &c);
+	if (wire_len(&w) != n || memcmp(wire_data(&w), p, n) != 0) {
+		fprintf(stderr, "fuzz: ops re-encoding differs\n");
+		abort();
+	}
+	wire_free(&w);
+	ops_chunk_free(&c);
+}
+
+void
+fixture_receive(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+    size_t payload_len)
+{
+	struct cs_header h;
+	struct cs_payload pl;
+	struct wbuf w;
+	uint8_t id[CS_IDLEN], *plain;
+	size_t len;
+	int rc;
+
+	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
+		return;
+	wire_init(&w);
+	changeset_header_encode(&w, &h);
+	if (wire_len(&w) != hdr_len ||
+	    memcmp(wire_data(&w), hdr, hdr_len) != 0) {
+		fprintf(stderr, "fuzz: header re-encoding differs\n");
+		abort();
+	}
+	wire_free(&w);
+	changeset_id(id, hdr, hdr_len);
+	rc = changeset_verify(&h);
+	(void)rc;
+
+	if (changeset_payload_decode(&pl, payload, payload_len) != 0)
+		return;
+	rc = changeset_payload_check(&h, &pl, payload_len);
+	(void)rc;
+	for (uint32_t i = 0; i < pl.nchunks; i++) {
+		if (changeset_chunk_open(&plain, &len, &h, &pl.chunks[i],
+		    fixture_key) != 0)
+			continue;
+		receive_ops(plain, len);
+		free(plain);
+	}
+	changeset_payload_free(&pl);
+}

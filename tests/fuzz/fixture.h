@@ -41,6 +41,16 @@ void fixture_ops(struct wbuf *w, unsigned i);
 void fixture_changeset(struct wbuf *hdr, struct wbuf *payload,
     struct cs_header *h, uint64_t seq, unsigned first, unsigned n);
 
+/*
+ * Runs one change set through the receive path: header decode (and the
+ * canonical round trip, abort() if it fails), id, verify, payload decode,
+ * check, chunk open with fixture_key, ops_decode (and its round trip) of
+ * every plaintext.  Goes on past a bad signature or payload hash, so that
+ * mutated payloads still reach the decoders behind them.
+ */
+void fixture_receive(const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len);
+
 /* libFuzzer's entry points, which every target defines. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 
 #include "changeset.h"
+#include "error.h"
 #include "fixture.h"
 #include "ops.h"
+#include "sync.h"
 #include "wire.h"
 
 static const char *outdir;
@@ -223,6 +225,73 @@ values(void)
 	put("wire", floats, sizeof(floats));
 }
 
+/* One message of every type; a BATCH carries two real change sets. */
+static void
+sync_msgs(void)
+{
+	struct sync_circle circles[2];
+	struct sync_head heads[3];
+	struct wbuf w, hdr[2], payload[2];
+	struct cs_header h;
+	uint8_t chain[CS_CIRCLELEN], digest[32];
+
+	memset(circles, 0, sizeof(circles));
+	memset(heads, 0, sizeof(heads));
+	fixture_header(&h, 1);
+	memcpy(chain, h.circle, sizeof(chain));
+	memset(digest, 0xd1, sizeof(digest));
+	for (int i = 0; i < 2; i++) {
+		memset(circles[i].circle, 0x10 + i, CS_CIRCLELEN);
+		memset(circles[i].data, 0x20 + i, 32);
+		/* All zero: "I hold nothing of it". */
+		memset(circles[i].members, i ? 0 : 0x30, 32);
+	}
+	for (int i = 0; i < 3; i++) {
+		memset(heads[i].author, 0x40 + 0x20 * i, 32);
+		heads[i].seq = i == 2 ? UINT64_MAX : (uint64_t)i + 1;
+		memset(heads[i].head, 0x50 + i, CS_IDLEN);
+	}
+	wire_init(&w);
+	sync_put_hello(&w, 1, digest, circles, 2);
+	put_w("sync", &w);
+	wire_reset(&w);
+	sync_put_hello(&w, UINT64_MAX, digest, NULL, 0);
+	put_w("sync", &w);
+	wire_reset(&w);
+	sync_put_vector(&w, 2, chain, heads, 3);
+	put_w("sync", &w);
+	wire_reset(&w);
+
+	for (int i = 0; i < 2; i++) {
+		wire_init(&hdr[i]);
+		wire_init(&payload[i]);
+		fixture_changeset(&hdr[i], &payload[i], &h, (uint64_t)i + 1,
+		    (unsigned)i, 2);
+	}
+	sync_put_batch_start(&w, 3, chain, 2);
+	for (int i = 0; i < 2; i++) {
+		sync_put_batch_cs(&w, wire_data(&hdr[i]), wire_len(&hdr[i]),
+		    wire_data(&payload[i]), wire_len(&payload[i]));
+		wire_free(&hdr[i]);
+		wire_free(&payload[i]);
+	}
+	put_w("sync", &w);
+	wire_reset(&w);
+
+	sync_put_ack(&w, 4, chain, 2, 0, digest);
+	put_w("sync", &w);
+	wire_reset(&w);
+	sync_put_done(&w, 5, chain, 70000, digest);
+	put_w("sync", &w);
+	wire_reset(&w);
+	sync_put_error(&w, 6, SAMEN_EFORK, "fork: \xc3\xa9\xc3\xa9n keten");
+	put_w("sync", &w);
+	wire_reset(&w);
+	sync_put_error(&w, 7, 0, "");
+	put_w("sync", &w);
+	wire_free(&w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -237,5 +306,6 @@ main(int argc, char **argv)
 	headers();
 	ops();
 	values();
+	sync_msgs();
 	return 0;
 }

@@ -102,11 +102,12 @@ fuzz() {
 	local passed=0 failed=0
 	shift 3
 	for t in "$@"; do
-		[ -x "$build/fuzz_$t" ] || { echo "fuzz: no $build/fuzz_$t" >&2; exit 1; }
+		[ -x "$build/fuzz_$t" ] ||
+		    { echo "fuzz: no $build/fuzz_$t" >&2; exit 1; }
 	done
-	echo "fuzz: $# targets, ${secs}s each, $par at a time" \
-	    "(cmd: fuzz_T -max_total_time=$secs -max_len=L -timeout=10" \
-	    "-print_final_stats=1 corpus/T)"
+	echo "fuzz: $# targets, ${secs}s each, $par at a time:" \
+	    "fuzz_T -max_total_time=$secs -max_len=L -timeout=10" \
+	    "-print_final_stats=1 corpus/T"
 	for t in "$@"; do
 		while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do
 			wait -n
@@ -119,14 +120,16 @@ fuzz() {
 	for t in "$@"; do
 		rc=$(cat "$build/log/$t.rc" 2>/dev/null || echo 1)
 		echo "fuzz: $t: $(summary "$build/log/$t.log")"
-		echo "fuzz: $t: corpus $(find "$build/corpus/$t" -type f | wc -l) files"
+		echo "fuzz: $t: corpus" \
+		    "$(find "$build/corpus/$t" -type f | wc -l) files"
 		if [ $rc -eq 0 ]; then
 			passed=$((passed + 1))
 		else
 			failed=$((failed + 1))
-			grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' \
+			grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix)' \
 			    "$build/log/$t.log"
-			echo "fuzz: $t: FAILED (status $rc, log $build/log/$t.log)"
+			echo "fuzz: $t: FAILED (status $rc," \
+			    "log $build/log/$t.log)"
 		fi
 	done
 	echo "$passed passed, $failed failed"
