@@ -534,3 +534,27 @@ def test_unknown_device_is_refused(cluster):
     assert e.status()["changesets"] == 0
     # A knows nothing of E.
     assert a.peer_ls() == []
+
+
+def test_static_peers_from_the_config(cluster):
+    """A peer named in the config's 'peers' line is stored, connected to
+    and synced with on start-up, with no 'samen peer add'."""
+    a = cluster.sync_node("a")
+    b = cluster.node("b")
+    b.init()
+    a.circle_new("team")
+    a.circle_add("team", b)
+    a.circle_use("team")
+    rid = a.put("case", "name=Jansen")
+    b.port = None
+    b.start_listening(sync_interval=1, peers=f"{a.device}@{a.addr}")
+    a.peer_add(b)
+    assert [p["addr"] for p in b.peer_ls()] == [a.addr]
+    wait_until(lambda: b.ls("case") != [], 30, "B to sync with its static peer")
+    assert b.get("case", rid)["fields"] == {"name": "Jansen"}
+    # A malformed entry is named in the log and skipped, not fatal.
+    b.stop()
+    b.configure(sync_interval=1, peers="nonsense, " + f"{a.device}@{a.addr}")
+    b.start("--listen", b.addr)
+    assert "'nonsense' is not DEVICE_ID@tcp://HOST:PORT" in b.log_text()
+    assert [p["device"] for p in b.peer_ls()] == [a.device]
