@@ -1192,7 +1192,7 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	hex_encode(hex, digest, sizeof(digest));
 	devid_encode(id, vault_public_key(c->env.vault));
-	wire_put_map(res->body, 18);
+	wire_put_map(res->body, 19);
 	put_kv_str(res->body, "device", id);
 	put_kv_str(res->body, "data_dir", c->env.dir);
 	put_kv_str(res->body, "version", SAMEN_VERSION);
@@ -1214,6 +1214,8 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 	    c->peers ? peers_zap_refused(c->peers) : 0);
 	put_kv_u64(res->body, "rejected",
 	    c->peers ? peers_rejected(c->peers) : 0);
+	put_kv_u64(res->body, "handshake_failed",
+	    c->peers ? peers_handshake_failed(c->peers) : 0);
 	return put_status_peers(c, res);
 }
 

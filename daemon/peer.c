@@ -91,6 +91,9 @@ struct link {
 	int is_peer;			/* in the peers table */
 	int mark;
 	struct zsock *zs;		/* DEALER to addr */
+	struct zsock *mon;		/* its monitor: handshakes, disconnects */
+	int up;				/* handshake done, not disconnected */
+	int failing;			/* last handshake failed (logged once) */
 	uint64_t last_recv_ms;
 	struct session *out;		/* the latest session we started */
 	uint64_t next_sync_ms;
@@ -111,7 +114,7 @@ struct peers {
 	struct session *inbound;
 	uv_timer_t timer;
 	uint64_t round;
-	uint64_t zap_refused, rejected, dropped;
+	uint64_t zap_refused, rejected, dropped, handshake_failed;
 	char listen[CONF_STRLEN];
 	uv_idle_t refresher;
 	int refresh_pending;
@@ -161,6 +164,7 @@ link_by_curve(struct peers *p, const uint8_t curve[32])
 
 static void session_free(struct session *s);
 static void dealer_cb(struct zsock *zs, void *arg);
+static int recv_frames(void *sock, zmq_msg_t *frames, int want);
 
 static struct link *
 link_add(struct peers *p, const uint8_t device[32])
@@ -181,17 +185,98 @@ link_add(struct peers *p, const uint8_t device[32])
 }
 
 static void
-link_disconnect(struct link *l)
+link_close_sockets(struct link *l)
 {
 	if (l->zs != NULL) {
+		zmq_socket_monitor(zsock_socket(l->zs), NULL, 0);
 		zsock_close(l->zs);
 		l->zs = NULL;
 	}
+	if (l->mon != NULL) {
+		zsock_close(l->mon);
+		l->mon = NULL;
+	}
+	l->up = 0;
+}
+
+static void
+link_disconnect(struct link *l)
+{
+	link_close_sockets(l);
 	if (l->out != NULL && l->out->state == S_RUNNING) {
 		l->out->state = S_FAILED;
 		free(l->out->error);
 		l->out->error = xstrdup("disconnected");
 	}
+}
+
+/*
+ * The DEALER's monitor: the only way to learn that a handshake failed on
+ * our side (the device at that address is not the one we named, or it
+ * refused us).  Events are [u16 event, u32 value][endpoint].
+ */
+static void
+mon_cb(struct zsock *zs, void *arg)
+{
+	struct link *l = arg;
+	zmq_msg_t f[3];
+	uint16_t ev;
+	int n;
+
+	for (int i = 0; i < RECV_BATCH && l->mon == zs; i++) {
+		if ((n = recv_frames(zsock_socket(zs), f, 2)) == 0)
+			return;
+		if (n < 0)
+			continue;
+		if (zmq_msg_size(&f[0]) >= 2) {
+			memcpy(&ev, zmq_msg_data(&f[0]), 2);
+			if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+				l->up = 1;
+				l->failing = 0;
+			} else if (ev == ZMQ_EVENT_DISCONNECTED)
+				l->up = 0;
+			else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+			    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+			    ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+				l->up = 0;
+				l->p->handshake_failed++;
+				if (!l->failing)
+					log_warnx("handshake with %.12s at %s "
+					    "failed: %s", l->devid, l->addr,
+					    ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ?
+					    "it refused us (does it know this "
+					    "device?)" : "the device there is "
+					    "not the one named");
+				l->failing = 1;
+			}
+		}
+		for (int k = 0; k < n; k++)
+			zmq_msg_close(&f[k]);
+	}
+}
+
+static int
+link_monitor(struct link *l, void *dealer)
+{
+	char ep[64];
+	void *mon;
+	int zero = 0;
+
+	snprintf(ep, sizeof(ep), "inproc://samen-mon-%p", (void *)l);
+	if (zmq_socket_monitor(dealer, ep,
+	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+		return -errno;
+	if ((mon = zmq_socket(l->p->env.zctx, ZMQ_PAIR)) == NULL)
+		return -errno;
+	zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof(zero));
+	if (zmq_connect(mon, ep) != 0) {
+		zmq_close(mon);
+		return -errno;
+	}
+	return zsock_open(&l->mon, l->p->env.loop, mon, mon_cb, l);
 }
 
 static int
@@ -218,6 +303,10 @@ link_connect(struct link *l)
 		zmq_close(sock);
 		return rc;
 	}
+	/* Monitor first: the connection may come up before we look. */
+	if ((rc = link_monitor(l, sock)) != 0)
+		log_warnx("cannot watch the connection to %s: %s", l->addr,
+		    zmq_strerror(-rc));
 	if ((rc = zsock_open(&l->zs, p->env.loop, sock, dealer_cb, l)) != 0)
 		return rc;
 	return 0;
@@ -1250,8 +1339,7 @@ start_session(struct peers *p, struct link *l)
 		 * A fresh socket queues the message until it connects.
 		 */
 		if (rc == -EAGAIN) {
-			zsock_close(l->zs);
-			l->zs = NULL;
+			link_close_sockets(l);
 			if ((rc = link_connect(l)) == 0)
 				rc = send_msg(s, &w);
 		}
@@ -1649,8 +1737,7 @@ peers_put_ls(struct peers *p, struct wbuf *w)
 		if (sp[i].addr == NULL)
 			state = l != NULL && l->last_recv_ms != 0 ?
 			    "inbound" : "idle";
-		else if (l != NULL && l->last_recv_ms != 0 &&
-		    now_ms() - l->last_recv_ms < 20000)
+		else if (l != NULL && l->up)
 			state = "connected";
 		else
 			state = "connecting";
@@ -1707,6 +1794,12 @@ uint64_t
 peers_zap_refused(const struct peers *p)
 {
 	return p->zap_refused;
+}
+
+uint64_t
+peers_handshake_failed(const struct peers *p)
+{
+	return p->handshake_failed;
 }
 
 uint64_t

@@ -558,3 +558,23 @@ def test_static_peers_from_the_config(cluster):
     b.start("--listen", b.addr)
     assert "'nonsense' is not DEVICE_ID@tcp://HOST:PORT" in b.log_text()
     assert [p["device"] for p in b.peer_ls()] == [a.device]
+
+
+def test_wrong_device_at_an_address_fails_the_handshake(cluster):
+    """Naming device B at A's address: A cannot answer for B's key, so the
+    CURVE handshake fails on our side; the log says so, a counter counts
+    it, and nothing is exchanged."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    c = cluster.sync_node("c")
+    a.peer_add(c)
+    c.peer_add(b, addr=a.addr)
+    r = c.sync(b, timeout=4, rc=FAIL, json=False)
+    assert r.err.splitlines()[-1] == "samen: sync timed out after 4 s" or \
+        r.out.startswith(f"{b.short} failed: "), r
+    wait_until(lambda: c.status()["handshake_failed"] > 0, 15,
+               "C to count the failed handshake")
+    assert any("handshake with" in line and "failed" in line
+               for line in c.log_text().splitlines()), c.log_text()
+    assert [p["state"] for p in c.peer_ls()] == ["connecting"]
+    assert c.status()["changesets"] == 0
