@@ -1037,9 +1037,13 @@ dispatch(struct session *s, const struct sync_msg *m, size_t len)
 		break;
 	case SYNC_ERROR: {
 		char why[SYNC_MAX_TEXT + 32];
-
-		snprintf(why, sizeof(why), "peer said: %.*s",
+		int n = snprintf(why, sizeof(why), "peer said: %.*s",
 		    (int)m->text_len, m->text);
+
+		/* Its words go to our log: no control characters. */
+		for (int i = 0; i < n && i < (int)sizeof(why) - 1; i++)
+			if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f)
+				why[i] = '?';
 		session_end(s, 0, why);
 		break;
 	}

@@ -578,3 +578,32 @@ def test_wrong_device_at_an_address_fails_the_handshake(cluster):
                for line in c.log_text().splitlines()), c.log_text()
     assert [p["state"] for p in c.peer_ls()] == ["connecting"]
     assert c.status()["changesets"] == 0
+
+
+def test_beacon_gives_a_known_peer_its_address(cluster):
+    """With beacon = 1, a device that listens announces itself; a device
+    that knows it (without an address) learns where it is and syncs; a
+    beacon from a device it does not know is only logged."""
+    from conftest import free_port
+    port = free_port()
+    beacon = dict(beacon=1, beacon_port=port, beacon_addr="127.255.255.255")
+    a = cluster.sync_node("a", **beacon)
+    stranger = cluster.sync_node("s", **beacon)
+    b = cluster.node("b")
+    b.init()
+    b.configure(sync_interval=0, **beacon)
+    b.start()
+    a.circle_new("team")
+    a.circle_add("team", b)
+    a.circle_use("team")
+    rid = a.put("case", "name=Jansen")
+    b.peer_add(a, addr=False)
+    wait_until(lambda: b.peer(a)["addr"] == a.addr, 20,
+               "B to learn A's address from its beacon")
+    b.sync(a)
+    assert b.get("case", rid)["fields"] == {"name": "Jansen"}
+    wait_until(lambda: f"beacon from unknown device {stranger.short}"
+               in b.log_text(), 20, "B to log the stranger's beacon")
+    assert [p["device"] for p in b.peer_ls()] == [a.device]
+    # Logged once, not every few seconds.
+    assert b.log_text().count(f"unknown device {stranger.short}") == 1
