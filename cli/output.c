@@ -367,6 +367,8 @@ static const struct {
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
 	{ "replica_digest", "replica digest", "" },
+	{ "shared_digest", "shared digest", "" },
+	{ "handshake_failed", "handshakes failed", "" },
 	{ "listen", "listen", "" },
 	{ "zap_refused", "zap refusals", "" },
 	{ "rejected", "rejected", "" },
@@ -463,8 +465,12 @@ output_status(FILE *fp, FILE *err, const struct reply_node *body)
 			if (strcmp(key, "peers") == 0 &&
 			    v->type == REPLY_ARRAY) {
 				fprintf(fp, "%" PRIu32 "\n", v->n);
-				put_status_peers(fp, v, reply_get_str(body,
-				    "replica_digest"));
+				/* Peers report their shared digest (an
+				 * older daemon: the replica digest). */
+				put_status_peers(fp, v,
+				    reply_get_str(body, "shared_digest") ?
+				    reply_get_str(body, "shared_digest") :
+				    reply_get_str(body, "replica_digest"));
 				continue;
 			}
 			put_value(fp, v, 0, 0, 0);

@@ -1192,7 +1192,7 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	hex_encode(hex, digest, sizeof(digest));
 	devid_encode(id, vault_public_key(c->env.vault));
-	wire_put_map(res->body, 19);
+	wire_put_map(res->body, 20);
 	put_kv_str(res->body, "device", id);
 	put_kv_str(res->body, "data_dir", c->env.dir);
 	put_kv_str(res->body, "version", SAMEN_VERSION);
@@ -1208,6 +1208,9 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 	put_kv_u64(res->body, "bad", s.bad);
 	put_kv_u64(res->body, "flagged", s.flagged);
 	put_kv_str(res->body, "replica_digest", hex);
+	store_shared_digest(c->env.store, digest);
+	hex_encode(hex, digest, sizeof(digest));
+	put_kv_str(res->body, "shared_digest", hex);
 	put_kv_str(res->body, "listen", c->peers && *peers_listen(c->peers) ?
 	    peers_listen(c->peers) : NULL);
 	put_kv_u64(res->body, "zap_refused",
@@ -2333,7 +2336,7 @@ host_digest(void *arg, uint8_t out[32])
 {
 	struct ctl *c = arg;
 
-	if (store_digest(c->env.store, out) != 0)
+	if (store_shared_digest(c->env.store, out) != 0)
 		memset(out, 0, 32);
 }
 

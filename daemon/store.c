@@ -251,7 +251,17 @@ struct store {
 	 */
 	uint8_t nonce_base[BOX_NONCE - 8];
 	uint64_t nonce_ctr;
-	struct merge_digest digest;	/* mirrors meta 'digest' */
+	/*
+	 * all: every live value (meta 'digest'); shared: those outside the
+	 * private circle (meta 'digest_shared'), the part two devices can
+	 * have in common.
+	 */
+	struct digests {
+		struct merge_digest all;
+		struct merge_digest shared;
+	} digest;
+	uint8_t private_id[CS_CIRCLELEN];
+	int has_private;
 
 	/* Caches for merging, dropped on every rollback. */
 	struct {
@@ -396,33 +406,86 @@ drop_caches(struct store *st)
 		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 }
 
+static void
+digests_init(struct digests *d)
+{
+	merge_digest_init(&d->all);
+	merge_digest_init(&d->shared);
+}
+
 static int
-digest_load(struct store *st)
+digest_load_one(struct store *st, const char *k, struct merge_digest *d)
 {
 	sqlite3_stmt *s = q(st, Q_META_GET);
 	int rc;
 
-	merge_digest_init(&st->digest);
+	merge_digest_init(d);
 	if (s == NULL)
 		return SAMEN_ESTORE;
-	sqlite3_bind_text(s, 1, "digest", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
 	if ((rc = row(s)) <= 0)
 		return rc;
-	rc = col_fixed(s, 0, st->digest.sum, sizeof(st->digest.sum));
+	rc = col_fixed(s, 0, d->sum, sizeof(d->sum));
 	sqlite3_reset(s);
 	return rc ? 0 : SAMEN_ESTORE;
 }
 
 static int
-digest_save(struct store *st)
+digest_load(struct store *st)
+{
+	int rc;
+
+	if ((rc = digest_load_one(st, "digest", &st->digest.all)) != 0)
+		return rc;
+	return digest_load_one(st, "digest_shared", &st->digest.shared);
+}
+
+static int
+digest_save_one(struct store *st, const char *k, const struct merge_digest *d)
 {
 	sqlite3_stmt *s = q(st, Q_META_PUT);
 
 	if (s == NULL)
 		return SAMEN_ESTORE;
-	sqlite3_bind_text(s, 1, "digest", -1, SQLITE_STATIC);
-	bind_blob(s, 2, st->digest.sum, sizeof(st->digest.sum));
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+	bind_blob(s, 2, d->sum, sizeof(d->sum));
 	return run(s);
+}
+
+static int
+digest_save(struct store *st)
+{
+	int rc;
+
+	if ((rc = digest_save_one(st, "digest", &st->digest.all)) != 0)
+		return rc;
+	return digest_save_one(st, "digest_shared", &st->digest.shared);
+}
+
+/* Which circle is private: its values stay out of the shared digest. */
+static int
+private_load(struct store *st)
+{
+	sqlite3_stmt *s = q(st, Q_CIRCLE_PRIVATE);
+	int rc;
+
+	st->has_private = 0;
+	if (s == NULL)
+		return SAMEN_ESTORE;
+	if ((rc = row(s)) < 0)
+		return rc;
+	if (rc > 0)
+		st->has_private = col_fixed(s, 0, st->private_id,
+		    CS_CIRCLELEN);
+	sqlite3_reset(s);
+	return 0;
+}
+
+static int
+is_private(const struct store *st, const uint8_t circle[CS_CIRCLELEN])
+{
+	return st->has_private &&
+	    memcmp(st->private_id, circle, CS_CIRCLELEN) == 0;
 }
 
 /* Savepoint "st": makes a multi-statement write atomic, in or out of a txn. */
@@ -689,7 +752,7 @@ setup(struct store *st, const char *path, char **cause)
 			return rc;
 		}
 	}
-	if (digest_load(st) != 0) {
+	if (digest_load(st) != 0 || private_load(st) != 0) {
 		*cause = xasprintf("%s: cannot read the replica digest", path);
 		return SAMEN_ESTORE;
 	}
@@ -787,7 +850,7 @@ store_rollback(struct store *st)
 	drop_caches(st);
 	/* What memory held may include rolled-back merges. */
 	if (digest_load(st) != 0)
-		merge_digest_init(&st->digest);
+		digests_init(&st->digest);
 }
 
 /* Circles. */
@@ -850,6 +913,8 @@ circle_put(struct store *st, const struct store_circle *c, int kind)
 	}
 	/* A merge may have cached the old key of this epoch. */
 	st->ckey.valid = 0;
+	if (rc == 0 && kind == STORE_CIRCLE_PRIVATE)
+		rc = private_load(st);
 	return sp_end(st, rc == 0) ? SAMEN_ESTORE : rc;
 }
 
@@ -1769,7 +1834,9 @@ rep_add(void *ctx, const struct merge_value *v)
 	if (sqlite3_changes(st->db) == 0)
 		return 0;	/* had it already: idempotent */
 	if (live) {
-		merge_digest_add(&st->digest, v->vid);
+		merge_digest_add(&st->digest.all, v->vid);
+		if (!is_private(st, v->rec->circle))
+			merge_digest_add(&st->digest.shared, v->vid);
 		/*
 		 * The first EXIST of a new record is its only survivor, and
 		 * deleted defaults to 0: a create needs no recomputing.
@@ -1812,7 +1879,9 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 	if ((rc = run(s)) != 0)
 		return rc;
 	if (sqlite3_changes(st->db) == 1) {
-		merge_digest_sub(&st->digest, vid);
+		merge_digest_sub(&st->digest.all, vid);
+		if (!is_private(st, rec->circle))
+			merge_digest_sub(&st->digest.shared, vid);
 		if (kind == OP_EXIST)
 			st->rec.exist_dirty = 1;
 	}
@@ -1909,7 +1978,7 @@ static int
 merge_one(struct store *st, int64_t csn, int digest_each,
     void (*touched)(void *, int64_t), void *arg)
 {
-	struct merge_digest saved = st->digest;
+	struct digests saved = st->digest;
 	uint8_t id[CS_IDLEN], *hdr = NULL, *payload = NULL;
 	size_t hdr_len, payload_len, i, n;
 	sqlite3_stmt *s;
@@ -2020,7 +2089,7 @@ int
 store_merge_pending(struct store *st,
     void (*touched)(void *arg, int64_t rkey), void *arg)
 {
-	struct merge_digest before = st->digest;
+	struct digests before = st->digest;
 	int rc, rc2;
 
 	if (!st->has_key)
@@ -2374,7 +2443,14 @@ store_stats(struct store *st, struct store_stats *s)
 int
 store_digest(struct store *st, uint8_t out[32])
 {
-	merge_digest_final(out, &st->digest);
+	merge_digest_final(out, &st->digest.all);
+	return 0;
+}
+
+int
+store_shared_digest(struct store *st, uint8_t out[32])
+{
+	merge_digest_final(out, &st->digest.shared);
 	return 0;
 }
 
@@ -2389,7 +2465,7 @@ rebuild(struct store *st)
 	    (rc = run_q(st, Q_RB_CS)) != 0)
 		return rc;
 	drop_caches(st);
-	merge_digest_init(&st->digest);
+	digests_init(&st->digest);
 	if ((rc = merge_all(st, 0, NULL, NULL)) != 0)
 		return rc;
 	return digest_save(st);
@@ -2411,7 +2487,7 @@ store_rebuild(struct store *st)
 	if (sp_end(st, rc == 0) != 0 && rc == 0)
 		rc = SAMEN_ESTORE;
 	if (rc != 0 && digest_load(st) != 0)
-		merge_digest_init(&st->digest);
+		digests_init(&st->digest);
 	return rc;
 }
 

@@ -256,6 +256,12 @@ int store_stats(struct store *st, struct store_stats *s);
 
 /* The replica digest (merge.h), maintained incrementally. */
 int store_digest(struct store *st, uint8_t out[32]);
+/*
+ * The same over every value outside the private circle: what two devices
+ * can have in common.  Equal on two devices that hold the same shared
+ * circles exactly when those have converged; sync compares this one.
+ */
+int store_shared_digest(struct store *st, uint8_t out[32]);
 
 /*
  * Drops the replica tables and merges every change set again from scratch,

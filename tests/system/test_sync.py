@@ -607,3 +607,26 @@ def test_beacon_gives_a_known_peer_its_address(cluster):
     assert [p["device"] for p in b.peer_ls()] == [a.device]
     # Logged once, not every few seconds.
     assert b.log_text().count(f"unknown device {stranger.short}") == 1
+
+
+def test_shared_digest_ignores_private_notes(cluster):
+    """Each device keeps a private note: their replica digests differ, as
+    their replicas do, but the shared digest is equal once the circle has
+    converged, and status says so next to the peer."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+    a.put("case", "name=Jansen")
+    a.samen("put", "--circle", "private", "note", "text=alleen voor mij")
+    b.samen("put", "--circle", "private", "note", "text=ook privé")
+    b.sync(a)
+    sa, sb = a.status(), b.status()
+    assert sa["replica_digest"] != sb["replica_digest"]
+    assert sa["shared_digest"] == sb["shared_digest"]
+    assert [p["digest"] for p in sb["peers"]] == [sa["shared_digest"]]
+    out = b.samen("status").out
+    assert any(a.short in line and "= ours" in line
+               for line in out.splitlines()), out
+    # The private notes stayed home.
+    assert [n["fields"]["text"] for n in a.ls("note")] == ["alleen voor mij"]
+    assert [n["fields"]["text"] for n in b.ls("note")] == ["ook privé"]
