@@ -187,7 +187,8 @@ fuzz: fuzz-deps
 # sanitizers, whatever BUILD, OPT and SANITIZE say.
 BENCH_BUILD := build/bench
 BENCH_TOOLS := gen limits ctlbench storm probe
-DEB_BENCH   := python3 python3-zmq python3-msgpack linux-perf valgrind
+DEB_BENCH   := python3 python3-zmq python3-msgpack linux-perf valgrind tcpdump \
+               iproute2
 N           ?= quick
 
 .PHONY: bench-build bench-tools bench-deps
@@ -204,11 +205,20 @@ bench-build:
 
 bench-tools: all $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
 
-# Bench tools link every proto object and the daemon's modules (not main.c).
-$(BUILD)/bench/%: bench/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+# gen and storm link the daemon's modules (not main.c) for the store; the
+# others only the proto objects.
+BENCH_STORE := gen storm
+$(addprefix $(BUILD)/bench/,$(BENCH_STORE)): $(BUILD)/bench/%: bench/%.c \
+    $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
 	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+
+$(addprefix $(BUILD)/bench/,$(filter-out $(BENCH_STORE),$(BENCH_TOOLS))): \
+    $(BUILD)/bench/%: bench/%.c $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(PROTO_OBJ) $(LDLIBS) -o $@
 
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_BENCH)"
