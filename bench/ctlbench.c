@@ -1,0 +1,240 @@
+/*
+ * ctlbench: quick entries against a running samend (bench/README.md).
+ *
+ *   ctlbench put DIR N WINDOW [BYTES]
+ *       N durable writes (CTL_PUT of a new note with a BYTES-byte text)
+ *       from one DEALER on DIR's control socket with up to WINDOW requests
+ *       in flight.  The daemon answers a batch in order after its one
+ *       commit, so replies come back in the order sent: each request's
+ *       latency is from its send to its reply.
+ *   ctlbench spawn N CMD ARG...
+ *       Runs CMD N times, one after the other, and times each run (fork,
+ *       exec, the request, exit).  "{i}" in an ARG becomes the run number.
+ *       CMD's stdout and stderr go to /dev/null; a run that exits
+ *       non-zero counts as an error.
+ *
+ * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
+ * in milliseconds, errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "protocol.h"
+#include "wire.h"
+
+extern char **environ;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "ctlbench: %s\n", what);
+	exit(1);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+report(const char *what, double *lat, long n, double secs, long errors,
+    long window)
+{
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+#define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
+	printf("{\"mode\": \"%s\", \"n\": %ld, \"window\": %ld, \"s\": %.3f, "
+	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
+	    "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"errors\": %ld}\n", what, n,
+	    window, secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.9),
+	    Q(0.99), n ? lat[n - 1] * 1e3 : 0, errors);
+#undef Q
+}
+
+static void
+put_request(struct wbuf *w, size_t bytes, long i)
+{
+	char *text = malloc(bytes + 1);
+
+	if (text == NULL)
+		die("out of memory");
+	for (size_t k = 0; k < bytes; k++)
+		text[k] = "abcdefghijklmnopqrstuvwxyz "[(k + (size_t)i) % 27];
+	text[bytes] = '\0';
+	wire_reset(w);
+	wire_put_array(w, 3);
+	wire_put_u64(w, SAMEN_PROTOCOL_VERSION);
+	wire_put_u64(w, CTL_PUT);
+	wire_put_array(w, 3);
+	wire_put_cstr(w, "note");
+	wire_put_nil(w);
+	wire_put_array(w, 1);
+	wire_put_array(w, 3);
+	wire_put_u64(w, CTL_ASSIGN_SET);
+	wire_put_cstr(w, "text");
+	wire_put_cstr(w, text);
+	free(text);
+}
+
+/* The reply's code: [code int, message str, body]. */
+static int64_t
+reply_code(const void *p, size_t n)
+{
+	struct wire_reader r;
+	int64_t code;
+
+	wire_reader_init(&r, p, n);
+	if (wire_get_array_n(&r, 3) || wire_get_i64(&r, &code))
+		return -1;
+	return code;
+}
+
+static int
+cmd_put(const char *dir, long n, long window, size_t bytes)
+{
+	void *ctx = zmq_ctx_new(), *s;
+	char endpoint[512];
+	double *sent = calloc((size_t)n, sizeof(double));
+	double *lat = calloc((size_t)n, sizeof(double));
+	struct wbuf w;
+	long next = 0, done = 0, errors = 0;
+	int zero = 0, hwm = 0;
+	double t0;
+
+	if (ctx == NULL || sent == NULL || lat == NULL)
+		die("out of memory");
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s/%s", dir, CTL_SOCKET);
+	if ((s = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+		die("zmq_socket");
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	if (zmq_connect(s, endpoint) != 0)
+		die(zmq_strerror(errno));
+	wire_init(&w);
+	t0 = now_s();
+	while (done < n) {
+		zmq_msg_t m;
+
+		while (next < n && next - done < window) {
+			put_request(&w, bytes, next);
+			sent[next] = now_s();
+			if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 ||
+			    zmq_send(s, wire_data(&w), wire_len(&w), 0) < 0)
+				die(zmq_strerror(errno));
+			next++;
+		}
+		/* [empty, reply] */
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) < 0)
+			die(zmq_strerror(errno));
+		if (zmq_msg_size(&m) != 0 || !zmq_msg_more(&m))
+			die("unexpected reply envelope");
+		zmq_msg_close(&m);
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) < 0)
+			die(zmq_strerror(errno));
+		lat[done] = now_s() - sent[done];
+		if (reply_code(zmq_msg_data(&m), zmq_msg_size(&m)) != 0)
+			errors++;
+		zmq_msg_close(&m);
+		done++;
+	}
+	report("put", lat, n, now_s() - t0, errors, window);
+	wire_free(&w);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	free(sent);
+	free(lat);
+	return 0;
+}
+
+static char *
+subst(const char *arg, long i)
+{
+	const char *at = strstr(arg, "{i}");
+	char *out;
+	size_t n;
+
+	if (at == NULL)
+		return strdup(arg);
+	n = strlen(arg) + 32;
+	if ((out = malloc(n)) == NULL)
+		die("out of memory");
+	snprintf(out, n, "%.*s%ld%s", (int)(at - arg), arg, i, at + 3);
+	return out;
+}
+
+static int
+cmd_spawn(long n, int argc, char **argv)
+{
+	double *lat = calloc((size_t)n, sizeof(double)), t0;
+	char **args = calloc((size_t)argc + 1, sizeof(char *));
+	posix_spawn_file_actions_t fa;
+	long errors = 0;
+
+	if (lat == NULL || args == NULL)
+		die("out of memory");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		pid_t pid;
+		int status, rc;
+		double ts;
+
+		for (int k = 0; k < argc; k++)
+			args[k] = subst(argv[k], i);
+		ts = now_s();
+		rc = posix_spawnp(&pid, args[0], &fa, NULL, args, environ);
+		if (rc != 0)
+			die(strerror(rc));
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR)
+				die("waitpid");
+		lat[i] = now_s() - ts;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			errors++;
+		for (int k = 0; k < argc; k++)
+			free(args[k]);
+	}
+	report("spawn", lat, n, now_s() - t0, errors, 1);
+	posix_spawn_file_actions_destroy(&fa);
+	free(args);
+	free(lat);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 5 && strcmp(argv[1], "put") == 0)
+		return cmd_put(argv[2], atol(argv[3]), atol(argv[4]),
+		    argc > 5 ? (size_t)atol(argv[5]) : 200);
+	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
+		return cmd_spawn(atol(argv[2]), argc - 3, argv + 3);
+	fprintf(stderr, "usage: ctlbench put DIR N WINDOW [BYTES]\n"
+	    "       ctlbench spawn N CMD ARG...\n");
+	return 2;
+}
