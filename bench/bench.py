@@ -1066,10 +1066,11 @@ def sc_gossip(run):
                            end_to_end_p50_s=r3(pct(totals, 0.5)),
                            ratio_hop_p50_to_interval=r3(
                                pct(hops, 0.5) / interval) if hops else None),
-                bound="the sync interval: a daemon passes on what it "
-                      "received only at its next timed session",
-                note="no session is started when change sets arrive: "
-                     "a write moves one hop per sync interval at best")
+                bound="a session per hop where the daemon can push "
+                      "(it has the next one's address); the sync "
+                      "interval where it cannot",
+                note="new change sets start a session with the other "
+                     "peers within 20 ms when periodic sync is on")
     ch = data["chain"]
     run.emit("gossip", data,
              f"{n} daemons, random 3-regular graph (diameter {diam}), "

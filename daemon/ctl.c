@@ -1540,6 +1540,8 @@ flush(struct ctl *c)
 		}
 		c->in_txn = 0;
 	}
+	if (rc == 0 && c->ntouched > 0 && c->peers != NULL)
+		peers_nudge(c->peers);
 	for (size_t i = 0; rc == 0 && i < c->ntouched; i++) {
 		struct store_record *rec;
 

@@ -99,6 +99,7 @@ struct link {
 	uint64_t next_sync_ms;
 	uint8_t digest[32];		/* its replica digest, last seen */
 	int has_digest;
+	int again;			/* news arrived mid-session: go again */
 	uint64_t last_sync_ms;		/* as stored */
 };
 
@@ -165,6 +166,7 @@ link_by_curve(struct peers *p, const uint8_t curve[32])
 static void session_free(struct session *s);
 static void dealer_cb(struct zsock *zs, void *arg);
 static int recv_frames(void *sock, zmq_msg_t *frames, int want);
+static void tick_cb(uv_timer_t *t);
 
 static struct link *
 link_add(struct peers *p, const uint8_t device[32])
@@ -444,6 +446,11 @@ session_end(struct session *s, int ok, const char *why)
 	    (uint64_t)p->env.sync_interval * 1000 : RETRY_MS);
 	if (ok && p->env.sync_interval == 0)
 		l->next_sync_ms = UINT64_MAX;
+	if (ok && l->again && p->env.sync_interval > 0) {
+		l->next_sync_ms = 0;
+		uv_timer_start(&p->timer, tick_cb, 20, TICK_MS);
+	}
+	l->again = 0;
 }
 
 /*
@@ -682,6 +689,36 @@ chain_digest(struct peers *p, const uint8_t chain[CS_CIRCLELEN],
 	sync_vector_digest(out, chain, h, n);
 	free(h);
 	return 0;
+}
+
+/*
+ * Gossip: something new arrived (or was written here); with periodic sync
+ * on, pass it on at the next tick instead of a whole interval later.
+ * Without it (sync_interval 0) peers sync only when asked.
+ */
+static void
+nudge(struct peers *p, const struct link *from)
+{
+	if (p->env.sync_interval <= 0)
+		return;
+	for (size_t i = 0; i < p->nlinks; i++) {
+		struct link *l = p->links[i];
+
+		if (l != from && l->zs != NULL && l->is_peer &&
+		    (l->out == NULL || l->out->state != S_RUNNING))
+			l->next_sync_ms = 0;
+		else if (l != from && l->out != NULL &&
+		    l->out->state == S_RUNNING)
+			l->again = 1;	/* after this session */
+	}
+	/* The next tick soon, not up to a second from now. */
+	uv_timer_start(&p->timer, tick_cb, 20, TICK_MS);
+}
+
+void
+peers_nudge(struct peers *p)
+{
+	nudge(p, NULL);
 }
 
 /* Receiving. */
@@ -963,6 +1000,8 @@ on_batch(struct session *s, const struct sync_msg *m)
 	s->received += accepted;
 	s->rejected += rejected;
 	p->rejected += rejected;
+	if (accepted > 0)
+		nudge(p, s->link);
 	if (accepted > 0)
 		p->env.host.stored(p->env.host.arg);
 	responder_note(s);

@@ -73,6 +73,8 @@ void peers_close(struct peers *p);
 /* Re-reads the peers table and the host's members: call after a change. */
 void peers_refresh(struct peers *p);
 void peers_set_interval(struct peers *p, int seconds);
+/* Local writes committed: with periodic sync on, pass them on soon. */
+void peers_nudge(struct peers *p);
 
 /*
  * Starts a session with device (NULL: every peer with an address).
