@@ -168,6 +168,17 @@ static void dealer_cb(struct zsock *zs, void *arg);
 static int recv_frames(void *sock, zmq_msg_t *frames, int want);
 static void tick_cb(uv_timer_t *t);
 
+/*
+ * The next tick within 20 ms, not up to a second from now.  Never later
+ * than it was due: a stream of writes must not keep pushing it away.
+ */
+static void
+tick_soon(struct peers *p)
+{
+	if (uv_timer_get_due_in(&p->timer) > 20)
+		uv_timer_start(&p->timer, tick_cb, 20, TICK_MS);
+}
+
 static struct link *
 link_add(struct peers *p, const uint8_t device[32])
 {
@@ -448,7 +459,7 @@ session_end(struct session *s, int ok, const char *why)
 		l->next_sync_ms = UINT64_MAX;
 	if (ok && l->again && p->env.sync_interval > 0) {
 		l->next_sync_ms = 0;
-		uv_timer_start(&p->timer, tick_cb, 20, TICK_MS);
+		tick_soon(p);
 	}
 	l->again = 0;
 }
@@ -711,8 +722,7 @@ nudge(struct peers *p, const struct link *from)
 		    l->out->state == S_RUNNING)
 			l->again = 1;	/* after this session */
 	}
-	/* The next tick soon, not up to a second from now. */
-	uv_timer_start(&p->timer, tick_cb, 20, TICK_MS);
+	tick_soon(p);
 }
 
 void
