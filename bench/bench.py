@@ -40,7 +40,7 @@ SAMEN_ENOTFOUND = -10000 + 14
 
 # Sync protocol constants (daemon/peer.c, proto/sync.h): for the round-trip
 # model of a session.
-SYNC_MAX_BATCH, BATCH_BYTES, WINDOW = 256, 1 << 20, 4
+SYNC_MAX_BATCH, BATCH_BYTES, WINDOW = 256, 1 << 20, 32  # as daemon/peer.c
 
 SIZES = {
     # Every scenario, within 10 minutes on 2 cores.

@@ -30,7 +30,7 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "samen"
-#define WINDOW 4			/* batches in flight per chain */
+#define WINDOW 32			/* batches in flight per chain */
 #define BATCH_BYTES (1u << 20)		/* a batch closes past this size */
 #define SESSION_IDLE_MS 30000		/* no message for this long: over */
 #define RETRY_MS 10000			/* after a failed session */
