@@ -369,6 +369,7 @@ static const struct {
 	{ "replica_digest", "replica digest", "" },
 	{ "shared_digest", "shared digest", "" },
 	{ "handshake_failed", "handshakes failed", "" },
+	{ "dropped", "dropped messages", "" },
 	{ "listen", "listen", "" },
 	{ "zap_refused", "zap refusals", "" },
 	{ "rejected", "rejected", "" },

@@ -30,7 +30,7 @@ static const struct conf_entry {
 	{ "batch_max", CONF_INT, offsetof(struct conf, batch_max),
 	  1, 65536, 256, 1,
 	  "control requests taken into one transaction (group commit)" },
-	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, sync_checkpoint),
+	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, wal_autocheckpoint),
 	  100, 1000000, 4000, 0,
 	  "WAL pages written before SQLite checkpoints into the database" },
 	{ "listen", CONF_STR, offsetof(struct conf, listen), 0, 0, 0, 0,

@@ -15,7 +15,7 @@
 struct conf {
 	int log_level;		/* enum log_level */
 	int batch_max;		/* control requests per group commit */
-	int sync_checkpoint;	/* WAL pages before an automatic checkpoint */
+	int wal_autocheckpoint;	/* WAL pages before an automatic checkpoint */
 	char listen[CONF_STRLEN];	/* tcp://ADDR:PORT, or "" for none */
 	char peers[CONF_STRLEN];	/* "DEVICE@tcp://H:P, ..." static peers */
 	int sync_interval;	/* seconds between syncs with each peer; 0 off */

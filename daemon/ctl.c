@@ -120,36 +120,12 @@ fail(struct result *res, int code, const char *fmt, ...)
 /* Output helpers. */
 
 static void
-put_kv_str(struct wbuf *w, const char *k, const char *v)
-{
-	wire_put_cstr(w, k);
-	if (v)
-		wire_put_cstr(w, v);
-	else
-		wire_put_nil(w);
-}
-
-static void
-put_kv_u64(struct wbuf *w, const char *k, uint64_t v)
-{
-	wire_put_cstr(w, k);
-	wire_put_u64(w, v);
-}
-
-static void
-put_kv_bool(struct wbuf *w, const char *k, int v)
-{
-	wire_put_cstr(w, k);
-	wire_put_bool(w, v);
-}
-
-static void
 put_time(struct wbuf *w, const char *k, uint64_t hlc)
 {
 	char t[32];
 
 	hlc_format(t, hlc);
-	put_kv_str(w, k, t);
+	wire_put_kv_str(w, k, t);
 }
 
 static void
@@ -158,7 +134,7 @@ put_author(struct wbuf *w, const char *k, const uint8_t author[32])
 	char id[DEVID_TEXTLEN + 1];
 
 	devid_encode(id, author);
-	put_kv_str(w, k, id);
+	wire_put_kv_str(w, k, id);
 }
 
 static void
@@ -167,7 +143,7 @@ put_rid(struct wbuf *w, const char *k, const uint8_t rid[RID_LEN])
 	char t[RID_TEXTLEN + 1];
 
 	rid_encode(t, rid);
-	put_kv_str(w, k, t);
+	wire_put_kv_str(w, k, t);
 }
 
 /* One surviving value of a conflict: 3 keys. */
@@ -176,9 +152,9 @@ put_survivor(struct wbuf *w, const struct store_value *v, int existence)
 {
 	wire_put_map(w, 3);
 	if (existence)
-		put_kv_bool(w, "deleted", !v->alive);
+		wire_put_kv_bool(w, "deleted", !v->alive);
 	else
-		put_kv_str(w, "value", v->value);
+		wire_put_kv_str(w, "value", v->value);
 	put_author(w, "author", v->author);
 	put_time(w, "time", v->hlc);
 }
@@ -215,7 +191,7 @@ put_conflicts(struct wbuf *w, const struct store_record *r)
 	wire_put_array(w, (uint32_t)count_conflicts(r));
 	if (r->exist_conflict) {
 		wire_put_map(w, 2);
-		put_kv_str(w, "field", NULL);
+		wire_put_kv_str(w, "field", NULL);
 		put_conflict_values(w, r, NULL);
 	}
 	for (size_t i = 0; i < r->nfields; i++) {
@@ -224,7 +200,7 @@ put_conflicts(struct wbuf *w, const struct store_record *r)
 		if (f->is_set || f->ndistinct <= 1)
 			continue;
 		wire_put_map(w, 2);
-		put_kv_str(w, "field", f->name);
+		wire_put_kv_str(w, "field", f->name);
 		put_conflict_values(w, r, f);
 	}
 }
@@ -296,13 +272,13 @@ put_record(struct ctl *c, struct wbuf *w, const struct store_record *r,
 	size_t nfields = count_kind(r, 0), nsets = count_kind(r, 1);
 
 	wire_put_map(w, 9 + (with_notes ? 1 : 0) + (matched ? 1 : 0));
-	put_kv_str(w, "collection", r->collection);
+	wire_put_kv_str(w, "collection", r->collection);
 	put_rid(w, "id", r->rid);
 	hex_encode(circle, r->circle, CS_CIRCLELEN);
-	put_kv_str(w, "circle", circle);
+	wire_put_kv_str(w, "circle", circle);
 	put_time(w, "created", r->created);
 	put_time(w, "updated", r->updated);
-	put_kv_bool(w, "deleted", r->deleted);
+	wire_put_kv_bool(w, "deleted", r->deleted);
 
 	wire_put_cstr(w, "fields");
 	wire_put_map(w, (uint32_t)nfields);
@@ -310,7 +286,7 @@ put_record(struct ctl *c, struct wbuf *w, const struct store_record *r,
 		const struct store_field *f = &r->fields[i];
 
 		if (!f->is_set && f->nvals > 0)
-			put_kv_str(w, f->name, f->vals[0].value);
+			wire_put_kv_str(w, f->name, f->vals[0].value);
 	}
 	wire_put_cstr(w, "sets");
 	wire_put_map(w, (uint32_t)nsets);
@@ -849,11 +825,11 @@ put_write_result(struct result *res, const char *collection,
     const uint8_t rid[RID_LEN], int created, const char *case_id)
 {
 	wire_put_map(res->body, case_id ? 4 : 3);
-	put_kv_str(res->body, "collection", collection);
+	wire_put_kv_str(res->body, "collection", collection);
 	put_rid(res->body, "id", rid);
-	put_kv_bool(res->body, "created", created);
+	wire_put_kv_bool(res->body, "created", created);
 	if (case_id)
-		put_kv_str(res->body, "case", case_id);
+		wire_put_kv_str(res->body, "case", case_id);
 }
 
 static void
@@ -1092,7 +1068,7 @@ handle_rm(struct ctl *c, struct wire_reader *r, struct result *res)
 	else if (write_record(c, res, circle_by_id(c, cur->circle),
 	    collection, rid, cur, 0, &l, refs) == 0) {
 		wire_put_map(res->body, 2);
-		put_kv_str(res->body, "collection", collection);
+		wire_put_kv_str(res->body, "collection", collection);
 		put_rid(res->body, "id", rid);
 	}
 	store_record_free(cur);
@@ -1169,9 +1145,9 @@ put_status_peers(struct ctl *c, struct result *res)
 		hex_encode(hex, sp[i].digest, 32);
 		hlc_format(t, HLC_MAKE(sp[i].last_sync_ms, 0));
 		wire_put_map(res->body, 3);
-		put_kv_str(res->body, "device", dev);
-		put_kv_str(res->body, "digest", has ? hex : NULL);
-		put_kv_str(res->body, "last_sync", sp[i].last_sync_ms ? t : NULL);
+		wire_put_kv_str(res->body, "device", dev);
+		wire_put_kv_str(res->body, "digest", has ? hex : NULL);
+		wire_put_kv_str(res->body, "last_sync", sp[i].last_sync_ms ? t : NULL);
 	}
 	store_peer_list_free(sp, n);
 	return 0;
@@ -1192,33 +1168,35 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	hex_encode(hex, digest, sizeof(digest));
 	devid_encode(id, vault_public_key(c->env.vault));
-	wire_put_map(res->body, 20);
-	put_kv_str(res->body, "device", id);
-	put_kv_str(res->body, "data_dir", c->env.dir);
-	put_kv_str(res->body, "version", SAMEN_VERSION);
-	put_kv_u64(res->body, "protocol", SAMEN_PROTOCOL_VERSION);
-	put_kv_u64(res->body, "pid", (uint64_t)getpid());
-	put_kv_u64(res->body, "uptime_s", (wall_ms() - c->started_ms) / 1000);
-	put_kv_bool(res->body, "locked", vault_locked(c->env.vault));
-	put_kv_bool(res->body, "passphrase",
+	wire_put_map(res->body, 21);
+	wire_put_kv_str(res->body, "device", id);
+	wire_put_kv_str(res->body, "data_dir", c->env.dir);
+	wire_put_kv_str(res->body, "version", SAMEN_VERSION);
+	wire_put_kv_u64(res->body, "protocol", SAMEN_PROTOCOL_VERSION);
+	wire_put_kv_u64(res->body, "pid", (uint64_t)getpid());
+	wire_put_kv_u64(res->body, "uptime_s", (wall_ms() - c->started_ms) / 1000);
+	wire_put_kv_bool(res->body, "locked", vault_locked(c->env.vault));
+	wire_put_kv_bool(res->body, "passphrase",
 	    vault_has_passphrase(c->env.vault));
-	put_kv_u64(res->body, "records", s.records);
-	put_kv_u64(res->body, "changesets", s.changesets);
-	put_kv_u64(res->body, "pending", s.pending);
-	put_kv_u64(res->body, "bad", s.bad);
-	put_kv_u64(res->body, "flagged", s.flagged);
-	put_kv_str(res->body, "replica_digest", hex);
+	wire_put_kv_u64(res->body, "records", s.records);
+	wire_put_kv_u64(res->body, "changesets", s.changesets);
+	wire_put_kv_u64(res->body, "pending", s.pending);
+	wire_put_kv_u64(res->body, "bad", s.bad);
+	wire_put_kv_u64(res->body, "flagged", s.flagged);
+	wire_put_kv_str(res->body, "replica_digest", hex);
 	store_shared_digest(c->env.store, digest);
 	hex_encode(hex, digest, sizeof(digest));
-	put_kv_str(res->body, "shared_digest", hex);
-	put_kv_str(res->body, "listen", c->peers && *peers_listen(c->peers) ?
+	wire_put_kv_str(res->body, "shared_digest", hex);
+	wire_put_kv_str(res->body, "listen", c->peers && *peers_listen(c->peers) ?
 	    peers_listen(c->peers) : NULL);
-	put_kv_u64(res->body, "zap_refused",
+	wire_put_kv_u64(res->body, "zap_refused",
 	    c->peers ? peers_zap_refused(c->peers) : 0);
-	put_kv_u64(res->body, "rejected",
+	wire_put_kv_u64(res->body, "rejected",
 	    c->peers ? peers_rejected(c->peers) : 0);
-	put_kv_u64(res->body, "handshake_failed",
+	wire_put_kv_u64(res->body, "handshake_failed",
 	    c->peers ? peers_handshake_failed(c->peers) : 0);
+	wire_put_kv_u64(res->body, "dropped",
+	    c->peers ? peers_dropped(c->peers) : 0);
 	return put_status_peers(c, res);
 }
 
@@ -1442,13 +1420,13 @@ handle_log(struct ctl *c, struct wire_reader *r, struct result *res)
 			continue;
 		wire_put_map(res->body, 8);
 		put_time(res->body, "time", h[i].hlc);
-		put_kv_u64(res->body, "hlc", h[i].hlc);
+		wire_put_kv_u64(res->body, "hlc", h[i].hlc);
 		put_author(res->body, "author", h[i].author);
-		put_kv_u64(res->body, "seq", h[i].seq);
-		put_kv_str(res->body, "op", op);
-		put_kv_str(res->body, "field", field ? h[i].field : NULL);
-		put_kv_str(res->body, "value", field ? h[i].value : NULL);
-		put_kv_u64(res->body, "replaced", h[i].nrefs);
+		wire_put_kv_u64(res->body, "seq", h[i].seq);
+		wire_put_kv_str(res->body, "op", op);
+		wire_put_kv_str(res->body, "field", field ? h[i].field : NULL);
+		wire_put_kv_str(res->body, "value", field ? h[i].value : NULL);
+		wire_put_kv_u64(res->body, "replaced", h[i].nrefs);
 	}
 	store_history_free(h, n);
 	return 0;
@@ -1484,9 +1462,9 @@ handle_conflicts(struct ctl *c, struct wire_reader *r, struct result *res)
 			    !rec->exist_conflict)
 				continue;
 			wire_put_map(res->body, 4);
-			put_kv_str(res->body, "collection", rec->collection);
+			wire_put_kv_str(res->body, "collection", rec->collection);
 			put_rid(res->body, "id", rec->rid);
-			put_kv_str(res->body, "field", f ? f->name : NULL);
+			wire_put_kv_str(res->body, "field", f ? f->name : NULL);
 			put_conflict_values(res->body, rec, f);
 		}
 	}
@@ -1649,7 +1627,7 @@ unlock_done_cb(uv_work_t *w, int status)
 		log_info("unlocked");
 		wire_init(&body);
 		wire_put_map(&body, 1);
-		put_kv_bool(&body, "unlocked", 1);
+		wire_put_kv_bool(&body, "unlocked", 1);
 		api_reply(u->req, 0, NULL, wire_data(&body), wire_len(&body));
 		wire_free(&body);
 	} else {
@@ -1676,7 +1654,7 @@ start_unlock(struct ctl *c, struct api_req *req, struct wire_reader *r,
 	}
 	if (!vault_locked(c->env.vault)) {
 		wire_put_map(res->body, 1);
-		put_kv_bool(res->body, "unlocked", 1);
+		wire_put_kv_bool(res->body, "unlocked", 1);
 		free(res->msg);
 		res->msg = xstrdup("already unlocked");
 		return 0;
@@ -1721,8 +1699,8 @@ handle_rebuild(struct ctl *c, struct wire_reader *r, struct result *res)
 	    (unsigned long long)s.changesets);
 	hex_encode(hex, digest, sizeof(digest));
 	wire_put_map(res->body, 2);
-	put_kv_str(res->body, "replica_digest", hex);
-	put_kv_u64(res->body, "changesets", s.changesets);
+	wire_put_kv_str(res->body, "replica_digest", hex);
+	wire_put_kv_u64(res->body, "changesets", s.changesets);
 	return 0;
 }
 
@@ -1910,9 +1888,9 @@ handle_circle_new(struct ctl *c, struct wire_reader *r, struct result *res)
 
 		hex_encode(hex, sc.id, CS_CIRCLELEN);
 		wire_put_map(res->body, 3);
-		put_kv_str(res->body, "circle", hex);
-		put_kv_str(res->body, "name", name);
-		put_kv_u64(res->body, "epoch", 1);
+		wire_put_kv_str(res->body, "circle", hex);
+		wire_put_kv_str(res->body, "name", name);
+		wire_put_kv_u64(res->body, "epoch", 1);
 	}
 	store_circle_clear(&sc);
 	log_info("created circle %s", name);
@@ -1950,10 +1928,10 @@ handle_circle_add(struct ctl *c, struct wire_reader *r, struct result *res)
 	devid_encode(dev, device);
 	hex_encode(hex, circ->id, CS_CIRCLELEN);
 	wire_put_map(res->body, 4);
-	put_kv_str(res->body, "circle", hex);
-	put_kv_str(res->body, "name", name);
-	put_kv_str(res->body, "device", dev);
-	put_kv_str(res->body, "role", "member");
+	wire_put_kv_str(res->body, "circle", hex);
+	wire_put_kv_str(res->body, "name", name);
+	wire_put_kv_str(res->body, "device", dev);
+	wire_put_kv_str(res->body, "role", "member");
 	log_info("added a member to circle %s", name);
 	return 0;
 }
@@ -1967,11 +1945,11 @@ put_circle(struct ctl *c, struct wbuf *w, const struct store_circle *sc,
 
 	hex_encode(hex, sc->id, CS_CIRCLELEN);
 	wire_put_map(w, 6);
-	put_kv_str(w, "circle", hex);
-	put_kv_str(w, "name", v ? v->name : "private");
-	put_kv_str(w, "kind", v ? "shared" : "private");
-	put_kv_u64(w, "epoch", sc->epoch);
-	put_kv_bool(w, "default", d == sc);
+	wire_put_kv_str(w, "circle", hex);
+	wire_put_kv_str(w, "name", v ? v->name : "private");
+	wire_put_kv_str(w, "kind", v ? "shared" : "private");
+	wire_put_kv_u64(w, "epoch", sc->epoch);
+	wire_put_kv_bool(w, "default", d == sc);
 	wire_put_cstr(w, "members");
 	wire_put_array(w, v ? (uint32_t)v->nmembers : 0);
 	for (size_t i = 0; v && i < v->nmembers; i++) {
@@ -1981,11 +1959,11 @@ put_circle(struct ctl *c, struct wbuf *w, const struct store_circle *sc,
 			has_by |= v->members[i].added_by[k];
 		wire_put_map(w, 3);
 		devid_encode(dev, v->members[i].device);
-		put_kv_str(w, "device", dev);
-		put_kv_str(w, "role", v->members[i].admin ? "admin" : "member");
+		wire_put_kv_str(w, "device", dev);
+		wire_put_kv_str(w, "role", v->members[i].admin ? "admin" : "member");
 		if (has_by)
 			devid_encode(dev, v->members[i].added_by);
-		put_kv_str(w, "added_by", has_by ? dev : NULL);
+		wire_put_kv_str(w, "added_by", has_by ? dev : NULL);
 	}
 }
 
@@ -2075,8 +2053,8 @@ handle_circle_use(struct ctl *c, struct wire_reader *r, struct result *res)
 	c->has_default = 1;
 	hex_encode(hex, circ->id, CS_CIRCLELEN);
 	wire_put_map(res->body, 2);
-	put_kv_str(res->body, "circle", hex);
-	put_kv_str(res->body, "name", name);
+	wire_put_kv_str(res->body, "circle", hex);
+	wire_put_kv_str(res->body, "name", name);
 	return 0;
 }
 
@@ -2109,8 +2087,8 @@ handle_peer_add(struct ctl *c, struct wire_reader *r, struct result *res)
 		peers_refresh(c->peers);
 	devid_encode(dev, device);
 	wire_put_map(res->body, 2);
-	put_kv_str(res->body, "device", dev);
-	put_kv_str(res->body, "addr", has_addr ? addr : NULL);
+	wire_put_kv_str(res->body, "device", dev);
+	wire_put_kv_str(res->body, "addr", has_addr ? addr : NULL);
 	return 0;
 }
 
@@ -2132,7 +2110,7 @@ handle_peer_rm(struct ctl *c, struct wire_reader *r, struct result *res)
 	if (c->peers != NULL)
 		peers_refresh(c->peers);
 	wire_put_map(res->body, 1);
-	put_kv_str(res->body, "device", dev);
+	wire_put_kv_str(res->body, "device", dev);
 	return 0;
 }
 
@@ -2156,9 +2134,9 @@ handle_peer_ls(struct ctl *c, struct wire_reader *r, struct result *res)
 
 			devid_encode(dev, sp[i].device);
 			wire_put_map(res->body, 3);
-			put_kv_str(res->body, "device", dev);
-			put_kv_str(res->body, "addr", sp[i].addr);
-			put_kv_str(res->body, "state", "idle");
+			wire_put_kv_str(res->body, "device", dev);
+			wire_put_kv_str(res->body, "addr", sp[i].addr);
+			wire_put_kv_str(res->body, "state", "idle");
 		}
 		store_peer_list_free(sp, n);
 		return 0;

@@ -1721,33 +1721,16 @@ peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w)
 }
 
 static void
-put_kv_u64(struct wbuf *w, const char *k, uint64_t v)
-{
-	wire_put_cstr(w, k);
-	wire_put_u64(w, v);
-}
-
-static void
-put_kv_str(struct wbuf *w, const char *k, const char *v)
-{
-	wire_put_cstr(w, k);
-	if (v != NULL)
-		wire_put_cstr(w, v);
-	else
-		wire_put_nil(w);
-}
-
-static void
 put_kv_time(struct wbuf *w, const char *k, uint64_t ms)
 {
 	char t[32];
 
 	if (ms == 0) {
-		put_kv_str(w, k, NULL);
+		wire_put_kv_str(w, k, NULL);
 		return;
 	}
 	hlc_format(t, HLC_MAKE(ms, 0));
-	put_kv_str(w, k, t);
+	wire_put_kv_str(w, k, t);
 }
 
 static void
@@ -1756,14 +1739,14 @@ put_session(struct wbuf *w, const struct session *s)
 	static const char *names[] = { "running", "done", "failed" };
 
 	wire_put_map(w, 9);
-	put_kv_u64(w, "round", s->round);
-	put_kv_str(w, "state", names[s->state]);
-	put_kv_str(w, "error", s->error);
-	put_kv_u64(w, "sent", s->sent);
-	put_kv_u64(w, "received", s->received);
-	put_kv_u64(w, "rejected", s->rejected);
-	put_kv_u64(w, "bytes_sent", s->bytes_sent);
-	put_kv_u64(w, "bytes_received", s->bytes_received);
+	wire_put_kv_u64(w, "round", s->round);
+	wire_put_kv_str(w, "state", names[s->state]);
+	wire_put_kv_str(w, "error", s->error);
+	wire_put_kv_u64(w, "sent", s->sent);
+	wire_put_kv_u64(w, "received", s->received);
+	wire_put_kv_u64(w, "rejected", s->rejected);
+	wire_put_kv_u64(w, "bytes_sent", s->bytes_sent);
+	wire_put_kv_u64(w, "bytes_received", s->bytes_received);
 	wire_put_cstr(w, "in_sync");
 	wire_put_bool(w, s->in_sync);
 }
@@ -1795,15 +1778,15 @@ peers_put_ls(struct peers *p, struct wbuf *w)
 		else
 			state = "connecting";
 		wire_put_map(w, 9);
-		put_kv_str(w, "device", id);
-		put_kv_str(w, "addr", sp[i].addr);
-		put_kv_str(w, "state", state);
+		wire_put_kv_str(w, "device", id);
+		wire_put_kv_str(w, "addr", sp[i].addr);
+		wire_put_kv_str(w, "state", state);
 		put_kv_time(w, "last_sync", sp[i].last_sync_ms);
-		put_kv_u64(w, "sent", sp[i].sent);
-		put_kv_u64(w, "received", sp[i].received);
-		put_kv_u64(w, "rejected", sp[i].rejected);
+		wire_put_kv_u64(w, "sent", sp[i].sent);
+		wire_put_kv_u64(w, "received", sp[i].received);
+		wire_put_kv_u64(w, "rejected", sp[i].rejected);
 		hex_encode(hex, sp[i].digest, 32);
-		put_kv_str(w, "digest", has_digest ? hex : NULL);
+		wire_put_kv_str(w, "digest", has_digest ? hex : NULL);
 		wire_put_cstr(w, "session");
 		if (l != NULL && l->out != NULL)
 			put_session(w, l->out);
@@ -1853,6 +1836,12 @@ uint64_t
 peers_handshake_failed(const struct peers *p)
 {
 	return p->handshake_failed;
+}
+
+uint64_t
+peers_dropped(const struct peers *p)
+{
+	return p->dropped;
 }
 
 uint64_t

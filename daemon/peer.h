@@ -95,6 +95,8 @@ void peers_found(struct peers *p, const uint8_t device[32], const char *addr);
 
 uint64_t peers_zap_refused(const struct peers *p);
 uint64_t peers_rejected(const struct peers *p);
+/* Peer messages dropped unread: malformed, oversized, too many frames. */
+uint64_t peers_dropped(const struct peers *p);
 /* Our connections whose CURVE handshake failed (wrong device, refused). */
 uint64_t peers_handshake_failed(const struct peers *p);
 /* "" when not listening. */

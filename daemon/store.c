@@ -812,6 +812,22 @@ store_set_key(struct store *st, const uint8_t key[32])
 }
 
 int
+store_set_autocheckpoint(struct store *st, int pages)
+{
+	return sqlite3_wal_autocheckpoint(st->db, pages) == SQLITE_OK ? 0 :
+	    SAMEN_ESTORE;
+}
+
+int
+store_autocheckpoint(struct store *st)
+{
+	int v = -1;
+
+	return pragma_int(st->db, "PRAGMA wal_autocheckpoint", &v) == 0 ?
+	    v : -1;
+}
+
+int
 store_has_key(const struct store *st)
 {
 	return st->has_key;

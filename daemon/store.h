@@ -31,6 +31,10 @@ struct store;
 int store_open(struct store **st, const char *path, char **cause);
 /* Wipes the keys it holds and closes. */
 void store_close(struct store *st);
+/* WAL pages written before SQLite checkpoints (conf wal_autocheckpoint). */
+int store_set_autocheckpoint(struct store *st, int pages);
+/* The value in force, for tests. */
+int store_autocheckpoint(struct store *st);
 
 /*
  * Gives the store the storage key (it keeps a copy, wiped on close) and

@@ -100,6 +100,30 @@ wire_put_cstr(struct wbuf *w, const char *s)
 }
 
 void
+wire_put_kv_str(struct wbuf *w, const char *k, const char *v)
+{
+	wire_put_cstr(w, k);
+	if (v != NULL)
+		wire_put_cstr(w, v);
+	else
+		wire_put_nil(w);
+}
+
+void
+wire_put_kv_u64(struct wbuf *w, const char *k, uint64_t v)
+{
+	wire_put_cstr(w, k);
+	wire_put_u64(w, v);
+}
+
+void
+wire_put_kv_bool(struct wbuf *w, const char *k, int v)
+{
+	wire_put_cstr(w, k);
+	wire_put_bool(w, v);
+}
+
+void
 wire_put_raw(struct wbuf *w, const void *p, size_t n)
 {
 	if (n)

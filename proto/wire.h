@@ -35,6 +35,10 @@ void wire_put_nil(struct wbuf *w);
 void wire_put_bin(struct wbuf *w, const void *p, size_t n);
 void wire_put_str(struct wbuf *w, const char *s, size_t n);
 void wire_put_cstr(struct wbuf *w, const char *s);
+/* A map entry: the key as a string, then the value (NULL string: nil). */
+void wire_put_kv_str(struct wbuf *w, const char *k, const char *v);
+void wire_put_kv_u64(struct wbuf *w, const char *k, uint64_t v);
+void wire_put_kv_bool(struct wbuf *w, const char *k, int v);
 /* Appends bytes that already are one encoded msgpack value. */
 void wire_put_raw(struct wbuf *w, const void *p, size_t n);
 

@@ -605,11 +605,15 @@ def test_malformed_messages_are_dropped(scene):
         # Not canonical: the version in 8 bytes.
         b"\x95\xcf" + struct.pack(">Q", 1) + valid[2:],
     ]
+    dropped = a.status()["dropped"]
     for raw in bad:
         c.send_raw(raw)
     # More than one frame: dropped whole.
     c.send_raw(valid, b"extra")
     scene.expect(before)
+    # Every one of them counted as dropped (ERROR replies aside).
+    wait_until(lambda: a.status()["dropped"] >= dropped + len(bad) + 1, 10,
+               "A to count every dropped message")
     # Nothing was acknowledged (an ERROR would be fair).
     while (m := c.recv(0.5)) is not None:
         assert m[1] == ERROR, m

@@ -630,3 +630,40 @@ def test_shared_digest_ignores_private_notes(cluster):
     # The private notes stayed home.
     assert [n["fields"]["text"] for n in a.ls("note")] == ["alleen voor mij"]
     assert [n["fields"]["text"] for n in b.ls("note")] == ["ook privé"]
+
+
+def test_peer_rm_forgets_and_disconnects(cluster):
+    """peer rm: gone from peer ls, no longer synced with (sync names it
+    unknown), and removing it again is an error; the records it brought
+    stay."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+    rid = a.put("case", "name=Jansen")
+    b.sync(a)
+    b.samen("peer", "rm", a.device)
+    assert b.peer_ls() == []
+    r = b.samen("sync", a.device, rc=FAIL)
+    assert "not a peer" in r.err, r
+    r = b.samen("peer", "rm", a.device, rc=FAIL)
+    assert "is not a peer" in r.err, r
+    r = b.samen("sync", rc=FAIL)
+    assert "no peer has an address" in r.err, r
+    assert b.get("case", rid)["fields"] == {"name": "Jansen"}
+
+
+def test_circle_use_survives_a_restart(cluster):
+    """The default circle is kept across restarts: a plain put after a
+    restart still goes to the shared circle, not the private one."""
+    a = cluster.sync_node("a")
+    a.circle_new("team")
+    a.circle_use("team")
+    team = a.circles()["team"]["circle"]
+    a.restart("--listen", a.addr)
+    assert a.circles()["team"]["default"] is True
+    rid = a.put("case", "name=Jansen")
+    assert a.get("case", rid)["circle"] == team
+    a.circle_use("private")
+    a.restart("--listen", a.addr)
+    rid = a.put("case", "name=Bakker")
+    assert a.get("case", rid)["circle"] == a.circles()["private"]["circle"]

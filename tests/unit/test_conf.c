@@ -127,11 +127,11 @@ test_reload(void **state)
 	conf_defaults(&cur);
 	next = cur;
 	next.batch_max = 5;
-	next.sync_checkpoint = cur.sync_checkpoint + 1;
+	next.wal_autocheckpoint = cur.wal_autocheckpoint + 1;
 	conf_apply_reload(&cur, &next, &ignored);
 	assert_int_equal(cur.batch_max, 5);
 	/* Not reloadable: kept, and named. */
-	assert_int_not_equal(cur.sync_checkpoint, next.sync_checkpoint);
+	assert_int_not_equal(cur.wal_autocheckpoint, next.wal_autocheckpoint);
 	assert_non_null(ignored);
 	assert_string_equal(ignored, "wal_autocheckpoint");
 	free(ignored);

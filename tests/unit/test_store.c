@@ -1459,6 +1459,16 @@ test_plaintext_absent(void **state)
 	open_store(&w.st, 1);
 }
 
+/* The config's wal_autocheckpoint reaches SQLite. */
+static void
+test_autocheckpoint(void **state)
+{
+	(void)state;
+	assert_int_equal(store_autocheckpoint(w.st), 1000);	/* SQLite's */
+	assert_int_equal(store_set_autocheckpoint(w.st, 4321), 0);
+	assert_int_equal(store_autocheckpoint(w.st), 4321);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -2183,6 +2193,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_autocheckpoint, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_vs_edit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
