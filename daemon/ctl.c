@@ -1,7 +1,13 @@
 /* ctl: the control requests: decode, act on store and index, reply; group commit. */
 #include "ctl.h"
 
+#include <assert.h>
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +68,20 @@ struct ctl {
 	int64_t *touched;
 	size_t ntouched;
 	size_t captouched;
+
+	/*
+	 * The index loads on the thread pool after unlock, while sync already
+	 * serves.  Until it is in, control requests wait in deferred, and the
+	 * records that peers change are noted in reload, to be read again.
+	 */
+	struct index_load *load;	/* non-NULL while loading */
+	struct api_req **deferred;
+	size_t ndeferred;
+	size_t capdeferred;
+	int64_t *reload;
+	size_t nreload;
+	size_t capreload;
+	int closing;
 };
 
 /* A shared circle as its members chain describes it. */
@@ -568,21 +588,25 @@ view_member_record(struct circle_view *v, const struct store_hist *h,
 static void
 view_build(struct ctl *c, struct circle_view *v)
 {
-	size_t total = index_count(c->env.index);
+	struct store_record **recs;
+	size_t total;
 
+	/* From the store, not the index: it may still be loading. */
+	if (store_circle_records(c->env.store, v->chain, &recs, &total) != 0) {
+		log_warnx("could not read a members chain");
+		return;
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < total; i++) {
-			const struct store_record *r =
-			    index_at(c->env.index, i);
+			const struct store_record *r = recs[i];
 			struct store_hist *h;
 			size_t n;
 
-			if (memcmp(r->circle, v->chain, CS_CIRCLELEN) != 0 ||
-			    strcmp(r->collection, pass == 0 ? "circle" :
+			if (strcmp(r->collection, pass == 0 ? "circle" :
 			    "member") != 0)
 				continue;
 			if (pass == 1 && !v->valid)
-				return;
+				goto out;
 			if (store_history(c->env.store, r->rkey, &h, &n) != 0)
 				continue;
 			if (pass == 0 && !v->valid)
@@ -592,6 +616,8 @@ view_build(struct ctl *c, struct circle_view *v)
 			store_history_free(h, n);
 		}
 	}
+out:
+	store_record_list_free(recs, total);
 }
 
 /*
@@ -638,7 +664,8 @@ take_key(struct ctl *c, const struct circle_view *v)
 	return added;
 }
 
-static int load_index(struct ctl *c);
+static void touched_cb(void *arg, int64_t rkey);
+static int refresh_touched(struct ctl *c);
 
 /*
  * Re-reads the circles and rebuilds the views; takes any key sealed to us
@@ -677,15 +704,15 @@ refresh_circles(struct ctl *c)
 		if (again) {
 			if ((rc = store_begin(c->env.store)) != 0)
 				return rc;
-			rc = store_merge_pending(c->env.store, NULL, NULL);
+			rc = store_merge_pending(c->env.store, touched_cb, c);
 			if (rc == 0)
 				rc = store_commit(c->env.store);
-			else
+			if (rc != 0) {
 				store_rollback(c->env.store);
-			if (rc == 0)
-				rc = load_index(c);
-			if (rc != 0)
+				c->ntouched = 0;
 				return rc;
+			}
+			(void)refresh_touched(c);
 		}
 	}
 	if (c->peers != NULL)
@@ -1163,8 +1190,17 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 
 	if (wire_get_array_n(r, 0) || wire_end(r))
 		return fail(res, SAMEN_EPROTO, "malformed status request");
-	if ((rc = store_stats(c->env.store, &s)) != 0 ||
-	    (rc = store_digest(c->env.store, digest)) != 0)
+	/* Unlocked, the index holds every record (status waits for it to
+	 * load): counting there is free, counting in SQLite a table scan. */
+	if (vault_locked(c->env.vault))
+		rc = store_stats(c->env.store, &s);
+	else {
+		memset(&s, 0, sizeof(s));
+		for (size_t i = 0; i < index_count(c->env.index); i++)
+			s.records += !index_at(c->env.index, i)->deleted;
+		rc = store_stats_but_records(c->env.store, &s);
+	}
+	if (rc != 0 || (rc = store_digest(c->env.store, digest)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	hex_encode(hex, digest, sizeof(digest));
 	devid_encode(id, vault_public_key(c->env.vault));
@@ -1476,16 +1512,184 @@ handle_conflicts(struct ctl *c, struct wire_reader *r, struct result *res)
 static int
 index_add_cb(void *arg, struct store_record *r)
 {
-	index_put(arg, r);
+	index_append(arg, r);
 	return 0;
 }
 
+/* Loads the whole index now, on this thread (rebuild).  On failure the old
+ * index stays. */
 static int
 load_index(struct ctl *c)
 {
-	index_clear(c->env.index);
-	return store_record_foreach(c->env.store, index_add_cb,
-	    c->env.index);
+	struct index *ix = index_new();
+	int rc;
+
+	if ((rc = store_record_foreach(c->env.store, index_add_cb, ix)) == 0) {
+		index_sort(ix);
+		index_swap(c->env.index, ix);
+	}
+	index_free(ix);
+	return rc;
+}
+
+static void
+push_rkey(int64_t **a, size_t *n, size_t *cap, int64_t rkey)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xreallocarray(*a, *cap, sizeof(**a));
+	}
+	(*a)[(*n)++] = rkey;
+}
+
+/*
+ * Brings the index up to date with the committed records in c->touched, and
+ * empties it.  While the index loads, they are noted to be read again once
+ * it is in.  Returns 1 if one of them belongs to a members chain.
+ */
+static int
+refresh_touched(struct ctl *c)
+{
+	int members = 0;
+
+	for (size_t i = 0; i < c->ntouched; i++) {
+		struct store_record *rec;
+
+		if (store_record_load(c->env.store, c->touched[i], &rec) != 0) {
+			log_warnx("could not reload a record into the index");
+			continue;
+		}
+		members |= is_members_chain(c, rec->circle);
+		if (c->load != NULL) {
+			push_rkey(&c->reload, &c->nreload, &c->capreload,
+			    rec->rkey);
+			store_record_free(rec);
+		} else
+			index_put(c->env.index, rec);
+	}
+	c->ntouched = 0;
+	return members;
+}
+
+/*
+ * Loading the index in the background.  The loader has its own connection
+ * to samen.db (WAL: it reads one snapshot while the loop writes) and its own
+ * index, which the loop swaps in when done; then it reads again what was
+ * committed meanwhile (c->reload), and serves the deferred requests.
+ */
+struct index_load {
+	uv_work_t work;
+	struct ctl *c;
+	uint8_t key[32];	/* the storage key, wiped once handed over */
+	struct index *ix;
+	atomic_int stop;
+	unsigned delay_ms;	/* $SAMEND_TEST_LOAD_DELAY_MS, for tests */
+	uint64_t started;	/* uv_hrtime(), ns */
+	int rc;
+	char *cause;
+};
+
+static int
+load_add_cb(void *arg, struct store_record *r)
+{
+	struct index_load *l = arg;
+
+	index_append(l->ix, r);
+	return atomic_load(&l->stop) ? -ECANCELED : 0;
+}
+
+static void
+load_work_cb(uv_work_t *w)
+{
+	struct index_load *l = w->data;
+	struct store *st;
+
+	for (unsigned t = 0; t < l->delay_ms && !atomic_load(&l->stop); t += 10)
+		usleep(10000);
+	if ((l->rc = store_open(&st, l->c->env.db_path, &l->cause)) != 0) {
+		sodium_memzero(l->key, sizeof(l->key));
+		return;
+	}
+	store_set_key(st, l->key);
+	sodium_memzero(l->key, sizeof(l->key));
+	if ((l->rc = store_record_foreach(st, load_add_cb, l)) == 0)
+		index_sort(l->ix);
+	store_close(st);
+}
+
+static void serve_deferred(struct ctl *c);
+
+static void
+load_done_cb(uv_work_t *w, int status)
+{
+	struct index_load *l = w->data;
+	struct ctl *c = l->c;
+	int rc = status ? status : l->rc;
+
+	c->load = NULL;
+	if (c->closing) {
+		c->nreload = 0;
+		goto out;
+	}
+	if (rc == 0) {
+		index_swap(c->env.index, l->ix);
+#ifdef __GLIBC__
+		/* The loader's thread freed its arena's scratch (SQLite's
+		 * cache, the key list): give it back. */
+		malloc_trim(0);
+#endif
+	} else {
+		/* Not on the side, then: here, at once. */
+		log_warnx("loading the index on the side failed: %s%s%s; "
+		    "loading it here", l->cause ? l->cause : "",
+		    l->cause ? ": " : "", samen_strerror(rc));
+		c->nreload = 0;
+		if ((rc = load_index(c)) != 0)
+			log_warnx("could not load the index: %s; 'samen "
+			    "rebuild' may help", samen_strerror(rc));
+	}
+	for (size_t i = 0; i < c->nreload; i++) {
+		struct store_record *rec;
+
+		if (store_record_load(c->env.store, c->reload[i], &rec) == 0)
+			index_put(c->env.index, rec);
+		else
+			log_warnx("could not reload a record into the index");
+	}
+	log_info("index loaded: %zu records in %llu ms (%zu changed by peers "
+	    "meanwhile)", index_count(c->env.index),
+	    (unsigned long long)((uv_hrtime() - l->started) / 1000000),
+	    c->nreload);
+	c->nreload = 0;
+	serve_deferred(c);
+out:
+	index_free(l->ix);
+	free(l->cause);
+	free(l);
+}
+
+static void
+start_load(struct ctl *c)
+{
+	struct index_load *l = xcalloc(1, sizeof(*l));
+	const char *delay = getenv("SAMEND_TEST_LOAD_DELAY_MS");
+
+	l->c = c;
+	l->work.data = l;
+	l->ix = index_new();
+	atomic_init(&l->stop, 0);
+	memcpy(l->key, vault_storage_key(c->env.vault), sizeof(l->key));
+	l->delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
+	l->started = uv_hrtime();
+	c->load = l;
+	c->nreload = 0;
+	if (uv_queue_work(c->env.loop, &l->work, load_work_cb,
+	    load_done_cb) != 0) {
+		/* Cannot happen with a valid loop; load here then. */
+		sodium_memzero(l->key, sizeof(l->key));
+		l->rc = SAMEN_ESTORE;
+		load_done_cb(&l->work, 0);
+	}
 }
 
 /* Batch handling. */
@@ -1520,14 +1724,8 @@ flush(struct ctl *c)
 	}
 	if (rc == 0 && c->ntouched > 0 && c->peers != NULL)
 		peers_nudge(c->peers);
-	for (size_t i = 0; rc == 0 && i < c->ntouched; i++) {
-		struct store_record *rec;
-
-		if (store_record_load(c->env.store, c->touched[i], &rec) == 0)
-			index_put(c->env.index, rec);
-		else
-			log_warnx("could not reload a record into the index");
-	}
+	if (rc == 0)
+		(void)refresh_touched(c);
 	c->ntouched = 0;
 	if (c->circles_dirty) {
 		int rc2;
@@ -2295,15 +2493,7 @@ host_stored(void *arg)
 		c->ntouched = 0;
 		goto bad;
 	}
-	for (size_t i = 0; i < c->ntouched; i++) {
-		struct store_record *rec;
-
-		if (store_record_load(c->env.store, c->touched[i], &rec) != 0)
-			continue;
-		members |= is_members_chain(c, rec->circle);
-		index_put(c->env.index, rec);
-	}
-	c->ntouched = 0;
+	members = refresh_touched(c);
 	if (members && (rc = refresh_circles(c)) != 0)
 		goto bad;
 	return;
@@ -2410,9 +2600,33 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 {
 	struct ctl *c = arg;
 
+	if (c->load != NULL) {
+		/* Answered once the index is in (serve_deferred). */
+		if (c->ndeferred + n > c->capdeferred) {
+			c->capdeferred = (c->ndeferred + n) * 2;
+			c->deferred = xreallocarray(c->deferred,
+			    c->capdeferred, sizeof(*c->deferred));
+		}
+		memcpy(&c->deferred[c->ndeferred], reqs, n * sizeof(*reqs));
+		c->ndeferred += n;
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		handle_one(c, reqs[i]);
 	flush(c);
+}
+
+static void
+serve_deferred(struct ctl *c)
+{
+	struct api_req **reqs = c->deferred;
+	size_t n = c->ndeferred;
+
+	c->deferred = NULL;
+	c->ndeferred = c->capdeferred = 0;
+	if (n > 0)
+		ctl_batch(c, reqs, n);
+	free(reqs);
 }
 
 /* Start-up and unlock. */
@@ -2420,7 +2634,7 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 static int
 after_unlock(struct ctl *c)
 {
-	struct store_stats s;
+	uint64_t max_hlc;
 	int rc;
 
 	store_set_key(c->env.store, vault_storage_key(c->env.vault));
@@ -2446,12 +2660,13 @@ after_unlock(struct ctl *c)
 		return rc;
 	}
 	c->have_circle = 1;
-	if ((rc = store_stats(c->env.store, &s)) != 0)
+	if ((rc = store_max_hlc(c->env.store, &max_hlc)) != 0)
 		return rc;
 	/* Never issue a timestamp below one already used, even if the wall
 	 * clock went back while we were down. */
-	hlc_init(&c->clock, s.max_hlc);
-	if ((rc = load_index(c)) != 0 || (rc = refresh_circles(c)) != 0)
+	hlc_init(&c->clock, max_hlc);
+	start_load(c);
+	if ((rc = refresh_circles(c)) != 0)
 		return rc;
 	read_default(c);
 	if (c->env.unlocked != NULL)
@@ -2489,15 +2704,30 @@ ctl_new(const struct ctl_env *env)
 }
 
 void
+ctl_close(struct ctl *c)
+{
+	c->closing = 1;
+	if (c->load != NULL)
+		atomic_store(&c->load->stop, 1);
+	for (size_t i = 0; i < c->ndeferred; i++)
+		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
+		    NULL, 0);
+	c->ndeferred = 0;
+}
+
+void
 ctl_free(struct ctl *c)
 {
 	if (c == NULL)
 		return;
+	assert(c->load == NULL);
 	if (c->have_circle)
 		store_circle_clear(&c->circle);
 	store_circle_list_free(c->circles, c->ncircles);
 	views_free(c);
 	free(c->held);
 	free(c->touched);
+	free(c->deferred);
+	free(c->reload);
 	free(c);
 }

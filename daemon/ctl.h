@@ -27,7 +27,9 @@ struct ctl_env {
 	struct vault *vault;
 	struct index *index;
 	const char *dir;
-	/* Called once the keys are unlocked and the index loaded. */
+	const char *db_path;	/* samen.db, which the index loader opens */
+	/* Called once the keys are unlocked; the index may still be loading
+	 * (on the thread pool): control requests wait for it, sync does not. */
 	void (*unlocked)(void *arg);
 	void *unlocked_arg;
 };
@@ -35,7 +37,13 @@ struct ctl_env {
 struct ctl;
 
 struct ctl *ctl_new(const struct ctl_env *env);
-/* Wipes the circle key it holds. */
+/*
+ * At shutdown, before the loop's last run: stops an index load early and
+ * refuses the requests waiting for it (-ESHUTDOWN).
+ */
+void ctl_close(struct ctl *c);
+/* Wipes the circle key it holds.  After the loop has run out (no load in
+ * flight). */
 void ctl_free(struct ctl *c);
 /* The api_batch_cb (arg is the ctl). */
 void ctl_batch(void *arg, struct api_req **reqs, size_t n);

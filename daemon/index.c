@@ -84,6 +84,41 @@ index_put(struct index *ix, struct store_record *r)
 	ix->n++;
 }
 
+void
+index_append(struct index *ix, struct store_record *r)
+{
+	if (ix->n == ix->cap) {
+		ix->cap = ix->cap ? ix->cap * 2 : 256;
+		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
+	}
+	ix->recs[ix->n++] = r;
+}
+
+static int
+cmp_rec(const void *pa, const void *pb)
+{
+	const struct store_record *a = *(struct store_record *const *)pa;
+	const struct store_record *b = *(struct store_record *const *)pb;
+
+	return cmp_key(a->rid, a->rkey, b);
+}
+
+void
+index_sort(struct index *ix)
+{
+	if (ix->n > 1)
+		qsort(ix->recs, ix->n, sizeof(*ix->recs), cmp_rec);
+}
+
+void
+index_swap(struct index *a, struct index *b)
+{
+	struct index t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 size_t
 index_count(const struct index *ix)
 {

@@ -13,7 +13,8 @@
  * order, lookups are binary searches and ls needs no sort.  Reads (get, ls,
  * find, conflicts) are served from here; writes read the store, inside their
  * transaction, and refresh the index after commit.  The index owns its
- * records.  Loop thread only.
+ * records.  One thread at a time: the loop's, or a loader's that builds an
+ * index of its own (index_swap then hands it over).
  */
 struct index;
 
@@ -23,6 +24,17 @@ void index_free(struct index *ix);
 void index_clear(struct index *ix);
 /* Adds r, or replaces the record with the same rkey.  Takes ownership. */
 void index_put(struct index *ix, struct store_record *r);
+/*
+ * For loading many records at once: index_append adds r at the end without
+ * looking (takes ownership; its rkey must not be in the index yet) and
+ * leaves the index unsorted until index_sort, which must come before any
+ * other call.  n appends and one sort cost O(n log n) where n puts in
+ * rkey order cost O(n^2) moves: rkeys are arrival order, not rid order.
+ */
+void index_append(struct index *ix, struct store_record *r);
+void index_sort(struct index *ix);
+/* Exchanges the contents of a and b (for an index built elsewhere). */
+void index_swap(struct index *a, struct index *b);
 size_t index_count(const struct index *ix);
 /* The i'th record in (rid, rkey) order; borrowed until the next put. */
 const struct store_record *index_at(const struct index *ix, size_t i);

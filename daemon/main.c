@@ -238,6 +238,7 @@ stop(struct samend *d)
 		peers_close(d->peers);
 		d->peers = NULL;
 	}
+	ctl_close(d->ctl);
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sighup);
@@ -488,7 +489,6 @@ main(int argc, char **argv)
 		fatalx("%s: %s", db_path, cause);
 	if (store_set_autocheckpoint(d.store, d.conf.wal_autocheckpoint) != 0)
 		fatalx("%s: cannot set wal_autocheckpoint", db_path);
-	free(db_path);
 	d.index = index_new();
 	if (uv_loop_init(&d.loop) != 0)
 		fatalx("uv_loop_init failed");
@@ -497,6 +497,7 @@ main(int argc, char **argv)
 	env.vault = d.vault;
 	env.index = d.index;
 	env.dir = d.dir;
+	env.db_path = db_path;
 	env.unlocked = start_peers;
 	env.unlocked_arg = &d;
 	d.ctl = ctl_new(&env);
@@ -550,6 +551,7 @@ main(int argc, char **argv)
 	ctl_free(d.ctl);
 	index_free(d.index);
 	store_close(d.store);
+	free(db_path);
 	vault_close(d.vault);
 	if (d.pidfile_written) {
 		char *path = xasprintf("%s/%s", d.dir, PID_FILE);

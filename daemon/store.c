@@ -96,7 +96,7 @@ static const char schema[] =
 
 /* Prepared once, on first use, and kept until close. */
 enum q {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_BEGIN, Q_BEGIN_READ, Q_COMMIT, Q_ROLLBACK,
 	Q_SP_CS, Q_SP_CS_RELEASE, Q_SP_CS_ROLLBACK,
 	Q_SP_ST, Q_SP_ST_RELEASE, Q_SP_ST_ROLLBACK,
 	Q_META_GET, Q_META_PUT,
@@ -108,7 +108,7 @@ enum q {
 	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
 	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
 	Q_REC_FIND, Q_REC_ADD, Q_REC_RANGE, Q_REC_DELETED, Q_REC_ROW,
-	Q_REC_KEYS,
+	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
@@ -119,6 +119,7 @@ enum q {
 
 static const char *const sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_BEGIN_READ] = "BEGIN",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_SP_CS] = "SAVEPOINT cs",
@@ -198,6 +199,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
 	    " FROM records WHERE rkey = ?1",
 	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
+	[Q_REC_CIRCLE] = "SELECT rkey FROM records INDEXED BY records_circle"
+	    " WHERE circle = ?1",
 	[Q_VAL_ADD] = "INSERT OR IGNORE INTO vals (rkey, kind, ftag, vid, hlc,"
 	    " aid, seq, nrefs, live, box)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -752,6 +755,14 @@ setup(struct store *st, const char *path, char **cause)
 			return rc;
 		}
 	}
+	/*
+	 * Added after schema 1 without a version of its own: an index that an
+	 * older samend neither needs nor minds.  The members chains' records
+	 * are read by circle (store_circle_records).
+	 */
+	if (exec(st->db, "CREATE INDEX IF NOT EXISTS records_circle"
+	    " ON records(circle)", cause) != 0)
+		return SAMEN_ESTORE;
 	if (digest_load(st) != 0 || private_load(st) != 0) {
 		*cause = xasprintf("%s: cannot read the replica digest", path);
 		return SAMEN_ESTORE;
@@ -2346,13 +2357,23 @@ store_record_foreach(struct store *st,
 	int64_t *keys = NULL;
 	size_t i, n = 0, cap = 0;
 	sqlite3_stmt *s;
-	int rc;
+	int rc, own;
 
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
-	/* The keys first: cb may use the store while we walk. */
-	if ((s = q(st, Q_REC_KEYS)) == NULL)
+	/*
+	 * One read transaction for the whole walk, unless the caller has one:
+	 * one snapshot, and SQLite takes the WAL read lock once instead of
+	 * for every statement (that alone was a fifth of a start-up).
+	 */
+	own = !st->in_txn && sqlite3_get_autocommit(st->db);
+	if (own && run_q(st, Q_BEGIN_READ) != 0)
 		return SAMEN_ESTORE;
+	/* The keys first: cb may use the store while we walk. */
+	if ((s = q(st, Q_REC_KEYS)) == NULL) {
+		rc = SAMEN_ESTORE;
+		goto out;
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -2362,14 +2383,82 @@ store_record_foreach(struct store *st,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		free(keys);
-		return SAMEN_ESTORE;
+		rc = SAMEN_ESTORE;
+		goto out;
 	}
 	for (i = 0, rc = 0; rc == 0 && i < n; i++)
 		if ((rc = store_record_load(st, keys[i], &r)) == 0)
 			rc = cb(arg, r);
+out:
 	free(keys);
+	/* Nothing was written: ending the read is all COMMIT does here. */
+	if (own && !sqlite3_get_autocommit(st->db) &&
+	    run_q(st, Q_COMMIT) != 0 && rc == 0)
+		rc = SAMEN_ESTORE;
 	return rc;
+}
+
+static int
+cmp_rec_rid(const void *pa, const void *pb)
+{
+	const struct store_record *a = *(struct store_record *const *)pa;
+	const struct store_record *b = *(struct store_record *const *)pb;
+	int c = memcmp(a->rid, b->rid, RID_LEN);
+
+	if (c)
+		return c;
+	return a->rkey < b->rkey ? -1 : a->rkey > b->rkey;
+}
+
+int
+store_circle_records(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    struct store_record ***out, size_t *nout)
+{
+	struct store_record **r = NULL;
+	int64_t *keys = NULL;
+	size_t i, n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((s = q(st, Q_REC_CIRCLE)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_blob(s, 1, circle, CS_CIRCLELEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			keys = xreallocarray(keys, cap, sizeof(*keys));
+		}
+		keys[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(keys);
+		return SAMEN_ESTORE;
+	}
+	r = xcalloc(n ? n : 1, sizeof(*r));
+	for (i = 0, rc = 0; rc == 0 && i < n; i++)
+		rc = store_record_load(st, keys[i], &r[i]);
+	free(keys);
+	if (rc != 0) {
+		store_record_list_free(r, i);
+		return rc;
+	}
+	qsort(r, n, sizeof(*r), cmp_rec_rid);
+	*out = r;
+	*nout = n;
+	return 0;
+}
+
+void
+store_record_list_free(struct store_record **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_record_free(r[i]);
+	free(r);
 }
 
 static int
@@ -2440,20 +2529,33 @@ store_history_free(struct store_hist *h, size_t n)
 int
 store_stats(struct store *st, struct store_stats *s)
 {
+	memset(s, 0, sizeof(*s));
+	if (scalar(st, Q_N_RECORDS, &s->records) != 0)
+		return SAMEN_ESTORE;
+	return store_stats_but_records(st, s);
+}
+
+int
+store_stats_but_records(struct store *st, struct store_stats *s)
+{
 	uint64_t todo, nokey;
 
-	memset(s, 0, sizeof(*s));
 	if (scalar(st, Q_N_CS, &s->changesets) != 0 ||
 	    scalar(st, Q_N_TODO, &todo) != 0 ||
 	    scalar(st, Q_N_NOKEY, &nokey) != 0 ||
 	    scalar(st, Q_N_BAD, &s->bad) != 0 ||
-	    scalar(st, Q_N_RECORDS, &s->records) != 0 ||
 	    scalar(st, Q_N_FLAGGED, &s->flagged) != 0 ||
 	    scalar(st, Q_MAX_HLC, &s->max_hlc) != 0)
 		return SAMEN_ESTORE;
 	/* What cannot be read yet (no circle key) waits too. */
 	s->pending = todo + nokey;
 	return 0;
+}
+
+int
+store_max_hlc(struct store *st, uint64_t *out)
+{
+	return scalar(st, Q_MAX_HLC, out) != 0 ? SAMEN_ESTORE : 0;
 }
 
 int

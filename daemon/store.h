@@ -231,6 +231,14 @@ void store_record_free(struct store_record *r);
  */
 int store_record_foreach(struct store *st,
     int (*cb)(void *arg, struct store_record *r), void *arg);
+/*
+ * Every record of one circle (a members chain: a handful), in (rid, rkey)
+ * order as the index has them.  *out is an array of *nout records, all
+ * owned by the caller: free with store_record_list_free.
+ */
+int store_circle_records(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    struct store_record ***out, size_t *nout);
+void store_record_list_free(struct store_record **r, size_t n);
 
 /* One operation in a record's history, oldest first. */
 struct store_hist {
@@ -256,7 +264,16 @@ struct store_stats {
 	uint64_t flagged;	/* authors flagged for forks */
 	uint64_t max_hlc;	/* highest hlc of any stored change set */
 };
+/* The highest hlc of any change set held (0 if none): an index lookup,
+ * where store_stats counts every table. */
+int store_max_hlc(struct store *st, uint64_t *out);
 int store_stats(struct store *st, struct store_stats *s);
+/*
+ * The same without counting live records, which scans the records table
+ * (200 ms at a million records): s->records is left as it is, for a caller
+ * that counts them in its index.
+ */
+int store_stats_but_records(struct store *st, struct store_stats *s);
 
 /* The replica digest (merge.h), maintained incrementally. */
 int store_digest(struct store *st, uint8_t out[32]);

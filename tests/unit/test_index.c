@@ -122,6 +122,59 @@ test_many_inserts_stay_sorted(void **state)
 	index_free(ix);
 }
 
+/* Appending then sorting gives what putting one by one gives. */
+static void
+test_append_sort_matches_put(void **state)
+{
+	struct index *a = index_new(), *b = index_new();
+
+	(void)state;
+	for (int i = 1; i <= 1000; i++) {
+		uint8_t rb = (uint8_t)((i * 37) % 251);
+
+		index_put(a, mkrec(i, rb, "case", "v", "x"));
+		index_append(b, mkrec(i, rb, "case", "v", "x"));
+	}
+	index_sort(b);
+	assert_int_equal(index_count(b), 1000);
+	for (size_t i = 0; i < index_count(a); i++) {
+		assert_int_equal(index_at(a, i)->rkey, index_at(b, i)->rkey);
+		assert_memory_equal(index_at(a, i)->rid, index_at(b, i)->rid,
+		    RID_LEN);
+	}
+	/* A sorted index takes puts again: replace one, add one. */
+	index_put(b, mkrec(500, (uint8_t)((500 * 37) % 251), "case", "new",
+	    "x"));
+	index_put(b, mkrec(2000, 0xff, "case", "last", "x"));
+	assert_int_equal(index_count(b), 1001);
+	assert_string_equal(index_at(b, 1000)->fields[0].vals[0].value,
+	    "last");
+	assert_int_equal(index_get(b, "case", index_at(b, 1000)->rid)->rkey,
+	    2000);
+	index_free(a);
+	index_free(b);
+}
+
+/* Swapping hands one index's records to the other, both ways. */
+static void
+test_swap(void **state)
+{
+	struct index *live = index_new(), *built = index_new();
+
+	(void)state;
+	index_put(live, mkrec(1, 0x01, "case", "old", "x"));
+	index_append(built, mkrec(2, 0x02, "case", "b", "x"));
+	index_append(built, mkrec(3, 0x03, "case", "c", "x"));
+	index_sort(built);
+	index_swap(live, built);
+	assert_int_equal(index_count(live), 2);
+	assert_int_equal(index_at(live, 0)->rkey, 2);
+	assert_int_equal(index_count(built), 1);
+	assert_int_equal(index_at(built, 0)->rkey, 1);
+	index_free(built);
+	index_free(live);
+}
+
 int
 main(void)
 {
@@ -130,6 +183,8 @@ main(void)
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_many_inserts_stay_sorted),
+		cmocka_unit_test(test_append_sort_matches_put),
+		cmocka_unit_test(test_swap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
