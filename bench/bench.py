@@ -909,7 +909,9 @@ def sc_storm(run):
              f" × the rows' insert time), signatures apart: sign "
              f"{r['sign_ms']:.0f} ms, verify {r['verify_ms']:.0f} ms; "
              f"{r['status_survivors']} survivors shown as a conflict; "
-             f"another order gives the same digest: {r['digest_equal']}")
+             f"another order gives the same digest: {r['digest_equal']}; "
+             f"index refresh after the sync-sized batches: "
+             f"{r['refreshes']} reloads, {r['refresh_ms']:.0f} ms")
 
 
 def regular_graph(n, degree, rng):

@@ -13,7 +13,9 @@
  * record is then loaded as the daemon does for its index.  A second store
  * takes the same change sets in another order (the create last, so every
  * kill arrives before its value) in batches of 256 as sync delivers them,
- * and the two replica digests must be equal.  One JSON line.
+ * and the two replica digests must be equal; after each batch it reloads
+ * the records store_merge_pending() reported touched, as the daemon does to
+ * refresh its index (refresh_ms, refreshes).  One JSON line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,24 @@ struct built {
 	uint8_t id[CS_IDLEN];
 	struct wbuf hdr, payload;
 };
+
+/* The records a merge reported touched, as the daemon collects them. */
+struct touched {
+	int64_t *keys;
+	size_t n, cap;
+};
+
+static void
+touched_cb(void *arg, int64_t rkey)
+{
+	struct touched *t = arg;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->keys = xreallocarray(t->keys, t->cap, sizeof(*t->keys));
+	}
+	t->keys[t->n++] = rkey;
+}
 
 static double
 now_s(void)
@@ -129,10 +149,11 @@ main(int argc, char **argv)
 	struct built *cs;
 	struct store *a, *b;
 	struct store_record *rec;
+	struct touched tb = { NULL, 0, 0 };
 	int64_t rkey;
 	double t, t_sign, t_verify, t_insert, t_merge, t_commit, t_load,
-	    t_merge_b = 0;
-	uint64_t hlc0, ops = 0, refs = 0;
+	    t_merge_b = 0, t_refresh = 0;
+	uint64_t hlc0, ops = 0, refs = 0, refreshes = 0;
 	size_t nsurv = 0, ndistinct = 0, ntags = 0;
 	int made = 0;
 
@@ -300,9 +321,18 @@ main(int argc, char **argv)
 			    wire_len(&cs[i].payload)), "insert");
 		}
 		t = now_s();
-		check(store_merge_pending(b, NULL, NULL), "merge");
+		tb.n = 0;
+		check(store_merge_pending(b, touched_cb, &tb), "merge");
 		t_merge_b += now_s() - t;
 		check(store_commit(b), "commit");
+		/* As host_stored() refreshes the daemon's index. */
+		t = now_s();
+		for (size_t i = 0; i < tb.n; i++) {
+			check(store_record_load(b, tb.keys[i], &rec), "load");
+			store_record_free(rec);
+		}
+		t_refresh += now_s() - t;
+		refreshes += tb.n;
 	}
 	check(store_digest(b, db), "digest");
 
@@ -310,12 +340,14 @@ main(int argc, char **argv)
 	    "\"refs\": %llu, \"sign_ms\": %.1f, \"verify_ms\": %.1f, "
 	    "\"insert_ms\": %.1f, \"merge_ms\": %.1f, \"commit_ms\": %.1f, "
 	    "\"load_ms\": %.1f, \"merge_reordered_ms\": %.1f, "
+	    "\"refresh_ms\": %.1f, \"refreshes\": %llu, "
 	    "\"status_survivors\": %zu, \"status_distinct\": %zu, "
 	    "\"tags\": %zu, \"digest_equal\": %s}\n",
 	    n, n + 1, (unsigned long long)ops, (unsigned long long)refs,
 	    t_sign * 1e3, t_verify * 1e3, t_insert * 1e3, t_merge * 1e3,
-	    t_commit * 1e3, t_load * 1e3, t_merge_b * 1e3, nsurv, ndistinct,
-	    ntags, memcmp(da, db, 32) == 0 ? "true" : "false");
+	    t_commit * 1e3, t_load * 1e3, t_merge_b * 1e3, t_refresh * 1e3,
+	    (unsigned long long)refreshes, nsurv, ndistinct, ntags,
+	    memcmp(da, db, 32) == 0 ? "true" : "false");
 	store_close(a);
 	store_close(b);
 	rm_db(pa);
@@ -330,6 +362,7 @@ main(int argc, char **argv)
 	free(pk);
 	free(sk);
 	free(cs);
+	free(tb.keys);
 	store_circle_clear(&sc);
 	return 0;
 }

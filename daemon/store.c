@@ -13,7 +13,7 @@
 #include "error.h"
 #include "util.h"
 
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 #define STORE_BUSY_MS 5000
 #define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
 #define BOX_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -45,6 +45,16 @@
  * circles it cannot read does not scan them on every merge.  The partial
  * indexes repeat their filter's columns so that counting and walking them
  * never reads the table's rows (SQLite does not infer those from WHERE).
+ *
+ * records.shown is the vid of the record's shown existence value (the live
+ * EXIST value with the highest (hlc, author, vid): merge_order's first), or
+ * NULL if none is live; deleted says whether that value is a tombstone.
+ * Merging compares a new existence value with the shown one alone, and
+ * scans the record's live existence values (without decrypting them) only
+ * when the shown one is killed.  Without it every write to a record made
+ * the merge decrypt and sort all of its live existence values: quadratic
+ * when many devices write to one record at once (docs/performance.md, 6).
+ * Schema 1 had no shown column; setup() adds and fills it (migrate_1).
  */
 static const char schema[] =
 	"CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
@@ -77,7 +87,7 @@ static const char schema[] =
 	"CREATE TABLE records (rkey INTEGER PRIMARY KEY, rid BLOB NOT NULL,"
 	"  circle BLOB NOT NULL, ctag BLOB NOT NULL, coll BLOB NOT NULL,"
 	"  created INTEGER, updated INTEGER,"
-	"  deleted INTEGER NOT NULL DEFAULT 0);"
+	"  deleted INTEGER NOT NULL DEFAULT 0, shown BLOB);"
 	"CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
 	"CREATE TABLE vals (rkey INTEGER NOT NULL REFERENCES records(rkey),"
 	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
@@ -107,10 +117,11 @@ enum q {
 	Q_CS_NEXT_AID, Q_CS_HEAD_PK, Q_CS_RANGE,
 	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
 	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
-	Q_REC_FIND, Q_REC_ADD, Q_REC_RANGE, Q_REC_DELETED, Q_REC_ROW,
+	Q_REC_FIND, Q_REC_MERGE, Q_REC_ADD, Q_REC_UPDATE, Q_REC_ROW,
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
-	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST,
+	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
+	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
 	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_CS,
@@ -191,11 +202,17 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CS_BAD] = "UPDATE cs SET bad = 1 WHERE csn = ?1",
 	[Q_REC_FIND] = "SELECT rkey, created, updated FROM records"
 	    " WHERE rid = ?1 AND circle = ?2 AND ctag = ?3",
+	/* The record and its shown existence value (?4: EXIST's ftag). */
+	[Q_REC_MERGE] = "SELECT r.rkey, r.created, r.updated, r.deleted,"
+	    " r.shown, v.hlc, a.pk FROM records r"
+	    " LEFT JOIN vals v ON v.rkey = r.rkey AND v.kind = 2"
+	    " AND v.ftag = ?4 AND v.vid = r.shown"
+	    " LEFT JOIN authors a ON a.aid = v.aid"
+	    " WHERE r.rid = ?1 AND r.circle = ?2 AND r.ctag = ?3",
 	[Q_REC_ADD] = "INSERT INTO records (rid, circle, ctag, coll)"
 	    " VALUES (?1, ?2, ?3, ?4)",
-	[Q_REC_RANGE] = "UPDATE records SET created = ?2, updated = ?3"
-	    " WHERE rkey = ?1",
-	[Q_REC_DELETED] = "UPDATE records SET deleted = ?2 WHERE rkey = ?1",
+	[Q_REC_UPDATE] = "UPDATE records SET created = ?2, updated = ?3,"
+	    " deleted = ?4, shown = ?5 WHERE rkey = ?1",
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
 	    " FROM records WHERE rkey = ?1",
 	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
@@ -216,9 +233,17 @@ static const char *const sql[Q_COUNT] = {
 	[Q_VALS_ALL] = "SELECT v.kind, v.vid, v.hlc, a.pk, v.seq, v.nrefs,"
 	    " v.box FROM vals v JOIN authors a ON a.aid = v.aid"
 	    " WHERE v.rkey = ?1",
-	[Q_VALS_EXIST] = "SELECT v.kind, v.vid, v.hlc, a.pk, v.seq, v.nrefs,"
-	    " v.box FROM vals v JOIN authors a ON a.aid = v.aid"
+	/* The live existence values' order, which needs no decryption. */
+	[Q_VALS_EXIST] = "SELECT v.vid, v.hlc, a.pk FROM vals v"
+	    " JOIN authors a ON a.aid = v.aid"
 	    " WHERE v.rkey = ?1 AND v.kind = 2 AND v.live = 1",
+	[Q_VAL_BOX] = "SELECT box FROM vals WHERE rkey = ?1 AND kind = 2"
+	    " AND ftag = ?2 AND vid = ?3",
+	/* Schema 1 to 2: every record's live existence values, in turn. */
+	[Q_MIG_EXIST] = "SELECT v.rkey, v.vid, v.hlc, a.pk FROM vals v"
+	    " JOIN authors a ON a.aid = v.aid"
+	    " WHERE v.kind = 2 AND v.live = 1 ORDER BY v.rkey",
+	[Q_MIG_SHOWN] = "UPDATE records SET shown = ?2 WHERE rkey = ?1",
 	[Q_N_CS] = "SELECT count(*) FROM cs",
 	[Q_N_TODO] = "SELECT count(*) FROM cs INDEXED BY cs_todo"
 	    " WHERE merged = 0 AND bad = 0 AND readable = 1",
@@ -277,8 +302,16 @@ struct store {
 		int fresh;		/* created in this merge: no kills yet */
 		int has_range;
 		uint64_t created, updated;
-		int exist_dirty;	/* recompute records.deleted */
-		int nexist;		/* EXIST values added while cached */
+		/* records.shown and deleted, as the row has them or will. */
+		struct shown {
+			int has;	/* a live EXIST value exists */
+			uint8_t vid[VID_LEN];
+			uint64_t hlc;
+			uint8_t author[32];
+			int alive;
+		} shown;
+		int shown_lost;		/* shown was killed: scan at flush */
+		int dirty;		/* the row needs writing at flush */
 	} rec;
 	struct {
 		int valid;
@@ -291,9 +324,15 @@ struct store {
 		uint32_t epoch;
 	} ckey;
 
-	/* Records the change set being merged touched. */
+	/*
+	 * Records the change sets merged by one store_merge_pending touched,
+	 * reported once each at its end (want_touched: it has a callback).
+	 */
 	int64_t *touched;
 	size_t ntouched, captouched;
+	int want_touched;
+	/* The ftag of every EXIST value (its field is ""). */
+	uint8_t exist_ftag[TAGLEN];
 
 	/* Scratch for plaintext; wiped on close. */
 	uint8_t *buf;
@@ -696,6 +735,107 @@ pragma_int(sqlite3 *db, const char *s, int *v)
 	return rc;
 }
 
+/*
+ * Schema 1 to 2: adds records.shown and fills it from the live existence
+ * values, in one pass over them in rkey order.  Needs no key: the display
+ * order is over (hlc, author, vid), all stored in clear, and deleted (which
+ * schema 1 kept up to date) already says whether the shown one is alive.
+ * Runs inside setup()'s transaction.
+ */
+static int
+migrate_1(struct store *st, char **cause)
+{
+	struct merge_survivor best, cand;
+	uint8_t bvid[VID_LEN], bauthor[32], vid[VID_LEN], author[32];
+	sqlite3_stmt *s, *u;
+	int64_t rkey = 0, brkey = 0;
+	uint64_t hlc;
+	int rc, have = 0;
+
+	if (exec(st->db, "ALTER TABLE records ADD COLUMN shown BLOB", cause)
+	    != 0)
+		return SAMEN_ESTORE;
+	if ((s = q(st, Q_MIG_EXIST)) == NULL ||
+	    (u = q(st, Q_MIG_SHOWN)) == NULL) {
+		*cause = xasprintf("%s", sqlite3_errmsg(st->db));
+		return SAMEN_ESTORE;
+	}
+	memset(&best, 0, sizeof(best));
+	memset(&cand, 0, sizeof(cand));
+	best.vid = bvid;
+	best.author = bauthor;
+	cand.vid = vid;
+	cand.author = author;
+	for (;;) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			rkey = sqlite3_column_int64(s, 0);
+			hlc = col_u64(s, 2);
+			if (!col_fixed(s, 1, vid, VID_LEN) ||
+			    !col_fixed(s, 3, author, 32)) {
+				rc = SAMEN_ESTORE;
+				break;
+			}
+			cand.hlc = hlc;
+			if (have && rkey == brkey) {
+				if (merge_cmp(&cand, &best) < 0) {
+					memcpy(bvid, vid, VID_LEN);
+					memcpy(bauthor, author, 32);
+					best.hlc = hlc;
+				}
+				continue;
+			}
+		} else if (rc != SQLITE_DONE) {
+			rc = SAMEN_ESTORE;
+			break;
+		}
+		/* A record's values are done: write its shown one. */
+		if (have) {
+			sqlite3_bind_int64(u, 1, brkey);
+			bind_blob(u, 2, bvid, VID_LEN);
+			if (run(u) != 0) {
+				rc = SAMEN_ESTORE;
+				break;
+			}
+		}
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		have = 1;
+		brkey = rkey;
+		memcpy(bvid, vid, VID_LEN);
+		memcpy(bauthor, author, 32);
+		best.hlc = hlc;
+	}
+	sqlite3_reset(s);
+	if (rc != 0 && *cause == NULL)
+		*cause = xasprintf("%s", sqlite3_errmsg(st->db));
+	return rc;
+}
+
+/* Brings a database of an older schema up to STORE_SCHEMA, atomically. */
+static int
+migrate(struct store *st, int version, char **cause)
+{
+	char *bump;
+	int rc;
+
+	if (exec(st->db, "BEGIN IMMEDIATE", cause) != 0)
+		return SAMEN_ESTORE;
+	rc = version < 2 ? migrate_1(st, cause) : 0;
+	if (rc == 0) {
+		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
+		rc = exec(st->db, bump, cause);
+		free(bump);
+	}
+	if (rc == 0)
+		rc = exec(st->db, "COMMIT", cause);
+	if (rc != 0)
+		exec(st->db, "ROLLBACK", NULL);
+	return rc;
+}
+
 static int
 setup(struct store *st, const char *path, char **cause)
 {
@@ -752,6 +892,17 @@ setup(struct store *st, const char *path, char **cause)
 		free(ddl);
 		if (rc != 0) {
 			exec(st->db, "ROLLBACK", NULL);
+			return rc;
+		}
+	} else if (version < STORE_SCHEMA) {
+		char *why = NULL;
+		int rc = migrate(st, version, &why);
+
+		if (rc != 0) {
+			*cause = xasprintf("%s: cannot upgrade schema %d to "
+			    "%d: %s", path, version, STORE_SCHEMA,
+			    why ? why : "?");
+			free(why);
 			return rc;
 		}
 	}
@@ -816,6 +967,7 @@ store_set_key(struct store *st, const uint8_t key[32])
 	memcpy(st->keys->storage, key, 32);
 	crypto_kdf_derive_from_key(st->keys->index, sizeof(st->keys->index),
 	    1, "samenidx", st->keys->storage);
+	tag(st, st->exist_ftag, OP_EXIST, "", 0);
 	randombytes_buf(st->nonce_base, sizeof(st->nonce_base));
 	st->nonce_ctr = 0;
 	st->has_key = 1;
@@ -1557,7 +1709,8 @@ store_author_flagged(struct store *st, const uint8_t author[32])
 static void
 touch(struct store *st, int64_t rkey)
 {
-	if (st->ntouched > 0 && st->touched[st->ntouched - 1] == rkey)
+	if (!st->want_touched ||
+	    (st->ntouched > 0 && st->touched[st->ntouched - 1] == rkey))
 		return;
 	if (st->ntouched == st->captouched) {
 		st->captouched = st->captouched ? st->captouched * 2 : 16;
@@ -1653,47 +1806,126 @@ fail:
 	return rc;
 }
 
-/*
- * Recomputes records.deleted from the EXIST survivors, so that counting live
- * records needs no decryption.
- */
-static int
-update_deleted(struct store *st, int64_t rkey)
+/* A survivor of the existence register, for merge_cmp(). */
+static struct merge_survivor
+shown_survivor(const struct shown *x)
 {
-	struct merge_survivor *sv;
-	struct item *it;
-	sqlite3_stmt *s;
-	size_t i, n;
-	int rc, deleted;
+	struct merge_survivor sv;
 
-	if ((rc = items_load(st, Q_VALS_EXIST, rkey, &it, &n)) != 0)
-		return rc;
-	sv = xcalloc(n, sizeof(*sv));
-	for (i = 0; i < n; i++) {
-		sv[i].vid = it[i].vid;
-		sv[i].hlc = it[i].hlc;
-		sv[i].author = it[i].author;
-		sv[i].alive = it[i].alive;
-	}
-	merge_order(sv, n);
-	deleted = n > 0 && !sv[0].alive;
-	free(sv);
-	items_free(it, n);
-	if ((s = q(st, Q_REC_DELETED)) == NULL)
-		return SAMEN_ESTORE;
-	sqlite3_bind_int64(s, 1, rkey);
-	sqlite3_bind_int(s, 2, deleted);
-	return run(s);
+	memset(&sv, 0, sizeof(sv));
+	sv.vid = x->vid;
+	sv.hlc = x->hlc;
+	sv.author = x->author;
+	return sv;
 }
 
-/* Work left over for the cached record: its deleted flag. */
+/* 1 if (vid, hlc, author) comes before the cached shown value. */
+static int
+shown_beaten(const struct store *st, const uint8_t vid[VID_LEN],
+    uint64_t hlc, const uint8_t author[32])
+{
+	struct merge_survivor a, b;
+
+	if (!st->rec.shown.has)
+		return 1;
+	memset(&a, 0, sizeof(a));
+	a.vid = vid;
+	a.hlc = hlc;
+	a.author = author;
+	b = shown_survivor(&st->rec.shown);
+	return merge_cmp(&a, &b) < 0;
+}
+
+/*
+ * Finds the cached record's shown existence value again, after the shown
+ * one was killed: the order needs no decryption, only the winner's box is
+ * opened (for alive).  Costs one read per live existence value; it runs
+ * only when the shown value dies, which a writer that saw it and whose
+ * clock is sound never causes (its own value comes first, then its kills).
+ */
+static int
+shown_scan(struct store *st)
+{
+	struct shown *x = &st->rec.shown;
+	struct plainval pv;
+	uint8_t vid[VID_LEN], author[32];
+	uint64_t hlc;
+	sqlite3_stmt *s;
+	int rc;
+
+	x->has = 0;
+	if ((s = q(st, Q_VALS_EXIST)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		hlc = col_u64(s, 1);
+		if (!col_fixed(s, 0, vid, VID_LEN) ||
+		    !col_fixed(s, 2, author, 32)) {
+			sqlite3_reset(s);
+			return SAMEN_ESTORE;
+		}
+		if (shown_beaten(st, vid, hlc, author)) {
+			memcpy(x->vid, vid, VID_LEN);
+			x->hlc = hlc;
+			memcpy(x->author, author, 32);
+			x->has = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return SAMEN_ESTORE;
+	st->rec.shown_lost = 0;
+	if (!x->has)
+		return 0;
+	if ((s = q(st, Q_VAL_BOX)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	bind_blob(s, 2, st->exist_ftag, TAGLEN);
+	bind_blob(s, 3, x->vid, VID_LEN);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ESTORE : rc;
+	rc = val_open(st, &pv, x->vid, sqlite3_column_blob(s, 0),
+	    (size_t)sqlite3_column_bytes(s, 0));
+	sqlite3_reset(s);
+	if (rc != 0)
+		return rc;
+	x->alive = pv.alive;
+	sodium_memzero(st->buf, 2 + pv.field_len + pv.value_len);
+	return 0;
+}
+
+/*
+ * Writes what changed of the cached record's row: its (created, updated)
+ * range and its shown existence value with deleted, which lets counting
+ * live records do without decryption.  One write per chunk at most.
+ */
 static int
 rec_flush(struct store *st)
 {
-	if (!st->rec.valid || !st->rec.exist_dirty)
+	const struct shown *x = &st->rec.shown;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!st->rec.valid)
 		return 0;
-	st->rec.exist_dirty = 0;
-	return update_deleted(st, st->rec.rkey);
+	if (st->rec.shown_lost && (rc = shown_scan(st)) != 0)
+		return rc;
+	if (!st->rec.dirty)
+		return 0;
+	st->rec.dirty = 0;
+	if ((s = q(st, Q_REC_UPDATE)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	if (st->rec.has_range) {
+		bind_u64(s, 2, st->rec.created);
+		bind_u64(s, 3, st->rec.updated);
+	}
+	sqlite3_bind_int(s, 4, x->has && !x->alive);
+	if (x->has)
+		bind_blob(s, 5, x->vid, VID_LEN);
+	rc = run(s);
+	sqlite3_clear_bindings(s);
+	return rc;
 }
 
 /* The rkey of rec, created if new; cached while one chunk is merged. */
@@ -1717,19 +1949,35 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	    rec->collection_len > OPS_MAX_COLLECTION)
 		return SAMEN_EINVAL;
 	tag(st, ctag, 0, rec->collection, rec->collection_len);
-	if ((s = q(st, Q_REC_FIND)) == NULL)
+	if ((s = q(st, Q_REC_MERGE)) == NULL)
 		return SAMEN_ESTORE;
 	bind_blob(s, 1, rec->rid, RID_LEN);
 	bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
 	bind_blob(s, 3, ctag, TAGLEN);
+	bind_blob(s, 4, st->exist_ftag, TAGLEN);
 	if ((rc = row(s)) < 0)
 		return rc;
+	memset(&st->rec.shown, 0, sizeof(st->rec.shown));
+	st->rec.shown_lost = 0;
 	if (rc == 1) {
 		st->rec.rkey = sqlite3_column_int64(s, 0);
 		st->rec.has_range = sqlite3_column_type(s, 1) != SQLITE_NULL;
 		st->rec.created = col_u64(s, 1);
 		st->rec.updated = col_u64(s, 2);
 		st->rec.fresh = 0;
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+			struct shown *x = &st->rec.shown;
+
+			x->alive = sqlite3_column_int(s, 3) == 0;
+			x->hlc = col_u64(s, 5);
+			/*
+			 * A shown vid without its live row cannot happen;
+			 * should it, a scan finds the right one.
+			 */
+			x->has = col_fixed(s, 4, x->vid, VID_LEN) &&
+			    col_fixed(s, 6, x->author, 32);
+			st->rec.shown_lost = !x->has;
+		}
 		sqlite3_reset(s);
 	} else {
 		coll_ad(ad, rec->rid, rec->circle);
@@ -1751,22 +1999,19 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	memcpy(st->rec.circle, rec->circle, CS_CIRCLELEN);
 	memcpy(st->rec.coll, rec->collection, rec->collection_len);
 	st->rec.coll_len = rec->collection_len;
-	st->rec.exist_dirty = 0;
-	st->rec.nexist = 0;
+	st->rec.dirty = 0;
 	st->rec.valid = 1;
 	touch(st, st->rec.rkey);
 	return 0;
 }
 
-/* Widens the record's (created, updated) to hlc; one write per chunk. */
-static int
+/* Widens the record's (created, updated) to hlc; rec_flush writes it. */
+static void
 rec_range(struct store *st, uint64_t hlc)
 {
-	sqlite3_stmt *s;
-
 	if (st->rec.has_range && hlc >= st->rec.created &&
 	    hlc <= st->rec.updated)
-		return 0;
+		return;
 	if (!st->rec.has_range) {
 		st->rec.created = st->rec.updated = hlc;
 		st->rec.has_range = 1;
@@ -1774,12 +2019,7 @@ rec_range(struct store *st, uint64_t hlc)
 		st->rec.created = hlc;
 	else
 		st->rec.updated = hlc;
-	if ((s = q(st, Q_REC_RANGE)) == NULL)
-		return SAMEN_ESTORE;
-	sqlite3_bind_int64(s, 1, st->rec.rkey);
-	bind_u64(s, 2, st->rec.created);
-	bind_u64(s, 3, st->rec.updated);
-	return run(s);
+	st->rec.dirty = 1;
 }
 
 /* 1 if a kill names (rkey, kind, ftag, vid), 0 if not, or an error. */
@@ -1865,14 +2105,24 @@ rep_add(void *ctx, const struct merge_value *v)
 		if (!is_private(st, v->rec->circle))
 			merge_digest_add(&st->digest.shared, v->vid);
 		/*
-		 * The first EXIST of a new record is its only survivor, and
-		 * deleted defaults to 0: a create needs no recomputing.
+		 * A new live existence value is compared with the shown one
+		 * alone.  Once the shown one is lost the scan at flush sees
+		 * this one too.
 		 */
-		if (v->kind == OP_EXIST && (!st->rec.fresh ||
-		    st->rec.nexist++ > 0 || !v->alive))
-			st->rec.exist_dirty = 1;
+		if (v->kind == OP_EXIST && !st->rec.shown_lost &&
+		    shown_beaten(st, v->vid, v->hlc, v->author)) {
+			struct shown *x = &st->rec.shown;
+
+			memcpy(x->vid, v->vid, VID_LEN);
+			x->hlc = v->hlc;
+			memcpy(x->author, v->author, 32);
+			x->alive = v->alive != 0;
+			x->has = 1;
+			st->rec.dirty = 1;
+		}
 	}
-	return rec_range(st, v->hlc);
+	rec_range(st, v->hlc);
+	return 0;
 }
 
 static int
@@ -1909,8 +2159,12 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 		merge_digest_sub(&st->digest.all, vid);
 		if (!is_private(st, rec->circle))
 			merge_digest_sub(&st->digest.shared, vid);
-		if (kind == OP_EXIST)
-			st->rec.exist_dirty = 1;
+		/* Only the death of the shown value needs a scan. */
+		if (kind == OP_EXIST && st->rec.shown.has &&
+		    memcmp(st->rec.shown.vid, vid, VID_LEN) == 0) {
+			st->rec.shown_lost = 1;
+			st->rec.dirty = 1;
+		}
 	}
 	return 0;
 }
@@ -2002,12 +2256,11 @@ cmp_i64(const void *pa, const void *pb)
 
 /* Loads change set csn and merges it inside savepoint "cs". */
 static int
-merge_one(struct store *st, int64_t csn, int digest_each,
-    void (*touched)(void *, int64_t), void *arg)
+merge_one(struct store *st, int64_t csn, int digest_each)
 {
 	struct digests saved = st->digest;
 	uint8_t id[CS_IDLEN], *hdr = NULL, *payload = NULL;
-	size_t hdr_len, payload_len, i, n;
+	size_t hdr_len, payload_len, ntouched = st->ntouched;
 	sqlite3_stmt *s;
 	int rc, bad;
 
@@ -2030,7 +2283,6 @@ merge_one(struct store *st, int64_t csn, int digest_each,
 	if (hdr == NULL)
 		return SAMEN_ESTORE;
 
-	st->ntouched = 0;
 	/* A chunk's record cache must not outlive its savepoint. */
 	st->rec.valid = 0;
 	if ((rc = run_q(st, Q_SP_CS)) != 0)
@@ -2043,7 +2295,7 @@ merge_one(struct store *st, int64_t csn, int digest_each,
 		st->digest = saved;
 		st->rec.valid = 0;
 		st->author.valid = 0;
-		st->ntouched = 0;
+		st->ntouched = ntouched;
 	}
 	if (rc == 0 || bad) {
 		if ((s = q(st, bad ? Q_CS_BAD : Q_CS_MERGED)) == NULL)
@@ -2058,21 +2310,14 @@ merge_one(struct store *st, int64_t csn, int digest_each,
 			run_q(st, Q_SP_CS_ROLLBACK);
 			st->digest = saved;
 			drop_caches(st);
-			st->ntouched = 0;
+			st->ntouched = ntouched;
 		}
 	}
-	if (run_q(st, Q_SP_CS_RELEASE) != 0 && rc == 0)
+	if (run_q(st, Q_SP_CS_RELEASE) != 0 && rc == 0) {
 		rc = SAMEN_ESTORE;
-	st->rec.valid = 0;
-	if (rc == 0 && touched != NULL && st->ntouched > 0) {
-		qsort(st->touched, st->ntouched, sizeof(*st->touched),
-		    cmp_i64);
-		for (i = 0, n = 0; i < st->ntouched; i++)
-			if (i == 0 || st->touched[i] != st->touched[i - 1])
-				st->touched[n++] = st->touched[i];
-		for (i = 0; i < n; i++)
-			touched(arg, st->touched[i]);
+		st->ntouched = ntouched;
 	}
+	st->rec.valid = 0;
 out:
 	free(hdr);
 	free(payload);
@@ -2085,8 +2330,7 @@ out:
  * open while the replica changes.
  */
 static int
-merge_all(struct store *st, int digest_each,
-    void (*touched)(void *, int64_t), void *arg)
+merge_all(struct store *st, int digest_each)
 {
 	int64_t batch[PENDING_BATCH];
 	sqlite3_stmt *s;
@@ -2106,8 +2350,7 @@ merge_all(struct store *st, int digest_each,
 		if (n == 0)
 			return 0;
 		for (i = 0; i < n; i++)
-			if ((rc = merge_one(st, batch[i], digest_each, touched,
-			    arg)) != 0)
+			if ((rc = merge_one(st, batch[i], digest_each)) != 0)
 				return rc;
 	}
 }
@@ -2117,20 +2360,39 @@ store_merge_pending(struct store *st,
     void (*touched)(void *arg, int64_t rkey), void *arg)
 {
 	struct digests before = st->digest;
+	size_t i, n;
 	int rc, rc2;
 
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
+	st->ntouched = 0;
+	st->want_touched = touched != NULL;
 	/*
 	 * Inside the caller's transaction the digest is written once at the
 	 * end; on its own, each change set commits with its digest.
 	 */
-	rc = merge_all(st, !st->in_txn, touched, arg);
+	rc = merge_all(st, !st->in_txn);
 	if (st->in_txn && memcmp(&before, &st->digest, sizeof(before)) != 0 &&
 	    (rc2 = digest_save(st)) != 0 && rc == 0)
 		rc = rc2;
 	sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 	st->ckey.valid = 0;
+	/*
+	 * Once per record, however many of the change sets touched it: the
+	 * caller reloads each (1,500 writers to one record would otherwise
+	 * make it decrypt that record 1,500 times).  After an error too, for
+	 * what was merged before it: outside a transaction that is kept.
+	 */
+	if (st->ntouched > 1)
+		qsort(st->touched, st->ntouched, sizeof(*st->touched),
+		    cmp_i64);
+	for (i = 0, n = 0; i < st->ntouched; i++)
+		if (i == 0 || st->touched[i] != st->touched[i - 1])
+			st->touched[n++] = st->touched[i];
+	st->ntouched = 0;
+	st->want_touched = 0;
+	for (i = 0; i < n; i++)
+		touched(arg, st->touched[i]);
 	return rc;
 }
 
@@ -2584,7 +2846,7 @@ rebuild(struct store *st)
 		return rc;
 	drop_caches(st);
 	digests_init(&st->digest);
-	if ((rc = merge_all(st, 0, NULL, NULL)) != 0)
+	if ((rc = merge_all(st, 0)) != 0)
 		return rc;
 	return digest_save(st);
 }

@@ -165,8 +165,10 @@ int store_cs_insert(struct store *st, const struct cs_header *h,
  * ops and applies merge_chunk() against the replica tables.  A change set
  * whose chunk fails to decrypt or decode is marked bad, counted and skipped
  * (it is signed, so its author is at fault; nothing of it is applied).
- * touched(arg, rkey) is called once per record a merged change set touched
- * (may be NULL).  Requires the storage key (SAMEN_ELOCKED).
+ * touched(arg, rkey) is called once per record that the change sets merged
+ * by this call touched, however many of them did, in rkey order, before it
+ * returns (may be NULL); after an error, for those merged before it.
+ * Requires the storage key (SAMEN_ELOCKED).
  */
 int store_merge_pending(struct store *st,
     void (*touched)(void *arg, int64_t rkey), void *arg);

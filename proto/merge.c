@@ -84,6 +84,12 @@ cmp_display(const void *pa, const void *pb)
 	return memcmp(b->vid, a->vid, VID_LEN);
 }
 
+int
+merge_cmp(const struct merge_survivor *a, const struct merge_survivor *b)
+{
+	return cmp_display(a, b);
+}
+
 size_t
 merge_order(struct merge_survivor *s, size_t n)
 {

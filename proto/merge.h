@@ -85,6 +85,14 @@ struct merge_survivor {
 size_t merge_order(struct merge_survivor *s, size_t n);
 
 /*
+ * merge_order's display order for two survivors: negative if a comes before
+ * b (a has the higher (hlc, author, vid)), positive if after, 0 only for
+ * the same vid.  Only vid, hlc and author are read, so a caller can keep
+ * the shown value of a register up to date one survivor at a time.
+ */
+int merge_cmp(const struct merge_survivor *a, const struct merge_survivor *b);
+
+/*
  * The replica digest: equal on two devices exactly when their replicas are.
  * The state is determined by the set of live vids (a vid commits to its
  * change set and so to everything in the op), so the digest is a multiset

@@ -1162,6 +1162,49 @@ test_order(void **state)
 	assert_int_equal(merge_order(e, 3), 1);
 }
 
+/*
+ * merge_cmp is merge_order's order: keeping the best of survivors seen one
+ * at a time, in any order, gives merge_order's first, for hlcs on both
+ * sides of 2^63 and ties on hlc and author.
+ */
+static void
+test_cmp(void **state)
+{
+	enum { N = 24 };
+	uint8_t vids[N][VID_LEN], authors[3][32];
+	struct merge_survivor s[N], sorted[N];
+	const uint64_t hlcs[4] = { 5, 9, UINT64_C(1) << 63, UINT64_MAX };
+	size_t i, j, best, round;
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	randombytes_buf(authors, sizeof(authors));
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < N; i++) {
+			randombytes_buf(vids[i], VID_LEN);
+			memset(&s[i], 0, sizeof(s[i]));
+			s[i].vid = vids[i];
+			s[i].hlc = hlcs[randombytes_uniform(4)];
+			s[i].author = authors[randombytes_uniform(3)];
+			s[i].alive = (int)randombytes_uniform(2);
+		}
+		memcpy(sorted, s, sizeof(s));
+		merge_order(sorted, N);
+		for (i = 1; i < N; i++)
+			assert_true(merge_cmp(&sorted[i - 1], &sorted[i]) < 0);
+		for (i = 0, best = 0; i < N; i++) {
+			assert_int_equal(merge_cmp(&s[i], &s[i]), 0);
+			if (merge_cmp(&s[i], &s[best]) < 0)
+				best = i;
+		}
+		assert_ptr_equal(s[best].vid, sorted[0].vid);
+		for (i = 0; i < N; i++)
+			for (j = 0; j < N; j++)
+				assert_true((merge_cmp(&s[i], &s[j]) < 0) ==
+				    (merge_cmp(&s[j], &s[i]) > 0));
+	}
+}
+
 static void
 test_digest(void **state)
 {
@@ -1269,6 +1312,7 @@ main(void)
 		cmocka_unit_test(test_pred_stays_in_its_register),
 		cmocka_unit_test(test_kill_before_value),
 		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_cmp),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_replica_error),
 		cmocka_unit_test(test_all_orders),

@@ -1371,6 +1371,451 @@ test_rollback(void **state)
 	assert_int_equal(store_commit(w.st), SAMEN_EINVAL);
 }
 
+/* The shown existence value: what the merge keeps in the records row. */
+
+/* records.deleted and records.shown of rkey, read as another process would. */
+static void
+row_shown(const char *path, int64_t rkey, int *deleted, int *has,
+    uint8_t vid[VID_LEN])
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT deleted, shown FROM"
+	    " records WHERE rkey = ?1", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_int64(s, 1, rkey);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	*deleted = sqlite3_column_int(s, 0);
+	*has = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	if (*has) {
+		assert_int_equal(sqlite3_column_bytes(s, 1), VID_LEN);
+		memcpy(vid, sqlite3_column_blob(s, 1), VID_LEN);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/*
+ * The row's shown vid and deleted equal what a full load computes from
+ * every live existence value with merge_order.  Returns deleted; the shown
+ * vid into vid if not NULL.
+ */
+static int
+check_shown(struct store *st, const char *path, const uint8_t rid[RID_LEN],
+    uint8_t vid[VID_LEN])
+{
+	struct store_record *r;
+	uint8_t got[VID_LEN];
+	int64_t rkey;
+	int deleted, has;
+
+	assert_int_equal(store_record_find(st, w.circle.id, "case", rid,
+	    &rkey), 0);
+	assert_int_equal(store_record_load(st, rkey, &r), 0);
+	row_shown(path, rkey, &deleted, &has, got);
+	assert_int_equal(has, r->nexist > 0);
+	assert_int_equal(deleted, r->deleted);
+	if (has)
+		assert_memory_equal(got, r->exist[0].vid, VID_LEN);
+	if (vid != NULL)
+		memcpy(vid, got, VID_LEN);
+	store_record_free(r);
+	return deleted;
+}
+
+static void
+other_rm(const char *path)
+{
+	const char *sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+}
+
+/*
+ * A storm on one record: a create, then STORM devices that saw only it and
+ * each set the existence (some delete) and a field, with hlcs that tie;
+ * then a device whose clock is behind kills the three shown existence
+ * values, so the merge must find the next one.
+ */
+#define STORM 40
+
+struct storm {
+	struct dev d[STORM + 1];
+	struct built b[STORM + 2];
+	uint8_t rid[RID_LEN];
+	uint8_t shown[VID_LEN];		/* expected at the end */
+	int deleted;
+	uint8_t digest[32];		/* expected: the live vids' */
+};
+
+static void
+storm_build(struct storm *s)
+{
+	uint8_t e0[VID_LEN], s0[VID_LEN], ev[STORM + 2][VID_LEN];
+	uint8_t top3[3 * VID_LEN], sv[VID_LEN], zero[CS_IDLEN];
+	struct merge_survivor surv[STORM];
+	struct merge_digest md;
+	struct op ops[2];
+	struct ops_chunk c;
+	char val[16];
+	size_t i;
+
+	memset(zero, 0, sizeof(zero));
+	mkrid(s->rid, 1700000004000ull);
+	for (i = 0; i <= STORM; i++)
+		dev_init(&s->d[i]);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("status", "open", NULL, 0);
+	c = chunk("case", s->rid, ops, 2);
+	build(&s->b[0], &s->d[0], &w.circle, w.circle.key, 1, zero,
+	    HLC_MAKE(1000, 0), &c, 1);
+	vid(e0, s->b[0].id, 0, 0);
+	vid(s0, s->b[0].id, 0, 1);
+	merge_digest_init(&md);
+	for (i = 1; i <= STORM; i++) {
+		snprintf(val, sizeof(val), "s%zu", i);
+		ops[0] = op_exist(i % 4 != 0, e0, 1);
+		ops[1] = op_set("status", val, s0, 1);
+		c = chunk("case", s->rid, ops, 2);
+		build(&s->b[i], &s->d[i], &w.circle, w.circle.key, 1, zero,
+		    HLC_MAKE(2000 + i % 3, 0), &c, 1);
+		vid(ev[i], s->b[i].id, 0, 0);
+		vid(sv, s->b[i].id, 0, 1);
+		merge_digest_add(&md, sv);
+		memset(&surv[i - 1], 0, sizeof(surv[0]));
+		surv[i - 1].vid = ev[i];
+		surv[i - 1].hlc = s->b[i].h.hlc;
+		surv[i - 1].author = s->d[i].pk;
+		surv[i - 1].alive = i % 4 != 0;
+	}
+	merge_order(surv, STORM);
+	for (i = 0; i < 3; i++)
+		memcpy(top3 + i * VID_LEN, surv[i].vid, VID_LEN);
+	/* Device 1 again, its clock behind: its value is not shown. */
+	ops[0] = op_exist(1, top3, 3);
+	c = chunk("case", s->rid, ops, 1);
+	build(&s->b[STORM + 1], &s->d[1], &w.circle, w.circle.key, 2,
+	    s->b[1].id, HLC_MAKE(1500, 0), &c, 1);
+	vid(ev[STORM + 1], s->b[STORM + 1].id, 0, 0);
+	merge_digest_add(&md, ev[STORM + 1]);
+	for (i = 3; i < STORM; i++)
+		merge_digest_add(&md, surv[i].vid);
+	merge_digest_final(s->digest, &md);
+	memcpy(s->shown, surv[3].vid, VID_LEN);
+	s->deleted = !surv[3].alive;
+}
+
+static void
+storm_free(struct storm *s)
+{
+	size_t i;
+
+	for (i = 0; i < STORM + 2; i++)
+		built_free(&s->b[i]);
+}
+
+/* Inserts s->b in the order of perm, merging after every batch of them. */
+static void
+storm_apply(struct store *st, const char *path, struct storm *s,
+    const size_t *perm, size_t batch)
+{
+	struct touched t;
+	size_t i, k;
+
+	for (i = 0; i < STORM + 2; i = k) {
+		for (k = i; k < STORM + 2 && k < i + batch; k++)
+			assert_int_equal(insert(st, &s->b[perm[k]]), 0);
+		merge_t(st, &t);
+		/* One record: touched once, however many change sets. */
+		assert_int_equal(t.n, 1);
+		check_shown(st, path, s->rid, NULL);
+	}
+}
+
+static void
+test_exist_storm(void **state)
+{
+	struct storm *s = xcalloc(1, sizeof(*s));
+	size_t perm[STORM + 2], i, j, t, order, pos1, posl;
+	struct store *o;
+	struct dump d0, d1;
+	struct store_stats ss;
+	uint8_t shown[VID_LEN], g[32];
+	char *cause = NULL, path[128];
+
+	(void)state;
+	storm_build(s);
+	snprintf(path, sizeof(path), "%s/other.db", w.dir);
+	for (order = 0; order < 6; order++) {
+		for (i = 0; i < STORM + 2; i++)
+			perm[i] = order == 1 ? STORM + 1 - i : i;
+		if (order >= 2)
+			for (i = STORM + 1; i > 0; i--) {
+				j = randombytes_uniform((uint32_t)i + 1);
+				t = perm[i];
+				perm[i] = perm[j];
+				perm[j] = t;
+			}
+		/* Device 1's second change set after its first. */
+		for (i = 0, pos1 = posl = 0; i < STORM + 2; i++) {
+			if (perm[i] == 1)
+				pos1 = i;
+			if (perm[i] == STORM + 1)
+				posl = i;
+		}
+		if (posl < pos1) {
+			perm[posl] = 1;
+			perm[pos1] = STORM + 1;
+		}
+		other_rm(path);
+		assert_int_equal(store_open(&o, path, &cause), 0);
+		store_set_key(o, w.skey);
+		assert_int_equal(store_circle_put(o, &w.circle), 0);
+		storm_apply(o, path, s, perm, order == 0 ? STORM + 2 :
+		    order == 1 ? 1 : 1 + order * 2);
+		/* The shown one after the three killed, and its delete. */
+		assert_int_equal(check_shown(o, path, s->rid, shown),
+		    s->deleted);
+		assert_memory_equal(shown, s->shown, VID_LEN);
+		assert_int_equal(store_stats(o, &ss), 0);
+		assert_int_equal(ss.records, !s->deleted);
+		assert_int_equal(store_digest(o, g), 0);
+		assert_memory_equal(g, s->digest, 32);
+		if (order == 0)
+			dump(o, &d0);
+		else {
+			dump(o, &d1);
+			dump_equal(&d0, &d1);
+			dump_free(&d1);
+		}
+		/* A rebuild comes to the same row. */
+		assert_int_equal(store_rebuild(o), 0);
+		assert_int_equal(check_shown(o, path, s->rid, shown),
+		    s->deleted);
+		assert_memory_equal(shown, s->shown, VID_LEN);
+		store_close(o);
+	}
+	dump_free(&d0);
+	other_rm(path);
+	storm_free(s);
+	free(s);
+}
+
+/* Killing the shown value brings the next, and a resolve ends it. */
+static void
+test_shown_killed(void **state)
+{
+	uint8_t rid[RID_LEN], id[5][CS_IDLEN], e[5][VID_LEN], got[VID_LEN];
+	uint8_t all[3 * VID_LEN];
+	struct op ops[1];
+	struct store_stats ss;
+	struct dev c;
+
+	(void)state;
+	dev_init(&c);
+	mkrid(rid, 1700000005000ull);
+	/* Three concurrent creates-or-deletes of one record. */
+	ops[0] = op_exist(1, NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(2000, 0), "case", rid, ops, 1, id[0]);
+	ops[0] = op_exist(0, NULL, 0);
+	write1(w.st, &w.b, HLC_MAKE(3000, 0), "case", rid, ops, 1, id[1]);
+	ops[0] = op_exist(1, NULL, 0);
+	write1(w.st, &c, HLC_MAKE(2500, 0), "case", rid, ops, 1, id[2]);
+	merge(w.st);
+	for (int i = 0; i < 3; i++)
+		vid(e[i], id[i], 0, 0);
+	assert_true(check_shown(w.st, w.path, rid, got));
+	assert_memory_equal(got, e[1], VID_LEN);
+	/* c, clock behind, kills the shown delete: c's 2500 comes up. */
+	ops[0] = op_exist(1, e[1], 1);
+	write1(w.st, &c, HLC_MAKE(1500, 0), "case", rid, ops, 1, id[3]);
+	vid(e[3], id[3], 0, 0);
+	merge(w.st);
+	assert_false(check_shown(w.st, w.path, rid, got));
+	assert_memory_equal(got, e[2], VID_LEN);
+	assert_int_equal(store_stats(w.st, &ss), 0);
+	assert_int_equal(ss.records, 1);
+	/* Then a's 2000, then c's 1500 (same chunk kills two). */
+	ops[0] = op_exist(0, e[2], 1);
+	write1(w.st, &w.b, HLC_MAKE(1000, 0), "case", rid, ops, 1, id[4]);
+	vid(e[4], id[4], 0, 0);
+	merge(w.st);
+	assert_false(check_shown(w.st, w.path, rid, got));
+	assert_memory_equal(got, e[0], VID_LEN);
+	memcpy(all, e[0], VID_LEN);
+	memcpy(all + VID_LEN, e[3], VID_LEN);
+	ops[0] = op_exist(0, all, 2);
+	write1(w.st, &w.a, HLC_MAKE(900, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	/* Left: b's delete at 1000 and a's at 900. */
+	assert_true(check_shown(w.st, w.path, rid, got));
+	assert_memory_equal(got, e[4], VID_LEN);
+	assert_int_equal(store_stats(w.st, &ss), 0);
+	assert_int_equal(ss.records, 0);
+}
+
+/* An edit and a delete, concurrent, in every order their chains allow. */
+static void
+test_delete_edit_orders(void **state)
+{
+	uint8_t rid[RID_LEN], e0[VID_LEN], want[VID_LEN], got[VID_LEN];
+	uint8_t zero[CS_IDLEN];
+	const size_t orders[3][3] = { { 0, 1, 2 }, { 0, 2, 1 }, { 2, 0, 1 } };
+	struct op ops[2];
+	struct ops_chunk c;
+	struct built b[3];
+	struct store *o;
+	struct store_stats ss;
+	char *cause = NULL, path[128];
+	size_t i, k;
+	int later;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	snprintf(path, sizeof(path), "%s/other.db", w.dir);
+	for (later = 0; later < 2; later++) {
+		mkrid(rid, 1700000006000ull);
+		ops[0] = op_exist(1, NULL, 0);
+		ops[1] = op_set("name", "x", NULL, 0);
+		c = chunk("case", rid, ops, 2);
+		build(&b[0], &w.a, &w.circle, w.circle.key, 1, zero,
+		    HLC_MAKE(1000, 0), &c, 1);
+		vid(e0, b[0].id, 0, 0);
+		/* a edits; b deletes, later or earlier than the edit. */
+		ops[0] = op_exist(1, e0, 1);
+		ops[1] = op_set("name", "y", NULL, 0);
+		c = chunk("case", rid, ops, 2);
+		build(&b[1], &w.a, &w.circle, w.circle.key, 2, b[0].id,
+		    HLC_MAKE(2000, 0), &c, 1);
+		ops[0] = op_exist(0, e0, 1);
+		c = chunk("case", rid, ops, 1);
+		build(&b[2], &w.b, &w.circle, w.circle.key, 1, zero,
+		    HLC_MAKE(later ? 3000 : 1500, 0), &c, 1);
+		vid(want, b[later ? 2 : 1].id, 0, 0);
+		for (k = 0; k < 3; k++) {
+			other_rm(path);
+			assert_int_equal(store_open(&o, path, &cause), 0);
+			store_set_key(o, w.skey);
+			assert_int_equal(store_circle_put(o, &w.circle), 0);
+			for (i = 0; i < 3; i++) {
+				assert_int_equal(insert(o, &b[orders[k][i]]),
+				    0);
+				merge(o);
+				if (orders[k][i] != 2 || i > 0)
+					check_shown(o, path, rid, NULL);
+			}
+			assert_int_equal(check_shown(o, path, rid, got),
+			    later);
+			assert_memory_equal(got, want, VID_LEN);
+			assert_int_equal(store_stats(o, &ss), 0);
+			assert_int_equal(ss.records, !later);
+			store_close(o);
+		}
+		for (i = 0; i < 3; i++)
+			built_free(&b[i]);
+	}
+	other_rm(path);
+}
+
+/*
+ * A database of schema 1 (no records.shown) opens, gains the column filled
+ * as the merge would have, shows the same records and digest, and merges
+ * on from there.  The old schema is made by dropping the column again.
+ */
+static void
+test_migrate_1(void **state)
+{
+	uint8_t rid[RID_LEN], id[CS_IDLEN], e[VID_LEN], g1[32], g2[32];
+	uint8_t want[VID_LEN], got[VID_LEN];
+	struct storm *s = xcalloc(1, sizeof(*s));
+	struct store_stats s1, s2;
+	struct dump d1, d2;
+	struct op ops[1];
+	sqlite3 *db;
+	char *cause = NULL;
+	int version, deleted;
+	size_t i, perm[STORM + 2];
+
+	(void)state;
+	scenario(w.st);
+	storm_build(s);
+	for (i = 0; i < STORM + 2; i++)
+		perm[i] = i;
+	storm_apply(w.st, w.path, s, perm, 5);
+	mkrid(rid, 1700000007000ull);
+	ops[0] = op_exist(0, NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(50, 0), "case", rid, ops, 1, id);
+	vid(e, id, 0, 0);
+	merge(w.st);
+	dump(w.st, &d1);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_stats(w.st, &s1), 0);
+	store_close(w.st);
+	w.st = NULL;
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE records DROP COLUMN"
+	    " shown; PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(count_rows(w.path, "pragma_table_info('records')"
+	    " WHERE name = 'shown'"), 0);
+
+	/* Without the key: the migration needs none. */
+	assert_int_equal(store_open(&w.st, w.path, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(count_rows(w.path, "pragma_table_info('records')"
+	    " WHERE name = 'shown'"), 1);
+	assert_int_equal(count_rows(w.path, "records WHERE shown IS NULL"),
+	    0);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	assert_int_equal(store_stats(w.st, &s2), 0);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	store_close(w.st);
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version",
+		    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	assert_int_equal(version, 2);
+
+	open_store(&w.st, 1);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d2);
+	/* Every row agrees with a full load, the storm's among them. */
+	assert_int_equal(check_shown(w.st, w.path, s->rid, got), s->deleted);
+	assert_memory_equal(got, s->shown, VID_LEN);
+	deleted = check_shown(w.st, w.path, rid, got);
+	assert_true(deleted);
+	assert_memory_equal(got, e, VID_LEN);
+	/* And merging goes on from the migrated row: an undelete. */
+	ops[0] = op_exist(1, e, 1);
+	write1(w.st, &w.b, HLC_MAKE(60, 0), "case", rid, ops, 1, id);
+	vid(want, id, 0, 0);
+	merge(w.st);
+	assert_false(check_shown(w.st, w.path, rid, got));
+	assert_memory_equal(got, want, VID_LEN);
+	assert_int_equal(store_stats(w.st, &s2), 0);
+	assert_int_equal(s2.records, s1.records + 1);
+	dump_free(&d1);
+	storm_free(s);
+	free(s);
+}
+
 static int
 file_contains(const char *path, const void *needle, size_t n)
 {
@@ -2213,6 +2658,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_order_independent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exist_storm, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_shown_killed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_delete_edit_orders, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_1, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_absent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
