@@ -1548,11 +1548,26 @@ push_rkey(int64_t **a, size_t *n, size_t *cap, int64_t rkey)
  * it is in.  Returns 1 if one of them belongs to a members chain.
  */
 static int
+cmp_rkey(const void *pa, const void *pb)
+{
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+static int
 refresh_touched(struct ctl *c)
 {
 	int members = 0;
+	size_t n = 0;
 
-	for (size_t i = 0; i < c->ntouched; i++) {
+	/* A batch of writes may touch one record many times: read it once. */
+	if (c->ntouched > 1)
+		qsort(c->touched, c->ntouched, sizeof(*c->touched), cmp_rkey);
+	for (size_t i = 0; i < c->ntouched; i++)
+		if (n == 0 || c->touched[n - 1] != c->touched[i])
+			c->touched[n++] = c->touched[i];
+	for (size_t i = 0; i < n; i++) {
 		struct store_record *rec;
 
 		if (store_record_load(c->env.store, c->touched[i], &rec) != 0) {

@@ -2426,10 +2426,10 @@ value_take(struct store_value *sv, struct item *it)
 {
 	memcpy(sv->vid, it->vid, VID_LEN);
 	sv->hlc = it->hlc;
-	memcpy(sv->author, it->author, 32);
+	sv->author = it->author;	/* until record_pack copies it */
 	sv->value = it->value;
-	sv->value_len = it->value_len;
-	sv->alive = it->alive;
+	sv->value_len = (uint32_t)it->value_len;
+	sv->alive = it->alive != 0;
 	it->value = NULL;
 }
 
@@ -2523,6 +2523,96 @@ out:
 	return rc;
 }
 
+/*
+ * One allocation for what r holds, laid out as: the record, the existence
+ * values, the fields, every field's values, the distinct authors (32 bytes
+ * each), then the strings.  The sizes of the structs are multiples of 8, so
+ * each array stays aligned.  r is left as it was (the caller frees it).
+ */
+static struct store_record *
+record_pack(const struct store_record *r)
+{
+	const uint8_t **authors;
+	size_t i, j, k, nv = r->nexist, na = 0, strs, size;
+	struct store_record *p;
+	struct store_value *pv;
+	uint8_t *pa;
+	char *ps;
+
+	strs = strlen(r->collection) + 1;
+	for (i = 0; i < r->nfields; i++) {
+		strs += strlen(r->fields[i].name) + 1;
+		nv += r->fields[i].nvals;
+		for (j = 0; j < r->fields[i].nvals; j++)
+			strs += r->fields[i].vals[j].value_len + 1;
+	}
+	authors = xcalloc(nv ? nv : 1, sizeof(*authors));
+	for (i = 0; i < nv; i++) {
+		const struct store_value *v = i < r->nexist ? &r->exist[i] :
+		    NULL;
+
+		if (v == NULL) {
+			size_t n = i - r->nexist;
+
+			for (j = 0; n >= r->fields[j].nvals; j++)
+				n -= r->fields[j].nvals;
+			v = &r->fields[j].vals[n];
+		}
+		for (k = 0; k < na && memcmp(authors[k], v->author, 32); k++)
+			;
+		if (k == na)
+			authors[na++] = v->author;
+	}
+	size = sizeof(*p) + r->nexist * sizeof(*pv) +
+	    r->nfields * sizeof(*p->fields) + (nv - r->nexist) * sizeof(*pv) +
+	    na * 32 + strs;
+	p = xmalloc(size);
+	*p = *r;
+	p->packed = 1;
+	pv = (struct store_value *)(p + 1);
+	p->exist = r->nexist ? pv : NULL;
+	pv += r->nexist;
+	p->fields = r->nfields ? (struct store_field *)pv : NULL;
+	pv = (struct store_value *)((struct store_field *)pv + r->nfields);
+	pa = (uint8_t *)(pv + (nv - r->nexist));
+	for (k = 0; k < na; k++)
+		memcpy(pa + 32 * k, authors[k], 32);
+	ps = (char *)(pa + 32 * na);
+
+#define PACK_STR(dst, src, len) do {					\
+	memcpy(ps, (src), (len));					\
+	ps[(len)] = '\0';						\
+	(dst) = ps;							\
+	ps += (len) + 1;						\
+} while (0)
+#define PACK_VAL(dst, src) do {						\
+	(dst) = (src);							\
+	for (k = 0; memcmp(authors[k], (src).author, 32); k++)		\
+		;							\
+	(dst).author = pa + 32 * k;					\
+	if ((src).value != NULL)					\
+		PACK_STR((dst).value, (src).value, (src).value_len);	\
+} while (0)
+	PACK_STR(p->collection, r->collection, strlen(r->collection));
+	for (i = 0; i < r->nexist; i++)
+		PACK_VAL(p->exist[i], r->exist[i]);
+	for (i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		p->fields[i] = *f;
+		PACK_STR(p->fields[i].name, f->name, strlen(f->name));
+		p->fields[i].vals = f->nvals ? pv : NULL;
+		for (j = 0; j < f->nvals; j++)
+			PACK_VAL(pv[j], f->vals[j]);
+		pv += f->nvals;
+	}
+#undef PACK_VAL
+#undef PACK_STR
+	assert((size_t)(ps - (char *)p) == size);
+	free(authors);
+	return p;
+}
+
 int
 store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 {
@@ -2579,8 +2669,10 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 				f->ndistinct++;
 		}
 	}
+	/* The values point at the items' authors until packed. */
+	*out = record_pack(r);
+	store_record_free(r);
 	items_free(it, n);
-	*out = r;
 	return 0;
 }
 
@@ -2601,6 +2693,10 @@ store_record_free(struct store_record *r)
 
 	if (r == NULL)
 		return;
+	if (r->packed) {
+		free(r);
+		return;
+	}
 	free(r->collection);
 	values_free(r->exist, r->nexist);
 	for (i = 0; i < r->nfields; i++) {

@@ -568,6 +568,14 @@ test_sets(void **state)
 	assert_int_equal(f->ndistinct, 2);
 	assert_string_equal(f->vals[1].value, "wijkteam");
 	assert_memory_equal(f->vals[1].author, w.b.pk, 32);
+	/* Packed (one allocation): two authors, each stored once, every
+	 * value pointing at its own. */
+	assert_int_equal(r->packed, 1);
+	assert_memory_equal(f->vals[0].author, w.a.pk, 32);
+	assert_ptr_equal(f->vals[0].author, r->exist[0].author);
+	assert_ptr_not_equal(f->vals[0].author, f->vals[1].author);
+	assert_true((const char *)f->vals[1].author > (const char *)r &&
+	    (const char *)f->vals[1].author < f->vals[1].value);
 	store_record_free(r);
 
 	/* Removing each element with the tags it has left empties it. */
