@@ -198,7 +198,8 @@ zmtp_property(const uint8_t *data, size_t len, const char *name,
     const uint8_t **value, size_t *vlen, const char **why)
 {
 	size_t want = strlen(name), n, v, off = 0;
-	int found = 0;
+	const uint8_t *found = NULL;
+	size_t flen = 0;
 
 	*value = NULL;
 	*vlen = 0;
@@ -220,17 +221,19 @@ zmtp_property(const uint8_t *data, size_t len, const char *name,
 		}
 		if (n == want && strncasecmp((const char *)data + off, name,
 		    n) == 0) {
-			if (found) {
+			if (found != NULL) {
 				*why = "a READY property given twice";
 				return -EPROTO;
 			}
-			found = 1;
-			*value = data + off + n + 4;
-			*vlen = v;
+			found = data + off + n + 4;
+			flen = v;
 		}
 		off += n + 4 + v;
 	}
-	return found;
+	/* Only now: a malformed property after it leaves nothing behind. */
+	*value = found;
+	*vlen = flen;
+	return found != NULL;
 }
 
 int

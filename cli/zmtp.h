@@ -115,7 +115,8 @@ int zmtp_command_is(const struct zmtp_command *cmd, const char *name);
  * and checks that the whole metadata is well-formed: 1-byte name length and
  * name, 4-byte big-endian value length and value, nothing left over, and
  * name present at most once.  Borrows data: *value points into it.  Returns
- * 1 and *value, *vlen; 0 if absent; or -EPROTO and *why.
+ * 1 and *value, *vlen; 0 if absent; or -EPROTO and *why.  Unless it returns
+ * 1, *value is NULL and *vlen 0.
  */
 int zmtp_property(const uint8_t *data, size_t len, const char *name,
     const uint8_t **value, size_t *vlen, const char **why);

@@ -496,6 +496,18 @@ test_ready_properties(void **state)
 	p = prop(p, "SOCKET-TYPE", "PUB", 3);
 	assert_int_equal(zmtp_property(md, (size_t)(p - md), "Socket-Type", &v,
 	    &vlen, &why), -EPROTO);
+	assert_null(v);
+	/* Found, then a malformed property: nothing is handed out (fuzz_zmtp
+	 * found this one). */
+	p = prop(md, "Socket-Type", "ROUTER", 6);
+	*p++ = 8;
+	memcpy(p, "Identity", 8);
+	p += 8;
+	*p++ = 0;
+	assert_int_equal(zmtp_property(md, (size_t)(p - md), "Socket-Type", &v,
+	    &vlen, &why), -EPROTO);
+	assert_null(v);
+	assert_int_equal(vlen, 0);
 }
 
 static void
