@@ -7,6 +7,10 @@
 #   make SANITIZE=address,undefined   any build with sanitizers
 
 PKGS      := libuv libzmq sqlite3 msgpack libsodium
+# samen speaks ZMTP itself (cli/zmtp.c): it links only what proto/ needs.
+# libzmq is the daemon's (and the bench tools').
+CLI_PKGS  := msgpack libsodium
+# libzmq3-dev is for samend and the bench tools; samen does not link it.
 DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
@@ -29,6 +33,7 @@ CFLAGS   += -std=c11 -g $(OPT) $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lpthread
+CLI_LIBS  = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -42,11 +47,13 @@ DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_SRC    := cli/main.c cli/client.c cli/reply.c cli/output.c cli/cmd.c
+CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
+              cli/cmd.c
 
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
-              test_index test_reply test_sync
+              test_index test_reply test_sync test_zmtp \
+              test_client
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -69,7 +76,7 @@ $(BUILD)/samend: $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(CLI_LIBS) -o $@
 
 # Unit tests may #include the module's .c to reach its statics; they link
 # every proto object and the daemon's modules (not main.c), and drop the
@@ -129,17 +136,18 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset sync
+FUZZ_TARGETS := header payload ops wire changeset sync zmtp
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
                 sync
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
-                 -Itests/fuzz
+                 -Icli -Itests/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
 FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
+                $(FUZZ_BUILD)/obj/cli/zmtp.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 

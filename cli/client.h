@@ -24,14 +24,21 @@ int client_probe(const char *dir, char **cause);
 
 /*
  * Sends req[0..reqlen) to the daemon of dir and waits for one reply frame of
- * at most CTL_MAX_REPLY bytes.  Borrows req.  Returns 0 and *rep (free with
- * free()), or a negative code and *cause (free with free()):
+ * at most CTL_MAX_REPLY bytes.  Speaks ZMTP 3.0 as a REQ socket (cli/zmtp.h)
+ * itself: samen does not link libzmq.  $SAMEN_TIMEOUT bounds the whole
+ * exchange.  Borrows req (and does not copy it: it may hold a passphrase).
+ * Returns 0 and *rep (free with free()), or a negative code and *cause (free
+ * with free()):
  *   -ENAMETOOLONG  the socket path does not fit (nothing was tried)
  *   -EINVAL        $SAMEN_TIMEOUT is not a number of seconds
  *   -ECONNREFUSED  samend is not running for dir (also for ENOENT)
  *   -ETIMEDOUT     samend did not answer in time
- *   -EPROTO        the reply was not one frame
- *   other -errno   the socket could not be reached (permissions, ...)
+ *   -EPROTO        the reply was not one frame of at most CTL_MAX_REPLY
+ *                  bytes, or the peer broke ZMTP
+ *   -ECONNRESET    samend closed the connection without answering (it
+ *                  stopped, or dropped the request)
+ *   other -errno   the socket could not be reached (permissions, ...);
+ *                  -EACCES also when samend refused the handshake (ERROR)
  */
 int client_call(const char *dir, const uint8_t *req, size_t reqlen,
     uint8_t **rep, size_t *replen, char **cause);

@@ -255,6 +255,7 @@ exit_for_client(int rc)
 		return CMD_EXIT_USAGE;
 	case -ECONNREFUSED:
 	case -ETIMEDOUT:
+	case -ECONNRESET:	/* it stopped with our request: not running */
 		return CMD_EXIT_DOWN;
 	default:
 		return CMD_EXIT_FAIL;

@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "sync.h"
 #include "wire.h"
+#include "zmtp.h"
 
 static const char *outdir;
 
@@ -292,6 +293,60 @@ sync_msgs(void)
 	wire_free(&w);
 }
 
+/* What samend's control socket (libzmq 4.3) sends samen, as fuzz_zmtp
+ * reads it: its greeting, then frames. */
+static size_t
+zmtp_frame(uint8_t *p, uint8_t flags, const void *body, size_t len)
+{
+	size_t h = zmtp_header(p, flags, len);
+
+	memcpy(p + h, body, len);
+	return h + len;
+}
+
+static void
+zmtp_seeds(void)
+{
+	static const uint8_t ready[] = "\5READY\13Socket-Type\0\0\0\6ROUTER"
+	    "\10Identity\0\0\0\0";
+	static const uint8_t ping[] = "\4PING\0\x0a" "ctx";
+	static const uint8_t error[] = "\5ERROR\3" "400";
+	uint8_t buf[1024], big[300];
+	size_t n;
+
+	memset(big, 'x', sizeof(big));
+	/* libzmq's greeting: ZMTP 3.1, an identity length in the padding. */
+	memset(buf, 0, ZMTP_GREETING_SIZE);
+	buf[0] = 0xff;
+	buf[8] = 1;
+	buf[9] = 0x7f;
+	buf[10] = 3;
+	buf[11] = 1;
+	memcpy(buf + 12, "NULL", 4);
+	put("zmtp", buf, ZMTP_GREETING_SIZE);
+	/* READY, then a reply [delimiter, body]. */
+	n = ZMTP_GREETING_SIZE;
+	n += zmtp_frame(buf + n, ZMTP_COMMAND, ready, sizeof(ready) - 1);
+	n += zmtp_frame(buf + n, ZMTP_MORE, "", 0);
+	n += zmtp_frame(buf + n, 0, "\x93\0\xa0\xc0", 4);
+	put("zmtp", buf, n);
+	/* A PING on the way and a long body. */
+	n = ZMTP_GREETING_SIZE;
+	n += zmtp_frame(buf + n, ZMTP_COMMAND, ready, sizeof(ready) - 1);
+	n += zmtp_frame(buf + n, ZMTP_COMMAND, ping, sizeof(ping) - 1);
+	n += zmtp_frame(buf + n, ZMTP_MORE, "", 0);
+	n += zmtp_frame(buf + n, 0, big, sizeof(big));
+	put("zmtp", buf, n);
+	/* ERROR instead of READY. */
+	n = ZMTP_GREETING_SIZE;
+	n += zmtp_frame(buf + n, ZMTP_COMMAND, error, sizeof(error) - 1);
+	put("zmtp", buf, n);
+	/* Our own greeting and READY. */
+	zmtp_greeting(buf);
+	n = ZMTP_GREETING_SIZE + zmtp_ready(buf + ZMTP_GREETING_SIZE, "REQ");
+	put("zmtp", buf, n);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -307,5 +362,6 @@ main(int argc, char **argv)
 	ops();
 	values();
 	sync_msgs();
+	zmtp_seeds();
 	return 0;
 }
