@@ -46,7 +46,7 @@ CLI_SRC    := cli/main.c cli/client.c cli/reply.c cli/output.c cli/cmd.c
 
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
-              test_index test_reply test_sync
+              test_index test_reply test_sync test_peer
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
