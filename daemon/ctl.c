@@ -2277,23 +2277,31 @@ bad:
 	    samen_strerror(rc));
 }
 
+/*
+ * Inside on_batch's transaction: one commit stores and merges a batch.  A
+ * merge that fails leaves the change sets pending (merge_one keeps each
+ * one all or nothing), and the next batch or unlock merges them.
+ */
 static void
-host_stored(void *arg)
+host_merge(void *arg)
+{
+	struct ctl *c = arg;
+	int rc;
+
+	if ((rc = store_merge_pending(c->env.store, touched_cb, c)) != 0)
+		log_warnx("merging what a peer sent failed: %s",
+		    samen_strerror(rc));
+}
+
+static void
+host_stored(void *arg, int committed)
 {
 	struct ctl *c = arg;
 	int rc, members = 0;
 
-	if ((rc = store_begin(c->env.store)) != 0)
-		goto bad;
-	if ((rc = store_merge_pending(c->env.store, touched_cb, c)) != 0) {
-		store_rollback(c->env.store);
+	if (!committed) {
 		c->ntouched = 0;
-		goto bad;
-	}
-	if ((rc = store_commit(c->env.store)) != 0) {
-		store_rollback(c->env.store);
-		c->ntouched = 0;
-		goto bad;
+		return;
 	}
 	for (size_t i = 0; i < c->ntouched; i++) {
 		struct store_record *rec;
@@ -2305,10 +2313,8 @@ host_stored(void *arg)
 	}
 	c->ntouched = 0;
 	if (members && (rc = refresh_circles(c)) != 0)
-		goto bad;
-	return;
-bad:
-	log_warnx("merging what a peer sent failed: %s", samen_strerror(rc));
+		log_warnx("merging what a peer sent failed: %s",
+		    samen_strerror(rc));
 }
 
 static void
@@ -2328,6 +2334,7 @@ ctl_peer_host(struct ctl *c, struct peer_host *h)
 	h->refuses = host_refuses;
 	h->members = host_members;
 	h->join = host_join;
+	h->merge = host_merge;
 	h->stored = host_stored;
 	h->digest = host_digest;
 }

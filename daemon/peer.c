@@ -1045,8 +1045,12 @@ on_batch(struct session *s, const struct sync_msg *m,
 		}
 	}
 	free(here);
+	if (rc != SAMEN_ESTORE && accepted > 0)
+		p->env.host.merge(p->env.host.arg);
 	if (rc == SAMEN_ESTORE || (rc = store_commit(p->env.store)) != 0) {
 		store_rollback(p->env.store);
+		if (accepted > 0)
+			p->env.host.stored(p->env.host.arg, 0);
 		session_error(s, rc, "storage error");
 		return;
 	}
@@ -1063,7 +1067,7 @@ on_batch(struct session *s, const struct sync_msg *m,
 	if (accepted > 0)
 		nudge(p, s->link);
 	if (accepted > 0)
-		p->env.host.stored(p->env.host.arg);
+		p->env.host.stored(p->env.host.arg, 1);
 	responder_note(s);
 	my_digest(p, d);
 	wire_init(&w);
