@@ -2293,25 +2293,43 @@ host_merge(void *arg)
 		    samen_strerror(rc));
 }
 
+static int
+cmp_rkey(const void *pa, const void *pb)
+{
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+
+	return (a > b) - (a < b);
+}
+
 static void
 host_stored(void *arg, int committed)
 {
 	struct ctl *c = arg;
+	struct store_record **recs;
+	size_t n = 0;
 	int rc, members = 0;
 
 	if (!committed) {
 		c->ntouched = 0;
 		return;
 	}
+	/* A record several change sets of the batch touched: loaded once. */
+	qsort(c->touched, c->ntouched, sizeof(*c->touched), cmp_rkey);
+	recs = xreallocarray(NULL, c->ntouched + 1, sizeof(*recs));
 	for (size_t i = 0; i < c->ntouched; i++) {
-		struct store_record *rec;
-
-		if (store_record_load(c->env.store, c->touched[i], &rec) != 0)
+		if (i > 0 && c->touched[i] == c->touched[i - 1])
 			continue;
-		members |= is_members_chain(c, rec->circle);
-		index_put(c->env.index, rec);
+		if (store_record_load(c->env.store, c->touched[i],
+		    &recs[n]) != 0)
+			continue;
+		members |= is_members_chain(c, recs[n]->circle);
+		n++;
 	}
 	c->ntouched = 0;
+	/* Records arrive author by author, their rids in no order: one
+	 * pass over the index for the batch, not a move per record. */
+	index_put_many(c->env.index, recs, n);
+	free(recs);
 	if (members && (rc = refresh_circles(c)) != 0)
 		log_warnx("merging what a peer sent failed: %s",
 		    samen_strerror(rc));

@@ -23,6 +23,13 @@ void index_free(struct index *ix);
 void index_clear(struct index *ix);
 /* Adds r, or replaces the record with the same rkey.  Takes ownership. */
 void index_put(struct index *ix, struct store_record *r);
+/*
+ * index_put of each of rs[0..n), in one pass over the array instead of
+ * one move of its tail per new record.  Takes ownership of the records;
+ * borrows rs, whose order it changes.  Of two with one rkey, the later in
+ * rs wins, as with index_put one after the other.
+ */
+void index_put_many(struct index *ix, struct store_record **rs, size_t n);
 size_t index_count(const struct index *ix);
 /* The i'th record in (rid, rkey) order; borrowed until the next put. */
 const struct store_record *index_at(const struct index *ix, size_t i);
