@@ -1558,15 +1558,17 @@ cmp_rkey(const void *pa, const void *pb)
 static int
 refresh_touched(struct ctl *c)
 {
+	struct store_record **recs;
 	int members = 0;
-	size_t n = 0;
+	size_t n = 0, m = 0;
 
-	/* A batch of writes may touch one record many times: read it once. */
+	/* A batch may touch one record many times: read it once. */
 	if (c->ntouched > 1)
 		qsort(c->touched, c->ntouched, sizeof(*c->touched), cmp_rkey);
 	for (size_t i = 0; i < c->ntouched; i++)
 		if (n == 0 || c->touched[n - 1] != c->touched[i])
 			c->touched[n++] = c->touched[i];
+	recs = xreallocarray(NULL, n + 1, sizeof(*recs));
 	for (size_t i = 0; i < n; i++) {
 		struct store_record *rec;
 
@@ -1580,9 +1582,13 @@ refresh_touched(struct ctl *c)
 			    rec->rkey);
 			store_record_free(rec);
 		} else
-			index_put(c->env.index, rec);
+			recs[m++] = rec;
 	}
 	c->ntouched = 0;
+	/* Records arrive author by author, their rids in no order: one
+	 * pass over the index, not a move of its tail per record. */
+	index_put_many(c->env.index, recs, m);
+	free(recs);
 	return members;
 }
 
@@ -2490,30 +2496,36 @@ bad:
 	    samen_strerror(rc));
 }
 
+/*
+ * Inside on_batch's transaction: one commit stores and merges a batch.  A
+ * merge that fails leaves the change sets pending (merge_one keeps each
+ * one all or nothing), and the next batch or unlock merges them.
+ */
 static void
-host_stored(void *arg)
+host_merge(void *arg)
 {
 	struct ctl *c = arg;
-	int rc, members = 0;
+	int rc;
 
-	if ((rc = store_begin(c->env.store)) != 0)
-		goto bad;
-	if ((rc = store_merge_pending(c->env.store, touched_cb, c)) != 0) {
-		store_rollback(c->env.store);
+	if ((rc = store_merge_pending(c->env.store, touched_cb, c)) != 0)
+		log_warnx("merging what a peer sent failed: %s",
+		    samen_strerror(rc));
+}
+
+static void
+host_stored(void *arg, int committed)
+{
+	struct ctl *c = arg;
+	int rc, members;
+
+	if (!committed) {
 		c->ntouched = 0;
-		goto bad;
-	}
-	if ((rc = store_commit(c->env.store)) != 0) {
-		store_rollback(c->env.store);
-		c->ntouched = 0;
-		goto bad;
+		return;
 	}
 	members = refresh_touched(c);
 	if (members && (rc = refresh_circles(c)) != 0)
-		goto bad;
-	return;
-bad:
-	log_warnx("merging what a peer sent failed: %s", samen_strerror(rc));
+		log_warnx("merging what a peer sent failed: %s",
+		    samen_strerror(rc));
 }
 
 static void
@@ -2533,6 +2545,7 @@ ctl_peer_host(struct ctl *c, struct peer_host *h)
 	h->refuses = host_refuses;
 	h->members = host_members;
 	h->join = host_join;
+	h->merge = host_merge;
 	h->stored = host_stored;
 	h->digest = host_digest;
 }

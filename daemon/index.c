@@ -84,6 +84,96 @@ index_put(struct index *ix, struct store_record *r)
 	ix->n++;
 }
 
+static int
+cmp_rec(const struct store_record *a, const struct store_record *b)
+{
+	return cmp_key(a->rid, a->rkey, b);
+}
+
+/* qsort is not stable: the position in rs breaks ties (same rkey). */
+struct put_item {
+	struct store_record *r;
+	size_t pos;
+};
+
+static int
+cmp_item(const void *pa, const void *pb)
+{
+	const struct put_item *a = pa, *b = pb;
+	int c = cmp_rec(a->r, b->r);
+
+	if (c)
+		return c;
+	return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+void
+index_put_many(struct index *ix, struct store_record **rs, size_t n)
+{
+	struct put_item *it;
+	size_t add = 0, i, j, k;
+
+	if (n == 0)
+		return;
+	it = xreallocarray(NULL, n, sizeof(*it));
+	for (i = 0; i < n; i++) {
+		it[i].r = rs[i];
+		it[i].pos = i;
+	}
+	qsort(it, n, sizeof(*it), cmp_item);
+	/* The same record twice: the later one wins. */
+	for (i = j = 0; i < n; i++) {
+		if (i + 1 < n && it[i + 1].r->rkey == it[i].r->rkey) {
+			store_record_free(it[i].r);
+			continue;
+		}
+		it[j++] = it[i];
+	}
+	n = j;
+	/* Records held already are replaced where they are; rs keeps the
+	 * new ones, still sorted. */
+	for (i = 0; i < n; i++) {
+		size_t at = lower_bound(ix, it[i].r->rid, it[i].r->rkey);
+
+		if (at < ix->n && ix->recs[at]->rkey == it[i].r->rkey) {
+			store_record_free(ix->recs[at]);
+			ix->recs[at] = it[i].r;
+		} else
+			rs[add++] = it[i].r;
+	}
+	free(it);
+	if (add == 0)
+		return;
+	if (ix->n + add > ix->cap) {
+		while (ix->n + add > ix->cap)
+			ix->cap = ix->cap ? ix->cap * 2 : 256;
+		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
+	}
+	/*
+	 * From the back: each new record finds its place by binary search
+	 * in what has not moved yet, and the run after it moves up in one
+	 * memmove.  Every record moves at most once.
+	 */
+	i = ix->n;
+	for (j = add; j > 0; j--) {
+		struct store_record *r = rs[j - 1];
+		size_t lo = 0, hi = i;
+
+		while (lo < hi) {
+			k = lo + (hi - lo) / 2;
+			if (cmp_rec(ix->recs[k], r) < 0)
+				lo = k + 1;
+			else
+				hi = k;
+		}
+		memmove(&ix->recs[lo + j], &ix->recs[lo],
+		    (i - lo) * sizeof(*ix->recs));
+		ix->recs[lo + j - 1] = r;
+		i = lo;
+	}
+	ix->n += add;
+}
+
 void
 index_append(struct index *ix, struct store_record *r)
 {
@@ -95,19 +185,17 @@ index_append(struct index *ix, struct store_record *r)
 }
 
 static int
-cmp_rec(const void *pa, const void *pb)
+cmp_rec_p(const void *pa, const void *pb)
 {
-	const struct store_record *a = *(struct store_record *const *)pa;
-	const struct store_record *b = *(struct store_record *const *)pb;
-
-	return cmp_key(a->rid, a->rkey, b);
+	return cmp_rec(*(struct store_record *const *)pa,
+	    *(struct store_record *const *)pb);
 }
 
 void
 index_sort(struct index *ix)
 {
 	if (ix->n > 1)
-		qsort(ix->recs, ix->n, sizeof(*ix->recs), cmp_rec);
+		qsort(ix->recs, ix->n, sizeof(*ix->recs), cmp_rec_p);
 }
 
 void

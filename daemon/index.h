@@ -25,6 +25,13 @@ void index_clear(struct index *ix);
 /* Adds r, or replaces the record with the same rkey.  Takes ownership. */
 void index_put(struct index *ix, struct store_record *r);
 /*
+ * index_put of each of rs[0..n), in one pass over the array instead of
+ * one move of its tail per new record.  Takes ownership of the records;
+ * borrows rs, whose order it changes.  Of two with one rkey, the later in
+ * rs wins, as with index_put one after the other.
+ */
+void index_put_many(struct index *ix, struct store_record **rs, size_t n);
+/*
  * For loading many records at once: index_append adds r at the end without
  * looking (takes ownership; its rkey must not be in the index yet) and
  * leaves the index unsorted until index_sort, which must come before any

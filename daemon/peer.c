@@ -62,6 +62,7 @@ struct chain {
 };
 
 struct link;
+struct pending;
 
 struct session {
 	struct peers *p;
@@ -79,6 +80,9 @@ struct session {
 	uint64_t sent, received, rejected, bytes_sent, bytes_received;
 	uint64_t noted_sent, noted_received, noted_rejected;
 	uint64_t last_ms;
+	/* What arrived and waits its turn, oldest first (see "Receiving"). */
+	struct pending *qhead, *qtail;
+	size_t nqueued;
 	struct session *next;		/* responder sessions */
 };
 
@@ -119,6 +123,7 @@ struct peers {
 	char listen[CONF_STRLEN];
 	uv_idle_t refresher;
 	int refresh_pending;
+	uv_idle_t drainer;		/* stores verified batches, in turn */
 	uint8_t unknown[16][32];	/* beacons from strangers, logged once */
 	size_t nunknown;
 	int open_handles;
@@ -164,6 +169,7 @@ link_by_curve(struct peers *p, const uint8_t curve[32])
 }
 
 static void session_free(struct session *s);
+static void queue_abandon(struct session *s);
 static void dealer_cb(struct zsock *zs, void *arg);
 static int recv_frames(void *sock, zmq_msg_t *frames, int want);
 static void tick_cb(uv_timer_t *t);
@@ -366,6 +372,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	queue_abandon(s);
 	for (size_t i = 0; i < s->nchains; i++)
 		free(s->chains[i].ranges);
 	free(s->chains);
@@ -509,6 +516,8 @@ check_complete(struct session *s)
 {
 	if (!s->initiator || s->state != S_RUNNING)
 		return;
+	if (s->qhead != NULL)
+		return;		/* batches received and not stored yet */
 	for (size_t i = 0; i < s->nchains; i++) {
 		struct chain *c = &s->chains[i];
 
@@ -907,69 +916,102 @@ on_vector(struct session *s, const struct sync_msg *m)
 	pump(s, c);
 }
 
-/* Verifies one change set and stores it; 1 if new, 0 if held, <0 bad. */
-static int
-accept_one(struct session *s, const uint8_t chain[CS_CIRCLELEN],
-    const struct sync_cs *e)
-{
-	struct peers *p = s->p;
+/*
+ * One change set of a BATCH as the thread pool found it: everything that
+ * needs neither the store nor the clock.  rc is the header's verdict
+ * (decode, chain, signature), payload_rc the payload's (decode, hash); the
+ * loop looks at them in that order, with the clock in between.
+ */
+struct checked {
 	struct cs_header h;
-	struct cs_payload pl;
 	uint8_t id[CS_IDLEN];
 	int rc;
+	int payload_rc;
+};
 
-	if ((rc = changeset_header_decode(&h, e->hdr, e->hdr_len)) != 0)
-		return rc;
-	if (memcmp(h.circle, chain, CS_CIRCLELEN) != 0)
-		return SAMEN_EPROTO;
-	if ((rc = changeset_verify(&h)) != 0)
-		return rc;
+/* Pure: runs on the thread pool, touches only k and what e points into. */
+static void
+check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
+    const struct sync_cs *e)
+{
+	struct cs_payload pl;
+
+	k->payload_rc = 0;
+	if ((k->rc = changeset_header_decode(&k->h, e->hdr, e->hdr_len)) != 0)
+		return;
+	if (memcmp(k->h.circle, chain, CS_CIRCLELEN) != 0) {
+		k->rc = SAMEN_EPROTO;
+		return;
+	}
+	if ((k->rc = changeset_verify(&k->h)) != 0)
+		return;
+	if ((k->payload_rc = changeset_payload_decode(&pl, e->payload,
+	    e->payload_len)) != 0)
+		return;
+	k->payload_rc = changeset_payload_check(&k->h, &pl, e->payload_len);
+	changeset_payload_free(&pl);
+	changeset_id(k->id, e->hdr, e->hdr_len);
+}
+
+/*
+ * Stores one change set that check_one() looked at; 1 if new, 0 if held,
+ * <0 bad.  The clock and the chain are checked here, on the loop.
+ */
+static int
+accept_one(struct session *s, const struct sync_cs *e,
+    const struct checked *k)
+{
+	struct peers *p = s->p;
+	int rc;
+
+	if (k->rc != 0)
+		return k->rc;
 	/* From the future: held back (not stored, so offered again later,
 	 * when our clock has caught up or theirs is fixed), and reported. */
-	if (hlc_too_far(h.hlc, now_ms(), p->env.max_skew_ms)) {
+	if (hlc_too_far(k->h.hlc, now_ms(), p->env.max_skew_ms)) {
 		char who[DEVID_SHORTLEN + 1], t[32];
 
-		short_id(who, h.author);
-		hlc_format(t, h.hlc);
+		short_id(who, k->h.author);
+		hlc_format(t, k->h.hlc);
 		log_warnx("clock skew: change set %s/%llu is dated %s, too far "
-		    "ahead; held back", who, (unsigned long long)h.seq, t);
+		    "ahead; held back", who, (unsigned long long)k->h.seq, t);
 		return SAMEN_EDRIFT;
 	}
-	if ((rc = changeset_payload_decode(&pl, e->payload,
-	    e->payload_len)) != 0)
-		return rc;
-	rc = changeset_payload_check(&h, &pl, e->payload_len);
-	changeset_payload_free(&pl);
-	if (rc != 0)
-		return rc;
-	changeset_id(id, e->hdr, e->hdr_len);
-	rc = store_cs_insert(p->env.store, &h, id, e->hdr, e->hdr_len,
+	if (k->payload_rc != 0)
+		return k->payload_rc;
+	rc = store_cs_insert(p->env.store, &k->h, k->id, e->hdr, e->hdr_len,
 	    e->payload, e->payload_len);
 	if (rc == SAMEN_EEXIST)
 		return 0;
 	if (rc != 0) {
 		char who[DEVID_SHORTLEN + 1], from[DEVID_SHORTLEN + 1];
 
-		short_id(who, h.author);
+		short_id(who, k->h.author);
 		short_id(from, s->link->device);
 		if (rc == SAMEN_EFORK)
 			log_warnx("author %s forked its chain at seq %llu "
 			    "(via %s): flagged, nothing more accepted from it",
-			    who, (unsigned long long)h.seq, from);
+			    who, (unsigned long long)k->h.seq, from);
 		else
 			log_warnx("change set %s/%llu from %s rejected: %s",
-			    who, (unsigned long long)h.seq, from,
+			    who, (unsigned long long)k->h.seq, from,
 			    samen_strerror(rc));
 		return rc;
 	}
 	return 1;
 }
 
+/*
+ * Stores a batch whose change sets the pool has checked (cs, m->ncs of
+ * them; NULL: check them here).
+ */
 static void
-on_batch(struct session *s, const struct sync_msg *m)
+on_batch(struct session *s, const struct sync_msg *m,
+    const struct checked *cs)
 {
 	struct peers *p = s->p;
 	struct chain *c = chain_find(s, m->chain);
+	struct checked *here = NULL;
 	uint32_t accepted = 0, rejected = 0;
 	uint8_t d[32];
 	struct wbuf w;
@@ -981,12 +1023,19 @@ on_batch(struct session *s, const struct sync_msg *m)
 		session_error(s, SAMEN_EPROTO, "batch for a chain not shared");
 		return;
 	}
+	if (cs == NULL) {
+		here = xcalloc(m->ncs, sizeof(*here));
+		for (uint32_t i = 0; i < m->ncs; i++)
+			check_one(&here[i], c->id, &m->cs[i]);
+		cs = here;
+	}
 	if ((rc = store_begin(p->env.store)) != 0) {
+		free(here);
 		session_error(s, rc, "storage error");
 		return;
 	}
 	for (uint32_t i = 0; i < m->ncs; i++) {
-		rc = accept_one(s, c->id, &m->cs[i]);
+		rc = accept_one(s, &m->cs[i], &cs[i]);
 		if (rc == 1)
 			accepted++;
 		else if (rc < 0) {
@@ -995,8 +1044,13 @@ on_batch(struct session *s, const struct sync_msg *m)
 			rejected++;
 		}
 	}
+	free(here);
+	if (rc != SAMEN_ESTORE && accepted > 0)
+		p->env.host.merge(p->env.host.arg);
 	if (rc == SAMEN_ESTORE || (rc = store_commit(p->env.store)) != 0) {
 		store_rollback(p->env.store);
+		if (accepted > 0)
+			p->env.host.stored(p->env.host.arg, 0);
 		session_error(s, rc, "storage error");
 		return;
 	}
@@ -1013,7 +1067,7 @@ on_batch(struct session *s, const struct sync_msg *m)
 	if (accepted > 0)
 		nudge(p, s->link);
 	if (accepted > 0)
-		p->env.host.stored(p->env.host.arg);
+		p->env.host.stored(p->env.host.arg, 1);
 	responder_note(s);
 	my_digest(p, d);
 	wire_init(&w);
@@ -1057,8 +1111,10 @@ note_digest(struct link *l, const uint8_t d[32])
 	l->has_digest = 1;
 }
 
+/* cs: a BATCH's change sets as the pool checked them, or NULL. */
 static void
-dispatch(struct session *s, const struct sync_msg *m, size_t len)
+dispatch(struct session *s, const struct sync_msg *m, size_t len,
+    const struct checked *cs)
 {
 	s->last_ms = now_ms();
 	s->bytes_received += len;
@@ -1074,7 +1130,7 @@ dispatch(struct session *s, const struct sync_msg *m, size_t len)
 		on_vector(s, m);
 		break;
 	case SYNC_BATCH:
-		on_batch(s, m);
+		on_batch(s, m, cs);
 		break;
 	case SYNC_ACK:
 		note_digest(s->link, m->digest);
@@ -1097,6 +1153,190 @@ dispatch(struct session *s, const struct sync_msg *m, size_t len)
 		break;
 	}
 	}
+}
+
+/*
+ * A message of a session waiting its turn.  A BATCH's change sets are
+ * checked on libuv's thread pool (busy until its after-work callback runs);
+ * everything a session receives is then handled on the loop in the order
+ * it arrived, so a batch is stored only after every batch before it (chains
+ * are hash-linked) and an ACK, DONE or ERROR waits behind the batches sent
+ * before it.  It owns a copy of the message: m and the pool point into buf.
+ * s is NULL once the session is gone; the after-work callback, which libuv
+ * always calls (with UV_ECANCELED if uv_cancel took the work back before it
+ * started), then frees it.  The pool touches only buf, m and cs.
+ */
+struct pending {
+	uv_work_t work;
+	struct session *s;
+	uint8_t *buf;
+	size_t len;
+	struct sync_msg m;
+	struct checked *cs;	/* BATCH checked by the pool: m.ncs */
+	int busy;
+	struct pending *next;
+};
+
+static void
+pending_free(struct pending *q)
+{
+	sync_msg_free(&q->m);
+	free(q->cs);
+	free(q->buf);
+	free(q);
+}
+
+static void
+check_work_cb(uv_work_t *w)
+{
+	struct pending *q = w->data;
+
+	for (uint32_t i = 0; i < q->m.ncs; i++)
+		check_one(&q->cs[i], q->m.chain, &q->m.cs[i]);
+}
+
+static void drain_cb(uv_idle_t *h);
+
+static void
+check_done_cb(uv_work_t *w, int status)
+{
+	struct pending *q = w->data;
+
+	(void)status;	/* cancelled: only once the session is gone */
+	q->busy = 0;
+	if (q->s == NULL) {
+		pending_free(q);
+		return;
+	}
+	if (q->s->qhead == q)
+		uv_idle_start(&q->s->p->drainer, drain_cb);
+}
+
+/* Frees what waits; what the pool holds is freed when it hands it back. */
+static void
+queue_abandon(struct session *s)
+{
+	struct pending *q, *next;
+
+	for (q = s->qhead; q != NULL; q = next) {
+		next = q->next;
+		if (q->busy) {
+			q->s = NULL;
+			(void)uv_cancel((uv_req_t *)&q->work);
+		} else
+			pending_free(q);
+	}
+	s->qhead = s->qtail = NULL;
+	s->nqueued = 0;
+}
+
+/*
+ * More than a sender within its credit can have waiting (WINDOW batches
+ * per chain, the ACKs of ours, a VECTOR and a DONE per chain): it ignores
+ * flow control, and we would hold its bytes without bound.
+ */
+static size_t
+queue_cap(const struct session *s)
+{
+	return (2 * (size_t)WINDOW + 2) * (s->nchains + 1);
+}
+
+/*
+ * A message for s, which borrows data (len bytes): handled now if nothing
+ * waits before it and it is not a BATCH, else queued (a BATCH goes to the
+ * thread pool to be checked).
+ */
+static void
+receive(struct session *s, const struct sync_msg *m, const uint8_t *data,
+    size_t len)
+{
+	struct peers *p = s->p;
+	struct pending *q;
+
+	s->last_ms = now_ms();
+	if (m->type != SYNC_BATCH && s->qhead == NULL) {
+		dispatch(s, m, len, NULL);
+		return;
+	}
+	if (s->nqueued >= queue_cap(s)) {
+		p->dropped++;
+		session_error(s, SAMEN_EPROTO, "more batches than credit allows");
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->s = s;
+	q->buf = xmalloc(len);
+	memcpy(q->buf, data, len);
+	q->len = len;
+	if (sync_decode(&q->m, q->buf, len) != 0)
+		fatalx("a sync message did not decode twice");
+	q->work.data = q;
+	if (s->qtail != NULL)
+		s->qtail->next = q;
+	else
+		s->qhead = q;
+	s->qtail = q;
+	s->nqueued++;
+	/* A batch for a chain not shared is refused whole, unchecked. */
+	if (q->m.type == SYNC_BATCH && chain_find(s, q->m.chain) != NULL) {
+		q->cs = xcalloc(q->m.ncs, sizeof(*q->cs));
+		q->busy = 1;
+		if (uv_queue_work(p->env.loop, &q->work, check_work_cb,
+		    check_done_cb) != 0) {
+			check_work_cb(&q->work);
+			q->busy = 0;
+		}
+	}
+	if (!s->qhead->busy)
+		uv_idle_start(&p->drainer, drain_cb);
+}
+
+/*
+ * Handles what is ready at the head of s's queue, in order: at most one
+ * BATCH per call, so that the control socket and the other sessions get
+ * their turn between batches.  Returns 1 if more is ready.
+ */
+static int
+drain(struct session *s)
+{
+	struct pending *q;
+	int stored = 0, handled = 0;
+
+	while ((q = s->qhead) != NULL && !q->busy) {
+		if (q->m.type == SYNC_BATCH && stored)
+			return 1;
+		handled = 1;
+		s->qhead = q->next;
+		if (s->qhead == NULL)
+			s->qtail = NULL;
+		s->nqueued--;
+		/* An ended session takes nothing more in. */
+		if (s->state == S_RUNNING)
+			dispatch(s, &q->m, q->len, q->cs);
+		stored |= q->m.type == SYNC_BATCH;
+		pending_free(q);
+	}
+	/* What waited may have been all the session waited for.  (Not for
+	 * a session whose queue was empty anyway: it may not even have had
+	 * the HELLO reply yet, and no chains means "complete".) */
+	if (handled && s->qhead == NULL)
+		check_complete(s);
+	return 0;
+}
+
+static void
+drain_cb(uv_idle_t *h)
+{
+	struct peers *p = h->data;
+	int more = 0;
+
+	for (size_t i = 0; i < p->nlinks; i++)
+		if (p->links[i]->out != NULL)
+			more |= drain(p->links[i]->out);
+	for (struct session *s = p->inbound; s != NULL; s = s->next)
+		more |= drain(s);
+	if (!more)
+		uv_idle_stop(h);
 }
 
 /*
@@ -1157,18 +1397,12 @@ dealer_cb(struct zsock *zs, void *arg)
 			if (l->out != NULL && l->out->state == S_RUNNING)
 				session_end(l->out, 0, "malformed message");
 		} else {
-			int heavy = m.type == SYNC_BATCH;
-
+			/* A BATCH is only queued here: taking it is cheap. */
 			if (l->out != NULL && l->out->id == m.session &&
 			    l->out->state == S_RUNNING)
-				dispatch(l->out, &m, zmq_msg_size(&f[0]));
+				receive(l->out, &m, zmq_msg_data(&f[0]),
+				    zmq_msg_size(&f[0]));
 			sync_msg_free(&m);
-			if (heavy) {
-				/* Let the control socket in between
-				 * batches: zsock calls us again. */
-				zmq_msg_close(&f[0]);
-				return;
-			}
 		}
 		zmq_msg_close(&f[0]);
 	}
@@ -1196,8 +1430,7 @@ inbound_drop(struct peers *p, struct session *s)
 	}
 }
 
-/* Returns 1 if it handled a BATCH (heavy: stop for this iteration). */
-static int
+static void
 router_one(struct peers *p, zmq_msg_t *f)
 {
 	const char *user;
@@ -1212,20 +1445,20 @@ router_one(struct peers *p, zmq_msg_t *f)
 	user = zmq_msg_gets(&f[1], "User-Id");
 	if (user == NULL || devid_decode(device, user, strlen(user)) != 0) {
 		p->dropped++;
-		return 0;
+		return;
 	}
 	if ((l = link_find(p, device)) == NULL)
 		l = link_add(p, device);
 	l->last_recv_ms = now_ms();
 	if (zmq_msg_size(&f[0]) > MAX_ROUTING_ID) {
 		p->dropped++;
-		return 0;
+		return;
 	}
 	if ((rc = sync_decode(&m, zmq_msg_data(&f[1]), len)) != 0) {
 		p->dropped++;
 		log_warnx("%.12s: malformed sync message: %s", l->devid,
 		    samen_strerror(rc));
-		return 0;
+		return;
 	}
 	s = inbound_find(p, l, m.session);
 	if (m.type == SYNC_HELLO) {
@@ -1244,10 +1477,8 @@ router_one(struct peers *p, zmq_msg_t *f)
 		p->inbound = s;
 	}
 	if (s != NULL && s->state == S_RUNNING)
-		dispatch(s, &m, len);
-	rc = m.type == SYNC_BATCH;
+		receive(s, &m, zmq_msg_data(&f[1]), len);
 	sync_msg_free(&m);
-	return rc;
 }
 
 static void
@@ -1266,11 +1497,9 @@ router_cb(struct zsock *zs, void *arg)
 			p->dropped++;
 			continue;
 		}
-		n = router_one(p, f);
+		router_one(p, f);
 		zmq_msg_close(&f[0]);
 		zmq_msg_close(&f[1]);
-		if (n)
-			return;	/* the control socket's turn */
 	}
 }
 
@@ -1634,9 +1863,11 @@ peers_open(struct peers **out, const struct peers_env *env, char **cause)
 	refresh_now(p);
 	uv_idle_init(env->loop, &p->refresher);
 	p->refresher.data = p;
+	uv_idle_init(env->loop, &p->drainer);
+	p->drainer.data = p;
 	uv_timer_init(env->loop, &p->timer);
 	p->timer.data = p;
-	p->open_handles = 2;
+	p->open_handles = 3;
 	uv_timer_start(&p->timer, tick_cb, 200, TICK_MS);
 	*out = p;
 	return 0;
@@ -1680,8 +1911,10 @@ peers_close(struct peers *p)
 	sodium_memzero(p->curve_sk, sizeof(p->curve_sk));
 	uv_timer_stop(&p->timer);
 	uv_idle_stop(&p->refresher);
+	uv_idle_stop(&p->drainer);
 	uv_close((uv_handle_t *)&p->timer, handle_closed_cb);
 	uv_close((uv_handle_t *)&p->refresher, handle_closed_cb);
+	uv_close((uv_handle_t *)&p->drainer, handle_closed_cb);
 }
 
 int

@@ -36,8 +36,16 @@ struct peer_host {
 	/* A peer offers circles (base ids) that we do not hold: it says we
 	 * are a member.  Take in their members chains, which hold our key. */
 	void (*join)(void *arg, uint8_t (*circles)[CS_CIRCLELEN], size_t n);
-	/* Change sets from a peer were committed: merge them, refresh. */
-	void (*stored)(void *arg);
+	/*
+	 * Change sets from a peer were inserted in the batch's transaction,
+	 * which is still open: merge them in it, so that the batch is stored
+	 * and merged by one commit.  A failure is the host's to log; the
+	 * change sets are committed all the same and stay pending.
+	 */
+	void (*merge)(void *arg);
+	/* The transaction merge ran in was committed (committed = 1):
+	 * refresh what it touched; or rolled back (0): forget it. */
+	void (*stored)(void *arg, int committed);
 	/* Our replica digest, to remember what a peer had when it synced. */
 	void (*digest)(void *arg, uint8_t out[32]);
 };

@@ -323,6 +323,21 @@ struct store {
 		uint8_t id[CS_CIRCLELEN];
 		uint32_t epoch;
 	} ckey;
+	/*
+	 * The last change set cs_insert stored: the head of (circle, aid),
+	 * whose author was not flagged then.  A batch holds one author's
+	 * consecutive seqs, so the next insert needs neither the head query
+	 * nor the flag check.  Rows of cs are only ever added by cs_insert
+	 * and authors only flagged by keep_fork, which drops it, as does
+	 * every rollback.
+	 */
+	struct {
+		int valid;
+		uint8_t circle[CS_CIRCLELEN];
+		int64_t aid;
+		uint64_t seq;
+		uint8_t id[CS_IDLEN];
+	} head;
 
 	/*
 	 * Records the change sets merged by one store_merge_pending touched,
@@ -444,6 +459,7 @@ drop_caches(struct store *st)
 	st->rec.valid = 0;
 	st->author.valid = 0;
 	st->ckey.valid = 0;
+	st->head.valid = 0;
 	if (st->keys != NULL)
 		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 }
@@ -1420,6 +1436,7 @@ keep_fork(struct store *st, const struct cs_header *h, int64_t aid,
 	sqlite3_stmt *s;
 	int rc;
 
+	st->head.valid = 0;
 	if ((s = q(st, Q_FORK_INSERT)) == NULL)
 		return SAMEN_ESTORE;
 	bind_blob(s, 1, h->circle, CS_CIRCLELEN);
@@ -1503,10 +1520,16 @@ cs_insert(struct store *st, const struct cs_header *h,
 	*keep = 0;
 	if ((rc = author_id(st, h->author, 1, &aid)) != 0)
 		return rc;
-	if ((rc = is_flagged(st, aid)) != 0)
-		return rc == 1 ? SAMEN_EFORK : rc;
-	if ((rc = cs_head(st, h->circle, aid, &head, head_id)) != 0)
-		return rc;
+	if (st->head.valid && st->head.aid == aid &&
+	    memcmp(st->head.circle, h->circle, CS_CIRCLELEN) == 0) {
+		head = st->head.seq;
+		memcpy(head_id, st->head.id, CS_IDLEN);
+	} else {
+		if ((rc = is_flagged(st, aid)) != 0)
+			return rc == 1 ? SAMEN_EFORK : rc;
+		if ((rc = cs_head(st, h->circle, aid, &head, head_id)) != 0)
+			return rc;
+	}
 	if (h->seq <= head)
 		return replay_or_fork(st, h, aid, id, hdr, hdr_len, payload,
 		    payload_len, keep);
@@ -1529,6 +1552,11 @@ cs_insert(struct store *st, const struct cs_header *h,
 	if ((rc = run(s)) != 0)
 		return rc;
 	*keep = 1;
+	st->head.valid = 1;
+	memcpy(st->head.circle, h->circle, CS_CIRCLELEN);
+	st->head.aid = aid;
+	st->head.seq = h->seq;
+	memcpy(st->head.id, id, CS_IDLEN);
 	return 0;
 }
 

@@ -74,6 +74,19 @@ def cs_count(node):
         db.close()
 
 
+def unmerged(node):
+    """Change sets node's store holds that it could merge and has not (the
+    pending queue): a batch from a peer is stored and merged by one commit,
+    so a daemon killed at any moment leaves none."""
+    db = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True,
+                         timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM cs WHERE merged = 0"
+                          " AND bad = 0 AND readable = 1").fetchone()[0]
+    finally:
+        db.close()
+
+
 # 1. Both ways.
 
 def test_two_daemons_sync_both_ways(cluster):
@@ -247,6 +260,7 @@ def test_kill9_mid_transfer_then_resume(cluster):
     b.kill9()
     partial = cs_count(b)
     assert base < partial < total, (base, partial, total)
+    assert unmerged(b) == 0
     print(f"B killed with {got} (then {partial}) of {total} change sets")
 
     # B comes back and syncs on connect; kill -9 A (the sender) partway.
@@ -254,6 +268,9 @@ def test_kill9_mid_transfer_then_resume(cluster):
     got = wait_between(b, partial, total, 60, "B to resume the stream")
     a.kill9()
     print(f"A killed while B held {got} of {total}")
+    b.kill9()
+    assert unmerged(b) == 0
+    b.start_listening()
 
     a.start_listening()
     synced(b, a)
@@ -270,6 +287,9 @@ def test_kill9_mid_transfer_then_resume(cluster):
     # And a sync now has nothing left to do.
     s = synced(b, a)
     assert s["in_sync"], s
+    # What the batches merged is what the change sets say.
+    assert b.samen("rebuild", json=True).json["replica_digest"] == \
+        sb["replica_digest"]
 
 
 # 5. Concurrent edits of one field.

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,47 @@ test_swap(void **state)
 	index_free(live);
 }
 
+/*
+ * index_put_many gives what index_put one record at a time gives: new
+ * records anywhere in the order, records held replaced, the same record
+ * twice in one batch (the later wins), batches of every size.
+ */
+static void
+test_put_many_is_put_one_by_one(void **state)
+{
+	struct index *one = index_new(), *many = index_new();
+	struct store_record *rs[300];
+	char v[64];
+
+	(void)state;
+	srand(4);
+	for (int round = 0; round < 40; round++) {
+		size_t n = (size_t)(rand() % 300);
+
+		for (size_t i = 0; i < n; i++) {
+			int64_t rkey = 1 + rand() % 2000;
+			uint8_t rid = (uint8_t)(rkey * 7 % 251);
+
+			snprintf(v, sizeof(v), "%d/%zu", round, i);
+			index_put(one, mkrec(rkey, rid, "case", v, "x"));
+			rs[i] = mkrec(rkey, rid, "case", v, "x");
+		}
+		index_put_many(many, rs, n);
+		assert_int_equal(index_count(many), index_count(one));
+		for (size_t i = 0; i < index_count(one); i++) {
+			const struct store_record *a = index_at(one, i);
+			const struct store_record *b = index_at(many, i);
+
+			assert_int_equal(a->rkey, b->rkey);
+			assert_string_equal(a->fields[0].vals[0].value,
+			    b->fields[0].vals[0].value);
+		}
+	}
+	assert_true(index_count(one) > 1000);
+	index_free(one);
+	index_free(many);
+}
+
 int
 main(void)
 {
@@ -185,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_many_inserts_stay_sorted),
 		cmocka_unit_test(test_append_sort_matches_put),
 		cmocka_unit_test(test_swap),
+		cmocka_unit_test(test_put_many_is_put_one_by_one),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -809,6 +809,75 @@ test_fork(void **state)
 	built_free(&b2);
 }
 
+/*
+ * store_cs_insert carries the head of the chain it last wrote from one
+ * change set to the next; a rollback, a refused insert or a fork must not
+ * leave it believing a head the database does not hold.
+ */
+static void
+test_head_carried(void **state)
+{
+	uint8_t rid[RID_LEN], zero[CS_IDLEN], bogus[CS_IDLEN];
+	struct op ops[1];
+	struct ops_chunk c;
+	struct built a1, a2, a3, f3, a4, b1, b2, bx;
+	struct store_stats s;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	randombytes_buf(bogus, sizeof(bogus));
+	mkrid(rid, 1700000000077ull);
+	ops[0] = op_set("name", "x", NULL, 0);
+	c = chunk("case", rid, ops, 1);
+	build(&a1, &w.a, &w.circle, w.circle.key, 1, zero, HLC_MAKE(1, 0), &c,
+	    1);
+	build(&a2, &w.a, &w.circle, w.circle.key, 2, a1.id, HLC_MAKE(2, 0), &c,
+	    1);
+	build(&a3, &w.a, &w.circle, w.circle.key, 3, a2.id, HLC_MAKE(3, 0), &c,
+	    1);
+	build(&f3, &w.a, &w.circle, w.circle.key, 3, a2.id, HLC_MAKE(9, 0), &c,
+	    1);
+	build(&a4, &w.a, &w.circle, w.circle.key, 4, a3.id, HLC_MAKE(4, 0), &c,
+	    1);
+	build(&b1, &w.b, &w.circle, w.circle.key, 1, zero, HLC_MAKE(1, 0), &c,
+	    1);
+	build(&b2, &w.b, &w.circle, w.circle.key, 2, b1.id, HLC_MAKE(2, 0), &c,
+	    1);
+	build(&bx, &w.b, &w.circle, w.circle.key, 2, bogus, HLC_MAKE(2, 0), &c,
+	    1);
+
+	/* Rolled back: the head is seq 0 again, not 2. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert(w.st, &a1), 0);
+	assert_int_equal(insert(w.st, &a2), 0);
+	store_rollback(w.st);
+	assert_int_equal(insert(w.st, &a2), SAMEN_ECHAIN);
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert(w.st, &a1), 0);
+	assert_int_equal(insert(w.st, &a2), 0);
+	/* Another author in between, one refused link included. */
+	assert_int_equal(insert(w.st, &b1), 0);
+	assert_int_equal(insert(w.st, &bx), SAMEN_ECHAIN);
+	assert_int_equal(insert(w.st, &b2), 0);
+	assert_int_equal(insert(w.st, &b2), SAMEN_EEXIST);
+	assert_int_equal(insert(w.st, &a3), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	/* A fork right after the head it carries: flagged, nothing more. */
+	assert_int_equal(insert(w.st, &f3), SAMEN_EFORK);
+	assert_int_equal(insert(w.st, &a4), SAMEN_EFORK);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 5);
+	assert_int_equal(s.flagged, 1);
+	built_free(&a1);
+	built_free(&a2);
+	built_free(&a3);
+	built_free(&f3);
+	built_free(&a4);
+	built_free(&b1);
+	built_free(&b2);
+	built_free(&bx);
+}
+
 static void
 test_locked(void **state)
 {
@@ -2657,6 +2726,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replay_and_head, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_carried, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chunk, setup,

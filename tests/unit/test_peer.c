@@ -1,0 +1,277 @@
+/* test_peer: the checks a BATCH gets on the thread pool, and the queue of a session whose batches are in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../../daemon/peer.c"
+
+#define NBATCH 8
+#define PER_BATCH 32
+
+/* Change sets of one author in one chain, built for the tests. */
+struct batch_world {
+	uint8_t pk[32], sk[64];
+	uint8_t circle[CS_CIRCLELEN];
+	uint8_t key[CS_KEYLEN];
+	uint64_t seq;
+	uint8_t head[CS_IDLEN];
+};
+
+static void
+world_init(struct batch_world *bw)
+{
+	memset(bw, 0, sizeof(*bw));
+	assert_int_equal(crypto_sign_keypair(bw->pk, bw->sk), 0);
+	randombytes_buf(bw->circle, sizeof(bw->circle));
+	randombytes_buf(bw->key, sizeof(bw->key));
+}
+
+/* The next change set of the chain, appended as a BATCH entry to entries. */
+static void
+next_cs(struct batch_world *bw, struct wbuf *hdr, struct wbuf *pay,
+    uint8_t id[CS_IDLEN])
+{
+	struct cs_header h;
+	struct cs_plain plain;
+	uint8_t rid[16], data[40], nonce[CS_NONCELEN];
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.author, bw->pk, 32);
+	memcpy(h.circle, bw->circle, CS_CIRCLELEN);
+	h.epoch = 1;
+	h.seq = ++bw->seq;
+	memcpy(h.prev, bw->head, CS_IDLEN);
+	h.hlc = 0x0191234567890003ULL;
+	randombytes_buf(rid, sizeof(rid));
+	randombytes_buf(data, sizeof(data));
+	randombytes_buf(nonce, sizeof(nonce));
+	changeset_rtag(plain.rtag, bw->key, "case", 4, rid);
+	plain.data = data;
+	plain.len = sizeof(data);
+	wire_init(hdr);
+	wire_init(pay);
+	changeset_build(hdr, pay, id, &h, bw->sk, bw->key, &plain, 1, nonce);
+	memcpy(bw->head, id, CS_IDLEN);
+}
+
+static void
+test_check_one(void **state)
+{
+	struct batch_world bw;
+	struct wbuf hdr, pay;
+	struct checked k;
+	struct sync_cs e;
+	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad;
+
+	(void)state;
+	world_init(&bw);
+	next_cs(&bw, &hdr, &pay, id);
+	e.hdr = wire_data(&hdr);
+	e.hdr_len = wire_len(&hdr);
+	e.payload = wire_data(&pay);
+	e.payload_len = wire_len(&pay);
+
+	check_one(&k, bw.circle, &e);
+	assert_int_equal(k.rc, 0);
+	assert_int_equal(k.payload_rc, 0);
+	assert_memory_equal(k.id, id, CS_IDLEN);
+	assert_int_equal(k.h.seq, 1);
+
+	/* Another chain than the batch's. */
+	memcpy(other, bw.circle, sizeof(other));
+	other[0] ^= 1;
+	check_one(&k, other, &e);
+	assert_int_equal(k.rc, SAMEN_EPROTO);
+
+	/* A bit of the signature (the header's last byte). */
+	bad = malloc(e.hdr_len);
+	assert_non_null(bad);
+	memcpy(bad, e.hdr, e.hdr_len);
+	bad[e.hdr_len - 1] ^= 1;
+	e.hdr = bad;
+	check_one(&k, bw.circle, &e);
+	assert_int_equal(k.rc, SAMEN_ESIG);
+	/* Cut short: does not decode. */
+	e.hdr_len -= 3;
+	check_one(&k, bw.circle, &e);
+	assert_true(k.rc < 0 && k.rc != SAMEN_ESIG);
+	free(bad);
+
+	/* The header is fine, a bit of the payload is not: the loop sees the
+	 * header's verdict first (the clock check comes between). */
+	e.hdr = wire_data(&hdr);
+	e.hdr_len = wire_len(&hdr);
+	bad = malloc(e.payload_len);
+	assert_non_null(bad);
+	memcpy(bad, e.payload, e.payload_len);
+	bad[e.payload_len - 1] ^= 1;
+	e.payload = bad;
+	check_one(&k, bw.circle, &e);
+	assert_int_equal(k.rc, 0);
+	assert_int_equal(k.payload_rc, SAMEN_EHASH);
+	free(bad);
+	wire_free(&hdr);
+	wire_free(&pay);
+}
+
+/* A peers and a session just real enough for receive() and the pool. */
+struct qworld {
+	uv_loop_t loop;
+	struct peers p;
+	struct session *s;
+	struct batch_world bw;
+	struct wbuf msgs[NBATCH];
+};
+
+static void
+qworld_open(struct qworld *w, int state)
+{
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(uv_loop_init(&w->loop), 0);
+	w->p.env.loop = &w->loop;
+	uv_idle_init(&w->loop, &w->p.drainer);
+	w->p.drainer.data = &w->p;
+	world_init(&w->bw);
+	w->s = session_new(&w->p, NULL, 0, 42);
+	w->s->state = state;
+	chain_add(w->s, w->bw.circle);
+	w->p.inbound = w->s;
+	for (int b = 0; b < NBATCH; b++) {
+		wire_init(&w->msgs[b]);
+		sync_put_batch_start(&w->msgs[b], 42, w->bw.circle, PER_BATCH);
+		for (int i = 0; i < PER_BATCH; i++) {
+			struct wbuf hdr, pay;
+			uint8_t id[CS_IDLEN];
+
+			next_cs(&w->bw, &hdr, &pay, id);
+			sync_put_batch_cs(&w->msgs[b], wire_data(&hdr),
+			    wire_len(&hdr), wire_data(&pay), wire_len(&pay));
+			wire_free(&hdr);
+			wire_free(&pay);
+		}
+	}
+}
+
+/* Every batch arrives; receive() copies it, so each buffer is wiped and
+ * freed at once, as a ZeroMQ frame would be. */
+static void
+qworld_receive_all(struct qworld *w)
+{
+	for (int b = 0; b < NBATCH; b++) {
+		struct sync_msg m;
+
+		assert_int_equal(sync_decode(&m, wire_data(&w->msgs[b]),
+		    wire_len(&w->msgs[b])), 0);
+		receive(w->s, &m, wire_data(&w->msgs[b]),
+		    wire_len(&w->msgs[b]));
+		sync_msg_free(&m);
+		memset((void *)(uintptr_t)wire_data(&w->msgs[b]), 0,
+		    wire_len(&w->msgs[b]));
+		wire_free(&w->msgs[b]);
+	}
+}
+
+static void
+qworld_close(struct qworld *w)
+{
+	uv_close((uv_handle_t *)&w->p.drainer, NULL);
+	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
+	/* No handle and no work request left behind. */
+	assert_int_equal(uv_loop_close(&w->loop), 0);
+}
+
+/*
+ * The session goes away while its batches are on the pool: what the pool
+ * holds is freed when it hands it back, nothing touches the session (the
+ * sanitizers would say so), and the loop closes clean.
+ */
+static void
+test_session_freed_while_checking(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, S_RUNNING);
+	qworld_receive_all(w);
+	assert_int_equal(w->s->nqueued, NBATCH);
+	assert_true(w->s->qhead->busy);
+	w->p.inbound = NULL;
+	session_free(w->s);
+	qworld_close(w);
+	free(w);
+}
+
+/*
+ * The pool finishes in any order; the queue hands batches back in the
+ * order they came, each with the verdicts of its own change sets.  (An
+ * ended session takes nothing in: drain() frees without dispatching, which
+ * is what lets this run without a store.)
+ */
+static void
+test_queue_keeps_arrival_order(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct pending *q;
+	uint64_t seq = 0;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, S_DONE);
+	w->p.inbound = NULL;	/* the drainer must not see it */
+	qworld_receive_all(w);
+	/* Let the pool finish everything, without the drainer. */
+	while (w->s->qhead != NULL) {
+		int busy = 0;
+
+		for (q = w->s->qhead; q != NULL; q = q->next)
+			busy |= q->busy;
+		if (!busy)
+			break;
+		uv_run(&w->loop, UV_RUN_ONCE);
+	}
+	for (q = w->s->qhead; q != NULL; q = q->next, n++) {
+		assert_int_equal(q->m.type, SYNC_BATCH);
+		assert_int_equal(q->m.ncs, PER_BATCH);
+		for (uint32_t i = 0; i < q->m.ncs; i++) {
+			assert_int_equal(q->cs[i].rc, 0);
+			assert_int_equal(q->cs[i].payload_rc, 0);
+			assert_int_equal(q->cs[i].h.seq, ++seq);
+		}
+	}
+	assert_int_equal(n, NBATCH);
+	/* One batch per call, oldest first. */
+	q = w->s->qhead->next;
+	assert_int_equal(drain(w->s), 1);
+	assert_ptr_equal(w->s->qhead, q);
+	assert_int_equal(w->s->nqueued, NBATCH - 1);
+	while (drain(w->s) == 1)
+		;
+	assert_null(w->s->qhead);
+	assert_int_equal(w->s->nqueued, 0);
+	session_free(w->s);
+	qworld_close(w);
+	free(w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_one),
+		cmocka_unit_test(test_session_freed_while_checking),
+		cmocka_unit_test(test_queue_keeps_arrival_order),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
