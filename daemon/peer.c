@@ -1788,7 +1788,16 @@ peers_refresh(struct peers *p)
 void
 peers_set_interval(struct peers *p, int seconds)
 {
+	uint64_t at = now_ms() + (uint64_t)seconds * 1000;
+
+	if (seconds == p->env.sync_interval)
+		return;
 	p->env.sync_interval = seconds;
+	/* Sooner now (or at all, after 0): from now, not from the last
+	 * session.  Going to 0, what is planned runs once more. */
+	for (size_t i = 0; seconds > 0 && i < p->nlinks; i++)
+		if (p->links[i]->next_sync_ms > at)
+			p->links[i]->next_sync_ms = at;
 }
 
 int

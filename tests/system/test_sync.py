@@ -5,6 +5,7 @@ nothing (a peer outside the circle, a device nobody added)."""
 
 import os
 import random
+import signal
 import sqlite3
 import threading
 import time
@@ -687,3 +688,25 @@ def test_circle_use_survives_a_restart(cluster):
     a.restart("--listen", a.addr)
     rid = a.put("case", "name=Bakker")
     assert a.get("case", rid)["circle"] == a.circles()["private"]["circle"]
+
+
+def test_sighup_turns_periodic_sync_on(cluster):
+    """sync_interval changed by SIGHUP takes effect at once: a daemon that
+    synced only when asked (0) starts pulling on its own, without a
+    restart and without being asked."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+    # With 0, a write on A stays on A: nothing pushes or pulls it.
+    rid = a.put("case", "name=after the reload")
+    time.sleep(1.5)
+    b.samen("get", "case", rid, rc=FAIL)
+    # B turns periodic sync on: it pulls the write within its period.
+    mark = len(b.log_text())
+    b.configure(sync_interval=1)
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in b.log_text()[mark:], 20,
+               "b to reload its configuration")
+    wait_until(lambda: b.samen("get", "case", rid, rc=None).rc == 0, 20,
+               "b to pull a's write on its own")
+    assert b.get("case", rid)["fields"] == {"name": "after the reload"}
