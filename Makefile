@@ -105,8 +105,14 @@ deps:
 
 # Tests always build with sanitizers, in a tree of their own.
 TEST_BUILD := build/test
-test: deps
-	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined run-tests
+# The fuzz targets' regressions and seeds are replayed too (clang): an input
+# that once crashed a decoder stays a test.
+test:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_PKGS) $(DEB_FUZZ)"
+	@$(MAKE) --no-print-directory fuzz-build fuzz-seeds
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
+	    SANITIZE=address,undefined run-tests
 
 run-tests: all $(UNIT_BIN)
 	@tests/run-tests.sh $(BUILD)

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # run-tests: every unit test binary, then the system tests; one summary line.
 #
-#   tests/run-tests.sh BUILD [unit|system|all]
+#   tests/run-tests.sh BUILD [unit|system|fuzz|all]
 #
 # Unit tests are the cmocka binaries in BUILD/tests/unit/.  Each binary's
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines are added up;
 # a binary that exits non-zero with no failure in its summary (a crash, a
 # sanitizer report at exit) counts as one more failure.  System tests are
-# tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD.  The last
+# tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD.  With
+# FUZZ_BUILD and FUZZ_TARGETS set (make test), the fuzz targets' saved
+# inputs are replayed last, each input one test.  The last
 # line is exactly "N passed, N failed"; the exit status is non-zero if
 # anything failed or nothing ran.
 
 set -u
 
 usage() {
-	echo "usage: $0 BUILD [unit|system|all]" >&2
+	echo "usage: $0 BUILD [unit|system|fuzz|all]" >&2
 	exit 2
 }
 
@@ -22,7 +24,7 @@ usage() {
 build=$1
 what=${2:-all}
 case $what in
-unit|system|all) ;;
+unit|system|fuzz|all) ;;
 *) usage ;;
 esac
 
@@ -122,11 +124,47 @@ run_system() {
 	echo "run-tests: system: $p passed, $f failed"
 }
 
+# The fuzz targets' saved inputs (tests/fuzz/regress/) and seeds, replayed
+# by tests/fuzz/run.sh, when $FUZZ_BUILD holds the targets (make test).
+run_fuzz() {
+	local out rc line p=0 f=0
+	if [ -z "${FUZZ_BUILD:-}" ] || [ -z "${FUZZ_TARGETS:-}" ]; then
+		echo "run-tests: set FUZZ_BUILD and FUZZ_TARGETS (make test" \
+		    "does)" >&2
+		failed=$((failed + 1))
+		failures+=("fuzz replay: not run")
+		return
+	fi
+	out=$(cd "$root" && timeout -k 10 "$UNIT_TIMEOUT" tests/fuzz/run.sh \
+	    regress "$FUZZ_BUILD" $FUZZ_TARGETS 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	line=$(printf '%s\n' "$out" |
+	    grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed}
+	fi
+	if { [ "$rc" -ne 0 ] || [ -z "$line" ]; } && [ "$f" -eq 0 ]; then
+		f=1
+		echo "run-tests: the fuzz replay exited with status $rc" >&2
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -eq 0 ] || failures+=("fuzz replay: $f failed")
+	echo "run-tests: fuzz replay: $p passed, $f failed"
+}
+
 case $what in
 unit) run_unit ;;
 system) run_system ;;
+fuzz) run_fuzz ;;
 all) run_unit; run_system ;;
 esac
+if [ "$what" = all ] && [ -n "${FUZZ_BUILD:-}" ]; then
+	run_fuzz
+fi
 
 for x in "${failures[@]+"${failures[@]}"}"; do
 	echo "FAILED $x"
