@@ -902,9 +902,11 @@ replay_batch(struct store *to, const uint8_t *msg, size_t len,
 		struct store_record **rs = xreallocarray(NULL, tc->n + 1,
 		    sizeof(*rs));
 
+		check(store_record_load_many(to, tc->k, tc->n, rs),
+		    "record load");
 		for (size_t i = 0; i < tc->n; i++)
-			check(store_record_load(to, tc->k[i], &rs[i]),
-			    "record load");
+			if (rs[i] == NULL)
+				die("replay: could not load a record");
 		index_put_many(ix, rs, tc->n);
 		free(rs);
 	}

@@ -2704,6 +2704,29 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 	return 0;
 }
 
+int
+store_record_load_many(struct store *st, const int64_t *rkeys, size_t n,
+    struct store_record **out)
+{
+	size_t i;
+	int own;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	own = !st->in_txn && sqlite3_get_autocommit(st->db);
+	if (own && run_q(st, Q_BEGIN_READ) != 0)
+		return SAMEN_ESTORE;
+	for (i = 0; i < n; i++)
+		if (store_record_load(st, rkeys[i], &out[i]) != 0)
+			out[i] = NULL;
+	/* Nothing was written: ending the read is all COMMIT does here. */
+	if (own && !sqlite3_get_autocommit(st->db))
+		(void)run_q(st, Q_COMMIT);
+	return 0;
+}
+
 static void
 values_free(struct store_value *v, size_t n)
 {

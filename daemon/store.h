@@ -233,6 +233,16 @@ int store_record_find(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 /* Loads and decrypts; *out is new: free with store_record_free(). */
 int store_record_load(struct store *st, int64_t rkey,
     struct store_record **out);
+/*
+ * store_record_load of each of rkeys[0..n) into out[0..n), inside one read
+ * transaction unless the caller has one: one snapshot, and one WAL read
+ * lock instead of one per statement.  out[i] is NULL where that record
+ * could not be loaded.  Returns 0, SAMEN_ELOCKED, or SAMEN_ESTORE if the
+ * read transaction could not start (then every out[i] is NULL).  Each
+ * record is new: free with store_record_free().
+ */
+int store_record_load_many(struct store *st, const int64_t *rkeys,
+    size_t n, struct store_record **out);
 void store_record_free(struct store_record *r);
 /*
  * Calls cb for every record, in rkey order, handing it over: cb owns the

@@ -323,6 +323,49 @@ merge_t(struct store *st, struct touched *t)
 	assert_int_equal(store_commit(st), 0);
 }
 
+/* Two loaded records hold the same thing, value for value, in order. */
+static void
+value_same(const struct store_value *a, const struct store_value *b)
+{
+	assert_memory_equal(a->vid, b->vid, VID_LEN);
+	assert_int_equal(a->hlc, b->hlc);
+	assert_memory_equal(a->author, b->author, 32);
+	assert_int_equal(a->alive, b->alive);
+	assert_int_equal(a->value_len, b->value_len);
+	assert_int_equal(a->value == NULL, b->value == NULL);
+	if (a->value != NULL)
+		assert_memory_equal(a->value, b->value, a->value_len + 1);
+}
+
+static void
+record_same(const struct store_record *a, const struct store_record *b)
+{
+	size_t i, j;
+
+	assert_int_equal(a->rkey, b->rkey);
+	assert_memory_equal(a->circle, b->circle, CS_CIRCLELEN);
+	assert_string_equal(a->collection, b->collection);
+	assert_memory_equal(a->rid, b->rid, RID_LEN);
+	assert_int_equal(a->nexist, b->nexist);
+	assert_int_equal(a->deleted, b->deleted);
+	assert_int_equal(a->exist_conflict, b->exist_conflict);
+	assert_int_equal(a->created, b->created);
+	assert_int_equal(a->updated, b->updated);
+	for (i = 0; i < a->nexist; i++)
+		value_same(&a->exist[i], &b->exist[i]);
+	assert_int_equal(a->nfields, b->nfields);
+	for (i = 0; i < a->nfields; i++) {
+		const struct store_field *fa = &a->fields[i], *fb = &b->fields[i];
+
+		assert_string_equal(fa->name, fb->name);
+		assert_int_equal(fa->is_set, fb->is_set);
+		assert_int_equal(fa->nvals, fb->nvals);
+		assert_int_equal(fa->ndistinct, fb->ndistinct);
+		for (j = 0; j < fa->nvals; j++)
+			value_same(&fa->vals[j], &fb->vals[j]);
+	}
+}
+
 /* Tests. */
 
 static void
@@ -2708,6 +2751,70 @@ test_peers(void **state)
 	store_peer_list_free(p, n);
 }
 
+/*
+ * store_record_load_many gives what store_record_load gives, record for
+ * record, in and out of a transaction; a missing record is NULL alone.
+ */
+static void
+test_load_many(void **state)
+{
+	uint8_t rid[3][RID_LEN], id[CS_IDLEN], v0[VID_LEN];
+	struct store_record *one, *many[4];
+	int64_t keys[4];
+	struct touched t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		struct op ops[3] = { op_exist(1, NULL, 0),
+		    op_set("name", i == 1 ? "Bo" : "An", NULL, 0),
+		    op_add("tags", "x") };
+
+		mkrid(rid[i], 1000 + i);
+		write1(w.st, &w.a, 10 + i, "case", rid[i], ops, 3,
+		    i == 0 ? id : NULL);
+	}
+	merge(w.st);
+	/* A conflict and a second device on the first record. */
+	{
+		struct op ops[2] = { op_set("name", "Cy", NULL, 0),
+		    op_add("tags", "y") };
+
+		write1(w.st, &w.b, 20, "case", rid[0], ops, 2, NULL);
+	}
+	vid(v0, id, 0, 0);
+	{
+		struct op ops[1] = { op_exist(0, v0, 1) };
+
+		write1(w.st, &w.b, 21, "case", rid[2], ops, 1, NULL);
+	}
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 2);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid[i], &keys[i]), 0);
+	keys[3] = keys[2] + 1000;	/* no such record */
+
+	assert_int_equal(store_record_load_many(w.st, keys, 4, many), 0);
+	assert_null(many[3]);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(many[i]);
+		assert_int_equal(store_record_load(w.st, keys[i], &one), 0);
+		record_same(one, many[i]);
+		store_record_free(one);
+		store_record_free(many[i]);
+	}
+	/* Inside the caller's transaction it neither ends nor breaks it. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_record_load_many(w.st, keys, 3, many), 0);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(many[i]);
+		store_record_free(many[i]);
+	}
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(store_record_load_many(w.st, keys, 0, many), 0);
+}
+
 int
 main(void)
 {
@@ -2756,6 +2863,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circle_list, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_many, setup,
+		    teardown),
 	};
 
 	if (sodium_init() < 0)
