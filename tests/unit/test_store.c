@@ -1046,8 +1046,13 @@ splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
 	crypto_generichash_final(&hs, hash, CS_HASHLEN);
 }
 
+/*
+ * A change set with one chunk sealed under a wrong key: stored bad and
+ * nothing of it applied, whether merged from the queue or, with
+ * at_insert, as store_cs_insert_merged stores it in a transaction.
+ */
 static void
-test_bad_chunk(void **state)
+bad_chunk(int at_insert)
 {
 	uint8_t rid1[RID_LEN], rid2[RID_LEN], id0[CS_IDLEN], v0[VID_LEN];
 	uint8_t wrong[CS_KEYLEN], before[32], after[32];
@@ -1064,7 +1069,6 @@ test_bad_chunk(void **state)
 	int64_t rkey;
 	uint8_t id[CS_IDLEN];
 
-	(void)state;
 	mkrid(rid1, 1700000000010ull);
 	mkrid(rid2, 1700000000011ull);
 	ops0[0] = op_exist(1, NULL, 0);
@@ -1110,8 +1114,19 @@ test_bad_chunk(void **state)
 		    wire_len(&pay)), 0);
 		changeset_payload_free(&chk);
 	}
-	assert_int_equal(store_cs_insert(w.st, &h, id, wire_data(&hdr),
-	    wire_len(&hdr), wire_data(&pay), wire_len(&pay)), 0);
+	if (at_insert) {
+		assert_int_equal(store_begin(w.st), 0);
+		assert_int_equal(store_cs_insert_merged(w.st, &h, id,
+		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
+		    wire_len(&pay)), 0);
+		/* Found bad as it was stored: never pending. */
+		assert_int_equal(store_stats(w.st, &s), 0);
+		assert_int_equal(s.bad, 1);
+		assert_int_equal(s.pending, 0);
+	} else
+		assert_int_equal(store_cs_insert(w.st, &h, id,
+		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
+		    wire_len(&pay)), 0);
 	w.a.seq++;
 	memcpy(w.a.head, id, CS_IDLEN);
 	changeset_payload_free(&pg);
@@ -1121,7 +1136,12 @@ test_bad_chunk(void **state)
 	wire_free(&pay);
 	wire_free(&hdr);
 
-	merge_t(w.st, &t);
+	if (at_insert) {
+		t.n = 0;
+		assert_int_equal(store_merge_pending(w.st, touched_cb, &t), 0);
+		assert_int_equal(store_commit(w.st), 0);
+	} else
+		merge_t(w.st, &t);
 	assert_int_equal(t.n, 0);
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
@@ -1152,6 +1172,20 @@ test_bad_chunk(void **state)
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
 	assert_int_equal(s.pending, 0);
+}
+
+static void
+test_bad_chunk(void **state)
+{
+	(void)state;
+	bad_chunk(0);
+}
+
+static void
+test_bad_chunk_at_insert(void **state)
+{
+	(void)state;
+	bad_chunk(1);
 }
 
 /* A canonical text of every record, for comparing replicas. */
@@ -3072,6 +3106,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chunk, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_chunk_at_insert,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_independent, setup,
