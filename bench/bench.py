@@ -623,10 +623,11 @@ def sc_initial(run, report=True):
         stages = (f"; per change set, replayed in-process: receive "
                   f"{u['decode'] + u['payload_check']:.1f} µs (+ "
                   f"{u['wire_estimate']:.1f} on the wire), verify "
-                  f"{u['verify']:.1f}, decrypt {u['decrypt']:.1f}, merge "
-                  f"{u['merge_incl_decrypt'] - u['decrypt']:.1f}, store "
-                  f"{u['insert']:.1f}, commit {u['commit']:.1f}, index "
-                  f"{u['index']:.1f}")
+                  f"{u['verify']:.1f}, decrypt {u['decrypt']:.1f}, store "
+                  f"and merge "
+                  f"{u['store_and_merge_incl_decrypt'] - u['decrypt']:.1f}"
+                  f" (+ {u['merge_pending']:.1f} pending), commit "
+                  f"{u['commit']:.1f}, index {u['index']:.1f}")
     if prof:
         # The daemon's own time per change set by stage: the share of its
         # samples times its CPU seconds.

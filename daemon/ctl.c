@@ -1569,10 +1569,12 @@ refresh_touched(struct ctl *c)
 		if (n == 0 || c->touched[n - 1] != c->touched[i])
 			c->touched[n++] = c->touched[i];
 	recs = xreallocarray(NULL, n + 1, sizeof(*recs));
+	/* One read transaction for the batch, not two locks per record. */
+	(void)store_record_load_many(c->env.store, c->touched, n, recs);
 	for (size_t i = 0; i < n; i++) {
-		struct store_record *rec;
+		struct store_record *rec = recs[i];
 
-		if (store_record_load(c->env.store, c->touched[i], &rec) != 0) {
+		if (rec == NULL) {
 			log_warnx("could not reload a record into the index");
 			continue;
 		}

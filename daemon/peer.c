@@ -979,8 +979,9 @@ accept_one(struct session *s, const struct sync_cs *e,
 	}
 	if (k->payload_rc != 0)
 		return k->payload_rc;
-	rc = store_cs_insert(p->env.store, &k->h, k->id, e->hdr, e->hdr_len,
-	    e->payload, e->payload_len);
+	/* Merged from the bytes in hand, in on_batch's transaction. */
+	rc = store_cs_insert_merged(p->env.store, &k->h, k->id, e->hdr,
+	    e->hdr_len, e->payload, e->payload_len);
 	if (rc == SAMEN_EEXIST)
 		return 0;
 	if (rc != 0) {

@@ -172,8 +172,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CS_AT] = "SELECT id FROM cs WHERE circle = ?1 AND aid = ?2"
 	    " AND seq = ?3",
 	[Q_CS_INSERT] = "INSERT INTO cs (circle, aid, seq, epoch, hlc,"
-	    " readable, id, hdr, payload)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    " readable, id, hdr, payload, merged, bad)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[Q_FORK_INSERT] = "INSERT OR IGNORE INTO forks (circle, aid, seq, id,"
 	    " hdr, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	/* One seek each in cs_chain: a vector costs two per author. */
@@ -261,10 +261,22 @@ static const char *const sql[Q_COUNT] = {
 };
 
 /* Key material, in sodium_malloc()'d memory (guarded, kept out of swap). */
+#define TAG_MEMO 32		/* a power of two */
 struct store_keys {
 	uint8_t storage[32];	/* encrypts values, names and circle keys */
 	uint8_t index[32];	/* keys the ctag/ftag hashes */
 	uint8_t circle[CS_KEYLEN];	/* merge's cached circle key */
+	/*
+	 * The tags of the names seen last, by a cheap hash of (domain,
+	 * name): a batch names the same few collections and fields in
+	 * every change set, and a keyed BLAKE2b per op was a tenth of the
+	 * merge.  Here, not in the store, because the names are plaintext.
+	 */
+	struct tag_memo {
+		uint8_t used, domain, len;
+		char name[OPS_MAX_FIELD];
+		uint8_t tag[TAGLEN];
+	} memo[TAG_MEMO];
 };
 
 struct store {
@@ -346,6 +358,11 @@ struct store {
 	int64_t *touched;
 	size_t ntouched, captouched;
 	int want_touched;
+	/*
+	 * store_cs_insert_merged changed the digest in this transaction:
+	 * store_merge_pending or store_commit writes it.
+	 */
+	int digest_unsaved;
 	/* The ftag of every EXIST value (its field is ""). */
 	uint8_t exist_ftag[TAGLEN];
 
@@ -616,11 +633,32 @@ tag(const struct store *st, uint8_t out[TAGLEN], uint8_t domain,
     const char *name, size_t n)
 {
 	crypto_generichash_state h;
+	struct tag_memo *m = NULL;
+	uint32_t x = 2166136261u ^ domain;	/* FNV-1a */
+	size_t i;
 
+	if (n <= OPS_MAX_FIELD) {
+		for (i = 0; i < n; i++)
+			x = (x ^ (uint8_t)name[i]) * 16777619u;
+		m = &st->keys->memo[x & (TAG_MEMO - 1)];
+		if (m->used && m->domain == domain && m->len == n &&
+		    memcmp(m->name, name, n) == 0) {
+			memcpy(out, m->tag, TAGLEN);
+			return;
+		}
+	}
 	crypto_generichash_init(&h, st->keys->index, 32, TAGLEN);
 	crypto_generichash_update(&h, &domain, 1);
 	crypto_generichash_update(&h, (const uint8_t *)name, n);
 	crypto_generichash_final(&h, out, TAGLEN);
+	if (m != NULL) {
+		m->used = 1;
+		m->domain = domain;
+		m->len = (uint8_t)n;
+		if (n > 0)
+			memcpy(m->name, name, n);
+		memcpy(m->tag, out, TAGLEN);
+	}
 }
 
 /* Associated data of a record's collection name: where it belongs. */
@@ -981,6 +1019,8 @@ void
 store_set_key(struct store *st, const uint8_t key[32])
 {
 	memcpy(st->keys->storage, key, 32);
+	/* Tags of the old key must not answer for the new one. */
+	sodium_memzero(st->keys->memo, sizeof(st->keys->memo));
 	crypto_kdf_derive_from_key(st->keys->index, sizeof(st->keys->index),
 	    1, "samenidx", st->keys->storage);
 	tag(st, st->exist_ftag, OP_EXIST, "", 0);
@@ -1029,9 +1069,13 @@ store_commit(struct store *st)
 {
 	if (!st->in_txn)
 		return SAMEN_EINVAL;
+	/* Merged at insert and no store_merge_pending since: written now. */
+	if (st->digest_unsaved && digest_save(st) != 0)
+		return SAMEN_ESTORE;	/* the caller rolls back */
 	if (run_q(st, Q_COMMIT) != 0)
 		return SAMEN_ESTORE;	/* still open: the caller rolls back */
 	st->in_txn = 0;
+	st->digest_unsaved = 0;
 	return 0;
 }
 
@@ -1043,6 +1087,10 @@ store_rollback(struct store *st)
 		run_q(st, Q_ROLLBACK);
 	st->in_txn = 0;
 	drop_caches(st);
+	/* What store_cs_insert_merged touched is gone with it. */
+	st->ntouched = 0;
+	st->want_touched = 0;
+	st->digest_unsaved = 0;
 	/* What memory held may include rolled-back merges. */
 	if (digest_load(st) != 0)
 		digests_init(&st->digest);
@@ -1505,17 +1553,27 @@ replay_or_fork(struct store *st, const struct cs_header *h, int64_t aid,
 	return SAMEN_EFORK;
 }
 
-/* The body of store_cs_insert; *keep says whether to keep what it wrote. */
+static int merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
+    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+    size_t payload_len, const struct digests *saved, size_t ntouched);
+
+/*
+ * The body of store_cs_insert; *keep says whether to keep what it wrote.
+ * With merge, a change set it can merge now is merged before its row is
+ * written, and the row says so (see store_cs_insert_merged).
+ */
 static int
 cs_insert(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len, int *keep)
+    const uint8_t *payload, size_t payload_len, int merge, int *keep)
 {
+	struct digests saved = st->digest;
 	uint8_t head_id[CS_IDLEN];
 	uint64_t head;
+	size_t ntouched = st->ntouched;
 	int64_t aid;
 	sqlite3_stmt *s;
-	int rc, readable;
+	int rc, readable, merged = 0, bad = 0;
 
 	*keep = 0;
 	if ((rc = author_id(st, h->author, 1, &aid)) != 0)
@@ -1538,8 +1596,28 @@ cs_insert(struct store *st, const struct cs_header *h,
 	if ((readable = circle_known(st, h->circle, h->epoch)) < 0)
 		return readable;
 
-	if ((s = q(st, Q_CS_INSERT)) == NULL)
-		return SAMEN_ESTORE;
+	if (merge && readable && st->has_key && st->in_txn) {
+		/*
+		 * Inside savepoint "cs", nested in store_cs_insert's "st":
+		 * a bad change set or a store error takes back its merge
+		 * alone; then it is stored bad, or pending for a retry.
+		 */
+		st->want_touched = 1;
+		if (run_q(st, Q_SP_CS) != 0)
+			return SAMEN_ESTORE;
+		rc = merge_bytes(st, id, hdr, hdr_len, payload, payload_len,
+		    &saved, ntouched);
+		merged = rc == 0;
+		bad = rc == 1;
+		if (run_q(st, Q_SP_CS_RELEASE) != 0) {
+			rc = SAMEN_ESTORE;
+			goto undo;
+		}
+	}
+	if ((s = q(st, Q_CS_INSERT)) == NULL) {
+		rc = SAMEN_ESTORE;
+		goto undo;
+	}
 	bind_blob(s, 1, h->circle, CS_CIRCLELEN);
 	sqlite3_bind_int64(s, 2, aid);
 	bind_u64(s, 3, h->seq);
@@ -1549,15 +1627,24 @@ cs_insert(struct store *st, const struct cs_header *h,
 	bind_blob(s, 7, id, CS_IDLEN);
 	bind_blob(s, 8, hdr, hdr_len);
 	bind_blob(s, 9, payload, payload_len);
+	sqlite3_bind_int(s, 10, merged);
+	sqlite3_bind_int(s, 11, bad);
 	if ((rc = run(s)) != 0)
-		return rc;
+		goto undo;
 	*keep = 1;
+	if (merged && memcmp(&saved, &st->digest, sizeof(saved)) != 0)
+		st->digest_unsaved = 1;
 	st->head.valid = 1;
 	memcpy(st->head.circle, h->circle, CS_CIRCLELEN);
 	st->head.aid = aid;
 	st->head.seq = h->seq;
 	memcpy(st->head.id, id, CS_IDLEN);
 	return 0;
+undo:
+	/* store_cs_insert rolls back to "st": the merge goes with it. */
+	st->digest = saved;
+	st->ntouched = ntouched;
+	return rc;
 }
 
 int
@@ -1569,10 +1656,33 @@ store_cs_insert(struct store *st, const struct cs_header *h,
 
 	if ((rc = sp_begin(st)) != 0)
 		return rc;
-	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, &keep);
+	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 0,
+	    &keep);
 	/* A refused change set leaves nothing, not even a new author. */
 	if (sp_end(st, keep) != 0)
 		return SAMEN_ESTORE;
+	return rc;
+}
+
+int
+store_cs_insert_merged(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct digests saved = st->digest;
+	size_t ntouched = st->ntouched;
+	int rc, keep;
+
+	if ((rc = sp_begin(st)) != 0)
+		return rc;
+	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 1,
+	    &keep);
+	if (sp_end(st, keep) != 0) {
+		/* Rolled back or not, what it merged is not to be trusted. */
+		st->digest = saved;
+		st->ntouched = ntouched;
+		return SAMEN_ESTORE;
+	}
 	return rc;
 }
 
@@ -2129,9 +2239,12 @@ rep_add(void *ctx, const struct merge_value *v)
 	if (sqlite3_changes(st->db) == 0)
 		return 0;	/* had it already: idempotent */
 	if (live) {
-		merge_digest_add(&st->digest.all, v->vid);
+		uint8_t vh[MERGE_VID_HASHLEN];
+
+		merge_vid_hash(vh, v->vid);
+		merge_digest_add_hash(&st->digest.all, vh);
 		if (!is_private(st, v->rec->circle))
-			merge_digest_add(&st->digest.shared, v->vid);
+			merge_digest_add_hash(&st->digest.shared, vh);
 		/*
 		 * A new live existence value is compared with the shown one
 		 * alone.  Once the shown one is lost the scan at flush sees
@@ -2184,9 +2297,12 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 	if ((rc = run(s)) != 0)
 		return rc;
 	if (sqlite3_changes(st->db) == 1) {
-		merge_digest_sub(&st->digest.all, vid);
+		uint8_t vh[MERGE_VID_HASHLEN];
+
+		merge_vid_hash(vh, vid);
+		merge_digest_sub_hash(&st->digest.all, vh);
 		if (!is_private(st, rec->circle))
-			merge_digest_sub(&st->digest.shared, vid);
+			merge_digest_sub_hash(&st->digest.shared, vh);
 		/* Only the death of the shown value needs a scan. */
 		if (kind == OP_EXIST && st->rec.shown.has &&
 		    memcmp(st->rec.shown.vid, vid, VID_LEN) == 0) {
@@ -2282,6 +2398,32 @@ cmp_i64(const void *pa, const void *pb)
 	return (a > b) - (a < b);
 }
 
+/*
+ * Merges one change set inside the caller's savepoint "cs": 0, 1 if it is
+ * bad, or a store error; either of those last two rolls back to "cs" and
+ * restores the digests (to saved) and the touched records (to ntouched).
+ */
+static int
+merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
+    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+    size_t payload_len, const struct digests *saved, size_t ntouched)
+{
+	int rc;
+
+	/* A chunk's record cache must not outlive its savepoint. */
+	st->rec.valid = 0;
+	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
+	if (rc != 0) {
+		/* All chunks or none. */
+		run_q(st, Q_SP_CS_ROLLBACK);
+		st->digest = *saved;
+		st->author.valid = 0;
+		st->ntouched = ntouched;
+	}
+	st->rec.valid = 0;
+	return rc;
+}
+
 /* Loads change set csn and merges it inside savepoint "cs". */
 static int
 merge_one(struct store *st, int64_t csn, int digest_each)
@@ -2311,20 +2453,11 @@ merge_one(struct store *st, int64_t csn, int digest_each)
 	if (hdr == NULL)
 		return SAMEN_ESTORE;
 
-	/* A chunk's record cache must not outlive its savepoint. */
-	st->rec.valid = 0;
 	if ((rc = run_q(st, Q_SP_CS)) != 0)
 		goto out;
-	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
+	rc = merge_bytes(st, id, hdr, hdr_len, payload, payload_len, &saved,
+	    ntouched);
 	bad = rc == 1;
-	if (bad || rc < 0) {
-		/* All chunks or none. */
-		run_q(st, Q_SP_CS_ROLLBACK);
-		st->digest = saved;
-		st->rec.valid = 0;
-		st->author.valid = 0;
-		st->ntouched = ntouched;
-	}
 	if (rc == 0 || bad) {
 		if ((s = q(st, bad ? Q_CS_BAD : Q_CS_MERGED)) == NULL)
 			rc = SAMEN_ESTORE;
@@ -2393,16 +2526,20 @@ store_merge_pending(struct store *st,
 
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
-	st->ntouched = 0;
-	st->want_touched = touched != NULL;
+	/* What store_cs_insert_merged touched before is reported too. */
+	st->want_touched = touched != NULL || st->ntouched > 0;
 	/*
 	 * Inside the caller's transaction the digest is written once at the
 	 * end; on its own, each change set commits with its digest.
 	 */
 	rc = merge_all(st, !st->in_txn);
-	if (st->in_txn && memcmp(&before, &st->digest, sizeof(before)) != 0 &&
-	    (rc2 = digest_save(st)) != 0 && rc == 0)
-		rc = rc2;
+	if (st->in_txn && (st->digest_unsaved ||
+	    memcmp(&before, &st->digest, sizeof(before)) != 0)) {
+		if ((rc2 = digest_save(st)) != 0 && rc == 0)
+			rc = rc2;
+		else if (rc2 == 0)
+			st->digest_unsaved = 0;
+	}
 	sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 	st->ckey.valid = 0;
 	/*
@@ -2419,7 +2556,7 @@ store_merge_pending(struct store *st,
 			st->touched[n++] = st->touched[i];
 	st->ntouched = 0;
 	st->want_touched = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; touched != NULL && i < n; i++)
 		touched(arg, st->touched[i]);
 	return rc;
 }
@@ -2701,6 +2838,29 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 	*out = record_pack(r);
 	store_record_free(r);
 	items_free(it, n);
+	return 0;
+}
+
+int
+store_record_load_many(struct store *st, const int64_t *rkeys, size_t n,
+    struct store_record **out)
+{
+	size_t i;
+	int own;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	own = !st->in_txn && sqlite3_get_autocommit(st->db);
+	if (own && run_q(st, Q_BEGIN_READ) != 0)
+		return SAMEN_ESTORE;
+	for (i = 0; i < n; i++)
+		if (store_record_load(st, rkeys[i], &out[i]) != 0)
+			out[i] = NULL;
+	/* Nothing was written: ending the read is all COMMIT does here. */
+	if (own && !sqlite3_get_autocommit(st->db))
+		(void)run_q(st, Q_COMMIT);
 	return 0;
 }
 

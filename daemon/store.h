@@ -158,6 +158,21 @@ int store_cs_head(struct store *st, const uint8_t author[32],
 int store_cs_insert(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len);
+/*
+ * store_cs_insert, and inside the caller's transaction (store_begin) also
+ * the merge of that change set, from the bytes in hand: it is decrypted
+ * and applied before its row is written, and the row goes in merged (or
+ * bad, as store_merge_pending would mark it), so it is neither read back
+ * nor updated.  Out of a transaction, without the storage key, or for a
+ * circle whose key the store lacks, it is stored pending as by
+ * store_cs_insert; so it is if its merge fails on a store error (the next
+ * store_merge_pending retries it).  The records it touched are reported
+ * by the next store_merge_pending's touched(), which the caller must call
+ * before store_commit to learn them.  Returns what store_cs_insert does.
+ */
+int store_cs_insert_merged(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len);
 
 /*
  * Merges every stored change set not merged yet whose circle key the store
@@ -166,7 +181,8 @@ int store_cs_insert(struct store *st, const struct cs_header *h,
  * whose chunk fails to decrypt or decode is marked bad, counted and skipped
  * (it is signed, so its author is at fault; nothing of it is applied).
  * touched(arg, rkey) is called once per record that the change sets merged
- * by this call touched, however many of them did, in rkey order, before it
+ * by this call, and by store_cs_insert_merged since the last call in this
+ * transaction, touched, however many of them did, in rkey order, before it
  * returns (may be NULL); after an error, for those merged before it.
  * Requires the storage key (SAMEN_ELOCKED).
  */
@@ -233,6 +249,16 @@ int store_record_find(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 /* Loads and decrypts; *out is new: free with store_record_free(). */
 int store_record_load(struct store *st, int64_t rkey,
     struct store_record **out);
+/*
+ * store_record_load of each of rkeys[0..n) into out[0..n), inside one read
+ * transaction unless the caller has one: one snapshot, and one WAL read
+ * lock instead of one per statement.  out[i] is NULL where that record
+ * could not be loaded.  Returns 0, SAMEN_ELOCKED, or SAMEN_ESTORE if the
+ * read transaction could not start (then every out[i] is NULL).  Each
+ * record is new: free with store_record_free().
+ */
+int store_record_load_many(struct store *st, const int64_t *rkeys,
+    size_t n, struct store_record **out);
 void store_record_free(struct store_record *r);
 /*
  * Calls cb for every record, in rkey order, handing it over: cb owns the

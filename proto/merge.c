@@ -116,20 +116,19 @@ merge_digest_init(struct merge_digest *d)
 	memset(d->sum, 0, sizeof(d->sum));
 }
 
-static void
-vid_hash(uint8_t out[32], const uint8_t vid[VID_LEN])
+void
+merge_vid_hash(uint8_t out[MERGE_VID_HASHLEN], const uint8_t vid[VID_LEN])
 {
-	crypto_generichash(out, 32, vid, VID_LEN, NULL, 0);
+	crypto_generichash(out, MERGE_VID_HASHLEN, vid, VID_LEN, NULL, 0);
 }
 
 void
-merge_digest_add(struct merge_digest *d, const uint8_t vid[VID_LEN])
+merge_digest_add_hash(struct merge_digest *d,
+    const uint8_t h[MERGE_VID_HASHLEN])
 {
-	uint8_t h[32];
 	unsigned carry = 0;
 	size_t i;
 
-	vid_hash(h, vid);
 	for (i = 0; i < sizeof(d->sum); i++) {
 		carry += (unsigned)d->sum[i] + h[i];
 		d->sum[i] = (uint8_t)carry;
@@ -138,18 +137,35 @@ merge_digest_add(struct merge_digest *d, const uint8_t vid[VID_LEN])
 }
 
 void
-merge_digest_sub(struct merge_digest *d, const uint8_t vid[VID_LEN])
+merge_digest_sub_hash(struct merge_digest *d,
+    const uint8_t h[MERGE_VID_HASHLEN])
 {
-	uint8_t h[32];
 	int x, borrow = 0;
 	size_t i;
 
-	vid_hash(h, vid);
 	for (i = 0; i < sizeof(d->sum); i++) {
 		x = d->sum[i] - h[i] - borrow;
 		borrow = x < 0;
 		d->sum[i] = (uint8_t)x;
 	}
+}
+
+void
+merge_digest_add(struct merge_digest *d, const uint8_t vid[VID_LEN])
+{
+	uint8_t h[MERGE_VID_HASHLEN];
+
+	merge_vid_hash(h, vid);
+	merge_digest_add_hash(d, h);
+}
+
+void
+merge_digest_sub(struct merge_digest *d, const uint8_t vid[VID_LEN])
+{
+	uint8_t h[MERGE_VID_HASHLEN];
+
+	merge_vid_hash(h, vid);
+	merge_digest_sub_hash(d, h);
 }
 
 void

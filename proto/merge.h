@@ -106,6 +106,17 @@ struct merge_digest {
 void merge_digest_init(struct merge_digest *d);
 void merge_digest_add(struct merge_digest *d, const uint8_t vid[VID_LEN]);
 void merge_digest_sub(struct merge_digest *d, const uint8_t vid[VID_LEN]);
+/*
+ * The same in two steps, for a value counted in more than one digest: the
+ * vid's hash once (merge_vid_hash), then added to or taken from each.
+ */
+#define MERGE_VID_HASHLEN 32
+void merge_vid_hash(uint8_t out[MERGE_VID_HASHLEN],
+    const uint8_t vid[VID_LEN]);
+void merge_digest_add_hash(struct merge_digest *d,
+    const uint8_t h[MERGE_VID_HASHLEN]);
+void merge_digest_sub_hash(struct merge_digest *d,
+    const uint8_t h[MERGE_VID_HASHLEN]);
 void merge_digest_final(uint8_t out[32], const struct merge_digest *d);
 
 #endif

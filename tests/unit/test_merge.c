@@ -1301,6 +1301,35 @@ test_replica_error(void **state)
 	tcs_free(&cs);
 }
 
+/* The two-step digest update is the one-step one. */
+static void
+test_digest_hash(void **state)
+{
+	struct merge_digest a, b, z;
+	uint8_t vid[2][VID_LEN], h[MERGE_VID_HASHLEN], fa[32], fb[32];
+
+	(void)state;
+	randombytes_buf(vid, sizeof(vid));
+	merge_digest_init(&a);
+	merge_digest_init(&b);
+	merge_digest_init(&z);
+	for (int i = 0; i < 2; i++) {
+		merge_digest_add(&a, vid[i]);
+		merge_vid_hash(h, vid[i]);
+		merge_digest_add_hash(&b, h);
+	}
+	merge_digest_final(fa, &a);
+	merge_digest_final(fb, &b);
+	assert_memory_equal(fa, fb, 32);
+	merge_digest_sub(&a, vid[0]);
+	merge_vid_hash(h, vid[0]);
+	merge_digest_sub_hash(&b, h);
+	assert_memory_equal(a.sum, b.sum, sizeof(a.sum));
+	merge_vid_hash(h, vid[1]);
+	merge_digest_sub_hash(&b, h);
+	assert_memory_equal(b.sum, z.sum, sizeof(z.sum));
+}
+
 int
 main(void)
 {
@@ -1314,6 +1343,7 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_cmp),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_digest_hash),
 		cmocka_unit_test(test_replica_error),
 		cmocka_unit_test(test_all_orders),
 	};

@@ -323,6 +323,49 @@ merge_t(struct store *st, struct touched *t)
 	assert_int_equal(store_commit(st), 0);
 }
 
+/* Two loaded records hold the same thing, value for value, in order. */
+static void
+value_same(const struct store_value *a, const struct store_value *b)
+{
+	assert_memory_equal(a->vid, b->vid, VID_LEN);
+	assert_int_equal(a->hlc, b->hlc);
+	assert_memory_equal(a->author, b->author, 32);
+	assert_int_equal(a->alive, b->alive);
+	assert_int_equal(a->value_len, b->value_len);
+	assert_int_equal(a->value == NULL, b->value == NULL);
+	if (a->value != NULL)
+		assert_memory_equal(a->value, b->value, a->value_len + 1);
+}
+
+static void
+record_same(const struct store_record *a, const struct store_record *b)
+{
+	size_t i, j;
+
+	assert_int_equal(a->rkey, b->rkey);
+	assert_memory_equal(a->circle, b->circle, CS_CIRCLELEN);
+	assert_string_equal(a->collection, b->collection);
+	assert_memory_equal(a->rid, b->rid, RID_LEN);
+	assert_int_equal(a->nexist, b->nexist);
+	assert_int_equal(a->deleted, b->deleted);
+	assert_int_equal(a->exist_conflict, b->exist_conflict);
+	assert_int_equal(a->created, b->created);
+	assert_int_equal(a->updated, b->updated);
+	for (i = 0; i < a->nexist; i++)
+		value_same(&a->exist[i], &b->exist[i]);
+	assert_int_equal(a->nfields, b->nfields);
+	for (i = 0; i < a->nfields; i++) {
+		const struct store_field *fa = &a->fields[i], *fb = &b->fields[i];
+
+		assert_string_equal(fa->name, fb->name);
+		assert_int_equal(fa->is_set, fb->is_set);
+		assert_int_equal(fa->nvals, fb->nvals);
+		assert_int_equal(fa->ndistinct, fb->ndistinct);
+		for (j = 0; j < fa->nvals; j++)
+			value_same(&fa->vals[j], &fb->vals[j]);
+	}
+}
+
 /* Tests. */
 
 static void
@@ -1003,8 +1046,13 @@ splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
 	crypto_generichash_final(&hs, hash, CS_HASHLEN);
 }
 
+/*
+ * A change set with one chunk sealed under a wrong key: stored bad and
+ * nothing of it applied, whether merged from the queue or, with
+ * at_insert, as store_cs_insert_merged stores it in a transaction.
+ */
 static void
-test_bad_chunk(void **state)
+bad_chunk(int at_insert)
 {
 	uint8_t rid1[RID_LEN], rid2[RID_LEN], id0[CS_IDLEN], v0[VID_LEN];
 	uint8_t wrong[CS_KEYLEN], before[32], after[32];
@@ -1021,7 +1069,6 @@ test_bad_chunk(void **state)
 	int64_t rkey;
 	uint8_t id[CS_IDLEN];
 
-	(void)state;
 	mkrid(rid1, 1700000000010ull);
 	mkrid(rid2, 1700000000011ull);
 	ops0[0] = op_exist(1, NULL, 0);
@@ -1067,8 +1114,19 @@ test_bad_chunk(void **state)
 		    wire_len(&pay)), 0);
 		changeset_payload_free(&chk);
 	}
-	assert_int_equal(store_cs_insert(w.st, &h, id, wire_data(&hdr),
-	    wire_len(&hdr), wire_data(&pay), wire_len(&pay)), 0);
+	if (at_insert) {
+		assert_int_equal(store_begin(w.st), 0);
+		assert_int_equal(store_cs_insert_merged(w.st, &h, id,
+		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
+		    wire_len(&pay)), 0);
+		/* Found bad as it was stored: never pending. */
+		assert_int_equal(store_stats(w.st, &s), 0);
+		assert_int_equal(s.bad, 1);
+		assert_int_equal(s.pending, 0);
+	} else
+		assert_int_equal(store_cs_insert(w.st, &h, id,
+		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
+		    wire_len(&pay)), 0);
 	w.a.seq++;
 	memcpy(w.a.head, id, CS_IDLEN);
 	changeset_payload_free(&pg);
@@ -1078,7 +1136,12 @@ test_bad_chunk(void **state)
 	wire_free(&pay);
 	wire_free(&hdr);
 
-	merge_t(w.st, &t);
+	if (at_insert) {
+		t.n = 0;
+		assert_int_equal(store_merge_pending(w.st, touched_cb, &t), 0);
+		assert_int_equal(store_commit(w.st), 0);
+	} else
+		merge_t(w.st, &t);
 	assert_int_equal(t.n, 0);
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
@@ -1109,6 +1172,20 @@ test_bad_chunk(void **state)
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
 	assert_int_equal(s.pending, 0);
+}
+
+static void
+test_bad_chunk(void **state)
+{
+	(void)state;
+	bad_chunk(0);
+}
+
+static void
+test_bad_chunk_at_insert(void **state)
+{
+	(void)state;
+	bad_chunk(1);
 }
 
 /* A canonical text of every record, for comparing replicas. */
@@ -2708,6 +2785,303 @@ test_peers(void **state)
 	store_peer_list_free(p, n);
 }
 
+/*
+ * store_record_load_many gives what store_record_load gives, record for
+ * record, in and out of a transaction; a missing record is NULL alone.
+ */
+static void
+test_load_many(void **state)
+{
+	uint8_t rid[3][RID_LEN], id[CS_IDLEN], v0[VID_LEN];
+	struct store_record *one, *many[4];
+	int64_t keys[4];
+	struct touched t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		struct op ops[3] = { op_exist(1, NULL, 0),
+		    op_set("name", i == 1 ? "Bo" : "An", NULL, 0),
+		    op_add("tags", "x") };
+
+		mkrid(rid[i], 1000 + i);
+		write1(w.st, &w.a, 10 + i, "case", rid[i], ops, 3,
+		    i == 0 ? id : NULL);
+	}
+	merge(w.st);
+	/* A conflict and a second device on the first record. */
+	{
+		struct op ops[2] = { op_set("name", "Cy", NULL, 0),
+		    op_add("tags", "y") };
+
+		write1(w.st, &w.b, 20, "case", rid[0], ops, 2, NULL);
+	}
+	vid(v0, id, 0, 0);
+	{
+		struct op ops[1] = { op_exist(0, v0, 1) };
+
+		write1(w.st, &w.b, 21, "case", rid[2], ops, 1, NULL);
+	}
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 2);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid[i], &keys[i]), 0);
+	keys[3] = keys[2] + 1000;	/* no such record */
+
+	assert_int_equal(store_record_load_many(w.st, keys, 4, many), 0);
+	assert_null(many[3]);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(many[i]);
+		assert_int_equal(store_record_load(w.st, keys[i], &one), 0);
+		record_same(one, many[i]);
+		store_record_free(one);
+		store_record_free(many[i]);
+	}
+	/* Inside the caller's transaction it neither ends nor breaks it. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_record_load_many(w.st, keys, 3, many), 0);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(many[i]);
+		store_record_free(many[i]);
+	}
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(store_record_load_many(w.st, keys, 0, many), 0);
+}
+
+/* A second store in the same directory holding the test circle. */
+static struct store *
+other_store(void)
+{
+	struct store *o;
+	char path[128], *cause = NULL;
+
+	snprintf(path, sizeof(path), "%s/other.db", w.dir);
+	assert_int_equal(store_open(&o, path, &cause), 0);
+	assert_null(cause);
+	store_set_key(o, w.skey);
+	assert_int_equal(store_circle_put(o, &w.circle), 0);
+	return o;
+}
+
+/*
+ * Change sets for the insert-merged tests: batch 1 creates r0; batch 2
+ * creates r1 and updates it in the next change set (its preds name the
+ * first), updates r0 (existing), and adds a second device's value to r0.
+ */
+#define IM_N 5
+static void
+im_build(struct built b[IM_N], uint8_t rid[2][RID_LEN])
+{
+	struct dev a = w.a, bd = w.b;
+	uint8_t v[3][VID_LEN];
+	struct op o0[2], o1[3], o2[1], o3[1], o4[1];
+	struct ops_chunk c;
+
+	mkrid(rid[0], 1700000004000ull);
+	mkrid(rid[1], 1700000004001ull);
+	o0[0] = op_exist(1, NULL, 0);
+	o0[1] = op_set("name", "first", NULL, 0);
+	c = chunk("case", rid[0], o0, 2);
+	build(&b[0], &a, &w.circle, w.circle.key, 1, a.head, HLC_MAKE(1, 0),
+	    &c, 1);
+	memcpy(a.head, b[0].id, CS_IDLEN);
+	o1[0] = op_exist(1, NULL, 0);
+	o1[1] = op_set("name", "new", NULL, 0);
+	o1[2] = op_add("tags", "t");
+	c = chunk("case", rid[1], o1, 3);
+	build(&b[1], &a, &w.circle, w.circle.key, 2, a.head, HLC_MAKE(2, 0),
+	    &c, 1);
+	memcpy(a.head, b[1].id, CS_IDLEN);
+	vid(v[0], b[1].id, 0, 1);
+	vid(v[2], b[1].id, 0, 2);
+	o2[0] = op_set("name", "renamed", v[0], 1);
+	c = chunk("case", rid[1], o2, 1);
+	build(&b[2], &a, &w.circle, w.circle.key, 3, a.head, HLC_MAKE(3, 0),
+	    &c, 1);
+	memcpy(a.head, b[2].id, CS_IDLEN);
+	vid(v[1], b[0].id, 0, 1);
+	o3[0] = op_set("name", "second", v[1], 1);
+	c = chunk("case", rid[0], o3, 1);
+	build(&b[3], &a, &w.circle, w.circle.key, 4, a.head, HLC_MAKE(4, 0),
+	    &c, 1);
+	o4[0] = op_rem("tags", "t", v[2], 1);
+	c = chunk("case", rid[1], o4, 1);
+	build(&b[4], &bd, &w.circle, w.circle.key, 1, bd.head, HLC_MAKE(5, 0),
+	    &c, 1);
+}
+
+/* As host_merge then the commit: in the caller's open transaction. */
+static void
+merge_commit(struct store *st, struct touched *t)
+{
+	t->n = 0;
+	assert_int_equal(store_merge_pending(st, touched_cb, t), 0);
+	assert_int_equal(store_commit(st), 0);
+}
+
+static int
+insert_merged(struct store *st, const struct built *b)
+{
+	return store_cs_insert_merged(st, &b->h, b->id, wire_data(&b->hdr),
+	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay));
+}
+
+/*
+ * store_cs_insert_merged: the same replica as store_cs_insert and
+ * store_merge_pending, a record created and updated within one batch, a
+ * batch that mixes new and existing records; touched records reported by
+ * the next store_merge_pending; nothing left pending.
+ */
+static void
+test_insert_merged(void **state)
+{
+	uint8_t rid[2][RID_LEN], g1[32], g2[32];
+	struct built b[IM_N];
+	struct store *o = other_store();
+	struct store_record *r;
+	struct store_stats s;
+	struct dump d1, d2;
+	struct touched t;
+	size_t i;
+
+	(void)state;
+	im_build(b, rid);
+	/* The reference: stored, then merged from the queue. */
+	for (i = 0; i < IM_N; i++)
+		assert_int_equal(insert(o, &b[i]), 0);
+	merge(o);
+
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert_merged(w.st, &b[0]), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 1; i < IM_N; i++)
+		assert_int_equal(insert_merged(w.st, &b[i]), 0);
+	/* A replay is refused as before and merges nothing twice. */
+	assert_int_equal(insert_merged(w.st, &b[1]), SAMEN_EEXIST);
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 2);
+	assert_true(t.keys[0] < t.keys[1]);
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, IM_N);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.bad, 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_digest(o, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	dump(w.st, &d1);
+	dump(o, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
+	r = load(w.st, "case", rid[1]);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "renamed");
+	assert_int_equal(field(r, "name", 0)->nvals, 1);
+	assert_null(field(r, "tags", 1));
+	assert_int_equal(r->created, HLC_MAKE(2, 0));
+	assert_int_equal(r->updated, HLC_MAKE(5, 0));
+	store_record_free(r);
+	r = load(w.st, "case", rid[0]);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "second");
+	store_record_free(r);
+
+	/* The digest was written with the commit: it survives a reopen. */
+	store_close(w.st);
+	open_store(&w.st, 1);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	/* And a rebuild from the change sets agrees. */
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	for (i = 0; i < IM_N; i++)
+		built_free(&b[i]);
+	store_close(o);
+}
+
+/*
+ * Out of a transaction, or without the storage key, a change set is only
+ * stored (pending); committed without store_merge_pending, the digest is
+ * still written; a rollback mid-batch leaves nothing half-merged.
+ */
+static void
+test_insert_merged_edges(void **state)
+{
+	uint8_t rid[2][RID_LEN], g0[32], g1[32], g2[32], head[CS_IDLEN];
+	struct built b[IM_N];
+	struct store_stats s;
+	struct touched t;
+	uint64_t seq;
+	int64_t rkey;
+	size_t i;
+
+	(void)state;
+	im_build(b, rid);
+	assert_int_equal(store_digest(w.st, g0), 0);
+
+	/* A rollback after three of them: nothing of any stays. */
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(insert_merged(w.st, &b[i]), 0);
+	store_rollback(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 0);
+	assert_int_equal(s.records, 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_memory_equal(g0, g1, 32);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid[i], &rkey), SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq,
+	    head), 0);
+	assert_int_equal(seq, 0);
+	/* Nothing of it is reported touched by the next merge either. */
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 0);
+
+	/* Out of a transaction: stored, pending, merged by the queue. */
+	assert_int_equal(insert_merged(w.st, &b[0]), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 1);
+
+	/* Committed with no store_merge_pending: the digest goes too. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert_merged(w.st, &b[1]), 0);
+	assert_int_equal(insert_merged(w.st, &b[2]), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	store_close(w.st);
+
+	/* Locked: stored pending, merged once the key is set. */
+	open_store(&w.st, 0);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert_merged(w.st, &b[3]), 0);
+	assert_int_equal(insert_merged(w.st, &b[4]), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 2);
+	store_set_key(w.st, w.skey);
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	for (i = 0; i < IM_N; i++)
+		built_free(&b[i]);
+}
+
 int
 main(void)
 {
@@ -2732,6 +3106,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chunk, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_chunk_at_insert,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_independent, setup,
@@ -2756,6 +3132,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circle_list, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_many, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_merged, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
+		    setup, teardown),
 	};
 
 	if (sodium_init() < 0)
