@@ -65,8 +65,8 @@ def puts_in_parallel(node, n, make_args, workers=6):
 
 def cs_count(node):
     """The change sets node's store holds, read straight from its SQLite
-    file (read-only): samend answers no control request while it merges a
-    stream of batches, so this is the only way to see a transfer progress."""
+    file (read-only): it sees a transfer progress without asking samend,
+    which answers control requests only between the batches it stores."""
     db = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True,
                          timeout=5)
     try:
