@@ -82,6 +82,7 @@ struct ctl {
 	size_t nreload;
 	size_t capreload;
 	int closing;
+	int index_bad;	/* it could not be loaded: reads are refused */
 };
 
 /* A shared circle as its members chain describes it. */
@@ -396,11 +397,23 @@ lookup(struct ctl *c, struct result *res, const char *collection,
 }
 
 static int
-need_unlocked(struct ctl *c, struct result *res)
+need_keys(struct ctl *c, struct result *res)
 {
 	if (vault_locked(c->env.vault) || !c->have_circle)
 		return fail(res, SAMEN_ELOCKED,
 		    "the daemon is locked: run 'samen unlock'");
+	return 0;
+}
+
+/* Unlocked, with the whole index: never answer from a partial one. */
+static int
+need_unlocked(struct ctl *c, struct result *res)
+{
+	if (need_keys(c, res))
+		return res->code;
+	if (c->index_bad)
+		return fail(res, SAMEN_ESTORE, "the replica could not be read "
+		    "into memory (see samend's log): run 'samen rebuild'");
 	return 0;
 }
 
@@ -767,16 +780,21 @@ struct op_ref {
 };
 
 static void
+push_rkey(int64_t **a, size_t *n, size_t *cap, int64_t rkey)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xreallocarray(*a, *cap, sizeof(**a));
+	}
+	(*a)[(*n)++] = rkey;
+}
+
+static void
 touched_cb(void *arg, int64_t rkey)
 {
 	struct ctl *c = arg;
 
-	if (c->ntouched == c->captouched) {
-		c->captouched = c->captouched ? c->captouched * 2 : 16;
-		c->touched = xreallocarray(c->touched, c->captouched,
-		    sizeof(*c->touched));
-	}
-	c->touched[c->ntouched++] = rkey;
+	push_rkey(&c->touched, &c->ntouched, &c->captouched, rkey);
 }
 
 static void abort_batch(struct ctl *c, int code);
@@ -1194,7 +1212,7 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 		return fail(res, SAMEN_EPROTO, "malformed status request");
 	/* Unlocked, the index holds every record (status waits for it to
 	 * load): counting there is free, counting in SQLite a table scan. */
-	if (vault_locked(c->env.vault))
+	if (vault_locked(c->env.vault) || c->index_bad)
 		rc = store_stats(c->env.store, &s);
 	else {
 		memset(&s, 0, sizeof(s));
@@ -1529,19 +1547,10 @@ load_index(struct ctl *c)
 	if ((rc = store_record_foreach(c->env.store, index_add_cb, ix)) == 0) {
 		index_sort(ix);
 		index_swap(c->env.index, ix);
+		c->index_bad = 0;
 	}
 	index_free(ix);
 	return rc;
-}
-
-static void
-push_rkey(int64_t **a, size_t *n, size_t *cap, int64_t rkey)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		*a = xreallocarray(*a, *cap, sizeof(**a));
-	}
-	(*a)[(*n)++] = rkey;
 }
 
 /*
@@ -1669,9 +1678,12 @@ load_done_cb(uv_work_t *w, int status)
 		    "loading it here", l->cause ? l->cause : "",
 		    l->cause ? ": " : "", samen_strerror(rc));
 		c->nreload = 0;
-		if ((rc = load_index(c)) != 0)
-			log_warnx("could not load the index: %s; 'samen "
-			    "rebuild' may help", samen_strerror(rc));
+		if ((rc = load_index(c)) != 0) {
+			log_warnx("could not load the index: %s; reads are "
+			    "refused until 'samen rebuild'",
+			    samen_strerror(rc));
+			c->index_bad = 1;
+		}
 	}
 	for (size_t i = 0; i < c->nreload; i++) {
 		struct store_record *rec;
@@ -1910,7 +1922,7 @@ handle_rebuild(struct ctl *c, struct wire_reader *r, struct result *res)
 
 	if (wire_get_array_n(r, 0) || wire_end(r))
 		return fail(res, SAMEN_EPROTO, "malformed rebuild request");
-	if (need_unlocked(c, res))
+	if (need_keys(c, res))
 		return res->code;
 	if ((rc = store_rebuild(c->env.store)) != 0 ||
 	    (rc = load_index(c)) != 0 ||

@@ -36,6 +36,17 @@ index_free(struct index *ix)
 	free(ix);
 }
 
+/* Room for more records after the n held. */
+static void
+reserve(struct index *ix, size_t more)
+{
+	if (ix->n + more <= ix->cap)
+		return;
+	while (ix->n + more > ix->cap)
+		ix->cap = ix->cap ? ix->cap * 2 : 256;
+	ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
+}
+
 static int
 cmp_key(const uint8_t rid[RID_LEN], int64_t rkey, const struct store_record *r)
 {
@@ -73,10 +84,7 @@ index_put(struct index *ix, struct store_record *r)
 		ix->recs[at] = r;
 		return;
 	}
-	if (ix->n == ix->cap) {
-		ix->cap = ix->cap ? ix->cap * 2 : 256;
-		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
-	}
+	reserve(ix, 1);
 	/* New rids are usually the newest: this is mostly an append. */
 	memmove(&ix->recs[at + 1], &ix->recs[at],
 	    (ix->n - at) * sizeof(*ix->recs));
@@ -144,11 +152,7 @@ index_put_many(struct index *ix, struct store_record **rs, size_t n)
 	free(it);
 	if (add == 0)
 		return;
-	if (ix->n + add > ix->cap) {
-		while (ix->n + add > ix->cap)
-			ix->cap = ix->cap ? ix->cap * 2 : 256;
-		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
-	}
+	reserve(ix, add);
 	/*
 	 * From the back: each new record finds its place by binary search
 	 * in what has not moved yet, and the run after it moves up in one
@@ -177,10 +181,7 @@ index_put_many(struct index *ix, struct store_record **rs, size_t n)
 void
 index_append(struct index *ix, struct store_record *r)
 {
-	if (ix->n == ix->cap) {
-		ix->cap = ix->cap ? ix->cap * 2 : 256;
-		ix->recs = xreallocarray(ix->recs, ix->cap, sizeof(*ix->recs));
-	}
+	reserve(ix, 1);
 	ix->recs[ix->n++] = r;
 }
 

@@ -1269,8 +1269,16 @@ receive(struct session *s, const struct sync_msg *m, const uint8_t *data,
 	q->buf = xmalloc(len);
 	memcpy(q->buf, data, len);
 	q->len = len;
-	if (sync_decode(&q->m, q->buf, len) != 0)
-		fatalx("a sync message did not decode twice");
+	/* m points into the caller's bytes: decode our copy (the same bytes,
+	 * so it cannot fail; if it ever did, the message is dropped, never
+	 * trusted). */
+	if (sync_decode(&q->m, q->buf, len) != 0) {
+		free(q->buf);
+		free(q);
+		p->dropped++;
+		session_error(s, SAMEN_EPROTO, "malformed message");
+		return;
+	}
 	q->work.data = q;
 	if (s->qtail != NULL)
 		s->qtail->next = q;

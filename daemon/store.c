@@ -2688,6 +2688,47 @@ out:
 	return rc;
 }
 
+/* The distinct authors of a record being packed, and where they go. */
+struct pack {
+	const uint8_t **authors;
+	size_t na;
+	uint8_t *pa;		/* the authors' 32-byte slots in the block */
+	char *ps;		/* the next string's place in the block */
+};
+
+/* The slot of author a, which is added if it is new. */
+static size_t
+pack_author(struct pack *k, const uint8_t *a)
+{
+	size_t i;
+
+	for (i = 0; i < k->na && memcmp(k->authors[i], a, 32) != 0; i++)
+		;
+	if (i == k->na)
+		k->authors[k->na++] = a;
+	return i;
+}
+
+static char *
+pack_str(struct pack *k, const char *src, size_t len)
+{
+	char *d = k->ps;
+
+	memcpy(d, src, len);
+	d[len] = '\0';
+	k->ps += len + 1;
+	return d;
+}
+
+static void
+pack_val(struct pack *k, struct store_value *d, const struct store_value *v)
+{
+	*d = *v;
+	d->author = k->pa + 32 * pack_author(k, v->author);
+	if (v->value != NULL)
+		d->value = pack_str(k, v->value, v->value_len);
+}
+
 /*
  * One allocation for what r holds, laid out as: the record, the existence
  * values, the fields, every field's values, the distinct authors (32 bytes
@@ -2697,12 +2738,10 @@ out:
 static struct store_record *
 record_pack(const struct store_record *r)
 {
-	const uint8_t **authors;
-	size_t i, j, k, nv = r->nexist, na = 0, strs, size;
+	struct pack k;
+	size_t i, j, nv = r->nexist, strs, size;
 	struct store_record *p;
 	struct store_value *pv;
-	uint8_t *pa;
-	char *ps;
 
 	strs = strlen(r->collection) + 1;
 	for (i = 0; i < r->nfields; i++) {
@@ -2711,26 +2750,15 @@ record_pack(const struct store_record *r)
 		for (j = 0; j < r->fields[i].nvals; j++)
 			strs += r->fields[i].vals[j].value_len + 1;
 	}
-	authors = xcalloc(nv ? nv : 1, sizeof(*authors));
-	for (i = 0; i < nv; i++) {
-		const struct store_value *v = i < r->nexist ? &r->exist[i] :
-		    NULL;
-
-		if (v == NULL) {
-			size_t n = i - r->nexist;
-
-			for (j = 0; n >= r->fields[j].nvals; j++)
-				n -= r->fields[j].nvals;
-			v = &r->fields[j].vals[n];
-		}
-		for (k = 0; k < na && memcmp(authors[k], v->author, 32); k++)
-			;
-		if (k == na)
-			authors[na++] = v->author;
-	}
-	size = sizeof(*p) + r->nexist * sizeof(*pv) +
-	    r->nfields * sizeof(*p->fields) + (nv - r->nexist) * sizeof(*pv) +
-	    na * 32 + strs;
+	memset(&k, 0, sizeof(k));
+	k.authors = xcalloc(nv ? nv : 1, sizeof(*k.authors));
+	for (i = 0; i < r->nexist; i++)
+		(void)pack_author(&k, r->exist[i].author);
+	for (i = 0; i < r->nfields; i++)
+		for (j = 0; j < r->fields[i].nvals; j++)
+			(void)pack_author(&k, r->fields[i].vals[j].author);
+	size = sizeof(*p) + nv * sizeof(*pv) +
+	    r->nfields * sizeof(*p->fields) + k.na * 32 + strs;
 	p = xmalloc(size);
 	*p = *r;
 	p->packed = 1;
@@ -2739,42 +2767,26 @@ record_pack(const struct store_record *r)
 	pv += r->nexist;
 	p->fields = r->nfields ? (struct store_field *)pv : NULL;
 	pv = (struct store_value *)((struct store_field *)pv + r->nfields);
-	pa = (uint8_t *)(pv + (nv - r->nexist));
-	for (k = 0; k < na; k++)
-		memcpy(pa + 32 * k, authors[k], 32);
-	ps = (char *)(pa + 32 * na);
+	k.pa = (uint8_t *)(pv + (nv - r->nexist));
+	for (i = 0; i < k.na; i++)
+		memcpy(k.pa + 32 * i, k.authors[i], 32);
+	k.ps = (char *)(k.pa + 32 * k.na);
 
-#define PACK_STR(dst, src, len) do {					\
-	memcpy(ps, (src), (len));					\
-	ps[(len)] = '\0';						\
-	(dst) = ps;							\
-	ps += (len) + 1;						\
-} while (0)
-#define PACK_VAL(dst, src) do {						\
-	(dst) = (src);							\
-	for (k = 0; memcmp(authors[k], (src).author, 32); k++)		\
-		;							\
-	(dst).author = pa + 32 * k;					\
-	if ((src).value != NULL)					\
-		PACK_STR((dst).value, (src).value, (src).value_len);	\
-} while (0)
-	PACK_STR(p->collection, r->collection, strlen(r->collection));
+	p->collection = pack_str(&k, r->collection, strlen(r->collection));
 	for (i = 0; i < r->nexist; i++)
-		PACK_VAL(p->exist[i], r->exist[i]);
+		pack_val(&k, &p->exist[i], &r->exist[i]);
 	for (i = 0; i < r->nfields; i++) {
 		const struct store_field *f = &r->fields[i];
 
 		p->fields[i] = *f;
-		PACK_STR(p->fields[i].name, f->name, strlen(f->name));
+		p->fields[i].name = pack_str(&k, f->name, strlen(f->name));
 		p->fields[i].vals = f->nvals ? pv : NULL;
 		for (j = 0; j < f->nvals; j++)
-			PACK_VAL(pv[j], f->vals[j]);
+			pack_val(&k, &pv[j], &f->vals[j]);
 		pv += f->nvals;
 	}
-#undef PACK_VAL
-#undef PACK_STR
-	assert((size_t)(ps - (char *)p) == size);
-	free(authors);
+	assert((size_t)(k.ps - (char *)p) == size);
+	free(k.authors);
 	return p;
 }
 
@@ -2841,6 +2853,55 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 	return 0;
 }
 
+/*
+ * A read transaction unless the caller is in one: one snapshot, and SQLite
+ * takes the WAL read lock once instead of for every statement.  Returns 1
+ * if it began one (read_end ends it), 0 if not, or SAMEN_ESTORE.
+ */
+static int
+read_begin(struct store *st)
+{
+	if (st->in_txn || !sqlite3_get_autocommit(st->db))
+		return 0;
+	return run_q(st, Q_BEGIN_READ) != 0 ? SAMEN_ESTORE : 1;
+}
+
+/* Ends what read_begin began (own = its return).  Nothing was written:
+ * ending the read is all COMMIT does here. */
+static int
+read_end(struct store *st, int own)
+{
+	if (own > 0 && !sqlite3_get_autocommit(st->db) &&
+	    run_q(st, Q_COMMIT) != 0)
+		return SAMEN_ESTORE;
+	return 0;
+}
+
+/* The rkeys s yields in its first column, all of them (s is reset). */
+static int
+rkeys_of(sqlite3_stmt *s, int64_t **out, size_t *nout)
+{
+	int64_t *keys = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			keys = xreallocarray(keys, cap, sizeof(*keys));
+		}
+		keys[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(keys);
+		return SAMEN_ESTORE;
+	}
+	*out = keys;
+	*nout = n;
+	return 0;
+}
+
 int
 store_record_load_many(struct store *st, const int64_t *rkeys, size_t n,
     struct store_record **out)
@@ -2852,15 +2913,12 @@ store_record_load_many(struct store *st, const int64_t *rkeys, size_t n,
 		out[i] = NULL;
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
-	own = !st->in_txn && sqlite3_get_autocommit(st->db);
-	if (own && run_q(st, Q_BEGIN_READ) != 0)
-		return SAMEN_ESTORE;
+	if ((own = read_begin(st)) < 0)
+		return own;
 	for (i = 0; i < n; i++)
 		if (store_record_load(st, rkeys[i], &out[i]) != 0)
 			out[i] = NULL;
-	/* Nothing was written: ending the read is all COMMIT does here. */
-	if (own && !sqlite3_get_autocommit(st->db))
-		(void)run_q(st, Q_COMMIT);
+	(void)read_end(st, own);
 	return 0;
 }
 
@@ -2901,45 +2959,25 @@ store_record_foreach(struct store *st,
 {
 	struct store_record *r;
 	int64_t *keys = NULL;
-	size_t i, n = 0, cap = 0;
+	size_t i, n = 0;
 	sqlite3_stmt *s;
 	int rc, own;
 
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
-	/*
-	 * One read transaction for the whole walk, unless the caller has one:
-	 * one snapshot, and SQLite takes the WAL read lock once instead of
-	 * for every statement (that alone was a fifth of a start-up).
-	 */
-	own = !st->in_txn && sqlite3_get_autocommit(st->db);
-	if (own && run_q(st, Q_BEGIN_READ) != 0)
-		return SAMEN_ESTORE;
-	/* The keys first: cb may use the store while we walk. */
-	if ((s = q(st, Q_REC_KEYS)) == NULL) {
+	/* One snapshot for the whole walk (the per-statement read lock was
+	 * a fifth of a start-up).  The keys first: cb may use the store. */
+	if ((own = read_begin(st)) < 0)
+		return own;
+	if ((s = q(st, Q_REC_KEYS)) == NULL)
 		rc = SAMEN_ESTORE;
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			keys = xreallocarray(keys, cap, sizeof(*keys));
-		}
-		keys[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = SAMEN_ESTORE;
-		goto out;
-	}
-	for (i = 0, rc = 0; rc == 0 && i < n; i++)
+	else
+		rc = rkeys_of(s, &keys, &n);
+	for (i = 0; rc == 0 && i < n; i++)
 		if ((rc = store_record_load(st, keys[i], &r)) == 0)
 			rc = cb(arg, r);
-out:
 	free(keys);
-	/* Nothing was written: ending the read is all COMMIT does here. */
-	if (own && !sqlite3_get_autocommit(st->db) &&
-	    run_q(st, Q_COMMIT) != 0 && rc == 0)
+	if (read_end(st, own) != 0 && rc == 0)
 		rc = SAMEN_ESTORE;
 	return rc;
 }
@@ -2962,7 +3000,7 @@ store_circle_records(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 {
 	struct store_record **r = NULL;
 	int64_t *keys = NULL;
-	size_t i, n = 0, cap = 0;
+	size_t i, n = 0;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -2973,18 +3011,8 @@ store_circle_records(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	if ((s = q(st, Q_REC_CIRCLE)) == NULL)
 		return SAMEN_ESTORE;
 	sqlite3_bind_blob(s, 1, circle, CS_CIRCLELEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			keys = xreallocarray(keys, cap, sizeof(*keys));
-		}
-		keys[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(keys);
-		return SAMEN_ESTORE;
-	}
+	if ((rc = rkeys_of(s, &keys, &n)) != 0)
+		return rc;
 	r = xcalloc(n ? n : 1, sizeof(*r));
 	for (i = 0, rc = 0; rc == 0 && i < n; i++)
 		rc = store_record_load(st, keys[i], &r[i]);

@@ -7,6 +7,7 @@ The load is held back with SAMEND_TEST_LOAD_DELAY_MS (a test knob, see
 docs/design.md): it stands in for a replica of a million records."""
 
 import re
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,3 +94,29 @@ def test_stop_during_the_load(cluster):
     a.start_listening()
     assert [x["fields"]["name"] for x in a.ls("case")] == ["Jansen"]
     assert a.samen("status", rc=None).rc == OK
+
+
+def test_unreadable_replica_refuses_reads_until_rebuild(cluster):
+    """A replica row that no longer decrypts (a damaged disk) makes the
+    index load fail: samend then refuses to answer from a partial index,
+    says to rebuild, and `samen rebuild`, which derives the replica again
+    from the stored change sets, brings every record back."""
+    a = cluster.sync_node("a")
+    ids = {a.put("case", f"name=Familie {i}") for i in range(3)}
+    a.stop()
+    db = sqlite3.connect(str(a.dir / "samen.db"))
+    with db:
+        n = db.execute(
+            "UPDATE vals SET box = zeroblob(length(box)) "
+            "WHERE (rkey, kind, ftag, vid) = (SELECT rkey, kind, ftag, vid "
+            "FROM vals WHERE live = 1 LIMIT 1)").rowcount
+    db.close()
+    assert n == 1
+    a.start_listening()
+    r = a.samen("ls", "case", rc=FAIL)
+    assert "samen rebuild" in r.err, r
+    a.samen("get", "case", sorted(ids)[0], rc=FAIL)
+    assert "could not load the index" in a.log_text()
+    a.samen("rebuild")
+    assert {x["id"] for x in a.ls("case")} == ids
+    assert a.status()["records"] == 3
