@@ -562,7 +562,9 @@ def sc_limits(run):
     L = run.tool_json(*args)
     run.limits = L
     run.emit("limits", L,
-             f"ed25519 verify {human_n(L['ed25519_verify_per_s'])}/s, "
+             f"ed25519 verify {human_n(L['ed25519_verify_per_s'])}/s "
+             f"(best of 25 slices; median "
+             f"{human_n(L['ed25519_verify_median_per_s'])}/s), "
              f"sign {human_n(L['ed25519_sign_per_s'])}/s (1 core); "
              f"XChaCha20-Poly1305 {L['xchacha20poly1305_MBps']:.0f} MB/s; "
              f"BLAKE2b {L['blake2b_MBps']:.0f} MB/s; SQLite "

@@ -67,28 +67,50 @@ ed25519_sign_rate(void)
 	return (double)n / t;
 }
 
-static double
-ed25519_verify_rate(void)
+static int
+cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+
+	return (a > b) - (a < b);
+}
+
+/*
+ * Verifications per second on one core, over VERIFY_SLICES slices of a
+ * fifth of budget each: *best is the fastest slice (what the core does
+ * when nothing else runs on it: the bound), *median the median.  One long
+ * loop on a machine others share measured whatever they left over, and
+ * moved by half between runs a few minutes apart.
+ */
+#define VERIFY_SLICES 25
+static void
+ed25519_verify_rate(double *best, double *median)
 {
 	uint8_t pk[32], sk[64], msg[16][200], sig[16][64];
-	double t0, t;
-	long n = 0, bad = 0;
+	double rate[VERIFY_SLICES], t0, t;
+	long n, bad = 0;
 
 	crypto_sign_keypair(pk, sk);
 	for (int i = 0; i < 16; i++) {
 		randombytes_buf(msg[i], sizeof(msg[i]));
 		crypto_sign_detached(sig[i], NULL, msg[i], sizeof(msg[i]), sk);
 	}
-	t0 = now_s();
-	do {
-		for (int i = 0; i < 64; i++, n++)
-			bad += crypto_sign_verify_detached(sig[n % 16],
-			    msg[n % 16], sizeof(msg[0]), pk) != 0;
-		t = now_s() - t0;
-	} while (t < budget);
+	for (int k = 0; k < VERIFY_SLICES; k++) {
+		n = 0;
+		t0 = now_s();
+		do {
+			for (int i = 0; i < 16; i++, n++)
+				bad += crypto_sign_verify_detached(sig[i],
+				    msg[i], sizeof(msg[0]), pk) != 0;
+			t = now_s() - t0;
+		} while (t < budget / 5);
+		rate[k] = (double)n / t;
+	}
 	if (bad)
 		die("a signature did not verify");
-	return (double)n / t;
+	qsort(rate, VERIFY_SLICES, sizeof(rate[0]), cmp_double);
+	*best = rate[VERIFY_SLICES - 1];
+	*median = rate[VERIFY_SLICES / 2];
 }
 
 /* Rate of op on len-byte inputs: calls per second. */
@@ -396,7 +418,7 @@ main(int argc, char **argv)
 	const char *where = NULL;
 	struct zkeys plain, curve;
 	long rows = 200000;
-	double p50, fsync_rate;
+	double p50, fsync_rate, vbest, vmedian;
 	int made = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -427,7 +449,9 @@ main(int argc, char **argv)
 		die("zmq_curve_keypair (libzmq without CURVE?)");
 
 	printf("{\"ed25519_sign_per_s\": %.0f", ed25519_sign_rate());
-	printf(", \"ed25519_verify_per_s\": %.0f", ed25519_verify_rate());
+	ed25519_verify_rate(&vbest, &vmedian);
+	printf(", \"ed25519_verify_per_s\": %.0f", vbest);
+	printf(", \"ed25519_verify_median_per_s\": %.0f", vmedian);
 	printf(", \"xchacha20poly1305_MBps\": %.1f",
 	    aead_rate(65536) * 65536 / 1e6);
 	printf(", \"xchacha20poly1305_256B_per_s\": %.0f", aead_rate(256));

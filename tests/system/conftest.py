@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -71,6 +72,20 @@ def sanitizer_report(text):
         return None
     start = text.rfind("\n", 0, max(0, m.start() - 200)) + 1
     return text[start:start + 4000]
+
+
+def refs_broken(db):
+    """The schema's references that do not hold in db (samend does not
+    have SQLite enforce them row by row): one problem per orphan row."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        con.close()
+    return [f"{db}: {table} row {rowid} has no {parent} row"
+            for table, rowid, parent, _ in rows]
 
 
 def base_env():
@@ -493,6 +508,8 @@ class Cluster:
             rep = sanitizer_report(path.read_text(errors="replace"))
             if rep is not None:
                 problems.append(f"sanitizer report in {path}:\n{rep}")
+        for n in self.nodes:
+            problems += refs_broken(n.dir / "samen.db")
         problems += self.reports
         if failed or problems:
             for path in self.logs():

@@ -284,6 +284,27 @@ setup(void **state)
 	return store_circle_put(w.st, &w.circle);
 }
 
+/*
+ * The schema's references hold (the store does not have SQLite enforce
+ * them row by row): no vals, kills, cs, forks or flagged row without its
+ * parent.
+ */
+static void
+refs_hold(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	if (access(path, F_OK) != 0)
+		return;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check",
+	    -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static int
 teardown(void **state)
 {
@@ -294,6 +315,9 @@ teardown(void **state)
 	(void)state;
 	store_close(w.st);
 	w.st = NULL;
+	refs_hold(w.path);
+	snprintf(p, sizeof(p), "%s/other.db", w.dir);
+	refs_hold(p);
 	for (i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s%s", w.path, sfx[i]);
 		unlink(p);
