@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -262,6 +263,135 @@ test_queue_keeps_arrival_order(void **state)
 	free(w);
 }
 
+/* The host of test_batches_grouped: counts what the peer asks of it. */
+struct ghost {
+	int merges, stored, rolled_back;
+};
+
+static void
+ghost_merge(void *arg)
+{
+	((struct ghost *)arg)->merges++;
+}
+
+static void
+ghost_stored(void *arg, int committed)
+{
+	struct ghost *g = arg;
+
+	if (committed)
+		g->stored++;
+	else
+		g->rolled_back++;
+}
+
+static void
+ghost_digest(void *arg, uint8_t out[32])
+{
+	(void)arg;
+	memset(out, 7, 32);
+}
+
+/*
+ * Batches that are ready together are stored by one commit (GROUP_MAX at
+ * a time), each ACKed after it, in order; the rest wait for the next call.
+ */
+static void
+test_batches_grouped(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct link l;
+	struct ghost g;
+	struct store *st;
+	struct store_circle c;
+	struct store_stats ss;
+	struct wbuf ack;
+	char dir[] = "/tmp/samen-peer-XXXXXX", path[64], *cause = NULL;
+	uint8_t skey[32], d[32];
+	void *ctx, *router;
+	const char *sfx[] = { "", "-wal", "-shm" };
+
+	(void)state;
+	assert_non_null(w);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/samen.db", dir);
+	assert_int_equal(store_open(&st, path, &cause), 0);
+	randombytes_buf(skey, sizeof(skey));
+	store_set_key(st, skey);
+
+	qworld_open(w, S_RUNNING);
+	memset(&c, 0, sizeof(c));
+	memcpy(c.id, w->bw.circle, CS_CIRCLELEN);
+	memcpy(c.key, w->bw.key, CS_KEYLEN);
+	c.epoch = 1;
+	c.name = "team";
+	assert_int_equal(store_circle_put(st, &c), 0);
+	memset(&g, 0, sizeof(g));
+	w->p.env.store = st;
+	w->p.env.host.arg = &g;
+	w->p.env.host.merge = ghost_merge;
+	w->p.env.host.stored = ghost_stored;
+	w->p.env.host.digest = ghost_digest;
+	/* A responder whose ACKs go to a ROUTER that drops them (no such
+	 * peer), counted in bytes_sent. */
+	ctx = zmq_ctx_new();
+	router = zmq_socket(ctx, ZMQ_ROUTER);
+	assert_int_equal(zmq_bind(router, "inproc://test-peer"), 0);
+	assert_int_equal(zsock_open(&w->p.router, &w->loop, router, NULL,
+	    NULL), 0);
+	memset(&l, 0, sizeof(l));
+	w->s->link = &l;
+	w->s->rid_len = 1;
+	w->s->rid[0] = 'x';
+
+	w->p.inbound = NULL;	/* the drainer must not see it */
+	qworld_receive_all(w);
+	while (w->s->qhead != NULL) {
+		int busy = 0;
+
+		for (struct pending *q = w->s->qhead; q != NULL; q = q->next)
+			busy |= q->busy;
+		if (!busy)
+			break;
+		uv_run(&w->loop, UV_RUN_ONCE);
+	}
+	ghost_digest(NULL, d);
+	wire_init(&ack);
+	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
+
+	assert_int_equal(drain(w->s), 1);
+	assert_int_equal(w->s->nqueued, NBATCH - GROUP_MAX);
+	assert_int_equal(g.stored, 1);
+	assert_int_equal(g.merges, 1);
+	assert_int_equal(w->s->received, GROUP_MAX * PER_BATCH);
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * wire_len(&ack));
+	assert_int_equal(store_stats(st, &ss), 0);
+	assert_int_equal(ss.changesets, GROUP_MAX * PER_BATCH);
+	assert_int_equal(w->s->state, S_RUNNING);
+	while (drain(w->s) == 1)
+		;
+	assert_null(w->s->qhead);
+	assert_int_equal(g.stored, NBATCH / GROUP_MAX);
+	assert_int_equal(g.rolled_back, 0);
+	assert_int_equal(w->s->received, NBATCH * PER_BATCH);
+	assert_int_equal(w->s->bytes_sent, NBATCH * wire_len(&ack));
+	assert_int_equal(store_stats(st, &ss), 0);
+	assert_int_equal(ss.changesets, NBATCH * PER_BATCH);
+
+	wire_free(&ack);
+	session_free(w->s);
+	zsock_close(w->p.router);
+	qworld_close(w);
+	zmq_ctx_term(ctx);
+	store_close(st);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/samen.db%s", dir, sfx[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -269,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_check_one),
 		cmocka_unit_test(test_session_freed_while_checking),
 		cmocka_unit_test(test_queue_keeps_arrival_order),
+		cmocka_unit_test(test_batches_grouped),
 	};
 
 	if (sodium_init() < 0)
