@@ -2596,6 +2596,8 @@ merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 		st->digest = *saved;
 		st->author.valid = 0;
 		st->ntouched = ntouched;
+		/* It may hold records whose creation was just undone. */
+		fresh_clear(st, 1);
 	}
 	st->rec.valid = 0;
 	return rc;

@@ -1112,13 +1112,16 @@ bad_chunk(int at_insert)
 	merge(w.st);
 	assert_int_equal(store_digest(w.st, before), 0);
 
-	/* Chunk 0 sealed right (edits rid1), chunk 1 under another key. */
+	/*
+	 * Chunk 0 sealed right (creates rid2), chunk 1 (edits rid1) under
+	 * another key.
+	 */
 	vid(v0, id0, 0, 1);
 	ops1[0] = op_set("name", "changed", v0, 1);
 	ops2[0] = op_exist(1, NULL, 0);
 	ops2[1] = op_set("name", "new", NULL, 0);
-	cc[0] = chunk("case", rid1, ops1, 1);
-	cc[1] = chunk("case", rid2, ops2, 2);
+	cc[0] = chunk("case", rid2, ops2, 2);
+	cc[1] = chunk("case", rid1, ops1, 1);
 	randombytes_buf(wrong, sizeof(wrong));
 	build(&good, &w.a, &w.circle, w.circle.key, w.a.seq + 1, w.a.head,
 	    HLC_MAKE(20, 0), cc, 2);
@@ -1178,6 +1181,16 @@ bad_chunk(int at_insert)
 	} else
 		merge_t(w.st, &t);
 	assert_int_equal(t.n, 0);
+	/*
+	 * rid2 was created, under the next rkey, and undone with its
+	 * change set: the index must not be handed it (from the records
+	 * the transaction created) either.
+	 */
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid1,
+	    &rkey), 0);
+	rkey++;
+	assert_int_equal(store_record_load_many(w.st, &rkey, 1, &r), 0);
+	assert_null(r);
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
 	assert_int_equal(s.pending, 0);
