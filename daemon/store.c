@@ -117,7 +117,7 @@ enum q {
 	Q_CS_NEXT_AID, Q_CS_HEAD_PK, Q_CS_RANGE,
 	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
 	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
-	Q_REC_FIND, Q_REC_MERGE, Q_REC_ADD, Q_REC_UPDATE, Q_REC_ROW,
+	Q_REC_FIND, Q_REC_MERGE, Q_REC_ADD, Q_REC_MAX, Q_REC_UPDATE, Q_REC_ROW,
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
@@ -209,8 +209,10 @@ static const char *const sql[Q_COUNT] = {
 	    " AND v.ftag = ?4 AND v.vid = r.shown"
 	    " LEFT JOIN authors a ON a.aid = v.aid"
 	    " WHERE r.rid = ?1 AND r.circle = ?2 AND r.ctag = ?3",
-	[Q_REC_ADD] = "INSERT INTO records (rid, circle, ctag, coll)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	[Q_REC_ADD] = "INSERT INTO records (rkey, rid, circle, ctag, coll,"
+	    " created, updated, deleted, shown)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_REC_MAX] = "SELECT coalesce(max(rkey), 0) FROM records",
 	[Q_REC_UPDATE] = "UPDATE records SET created = ?2, updated = ?3,"
 	    " deleted = ?4, shown = ?5 WHERE rkey = ?1",
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
@@ -312,6 +314,13 @@ struct store {
 		char coll[OPS_MAX_COLLECTION];
 		size_t coll_len;
 		int fresh;		/* created in this merge: no kills yet */
+		/*
+		 * Fresh and its row not written yet: rec_flush inserts it
+		 * whole (rkey given, ctag kept), instead of an insert at
+		 * resolve and an update at flush.
+		 */
+		int row_pending;
+		uint8_t ctag[TAGLEN];
 		int has_range;
 		uint64_t created, updated;
 		/* records.shown and deleted, as the row has them or will. */
@@ -326,6 +335,14 @@ struct store {
 		int dirty;		/* the row needs writing at flush */
 		struct fresh_rec *fr;	/* its entry in fresh, if any */
 	} rec;
+	/*
+	 * The rkey the next new record gets (max + 1 when read): rows are
+	 * written at flush, and their values, which name the rkey, before.
+	 */
+	struct {
+		int valid;
+		int64_t next;
+	} rkey;
 	struct {
 		int valid;
 		int64_t aid;
@@ -494,6 +511,7 @@ drop_caches(struct store *st)
 {
 	st->rec.valid = 0;
 	st->rec.fr = NULL;
+	st->rkey.valid = 0;
 	fresh_clear(st, 1);
 	st->author.valid = 0;
 	st->ckey.valid = 0;
@@ -1090,6 +1108,7 @@ store_begin(struct store *st)
 	if (run_q(st, Q_BEGIN) != 0)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
+	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
 	fresh_clear(st, 0);
 	return 0;
 }
@@ -2204,6 +2223,58 @@ shown_scan(struct store *st)
 	return 0;
 }
 
+/* The rkey for a new record: one more than any, read once per run. */
+static int
+next_rkey(struct store *st, int64_t *rkey)
+{
+	uint64_t max;
+
+	if (!st->rkey.valid) {
+		if (scalar(st, Q_REC_MAX, &max) != 0)
+			return SAMEN_ESTORE;
+		st->rkey.next = (int64_t)max + 1;
+		st->rkey.valid = 1;
+	}
+	*rkey = st->rkey.next++;
+	return 0;
+}
+
+/* Writes the cached new record's row, whole. */
+static int
+rec_insert(struct store *st)
+{
+	const struct shown *x = &st->rec.shown;
+	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
+	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
+	sqlite3_stmt *s;
+	int rc;
+
+	coll_ad(ad, st->rec.rid, st->rec.circle);
+	seal(st, box, (const uint8_t *)st->rec.coll, st->rec.coll_len, ad,
+	    sizeof(ad));
+	if ((s = q(st, Q_REC_ADD)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, st->rec.rkey);
+	bind_blob(s, 2, st->rec.rid, RID_LEN);
+	bind_blob(s, 3, st->rec.circle, CS_CIRCLELEN);
+	bind_blob(s, 4, st->rec.ctag, TAGLEN);
+	bind_blob(s, 5, box, st->rec.coll_len + BOX_OVERHEAD);
+	if (st->rec.has_range) {
+		bind_u64(s, 6, st->rec.created);
+		bind_u64(s, 7, st->rec.updated);
+	}
+	sqlite3_bind_int(s, 8, x->has && !x->alive);
+	if (x->has)
+		bind_blob(s, 9, x->vid, VID_LEN);
+	rc = run(s);
+	sqlite3_clear_bindings(s);
+	if (rc == 0) {
+		st->rec.row_pending = 0;
+		st->rec.dirty = 0;
+	}
+	return rc;
+}
+
 /*
  * Writes what changed of the cached record's row: its (created, updated)
  * range and its shown existence value with deleted, which lets counting
@@ -2220,6 +2291,8 @@ rec_flush(struct store *st)
 		return 0;
 	if (st->rec.shown_lost && (rc = shown_scan(st)) != 0)
 		return rc;
+	if (st->rec.row_pending)
+		return rec_insert(st);
 	if (!st->rec.dirty)
 		return 0;
 	st->rec.dirty = 0;
@@ -2238,12 +2311,14 @@ rec_flush(struct store *st)
 	return rc;
 }
 
-/* The rkey of rec, created if new; cached while one chunk is merged. */
+/*
+ * The rkey of rec, which gets one if new (its row is written at flush);
+ * cached while one chunk is merged.
+ */
 static int
 rec_resolve(struct store *st, const struct merge_rec *rec)
 {
-	uint8_t ctag[TAGLEN], ad[1 + RID_LEN + CS_CIRCLELEN];
-	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
+	uint8_t ctag[TAGLEN];
 	sqlite3_stmt *s;
 	int rc;
 
@@ -2270,6 +2345,7 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 		return rc;
 	memset(&st->rec.shown, 0, sizeof(st->rec.shown));
 	st->rec.shown_lost = 0;
+	st->rec.row_pending = 0;
 	if (rc == 1) {
 		st->rec.rkey = sqlite3_column_int64(s, 0);
 		st->rec.has_range = sqlite3_column_type(s, 1) != SQLITE_NULL;
@@ -2291,20 +2367,12 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 		}
 		sqlite3_reset(s);
 	} else {
-		coll_ad(ad, rec->rid, rec->circle);
-		seal(st, box, (const uint8_t *)rec->collection,
-		    rec->collection_len, ad, sizeof(ad));
-		if ((s = q(st, Q_REC_ADD)) == NULL)
-			return SAMEN_ESTORE;
-		bind_blob(s, 1, rec->rid, RID_LEN);
-		bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
-		bind_blob(s, 3, ctag, TAGLEN);
-		bind_blob(s, 4, box, rec->collection_len + BOX_OVERHEAD);
-		if ((rc = run(s)) != 0)
+		if ((rc = next_rkey(st, &st->rec.rkey)) != 0)
 			return rc;
-		st->rec.rkey = sqlite3_last_insert_rowid(st->db);
+		memcpy(st->rec.ctag, ctag, TAGLEN);
 		st->rec.has_range = 0;
 		st->rec.fresh = 1;
+		st->rec.row_pending = 1;
 	}
 	memcpy(st->rec.rid, rec->rid, RID_LEN);
 	memcpy(st->rec.circle, rec->circle, CS_CIRCLELEN);
