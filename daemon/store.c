@@ -2223,6 +2223,28 @@ shown_scan(struct store *st)
 	return 0;
 }
 
+/*
+ * Runs s with the cached record's (created, updated, deleted, shown) bound
+ * from parameter first on.
+ */
+static int
+run_rec_state(struct store *st, sqlite3_stmt *s, int first)
+{
+	const struct shown *x = &st->rec.shown;
+	int rc;
+
+	if (st->rec.has_range) {
+		bind_u64(s, first, st->rec.created);
+		bind_u64(s, first + 1, st->rec.updated);
+	}
+	sqlite3_bind_int(s, first + 2, x->has && !x->alive);
+	if (x->has)
+		bind_blob(s, first + 3, x->vid, VID_LEN);
+	rc = run(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 /* The rkey for a new record: one more than any, read once per run. */
 static int
 next_rkey(struct store *st, int64_t *rkey)
@@ -2243,7 +2265,6 @@ next_rkey(struct store *st, int64_t *rkey)
 static int
 rec_insert(struct store *st)
 {
-	const struct shown *x = &st->rec.shown;
 	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
 	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
 	sqlite3_stmt *s;
@@ -2259,16 +2280,7 @@ rec_insert(struct store *st)
 	bind_blob(s, 3, st->rec.circle, CS_CIRCLELEN);
 	bind_blob(s, 4, st->rec.ctag, TAGLEN);
 	bind_blob(s, 5, box, st->rec.coll_len + BOX_OVERHEAD);
-	if (st->rec.has_range) {
-		bind_u64(s, 6, st->rec.created);
-		bind_u64(s, 7, st->rec.updated);
-	}
-	sqlite3_bind_int(s, 8, x->has && !x->alive);
-	if (x->has)
-		bind_blob(s, 9, x->vid, VID_LEN);
-	rc = run(s);
-	sqlite3_clear_bindings(s);
-	if (rc == 0) {
+	if ((rc = run_rec_state(st, s, 6)) == 0) {
 		st->rec.row_pending = 0;
 		st->rec.dirty = 0;
 	}
@@ -2283,7 +2295,6 @@ rec_insert(struct store *st)
 static int
 rec_flush(struct store *st)
 {
-	const struct shown *x = &st->rec.shown;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -2299,16 +2310,7 @@ rec_flush(struct store *st)
 	if ((s = q(st, Q_REC_UPDATE)) == NULL)
 		return SAMEN_ESTORE;
 	sqlite3_bind_int64(s, 1, st->rec.rkey);
-	if (st->rec.has_range) {
-		bind_u64(s, 2, st->rec.created);
-		bind_u64(s, 3, st->rec.updated);
-	}
-	sqlite3_bind_int(s, 4, x->has && !x->alive);
-	if (x->has)
-		bind_blob(s, 5, x->vid, VID_LEN);
-	rc = run(s);
-	sqlite3_clear_bindings(s);
-	return rc;
+	return run_rec_state(st, s, 2);
 }
 
 /*
