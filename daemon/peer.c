@@ -1389,8 +1389,9 @@ drain_group(struct session *s)
 
 /*
  * Handles what is ready at the head of s's queue, in order: at most one
- * BATCH per call, so that the control socket and the other sessions get
- * their turn between batches.  Returns 1 if more is ready.
+ * BATCH, or one group of them (drain_group), per call, so that the control
+ * socket and the other sessions get their turn between them.  Returns 1 if
+ * more is ready.
  */
 static int
 drain(struct session *s)
