@@ -1991,8 +1991,8 @@ fresh_find(struct store *st, int64_t rkey)
 }
 
 /*
- * Notes that the merge resolved the cached record st->rec (created: by
- * inserting it), and where its values go: into the cache for a record this
+ * Notes that the merge resolved the cached record st->rec (created: as a
+ * new record, given the next rkey), and where its values go: into the cache for a record this
  * transaction created, nowhere for others.
  */
 static void
