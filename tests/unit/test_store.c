@@ -3005,6 +3005,98 @@ test_insert_merged(void **state)
 }
 
 /*
+ * Group commit (daemon/ctl.c): one change set holds a chunk per record a
+ * batch wrote, and a later change set names the values of any of its chunks
+ * by (change set, chunk index, op index).  Stored and merged as a peer's
+ * batch is (store_cs_insert_merged), it gives the replica that storing and
+ * merging from the queue gives, each record touched once.
+ */
+static void
+test_insert_merged_grouped(void **state)
+{
+	uint8_t rid[4][RID_LEN], v[3][VID_LEN], g1[32], g2[32];
+	char case_id[RID_TEXTLEN + 1];
+	struct built b[2];
+	struct store *o = other_store();
+	struct store_record *r;
+	struct dump d1, d2;
+	struct touched t;
+	struct op o0[3], o1[2], o2[3], o3[1], p0[2], p1[1];
+	struct ops_chunk c[MAXCHUNKS];
+	struct dev a = w.a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		mkrid(rid[i], 1700000005000ull + i);
+	rid_encode(case_id, rid[0]);
+	o0[0] = op_exist(1, NULL, 0);
+	o0[1] = op_set("name", "Jansen", NULL, 0);
+	o0[2] = op_add("tags", "housing");
+	c[0] = chunk("case", rid[0], o0, 3);
+	o1[0] = op_exist(1, NULL, 0);
+	o1[1] = op_set("what", "call", NULL, 0);
+	c[1] = chunk("task", rid[1], o1, 2);
+	o2[0] = op_exist(1, NULL, 0);
+	o2[1] = op_set("case", case_id, NULL, 0);
+	o2[2] = op_set("text", "visited", NULL, 0);
+	c[2] = chunk("note", rid[2], o2, 3);
+	o3[0] = op_set("name", "Bakker", NULL, 0);
+	c[3] = chunk("case", rid[3], o3, 1);
+	build(&b[0], &a, &w.circle, w.circle.key, 1, a.head, HLC_MAKE(1, 0),
+	    c, 4);
+	/* The next batch: rename the case, delete the task, drop the tag. */
+	vid(v[0], b[0].id, 0, 1);
+	vid(v[1], b[0].id, 1, 0);
+	vid(v[2], b[0].id, 0, 2);
+	p0[0] = op_set("name", "Jansen-Bakker", v[0], 1);
+	p0[1] = op_rem("tags", "housing", v[2], 1);
+	p1[0] = op_exist(0, v[1], 1);
+	c[0] = chunk("task", rid[1], p1, 1);
+	c[1] = chunk("case", rid[0], p0, 2);
+	build(&b[1], &a, &w.circle, w.circle.key, 2, b[0].id, HLC_MAKE(2, 0),
+	    c, 2);
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(insert(o, &b[i]), 0);
+	merge(o);
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(insert_merged(w.st, &b[i]), 0);
+	merge_commit(w.st, &t);
+	/* Four records, each reported once though two change sets hit two. */
+	assert_int_equal(t.n, 4);
+
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_digest(o, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	dump(w.st, &d1);
+	dump(o, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
+	r = load(w.st, "case", rid[0]);
+	assert_int_equal(field(r, "name", 0)->nvals, 1);
+	assert_string_equal(field(r, "name", 0)->vals[0].value,
+	    "Jansen-Bakker");
+	assert_null(field(r, "tags", 1));
+	store_record_free(r);
+	r = load(w.st, "task", rid[1]);
+	assert_true(r->deleted);
+	assert_false(r->exist_conflict);
+	store_record_free(r);
+	r = load(w.st, "note", rid[2]);
+	assert_string_equal(field(r, "case", 0)->vals[0].value, case_id);
+	store_record_free(r);
+	r = load(w.st, "case", rid[3]);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "Bakker");
+	store_record_free(r);
+	for (i = 0; i < 2; i++)
+		built_free(&b[i]);
+	store_close(o);
+}
+
+/*
  * Out of a transaction, or without the storage key, a change set is only
  * stored (pending); committed without store_merge_pending, the digest is
  * still written; a rollback mid-batch leaves nothing half-merged.
@@ -3136,6 +3228,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
 	};
