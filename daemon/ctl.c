@@ -71,6 +71,8 @@ struct ctl {
 	struct group *groups;		/* one per circle written (group_add) */
 	size_t ngroups;
 	struct wbuf scratch;		/* a chunk's plaintext, wiped after */
+	uint8_t rnd[102 * RID_RANDOM];	/* for new_rid */
+	size_t nrnd;
 
 	/*
 	 * The index loads on the thread pool after unlock, while sync already
@@ -746,6 +748,18 @@ struct op_list {
 	size_t caprefs;
 };
 
+/* Empty, with ops[0..nops) zeroed: not all CTL_MAX_ASSIGNS + 1 of them,
+ * 16 KB that a put would clear for its two or three ops. */
+static void
+oplist_init(struct op_list *l, uint32_t nops)
+{
+	memset(l->ops, 0, nops * sizeof(l->ops[0]));
+	l->n = 0;
+	l->refs = NULL;
+	l->nrefs = 0;
+	l->caprefs = 0;
+}
+
 static void
 oplist_free(struct op_list *l)
 {
@@ -1142,13 +1156,20 @@ put_write_result(struct result *res, const char *collection,
 		wire_put_kv_str(res->body, "case", case_id);
 }
 
+/*
+ * A new record's id.  Its 80 random bits come from a pool refilled with
+ * one randombytes_buf (a getrandom system call) per 102 ids rather than
+ * one per id: they only make ids unique, they guard nothing.
+ */
 static void
-new_rid(uint8_t rid[RID_LEN])
+new_rid(struct ctl *c, uint8_t rid[RID_LEN])
 {
-	uint8_t rnd[10];
-
-	randombytes_buf(rnd, sizeof(rnd));
-	rid_make(rid, wall_ms(), rnd);
+	if (c->nrnd < RID_RANDOM) {
+		randombytes_buf(c->rnd, sizeof(c->rnd));
+		c->nrnd = sizeof(c->rnd);
+	}
+	c->nrnd -= RID_RANDOM;
+	rid_make(rid, wall_ms(), c->rnd + c->nrnd);
 }
 
 /*
@@ -1204,7 +1225,7 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 	uint32_t nassign, nargs;
 	int creating, rc;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 0);
 	if (wire_get_array(r, &nargs, 4) || (nargs != 3 && nargs != 4) ||
 	    get_collection(r, res, collection))
 		return res->code ? res->code :
@@ -1237,13 +1258,15 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 			return fail(res, rc, "storage error: %s",
 			    samen_strerror(rc));
 	} else
-		new_rid(rid);
+		new_rid(c, rid);
 
 	for (uint32_t i = 0; i < nassign; i++) {
 		struct op *op = &l.ops[l.n];
 		uint8_t how;
 		size_t max;
 		const struct store_field *f;
+
+		memset(op, 0, sizeof(*op));
 
 		if (wire_get_array_n(r, 3) || wire_get_u8(r, &how) ||
 		    wire_get_str(r, &op->field, &op->field_len,
@@ -1374,7 +1397,7 @@ handle_rm(struct ctl *c, struct wire_reader *r, struct result *res)
 		return res->code;
 	if ((rc = store_record_load(c->env.store, ir->rkey, &cur)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 0);
 	if (circle_by_id(c, cur->circle) == NULL)
 		fail(res, SAMEN_ELOCKED, "this device does not hold the key "
 		    "of the record's circle");
@@ -1399,7 +1422,7 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	const struct store_record *kase;
 	const struct store_circle *circ;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 2);
 	memset(refs, 0, sizeof(refs));
 	if (wire_get_array_n(r, 2) || get_rid(r, res, case_rid) ||
 	    wire_get_str(r, &l.ops[1].value, &l.ops[1].value_len,
@@ -1427,7 +1450,7 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	l.ops[1].field = "text";
 	l.ops[1].field_len = 4;
 	l.n = 2;
-	new_rid(rid);
+	new_rid(c, rid);
 	if (write_record(c, res, circ, "note", rid, NULL, 1, &l, refs) == 0)
 		put_write_result(res, "note", rid, 1, case_id);
 	oplist_free(&l);
@@ -2092,7 +2115,8 @@ hold(struct ctl *c, struct api_req *req)
 	h = &c->held[c->nheld++];
 	memset(h, 0, sizeof(*h));
 	h->req = req;
-	wire_init(&h->body);
+	/* A write's reply is under a hundred bytes; ls grows it. */
+	wire_init_size(&h->body, 128);
 	return h;
 }
 
@@ -2249,7 +2273,7 @@ write_fields(struct ctl *c, struct result *res,
 	struct op_ref refs[8];
 	int rc;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, n);
 	memset(refs, 0, sizeof(refs));
 	for (uint32_t i = 0; i < n; i++) {
 		l.ops[i].type = OP_SET;
