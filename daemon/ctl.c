@@ -1027,10 +1027,11 @@ group_close(struct ctl *c, struct group *g, struct result *res)
 	wire_init(&payw);
 	changeset_build(&hw, &payw, id, &h, vault_sign_sk(c->env.vault),
 	    circ->key, plain, n, nonces);
-	/* Merged from the bytes in hand, in the batch's transaction; the
-	 * merge call only reports what it touched (nothing else pends). */
-	rc = store_cs_insert_merged(c->env.store, &h, id, wire_data(&hw),
-	    wire_len(&hw), wire_data(&payw), wire_len(&payw));
+	/* Merged from the plaintexts in hand, in the batch's transaction;
+	 * the merge call only reports what it touched (nothing else
+	 * pends). */
+	rc = store_cs_insert_own(c->env.store, &h, id, wire_data(&hw),
+	    wire_len(&hw), wire_data(&payw), wire_len(&payw), plain, n);
 	if (rc == 0)
 		rc = store_merge_pending(c->env.store, touched_cb, c);
 	wire_free(&hw);
