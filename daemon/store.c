@@ -324,6 +324,7 @@ struct store {
 		} shown;
 		int shown_lost;		/* shown was killed: scan at flush */
 		int dirty;		/* the row needs writing at flush */
+		struct fresh_rec *fr;	/* its entry in fresh, if any */
 	} rec;
 	struct {
 		int valid;
@@ -365,6 +366,22 @@ struct store {
 	int digest_unsaved;
 	/* The ftag of every EXIST value (its field is ""). */
 	uint8_t exist_ftag[TAGLEN];
+	/*
+	 * The records this transaction created, with their live values as
+	 * the merge wrote them, in plaintext: store_record_load_many builds
+	 * them from here instead of reading and decrypting them back.
+	 * Cleared by store_begin and by store_record_load_many; off (and
+	 * empty) after any rollback, any merge outside a transaction, or
+	 * FRESH_MAX values, until the next store_begin.  An entry is stale
+	 * (served from SQL) once the record is merged into again or one of
+	 * its values is killed.  Sorted by rkey: rowids only grow.
+	 */
+	struct fresh {
+		struct fresh_rec *r;
+		size_t n, cap;
+		size_t nitems;
+		int off;
+	} fresh;
 
 	/* Scratch for plaintext; wiped on close. */
 	uint8_t *buf;
@@ -473,10 +490,14 @@ scalar(struct store *st, enum q which, uint64_t *v)
 
 /* Caches and the digest. */
 
+static void fresh_clear(struct store *st, int off);
+
 static void
 drop_caches(struct store *st)
 {
 	st->rec.valid = 0;
+	st->rec.fr = NULL;
+	fresh_clear(st, 1);
 	st->author.valid = 0;
 	st->ckey.valid = 0;
 	st->head.valid = 0;
@@ -1015,6 +1036,8 @@ store_close(struct store *st)
 		sodium_memzero(st->buf, st->bufcap);
 	free(st->buf);
 	free(st->touched);
+	fresh_clear(st, 1);
+	free(st->fresh.r);
 	free(st);
 }
 
@@ -1064,6 +1087,7 @@ store_begin(struct store *st)
 	if (run_q(st, Q_BEGIN) != 0)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
+	fresh_clear(st, 0);
 	return 0;
 }
 
@@ -1905,6 +1929,148 @@ items_free(struct item *it, size_t n)
 	free(it);
 }
 
+/* A record of the fresh cache (struct store's fresh). */
+struct fresh_rec {
+	int64_t rkey;
+	uint8_t rid[RID_LEN];
+	uint8_t circle[CS_CIRCLELEN];
+	char *collection;
+	int has_range;
+	uint64_t created, updated;	/* of every value added */
+	struct item *it;		/* its live values */
+	size_t n, cap;
+	int stale;
+};
+
+/* Enough for a batch of sync or of local writes, not for a rebuild. */
+#define FRESH_MAX 65536
+
+static void
+fresh_rec_free(struct fresh_rec *f)
+{
+	free(f->collection);
+	items_free(f->it, f->n);
+	f->collection = NULL;
+	f->it = NULL;
+	f->n = f->cap = 0;
+}
+
+/* Empties the cache; off: and keeps it off until the next store_begin. */
+static void
+fresh_clear(struct store *st, int off)
+{
+	for (size_t i = 0; i < st->fresh.n; i++)
+		fresh_rec_free(&st->fresh.r[i]);
+	st->fresh.n = 0;
+	st->fresh.nitems = 0;
+	st->fresh.off = off;
+	st->rec.fr = NULL;
+}
+
+static struct fresh_rec *
+fresh_find(struct store *st, int64_t rkey)
+{
+	size_t lo = 0, hi = st->fresh.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->fresh.r[mid].rkey == rkey)
+			return &st->fresh.r[mid];
+		if (st->fresh.r[mid].rkey < rkey)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Notes that the merge resolved the cached record st->rec (created: by
+ * inserting it), and where its values go: into the cache for a record this
+ * transaction created, nowhere for others.
+ */
+static void
+fresh_resolved(struct store *st, const struct merge_rec *rec, int created)
+{
+	struct fresh_rec *f;
+
+	st->rec.fr = NULL;
+	if (st->fresh.off)
+		return;
+	if (!st->in_txn) {
+		/* Nothing may be served that a later write could outdate. */
+		fresh_clear(st, 1);
+		return;
+	}
+	if (!created) {
+		if ((f = fresh_find(st, st->rec.rkey)) != NULL)
+			f->stale = 1;
+		return;
+	}
+	if (st->fresh.n > 0 &&
+	    st->fresh.r[st->fresh.n - 1].rkey >= st->rec.rkey) {
+		fresh_clear(st, 1);	/* not in order: do without */
+		return;
+	}
+	if (st->fresh.n == st->fresh.cap) {
+		st->fresh.cap = st->fresh.cap ? st->fresh.cap * 2 : 64;
+		st->fresh.r = xreallocarray(st->fresh.r, st->fresh.cap,
+		    sizeof(*st->fresh.r));
+	}
+	f = &st->fresh.r[st->fresh.n++];
+	memset(f, 0, sizeof(*f));
+	f->rkey = st->rec.rkey;
+	memcpy(f->rid, rec->rid, RID_LEN);
+	memcpy(f->circle, rec->circle, CS_CIRCLELEN);
+	f->collection = xstrndup(rec->collection, rec->collection_len);
+	st->rec.fr = f;
+}
+
+/* Notes value v, just added to the cached record (live: as a live row). */
+static void
+fresh_added(struct store *st, const struct merge_value *v, int live)
+{
+	struct fresh_rec *f = st->rec.fr;
+	struct item *x;
+
+	if (f == NULL || f->stale)
+		return;
+	if (!f->has_range) {
+		f->created = f->updated = v->hlc;
+		f->has_range = 1;
+	} else if (v->hlc < f->created)
+		f->created = v->hlc;
+	else if (v->hlc > f->updated)
+		f->updated = v->hlc;
+	if (!live)
+		return;
+	if (++st->fresh.nitems > FRESH_MAX) {
+		fresh_clear(st, 1);
+		return;
+	}
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 8;
+		f->it = xreallocarray(f->it, f->cap, sizeof(*f->it));
+	}
+	x = &f->it[f->n++];
+	memset(x, 0, sizeof(*x));
+	x->kind = v->kind;
+	memcpy(x->vid, v->vid, VID_LEN);
+	x->hlc = v->hlc;
+	memcpy(x->author, v->author, 32);
+	x->seq = v->seq;
+	x->nrefs = v->nrefs;
+	x->alive = v->alive != 0;
+	x->field = xstrndup(v->field_len ? v->field : "", v->field_len);
+	x->field_len = v->field_len;
+	if (v->kind != OP_EXIST) {
+		x->value = xstrndup(v->value_len ? v->value : "",
+		    v->value_len);
+		x->value_len = v->value_len;
+	}
+}
+
 /* Reads and decrypts the rows of a Q_VALS_* query bound to rkey. */
 static int
 items_load(struct store *st, enum q which, int64_t rkey, struct item **out,
@@ -2103,6 +2269,7 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	if ((rc = rec_flush(st)) != 0)
 		return rc;
 	st->rec.valid = 0;
+	st->rec.fr = NULL;
 	if (rec->collection_len == 0 ||
 	    rec->collection_len > OPS_MAX_COLLECTION)
 		return SAMEN_EINVAL;
@@ -2159,6 +2326,7 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	st->rec.coll_len = rec->collection_len;
 	st->rec.dirty = 0;
 	st->rec.valid = 1;
+	fresh_resolved(st, rec, st->rec.fresh);
 	touch(st, st->rec.rkey);
 	return 0;
 }
@@ -2258,6 +2426,7 @@ rep_add(void *ctx, const struct merge_value *v)
 		return rc;
 	if (sqlite3_changes(st->db) == 0)
 		return 0;	/* had it already: idempotent */
+	fresh_added(st, v, live);
 	if (live) {
 		uint8_t vh[MERGE_VID_HASHLEN];
 
@@ -2323,6 +2492,8 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 		merge_digest_sub_hash(&st->digest.all, vh);
 		if (!is_private(st, rec->circle))
 			merge_digest_sub_hash(&st->digest.shared, vh);
+		if (st->rec.fr != NULL)
+			st->rec.fr->stale = 1;
 		/* Only the death of the shown value needs a scan. */
 		if (kind == OP_EXIST && st->rec.shown.has &&
 		    memcmp(st->rec.shown.vid, vid, VID_LEN) == 0) {
@@ -2831,24 +3002,16 @@ record_pack(const struct store_record *r)
 	return p;
 }
 
-int
-store_record_load(struct store *st, int64_t rkey, struct store_record **out)
+/*
+ * Fills r (its row already in) from its live values it[0..n), which it
+ * consumes, and returns it packed; r is freed.
+ */
+static struct store_record *
+record_build(struct store_record *r, struct item *it, size_t n)
 {
-	struct store_record *r;
+	struct store_record *packed;
 	struct store_field *f;
-	struct item *it;
-	size_t i, j, k, n, nex = 0;
-	int rc;
-
-	*out = NULL;
-	if (!st->has_key)
-		return SAMEN_ELOCKED;
-	r = xcalloc(1, sizeof(*r));
-	if ((rc = record_row(st, rkey, r)) != 0 ||
-	    (rc = items_load(st, Q_VALS_LIVE, rkey, &it, &n)) != 0) {
-		store_record_free(r);
-		return rc;
-	}
+	size_t i, j, k, nex = 0;
 
 	/* EXIST first, then the fields' groups in (name, is_set) order. */
 	for (i = 0; i < n; i++)
@@ -2864,7 +3027,8 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 		r->exist_conflict = register_take(r->exist, it, nex) > 1;
 		r->deleted = !r->exist[0].alive;
 	}
-	qsort(it + nex, n - nex, sizeof(*it), cmp_item_group);
+	if (n > nex)
+		qsort(it + nex, n - nex, sizeof(*it), cmp_item_group);
 	r->fields = xcalloc(n - nex, sizeof(*r->fields));
 	for (i = nex; i < n; i = j) {
 		for (j = i + 1; j < n && cmp_group(&it[i], &it[j]) == 0; j++)
@@ -2888,10 +3052,52 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 		}
 	}
 	/* The values point at the items' authors until packed. */
-	*out = record_pack(r);
+	packed = record_pack(r);
 	store_record_free(r);
 	items_free(it, n);
+	return packed;
+}
+
+int
+store_record_load(struct store *st, int64_t rkey, struct store_record **out)
+{
+	struct store_record *r;
+	struct item *it;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	r = xcalloc(1, sizeof(*r));
+	if ((rc = record_row(st, rkey, r)) != 0 ||
+	    (rc = items_load(st, Q_VALS_LIVE, rkey, &it, &n)) != 0) {
+		store_record_free(r);
+		return rc;
+	}
+	*out = record_build(r, it, n);
 	return 0;
+}
+
+/* The record f caches, which it hands over (f is left empty). */
+static struct store_record *
+fresh_take(struct fresh_rec *f)
+{
+	struct store_record *r = xcalloc(1, sizeof(*r));
+	struct item *it = f->it;
+	size_t n = f->n;
+
+	r->rkey = f->rkey;
+	memcpy(r->rid, f->rid, RID_LEN);
+	memcpy(r->circle, f->circle, CS_CIRCLELEN);
+	r->collection = f->collection;
+	r->created = f->created;
+	r->updated = f->updated;
+	f->collection = NULL;
+	f->it = NULL;
+	f->n = f->cap = 0;
+	f->stale = 1;
+	return record_build(r, it, n);
 }
 
 /*
@@ -2954,10 +3160,19 @@ store_record_load_many(struct store *st, const int64_t *rkeys, size_t n,
 		out[i] = NULL;
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
+	/* What this transaction created needs no reading back. */
+	for (i = 0; i < n; i++) {
+		struct fresh_rec *f = fresh_find(st, rkeys[i]);
+
+		if (f != NULL && !f->stale)
+			out[i] = fresh_take(f);
+	}
+	fresh_clear(st, 1);
 	if ((own = read_begin(st)) < 0)
 		return own;
 	for (i = 0; i < n; i++)
-		if (store_record_load(st, rkeys[i], &out[i]) != 0)
+		if (out[i] == NULL &&
+		    store_record_load(st, rkeys[i], &out[i]) != 0)
 			out[i] = NULL;
 	(void)read_end(st, own);
 	return 0;

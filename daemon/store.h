@@ -267,7 +267,9 @@ int store_record_load(struct store *st, int64_t rkey,
  * lock instead of one per statement.  out[i] is NULL where that record
  * could not be loaded.  Returns 0, SAMEN_ELOCKED, or SAMEN_ESTORE if the
  * read transaction could not start (then every out[i] is NULL).  Each
- * record is new: free with store_record_free().
+ * record is new: free with store_record_free().  The records the last
+ * transaction created come from what its merge wrote, not from SQL (the
+ * first call after it only; docs/design.md, "Reads").
  */
 int store_record_load_many(struct store *st, const int64_t *rkeys,
     size_t n, struct store_record **out);

@@ -174,21 +174,32 @@ insert(struct store *st, const struct built *b)
 	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay));
 }
 
-/* Next change set of d in the circle, stored; its id into id (may be NULL). */
+/*
+ * Next change set of d in the circle, stored by ins; its id into id (may
+ * be NULL).
+ */
 static void
-write_cs(struct store *st, struct dev *d, uint64_t hlc,
-    const struct ops_chunk *chunks, size_t n, uint8_t id[CS_IDLEN])
+write_cs_by(struct store *st, int (*ins)(struct store *, const struct built *),
+    struct dev *d, uint64_t hlc, const struct ops_chunk *chunks, size_t n,
+    uint8_t id[CS_IDLEN])
 {
 	struct built b;
 
 	build(&b, d, &w.circle, w.circle.key, d->seq + 1, d->head, hlc, chunks,
 	    n);
-	assert_int_equal(insert(st, &b), 0);
+	assert_int_equal(ins(st, &b), 0);
 	d->seq++;
 	memcpy(d->head, b.id, CS_IDLEN);
 	if (id != NULL)
 		memcpy(id, b.id, CS_IDLEN);
 	built_free(&b);
+}
+
+static void
+write_cs(struct store *st, struct dev *d, uint64_t hlc,
+    const struct ops_chunk *chunks, size_t n, uint8_t id[CS_IDLEN])
+{
+	write_cs_by(st, insert, d, hlc, chunks, n, id);
 }
 
 /* One chunk of ops on (coll, rid). */
@@ -3153,6 +3164,133 @@ test_insert_merged_grouped(void **state)
 	store_close(o);
 }
 
+/* Inserted and merged in the caller's transaction; d's chain moves on. */
+static void
+write_merged(struct dev *d, uint64_t hlc, const struct ops_chunk *c,
+    size_t n, uint8_t id[CS_IDLEN])
+{
+	write_cs_by(w.st, insert_merged, d, hlc, c, n, id);
+}
+
+/* Every rkey's record, by store_record_load_many; out[i] must be found. */
+static void
+load_keys(const int64_t *keys, size_t n, struct store_record **out)
+{
+	assert_int_equal(store_record_load_many(w.st, keys, n, out), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(out[i]);
+}
+
+/*
+ * Records a transaction created are handed to store_record_load_many from
+ * what the merge wrote (without reading them back), and are the same
+ * records as read back: with sets, a remove, a tombstone, two authors and
+ * two chunks.  A record merged into again in the same transaction, and one
+ * that existed before, are read back.
+ */
+static void
+test_load_fresh(void **state)
+{
+	uint8_t rid[5][RID_LEN], id[CS_IDLEN], idw[CS_IDLEN], idy[CS_IDLEN];
+	uint8_t v[VID_LEN], notag[VID_LEN];
+	struct store_record *got[5], *back[5];
+	int64_t keys[5];
+	struct touched t;
+	struct ops_chunk c[2];
+	char q[96];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		mkrid(rid[i], 1700000009000ull + i);
+	randombytes_buf(notag, sizeof(notag));
+	{
+		/* rid[3]: made before the transaction. */
+		struct op o[2] = { op_exist(1, NULL, 0),
+		    op_set("name", "old", NULL, 0) };
+
+		write1(w.st, &w.a, HLC_MAKE(1, 0), "case", rid[3], o, 2, idw);
+		merge(w.st);
+	}
+	assert_int_equal(store_begin(w.st), 0);
+	{
+		/* rid[0] and rid[1] in one change set of two chunks. */
+		struct op o0[6] = { op_exist(1, NULL, 0),
+		    op_set("name", "Ana", NULL, 0), op_add("tags", "y"),
+		    op_add("tags", "x"), op_add("tags", "x"),
+		    op_rem("tags", "z", notag, 1) };
+		struct op o1[2] = { op_exist(0, NULL, 0),
+		    op_set("note", "", NULL, 0) };
+
+		c[0] = chunk("case", rid[0], o0, 6);
+		c[1] = chunk("note", rid[1], o1, 2);
+		write_merged(&w.a, HLC_MAKE(2, 0), c, 2, NULL);
+	}
+	{
+		/* rid[2] by b, then renamed by a: merged into twice. */
+		struct op o[2] = { op_exist(1, NULL, 0),
+		    op_set("name", "Bo", NULL, 0) };
+		struct op o2[1];
+
+		c[0] = chunk("case", rid[2], o, 2);
+		write_merged(&w.b, HLC_MAKE(3, 0), c, 1, idy);
+		vid(v, idy, 0, 1);
+		o2[0] = op_set("name", "Bob", v, 1);
+		c[0] = chunk("case", rid[2], o2, 1);
+		write_merged(&w.a, HLC_MAKE(4, 0), c, 1, NULL);
+	}
+	{
+		/* rid[3] edited by b without seeing a's value: a conflict. */
+		struct op o[1] = { op_set("name", "new", NULL, 0) };
+
+		c[0] = chunk("case", rid[3], o, 1);
+		write_merged(&w.b, HLC_MAKE(5, 0), c, 1, NULL);
+	}
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(store_record_find(w.st, w.circle.id,
+		    i == 1 ? "note" : "case", rid[i], &keys[i]), 0);
+	load_keys(keys, 4, got);
+	load_keys(keys, 4, back);	/* the cache served once: SQL now */
+	for (i = 0; i < 4; i++) {
+		record_same(got[i], back[i]);
+		store_record_free(got[i]);
+		store_record_free(back[i]);
+	}
+
+	/*
+	 * The first load after the commit does not read: with the values
+	 * gone from under the store, rid[4] still comes whole, then not.
+	 */
+	assert_int_equal(store_begin(w.st), 0);
+	{
+		struct op o[2] = { op_exist(1, NULL, 0),
+		    op_set("name", "Cy", NULL, 0) };
+
+		c[0] = chunk("case", rid[4], o, 2);
+		write_merged(&w.a, HLC_MAKE(6, 0), c, 1, id);
+	}
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid[4],
+	    &keys[4]), 0);
+	snprintf(q, sizeof(q), "DELETE FROM vals WHERE rkey = %lld",
+	    (long long)keys[4]);
+	peer_sql(q);
+	load_keys(&keys[4], 1, got);
+	assert_int_equal(got[0]->nexist, 1);
+	assert_string_equal(field(got[0], "name", 0)->vals[0].value, "Cy");
+	vid(v, id, 0, 1);
+	assert_memory_equal(field(got[0], "name", 0)->vals[0].vid, v,
+	    VID_LEN);
+	store_record_free(got[0]);
+	load_keys(&keys[4], 1, got);
+	assert_int_equal(got[0]->nexist, 0);
+	assert_int_equal(got[0]->nfields, 0);
+	store_record_free(got[0]);
+}
+
 /*
  * Out of a transaction, or without the storage key, a change set is only
  * stored (pending); committed without store_merge_pending, the digest is
@@ -3287,6 +3425,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_fresh, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
 	};
