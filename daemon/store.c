@@ -386,9 +386,11 @@ struct store {
 	/* Scratch for plaintext; wiped on close. */
 	uint8_t *buf;
 	size_t bufcap;
-	/* store_cs_insert_own: the plaintexts of the change set it merges. */
+	/* store_cs_insert_own: the plaintexts of the change set it merges,
+	 * and whether one of them failed to decode (it would be stored bad). */
 	const struct cs_plain *own;
 	size_t nown;
+	int own_bad;
 };
 
 /* Statements. */
@@ -1723,11 +1725,13 @@ store_cs_insert_own(struct store *st, const struct cs_header *h,
 
 	st->own = plain;
 	st->nown = nplain;
+	st->own_bad = 0;
 	rc = store_cs_insert_merged(st, h, id, hdr, hdr_len, payload,
 	    payload_len);
 	st->own = NULL;
 	st->nown = 0;
-	return rc;
+	/* Stored bad, it would apply nothing: the caller rolls back. */
+	return rc == 0 && st->own_bad ? SAMEN_EINVAL : rc;
 }
 
 /* Sync support: none of it needs the storage key. */
@@ -2537,8 +2541,10 @@ merge_own(struct store *st, const struct cs_header *h,
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < st->nown; i++) {
-		if (ops_decode(&oc, st->own[i].data, st->own[i].len) != 0)
+		if (ops_decode(&oc, st->own[i].data, st->own[i].len) != 0) {
+			st->own_bad = 1;
 			return 1;
+		}
 		if ((rc = merge_chunk(&store_replica, st, h, id, (uint32_t)i,
 		    &oc)) == 0)
 			rc = rec_flush(st);

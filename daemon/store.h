@@ -179,7 +179,10 @@ int store_cs_insert_merged(struct store *st, const struct cs_header *h,
  * plain[0..nplain) are the plaintexts (ops_encode) its payload's chunks
  * seal, in order, and the merge decodes them instead of decrypting the
  * chunks it was handed (the caller vouches for it: changeset_build of
- * exactly these).  Borrows everything.
+ * exactly these).  A chunk that does not decode (past a schema limit
+ * such as OPS_MAX_REFS) would leave it stored bad and nothing applied:
+ * then it returns SAMEN_EINVAL, with the change set in the transaction,
+ * which the caller must roll back.  Borrows everything.
  */
 int store_cs_insert_own(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,

@@ -194,3 +194,54 @@ def test_a_group_that_cannot_be_stored_refuses_every_write(node):
     node.put("case", keep, "status=open")
     assert node.get("case", keep)["fields"] == {"name": "kept",
                                                 "status": "open"}
+
+
+def test_a_group_closes_before_the_payload_cap(cluster):
+    """Ten puts of about 900 KB each are over the 8 MiB a change set's
+    payload may hold (CS_MAX_PAYLOAD): the group is built when the next
+    chunk would not fit, and goes on in a second change set.  Both reach a
+    peer."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+    before = cs_count(a)
+    big = [(SET, f"f{k}", chr(ord("a") + k) * 64000) for k in range(14)]
+    replies = one_batch(a, [put("case", None, (SET, "n", str(i)), *big)
+                            for i in range(10)])
+    ids = [ok(r)["id"] for r in replies]
+    assert cs_count(a) - before == 2
+    db = sqlite3.connect(f"file:{a.dir / 'samen.db'}?mode=ro", uri=True)
+    try:
+        sizes = [n for (n,) in db.execute(
+            "SELECT length(payload) FROM cs ORDER BY csn DESC LIMIT 2")]
+    finally:
+        db.close()
+    assert all(n <= 8 << 20 for n in sizes) and sum(sizes) > 8 << 20, sizes
+
+    s = synced(b, a)
+    assert s["received"] == 2, s
+    assert b.status()["shared_digest"] == a.status()["shared_digest"]
+    for i, rid in enumerate(ids):
+        rec = b.get("case", rid)
+        assert rec["fields"]["n"] == str(i)
+        assert rec["fields"]["f13"] == "n" * 64000
+
+
+def test_a_write_whose_chunk_would_be_refused_is_refused(node):
+    """A remove names every tag of its element it saw; past OPS_MAX_REFS
+    (4096) the chunk is one every decoder refuses, so the store would keep
+    the change set as bad and apply nothing.  The writer says so instead of
+    acknowledging a write that did not happen."""
+    rid = node.put("case", "name=Jansen")
+    for _ in range(17):
+        node.samen("put", "case", rid, *(["tags+=x"] * 256))
+    state = node.state()
+    r = node.samen("put", "case", rid, "tags-=x", rc=None)
+    assert r.rc != OK, r
+    assert "not stored" in r.err or "could not store" in r.err, r
+    assert node.state() == state
+    rec = node.get("case", rid)
+    assert rec["sets"]["tags"] == ["x"], rec["sets"]
+    # The daemon goes on: the next write works.
+    node.put("case", rid, "status=open")
+    assert node.get("case", rid)["fields"]["status"] == "open"
