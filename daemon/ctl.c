@@ -862,6 +862,7 @@ struct group {
 #define GROUP_CHUNK_OVERHEAD (1 + 2 + CS_RTAGLEN + 2 + CS_NONCELEN + 5 + \
 	CS_ABYTES)
 #define GROUP_PAYLOAD_HEAD 5		/* the payload's array32 header */
+#define GROUP_KEEP (256u << 10)		/* plaintext buffer kept between batches */
 
 static size_t
 group_hash(const uint8_t rid[RID_LEN], size_t nslots)
@@ -1039,7 +1040,14 @@ group_close(struct ctl *c, struct group *g, struct result *res)
 	free(plain);
 	free(nonces);
 	if (rc == 0) {
+		size_t used = wire_len(&g->plain);
+
 		group_reset(g);
+		/* Kept for the next batch, unless a big one left it large. */
+		if (used > GROUP_KEEP) {
+			wire_free(&g->plain);
+			wire_init(&g->plain);
+		}
 		return 0;
 	}
 fail:
