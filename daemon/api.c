@@ -232,7 +232,8 @@ api_reply(struct api_req *r, int code, const char *message,
 
 	if (!a->closed) {
 		sock = zsock_socket(a->zs);
-		wire_init(&w);
+		wire_init_size(&w, 16 + (message ? strlen(message) : 0) +
+		    (body ? body_len : 1));
 		wire_put_array(&w, 3);
 		wire_put_i64(&w, code);
 		wire_put_cstr(&w, message ? message : "");

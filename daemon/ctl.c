@@ -68,6 +68,11 @@ struct ctl {
 	int64_t *touched;
 	size_t ntouched;
 	size_t captouched;
+	struct group *groups;		/* one per circle written (group_add) */
+	size_t ngroups;
+	struct wbuf scratch;		/* a chunk's plaintext, wiped after */
+	uint8_t rnd[102 * RID_RANDOM];	/* for new_rid */
+	size_t nrnd;
 
 	/*
 	 * The index loads on the thread pool after unlock, while sync already
@@ -733,7 +738,7 @@ refresh_circles(struct ctl *c)
 	return 0;
 }
 
-/* Writing: one change set with one chunk for one record. */
+/* Writing: a chunk per record written, a change set per circle per batch. */
 
 struct op_list {
 	struct op ops[CTL_MAX_ASSIGNS + 1];
@@ -742,6 +747,18 @@ struct op_list {
 	size_t nrefs;
 	size_t caprefs;
 };
+
+/* Empty, with ops[0..nops) zeroed: not all CTL_MAX_ASSIGNS + 1 of them,
+ * 16 KB that a put would clear for its two or three ops. */
+static void
+oplist_init(struct op_list *l, uint32_t nops)
+{
+	memset(l->ops, 0, nops * sizeof(l->ops[0]));
+	l->n = 0;
+	l->refs = NULL;
+	l->nrefs = 0;
+	l->caprefs = 0;
+}
 
 static void
 oplist_free(struct op_list *l)
@@ -813,57 +830,326 @@ begin_write(struct ctl *c, struct result *res)
 }
 
 /*
- * Signs and stores a change set holding chunk, and merges it.  On failure
- * the batch's transaction may hold half of it: the whole batch is rolled
- * back and every reply held so far becomes the error.
+ * Group commit signs once per circle per batch.  The writes of one batch to
+ * one circle become the chunks of one change set, built, signed, stored and
+ * merged when the batch commits (flush), or earlier when a write must read
+ * a record that already has a chunk in the open group (group_settle): vids
+ * name (change set, chunk, op), so that record's new values have no vids
+ * until the change set exists, and a write that replaces them must see
+ * them.  A group holds each chunk's plaintext (ops_encode), unencrypted:
+ * the rtag, the nonce and the encryption come at the build.  Groups live
+ * only inside ctl_batch; their memory is kept for the next batch.
+ */
+struct group_chunk {
+	uint8_t rid[RID_LEN];
+	char collection[OPS_MAX_COLLECTION + 1];
+	size_t off, len;		/* its plaintext in group.plain */
+};
+
+struct group {
+	uint8_t circle[CS_CIRCLELEN];
+	struct wbuf plain;		/* the chunks' plaintexts, in order */
+	struct group_chunk *chunks;
+	uint32_t nchunks;
+	uint32_t capchunks;
+	size_t payload;			/* bound on the encoded payload */
+	uint32_t *slots;		/* rid hash: chunk index + 1, 0 empty */
+	size_t nslots;			/* a power of 2, >= 2 * capchunks */
+};
+
+/* Encoded size of a chunk around plaintext of len bytes, at most:
+ * [rtag bin8, nonce bin8, ciphertext bin32] in a fixarray. */
+#define GROUP_CHUNK_OVERHEAD (1 + 2 + CS_RTAGLEN + 2 + CS_NONCELEN + 5 + \
+	CS_ABYTES)
+#define GROUP_PAYLOAD_HEAD 5		/* the payload's array32 header */
+#define GROUP_KEEP (256u << 10)		/* plaintext buffer kept between batches */
+
+static size_t
+group_hash(const uint8_t rid[RID_LEN], size_t nslots)
+{
+	uint64_t x;
+
+	/* The rid's last 8 bytes are random (rid.h) or a hash (members). */
+	memcpy(&x, rid + RID_LEN - 8, 8);
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 32;
+	return (size_t)x & (nslots - 1);
+}
+
+/* The slot of (collection, rid) in g: holding its chunk, or empty. */
+static uint32_t *
+group_slot(struct group *g, const char *collection,
+    const uint8_t rid[RID_LEN])
+{
+	size_t i = group_hash(rid, g->nslots);
+
+	for (;; i = (i + 1) & (g->nslots - 1)) {
+		const struct group_chunk *gc;
+
+		if (g->slots[i] == 0)
+			return &g->slots[i];
+		gc = &g->chunks[g->slots[i] - 1];
+		if (memcmp(gc->rid, rid, RID_LEN) == 0 &&
+		    strcmp(gc->collection, collection) == 0)
+			return &g->slots[i];
+	}
+}
+
+/* Empties w, wiping what it held (plaintext of people's records). */
+static void
+wipe_reset(struct wbuf *w)
+{
+	if (wire_len(w) > 0)
+		sodium_memzero((void *)wire_data(w), wire_len(w));
+	wire_reset(w);
+}
+
+static void
+group_reset(struct group *g)
+{
+	wipe_reset(&g->plain);
+	if (g->nchunks > 0)
+		memset(g->slots, 0, g->nslots * sizeof(*g->slots));
+	g->nchunks = 0;
+	g->payload = GROUP_PAYLOAD_HEAD;
+}
+
+static struct group *
+group_find(struct ctl *c, const uint8_t circle[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (memcmp(c->groups[i].circle, circle, CS_CIRCLELEN) == 0)
+			return &c->groups[i];
+	return NULL;
+}
+
+static struct group *
+group_of(struct ctl *c, const uint8_t circle[CS_CIRCLELEN])
+{
+	struct group *g;
+
+	if ((g = group_find(c, circle)) != NULL)
+		return g;
+	c->groups = xreallocarray(c->groups, c->ngroups + 1,
+	    sizeof(*c->groups));
+	g = &c->groups[c->ngroups++];
+	memset(g, 0, sizeof(*g));
+	memcpy(g->circle, circle, CS_CIRCLELEN);
+	wire_init(&g->plain);
+	g->payload = GROUP_PAYLOAD_HEAD;
+	return g;
+}
+
+static void
+groups_free(struct ctl *c)
+{
+	for (size_t i = 0; i < c->ngroups; i++) {
+		group_reset(&c->groups[i]);
+		wire_free(&c->groups[i].plain);
+		free(c->groups[i].chunks);
+		free(c->groups[i].slots);
+	}
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+}
+
+/* Forgets every open group without building it (the batch rolled back). */
+static void
+groups_drop(struct ctl *c)
+{
+	for (size_t i = 0; i < c->ngroups; i++)
+		group_reset(&c->groups[i]);
+}
+
+/* The circle a group writes to: one we write records to, or a members
+ * chain.  By id: c->circles may have been read again since. */
+static const struct store_circle *
+group_circle(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
+{
+	const struct store_circle *sc;
+
+	if ((sc = circle_by_id(c, id)) != NULL)
+		return sc;
+	for (size_t i = 0; i < c->ncircles; i++)
+		if (c->circles[i].kind == STORE_CIRCLE_MEMBERS &&
+		    memcmp(c->circles[i].id, id, CS_CIRCLELEN) == 0)
+			return &c->circles[i];
+	return NULL;
+}
+
+/*
+ * Builds, signs, stores and merges g's change set, and empties g.  On
+ * failure the batch's transaction may hold half of it: the whole batch is
+ * rolled back, every reply held so far becomes the error (abort_batch), and
+ * res (if not NULL) says so too.
  */
 static int
-write_chunk(struct ctl *c, struct result *res, const struct ops_chunk *chunk,
-    const struct store_circle *circ)
+group_close(struct ctl *c, struct group *g, struct result *res)
 {
+	const struct store_circle *circ;
 	struct cs_header h;
-	struct cs_plain plain;
-	struct wbuf pw, hw, payw;
-	uint8_t id[CS_IDLEN], nonce[CS_NONCELEN];
+	struct cs_plain *plain;
+	struct wbuf hw, payw;
+	uint8_t id[CS_IDLEN], *nonces;
 	uint64_t head;
+	uint32_t n = g->nchunks;
 	int rc;
 
+	if (n == 0)
+		return 0;
+	if ((circ = group_circle(c, g->circle)) == NULL) {
+		rc = SAMEN_ELOCKED;
+		goto fail;
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.author, vault_public_key(c->env.vault), 32);
 	memcpy(h.circle, circ->id, CS_CIRCLELEN);
 	h.epoch = circ->epoch;
 	if ((rc = store_cs_head(c->env.store, h.author, h.circle, &head,
 	    h.prev)) != 0)
-		return fail(res, rc, "storage error: %s", samen_strerror(rc));
+		goto fail;
 	h.seq = head + 1;
 	h.hlc = hlc_now(&c->clock, wall_ms());
 
-	wire_init(&pw);
-	ops_encode(&pw, chunk);
-	changeset_rtag(plain.rtag, circ->key, chunk->collection,
-	    chunk->collection_len, chunk->rid);
-	plain.data = wire_data(&pw);
-	plain.len = wire_len(&pw);
-	randombytes_buf(nonce, sizeof(nonce));
+	plain = xreallocarray(NULL, n, sizeof(*plain));
+	nonces = xreallocarray(NULL, n, CS_NONCELEN);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct group_chunk *gc = &g->chunks[i];
+
+		changeset_rtag(plain[i].rtag, circ->key, gc->collection,
+		    strlen(gc->collection), gc->rid);
+		plain[i].data = wire_data(&g->plain) + gc->off;
+		plain[i].len = gc->len;
+	}
+	randombytes_buf(nonces, (size_t)n * CS_NONCELEN);
 	wire_init(&hw);
 	wire_init(&payw);
 	changeset_build(&hw, &payw, id, &h, vault_sign_sk(c->env.vault),
-	    circ->key, &plain, 1, nonce);
-	/* Merged from the bytes in hand, in the batch's transaction; the
-	 * merge call only reports what it touched (nothing else pends). */
-	rc = store_cs_insert_merged(c->env.store, &h, id, wire_data(&hw),
-	    wire_len(&hw), wire_data(&payw), wire_len(&payw));
+	    circ->key, plain, n, nonces);
+	/* Merged from the plaintexts in hand, in the batch's transaction;
+	 * the merge call only reports what it touched (nothing else
+	 * pends). */
+	rc = store_cs_insert_own(c->env.store, &h, id, wire_data(&hw),
+	    wire_len(&hw), wire_data(&payw), wire_len(&payw), plain, n);
 	if (rc == 0)
 		rc = store_merge_pending(c->env.store, touched_cb, c);
-	wire_free(&pw);
 	wire_free(&hw);
 	wire_free(&payw);
-	if (rc != 0) {
-		/* Half a write may be in the transaction: drop the batch. */
-		abort_batch(c, rc);
-		return fail(res, rc, "could not store the change: %s",
-		    samen_strerror(rc));
+	free(plain);
+	free(nonces);
+	if (rc == 0) {
+		size_t used = wire_len(&g->plain);
+
+		group_reset(g);
+		/* Kept for the next batch, unless a big one left it large. */
+		if (used > GROUP_KEEP) {
+			wire_free(&g->plain);
+			wire_init(&g->plain);
+		}
+		return 0;
 	}
+fail:
+	log_warnx("a change set of %u writes could not be stored: %s; the "
+	    "batch's %zu requests are refused", n, samen_strerror(rc),
+	    c->nheld);
+	/* Half of it may be in the transaction: drop the batch. */
+	abort_batch(c, rc);
+	if (res != NULL)
+		fail(res, rc, "could not store the change: %s",
+		    samen_strerror(rc));
+	return rc;
+}
+
+/* Closes every open group (see group_close). */
+static int
+groups_close(struct ctl *c, struct result *res)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->ngroups; i++)
+		if ((rc = group_close(c, &c->groups[i], res)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Before a write reads record (collection, rid) of circle from the store:
+ * if the open group holds a chunk of it, builds the group, so that the
+ * store holds that record's new values and their vids.
+ */
+static int
+group_settle(struct ctl *c, struct result *res,
+    const uint8_t circle[CS_CIRCLELEN], const char *collection,
+    const uint8_t rid[RID_LEN])
+{
+	struct group *g = group_find(c, circle);
+
+	if (g == NULL || g->nchunks == 0 ||
+	    *group_slot(g, collection, rid) == 0)
+		return 0;
+	return group_close(c, g, res);
+}
+
+static void
+group_grow(struct group *g)
+{
+	g->capchunks = g->capchunks ? g->capchunks * 2 : 64;
+	g->chunks = xreallocarray(g->chunks, g->capchunks, sizeof(*g->chunks));
+	free(g->slots);
+	g->nslots = (size_t)g->capchunks * 2;
+	g->slots = xcalloc(g->nslots, sizeof(*g->slots));
+	for (uint32_t i = 0; i < g->nchunks; i++)
+		*group_slot(g, g->chunks[i].collection, g->chunks[i].rid) =
+		    i + 1;
+}
+
+/*
+ * Adds chunk to the open group of circ, closing that group first if the
+ * chunk would take it past the format's limits (CS_MAX_CHUNKS chunks,
+ * CS_MAX_PAYLOAD bytes of payload).  The caller has settled the record
+ * (group_settle): a group holds at most one chunk per record.
+ */
+static int
+group_add(struct ctl *c, struct result *res, const struct store_circle *circ,
+    const struct ops_chunk *chunk)
+{
+	struct group *g = group_of(c, circ->id);
+	struct group_chunk *gc;
+	size_t len;
+	uint32_t *slot;
+
+	/* Encoded aside first: whether it fits decides where it goes. */
+	wipe_reset(&c->scratch);
+	ops_encode(&c->scratch, chunk);
+	len = wire_len(&c->scratch);
+	if (len + GROUP_CHUNK_OVERHEAD + GROUP_PAYLOAD_HEAD > CS_MAX_PAYLOAD ||
+	    len + CS_ABYTES > CS_MAX_CHUNK) {
+		wipe_reset(&c->scratch);
+		return fail(res, SAMEN_ETOOBIG, "the change is too big for "
+		    "one change set");
+	}
+	if (g->nchunks > 0 && (g->nchunks == CS_MAX_CHUNKS ||
+	    g->payload + len + GROUP_CHUNK_OVERHEAD > CS_MAX_PAYLOAD) &&
+	    group_close(c, g, res) != 0) {
+		wipe_reset(&c->scratch);
+		return res->code;
+	}
+	if (g->nchunks == g->capchunks)
+		group_grow(g);
+	slot = group_slot(g, chunk->collection, chunk->rid);
+	assert(*slot == 0);
+	gc = &g->chunks[g->nchunks];
+	memcpy(gc->rid, chunk->rid, RID_LEN);
+	memcpy(gc->collection, chunk->collection, chunk->collection_len);
+	gc->collection[chunk->collection_len] = '\0';
+	gc->off = wire_len(&g->plain);
+	gc->len = len;
+	wire_put_raw(&g->plain, wire_data(&c->scratch), len);
+	wipe_reset(&c->scratch);
+	*slot = ++g->nchunks;
+	g->payload += len + GROUP_CHUNK_OVERHEAD;
 	return 0;
 }
 
@@ -879,13 +1165,20 @@ put_write_result(struct result *res, const char *collection,
 		wire_put_kv_str(res->body, "case", case_id);
 }
 
+/*
+ * A new record's id.  Its 80 random bits come from a pool refilled with
+ * one randombytes_buf (a getrandom system call) per 102 ids rather than
+ * one per id: they only make ids unique, they guard nothing.
+ */
 static void
-new_rid(uint8_t rid[RID_LEN])
+new_rid(struct ctl *c, uint8_t rid[RID_LEN])
 {
-	uint8_t rnd[10];
-
-	randombytes_buf(rnd, sizeof(rnd));
-	rid_make(rid, wall_ms(), rnd);
+	if (c->nrnd < RID_RANDOM) {
+		randombytes_buf(c->rnd, sizeof(c->rnd));
+		c->nrnd = sizeof(c->rnd);
+	}
+	c->nrnd -= RID_RANDOM;
+	rid_make(rid, wall_ms(), c->rnd + c->nrnd);
 }
 
 /*
@@ -925,7 +1218,7 @@ write_record(struct ctl *c, struct result *res,
 	chunk.nops = l->n;
 	if (begin_write(c, res))
 		return res->code;
-	return write_chunk(c, res, &chunk, circ);
+	return group_add(c, res, circ, &chunk);
 }
 
 static int
@@ -941,7 +1234,7 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 	uint32_t nassign, nargs;
 	int creating, rc;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 0);
 	if (wire_get_array(r, &nargs, 4) || (nargs != 3 && nargs != 4) ||
 	    get_collection(r, res, collection))
 		return res->code ? res->code :
@@ -966,19 +1259,23 @@ handle_put(struct ctl *c, struct wire_reader *r, struct result *res)
 		if ((ir = lookup(c, res, collection, rid, 0)) == NULL)
 			return res->code;
 		/* The store, not the index: earlier writes of this batch
-		 * are visible there. */
+		 * are visible there, once their group is built. */
+		if (group_settle(c, res, ir->circle, collection, rid))
+			return res->code;
 		rkey = ir->rkey;
 		if ((rc = store_record_load(c->env.store, rkey, &cur)) != 0)
 			return fail(res, rc, "storage error: %s",
 			    samen_strerror(rc));
 	} else
-		new_rid(rid);
+		new_rid(c, rid);
 
 	for (uint32_t i = 0; i < nassign; i++) {
 		struct op *op = &l.ops[l.n];
 		uint8_t how;
 		size_t max;
 		const struct store_field *f;
+
+		memset(op, 0, sizeof(*op));
 
 		if (wire_get_array_n(r, 3) || wire_get_u8(r, &how) ||
 		    wire_get_str(r, &op->field, &op->field_len,
@@ -1104,11 +1401,12 @@ handle_rm(struct ctl *c, struct wire_reader *r, struct result *res)
 		return res->code ? res->code :
 		    fail(res, SAMEN_EPROTO, "malformed rm request");
 	if (need_unlocked(c, res) ||
-	    (ir = lookup(c, res, collection, rid, 0)) == NULL)
+	    (ir = lookup(c, res, collection, rid, 0)) == NULL ||
+	    group_settle(c, res, ir->circle, collection, rid))
 		return res->code;
 	if ((rc = store_record_load(c->env.store, ir->rkey, &cur)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 0);
 	if (circle_by_id(c, cur->circle) == NULL)
 		fail(res, SAMEN_ELOCKED, "this device does not hold the key "
 		    "of the record's circle");
@@ -1133,7 +1431,7 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	const struct store_record *kase;
 	const struct store_circle *circ;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, 2);
 	memset(refs, 0, sizeof(refs));
 	if (wire_get_array_n(r, 2) || get_rid(r, res, case_rid) ||
 	    wire_get_str(r, &l.ops[1].value, &l.ops[1].value_len,
@@ -1161,7 +1459,7 @@ handle_note(struct ctl *c, struct wire_reader *r, struct result *res)
 	l.ops[1].field = "text";
 	l.ops[1].field_len = 4;
 	l.n = 2;
-	new_rid(rid);
+	new_rid(c, rid);
 	if (write_record(c, res, circ, "note", rid, NULL, 1, &l, refs) == 0)
 		put_write_result(res, "note", rid, 1, case_id);
 	oplist_free(&l);
@@ -1211,7 +1509,10 @@ handle_status(struct ctl *c, struct wire_reader *r, struct result *res)
 	if (wire_get_array_n(r, 0) || wire_end(r))
 		return fail(res, SAMEN_EPROTO, "malformed status request");
 	/* Unlocked, the index holds every record (status waits for it to
-	 * load): counting there is free, counting in SQLite a table scan. */
+	 * load): counting there is free, counting in SQLite a table scan.
+	 * The change sets and digest count this batch's earlier writes. */
+	if (groups_close(c, res))
+		return res->code;
 	if (vault_locked(c->env.vault) || c->index_bad)
 		rc = store_stats(c->env.store, &s);
 	else {
@@ -1458,7 +1759,8 @@ handle_log(struct ctl *c, struct wire_reader *r, struct result *res)
 		return res->code ? res->code :
 		    fail(res, SAMEN_EPROTO, "malformed log request");
 	if (need_unlocked(c, res) ||
-	    (rec = lookup(c, res, collection, rid, 1)) == NULL)
+	    (rec = lookup(c, res, collection, rid, 1)) == NULL ||
+	    group_settle(c, res, rec->circle, collection, rid))
 		return res->code;
 	if ((rc = store_history(c->env.store, rec->rkey, &h, &n)) != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
@@ -1741,15 +2043,18 @@ send_held(struct held *h)
 }
 
 /*
- * Commits the batch's writes, refreshes the index for what they touched,
- * and sends every held reply.  If the commit fails, every held reply becomes
- * that error: no client was told anything yet, and nothing of it was kept.
+ * Builds the batch's change sets (one per circle written), commits, refreshes
+ * the index for what they touched, and sends every held reply.  If a change
+ * set cannot be stored or the commit fails, every held reply becomes that
+ * error: no client was told anything yet, and nothing of it was kept.
  */
 static void
 flush(struct ctl *c)
 {
 	int rc = 0;
 
+	if (c->in_txn)
+		(void)groups_close(c, NULL);	/* on failure: abort_batch */
 	if (c->in_txn) {
 		rc = store_commit(c->env.store);
 		if (rc != 0) {
@@ -1791,6 +2096,7 @@ flush(struct ctl *c)
 static void
 abort_batch(struct ctl *c, int code)
 {
+	groups_drop(c);
 	if (!c->in_txn)
 		return;
 	store_rollback(c->env.store);
@@ -1818,7 +2124,8 @@ hold(struct ctl *c, struct api_req *req)
 	h = &c->held[c->nheld++];
 	memset(h, 0, sizeof(*h));
 	h->req = req;
-	wire_init(&h->body);
+	/* A write's reply is under a hundred bytes; ls grows it. */
+	wire_init_size(&h->body, 128);
 	return h;
 }
 
@@ -1975,7 +2282,7 @@ write_fields(struct ctl *c, struct result *res,
 	struct op_ref refs[8];
 	int rc;
 
-	memset(&l, 0, sizeof(l));
+	oplist_init(&l, n);
 	memset(refs, 0, sizeof(refs));
 	for (uint32_t i = 0; i < n; i++) {
 		l.ops[i].type = OP_SET;
@@ -1985,7 +2292,11 @@ write_fields(struct ctl *c, struct result *res,
 		l.ops[i].value_len = strlen(kv[2 * i + 1]);
 	}
 	l.n = n;
+	/* Members chains are not grouped: each write its own change set,
+	 * as the views (view_build) read them from the store. */
 	rc = write_record(c, res, chain, collection, rid, NULL, 1, &l, refs);
+	if (rc == 0)
+		rc = groups_close(c, res);
 	oplist_free(&l);
 	return rc;
 }
@@ -2074,6 +2385,9 @@ handle_circle_new(struct ctl *c, struct wire_reader *r, struct result *res)
 	if (strcmp(name, "private") == 0)
 		return fail(res, SAMEN_EEXIST, "'private' is this device's own "
 		    "circle");
+	/* The circles are read again below: what is open goes first. */
+	if (groups_close(c, res))
+		return res->code;
 	for (size_t i = 0; i < c->nviews; i++)
 		if (c->views[i].valid && strcmp(c->views[i].name, name) == 0)
 			return fail(res, SAMEN_EEXIST, "a circle named '%s' "
@@ -2157,6 +2471,8 @@ handle_circle_add(struct ctl *c, struct wire_reader *r, struct result *res)
 		    "add members");
 	if (view_member(v, device) != NULL)
 		return fail(res, SAMEN_EEXIST, "already a member of %s", name);
+	if (groups_close(c, res))
+		return res->code;
 	if (write_member(c, res, chain, circ, device, "member") != 0)
 		return res->code;
 	c->circles_dirty = 1;
@@ -2744,6 +3060,7 @@ ctl_new(const struct ctl_env *env)
 	c->env = *env;
 	c->started_ms = wall_ms();
 	hlc_init(&c->clock, 0);
+	wire_init(&c->scratch);
 	return c;
 }
 
@@ -2771,6 +3088,8 @@ ctl_free(struct ctl *c)
 	views_free(c);
 	free(c->held);
 	free(c->touched);
+	groups_free(c);
+	wire_free(&c->scratch);
 	free(c->deferred);
 	free(c->reload);
 	free(c);

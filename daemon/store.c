@@ -403,6 +403,11 @@ struct store {
 	/* Scratch for plaintext; wiped on close. */
 	uint8_t *buf;
 	size_t bufcap;
+	/* store_cs_insert_own: the plaintexts of the change set it merges,
+	 * and whether one of them failed to decode (it would be stored bad). */
+	const struct cs_plain *own;
+	size_t nown;
+	int own_bad;
 };
 
 /* Statements. */
@@ -1735,6 +1740,25 @@ store_cs_insert_merged(struct store *st, const struct cs_header *h,
 	return rc;
 }
 
+int
+store_cs_insert_own(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len,
+    const struct cs_plain *plain, size_t nplain)
+{
+	int rc;
+
+	st->own = plain;
+	st->nown = nplain;
+	st->own_bad = 0;
+	rc = store_cs_insert_merged(st, h, id, hdr, hdr_len, payload,
+	    payload_len);
+	st->own = NULL;
+	st->nown = 0;
+	/* Stored bad, it would apply nothing: the caller rolls back. */
+	return rc == 0 && st->own_bad ? SAMEN_EINVAL : rc;
+}
+
 /* Sync support: none of it needs the storage key. */
 
 static int
@@ -2584,6 +2608,27 @@ circle_key(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	return 0;
 }
 
+/* merge_chunks from the plaintexts in hand (store_cs_insert_own). */
+static int
+merge_own(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN])
+{
+	struct ops_chunk oc;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < st->nown; i++) {
+		if (ops_decode(&oc, st->own[i].data, st->own[i].len) != 0) {
+			st->own_bad = 1;
+			return 1;
+		}
+		if ((rc = merge_chunk(&store_replica, st, h, id, (uint32_t)i,
+		    &oc)) == 0)
+			rc = rec_flush(st);
+		ops_chunk_free(&oc);
+	}
+	return rc;
+}
+
 /*
  * Applies the chunks of one change set.  Returns 0, 1 if the change set is
  * bad (its author's fault: nothing of it may stay), or a store error.
@@ -2603,6 +2648,8 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 
 	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
 		return 1;
+	if (st->own != NULL)
+		return merge_own(st, &h, id);
 	/* A circle key we cannot read is our fault, not the author's. */
 	if ((rc = circle_key(st, h.circle, h.epoch)) != 0)
 		return rc;

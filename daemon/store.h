@@ -175,6 +175,21 @@ int store_cs_insert_merged(struct store *st, const struct cs_header *h,
     const uint8_t *payload, size_t payload_len);
 
 /*
+ * store_cs_insert_merged for a change set this device has just built:
+ * plain[0..nplain) are the plaintexts (ops_encode) its payload's chunks
+ * seal, in order, and the merge decodes them instead of decrypting the
+ * chunks it was handed (the caller vouches for it: changeset_build of
+ * exactly these).  A chunk that does not decode (past a schema limit
+ * such as OPS_MAX_REFS) would leave it stored bad and nothing applied:
+ * then it returns SAMEN_EINVAL, with the change set in the transaction,
+ * which the caller must roll back.  Borrows everything.
+ */
+int store_cs_insert_own(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len,
+    const struct cs_plain *plain, size_t nplain);
+
+/*
  * Merges every stored change set not merged yet whose circle key the store
  * has, per (author, circle) in seq order: decrypts each chunk, decodes its
  * ops and applies merge_chunk() against the replica tables.  A change set

@@ -7,6 +7,7 @@
 
 #define RID_LEN 16
 #define RID_TEXTLEN 26	/* Crockford base32, upper case, as ULID */
+#define RID_RANDOM 10	/* random bytes after the 48-bit milliseconds */
 
 /* Big-endian ms in the first 6 bytes, then 10 bytes of caller randomness. */
 void rid_make(uint8_t rid[RID_LEN], uint64_t ms, const uint8_t random[10]);

@@ -23,6 +23,16 @@ wire_init(struct wbuf *w)
 }
 
 void
+wire_init_size(struct wbuf *w, size_t cap)
+{
+	wire_init(w);
+	if (cap > 0) {
+		w->sb.data = xmalloc(cap);
+		w->sb.alloc = cap;
+	}
+}
+
+void
 wire_free(struct wbuf *w)
 {
 	msgpack_sbuffer_destroy(&w->sb);

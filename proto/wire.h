@@ -18,6 +18,12 @@ struct wbuf {
 };
 
 void wire_init(struct wbuf *w);
+/*
+ * wire_init with room for cap bytes already allocated: msgpack-c's buffer
+ * starts at 8 KB on the first write, a malloc outside glibc's per-thread
+ * cache for a reply of a hundred bytes.  Free with wire_free as any.
+ */
+void wire_init_size(struct wbuf *w, size_t cap);
 void wire_free(struct wbuf *w);
 /* Empties the buffer, keeping its memory. */
 void wire_reset(struct wbuf *w);

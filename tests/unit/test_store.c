@@ -3052,6 +3052,161 @@ test_insert_merged(void **state)
 	store_close(o);
 }
 
+/* a and b hold the same replica: digest and every row. */
+static void
+same_replica(struct store *a, struct store *b)
+{
+	uint8_t ga[32], gb[32];
+	struct dump da, db;
+
+	assert_int_equal(store_digest(a, ga), 0);
+	assert_int_equal(store_digest(b, gb), 0);
+	assert_memory_equal(ga, gb, 32);
+	dump(a, &da);
+	dump(b, &db);
+	dump_equal(&da, &db);
+	dump_free(&da);
+	dump_free(&db);
+}
+
+/* The plaintexts of chunks[0..n), as store_cs_insert_own takes them. */
+static void
+plains(struct wbuf pw[MAXCHUNKS], struct cs_plain pl[MAXCHUNKS],
+    const struct ops_chunk *chunks, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		wire_init(&pw[i]);
+		ops_encode(&pw[i], &chunks[i]);
+		pl[i].data = wire_data(&pw[i]);
+		pl[i].len = wire_len(&pw[i]);
+	}
+}
+
+/*
+ * Group commit (daemon/ctl.c): one change set holds a chunk per record a
+ * batch wrote, and a later change set names the values of any of its chunks
+ * by (change set, chunk index, op index).  Stored and merged as a peer's
+ * batch is (store_cs_insert_merged), it gives the replica that storing and
+ * merging from the queue gives, each record touched once; and so does the
+ * author's own merge from its plaintexts (store_cs_insert_own).
+ */
+static void
+test_insert_merged_grouped(void **state)
+{
+	uint8_t rid[4][RID_LEN], v[3][VID_LEN], g1[32], g2[32];
+	char case_id[RID_TEXTLEN + 1];
+	struct built b[2];
+	struct store *o = other_store(), *own;
+	struct store_record *r;
+	struct touched t;
+	struct wbuf pw[2][MAXCHUNKS];
+	struct cs_plain pl[2][MAXCHUNKS];
+	struct op o0[3], o1[2], o2[3], o3[1], p0[2], p1[1];
+	struct ops_chunk c[MAXCHUNKS];
+	struct dev a = w.a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		mkrid(rid[i], 1700000005000ull + i);
+	rid_encode(case_id, rid[0]);
+	o0[0] = op_exist(1, NULL, 0);
+	o0[1] = op_set("name", "Jansen", NULL, 0);
+	o0[2] = op_add("tags", "housing");
+	c[0] = chunk("case", rid[0], o0, 3);
+	o1[0] = op_exist(1, NULL, 0);
+	o1[1] = op_set("what", "call", NULL, 0);
+	c[1] = chunk("task", rid[1], o1, 2);
+	o2[0] = op_exist(1, NULL, 0);
+	o2[1] = op_set("case", case_id, NULL, 0);
+	o2[2] = op_set("text", "visited", NULL, 0);
+	c[2] = chunk("note", rid[2], o2, 3);
+	o3[0] = op_set("name", "Bakker", NULL, 0);
+	c[3] = chunk("case", rid[3], o3, 1);
+	build(&b[0], &a, &w.circle, w.circle.key, 1, a.head, HLC_MAKE(1, 0),
+	    c, 4);
+	plains(pw[0], pl[0], c, 4);
+	/* The next batch: rename the case, delete the task, drop the tag. */
+	vid(v[0], b[0].id, 0, 1);
+	vid(v[1], b[0].id, 1, 0);
+	vid(v[2], b[0].id, 0, 2);
+	p0[0] = op_set("name", "Jansen-Bakker", v[0], 1);
+	p0[1] = op_rem("tags", "housing", v[2], 1);
+	p1[0] = op_exist(0, v[1], 1);
+	c[0] = chunk("task", rid[1], p1, 1);
+	c[1] = chunk("case", rid[0], p0, 2);
+	build(&b[1], &a, &w.circle, w.circle.key, 2, b[0].id, HLC_MAKE(2, 0),
+	    c, 2);
+	plains(pw[1], pl[1], c, 2);
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(insert(o, &b[i]), 0);
+	merge(o);
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(insert_merged(w.st, &b[i]), 0);
+	merge_commit(w.st, &t);
+	/* Four records, each reported once though two change sets hit two. */
+	assert_int_equal(t.n, 4);
+
+	same_replica(w.st, o);
+	store_close(o);
+
+	/* The author's own: merged from the plaintexts, the same replica;
+	 * the stored bytes are what a peer gets, and rebuild agrees. */
+	{
+		char path[128];
+
+		for (i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/other.db%s", w.dir,
+			    i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+			(void)unlink(path);
+		}
+	}
+	o = other_store();
+	own = o;
+	assert_int_equal(store_begin(own), 0);
+	assert_int_equal(store_cs_insert_own(own, &b[0].h, b[0].id,
+	    wire_data(&b[0].hdr), wire_len(&b[0].hdr), wire_data(&b[0].pay),
+	    wire_len(&b[0].pay), pl[0], 4), 0);
+	assert_int_equal(store_cs_insert_own(own, &b[1].h, b[1].id,
+	    wire_data(&b[1].hdr), wire_len(&b[1].hdr), wire_data(&b[1].pay),
+	    wire_len(&b[1].pay), pl[1], 2), 0);
+	merge_commit(own, &t);
+	assert_int_equal(t.n, 4);
+	same_replica(w.st, own);
+	assert_int_equal(store_digest(own, g1), 0);
+	assert_int_equal(store_rebuild(own), 0);
+	assert_int_equal(store_digest(own, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	for (i = 0; i < MAXCHUNKS; i++) {
+		if (i < 4)
+			wire_free(&pw[0][i]);
+		if (i < 2)
+			wire_free(&pw[1][i]);
+	}
+
+	r = load(w.st, "case", rid[0]);
+	assert_int_equal(field(r, "name", 0)->nvals, 1);
+	assert_string_equal(field(r, "name", 0)->vals[0].value,
+	    "Jansen-Bakker");
+	assert_null(field(r, "tags", 1));
+	store_record_free(r);
+	r = load(w.st, "task", rid[1]);
+	assert_true(r->deleted);
+	assert_false(r->exist_conflict);
+	store_record_free(r);
+	r = load(w.st, "note", rid[2]);
+	assert_string_equal(field(r, "case", 0)->vals[0].value, case_id);
+	store_record_free(r);
+	r = load(w.st, "case", rid[3]);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "Bakker");
+	store_record_free(r);
+	for (i = 0; i < 2; i++)
+		built_free(&b[i]);
+	store_close(o);
+}
+
 /* Inserted and merged in the caller's transaction; d's chain moves on. */
 static void
 write_merged(struct dev *d, uint64_t hlc, const struct ops_chunk *c,
@@ -3311,6 +3466,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_fresh, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
