@@ -1992,8 +1992,26 @@ struct fresh_rec {
 
 /* Enough for a batch of sync or of local writes, not for a rebuild. */
 #define FRESH_MAX 65536
+/* Values' room kept between transactions (a group of sync batches). */
+#define FRESH_KEEP 8192
 
-/* Empties the cache; off: and keeps it off until the next store_begin. */
+static void
+fresh_release(struct store *st)
+{
+	free(st->fresh.r);
+	free(st->fresh.v);
+	free(st->fresh.buf);
+	st->fresh.r = NULL;
+	st->fresh.v = NULL;
+	st->fresh.buf = NULL;
+	st->fresh.capr = st->fresh.capv = st->fresh.cap = 0;
+}
+
+/*
+ * Empties the cache; off: and keeps it off until the next store_begin.
+ * Its arrays are kept for the next transaction, unless a big one (a merge
+ * at unlock, a rebuild) left them large.
+ */
 static void
 fresh_clear(struct store *st, int off)
 {
@@ -2002,6 +2020,8 @@ fresh_clear(struct store *st, int off)
 	st->fresh.n = st->fresh.nv = st->fresh.len = 0;
 	st->fresh.off = off;
 	st->rec.fr = NO_FRESH;
+	if (st->fresh.capv > FRESH_KEEP)
+		fresh_release(st);
 }
 
 /* Frees what fresh_clear keeps for the next transaction. */
@@ -2009,9 +2029,7 @@ static void
 fresh_free(struct store *st)
 {
 	fresh_clear(st, 1);
-	free(st->fresh.r);
-	free(st->fresh.v);
-	free(st->fresh.buf);
+	fresh_release(st);
 }
 
 /* Copies n bytes of s into fresh.buf; returns their offset. */
