@@ -409,6 +409,8 @@ struct store {
 	/* Scratch for plaintext; wiped on close. */
 	uint8_t *buf;
 	size_t bufcap;
+	/* WAL frames after the last commit (store_checkpoint_elsewhere). */
+	uint64_t wal_frames;
 	/* store_cs_insert_own: the plaintexts of the change set it merges,
 	 * and whether one of them failed to decode (it would be stored bad). */
 	const struct cs_plain *own;
@@ -1093,6 +1095,56 @@ store_set_autocheckpoint(struct store *st, int pages)
 {
 	return sqlite3_wal_autocheckpoint(st->db, pages) == SQLITE_OK ? 0 :
 	    SAMEN_ESTORE;
+}
+
+/* After every commit: how many frames the WAL holds now. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_frames = frames > 0 ? (uint64_t)frames : 0;
+	return SQLITE_OK;
+}
+
+void
+store_checkpoint_elsewhere(struct store *st)
+{
+	/* Replaces SQLite's own hook, which checkpointed in the commit. */
+	sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
+uint64_t
+store_wal_frames(const struct store *st)
+{
+	return st->wal_frames;
+}
+
+int
+store_checkpoint(const char *path)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return SAMEN_ESTORE;
+	}
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	/*
+	 * PASSIVE: copies what it can, never waits for the writer or a
+	 * reader; the database file is synced (synchronous is FULL).  As a
+	 * statement: sqlite3_wal_checkpoint_v2 on a connection that has not
+	 * read the database yet does not know it is in WAL mode, and does
+	 * nothing.
+	 */
+	rc = sqlite3_exec(db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL,
+	    NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : SAMEN_ESTORE;
 }
 
 int

@@ -35,6 +35,20 @@ void store_close(struct store *st);
 int store_set_autocheckpoint(struct store *st, int pages);
 /* The value in force, for tests. */
 int store_autocheckpoint(struct store *st);
+/*
+ * Checkpoints off the writer: after this, SQLite no longer checkpoints in
+ * the commit that takes the WAL past the threshold (a stall of tens of
+ * milliseconds on the loop); store_wal_frames says how many frames the
+ * WAL held after the last commit, and the caller runs store_checkpoint
+ * when it sees fit.
+ */
+void store_checkpoint_elsewhere(struct store *st);
+uint64_t store_wal_frames(const struct store *st);
+/*
+ * A PASSIVE checkpoint of the database at path, from a connection of its
+ * own: safe on any thread while the store writes.  0 or SAMEN_ESTORE.
+ */
+int store_checkpoint(const char *path);
 
 /*
  * Gives the store the storage key (it keeps a copy, wiped on close) and

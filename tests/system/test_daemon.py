@@ -372,3 +372,24 @@ def test_raw_bytes_on_the_unix_socket(node):
     still_serves(node, rid)
     s.close()
     still_serves(node, rid)
+
+
+def test_checkpoints_off_the_loop(cluster):
+    """SQLite no longer checkpoints inside samend's commits; samend runs a
+    checkpoint on its thread pool once the WAL holds wal_autocheckpoint
+    pages.  Without it nothing would reach samen.db while samend runs:
+    every write would stay in samen.db-wal."""
+    n = cluster.node("a")
+    n.init()
+    n.configure(wal_autocheckpoint=100)     # 100 pages: 400 KB
+    n.start()
+    db = n.dir / "samen.db"
+    n.put("case", "name=first")
+    before = db.stat().st_size
+    # About 1 MB of values, in 32 commits: the WAL passes 100 pages.
+    for i in range(32):
+        n.put("note", f"text={i} " + "x" * 30000)
+    wait_until(lambda: db.stat().st_size > before + 400_000, 30,
+               "a checkpoint to copy the WAL into samen.db")
+    assert n.running()
+    assert len(n.ls("note")) == 32
