@@ -1123,6 +1123,13 @@ store_wal_frames(const struct store *st)
 }
 
 int
+store_checkpoint_here(struct store *st)
+{
+	return exec(st->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL) != 0 ?
+	    SAMEN_ESTORE : 0;
+}
+
+int
 store_checkpoint(const char *path)
 {
 	sqlite3 *db;

@@ -49,6 +49,12 @@ uint64_t store_wal_frames(const struct store *st);
  * own: safe on any thread while the store writes.  0 or SAMEN_ESTORE.
  */
 int store_checkpoint(const char *path);
+/*
+ * The same on the store's own connection, on its thread: with no write
+ * running beside it, it copies the whole WAL, and the next commit starts
+ * the WAL over.  0 or SAMEN_ESTORE.
+ */
+int store_checkpoint_here(struct store *st);
 
 /*
  * Gives the store the storage key (it keeps a copy, wiped on close) and
