@@ -548,8 +548,7 @@ main(int argc, char **argv)
 	db_path = xasprintf("%s/%s", d.dir, DB_FILE);
 	if (store_open(&d.store, db_path, &cause) != 0)
 		fatalx("%s: %s", db_path, cause);
-	if (store_set_autocheckpoint(d.store, d.conf.wal_autocheckpoint) != 0)
-		fatalx("%s: cannot set wal_autocheckpoint", db_path);
+	/* wal_autocheckpoint is ckpt_check_cb's, not SQLite's. */
 	store_checkpoint_elsewhere(d.store);
 	d.db_path = db_path;
 	d.index = index_new();
