@@ -1090,13 +1090,6 @@ store_set_key(struct store *st, const uint8_t key[32])
 	drop_caches(st);
 }
 
-int
-store_set_autocheckpoint(struct store *st, int pages)
-{
-	return sqlite3_wal_autocheckpoint(st->db, pages) == SQLITE_OK ? 0 :
-	    SAMEN_ESTORE;
-}
-
 /* After every commit: how many frames the WAL holds now. */
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -1152,15 +1145,6 @@ store_checkpoint(const char *path)
 	    NULL);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : SAMEN_ESTORE;
-}
-
-int
-store_autocheckpoint(struct store *st)
-{
-	int v = -1;
-
-	return pragma_int(st->db, "PRAGMA wal_autocheckpoint", &v) == 0 ?
-	    v : -1;
 }
 
 int
@@ -3487,7 +3471,7 @@ store_circle_records(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return SAMEN_ELOCKED;
 	if ((s = q(st, Q_REC_CIRCLE)) == NULL)
 		return SAMEN_ESTORE;
-	sqlite3_bind_blob(s, 1, circle, CS_CIRCLELEN, SQLITE_STATIC);
+	bind_blob(s, 1, circle, CS_CIRCLELEN);
 	if ((rc = rkeys_of(s, &keys, &n)) != 0)
 		return rc;
 	r = xcalloc(n ? n : 1, sizeof(*r));

@@ -31,13 +31,9 @@ struct store;
 int store_open(struct store **st, const char *path, char **cause);
 /* Wipes the keys it holds and closes. */
 void store_close(struct store *st);
-/* WAL pages written before SQLite checkpoints (conf wal_autocheckpoint). */
-int store_set_autocheckpoint(struct store *st, int pages);
-/* The value in force, for tests. */
-int store_autocheckpoint(struct store *st);
 /*
  * Checkpoints off the writer: after this, SQLite no longer checkpoints in
- * the commit that takes the WAL past the threshold (a stall of tens of
+ * the commit that takes the WAL past its threshold (a stall of tens of
  * milliseconds on the loop); store_wal_frames says how many frames the
  * WAL held after the last commit, and the caller runs store_checkpoint
  * when it sees fit.

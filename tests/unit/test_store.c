@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -2151,14 +2152,55 @@ test_plaintext_absent(void **state)
 	open_store(&w.st, 1);
 }
 
-/* The config's wal_autocheckpoint reaches SQLite. */
+/*
+ * Checkpoints off the writer (samend's): SQLite's own in-commit checkpoint
+ * is gone, store_checkpoint from another connection copies the WAL into
+ * the database, and store_checkpoint_here lets the next commit restart it.
+ */
 static void
-test_autocheckpoint(void **state)
+test_checkpoints(void **state)
 {
+	uint8_t rid[RID_LEN];
+	uint64_t frames, before;
+	struct stat sb;
+	int i;
+
 	(void)state;
-	assert_int_equal(store_autocheckpoint(w.st), 1000);	/* SQLite's */
-	assert_int_equal(store_set_autocheckpoint(w.st, 4321), 0);
-	assert_int_equal(store_autocheckpoint(w.st), 4321);
+	store_checkpoint_elsewhere(w.st);
+	/* Far past SQLite's 1,000 pages: it would have checkpointed. */
+	for (i = 0; i < 300; i++) {
+		char v[4001];
+		struct op ops[2];
+
+		memset(v, 'a' + i % 26, sizeof(v) - 1);
+		v[sizeof(v) - 1] = '\0';
+		ops[0] = op_exist(1, NULL, 0);
+		ops[1] = op_set("text", v, NULL, 0);
+		mkrid(rid, 1700000020000ull + (uint64_t)i);
+		write1(w.st, &w.a, HLC_MAKE(10 + i, 0), "note", rid, ops, 2,
+		    NULL);
+		merge(w.st);
+	}
+	frames = store_wal_frames(w.st);
+	assert_true(frames > 1000);
+	assert_int_equal(stat(w.path, &sb), 0);
+	before = (uint64_t)sb.st_size;
+	assert_true(before < 1u << 20);	/* all of it still in the WAL */
+	/* From a connection of its own: the pages reach the database. */
+	assert_int_equal(store_checkpoint(w.path), 0);
+	assert_int_equal(stat(w.path, &sb), 0);
+	assert_true((uint64_t)sb.st_size > before + (1u << 20));
+	/* On the store's own: all copied, the next commit starts over. */
+	assert_int_equal(store_checkpoint_here(w.st), 0);
+	{
+		struct op ops[1] = { op_exist(1, NULL, 0) };
+
+		mkrid(rid, 1700000030000ull);
+		write1(w.st, &w.a, HLC_MAKE(1000, 0), "note", rid, ops, 1,
+		    NULL);
+		merge(w.st);
+	}
+	assert_true(store_wal_frames(w.st) < frames / 10);
 }
 
 static void
@@ -3464,7 +3506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_autocheckpoint, setup,
+		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_vs_edit, setup,
 		    teardown),
