@@ -18,6 +18,7 @@
 
 #include "changeset.h"
 #include "devid.h"
+#include "durable.h"
 #include "error.h"
 #include "hlc.h"
 #include "log.h"
@@ -32,13 +33,18 @@
 
 #define MAX_MATCHED 64
 
-/* A reply waiting for its batch's commit. */
+/*
+ * A reply waiting for its batch's commit, then (in waiting) for the sync
+ * of every lazy commit up to ticket.
+ */
 struct held {
 	struct api_req *req;
 	int code;
 	char *msg;
 	struct wbuf body;
 	int has_body;
+	uint64_t ticket;
+	int wrote;		/* its batch changed records: nudge the peers */
 };
 
 struct ctl {
@@ -62,12 +68,22 @@ struct ctl {
 
 	/* The batch being handled. */
 	int in_txn;
+	int lazy;			/* its commit is store_commit_lazy */
 	struct held *held;
 	size_t nheld;
 	size_t capheld;
 	int64_t *touched;
 	size_t ntouched;
 	size_t captouched;
+	/*
+	 * Replies sent only once the disk has every commit before them
+	 * (ctl_durable), in order: waiting[wfirst..nwaiting).
+	 */
+	uint64_t ticket;		/* the last lazy commit's */
+	uint64_t synced;		/* the last ticket synced */
+	int sync_failed;
+	struct held *waiting;
+	size_t wfirst, nwaiting, capwaiting;
 	struct group *groups;		/* one per circle written (group_add) */
 	size_t ngroups;
 	struct wbuf scratch;		/* a chunk's plaintext, wiped after */
@@ -823,7 +839,10 @@ begin_write(struct ctl *c, struct result *res)
 
 	if (c->in_txn)
 		return 0;
-	if ((rc = store_begin(c->env.store)) != 0)
+	c->lazy = c->env.durable != NULL;
+	rc = c->lazy ? store_begin_lazy(c->env.store) :
+	    store_begin(c->env.store);
+	if (rc != 0)
 		return fail(res, rc, "storage error: %s", samen_strerror(rc));
 	c->in_txn = 1;
 	return 0;
@@ -2042,21 +2061,42 @@ send_held(struct held *h)
 	wire_free(&h->body);
 }
 
+/* Queues h behind the replies that wait for the disk. */
+static void
+wait_for_sync(struct ctl *c, struct held *h)
+{
+	if (c->wfirst == c->nwaiting)
+		c->wfirst = c->nwaiting = 0;
+	if (c->nwaiting == c->capwaiting) {
+		c->capwaiting = c->capwaiting ? c->capwaiting * 2 : 64;
+		c->waiting = xreallocarray(c->waiting, c->capwaiting,
+		    sizeof(*c->waiting));
+	}
+	c->waiting[c->nwaiting++] = *h;
+}
+
 /*
- * Builds the batch's change sets (one per circle written), commits, refreshes
- * the index for what they touched, and sends every held reply.  If a change
- * set cannot be stored or the commit fails, every held reply becomes that
- * error: no client was told anything yet, and nothing of it was kept.
+ * Builds the batch's change sets (one per circle written), commits,
+ * refreshes the index for what they touched, and sends every held reply
+ * once the disk has the commit (with the store's lazy commits, when
+ * ctl_durable says so).  If a change set cannot be stored or the commit
+ * fails, every held reply becomes that error: no client was told anything
+ * yet, and nothing of it was kept.  A reply never overtakes one before it,
+ * so a client that sees a reply sees only what is on the disk.
  */
 static void
 flush(struct ctl *c)
 {
-	int rc = 0;
+	int rc = 0, wrote;
 
 	if (c->in_txn)
 		(void)groups_close(c, NULL);	/* on failure: abort_batch */
 	if (c->in_txn) {
-		rc = store_commit(c->env.store);
+		if (!c->lazy)
+			rc = store_commit(c->env.store);
+		else if ((rc = store_commit_lazy(c->env.store,
+		    &c->ticket)) == 0 && c->env.durable != NULL)
+			durable_request(c->env.durable, c->ticket);
 		if (rc != 0) {
 			log_warnx("commit failed: %s; %zu requests refused",
 			    samen_strerror(rc), c->nheld);
@@ -2064,8 +2104,7 @@ flush(struct ctl *c)
 		}
 		c->in_txn = 0;
 	}
-	if (rc == 0 && c->ntouched > 0 && c->peers != NULL)
-		peers_nudge(c->peers);
+	wrote = rc == 0 && c->ntouched > 0;
 	if (rc == 0)
 		(void)refresh_touched(c);
 	c->ntouched = 0;
@@ -2087,9 +2126,47 @@ flush(struct ctl *c)
 			h->code = rc;
 			h->has_body = 0;
 		}
-		send_held(h);
+		h->ticket = c->ticket;
+		h->wrote = wrote;
+		if (c->ticket > c->synced || c->wfirst < c->nwaiting)
+			wait_for_sync(c, h);
+		else
+			send_held(h);
 	}
 	c->nheld = 0;
+	if (wrote && c->ticket <= c->synced && c->peers != NULL)
+		peers_nudge(c->peers);
+}
+
+void
+ctl_durable(struct ctl *c, uint64_t done, int status)
+{
+	int wrote = 0;
+
+	if (status != 0)
+		c->sync_failed = 1;
+	else if (done > c->synced)
+		c->synced = done;
+	while (c->wfirst < c->nwaiting) {
+		struct held *h = &c->waiting[c->wfirst];
+
+		if (h->ticket > c->synced && !c->sync_failed)
+			break;
+		if (h->ticket > c->synced) {
+			/* Committed, visible here, and maybe not on disk. */
+			free(h->msg);
+			h->msg = xasprintf("storage error: the disk failed to "
+			    "sync this write; it may be lost at the next power "
+			    "cut (restart samend)");
+			h->code = SAMEN_ESTORE;
+			h->has_body = 0;
+		} else
+			wrote |= h->wrote;
+		c->wfirst++;
+		send_held(h);
+	}
+	if (wrote && c->peers != NULL)
+		peers_nudge(c->peers);
 }
 
 /* A write that failed half-way poisons the open transaction. */
@@ -3068,6 +3145,7 @@ void
 ctl_close(struct ctl *c)
 {
 	c->closing = 1;
+	c->env.durable = NULL;	/* closed first (main.c, stop) */
 	if (c->load != NULL)
 		atomic_store(&c->load->stop, 1);
 	for (size_t i = 0; i < c->ndeferred; i++)
@@ -3087,6 +3165,11 @@ ctl_free(struct ctl *c)
 	store_circle_list_free(c->circles, c->ncircles);
 	views_free(c);
 	free(c->held);
+	for (size_t i = c->wfirst; i < c->nwaiting; i++) {
+		free(c->waiting[i].msg);
+		wire_free(&c->waiting[i].body);
+	}
+	free(c->waiting);
 	free(c->touched);
 	groups_free(c);
 	wire_free(&c->scratch);

@@ -21,6 +21,8 @@
  *
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */
+struct durable;
+
 struct ctl_env {
 	uv_loop_t *loop;
 	struct store *store;
@@ -28,6 +30,8 @@ struct ctl_env {
 	struct index *index;
 	const char *dir;
 	const char *db_path;	/* samen.db, which the index loader opens */
+	/* Syncs the batches' lazy commits (NULL: each commit syncs). */
+	struct durable *durable;
 	/* Called once the keys are unlocked; the index may still be loading
 	 * (on the thread pool): control requests wait for it, sync does not. */
 	void (*unlocked)(void *arg);
@@ -58,6 +62,12 @@ struct peers;
 void ctl_peer_host(struct ctl *c, struct peer_host *h);
 /* The sync layer, once started (after unlock); NULL to detach. */
 void ctl_set_peers(struct ctl *c, struct peers *p);
+/*
+ * The disk has every lazy commit up to ticket done (durable.h): sends the
+ * replies that waited for it.  With status != 0 a sync failed: what waits
+ * is answered with that error.
+ */
+void ctl_durable(struct ctl *c, uint64_t done, int status);
 /* 1 while an unlock is running on the thread pool. */
 int ctl_busy(const struct ctl *c);
 

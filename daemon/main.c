@@ -18,6 +18,7 @@
 #include "api.h"
 #include "conf.h"
 #include "ctl.h"
+#include "durable.h"
 #include "error.h"
 #include "index.h"
 #include "beacon.h"
@@ -45,6 +46,7 @@ struct samend {
 	void *zctx;
 	struct vault *vault;
 	struct store *store;
+	struct durable *durable;	/* syncs the lazy commits */
 	struct index *index;
 	struct ctl *ctl;
 	struct api *api;
@@ -290,6 +292,9 @@ stop(struct samend *d)
 	log_info("shutting down");
 	d->stopping = 1;
 	uv_check_stop(&d->ckpt_check);
+	/* Last sync: the replies and ACKs that waited for it go out now. */
+	durable_close(d->durable);
+	d->durable = NULL;
 	if (d->beacon != NULL) {
 		beacon_close(d->beacon);
 		d->beacon = NULL;
@@ -299,7 +304,7 @@ stop(struct samend *d)
 		peers_close(d->peers);
 		d->peers = NULL;
 	}
-	ctl_close(d->ctl);
+	ctl_close(d->ctl);	/* its commits sync again, on the loop */
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sighup);
@@ -353,6 +358,20 @@ start_beacon(struct samend *d, const char *listen)
 	log_info("beacon on UDP port %d", d->conf.beacon_port);
 }
 
+/* The disk has the lazy commits up to done (or failed): tell who waits. */
+static void
+synced_cb(void *arg, uint64_t done, int status)
+{
+	struct samend *d = arg;
+
+	if (status != 0)
+		store_fail(d->store);
+	store_durable(d->store, done);
+	ctl_durable(d->ctl, done, status);
+	if (d->peers != NULL)
+		peers_durable(d->peers, done, status);
+}
+
 /* Sync starts once the keys are unlocked: CURVE needs the device key. */
 static void
 start_peers(void *arg)
@@ -373,6 +392,7 @@ start_peers(void *arg)
 	env.static_peers = d->conf.peers;
 	env.sync_interval = d->conf.sync_interval;
 	env.max_skew_ms = (uint64_t)d->conf.max_clock_skew * 1000;
+	env.durable = d->durable;
 	ctl_peer_host(d->ctl, &env.host);
 	if (peers_open(&d->peers, &env, &cause) != 0) {
 		log_warnx("sync is off: %s", cause);
@@ -496,7 +516,7 @@ main(int argc, char **argv)
 	struct samend d;
 	struct ctl_env env;
 	int check_config = 0, daemon = 0, rc;
-	char *cause = NULL, *db_path;
+	char *cause = NULL, *db_path, *wal_path;
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = d.ready_fd = -1;
@@ -554,6 +574,11 @@ main(int argc, char **argv)
 	d.index = index_new();
 	if (uv_loop_init(&d.loop) != 0)
 		fatalx("uv_loop_init failed");
+	wal_path = xasprintf("%s-wal", db_path);
+	if (durable_open(&d.durable, &d.loop, wal_path, synced_cb, &d,
+	    &cause) != 0)
+		fatalx("%s", cause);
+	free(wal_path);
 	uv_check_init(&d.loop, &d.ckpt_check);
 	d.ckpt_check.data = &d;
 	uv_check_start(&d.ckpt_check, ckpt_check_cb);
@@ -563,6 +588,7 @@ main(int argc, char **argv)
 	env.index = d.index;
 	env.dir = d.dir;
 	env.db_path = db_path;
+	env.durable = d.durable;
 	env.unlocked = start_peers;
 	env.unlocked_arg = &d;
 	d.ctl = ctl_new(&env);

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "devid.h"
+#include "durable.h"
 #include "error.h"
 #include "hlc.h"
 #include "log.h"
@@ -72,6 +73,13 @@ struct chain {
 struct link;
 struct pending;
 
+/* A BATCH stored, its ACK waiting for the disk (peers_durable). */
+struct ack {
+	uint8_t chain[CS_CIRCLELEN];
+	uint32_t accepted, rejected;
+	uint64_t ticket;	/* its commit's (store_commit_lazy) */
+};
+
 struct session {
 	struct peers *p;
 	struct link *link;
@@ -91,6 +99,8 @@ struct session {
 	/* What arrived and waits its turn, oldest first (see "Receiving"). */
 	struct pending *qhead, *qtail;
 	size_t nqueued;
+	struct ack *acks;		/* oldest first */
+	size_t nacks, capacks;
 	struct session *next;		/* responder sessions */
 };
 
@@ -132,6 +142,7 @@ struct peers {
 	uv_idle_t refresher;
 	int refresh_pending;
 	uv_idle_t drainer;		/* stores verified batches, in turn */
+	uint64_t synced;		/* lazy commits on disk, up to this */
 	uint8_t unknown[16][32];	/* beacons from strangers, logged once */
 	size_t nunknown;
 	int open_handles;
@@ -384,6 +395,7 @@ session_free(struct session *s)
 	for (size_t i = 0; i < s->nchains; i++)
 		free(s->chains[i].ranges);
 	free(s->chains);
+	free(s->acks);
 	free(s->error);
 	free(s);
 }
@@ -526,6 +538,8 @@ check_complete(struct session *s)
 		return;
 	if (s->qhead != NULL)
 		return;		/* batches received and not stored yet */
+	if (s->nacks > 0)
+		return;		/* stored, not on disk yet */
 	for (size_t i = 0; i < s->nchains; i++) {
 		struct chain *c = &s->chains[i];
 
@@ -1032,10 +1046,37 @@ batch_store(struct session *s, const struct sync_msg *m,
 	return 0;
 }
 
+/* Sends the ACKs whose commit is on disk, in order. */
+static void
+acks_send(struct session *s)
+{
+	struct peers *p = s->p;
+	uint8_t d[32];
+	struct wbuf w;
+	size_t i;
+
+	if (s->nacks == 0 || s->acks[0].ticket > p->synced)
+		return;
+	my_digest(p, d);
+	for (i = 0; i < s->nacks && s->acks[i].ticket <= p->synced; i++) {
+		if (s->state != S_RUNNING)
+			continue;	/* dropped: nobody to tell */
+		wire_init(&w);
+		sync_put_ack(&w, s->id, s->acks[i].chain, s->acks[i].accepted,
+		    s->acks[i].rejected, d);
+		if (send_msg(s, &w) != 0)
+			session_end(s, 0, "could not send");
+		wire_free(&w);
+	}
+	memmove(s->acks, s->acks + i, (s->nacks - i) * sizeof(*s->acks));
+	s->nacks -= i;
+}
+
 /*
  * Stores n batches of s (ms[i], checked as css[i]; each for a chain of s)
- * in one transaction: one commit, one fsync and one index refresh for all
- * of them.  Each batch's ACK goes out after that commit, in order, so a
+ * in one transaction: one commit, one sync and one index refresh for all
+ * of them.  Each batch's ACK goes out once the disk has that commit
+ * (acks_send, from peers_durable when the commit is lazy), in order, so a
  * sender never hears of a change set that a crash could still lose.  A
  * store failure rolls all n back and ends the session (none was ACKed).
  */
@@ -1045,13 +1086,15 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 {
 	struct peers *p = s->p;
 	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0;
-	uint8_t d[32];
-	struct wbuf w;
+	uint64_t ticket = 0;
+	int lazy = p->env.durable != NULL;
 	size_t i;
 	int rc;
 
 	assert(n >= 1 && n <= GROUP_MAX);
-	if ((rc = store_begin(p->env.store)) != 0) {
+	rc = lazy ? store_begin_lazy(p->env.store) :
+	    store_begin(p->env.store);
+	if (rc != 0) {
 		session_error(s, rc, "storage error");
 		return;
 	}
@@ -1064,14 +1107,21 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 	}
 	if (rc == 0 && accepted > 0)
 		p->env.host.merge(p->env.host.arg);
-	if (rc != 0 || (rc = store_commit(p->env.store)) != 0) {
+	if (rc == 0)
+		rc = lazy ? store_commit_lazy(p->env.store, &ticket) :
+		    store_commit(p->env.store);
+	if (rc != 0) {
 		store_rollback(p->env.store);
 		if (accepted > 0)
 			p->env.host.stored(p->env.host.arg, 0);
 		session_error(s, rc, "storage error");
 		return;
 	}
+	if (lazy)
+		durable_request(p->env.durable, ticket);
 	for (i = 0; i < n; i++) {
+		struct ack *a;
+
 		if (rej[i] > 0) {
 			char from[DEVID_SHORTLEN + 1];
 
@@ -1082,19 +1132,51 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 		s->received += acc[i];
 		s->rejected += rej[i];
 		p->rejected += rej[i];
+		if (s->nacks == s->capacks) {
+			s->capacks = s->capacks ? s->capacks * 2 : 8;
+			s->acks = xreallocarray(s->acks, s->capacks,
+			    sizeof(*s->acks));
+		}
+		a = &s->acks[s->nacks++];
+		memcpy(a->chain, ms[i]->chain, CS_CIRCLELEN);
+		a->accepted = acc[i];
+		a->rejected = rej[i];
+		a->ticket = ticket;
 	}
+	/* Received change sets may travel on before they are on disk: the
+	 * device that wrote them still has them. */
 	if (accepted > 0) {
 		nudge(p, s->link);
 		p->env.host.stored(p->env.host.arg, 1);
 	}
 	responder_note(s);
-	my_digest(p, d);
-	for (i = 0; i < n && s->state == S_RUNNING; i++) {
-		wire_init(&w);
-		sync_put_ack(&w, s->id, ms[i]->chain, acc[i], rej[i], d);
-		if (send_msg(s, &w) != 0)
-			session_end(s, 0, "could not send");
-		wire_free(&w);
+	acks_send(s);
+}
+
+void
+peers_durable(struct peers *p, uint64_t done, int status)
+{
+	struct session *s, *next;
+	size_t i;
+
+	if (status == 0 && done > p->synced)
+		p->synced = done;
+	for (i = 0; i <= p->nlinks; i++) {
+		s = i < p->nlinks ? p->links[i]->out : p->inbound;
+		for (; s != NULL; s = next) {
+			next = i < p->nlinks ? NULL : s->next;
+			if (s->nacks == 0)
+				continue;
+			if (status != 0) {
+				s->nacks = 0;
+				session_error(s, SAMEN_ESTORE,
+				    "storage error");
+				continue;
+			}
+			acks_send(s);
+			if (s->nacks == 0 && s->qhead == NULL)
+				check_complete(s);
+		}
 	}
 }
 

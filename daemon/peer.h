@@ -55,6 +55,8 @@ struct peer_host {
  * unlocked device key (64 bytes): the CURVE key pair derives from it.
  * listen is "" for none.
  */
+struct durable;
+
 struct peers_env {
 	uv_loop_t *loop;
 	void *zctx;
@@ -64,6 +66,9 @@ struct peers_env {
 	const char *static_peers;	/* conf "peers" */
 	int sync_interval;		/* seconds; 0: only on demand */
 	uint64_t max_skew_ms;		/* change sets dated further ahead wait */
+	/* Syncs the lazy commits of received batches (NULL: each commit
+	 * syncs); their ACKs wait for it (peers_durable). */
+	struct durable *durable;
 	struct peer_host host;
 };
 
@@ -81,6 +86,12 @@ void peers_close(struct peers *p);
 /* Re-reads the peers table and the host's members: call after a change. */
 void peers_refresh(struct peers *p);
 void peers_set_interval(struct peers *p, int seconds);
+/*
+ * The disk has every lazy commit up to ticket done (durable.h): sends the
+ * ACKs that waited for it.  status != 0: a sync failed, and every session
+ * with an ACK waiting ends with a storage error.
+ */
+void peers_durable(struct peers *p, uint64_t done, int status);
 /* Local writes committed: with periodic sync on, pass them on soon. */
 void peers_nudge(struct peers *p);
 

@@ -284,10 +284,26 @@ struct store_keys {
 	} memo[TAG_MEMO];
 };
 
+/*
+ * An own change set committed lazily and not synced yet: peers must see
+ * neither it nor what follows it in its chain (store_durable).
+ */
+struct held_own {
+	uint8_t chain[CS_CIRCLELEN];
+	uint8_t author[32];
+	uint64_t seq;		/* the first seq not synced */
+	uint64_t ticket;	/* its commit's; 0: the open transaction's */
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	int in_txn;
+	int lazy;		/* the open transaction's commit skips fsync */
+	int broken;		/* a sync failed: no more writes */
+	uint64_t lazy_commits;	/* the last lazy commit's ticket */
+	struct held_own *held;
+	size_t nheld, capheld;
 	int has_key;
 	struct store_keys *keys;
 	/*
@@ -1071,6 +1087,7 @@ store_close(struct store *st)
 		sodium_memzero(st->buf, st->bufcap);
 	free(st->buf);
 	free(st->touched);
+	free(st->held);
 	fresh_free(st);
 	free(st);
 }
@@ -1159,6 +1176,8 @@ int
 store_begin(struct store *st)
 {
 	assert(!st->in_txn);
+	if (st->broken)
+		return SAMEN_ESTORE;
 	if (run_q(st, Q_BEGIN) != 0)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
@@ -1167,8 +1186,96 @@ store_begin(struct store *st)
 	return 0;
 }
 
+/*
+ * The safety level applies when the statement is prepared, and SQLite
+ * refuses it inside a transaction: set between transactions, by exec.
+ */
+static int
+set_synchronous(struct store *st, int full)
+{
+	if (exec(st->db, full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", NULL) == 0)
+		return 0;
+	/* Back at FULL or not: nothing more is written (store_begin). */
+	st->broken = 1;
+	return SAMEN_ESTORE;
+}
+
 int
-store_commit(struct store *st)
+store_begin_lazy(struct store *st)
+{
+	int rc;
+
+	assert(!st->in_txn);
+	if (st->broken)
+		return SAMEN_ESTORE;
+	if (set_synchronous(st, 0) != 0)
+		return SAMEN_ESTORE;
+	if ((rc = store_begin(st)) != 0) {
+		(void)set_synchronous(st, 1);
+		return rc;
+	}
+	st->lazy = 1;
+	return 0;
+}
+
+/* Drops the holds of tickets up to upto (UINT64_MAX: all); 0: the open
+ * transaction's. */
+static void
+held_drop(struct store *st, uint64_t upto, int open)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->nheld; i++) {
+		uint64_t t = st->held[i].ticket;
+
+		if (t == 0 ? open : t <= upto)
+			continue;
+		st->held[n++] = st->held[i];
+	}
+	st->nheld = n;
+}
+
+/*
+ * The first hold on (chain, author), if its change sets are not all
+ * synced: one per lazy commit that stored some, oldest (lowest seq) first.
+ */
+static const struct held_own *
+held_find(const struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32])
+{
+	for (size_t i = 0; i < st->nheld; i++)
+		if (memcmp(st->held[i].chain, chain, CS_CIRCLELEN) == 0 &&
+		    memcmp(st->held[i].author, author, 32) == 0)
+			return &st->held[i];
+	return NULL;
+}
+
+/* Holds own change set h back from peers until its commit is synced. */
+static void
+held_add(struct store *st, const struct cs_header *h)
+{
+	struct held_own *o;
+
+	for (size_t i = 0; i < st->nheld; i++)
+		if (st->held[i].ticket == 0 && memcmp(st->held[i].chain,
+		    h->circle, CS_CIRCLELEN) == 0 &&
+		    memcmp(st->held[i].author, h->author, 32) == 0)
+			return;	/* this transaction's lower seq holds it */
+	if (st->nheld == st->capheld) {
+		st->capheld = st->capheld ? st->capheld * 2 : 8;
+		st->held = xreallocarray(st->held, st->capheld,
+		    sizeof(*st->held));
+	}
+	o = &st->held[st->nheld++];
+	memcpy(o->chain, h->circle, CS_CIRCLELEN);
+	memcpy(o->author, h->author, 32);
+	o->seq = h->seq;
+	o->ticket = 0;
+}
+
+static int
+commit(struct store *st)
 {
 	if (!st->in_txn)
 		return SAMEN_EINVAL;
@@ -1182,6 +1289,58 @@ store_commit(struct store *st)
 	return 0;
 }
 
+int
+store_commit(struct store *st)
+{
+	int rc;
+
+	assert(!st->lazy);
+	if ((rc = commit(st)) != 0)
+		return rc;
+	/* The WAL is synced up to here: every lazy commit with it. */
+	held_drop(st, UINT64_MAX, 1);
+	return 0;
+}
+
+int
+store_commit_lazy(struct store *st, uint64_t *ticket)
+{
+	int rc;
+
+	assert(st->lazy);
+	if ((rc = commit(st)) != 0)
+		return rc;	/* still lazy: store_rollback ends it */
+	st->lazy = 0;
+	*ticket = ++st->lazy_commits;
+	for (size_t i = 0; i < st->nheld; i++)
+		if (st->held[i].ticket == 0)
+			st->held[i].ticket = *ticket;
+	/* Committed either way; if this fails, nothing more is. */
+	(void)set_synchronous(st, 1);
+	return 0;
+}
+
+void
+store_durable(struct store *st, uint64_t ticket)
+{
+	held_drop(st, ticket, 0);
+}
+
+void
+store_fail(struct store *st)
+{
+	st->broken = 1;
+}
+
+int
+store_safety_level(struct store *st)
+{
+	int level;
+
+	return pragma_int(st->db, "PRAGMA synchronous", &level) == 0 ?
+	    level : -1;
+}
+
 void
 store_rollback(struct store *st)
 {
@@ -1189,6 +1348,11 @@ store_rollback(struct store *st)
 	if (!sqlite3_get_autocommit(st->db))
 		run_q(st, Q_ROLLBACK);
 	st->in_txn = 0;
+	held_drop(st, 0, 1);
+	if (st->lazy) {
+		st->lazy = 0;
+		(void)set_synchronous(st, 1);
+	}
 	drop_caches(st);
 	/* What store_cs_insert_merged touched is gone with it. */
 	st->ntouched = 0;
@@ -1805,7 +1969,11 @@ store_cs_insert_own(struct store *st, const struct cs_header *h,
 	st->own = NULL;
 	st->nown = 0;
 	/* Stored bad, it would apply nothing: the caller rolls back. */
-	return rc == 0 && st->own_bad ? SAMEN_EINVAL : rc;
+	if (rc == 0 && st->own_bad)
+		return SAMEN_EINVAL;
+	if (rc == 0 && st->lazy)
+		held_add(st, h);
+	return rc;
 }
 
 /* Sync support: none of it needs the storage key. */
@@ -1817,6 +1985,9 @@ cmp_head(const void *pa, const void *pb)
 
 	return memcmp(a->author, b->author, 32);
 }
+
+static int cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t seq, uint8_t id[CS_IDLEN]);
 
 /*
  * A skip scan over cs_chain: the next author of the chain, then that
@@ -1870,6 +2041,21 @@ store_vector(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 		}
 		n++;
 	}
+	/* What is not synced yet is not there for peers (held_own). */
+	for (size_t i = 0; i < n; i++) {
+		const struct held_own *o = held_find(st, chain, h[i].author);
+
+		if (o == NULL || h[i].seq < o->seq)
+			continue;
+		if (o->seq <= 1) {
+			h[i--] = h[--n];
+			continue;
+		}
+		h[i].seq = o->seq - 1;
+		if ((rc = cs_id_at(st, chain, h[i].author, h[i].seq,
+		    h[i].head)) != 0)
+			goto fail;
+	}
 	/* By author bytes, as VECTOR wants; aids are in arrival order. */
 	if (n > 1)
 		qsort(h, n, sizeof(*h), cmp_head);
@@ -1883,6 +2069,19 @@ fail:
 
 int
 store_cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t seq, uint8_t id[CS_IDLEN])
+{
+	const struct held_own *o = held_find(st, chain, author);
+
+	if (o != NULL && seq >= o->seq) {
+		memset(id, 0, CS_IDLEN);
+		return SAMEN_ENOTFOUND;
+	}
+	return cs_id_at(st, chain, author, seq, id);
+}
+
+static int
+cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
     const uint8_t author[32], uint64_t seq, uint8_t id[CS_IDLEN])
 {
 	sqlite3_stmt *s;
@@ -1914,12 +2113,14 @@ store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
     int (*cb)(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len), void *arg)
 {
+	const struct held_own *o = held_find(st, chain, author);
+	uint64_t end = o != NULL ? o->seq : UINT64_MAX;	/* not sent */
 	sqlite3_stmt *s;
 	int64_t aid;
 	int rc;
 
 	/* Seqs are stored as SQLite's signed integers. */
-	if (limit == 0 || after >= INT64_MAX)
+	if (limit == 0 || after >= INT64_MAX || after + 1 >= end)
 		return 0;
 	if ((rc = author_id(st, author, 0, &aid)) != 0)
 		return rc == SAMEN_ENOTFOUND ? 0 : rc;
@@ -1943,6 +2144,10 @@ store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 		payload_len = (size_t)sqlite3_column_bytes(s, 2);
 		if (hdr == NULL || hdr_len == 0) {
 			rc = SAMEN_ESTORE;
+			break;
+		}
+		if (col_u64(s, 0) >= end) {
+			rc = 0;
 			break;
 		}
 		if ((rc = cb(arg, col_u64(s, 0), hdr, hdr_len, payload,

@@ -10,8 +10,9 @@
 #include "sync.h"
 
 /*
- * One database per device (DIR/samen.db), WAL mode, synchronous=FULL,
- * secure_delete=ON, foreign keys on.  Change sets are stored as received
+ * One database per device (DIR/samen.db), WAL mode, synchronous=FULL
+ * (NORMAL in lazy transactions, store_begin_lazy), secure_delete=ON,
+ * foreign keys checked by the tests.  Change sets are stored as received
  * (header bytes + payload bytes); the replica tables are a cache of them and
  * can be rebuilt.  Replica values, field names and collection names are
  * encrypted with the storage key (XChaCha20-Poly1305); what SQLite indexes
@@ -63,6 +64,28 @@ int store_has_key(const struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/*
+ * A transaction whose commit does not wait for the disk (docs/design.md,
+ * "Durable off the loop"): SQLite runs it at synchronous=NORMAL, so its
+ * COMMIT writes the WAL and returns.  store_commit_lazy gives its ticket
+ * (1, 2, ... in commit order); the caller tells nobody of it before the
+ * WAL is synced past it (durable.h), then calls store_durable(ticket).
+ * Until then the own change sets it stored (store_cs_insert_own) are
+ * hidden from peers with the rest of their chain: store_vector,
+ * store_cs_range and store_cs_id_at stop before them, so no peer can hold
+ * a change set that a power cut would take back, which would make this
+ * device fork its own chain.  A store_commit (always synced) syncs every
+ * lazy commit before it too, and lifts every hold.  store_rollback ends a
+ * lazy transaction like any other; so must the caller after a failed
+ * store_commit_lazy.
+ */
+int store_begin_lazy(struct store *st);
+int store_commit_lazy(struct store *st, uint64_t *ticket);
+void store_durable(struct store *st, uint64_t ticket);
+/* A sync failed (durable.h): from now on every transaction is refused. */
+void store_fail(struct store *st);
+/* PRAGMA synchronous now (2: FULL, 1: NORMAL), or -1: for the tests. */
+int store_safety_level(struct store *st);
 
 /*
  * Circles and their keys (key and name stored encrypted under the storage
@@ -113,7 +136,9 @@ void store_circle_list_free(struct store_circle *c, size_t n);
  *
  * store_vector: per author of the chain, the highest stored seq and that
  * change set's id, sorted by author bytes (the VECTOR of sync.h).  Forks
- * kept as evidence do not count.  *out is new (free()); may be empty.
+ * kept as evidence do not count, nor own change sets not synced yet
+ * (store_begin_lazy; nor are they found by the two calls below).  *out is
+ * new (free()); may be empty.
  */
 int store_vector(struct store *st, const uint8_t chain[CS_CIRCLELEN],
     struct sync_head **out, size_t *n);

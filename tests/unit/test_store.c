@@ -3294,6 +3294,161 @@ test_insert_merged_grouped(void **state)
 	store_close(o);
 }
 
+/*
+ * d's next change set (one new record), stored as its own in a lazy
+ * transaction, or rolled back instead of committed; the ticket of its
+ * commit into *ticket.
+ */
+static void
+own_lazy(struct store *st, struct dev *d, uint64_t hlc, int commit,
+    uint64_t *ticket)
+{
+	struct wbuf pw[MAXCHUNKS];
+	struct cs_plain pl[MAXCHUNKS];
+	struct op op[1] = { op_exist(1, NULL, 0) };
+	uint8_t rid[RID_LEN];
+	struct ops_chunk c;
+	struct built b;
+
+	mkrid(rid, 1700000040000ull + hlc);
+	c = chunk("note", rid, op, 1);
+	build(&b, d, &w.circle, w.circle.key, d->seq + 1, d->head,
+	    HLC_MAKE(hlc, 0), &c, 1);
+	plains(pw, pl, &c, 1);
+	assert_int_equal(store_begin_lazy(st), 0);
+	/* NORMAL inside: the COMMIT does not wait for the disk. */
+	assert_int_equal(store_safety_level(st), 1);
+	assert_int_equal(store_cs_insert_own(st, &b.h, b.id,
+	    wire_data(&b.hdr), wire_len(&b.hdr), wire_data(&b.pay),
+	    wire_len(&b.pay), pl, 1), 0);
+	if (commit) {
+		assert_int_equal(store_commit_lazy(st, ticket), 0);
+		d->seq++;
+		memcpy(d->head, b.id, CS_IDLEN);
+	} else
+		store_rollback(st);
+	/* FULL again for everything else. */
+	assert_int_equal(store_safety_level(st), 2);
+	wire_free(&pw[0]);
+	built_free(&b);
+}
+
+/* The seq of author in chain's vector, 0 if it is not there. */
+static uint64_t
+vector_seq(struct store *st, const uint8_t author[32],
+    uint8_t head[CS_IDLEN])
+{
+	struct sync_head *h;
+	size_t n, i;
+	uint64_t seq = 0;
+
+	assert_int_equal(store_vector(st, w.circle.id, &h, &n), 0);
+	for (i = 0; i < n; i++)
+		if (memcmp(h[i].author, author, 32) == 0) {
+			seq = h[i].seq;
+			if (head != NULL)
+				memcpy(head, h[i].head, CS_IDLEN);
+		}
+	free(h);
+	return seq;
+}
+
+/* How many change sets of author store_cs_range hands out, from seq 1. */
+static size_t
+range_n(struct store *st, const uint8_t author[32])
+{
+	struct range r;
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_cs_range(st, w.circle.id, author, 0, 100,
+	    range_cb, &r), 0);
+	n = r.n;
+	range_reset(&r, 0);
+	return n;
+}
+
+/*
+ * Lazy commits (docs/design.md, "Durable off the loop"): own change sets
+ * stay out of the vector, the ranges and store_cs_id_at, with the rest of
+ * their chain, until store_durable passes their commit's ticket or a
+ * synced commit comes after them; a rollback takes its hold with it;
+ * received change sets are not held.  Tickets count the lazy commits.
+ */
+static void
+test_lazy_holds(void **state)
+{
+	uint8_t id[CS_IDLEN], head1[CS_IDLEN], head[CS_IDLEN];
+	struct dev c;
+	uint64_t t1, t2, t3, seq;
+	struct op op[1] = { op_exist(1, NULL, 0) };
+	uint8_t rid[RID_LEN];
+	struct ops_chunk ch;
+	struct built b;
+
+	(void)state;
+	assert_int_equal(store_safety_level(w.st), 2);
+	mkrid(rid, 1700000041000ull);
+	write1(w.st, &w.a, HLC_MAKE(1, 0), "note", rid, op, 1, head1);
+	merge(w.st);
+	assert_int_equal(vector_seq(w.st, w.a.pk, NULL), 1);
+
+	own_lazy(w.st, &w.a, 2, 1, &t1);
+	own_lazy(w.st, &w.a, 3, 1, &t2);
+	assert_int_equal(t1, 1);
+	assert_int_equal(t2, 2);
+	/* Stored, and our own head says so; peers see seq 1 only. */
+	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq, id),
+	    0);
+	assert_int_equal(seq, 3);
+	assert_int_equal(vector_seq(w.st, w.a.pk, head), 1);
+	assert_memory_equal(head, head1, CS_IDLEN);
+	assert_int_equal(range_n(w.st, w.a.pk), 1);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 2, id),
+	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 1, id), 0);
+
+	/* The first commit synced: seq 2 shows, seq 3 still not. */
+	store_durable(w.st, t1);
+	assert_int_equal(vector_seq(w.st, w.a.pk, NULL), 2);
+	assert_int_equal(range_n(w.st, w.a.pk), 2);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 2, id), 0);
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 3, id),
+	    SAMEN_ENOTFOUND);
+
+	/* Rolled back: gone, hold and all; seq 3's hold stays. */
+	own_lazy(w.st, &w.a, 4, 0, NULL);
+	assert_int_equal(vector_seq(w.st, w.a.pk, NULL), 2);
+	store_durable(w.st, t2);
+	assert_int_equal(vector_seq(w.st, w.a.pk, NULL), 3);
+	assert_int_equal(range_n(w.st, w.a.pk), 3);
+
+	/* A chain's first change set held: no entry at all. */
+	own_lazy(w.st, &w.b, 5, 1, &t3);
+	assert_int_equal(t3, 3);
+	assert_int_equal(vector_seq(w.st, w.b.pk, NULL), 0);
+	assert_int_equal(range_n(w.st, w.b.pk), 0);
+
+	/* Received in a lazy transaction: not held. */
+	dev_init(&c);
+	mkrid(rid, 1700000042000ull);
+	ch = chunk("note", rid, op, 1);
+	build(&b, &c, &w.circle, w.circle.key, 1, c.head, HLC_MAKE(6, 0), &ch,
+	    1);
+	assert_int_equal(store_begin_lazy(w.st), 0);
+	assert_int_equal(insert_merged(w.st, &b), 0);
+	assert_int_equal(store_commit_lazy(w.st, &t1), 0);
+	assert_int_equal(t1, 4);
+	built_free(&b);
+	assert_int_equal(vector_seq(w.st, c.pk, NULL), 1);
+	assert_int_equal(vector_seq(w.st, w.b.pk, NULL), 0);
+
+	/* A synced commit syncs every lazy one before it. */
+	merge(w.st);
+	assert_int_equal(vector_seq(w.st, w.b.pk, NULL), 1);
+	assert_int_equal(range_n(w.st, w.b.pk), 1);
+}
+
 /* Inserted and merged in the caller's transaction; d's chain moves on. */
 static void
 write_merged(struct dev *d, uint64_t hlc, const struct ops_chunk *c,
@@ -3555,6 +3710,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_holds, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_load_fresh, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,

@@ -1,0 +1,187 @@
+/* durable: makes lazy commits durable on a thread of its own (fdatasync of the WAL). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "durable.h"
+#include "error.h"
+#include "log.h"
+#include "util.h"
+
+struct durable {
+	uv_async_t async;	/* the thread says: done moved */
+	durable_cb *cb;
+	void *arg;
+	int fd;
+	pthread_t thread;
+	long delay_ms;		/* SAMEND_TEST_SYNC_DELAY_MS: tests only */
+
+	/* Under mu: */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t requested;
+	uint64_t done;
+	int failed;		/* a sync failed: no more, ever */
+	int stop;
+
+	/* The loop's: what cb was last told. */
+	uint64_t told;
+	int told_failed;
+};
+
+static void
+nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void *
+run(void *arg)
+{
+	struct durable *d = arg;
+	uint64_t target;
+	int rc;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (!d->stop && !d->failed && d->requested <= d->done)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->failed || d->requested <= d->done)
+			break;	/* stopping, and nothing left to sync */
+		/*
+		 * Every ticket up to target was requested after its COMMIT
+		 * returned, so its frames are written: one sync covers them.
+		 */
+		target = d->requested;
+		pthread_mutex_unlock(&d->mu);
+		if (d->delay_ms > 0)
+			nap(d->delay_ms);
+		rc = fdatasync(d->fd);
+		pthread_mutex_lock(&d->mu);
+		if (rc == 0)
+			d->done = target;
+		else
+			d->failed = errno ? errno : EIO;
+		uv_async_send(&d->async);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* On the loop: tells cb where the thread got to. */
+static void
+tell(struct durable *d)
+{
+	uint64_t done;
+	int failed;
+
+	pthread_mutex_lock(&d->mu);
+	done = d->done;
+	failed = d->failed;
+	pthread_mutex_unlock(&d->mu);
+	if (failed && !d->told_failed) {
+		d->told_failed = 1;
+		log_warnx("the disk failed to sync the replica's log: %s; "
+		    "nothing more is stored until samend restarts",
+		    strerror(failed));
+		d->cb(d->arg, done, SAMEN_ESTORE);
+		return;
+	}
+	if (done > d->told) {
+		d->told = done;
+		d->cb(d->arg, done, 0);
+	}
+}
+
+static void
+async_cb(uv_async_t *h)
+{
+	tell(h->data);
+}
+
+static void
+close_cb(uv_handle_t *h)
+{
+	struct durable *d = h->data;
+
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}
+
+int
+durable_open(struct durable **out, uv_loop_t *loop, const char *path,
+    durable_cb *cb, void *arg, char **cause)
+{
+	struct durable *d = xcalloc(1, sizeof(*d));
+	const char *s;
+
+	d->cb = cb;
+	d->arg = arg;
+	if ((s = getenv("SAMEND_TEST_SYNC_DELAY_MS")) != NULL)
+		d->delay_ms = strtol(s, NULL, 10);
+	/* SQLite keeps the WAL file while any connection is open. */
+	if ((d->fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		free(d);
+		return SAMEN_ESTORE;
+	}
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	if (uv_async_init(loop, &d->async, async_cb) != 0) {
+		*cause = xasprintf("cannot watch the sync thread");
+		pthread_cond_destroy(&d->cv);
+		pthread_mutex_destroy(&d->mu);
+		close(d->fd);
+		free(d);
+		return SAMEN_ESTORE;
+	}
+	d->async.data = d;
+	if (pthread_create(&d->thread, NULL, run, d) != 0) {
+		*cause = xasprintf("cannot start the sync thread");
+		close(d->fd);
+		uv_close((uv_handle_t *)&d->async, close_cb);	/* frees d */
+		return SAMEN_ESTORE;
+	}
+	*out = d;
+	return 0;
+}
+
+void
+durable_request(struct durable *d, uint64_t ticket)
+{
+	pthread_mutex_lock(&d->mu);
+	if (ticket > d->requested) {
+		d->requested = ticket;
+		pthread_cond_signal(&d->cv);
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
+uint64_t
+durable_done(const struct durable *d)
+{
+	return d->told;
+}
+
+void
+durable_close(struct durable *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->stop = 1;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	pthread_join(d->thread, NULL);
+	close(d->fd);
+	tell(d);
+	uv_close((uv_handle_t *)&d->async, close_cb);
+}

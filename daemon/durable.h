@@ -1,0 +1,46 @@
+/* durable: makes lazy commits durable on a thread of its own (fdatasync of the WAL). */
+#ifndef SAMEN_DURABLE_H
+#define SAMEN_DURABLE_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+/*
+ * The commits of a batch of local writes and of a group of received
+ * batches are lazy (store_begin_lazy): SQLite writes their WAL frames but
+ * does not wait for the disk.  Their replies and ACKs wait for this
+ * module: one thread that runs fdatasync() on the WAL file, so the loop
+ * goes on with the next batch meanwhile (docs/design.md, "Durable off the
+ * loop").
+ *
+ * Tickets are the store's lazy-commit numbers (store_commit_lazy), in
+ * increasing order.  durable_request(t) asks for every commit up to t to
+ * reach the disk; the thread syncs once for every ticket requested so far.
+ * Each time the synced ticket advances, cb(arg, done, 0) runs on the loop;
+ * if a sync fails, cb(arg, done, SAMEN_ESTORE) runs once and nothing is
+ * synced after it (the kernel may have dropped the pages: a later success
+ * would prove nothing).
+ */
+struct durable;
+
+typedef void durable_cb(void *arg, uint64_t done, int status);
+
+/*
+ * Opens path (the WAL file: samen.db-wal) and starts the thread.  On error
+ * returns a negative code and *cause (free with free()).
+ */
+int durable_open(struct durable **out, uv_loop_t *loop, const char *path,
+    durable_cb *cb, void *arg, char **cause);
+/* Asks for every commit up to ticket to be synced.  On the loop. */
+void durable_request(struct durable *d, uint64_t ticket);
+/* The highest ticket synced so far (0: none). */
+uint64_t durable_done(const struct durable *d);
+/*
+ * Syncs what was requested, stops the thread, runs cb for it (on the
+ * caller's thread, the loop's) and closes the loop handle: call before the
+ * loop's last run.  d is freed once that handle is closed.
+ */
+void durable_close(struct durable *d);
+
+#endif

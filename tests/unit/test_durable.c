@@ -1,0 +1,204 @@
+/* test_durable: the sync thread: tickets, the callback on the loop, failure, close. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "durable.h"
+#include "error.h"
+
+/* What the callback was told, in order. */
+struct told {
+	uint64_t done[16];
+	int status[16];
+	size_t n;
+};
+
+static void
+told_cb(void *arg, uint64_t done, int status)
+{
+	struct told *t = arg;
+
+	assert_true(t->n < 16);
+	t->done[t->n] = done;
+	t->status[t->n] = status;
+	t->n++;
+}
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	uv_loop_t loop;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	FILE *fp;
+
+	strcpy(f->dir, "/tmp/samen-durable-XXXXXX");
+	if (f == NULL || mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/samen.db-wal", f->dir);
+	if ((fp = fopen(f->path, "w")) == NULL)
+		return -1;
+	fputs("frames", fp);
+	fclose(fp);
+	uv_loop_init(&f->loop);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[128];
+
+	uv_run(&f->loop, UV_RUN_DEFAULT);	/* the closed handles */
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	unlink(fifo);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A durable on path whose callback fills *t. */
+static struct durable *
+open_told(struct fixture *f, const char *path, struct told *t)
+{
+	struct durable *d;
+	char *cause = NULL;
+
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(durable_open(&d, &f->loop, path, told_cb, t, &cause),
+	    0);
+	assert_null(cause);
+	return d;
+}
+
+/* Runs the loop until the callback has been called n times in all. */
+static void
+wait_told(struct fixture *f, struct told *t, size_t n)
+{
+	for (int i = 0; i < 5000 && t->n < n; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(t->n, n);
+}
+
+/*
+ * Each request is answered with the highest ticket synced, on the loop,
+ * never with one that was not asked for; a lower ticket than one already
+ * synced asks for nothing.
+ */
+static void
+test_tickets(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d = open_told(f, f->path, &t);
+
+	assert_int_equal(durable_done(d), 0);
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	assert_int_equal(t.done[0], 1);
+	assert_int_equal(t.status[0], 0);
+	assert_int_equal(durable_done(d), 1);
+	durable_request(d, 2);
+	durable_request(d, 5);
+	wait_told(f, &t, 2);
+	/* 5 at the latest: 2 may have been synced on its own first. */
+	if (t.done[1] == 2)
+		wait_told(f, &t, 3);
+	assert_int_equal(t.done[t.n - 1], 5);
+	assert_int_equal(durable_done(d), 5);
+	durable_request(d, 3);
+	for (int i = 0; i < 50; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(durable_done(d), 5);
+	assert_true(t.n <= 3);
+	durable_close(d);
+}
+
+/* Close syncs what was asked for and tells it before it returns. */
+static void
+test_close_syncs(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d = open_told(f, f->path, &t);
+
+	durable_request(d, 7);
+	durable_close(d);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.done[0], 7);
+	assert_int_equal(t.status[0], 0);
+}
+
+/*
+ * A sync that fails (fdatasync on a FIFO: EINVAL) is told once, with
+ * SAMEN_ESTORE and the last ticket synced; nothing is synced after it.
+ */
+static void
+test_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct durable *d;
+	struct told t;
+	char fifo[128];
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	d = open_told(f, fifo, &t);
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	assert_int_equal(t.status[0], SAMEN_ESTORE);
+	assert_int_equal(t.done[0], 0);
+	durable_request(d, 2);
+	for (int i = 0; i < 50; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(durable_done(d), 0);
+	durable_close(d);
+	assert_int_equal(t.n, 1);
+}
+
+static void
+test_open_error(void **state)
+{
+	struct fixture *f = *state;
+	struct durable *d = NULL;
+	struct told t;
+	char path[128], *cause = NULL;
+
+	snprintf(path, sizeof(path), "%s/missing-wal", f->dir);
+	assert_int_equal(durable_open(&d, &f->loop, path, told_cb, &t, &cause),
+	    SAMEN_ESTORE);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "missing-wal"));
+	free(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_error, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
