@@ -13,7 +13,7 @@
 #include "error.h"
 #include "util.h"
 
-#define STORE_SCHEMA 2
+#define STORE_SCHEMA 3
 #define STORE_BUSY_MS 5000
 #define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
 #define BOX_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -55,6 +55,11 @@
  * the merge decrypt and sort all of its live existence values: quadratic
  * when many devices write to one record at once (docs/performance.md, 6).
  * Schema 1 had no shown column; setup() adds and fills it (migrate_1).
+ *
+ * records_key leads with the circle, so that it also serves the reads by
+ * circle (store_circle_records, the members chains'): schema 2 had it as
+ * (rid, circle, ctag) and a second index on circle, one more b-tree insert
+ * per record created (docs/performance.md, 2); migrate_2 swaps them.
  */
 static const char schema[] =
 	"CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
@@ -88,7 +93,7 @@ static const char schema[] =
 	"  circle BLOB NOT NULL, ctag BLOB NOT NULL, coll BLOB NOT NULL,"
 	"  created INTEGER, updated INTEGER,"
 	"  deleted INTEGER NOT NULL DEFAULT 0, shown BLOB);"
-	"CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
+	"CREATE UNIQUE INDEX records_key ON records(circle, rid, ctag);"
 	"CREATE TABLE vals (rkey INTEGER NOT NULL REFERENCES records(rkey),"
 	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
 	"  hlc INTEGER NOT NULL, aid INTEGER NOT NULL REFERENCES authors(aid),"
@@ -218,7 +223,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
 	    " FROM records WHERE rkey = ?1",
 	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
-	[Q_REC_CIRCLE] = "SELECT rkey FROM records INDEXED BY records_circle"
+	[Q_REC_CIRCLE] = "SELECT rkey FROM records INDEXED BY records_key"
 	    " WHERE circle = ?1",
 	[Q_VAL_ADD] = "INSERT OR IGNORE INTO vals (rkey, kind, ftag, vid, hlc,"
 	    " aid, seq, nrefs, live, box)"
@@ -936,6 +941,19 @@ migrate_1(struct store *st, char **cause)
 	return rc;
 }
 
+/*
+ * Schema 2 to 3: records_key becomes (circle, rid, ctag) and replaces the
+ * index on circle alone, which schema 2 databases got at open.
+ */
+static int
+migrate_2(struct store *st, char **cause)
+{
+	return exec(st->db, "DROP INDEX IF EXISTS records_circle;"
+	    "DROP INDEX records_key;"
+	    "CREATE UNIQUE INDEX records_key ON records(circle, rid, ctag);",
+	    cause) != 0 ? SAMEN_ESTORE : 0;
+}
+
 /* Brings a database of an older schema up to STORE_SCHEMA, atomically. */
 static int
 migrate(struct store *st, int version, char **cause)
@@ -946,6 +964,8 @@ migrate(struct store *st, int version, char **cause)
 	if (exec(st->db, "BEGIN IMMEDIATE", cause) != 0)
 		return SAMEN_ESTORE;
 	rc = version < 2 ? migrate_1(st, cause) : 0;
+	if (rc == 0 && version < 3)
+		rc = migrate_2(st, cause);
 	if (rc == 0) {
 		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
 		rc = exec(st->db, bump, cause);
@@ -1034,14 +1054,6 @@ setup(struct store *st, const char *path, char **cause)
 			return rc;
 		}
 	}
-	/*
-	 * Added after schema 1 without a version of its own: an index that an
-	 * older samend neither needs nor minds.  The members chains' records
-	 * are read by circle (store_circle_records).
-	 */
-	if (exec(st->db, "CREATE INDEX IF NOT EXISTS records_circle"
-	    " ON records(circle)", cause) != 0)
-		return SAMEN_ESTORE;
 	if (digest_load(st) != 0 || private_load(st) != 0) {
 		*cause = xasprintf("%s: cannot read the replica digest", path);
 		return SAMEN_ESTORE;

@@ -2038,7 +2038,7 @@ test_migrate_1(void **state)
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 
 	open_store(&w.st, 1);
 	dump(w.st, &d2);
@@ -2062,6 +2062,73 @@ test_migrate_1(void **state)
 	dump_free(&d1);
 	storm_free(s);
 	free(s);
+}
+
+/* The records of w.circle, as store_circle_records hands them out. */
+static size_t
+circle_records_n(struct store *st)
+{
+	struct store_record **r;
+	size_t n;
+
+	assert_int_equal(store_circle_records(st, w.circle.id, &r, &n), 0);
+	store_record_list_free(r, n);
+	return n;
+}
+
+/*
+ * A database of schema 2 (records_key on (rid, circle, ctag) and an index
+ * on circle beside it) opens with records_key on (circle, rid, ctag)
+ * alone, the same records, digest and reads by circle, at schema 3.
+ */
+static void
+test_migrate_2(void **state)
+{
+	uint8_t g1[32], g2[32];
+	struct store_stats s1, s2;
+	struct dump d1, d2;
+	size_t n1;
+	sqlite3 *db;
+
+	(void)state;
+	scenario(w.st);
+	dump(w.st, &d1);
+	n1 = circle_records_n(w.st);
+	assert_true(n1 > 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_stats(w.st, &s1), 0);
+	store_close(w.st);
+	w.st = NULL;
+	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
+	    " WHERE seqno = 0 AND name = 'circle'"), 1);
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX records_key;"
+	    "CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
+	    "CREATE INDEX records_circle ON records(circle);"
+	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
+	    " WHERE seqno = 0 AND name = 'rid'"), 1);
+
+	open_store(&w.st, 1);
+	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
+	    " WHERE seqno = 0 AND name = 'circle'"), 1);
+	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"),
+	    3);
+	assert_int_equal(count_rows(w.path, "sqlite_master"
+	    " WHERE name = 'records_circle'"), 0);
+	assert_int_equal(count_rows(w.path, "pragma_user_version"
+	    " WHERE user_version = 3"), 1);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	assert_int_equal(store_stats(w.st, &s2), 0);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_int_equal(circle_records_n(w.st), n1);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
 }
 
 static int
@@ -3690,6 +3757,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shown_killed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_edit_orders, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_2, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_1, setup,
 		    teardown),
