@@ -2061,6 +2061,38 @@ send_held(struct held *h)
 	wire_free(&h->body);
 }
 
+/*
+ * Sends the waiting replies whose commits are on disk, in order.  After a
+ * failed sync the rest are answered with it: what they wait for is
+ * committed, visible here, and maybe not on disk, and no later sync will
+ * say otherwise.
+ */
+static void
+send_synced(struct ctl *c)
+{
+	int wrote = 0;
+
+	while (c->wfirst < c->nwaiting) {
+		struct held *h = &c->waiting[c->wfirst];
+
+		if (h->ticket > c->synced) {
+			if (!c->sync_failed)
+				break;
+			free(h->msg);
+			h->msg = xasprintf("storage error: the disk failed to "
+			    "sync; writes since the last sync may be lost at a "
+			    "power cut (restart samend)");
+			h->code = SAMEN_ESTORE;
+			h->has_body = 0;
+		} else
+			wrote |= h->wrote;
+		c->wfirst++;
+		send_held(h);
+	}
+	if (wrote && c->peers != NULL)
+		peers_nudge(c->peers);
+}
+
 /* Queues h behind the replies that wait for the disk. */
 static void
 wait_for_sync(struct ctl *c, struct held *h)
@@ -2128,45 +2160,20 @@ flush(struct ctl *c)
 		}
 		h->ticket = c->ticket;
 		h->wrote = wrote;
-		if (c->ticket > c->synced || c->wfirst < c->nwaiting)
-			wait_for_sync(c, h);
-		else
-			send_held(h);
+		wait_for_sync(c, h);
 	}
 	c->nheld = 0;
-	if (wrote && c->ticket <= c->synced && c->peers != NULL)
-		peers_nudge(c->peers);
+	send_synced(c);
 }
 
 void
 ctl_durable(struct ctl *c, uint64_t done, int status)
 {
-	int wrote = 0;
-
 	if (status != 0)
 		c->sync_failed = 1;
-	else if (done > c->synced)
+	if (done > c->synced)
 		c->synced = done;
-	while (c->wfirst < c->nwaiting) {
-		struct held *h = &c->waiting[c->wfirst];
-
-		if (h->ticket > c->synced && !c->sync_failed)
-			break;
-		if (h->ticket > c->synced) {
-			/* Committed, visible here, and maybe not on disk. */
-			free(h->msg);
-			h->msg = xasprintf("storage error: the disk failed to "
-			    "sync this write; it may be lost at the next power "
-			    "cut (restart samend)");
-			h->code = SAMEN_ESTORE;
-			h->has_body = 0;
-		} else
-			wrote |= h->wrote;
-		c->wfirst++;
-		send_held(h);
-	}
-	if (wrote && c->peers != NULL)
-		peers_nudge(c->peers);
+	send_synced(c);
 }
 
 /* A write that failed half-way poisons the open transaction. */

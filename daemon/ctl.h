@@ -65,7 +65,8 @@ void ctl_set_peers(struct ctl *c, struct peers *p);
 /*
  * The disk has every lazy commit up to ticket done (durable.h): sends the
  * replies that waited for it.  With status != 0 a sync failed: what waits
- * is answered with that error.
+ * for a later commit, and every reply after it, is answered with a storage
+ * error (the store refuses writes from then on: store_fail).
  */
 void ctl_durable(struct ctl *c, uint64_t done, int status);
 /* 1 while an unlock is running on the thread pool. */

@@ -18,7 +18,10 @@ struct durable {
 	void *arg;
 	int fd;
 	pthread_t thread;
-	long delay_ms;		/* SAMEND_TEST_SYNC_DELAY_MS: tests only */
+	/* Tests only: SAMEND_TEST_SYNC_DELAY_MS holds every sync back,
+	 * SAMEND_TEST_SYNC_FAIL makes every sync fail (EIO). */
+	long delay_ms;
+	int fail;
 
 	/* Under mu: */
 	pthread_mutex_t mu;
@@ -47,7 +50,7 @@ run(void *arg)
 {
 	struct durable *d = arg;
 	uint64_t target;
-	int rc;
+	int rc, err;
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
@@ -63,12 +66,13 @@ run(void *arg)
 		pthread_mutex_unlock(&d->mu);
 		if (d->delay_ms > 0)
 			nap(d->delay_ms);
-		rc = fdatasync(d->fd);
+		rc = d->fail ? (errno = EIO, -1) : fdatasync(d->fd);
+		err = rc == 0 ? 0 : errno ? errno : EIO;
 		pthread_mutex_lock(&d->mu);
-		if (rc == 0)
+		if (err == 0)
 			d->done = target;
 		else
-			d->failed = errno ? errno : EIO;
+			d->failed = err;
 		uv_async_send(&d->async);
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -88,6 +92,7 @@ tell(struct durable *d)
 	pthread_mutex_unlock(&d->mu);
 	if (failed && !d->told_failed) {
 		d->told_failed = 1;
+		d->told = done;
 		log_warnx("the disk failed to sync the replica's log: %s; "
 		    "nothing more is stored until samend restarts",
 		    strerror(failed));
@@ -127,6 +132,7 @@ durable_open(struct durable **out, uv_loop_t *loop, const char *path,
 	d->arg = arg;
 	if ((s = getenv("SAMEND_TEST_SYNC_DELAY_MS")) != NULL)
 		d->delay_ms = strtol(s, NULL, 10);
+	d->fail = getenv("SAMEND_TEST_SYNC_FAIL") != NULL;
 	/* SQLite keeps the WAL file while any connection is open. */
 	if ((d->fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));

@@ -1107,9 +1107,17 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 	}
 	if (rc == 0 && accepted > 0)
 		p->env.host.merge(p->env.host.arg);
-	if (rc == 0)
+	if (rc == 0) {
+		for (i = 0; i < n; i++) {
+			s->received += acc[i];
+			s->rejected += rej[i];
+			p->rejected += rej[i];
+		}
+		/* In the transaction: no synced commit of its own. */
+		responder_note(s);
 		rc = lazy ? store_commit_lazy(p->env.store, &ticket) :
 		    store_commit(p->env.store);
+	}
 	if (rc != 0) {
 		store_rollback(p->env.store);
 		if (accepted > 0)
@@ -1129,9 +1137,6 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 			log_warnx("%u of %u change sets from %s rejected",
 			    rej[i], ms[i]->ncs, from);
 		}
-		s->received += acc[i];
-		s->rejected += rej[i];
-		p->rejected += rej[i];
 		if (s->nacks == s->capacks) {
 			s->capacks = s->capacks ? s->capacks * 2 : 8;
 			s->acks = xreallocarray(s->acks, s->capacks,
@@ -1149,7 +1154,6 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 		nudge(p, s->link);
 		p->env.host.stored(p->env.host.arg, 1);
 	}
-	responder_note(s);
 	acks_send(s);
 }
 
@@ -1159,7 +1163,7 @@ peers_durable(struct peers *p, uint64_t done, int status)
 	struct session *s, *next;
 	size_t i;
 
-	if (status == 0 && done > p->synced)
+	if (done > p->synced)
 		p->synced = done;
 	for (i = 0; i <= p->nlinks; i++) {
 		s = i < p->nlinks ? p->links[i]->out : p->inbound;
@@ -1167,13 +1171,13 @@ peers_durable(struct peers *p, uint64_t done, int status)
 			next = i < p->nlinks ? NULL : s->next;
 			if (s->nacks == 0)
 				continue;
-			if (status != 0) {
+			acks_send(s);
+			if (status != 0 && s->nacks > 0) {
 				s->nacks = 0;
 				session_error(s, SAMEN_ESTORE,
 				    "storage error");
 				continue;
 			}
-			acks_send(s);
 			if (s->nacks == 0 && s->qhead == NULL)
 				check_complete(s);
 		}

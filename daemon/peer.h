@@ -89,7 +89,7 @@ void peers_set_interval(struct peers *p, int seconds);
 /*
  * The disk has every lazy commit up to ticket done (durable.h): sends the
  * ACKs that waited for it.  status != 0: a sync failed, and every session
- * with an ACK waiting ends with a storage error.
+ * with an ACK waiting for a later commit ends with a storage error.
  */
 void peers_durable(struct peers *p, uint64_t done, int status);
 /* Local writes committed: with periodic sync on, pass them on soon. */

@@ -13,14 +13,19 @@ from test_sync import cs_count, synced
 DELAY_MS = 2000
 
 
-def restart_slow(node):
-    """Restarts node's samend (listening) with every sync held back."""
+def restart_with(node, env, listen=True):
+    """Restarts node's samend with env added to its environment."""
     node.stop()
-    node.proc = node.cluster.spawn(
-        node.samend_argv("--listen", node.addr), node.log,
-        env={"SAMEND_TEST_SYNC_DELAY_MS": str(DELAY_MS)})
+    extra = ["--listen", node.addr] if listen else []
+    node.proc = node.cluster.spawn(node.samend_argv(*extra), node.log,
+                                   env=env)
     node.pid = node.proc.pid
     node.wait_serving()
+
+
+def restart_slow(node):
+    """Restarts node's samend (listening) with every sync held back."""
+    restart_with(node, {"SAMEND_TEST_SYNC_DELAY_MS": str(DELAY_MS)})
 
 
 def notes(node):
@@ -85,3 +90,29 @@ def test_received_batches_are_acked_once_synced(cluster):
     a.stop()
     a.start("--listen", a.addr)
     assert notes(a) == {f"from b {i}" for i in range(3)}
+
+
+def test_a_failed_sync_refuses_writes_until_restart(cluster):
+    """After a failed fdatasync (SAMEND_TEST_SYNC_FAIL) nothing waits for
+    ever: the write that waited and every request after it are answered
+    with a storage error, the log says to restart, and a restarted samend
+    writes again."""
+    a = cluster.node("a")
+    a.init()
+    a.start()
+    a.put("note", "text=before")
+    restart_with(a, {"SAMEND_TEST_SYNC_FAIL": "1"}, listen=False)
+    r = a.samen("put", "note", "text=lost?", rc=None, timeout=30)
+    assert r.rc != OK, r
+    assert "failed to sync" in r.err, r
+    r = a.samen("put", "note", "text=after", rc=None, timeout=30)
+    assert r.rc != OK and "storage error" in r.err, r
+    r = a.samen("ls", "note", rc=None, timeout=30)
+    assert r.rc != OK and "restart samend" in r.err, r
+    assert "the disk failed to sync" in a.log_text()
+    a.stop()
+    a.start()
+    a.put("note", "text=after the restart")
+    texts = notes(a)
+    assert {"before", "after the restart"} <= texts, texts
+    assert "after" not in texts, texts
