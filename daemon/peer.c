@@ -494,22 +494,39 @@ session_end(struct session *s, int ok, const char *why)
 /*
  * The responder never knows when a session is over: it records what moved
  * as it goes, so that "peer ls" on a hub shows its inbound peers too.
+ * Inside store_batches' transaction, or alone (after an ACK) in a lazy one
+ * of its own: counters are not worth a sync on the loop each.
  */
 static void
-responder_note(struct session *s)
+responder_note(struct session *s, int in_txn)
 {
+	struct peers *p = s->p;
 	struct link *l = s->link;
-	int rc;
+	uint64_t ticket;
+	int rc, crc;
 
 	if (s->initiator || !l->is_peer || (s->sent == s->noted_sent &&
 	    s->received == s->noted_received &&
 	    s->rejected == s->noted_rejected))
 		return;
 	l->last_sync_ms = now_ms();
-	rc = store_peer_note(s->p->env.store, l->device, l->last_sync_ms,
+	if (!in_txn && p->env.durable != NULL &&
+	    (rc = store_begin_lazy(p->env.store)) != 0)
+		goto out;
+	rc = store_peer_note(p->env.store, l->device, l->last_sync_ms,
 	    l->digest, s->sent - s->noted_sent,
 	    s->received - s->noted_received,
 	    s->rejected - s->noted_rejected);
+	if (!in_txn && p->env.durable != NULL) {
+		if (rc != 0 && rc != SAMEN_ENOTFOUND)
+			store_rollback(p->env.store);
+		else if ((crc = store_commit_lazy(p->env.store, &ticket)) != 0) {
+			store_rollback(p->env.store);
+			rc = crc;
+		} else
+			durable_request(p->env.durable, ticket);
+	}
+out:
 	if (rc != 0 && rc != SAMEN_ENOTFOUND)
 		log_warnx("could not record the sync with %.12s: %s", l->devid,
 		    samen_strerror(rc));
@@ -1114,7 +1131,7 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 			p->rejected += rej[i];
 		}
 		/* In the transaction: no synced commit of its own. */
-		responder_note(s);
+		responder_note(s, 1);
 		rc = lazy ? store_commit_lazy(p->env.store, &ticket) :
 		    store_commit(p->env.store);
 	}
@@ -1224,7 +1241,7 @@ on_ack(struct session *s, const struct sync_msg *m)
 	}
 	c->inflight--;
 	pump(s, c);
-	responder_note(s);
+	responder_note(s, 0);
 }
 
 static void

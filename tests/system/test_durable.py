@@ -116,3 +116,40 @@ def test_a_failed_sync_refuses_writes_until_restart(cluster):
     texts = notes(a)
     assert {"before", "after the restart"} <= texts, texts
     assert "after" not in texts, texts
+
+
+def test_a_responder_records_what_moved(cluster):
+    """The responder never sees a session end, so it records the counts as
+    they move: what it sent after each ACK, in a lazy transaction of its
+    own, and what it received in the batch's own transaction.  peer ls
+    shows them, and they are still there after a restart."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+
+    def moved(sent, received):
+        def check():
+            p = a.peer(b)
+            return (p["sent"] - before["sent"], p["received"] -
+                    before["received"]) == (sent, received) and p
+        return wait_until(check, 10, f"a: {sent} sent, {received} received")
+
+    # a only sends: its counts move on b's ACKs alone.
+    before = a.peer(b)
+    for i in range(3):
+        a.put("note", f"text=from a {i}")
+    s = synced(b, a)
+    assert s["sent"] == 0 and s["received"] == 3, s
+    moved(3, 0)
+    # a only receives.
+    for i in range(2):
+        b.put("note", f"text=from b {i}")
+    s = synced(b, a)
+    assert s["sent"] == 2 and s["received"] == 0, s
+    after = moved(3, 2)
+    assert after["last_sync"] is not None, after
+    a.stop()
+    a.start("--listen", a.addr)
+    again = a.peer(b)
+    assert (again["sent"], again["received"]) == (after["sent"],
+                                                   after["received"]), again
