@@ -2089,6 +2089,8 @@ send_synced(struct ctl *c)
 		c->wfirst++;
 		send_held(h);
 	}
+	if (c->wfirst == c->nwaiting)
+		c->wfirst = c->nwaiting = 0;
 	if (wrote && c->peers != NULL)
 		peers_nudge(c->peers);
 }
@@ -2097,8 +2099,13 @@ send_synced(struct ctl *c)
 static void
 wait_for_sync(struct ctl *c, struct held *h)
 {
-	if (c->wfirst == c->nwaiting)
-		c->wfirst = c->nwaiting = 0;
+	/* Under steady writes it may never run empty: slide it down. */
+	if (c->wfirst > 0 && c->nwaiting == c->capwaiting) {
+		memmove(c->waiting, c->waiting + c->wfirst,
+		    (c->nwaiting - c->wfirst) * sizeof(*c->waiting));
+		c->nwaiting -= c->wfirst;
+		c->wfirst = 0;
+	}
 	if (c->nwaiting == c->capwaiting) {
 		c->capwaiting = c->capwaiting ? c->capwaiting * 2 : 64;
 		c->waiting = xreallocarray(c->waiting, c->capwaiting,

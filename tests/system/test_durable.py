@@ -153,3 +153,19 @@ def test_a_responder_records_what_moved(cluster):
     again = a.peer(b)
     assert (again["sent"], again["received"]) == (after["sent"],
                                                    after["received"]), again
+
+
+def test_a_failed_sync_ends_the_receiving_session(cluster):
+    """A batch received while every sync fails is never acknowledged: the
+    session ends with a storage error instead of waiting, and nothing
+    after it is stored."""
+    a = cluster.sync_node("a")
+    b = cluster.sync_node("b")
+    cluster.team(a, [b])
+    for i in range(3):
+        b.put("note", f"text=from b {i}")
+    restart_with(a, {"SAMEND_TEST_SYNC_FAIL": "1"})
+    r = a.sync(b, rc=None, timeout=30)
+    s = r.json[0]["session"]
+    assert s["state"] == "failed" and "storage error" in s["error"], r
+    assert "the disk failed to sync" in a.log_text()
