@@ -569,6 +569,9 @@ def sc_limits(run):
              f"XChaCha20-Poly1305 {L['xchacha20poly1305_MBps']:.0f} MB/s; "
              f"BLAKE2b {L['blake2b_MBps']:.0f} MB/s; SQLite "
              f"{human_n(L['sqlite_rows_per_s'])} rows/s in one txn "
+             f"(median of {len(L['sqlite_rows_per_s_runs'])}: "
+             f"{human_n(min(L['sqlite_rows_per_s_runs']))}–"
+             f"{human_n(max(L['sqlite_rows_per_s_runs']))}) "
              f"({human_n(L['sqlite_rows_random_keys_per_s'])} with random "
              f"keys), {human_n(L['sqlite_fsync_txn_per_s'])} fsync'd "
              f"txn/s (p50 {L['sqlite_fsync_txn_p50_ms']:.2f} ms); ZeroMQ "
@@ -866,7 +869,7 @@ def sc_entry(run):
     api1 = run.tool_json(run.tool("ctlbench"), "put", d.path, n, 1)
     pipes = []
     prof = None
-    for w in (16, 64, 256):
+    for w in (16, 32, 64, 256):
         perf = run.perf_start("entry", d.pid) if w == 256 else None
         cpu0 = proc_cpu(d.pid)
         pipes.append(run.tool_json(run.tool("ctlbench"), "put", d.path,

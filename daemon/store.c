@@ -13,7 +13,7 @@
 #include "error.h"
 #include "util.h"
 
-#define STORE_SCHEMA 3
+#define STORE_SCHEMA 4
 #define STORE_BUSY_MS 5000
 #define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
 #define BOX_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -60,7 +60,28 @@
  * circle (store_circle_records, the members chains'): schema 2 had it as
  * (rid, circle, ctag) and a second index on circle, one more b-tree insert
  * per record created (docs/performance.md, 2); migrate_2 swaps them.
+ *
+ * A record's row also holds the values of the chunk that created it, its
+ * pack: a record's first chunk is most of what is ever written to it (a new
+ * case, a bulk import, an initial sync), and one box in the row it needs
+ * anyway, in place of a vals row and a box per value, halves what a new
+ * record costs (docs/design.md, "Packed values"; schema 4).  The p columns
+ * are NULL for a record without one.  In clear they hold what vals holds
+ * in clear for those values: the author, seq and hlc they share (one chunk
+ * of one change set), pkeys (per value: kind, ftag, vid, nrefs; PACK_KEY
+ * bytes each) and pdead (a byte per value, 1 once killed: vals.live).
+ * pbox seals, per value: flags, the field and the value; its associated
+ * data binds it to the rkey and to the clear columns.  Every value a later
+ * chunk writes goes into vals, so a pack is written once and after that
+ * only pdead changes.  Schema 3 has no p columns (migrate_3 adds them):
+ * its records keep their values in vals, where every reader looks too.
+ *
+ * records_deleted indexes the few deleted records, so that counting the
+ * live ones (all, from records_key, less those) reads neither the rows,
+ * which packs made large, nor an index entry per live record.
  */
+#define RECORDS_DELETED_DDL \
+	"CREATE INDEX records_deleted ON records(deleted) WHERE deleted = 1;"
 static const char schema[] =
 	"CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE authors (aid INTEGER PRIMARY KEY,"
@@ -92,8 +113,11 @@ static const char schema[] =
 	"CREATE TABLE records (rkey INTEGER PRIMARY KEY, rid BLOB NOT NULL,"
 	"  circle BLOB NOT NULL, ctag BLOB NOT NULL, coll BLOB NOT NULL,"
 	"  created INTEGER, updated INTEGER,"
-	"  deleted INTEGER NOT NULL DEFAULT 0, shown BLOB);"
+	"  deleted INTEGER NOT NULL DEFAULT 0, shown BLOB,"
+	"  paid INTEGER REFERENCES authors(aid), pseq INTEGER, phlc INTEGER,"
+	"  pkeys BLOB, pdead BLOB, pbox BLOB);"
 	"CREATE UNIQUE INDEX records_key ON records(circle, rid, ctag);"
+	RECORDS_DELETED_DDL
 	"CREATE TABLE vals (rkey INTEGER NOT NULL REFERENCES records(rkey),"
 	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
 	"  hlc INTEGER NOT NULL, aid INTEGER NOT NULL REFERENCES authors(aid),"
@@ -126,6 +150,7 @@ enum q {
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
+	Q_PACK_GET, Q_AUTHOR_PK,
 	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
@@ -207,19 +232,24 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CS_BAD] = "UPDATE cs SET bad = 1 WHERE csn = ?1",
 	[Q_REC_FIND] = "SELECT rkey, created, updated FROM records"
 	    " WHERE rid = ?1 AND circle = ?2 AND ctag = ?3",
-	/* The record and its shown existence value (?4: EXIST's ftag). */
+	/*
+	 * The record, its shown existence value unless that is in its pack
+	 * (?4: EXIST's ftag), and its pack's clear columns.
+	 */
 	[Q_REC_MERGE] = "SELECT r.rkey, r.created, r.updated, r.deleted,"
-	    " r.shown, v.hlc, a.pk FROM records r"
+	    " r.shown, v.hlc, a.pk, r.paid, r.pseq, r.phlc, r.pkeys, r.pdead"
+	    " FROM records r"
 	    " LEFT JOIN vals v ON v.rkey = r.rkey AND v.kind = 2"
 	    " AND v.ftag = ?4 AND v.vid = r.shown"
 	    " LEFT JOIN authors a ON a.aid = v.aid"
 	    " WHERE r.rid = ?1 AND r.circle = ?2 AND r.ctag = ?3",
 	[Q_REC_ADD] = "INSERT INTO records (rkey, rid, circle, ctag, coll,"
-	    " created, updated, deleted, shown)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    " created, updated, deleted, shown, pdead, paid, pseq, phlc, pkeys,"
+	    " pbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " ?13, ?14, ?15)",
 	[Q_REC_MAX] = "SELECT coalesce(max(rkey), 0) FROM records",
 	[Q_REC_UPDATE] = "UPDATE records SET created = ?2, updated = ?3,"
-	    " deleted = ?4, shown = ?5 WHERE rkey = ?1",
+	    " deleted = ?4, shown = ?5, pdead = ?6 WHERE rkey = ?1",
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
 	    " FROM records WHERE rkey = ?1",
 	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
@@ -246,6 +276,9 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE v.rkey = ?1 AND v.kind = 2 AND v.live = 1",
 	[Q_VAL_BOX] = "SELECT box FROM vals WHERE rkey = ?1 AND kind = 2"
 	    " AND ftag = ?2 AND vid = ?3",
+	[Q_PACK_GET] = "SELECT paid, pseq, phlc, pkeys, pdead, pbox FROM records"
+	    " WHERE rkey = ?1",
+	[Q_AUTHOR_PK] = "SELECT pk FROM authors WHERE aid = ?1",
 	/* Schema 1 to 2: every record's live existence values, in turn. */
 	[Q_MIG_EXIST] = "SELECT v.rkey, v.vid, v.hlc, a.pk FROM vals v"
 	    " JOIN authors a ON a.aid = v.aid"
@@ -257,7 +290,9 @@ static const char *const sql[Q_COUNT] = {
 	[Q_N_NOKEY] = "SELECT count(*) FROM cs INDEXED BY cs_nokey"
 	    " WHERE readable = 0",
 	[Q_N_BAD] = "SELECT count(*) FROM cs INDEXED BY cs_bad WHERE bad = 1",
-	[Q_N_RECORDS] = "SELECT count(*) FROM records WHERE deleted = 0",
+	[Q_N_RECORDS] = "SELECT (SELECT count(*) FROM records) -"
+	    " (SELECT count(*) FROM records INDEXED BY records_deleted"
+	    " WHERE deleted = 1)",
 	[Q_N_FLAGGED] = "SELECT count(*) FROM flagged",
 	[Q_MAX_HLC] = "SELECT max(hlc) FROM cs",
 	[Q_RB_KILLS] = "DELETE FROM kills",
@@ -269,6 +304,40 @@ static const char *const sql[Q_COUNT] = {
 
 /* struct store's rec.fr when the cached record is not in the fresh cache. */
 #define NO_FRESH SIZE_MAX
+
+/* Per value in records.pkeys: kind, ftag, vid, nrefs (little-endian). */
+#define PACK_KEY (1 + TAGLEN + VID_LEN + 4)
+/* What comes before pkeys in a pack's associated data (vp_ad). */
+#define PACK_AD (1 + 4 * 8)
+/*
+ * A pack holds at most a chunk's ops; a first chunk's values past 1 MiB
+ * of plaintext go into vals.
+ */
+#define PACK_MAX OPS_MAX_OPS
+#define PACK_PT_MAX (1u << 20)
+
+/*
+ * A record's pack (its row's p columns), in memory: pkeys and pdead,
+ * and, once opened, the plaintext of its box: per value flags (VAL_*), the
+ * field name's length (one byte), the name, the value's length (four
+ * bytes, little-endian) and the value.  Owns its buffers; pt is wiped
+ * whenever it is emptied (vp_clear, vp_free).
+ */
+struct valpack {
+	int known;		/* reflects the row, or that there is none */
+	int pending;		/* a new record: its first chunk fills it */
+	int opened;		/* pt holds the box's plaintext */
+	int has_author;		/* author holds aid's key */
+	int64_t aid;
+	uint64_t seq, hlc;
+	uint8_t author[32];
+	uint8_t *keys;		/* n * PACK_KEY bytes, at kbuf + PACK_AD */
+	uint8_t *kbuf;		/* the box's associated data: vp_ad */
+	uint8_t *dead;		/* n bytes */
+	size_t n, cap;
+	uint8_t *pt;
+	size_t ptlen, ptcap;
+};
 
 /* Key material, in sodium_malloc()'d memory (guarded, kept out of swap). */
 #define TAG_MEMO 32		/* a power of two */
@@ -358,7 +427,11 @@ struct store {
 		int shown_lost;		/* shown was killed: scan at flush */
 		int dirty;		/* the row needs writing at flush */
 		size_t fr;		/* its entry in fresh, or NO_FRESH */
+		/* Its pack; vp.known is cleared with every other record. */
+		struct valpack vp;
 	} rec;
+	int no_packs;		/* store_set_packing(0): every value in vals */
+	struct valpack rdvp;	/* items_pack's, emptied after each read */
 	/*
 	 * The rkey the next new record gets (max + 1 when read): rows are
 	 * written at flush, and their values, which name the rkey, before.
@@ -831,6 +904,351 @@ author_id(struct store *st, const uint8_t pk[32], int add, int64_t *aid)
 	return 0;
 }
 
+/*
+ * Packs: the values of a record's first chunk, in its row (the p columns).
+ */
+
+static uint32_t
+get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+/* What vp_clear keeps for the next pack: a case's, many times over. */
+#define PACK_KEEP_N 64
+#define PACK_KEEP_PT 16384
+
+static void
+vp_release(struct valpack *p)
+{
+	free(p->kbuf);
+	free(p->dead);
+	free(p->pt);
+	p->kbuf = p->keys = p->dead = p->pt = NULL;
+	p->cap = p->ptcap = 0;
+}
+
+/*
+ * Empties p (and wipes its plaintext); its buffers stay for reuse unless
+ * a large pack left them large.
+ */
+static void
+vp_clear(struct valpack *p)
+{
+	if (p->ptlen > 0)
+		sodium_memzero(p->pt, p->ptlen);
+	p->known = p->pending = p->opened = p->has_author = 0;
+	p->n = p->ptlen = 0;
+	if (p->cap > PACK_KEEP_N || p->ptcap > PACK_KEEP_PT)
+		vp_release(p);
+}
+
+static void
+vp_free(struct valpack *p)
+{
+	vp_clear(p);
+	vp_release(p);
+}
+
+/* Room for n values. */
+static void
+vp_room(struct valpack *p, size_t n)
+{
+	if (n <= p->cap)
+		return;
+	p->cap = p->cap ? p->cap : 8;
+	while (p->cap < n)
+		p->cap *= 2;
+	p->kbuf = xrealloc(p->kbuf, PACK_AD + p->cap * PACK_KEY);
+	p->keys = p->kbuf + PACK_AD;
+	p->dead = xreallocarray(p->dead, p->cap, 1);
+}
+
+/* Room for n bytes of plaintext; moved by hand, so the old copy is wiped. */
+static void
+vp_ptroom(struct valpack *p, size_t n)
+{
+	size_t cap = p->ptcap ? p->ptcap : 256;
+	uint8_t *nb;
+
+	if (n <= p->ptcap)
+		return;
+	while (cap < n)
+		cap *= 2;
+	nb = xmalloc(cap);
+	if (p->ptlen > 0) {
+		memcpy(nb, p->pt, p->ptlen);
+		sodium_memzero(p->pt, p->ptlen);
+	}
+	free(p->pt);
+	p->pt = nb;
+	p->ptcap = cap;
+}
+
+/* The index of (kind, ftag, vid) in p, or -1. */
+static ptrdiff_t
+vp_find(const struct valpack *p, int kind, const uint8_t ftag[TAGLEN],
+    const uint8_t vid[VID_LEN])
+{
+	const uint8_t *k;
+	size_t i;
+
+	for (i = 0, k = p->keys; i < p->n; i++, k += PACK_KEY)
+		if (memcmp(k + 1 + TAGLEN, vid, VID_LEN) == 0 &&
+		    k[0] == (uint8_t)kind && memcmp(k + 1, ftag, TAGLEN) == 0)
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+/*
+ * The box's associated data: what the row says in clear, so that neither
+ * its values nor their keys can be moved to another record or changed.
+ * Written in front of the keys; returns its length.
+ */
+static size_t
+vp_ad(struct valpack *p, int64_t rkey)
+{
+	uint8_t *ad = p->kbuf;
+
+	ad[0] = 'p';
+	put_le64(ad + 1, (uint64_t)rkey);
+	put_le64(ad + 9, (uint64_t)p->aid);
+	put_le64(ad + 17, p->seq);
+	put_le64(ad + 25, p->hlc);
+	return PACK_AD + p->n * PACK_KEY;
+}
+
+/*
+ * p (emptied first) from the pack's clear columns of row s, (paid, pseq,
+ * phlc, pkeys, pdead) from column i on: known, and empty if they are NULL.
+ */
+static int
+vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
+{
+	size_t nk, nd;
+
+	vp_clear(p);
+	p->known = 1;
+	if (sqlite3_column_type(s, i + 3) == SQLITE_NULL)
+		return 0;
+	p->aid = sqlite3_column_int64(s, i);
+	p->seq = col_u64(s, i + 1);
+	p->hlc = col_u64(s, i + 2);
+	nk = (size_t)sqlite3_column_bytes(s, i + 3);
+	nd = (size_t)sqlite3_column_bytes(s, i + 4);
+	if (nk == 0 || nk % PACK_KEY != 0 || nd != nk / PACK_KEY ||
+	    nd > PACK_MAX) {
+		p->known = 0;
+		return SAMEN_ESTORE;
+	}
+	vp_room(p, nd);
+	memcpy(p->keys, sqlite3_column_blob(s, i + 3), nk);
+	memcpy(p->dead, sqlite3_column_blob(s, i + 4), nd);
+	p->n = nd;
+	return 0;
+}
+
+/*
+ * Reads rkey's pack into p (emptied first); open: and decrypts its box.
+ * No pack, or no record, is not an error: p is known and empty.
+ */
+static int
+vp_read(struct store *st, int64_t rkey, struct valpack *p, int open)
+{
+	const uint8_t *box;
+	size_t nb;
+	sqlite3_stmt *s;
+	int rc;
+
+	vp_clear(p);
+	if ((s = q(st, Q_PACK_GET)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, rkey);
+	if ((rc = row(s)) < 0)
+		return rc;
+	if (rc == 0) {
+		p->known = 1;
+		return 0;
+	}
+	if ((rc = vp_cols(p, s, 0)) != 0 || !open || p->n == 0)
+		goto out;
+	box = sqlite3_column_blob(s, 5);
+	nb = (size_t)sqlite3_column_bytes(s, 5);
+	if (box == NULL || nb < BOX_OVERHEAD) {
+		rc = SAMEN_EDECRYPT;
+		goto out;
+	}
+	vp_ptroom(p, nb - BOX_OVERHEAD);
+	if ((rc = unseal(st, p->pt, box, nb, p->kbuf, vp_ad(p, rkey))) == 0) {
+		p->ptlen = nb - BOX_OVERHEAD;
+		p->opened = 1;
+	}
+out:
+	sqlite3_reset(s);
+	if (rc != 0)
+		vp_clear(p);
+	return rc;
+}
+
+/* The cached record's pack, read if it is not known yet. */
+static int
+vp_know(struct store *st)
+{
+	if (st->rec.vp.known)
+		return 0;
+	return vp_read(st, st->rec.rkey, &st->rec.vp, 0);
+}
+
+/* The cached record's pack with its plaintext. */
+static int
+vp_open(struct store *st)
+{
+	struct valpack *p = &st->rec.vp;
+	uint8_t dead[PACK_MAX];
+	size_t n = p->known ? p->n : 0;
+	int rc;
+
+	if (p->opened || (p->known && p->n == 0))
+		return 0;
+	/* Kills not written yet are the cache's, not the row's. */
+	if (n > 0)
+		memcpy(dead, p->dead, n);
+	if ((rc = vp_read(st, st->rec.rkey, p, 1)) != 0)
+		return rc;
+	if (n > 0) {
+		if (p->n != n)
+			return SAMEN_ESTORE;
+		memcpy(p->dead, dead, n);
+	}
+	return 0;
+}
+
+/* The key of the pack's author. */
+static int
+vp_author(struct store *st, struct valpack *p)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (p->has_author)
+		return 0;
+	if (st->author.valid && st->author.aid == p->aid) {
+		memcpy(p->author, st->author.pk, 32);
+		p->has_author = 1;
+		return 0;
+	}
+	if ((s = q(st, Q_AUTHOR_PK)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, p->aid);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ESTORE : rc;
+	p->has_author = col_fixed(s, 0, p->author, 32);
+	sqlite3_reset(s);
+	return p->has_author ? 0 : SAMEN_ESTORE;
+}
+
+/* One value of an opened pack's plaintext, the one at *off (moved on). */
+struct packval {
+	int flags;
+	const char *field;
+	size_t field_len;
+	const char *value;
+	size_t value_len;
+};
+
+static int
+vp_next(const struct valpack *p, size_t *off, struct packval *v)
+{
+	const uint8_t *x = p->pt + *off;
+	size_t left = p->ptlen - *off;
+	uint32_t vlen;
+
+	if (left < 2 || left - 2 < (size_t)x[1] + 4)
+		return SAMEN_EDECRYPT;
+	v->flags = x[0];
+	v->field = (const char *)x + 2;
+	v->field_len = x[1];
+	vlen = get_le32(x + 2 + x[1]);
+	if (vlen > left - 6 - x[1])
+		return SAMEN_EDECRYPT;
+	v->value = v->field + v->field_len + 4;
+	v->value_len = vlen;
+	if (!(v->flags & VAL_HASVALUE))
+		v->value = NULL;
+	*off += 6 + (size_t)x[1] + vlen;
+	return 0;
+}
+
+/* 1 if the pending pack of the cached record can take v (author aid). */
+static int
+vp_takes(const struct store *st, const struct merge_value *v, int64_t aid)
+{
+	const struct valpack *p = &st->rec.vp;
+
+	if (!p->pending || p->n >= PACK_MAX || p->ptlen + 6 + v->field_len +
+	    v->value_len > PACK_PT_MAX)
+		return 0;
+	return p->n == 0 ||
+	    (p->aid == aid && p->seq == v->seq && p->hlc == v->hlc);
+}
+
+static void
+vp_append(struct store *st, const struct merge_value *v, int64_t aid,
+    const uint8_t ftag[TAGLEN], int live)
+{
+	struct valpack *p = &st->rec.vp;
+	uint8_t *k, *x;
+
+	if (p->n == 0) {
+		p->aid = aid;
+		p->seq = v->seq;
+		p->hlc = v->hlc;
+		memcpy(p->author, v->author, 32);
+		p->has_author = 1;
+	}
+	vp_room(p, p->n + 1);
+	k = p->keys + p->n * PACK_KEY;
+	k[0] = (uint8_t)v->kind;
+	memcpy(k + 1, ftag, TAGLEN);
+	memcpy(k + 1 + TAGLEN, v->vid, VID_LEN);
+	put_le32(k + 1 + TAGLEN + VID_LEN, v->nrefs);
+	p->dead[p->n++] = !live;
+	vp_ptroom(p, p->ptlen + 6 + v->field_len + v->value_len);
+	x = p->pt + p->ptlen;
+	x[0] = (uint8_t)((v->alive ? VAL_ALIVE : 0) |
+	    (v->kind != OP_EXIST ? VAL_HASVALUE : 0));
+	x[1] = (uint8_t)v->field_len;
+	if (v->field_len > 0)
+		memcpy(x + 2, v->field, v->field_len);
+	put_le32(x + 2 + v->field_len, (uint32_t)v->value_len);
+	if (v->value_len > 0)
+		memcpy(x + 6 + v->field_len, v->value, v->value_len);
+	p->ptlen += 6 + v->field_len + v->value_len;
+	p->opened = 1;
+}
+
+/*
+ * Binds the cached new record's pack to Q_REC_ADD's (paid, pseq, phlc,
+ * pkeys, pbox), sealed into box (room for ptlen + BOX_OVERHEAD), or NULLs
+ * if its first chunk filled none.  Its pdead goes with run_rec_state.
+ */
+static void
+vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
+{
+	struct valpack *p = &st->rec.vp;
+
+	p->pending = 0;
+	if (p->n == 0)
+		return;
+	seal(st, box, p->pt, p->ptlen, p->kbuf, vp_ad(p, st->rec.rkey));
+	sqlite3_bind_int64(s, 11, p->aid);
+	bind_u64(s, 12, p->seq);
+	bind_u64(s, 13, p->hlc);
+	bind_blob(s, 14, p->keys, p->n * PACK_KEY);
+	bind_blob(s, 15, box, p->ptlen + BOX_OVERHEAD);
+}
+
 /* Open and close. */
 
 static int
@@ -954,6 +1372,24 @@ migrate_2(struct store *st, char **cause)
 	    cause) != 0 ? SAMEN_ESTORE : 0;
 }
 
+/*
+ * Schema 3 to 4: the pack columns (NULL: the records of schema 3 keep
+ * their values in vals, where every reader still looks) and the index of
+ * deleted records.
+ */
+static int
+migrate_3(struct store *st, char **cause)
+{
+	return exec(st->db, "ALTER TABLE records ADD COLUMN paid INTEGER"
+	    " REFERENCES authors(aid);"
+	    "ALTER TABLE records ADD COLUMN pseq INTEGER;"
+	    "ALTER TABLE records ADD COLUMN phlc INTEGER;"
+	    "ALTER TABLE records ADD COLUMN pkeys BLOB;"
+	    "ALTER TABLE records ADD COLUMN pdead BLOB;"
+	    "ALTER TABLE records ADD COLUMN pbox BLOB;"
+	    RECORDS_DELETED_DDL, cause) != 0 ? SAMEN_ESTORE : 0;
+}
+
 /* Brings a database of an older schema up to STORE_SCHEMA, atomically. */
 static int
 migrate(struct store *st, int version, char **cause)
@@ -966,6 +1402,8 @@ migrate(struct store *st, int version, char **cause)
 	rc = version < 2 ? migrate_1(st, cause) : 0;
 	if (rc == 0 && version < 3)
 		rc = migrate_2(st, cause);
+	if (rc == 0 && version < 4)
+		rc = migrate_3(st, cause);
 	if (rc == 0) {
 		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
 		rc = exec(st->db, bump, cause);
@@ -1097,11 +1535,19 @@ store_close(struct store *st)
 	sodium_free(st->keys);	/* wipes */
 	if (st->buf != NULL)
 		sodium_memzero(st->buf, st->bufcap);
+	vp_free(&st->rec.vp);
+	vp_free(&st->rdvp);
 	free(st->buf);
 	free(st->touched);
 	free(st->held);
 	fresh_free(st);
 	free(st);
+}
+
+void
+store_set_packing(struct store *st, int on)
+{
+	st->no_packs = !on;
 }
 
 void
@@ -2432,7 +2878,58 @@ fresh_added(struct store *st, const struct merge_value *v, int live)
 	}
 }
 
-/* Reads and decrypts the rows of a Q_VALS_* query bound to rkey. */
+/*
+ * Appends the values of rkey's pack to it[0..*n) (those not dead unless
+ * all), decrypted.
+ */
+static int
+items_pack(struct store *st, int64_t rkey, int all, struct item **it,
+    size_t *n, size_t *cap)
+{
+	struct valpack *p = &st->rdvp;
+	struct packval v;
+	struct item *x;
+	const uint8_t *k;
+	size_t i, off = 0;
+	int rc;
+
+	if ((rc = vp_read(st, rkey, p, 1)) != 0 || p->n == 0 ||
+	    (rc = vp_author(st, p)) != 0)
+		goto out;
+	for (i = 0, k = p->keys; i < p->n; i++, k += PACK_KEY) {
+		if ((rc = vp_next(p, &off, &v)) != 0)
+			goto out;
+		if (p->dead[i] && !all)
+			continue;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*it = xreallocarray(*it, *cap, sizeof(**it));
+		}
+		x = &(*it)[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->kind = (enum op_type)k[0];
+		memcpy(x->vid, k + 1 + TAGLEN, VID_LEN);
+		x->hlc = p->hlc;
+		memcpy(x->author, p->author, 32);
+		x->seq = p->seq;
+		x->nrefs = get_le32(k + 1 + TAGLEN + VID_LEN);
+		x->alive = (v.flags & VAL_ALIVE) != 0;
+		x->field = xstrndup(v.field, v.field_len);
+		x->field_len = v.field_len;
+		if (v.value != NULL) {
+			x->value = xstrndup(v.value, v.value_len);
+			x->value_len = v.value_len;
+		}
+	}
+out:
+	vp_clear(p);	/* wipes the plaintext */
+	return rc;
+}
+
+/*
+ * Reads and decrypts rkey's values: the rows of a Q_VALS_* query bound to
+ * rkey, then its pack's (Q_VALS_ALL: all of them; else the live ones).
+ */
 static int
 items_load(struct store *st, enum q which, int64_t rkey, struct item **out,
     size_t *nout)
@@ -2482,6 +2979,11 @@ items_load(struct store *st, enum q which, int64_t rkey, struct item **out,
 		goto fail;
 	}
 	sqlite3_reset(s);
+	if ((rc = items_pack(st, rkey, which == Q_VALS_ALL, &it, &n,
+	    &cap)) != 0) {
+		items_free(it, n);
+		return rc;
+	}
 	*out = it;
 	*nout = n;
 	return 0;
@@ -2532,10 +3034,15 @@ static int
 shown_scan(struct store *st)
 {
 	struct shown *x = &st->rec.shown;
+	struct valpack *p = &st->rec.vp;
 	struct plainval pv;
+	struct packval v;
 	uint8_t vid[VID_LEN], author[32];
+	const uint8_t *k;
+	ptrdiff_t from_pack = -1;
 	uint64_t hlc;
 	sqlite3_stmt *s;
+	size_t i, off;
 	int rc;
 
 	x->has = 0;
@@ -2559,9 +3066,34 @@ shown_scan(struct store *st)
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return SAMEN_ESTORE;
+	/* And the pack's: one author, one hlc. */
+	if ((rc = vp_know(st)) != 0)
+		return rc;
+	for (i = 0, k = p->keys; i < p->n; i++, k += PACK_KEY) {
+		if (k[0] != OP_EXIST || p->dead[i])
+			continue;
+		if ((rc = vp_author(st, p)) != 0)
+			return rc;
+		if (shown_beaten(st, k + 1 + TAGLEN, p->hlc, p->author)) {
+			memcpy(x->vid, k + 1 + TAGLEN, VID_LEN);
+			x->hlc = p->hlc;
+			memcpy(x->author, p->author, 32);
+			x->has = 1;
+			from_pack = (ptrdiff_t)i;
+		}
+	}
 	st->rec.shown_lost = 0;
 	if (!x->has)
 		return 0;
+	if (from_pack >= 0) {
+		if ((rc = vp_open(st)) != 0)
+			return rc;
+		for (i = 0, off = 0; i <= (size_t)from_pack; i++)
+			if ((rc = vp_next(p, &off, &v)) != 0)
+				return rc;
+		x->alive = (v.flags & VAL_ALIVE) != 0;
+		return 0;
+	}
 	if ((s = q(st, Q_VAL_BOX)) == NULL)
 		return SAMEN_ESTORE;
 	sqlite3_bind_int64(s, 1, st->rec.rkey);
@@ -2580,8 +3112,35 @@ shown_scan(struct store *st)
 }
 
 /*
- * Runs s with the cached record's (created, updated, deleted, shown) bound
- * from parameter first on.
+ * The cached record's shown existence value from its pack: records.shown
+ * names a vid that vals does not hold.  A shown vid found nowhere live
+ * cannot happen; should it, the scan at flush finds the right one.
+ */
+static int
+shown_in_pack(struct store *st)
+{
+	struct shown *x = &st->rec.shown;
+	struct valpack *p = &st->rec.vp;
+	ptrdiff_t i;
+	int rc;
+
+	if ((rc = vp_know(st)) != 0)
+		return rc;
+	if ((i = vp_find(p, OP_EXIST, st->exist_ftag, x->vid)) < 0 ||
+	    p->dead[i])
+		return 0;
+	if ((rc = vp_author(st, p)) != 0)
+		return rc;
+	x->hlc = p->hlc;
+	memcpy(x->author, p->author, 32);
+	x->has = 1;
+	st->rec.shown_lost = 0;
+	return 0;
+}
+
+/*
+ * Runs s with the cached record's (created, updated, deleted, shown, pdead)
+ * bound from parameter first on.
  */
 static int
 run_rec_state(struct store *st, sqlite3_stmt *s, int first)
@@ -2596,6 +3155,8 @@ run_rec_state(struct store *st, sqlite3_stmt *s, int first)
 	sqlite3_bind_int(s, first + 2, x->has && !x->alive);
 	if (x->has)
 		bind_blob(s, first + 3, x->vid, VID_LEN);
+	if (st->rec.vp.n > 0)
+		bind_blob(s, first + 4, st->rec.vp.dead, st->rec.vp.n);
 	rc = run(s);
 	sqlite3_clear_bindings(s);
 	return rc;
@@ -2626,6 +3187,9 @@ rec_insert(struct store *st)
 	sqlite3_stmt *s;
 	int rc;
 
+	/* The rest of the row is known: written whole, pack and all. */
+	if (!st->rec.vp.known)
+		return SAMEN_ESTORE;
 	coll_ad(ad, st->rec.rid, st->rec.circle);
 	seal(st, box, (const uint8_t *)st->rec.coll, st->rec.coll_len, ad,
 	    sizeof(ad));
@@ -2636,6 +3200,7 @@ rec_insert(struct store *st)
 	bind_blob(s, 3, st->rec.circle, CS_CIRCLELEN);
 	bind_blob(s, 4, st->rec.ctag, TAGLEN);
 	bind_blob(s, 5, box, st->rec.coll_len + BOX_OVERHEAD);
+	vp_bind(st, s, scratch(st, st->rec.vp.ptlen + BOX_OVERHEAD));
 	if ((rc = run_rec_state(st, s, 6)) == 0) {
 		st->rec.row_pending = 0;
 		st->rec.dirty = 0;
@@ -2663,6 +3228,9 @@ rec_flush(struct store *st)
 	if (!st->rec.dirty)
 		return 0;
 	st->rec.dirty = 0;
+	/* pdead is written whole: it must be the row's, or NULL. */
+	if (!st->rec.vp.known)
+		return SAMEN_ESTORE;
 	if ((s = q(st, Q_REC_UPDATE)) == NULL)
 		return SAMEN_ESTORE;
 	sqlite3_bind_int64(s, 1, st->rec.rkey);
@@ -2689,6 +3257,7 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 		return rc;
 	st->rec.valid = 0;
 	st->rec.fr = NO_FRESH;
+	vp_clear(&st->rec.vp);
 	if (rec->collection_len == 0 ||
 	    rec->collection_len > OPS_MAX_COLLECTION)
 		return SAMEN_EINVAL;
@@ -2705,6 +3274,8 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	st->rec.shown_lost = 0;
 	st->rec.row_pending = 0;
 	if (rc == 1) {
+		int in_pack = 0;
+
 		st->rec.rkey = sqlite3_column_int64(s, 0);
 		st->rec.has_range = sqlite3_column_type(s, 1) != SQLITE_NULL;
 		st->rec.created = col_u64(s, 1);
@@ -2715,15 +3286,16 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 
 			x->alive = sqlite3_column_int(s, 3) == 0;
 			x->hlc = col_u64(s, 5);
-			/*
-			 * A shown vid without its live row cannot happen;
-			 * should it, a scan finds the right one.
-			 */
 			x->has = col_fixed(s, 4, x->vid, VID_LEN) &&
 			    col_fixed(s, 6, x->author, 32);
+			/* Not in vals: in the pack, or lost. */
+			in_pack = !x->has && col_fixed(s, 4, x->vid, VID_LEN);
 			st->rec.shown_lost = !x->has;
 		}
+		rc = vp_cols(&st->rec.vp, s, 7);
 		sqlite3_reset(s);
+		if (rc != 0 || (in_pack && (rc = shown_in_pack(st)) != 0))
+			return rc;
 	} else {
 		if ((rc = next_rkey(st, &st->rec.rkey)) != 0)
 			return rc;
@@ -2731,6 +3303,8 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 		st->rec.has_range = 0;
 		st->rec.fresh = 1;
 		st->rec.row_pending = 1;
+		st->rec.vp.known = 1;
+		st->rec.vp.pending = !st->no_packs;
 	}
 	memcpy(st->rec.rid, rec->rid, RID_LEN);
 	memcpy(st->rec.circle, rec->circle, CS_CIRCLELEN);
@@ -2779,6 +3353,8 @@ killed(struct store *st, int kind, const uint8_t ftag[TAGLEN],
 	return rc;
 }
 
+static int rep_added(struct store *, const struct merge_value *, int);
+
 static int
 rep_add(void *ctx, const struct merge_value *v)
 {
@@ -2806,6 +3382,15 @@ rep_add(void *ctx, const struct merge_value *v)
 		if ((rc = killed(st, v->kind, ftag, v->vid)) < 0)
 			return rc;
 		live = !rc;
+	}
+	/* In the pack already: idempotent, as vals' INSERT OR IGNORE. */
+	if ((rc = vp_know(st)) != 0)
+		return rc;
+	if (vp_find(&st->rec.vp, v->kind, ftag, v->vid) >= 0)
+		return 0;
+	if (vp_takes(st, v, aid)) {
+		vp_append(st, v, aid, ftag, live);
+		return rep_added(st, v, live);
 	}
 
 	/* The plaintext, then the box, share the scratch buffer. */
@@ -2838,6 +3423,13 @@ rep_add(void *ctx, const struct merge_value *v)
 		return rc;
 	if (sqlite3_changes(st->db) == 0)
 		return 0;	/* had it already: idempotent */
+	return rep_added(st, v, live);
+}
+
+/* What follows a new value v of the cached record, in vals or its pack. */
+static int
+rep_added(struct store *st, const struct merge_value *v, int live)
+{
 	fresh_added(st, v, live);
 	if (live) {
 		uint8_t vh[MERGE_VID_HASHLEN];
@@ -2874,7 +3466,7 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 	struct store *st = ctx;
 	uint8_t ftag[TAGLEN];
 	sqlite3_stmt *s;
-	int rc;
+	int rc, dead;
 
 	if ((rc = rec_resolve(st, rec)) != 0)
 		return rc;
@@ -2897,7 +3489,19 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 	bind_blob(s, 4, vid, VID_LEN);
 	if ((rc = run(s)) != 0)
 		return rc;
-	if (sqlite3_changes(st->db) == 1) {
+	if ((dead = sqlite3_changes(st->db) == 1) == 0) {
+		struct valpack *p = &st->rec.vp;
+		ptrdiff_t i;
+
+		if ((rc = vp_know(st)) != 0)
+			return rc;
+		if ((i = vp_find(p, kind, ftag, vid)) >= 0 && !p->dead[i]) {
+			p->dead[i] = 1;
+			st->rec.dirty = 1;	/* pdead, at flush */
+			dead = 1;
+		}
+	}
+	if (dead) {
 		uint8_t vh[MERGE_VID_HASHLEN];
 
 		merge_vid_hash(vh, vid);

@@ -106,10 +106,11 @@ def test_unreadable_replica_refuses_reads_until_rebuild(cluster):
     a.stop()
     db = sqlite3.connect(str(a.dir / "samen.db"))
     with db:
+        # A new record's values are in its row, its pack (schema 4).
         n = db.execute(
-            "UPDATE vals SET box = zeroblob(length(box)) "
-            "WHERE (rkey, kind, ftag, vid) = (SELECT rkey, kind, ftag, vid "
-            "FROM vals WHERE live = 1 LIMIT 1)").rowcount
+            "UPDATE records SET pbox = zeroblob(length(pbox)) "
+            "WHERE rkey = (SELECT min(rkey) FROM records "
+            "WHERE pbox IS NOT NULL)").rowcount
     db.close()
     assert n == 1
     a.start_listening()

@@ -1787,6 +1787,19 @@ storm_apply(struct store *st, const char *path, struct storm *s,
 	}
 }
 
+/* scenario(), then storm s built and applied in order, five at a time. */
+static void
+scenario_and_storm(struct storm *s)
+{
+	size_t i, perm[STORM + 2];
+
+	scenario(w.st);
+	storm_build(s);
+	for (i = 0; i < STORM + 2; i++)
+		perm[i] = i;
+	storm_apply(w.st, w.path, s, perm, 5);
+}
+
 static void
 test_exist_storm(void **state)
 {
@@ -1972,6 +1985,18 @@ test_delete_edit_orders(void **state)
 	other_rm(path);
 }
 
+/* The records whose row holds a pack. */
+#define PACKED "records WHERE pkeys IS NOT NULL"
+
+/* Schema 4's additions dropped again, for a database of an older one. */
+#define DROP_PACKS "DROP INDEX records_deleted;" \
+	"ALTER TABLE records DROP COLUMN paid;" \
+	"ALTER TABLE records DROP COLUMN pseq;" \
+	"ALTER TABLE records DROP COLUMN phlc;" \
+	"ALTER TABLE records DROP COLUMN pkeys;" \
+	"ALTER TABLE records DROP COLUMN pdead;" \
+	"ALTER TABLE records DROP COLUMN pbox;"
+
 /*
  * A database of schema 1 (no records.shown) opens, gains the column filled
  * as the merge would have, shows the same records and digest, and merges
@@ -1989,14 +2014,10 @@ test_migrate_1(void **state)
 	sqlite3 *db;
 	char *cause = NULL;
 	int version, deleted;
-	size_t i, perm[STORM + 2];
 
 	(void)state;
-	scenario(w.st);
-	storm_build(s);
-	for (i = 0; i < STORM + 2; i++)
-		perm[i] = i;
-	storm_apply(w.st, w.path, s, perm, 5);
+	store_set_packing(w.st, 0);	/* as schema 1 wrote values */
+	scenario_and_storm(s);
 	mkrid(rid, 1700000007000ull);
 	ops[0] = op_exist(0, NULL, 0);
 	write1(w.st, &w.a, HLC_MAKE(50, 0), "case", rid, ops, 1, id);
@@ -2010,7 +2031,8 @@ test_migrate_1(void **state)
 
 	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE records DROP COLUMN"
-	    " shown; PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	    " shown;" DROP_PACKS "PRAGMA user_version = 1;", NULL, NULL,
+	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(count_rows(w.path, "pragma_table_info('records')"
 	    " WHERE name = 'shown'"), 0);
@@ -2038,7 +2060,7 @@ test_migrate_1(void **state)
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 
 	open_store(&w.st, 1);
 	dump(w.st, &d2);
@@ -2078,19 +2100,22 @@ circle_records_n(struct store *st)
 
 /*
  * A database of schema 2 (records_key on (rid, circle, ctag) and an index
- * on circle beside it) opens with records_key on (circle, rid, ctag)
- * alone, the same records, digest and reads by circle, at schema 3.
+ * on circle beside it, every value in vals) opens with records_key on
+ * (circle, rid, ctag) alone, the same records, digest and reads by circle,
+ * at schema 4, and merges on with packs.
  */
 static void
 test_migrate_2(void **state)
 {
-	uint8_t g1[32], g2[32];
+	uint8_t g1[32], g2[32], rid[RID_LEN];
 	struct store_stats s1, s2;
 	struct dump d1, d2;
+	struct op ops[2];
 	size_t n1;
 	sqlite3 *db;
 
 	(void)state;
+	store_set_packing(w.st, 0);	/* as schema 2 wrote values */
 	scenario(w.st);
 	dump(w.st, &d1);
 	n1 = circle_records_n(w.st);
@@ -2106,7 +2131,8 @@ test_migrate_2(void **state)
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX records_key;"
 	    "CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
 	    "CREATE INDEX records_circle ON records(circle);"
-	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	    DROP_PACKS "PRAGMA user_version = 2;", NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
 	    " WHERE seqno = 0 AND name = 'rid'"), 1);
@@ -2119,7 +2145,7 @@ test_migrate_2(void **state)
 	assert_int_equal(count_rows(w.path, "sqlite_master"
 	    " WHERE name = 'records_circle'"), 0);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 3"), 1);
+	    " WHERE user_version = 4"), 1);
 	assert_int_equal(store_digest(w.st, g2), 0);
 	assert_memory_equal(g1, g2, 32);
 	assert_int_equal(store_stats(w.st, &s2), 0);
@@ -2129,6 +2155,267 @@ test_migrate_2(void **state)
 	dump_equal(&d1, &d2);
 	dump_free(&d1);
 	dump_free(&d2);
+
+	/*
+	 * On to schema 4: a new record is packed, and the lot reads as a
+	 * rebuild, which packs every record, has it.
+	 */
+	assert_int_equal(count_rows(w.path, "sqlite_master"
+	    " WHERE name = 'records_deleted'"), 1);
+	assert_int_equal(count_rows(w.path, PACKED), 0);
+	mkrid(rid, 1700000007000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "nieuw", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(500, 0), "case", rid, ops, 2, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, PACKED), 1);
+	dump(w.st, &d1);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_int_equal(store_stats(w.st, &s1), 0);
+	assert_int_equal(s1.records, s2.records + 1);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, PACKED), n1 + 1);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	dump_free(&d1);
+	dump_free(&d2);
+}
+
+static void peer_sql(const char *q);
+
+/* Every record's history, one line each, as dump() has them. */
+struct hists {
+	struct store *st;
+	struct dump d;
+};
+
+static int
+hist_cb(void *arg, struct store_record *r)
+{
+	struct hists *x = arg;
+	struct store_hist *h;
+	char *s = xstrdup(""), num[96];
+	size_t i, n;
+
+	hexcat(&s, r->rid, RID_LEN);
+	assert_int_equal(store_history(x->st, r->rkey, &h, &n), 0);
+	for (i = 0; i < n; i++) {
+		hexcat(&s, h[i].author, 32);
+		snprintf(num, sizeof(num), "%llu %llu %d %d %u [",
+		    (unsigned long long)h[i].hlc,
+		    (unsigned long long)h[i].seq, (int)h[i].kind, h[i].alive,
+		    (unsigned)h[i].nrefs);
+		strcat_free(&s, num);
+		strcat_free(&s, h[i].field);
+		strcat_free(&s, "=");
+		strcat_free(&s, h[i].value ? h[i].value : "(nil)");
+		strcat_free(&s, "] ");
+	}
+	store_history_free(h, n);
+	x->d.lines = xreallocarray(x->d.lines, x->d.n + 1,
+	    sizeof(*x->d.lines));
+	x->d.lines[x->d.n++] = s;
+	store_record_free(r);
+	return 0;
+}
+
+/* What test_packs_like_vals compares. */
+struct seen {
+	struct dump d;
+	struct hists h;
+	uint8_t digest[32];
+	struct store_stats stats;
+};
+
+static void
+seen_take(struct store *st, struct seen *x)
+{
+	dump(st, &x->d);
+	memset(&x->h, 0, sizeof(x->h));
+	x->h.st = st;
+	assert_int_equal(store_record_foreach(st, hist_cb, &x->h), 0);
+	qsort(x->h.d.lines, x->h.d.n, sizeof(*x->h.d.lines), cmp_str);
+	assert_int_equal(store_digest(st, x->digest), 0);
+	assert_int_equal(store_stats(st, &x->stats), 0);
+}
+
+/* x and y hold the same; frees y. */
+static void
+seen_same(const struct seen *x, struct seen *y)
+{
+	dump_equal(&x->d, &y->d);
+	dump_equal(&x->h.d, &y->h.d);
+	assert_memory_equal(x->digest, y->digest, 32);
+	assert_memory_equal(&x->stats, &y->stats, sizeof(x->stats));
+	dump_free(&y->d);
+	dump_free(&y->h.d);
+}
+
+/*
+ * The values of a record's first chunk go into its row, a pack, and the
+ * replica merges, kills and reads them as it does vals rows: the same
+ * change sets merged with packing off (every value in vals, as schema 3
+ * wrote them) give the same records, histories, digest and statistics.
+ * The scenario and the storm kill packed values (edits, a delete, a set
+ * member removed, forty devices killing the create's existence value and
+ * field, an edit that changes nothing else of the row), so the shown
+ * value is found in a pack, lost and scanned for.
+ */
+static void
+test_packs_like_vals(void **state)
+{
+	struct storm *s = xcalloc(1, sizeof(*s));
+	uint8_t rid[RID_LEN], id[CS_IDLEN], v[VID_LEN];
+	struct op ops[2];
+	struct seen a, b;
+
+	(void)state;
+	scenario_and_storm(s);
+	/*
+	 * A kill that changes nothing else of the row: a write stamped
+	 * between the record's first and last ones edits a packed value.
+	 */
+	mkrid(rid, 1700000008000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "een", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid, ops, 2, id);
+	ops[0] = op_add("tags", "x");
+	write1(w.st, &w.b, HLC_MAKE(3000, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	vid(v, id, 0, 1);
+	ops[0] = op_set("name", "twee", v, 1);
+	write1(w.st, &w.a, HLC_MAKE(2000, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+	/* Five records, each created by a first chunk. */
+	assert_int_equal(count_rows(w.path, PACKED), 5);
+	assert_true(count_rows(w.path, "records"
+	    " WHERE instr(pdead, x'01') > 0") >= 2);
+	/* Only the later chunks' values are rows of vals. */
+	assert_int_equal(count_rows(w.path, "vals"), 5 + 2 * STORM + 1 + 2);
+	seen_take(w.st, &a);
+
+	store_set_packing(w.st, 0);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, PACKED), 0);
+	seen_take(w.st, &b);
+	seen_same(&a, &b);
+
+	store_set_packing(w.st, 1);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, PACKED), 5);
+	seen_take(w.st, &b);
+	seen_same(&a, &b);
+	/* And after a reopen, read from the file alone. */
+	store_close(w.st);
+	open_store(&w.st, 1);
+	seen_take(w.st, &b);
+	seen_same(&a, &b);
+	check_shown(w.st, w.path, s->rid, NULL);
+
+	dump_free(&a.d);
+	dump_free(&a.h.d);
+	storm_free(s);
+	free(s);
+}
+
+/*
+ * A first chunk past a pack's 1 MiB: the values before the cap are packed,
+ * the rest go into vals, and the record reads whole, as with no packs.
+ */
+static void
+test_pack_overflow(void **state)
+{
+	uint8_t rid[RID_LEN];
+	struct store_record *r;
+	struct op ops[21];
+	struct dump d1, d2;
+	char names[20][8], *big[20];
+	size_t i;
+
+	(void)state;
+	mkrid(rid, 1700000009100ull);
+	ops[0] = op_exist(1, NULL, 0);
+	for (i = 0; i < 20; i++) {
+		big[i] = xmalloc(60001);
+		memset(big[i], 'a' + (int)i, 60000);
+		big[i][60000] = '\0';
+		snprintf(names[i], sizeof(names[i]), "f%02zu", i);
+		ops[1 + i] = op_set(names[i], big[i], NULL, 0);
+	}
+	write1(w.st, &w.a, HLC_MAKE(100, 0), "case", rid, ops, 21, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, PACKED), 1);
+	/* 1 MiB holds the existence value and 17 of 60,000 bytes. */
+	assert_int_equal(count_rows(w.path, "vals"), 3);
+	r = load(w.st, "case", rid);
+	assert_int_equal(r->nexist, 1);
+	assert_int_equal(r->nfields, 20);
+	for (i = 0; i < 20; i++) {
+		assert_string_equal(r->fields[i].name, names[i]);
+		assert_int_equal(r->fields[i].vals[0].value_len, 60000);
+		assert_memory_equal(r->fields[i].vals[0].value, big[i], 60000);
+		free(big[i]);
+	}
+	store_record_free(r);
+	dump(w.st, &d1);
+	store_set_packing(w.st, 0);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, "vals"), 21);
+	dump(w.st, &d2);
+	dump_equal(&d1, &d2);
+	dump_free(&d1);
+	dump_free(&d2);
+}
+
+/*
+ * A pack's box is bound to its record and to the keys beside it: a box
+ * moved to another record's row, or keys changed, fail to decrypt.
+ */
+static void
+test_pack_bound(void **state)
+{
+	uint8_t rid[2][RID_LEN];
+	struct store_record *r;
+	struct op ops[2];
+	int64_t k[2];
+	char sql[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		mkrid(rid[i], 1700000009000ull + i);
+		ops[0] = op_exist(1, NULL, 0);
+		ops[1] = op_set("name", i ? "twee" : "een", NULL, 0);
+		write1(w.st, &w.a, HLC_MAKE(100 + i, 0), "case", rid[i], ops,
+		    2, NULL);
+		merge(w.st);
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid[i], &k[i]), 0);
+		assert_int_equal(store_record_load(w.st, k[i], &r), 0);
+		store_record_free(r);
+	}
+	assert_int_equal(count_rows(w.path, PACKED), 2);
+	peer_sql("CREATE TABLE saved AS SELECT rkey, pkeys, pbox FROM records");
+	snprintf(sql, sizeof(sql), "UPDATE records SET pbox = (SELECT pbox"
+	    " FROM records WHERE rkey = %lld) WHERE rkey = %lld",
+	    (long long)k[0], (long long)k[1]);
+	peer_sql(sql);
+	assert_int_equal(store_record_load(w.st, k[1], &r), SAMEN_EDECRYPT);
+	assert_int_equal(store_record_load(w.st, k[0], &r), 0);
+	store_record_free(r);
+	snprintf(sql, sizeof(sql), "UPDATE records SET pkeys ="
+	    " zeroblob(length(pkeys)) WHERE rkey = %lld", (long long)k[0]);
+	peer_sql(sql);
+	assert_int_equal(store_record_load(w.st, k[0], &r), SAMEN_EDECRYPT);
+	/* Put back, for the teardown's checks. */
+	peer_sql("UPDATE records SET (pkeys, pbox) = (SELECT pkeys, pbox FROM"
+	    " saved WHERE saved.rkey = records.rkey); DROP TABLE saved");
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_record_load(w.st, k[i], &r), 0);
+		store_record_free(r);
+	}
 }
 
 static int
@@ -3549,7 +3836,7 @@ test_load_fresh(void **state)
 	int64_t keys[5];
 	struct touched t;
 	struct ops_chunk c[2];
-	char q[96];
+	char q[192];
 	size_t i;
 
 	(void)state;
@@ -3629,6 +3916,10 @@ test_load_fresh(void **state)
 	    &keys[4]), 0);
 	snprintf(q, sizeof(q), "DELETE FROM vals WHERE rkey = %lld",
 	    (long long)keys[4]);
+	peer_sql(q);
+	snprintf(q, sizeof(q), "UPDATE records SET paid = NULL, pseq = NULL,"
+	    " phlc = NULL, pkeys = NULL, pdead = NULL, pbox = NULL"
+	    " WHERE rkey = %lld", (long long)keys[4]);
 	peer_sql(q);
 	load_keys(&keys[4], 1, got);
 	assert_int_equal(got[0]->nexist, 1);
@@ -3780,6 +4071,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lazy_holds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_packs_like_vals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pack_bound, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pack_overflow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_load_fresh, setup,
 		    teardown),
