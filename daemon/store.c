@@ -2878,6 +2878,14 @@ fresh_added(struct store *st, const struct merge_value *v, int live)
 	}
 }
 
+/* 1 if kind, read back from the replica, is an op's. */
+static int
+kind_ok(int kind)
+{
+	return kind == OP_SET || kind == OP_EXIST || kind == OP_ADD ||
+	    kind == OP_REM;
+}
+
 /*
  * Appends the values of rkey's pack to it[0..*n) (those not dead unless
  * all), decrypted.
@@ -2901,6 +2909,10 @@ items_pack(struct store *st, int64_t rkey, int all, struct item **it,
 			goto out;
 		if (p->dead[i] && !all)
 			continue;
+		if (!kind_ok(k[0])) {
+			rc = SAMEN_ESTORE;
+			goto out;
+		}
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
 			*it = xreallocarray(*it, *cap, sizeof(**it));
@@ -2953,6 +2965,10 @@ items_load(struct store *st, enum q which, int64_t rkey, struct item **out,
 		x = &it[n];
 		memset(x, 0, sizeof(*x));
 		x->kind = (enum op_type)sqlite3_column_int(s, 0);
+		if (!kind_ok(x->kind)) {
+			rc = SAMEN_ESTORE;	/* a damaged row */
+			goto fail;
+		}
 		x->hlc = col_u64(s, 2);
 		x->seq = col_u64(s, 4);
 		x->nrefs = (uint32_t)sqlite3_column_int64(s, 5);

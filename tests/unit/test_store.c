@@ -2371,7 +2371,8 @@ test_pack_overflow(void **state)
 
 /*
  * A pack's box is bound to its record and to the keys beside it: a box
- * moved to another record's row, or keys changed, fail to decrypt.
+ * moved to another record's row, or keys changed, fail to decrypt; a
+ * damaged vals row is refused as well.
  */
 static void
 test_pack_bound(void **state)
@@ -2416,6 +2417,19 @@ test_pack_bound(void **state)
 		assert_int_equal(store_record_load(w.st, k[i], &r), 0);
 		store_record_free(r);
 	}
+	/*
+	 * A vals row's kind is in clear and outside its box's associated
+	 * data: a damaged one is an error, not an op of no kind.
+	 */
+	ops[0] = op_add("tags", "x");
+	write1(w.st, &w.b, HLC_MAKE(200, 0), "case", rid[0], ops, 1, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, "vals"), 1);
+	peer_sql("UPDATE vals SET kind = 9");
+	assert_int_equal(store_record_load(w.st, k[0], &r), SAMEN_ESTORE);
+	peer_sql("UPDATE vals SET kind = 3");
+	assert_int_equal(store_record_load(w.st, k[0], &r), 0);
+	store_record_free(r);
 }
 
 static int
