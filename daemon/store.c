@@ -1247,6 +1247,10 @@ vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
 	bind_u64(s, 13, p->hlc);
 	bind_blob(s, 14, p->keys, p->n * PACK_KEY);
 	bind_blob(s, 15, box, p->ptlen + BOX_OVERHEAD);
+	/* Wiped once sealed, as a value's; vp_open reads it back. */
+	sodium_memzero(p->pt, p->ptlen);
+	p->ptlen = 0;
+	p->opened = 0;
 }
 
 /* Open and close. */
@@ -3658,6 +3662,7 @@ merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 
 	/* A chunk's record cache must not outlive its savepoint. */
 	st->rec.valid = 0;
+	vp_clear(&st->rec.vp);
 	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
 	if (rc != 0) {
 		/* All chunks or none. */
@@ -3669,6 +3674,7 @@ merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 		fresh_clear(st, 1);
 	}
 	st->rec.valid = 0;
+	vp_clear(&st->rec.vp);	/* no plaintext outlives the merge */
 	return rc;
 }
 

@@ -2267,7 +2267,8 @@ static void
 test_packs_like_vals(void **state)
 {
 	struct storm *s = xcalloc(1, sizeof(*s));
-	uint8_t rid[RID_LEN], id[CS_IDLEN], v[VID_LEN];
+	uint8_t rid[RID_LEN], rid2[RID_LEN], id[CS_IDLEN], v[VID_LEN];
+	struct store_record *r;
 	struct op ops[2];
 	struct seen a, b;
 
@@ -2288,12 +2289,34 @@ test_packs_like_vals(void **state)
 	ops[0] = op_set("name", "twee", v, 1);
 	write1(w.st, &w.a, HLC_MAKE(2000, 0), "case", rid, ops, 1, NULL);
 	merge(w.st);
-	/* Five records, each created by a first chunk. */
-	assert_int_equal(count_rows(w.path, PACKED), 5);
+	/*
+	 * The shown existence value killed, and the next one in a pack
+	 * whose plaintext was wiped once sealed: read back for its flag.
+	 */
+	mkrid(rid2, 1700000008001ull);
+	ops[0] = op_exist(1, NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(1000, 0), "case", rid2, ops, 1, NULL);
+	merge(w.st);
+	write1(w.st, &w.b, HLC_MAKE(3000, 0), "case", rid2, ops, 1, id);
+	merge(w.st);
+	vid(v, id, 0, 0);
+	ops[0] = op_exist(0, v, 1);
+	write1(w.st, &w.b, HLC_MAKE(500, 0), "case", rid2, ops, 1, NULL);
+	merge(w.st);
+	r = load(w.st, "case", rid2);
+	assert_false(r->deleted);
+	assert_int_equal(r->nexist, 2);
+	assert_int_equal(r->exist[0].hlc, HLC_MAKE(1000, 0));
+	store_record_free(r);
+	/* Six records, each created by a first chunk. */
+	assert_int_equal(count_rows(w.path, PACKED), 6);
 	assert_true(count_rows(w.path, "records"
 	    " WHERE instr(pdead, x'01') > 0") >= 2);
-	/* Only the later chunks' values are rows of vals. */
-	assert_int_equal(count_rows(w.path, "vals"), 5 + 2 * STORM + 1 + 2);
+	/*
+	 * Only the later chunks' values are rows of vals: the scenario's 5,
+	 * the storm's 2 * STORM + 1, then 2 and 2 above.
+	 */
+	assert_int_equal(count_rows(w.path, "vals"), 5 + 2 * STORM + 1 + 4);
 	seen_take(w.st, &a);
 
 	store_set_packing(w.st, 0);
@@ -2304,7 +2327,7 @@ test_packs_like_vals(void **state)
 
 	store_set_packing(w.st, 1);
 	assert_int_equal(store_rebuild(w.st), 0);
-	assert_int_equal(count_rows(w.path, PACKED), 5);
+	assert_int_equal(count_rows(w.path, PACKED), 6);
 	seen_take(w.st, &b);
 	seen_same(&a, &b);
 	/* And after a reopen, read from the file alone. */
