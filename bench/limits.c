@@ -461,8 +461,9 @@ main(int argc, char **argv)
 	printf(", \"blake2b_40B_per_s\": %.0f", blake2b_rate(40));
 	fflush(stdout);
 	/*
-	 * One run swung from 155k to 260k rows/s between runs here: the
-	 * median of SQLITE_RUNS, and all of them beside it.
+	 * A single run's figure swung from 155k to 260k rows/s from one
+	 * make bench to the next here: the median of SQLITE_RUNS, with all
+	 * of them beside it.
 	 */
 	for (int i = 0; i < SQLITE_RUNS; i++)
 		runs[i] = sqlite_bulk(path, rows, 0);

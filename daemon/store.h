@@ -60,11 +60,13 @@ int store_checkpoint_here(struct store *st);
 void store_set_key(struct store *st, const uint8_t key[32]);
 
 /*
- * on (the default): the values of a record's first chunk go into one row of
- * packs.  Off: every value goes into vals, as schema 3 wrote them; for the
- * tests, which compare the two and make schema 3 databases.
+ * on (the default): the values of a record's first chunk go into the
+ * record's row, its pack.  Off: every value goes into vals, as schema 3
+ * wrote them; for the tests, which compare the two and make databases of
+ * older schemas.
  */
 void store_set_packing(struct store *st, int on);
+
 int store_has_key(const struct store *st);
 
 /* Transactions: one per batch of writes.  Nested begin is a bug (assert). */
