@@ -150,7 +150,7 @@ enum q {
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
-	Q_PACK_GET, Q_AUTHOR_PK,
+	Q_PACK_GET,
 	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
@@ -237,11 +237,12 @@ static const char *const sql[Q_COUNT] = {
 	 * (?4: EXIST's ftag), and its pack's clear columns.
 	 */
 	[Q_REC_MERGE] = "SELECT r.rkey, r.created, r.updated, r.deleted,"
-	    " r.shown, v.hlc, a.pk, r.paid, r.pseq, r.phlc, r.pkeys, r.pdead"
-	    " FROM records r"
+	    " r.shown, v.hlc, a.pk, r.paid, r.pseq, r.phlc, r.pkeys, r.pdead,"
+	    " pa.pk FROM records r"
 	    " LEFT JOIN vals v ON v.rkey = r.rkey AND v.kind = 2"
 	    " AND v.ftag = ?4 AND v.vid = r.shown"
 	    " LEFT JOIN authors a ON a.aid = v.aid"
+	    " LEFT JOIN authors pa ON pa.aid = r.paid"
 	    " WHERE r.rid = ?1 AND r.circle = ?2 AND r.ctag = ?3",
 	[Q_REC_ADD] = "INSERT INTO records (rkey, rid, circle, ctag, coll,"
 	    " created, updated, deleted, shown, pdead, paid, pseq, phlc, pkeys,"
@@ -276,9 +277,9 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE v.rkey = ?1 AND v.kind = 2 AND v.live = 1",
 	[Q_VAL_BOX] = "SELECT box FROM vals WHERE rkey = ?1 AND kind = 2"
 	    " AND ftag = ?2 AND vid = ?3",
-	[Q_PACK_GET] = "SELECT paid, pseq, phlc, pkeys, pdead, pbox FROM records"
-	    " WHERE rkey = ?1",
-	[Q_AUTHOR_PK] = "SELECT pk FROM authors WHERE aid = ?1",
+	[Q_PACK_GET] = "SELECT r.paid, r.pseq, r.phlc, r.pkeys, r.pdead, pa.pk,"
+	    " r.pbox FROM records r LEFT JOIN authors pa ON pa.aid = r.paid"
+	    " WHERE r.rkey = ?1",
 	/* Schema 1 to 2: every record's live existence values, in turn. */
 	[Q_MIG_EXIST] = "SELECT v.rkey, v.vid, v.hlc, a.pk FROM vals v"
 	    " JOIN authors a ON a.aid = v.aid"
@@ -327,10 +328,9 @@ struct valpack {
 	int known;		/* reflects the row, or that there is none */
 	int pending;		/* a new record: its first chunk fills it */
 	int opened;		/* pt holds the box's plaintext */
-	int has_author;		/* author holds aid's key */
 	int64_t aid;
 	uint64_t seq, hlc;
-	uint8_t author[32];
+	uint8_t author[32];	/* aid's key */
 	uint8_t *keys;		/* n * PACK_KEY bytes, at kbuf + PACK_AD */
 	uint8_t *kbuf;		/* the box's associated data: vp_ad */
 	uint8_t *dead;		/* n bytes */
@@ -427,7 +427,10 @@ struct store {
 		int shown_lost;		/* shown was killed: scan at flush */
 		int dirty;		/* the row needs writing at flush */
 		size_t fr;		/* its entry in fresh, or NO_FRESH */
-		/* Its pack; vp.known is cleared with every other record. */
+		/*
+		 * Its pack: every rec_resolve that succeeds reads it (or
+		 * starts an empty one), so while valid, vp.known holds.
+		 */
 		struct valpack vp;
 	} rec;
 	int no_packs;		/* store_set_packing(0): every value in vals */
@@ -908,13 +911,6 @@ author_id(struct store *st, const uint8_t pk[32], int add, int64_t *aid)
  * Packs: the values of a record's first chunk, in its row (the p columns).
  */
 
-static uint32_t
-get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 /* What vp_clear keeps for the next pack: a case's, many times over. */
 #define PACK_KEEP_N 64
 #define PACK_KEEP_PT 16384
@@ -938,7 +934,7 @@ vp_clear(struct valpack *p)
 {
 	if (p->ptlen > 0)
 		sodium_memzero(p->pt, p->ptlen);
-	p->known = p->pending = p->opened = p->has_author = 0;
+	p->known = p->pending = p->opened = 0;
 	p->n = p->ptlen = 0;
 	if (p->cap > PACK_KEEP_N || p->ptcap > PACK_KEEP_PT)
 		vp_release(p);
@@ -1021,7 +1017,8 @@ vp_ad(struct valpack *p, int64_t rkey)
 
 /*
  * p (emptied first) from the pack's clear columns of row s, (paid, pseq,
- * phlc, pkeys, pdead) from column i on: known, and empty if they are NULL.
+ * phlc, pkeys, pdead) from column i on, then its author's key (joined):
+ * known, and empty if they are NULL.
  */
 static int
 vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
@@ -1038,7 +1035,7 @@ vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
 	nk = (size_t)sqlite3_column_bytes(s, i + 3);
 	nd = (size_t)sqlite3_column_bytes(s, i + 4);
 	if (nk == 0 || nk % PACK_KEY != 0 || nd != nk / PACK_KEY ||
-	    nd > PACK_MAX) {
+	    nd > PACK_MAX || !col_fixed(s, i + 5, p->author, 32)) {
 		p->known = 0;
 		return SAMEN_ESTORE;
 	}
@@ -1050,11 +1047,11 @@ vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
 }
 
 /*
- * Reads rkey's pack into p (emptied first); open: and decrypts its box.
- * No pack, or no record, is not an error: p is known and empty.
+ * Reads rkey's pack into p (emptied first) and decrypts its box.  No pack,
+ * or no record, is not an error: p is known and empty.
  */
 static int
-vp_read(struct store *st, int64_t rkey, struct valpack *p, int open)
+vp_read(struct store *st, int64_t rkey, struct valpack *p)
 {
 	const uint8_t *box;
 	size_t nb;
@@ -1071,10 +1068,10 @@ vp_read(struct store *st, int64_t rkey, struct valpack *p, int open)
 		p->known = 1;
 		return 0;
 	}
-	if ((rc = vp_cols(p, s, 0)) != 0 || !open || p->n == 0)
+	if ((rc = vp_cols(p, s, 0)) != 0 || p->n == 0)
 		goto out;
-	box = sqlite3_column_blob(s, 5);
-	nb = (size_t)sqlite3_column_bytes(s, 5);
+	box = sqlite3_column_blob(s, 6);
+	nb = (size_t)sqlite3_column_bytes(s, 6);
 	if (box == NULL || nb < BOX_OVERHEAD) {
 		rc = SAMEN_EDECRYPT;
 		goto out;
@@ -1091,61 +1088,28 @@ out:
 	return rc;
 }
 
-/* The cached record's pack, read if it is not known yet. */
-static int
-vp_know(struct store *st)
-{
-	if (st->rec.vp.known)
-		return 0;
-	return vp_read(st, st->rec.rkey, &st->rec.vp, 0);
-}
-
-/* The cached record's pack with its plaintext. */
+/*
+ * The cached record's pack (known: rec_resolve read it) with its
+ * plaintext, read back from the row once sealed.
+ */
 static int
 vp_open(struct store *st)
 {
 	struct valpack *p = &st->rec.vp;
 	uint8_t dead[PACK_MAX];
-	size_t n = p->known ? p->n : 0;
+	size_t n = p->n;
 	int rc;
 
-	if (p->opened || (p->known && p->n == 0))
+	if (p->opened || n == 0)
 		return 0;
 	/* Kills not written yet are the cache's, not the row's. */
-	if (n > 0)
-		memcpy(dead, p->dead, n);
-	if ((rc = vp_read(st, st->rec.rkey, p, 1)) != 0)
+	memcpy(dead, p->dead, n);
+	if ((rc = vp_read(st, st->rec.rkey, p)) != 0)
 		return rc;
-	if (n > 0) {
-		if (p->n != n)
-			return SAMEN_ESTORE;
-		memcpy(p->dead, dead, n);
-	}
-	return 0;
-}
-
-/* The key of the pack's author. */
-static int
-vp_author(struct store *st, struct valpack *p)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (p->has_author)
-		return 0;
-	if (st->author.valid && st->author.aid == p->aid) {
-		memcpy(p->author, st->author.pk, 32);
-		p->has_author = 1;
-		return 0;
-	}
-	if ((s = q(st, Q_AUTHOR_PK)) == NULL)
+	if (p->n != n)
 		return SAMEN_ESTORE;
-	sqlite3_bind_int64(s, 1, p->aid);
-	if ((rc = row(s)) <= 0)
-		return rc == 0 ? SAMEN_ESTORE : rc;
-	p->has_author = col_fixed(s, 0, p->author, 32);
-	sqlite3_reset(s);
-	return p->has_author ? 0 : SAMEN_ESTORE;
+	memcpy(p->dead, dead, n);
+	return 0;
 }
 
 /* One value of an opened pack's plaintext, the one at *off (moved on). */
@@ -1205,7 +1169,6 @@ vp_append(struct store *st, const struct merge_value *v, int64_t aid,
 		p->seq = v->seq;
 		p->hlc = v->hlc;
 		memcpy(p->author, v->author, 32);
-		p->has_author = 1;
 	}
 	vp_room(p, p->n + 1);
 	k = p->keys + p->n * PACK_KEY;
@@ -2905,8 +2868,7 @@ items_pack(struct store *st, int64_t rkey, int all, struct item **it,
 	size_t i, off = 0;
 	int rc;
 
-	if ((rc = vp_read(st, rkey, p, 1)) != 0 || p->n == 0 ||
-	    (rc = vp_author(st, p)) != 0)
+	if ((rc = vp_read(st, rkey, p)) != 0 || p->n == 0)
 		goto out;
 	for (i = 0, k = p->keys; i < p->n; i++, k += PACK_KEY) {
 		if ((rc = vp_next(p, &off, &v)) != 0)
@@ -3087,13 +3049,9 @@ shown_scan(struct store *st)
 	if (rc != SQLITE_DONE)
 		return SAMEN_ESTORE;
 	/* And the pack's: one author, one hlc. */
-	if ((rc = vp_know(st)) != 0)
-		return rc;
 	for (i = 0, k = p->keys; i < p->n; i++, k += PACK_KEY) {
 		if (k[0] != OP_EXIST || p->dead[i])
 			continue;
-		if ((rc = vp_author(st, p)) != 0)
-			return rc;
 		if (shown_beaten(st, k + 1 + TAGLEN, p->hlc, p->author)) {
 			memcpy(x->vid, k + 1 + TAGLEN, VID_LEN);
 			x->hlc = p->hlc;
@@ -3136,26 +3094,20 @@ shown_scan(struct store *st)
  * names a vid that vals does not hold.  A shown vid found nowhere live
  * cannot happen; should it, the scan at flush finds the right one.
  */
-static int
+static void
 shown_in_pack(struct store *st)
 {
 	struct shown *x = &st->rec.shown;
 	struct valpack *p = &st->rec.vp;
 	ptrdiff_t i;
-	int rc;
 
-	if ((rc = vp_know(st)) != 0)
-		return rc;
 	if ((i = vp_find(p, OP_EXIST, st->exist_ftag, x->vid)) < 0 ||
 	    p->dead[i])
-		return 0;
-	if ((rc = vp_author(st, p)) != 0)
-		return rc;
+		return;
 	x->hlc = p->hlc;
 	memcpy(x->author, p->author, 32);
 	x->has = 1;
 	st->rec.shown_lost = 0;
-	return 0;
 }
 
 /*
@@ -3314,8 +3266,10 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 		}
 		rc = vp_cols(&st->rec.vp, s, 7);
 		sqlite3_reset(s);
-		if (rc != 0 || (in_pack && (rc = shown_in_pack(st)) != 0))
+		if (rc != 0)
 			return rc;
+		if (in_pack)
+			shown_in_pack(st);
 	} else {
 		if ((rc = next_rkey(st, &st->rec.rkey)) != 0)
 			return rc;
@@ -3404,8 +3358,6 @@ rep_add(void *ctx, const struct merge_value *v)
 		live = !rc;
 	}
 	/* In the pack already: idempotent, as vals' INSERT OR IGNORE. */
-	if ((rc = vp_know(st)) != 0)
-		return rc;
 	if (vp_find(&st->rec.vp, v->kind, ftag, v->vid) >= 0)
 		return 0;
 	if (vp_takes(st, v, aid)) {
@@ -3513,8 +3465,6 @@ rep_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
 		struct valpack *p = &st->rec.vp;
 		ptrdiff_t i;
 
-		if ((rc = vp_know(st)) != 0)
-			return rc;
 		if ((i = vp_find(p, kind, ftag, vid)) >= 0 && !p->dead[i]) {
 			p->dead[i] = 1;
 			st->rec.dirty = 1;	/* pdead, at flush */

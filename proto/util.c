@@ -117,6 +117,16 @@ put_le32(uint8_t out[4], uint32_t v)
 		out[i] = (uint8_t)(v >> (8 * i));
 }
 
+uint32_t
+get_le32(const uint8_t in[4])
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = v << 8 | in[i];
+	return v;
+}
+
 void
 put_be64(uint8_t out[8], uint64_t v)
 {

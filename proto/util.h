@@ -23,9 +23,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(char *out, const uint8_t *in, size_t n);
 
-/* Little-endian fixed-width stores, for associated data and hashes. */
+/* Fixed-width stores and loads, for associated data, hashes and frames. */
 void put_le64(uint8_t out[8], uint64_t v);
 void put_le32(uint8_t out[4], uint32_t v);
+uint32_t get_le32(const uint8_t in[4]);
 void put_be64(uint8_t out[8], uint64_t v);
 uint64_t get_be64(const uint8_t in[8]);
 
