@@ -645,7 +645,9 @@ def sc_initial(run, report=True):
                   f"{u['store_and_merge_incl_decrypt'] - u['decrypt']:.1f}"
                   f" (+ {u['merge_pending']:.1f} pending), commit "
                   f"{u['commit']:.1f} (+ {u['sync_off_loop']:.1f} of "
-                  f"sync on its own thread), index {u['index']:.1f}")
+                  f"sync on its own thread, "
+                  f"+ {u['checkpoint_off_loop']:.1f} of checkpoints on "
+                  f"the pool), index {u['index']:.1f}")
     if prof:
         # The daemon's own time per change set by stage: the share of its
         # samples times its CPU seconds.

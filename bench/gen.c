@@ -29,7 +29,8 @@
  *       Replays the receiving path of a sync for every change set of the
  *       shared circle of DIR into DIR2's store, stage by stage (encode a
  *       BATCH, decode it, header decode and ed25519 verify, payload decode
- *       and hash check, insert, commit, decrypt, merge, index load), with
+ *       and hash check, insert, commit, sync, checkpoint (off the commit,
+ *       as samend does), decrypt, merge, index load), with
  *       the daemon's own functions, and prints the time per change set of
  *       each stage.  DIR2 must be an initialised, empty data directory;
  *       DIR may be in use by a samend.  --limit: the first N change sets.
@@ -798,8 +799,11 @@ cmd_peer(const char *dir, const char **peers, size_t npeers)
  */
 struct stage {
 	double encode, decode, verify, payload, insert, commit, sync,
-	    decrypt, merge, index;
+	    checkpoint, decrypt, merge, index;
 };
+
+/* samend's default wal_autocheckpoint (daemon/conf.c). */
+#define REPLAY_CKPT_PAGES 4000
 
 struct rp_batch {
 	struct wbuf entries;
@@ -918,6 +922,16 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	if (fdatasync(wal_fd) != 0)
 		die("replay: fdatasync: %s", strerror(errno));
 	sg->sync += now_s() - t0;
+	/*
+	 * samend's checkpoints (daemon/main.c): never in the commit, on its
+	 * pool once the WAL holds wal_autocheckpoint pages; here on this
+	 * thread, timed apart, so that the commit above is the daemon's.
+	 */
+	if (store_wal_frames(to) >= REPLAY_CKPT_PAGES) {
+		t0 = now_s();
+		check(store_checkpoint_here(to), "checkpoint");
+		sg->checkpoint += now_s() - t0;
+	}
 	/* host_stored(): the index, after the commit, in one pass. */
 	t0 = now_s();
 	{
@@ -975,6 +989,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 		}
 	}
 	check(store_commit(t.st), "commit");
+	store_checkpoint_elsewhere(t.st);	/* as samend does */
 	if (keys[0] == NULL || keys[1] == NULL)
 		die("replay: %s holds no shared circle", from);
 	{
@@ -1029,7 +1044,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	    "\"us_per_cs\": {\"encode\": %.2f, \"decode\": %.2f, "
 	    "\"verify\": %.2f, \"payload_check\": %.2f, "
 	    "\"store_and_merge_incl_decrypt\": %.2f, \"commit\": %.2f, "
-	    "\"sync_off_loop\": %.2f, "
+	    "\"sync_off_loop\": %.2f, \"checkpoint_off_loop\": %.2f, "
 	    "\"decrypt\": %.2f, \"merge_pending\": %.2f, "
 	    "\"index\": %.2f}}\n",
 	    (unsigned long long)ncs, (unsigned long long)nbatches,
@@ -1038,7 +1053,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	    memcmp(dg_from, dg_to, 32) == 0 ? "true" : "false",
 	    now_s() - t0, PER(sg.encode), PER(sg.decode), PER(sg.verify),
 	    PER(sg.payload), PER(sg.insert), PER(sg.commit), PER(sg.sync),
-	    PER(sg.decrypt), PER(sg.merge), PER(sg.index));
+	    PER(sg.checkpoint), PER(sg.decrypt), PER(sg.merge), PER(sg.index));
 	close(wal_fd);
 #undef PER
 	store_circle_list_free(cl, ncl);
