@@ -52,6 +52,7 @@
 #include <sodium.h>
 
 #include "changeset.h"
+#include "conf.h"
 #include "devid.h"
 #include "error.h"
 #include "hlc.h"
@@ -802,9 +803,6 @@ struct stage {
 	    checkpoint, decrypt, merge, index;
 };
 
-/* samend's default wal_autocheckpoint (daemon/conf.c). */
-#define REPLAY_CKPT_PAGES 4000
-
 struct rp_batch {
 	struct wbuf entries;
 	uint32_t count;
@@ -845,7 +843,7 @@ touched_cb(void *arg, int64_t rkey)
 static void
 replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
     const uint8_t key[CS_KEYLEN], struct stage *sg, struct index *ix,
-    struct touched *tc, uint64_t *ncs)
+    struct touched *tc, uint64_t *ncs, uint64_t ckpt_pages)
 {
 	uint64_t ticket;
 	struct sync_msg m;
@@ -927,7 +925,7 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	 * pool once the WAL holds wal_autocheckpoint pages; here on this
 	 * thread, timed apart, so that the commit above is the daemon's.
 	 */
-	if (store_wal_frames(to) >= REPLAY_CKPT_PAGES) {
+	if (store_wal_frames(to) >= ckpt_pages) {
 		t0 = now_s();
 		check(store_checkpoint_here(to), "checkpoint");
 		sg->checkpoint += now_s() - t0;
@@ -961,6 +959,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	struct stage sg;
 	struct index *ix = index_new();
 	struct touched tc;
+	struct conf cf;
 	uint8_t chains[2][CS_CIRCLELEN], dg_from[32], dg_to[32];
 	const uint8_t *keys[2];
 	size_t ncl, nheads;
@@ -990,6 +989,14 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	}
 	check(store_commit(t.st), "commit");
 	store_checkpoint_elsewhere(t.st);	/* as samend does */
+	/* DIR2's own wal_autocheckpoint, as samend would read it. */
+	{
+		char *path = xasprintf("%s/samen.conf", into), *cause = NULL;
+
+		if (conf_load(&cf, path, 0, &cause) != 0)
+			die("replay: %s", cause);
+		free(path);
+	}
 	if (keys[0] == NULL || keys[1] == NULL)
 		die("replay: %s holds no shared circle", from);
 	{
@@ -1030,7 +1037,8 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 				bytes += wire_len(&w);
 				nbatches++;
 				replay_batch(t.st, wal_fd, wire_data(&w),
-				    wire_len(&w), keys[c], &sg, ix, &tc, &ncs);
+				    wire_len(&w), keys[c], &sg, ix, &tc, &ncs,
+				    (uint64_t)cf.wal_autocheckpoint);
 				wire_free(&w);
 			}
 		}

@@ -1125,10 +1125,11 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 	if (rc == 0 && accepted > 0)
 		p->env.host.merge(p->env.host.arg);
 	if (rc == 0) {
+		/* The session's, for the row responder_note writes; the
+		 * session ends if the commit fails. */
 		for (i = 0; i < n; i++) {
 			s->received += acc[i];
 			s->rejected += rej[i];
-			p->rejected += rej[i];
 		}
 		/* In the transaction: no synced commit of its own. */
 		responder_note(s, 1);
@@ -1147,6 +1148,7 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 	for (i = 0; i < n; i++) {
 		struct ack *a;
 
+		p->rejected += rej[i];	/* counted once committed */
 		if (rej[i] > 0) {
 			char from[DEVID_SHORTLEN + 1];
 
