@@ -13,6 +13,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +46,8 @@
  * GROUP_MAX of them, GROUP_CS change sets in all (about 70 ms of the loop
  * at the initial sync's rate, for the control socket's sake).
  */
+/* A session that received this much gives freed memory back at its end. */
+#define TRIM_AFTER (16u << 20)
 #define GROUP_MAX 4
 #define GROUP_CS 1024
 #define MAX_ROUTING_ID 256
@@ -458,6 +463,14 @@ session_end(struct session *s, int ok, const char *why)
 	if (s->state != S_RUNNING)
 		return;
 	s->state = ok ? S_DONE : S_FAILED;
+#ifdef __GLIBC__
+	/*
+	 * The pool read a large sync's chunks ahead: its threads' arenas
+	 * hold the freed plaintexts, which glibc keeps resident until asked.
+	 */
+	if (s->bytes_received >= TRIM_AFTER)
+		malloc_trim(0);
+#endif
 	if (why != NULL) {
 		free(s->error);
 		s->error = xstrdup(why);
@@ -959,19 +972,37 @@ on_vector(struct session *s, const struct sync_msg *m)
  * One change set of a BATCH as the thread pool found it: everything that
  * needs neither the store nor the clock.  rc is the header's verdict
  * (decode, chain, signature), payload_rc the payload's (decode, hash); the
- * loop looks at them in that order, with the clock in between.
+ * loop looks at them in that order, with the clock in between.  op holds
+ * its chunks read ahead (decrypted, decoded, their rtags checked) when the
+ * pool had the key of its epoch and every chunk read; else it is empty and
+ * the merge reads them itself (and finds the same fault, if any).  Its
+ * plaintexts are wiped by checked_free.
  */
 struct checked {
 	struct cs_header h;
 	uint8_t id[CS_IDLEN];
 	int rc;
 	int payload_rc;
+	struct cs_opened op;
 };
 
-/* Pure: runs on the thread pool, touches only k and what e points into. */
+static void
+checked_free(struct checked *cs, uint32_t n)
+{
+	if (cs == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		changeset_opened_free(&cs[i].op);
+	free(cs);
+}
+
+/*
+ * Pure: runs on the thread pool, touches only k and what e and key point
+ * into.  key (may be NULL) is the chain's at epoch.
+ */
 static void
 check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
-    const struct sync_cs *e)
+    const struct sync_cs *e, const uint8_t *key, uint32_t epoch)
 {
 	struct cs_payload pl;
 
@@ -988,6 +1019,10 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	    e->payload_len)) != 0)
 		return;
 	k->payload_rc = changeset_payload_check(&k->h, &pl, e->payload_len);
+	/* A chunk that does not read leaves op empty: the merge reads it. */
+	if (k->payload_rc == 0 && key != NULL && k->h.epoch == epoch &&
+	    changeset_open(&k->op, &k->h, &pl, key) != 0)
+		assert(k->op.chunks == NULL);
 	changeset_payload_free(&pl);
 	changeset_id(k->id, e->hdr, e->hdr_len);
 }
@@ -1019,8 +1054,12 @@ accept_one(struct session *s, const struct sync_cs *e,
 	if (k->payload_rc != 0)
 		return k->payload_rc;
 	/* Merged from the bytes in hand, in on_batch's transaction. */
-	rc = store_cs_insert_merged(p->env.store, &k->h, k->id, e->hdr,
-	    e->hdr_len, e->payload, e->payload_len);
+	if (k->op.chunks != NULL)
+		rc = store_cs_insert_opened(p->env.store, &k->h, k->id,
+		    e->hdr, e->hdr_len, e->payload, e->payload_len, &k->op);
+	else
+		rc = store_cs_insert_merged(p->env.store, &k->h, k->id,
+		    e->hdr, e->hdr_len, e->payload, e->payload_len);
 	if (rc == SAMEN_EEXIST)
 		return 0;
 	if (rc != 0) {
@@ -1224,12 +1263,12 @@ on_batch(struct session *s, const struct sync_msg *m,
 	if (cs == NULL) {
 		here = xcalloc(m->ncs, sizeof(*here));
 		for (uint32_t i = 0; i < m->ncs; i++)
-			check_one(&here[i], m->chain, &m->cs[i]);
+			check_one(&here[i], m->chain, &m->cs[i], NULL, 0);
 		cs = here;
 	}
 	k = cs;
 	store_batches(s, &m, &k, 1);
-	free(here);
+	checked_free(here, m->ncs);
 }
 
 static void
@@ -1328,15 +1367,33 @@ struct pending {
 	size_t len;
 	struct sync_msg m;
 	struct checked *cs;	/* BATCH checked by the pool: m.ncs */
+	/*
+	 * The chain's key at its highest epoch, for the pool to read the
+	 * chunks ahead (sodium_malloc'd; NULL if the store had none): from
+	 * receive() until the pool is done with it.
+	 */
+	uint8_t *key;
+	uint32_t epoch;
 	int busy;
 	struct pending *next;
 };
 
 static void
+pending_key_drop(struct pending *q)
+{
+	if (q->key == NULL)
+		return;
+	sodium_memzero(q->key, CS_KEYLEN);
+	sodium_free(q->key);
+	q->key = NULL;
+}
+
+static void
 pending_free(struct pending *q)
 {
+	pending_key_drop(q);
+	checked_free(q->cs, q->cs != NULL ? q->m.ncs : 0);
 	sync_msg_free(&q->m);
-	free(q->cs);
 	free(q->buf);
 	free(q);
 }
@@ -1347,10 +1404,28 @@ check_work_cb(uv_work_t *w)
 	struct pending *q = w->data;
 
 	for (uint32_t i = 0; i < q->m.ncs; i++)
-		check_one(&q->cs[i], q->m.chain, &q->m.cs[i]);
+		check_one(&q->cs[i], q->m.chain, &q->m.cs[i], q->key,
+		    q->epoch);
 }
 
 static void drain_cb(uv_idle_t *h);
+
+/*
+ * q->key: the key of q's chain, if the store has it (unlocked, a member),
+ * so that the pool reads the chunks beside the checks and the loop only
+ * merges (docs/design.md, "Reading ahead").  Without it the merge reads
+ * them, as before.
+ */
+static void
+read_ahead_key(struct peers *p, struct pending *q)
+{
+	if (p->env.store == NULL)
+		return;		/* a queue without one: tests/unit/test_peer.c */
+	if ((q->key = sodium_malloc(CS_KEYLEN)) == NULL)
+		return;
+	if (store_chain_key(p->env.store, q->m.chain, &q->epoch, q->key) != 0)
+		pending_key_drop(q);
+}
 
 static void
 check_done_cb(uv_work_t *w, int status)
@@ -1359,6 +1434,7 @@ check_done_cb(uv_work_t *w, int status)
 
 	(void)status;	/* cancelled: only once the session is gone */
 	q->busy = 0;
+	pending_key_drop(q);
 	if (q->s == NULL) {
 		pending_free(q);
 		return;
@@ -1443,11 +1519,13 @@ receive(struct session *s, const struct sync_msg *m, const uint8_t *data,
 	/* A batch for a chain not shared is refused whole, unchecked. */
 	if (q->m.type == SYNC_BATCH && chain_find(s, q->m.chain) != NULL) {
 		q->cs = xcalloc(q->m.ncs, sizeof(*q->cs));
+		read_ahead_key(p, q);
 		q->busy = 1;
 		if (uv_queue_work(p->env.loop, &q->work, check_work_cb,
 		    check_done_cb) != 0) {
 			check_work_cb(&q->work);
 			q->busy = 0;
+			pending_key_drop(q);
 		}
 	}
 	if (!s->qhead->busy)

@@ -16,6 +16,8 @@
 #define STORE_SCHEMA 4
 #define STORE_BUSY_MS 5000
 #define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
+/* A records_key entry, (circle, rid, ctag), in the index's order. */
+#define RK_KEYLEN (CS_CIRCLELEN + RID_LEN + TAGLEN)
 #define BOX_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define BOX_ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define BOX_OVERHEAD (BOX_NONCE + BOX_ABYTES)
@@ -141,12 +143,13 @@ enum q {
 	Q_META_GET, Q_META_PUT,
 	Q_AUTHOR_GET, Q_AUTHOR_ADD, Q_FLAGGED, Q_FLAG,
 	Q_CIRCLE_PUT, Q_CIRCLE_UNPRIVATE, Q_CIRCLE_GET, Q_CIRCLE_PRIVATE,
-	Q_CIRCLE_HAS, Q_CIRCLE_LIST, Q_CS_READABLE,
+	Q_CIRCLE_HAS, Q_CIRCLE_TOP, Q_CIRCLE_LIST, Q_CS_READABLE,
 	Q_CS_HEAD, Q_CS_HEAD_AID, Q_CS_AT, Q_CS_INSERT, Q_FORK_INSERT,
 	Q_CS_NEXT_AID, Q_CS_HEAD_PK, Q_CS_RANGE,
 	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
 	Q_CS_TODO, Q_CS_LOAD, Q_CS_MERGED, Q_CS_BAD,
-	Q_REC_FIND, Q_REC_MERGE, Q_REC_ADD, Q_REC_MAX, Q_REC_UPDATE, Q_REC_ROW,
+	Q_REC_FIND, Q_REC_MERGE, Q_REC_ADD, Q_REC_MAX, Q_REC_SCAN,
+	Q_REC_UPDATE, Q_REC_ROW,
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
@@ -189,6 +192,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CIRCLE_PRIVATE] = "SELECT circle, epoch FROM circles"
 	    " WHERE kind = 1 ORDER BY epoch DESC LIMIT 1",
 	[Q_CIRCLE_HAS] = "SELECT 1 FROM circles WHERE circle = ?1 AND epoch = ?2",
+	[Q_CIRCLE_TOP] = "SELECT max(epoch) FROM circles WHERE circle = ?1",
 	[Q_CIRCLE_LIST] = "SELECT c.circle, c.epoch, c.name, c.key, c.kind,"
 	    " c.base FROM circles c WHERE c.epoch = (SELECT max(epoch)"
 	    " FROM circles WHERE circle = c.circle)",
@@ -249,6 +253,9 @@ static const char *const sql[Q_COUNT] = {
 	    " pbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	    " ?13, ?14, ?15)",
 	[Q_REC_MAX] = "SELECT coalesce(max(rkey), 0) FROM records",
+	[Q_REC_SCAN] = "SELECT circle, rid, ctag FROM records"
+	    " INDEXED BY records_key WHERE (circle, rid, ctag) > (?1, ?2, ?3)"
+	    " ORDER BY circle, rid, ctag LIMIT ?4",
 	[Q_REC_UPDATE] = "UPDATE records SET created = ?2, updated = ?3,"
 	    " deleted = ?4, shown = ?5, pdead = ?6 WHERE rkey = ?1",
 	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
@@ -443,6 +450,25 @@ struct store {
 		int valid;
 		int64_t next;
 	} rkey;
+	/*
+	 * Which records exist: a Bloom filter over records_key, so that a
+	 * new record (most of a sync or a bulk import) is known to be new
+	 * without a descent of that index (rk_absent).
+	 */
+	struct rk_filter {
+		struct rk_layer {
+			uint64_t *bits;		/* nbits / 64 words */
+			uint64_t nbits, n, cap;	/* keys added; room */
+		} *l;
+		size_t nl;
+		uint64_t seed[2];	/* per store: nobody can aim at a bit */
+		int on;			/* set up (rk_absent's first call) */
+		int failed;		/* records_key unreadable: never used */
+		int complete;		/* every row of records added */
+		int stepped;		/* rk_step ran in this transaction */
+		uint8_t upto[RK_KEYLEN];	/* else: rows up to this one */
+		int has_upto;
+	} rk;
 	struct {
 		int valid;
 		int64_t aid;
@@ -513,6 +539,8 @@ struct store {
 	const struct cs_plain *own;
 	size_t nown;
 	int own_bad;
+	/* store_cs_insert_opened's chunks, for its one call. */
+	const struct cs_opened *opened;
 };
 
 /* Statements. */
@@ -616,6 +644,7 @@ scalar(struct store *st, enum q which, uint64_t *v)
 
 static void fresh_clear(struct store *st, int off);
 static void fresh_free(struct store *st);
+static void rk_free(struct store *st);
 
 static void
 drop_caches(struct store *st)
@@ -1508,6 +1537,7 @@ store_close(struct store *st)
 	free(st->touched);
 	free(st->held);
 	fresh_free(st);
+	rk_free(st);
 	free(st);
 }
 
@@ -1607,6 +1637,7 @@ store_begin(struct store *st)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
 	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
+	st->rk.stepped = 0;
 	fresh_clear(st, 0);
 	return 0;
 }
@@ -1954,6 +1985,28 @@ store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
 	memcpy(c->id, id, CS_CIRCLELEN);
 	c->epoch = epoch;
 	return circle_load(st, id, epoch, c->key, &c->name, &c->kind, c->base);
+}
+
+int
+store_chain_key(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    uint32_t *epoch, uint8_t key[CS_KEYLEN])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((s = q(st, Q_CIRCLE_TOP)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, chain, CS_CIRCLELEN);
+	if ((rc = row(s)) <= 0)
+		return rc == 0 ? SAMEN_ESTORE : rc;
+	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SAMEN_ENOTFOUND : 0;
+	*epoch = (uint32_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != 0)
+		return rc;
+	return circle_load(st, chain, *epoch, key, NULL, NULL, NULL);
 }
 
 int
@@ -2398,6 +2451,20 @@ store_cs_insert_own(struct store *st, const struct cs_header *h,
 		return SAMEN_EINVAL;
 	if (rc == 0 && st->lazy)
 		held_add(st, h);
+	return rc;
+}
+
+int
+store_cs_insert_opened(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, const struct cs_opened *op)
+{
+	int rc;
+
+	st->opened = op;
+	rc = store_cs_insert_merged(st, h, id, hdr, hdr_len, payload,
+	    payload_len);
+	st->opened = NULL;
 	return rc;
 }
 
@@ -3150,6 +3217,186 @@ next_rkey(struct store *st, int64_t *rkey)
 	return 0;
 }
 
+/*
+ * The filter of which records exist (struct store's rk).  It never forgets
+ * a row: every row of records is added, by rk_step's scan of records_key
+ * or by rec_insert as it writes it, and nothing is taken out (a row rolled
+ * back or deleted only leaves a false "maybe").  So when it says absent,
+ * the row is absent; when it says maybe, rec_resolve asks SQLite.  Should
+ * that ever fail, records_key is UNIQUE: the insert fails, loudly.
+ *
+ * It fills in steps, RK_STEP rows of records_key in its order per write
+ * transaction, so that opening a large replica stalls nothing; until it is
+ * complete it answers only for keys up to the last row it read.  Layers
+ * double in room as records are added (a scalable Bloom filter): a key is
+ * absent when no layer holds it.  16 bits and 4 probes per key: about 1 in
+ * 400 keys per full layer is a false maybe.
+ */
+#define RK_STEP 16384
+#define RK_FIRST 65536		/* keys of the first layer */
+#define RK_BITS 16		/* bits per key */
+#define RK_PROBES 4
+
+static void
+rk_free(struct store *st)
+{
+	for (size_t i = 0; i < st->rk.nl; i++)
+		free(st->rk.l[i].bits);
+	free(st->rk.l);
+	memset(&st->rk, 0, sizeof(st->rk));
+}
+
+static uint64_t
+rk_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Two hashes of key (its RK_KEYLEN bytes), seeded per store. */
+static void
+rk_hash(const struct store *st, const uint8_t *key, uint64_t h[2])
+{
+	h[0] = st->rk.seed[0];
+	h[1] = st->rk.seed[1];
+	for (size_t i = 0; i < RK_KEYLEN; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, key + i, 8);
+		h[0] = rk_mix(h[0] ^ w);
+		h[1] = rk_mix(h[1] + w);
+	}
+	h[1] |= 1;	/* probes step by an odd stride */
+}
+
+static void
+rk_add_layer(struct store *st)
+{
+	struct rk_layer *x;
+	uint64_t cap = st->rk.nl == 0 ? RK_FIRST :
+	    st->rk.l[st->rk.nl - 1].cap * 2;
+
+	st->rk.l = xreallocarray(st->rk.l, st->rk.nl + 1, sizeof(*st->rk.l));
+	x = &st->rk.l[st->rk.nl++];
+	x->nbits = cap * RK_BITS;
+	x->bits = xcalloc(x->nbits / 64, sizeof(uint64_t));
+	x->n = 0;
+	x->cap = cap;
+}
+
+static void
+rk_add(struct store *st, const uint8_t *key)
+{
+	struct rk_layer *x;
+	uint64_t h[2];
+
+	if (!st->rk.on)
+		return;
+	if (st->rk.l[st->rk.nl - 1].n >= st->rk.l[st->rk.nl - 1].cap)
+		rk_add_layer(st);
+	x = &st->rk.l[st->rk.nl - 1];
+	rk_hash(st, key, h);
+	for (int i = 0; i < RK_PROBES; i++) {
+		uint64_t b = (h[0] + (uint64_t)i * h[1]) % x->nbits;
+
+		x->bits[b / 64] |= 1ULL << (b % 64);
+	}
+	x->n++;
+}
+
+/* Adds the next RK_STEP rows of records_key; completes at its end. */
+static void
+rk_step(struct store *st)
+{
+	static const uint8_t none[1];
+	sqlite3_stmt *s;
+	int64_t n = 0;
+	int rc;
+
+	st->rk.stepped = 1;
+	if ((s = q(st, Q_REC_SCAN)) == NULL)
+		return;		/* incomplete: rec_resolve asks SQLite */
+	if (st->rk.has_upto) {
+		bind_blob(s, 1, st->rk.upto, CS_CIRCLELEN);
+		bind_blob(s, 2, st->rk.upto + CS_CIRCLELEN, RID_LEN);
+		bind_blob(s, 3, st->rk.upto + CS_CIRCLELEN + RID_LEN, TAGLEN);
+	} else {
+		/* A zero-length blob sorts before every other. */
+		for (int i = 1; i <= 3; i++)
+			sqlite3_bind_blob(s, i, none, 0, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(s, 4, RK_STEP);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint8_t key[RK_KEYLEN];
+
+		/* A row of another shape cannot be placed: stay incomplete. */
+		if (!col_fixed(s, 0, key, CS_CIRCLELEN) ||
+		    !col_fixed(s, 1, key + CS_CIRCLELEN, RID_LEN) ||
+		    !col_fixed(s, 2, key + CS_CIRCLELEN + RID_LEN, TAGLEN)) {
+			sqlite3_reset(s);
+			rk_free(st);
+			st->rk.failed = 1;
+			return;
+		}
+		rk_add(st, key);
+		memcpy(st->rk.upto, key, RK_KEYLEN);
+		st->rk.has_upto = 1;
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE && n < RK_STEP)
+		st->rk.complete = 1;
+}
+
+/* 1 if no row of records has key (RK_KEYLEN bytes), 0 if there may be. */
+static int
+rk_absent(struct store *st, const uint8_t *key)
+{
+	uint64_t h[2];
+
+	if (st->rk.failed)
+		return 0;
+	if (!st->rk.on) {
+		randombytes_buf(st->rk.seed, sizeof(st->rk.seed));
+		rk_add_layer(st);
+		st->rk.on = 1;
+	}
+	if (!st->rk.complete && !st->rk.stepped)
+		rk_step(st);
+	if (!st->rk.on)
+		return 0;
+	if (!st->rk.complete &&
+	    (!st->rk.has_upto || memcmp(key, st->rk.upto, RK_KEYLEN) > 0))
+		return 0;
+	rk_hash(st, key, h);
+	for (size_t j = 0; j < st->rk.nl; j++) {
+		const struct rk_layer *x = &st->rk.l[j];
+		int i;
+
+		for (i = 0; i < RK_PROBES; i++) {
+			uint64_t b = (h[0] + (uint64_t)i * h[1]) % x->nbits;
+
+			if (!(x->bits[b / 64] & (1ULL << (b % 64))))
+				break;
+		}
+		if (i == RK_PROBES)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+rk_key(uint8_t key[RK_KEYLEN], const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t rid[RID_LEN], const uint8_t ctag[TAGLEN])
+{
+	memcpy(key, circle, CS_CIRCLELEN);
+	memcpy(key + CS_CIRCLELEN, rid, RID_LEN);
+	memcpy(key + CS_CIRCLELEN + RID_LEN, ctag, TAGLEN);
+}
+
 /* Writes the cached new record's row, whole. */
 static int
 rec_insert(struct store *st)
@@ -3174,6 +3421,10 @@ rec_insert(struct store *st)
 	bind_blob(s, 5, box, st->rec.coll_len + BOX_OVERHEAD);
 	vp_bind(st, s, scratch(st, st->rec.vp.ptlen + BOX_OVERHEAD));
 	if ((rc = run_rec_state(st, s, 6)) == 0) {
+		uint8_t key[RK_KEYLEN];
+
+		rk_key(key, st->rec.circle, st->rec.rid, st->rec.ctag);
+		rk_add(st, key);
 		st->rec.row_pending = 0;
 		st->rec.dirty = 0;
 	}
@@ -3216,7 +3467,7 @@ rec_flush(struct store *st)
 static int
 rec_resolve(struct store *st, const struct merge_rec *rec)
 {
-	uint8_t ctag[TAGLEN];
+	uint8_t ctag[TAGLEN], key[RK_KEYLEN];
 	sqlite3_stmt *s;
 	int rc;
 
@@ -3234,14 +3485,19 @@ rec_resolve(struct store *st, const struct merge_rec *rec)
 	    rec->collection_len > OPS_MAX_COLLECTION)
 		return SAMEN_EINVAL;
 	tag(st, ctag, 0, rec->collection, rec->collection_len);
-	if ((s = q(st, Q_REC_MERGE)) == NULL)
-		return SAMEN_ESTORE;
-	bind_blob(s, 1, rec->rid, RID_LEN);
-	bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
-	bind_blob(s, 3, ctag, TAGLEN);
-	bind_blob(s, 4, st->exist_ftag, TAGLEN);
-	if ((rc = row(s)) < 0)
-		return rc;
+	rk_key(key, rec->circle, rec->rid, ctag);
+	if (rk_absent(st, key))
+		rc = 0;		/* new: no need to ask */
+	else {
+		if ((s = q(st, Q_REC_MERGE)) == NULL)
+			return SAMEN_ESTORE;
+		bind_blob(s, 1, rec->rid, RID_LEN);
+		bind_blob(s, 2, rec->circle, CS_CIRCLELEN);
+		bind_blob(s, 3, ctag, TAGLEN);
+		bind_blob(s, 4, st->exist_ftag, TAGLEN);
+		if ((rc = row(s)) < 0)
+			return rc;
+	}
 	memset(&st->rec.shown, 0, sizeof(st->rec.shown));
 	st->rec.shown_lost = 0;
 	st->rec.row_pending = 0;
@@ -3535,6 +3791,25 @@ merge_own(struct store *st, const struct cs_header *h,
 	return rc;
 }
 
+/* merge_chunks from the chunks read ahead (store_cs_insert_opened). */
+static int
+merge_opened(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN])
+{
+	const struct cs_opened *op = st->opened;
+	int rc = 0;
+
+	for (uint32_t i = 0; rc == 0 && i < op->n; i++) {
+		/* A purged chunk's record is gone: nothing to apply. */
+		if (op->chunks[i].plain == NULL)
+			continue;
+		if ((rc = merge_chunk(&store_replica, st, h, id, i,
+		    &op->chunks[i].oc)) == 0)
+			rc = rec_flush(st);
+	}
+	return rc;
+}
+
 /*
  * Applies the chunks of one change set.  Returns 0, 1 if the change set is
  * bad (its author's fault: nothing of it may stay), or a store error.
@@ -3547,7 +3822,7 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 	struct cs_header h;
 	struct cs_payload pl;
 	struct ops_chunk oc;
-	uint8_t rtag[CS_RTAGLEN], *plain;
+	uint8_t *plain;
 	size_t plen;
 	uint32_t i;
 	int rc;
@@ -3556,6 +3831,8 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 		return 1;
 	if (st->own != NULL)
 		return merge_own(st, &h, id);
+	if (st->opened != NULL)
+		return merge_opened(st, &h, id);
 	/* A circle key we cannot read is our fault, not the author's. */
 	if ((rc = circle_key(st, h.circle, h.epoch)) != 0)
 		return rc;
@@ -3566,23 +3843,15 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 		/* A purged chunk's record is gone: nothing to apply. */
 		if (pl.chunks[i].purged)
 			continue;
-		if (changeset_chunk_open(&plain, &plen, &h, &pl.chunks[i],
+		if (changeset_chunk_read(&plain, &plen, &oc, &h, &pl.chunks[i],
 		    st->keys->circle) != 0) {
 			rc = 1;
 			break;
 		}
-		if (ops_decode(&oc, plain, plen) != 0)
-			rc = 1;
-		else {
-			changeset_rtag(rtag, st->keys->circle, oc.collection,
-			    oc.collection_len, oc.rid);
-			if (memcmp(rtag, pl.chunks[i].rtag, CS_RTAGLEN) != 0)
-				rc = 1;
-			else if ((rc = merge_chunk(&store_replica, st, &h, id,
-			    i, &oc)) == 0)
-				rc = rec_flush(st);
-			ops_chunk_free(&oc);
-		}
+		if ((rc = merge_chunk(&store_replica, st, &h, id, i,
+		    &oc)) == 0)
+			rc = rec_flush(st);
+		ops_chunk_free(&oc);
 		sodium_memzero(plain, plen);
 		free(plain);
 	}

@@ -240,6 +240,27 @@ int store_cs_insert_own(struct store *st, const struct cs_header *h,
     const struct cs_plain *plain, size_t nplain);
 
 /*
+ * store_cs_insert_merged for a change set whose chunks were read ahead
+ * (changeset_open with the key of (h->circle, h->epoch), on the thread
+ * pool): the merge takes op's decoded chunks instead of decrypting the
+ * payload again.  The caller vouches that op was read from exactly this
+ * header and payload.  Returns what store_cs_insert_merged does.  Borrows
+ * everything.
+ */
+int store_cs_insert_opened(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, const struct cs_opened *op);
+
+/*
+ * The key of chain (a circle id as headers carry it) at the highest epoch
+ * the store holds, and that epoch: for reading a peer's change sets ahead
+ * of their merge (daemon/peer.c).  0, SAMEN_ENOTFOUND or SAMEN_ELOCKED.
+ * The caller wipes key (sodium_memzero) when done.
+ */
+int store_chain_key(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    uint32_t *epoch, uint8_t key[CS_KEYLEN]);
+
+/*
  * Merges every stored change set not merged yet whose circle key the store
  * has, per (author, circle) in seq order: decrypts each chunk, decodes its
  * ops and applies merge_chunk() against the replica tables.  A change set

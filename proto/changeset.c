@@ -5,6 +5,7 @@
 
 #include "changeset.h"
 #include "error.h"
+#include "ops.h"
 #include "util.h"
 
 #define AD_PREFIX "samen-chunk-1"
@@ -301,4 +302,74 @@ changeset_chunk_open(uint8_t **plain, size_t *len, const struct cs_header *h,
 	*plain = out;
 	*len = (size_t)plen;
 	return 0;
+}
+
+int
+changeset_chunk_read(uint8_t **plain, size_t *len, struct ops_chunk *oc,
+    const struct cs_header *h, const struct cs_chunk *c,
+    const uint8_t key[CS_KEYLEN])
+{
+	uint8_t rtag[CS_RTAGLEN];
+	int rc;
+
+	if ((rc = changeset_chunk_open(plain, len, h, c, key)) != 0)
+		return rc;
+	if ((rc = ops_decode(oc, *plain, *len)) == 0) {
+		changeset_rtag(rtag, key, oc->collection, oc->collection_len,
+		    oc->rid);
+		if (sodium_memcmp(rtag, c->rtag, CS_RTAGLEN) == 0)
+			return 0;
+		ops_chunk_free(oc);
+		rc = SAMEN_EHASH;
+	}
+	sodium_memzero(*plain, *len);
+	free(*plain);
+	*plain = NULL;
+	*len = 0;
+	return rc;
+}
+
+int
+changeset_open(struct cs_opened *out, const struct cs_header *h,
+    const struct cs_payload *pl, const uint8_t key[CS_KEYLEN])
+{
+	int rc;
+
+	out->n = 0;
+	out->chunks = xcalloc(pl->nchunks ? pl->nchunks : 1,
+	    sizeof(*out->chunks));
+	for (uint32_t i = 0; i < pl->nchunks; i++) {
+		struct cs_read_chunk *x = &out->chunks[i];
+
+		out->n = i + 1;
+		if (pl->chunks[i].purged)
+			continue;
+		if ((rc = changeset_chunk_read(&x->plain, &x->len, &x->oc, h,
+		    &pl->chunks[i], key)) != 0) {
+			out->n = i;
+			changeset_opened_free(out);
+			return rc;
+		}
+	}
+	out->n = pl->nchunks;
+	return 0;
+}
+
+void
+changeset_opened_free(struct cs_opened *o)
+{
+	if (o == NULL)
+		return;
+	for (uint32_t i = 0; i < o->n; i++) {
+		struct cs_read_chunk *x = &o->chunks[i];
+
+		if (x->plain == NULL)
+			continue;
+		ops_chunk_free(&x->oc);
+		sodium_memzero(x->plain, x->len);
+		free(x->plain);
+	}
+	free(o->chunks);
+	o->chunks = NULL;
+	o->n = 0;
 }

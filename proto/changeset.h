@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops.h"
 #include "wire.h"
 
 #define CS_VERSION 1
@@ -130,5 +131,43 @@ void changeset_build(struct wbuf *hdr_out, struct wbuf *payload_out,
 int changeset_chunk_open(uint8_t **plain, size_t *len,
     const struct cs_header *h, const struct cs_chunk *c,
     const uint8_t key[CS_KEYLEN]) __attribute__((warn_unused_result));
+
+/*
+ * Reads one chunk as a merge needs it: decrypts it, decodes its plaintext
+ * (ops_decode) and checks that the chunk's rtag names the record the
+ * plaintext is about.  Returns 0 with *plain (wipe, then free()) and *oc
+ * (borrows *plain; ops_chunk_free), or SAMEN_EDECRYPT, an ops_decode
+ * error or SAMEN_EHASH (rtag): then nothing needs freeing.  Every error is
+ * the author's, not the reader's.
+ */
+int changeset_chunk_read(uint8_t **plain, size_t *len, struct ops_chunk *oc,
+    const struct cs_header *h, const struct cs_chunk *c,
+    const uint8_t key[CS_KEYLEN]) __attribute__((warn_unused_result));
+
+/*
+ * Every chunk of a decoded payload read ahead of its merge (on the thread
+ * pool: daemon/peer.c), in payload order; a purged chunk has plain NULL.
+ */
+struct cs_read_chunk {
+	uint8_t *plain;
+	size_t len;
+	struct ops_chunk oc;	/* borrows plain */
+};
+
+struct cs_opened {
+	struct cs_read_chunk *chunks;
+	uint32_t n;
+};
+
+/*
+ * changeset_chunk_read over every chunk of pl.  0 and *out (which owns it
+ * all: changeset_opened_free), or the first chunk's error, with *out empty
+ * and every plaintext read so far wiped.
+ */
+int changeset_open(struct cs_opened *out, const struct cs_header *h,
+    const struct cs_payload *pl, const uint8_t key[CS_KEYLEN])
+    __attribute__((warn_unused_result));
+/* Wipes the plaintexts and frees everything; *o is empty after.  NULL-safe. */
+void changeset_opened_free(struct cs_opened *o);
 
 #endif

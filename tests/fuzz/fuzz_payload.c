@@ -66,6 +66,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(plain);
 	}
+	/* Read ahead as samend's pool does (daemon/peer.c): all or none. */
+	{
+		struct cs_opened op;
+
+		if (changeset_open(&op, &hdr, &pl, fixture_key) != 0) {
+			if (op.chunks != NULL || op.n != 0)
+				abort();
+		} else {
+			if (op.n != pl.nchunks)
+				abort();
+			for (uint32_t i = 0; i < op.n; i++)
+				if ((op.chunks[i].plain == NULL) !=
+				    pl.chunks[i].purged)
+					abort();
+		}
+		changeset_opened_free(&op);
+	}
 	changeset_payload_free(&pl);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "changeset.h"
 #include "error.h"
+#include "ops.h"
 #include "wire.h"
 
 #define NCHUNKS 3
@@ -30,11 +31,28 @@ struct fix {
 	size_t hdr_len, pl_len;
 };
 
+/* f->hdr and f->pl: f's change set, built (again) from its fields. */
+static void
+fix_build(struct fix *f)
+{
+	struct wbuf hw, pw;
+
+	free(f->hdr);
+	free(f->pl);
+	wire_init(&hw);
+	wire_init(&pw);
+	changeset_build(&hw, &pw, f->id, &f->h, f->sk, f->key, f->plain,
+	    NCHUNKS, f->nonces);
+	f->hdr = wire_take(&hw, &f->hdr_len);
+	f->pl = wire_take(&pw, &f->pl_len);
+	wire_free(&hw);
+	wire_free(&pw);
+}
+
 static struct fix *
 make(uint64_t seq)
 {
 	static const size_t lens[NCHUNKS] = { 5, 200, 1000 };
-	struct wbuf hw, pw;
 	struct fix *f;
 	size_t i, j;
 
@@ -65,15 +83,7 @@ make(uint64_t seq)
 	f->h.payload_len = 12345;
 	memset(f->h.payload_hash, 0xee, CS_HASHLEN);
 	memset(f->h.sig, 0xee, CS_SIGLEN);
-
-	wire_init(&hw);
-	wire_init(&pw);
-	changeset_build(&hw, &pw, f->id, &f->h, f->sk, f->key, f->plain,
-	    NCHUNKS, f->nonces);
-	f->hdr = wire_take(&hw, &f->hdr_len);
-	f->pl = wire_take(&pw, &f->pl_len);
-	wire_free(&hw);
-	wire_free(&pw);
+	fix_build(f);
 	return f;
 }
 
@@ -839,6 +849,138 @@ test_purged(void **state)
 	unmake(f);
 }
 
+/*
+ * The fixture with chunks that are records' ops (ops_encode): chunk i sets
+ * "name" to "v<i>" on rids[i]; chunk bad_rtag (none if >= NCHUNKS)
+ * carries the rtag of the next chunk's record.
+ */
+static struct fix *
+make_ops(int bad_rtag)
+{
+	struct fix *f = make(1);
+	struct wbuf ow;
+	char v[NCHUNKS][3];
+	int i;
+
+	for (i = 0; i < NCHUNKS; i++) {
+		struct op o = { OP_SET, "name", 4, v[i], 2, 0, NULL, 0 };
+		struct ops_chunk c;
+
+		v[i][0] = 'v';
+		v[i][1] = (char)('0' + i);
+		v[i][2] = '\0';
+		memset(&c, 0, sizeof(c));
+		c.collection = "case";
+		c.collection_len = 4;
+		memcpy(c.rid, f->rids[i], 16);
+		c.ops = &o;
+		c.nops = 1;
+		wire_init(&ow);
+		ops_encode(&ow, &c);
+		assert_true(wire_len(&ow) <= sizeof(f->data[i]));
+		f->data_len[i] = wire_len(&ow);
+		memcpy(f->data[i], wire_data(&ow), f->data_len[i]);
+		wire_free(&ow);
+		changeset_rtag(f->plain[i].rtag, f->key, "case", 4,
+		    f->rids[i == bad_rtag ? (i + 1) % NCHUNKS : i]);
+		f->plain[i].len = f->data_len[i];
+	}
+	fix_build(f);
+	return f;
+}
+
+/*
+ * changeset_open reads every chunk as a merge needs it (decrypted, decoded,
+ * rtag checked), leaves a purged one empty, and takes nothing from a
+ * change set with one chunk that does not read: sealed under another key,
+ * not ops, or an rtag naming another record (the sanitizers check that
+ * what it read before is freed).
+ */
+static void
+test_open(void **state)
+{
+	static const int mid[NCHUNKS] = { 0, 1, 0 };
+	struct cs_payload pl;
+	struct cs_opened op;
+	struct ops_chunk oc;
+	struct fix *f;
+	uint8_t key[CS_KEYLEN], *plain, *p;
+	size_t plen, n;
+	int i;
+
+	(void)state;
+	f = make_ops(NCHUNKS);
+	assert_int_equal(changeset_payload_decode(&pl, f->pl, f->pl_len), 0);
+	assert_int_equal(changeset_open(&op, &f->h, &pl, f->key), 0);
+	assert_int_equal(op.n, NCHUNKS);
+	for (i = 0; i < NCHUNKS; i++) {
+		const struct ops_chunk *c = &op.chunks[i].oc;
+		const char v[2] = { 'v', (char)('0' + i) };
+
+		assert_non_null(op.chunks[i].plain);
+		assert_int_equal(op.chunks[i].len, f->data_len[i]);
+		assert_memory_equal(c->collection, "case", 4);
+		assert_memory_equal(c->rid, f->rids[i], 16);
+		assert_int_equal(c->nops, 1);
+		assert_memory_equal(c->ops[0].value, v, 2);
+	}
+	changeset_opened_free(&op);
+	assert_null(op.chunks);
+	assert_int_equal(op.n, 0);
+	changeset_opened_free(&op);	/* twice: nothing left */
+	changeset_opened_free(NULL);
+
+	/* Another key: not one chunk reads. */
+	memcpy(key, f->key, sizeof(key));
+	key[0] ^= 1;
+	assert_int_equal(changeset_chunk_read(&plain, &plen, &oc, &f->h,
+	    &pl.chunks[0], key), SAMEN_EDECRYPT);
+	assert_null(plain);
+	assert_int_equal(changeset_open(&op, &f->h, &pl, key),
+	    SAMEN_EDECRYPT);
+	assert_null(op.chunks);
+	changeset_payload_free(&pl);
+
+	/* A purged chunk is left empty; the others read. */
+	p = purge(f, mid, NULL, &n);
+	assert_int_equal(changeset_payload_decode(&pl, p, n), 0);
+	assert_int_equal(changeset_open(&op, &f->h, &pl, f->key), 0);
+	assert_int_equal(op.n, NCHUNKS);
+	assert_non_null(op.chunks[0].plain);
+	assert_null(op.chunks[1].plain);
+	assert_non_null(op.chunks[2].plain);
+	changeset_opened_free(&op);
+	changeset_payload_free(&pl);
+	free(p);
+	unmake(f);
+
+	/* The last chunk's rtag names another record. */
+	f = make_ops(NCHUNKS - 1);
+	assert_int_equal(changeset_payload_decode(&pl, f->pl, f->pl_len), 0);
+	assert_int_equal(changeset_chunk_read(&plain, &plen, &oc, &f->h,
+	    &pl.chunks[0], f->key), 0);
+	ops_chunk_free(&oc);
+	sodium_memzero(plain, plen);
+	free(plain);
+	assert_int_equal(changeset_chunk_read(&plain, &plen, &oc, &f->h,
+	    &pl.chunks[NCHUNKS - 1], f->key), SAMEN_EHASH);
+	assert_null(plain);
+	assert_int_equal(changeset_open(&op, &f->h, &pl, f->key), SAMEN_EHASH);
+	assert_null(op.chunks);
+	assert_int_equal(op.n, 0);
+	changeset_payload_free(&pl);
+	unmake(f);
+
+	/* Chunks that are not ops. */
+	f = make(1);
+	assert_int_equal(changeset_payload_decode(&pl, f->pl, f->pl_len), 0);
+	i = changeset_open(&op, &f->h, &pl, f->key);
+	assert_true(i < 0 && i != SAMEN_EDECRYPT && i != SAMEN_EHASH);
+	assert_null(op.chunks);
+	changeset_payload_free(&pl);
+	unmake(f);
+}
+
 /* Payloads written by hand around a chunk of the given shape. */
 static int
 decode_one_chunk(void (*put)(struct wbuf *))
@@ -1081,6 +1223,7 @@ main(void)
 		cmocka_unit_test(test_payload_flip),
 		cmocka_unit_test(test_payload_trailing_truncated),
 		cmocka_unit_test(test_purged),
+		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_payload_shapes),
 		cmocka_unit_test(test_payload_limits),
 		cmocka_unit_test(test_rtag),

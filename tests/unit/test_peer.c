@@ -41,7 +41,10 @@ next_cs(struct batch_world *bw, struct wbuf *hdr, struct wbuf *pay,
 {
 	struct cs_header h;
 	struct cs_plain plain;
-	uint8_t rid[16], data[40], nonce[CS_NONCELEN];
+	struct op o = { OP_SET, "name", 4, "someone", 7, 0, NULL, 0 };
+	struct ops_chunk c;
+	struct wbuf data;
+	uint8_t nonce[CS_NONCELEN];
 
 	memset(&h, 0, sizeof(h));
 	memcpy(h.author, bw->pk, 32);
@@ -50,15 +53,23 @@ next_cs(struct batch_world *bw, struct wbuf *hdr, struct wbuf *pay,
 	h.seq = ++bw->seq;
 	memcpy(h.prev, bw->head, CS_IDLEN);
 	h.hlc = 0x0191234567890003ULL;
-	randombytes_buf(rid, sizeof(rid));
-	randombytes_buf(data, sizeof(data));
+	/* A new record: one value of one field. */
+	memset(&c, 0, sizeof(c));
+	c.collection = "case";
+	c.collection_len = 4;
+	randombytes_buf(c.rid, sizeof(c.rid));
+	c.ops = &o;
+	c.nops = 1;
+	wire_init(&data);
+	ops_encode(&data, &c);
 	randombytes_buf(nonce, sizeof(nonce));
-	changeset_rtag(plain.rtag, bw->key, "case", 4, rid);
-	plain.data = data;
-	plain.len = sizeof(data);
+	changeset_rtag(plain.rtag, bw->key, "case", 4, c.rid);
+	plain.data = wire_data(&data);
+	plain.len = wire_len(&data);
 	wire_init(hdr);
 	wire_init(pay);
 	changeset_build(hdr, pay, id, &h, bw->sk, bw->key, &plain, 1, nonce);
+	wire_free(&data);
 	memcpy(bw->head, id, CS_IDLEN);
 }
 
@@ -69,26 +80,47 @@ test_check_one(void **state)
 	struct wbuf hdr, pay;
 	struct checked k;
 	struct sync_cs e;
-	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad;
+	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad, key[CS_KEYLEN];
 
 	(void)state;
 	world_init(&bw);
+	memcpy(key, bw.key, sizeof(key));
 	next_cs(&bw, &hdr, &pay, id);
 	e.hdr = wire_data(&hdr);
 	e.hdr_len = wire_len(&hdr);
 	e.payload = wire_data(&pay);
 	e.payload_len = wire_len(&pay);
 
-	check_one(&k, bw.circle, &e);
+	check_one(&k, bw.circle, &e, NULL, 0);
 	assert_int_equal(k.rc, 0);
 	assert_int_equal(k.payload_rc, 0);
 	assert_memory_equal(k.id, id, CS_IDLEN);
 	assert_int_equal(k.h.seq, 1);
+	assert_null(k.op.chunks);	/* no key: the merge reads it */
+
+	/* With the key of its epoch, its chunk is read ahead. */
+	check_one(&k, bw.circle, &e, bw.key, 1);
+	assert_int_equal(k.rc, 0);
+	assert_int_equal(k.payload_rc, 0);
+	assert_int_equal(k.op.n, 1);
+	assert_non_null(k.op.chunks[0].plain);
+	assert_memory_equal(k.op.chunks[0].oc.ops[0].value, "someone", 7);
+	changeset_opened_free(&k.op);
+	/* The key of another epoch, or another key: left to the merge,
+	 * which finds the same (the change set itself is fine so far). */
+	check_one(&k, bw.circle, &e, bw.key, 2);
+	assert_int_equal(k.payload_rc, 0);
+	assert_null(k.op.chunks);
+	key[0] ^= 1;
+	check_one(&k, bw.circle, &e, key, 1);
+	assert_int_equal(k.rc, 0);
+	assert_int_equal(k.payload_rc, 0);
+	assert_null(k.op.chunks);
 
 	/* Another chain than the batch's. */
 	memcpy(other, bw.circle, sizeof(other));
 	other[0] ^= 1;
-	check_one(&k, other, &e);
+	check_one(&k, other, &e, bw.key, 1);
 	assert_int_equal(k.rc, SAMEN_EPROTO);
 
 	/* A bit of the signature (the header's last byte). */
@@ -97,11 +129,12 @@ test_check_one(void **state)
 	memcpy(bad, e.hdr, e.hdr_len);
 	bad[e.hdr_len - 1] ^= 1;
 	e.hdr = bad;
-	check_one(&k, bw.circle, &e);
+	check_one(&k, bw.circle, &e, bw.key, 1);
 	assert_int_equal(k.rc, SAMEN_ESIG);
+	assert_null(k.op.chunks);
 	/* Cut short: does not decode. */
 	e.hdr_len -= 3;
-	check_one(&k, bw.circle, &e);
+	check_one(&k, bw.circle, &e, bw.key, 1);
 	assert_true(k.rc < 0 && k.rc != SAMEN_ESIG);
 	free(bad);
 
@@ -114,9 +147,10 @@ test_check_one(void **state)
 	memcpy(bad, e.payload, e.payload_len);
 	bad[e.payload_len - 1] ^= 1;
 	e.payload = bad;
-	check_one(&k, bw.circle, &e);
+	check_one(&k, bw.circle, &e, bw.key, 1);
 	assert_int_equal(k.rc, 0);
 	assert_int_equal(k.payload_rc, SAMEN_EHASH);
+	assert_null(k.op.chunks);
 	free(bad);
 	wire_free(&hdr);
 	wire_free(&pay);
@@ -355,6 +389,12 @@ test_batches_grouped(void **state)
 			break;
 		uv_run(&w->loop, UV_RUN_ONCE);
 	}
+	/* The pool read every chunk ahead, and no copy of the key is left. */
+	for (struct pending *q = w->s->qhead; q != NULL; q = q->next) {
+		assert_null(q->key);
+		for (uint32_t i = 0; i < q->m.ncs; i++)
+			assert_non_null(q->cs[i].op.chunks);
+	}
 	ghost_digest(NULL, d);
 	wire_init(&ack);
 	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
@@ -377,6 +417,8 @@ test_batches_grouped(void **state)
 	assert_int_equal(w->s->bytes_sent, NBATCH * wire_len(&ack));
 	assert_int_equal(store_stats(st, &ss), 0);
 	assert_int_equal(ss.changesets, NBATCH * PER_BATCH);
+	assert_int_equal(ss.records, NBATCH * PER_BATCH);
+	assert_int_equal(ss.bad, 0);
 
 	wire_free(&ack);
 	session_free(w->s);

@@ -3437,6 +3437,19 @@ im_build(struct built b[IM_N], uint8_t rid[2][RID_LEN])
 	    &c, 1);
 }
 
+/* im_build's change sets, and a store that stored, then merged them. */
+static struct store *
+im_reference(struct built b[IM_N], uint8_t rid[2][RID_LEN])
+{
+	struct store *o = other_store();
+
+	im_build(b, rid);
+	for (size_t i = 0; i < IM_N; i++)
+		assert_int_equal(insert(o, &b[i]), 0);
+	merge(o);
+	return o;
+}
+
 /* As host_merge then the commit: in the caller's open transaction. */
 static void
 merge_commit(struct store *st, struct touched *t)
@@ -3464,7 +3477,7 @@ test_insert_merged(void **state)
 {
 	uint8_t rid[2][RID_LEN], g1[32], g2[32];
 	struct built b[IM_N];
-	struct store *o = other_store();
+	struct store *o;
 	struct store_record *r;
 	struct store_stats s;
 	struct dump d1, d2;
@@ -3472,11 +3485,8 @@ test_insert_merged(void **state)
 	size_t i;
 
 	(void)state;
-	im_build(b, rid);
 	/* The reference: stored, then merged from the queue. */
-	for (i = 0; i < IM_N; i++)
-		assert_int_equal(insert(o, &b[i]), 0);
-	merge(o);
+	o = im_reference(b, rid);
 
 	assert_int_equal(store_begin(w.st), 0);
 	assert_int_equal(insert_merged(w.st, &b[0]), 0);
@@ -3848,6 +3858,207 @@ write_merged(struct dev *d, uint64_t hlc, const struct ops_chunk *c,
 	write_cs_by(w.st, insert_merged, d, hlc, c, n, id);
 }
 
+/* store_cs_insert_merged with the chunks read ahead, as daemon/peer.c does. */
+static int
+insert_opened_as(struct store *st, const struct built *b,
+    const struct built *from)
+{
+	struct cs_payload pl;
+	struct cs_opened op;
+	int rc;
+
+	assert_int_equal(changeset_payload_decode(&pl, wire_data(&from->pay),
+	    wire_len(&from->pay)), 0);
+	assert_int_equal(changeset_open(&op, &from->h, &pl, w.circle.key), 0);
+	assert_int_equal(op.n, pl.nchunks);
+	changeset_payload_free(&pl);
+	rc = store_cs_insert_opened(st, &b->h, b->id, wire_data(&b->hdr),
+	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay), &op);
+	changeset_opened_free(&op);
+	assert_null(op.chunks);
+	return rc;
+}
+
+static int
+insert_opened(struct store *st, const struct built *b)
+{
+	return insert_opened_as(st, b, b);
+}
+
+/*
+ * store_cs_insert_opened: the replica that storing and merging from the
+ * queue gives, from chunks read ahead; a replay refused as before.  And
+ * the merge takes the chunks it is handed, not the payload's (the caller
+ * vouches that they are the same): handed another change set's chunks,
+ * the record shows theirs.
+ */
+static void
+test_insert_opened(void **state)
+{
+	uint8_t rid[2][RID_LEN], r2[RID_LEN];
+	struct built b[IM_N], x, y;
+	struct store *o;
+	struct store_record *r;
+	struct store_stats s;
+	struct touched t;
+	struct ops_chunk c;
+	struct op op[2];
+	struct dev d;
+	size_t i;
+
+	(void)state;
+	o = im_reference(b, rid);
+
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < IM_N; i++)
+		assert_int_equal(insert_opened(w.st, &b[i]), 0);
+	assert_int_equal(insert_opened(w.st, &b[2]), SAMEN_EEXIST);
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, IM_N);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.bad, 0);
+	same_replica(w.st, o);
+	for (i = 0; i < IM_N; i++)
+		built_free(&b[i]);
+	store_close(o);
+
+	/* x's header and payload, y's chunks (one record each, same rid). */
+	dev_init(&d);
+	mkrid(r2, 1700000009000ull);
+	op[0] = op_exist(1, NULL, 0);
+	op[1] = op_set("name", "in the payload", NULL, 0);
+	c = chunk("case", r2, op, 2);
+	build(&x, &d, &w.circle, w.circle.key, 1, d.head, HLC_MAKE(9, 0), &c,
+	    1);
+	op[1] = op_set("name", "read ahead", NULL, 0);
+	build(&y, &d, &w.circle, w.circle.key, 1, d.head, HLC_MAKE(9, 0), &c,
+	    1);
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert_opened_as(w.st, &x, &y), 0);
+	merge_commit(w.st, &t);
+	r = load(w.st, "case", r2);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "read ahead");
+	store_record_free(r);
+	built_free(&x);
+	built_free(&y);
+}
+
+/*
+ * store_chain_key: the key of a chain at its highest epoch; none for a
+ * chain not held; none while locked.
+ */
+static void
+test_chain_key(void **state)
+{
+	struct store_circle c = w.circle;
+	struct store *locked;
+	uint8_t key[CS_KEYLEN], other[CS_CIRCLELEN];
+	uint32_t epoch = 0;
+
+	(void)state;
+	assert_int_equal(store_chain_key(w.st, w.circle.id, &epoch, key), 0);
+	assert_int_equal(epoch, w.circle.epoch);
+	assert_memory_equal(key, w.circle.key, CS_KEYLEN);
+	c.epoch = w.circle.epoch + 2;
+	randombytes_buf(c.key, sizeof(c.key));
+	assert_int_equal(store_circle_put(w.st, &c), 0);
+	assert_int_equal(store_chain_key(w.st, w.circle.id, &epoch, key), 0);
+	assert_int_equal(epoch, w.circle.epoch + 2);
+	assert_memory_equal(key, c.key, CS_KEYLEN);
+	memcpy(other, w.circle.id, CS_CIRCLELEN);
+	other[0] ^= 1;
+	assert_int_equal(store_chain_key(w.st, other, &epoch, key),
+	    SAMEN_ENOTFOUND);
+	open_store(&locked, 0);
+	assert_int_equal(store_chain_key(locked, w.circle.id, &epoch, key),
+	    SAMEN_ELOCKED);
+	store_close(locked);
+	sodium_memzero(key, sizeof(key));
+}
+
+/*
+ * The filter of which records exist (rk_absent) never takes an existing
+ * record for a new one: after a reopen, while it is filled in steps of
+ * 16,384 rows of records_key per transaction, a record it has read, one
+ * past what it has read, and new records before and past that point are
+ * merged right (an update of an existing record taken for new would fail
+ * on records_key's UNIQUE); and again once it is complete.
+ */
+#define RK_N (16384 + 40)
+static void
+test_record_filter(void **state)
+{
+	uint8_t rid[RID_LEN], first[RID_LEN], last[RID_LEN], mid[RID_LEN];
+	uint8_t late[RID_LEN];
+	const uint64_t t0 = 1700000100000ull;
+	struct ops_chunk c[MAXCHUNKS];
+	struct op op[MAXCHUNKS][2], up[2];
+	struct store_record *r;
+	struct store_stats s;
+	uint8_t rids[MAXCHUNKS][RID_LEN];
+
+	(void)state;
+	/* Every other millisecond: room for new records in between. */
+	assert_int_equal(store_begin(w.st), 0);
+	for (uint64_t i = 0; i < RK_N; i += MAXCHUNKS) {
+		for (int j = 0; j < MAXCHUNKS; j++) {
+			mkrid(rids[j], t0 + 2 * (i + (uint64_t)j));
+			op[j][0] = op_exist(1, NULL, 0);
+			op[j][1] = op_set("name", "one", NULL, 0);
+			c[j] = chunk("case", rids[j], op[j], 2);
+		}
+		if (i == 0)
+			memcpy(first, rids[0], RID_LEN);
+		memcpy(last, rids[MAXCHUNKS - 1], RID_LEN);
+		write_merged(&w.a, HLC_MAKE(10, 0), c, MAXCHUNKS, NULL);
+	}
+	assert_int_equal(store_commit(w.st), 0);
+	store_close(w.st);
+	open_store(&w.st, 1);
+
+	/* The first step reads up to the 16,384th row; last is past it. */
+	up[0] = op_set("name", "two", NULL, 0);
+	assert_int_equal(store_begin(w.st), 0);
+	c[0] = chunk("case", first, up, 1);
+	c[1] = chunk("case", last, up, 1);
+	mkrid(mid, t0 + 2 * 100 + 1);
+	op[0][0] = op_exist(1, NULL, 0);
+	op[0][1] = op_set("name", "new", NULL, 0);
+	c[2] = chunk("case", mid, op[0], 2);
+	mkrid(late, t0 + 2 * RK_N + 1);
+	c[3] = chunk("case", late, op[0], 2);
+	write_merged(&w.a, HLC_MAKE(11, 0), c, 4, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+
+	/* The second completes it. */
+	assert_int_equal(store_begin(w.st), 0);
+	up[0] = op_set("name", "three", NULL, 0);
+	c[0] = chunk("case", last, up, 1);
+	c[1] = chunk("case", late, up, 1);
+	mkrid(rid, t0 + 2 * 5000 + 1);
+	c[2] = chunk("case", rid, op[0], 2);
+	write_merged(&w.a, HLC_MAKE(12, 0), c, 3, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.records, RK_N + 3);
+	assert_int_equal(s.bad, 0);
+	r = load(w.st, "case", first);
+	assert_int_equal(field(r, "name", 0)->nvals, 2);
+	store_record_free(r);
+	r = load(w.st, "case", last);
+	assert_int_equal(field(r, "name", 0)->nvals, 3);
+	store_record_free(r);
+	r = load(w.st, "case", late);
+	assert_int_equal(field(r, "name", 0)->nvals, 2);
+	store_record_free(r);
+	r = load(w.st, "case", mid);
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "new");
+	store_record_free(r);
+}
+
 /* Every rkey's record, by store_record_load_many; out[i] must be found. */
 static void
 load_keys(const int64_t *keys, size_t n, struct store_record **out)
@@ -4104,6 +4315,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_opened, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_chain_key, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_record_filter, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
 		    setup, teardown),
