@@ -23,7 +23,10 @@
  * Without the storage key (daemon locked) the store still takes in change
  * sets; store_merge_pending() does the merging once the key is set.
  *
- * All calls run on the loop thread; the handle is not thread-safe.
+ * All calls run on the loop thread; the handle is not thread-safe.  It
+ * must be the database's only writer (samend's lock file sees to that): it
+ * keeps what it wrote in memory (the next rkey, the filter of which records
+ * exist), which another writer's rows would make wrong.
  */
 struct store;
 
