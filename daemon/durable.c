@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct durable {
 	uint64_t done;
 	int failed;		/* a sync failed: no more, ever */
 	int stop;
+	int presync;		/* durable_prefill's zeros: sync them first */
 
 	/* The loop's: what cb was last told. */
 	uint64_t told;
@@ -54,8 +56,20 @@ run(void *arg)
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
-		while (!d->stop && !d->failed && d->requested <= d->done)
+		while (!d->stop && !d->failed && !d->presync &&
+		    d->requested <= d->done)
 			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->presync) {
+			/* No commit waits on it; a failing disk fails the
+			 * next sync too, which is then reported. */
+			d->presync = 0;
+			pthread_mutex_unlock(&d->mu);
+			if (fdatasync(d->fd) != 0)
+				log_warnx("syncing the replica's log ahead of "
+				    "use: %s", strerror(errno));
+			pthread_mutex_lock(&d->mu);
+			continue;
+		}
 		if (d->failed || d->requested <= d->done)
 			break;	/* stopping, and nothing left to sync */
 		/*
@@ -157,6 +171,35 @@ durable_open(struct durable **out, uv_loop_t *loop, const char *path,
 		return SAMEN_ESTORE;
 	}
 	*out = d;
+	return 0;
+}
+
+int
+durable_prefill(struct durable *d, uint64_t bytes)
+{
+	static const char zero[1 << 16];
+	struct stat sb;
+	off_t at;
+
+	if (fstat(d->fd, &sb) != 0)
+		return SAMEN_ESTORE;
+	if ((uint64_t)sb.st_size >= bytes)
+		return 0;
+	for (at = sb.st_size; (uint64_t)at < bytes; ) {
+		size_t n = bytes - (uint64_t)at < sizeof(zero) ?
+		    (size_t)(bytes - (uint64_t)at) : sizeof(zero);
+		ssize_t w = pwrite(d->fd, zero, n, at);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return SAMEN_ESTORE;
+		at += w;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->presync = 1;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 	return 0;
 }
 

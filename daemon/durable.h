@@ -32,6 +32,18 @@ typedef void durable_cb(void *arg, uint64_t done, int status);
  */
 int durable_open(struct durable **out, uv_loop_t *loop, const char *path,
     durable_cb *cb, void *arg, char **cause);
+/*
+ * Writes zeros past the end of the WAL file up to bytes, and has the
+ * thread sync them, so that SQLite's frames overwrite blocks already
+ * written: a sync after that commits no change of the file's size or
+ * blocks, about half as long (docs/design.md, "A written WAL").  SQLite
+ * ends its log at the first frame whose checksum fails, as zeros do, so
+ * they are never read as frames.  Only before anything else can write the
+ * WAL (at start, before serving): writing past an end that SQLite is
+ * moving would wipe its frames.  0, or SAMEN_ESTORE (what was written
+ * stays: zeros past the end are harmless).
+ */
+int durable_prefill(struct durable *d, uint64_t bytes);
 /* Asks for every commit up to ticket to be synced.  On the loop. */
 void durable_request(struct durable *d, uint64_t ticket);
 /* The highest ticket synced so far (0: none). */

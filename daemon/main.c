@@ -34,6 +34,8 @@
 #define PID_FILE "samend.pid"
 #define DB_FILE "samen.db"
 #define CONF_FILE "samen.conf"
+/* The most of the WAL written ahead at start (durable_prefill). */
+#define WAL_PREFILL_MAX (64ull << 20)
 
 struct samend {
 	char *dir;
@@ -578,6 +580,20 @@ main(int argc, char **argv)
 	if (durable_open(&d.durable, &d.loop, wal_path, synced_cb, &d,
 	    &cause) != 0)
 		fatalx("%s", cause);
+	/*
+	 * The WAL written to where it grows to (twice wal_autocheckpoint:
+	 * ckpt_done_cb), before anything writes it: SQLite then overwrites
+	 * blocks on disk instead of growing the file at every commit.
+	 */
+	{
+		uint64_t bytes = store_wal_bytes(d.store,
+		    2 * (uint64_t)d.conf.wal_autocheckpoint);
+
+		if (durable_prefill(d.durable, bytes < WAL_PREFILL_MAX ?
+		    bytes : WAL_PREFILL_MAX) != 0)
+			log_warnx("%s: could not write it ahead: %s", wal_path,
+			    strerror(errno));
+	}
 	free(wal_path);
 	uv_check_init(&d.loop, &d.ckpt_check);
 	d.ckpt_check.data = &d;

@@ -1574,6 +1574,17 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+uint64_t
+store_wal_bytes(struct store *st, uint64_t frames)
+{
+	int page = 0;
+
+	/* The WAL's header is 32 bytes; each frame's, 24 (SQLite's wal.c). */
+	if (pragma_int(st->db, "PRAGMA page_size", &page) != 0 || page <= 0)
+		page = 4096;
+	return 32 + frames * (24 + (uint64_t)page);
+}
+
 void
 store_checkpoint_elsewhere(struct store *st)
 {

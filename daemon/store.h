@@ -44,6 +44,8 @@ void store_close(struct store *st);
  */
 void store_checkpoint_elsewhere(struct store *st);
 uint64_t store_wal_frames(const struct store *st);
+/* The bytes a WAL of frames frames takes (SQLite's header and frame sizes). */
+uint64_t store_wal_bytes(struct store *st, uint64_t frames);
 /*
  * A PASSIVE checkpoint of the database at path, from a connection of its
  * own: safe on any thread while the store writes.  0 or SAMEN_ESTORE.

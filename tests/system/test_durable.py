@@ -169,3 +169,30 @@ def test_a_failed_sync_ends_the_receiving_session(cluster):
     s = r.json[0]["session"]
     assert s["state"] == "failed" and "storage error" in s["error"], r
     assert "the disk failed to sync" in a.log_text()
+
+
+def test_the_wal_is_written_ahead_at_start(cluster):
+    """samend writes its WAL to twice wal_autocheckpoint frames at start
+    (at most 64 MiB), so that syncs overwrite blocks instead of growing the
+    file (docs/design.md, "A written WAL"); what is written over it is
+    there after a kill -9 and a restart."""
+    n = cluster.node("a")
+    n.init()
+    wal = n.dir / "samen.db-wal"
+    frame = 4096 + 24
+    n.configure(wal_autocheckpoint=100)
+    n.start()
+    assert wal.stat().st_size == 32 + 2 * 100 * frame
+    ids = [n.put("case", f"name=n{i}") for i in range(20)]
+    n.proc.kill()
+    n.proc.wait()
+    n.start()
+    for i, rid in enumerate(ids):
+        assert n.get("case", rid)["fields"] == {"name": f"n{i}"}
+    assert wal.stat().st_size >= 32 + 2 * 100 * frame
+    n.stop()
+
+    n.configure(wal_autocheckpoint=1000000)
+    n.start()
+    assert wal.stat().st_size == 64 << 20
+    assert n.get("case", ids[-1])["fields"] == {"name": "n19"}

@@ -188,11 +188,54 @@ test_open_error(void **state)
 	free(cause);
 }
 
+/*
+ * durable_prefill writes zeros past the file's end and nothing before it
+ * ("frames" stays); a size at or under the file's writes nothing; syncs
+ * of tickets go on as before.
+ */
+static void
+test_prefill(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d = open_told(f, f->path, &t);
+	char head[6], *rest;
+	struct stat sb;
+	FILE *fp;
+	size_t i, n = 200000 - 6;
+
+	assert_int_equal(durable_prefill(d, 200000), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, 200000);
+	assert_int_equal(durable_prefill(d, 4), 0);
+	assert_int_equal(durable_prefill(d, 200000), 0);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, 200000);
+	rest = malloc(n);
+	assert_non_null(rest);
+	assert_non_null(fp = fopen(f->path, "r"));
+	assert_int_equal(fread(head, 1, 6, fp), 6);
+	assert_memory_equal(head, "frames", 6);
+	assert_int_equal(fread(rest, 1, n, fp), n);
+	fclose(fp);
+	for (i = 0; i < n && rest[i] == 0; i++)
+		;
+	assert_int_equal(i, n);
+	free(rest);
+
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	assert_int_equal(t.done[0], 1);
+	assert_int_equal(t.status[0], 0);
+	durable_close(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),

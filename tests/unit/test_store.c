@@ -4059,6 +4059,104 @@ test_record_filter(void **state)
 	store_record_free(r);
 }
 
+/* Zeros past the end of path, up to its size plus more (durable_prefill). */
+static void
+zeros_past_end(const char *path, off_t more)
+{
+	static const char zero[1 << 16];
+	struct stat sb;
+	FILE *fp;
+
+	assert_int_equal(stat(path, &sb), 0);
+	assert_non_null(fp = fopen(path, "r+b"));
+	assert_int_equal(fseeko(fp, sb.st_size, SEEK_SET), 0);
+	for (off_t n = 0; n < more; n += sizeof(zero))
+		assert_int_equal(fwrite(zero, 1, sizeof(zero), fp),
+		    sizeof(zero));
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	FILE *in, *out;
+	size_t n;
+
+	assert_non_null(in = fopen(from, "rb"));
+	assert_non_null(out = fopen(to, "wb"));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/*
+ * The store as a crash would leave it: its database and WAL files copied
+ * while it is open (no -shm: the copy recovers from the WAL), opened with
+ * the key.  Its digest and records must be w.st's.
+ */
+static void
+crash_copy_same(uint64_t records)
+{
+	char db[128], wal[140], to[128], towal[140];
+	uint8_t g1[32], g2[32];
+	struct store_stats s;
+	struct store *o;
+	char *cause = NULL;
+
+	snprintf(db, sizeof(db), "%s", w.path);
+	snprintf(wal, sizeof(wal), "%s-wal", w.path);
+	snprintf(to, sizeof(to), "%s/other.db", w.dir);
+	snprintf(towal, sizeof(towal), "%s-wal", to);
+	copy_file(db, to);
+	copy_file(wal, towal);
+	assert_int_equal(store_open(&o, to, &cause), 0);
+	store_set_key(o, w.skey);
+	assert_int_equal(store_stats(o, &s), 0);
+	assert_int_equal(s.records, records);
+	assert_int_equal(store_digest(o, g1), 0);
+	assert_int_equal(store_digest(w.st, g2), 0);
+	assert_memory_equal(g1, g2, 32);
+	store_close(o);
+	unlink(to);
+	unlink(towal);
+}
+
+/*
+ * A WAL written ahead with zeros (samend's durable_prefill) is read as
+ * SQLite reads any log, after a crash too: zeros before its first frame
+ * are an empty log, zeros past its last frame end it, and the frames
+ * written over them later count.
+ */
+static void
+test_wal_written_ahead(void **state)
+{
+	uint8_t r1[RID_LEN], r2[RID_LEN];
+	char wal[140];
+	struct op o[2];
+
+	(void)state;
+	snprintf(wal, sizeof(wal), "%s-wal", w.path);
+	/* A clean close deletes the WAL: the next one starts empty. */
+	store_close(w.st);
+	open_store(&w.st, 1);
+	zeros_past_end(wal, 256 << 10);
+	crash_copy_same(0);
+
+	mkrid(r1, 1700000200000ull);
+	o[0] = op_exist(1, NULL, 0);
+	o[1] = op_set("name", "one", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(20, 0), "case", r1, o, 2, NULL);
+	merge(w.st);
+	crash_copy_same(1);
+	zeros_past_end(wal, 256 << 10);
+	mkrid(r2, 1700000200001ull);
+	write1(w.st, &w.a, HLC_MAKE(21, 0), "case", r2, o, 2, NULL);
+	merge(w.st);
+	crash_copy_same(2);
+}
+
 /* Every rkey's record, by store_record_load_many; out[i] must be found. */
 static void
 load_keys(const int64_t *keys, size_t n, struct store_record **out)
@@ -4321,6 +4419,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_key, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_record_filter, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wal_written_ahead, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_grouped,
 		    setup, teardown),
