@@ -466,6 +466,7 @@ struct store {
 		int failed;		/* records_key unreadable: never used */
 		int complete;		/* every row of records added */
 		int stepped;		/* rk_step ran in this transaction */
+		uint32_t asked;		/* rk_absent calls in this one */
 		uint8_t upto[RK_KEYLEN];	/* else: rows up to this one */
 		int has_upto;
 	} rk;
@@ -1649,6 +1650,7 @@ store_begin(struct store *st)
 	st->in_txn = 1;
 	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
 	st->rk.stepped = 0;
+	st->rk.asked = 0;
 	fresh_clear(st, 0);
 	return 0;
 }
@@ -3236,14 +3238,17 @@ next_rkey(struct store *st, int64_t *rkey)
  * the row is absent; when it says maybe, rec_resolve asks SQLite.  Should
  * that ever fail, records_key is UNIQUE: the insert fails, loudly.
  *
- * It fills in steps, RK_STEP rows of records_key in its order per write
- * transaction, so that opening a large replica stalls nothing; until it is
- * complete it answers only for keys up to the last row it read.  Layers
+ * It fills in steps, RK_STEP rows of records_key in its order (about
+ * 5 ms), in a write transaction that has asked about RK_BUSY records
+ * already: a sync's or an import's, not a few puts', which it would slow
+ * for nothing.  Until it is complete it answers only for keys up to the
+ * last row it read.  Layers
  * double in room as records are added (a scalable Bloom filter): a key is
  * absent when no layer holds it.  16 bits and 4 probes per key: about 1 in
  * 400 keys per full layer is a false maybe.
  */
 #define RK_STEP 16384
+#define RK_BUSY 64
 #define RK_FIRST 65536		/* keys of the first layer */
 #define RK_BITS 16		/* bits per key */
 #define RK_PROBES 4
@@ -3375,7 +3380,7 @@ rk_absent(struct store *st, const uint8_t *key)
 		rk_add_layer(st);
 		st->rk.on = 1;
 	}
-	if (!st->rk.complete && !st->rk.stepped)
+	if (!st->rk.complete && !st->rk.stepped && ++st->rk.asked >= RK_BUSY)
 		rk_step(st);
 	if (!st->rk.on)
 		return 0;

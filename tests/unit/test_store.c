@@ -3979,14 +3979,44 @@ test_chain_key(void **state)
 }
 
 /*
+ * n new records in the circle's "case", MAXCHUNKS per change set, at
+ * ms = base, base + 2, ... (merged in the caller's transaction); the rids
+ * of the first and the last into first and last (may be NULL).
+ */
+static void
+new_records(uint64_t base, uint64_t n, uint8_t first[RID_LEN],
+    uint8_t last[RID_LEN])
+{
+	struct ops_chunk c[MAXCHUNKS];
+	struct op op[MAXCHUNKS][2];
+	uint8_t rids[MAXCHUNKS][RID_LEN];
+
+	for (uint64_t i = 0; i < n; i += MAXCHUNKS) {
+		for (int j = 0; j < MAXCHUNKS; j++) {
+			mkrid(rids[j], base + 2 * (i + (uint64_t)j));
+			op[j][0] = op_exist(1, NULL, 0);
+			op[j][1] = op_set("name", "one", NULL, 0);
+			c[j] = chunk("case", rids[j], op[j], 2);
+		}
+		if (i == 0 && first != NULL)
+			memcpy(first, rids[0], RID_LEN);
+		if (last != NULL)
+			memcpy(last, rids[MAXCHUNKS - 1], RID_LEN);
+		write_merged(&w.a, HLC_MAKE(10, 0), c, MAXCHUNKS, NULL);
+	}
+}
+
+/*
  * The filter of which records exist (rk_absent) never takes an existing
- * record for a new one: after a reopen, while it is filled in steps of
- * 16,384 rows of records_key per transaction, a record it has read, one
- * past what it has read, and new records before and past that point are
- * merged right (an update of an existing record taken for new would fail
- * on records_key's UNIQUE); and again once it is complete.
+ * record for a new one: after a reopen, while it is filled 16,384 rows of
+ * records_key at a time (once a transaction has asked about 64 records), a
+ * record it has read, one past what it has read, and new records before
+ * and past that point are merged right (an update of an existing record
+ * taken for new would fail on records_key's UNIQUE); and again once it is
+ * complete.
  */
 #define RK_N (16384 + 40)
+#define RK_BUSY_N 64
 static void
 test_record_filter(void **state)
 {
@@ -3994,56 +4024,49 @@ test_record_filter(void **state)
 	uint8_t late[RID_LEN];
 	const uint64_t t0 = 1700000100000ull;
 	struct ops_chunk c[MAXCHUNKS];
-	struct op op[MAXCHUNKS][2], up[2];
+	struct op op[2], up[1];
 	struct store_record *r;
 	struct store_stats s;
-	uint8_t rids[MAXCHUNKS][RID_LEN];
 
 	(void)state;
 	/* Every other millisecond: room for new records in between. */
 	assert_int_equal(store_begin(w.st), 0);
-	for (uint64_t i = 0; i < RK_N; i += MAXCHUNKS) {
-		for (int j = 0; j < MAXCHUNKS; j++) {
-			mkrid(rids[j], t0 + 2 * (i + (uint64_t)j));
-			op[j][0] = op_exist(1, NULL, 0);
-			op[j][1] = op_set("name", "one", NULL, 0);
-			c[j] = chunk("case", rids[j], op[j], 2);
-		}
-		if (i == 0)
-			memcpy(first, rids[0], RID_LEN);
-		memcpy(last, rids[MAXCHUNKS - 1], RID_LEN);
-		write_merged(&w.a, HLC_MAKE(10, 0), c, MAXCHUNKS, NULL);
-	}
+	new_records(t0, RK_N, first, last);
 	assert_int_equal(store_commit(w.st), 0);
 	store_close(w.st);
 	open_store(&w.st, 1);
 
-	/* The first step reads up to the 16,384th row; last is past it. */
-	up[0] = op_set("name", "two", NULL, 0);
+	/*
+	 * Enough new records (in between the old ones) for the first step,
+	 * which reads up to the 16,384th row; last is past it.
+	 */
 	assert_int_equal(store_begin(w.st), 0);
+	new_records(t0 + 1, RK_BUSY_N, NULL, NULL);
+	up[0] = op_set("name", "two", NULL, 0);
+	op[0] = op_exist(1, NULL, 0);
+	op[1] = op_set("name", "new", NULL, 0);
 	c[0] = chunk("case", first, up, 1);
 	c[1] = chunk("case", last, up, 1);
-	mkrid(mid, t0 + 2 * 100 + 1);
-	op[0][0] = op_exist(1, NULL, 0);
-	op[0][1] = op_set("name", "new", NULL, 0);
-	c[2] = chunk("case", mid, op[0], 2);
+	mkrid(mid, t0 + 2 * 100 + 1 + 2 * RK_BUSY_N);
+	c[2] = chunk("case", mid, op, 2);
 	mkrid(late, t0 + 2 * RK_N + 1);
-	c[3] = chunk("case", late, op[0], 2);
+	c[3] = chunk("case", late, op, 2);
 	write_merged(&w.a, HLC_MAKE(11, 0), c, 4, NULL);
 	assert_int_equal(store_commit(w.st), 0);
 
 	/* The second completes it. */
 	assert_int_equal(store_begin(w.st), 0);
+	new_records(t0 + 1 + 2 * (RK_BUSY_N + 200), RK_BUSY_N, NULL, NULL);
 	up[0] = op_set("name", "three", NULL, 0);
 	c[0] = chunk("case", last, up, 1);
 	c[1] = chunk("case", late, up, 1);
 	mkrid(rid, t0 + 2 * 5000 + 1);
-	c[2] = chunk("case", rid, op[0], 2);
+	c[2] = chunk("case", rid, op, 2);
 	write_merged(&w.a, HLC_MAKE(12, 0), c, 3, NULL);
 	assert_int_equal(store_commit(w.st), 0);
 
 	assert_int_equal(store_stats(w.st, &s), 0);
-	assert_int_equal(s.records, RK_N + 3);
+	assert_int_equal(s.records, RK_N + 2 * RK_BUSY_N + 3);
 	assert_int_equal(s.bad, 0);
 	r = load(w.st, "case", first);
 	assert_int_equal(field(r, "name", 0)->nvals, 2);
