@@ -4013,7 +4013,7 @@ new_records(uint64_t base, uint64_t n, uint8_t first[RID_LEN],
  * record it has read, one past what it has read, and new records before
  * and past that point are merged right (an update of an existing record
  * taken for new would fail on records_key's UNIQUE); and again once it is
- * complete.
+ * complete, for a record written after it was.
  */
 #define RK_N (16384 + 40)
 #define RK_BUSY_N 64
@@ -4065,6 +4065,12 @@ test_record_filter(void **state)
 	write_merged(&w.a, HLC_MAKE(12, 0), c, 3, NULL);
 	assert_int_equal(store_commit(w.st), 0);
 
+	/* Complete: a record it did not read, written since, is found. */
+	assert_int_equal(store_begin(w.st), 0);
+	c[0] = chunk("case", rid, up, 1);
+	write_merged(&w.a, HLC_MAKE(13, 0), c, 1, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.records, RK_N + 2 * RK_BUSY_N + 3);
 	assert_int_equal(s.bad, 0);
@@ -4079,6 +4085,9 @@ test_record_filter(void **state)
 	store_record_free(r);
 	r = load(w.st, "case", mid);
 	assert_string_equal(field(r, "name", 0)->vals[0].value, "new");
+	store_record_free(r);
+	r = load(w.st, "case", rid);
+	assert_int_equal(field(r, "name", 0)->nvals, 2);
 	store_record_free(r);
 }
 
