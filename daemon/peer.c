@@ -1392,7 +1392,7 @@ static void
 pending_free(struct pending *q)
 {
 	pending_key_drop(q);
-	checked_free(q->cs, q->cs != NULL ? q->m.ncs : 0);
+	checked_free(q->cs, q->m.ncs);
 	sync_msg_free(&q->m);
 	free(q->buf);
 	free(q);
@@ -1419,8 +1419,6 @@ static void drain_cb(uv_idle_t *h);
 static void
 read_ahead_key(struct peers *p, struct pending *q)
 {
-	if (p->env.store == NULL)
-		return;		/* a queue without one: tests/unit/test_peer.c */
 	if ((q->key = sodium_malloc(CS_KEYLEN)) == NULL)
 		return;
 	if (store_chain_key(p->env.store, q->m.chain, &q->epoch, q->key) != 0)

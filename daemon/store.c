@@ -461,8 +461,8 @@ struct store {
 			uint64_t nbits, n, cap;	/* keys added; room */
 		} *l;
 		size_t nl;
-		uint64_t seed[2];	/* per store: nobody can aim at a bit */
-		int on;			/* set up (rk_absent's first call) */
+		/* SipHash's key, per store: nobody can aim at a bit. */
+		uint8_t seed[crypto_shorthash_siphashx24_KEYBYTES];
 		int failed;		/* records_key unreadable: never used */
 		int complete;		/* every row of records added */
 		int stepped;		/* rk_step ran in this transaction */
@@ -3262,29 +3262,14 @@ rk_free(struct store *st)
 	memset(&st->rk, 0, sizeof(st->rk));
 }
 
-static uint64_t
-rk_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* Two hashes of key (its RK_KEYLEN bytes), seeded per store. */
+/* Two hashes of key (its RK_KEYLEN bytes): SipHash, keyed per store. */
 static void
 rk_hash(const struct store *st, const uint8_t *key, uint64_t h[2])
 {
-	h[0] = st->rk.seed[0];
-	h[1] = st->rk.seed[1];
-	for (size_t i = 0; i < RK_KEYLEN; i += 8) {
-		uint64_t w;
+	uint8_t out[crypto_shorthash_siphashx24_BYTES];
 
-		memcpy(&w, key + i, 8);
-		h[0] = rk_mix(h[0] ^ w);
-		h[1] = rk_mix(h[1] + w);
-	}
+	crypto_shorthash_siphashx24(out, key, RK_KEYLEN, st->rk.seed);
+	memcpy(h, out, sizeof(out));
 	h[1] |= 1;	/* probes step by an odd stride */
 }
 
@@ -3309,8 +3294,8 @@ rk_add(struct store *st, const uint8_t *key)
 	struct rk_layer *x;
 	uint64_t h[2];
 
-	if (!st->rk.on)
-		return;
+	if (st->rk.nl == 0)
+		return;		/* not set up yet: rk_step will add it */
 	if (st->rk.l[st->rk.nl - 1].n >= st->rk.l[st->rk.nl - 1].cap)
 		rk_add_layer(st);
 	x = &st->rk.l[st->rk.nl - 1];
@@ -3375,15 +3360,14 @@ rk_absent(struct store *st, const uint8_t *key)
 
 	if (st->rk.failed)
 		return 0;
-	if (!st->rk.on) {
+	if (st->rk.nl == 0) {		/* set up at the first call */
 		randombytes_buf(st->rk.seed, sizeof(st->rk.seed));
 		rk_add_layer(st);
-		st->rk.on = 1;
 	}
 	if (!st->rk.complete && !st->rk.stepped && ++st->rk.asked >= RK_BUSY)
 		rk_step(st);
-	if (!st->rk.on)
-		return 0;
+	if (st->rk.failed)
+		return 0;		/* rk_step found a row it cannot place */
 	if (!st->rk.complete &&
 	    (!st->rk.has_upto || memcmp(key, st->rk.upto, RK_KEYLEN) > 0))
 		return 0;

@@ -156,24 +156,47 @@ test_check_one(void **state)
 	wire_free(&pay);
 }
 
-/* A peers and a session just real enough for receive() and the pool. */
+/*
+ * A peers and a session just real enough for receive() and the pool, and
+ * a store in a directory of its own that holds the chain's key, as a
+ * member's does (the pool reads the chunks ahead with it).
+ */
 struct qworld {
 	uv_loop_t loop;
 	struct peers p;
 	struct session *s;
 	struct batch_world bw;
 	struct wbuf msgs[NBATCH];
+	char dir[32];
+	struct store *st;
 };
 
 static void
 qworld_open(struct qworld *w, int state)
 {
+	struct store_circle c;
+	char path[64], *cause = NULL;
+	uint8_t skey[32];
+
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->p.env.loop = &w->loop;
 	uv_idle_init(&w->loop, &w->p.drainer);
 	w->p.drainer.data = &w->p;
 	world_init(&w->bw);
+	strcpy(w->dir, "/tmp/samen-peer-XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	snprintf(path, sizeof(path), "%s/samen.db", w->dir);
+	assert_int_equal(store_open(&w->st, path, &cause), 0);
+	randombytes_buf(skey, sizeof(skey));
+	store_set_key(w->st, skey);
+	memset(&c, 0, sizeof(c));
+	memcpy(c.id, w->bw.circle, CS_CIRCLELEN);
+	memcpy(c.key, w->bw.key, CS_KEYLEN);
+	c.epoch = 1;
+	c.name = "team";
+	assert_int_equal(store_circle_put(w->st, &c), 0);
+	w->p.env.store = w->st;
 	w->s = session_new(&w->p, NULL, 0, 42);
 	w->s->state = state;
 	chain_add(w->s, w->bw.circle);
@@ -220,6 +243,15 @@ qworld_close(struct qworld *w)
 	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
 	/* No handle and no work request left behind. */
 	assert_int_equal(uv_loop_close(&w->loop), 0);
+	store_close(w->st);
+	for (int i = 0; i < 3; i++) {
+		static const char *const sfx[] = { "", "-wal", "-shm" };
+		char path[64];
+
+		snprintf(path, sizeof(path), "%s/samen.db%s", w->dir, sfx[i]);
+		unlink(path);
+	}
+	rmdir(w->dir);
 }
 
 /*
@@ -337,31 +369,16 @@ test_batches_grouped(void **state)
 	struct link l;
 	struct ghost g;
 	struct store *st;
-	struct store_circle c;
 	struct store_stats ss;
 	struct wbuf ack;
-	char dir[] = "/tmp/samen-peer-XXXXXX", path[64], *cause = NULL;
-	uint8_t skey[32], d[32];
+	uint8_t d[32];
 	void *ctx, *router;
-	const char *sfx[] = { "", "-wal", "-shm" };
 
 	(void)state;
 	assert_non_null(w);
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/samen.db", dir);
-	assert_int_equal(store_open(&st, path, &cause), 0);
-	randombytes_buf(skey, sizeof(skey));
-	store_set_key(st, skey);
-
 	qworld_open(w, S_RUNNING);
-	memset(&c, 0, sizeof(c));
-	memcpy(c.id, w->bw.circle, CS_CIRCLELEN);
-	memcpy(c.key, w->bw.key, CS_KEYLEN);
-	c.epoch = 1;
-	c.name = "team";
-	assert_int_equal(store_circle_put(st, &c), 0);
+	st = w->st;
 	memset(&g, 0, sizeof(g));
-	w->p.env.store = st;
 	w->p.env.host.arg = &g;
 	w->p.env.host.merge = ghost_merge;
 	w->p.env.host.stored = ghost_stored;
@@ -425,12 +442,6 @@ test_batches_grouped(void **state)
 	zsock_close(w->p.router);
 	qworld_close(w);
 	zmq_ctx_term(ctx);
-	store_close(st);
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/samen.db%s", dir, sfx[i]);
-		unlink(path);
-	}
-	rmdir(dir);
 	free(w);
 }
 
