@@ -926,8 +926,10 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	 * thread, timed apart, so that the commit above is the daemon's.
 	 */
 	if (store_wal_frames(to) >= ckpt_pages) {
+		uint64_t copied;
+
 		t0 = now_s();
-		check(store_checkpoint_here(to), "checkpoint");
+		check(store_checkpoint_here(to, &copied), "checkpoint");
 		sg->checkpoint += now_s() - t0;
 	}
 	/* host_stored(): the index, after the commit, in one pass. */

@@ -32,8 +32,8 @@ static const struct conf_entry {
 	  "control requests taken into one transaction (group commit)" },
 	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, wal_autocheckpoint),
 	  100, 1000000, 4000, 0,
-	  "WAL pages written before samend checkpoints them into the "
-	  "database (on its thread pool: no write waits for it)" },
+	  "WAL pages after which the WAL starts over (samend copies them "
+	  "into the database on its thread pool: no write waits for it)" },
 	{ "listen", CONF_STR, offsetof(struct conf, listen), 0, 0, 0, 0,
 	  "where peers connect: tcp://ADDR:PORT, empty for nowhere "
 	  "(samend --listen overrides)" },

@@ -58,11 +58,16 @@ struct samend {
 	int stopping;
 	/* Checkpoints on the thread pool (ckpt_check_cb). */
 	char *db_path;
+	struct store_ckpt *ckpt;
 	uv_check_t ckpt_check;
+	uv_timer_t ckpt_idle;
 	uv_work_t ckpt_work;
 	int ckpt_busy;
 	int ckpt_rc;
 	uint64_t ckpt_frames;	/* the WAL's frames when the last began */
+	uint64_t ckpt_commits;	/* the store's commits then */
+	uint64_t ckpt_idle_from;	/* the commits when ckpt_idle was set */
+	uint64_t ckpt_copied;	/* and those it copied */
 	int lock_fd;
 	int ready_fd;		/* --daemonize: tells the parent we are up */
 	int pidfile_written;
@@ -238,54 +243,111 @@ close_walk_cb(uv_handle_t *h, void *arg)
 /*
  * Checkpoints run on the thread pool, from a connection of their own, so
  * that no commit on the loop stalls for one (tens of milliseconds with the
- * default 4,000 pages: the p99 of pipelined writes).  After each loop
- * iteration: once the WAL holds wal_autocheckpoint frames, one PASSIVE
- * checkpoint at a time, and another only after the WAL has changed.
+ * default 4,000 pages: the p99 of pipelined writes).  One at a time, and
+ * early (docs/design.md, "Checkpoints off the loop"): once the WAL holds
+ * T/8 frames (T: wal_autocheckpoint), each time T/32 more were written,
+ * and whatever the WAL holds once the loop has not written for
+ * CKPT_IDLE_MS; so that each copies and syncs a little, never the 16 MB
+ * whose sync once held every write in flight for 20 ms, and an idle
+ * daemon's samen.db holds every commit.
  */
+#define CKPT_IDLE_MS 1000
+
 static void
 ckpt_work_cb(uv_work_t *w)
 {
 	struct samend *d = w->data;
+	uint64_t log;
 
-	d->ckpt_rc = store_checkpoint(d->db_path);
+	d->ckpt_rc = store_ckpt_run(d->ckpt, &log, &d->ckpt_copied);
+}
+
+static void ckpt_done_cb(uv_work_t *w, int status);
+
+static void
+ckpt_start(struct samend *d, uint64_t frames)
+{
+	d->ckpt_frames = frames;
+	d->ckpt_commits = store_wal_commits(d->store);
+	d->ckpt_work.data = d;
+	if (uv_queue_work(&d->loop, &d->ckpt_work, ckpt_work_cb,
+	    ckpt_done_cb) == 0)
+		d->ckpt_busy = 1;
 }
 
 /*
- * A checkpoint beside a writer that does not pause never copies the whole
- * WAL, and the WAL starts over only once one has: under a sync that goes
- * on, it would grow without bound (250 MB in the 100k initial sync).  So
- * when it has passed twice the threshold, the loop copies the rest itself
- * after the background checkpoint: only what was written meanwhile.
+ * The WAL starts over only at the first commit after a checkpoint that
+ * copied all of it, and beside a writer that does not pause, none does:
+ * it would grow without bound (250 MB in the 100k initial sync).  So once
+ * it holds T frames and a checkpoint leaves little behind (T/16 frames:
+ * what was written while it ran), the loop copies the rest itself: with no
+ * writer beside it, all of it, and the next commit starts the WAL over.
+ * Past 2T it does so whatever is left: the WAL stays bounded however fast
+ * the writes come.
  */
 static void
 ckpt_done_cb(uv_work_t *w, int status)
 {
 	struct samend *d = w->data;
+	uint64_t t = (uint64_t)d->conf.wal_autocheckpoint, frames, copied;
 	int rc;
 
 	d->ckpt_busy = 0;
 	if (status == 0 && d->ckpt_rc != 0)
 		log_warnx("checkpoint failed: %s", samen_strerror(d->ckpt_rc));
-	if (status == 0 && !d->stopping && store_wal_frames(d->store) >=
-	    2 * (uint64_t)d->conf.wal_autocheckpoint &&
-	    (rc = store_checkpoint_here(d->store)) != 0)
-		log_warnx("checkpoint failed: %s", samen_strerror(rc));
+	if (status != 0 || d->stopping)
+		return;
+	frames = store_wal_frames(d->store);
+	copied = d->ckpt_copied;
+	if (frames >= t && (frames <= copied + t / 16 || frames >= 2 * t)) {
+		if ((rc = store_checkpoint_here(d->store, &copied)) != 0) {
+			log_warnx("checkpoint failed: %s", samen_strerror(rc));
+			return;
+		}
+		d->ckpt_commits = store_wal_commits(d->store);
+	}
+	/* All copied, nothing since: the next commit starts the WAL over. */
+	if (copied == frames && d->ckpt_commits == store_wal_commits(d->store))
+		d->ckpt_frames = 0;
+}
+
+static void
+ckpt_idle_cb(uv_timer_t *h)
+{
+	struct samend *d = h->data;
+	uint64_t frames = store_wal_frames(d->store);
+
+	if (!d->ckpt_busy && !d->stopping &&
+	    store_wal_commits(d->store) != d->ckpt_commits)
+		ckpt_start(d, frames);
 }
 
 static void
 ckpt_check_cb(uv_check_t *h)
 {
 	struct samend *d = h->data;
+	uint64_t t = (uint64_t)d->conf.wal_autocheckpoint;
 	uint64_t frames = store_wal_frames(d->store);
 
-	if (d->ckpt_busy || frames < (uint64_t)d->conf.wal_autocheckpoint ||
-	    frames == d->ckpt_frames)
+	if (frames < d->ckpt_frames)	/* the WAL started over */
+		d->ckpt_frames = 0;
+	if (d->ckpt_busy || store_wal_commits(d->store) == d->ckpt_commits)
 		return;
-	d->ckpt_frames = frames;
-	d->ckpt_work.data = d;
-	if (uv_queue_work(&d->loop, &d->ckpt_work, ckpt_work_cb,
-	    ckpt_done_cb) == 0)
-		d->ckpt_busy = 1;
+	if (frames < t / 8 || frames - d->ckpt_frames < t / 32) {
+		/*
+		 * Not yet: unless the writes stop here.  Set from the last
+		 * commit, not from every loop iteration: the one that ends
+		 * the timer's wait would set it again.
+		 */
+		if (store_wal_commits(d->store) != d->ckpt_idle_from) {
+			d->ckpt_idle_from = store_wal_commits(d->store);
+			uv_timer_start(&d->ckpt_idle, ckpt_idle_cb,
+			    CKPT_IDLE_MS, 0);
+		}
+		return;
+	}
+	uv_timer_stop(&d->ckpt_idle);
+	ckpt_start(d, frames);
 }
 
 static void
@@ -294,6 +356,7 @@ stop(struct samend *d)
 	log_info("shutting down");
 	d->stopping = 1;
 	uv_check_stop(&d->ckpt_check);
+	uv_timer_stop(&d->ckpt_idle);
 	/* Last sync: the replies and ACKs that waited for it go out now. */
 	durable_close(d->durable);
 	d->durable = NULL;
@@ -595,9 +658,13 @@ main(int argc, char **argv)
 			    strerror(errno));
 	}
 	free(wal_path);
+	d.ckpt = store_ckpt_new(db_path);
 	uv_check_init(&d.loop, &d.ckpt_check);
 	d.ckpt_check.data = &d;
 	uv_check_start(&d.ckpt_check, ckpt_check_cb);
+	uv_timer_init(&d.loop, &d.ckpt_idle);
+	d.ckpt_idle.data = &d;
+	uv_unref((uv_handle_t *)&d.ckpt_idle);
 	env.loop = &d.loop;
 	env.store = d.store;
 	env.vault = d.vault;
@@ -657,6 +724,8 @@ main(int argc, char **argv)
 	zmq_ctx_term(d.zctx);
 	ctl_free(d.ctl);
 	index_free(d.index);
+	/* First: the store's close checkpoints only as the last connection. */
+	store_ckpt_free(d.ckpt);
 	store_close(d.store);
 	free(db_path);
 	vault_close(d.vault);

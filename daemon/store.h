@@ -39,24 +39,37 @@ void store_close(struct store *st);
  * Checkpoints off the writer: after this, SQLite no longer checkpoints in
  * the commit that takes the WAL past its threshold (a stall of tens of
  * milliseconds on the loop); store_wal_frames says how many frames the
- * WAL held after the last commit, and the caller runs store_checkpoint
+ * WAL held after the last commit, and the caller runs store_ckpt_run
  * when it sees fit.
  */
 void store_checkpoint_elsewhere(struct store *st);
 uint64_t store_wal_frames(const struct store *st);
+/* Commits to the WAL since open: tells a WAL that changed, or started
+ * over, from one that did not. */
+uint64_t store_wal_commits(const struct store *st);
 /* The bytes a WAL of frames frames takes (SQLite's header and frame sizes). */
 uint64_t store_wal_bytes(struct store *st, uint64_t frames);
 /*
- * A PASSIVE checkpoint of the database at path, from a connection of its
- * own: safe on any thread while the store writes.  0 or SAMEN_ESTORE.
+ * PASSIVE checkpoints of the database at path from a connection of their
+ * own, kept open between runs: safe on any thread while the store writes,
+ * on one thread at a time.  store_ckpt_new only copies path (nothing is
+ * opened until the first run, on the thread that runs it); the caller
+ * frees the result with store_ckpt_free, once no run is going on.
+ * store_ckpt_run returns 0 or SAMEN_ESTORE, and in *log and *copied the
+ * frames the WAL held and those copied into the database when it ran (0
+ * and 0 on error).
  */
-int store_checkpoint(const char *path);
+struct store_ckpt;
+struct store_ckpt *store_ckpt_new(const char *path);
+int store_ckpt_run(struct store_ckpt *c, uint64_t *log, uint64_t *copied);
+void store_ckpt_free(struct store_ckpt *c);
 /*
  * The same on the store's own connection, on its thread: with no write
- * running beside it, it copies the whole WAL, and the next commit starts
- * the WAL over.  0 or SAMEN_ESTORE.
+ * running beside it (and no reader's snapshot behind it), it copies the
+ * whole WAL, and the next commit starts the WAL over.  0 or SAMEN_ESTORE;
+ * *copied: the frames copied into the database (0 on error).
  */
-int store_checkpoint_here(struct store *st);
+int store_checkpoint_here(struct store *st, uint64_t *copied);
 
 /*
  * Gives the store the storage key (it keeps a copy, wiped on close) and

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import time
 
 import msgpack
@@ -393,3 +394,77 @@ def test_checkpoints_off_the_loop(cluster):
                "a checkpoint to copy the WAL into samen.db")
     assert n.running()
     assert len(n.ls("note")) == 32
+
+
+def wal_restarts(path):
+    """The WAL header's checkpoint sequence: one more at each start-over."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return int.from_bytes(head[12:16], "big")
+
+
+def records_in(db, tmp):
+    """Rows of records in db: the file alone, read from a copy (without
+    its WAL); None while a checkpoint is writing it."""
+    copy = tmp / "copy.db"
+    shutil.copyfile(db, copy)
+    try:
+        con = sqlite3.connect(copy)
+        try:
+            return con.execute("SELECT count(*) FROM records").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        copy.unlink()
+
+
+def stream_puts(node, n, text, window=32):
+    """n CTL_PUTs of a note on one DEALER, window of them in flight: a
+    stream of writes that never pauses for long."""
+    d = zmq.Context.instance().socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    sent = done = 0
+    try:
+        d.connect(f"ipc://{node.dir}/ctl.sock")
+        while done < n:
+            while sent < n and sent - done < window:
+                req = [1, 3, ["note", None, [[0, "text", f"{sent} {text}"]]]]
+                d.send_multipart([b"", msgpack.packb(req)])
+                sent += 1
+            assert d.poll(60000), f"no reply\n{node.log_text()}"
+            frames = d.recv_multipart()
+            assert msgpack.unpackb(frames[1], raw=False)[0] == 0, frames
+            done += 1
+    finally:
+        d.close()
+
+
+def test_the_wal_starts_over_and_samen_db_catches_up(cluster, tmp_path):
+    """Checkpoints run early and in small steps on the thread pool; beside
+    a stream of writes none copies all of the WAL, so once it holds
+    wal_autocheckpoint pages the loop copies the rest and the WAL starts
+    over: it stays within about twice that.
+    Once the writes stop, within about a second samen.db alone holds every
+    record, however few pages the last ones wrote."""
+    n = cluster.node("a")
+    n.init()
+    n.configure(wal_autocheckpoint=100)     # 100 pages: 400 KB
+    n.start()
+    db, wal = n.dir / "samen.db", n.dir / "samen.db-wal"
+    n.put("case", "name=first")
+    restarts = wal_restarts(wal)
+    # About 2,000 pages of WAL, with no pause: ten times over, or more.
+    stream_puts(n, 1200, "y" * 2000)
+    assert wal_restarts(wal) >= restarts + 5
+    # Written to 200 pages at start; never grown past 400.
+    assert wal.stat().st_size <= 32 + 400 * (24 + 4096)
+    n.put("note", "text=the last, small")
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    total = con.execute("SELECT count(*) FROM records").fetchone()[0]
+    con.close()
+    assert total >= 1202
+    wait_until(lambda: records_in(db, tmp_path) == total, 30,
+               "samen.db alone to hold every record")
+    assert n.running()

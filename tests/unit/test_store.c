@@ -2545,21 +2545,17 @@ test_plaintext_absent(void **state)
 
 /*
  * Checkpoints off the writer (samend's): SQLite's own in-commit checkpoint
- * is gone, store_checkpoint from another connection copies the WAL into
+ * is gone, store_ckpt_run from another connection copies the WAL into
  * the database, and store_checkpoint_here lets the next commit restart it.
  */
+/* n notes of 4,000 bytes each from ms on: past 1,000 WAL pages at 300. */
 static void
-test_checkpoints(void **state)
+write_big(uint64_t ms, int n)
 {
 	uint8_t rid[RID_LEN];
-	uint64_t frames, before;
-	struct stat sb;
-	int i;
+	static uint64_t hlc = 10;
 
-	(void)state;
-	store_checkpoint_elsewhere(w.st);
-	/* Far past SQLite's 1,000 pages: it would have checkpointed. */
-	for (i = 0; i < 300; i++) {
+	for (int i = 0; i < n; i++) {
 		char v[4001];
 		struct op ops[2];
 
@@ -2567,31 +2563,70 @@ test_checkpoints(void **state)
 		v[sizeof(v) - 1] = '\0';
 		ops[0] = op_exist(1, NULL, 0);
 		ops[1] = op_set("text", v, NULL, 0);
-		mkrid(rid, 1700000020000ull + (uint64_t)i);
-		write1(w.st, &w.a, HLC_MAKE(10 + i, 0), "note", rid, ops, 2,
+		mkrid(rid, ms + (uint64_t)i);
+		write1(w.st, &w.a, HLC_MAKE(hlc++, 0), "note", rid, ops, 2,
 		    NULL);
 		merge(w.st);
 	}
+}
+
+static void
+test_checkpoints(void **state)
+{
+	uint64_t frames, before, log, copied;
+	struct store_ckpt *ck;
+	struct stat sb;
+
+	(void)state;
+	store_checkpoint_elsewhere(w.st);
+	/* Far past SQLite's 1,000 pages: it would have checkpointed. */
+	write_big(1700000020000ull, 300);
 	frames = store_wal_frames(w.st);
 	assert_true(frames > 1000);
 	assert_int_equal(stat(w.path, &sb), 0);
 	before = (uint64_t)sb.st_size;
 	assert_true(before < 1u << 20);	/* all of it still in the WAL */
 	/* From a connection of its own: the pages reach the database. */
-	assert_int_equal(store_checkpoint(w.path), 0);
+	ck = store_ckpt_new(w.path);
+	assert_int_equal(store_ckpt_run(ck, &log, &copied), 0);
+	assert_int_equal(log, frames);
+	assert_int_equal(copied, frames);
 	assert_int_equal(stat(w.path, &sb), 0);
 	assert_true((uint64_t)sb.st_size > before + (1u << 20));
-	/* On the store's own: all copied, the next commit starts over. */
-	assert_int_equal(store_checkpoint_here(w.st), 0);
-	{
-		struct op ops[1] = { op_exist(1, NULL, 0) };
-
-		mkrid(rid, 1700000030000ull);
-		write1(w.st, &w.a, HLC_MAKE(1000, 0), "note", rid, ops, 1,
-		    NULL);
-		merge(w.st);
-	}
+	/* Kept open, it holds no snapshot: the next commit starts over. */
+	write_big(1700000029000ull, 1);
 	assert_true(store_wal_frames(w.st) < frames / 10);
+	/* On the store's own, with nothing copied before: all of it. */
+	write_big(1700000030000ull, 300);
+	frames = store_wal_frames(w.st);
+	assert_true(frames > 1000);
+	assert_int_equal(store_checkpoint_here(w.st, &copied), 0);
+	assert_int_equal(copied, frames);
+	write_big(1700000039000ull, 1);
+	assert_true(store_wal_frames(w.st) < frames / 10);
+	/* The kept connection after the WAL started over. */
+	assert_int_equal(store_ckpt_run(ck, &log, &copied), 0);
+	assert_int_equal(log, store_wal_frames(w.st));
+	assert_true(log > 0);
+	assert_int_equal(copied, log);
+	/* A reader's snapshot: copied stops there, log goes on. */
+	{
+		sqlite3 *db;
+		uint64_t at;
+
+		write_big(1700000040000ull, 10);
+		at = store_wal_frames(w.st);
+		assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) "
+		    "FROM records", NULL, NULL, NULL), SQLITE_OK);
+		write_big(1700000041000ull, 10);
+		assert_int_equal(store_ckpt_run(ck, &log, &copied), 0);
+		assert_int_equal(log, store_wal_frames(w.st));
+		assert_int_equal(copied, at);
+		assert_true(copied < log);
+		sqlite3_close(db);
+	}
+	store_ckpt_free(ck);
 }
 
 static void
