@@ -150,10 +150,23 @@ utf8_valid(const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 
 	while (p < end) {
-		unsigned c = *p;
+		unsigned c;
 		size_t len;
 		uint32_t cp;
 
+		/* Eight bytes at a time while they are ASCII, none NUL. */
+		while (end - p >= 8) {
+			uint64_t x;
+
+			memcpy(&x, p, 8);
+			if (((x | ((x - 0x0101010101010101ull) & ~x)) &
+			    0x8080808080808080ull) != 0)
+				break;
+			p += 8;
+		}
+		if (p == end)
+			break;
+		c = *p;
 		if (c == 0)
 			return 0;
 		if (c < 0x80) {

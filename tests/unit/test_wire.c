@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "error.h"
+#include "util.h"
 #include "wire.h"
 
 /* What a table entry is read as. */
@@ -959,6 +960,25 @@ test_utf8(void **state)
 		/* Skipping a string checks it too. */
 		wire_reader_init(&r, wire_data(&w), wire_len(&w));
 		assert_int_equal(wire_skip(&r, 1), SAMEN_EUTF8);
+	}
+	/* Long ASCII runs (read eight bytes at a time), with one byte that
+	 * is not ASCII at every place: a NUL, a lone continuation, a cut
+	 * form and a good two-byte form. */
+	for (i = 0; i < 24; i++) {
+		char t[26];
+
+		memset(t, 'a', sizeof(t));
+		assert_true(utf8_valid(t, 24));
+		t[i] = '\0';
+		assert_false(utf8_valid(t, 24));
+		t[i] = (char)0x80;
+		assert_false(utf8_valid(t, 24));
+		t[i] = (char)0xc3;
+		assert_false(utf8_valid(t, i + 1));
+		t[i + 1] = (char)0xa9;		/* U+00E9 */
+		assert_true(utf8_valid(t, 25));
+		assert_true(utf8_valid(t, i + 2));
+		assert_false(utf8_valid(t, i + 1));
 	}
 	/* The same bytes as a bin are fine: bins are not text. */
 	wire_reset(&w);
