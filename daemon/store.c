@@ -467,7 +467,6 @@ struct store {
 		uint8_t seed[crypto_shorthash_siphashx24_KEYBYTES];
 		int failed;		/* records_key unreadable: never used */
 		int complete;		/* every row of records added */
-		int stepped;		/* rk_step ran in this transaction */
 		uint32_t asked;		/* rk_absent calls in this one */
 		uint8_t upto[RK_KEYLEN];	/* else: rows up to this one */
 		int has_upto;
@@ -1737,7 +1736,6 @@ store_begin(struct store *st)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
 	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
-	st->rk.stepped = 0;
 	st->rk.asked = 0;
 	fresh_clear(st, 0);
 	return 0;
@@ -3326,16 +3324,18 @@ next_rkey(struct store *st, int64_t *rkey)
  * the row is absent; when it says maybe, rec_resolve asks SQLite.  Should
  * that ever fail, records_key is UNIQUE: the insert fails, loudly.
  *
- * It fills in steps, RK_STEP rows of records_key in its order (about
- * 5 ms), in a write transaction that has asked about RK_BUSY records
- * already: a sync's or an import's, not a few puts', which it would slow
- * for nothing.  Until it is complete it answers only for keys up to the
- * last row it read.  Layers
+ * It fills in steps of RK_STEP rows of records_key in its order (about
+ * 0.3 ms), one each time a write transaction has asked about RK_BUSY more
+ * records: a sync's or an import's, not a few puts', which it would slow
+ * for nothing; and in proportion to the transaction's own work, so that
+ * none stalls (steps of 16,384 rows once held a batch of 64 puts for
+ * 5 ms).  Until it is complete it answers only for keys up to the last
+ * row it read.  Layers
  * double in room as records are added (a scalable Bloom filter): a key is
  * absent when no layer holds it.  16 bits and 4 probes per key: about 1 in
  * 400 keys per full layer is a false maybe.
  */
-#define RK_STEP 16384
+#define RK_STEP 1024
 #define RK_BUSY 64
 #define RK_FIRST 65536		/* keys of the first layer */
 #define RK_BITS 16		/* bits per key */
@@ -3405,7 +3405,6 @@ rk_step(struct store *st)
 	int64_t n = 0;
 	int rc;
 
-	st->rk.stepped = 1;
 	if ((s = q(st, Q_REC_SCAN)) == NULL)
 		return;		/* incomplete: rec_resolve asks SQLite */
 	if (st->rk.has_upto) {
@@ -3452,7 +3451,7 @@ rk_absent(struct store *st, const uint8_t *key)
 		randombytes_buf(st->rk.seed, sizeof(st->rk.seed));
 		rk_add_layer(st);
 	}
-	if (!st->rk.complete && !st->rk.stepped && ++st->rk.asked >= RK_BUSY)
+	if (!st->rk.complete && ++st->rk.asked % RK_BUSY == 0)
 		rk_step(st);
 	if (st->rk.failed)
 		return 0;		/* rk_step found a row it cannot place */

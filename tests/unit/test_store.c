@@ -4043,14 +4043,14 @@ new_records(uint64_t base, uint64_t n, uint8_t first[RID_LEN],
 
 /*
  * The filter of which records exist (rk_absent) never takes an existing
- * record for a new one: after a reopen, while it is filled 16,384 rows of
- * records_key at a time (once a transaction has asked about 64 records), a
+ * record for a new one: after a reopen, while it is filled 1,024 rows of
+ * records_key at a time (each time a transaction has asked about 64), a
  * record it has read, one past what it has read, and new records before
  * and past that point are merged right (an update of an existing record
  * taken for new would fail on records_key's UNIQUE); and again once it is
  * complete, for a record written after it was.
  */
-#define RK_N (16384 + 40)
+#define RK_N (1024 + 40)
 #define RK_BUSY_N 64
 static void
 test_record_filter(void **state)
@@ -4073,7 +4073,7 @@ test_record_filter(void **state)
 
 	/*
 	 * Enough new records (in between the old ones) for the first step,
-	 * which reads up to the 16,384th row; last is past it.
+	 * which reads up to the 1,024th row; last is past it.
 	 */
 	assert_int_equal(store_begin(w.st), 0);
 	new_records(t0 + 1, RK_BUSY_N, NULL, NULL);
