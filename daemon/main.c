@@ -57,7 +57,6 @@ struct samend {
 	char *listen;		/* --listen, overriding the config */
 	int stopping;
 	/* Checkpoints on the thread pool (ckpt_check_cb). */
-	char *db_path;
 	struct store_ckpt *ckpt;
 	uv_check_t ckpt_check;
 	uv_timer_t ckpt_idle;
@@ -66,8 +65,8 @@ struct samend {
 	int ckpt_rc;
 	uint64_t ckpt_frames;	/* the WAL's frames when the last began */
 	uint64_t ckpt_commits;	/* the store's commits then */
+	uint64_t ckpt_copied;	/* the WAL's frames copied when it ended */
 	uint64_t ckpt_idle_from;	/* the commits when ckpt_idle was set */
-	uint64_t ckpt_copied;	/* and those it copied */
 	int lock_fd;
 	int ready_fd;		/* --daemonize: tells the parent we are up */
 	int pidfile_written;
@@ -635,7 +634,6 @@ main(int argc, char **argv)
 		fatalx("%s: %s", db_path, cause);
 	/* wal_autocheckpoint is ckpt_check_cb's, not SQLite's. */
 	store_checkpoint_elsewhere(d.store);
-	d.db_path = db_path;
 	d.index = index_new();
 	if (uv_loop_init(&d.loop) != 0)
 		fatalx("uv_loop_init failed");

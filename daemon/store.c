@@ -1678,30 +1678,33 @@ fail:
 int
 store_ckpt_run(struct store_ckpt *c, uint64_t *log, uint64_t *copied)
 {
+	int64_t nlog = -1, ncopied = -1;
 	int rc;
 
 	*log = *copied = 0;
 	if (c->db == NULL && ckpt_open(c) != 0)
 		return SAMEN_ESTORE;
-	rc = sqlite3_step(c->s);
-	if (rc == SQLITE_ROW && sqlite3_column_int64(c->s, 1) >= 0 &&
-	    sqlite3_column_int64(c->s, 2) >= 0) {
-		*log = (uint64_t)sqlite3_column_int64(c->s, 1);
-		*copied = (uint64_t)sqlite3_column_int64(c->s, 2);
+	if ((rc = sqlite3_step(c->s)) == SQLITE_ROW) {
+		nlog = sqlite3_column_int64(c->s, 1);
+		ncopied = sqlite3_column_int64(c->s, 2);
 		rc = sqlite3_step(c->s);
 	}
 	/* Reset at once: no snapshot or lock is kept until the next run. */
-	if (sqlite3_reset(c->s) != SQLITE_OK || rc != SQLITE_DONE)
-		return SAMEN_ESTORE;
+	if (sqlite3_reset(c->s) != SQLITE_OK || rc != SQLITE_DONE ||
+	    nlog < 0 || ncopied < 0)
+		return SAMEN_ESTORE;	/* -1: not in WAL mode */
 	/*
 	 * SQLite syncs the database only when it copied up to the WAL's end
 	 * as it is when the copy is done: beside a writer, never.  The pages
 	 * then wait in the page cache until the checkpoint that does reach
 	 * the end (the loop's, store_checkpoint_here), which paid for all of
-	 * them: 40-70 ms.  Synced here, that one syncs only its own.
+	 * them: 40-70 ms.  Synced here, that one syncs only its own (and
+	 * when SQLite has synced, this finds nothing to write).
 	 */
-	if (*copied > 0 && fdatasync(c->fd) != 0)
+	if (ncopied > 0 && fdatasync(c->fd) != 0)
 		return SAMEN_ESTORE;
+	*log = (uint64_t)nlog;
+	*copied = (uint64_t)ncopied;
 	return 0;
 }
 

@@ -56,8 +56,10 @@ uint64_t store_wal_bytes(struct store *st, uint64_t frames);
  * opened until the first run, on the thread that runs it); the caller
  * frees the result with store_ckpt_free, once no run is going on.
  * store_ckpt_run returns 0 or SAMEN_ESTORE, and in *log and *copied the
- * frames the WAL held and those copied into the database when it ran (0
- * and 0 on error).
+ * frames the WAL held when it ran and how many of them are copied into
+ * the database, by this run or earlier ones (0 and 0 on error).  It also
+ * syncs the database file, which SQLite does only when it copied all of
+ * the WAL.
  */
 struct store_ckpt;
 struct store_ckpt *store_ckpt_new(const char *path);
@@ -67,7 +69,8 @@ void store_ckpt_free(struct store_ckpt *c);
  * The same on the store's own connection, on its thread: with no write
  * running beside it (and no reader's snapshot behind it), it copies the
  * whole WAL, and the next commit starts the WAL over.  0 or SAMEN_ESTORE;
- * *copied: the frames copied into the database (0 on error).
+ * *copied: the WAL's frames copied into the database, by this checkpoint
+ * or earlier ones (0 on error).
  */
 int store_checkpoint_here(struct store *st, uint64_t *copied);
 

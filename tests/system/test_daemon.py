@@ -430,6 +430,7 @@ def stream_puts(node, n, text, window=32):
         d.connect(f"ipc://{node.dir}/ctl.sock")
         while done < n:
             while sent < n and sent - done < window:
+                # [version, CTL_PUT, [collection, rid, [[SET, f, v]]]]
                 req = [1, 3, ["note", None, [[0, "text", f"{sent} {text}"]]]]
                 d.send_multipart([b"", msgpack.packb(req)])
                 sent += 1
