@@ -314,11 +314,14 @@ static void
 ckpt_idle_cb(uv_timer_t *h)
 {
 	struct samend *d = h->data;
-	uint64_t frames = store_wal_frames(d->store);
 
-	if (!d->ckpt_busy && !d->stopping &&
-	    store_wal_commits(d->store) != d->ckpt_commits)
-		ckpt_start(d, frames);
+	if (d->stopping || store_wal_commits(d->store) == d->ckpt_commits)
+		return;
+	/* A checkpoint still running may not have seen the last commits. */
+	if (d->ckpt_busy)
+		uv_timer_start(h, ckpt_idle_cb, CKPT_IDLE_MS, 0);
+	else
+		ckpt_start(d, store_wal_frames(d->store));
 }
 
 static void
