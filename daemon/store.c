@@ -2,12 +2,10 @@
 #include "store.h"
 
 #include <assert.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -1632,7 +1630,6 @@ struct store_ckpt {
 	char *path;
 	sqlite3 *db;
 	sqlite3_stmt *s;
-	int fd;			/* the database file, for its sync */
 };
 
 struct store_ckpt *
@@ -1641,7 +1638,6 @@ store_ckpt_new(const char *path)
 	struct store_ckpt *c = xcalloc(1, sizeof(*c));
 
 	c->path = xstrdup(path);
-	c->fd = -1;
 	return c;
 }
 
@@ -1649,8 +1645,7 @@ static int
 ckpt_open(struct store_ckpt *c)
 {
 	if (sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    (c->fd = open(c->path, O_RDWR | O_CLOEXEC)) < 0)
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
 	/*
@@ -1667,11 +1662,8 @@ ckpt_open(struct store_ckpt *c)
 fail:
 	sqlite3_finalize(c->s);
 	sqlite3_close(c->db);
-	if (c->fd >= 0)
-		close(c->fd);
 	c->s = NULL;
 	c->db = NULL;
-	c->fd = -1;
 	return SAMEN_ESTORE;
 }
 
@@ -1699,10 +1691,19 @@ store_ckpt_run(struct store_ckpt *c, uint64_t *log, uint64_t *copied)
 	 * then wait in the page cache until the checkpoint that does reach
 	 * the end (the loop's, store_checkpoint_here), which paid for all of
 	 * them: 40-70 ms.  Synced here, that one syncs only its own (and
-	 * when SQLite has synced, this finds nothing to write).
+	 * when SQLite has synced, this finds nothing to write).  Through
+	 * SQLite's own handle: closing a descriptor of our own would drop
+	 * every POSIX lock this process holds on the file.
 	 */
-	if (ncopied > 0 && fdatasync(c->fd) != 0)
-		return SAMEN_ESTORE;
+	if (ncopied > 0) {
+		sqlite3_file *f = NULL;
+
+		if (sqlite3_file_control(c->db, "main",
+		    SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || f == NULL ||
+		    f->pMethods == NULL ||
+		    f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+			return SAMEN_ESTORE;
+	}
 	*log = (uint64_t)nlog;
 	*copied = (uint64_t)ncopied;
 	return 0;
@@ -1715,8 +1716,6 @@ store_ckpt_free(struct store_ckpt *c)
 		return;
 	sqlite3_finalize(c->s);
 	sqlite3_close(c->db);
-	if (c->fd >= 0)
-		close(c->fd);
 	free(c->path);
 	free(c);
 }
