@@ -263,6 +263,22 @@ ckpt_work_cb(uv_work_t *w)
 
 static void ckpt_done_cb(uv_work_t *w, int status);
 
+/*
+ * The disk failed to sync samen.db in a checkpoint: what was copied may
+ * be lost while the WAL holds it, and a later sync of the file may succeed
+ * all the same, after which the WAL would start over without it
+ * (store.h).  So samend stops at once, as after a crash: no close, no
+ * checkpoint, the WAL left whole; every acknowledged write is in it, and
+ * the next start recovers from it.
+ */
+static void
+sync_failed(struct samend *d)
+{
+	fatalx("%s/%s: the disk failed to sync it; stopping with its WAL "
+	    "whole (every acknowledged write is in it): check the disk, then "
+	    "start samend again", d->dir, DB_FILE);
+}
+
 static void
 ckpt_start(struct samend *d, uint64_t frames)
 {
@@ -292,6 +308,8 @@ ckpt_done_cb(uv_work_t *w, int status)
 	int rc;
 
 	d->ckpt_busy = 0;
+	if (status == 0 && d->ckpt_rc == -EIO)
+		sync_failed(d);
 	if (status == 0 && d->ckpt_rc != 0)
 		log_warnx("checkpoint failed: %s", samen_strerror(d->ckpt_rc));
 	if (status != 0 || d->stopping)
@@ -299,7 +317,9 @@ ckpt_done_cb(uv_work_t *w, int status)
 	frames = store_wal_frames(d->store);
 	copied = d->ckpt_copied;
 	if (frames >= t && (frames <= copied + t / 16 || frames >= 2 * t)) {
-		if ((rc = store_checkpoint_here(d->store, &copied)) != 0) {
+		if ((rc = store_checkpoint_here(d->store, &copied)) == -EIO)
+			sync_failed(d);
+		if (rc != 0) {
 			log_warnx("checkpoint failed: %s", samen_strerror(rc));
 			return;
 		}

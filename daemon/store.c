@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1606,6 +1607,18 @@ store_wal_commits(const struct store *st)
 	return st->wal_commits;
 }
 
+/*
+ * A checkpoint's failure: -EIO if a sync failed (what it was to write may
+ * be lost, and a later sync of the same file may succeed all the same: a
+ * writeback error is reported once per open file), else SAMEN_ESTORE.
+ */
+static int
+ckpt_error(sqlite3 *db)
+{
+	return sqlite3_extended_errcode(db) == SQLITE_IOERR_FSYNC ? -EIO :
+	    SAMEN_ESTORE;
+}
+
 int
 store_checkpoint_here(struct store *st, uint64_t *copied)
 {
@@ -1615,7 +1628,7 @@ store_checkpoint_here(struct store *st, uint64_t *copied)
 	/* The store's connection has read the database: it knows its WAL. */
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &ckpt) != SQLITE_OK)
-		return SAMEN_ESTORE;
+		return ckpt_error(st->db);
 	*copied = ckpt > 0 ? (uint64_t)ckpt : 0;
 	return 0;
 }
@@ -1681,9 +1694,13 @@ store_ckpt_run(struct store_ckpt *c, uint64_t *log, uint64_t *copied)
 		ncopied = sqlite3_column_int64(c->s, 2);
 		rc = sqlite3_step(c->s);
 	}
+	if (rc != SQLITE_DONE) {
+		rc = ckpt_error(c->db);
+		sqlite3_reset(c->s);
+		return rc;
+	}
 	/* Reset at once: no snapshot or lock is kept until the next run. */
-	if (sqlite3_reset(c->s) != SQLITE_OK || rc != SQLITE_DONE ||
-	    nlog < 0 || ncopied < 0)
+	if (sqlite3_reset(c->s) != SQLITE_OK || nlog < 0 || ncopied < 0)
 		return SAMEN_ESTORE;	/* -1: not in WAL mode */
 	/*
 	 * SQLite syncs the database only when it copied up to the WAL's end
@@ -1700,9 +1717,10 @@ store_ckpt_run(struct store_ckpt *c, uint64_t *log, uint64_t *copied)
 
 		if (sqlite3_file_control(c->db, "main",
 		    SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || f == NULL ||
-		    f->pMethods == NULL ||
-		    f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+		    f->pMethods == NULL)
 			return SAMEN_ESTORE;
+		if (f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+			return -EIO;
 	}
 	*log = (uint64_t)nlog;
 	*copied = (uint64_t)ncopied;

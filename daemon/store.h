@@ -55,11 +55,15 @@ uint64_t store_wal_bytes(struct store *st, uint64_t frames);
  * on one thread at a time.  store_ckpt_new only copies path (nothing is
  * opened until the first run, on the thread that runs it); the caller
  * frees the result with store_ckpt_free, once no run is going on.
- * store_ckpt_run returns 0 or SAMEN_ESTORE, and in *log and *copied the
- * frames the WAL held when it ran and how many of them are copied into
- * the database, by this run or earlier ones (0 and 0 on error).  It also
- * syncs the database file, which SQLite does only when it copied all of
- * the WAL.
+ * store_ckpt_run returns 0, -EIO or SAMEN_ESTORE, and in *log and *copied
+ * the frames the WAL held when it ran and how many of them are copied
+ * into the database, by this run or earlier ones (0 and 0 on error).  It
+ * also syncs the database file, which SQLite does only when it copied all
+ * of the WAL.  -EIO: a sync failed.  What it was to write may be lost,
+ * and a later sync of the file may succeed all the same (Linux reports a
+ * writeback error once per open file), after which the WAL would start
+ * over without it: the caller must stop writing and checkpointing, and
+ * leave the WAL as it is (samend stops at once).
  */
 struct store_ckpt;
 struct store_ckpt *store_ckpt_new(const char *path);
@@ -68,9 +72,10 @@ void store_ckpt_free(struct store_ckpt *c);
 /*
  * The same on the store's own connection, on its thread: with no write
  * running beside it (and no reader's snapshot behind it), it copies the
- * whole WAL, and the next commit starts the WAL over.  0 or SAMEN_ESTORE;
- * *copied: the WAL's frames copied into the database, by this checkpoint
- * or earlier ones (0 on error).
+ * whole WAL, and the next commit starts the WAL over.  0, -EIO (a sync
+ * failed: as for store_ckpt_run) or SAMEN_ESTORE; *copied: the WAL's
+ * frames copied into the database, by this checkpoint or earlier ones (0
+ * on error).
  */
 int store_checkpoint_here(struct store *st, uint64_t *copied);
 

@@ -1,4 +1,5 @@
 /* test_store: the SQLite store: chains, forks, merging, record views, rebuild, secrecy at rest, sync support, peers. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2629,6 +2630,134 @@ test_checkpoints(void **state)
 	store_ckpt_free(ck);
 }
 
+/*
+ * A VFS that is the default one, but whose syncs of main database files
+ * fail while fail_db_sync is set: a disk that cannot write samen.db.  Its
+ * files are the default VFS's own, with a copy of their methods in which
+ * xSync (and xClose, to forget them) are ours.
+ */
+static sqlite3_vfs failvfs, *realvfs;
+static sqlite3_io_methods failio;
+static const sqlite3_io_methods *realio;
+static sqlite3_file *dbfiles[8];
+static int fail_db_sync;
+
+static int
+is_dbfile(sqlite3_file *f)
+{
+	for (size_t i = 0; i < sizeof(dbfiles) / sizeof(dbfiles[0]); i++)
+		if (dbfiles[i] == f)
+			return 1;
+	return 0;
+}
+
+static int
+failvfs_sync(sqlite3_file *f, int flags)
+{
+	if (fail_db_sync && is_dbfile(f))
+		return SQLITE_IOERR_FSYNC;
+	return realio->xSync(f, flags);
+}
+
+static int
+failvfs_close(sqlite3_file *f)
+{
+	for (size_t i = 0; i < sizeof(dbfiles) / sizeof(dbfiles[0]); i++)
+		if (dbfiles[i] == f)
+			dbfiles[i] = NULL;
+	return realio->xClose(f);
+}
+
+static int
+failvfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f,
+    int flags, int *out)
+{
+	int rc;
+
+	size_t i = 0;
+
+	(void)vfs;
+	if ((rc = realvfs->xOpen(realvfs, name, f, flags, out)) != SQLITE_OK ||
+	    f->pMethods == NULL || !(flags & SQLITE_OPEN_MAIN_DB))
+		return rc;
+	if (realio == NULL) {
+		realio = f->pMethods;
+		failio = *realio;
+		failio.xSync = failvfs_sync;
+		failio.xClose = failvfs_close;
+	}
+	if (f->pMethods != realio)
+		return rc;		/* not a file of the kind we copied */
+	f->pMethods = &failio;
+	while (i < sizeof(dbfiles) / sizeof(dbfiles[0]) && dbfiles[i] != NULL)
+		i++;
+	if (i < sizeof(dbfiles) / sizeof(dbfiles[0]))
+		dbfiles[i] = f;
+	return SQLITE_OK;
+}
+
+/*
+ * A failed sync of samen.db in a checkpoint is told apart (-EIO), from
+ * the connection of its own and from the store's: samend stops on it
+ * (main.c, sync_failed) before the WAL can start over without what was
+ * lost.  Nothing is lost meanwhile: the WAL still holds every commit.
+ */
+/* teardown, with the default VFS back even if the test failed half-way. */
+static int
+teardown_vfs(void **state)
+{
+	fail_db_sync = 0;
+	sqlite3_vfs_unregister(&failvfs);
+	return teardown(state);
+}
+
+static void
+test_checkpoint_sync_fails(void **state)
+{
+	uint64_t log, copied;
+	struct store_ckpt *ck;
+	struct store_stats s;
+	sqlite3 *db;
+
+	(void)state;
+	realvfs = sqlite3_vfs_find(NULL);
+	failvfs = *realvfs;
+	failvfs.zName = "samen-failsync";
+	failvfs.xOpen = failvfs_open;
+	assert_int_equal(sqlite3_vfs_register(&failvfs, 1), SQLITE_OK);
+	store_close(w.st);
+	open_store(&w.st, 1);
+	store_checkpoint_elsewhere(w.st);
+	write_big(1700000050000ull, 300);
+	ck = store_ckpt_new(w.path);
+	/* Behind a reader's snapshot SQLite does not sync: our own sync. */
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) "
+	    "FROM records", NULL, NULL, NULL), SQLITE_OK);
+	write_big(1700000051000ull, 10);
+	fail_db_sync = 1;
+	assert_int_equal(store_ckpt_run(ck, &log, &copied), -EIO);
+	sqlite3_close(db);
+	/* All of it: SQLite's own sync, from both connections. */
+	assert_int_equal(store_ckpt_run(ck, &log, &copied), -EIO);
+	assert_int_equal(store_checkpoint_here(w.st, &copied), -EIO);
+	fail_db_sync = 0;
+	assert_int_equal(store_ckpt_run(ck, &log, &copied), 0);
+	assert_int_equal(copied, log);
+	/* The disk is back: the WAL still held all of it. */
+	store_ckpt_free(ck);
+	store_close(w.st);
+	w.st = NULL;
+	open_store(&w.st, 1);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.records, 310);
+	store_close(w.st);
+	w.st = NULL;
+	assert_int_equal(sqlite3_vfs_unregister(&failvfs), SQLITE_OK);
+	assert_ptr_equal(sqlite3_vfs_find(NULL), realvfs);
+	open_store(&w.st, 1);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -4434,6 +4563,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_sync_fails, setup,
+		    teardown_vfs),
 		cmocka_unit_test_setup_teardown(test_delete_vs_edit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
