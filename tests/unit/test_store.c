@@ -2571,6 +2571,19 @@ write_big(uint64_t ms, int n)
 	}
 }
 
+/* A connection of its own reading the store: its snapshot holds back
+ * checkpoints until sqlite3_close. */
+static sqlite3 *
+reader_at_snapshot(void)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) "
+	    "FROM records", NULL, NULL, NULL), SQLITE_OK);
+	return db;
+}
+
 static void
 test_checkpoints(void **state)
 {
@@ -2617,9 +2630,7 @@ test_checkpoints(void **state)
 
 		write_big(1700000040000ull, 10);
 		at = store_wal_frames(w.st);
-		assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) "
-		    "FROM records", NULL, NULL, NULL), SQLITE_OK);
+		db = reader_at_snapshot();
 		write_big(1700000041000ull, 10);
 		assert_int_equal(store_ckpt_run(ck, &log, &copied), 0);
 		assert_int_equal(log, store_wal_frames(w.st));
@@ -2731,9 +2742,7 @@ test_checkpoint_sync_fails(void **state)
 	write_big(1700000050000ull, 300);
 	ck = store_ckpt_new(w.path);
 	/* Behind a reader's snapshot SQLite does not sync: our own sync. */
-	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) "
-	    "FROM records", NULL, NULL, NULL), SQLITE_OK);
+	db = reader_at_snapshot();
 	write_big(1700000051000ull, 10);
 	fail_db_sync = 1;
 	assert_int_equal(store_ckpt_run(ck, &log, &copied), -EIO);
