@@ -20,7 +20,8 @@ struct durable {
 	int fd;
 	pthread_t thread;
 	/* Tests only: SAMEND_TEST_SYNC_DELAY_MS holds every sync back,
-	 * SAMEND_TEST_SYNC_FAIL makes every sync fail (EIO). */
+	 * SAMEND_TEST_SYNC_FAIL makes every sync of commits fail (EIO): a
+	 * disk that fails after samend started. */
 	long delay_ms;
 	int fail;
 
@@ -31,7 +32,7 @@ struct durable {
 	uint64_t done;
 	int failed;		/* a sync failed: no more, ever */
 	int stop;
-	int presync;		/* durable_prefill's zeros: sync them first */
+	int presync;		/* durable_prefill's zeros: sync, asked or not */
 
 	/* The loop's: what cb was last told. */
 	uint64_t told;
@@ -59,28 +60,22 @@ run(void *arg)
 		while (!d->stop && !d->failed && !d->presync &&
 		    d->requested <= d->done)
 			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->presync) {
-			/* No commit waits on it; a failing disk fails the
-			 * next sync too, which is then reported. */
-			d->presync = 0;
-			pthread_mutex_unlock(&d->mu);
-			if (fdatasync(d->fd) != 0)
-				log_warnx("syncing the replica's log ahead of "
-				    "use: %s", strerror(errno));
-			pthread_mutex_lock(&d->mu);
-			continue;
-		}
-		if (d->failed || d->requested <= d->done)
+		if (d->failed || (!d->presync && d->requested <= d->done))
 			break;	/* stopping, and nothing left to sync */
 		/*
 		 * Every ticket up to target was requested after its COMMIT
-		 * returned, so its frames are written: one sync covers them.
+		 * returned, so its frames are written: one sync covers them,
+		 * and durable_prefill's zeros if asked.  A failure there is
+		 * a failure like any: a writeback error is reported once per
+		 * open file, so the next sync could not be trusted to tell.
 		 */
+		d->presync = 0;
 		target = d->requested;
 		pthread_mutex_unlock(&d->mu);
 		if (d->delay_ms > 0)
 			nap(d->delay_ms);
-		rc = d->fail ? (errno = EIO, -1) : fdatasync(d->fd);
+		rc = d->fail && target > d->done ? (errno = EIO, -1) :
+		    fdatasync(d->fd);
 		err = rc == 0 ? 0 : errno ? errno : EIO;
 		pthread_mutex_lock(&d->mu);
 		if (err == 0)

@@ -41,7 +41,8 @@ int durable_open(struct durable **out, uv_loop_t *loop, const char *path,
  * they are never read as frames.  Only before anything else can write the
  * WAL (at start, before serving): writing past an end that SQLite is
  * moving would wipe its frames.  0, or SAMEN_ESTORE (what was written
- * stays: zeros past the end are harmless).
+ * stays: zeros past the end are harmless).  A failed sync of the zeros is
+ * told as any failed sync is (cb(arg, done, SAMEN_ESTORE)).
  */
 int durable_prefill(struct durable *d, uint64_t bytes);
 /* Asks for every commit up to ticket to be synced.  On the loop. */

@@ -3350,10 +3350,11 @@ next_rkey(struct store *st, int64_t *rkey)
  * for nothing; and in proportion to the transaction's own work, so that
  * none stalls (steps of 16,384 rows once held a batch of 64 puts for
  * 5 ms).  Until it is complete it answers only for keys up to the last
- * row it read.  Layers
- * double in room as records are added (a scalable Bloom filter): a key is
- * absent when no layer holds it.  16 bits and 4 probes per key: about 1 in
- * 400 keys per full layer is a false maybe.
+ * row it read.
+ *
+ * Layers double in room as records are added (a scalable Bloom filter): a
+ * key is absent when no layer holds it.  16 bits and 4 probes per key:
+ * about 1 in 400 keys per full layer is a false maybe.
  */
 #define RK_STEP 1024
 #define RK_BUSY 64

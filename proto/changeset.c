@@ -341,7 +341,6 @@ changeset_open(struct cs_opened *out, const struct cs_header *h,
 	for (uint32_t i = 0; i < pl->nchunks; i++) {
 		struct cs_read_chunk *x = &out->chunks[i];
 
-		out->n = i + 1;
 		if (pl->chunks[i].purged)
 			continue;
 		if ((rc = changeset_chunk_read(&x->plain, &x->len, &x->oc, h,

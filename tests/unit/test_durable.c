@@ -230,6 +230,33 @@ test_prefill(void **state)
 	durable_close(d);
 }
 
+/*
+ * A failed sync of the zeros is a failed sync like any: told at once, and
+ * nothing is synced after it (the next sync of the file could succeed all
+ * the same: a writeback error is reported once per open file).
+ */
+static void
+test_prefill_sync_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d;
+	size_t told;
+
+	/* /dev/null takes the zeros, and fails every sync (EINVAL). */
+	d = open_told(f, "/dev/null", &t);
+	assert_int_equal(durable_prefill(d, 100000), 0);
+	/* Waited for without an assert: d must be closed before one. */
+	for (int i = 0; i < 5000 && t.n == 0; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT), usleep(1000);
+	told = t.n;
+	durable_close(d);
+	assert_int_equal(told, 1);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.done[0], 0);
+	assert_int_equal(t.status[0], SAMEN_ESTORE);
+}
+
 int
 main(void)
 {
@@ -239,6 +266,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefill_sync_fails, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_error, setup,
 		    teardown),
 	};
