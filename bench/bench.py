@@ -55,6 +55,11 @@ SIZES = {
                  chain=8, chain_writes=30),
 }
 
+# Writes in flight from the one client of "entry": the rate and p99 of
+# each trace the curve between them, and the target asks for both at once.
+ENTRY_WINDOWS = (16, 32, 48, 64, 128, 256)
+ENTRY_P99_MS = 5.0
+
 SCENARIOS = ["limits", "initial", "insync", "diff", "bulk", "footprint",
              "entry", "storm", "gossip"]
 
@@ -873,7 +878,7 @@ def sc_entry(run):
     api1 = run.tool_json(run.tool("ctlbench"), "put", d.path, n, 1)
     pipes = []
     prof = None
-    for w in (16, 32, 64, 256):
+    for w in ENTRY_WINDOWS:
         perf = run.perf_start("entry", d.pid) if w == 256 else None
         cpu0 = proc_cpu(d.pid)
         pipes.append(run.tool_json(run.tool("ctlbench"), "put", d.path,
@@ -887,9 +892,19 @@ def sc_entry(run):
                 k: r3(v * cpu / run.size["entry_pipe"] * 1e6)
                 for k, v in prof["stage_share"].items()}
     best = max(pipes, key=lambda x: x["per_s"])
+    # The target is a rate and a tail together: the fastest window whose
+    # p99 stays within 5 ms is the operating point that answers it.
+    within = [p for p in pipes if p["p99_ms"] <= ENTRY_P99_MS]
+    point = max(within, key=lambda x: x["per_s"]) if within else None
     data = dict(samen_put=seq, api_sequential=api1, api_pipelined=pipes,
                 best_writes_per_s=best["per_s"], best_window=best["window"],
                 best_p99_ms=best["p99_ms"],
+                within_p99=dict(p99_ms_bound=ENTRY_P99_MS,
+                                window=point["window"] if point else None,
+                                writes_per_s=point["per_s"] if point
+                                else None,
+                                ratio_to_target=r3(point["per_s"] / 20_000)
+                                if point else None),
                 ratio_p50_to_fsync=r3(seq["p50_ms"] /
                                       L["sqlite_fsync_txn_p50_ms"]),
                 ratio_to_sign_1core=r3(best["per_s"] /
@@ -909,8 +924,11 @@ def sc_entry(run):
              f"{api1['p50_ms']:.2f} ms); pipelined: "
              + ", ".join(f"window {p['window']}: {human_n(p['per_s'])}/s "
                          f"p99 {p['p99_ms']:.1f} ms" for p in pipes)
-             + f" ({best['per_s'] / 20_000:.2f} × the 20k/s target; "
-             f"the disk's fsync'd commit alone: p99 "
+             + f"; fastest with p99 ≤ {ENTRY_P99_MS:g} ms: "
+             + (f"window {point['window']}, {human_n(point['per_s'])}/s = "
+                f"{point['per_s'] / 20_000:.2f} × the 20k/s target"
+                if point else "none")
+             + f" (the disk's fsync'd commit alone: p99 "
              f"{L['sqlite_fsync_txn_p99_ms']:.2f} ms, p99.9 "
              f"{L['sqlite_fsync_txn_p999_ms']:.2f} ms)")
     d.stop()

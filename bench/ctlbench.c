@@ -14,7 +14,11 @@
  *       non-zero counts as an error.
  *
  * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
- * in milliseconds, errors.
+ * in milliseconds, errors.  With CTLBENCH_DUMP=FILE, put also writes
+ * FILE: a line per request, in the order sent, with its send time
+ * (CLOCK_MONOTONIC, seconds: the clock a daemon's own timestamps would
+ * use) and its latency in milliseconds, for lining slow writes up with
+ * what the daemon did then (docs/performance.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +75,20 @@ report(const char *what, double *lat, long n, double secs, long errors,
 #undef Q
 }
 
+/* CTLBENCH_DUMP's lines; before report, which sorts lat. */
+static void
+dump(const char *path, const double *sent, const double *lat, long n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		die("CTLBENCH_DUMP: cannot open the file");
+	for (long i = 0; i < n; i++)
+		fprintf(f, "%.6f %.3f\n", sent[i], lat[i] * 1e3);
+	if (fclose(f) != 0)
+		die("CTLBENCH_DUMP: cannot write the file");
+}
+
 static void
 put_request(struct wbuf *w, size_t bytes, long i)
 {
@@ -119,7 +137,7 @@ cmd_put(const char *dir, long n, long window, size_t bytes)
 	struct wbuf w;
 	long next = 0, done = 0, errors = 0;
 	int zero = 0, hwm = 0;
-	double t0;
+	double t0, secs;
 
 	if (ctx == NULL || sent == NULL || lat == NULL)
 		die("out of memory");
@@ -160,7 +178,10 @@ cmd_put(const char *dir, long n, long window, size_t bytes)
 		zmq_msg_close(&m);
 		done++;
 	}
-	report("put", lat, n, now_s() - t0, errors, window);
+	secs = now_s() - t0;
+	if (getenv("CTLBENCH_DUMP") != NULL)
+		dump(getenv("CTLBENCH_DUMP"), sent, lat, n);
+	report("put", lat, n, secs, errors, window);
 	wire_free(&w);
 	zmq_close(s);
 	zmq_ctx_term(ctx);

@@ -1131,6 +1131,9 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 		usage();
+	/* As samend does: SQLite's memory statistics off (store.h). */
+	if (store_global_init() != 0)
+		die("SQLite was in use before store_global_init");
 	cmd = argv[1];
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

@@ -168,7 +168,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (sodium_init() < 0 || n == 0)
+	/* As samend does: SQLite's memory statistics off (store.h). */
+	if (store_global_init() != 0 || sodium_init() < 0 || n == 0)
 		return 1;
 	if (where == NULL) {
 		if (mkdtemp(dir) == NULL)

@@ -612,6 +612,9 @@ main(int argc, char **argv)
 	d.dir = default_dir();
 	parse_args(&d, argc, argv, &check_config, &daemon);
 	log_init(1, LOG_LEVEL_INFO, "samend");
+	if (store_global_init() != 0)
+		log_warnx("SQLite was initialised early: its memory statistics "
+		    "stay on");
 	if (d.dir == NULL)
 		fatalx("no data directory: use -d DIR or set SAMEN_HOME");
 	if (d.conf_path == NULL)

@@ -1414,6 +1414,13 @@ migrate(struct store *st, int version, char **cause)
 	return rc;
 }
 
+int
+store_global_init(void)
+{
+	return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? 0 :
+	    SAMEN_ESTORE;
+}
+
 static int
 setup(struct store *st, const char *path, char **cause)
 {

@@ -30,6 +30,17 @@
  */
 struct store;
 
+/*
+ * Once per process, before anything else uses SQLite (sqlite3_config's
+ * rule): turns SQLite's memory statistics off.  Nothing here reads them,
+ * and they cost a lock of one process-wide mutex around every allocation
+ * and free of every connection, the loop's and the pool's alike: 5-10 %
+ * of the loop under pipelined writes (docs/performance.md).  0, or
+ * SAMEN_ESTORE if SQLite was in use already (then nothing changed, and
+ * nothing is wrong but the speed).
+ */
+int store_global_init(void);
+
 /* Opens or creates path.  On error returns a negative code and *cause
  * (free with free()). */
 int store_open(struct store **st, const char *path, char **cause);

@@ -2584,6 +2584,27 @@ reader_at_snapshot(void)
 	return db;
 }
 
+/*
+ * main turned SQLite's memory statistics off before anything used SQLite:
+ * a store was opened and written since, and SQLite counted none of it.
+ * Once SQLite is in use, the switch is refused and says so.
+ */
+static void
+test_memory_statistics_off(void **state)
+{
+	sqlite3_int64 now = -1, high = -1;
+
+	(void)state;
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_circle_put(w.st, &w.circle), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_COUNT, &now,
+	    &high, 0), SQLITE_OK);
+	assert_int_equal(now, 0);
+	assert_int_equal(sqlite3_memory_used(), 0);
+	assert_int_equal(store_global_init(), SAMEN_ESTORE);
+}
+
 static void
 test_checkpoints(void **state)
 {
@@ -4570,6 +4591,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_statistics_off,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_sync_fails, setup,
@@ -4645,7 +4668,7 @@ main(void)
 		    setup, teardown),
 	};
 
-	if (sodium_init() < 0)
+	if (store_global_init() != 0 || sodium_init() < 0)
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
