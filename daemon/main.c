@@ -67,6 +67,7 @@ struct samend {
 	uint64_t ckpt_commits;	/* the store's commits then */
 	uint64_t ckpt_copied;	/* the WAL's frames copied when it ended */
 	uint64_t ckpt_idle_from;	/* the commits when ckpt_idle was set */
+	int ckpt_test_fail;	/* $SAMEND_TEST_CKPT_SYNC_FAIL, for tests */
 	int lock_fd;
 	int ready_fd;		/* --daemonize: tells the parent we are up */
 	int pidfile_written;
@@ -259,6 +260,13 @@ ckpt_work_cb(uv_work_t *w)
 	uint64_t log;
 
 	d->ckpt_rc = store_ckpt_run(d->ckpt, &log, &d->ckpt_copied);
+	/*
+	 * Tests only: once a checkpoint has copied, samend is told that the
+	 * sync of samen.db failed (test_durability.py).  test_store's
+	 * test_checkpoint_sync_fails makes the store tell it for real.
+	 */
+	if (d->ckpt_test_fail && d->ckpt_rc == 0 && d->ckpt_copied > 0)
+		d->ckpt_rc = -EIO;
 }
 
 static void ckpt_done_cb(uv_work_t *w, int status);
@@ -683,6 +691,7 @@ main(int argc, char **argv)
 	}
 	free(wal_path);
 	d.ckpt = store_ckpt_new(db_path);
+	d.ckpt_test_fail = getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
 	uv_check_init(&d.loop, &d.ckpt_check);
 	d.ckpt_check.data = &d;
 	uv_check_start(&d.ckpt_check, ckpt_check_cb);
