@@ -126,6 +126,11 @@ def test_a_failed_checkpoint_sync_stops_samend_with_its_wal_whole(cluster):
     n.init()
     # The first checkpoint starts at 1,000 / 8 pages: after a dozen puts.
     n.configure(wal_autocheckpoint=1000)
+    # A first start writes the device's private circle, and a second after
+    # that commit the idle checkpoint would stop samend before any put: so
+    # once without the knob.  The next start commits nothing.
+    n.start()
+    n.stop()
     n.proc = cluster.spawn(n.samend_argv(), n.log,
                            env={"SAMEND_TEST_CKPT_SYNC_FAIL": "1"})
     n.pid = n.proc.pid
@@ -143,7 +148,9 @@ def test_a_failed_checkpoint_sync_stops_samend_with_its_wal_whole(cluster):
     assert "failed to sync it; stopping with its WAL whole" in n.log_text()
     wal = n.dir / "samen.db-wal"
     assert wal.exists() and wal.stat().st_size > 32
-    assert len(acked) >= 5, acked
+    # About a dozen; fewer if a put came over a second after the one
+    # before it (the idle checkpoint), never none.
+    assert acked, n.log_text()
     print(f"{len(acked)} puts acknowledged before samend stopped")
     n.pid = None
 
