@@ -34,11 +34,10 @@ struct store;
  * Once per process, before anything else uses SQLite (sqlite3_config's
  * rule): turns SQLite's memory statistics off.  Nothing here reads them,
  * and they cost a lock of one process-wide mutex around every allocation
- * and free of every connection, the loop's and the pool's alike: off,
- * the loop spent a median 12 % less time per put in 16 A/B pairs
- * (docs/performance.md, "SQLite's memory statistics").  0, or
- * SAMEN_ESTORE if SQLite was in use already (then nothing changed, and
- * nothing is wrong but the speed).
+ * and free of every connection, the loop's and the pool's alike
+ * (docs/performance.md, "SQLite's memory statistics", has what that
+ * cost).  0, or SAMEN_ESTORE if SQLite was in use already (then nothing
+ * changed, and nothing is wrong but the speed).
  */
 int store_global_init(void);
 

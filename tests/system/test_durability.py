@@ -9,6 +9,8 @@ import time
 
 from conftest import DOWN, FAIL, OK, RID_RE, wait_until
 
+from test_durable import restart_with
+
 WRITERS = 3          # concurrent put loops, so that writes share commits
 PUTS = 150           # per writer at most; the kill comes long before
 
@@ -130,11 +132,7 @@ def test_a_failed_checkpoint_sync_stops_samend_with_its_wal_whole(cluster):
     # that commit the idle checkpoint would stop samend before any put: so
     # once without the knob.  The next start commits nothing.
     n.start()
-    n.stop()
-    n.proc = cluster.spawn(n.samend_argv(), n.log,
-                           env={"SAMEND_TEST_CKPT_SYNC_FAIL": "1"})
-    n.pid = n.proc.pid
-    n.wait_serving()
+    restart_with(n, {"SAMEND_TEST_CKPT_SYNC_FAIL": "1"}, listen=False)
     acked = []
     for i in range(2000):
         r = n.samen("put", "note", f"text={i} " + "z" * 2000, json=True,
