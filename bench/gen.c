@@ -891,12 +891,13 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 		check(rc, "read ahead");
 	}
 	sg->decrypt += now_s() - t0;
-	/* accept_one(): each change set stored and merged in one pass. */
+	/* accept_one(): each change set stored and merged in one pass,
+	 * optimistic (all of these are clean: no careful pass). */
 	t0 = now_s();
 	check(store_begin_lazy(to), "begin");
 	for (uint32_t i = 0; i < m.ncs; i++) {
 		changeset_id(id, m.cs[i].hdr, m.cs[i].hdr_len);
-		check(store_cs_insert_opened(to, &h[i], id, m.cs[i].hdr,
+		check(store_cs_insert_optimistic(to, &h[i], id, m.cs[i].hdr,
 		    m.cs[i].hdr_len, m.cs[i].payload, m.cs[i].payload_len,
 		    &op[i]), "insert");
 		changeset_opened_free(&op[i]);

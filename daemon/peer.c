@@ -1027,17 +1027,31 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	changeset_id(k->id, e->hdr, e->hdr_len);
 }
 
+/* accept_one, optimistic: the transaction must be stored again, carefully. */
+#define REDO 2
+
 /*
  * Stores one change set that check_one() looked at; 1 if new, 0 if held,
  * <0 bad.  The clock and the chain are checked here, on the loop.
+ * Optimistic (store_cs_insert_optimistic), it returns 1 or REDO, and says
+ * nothing: anything but a clean insert is left to the careful pass.
  */
 static int
 accept_one(struct session *s, const struct sync_cs *e,
-    const struct checked *k)
+    const struct checked *k, int optimistic)
 {
 	struct peers *p = s->p;
 	int rc;
 
+	if (optimistic) {
+		if (k->rc != 0 || k->payload_rc != 0 ||
+		    hlc_too_far(k->h.hlc, now_ms(), p->env.max_skew_ms))
+			return REDO;
+		rc = store_cs_insert_optimistic(p->env.store, &k->h, k->id,
+		    e->hdr, e->hdr_len, e->payload, e->payload_len,
+		    k->op.chunks != NULL ? &k->op : NULL);
+		return rc == 0 ? 1 : REDO;
+	}
 	if (k->rc != 0)
 		return k->rc;
 	/* From the future: held back (not stored, so offered again later,
@@ -1083,18 +1097,20 @@ accept_one(struct session *s, const struct sync_cs *e,
 /*
  * Stores the checked change sets of one batch (cs[i] for m->cs[i]) in the
  * open transaction, counting into *acc and *rej.  Returns SAMEN_ESTORE if
- * the store failed (the transaction must go), else 0.
+ * the store failed (the transaction must go), REDO if optimistic and one
+ * of them was not a clean insert (the transaction must go, and its batches
+ * be stored again carefully), else 0.
  */
 static int
 batch_store(struct session *s, const struct sync_msg *m,
-    const struct checked *cs, uint32_t *acc, uint32_t *rej)
+    const struct checked *cs, int optimistic, uint32_t *acc, uint32_t *rej)
 {
 	for (uint32_t i = 0; i < m->ncs; i++) {
-		int rc = accept_one(s, &m->cs[i], &cs[i]);
+		int rc = accept_one(s, &m->cs[i], &cs[i], optimistic);
 
 		if (rc == 1)
 			(*acc)++;
-		else if (rc == SAMEN_ESTORE)
+		else if (rc == SAMEN_ESTORE || rc == REDO)
 			return rc;
 		else if (rc < 0)
 			(*rej)++;
@@ -1143,23 +1159,33 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 	struct peers *p = s->p;
 	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0;
 	uint64_t ticket = 0;
-	int lazy = p->env.durable != NULL;
+	int lazy = p->env.durable != NULL, optimistic = 1;
 	size_t i;
 	int rc;
 
 	assert(n >= 1 && n <= GROUP_MAX);
+again:
 	rc = lazy ? store_begin_lazy(p->env.store) :
 	    store_begin(p->env.store);
 	if (rc != 0) {
 		session_error(s, rc, "storage error");
 		return;
 	}
+	accepted = 0;
 	for (i = 0; i < n; i++) {
 		acc[i] = rej[i] = 0;
-		rc = batch_store(s, ms[i], css[i], &acc[i], &rej[i]);
+		rc = batch_store(s, ms[i], css[i], optimistic, &acc[i],
+		    &rej[i]);
 		accepted += acc[i];
 		if (rc != 0)
 			break;
+	}
+	/* Not all clean: none of it stays; the careful pass sorts it out
+	 * (docs/sync.md, "Receiving"). */
+	if (rc == REDO) {
+		store_rollback(p->env.store);
+		optimistic = 0;
+		goto again;
 	}
 	if (rc == 0 && accepted > 0)
 		p->env.host.merge(p->env.host.arg);

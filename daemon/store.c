@@ -543,6 +543,9 @@ struct store {
 	int own_bad;
 	/* store_cs_insert_opened's chunks, for its one call. */
 	const struct cs_opened *opened;
+	/* store_cs_insert_optimistic's call: no savepoints, and anything
+	 * but a clean insert is left for the caller to roll back. */
+	int optimistic;
 };
 
 /* Statements. */
@@ -2460,7 +2463,8 @@ cs_insert(struct store *st, const struct cs_header *h,
 			return rc;
 	}
 	if (h->seq <= head)
-		return replay_or_fork(st, h, aid, id, hdr, hdr_len, payload,
+		return st->optimistic ? SAMEN_EEXIST :
+		    replay_or_fork(st, h, aid, id, hdr, hdr_len, payload,
 		    payload_len, keep);
 	if (h->seq != head + 1 || memcmp(h->prev, head_id, CS_IDLEN) != 0)
 		return SAMEN_ECHAIN;
@@ -2474,15 +2478,22 @@ cs_insert(struct store *st, const struct cs_header *h,
 		 * alone; then it is stored bad, or pending for a retry.
 		 */
 		st->want_touched = 1;
-		if (run_q(st, Q_SP_CS) != 0)
-			return SAMEN_ESTORE;
-		rc = merge_bytes(st, id, hdr, hdr_len, payload, payload_len,
-		    &saved, ntouched);
-		merged = rc == 0;
-		bad = rc == 1;
-		if (run_q(st, Q_SP_CS_RELEASE) != 0) {
-			rc = SAMEN_ESTORE;
-			goto undo;
+		if (st->optimistic) {
+			if ((rc = merge_bytes(st, id, hdr, hdr_len, payload,
+			    payload_len, &saved, ntouched)) != 0)
+				goto undo;
+			merged = 1;
+		} else {
+			if (run_q(st, Q_SP_CS) != 0)
+				return SAMEN_ESTORE;
+			rc = merge_bytes(st, id, hdr, hdr_len, payload,
+			    payload_len, &saved, ntouched);
+			merged = rc == 0;
+			bad = rc == 1;
+			if (run_q(st, Q_SP_CS_RELEASE) != 0) {
+				rc = SAMEN_ESTORE;
+				goto undo;
+			}
 		}
 	}
 	if ((s = q(st, Q_CS_INSERT)) == NULL) {
@@ -2512,7 +2523,8 @@ cs_insert(struct store *st, const struct cs_header *h,
 	memcpy(st->head.id, id, CS_IDLEN);
 	return 0;
 undo:
-	/* store_cs_insert rolls back to "st": the merge goes with it. */
+	/* store_cs_insert rolls back to "st" (optimistic, the caller rolls
+	 * the transaction back): the merge goes with it. */
 	st->digest = saved;
 	st->ntouched = ntouched;
 	return rc;
@@ -2555,6 +2567,23 @@ store_cs_insert_merged(struct store *st, const struct cs_header *h,
 		return SAMEN_ESTORE;
 	}
 	return rc;
+}
+
+int
+store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, const struct cs_opened *op)
+{
+	int rc, keep;
+
+	assert(st->in_txn);
+	st->optimistic = 1;
+	st->opened = op;
+	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 1,
+	    &keep);
+	st->opened = NULL;
+	st->optimistic = 0;
+	return rc == 0 ? 0 : 1;
 }
 
 int
@@ -3999,8 +4028,9 @@ merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 	vp_clear(&st->rec.vp);
 	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
 	if (rc != 0) {
-		/* All chunks or none. */
-		run_q(st, Q_SP_CS_ROLLBACK);
+		/* All chunks or none; optimistic, the caller rolls back. */
+		if (!st->optimistic)
+			run_q(st, Q_SP_CS_ROLLBACK);
 		st->digest = *saved;
 		st->author.valid = 0;
 		st->ntouched = ntouched;

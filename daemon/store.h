@@ -289,6 +289,23 @@ int store_cs_insert_opened(struct store *st, const struct cs_header *h,
     const uint8_t *payload, size_t payload_len, const struct cs_opened *op);
 
 /*
+ * store_cs_insert_opened (store_cs_insert_merged if op is NULL) for the
+ * common case, without the two savepoints that let a refused or bad change
+ * set leave nothing behind (their copies of every page a change set
+ * touches cost a fifth of its store and merge).  Only inside a
+ * transaction (store_begin).  Returns 0 if the change set was stored as
+ * store_cs_insert_merged would store it: merged, or pending (no key for
+ * its circle).  Returns 1 for anything else, refused, a replay, bad, or a
+ * store error: then the transaction may hold part of it, and the caller
+ * must store_rollback() and store again what the transaction held, with
+ * store_cs_insert_opened or _merged, which give the real answer.
+ * Borrows everything.
+ */
+int store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len, const struct cs_opened *op);
+
+/*
  * The key of chain (a circle id as headers carry it) at the highest epoch
  * the store holds, and that epoch: for reading a peer's change sets ahead
  * of their merge (daemon/peer.c).  0, SAMEN_ENOTFOUND or SAMEN_ELOCKED.

@@ -667,6 +667,51 @@ def test_undecryptable_changeset_is_stored_and_counted_bad(scene):
     assert scene.a.status()["records"] == before["records"] + 1
 
 
+def test_a_bad_changeset_amid_good_ones_in_one_batch(scene):
+    """One batch: a good change set; one dated a day ahead; one whose first
+    chunk is good and whose second does not decrypt; a forged one; one out
+    of its chain; a good one chained on the bad one.  The receiver stores a batch without savepoints first and, finding
+    one that is not clean, rolls all of it back and stores it again
+    carefully (docs/sync.md, "Receiving"): the good ones are there, the bad
+    one is stored bad with neither chunk applied, the other three are
+    refused, and the log says so once."""
+    a, c, d = scene.a, scene.client, scene.data
+    before = scene.status()
+    rid1, rid2, rid3, rid4 = (new_rid() for _ in range(4))
+    cs1 = d.next([("case", rid1, create_ops(name="before the bad one"))])
+    half = d.next([], chunks=[
+        seal_chunk(scene.m, scene.circle, scene.key, d.seq + 1, "case",
+                   rid2, create_ops(name="half of a bad one")),
+        [rtag(scene.key, "case", rid3), os.urandom(24), os.urandom(64)]])
+    forged = d.next([("case", new_rid(), create_ops(name="forged"))],
+                    commit=False, signer=Device())
+    gap = build(scene.m, scene.circle, scene.key, d.seq + 5, bytes(32),
+                [("case", new_rid(), create_ops(name="out of chain"))])
+    ahead = d.next([("case", new_rid(), create_ops(name="ahead"))],
+                   commit=False, hlc=(now_ms() + 86400000) << 16)
+    cs4 = d.next([("case", rid4, create_ops(name="after the bad one"))])
+    assert c.batch(scene.circle, [cs1, ahead, half, forged, gap,
+                                  cs4]) == (3, 3)
+    st = a.status()
+    assert st["changesets"] == before["changesets"] + 3, st
+    assert st["bad"] == before["bad"] + 1, st
+    assert st["rejected"] == before["rejected"] + 3, st
+    assert st["records"] == before["records"] + 2, st
+    assert st["pending"] == 0, st
+    names = [r["fields"]["name"] for r in a.ls("case")]
+    assert "before the bad one" in names and "after the bad one" in names
+    for name in ("half of a bad one", "forged", "out of chain", "ahead"):
+        assert name not in names
+    a.samen("get", "case", rid_text(rid2), rc=1)
+    # Once, though the batch was stored twice.
+    said = [line for line in a.log_text().splitlines()
+            if "rejected" in line or "clock skew" in line]
+    assert len(said) == 2, said
+    assert "held back" in said[0] and "3 of 6 change sets" in said[1], said
+    # A rebuild from the change sets gives the same replica.
+    assert a.samen("rebuild").out.strip() == st["replica_digest"]
+
+
 # Forks.
 
 def test_fork_flags_the_author_and_refuses_the_rest(scene):

@@ -1131,7 +1131,11 @@ splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
 /*
  * A change set with one chunk sealed under a wrong key: stored bad and
  * nothing of it applied, whether merged from the queue or, with
- * at_insert, as store_cs_insert_merged stores it in a transaction.
+ * at_insert, as store_cs_insert_merged stores it in a transaction.  With
+ * at_insert 2, store_cs_insert_optimistic is tried first, as daemon/peer.c
+ * does: it refuses it (1), and once the transaction is rolled back nothing
+ * of it is left, not the good chunk's record either; then it is stored
+ * carefully.
  */
 static void
 bad_chunk(int at_insert)
@@ -1198,6 +1202,21 @@ bad_chunk(int at_insert)
 		assert_int_equal(changeset_payload_check(&h, &chk,
 		    wire_len(&pay)), 0);
 		changeset_payload_free(&chk);
+	}
+	if (at_insert == 2) {
+		assert_int_equal(store_begin(w.st), 0);
+		assert_int_equal(store_cs_insert_optimistic(w.st, &h, id,
+		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
+		    wire_len(&pay), NULL), 1);
+		store_rollback(w.st);
+		assert_int_equal(store_stats(w.st, &s), 0);
+		assert_int_equal(s.changesets, 1);
+		assert_int_equal(s.records, 1);
+		assert_int_equal(s.bad, 0);
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid2, &rkey), SAMEN_ENOTFOUND);
+		assert_int_equal(store_digest(w.st, after), 0);
+		assert_memory_equal(before, after, 32);
 	}
 	if (at_insert) {
 		assert_int_equal(store_begin(w.st), 0);
@@ -1281,6 +1300,13 @@ test_bad_chunk_at_insert(void **state)
 {
 	(void)state;
 	bad_chunk(1);
+}
+
+static void
+test_bad_chunk_optimistic(void **state)
+{
+	(void)state;
+	bad_chunk(2);
 }
 
 /* A canonical text of every record, for comparing replicas. */
@@ -4052,6 +4078,26 @@ write_merged(struct dev *d, uint64_t hlc, const struct ops_chunk *c,
 	write_cs_by(w.st, insert_merged, d, hlc, c, n, id);
 }
 
+/*
+ * Commits the open transaction holding the im_build change sets (the
+ * merge pass first): two records touched, nothing pending or bad, and the
+ * replica of o.
+ */
+static void
+im_committed(struct store *o)
+{
+	struct store_stats s;
+	struct touched t;
+
+	merge_commit(w.st, &t);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, IM_N);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.bad, 0);
+	same_replica(w.st, o);
+}
+
 /* store_cs_insert_merged with the chunks read ahead, as daemon/peer.c does. */
 static int
 insert_opened_as(struct store *st, const struct built *b,
@@ -4093,7 +4139,6 @@ test_insert_opened(void **state)
 	struct built b[IM_N], x, y;
 	struct store *o;
 	struct store_record *r;
-	struct store_stats s;
 	struct touched t;
 	struct ops_chunk c;
 	struct op op[2];
@@ -4107,13 +4152,7 @@ test_insert_opened(void **state)
 	for (i = 0; i < IM_N; i++)
 		assert_int_equal(insert_opened(w.st, &b[i]), 0);
 	assert_int_equal(insert_opened(w.st, &b[2]), SAMEN_EEXIST);
-	merge_commit(w.st, &t);
-	assert_int_equal(t.n, 2);
-	assert_int_equal(store_stats(w.st, &s), 0);
-	assert_int_equal(s.changesets, IM_N);
-	assert_int_equal(s.pending, 0);
-	assert_int_equal(s.bad, 0);
-	same_replica(w.st, o);
+	im_committed(o);
 	for (i = 0; i < IM_N; i++)
 		built_free(&b[i]);
 	store_close(o);
@@ -4507,6 +4546,114 @@ test_load_fresh(void **state)
 }
 
 /*
+ * After a rollback of the im_build change sets: no change set, no record,
+ * the digest g0 of before.
+ */
+static void
+left_nothing(const uint8_t g0[32], uint8_t rid[2][RID_LEN])
+{
+	struct store_stats s;
+	uint8_t g1[32];
+	int64_t rkey;
+
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, 0);
+	assert_int_equal(s.records, 0);
+	assert_int_equal(store_digest(w.st, g1), 0);
+	assert_memory_equal(g0, g1, 32);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		    rid[i], &rkey), SAMEN_ENOTFOUND);
+}
+
+static int
+insert_optimistic(struct store *st, const struct built *b, int opened)
+{
+	struct cs_payload pl;
+	struct cs_opened op;
+	int rc;
+
+	if (!opened)
+		return store_cs_insert_optimistic(st, &b->h, b->id,
+		    wire_data(&b->hdr), wire_len(&b->hdr), wire_data(&b->pay),
+		    wire_len(&b->pay), NULL);
+	assert_int_equal(changeset_payload_decode(&pl, wire_data(&b->pay),
+	    wire_len(&b->pay)), 0);
+	assert_int_equal(changeset_open(&op, &b->h, &pl, w.circle.key), 0);
+	changeset_payload_free(&pl);
+	rc = store_cs_insert_optimistic(st, &b->h, b->id, wire_data(&b->hdr),
+	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay), &op);
+	changeset_opened_free(&op);
+	return rc;
+}
+
+/*
+ * store_cs_insert_optimistic (daemon/peer.c's first pass): clean change
+ * sets, read ahead or not, give the replica that storing and merging from
+ * the queue gives.  A replay or a break in the chain is 1, not an answer:
+ * rolled back, the transaction leaves nothing of what it held, and the
+ * same change sets stored again give the same replica.  Locked, a change
+ * set is stored pending, which is clean.
+ */
+static void
+test_insert_optimistic(void **state)
+{
+	uint8_t rid[2][RID_LEN], g0[32];
+	char path[128], *cause = NULL;
+	struct built b[IM_N];
+	struct store *o;
+	struct store_stats s;
+	struct touched t;
+	size_t i;
+
+	(void)state;
+	o = im_reference(b, rid);
+	assert_int_equal(store_digest(w.st, g0), 0);
+
+	/* A gap: seq 2 on an empty chain. */
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(insert_optimistic(w.st, &b[1], 0), 1);
+	store_rollback(w.st);
+
+	/* Three clean ones, then a replay: all of it goes. */
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(insert_optimistic(w.st, &b[i], i % 2), 0);
+	assert_int_equal(insert_optimistic(w.st, &b[1], 0), 1);
+	store_rollback(w.st);
+	left_nothing(g0, rid);
+
+	/* Stored again, all clean: the reference's replica. */
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < IM_N; i++)
+		assert_int_equal(insert_optimistic(w.st, &b[i], i % 2), 0);
+	im_committed(o);
+	store_close(o);
+
+	/* Locked: stored pending, as store_cs_insert_merged stores it. */
+	snprintf(path, sizeof(path), "%s/locked.db", w.dir);
+	assert_int_equal(store_open(&o, path, &cause), 0);
+	store_set_key(o, w.skey);
+	assert_int_equal(store_circle_put(o, &w.circle), 0);
+	store_close(o);
+	assert_int_equal(store_open(&o, path, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(store_begin(o), 0);
+	for (i = 0; i < IM_N; i++)
+		assert_int_equal(insert_optimistic(o, &b[i], 0), 0);
+	assert_int_equal(store_commit(o), 0);
+	assert_int_equal(store_stats(o, &s), 0);
+	assert_int_equal(s.pending, IM_N);
+	store_set_key(o, w.skey);
+	merge_t(o, &t);
+	assert_int_equal(t.n, 2);
+	same_replica(w.st, o);
+	store_close(o);
+	for (i = 0; i < IM_N; i++)
+		built_free(&b[i]);
+}
+
+/*
  * Out of a transaction, or without the storage key, a change set is only
  * stored (pending); committed without store_merge_pending, the digest is
  * still written; a rollback mid-batch leaves nothing half-merged.
@@ -4519,7 +4666,6 @@ test_insert_merged_edges(void **state)
 	struct store_stats s;
 	struct touched t;
 	uint64_t seq;
-	int64_t rkey;
 	size_t i;
 
 	(void)state;
@@ -4531,14 +4677,7 @@ test_insert_merged_edges(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(insert_merged(w.st, &b[i]), 0);
 	store_rollback(w.st);
-	assert_int_equal(store_stats(w.st, &s), 0);
-	assert_int_equal(s.changesets, 0);
-	assert_int_equal(s.records, 0);
-	assert_int_equal(store_digest(w.st, g1), 0);
-	assert_memory_equal(g0, g1, 32);
-	for (i = 0; i < 2; i++)
-		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
-		    rid[i], &rkey), SAMEN_ENOTFOUND);
+	left_nothing(g0, rid);
 	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq,
 	    head), 0);
 	assert_int_equal(seq, 0);
@@ -4612,6 +4751,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chunk, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_chunk_optimistic, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chunk_at_insert,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
@@ -4663,6 +4804,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pack_overflow, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_load_fresh, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_insert_optimistic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
