@@ -38,8 +38,19 @@ static void idle_cb(uv_idle_t *h);
 static void
 service(struct zsock *zs)
 {
-	if (!zs->closing && readable(zs))
-		zs->on_readable(zs, zs->arg);
+	if (zs->closing)
+		return;
+	/*
+	 * Nothing to read: ZMQ_EVENTS has just re-armed the edge, and nothing
+	 * touched the socket since, so the fd will say when something comes.
+	 * Asking again would be one more poll() inside libzmq, per socket and
+	 * loop iteration.
+	 */
+	if (!readable(zs)) {
+		uv_idle_stop(&zs->idle);
+		return;
+	}
+	zs->on_readable(zs, zs->arg);
 	if (zs->closing)
 		return;
 	/* Messages left (the callback stopped at its batch limit): keep the
