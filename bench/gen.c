@@ -897,9 +897,11 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	check(store_begin_lazy(to), "begin");
 	for (uint32_t i = 0; i < m.ncs; i++) {
 		changeset_id(id, m.cs[i].hdr, m.cs[i].hdr_len);
-		check(store_cs_insert_optimistic(to, &h[i], id, m.cs[i].hdr,
+		if (store_cs_insert_optimistic(to, &h[i], id, m.cs[i].hdr,
 		    m.cs[i].hdr_len, m.cs[i].payload, m.cs[i].payload_len,
-		    &op[i]), "insert");
+		    &op[i]) != 0)
+			die("insert: change set %u of a batch is not a clean "
+			    "insert", i);
 		changeset_opened_free(&op[i]);
 	}
 	free(op);
