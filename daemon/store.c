@@ -382,7 +382,7 @@ struct store {
 	sqlite3_stmt *q[Q_COUNT];
 	int in_txn;
 	int lazy;		/* the open transaction's commit skips fsync */
-	int broken;		/* a sync failed: no more writes */
+	int broken;		/* a sync or the digest failed: no more writes */
 	uint64_t lazy_commits;	/* the last lazy commit's ticket */
 	struct held_own *held;
 	size_t nheld, capheld;
@@ -1943,9 +1943,13 @@ store_rollback(struct store *st)
 	st->ntouched = 0;
 	st->want_touched = 0;
 	st->digest_unsaved = 0;
-	/* What memory held may include rolled-back merges. */
+	/*
+	 * What memory held may include rolled-back merges.  Unread, the
+	 * digest in memory is not the replica's, and a commit would write it
+	 * over the right one: no more writes (store_begin refuses them).
+	 */
 	if (digest_load(st) != 0)
-		digests_init(&st->digest);
+		st->broken = 1;
 }
 
 /* Circles. */

@@ -106,7 +106,11 @@ void store_set_packing(struct store *st, int on);
 
 int store_has_key(const struct store *st);
 
-/* Transactions: one per batch of writes.  Nested begin is a bug (assert). */
+/*
+ * Transactions: one per batch of writes.  Nested begin is a bug (assert).
+ * store_rollback reads the replica digest back; if it cannot, the store
+ * takes no more writes (store_begin: SAMEN_ESTORE), as after a failed sync.
+ */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);

@@ -4654,6 +4654,47 @@ test_insert_optimistic(void **state)
 }
 
 /*
+ * A rollback reads the replica digest back from meta.  When it cannot (here
+ * meta's row is cut short behind the store's back), memory holds no digest
+ * it could trust, and a commit would write that over the right one: the
+ * store takes no more writes, as after a failed sync.
+ */
+static void
+test_rollback_digest_unreadable(void **state)
+{
+	uint8_t rid[RID_LEN];
+	struct op ops[1];
+	sqlite3 *db;
+
+	(void)state;
+	mkrid(rid, 1700000012000ull);
+	ops[0] = op_exist(1, NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(100, 0), "case", rid, ops, 1, NULL);
+	merge(w.st);
+
+	/* A rollback that reads it back fine changes nothing. */
+	assert_int_equal(store_begin(w.st), 0);
+	store_rollback(w.st);
+	assert_int_equal(store_begin(w.st), 0);
+	store_rollback(w.st);
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET v = x'0102'"
+	    " WHERE k = 'digest'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_begin(w.st), 0);
+	store_rollback(w.st);
+	assert_int_equal(store_begin(w.st), SAMEN_ESTORE);
+	assert_int_equal(store_begin_lazy(w.st), SAMEN_ESTORE);
+
+	/* Put back, for the teardown's checks of the database. */
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta"
+	    " WHERE k = 'digest'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
  * Out of a transaction, or without the storage key, a change set is only
  * stored (pending); committed without store_merge_pending, the digest is
  * still written; a rollback mid-batch leaves nothing half-merged.
@@ -4807,6 +4848,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_optimistic, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_digest_unreadable,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
 	};
