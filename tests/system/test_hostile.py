@@ -340,7 +340,6 @@ class Scene:
         assert st["bad"] == before["bad"], st
         return st
 
-
     def same_after_restart(self):
         """status and get read the index, which the merge tells of what it
         touched; a start loads the index from the store.  After whatever a
