@@ -392,6 +392,33 @@ class Node:
         return output_of(self.log)
 
 
+def same_after_restart(nodes):
+    """status and get read the index, which the merge tells of what it
+    touched; a start loads the index from the store.  So a record half
+    merged and left in the database shows only after a restart.  Every
+    node of nodes still running and unlocked is stopped (all first, so that
+    no session moves one while another is read), started again as it was
+    (listening if it was), one by one, and must show what it showed before.
+    They are left running."""
+    seen = []
+    for n in nodes:
+        if n.running():
+            st = n.status()
+            if not st.get("locked"):
+                seen.append((n, st))
+    for n, _ in seen:
+        n.stop()
+    for n, st in seen:
+        if n.port is not None:
+            n.start("--listen", n.addr)
+        else:
+            n.start()
+        again = n.status()
+        for k in ("changesets", "pending", "bad", "flagged", "records",
+                  "replica_digest", "shared_digest"):
+            assert again[k] == st[k], (n.name, k, st, again)
+
+
 class Cluster:
     """The nodes of one test, in one directory under /tmp."""
 
@@ -557,6 +584,14 @@ def cluster(request):
     problems = c.teardown(_failed(request))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def stores_checked(cluster):
+    """After the test, every daemon of it that still runs holds in its
+    store what it showed (same_after_restart)."""
+    yield
+    same_after_restart(cluster.nodes)
 
 
 @pytest.fixture

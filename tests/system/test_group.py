@@ -7,11 +7,15 @@ handled in one batch once it is in: that makes "one batch" certain."""
 import sqlite3
 
 import msgpack
+import pytest
 import zmq
 
 from conftest import OK, wait_until
 
 from test_sync import all_records, cs_count, synced
+
+# Every daemon's store holds what it showed, after each test.
+pytestmark = pytest.mark.usefixtures("stores_checked")
 
 PUT, RM, LOG, NOTE = 3, 7, 8, 10
 SET, ADD = 0, 1

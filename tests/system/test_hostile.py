@@ -21,7 +21,10 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import TIME_RE, wait_until
+from conftest import TIME_RE, same_after_restart, wait_until
+
+# A's store holds what it showed, after each test.
+pytestmark = pytest.mark.usefixtures("stores_checked")
 
 nb = pytest.importorskip("nacl.bindings")
 
@@ -340,29 +343,12 @@ class Scene:
         assert st["bad"] == before["bad"], st
         return st
 
-    def same_after_restart(self):
-        """status and get read the index, which the merge tells of what it
-        touched; a start loads the index from the store.  After whatever a
-        test sent, both must hold the same: a record half merged and left
-        in the database shows only after a restart."""
-        a = self.a
-        if a.proc is None or a.proc.poll() is not None:
-            return
-        st = a.status()
-        a.stop()
-        a.start("--listen", a.addr)
-        again = a.status()
-        for k in ("changesets", "pending", "bad", "flagged", "records",
-                  "replica_digest", "shared_digest"):
-            assert again[k] == st[k], (k, st, again)
-
 
 @pytest.fixture
 def scene(cluster, zctx):
     s = Scene(cluster, zctx)
     yield s
     s.client.close()
-    s.same_after_restart()
 
 
 def mallory_case(scene, name="Mallory"):
@@ -733,7 +719,7 @@ def test_bad_changesets_amid_good_ones_in_one_batch(scene):
     assert "held back" in said[0] and "3 of 4 change sets" in said[1], said
     # The store holds what the index shows (before the rebuild, which
     # would mend it), and a rebuild from the change sets gives the same.
-    scene.same_after_restart()
+    same_after_restart([a])
     assert a.samen("rebuild").out.strip() == st["replica_digest"]
 
 

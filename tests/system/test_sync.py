@@ -15,6 +15,9 @@ import pytest
 
 from conftest import FAIL, wait_until
 
+# Every daemon's store holds what it showed, after each test.
+pytestmark = pytest.mark.usefixtures("stores_checked")
+
 
 # Helpers.
 
