@@ -2480,24 +2480,21 @@ cs_insert(struct store *st, const struct cs_header *h,
 		 * Inside savepoint "cs", nested in store_cs_insert's "st":
 		 * a bad change set or a store error takes back its merge
 		 * alone; then it is stored bad, or pending for a retry.
+		 * Optimistic there is no savepoint, and either is the
+		 * caller's to roll back with the whole transaction.
 		 */
 		st->want_touched = 1;
-		if (st->optimistic) {
-			if ((rc = merge_bytes(st, id, hdr, hdr_len, payload,
-			    payload_len, &saved, ntouched)) != 0)
-				goto undo;
-			merged = 1;
-		} else {
-			if (run_q(st, Q_SP_CS) != 0)
-				return SAMEN_ESTORE;
-			rc = merge_bytes(st, id, hdr, hdr_len, payload,
-			    payload_len, &saved, ntouched);
-			merged = rc == 0;
-			bad = rc == 1;
-			if (run_q(st, Q_SP_CS_RELEASE) != 0) {
-				rc = SAMEN_ESTORE;
-				goto undo;
-			}
+		if (!st->optimistic && run_q(st, Q_SP_CS) != 0)
+			return SAMEN_ESTORE;
+		rc = merge_bytes(st, id, hdr, hdr_len, payload, payload_len,
+		    &saved, ntouched);
+		if (st->optimistic && rc != 0)
+			goto undo;
+		merged = rc == 0;
+		bad = rc == 1;
+		if (!st->optimistic && run_q(st, Q_SP_CS_RELEASE) != 0) {
+			rc = SAMEN_ESTORE;
+			goto undo;
 		}
 	}
 	if ((s = q(st, Q_CS_INSERT)) == NULL) {

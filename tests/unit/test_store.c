@@ -4098,20 +4098,28 @@ im_committed(struct store *o)
 	same_replica(w.st, o);
 }
 
+/* The chunks of from, read ahead as daemon/peer.c reads them. */
+static void
+read_ahead(const struct built *from, struct cs_opened *op)
+{
+	struct cs_payload pl;
+
+	assert_int_equal(changeset_payload_decode(&pl, wire_data(&from->pay),
+	    wire_len(&from->pay)), 0);
+	assert_int_equal(changeset_open(op, &from->h, &pl, w.circle.key), 0);
+	assert_int_equal(op->n, pl.nchunks);
+	changeset_payload_free(&pl);
+}
+
 /* store_cs_insert_merged with the chunks read ahead, as daemon/peer.c does. */
 static int
 insert_opened_as(struct store *st, const struct built *b,
     const struct built *from)
 {
-	struct cs_payload pl;
 	struct cs_opened op;
 	int rc;
 
-	assert_int_equal(changeset_payload_decode(&pl, wire_data(&from->pay),
-	    wire_len(&from->pay)), 0);
-	assert_int_equal(changeset_open(&op, &from->h, &pl, w.circle.key), 0);
-	assert_int_equal(op.n, pl.nchunks);
-	changeset_payload_free(&pl);
+	read_ahead(from, &op);
 	rc = store_cs_insert_opened(st, &b->h, b->id, wire_data(&b->hdr),
 	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay), &op);
 	changeset_opened_free(&op);
@@ -4569,7 +4577,6 @@ left_nothing(const uint8_t g0[32], uint8_t rid[2][RID_LEN])
 static int
 insert_optimistic(struct store *st, const struct built *b, int opened)
 {
-	struct cs_payload pl;
 	struct cs_opened op;
 	int rc;
 
@@ -4577,10 +4584,7 @@ insert_optimistic(struct store *st, const struct built *b, int opened)
 		return store_cs_insert_optimistic(st, &b->h, b->id,
 		    wire_data(&b->hdr), wire_len(&b->hdr), wire_data(&b->pay),
 		    wire_len(&b->pay), NULL);
-	assert_int_equal(changeset_payload_decode(&pl, wire_data(&b->pay),
-	    wire_len(&b->pay)), 0);
-	assert_int_equal(changeset_open(&op, &b->h, &pl, w.circle.key), 0);
-	changeset_payload_free(&pl);
+	read_ahead(b, &op);
 	rc = store_cs_insert_optimistic(st, &b->h, b->id, wire_data(&b->hdr),
 	    wire_len(&b->hdr), wire_data(&b->pay), wire_len(&b->pay), &op);
 	changeset_opened_free(&op);
