@@ -4766,6 +4766,74 @@ test_insert_merged_edges(void **state)
 		built_free(&b[i]);
 }
 
+/*
+ * Boxes are XChaCha20-Poly1305 under the storage key, as libsodium seals
+ * them, though the store derives the subkey of its nonce prefix once
+ * (struct store_keys): a collection's box opens with
+ * crypto_aead_xchacha20poly1305_ietf_decrypt.  And boxes of two key
+ * settings (two nonce prefixes) read back in turn, A, B, A: the subkey
+ * kept for reading follows the prefix.
+ */
+static void
+test_boxes_are_xchacha(void **state)
+{
+	uint8_t rid[2][RID_LEN], ad[1 + RID_LEN + CS_CIRCLELEN], pt[64];
+	unsigned long long ptlen;
+	struct store_record *r;
+	struct op ops[2];
+	sqlite3_stmt *s;
+	sqlite3 *db;
+	const uint8_t *box;
+	int n;
+
+	(void)state;
+	mkrid(rid[0], 1700000013000ull);
+	mkrid(rid[1], 1700000013001ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "first run", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(100, 0), "case", rid[0], ops, 2, NULL);
+	merge(w.st);
+	store_close(w.st);
+	open_store(&w.st, 1);
+	ops[1] = op_set("name", "second run", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(101, 0), "note", rid[1], ops, 2, NULL);
+	merge(w.st);
+
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT coll FROM records "
+	    "WHERE rid = ?1", -1, &s, NULL), SQLITE_OK);
+	for (int i = 0; i < 2; i++) {
+		sqlite3_bind_blob(s, 1, rid[i], RID_LEN, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		box = sqlite3_column_blob(s, 0);
+		n = sqlite3_column_bytes(s, 0);
+		assert_true(n > (int)crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+		ad[0] = 'c';
+		memcpy(ad + 1, rid[i], RID_LEN);
+		memcpy(ad + 1 + RID_LEN, w.circle.id, CS_CIRCLELEN);
+		assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(pt,
+		    &ptlen, NULL,
+		    box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    (unsigned long long)n -
+		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad,
+		    sizeof(ad), box, w.skey), 0);
+		assert_int_equal(ptlen, 4);
+		assert_memory_equal(pt, i == 0 ? "case" : "note", 4);
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	for (int k = 0; k < 3; k++) {
+		int i = k % 2;
+
+		r = load(w.st, i == 0 ? "case" : "note", rid[i]);
+		assert_string_equal(field(r, "name", 0)->vals[0].value,
+		    i == 0 ? "first run" : "second run");
+		store_record_free(r);
+	}
+}
+
 int
 main(void)
 {
@@ -4854,6 +4922,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boxes_are_xchacha, setup,
+		    teardown),
 	};
 
 	if (store_global_init() != 0 || sodium_init() < 0)
