@@ -877,7 +877,8 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	sg->payload += now_s() - t0;
 	/*
 	 * check_one(): the chunks read ahead (decrypted, decoded, rtags
-	 * checked) on the pool, beside the checks above; timed apart.
+	 * checked, their vids worked out) on the pool, beside the checks
+	 * above; timed apart.
 	 */
 	t0 = now_s();
 	op = xcalloc(m.ncs, sizeof(*op));
@@ -889,6 +890,8 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 		rc = changeset_open(&op[i], &h[i], &pl, key);
 		changeset_payload_free(&pl);
 		check(rc, "read ahead");
+		changeset_id(id, m.cs[i].hdr, m.cs[i].hdr_len);
+		merge_opened_vids(&op[i], id);
 	}
 	sg->decrypt += now_s() - t0;
 	/* accept_one(): each change set stored and merged in one pass,

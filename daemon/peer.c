@@ -1007,6 +1007,7 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	struct cs_payload pl;
 
 	k->payload_rc = 0;
+	memset(&k->op, 0, sizeof(k->op));
 	if ((k->rc = changeset_header_decode(&k->h, e->hdr, e->hdr_len)) != 0)
 		return;
 	if (memcmp(k->h.circle, chain, CS_CIRCLELEN) != 0) {
@@ -1019,12 +1020,15 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	    e->payload_len)) != 0)
 		return;
 	k->payload_rc = changeset_payload_check(&k->h, &pl, e->payload_len);
-	/* A chunk that does not read leaves op empty: the merge reads it. */
-	if (k->payload_rc == 0 && key != NULL && k->h.epoch == epoch &&
-	    changeset_open(&k->op, &k->h, &pl, key) != 0)
-		assert(k->op.chunks == NULL);
-	changeset_payload_free(&pl);
 	changeset_id(k->id, e->hdr, e->hdr_len);
+	/* A chunk that does not read leaves op empty: the merge reads it. */
+	if (k->payload_rc == 0 && key != NULL && k->h.epoch == epoch) {
+		if (changeset_open(&k->op, &k->h, &pl, key) == 0)
+			merge_opened_vids(&k->op, k->id);
+		else
+			assert(k->op.chunks == NULL);
+	}
+	changeset_payload_free(&pl);
 }
 
 /* accept_one, optimistic: the transaction must be stored again, carefully. */

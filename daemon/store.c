@@ -3851,9 +3851,13 @@ rep_added(struct store *st, const struct merge_value *v, int live)
 {
 	fresh_added(st, v, live);
 	if (live) {
-		uint8_t vh[MERGE_VID_HASHLEN];
+		uint8_t own[MERGE_VID_HASHLEN];
+		const uint8_t *vh = v->vid_hash;
 
-		merge_vid_hash(vh, v->vid);
+		if (vh == NULL) {
+			merge_vid_hash(own, v->vid);
+			vh = own;
+		}
 		merge_digest_add_hash(&st->digest.all, vh);
 		if (!is_private(st, v->rec->circle))
 			merge_digest_add_hash(&st->digest.shared, vh);
@@ -3988,14 +3992,17 @@ merge_opened(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN])
 {
 	const struct cs_opened *op = st->opened;
+	/* Vids worked out ahead are used only for the change set they are
+	 * of. */
+	int ahead = op->has_vids && memcmp(op->csid, id, CS_IDLEN) == 0;
 	int rc = 0;
 
 	for (uint32_t i = 0; rc == 0 && i < op->n; i++) {
 		/* A purged chunk's record is gone: nothing to apply. */
 		if (op->chunks[i].plain == NULL)
 			continue;
-		if ((rc = merge_chunk(&store_replica, st, h, id, i,
-		    &op->chunks[i].oc)) == 0)
+		if ((rc = merge_chunk_vids(&store_replica, st, h, id, i,
+		    &op->chunks[i].oc, ahead ? op->chunks[i].vids : NULL)) == 0)
 			rc = rec_flush(st);
 	}
 	return rc;

@@ -336,6 +336,7 @@ changeset_open(struct cs_opened *out, const struct cs_header *h,
 	int rc;
 
 	out->n = 0;
+	out->has_vids = 0;
 	out->chunks = xcalloc(pl->nchunks ? pl->nchunks : 1,
 	    sizeof(*out->chunks));
 	for (uint32_t i = 0; i < pl->nchunks; i++) {
@@ -362,6 +363,7 @@ changeset_opened_free(struct cs_opened *o)
 	for (uint32_t i = 0; i < o->n; i++) {
 		struct cs_read_chunk *x = &o->chunks[i];
 
+		free(x->vids);
 		if (x->plain == NULL)
 			continue;
 		ops_chunk_free(&x->oc);
@@ -371,4 +373,5 @@ changeset_opened_free(struct cs_opened *o)
 	free(o->chunks);
 	o->chunks = NULL;
 	o->n = 0;
+	o->has_vids = 0;
 }

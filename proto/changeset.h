@@ -144,6 +144,8 @@ int changeset_chunk_read(uint8_t **plain, size_t *len, struct ops_chunk *oc,
     const struct cs_header *h, const struct cs_chunk *c,
     const uint8_t key[CS_KEYLEN]) __attribute__((warn_unused_result));
 
+struct merge_vid;
+
 /*
  * Every chunk of a decoded payload read ahead of its merge (on the thread
  * pool: daemon/peer.c), in payload order; a purged chunk has plain NULL.
@@ -152,11 +154,15 @@ struct cs_read_chunk {
 	uint8_t *plain;
 	size_t len;
 	struct ops_chunk oc;	/* borrows plain */
+	struct merge_vid *vids;	/* oc.nops of them, or NULL (merge.h) */
 };
 
 struct cs_opened {
 	struct cs_read_chunk *chunks;
 	uint32_t n;
+	/* The change set whose vids the chunks hold (merge_opened_vids). */
+	uint8_t csid[CS_IDLEN];
+	int has_vids;
 };
 
 /*

@@ -6,10 +6,21 @@
 
 #include <sodium.h>
 
+#include "util.h"
+
 int
 merge_chunk(const struct replica_ops *ops, void *ctx,
     const struct cs_header *h, const uint8_t csid[CS_IDLEN],
     uint32_t chunk_index, const struct ops_chunk *c)
+{
+	return merge_chunk_vids(ops, ctx, h, csid, chunk_index, c, NULL);
+}
+
+int
+merge_chunk_vids(const struct replica_ops *ops, void *ctx,
+    const struct cs_header *h, const uint8_t csid[CS_IDLEN],
+    uint32_t chunk_index, const struct ops_chunk *c,
+    const struct merge_vid *vids)
 {
 	struct merge_rec rec = {
 		h->circle, c->collection, c->collection_len, c->rid
@@ -23,8 +34,14 @@ merge_chunk(const struct replica_ops *ops, void *ctx,
 
 	for (i = 0; i < c->nops; i++) {
 		o = &c->ops[i];
-		ops_vid(vid, csid, chunk_index, i);
 		memset(&v, 0, sizeof(v));
+		if (vids != NULL) {
+			v.vid = vids[i].vid;
+			v.vid_hash = vids[i].hash;
+		} else {
+			ops_vid(vid, csid, chunk_index, i);
+			v.vid = vid;
+		}
 		v.rec = &rec;
 		v.kind = o->type;
 		v.field = o->type == OP_EXIST ? "" : o->field;
@@ -32,7 +49,6 @@ merge_chunk(const struct replica_ops *ops, void *ctx,
 		v.value = o->value;
 		v.value_len = o->value_len;
 		v.alive = o->alive;
-		v.vid = vid;
 		v.hlc = h->hlc;
 		v.author = h->author;
 		v.seq = h->seq;
@@ -50,6 +66,26 @@ merge_chunk(const struct replica_ops *ops, void *ctx,
 				return rc;
 	}
 	return 0;
+}
+
+void
+merge_opened_vids(struct cs_opened *o, const uint8_t csid[CS_IDLEN])
+{
+	for (uint32_t i = 0; i < o->n; i++) {
+		struct cs_read_chunk *x = &o->chunks[i];
+
+		free(x->vids);
+		x->vids = NULL;
+		if (x->plain == NULL || x->oc.nops == 0)
+			continue;
+		x->vids = xreallocarray(NULL, x->oc.nops, sizeof(*x->vids));
+		for (uint32_t j = 0; j < x->oc.nops; j++) {
+			ops_vid(x->vids[j].vid, csid, i, j);
+			merge_vid_hash(x->vids[j].hash, x->vids[j].vid);
+		}
+	}
+	memcpy(o->csid, csid, CS_IDLEN);
+	o->has_vids = 1;
 }
 
 /* By content: alive, then the value's bytes (EXIST values have none). */

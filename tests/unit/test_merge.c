@@ -1330,6 +1330,108 @@ test_digest_hash(void **state)
 	assert_memory_equal(b.sum, z.sum, sizeof(z.sum));
 }
 
+/* What merge_chunk_vids hands add(): each op's vid and its hash. */
+struct seen {
+	uint8_t vid[8][VID_LEN];
+	const uint8_t *hash[8];
+	uint8_t hashed[8][MERGE_VID_HASHLEN];
+	size_t n;
+};
+
+static int
+seen_add(void *ctx, const struct merge_value *v)
+{
+	struct seen *x = ctx;
+
+	assert_true(x->n < 8);
+	memcpy(x->vid[x->n], v->vid, VID_LEN);
+	x->hash[x->n] = v->vid_hash;
+	if (v->vid_hash != NULL)
+		memcpy(x->hashed[x->n], v->vid_hash, MERGE_VID_HASHLEN);
+	x->n++;
+	return 0;
+}
+
+static int
+seen_kill(void *ctx, const struct merge_rec *rec, enum op_type kind,
+    const char *field, size_t field_len, const uint8_t vid[VID_LEN])
+{
+	(void)ctx;
+	(void)rec;
+	(void)kind;
+	(void)field;
+	(void)field_len;
+	(void)vid;
+	return 0;
+}
+
+/*
+ * merge_opened_vids works out, chunk by chunk and op by op, the vid
+ * merge_chunk derives (ops_vid of the change set, the chunk's place in
+ * the payload and the op's) and its merge_vid_hash; a purged chunk gets
+ * none.  merge_chunk_vids hands add() those, hash and all; merge_chunk
+ * the same vids, without a hash.
+ */
+static void
+test_vids_ahead(void **state)
+{
+	static const struct replica_ops sops = { seen_add, seen_kill };
+	struct cs_read_chunk rc[3];
+	struct cs_opened o;
+	struct seen a, b;
+	struct op ops[3];
+	struct tcs cs;
+	uint8_t vid[VID_LEN], h[MERGE_VID_HASHLEN];
+
+	(void)state;
+	tcs_init(&cs, 0, 1, HLC_MAKE(1, 0));
+	ops[0] = mkexist(1, NULL, 0);
+	ops[1] = mkop(OP_SET, "name", "x", NULL, 0);
+	ops[2] = mkop(OP_ADD, "tags", "y", NULL, 0);
+	tcs_chunk(&cs, &recs[0], ops, 3);
+	tcs_chunk(&cs, &recs[1], ops, 2);
+	/* A purged chunk between them: payload order counts it. */
+	memset(rc, 0, sizeof(rc));
+	rc[0].plain = cs.buf[0];
+	rc[0].oc = cs.chunk[0];
+	rc[2].plain = cs.buf[1];
+	rc[2].oc = cs.chunk[1];
+	o.chunks = rc;
+	o.n = 3;
+	o.has_vids = 0;
+	merge_opened_vids(&o, cs.csid);
+	assert_int_equal(o.has_vids, 1);
+	assert_memory_equal(o.csid, cs.csid, CS_IDLEN);
+	assert_null(rc[1].vids);
+	for (uint32_t i = 0; i < 3; i += 2)
+		for (uint32_t j = 0; j < rc[i].oc.nops; j++) {
+			ops_vid(vid, cs.csid, i, j);
+			merge_vid_hash(h, vid);
+			assert_memory_equal(rc[i].vids[j].vid, vid, VID_LEN);
+			assert_memory_equal(rc[i].vids[j].hash, h,
+			    MERGE_VID_HASHLEN);
+		}
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(merge_chunk_vids(&sops, &a, &cs.h, cs.csid, 2,
+	    &rc[2].oc, rc[2].vids), 0);
+	assert_int_equal(merge_chunk(&sops, &b, &cs.h, cs.csid, 2,
+	    &rc[2].oc), 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(b.n, 2);
+	for (size_t j = 0; j < 2; j++) {
+		assert_memory_equal(a.vid[j], b.vid[j], VID_LEN);
+		assert_non_null(a.hash[j]);
+		merge_vid_hash(h, b.vid[j]);
+		assert_memory_equal(a.hashed[j], h, MERGE_VID_HASHLEN);
+		assert_null(b.hash[j]);
+	}
+	for (uint32_t i = 0; i < 3; i++)
+		free(rc[i].vids);
+	tcs_free(&cs);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1448,7 @@ main(void)
 		cmocka_unit_test(test_digest_hash),
 		cmocka_unit_test(test_replica_error),
 		cmocka_unit_test(test_all_orders),
+		cmocka_unit_test(test_vids_ahead),
 	};
 
 	if (sodium_init() < 0)

@@ -81,6 +81,7 @@ test_check_one(void **state)
 	struct checked k;
 	struct sync_cs e;
 	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad, key[CS_KEYLEN];
+	uint8_t vid[VID_LEN];
 
 	(void)state;
 	world_init(&bw);
@@ -105,6 +106,12 @@ test_check_one(void **state)
 	assert_int_equal(k.op.n, 1);
 	assert_non_null(k.op.chunks[0].plain);
 	assert_memory_equal(k.op.chunks[0].oc.ops[0].value, "someone", 7);
+	/* And the vids the merge would derive, from this change set's id. */
+	assert_true(k.op.has_vids);
+	assert_memory_equal(k.op.csid, id, CS_IDLEN);
+	assert_non_null(k.op.chunks[0].vids);
+	ops_vid(vid, id, 0, 0);
+	assert_memory_equal(k.op.chunks[0].vids[0].vid, vid, VID_LEN);
 	changeset_opened_free(&k.op);
 	/* The key of another epoch, or another key: left to the merge,
 	 * which finds the same (the change set itself is fine so far). */

@@ -4098,7 +4098,8 @@ im_committed(struct store *o)
 	same_replica(w.st, o);
 }
 
-/* The chunks of from, read ahead as daemon/peer.c reads them. */
+/* The chunks of from, read ahead as daemon/peer.c reads them, vids and
+ * all. */
 static void
 read_ahead(const struct built *from, struct cs_opened *op)
 {
@@ -4109,6 +4110,7 @@ read_ahead(const struct built *from, struct cs_opened *op)
 	assert_int_equal(changeset_open(op, &from->h, &pl, w.circle.key), 0);
 	assert_int_equal(op->n, pl.nchunks);
 	changeset_payload_free(&pl);
+	merge_opened_vids(op, from->id);
 }
 
 /* store_cs_insert_merged with the chunks read ahead, as daemon/peer.c does. */
@@ -4138,12 +4140,13 @@ insert_opened(struct store *st, const struct built *b)
  * queue gives, from chunks read ahead; a replay refused as before.  And
  * the merge takes the chunks it is handed, not the payload's (the caller
  * vouches that they are the same): handed another change set's chunks,
- * the record shows theirs.
+ * the record shows theirs; but the vids worked out ahead only for the
+ * change set they were worked out for.
  */
 static void
 test_insert_opened(void **state)
 {
-	uint8_t rid[2][RID_LEN], r2[RID_LEN];
+	uint8_t rid[2][RID_LEN], r2[RID_LEN], vid[VID_LEN];
 	struct built b[IM_N], x, y;
 	struct store *o;
 	struct store_record *r;
@@ -4181,6 +4184,9 @@ test_insert_opened(void **state)
 	merge_commit(w.st, &t);
 	r = load(w.st, "case", r2);
 	assert_string_equal(field(r, "name", 0)->vals[0].value, "read ahead");
+	/* The vids are x's, not the ones worked out ahead for y's id. */
+	ops_vid(vid, x.id, 0, 1);
+	assert_memory_equal(field(r, "name", 0)->vals[0].vid, vid, VID_LEN);
 	store_record_free(r);
 	built_free(&x);
 	built_free(&y);
