@@ -10,6 +10,7 @@
  * of a circle we share, and names it in the User-Id of every message.
  */
 #include "peer.h"
+#include "pool.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -150,7 +151,11 @@ struct peers {
 	uint64_t synced;		/* lazy commits on disk, up to this */
 	uint8_t unknown[16][32];	/* beacons from strangers, logged once */
 	size_t nunknown;
+	/* Batches checked on the pool, in the order received (receive). */
+	struct pool_lane checks;
+	/* Freed once closed, the handles closed and no check left. */
 	int open_handles;
+	int closed;
 };
 
 static uint64_t
@@ -1386,12 +1391,13 @@ dispatch(struct session *s, const struct sync_msg *m, size_t len,
  * it arrived, so a batch is stored only after every batch before it (chains
  * are hash-linked) and an ACK, DONE or ERROR waits behind the batches sent
  * before it.  It owns a copy of the message: m and the pool point into buf.
- * s is NULL once the session is gone; the after-work callback, which libuv
- * always calls (with UV_ECANCELED if uv_cancel took the work back before it
- * started), then frees it.  The pool touches only buf, m and cs.
+ * s is NULL once the session is gone; the after-work callback, which the
+ * lane always calls (with UV_ECANCELED if pool_cancel took the work back
+ * before it started), then frees it.  The pool touches only buf, m and cs.
  */
 struct pending {
-	uv_work_t work;
+	struct pool_job job;	/* on p's lane of checks */
+	struct peers *p;
 	struct session *s;
 	uint8_t *buf;
 	size_t len;
@@ -1455,20 +1461,22 @@ read_ahead_key(struct peers *p, struct pending *q)
 		pending_key_drop(q);
 }
 
+static void peers_free_if_done(struct peers *p);
+
 static void
 check_done_cb(uv_work_t *w, int status)
 {
 	struct pending *q = w->data;
+	struct peers *p = q->p;
 
 	(void)status;	/* cancelled: only once the session is gone */
 	q->busy = 0;
 	pending_key_drop(q);
-	if (q->s == NULL) {
+	if (q->s == NULL)
 		pending_free(q);
-		return;
-	}
-	if (q->s->qhead == q)
-		uv_idle_start(&q->s->p->drainer, drain_cb);
+	else if (q->s->qhead == q)
+		uv_idle_start(&p->drainer, drain_cb);
+	peers_free_if_done(p);
 }
 
 /* Frees what waits; what the pool holds is freed when it hands it back. */
@@ -1481,7 +1489,7 @@ queue_abandon(struct session *s)
 		next = q->next;
 		if (q->busy) {
 			q->s = NULL;
-			(void)uv_cancel((uv_req_t *)&q->work);
+			pool_cancel(&q->job);
 		} else
 			pending_free(q);
 	}
@@ -1523,6 +1531,7 @@ receive(struct session *s, const struct sync_msg *m, const uint8_t *data,
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
+	q->p = p;
 	q->s = s;
 	q->buf = xmalloc(len);
 	memcpy(q->buf, data, len);
@@ -1537,24 +1546,24 @@ receive(struct session *s, const struct sync_msg *m, const uint8_t *data,
 		session_error(s, SAMEN_EPROTO, "malformed message");
 		return;
 	}
-	q->work.data = q;
+	q->job.work.data = q;
 	if (s->qtail != NULL)
 		s->qtail->next = q;
 	else
 		s->qhead = q;
 	s->qtail = q;
 	s->nqueued++;
-	/* A batch for a chain not shared is refused whole, unchecked. */
+	/*
+	 * A batch for a chain not shared is refused whole, unchecked.  The
+	 * others are checked on the pool's lane, a few at a time in the order
+	 * received, not all at once: the loop stores them in that order, and
+	 * waits for the first (docs/design.md, "Checked in order").
+	 */
 	if (q->m.type == SYNC_BATCH && chain_find(s, q->m.chain) != NULL) {
 		q->cs = xcalloc(q->m.ncs, sizeof(*q->cs));
 		read_ahead_key(p, q);
 		q->busy = 1;
-		if (uv_queue_work(p->env.loop, &q->work, check_work_cb,
-		    check_done_cb) != 0) {
-			check_work_cb(&q->work);
-			q->busy = 0;
-			pending_key_drop(q);
-		}
+		pool_submit(&p->checks, &q->job, check_work_cb, check_done_cb);
 	}
 	if (!s->qhead->busy)
 		uv_idle_start(&p->drainer, drain_cb);
@@ -2124,6 +2133,7 @@ peers_open(struct peers **out, const struct peers_env *env, char **cause)
 	*out = NULL;
 	*cause = NULL;
 	p->env = *env;
+	pool_lane_init(&p->checks, env->loop, pool_width());
 	memcpy(p->device, env->sign_sk + 32, 32);
 	if (crypto_sign_ed25519_pk_to_curve25519(p->curve_pk, p->device) != 0 ||
 	    crypto_sign_ed25519_sk_to_curve25519(p->curve_sk,
@@ -2208,7 +2218,16 @@ handle_closed_cb(uv_handle_t *h)
 {
 	struct peers *p = h->data;
 
-	if (--p->open_handles == 0)
+	p->open_handles--;
+	peers_free_if_done(p);
+}
+
+/* Frees p once it is closed and neither a handle nor a check needs it. */
+static void
+peers_free_if_done(struct peers *p)
+{
+	if (p->closed && p->open_handles == 0 &&
+	    pool_lane_busy(&p->checks) == 0)
 		free(p);
 }
 
@@ -2219,6 +2238,7 @@ peers_close(struct peers *p)
 
 	if (p == NULL)
 		return;
+	p->closed = 1;
 	for (size_t i = 0; i < p->nlinks; i++)
 		link_free(p->links[i]);
 	free(p->links);

@@ -188,6 +188,7 @@ qworld_open(struct qworld *w, int state)
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->p.env.loop = &w->loop;
+	pool_lane_init(&w->p.checks, &w->loop, pool_width());
 	uv_idle_init(&w->loop, &w->p.drainer);
 	w->p.drainer.data = &w->p;
 	world_init(&w->bw);
