@@ -10,7 +10,6 @@
  * of a circle we share, and names it in the User-Id of every message.
  */
 #include "peer.h"
-#include "pool.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -30,6 +29,7 @@
 #include "error.h"
 #include "hlc.h"
 #include "log.h"
+#include "pool.h"
 #include "sync.h"
 #include "util.h"
 #include "zsock.h"
