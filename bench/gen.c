@@ -899,10 +899,10 @@ replay_batch(struct store *to, int wal_fd, const uint8_t *msg, size_t len,
 	t0 = now_s();
 	check(store_begin_lazy(to), "begin");
 	for (uint32_t i = 0; i < m.ncs; i++) {
-		changeset_id(id, m.cs[i].hdr, m.cs[i].hdr_len);
-		if (store_cs_insert_optimistic(to, &h[i], id, m.cs[i].hdr,
-		    m.cs[i].hdr_len, m.cs[i].payload, m.cs[i].payload_len,
-		    &op[i]) != 0)
+		/* The id as read ahead worked it out (check_one's k->id). */
+		if (store_cs_insert_optimistic(to, &h[i], op[i].csid,
+		    m.cs[i].hdr, m.cs[i].hdr_len, m.cs[i].payload,
+		    m.cs[i].payload_len, &op[i]) != 0)
 			die("insert: change set %u of a batch is not a clean "
 			    "insert", i);
 		changeset_opened_free(&op[i]);

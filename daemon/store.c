@@ -826,9 +826,10 @@ seal(struct store *st, uint8_t *out, const uint8_t *pt, size_t n,
 	    n, ad, adlen, NULL, npub, st->keys->seal_key);
 }
 
-/* pt gets n - BOX_OVERHEAD bytes; SAMEN_EDECRYPT if forged or damaged. */
+/* pt gets n - BOX_OVERHEAD bytes; SAMEN_EDECRYPT if forged or damaged.
+ * Keeps the subkey of box's nonce prefix (struct store_keys). */
 static int
-unseal(const struct store *st, uint8_t *pt, const uint8_t *box, size_t n,
+unseal(struct store *st, uint8_t *pt, const uint8_t *box, size_t n,
     const uint8_t *ad, size_t adlen)
 {
 	struct store_keys *k = st->keys;

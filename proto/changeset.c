@@ -337,6 +337,7 @@ changeset_open(struct cs_opened *out, const struct cs_header *h,
 
 	out->n = 0;
 	out->has_vids = 0;
+	out->vids = NULL;
 	out->chunks = xcalloc(pl->nchunks ? pl->nchunks : 1,
 	    sizeof(*out->chunks));
 	for (uint32_t i = 0; i < pl->nchunks; i++) {
@@ -363,7 +364,6 @@ changeset_opened_free(struct cs_opened *o)
 	for (uint32_t i = 0; i < o->n; i++) {
 		struct cs_read_chunk *x = &o->chunks[i];
 
-		free(x->vids);
 		if (x->plain == NULL)
 			continue;
 		ops_chunk_free(&x->oc);
@@ -371,7 +371,9 @@ changeset_opened_free(struct cs_opened *o)
 		free(x->plain);
 	}
 	free(o->chunks);
+	free(o->vids);
 	o->chunks = NULL;
+	o->vids = NULL;
 	o->n = 0;
 	o->has_vids = 0;
 }

@@ -154,15 +154,17 @@ struct cs_read_chunk {
 	uint8_t *plain;
 	size_t len;
 	struct ops_chunk oc;	/* borrows plain */
-	struct merge_vid *vids;	/* oc.nops of them, or NULL (merge.h) */
+	struct merge_vid *vids;	/* oc.nops of them in the opened's, or NULL */
 };
 
 struct cs_opened {
 	struct cs_read_chunk *chunks;
 	uint32_t n;
-	/* The change set whose vids the chunks hold (merge_opened_vids). */
+	/* The change set whose vids the chunks hold (merge_opened_vids, one
+	 * allocation for all chunks: merge.h). */
 	uint8_t csid[CS_IDLEN];
 	int has_vids;
+	struct merge_vid *vids;
 };
 
 /*

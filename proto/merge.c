@@ -71,17 +71,26 @@ merge_chunk_vids(const struct replica_ops *ops, void *ctx,
 void
 merge_opened_vids(struct cs_opened *o, const uint8_t csid[CS_IDLEN])
 {
+	struct merge_vid *v;
+	size_t n = 0;
+
+	/* One allocation for the change set, not one per chunk: the loop
+	 * frees it, and a bulk change set has 500 chunks. */
+	for (uint32_t i = 0; i < o->n; i++)
+		if (o->chunks[i].plain != NULL)
+			n += o->chunks[i].oc.nops;
+	free(o->vids);
+	o->vids = v = xreallocarray(NULL, n ? n : 1, sizeof(*v));
 	for (uint32_t i = 0; i < o->n; i++) {
 		struct cs_read_chunk *x = &o->chunks[i];
 
-		free(x->vids);
 		x->vids = NULL;
 		if (x->plain == NULL || x->oc.nops == 0)
 			continue;
-		x->vids = xreallocarray(NULL, x->oc.nops, sizeof(*x->vids));
-		for (uint32_t j = 0; j < x->oc.nops; j++) {
-			ops_vid(x->vids[j].vid, csid, i, j);
-			merge_vid_hash(x->vids[j].hash, x->vids[j].vid);
+		x->vids = v;
+		for (uint32_t j = 0; j < x->oc.nops; j++, v++) {
+			ops_vid(v->vid, csid, i, j);
+			merge_vid_hash(v->hash, v->vid);
 		}
 	}
 	memcpy(o->csid, csid, CS_IDLEN);

@@ -143,9 +143,9 @@ struct merge_vid {
 
 /*
  * Works out the vids of every chunk read in o, the change set csid's
- * (changeset_open): each chunk's vids (for its ops, in order; replaced if
- * there were some), and o->csid and o->has_vids.  changeset_opened_free
- * frees them.
+ * (changeset_open): each chunk's vids (for its ops, in order), all in one
+ * allocation, o->vids (replaced if there were some), and o->csid and
+ * o->has_vids.  changeset_opened_free frees them.
  */
 void merge_opened_vids(struct cs_opened *o, const uint8_t csid[CS_IDLEN]);
 

@@ -1399,6 +1399,9 @@ test_vids_ahead(void **state)
 	o.chunks = rc;
 	o.n = 3;
 	o.has_vids = 0;
+	o.vids = NULL;
+	merge_opened_vids(&o, cs.csid);
+	/* Again: the first ones are replaced, not leaked (LeakSanitizer). */
 	merge_opened_vids(&o, cs.csid);
 	assert_int_equal(o.has_vids, 1);
 	assert_memory_equal(o.csid, cs.csid, CS_IDLEN);
@@ -1427,8 +1430,7 @@ test_vids_ahead(void **state)
 		assert_memory_equal(a.hashed[j], h, MERGE_VID_HASHLEN);
 		assert_null(b.hash[j]);
 	}
-	for (uint32_t i = 0; i < 3; i++)
-		free(rc[i].vids);
+	free(o.vids);
 	tcs_free(&cs);
 }
 
