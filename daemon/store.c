@@ -480,7 +480,7 @@ struct store {
 		uint8_t seed[crypto_shorthash_siphashx24_KEYBYTES];
 		int failed;		/* records_key unreadable: never used */
 		int complete;		/* every row of records added */
-		uint32_t asked;		/* rk_absent calls in this one */
+		uint32_t asked;		/* rk_absent calls while incomplete */
 		uint8_t upto[RK_KEYLEN];	/* else: rows up to this one */
 		int has_upto;
 	} rk;
@@ -1813,7 +1813,6 @@ store_begin(struct store *st)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
 	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
-	st->rk.asked = 0;
 	fresh_clear(st, 0);
 	return 0;
 }
@@ -1962,6 +1961,12 @@ void
 store_fail(struct store *st)
 {
 	st->broken = 1;
+}
+
+int
+store_records_filter_complete(const struct store *st)
+{
+	return !st->rk.failed && st->rk.complete;
 }
 
 int
@@ -3429,12 +3434,12 @@ next_rkey(struct store *st, int64_t *rkey)
  * that ever fail, records_key is UNIQUE: the insert fails, loudly.
  *
  * It fills in steps of RK_STEP rows of records_key in its order (about
- * 0.3 ms), one each time a write transaction has asked about RK_BUSY more
- * records: a sync's or an import's, not a few puts', which it would slow
- * for nothing; and in proportion to the transaction's own work, so that
- * none stalls (steps of 16,384 rows once held a batch of 64 puts for
- * 5 ms).  Until it is complete it answers only for keys up to the last
- * row it read.
+ * 0.3 ms), one each time RK_BUSY more records were asked about, in one
+ * transaction or over many: so that none stalls (steps of 16,384 rows
+ * once held a batch of 64 puts for 5 ms), and so that a device that only
+ * puts gets there too (counted per transaction, a batch of puts never
+ * reached a step, and every put asked SQLite).  Until it is complete it
+ * answers only for keys up to the last row it read.
  *
  * Layers double in room as records are added (a scalable Bloom filter): a
  * key is absent when no layer holds it.  16 bits and 4 probes per key:

@@ -136,6 +136,11 @@ void store_durable(struct store *st, uint64_t ticket);
 void store_fail(struct store *st);
 /* PRAGMA synchronous now (2: FULL, 1: NORMAL), or -1: for the tests. */
 int store_safety_level(struct store *st);
+/*
+ * 1 once the filter of which records exist has read all of records_key
+ * and answers "new" for any record (store.c, rk_absent): for the tests.
+ */
+int store_records_filter_complete(const struct store *st);
 
 /*
  * Circles and their keys (key and name stored encrypted under the storage

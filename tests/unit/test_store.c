@@ -4256,7 +4256,7 @@ new_records(uint64_t base, uint64_t n, uint8_t first[RID_LEN],
 /*
  * The filter of which records exist (rk_absent) never takes an existing
  * record for a new one: after a reopen, while it is filled 1,024 rows of
- * records_key at a time (each time a transaction has asked about 64), a
+ * records_key at a time (each time about 64 more were asked about), a
  * record it has read, one past what it has read, and new records before
  * and past that point are merged right (an update of an existing record
  * taken for new would fail on records_key's UNIQUE); and again once it is
@@ -4334,6 +4334,48 @@ test_record_filter(void **state)
 	assert_string_equal(field(r, "name", 0)->vals[0].value, "new");
 	store_record_free(r);
 	r = load(w.st, "case", rid);
+	assert_int_equal(field(r, "name", 0)->nvals, 2);
+	store_record_free(r);
+}
+
+/*
+ * The filter fills as records are asked about, however few a transaction
+ * asks: a device that only puts, four records a batch, gets there as a
+ * sync does.  Counted per transaction it never did, and every put asked
+ * SQLite whether its record was new.  Not before RK_BUSY asks either: a
+ * step per ask would slow every put.
+ */
+static void
+test_record_filter_fills_over_transactions(void **state)
+{
+	const uint64_t t0 = 1700000300000ull;
+	uint8_t first[RID_LEN];
+	struct ops_chunk c[1];
+	struct op up[1];
+	struct store_record *r;
+
+	(void)state;
+	assert_int_equal(store_begin(w.st), 0);
+	new_records(t0, 100, first, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+	store_close(w.st);
+	open_store(&w.st, 1);
+	for (int i = 0; i < RK_BUSY_N / MAXCHUNKS; i++) {
+		assert_false(store_records_filter_complete(w.st));
+		assert_int_equal(store_begin(w.st), 0);
+		new_records(t0 + 1 + 2 * MAXCHUNKS * (uint64_t)i, MAXCHUNKS,
+		    NULL, NULL);
+		assert_int_equal(store_commit(w.st), 0);
+	}
+	assert_true(store_records_filter_complete(w.st));
+
+	/* Complete, it still knows a record from before the reopen. */
+	assert_int_equal(store_begin(w.st), 0);
+	up[0] = op_set("name", "two", NULL, 0);
+	c[0] = chunk("case", first, up, 1);
+	write_merged(&w.a, HLC_MAKE(11, 0), c, 1, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+	r = load(w.st, "case", first);
 	assert_int_equal(field(r, "name", 0)->nvals, 2);
 	store_record_free(r);
 }
@@ -4906,6 +4948,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_chain_key, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_record_filter_fills_over_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_filter, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wal_written_ahead, setup,
