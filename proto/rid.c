@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "rid.h"
+#include "util.h"
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -18,25 +19,19 @@ rid_make(uint8_t rid[RID_LEN], uint64_t ms, const uint8_t random[10])
 
 /*
  * 128 bits as 26 characters: the first carries the top 3 bits, each later
- * one 5 bits, most significant first (so text order is byte order).
+ * one 5 bits, most significant first (so text order is byte order).  Read
+ * from the end: the last character is the lowest 5 bits, and the 128 bits
+ * shift right by 5 between two (130 bits: the first's top 2 are zero).
  */
 void
 rid_encode(char out[RID_TEXTLEN + 1], const uint8_t rid[RID_LEN])
 {
-	int i, bit;
+	uint64_t hi = get_be64(rid), lo = get_be64(rid + 8);
 
-	for (i = 0; i < RID_TEXTLEN; i++) {
-		unsigned v = 0;
-		int b;
-
-		for (b = 0; b < 5; b++) {
-			/* Bit index counted from the top of a 130-bit number. */
-			bit = i * 5 + b - 2;
-			v <<= 1;
-			if (bit >= 0 && (rid[bit / 8] >> (7 - bit % 8) & 1))
-				v |= 1;
-		}
-		out[i] = crockford[v];
+	for (int i = RID_TEXTLEN - 1; i >= 0; i--) {
+		out[i] = crockford[lo & 31];
+		lo = lo >> 5 | hi << 59;
+		hi >>= 5;
 	}
 	out[RID_TEXTLEN] = '\0';
 }
