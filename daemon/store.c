@@ -3437,9 +3437,9 @@ next_rkey(struct store *st, int64_t *rkey)
  * 0.3 ms), one each time RK_BUSY more records were asked about, in one
  * transaction or over many: so that none stalls (steps of 16,384 rows
  * once held a batch of 64 puts for 5 ms), and so that a device that only
- * puts gets there too (counted per transaction, a batch of puts never
- * reached a step, and every put asked SQLite).  Until it is complete it
- * answers only for keys up to the last row it read.
+ * puts gets there too (counted per transaction, a batch of puts seldom
+ * reached a step, and nearly every put asked SQLite).  Until it is
+ * complete it answers only for keys up to the last row it read.
  *
  * Layers double in room as records are added (a scalable Bloom filter): a
  * key is absent when no layer holds it.  16 bits and 4 probes per key:
