@@ -122,6 +122,19 @@ def proc_cpu(pid):
         return None
 
 
+def disk_ops(path):
+    """Write requests and cache flushes the block device holding path has
+    completed so far, all processes' (/sys/dev/block/MAJ:MIN/stat), or None
+    where the kernel does not say."""
+    try:
+        dev = os.stat(path).st_dev
+        with open(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/stat") as f:
+            v = [int(x) for x in f.read().split()]
+        return (v[4], v[15]) if len(v) > 15 else None
+    except (OSError, ValueError):
+        return None
+
+
 def proc_mem(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
@@ -880,12 +893,19 @@ def sc_entry(run):
     prof = None
     for w in ENTRY_WINDOWS:
         perf = run.perf_start("entry", d.pid) if w == 256 else None
-        cpu0 = proc_cpu(d.pid)
+        cpu0, disk0 = proc_cpu(d.pid), disk_ops(d.path)
         pipes.append(run.tool_json(run.tool("ctlbench"), "put", d.path,
                                    run.size["entry_pipe"], w))
-        cpu = proc_cpu(d.pid) - cpu0
+        cpu, disk1 = proc_cpu(d.pid) - cpu0, disk_ops(d.path)
         pipes[-1]["daemon_cpu_s"] = r3(cpu)
         pipes[-1]["daemon_cores"] = r3(cpu / pipes[-1]["s"])
+        if disk0 and disk1:
+            # The disk's requests per write (docs/performance.md, twelfth
+            # session: this machine's disk stalls past about 4k a second).
+            nw, nf = disk1[0] - disk0[0], disk1[1] - disk0[1]
+            pipes[-1]["disk_writes_per_write"] = r3(nw / run.size["entry_pipe"])
+            pipes[-1]["disk_flushes_per_write"] = r3(nf / run.size["entry_pipe"])
+            pipes[-1]["disk_requests_per_s"] = round((nw + nf) / pipes[-1]["s"])
         if perf:
             prof = run.perf_stop(perf)
             prof["us_per_write"] = {
@@ -930,7 +950,14 @@ def sc_entry(run):
                 if point else "none")
              + f" (the disk's fsync'd commit alone: p99 "
              f"{L['sqlite_fsync_txn_p99_ms']:.2f} ms, p99.9 "
-             f"{L['sqlite_fsync_txn_p999_ms']:.2f} ms)")
+             f"{L['sqlite_fsync_txn_p999_ms']:.2f} ms)"
+             + "".join(f"; the disk at window {p['window']}: "
+                       f"{p['disk_writes_per_write'] + p['disk_flushes_per_write']:.2f}"
+                       f" requests per write ({p['disk_writes_per_write']:.2f}"
+                       f" writes, {p['disk_flushes_per_write']:.3f} flushes), "
+                       f"{human_n(p['disk_requests_per_s'])}/s"
+                       for p in pipes
+                       if p["window"] == 48 and "disk_requests_per_s" in p))
     d.stop()
 
 
