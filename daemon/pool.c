@@ -48,19 +48,18 @@ lane_pump(struct pool_lane *l)
 	struct pool_job *j;
 
 	while (l->running < l->width && (j = l->head) != NULL) {
+		int rc;
+
 		l->head = j->next;
 		if (l->head == NULL)
 			l->tail = NULL;
 		j->next = NULL;
 		j->waiting = 0;
 		l->running++;
-		/* Fails only for a NULL callback: then here, on the loop. */
-		if (uv_queue_work(l->loop, &j->work, j->run,
-		    lane_after) != 0) {
-			j->run(&j->work);
-			lane_after(&j->work, 0);
-			return;		/* lane_after pumped */
-		}
+		/* Fails only for a NULL run, which pool_submit refuses. */
+		rc = uv_queue_work(l->loop, &j->work, j->run, lane_after);
+		assert(rc == 0);
+		(void)rc;
 	}
 }
 
@@ -68,6 +67,7 @@ void
 pool_submit(struct pool_lane *l, struct pool_job *j, uv_work_cb run,
     uv_after_work_cb done)
 {
+	assert(run != NULL && done != NULL);
 	j->run = run;
 	j->done = done;
 	j->lane = l;

@@ -43,7 +43,10 @@ void pool_lane_init(struct pool_lane *l, uv_loop_t *loop, unsigned width);
  * a thread free.
  */
 unsigned pool_width(void);
-/* Runs run(&j->work) on the pool in its turn, then done(&j->work, 0). */
+/*
+ * Runs run(&j->work) on the pool in its turn, then done(&j->work, 0) on
+ * the loop.  Neither may be NULL.
+ */
 void pool_submit(struct pool_lane *l, struct pool_job *j, uv_work_cb run,
     uv_after_work_cb done);
 /*
