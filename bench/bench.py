@@ -135,6 +135,24 @@ def disk_ops(path):
         return None
 
 
+# The disk alone beside the pipelined puts (ctlbench disk): writes a second
+# of 4 KiB, each one request, at these rates for a second each.
+DISK_PROBE_RATES = (4000, 8000)
+
+
+def disk_probe(run):
+    """How the disk holds requests now: one ctlbench disk run per rate of
+    DISK_PROBE_RATES, or None where its file system refuses O_DIRECT."""
+    out = []
+    for rate in DISK_PROBE_RATES:
+        try:
+            out.append(run.tool_json(run.tool("ctlbench"), "disk",
+                                     run.root / "disk-probe", rate, 1))
+        except subprocess.CalledProcessError:
+            return None
+    return out
+
+
 def proc_mem(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
@@ -882,6 +900,11 @@ def sc_footprint(run):
 
 
 def sc_entry(run):
+    # This machine's disk stalls requests for 10-15 ms past a rate that
+    # moves by the hour (docs/performance.md): probed alone, with no daemon
+    # of the run up, before and after the scenario, so that a run says
+    # what the disk was doing around its windows.
+    probe_before = disk_probe(run)
     d = Daemon(run, run.init_dir("e", "sync_interval = 0\n")).start()
     L = run.limits
     n = run.size["entry_seq"]
@@ -911,6 +934,8 @@ def sc_entry(run):
             prof["us_per_write"] = {
                 k: r3(v * cpu / run.size["entry_pipe"] * 1e6)
                 for k, v in prof["stage_share"].items()}
+    d.stop()
+    probe_after = disk_probe(run)
     best = max(pipes, key=lambda x: x["per_s"])
     # The target is a rate and a tail together: the fastest window whose
     # p99 stays within 5 ms is the operating point that answers it.
@@ -937,6 +962,7 @@ def sc_entry(run):
                       "docs/design.md); ratio to the 20k/s target; its "
                       "p99 beside the disk's own fsync tail (one slow sync "
                       "holds every write in flight)",
+                disk_probe=dict(before=probe_before, after=probe_after),
                 profile=prof)
     run.emit("entry", data,
              f"{n} × samen put: p50 {seq['p50_ms']:.2f} ms, p99 "
@@ -957,8 +983,14 @@ def sc_entry(run):
                        f" writes, {p['disk_flushes_per_write']:.3f} flushes), "
                        f"{human_n(p['disk_requests_per_s'])}/s"
                        for p in pipes
-                       if p["window"] == 48 and "disk_requests_per_s" in p))
-    d.stop()
+                       if p["window"] == 48 and "disk_requests_per_s" in p)
+             + "".join(f"; the disk alone {when}: "
+                       + ", ".join(f"{human_n(q['rate'])} writes/s: "
+                                   f"{q['stalls']} over {q['stall_ms']:g} ms "
+                                   f"(max {q['max_ms']:.1f})" for q in probe)
+                       for when, probe in (("before", probe_before),
+                                           ("after", probe_after))
+                       if probe))
 
 
 def sc_storm(run):

@@ -12,6 +12,16 @@
  *       exec, the request, exit).  "{i}" in an ARG becomes the run number.
  *       CMD's stdout and stderr go to /dev/null; a run that exits
  *       non-zero counts as an error.
+ *   ctlbench disk FILE RATE SECONDS
+ *       The disk alone, as a probe beside the puts: RATE writes a second
+ *       of 4 KiB (O_DIRECT, so each is one request of the disk, and no
+ *       flush), paced evenly, at random places in a 64 MiB FILE written
+ *       once before; FILE is removed after.  Prints the writes' latency
+ *       and how many took over 3 ms ("stalls"): this machine's virtual
+ *       disk holds requests 10-15 ms once they come faster than a limit
+ *       that moves by the hour (docs/performance.md, twelfth and
+ *       thirteenth sessions).  Exit 1 where FILE's file system refuses
+ *       O_DIRECT.
  *
  * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
  * in milliseconds, errors.  With CTLBENCH_DUMP=FILE, put also writes
@@ -20,9 +30,11 @@
  * use) and its latency in milliseconds, for lining slow writes up with
  * what the daemon did then (docs/performance.md).
  */
+#define _GNU_SOURCE	/* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +259,79 @@ cmd_spawn(long n, int argc, char **argv)
 	return 0;
 }
 
+#define DISK_FILE (64L << 20)
+#define DISK_BLOCK 4096
+#define DISK_STALL_S 0.003
+
+static int
+cmd_disk(const char *path, long rate, double secs)
+{
+	long slots = DISK_FILE / DISK_BLOCK, cap, n = 0, stalls = 0;
+	double *lat, t0, end;
+	unsigned char *buf = NULL;
+	uint64_t x = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+	int fd;
+
+	if (rate <= 0 || secs <= 0 || secs > 60)
+		die("disk: RATE must be positive, SECONDS in (0, 60]");
+	cap = (long)((double)rate * secs) + 1;
+	if ((lat = calloc((size_t)cap, sizeof(*lat))) == NULL ||
+	    posix_memalign((void **)&buf, DISK_BLOCK, 1 << 20) != 0)
+		die("out of memory");
+	memset(buf, 0x5a, 1 << 20);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC,
+	    0600)) < 0) {
+		fprintf(stderr, "ctlbench: %s: %s\n", path, strerror(errno));
+		free(lat);
+		free(buf);
+		return 1;
+	}
+	/* Written once, so that the probe's writes overwrite blocks. */
+	for (long off = 0; off < DISK_FILE; off += 1 << 20)
+		if (pwrite(fd, buf, 1 << 20, off) != 1 << 20)
+			goto fail;
+	if (fsync(fd) != 0)
+		goto fail;
+	t0 = now_s();
+	end = t0 + secs;
+	while (n < cap) {
+		double due = t0 + (double)n / (double)rate, a, b;
+
+		if ((a = now_s()) >= end)
+			break;
+		if (a < due)
+			continue;	/* paced: spin to the slot */
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (pwrite(fd, buf, DISK_BLOCK,
+		    (off_t)(x % (uint64_t)slots) * DISK_BLOCK) != DISK_BLOCK)
+			goto fail;
+		b = now_s();
+		lat[n++] = b - a;
+		stalls += b - a > DISK_STALL_S;
+	}
+	secs = now_s() - t0;
+	close(fd);
+	unlink(path);
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+#define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
+	printf("{\"mode\": \"disk\", \"rate\": %ld, \"n\": %ld, \"s\": %.3f, "
+	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+	    "\"max_ms\": %.3f, \"stalls\": %ld, \"stall_ms\": %g}\n", rate, n,
+	    secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.99),
+	    n ? lat[n - 1] * 1e3 : 0, stalls, DISK_STALL_S * 1e3);
+#undef Q
+	free(lat);
+	free(buf);
+	return 0;
+fail:
+	fprintf(stderr, "ctlbench: %s: %s\n", path, strerror(errno));
+	close(fd);
+	unlink(path);
+	free(lat);
+	free(buf);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -255,7 +340,10 @@ main(int argc, char **argv)
 		    argc > 5 ? (size_t)atol(argv[5]) : 200);
 	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
 		return cmd_spawn(atol(argv[2]), argc - 3, argv + 3);
+	if (argc == 5 && strcmp(argv[1], "disk") == 0)
+		return cmd_disk(argv[2], atol(argv[3]), atof(argv[4]));
 	fprintf(stderr, "usage: ctlbench put DIR N WINDOW [BYTES]\n"
-	    "       ctlbench spawn N CMD ARG...\n");
+	    "       ctlbench spawn N CMD ARG...\n"
+	    "       ctlbench disk FILE RATE SECONDS\n");
 	return 2;
 }
