@@ -135,19 +135,21 @@ def disk_ops(path):
         return None
 
 
-# The disk alone beside the pipelined puts (ctlbench disk): writes a second
-# of 4 KiB, each one request, at these rates for a second each.
-DISK_PROBE_RATES = (4000, 8000)
+# The disk alone beside the pipelined puts (ctlbench disk), a second at each
+# of these: 4 KiB writes a second (one request each), and writes each with
+# its fdatasync a second (two requests each, as samend's WAL syncs).
+DISK_PROBE = ((4000, False), (8000, False), (1000, True), (2000, True))
 
 
 def disk_probe(run):
-    """How the disk holds requests now: one ctlbench disk run per rate of
-    DISK_PROBE_RATES, or None where its file system refuses O_DIRECT."""
+    """How the disk holds requests now: one ctlbench disk run for each of
+    DISK_PROBE, or None where its file system refuses O_DIRECT."""
     out = []
-    for rate in DISK_PROBE_RATES:
+    for rate, sync in DISK_PROBE:
         try:
             out.append(run.tool_json(run.tool("ctlbench"), "disk",
-                                     run.root / "disk-probe", rate, 1))
+                                     run.root / "disk-probe", rate, 1,
+                                     *(["sync"] if sync else [])))
         except subprocess.CalledProcessError:
             return None
     return out
@@ -985,7 +987,8 @@ def sc_entry(run):
                        for p in pipes
                        if p["window"] == 48 and "disk_requests_per_s" in p)
              + "".join(f"; the disk alone {when}: "
-                       + ", ".join(f"{human_n(q['rate'])} writes/s: "
+                       + ", ".join(f"{human_n(q['rate'])} "
+                                   f"{'synced writes' if q['sync'] else 'writes'}/s: "
                                    f"{q['stalls']} over {q['stall_ms']:g} ms "
                                    f"(max {q['max_ms']:.1f})" for q in probe)
                        for when, probe in (("before", probe_before),

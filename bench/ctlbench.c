@@ -12,12 +12,14 @@
  *       exec, the request, exit).  "{i}" in an ARG becomes the run number.
  *       CMD's stdout and stderr go to /dev/null; a run that exits
  *       non-zero counts as an error.
- *   ctlbench disk FILE RATE SECONDS
+ *   ctlbench disk FILE RATE SECONDS [sync]
  *       The disk alone, as a probe beside the puts: RATE writes a second
- *       of 4 KiB (O_DIRECT, so each is one request of the disk, and no
- *       flush), paced evenly, at random places in a 64 MiB FILE written
- *       once before; FILE is removed after.  Prints the writes' latency
- *       and how many took over 3 ms ("stalls"): this machine's virtual
+ *       of 4 KiB (O_DIRECT, so each is one request of the disk), paced
+ *       evenly, at random places in a 64 MiB FILE written once before;
+ *       with "sync", each followed by fdatasync (a flush of the disk's
+ *       cache: two requests, as a WAL sync of samend's).  FILE is removed
+ *       after.  Prints the latency of each write (and its sync) and how
+ *       many took over 3 ms ("stalls"): this machine's virtual
  *       disk holds requests 10-15 ms once they come faster than a limit
  *       that moves by the hour (docs/performance.md, twelfth and
  *       thirteenth sessions).  Exit 1 where FILE's file system refuses
@@ -264,7 +266,7 @@ cmd_spawn(long n, int argc, char **argv)
 #define DISK_STALL_S 0.003
 
 static int
-cmd_disk(const char *path, long rate, double secs)
+cmd_disk(const char *path, long rate, double secs, int sync)
 {
 	long slots = DISK_FILE / DISK_BLOCK, cap, n = 0, stalls = 0;
 	double *lat, t0, end;
@@ -303,7 +305,8 @@ cmd_disk(const char *path, long rate, double secs)
 			continue;	/* paced: spin to the slot */
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		if (pwrite(fd, buf, DISK_BLOCK,
-		    (off_t)(x % (uint64_t)slots) * DISK_BLOCK) != DISK_BLOCK)
+		    (off_t)(x % (uint64_t)slots) * DISK_BLOCK) != DISK_BLOCK ||
+		    (sync && fdatasync(fd) != 0))
 			goto fail;
 		b = now_s();
 		lat[n++] = b - a;
@@ -314,9 +317,10 @@ cmd_disk(const char *path, long rate, double secs)
 	unlink(path);
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 #define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
-	printf("{\"mode\": \"disk\", \"rate\": %ld, \"n\": %ld, \"s\": %.3f, "
+	printf("{\"mode\": \"disk\", \"sync\": %s, \"rate\": %ld, \"n\": %ld, \"s\": %.3f, "
 	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-	    "\"max_ms\": %.3f, \"stalls\": %ld, \"stall_ms\": %g}\n", rate, n,
+	    "\"max_ms\": %.3f, \"stalls\": %ld, \"stall_ms\": %g}\n",
+	    sync ? "true" : "false", rate, n,
 	    secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.99),
 	    n ? lat[n - 1] * 1e3 : 0, stalls, DISK_STALL_S * 1e3);
 #undef Q
@@ -340,10 +344,11 @@ main(int argc, char **argv)
 		    argc > 5 ? (size_t)atol(argv[5]) : 200);
 	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
 		return cmd_spawn(atol(argv[2]), argc - 3, argv + 3);
-	if (argc == 5 && strcmp(argv[1], "disk") == 0)
-		return cmd_disk(argv[2], atol(argv[3]), atof(argv[4]));
+	if ((argc == 5 || (argc == 6 && strcmp(argv[5], "sync") == 0)) &&
+	    strcmp(argv[1], "disk") == 0)
+		return cmd_disk(argv[2], atol(argv[3]), atof(argv[4]), argc == 6);
 	fprintf(stderr, "usage: ctlbench put DIR N WINDOW [BYTES]\n"
 	    "       ctlbench spawn N CMD ARG...\n"
-	    "       ctlbench disk FILE RATE SECONDS\n");
+	    "       ctlbench disk FILE RATE SECONDS [sync]\n");
 	return 2;
 }
