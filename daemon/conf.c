@@ -31,7 +31,7 @@ static const struct conf_entry {
 	  1, 65536, 256, 1,
 	  "control requests taken into one transaction (group commit)" },
 	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, wal_autocheckpoint),
-	  100, 1000000, 4000, 0,
+	  100, 1000000, 16000, 0,
 	  "WAL pages after which the WAL starts over (samend copies them "
 	  "into the database on its thread pool: no write waits for it)" },
 	{ "listen", CONF_STR, offsetof(struct conf, listen), 0, 0, 0, 0,

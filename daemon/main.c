@@ -242,16 +242,22 @@ close_walk_cb(uv_handle_t *h, void *arg)
 
 /*
  * Checkpoints run on the thread pool, from a connection of their own, so
- * that no commit on the loop stalls for one (tens of milliseconds with the
- * default 4,000 pages: the p99 of pipelined writes).  One at a time, and
- * early (docs/design.md, "Checkpoints off the loop"): once the WAL holds
- * T/8 frames (T: wal_autocheckpoint), each time T/32 more were written,
- * and whatever the WAL holds once the loop has not written for
- * CKPT_IDLE_MS; so that each copies and syncs a little, never the 16 MB
- * whose sync once held every write in flight for 20 ms, and an idle
- * daemon's samen.db holds every commit.
+ * that no commit on the loop stalls for one (tens of milliseconds for
+ * 4,000 pages: the p99 of pipelined writes).  One at a time, and early
+ * (docs/design.md, "Checkpoints off the loop"): once the WAL holds
+ * CKPT_FIRST frames, each time CKPT_EVERY more were written (T/8 and T/32
+ * for a smaller T, the wal_autocheckpoint), and whatever the WAL holds
+ * once the loop has not written for CKPT_IDLE_MS; so that each copies and
+ * syncs a little, never the 16 MB whose sync once held every write in
+ * flight for 20 ms, and an idle daemon's samen.db holds every commit.
+ * Not more with a larger T: a checkpoint's sync holds the WAL's syncs
+ * beside it (a flush is the whole disk's), so four times the pages in each
+ * made the p99 of pipelined writes worse (docs/performance.md, thirteenth
+ * session).
  */
 #define CKPT_IDLE_MS 1000
+#define CKPT_FIRST 500
+#define CKPT_EVERY 125
 
 static void
 ckpt_work_cb(uv_work_t *w)
@@ -358,12 +364,14 @@ ckpt_check_cb(uv_check_t *h)
 	struct samend *d = h->data;
 	uint64_t t = (uint64_t)d->conf.wal_autocheckpoint;
 	uint64_t frames = store_wal_frames(d->store);
+	uint64_t first = t / 8 < CKPT_FIRST ? t / 8 : CKPT_FIRST;
+	uint64_t every = t / 32 < CKPT_EVERY ? t / 32 : CKPT_EVERY;
 
 	if (frames < d->ckpt_frames)	/* the WAL started over */
 		d->ckpt_frames = 0;
 	if (d->ckpt_busy || store_wal_commits(d->store) == d->ckpt_commits)
 		return;
-	if (frames < t / 8 || frames - d->ckpt_frames < t / 32) {
+	if (frames < first || frames - d->ckpt_frames < every) {
 		/*
 		 * Not yet: unless the writes stop here.  Set from the last
 		 * commit, not from every loop iteration: the one that ends

@@ -442,6 +442,33 @@ def stream_puts(node, n, text, window=32):
         d.close()
 
 
+def test_checkpoints_start_early_with_a_large_wal(cluster, tmp_path):
+    """However large wal_autocheckpoint (16,000 pages by default: the WAL
+    starts over rarely, and each start-over holds the loop), the thread
+    pool copies from 500 pages on, 125 at a time: a stream of some 1,100
+    pages has reached samen.db when it ends, not only a second later (the
+    idle checkpoint).  Copying an eighth of the WAL first, as before,
+    would copy nothing of it here.  And by default the WAL does not start
+    over in 5,000 pages (it did every 4,000 or so before)."""
+    n = cluster.node("a")
+    n.init()
+    n.start()
+    db, wal = n.dir / "samen.db", n.dir / "samen.db-wal"
+    restarts = wal_restarts(wal)
+    stream_puts(n, 700, "z" * 2000)
+    # At once: the idle checkpoint comes a second after the last write.
+    deadline = time.monotonic() + 0.5
+    got = None
+    while time.monotonic() < deadline:
+        got = records_in(db, tmp_path)
+        if got is not None and got >= 100:
+            break
+    assert got is not None and got >= 100, got
+    stream_puts(n, 2400, "z" * 2000)
+    assert wal_restarts(wal) == restarts
+    assert n.running()
+
+
 def test_the_wal_starts_over_and_samen_db_catches_up(cluster, tmp_path):
     """Checkpoints run early and in small steps on the thread pool; beside
     a stream of writes none copies all of the WAL, so once it holds
