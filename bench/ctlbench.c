@@ -18,12 +18,12 @@
  *       evenly, at random places in a 64 MiB FILE written once before;
  *       with "sync", each followed by fdatasync (a flush of the disk's
  *       cache: two requests, as a WAL sync of samend's).  FILE is removed
- *       after.  Prints the latency of each write (and its sync) and how
- *       many took over 3 ms ("stalls"): this machine's virtual
- *       disk holds requests 10-15 ms once they come faster than a limit
- *       that moves by the hour (docs/performance.md, twelfth and
- *       thirteenth sessions).  Exit 1 where FILE's file system refuses
- *       O_DIRECT.
+ *       after.  Prints one JSON line: the latency of the writes (each
+ *       with its sync) and how many took over 3 ms ("stalls"): this
+ *       machine's virtual disk holds requests 10-15 ms once they come
+ *       faster than a limit that moves by the hour (docs/performance.md,
+ *       twelfth and thirteenth sessions).  Exit 1 where FILE's file
+ *       system refuses O_DIRECT.
  *
  * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
  * in milliseconds, errors.  With CTLBENCH_DUMP=FILE, put also writes
@@ -289,9 +289,15 @@ cmd_disk(const char *path, long rate, double secs, int sync)
 		return 1;
 	}
 	/* Written once, so that the probe's writes overwrite blocks. */
-	for (long off = 0; off < DISK_FILE; off += 1 << 20)
-		if (pwrite(fd, buf, 1 << 20, off) != 1 << 20)
+	for (long off = 0; off < DISK_FILE; off += 1 << 20) {
+		ssize_t w = pwrite(fd, buf, 1 << 20, off);
+
+		if (w != 1 << 20) {
+			if (w >= 0)
+				errno = EIO;	/* short */
 			goto fail;
+		}
+	}
 	if (fsync(fd) != 0)
 		goto fail;
 	t0 = now_s();
@@ -317,7 +323,8 @@ cmd_disk(const char *path, long rate, double secs, int sync)
 	unlink(path);
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 #define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
-	printf("{\"mode\": \"disk\", \"sync\": %s, \"rate\": %ld, \"n\": %ld, \"s\": %.3f, "
+	printf("{\"mode\": \"disk\", \"sync\": %s, \"rate\": %ld, "
+	    "\"n\": %ld, \"s\": %.3f, "
 	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
 	    "\"max_ms\": %.3f, \"stalls\": %ld, \"stall_ms\": %g}\n",
 	    sync ? "true" : "false", rate, n,
