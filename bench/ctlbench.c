@@ -18,12 +18,12 @@
  *       evenly, at random places in a 64 MiB FILE written once before;
  *       with "sync", each followed by fdatasync (a flush of the disk's
  *       cache: two requests, as a WAL sync of samend's).  FILE is removed
- *       after.  Prints one JSON line: the latency of the writes (each
- *       with its sync) and how many took over 3 ms ("stalls"): this
- *       machine's virtual disk holds requests 10-15 ms once they come
- *       faster than a limit that moves by the hour (docs/performance.md,
- *       twelfth and thirteenth sessions).  Exit 1 where FILE's file
- *       system refuses O_DIRECT.
+ *       after.  Its JSON line (window 1: one write in flight) adds
+ *       sync, rate and how many writes (each with its sync) took over
+ *       3 ms ("stalls"): this machine's virtual disk holds requests
+ *       10-15 ms once they come faster than a limit that moves by the
+ *       hour (docs/performance.md, twelfth and thirteenth sessions).
+ *       Exit 1 where FILE's file system refuses O_DIRECT.
  *
  * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
  * in milliseconds, errors.  With CTLBENCH_DUMP=FILE, put also writes
@@ -75,17 +75,19 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The JSON line; extra, if not NULL, adds fields of the mode's own. */
 static void
 report(const char *what, double *lat, long n, double secs, long errors,
-    long window)
+    long window, const char *extra)
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 #define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
 	printf("{\"mode\": \"%s\", \"n\": %ld, \"window\": %ld, \"s\": %.3f, "
 	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
-	    "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"errors\": %ld}\n", what, n,
-	    window, secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.9),
-	    Q(0.99), n ? lat[n - 1] * 1e3 : 0, errors);
+	    "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"errors\": %ld%s%s}\n", what,
+	    n, window, secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.9),
+	    Q(0.99), n ? lat[n - 1] * 1e3 : 0, errors, extra ? ", " : "",
+	    extra ? extra : "");
 #undef Q
 }
 
@@ -195,7 +197,7 @@ cmd_put(const char *dir, long n, long window, size_t bytes)
 	secs = now_s() - t0;
 	if (getenv("CTLBENCH_DUMP") != NULL)
 		dump(getenv("CTLBENCH_DUMP"), sent, lat, n);
-	report("put", lat, n, secs, errors, window);
+	report("put", lat, n, secs, errors, window, NULL);
 	wire_free(&w);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
@@ -254,7 +256,7 @@ cmd_spawn(long n, int argc, char **argv)
 		for (int k = 0; k < argc; k++)
 			free(args[k]);
 	}
-	report("spawn", lat, n, now_s() - t0, errors, 1);
+	report("spawn", lat, n, now_s() - t0, errors, 1, NULL);
 	posix_spawn_file_actions_destroy(&fa);
 	free(args);
 	free(lat);
@@ -272,6 +274,7 @@ cmd_disk(const char *path, long rate, double secs, int sync)
 	double *lat, t0, end;
 	unsigned char *buf = NULL;
 	uint64_t x = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+	char extra[128];
 	int fd;
 
 	if (rate <= 0 || secs <= 0 || secs > 60)
@@ -321,16 +324,11 @@ cmd_disk(const char *path, long rate, double secs, int sync)
 	secs = now_s() - t0;
 	close(fd);
 	unlink(path);
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
-#define Q(p) (n ? lat[(long)((double)(n - 1) * (p))] * 1e3 : 0)
-	printf("{\"mode\": \"disk\", \"sync\": %s, \"rate\": %ld, "
-	    "\"n\": %ld, \"s\": %.3f, "
-	    "\"per_s\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-	    "\"max_ms\": %.3f, \"stalls\": %ld, \"stall_ms\": %g}\n",
-	    sync ? "true" : "false", rate, n,
-	    secs, secs > 0 ? (double)n / secs : 0, Q(0.5), Q(0.99),
-	    n ? lat[n - 1] * 1e3 : 0, stalls, DISK_STALL_S * 1e3);
-#undef Q
+	/* One write in flight at a time; a failed one ended the run. */
+	snprintf(extra, sizeof(extra), "\"sync\": %s, \"rate\": %ld, "
+	    "\"stalls\": %ld, \"stall_ms\": %g", sync ? "true" : "false", rate,
+	    stalls, DISK_STALL_S * 1e3);
+	report("disk", lat, n, secs, 0, 1, extra);
 	free(lat);
 	free(buf);
 	return 0;

@@ -463,6 +463,7 @@ def test_checkpoints_start_early_with_a_large_wal(cluster, tmp_path):
         got = records_in(db, tmp_path)
         if got is not None and got >= 100:
             break
+        time.sleep(0.02)
     assert got is not None and got >= 100, got
     stream_puts(n, 2400, "z" * 2000)
     assert wal_restarts(wal) == restarts
