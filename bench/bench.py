@@ -122,6 +122,37 @@ def proc_cpu(pid):
         return None
 
 
+def proc_faults(pid):
+    """Minor page faults of a process so far (every thread's)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[7])
+    except OSError:
+        return None
+
+
+def file_bytes(path):
+    """Size of a file, 0 if it is not there."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+REPORTED = "/sys/module/page_reporting/parameters/reported_kib"
+
+
+def reported_kib():
+    """KiB of free memory this (virtual) machine has handed back to its
+    host since boot (free page reporting), or None where the kernel has no
+    such thing."""
+    try:
+        with open(REPORTED) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
 def disk_ops(path):
     """Write requests and cache flushes the block device holding path has
     completed so far, all processes' (/sys/dev/block/MAJ:MIN/stat), or None
@@ -389,7 +420,7 @@ class Run:
         p, data, name = handle
         p.send_signal(signal.SIGINT)
         p.wait(120)
-        return perf_summary(self.outdir, name, data)
+        return perf_summary(self.outdir, name, data, self.args.keep)
 
     def sync_and_wait(self, b, a, poll=0.02, timeout=1800, capture=None):
         """B, already A's peer, starts a session with A (CTL_SYNC);
@@ -529,9 +560,9 @@ PERF_STAGES = [
 ]
 
 
-def perf_summary(outdir, name, data):
+def perf_summary(outdir, name, data, keep=False):
     """A flat profile (perf-NAME.txt) and the share of samples per stage;
-    the (large) perf-NAME.data is removed."""
+    the (large) perf-NAME.data is removed unless keep."""
     report = outdir / f"perf-{name}.txt"
     with open(report, "w") as f:
         subprocess.run(["perf", "report", "-i", str(data), "--stdio",
@@ -573,10 +604,11 @@ def perf_summary(outdir, name, data):
                 frames.append(parts[1].split("+")[0])
     done()
     total = sum(counts.values()) or 1
-    try:
-        os.unlink(data)
-    except OSError:
-        pass
+    if not keep:
+        try:
+            os.unlink(data)
+        except OSError:
+            pass
     return dict(report=str(report), samples=total,
                 stage_share={k: round(v / total, 3) for k, v in
                              sorted(counts.items(), key=lambda x: -x[1])},
@@ -598,7 +630,9 @@ def sc_limits(run):
     if run.args.size == "quick":
         args.append("--quick")
     L = run.tool_json(*args)
+    L["page_reporting_kib"] = reported_kib()
     run.limits = L
+    rep = L["page_reporting_kib"]
     run.emit("limits", L,
              f"ed25519 verify {human_n(L['ed25519_verify_per_s'])}/s "
              f"(best of 25 slices; median "
@@ -618,7 +652,27 @@ def sc_limits(run):
              f"{human_n(L['zmq_msgs_per_s'])} msgs/s, CURVE "
              f"{human_n(L['zmq_curve_msgs_per_s'])} msgs/s "
              f"({L['zmq_curve_MBps_1MiB']:.0f} MB/s at 1 MiB), round trip "
-             f"{1e3 / L['zmq_curve_roundtrips_per_s']:.3f} ms with CURVE")
+             f"{1e3 / L['zmq_curve_roundtrips_per_s']:.3f} ms with CURVE; "
+             f"new memory {L['page_new_us']:.2f} µs per 4 KiB page over "
+             f"{L['page_mib']} MiB, {L['page_again_us']:.2f} µs for the pages"
+             f" just freed" + (f"; free page reporting: {rep / 2**20:.1f} "
+                              f"GiB of free memory handed back to the host "
+                              f"since boot" if rep else ""))
+
+
+def memory_line(mem):
+    """bulk's new memory, for a person."""
+    out = []
+    if mem["receiver_faults"] is not None:
+        out.append(f"the receiver faulted in {human_n(mem['receiver_faults'])}"
+                   f" pages ({mem['receiver_faults'] * 4096 / 2**20:.0f} "
+                   f"MiB)")
+    out.append(f"its samen.db grew {mem['db_grew_bytes'] / 2**20:.0f} MiB "
+               f"(in the page cache)")
+    if mem["page_reporting"]:
+        out.append("on a machine that hands its free memory back to its "
+                   "host")
+    return ", ".join(out)
 
 
 def sc_initial(run, report=True):
@@ -799,10 +853,20 @@ def sc_bulk(run):
     per = 500           # records per change set: 1,000 operations
     a, b, g = run.pair("b", n // per, recs=per)
     cpu_b0 = proc_cpu(b.pid)
+    db = b.path / "samen.db"
+    flt0, db0 = proc_faults(b.pid), file_bytes(db)
     perf = run.perf_start("bulk", b.pid)
     t, s, _ = run.first_sync(b, a, poll=0.05)
     cpu_b = proc_cpu(b.pid) - cpu_b0
+    flt = proc_faults(b.pid)
     prof = run.perf_stop(perf)
+    # New memory: the receiver's pages (its index, mostly) and samen.db's
+    # page cache.  On a VM that hands its free memory back to its host
+    # (free page reporting, in limits' line), a new page can cost the
+    # host's fault as well: docs/performance.md, fourteenth session.
+    mem = dict(receiver_faults=flt - flt0 if None not in (flt, flt0)
+               else None, db_grew_bytes=file_bytes(db) - db0,
+               page_reporting=bool(reported_kib()))
     equal, _, sb = run.digests_equal(a, b)
     ops = 2 * n
     rate = ops / t
@@ -815,7 +879,7 @@ def sc_bulk(run):
                 target_ratio=0.55, cores_used_receiver=r3(cpu_b / t),
                 ops_counted_as="one EXIST and one SET per record: each is "
                                "one row of the replica's values",
-                generate=g, profile=prof)
+                memory=mem, generate=g, profile=prof)
     if prof:
         prof["us_per_op"] = {k: r3(v * cpu_b / ops * 1e6) for k, v in
                              prof["stage_share"].items()}
@@ -823,7 +887,8 @@ def sc_bulk(run):
              f"{n} records in {s['received']} change sets of 1,000 "
              f"operations: {t:.2f} s = {human_n(rate)} ops/s, "
              f"{rate / L['sqlite_rows_per_s']:.2f} × SQLite bound (target "
-             f"0.55); digests equal: {equal}")
+             f"0.55); digests equal: {equal}; new memory: "
+             f"{memory_line(mem)}")
     a.stop()
     run.cache["bulk"] = b
 
@@ -1005,7 +1070,8 @@ def sc_storm(run):
         args = ["perf", "record", "-F", "499", "--call-graph",
                 "dwarf,32768", "-o", str(handle), "--"] + args
     r = run.tool_json(*args)
-    prof = perf_summary(run.outdir, "storm", handle) if handle else None
+    prof = (perf_summary(run.outdir, "storm", handle, run.args.keep)
+            if handle else None)
     L = run.limits
     rows = r["ops"] + r["refs"]
     bound_ms = rows / L["sqlite_rows_per_s"] * 1e3
@@ -1231,7 +1297,7 @@ def main():
     ap.add_argument("--perf", action="store_true",
                     help="profile the receiving daemon (perf record)")
     ap.add_argument("--keep", action="store_true",
-                    help="keep the data directories")
+                    help="keep the data directories (and perf's data)")
     ap.add_argument("--out", help="where results and profiles go "
                                   "(default BUILD/results)")
     args = ap.parse_args()
