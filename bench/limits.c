@@ -399,7 +399,7 @@ zmq_rate(const struct zkeys *k, size_t size, long count, int pingpong)
 	return (double)(count - 1) / t;
 }
 
-/* Fresh memory. */
+/* New memory. */
 
 /*
  * Microseconds per 4 KiB page to write one byte into each page of a new
@@ -431,8 +431,10 @@ touch_us(size_t mib)
  * bulk receiver's index and samen.db's page cache), written into once;
  * then *again: the same size right after, on the pages just freed, which
  * the kernel hands out again first: the guest's own fault.  On a VM that
- * hands free memory back to its host (free page reporting), pages unused
- * for a while cost the host's fault as well, and *first is the higher.
+ * hands free memory back to its host (free page reporting), a page it has
+ * handed back costs the host's fault as well, and *first is the higher
+ * when the mapping gets such pages: not when the machine's free memory was
+ * used lately (by the scenario before, say).
  */
 static void
 fresh_memory(size_t mib, double *first, double *again)
