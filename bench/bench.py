@@ -111,24 +111,28 @@ def human_n(x):
     return f"{x:.0f}" if x >= 100 else f"{x:.2f}"
 
 
-def proc_cpu(pid):
-    """User + system CPU seconds of a process."""
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command's name (the first is
+    the state), or None once the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        tick = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / tick
+            return f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
+
+
+def proc_cpu(pid):
+    """User + system CPU seconds of a process."""
+    fields = proc_stat(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_faults(pid):
     """Minor page faults of a process so far (every thread's)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[7])
-    except OSError:
-        return None
+    fields = proc_stat(pid)
+    return None if fields is None else int(fields[7])
 
 
 def file_bytes(path):
@@ -652,21 +656,18 @@ def sc_limits(run):
              f"{human_n(L['zmq_msgs_per_s'])} msgs/s, CURVE "
              f"{human_n(L['zmq_curve_msgs_per_s'])} msgs/s "
              f"({L['zmq_curve_MBps_1MiB']:.0f} MB/s at 1 MiB), round trip "
-             f"{1e3 / L['zmq_curve_roundtrips_per_s']:.3f} ms with CURVE; "
-             f"new memory {L['page_new_us']:.2f} µs per 4 KiB page over "
-             f"{L['page_mib']} MiB, {L['page_again_us']:.2f} µs for the pages"
-             f" just freed" + (f"; free page reporting: {rep / 2**20:.1f} "
-                              f"GiB of free memory handed back to the host "
-                              f"since boot" if rep else ""))
+             f"{1e3 / L['zmq_curve_roundtrips_per_s']:.3f} ms with CURVE"
+             + (f"; free page reporting: {rep / 2**20:.1f} GiB of free "
+                f"memory handed back to the host since boot" if rep else ""))
 
 
 def memory_line(mem):
     """bulk's new memory, for a person."""
     out = []
     if mem["receiver_faults"] is not None:
+        mib = mem["receiver_faults"] * os.sysconf("SC_PAGE_SIZE") / 2**20
         out.append(f"the receiver faulted in {human_n(mem['receiver_faults'])}"
-                   f" pages ({mem['receiver_faults'] * 4096 / 2**20:.0f} "
-                   f"MiB)")
+                   f" pages ({mib:.0f} MiB)")
     out.append(f"its samen.db grew {mem['db_grew_bytes'] / 2**20:.0f} MiB "
                f"(in the page cache)")
     if mem["page_reporting"]:
@@ -866,7 +867,7 @@ def sc_bulk(run):
     # host's fault as well: docs/performance.md, fourteenth session.
     mem = dict(receiver_faults=flt - flt0 if None not in (flt, flt0)
                else None, db_grew_bytes=file_bytes(db) - db0,
-               page_reporting=bool(reported_kib()))
+               page_reporting=bool(run.limits.get("page_reporting_kib")))
     equal, _, sb = run.digests_equal(a, b)
     ops = 2 * n
     rate = ops / t

@@ -13,12 +13,8 @@
  * with time-ordered 16-byte keys (and random ones, for comparison), and
  * single-row transactions per second, each one fsync'd; ZeroMQ over TCP
  * loopback, without and with CURVE: messages per second one way (256 B and
- * 1 MiB) and round trips per second (64 B ping-pong); new memory: the
- * microseconds it takes to write the first byte of a 4 KiB page of a new
- * anonymous mapping of 1 GiB (256 MiB with --quick), and again for the
- * pages just freed (a VM that hands its free memory back to its host pays
- * the host's fault on pages it has not used for a while).  The database
- * goes in DIR (default: a new directory under /tmp, removed after).
+ * 1 MiB) and round trips per second (64 B ping-pong).  The database goes in
+ * DIR (default: a new directory under /tmp, removed after).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +23,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -399,50 +394,6 @@ zmq_rate(const struct zkeys *k, size_t size, long count, int pingpong)
 	return (double)(count - 1) / t;
 }
 
-/* New memory. */
-
-/*
- * Microseconds per 4 KiB page to write one byte into each page of a new
- * anonymous mapping of mib MiB: the page fault, the page's zeroing and,
- * on a VM whose host took the page back (free page reporting), the host's
- * fault too.
- */
-static double
-touch_us(size_t mib)
-{
-	size_t len = mib << 20, pages = len / 4096;
-	volatile uint8_t *p;
-	double t0;
-
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-	    MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	t0 = now_s();
-	for (size_t i = 0; i < pages; i++)
-		p[i * 4096] = 1;
-	t0 = now_s() - t0;
-	munmap((void *)p, len);
-	return t0 / (double)pages * 1e6;
-}
-
-/*
- * *first: a new mapping as large as what a big scenario grows by (the
- * bulk receiver's index and samen.db's page cache), written into once;
- * then *again: the same size right after, on the pages just freed, which
- * the kernel hands out again first: the guest's own fault.  On a VM that
- * hands free memory back to its host (free page reporting), a page it has
- * handed back costs the host's fault as well, and *first is the higher
- * when the mapping gets such pages: not when the machine's free memory was
- * used lately (by the scenario before, say).
- */
-static void
-fresh_memory(size_t mib, double *first, double *again)
-{
-	*first = touch_us(mib);
-	*again = touch_us(mib);
-}
-
 /* Scales count so that one measurement takes about budget seconds. */
 static double
 zmq_measure(const struct zkeys *k, size_t size, int pingpong)
@@ -464,15 +415,12 @@ main(int argc, char **argv)
 	struct zkeys plain, curve;
 	long rows = 200000;
 	double q[3], fsync_rate, vbest, vmedian, runs[SQLITE_RUNS];
-	double page_first, page_again;
-	size_t mib = 1024;
 	int made = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			budget = 0.5;
 			rows = 100000;
-			mib = 256;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			where = argv[++i];
 		else {
@@ -537,9 +485,6 @@ main(int argc, char **argv)
 	printf(", \"zmq_roundtrips_per_s\": %.0f", zmq_measure(&plain, 64, 1));
 	printf(", \"zmq_curve_roundtrips_per_s\": %.0f",
 	    zmq_measure(&curve, 64, 1));
-	fresh_memory(mib, &page_first, &page_again);
-	printf(", \"page_new_us\": %.2f, \"page_again_us\": %.2f"
-	    ", \"page_mib\": %zu", page_first, page_again, mib);
 	printf(", \"msg_bytes\": 256, \"budget_s\": %.1f}\n", budget);
 	if (made)
 		rmdir(dir);
