@@ -14,7 +14,7 @@
 #include "error.h"
 #include "util.h"
 
-#define STORE_SCHEMA 4
+#define STORE_SCHEMA 5
 #define STORE_BUSY_MS 5000
 #define TAGLEN 16		/* keyed BLAKE2b-128: ctag, ftag */
 /* A records_key entry, (circle, rid, ctag), in the index's order. */
@@ -82,9 +82,22 @@
  * records_deleted indexes the few deleted records, so that counting the
  * live ones (all, from records_key, less those) reads neither the rows,
  * which packs made large, nor an index entry per live record.
+ *
+ * A packed record's collection name is sealed once per collection, in
+ * colls under its ctag, not in every row: its coll is the empty blob, and
+ * its pack's associated data binds the row's ctag, rid and circle, which
+ * the coll box bound before (a capital 'P' leads it: vp_ad).  A record
+ * without a pack keeps its name in coll, sealed with (rid, circle), as
+ * every record of schema 4 does; readers tell the two by coll's length.
+ * That is one box and 40 bytes less per new record, and one seal less
+ * (docs/performance.md, fifteenth session).  Schema 4 has no colls
+ * (migrate_4 adds it).
  */
 #define RECORDS_DELETED_DDL \
 	"CREATE INDEX records_deleted ON records(deleted) WHERE deleted = 1;"
+#define COLLS_DDL \
+	"CREATE TABLE colls (ctag BLOB PRIMARY KEY, name BLOB NOT NULL)" \
+	" WITHOUT ROWID;"
 static const char schema[] =
 	"CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE authors (aid INTEGER PRIMARY KEY,"
@@ -121,6 +134,7 @@ static const char schema[] =
 	"  pkeys BLOB, pdead BLOB, pbox BLOB);"
 	"CREATE UNIQUE INDEX records_key ON records(circle, rid, ctag);"
 	RECORDS_DELETED_DDL
+	COLLS_DDL
 	"CREATE TABLE vals (rkey INTEGER NOT NULL REFERENCES records(rkey),"
 	"  kind INTEGER NOT NULL, ftag BLOB NOT NULL, vid BLOB NOT NULL,"
 	"  hlc INTEGER NOT NULL, aid INTEGER NOT NULL REFERENCES authors(aid),"
@@ -154,7 +168,7 @@ enum q {
 	Q_REC_KEYS, Q_REC_CIRCLE,
 	Q_VAL_ADD, Q_VAL_KILL, Q_KILL_ADD, Q_KILL_HAS,
 	Q_VALS_LIVE, Q_VALS_ALL, Q_VALS_EXIST, Q_VAL_BOX,
-	Q_PACK_GET,
+	Q_PACK_GET, Q_COLL_ADD,
 	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
@@ -259,8 +273,11 @@ static const char *const sql[Q_COUNT] = {
 	    " ORDER BY circle, rid, ctag LIMIT ?4",
 	[Q_REC_UPDATE] = "UPDATE records SET created = ?2, updated = ?3,"
 	    " deleted = ?4, shown = ?5, pdead = ?6 WHERE rkey = ?1",
-	[Q_REC_ROW] = "SELECT rid, circle, coll, created, updated"
-	    " FROM records WHERE rkey = ?1",
+	/* Its collection's name is coll's box, or colls' if coll is empty. */
+	[Q_REC_ROW] = "SELECT r.rid, r.circle, r.coll, r.created, r.updated,"
+	    " r.ctag, c.name FROM records r"
+	    " LEFT JOIN colls c ON length(r.coll) = 0 AND c.ctag = r.ctag"
+	    " WHERE r.rkey = ?1",
 	[Q_REC_KEYS] = "SELECT rkey FROM records ORDER BY rkey",
 	[Q_REC_CIRCLE] = "SELECT rkey FROM records INDEXED BY records_key"
 	    " WHERE circle = ?1",
@@ -286,8 +303,9 @@ static const char *const sql[Q_COUNT] = {
 	[Q_VAL_BOX] = "SELECT box FROM vals WHERE rkey = ?1 AND kind = 2"
 	    " AND ftag = ?2 AND vid = ?3",
 	[Q_PACK_GET] = "SELECT r.paid, r.pseq, r.phlc, r.pkeys, r.pdead, pa.pk,"
-	    " r.pbox FROM records r LEFT JOIN authors pa ON pa.aid = r.paid"
-	    " WHERE r.rkey = ?1",
+	    " r.pbox, length(r.coll) = 0, r.ctag, r.rid, r.circle FROM records r"
+	    " LEFT JOIN authors pa ON pa.aid = r.paid WHERE r.rkey = ?1",
+	[Q_COLL_ADD] = "INSERT OR IGNORE INTO colls (ctag, name) VALUES (?1, ?2)",
 	/* Schema 1 to 2: every record's live existence values, in turn. */
 	[Q_MIG_EXIST] = "SELECT v.rkey, v.vid, v.hlc, a.pk FROM vals v"
 	    " JOIN authors a ON a.aid = v.aid"
@@ -311,13 +329,21 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE merged = 1 OR bad = 1",
 };
 
+/* How many collections' colls rows struct store remembers writing. */
+#define COLLS_MEMO 8
+
 /* struct store's rec.fr when the cached record is not in the fresh cache. */
 #define NO_FRESH SIZE_MAX
 
 /* Per value in records.pkeys: kind, ftag, vid, nrefs (little-endian). */
 #define PACK_KEY (1 + TAGLEN + VID_LEN + 4)
-/* What comes before pkeys in a pack's associated data (vp_ad). */
-#define PACK_AD (1 + 4 * 8)
+/*
+ * What comes before pkeys in a pack's associated data (vp_ad): PACK_AD_ROW
+ * bytes, and the record's ctag, rid and circle after them if it is named
+ * in colls; kbuf has room for the longer.
+ */
+#define PACK_AD_ROW (1 + 4 * 8)
+#define PACK_AD (PACK_AD_ROW + TAGLEN + RID_LEN + CS_CIRCLELEN)
 /*
  * A pack holds at most a chunk's ops; a first chunk's values past 1 MiB
  * of plaintext go into vals.
@@ -341,6 +367,9 @@ struct valpack {
 	uint8_t author[32];	/* aid's key */
 	uint8_t *keys;		/* n * PACK_KEY bytes, at kbuf + PACK_AD */
 	uint8_t *kbuf;		/* the box's associated data: vp_ad */
+	/* Named in colls (an empty coll): the AD binds these three. */
+	int named;
+	uint8_t ctag[TAGLEN], rid[RID_LEN], circle[CS_CIRCLELEN];
 	uint8_t *dead;		/* n bytes */
 	size_t n, cap;
 	uint8_t *pt;
@@ -456,6 +485,15 @@ struct store {
 		struct valpack vp;
 	} rec;
 	int no_packs;		/* store_set_packing(0): every value in vals */
+	/*
+	 * The ctags whose colls row this connection has seen written: the
+	 * last COLLS_MEMO.  drop_caches forgets them all, since a rollback
+	 * may have taken the row with it.
+	 */
+	struct {
+		uint8_t tag[COLLS_MEMO][TAGLEN];
+		size_t n, next;
+	} colls;
 	struct valpack rdvp;	/* items_pack's, emptied after each read */
 	/*
 	 * The rkey the next new record gets (max + 1 when read): rows are
@@ -674,6 +712,7 @@ drop_caches(struct store *st)
 	st->author.valid = 0;
 	st->ckey.valid = 0;
 	st->head.valid = 0;
+	st->colls.n = st->colls.next = 0;
 	if (st->keys != NULL)
 		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 }
@@ -897,6 +936,14 @@ coll_ad(uint8_t ad[1 + RID_LEN + CS_CIRCLELEN], const uint8_t rid[RID_LEN],
 	memcpy(ad + 1 + RID_LEN, circle, CS_CIRCLELEN);
 }
 
+/* Associated data of a collection's name in colls: its tag. */
+static void
+colls_ad(uint8_t ad[1 + TAGLEN], const uint8_t ctag[TAGLEN])
+{
+	ad[0] = 'C';
+	memcpy(ad + 1, ctag, TAGLEN);
+}
+
 /* Associated data of a circle's name ('n') or key ('k'). */
 static void
 circle_ad(uint8_t ad[1 + CS_CIRCLELEN + 4], uint8_t what,
@@ -1011,7 +1058,7 @@ vp_clear(struct valpack *p)
 {
 	if (p->ptlen > 0)
 		sodium_memzero(p->pt, p->ptlen);
-	p->known = p->pending = p->opened = 0;
+	p->known = p->pending = p->opened = p->named = 0;
 	p->n = p->ptlen = 0;
 	if (p->cap > PACK_KEEP_N || p->ptcap > PACK_KEEP_PT)
 		vp_release(p);
@@ -1076,20 +1123,30 @@ vp_find(const struct valpack *p, int kind, const uint8_t ftag[TAGLEN],
 
 /*
  * The box's associated data: what the row says in clear, so that neither
- * its values nor their keys can be moved to another record or changed.
- * Written in front of the keys; returns its length.
+ * its values nor their keys can be moved to another record or changed,
+ * and for a record named in colls, its ctag, rid and circle: which
+ * collection it is in, and where.  Written in front of the keys, so that
+ * it ends where they do; returns where it starts, and its length in *n.
  */
-static size_t
-vp_ad(struct valpack *p, int64_t rkey)
+static const uint8_t *
+vp_ad(struct valpack *p, int64_t rkey, size_t *n)
 {
-	uint8_t *ad = p->kbuf;
+	size_t len = p->named ? PACK_AD : PACK_AD_ROW;
+	uint8_t *ad = p->keys - len;
 
-	ad[0] = 'p';
+	ad[0] = p->named ? 'P' : 'p';
 	put_le64(ad + 1, (uint64_t)rkey);
 	put_le64(ad + 9, (uint64_t)p->aid);
 	put_le64(ad + 17, p->seq);
 	put_le64(ad + 25, p->hlc);
-	return PACK_AD + p->n * PACK_KEY;
+	if (p->named) {
+		memcpy(ad + PACK_AD_ROW, p->ctag, TAGLEN);
+		memcpy(ad + PACK_AD_ROW + TAGLEN, p->rid, RID_LEN);
+		memcpy(ad + PACK_AD_ROW + TAGLEN + RID_LEN, p->circle,
+		    CS_CIRCLELEN);
+	}
+	*n = len + p->n * PACK_KEY;
+	return ad;
 }
 
 /*
@@ -1130,8 +1187,8 @@ vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
 static int
 vp_read(struct store *st, int64_t rkey, struct valpack *p)
 {
-	const uint8_t *box;
-	size_t nb;
+	const uint8_t *box, *ad;
+	size_t nb, adlen;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -1153,8 +1210,16 @@ vp_read(struct store *st, int64_t rkey, struct valpack *p)
 		rc = SAMEN_EDECRYPT;
 		goto out;
 	}
+	if ((p->named = sqlite3_column_int(s, 7)) != 0 &&
+	    (!col_fixed(s, 8, p->ctag, TAGLEN) ||
+	    !col_fixed(s, 9, p->rid, RID_LEN) ||
+	    !col_fixed(s, 10, p->circle, CS_CIRCLELEN))) {
+		rc = SAMEN_ESTORE;
+		goto out;
+	}
 	vp_ptroom(p, nb - BOX_OVERHEAD);
-	if ((rc = unseal(st, p->pt, box, nb, p->kbuf, vp_ad(p, rkey))) == 0) {
+	ad = vp_ad(p, rkey, &adlen);
+	if ((rc = unseal(st, p->pt, box, nb, ad, adlen)) == 0) {
 		p->ptlen = nb - BOX_OVERHEAD;
 		p->opened = 1;
 	}
@@ -1272,16 +1337,24 @@ vp_append(struct store *st, const struct merge_value *v, int64_t aid,
  * Binds the cached new record's pack to Q_REC_ADD's (paid, pseq, phlc,
  * pkeys, pbox), sealed into box (room for ptlen + BOX_OVERHEAD), or NULLs
  * if its first chunk filled none.  Its pdead goes with run_rec_state.
+ * The record is named in colls (p->named) if it has a pack.
  */
 static void
 vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
 {
 	struct valpack *p = &st->rec.vp;
+	const uint8_t *ad;
+	size_t adlen;
 
 	p->pending = 0;
 	if (p->n == 0)
 		return;
-	seal(st, box, p->pt, p->ptlen, p->kbuf, vp_ad(p, st->rec.rkey));
+	p->named = 1;
+	memcpy(p->ctag, st->rec.ctag, TAGLEN);
+	memcpy(p->rid, st->rec.rid, RID_LEN);
+	memcpy(p->circle, st->rec.circle, CS_CIRCLELEN);
+	ad = vp_ad(p, st->rec.rkey, &adlen);
+	seal(st, box, p->pt, p->ptlen, ad, adlen);
 	sqlite3_bind_int64(s, 11, p->aid);
 	bind_u64(s, 12, p->seq);
 	bind_u64(s, 13, p->hlc);
@@ -1416,6 +1489,13 @@ migrate_2(struct store *st, char **cause)
 	    cause) != 0 ? SAMEN_ESTORE : 0;
 }
 
+/* Schema 4 to 5: the collections' names, sealed once each (colls). */
+static int
+migrate_4(struct store *st, char **cause)
+{
+	return exec(st->db, COLLS_DDL, cause) != 0 ? SAMEN_ESTORE : 0;
+}
+
 /*
  * Schema 3 to 4: the pack columns (NULL: the records of schema 3 keep
  * their values in vals, where every reader still looks) and the index of
@@ -1448,6 +1528,8 @@ migrate(struct store *st, int version, char **cause)
 		rc = migrate_2(st, cause);
 	if (rc == 0 && version < 4)
 		rc = migrate_3(st, cause);
+	if (rc == 0 && version < 5)
+		rc = migrate_4(st, cause);
 	if (rc == 0) {
 		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
 		rc = exec(st->db, bump, cause);
@@ -3594,28 +3676,66 @@ rk_key(uint8_t key[RK_KEYLEN], const uint8_t circle[CS_CIRCLELEN],
 	memcpy(key + CS_CIRCLELEN + RID_LEN, ctag, TAGLEN);
 }
 
-/* Writes the cached new record's row, whole. */
+/* The colls row of the cached record's collection, written if new. */
+static int
+colls_ensure(struct store *st)
+{
+	uint8_t ad[1 + TAGLEN];
+	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
+	sqlite3_stmt *s;
+	size_t i;
+
+	for (i = 0; i < st->colls.n; i++)
+		if (memcmp(st->colls.tag[i], st->rec.ctag, TAGLEN) == 0)
+			return 0;
+	colls_ad(ad, st->rec.ctag);
+	seal(st, box, (const uint8_t *)st->rec.coll, st->rec.coll_len, ad,
+	    sizeof(ad));
+	if ((s = q(st, Q_COLL_ADD)) == NULL)
+		return SAMEN_ESTORE;
+	bind_blob(s, 1, st->rec.ctag, TAGLEN);
+	bind_blob(s, 2, box, st->rec.coll_len + BOX_OVERHEAD);
+	if (run(s) != 0)
+		return SAMEN_ESTORE;
+	memcpy(st->colls.tag[st->colls.next], st->rec.ctag, TAGLEN);
+	st->colls.next = (st->colls.next + 1) % COLLS_MEMO;
+	if (st->colls.n < COLLS_MEMO)
+		st->colls.n++;
+	return 0;
+}
+
+/*
+ * Writes the cached new record's row, whole.  With a pack, its collection
+ * is named in colls and coll is empty; without, coll seals the name.
+ */
 static int
 rec_insert(struct store *st)
 {
 	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
 	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
+	size_t boxlen = 0;
 	sqlite3_stmt *s;
 	int rc;
 
 	/* The rest of the row is known: written whole, pack and all. */
 	if (!st->rec.vp.known)
 		return SAMEN_ESTORE;
-	coll_ad(ad, st->rec.rid, st->rec.circle);
-	seal(st, box, (const uint8_t *)st->rec.coll, st->rec.coll_len, ad,
-	    sizeof(ad));
+	if (st->rec.vp.n > 0) {
+		if ((rc = colls_ensure(st)) != 0)
+			return rc;
+	} else {
+		coll_ad(ad, st->rec.rid, st->rec.circle);
+		seal(st, box, (const uint8_t *)st->rec.coll, st->rec.coll_len,
+		    ad, sizeof(ad));
+		boxlen = st->rec.coll_len + BOX_OVERHEAD;
+	}
 	if ((s = q(st, Q_REC_ADD)) == NULL)
 		return SAMEN_ESTORE;
 	sqlite3_bind_int64(s, 1, st->rec.rkey);
 	bind_blob(s, 2, st->rec.rid, RID_LEN);
 	bind_blob(s, 3, st->rec.circle, CS_CIRCLELEN);
 	bind_blob(s, 4, st->rec.ctag, TAGLEN);
-	bind_blob(s, 5, box, st->rec.coll_len + BOX_OVERHEAD);
+	bind_blob(s, 5, box, boxlen);
 	vp_bind(st, s, scratch(st, st->rec.vp.ptlen + BOX_OVERHEAD));
 	if ((rc = run_rec_state(st, s, 6)) == 0) {
 		uint8_t key[RK_KEYLEN];
@@ -4096,6 +4216,7 @@ merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 		st->ntouched = ntouched;
 		/* It may hold records whose creation was just undone. */
 		fresh_clear(st, 1);
+		st->colls.n = st->colls.next = 0;
 	}
 	st->rec.valid = 0;
 	vp_clear(&st->rec.vp);	/* no plaintext outlives the merge */
@@ -4332,13 +4453,18 @@ register_take(struct store_value *out, struct item *it, size_t n)
 	return distinct;
 }
 
+/*
+ * r's row: its collection's name from coll's box, or from colls if coll
+ * is empty (a packed record: items_pack opens its pack, whose associated
+ * data binds the row's ctag, rid and circle).
+ */
 static int
 record_row(struct store *st, int64_t rkey, struct store_record *r)
 {
-	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
+	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];	/* the longer of the two */
 	const uint8_t *box;
 	sqlite3_stmt *s;
-	size_t n;
+	size_t n, adlen;
 	int rc;
 
 	if ((s = q(st, Q_REC_ROW)) == NULL)
@@ -4349,17 +4475,34 @@ record_row(struct store *st, int64_t rkey, struct store_record *r)
 	r->rkey = rkey;
 	r->created = col_u64(s, 3);
 	r->updated = col_u64(s, 4);
-	box = sqlite3_column_blob(s, 2);
-	n = (size_t)sqlite3_column_bytes(s, 2);
 	if (!col_fixed(s, 0, r->rid, RID_LEN) ||
-	    !col_fixed(s, 1, r->circle, CS_CIRCLELEN) || box == NULL ||
-	    n < BOX_OVERHEAD) {
+	    !col_fixed(s, 1, r->circle, CS_CIRCLELEN)) {
 		rc = SAMEN_ESTORE;
 		goto out;
 	}
-	coll_ad(ad, r->rid, r->circle);
+	if (sqlite3_column_bytes(s, 2) > 0) {
+		box = sqlite3_column_blob(s, 2);
+		n = (size_t)sqlite3_column_bytes(s, 2);
+		coll_ad(ad, r->rid, r->circle);
+		adlen = 1 + RID_LEN + CS_CIRCLELEN;
+	} else {
+		uint8_t ctag[TAGLEN];
+
+		box = sqlite3_column_blob(s, 6);
+		n = (size_t)sqlite3_column_bytes(s, 6);
+		if (!col_fixed(s, 5, ctag, TAGLEN)) {
+			rc = SAMEN_ESTORE;
+			goto out;
+		}
+		colls_ad(ad, ctag);
+		adlen = 1 + TAGLEN;
+	}
+	if (box == NULL || n < BOX_OVERHEAD) {
+		rc = SAMEN_ESTORE;
+		goto out;
+	}
 	r->collection = xmalloc(n - BOX_OVERHEAD + 1);
-	rc = unseal(st, (uint8_t *)r->collection, box, n, ad, sizeof(ad));
+	rc = unseal(st, (uint8_t *)r->collection, box, n, ad, adlen);
 	r->collection[n - BOX_OVERHEAD] = '\0';
 out:
 	sqlite3_reset(s);

@@ -26,6 +26,7 @@
 #include "wire.h"
 
 #define MAXCHUNKS 4
+#define TAGLEN 16		/* daemon/store.c's ctag */
 #define MAXOPS 8
 
 /* A device that writes: its keys and its chain in the test circle. */
@@ -1140,8 +1141,8 @@ splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
 static void
 bad_chunk(int at_insert)
 {
-	uint8_t rid1[RID_LEN], rid2[RID_LEN], id0[CS_IDLEN], v0[VID_LEN];
-	uint8_t wrong[CS_KEYLEN], before[32], after[32];
+	uint8_t rid1[RID_LEN], rid2[RID_LEN], rid3[RID_LEN], id0[CS_IDLEN];
+	uint8_t v0[VID_LEN], wrong[CS_KEYLEN], before[32], after[32];
 	struct op ops1[1], ops2[2], ops0[2];
 	struct ops_chunk cc[2];
 	struct built good, evil;
@@ -1164,14 +1165,14 @@ bad_chunk(int at_insert)
 	assert_int_equal(store_digest(w.st, before), 0);
 
 	/*
-	 * Chunk 0 sealed right (creates rid2), chunk 1 (edits rid1) under
-	 * another key.
+	 * Chunk 0 sealed right (creates rid2, the first of its collection),
+	 * chunk 1 (edits rid1) under another key.
 	 */
 	vid(v0, id0, 0, 1);
 	ops1[0] = op_set("name", "changed", v0, 1);
 	ops2[0] = op_exist(1, NULL, 0);
 	ops2[1] = op_set("name", "new", NULL, 0);
-	cc[0] = chunk("case", rid2, ops2, 2);
+	cc[0] = chunk("visit", rid2, ops2, 2);
 	cc[1] = chunk("case", rid1, ops1, 1);
 	randombytes_buf(wrong, sizeof(wrong));
 	build(&good, &w.a, &w.circle, w.circle.key, w.a.seq + 1, w.a.head,
@@ -1213,7 +1214,7 @@ bad_chunk(int at_insert)
 		assert_int_equal(s.changesets, 1);
 		assert_int_equal(s.records, 1);
 		assert_int_equal(s.bad, 0);
-		assert_int_equal(store_record_find(w.st, w.circle.id, "case",
+		assert_int_equal(store_record_find(w.st, w.circle.id, "visit",
 		    rid2, &rkey), SAMEN_ENOTFOUND);
 		assert_int_equal(store_digest(w.st, after), 0);
 		assert_memory_equal(before, after, 32);
@@ -1268,7 +1269,7 @@ bad_chunk(int at_insert)
 	assert_int_equal(field(r, "name", 0)->nvals, 1);
 	assert_int_equal(r->updated, HLC_MAKE(10, 0));
 	store_record_free(r);
-	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid2,
+	assert_int_equal(store_record_find(w.st, w.circle.id, "visit", rid2,
 	    &rkey), SAMEN_ENOTFOUND);
 
 	/* The chain goes on past it, and later change sets merge. */
@@ -1277,6 +1278,25 @@ bad_chunk(int at_insert)
 	merge(w.st);
 	r = load(w.st, "case", rid1);
 	assert_string_equal(field(r, "name", 0)->vals[0].value, "after");
+	store_record_free(r);
+	/*
+	 * rid2's collection is named again by the next record in it: the
+	 * rollback took the name's colls row with rid2, and the store must
+	 * not go on thinking it wrote one.
+	 */
+	mkrid(rid3, 1700000000012ull);
+	ops2[1] = op_set("name", "again", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(40, 0), "visit", rid3, ops2, 2, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, "colls"), 2);
+	r = load(w.st, "visit", rid3);
+	assert_string_equal(r->collection, "visit");
+	assert_string_equal(field(r, "name", 0)->vals[0].value, "again");
+	store_record_free(r);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "visit", rid3,
+	    &rkey), 0);
+	assert_int_equal(store_record_load(w.st, rkey, &r), 0);
+	assert_string_equal(r->collection, "visit");
 	store_record_free(r);
 	assert_int_equal(store_stats(w.st, &s), 0);
 	assert_int_equal(s.bad, 1);
@@ -2014,9 +2034,15 @@ test_delete_edit_orders(void **state)
 
 /* The records whose row holds a pack. */
 #define PACKED "records WHERE pkeys IS NOT NULL"
+/* The records named in colls: an empty coll, and a pack. */
+#define NAMED "records WHERE length(coll) = 0 AND pbox IS NOT NULL"
 
-/* Schema 4's additions dropped again, for a database of an older one. */
-#define DROP_PACKS "DROP INDEX records_deleted;" \
+/*
+ * Schema 4's and 5's additions dropped again, for a database of an older
+ * one (packing off, so that no record is named in colls).
+ */
+#define DROP_PACKS "DROP TABLE colls;" \
+	"DROP INDEX records_deleted;" \
 	"ALTER TABLE records DROP COLUMN paid;" \
 	"ALTER TABLE records DROP COLUMN pseq;" \
 	"ALTER TABLE records DROP COLUMN phlc;" \
@@ -2087,7 +2113,7 @@ test_migrate_1(void **state)
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 
 	open_store(&w.st, 1);
 	dump(w.st, &d2);
@@ -2172,7 +2198,10 @@ test_migrate_2(void **state)
 	assert_int_equal(count_rows(w.path, "sqlite_master"
 	    " WHERE name = 'records_circle'"), 0);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 4"), 1);
+	    " WHERE user_version = 5"), 1);
+	/* The old rows keep their names: colls is there, and empty. */
+	assert_int_equal(count_rows(w.path, "colls"), 0);
+	assert_int_equal(count_rows(w.path, NAMED), 0);
 	assert_int_equal(store_digest(w.st, g2), 0);
 	assert_memory_equal(g1, g2, 32);
 	assert_int_equal(store_stats(w.st, &s2), 0);
@@ -2196,12 +2225,15 @@ test_migrate_2(void **state)
 	write1(w.st, &w.a, HLC_MAKE(500, 0), "case", rid, ops, 2, NULL);
 	merge(w.st);
 	assert_int_equal(count_rows(w.path, PACKED), 1);
+	assert_int_equal(count_rows(w.path, NAMED), 1);
+	assert_int_equal(count_rows(w.path, "colls"), 1);
 	dump(w.st, &d1);
 	assert_int_equal(store_digest(w.st, g1), 0);
 	assert_int_equal(store_stats(w.st, &s1), 0);
 	assert_int_equal(s1.records, s2.records + 1);
 	assert_int_equal(store_rebuild(w.st), 0);
 	assert_int_equal(count_rows(w.path, PACKED), n1 + 1);
+	assert_int_equal(count_rows(w.path, NAMED), n1 + 1);
 	dump(w.st, &d2);
 	dump_equal(&d1, &d2);
 	assert_int_equal(store_digest(w.st, g2), 0);
@@ -4817,15 +4849,16 @@ test_insert_merged_edges(void **state)
 /*
  * Boxes are XChaCha20-Poly1305 under the storage key, as libsodium seals
  * them, though the store derives the subkey of its nonce prefix once
- * (struct store_keys): a collection's box opens with
- * crypto_aead_xchacha20poly1305_ietf_decrypt.  And boxes of two key
+ * (struct store_keys): a collection's box (in colls, for a packed record,
+ * bound to its tag) opens with crypto_aead_xchacha20poly1305_ietf_decrypt.
+ * And boxes of two key
  * settings (two nonce prefixes) read back in turn, A, B, A: the subkey
  * kept for reading follows the prefix.
  */
 static void
 test_boxes_are_xchacha(void **state)
 {
-	uint8_t rid[2][RID_LEN], ad[1 + RID_LEN + CS_CIRCLELEN], pt[64];
+	uint8_t rid[2][RID_LEN], ad[1 + TAGLEN], pt[64];
 	unsigned long long ptlen;
 	struct store_record *r;
 	struct op ops[2];
@@ -4848,17 +4881,18 @@ test_boxes_are_xchacha(void **state)
 	merge(w.st);
 
 	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT coll FROM records "
-	    "WHERE rid = ?1", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT c.name, c.ctag FROM "
+	    "records r JOIN colls c ON c.ctag = r.ctag WHERE r.rid = ?1 AND "
+	    "length(r.coll) = 0", -1, &s, NULL), SQLITE_OK);
 	for (int i = 0; i < 2; i++) {
 		sqlite3_bind_blob(s, 1, rid[i], RID_LEN, SQLITE_STATIC);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 		box = sqlite3_column_blob(s, 0);
 		n = sqlite3_column_bytes(s, 0);
 		assert_true(n > (int)crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-		ad[0] = 'c';
-		memcpy(ad + 1, rid[i], RID_LEN);
-		memcpy(ad + 1 + RID_LEN, w.circle.id, CS_CIRCLELEN);
+		assert_int_equal(sqlite3_column_bytes(s, 1), TAGLEN);
+		ad[0] = 'C';
+		memcpy(ad + 1, sqlite3_column_blob(s, 1), TAGLEN);
 		assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(pt,
 		    &ptlen, NULL,
 		    box + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
@@ -4880,6 +4914,77 @@ test_boxes_are_xchacha(void **state)
 		    i == 0 ? "first run" : "second run");
 		store_record_free(r);
 	}
+}
+
+/*
+ * A packed record's collection is named in colls, once per collection, and
+ * its pack's associated data binds the row's ctag, rid and circle, as the
+ * coll box did: a row moved to another collection, rid or circle, or a
+ * name moved to another collection's tag, no longer reads.  Put back, it
+ * reads again.
+ */
+static void
+test_colls_bound(void **state)
+{
+	/* %1$lld: the record that must not read; %2$lld: another's. */
+	static const char *const tamper[] = {
+		"UPDATE records SET ctag = (SELECT ctag FROM records"
+		"  WHERE rkey = %2$lld) WHERE rkey = %1$lld",
+		"UPDATE records SET rid = zeroblob(16) WHERE rkey = %1$lld",
+		"UPDATE records SET circle = zeroblob(16) WHERE rkey = %1$lld",
+		"UPDATE colls SET name = (SELECT c.name FROM colls c"
+		"  JOIN records r ON r.ctag = c.ctag WHERE r.rkey = %2$lld)"
+		"  WHERE ctag = (SELECT ctag FROM records WHERE rkey = %1$lld)",
+	};
+	uint8_t rid[3][RID_LEN];
+	int64_t rkey[2];
+	struct store_record *r;
+	struct op ops[2];
+	char q[512];
+	size_t i;
+
+	(void)state;
+	mkrid(rid[0], 1700000014000ull);
+	mkrid(rid[1], 1700000014001ull);
+	mkrid(rid[2], 1700000014002ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "een", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(100, 0), "case", rid[0], ops, 2, NULL);
+	write1(w.st, &w.a, HLC_MAKE(101, 0), "note", rid[1], ops, 2, NULL);
+	write1(w.st, &w.a, HLC_MAKE(102, 0), "case", rid[2], ops, 2, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, "records WHERE length(coll) = 0"
+	    " AND pbox IS NOT NULL AND ctag IN (SELECT ctag FROM colls)"), 3);
+	assert_int_equal(count_rows(w.path, "colls"), 2);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid[0],
+	    &rkey[0]), 0);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "note", rid[1],
+	    &rkey[1]), 0);
+	peer_sql("CREATE TABLE keep_r AS SELECT rkey, ctag, rid, circle"
+	    " FROM records; CREATE TABLE keep_c AS SELECT * FROM colls;");
+	for (i = 0; i < sizeof(tamper) / sizeof(tamper[0]); i++) {
+		snprintf(q, sizeof(q), tamper[i], (long long)rkey[0],
+		    (long long)rkey[1]);
+		peer_sql(q);
+		r = NULL;
+		assert_int_equal(store_record_load(w.st, rkey[0], &r),
+		    SAMEN_EDECRYPT);
+		assert_null(r);
+		peer_sql("UPDATE records SET"
+		    " ctag = (SELECT ctag FROM keep_r k WHERE k.rkey = records.rkey),"
+		    " rid = (SELECT rid FROM keep_r k WHERE k.rkey = records.rkey),"
+		    " circle = (SELECT circle FROM keep_r k"
+		    "  WHERE k.rkey = records.rkey);"
+		    "UPDATE colls SET name = (SELECT name FROM keep_c k"
+		    "  WHERE k.ctag = colls.ctag);");
+		assert_int_equal(store_record_load(w.st, rkey[0], &r), 0);
+		assert_string_equal(r->collection, "case");
+		assert_string_equal(field(r, "name", 0)->vals[0].value, "een");
+		store_record_free(r);
+	}
+	r = load(w.st, "note", rid[1]);
+	assert_string_equal(r->collection, "note");
+	store_record_free(r);
 }
 
 int
@@ -4972,6 +5077,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_colls_bound, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_boxes_are_xchacha, setup,
 		    teardown),
 	};
