@@ -3001,8 +3001,8 @@ items_free(struct item *it, size_t n)
  * their strings.  Per-value allocations made during the merge and freed at
  * the index refresh left the packed records built in between scattered
  * over a heap full of holes: 14 MiB more resident after an initial sync
- * of 100k cases.  Strings are copied out right before a record is built,
- * as when it is read back.
+ * of 100k cases.  A record is built from the buffer's strings in place
+ * (each is followed by a NUL): only its packed copy is allocated.
  */
 struct fresh_val {
 	struct item it;			/* its field and value NULL */
@@ -3062,17 +3062,20 @@ fresh_free(struct store *st)
 	fresh_release(st);
 }
 
-/* Copies n bytes of s into fresh.buf; returns their offset. */
+/*
+ * Copies n bytes of s into fresh.buf, and a NUL after them (fresh_take
+ * builds from the buffer's strings in place); returns their offset.
+ */
 static size_t
 fresh_bytes(struct store *st, const char *s, size_t n)
 {
 	size_t at = st->fresh.len;
 
-	if (at + n > st->fresh.cap) {
+	if (at + n + 1 > st->fresh.cap) {
 		size_t cap = st->fresh.cap ? st->fresh.cap : 4096;
 		char *nb;
 
-		while (cap < at + n)
+		while (cap < at + n + 1)
 			cap *= 2;
 		/* Moved by hand, so that the old copy is wiped. */
 		nb = xmalloc(cap);
@@ -3086,7 +3089,8 @@ fresh_bytes(struct store *st, const char *s, size_t n)
 	}
 	if (n > 0)
 		memcpy(st->fresh.buf + at, s, n);
-	st->fresh.len += n;
+	st->fresh.buf[at + n] = '\0';
+	st->fresh.len += n + 1;
 	return at;
 }
 
@@ -4433,10 +4437,13 @@ cmp_item_group(const void *pa, const void *pb)
 static size_t
 register_take(struct store_value *out, struct item *it, size_t n)
 {
-	struct merge_survivor *sv;
+	struct merge_survivor few[8], *sv = few;
 	size_t i, distinct;
 
-	sv = xcalloc(n, sizeof(*sv));
+	/* A register has a survivor or two, but for conflicts. */
+	if (n > sizeof(few) / sizeof(few[0]))
+		sv = xcalloc(n, sizeof(*sv));
+	memset(sv, 0, n * sizeof(*sv));
 	for (i = 0; i < n; i++) {
 		sv[i].vid = it[i].vid;
 		sv[i].hlc = it[i].hlc;
@@ -4449,7 +4456,8 @@ register_take(struct store_value *out, struct item *it, size_t n)
 	distinct = merge_order(sv, n);
 	for (i = 0; i < n; i++)
 		value_take(&out[i], sv[i].user);
-	free(sv);
+	if (sv != few)
+		free(sv);
 	return distinct;
 }
 
@@ -4559,6 +4567,7 @@ pack_val(struct pack *k, struct store_value *d, const struct store_value *v)
 static struct store_record *
 record_pack(const struct store_record *r)
 {
+	const uint8_t *few[8];	/* the distinct authors, most of the time */
 	struct pack k;
 	size_t i, j, nv = r->nexist, strs, size;
 	struct store_record *p;
@@ -4572,7 +4581,8 @@ record_pack(const struct store_record *r)
 			strs += r->fields[i].vals[j].value_len + 1;
 	}
 	memset(&k, 0, sizeof(k));
-	k.authors = xcalloc(nv ? nv : 1, sizeof(*k.authors));
+	k.authors = nv <= sizeof(few) / sizeof(few[0]) ? few :
+	    xcalloc(nv, sizeof(*k.authors));
 	for (i = 0; i < r->nexist; i++)
 		(void)pack_author(&k, r->exist[i].author);
 	for (i = 0; i < r->nfields; i++)
@@ -4607,16 +4617,30 @@ record_pack(const struct store_record *r)
 		pv += f->nvals;
 	}
 	assert((size_t)(k.ps - (char *)p) == size);
-	free(k.authors);
+	if (k.authors != few)
+		free(k.authors);
 	return p;
+}
+
+/* Frees r's arrays and r, not its strings (record_build's, borrowed). */
+static void
+record_free_arrays(struct store_record *r)
+{
+	free(r->exist);
+	for (size_t i = 0; i < r->nfields; i++)
+		free(r->fields[i].vals);
+	free(r->fields);
+	free(r);
 }
 
 /*
  * Fills r (its row already in) from its live values it[0..n), which it
- * consumes, and returns it packed; r is freed.
+ * consumes, and returns it packed; r is freed.  borrowed: the strings of
+ * r and it are not theirs (fresh_take's): only the arrays are freed.
  */
 static struct store_record *
-record_build(struct store_record *r, struct item *it, size_t n)
+record_build(struct store_record *r, struct item *it, size_t n,
+    int borrowed)
 {
 	struct store_record *packed;
 	struct store_field *f;
@@ -4662,8 +4686,13 @@ record_build(struct store_record *r, struct item *it, size_t n)
 	}
 	/* The values point at the items' authors until packed. */
 	packed = record_pack(r);
-	store_record_free(r);
-	items_free(it, n);
+	if (borrowed) {
+		record_free_arrays(r);
+		free(it);
+	} else {
+		store_record_free(r);
+		items_free(it, n);
+	}
 	return packed;
 }
 
@@ -4684,7 +4713,7 @@ store_record_load(struct store *st, int64_t rkey, struct store_record **out)
 		store_record_free(r);
 		return rc;
 	}
-	*out = record_build(r, it, n);
+	*out = record_build(r, it, n, 0);
 	return 0;
 }
 
@@ -4694,25 +4723,25 @@ fresh_take(struct store *st, struct fresh_rec *f)
 {
 	struct store_record *r = xcalloc(1, sizeof(*r));
 	struct item *it = xcalloc(f->n ? f->n : 1, sizeof(*it));
-	const char *buf = st->fresh.buf;
+	char *buf = st->fresh.buf;
 
+	/* Its strings are the buffer's (NUL-terminated), borrowed. */
 	r->rkey = f->rkey;
 	memcpy(r->rid, f->rid, RID_LEN);
 	memcpy(r->circle, f->circle, CS_CIRCLELEN);
-	r->collection = xstrndup(buf + f->coll, f->coll_len);
+	r->collection = buf + f->coll;
 	r->created = f->created;
 	r->updated = f->updated;
 	for (size_t i = 0; i < f->n; i++) {
 		const struct fresh_val *x = &st->fresh.v[f->first + i];
 
 		it[i] = x->it;
-		it[i].field = xstrndup(buf + x->field, x->it.field_len);
+		it[i].field = buf + x->field;
 		if (x->it.kind != OP_EXIST)
-			it[i].value = xstrndup(buf + x->value,
-			    x->it.value_len);
+			it[i].value = buf + x->value;
 	}
 	f->stale = 1;
-	return record_build(r, it, f->n);
+	return record_build(r, it, f->n, 1);
 }
 
 /*
