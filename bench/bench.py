@@ -21,7 +21,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import msgpack
 import zmq
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "system"))
+from ports import free_port  # noqa: E402 (shared with the system tests)
 
 # Control requests (proto/protocol.h).
 CTL_STATUS, CTL_PUT, CTL_GET = 1, 3, 4
@@ -82,12 +83,6 @@ TARGETS = {
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values, p):
@@ -266,12 +261,22 @@ class Daemon:
             self.wait_up()
         return self
 
+    def log_tail(self):
+        """The last line of its log, which says why it stopped."""
+        try:
+            lines = (self.path.parent / (self.path.name + ".log")
+                     ).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "its log is empty"
+
     def wait_up(self, timeout=120):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"samend for {self.path} exited "
-                                   f"({self.proc.returncode}); see its log")
+                                   f"({self.proc.returncode}): "
+                                   f"{self.log_tail()}")
             if (self.path / "ctl.sock").exists():
                 try:
                     c = Ctl(self.run.zctx, str(self.path), 200)

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ports import free_port  # noqa: F401 (test_sync imports it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SAMEN_BUILD", REPO / "build" / "test"))
@@ -56,13 +57,6 @@ SANITIZER_RE = re.compile(
 DEFAULT_TIMEOUT = 60  # seconds for one samen command (ASan is slow)
 START_TIMEOUT = 30    # seconds for samend to answer after it started
 STOP_TIMEOUT = 30     # seconds for samend to exit after SIGTERM
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sanitizer_report(text):
