@@ -128,7 +128,15 @@ index_put_many(struct index *ix, struct store_record **rs, size_t n)
 		it[i].r = rs[i];
 		it[i].pos = i;
 	}
-	qsort(it, n, sizeof(*it), cmp_item);
+	/*
+	 * rs is in rkey order, which is arrival order, and new rids are
+	 * mostly the newest: often sorted already, and then the passes
+	 * below take each record in O(1).
+	 */
+	for (i = 1; i < n && cmp_item(&it[i - 1], &it[i]) < 0; i++)
+		;
+	if (i < n)
+		qsort(it, n, sizeof(*it), cmp_item);
 	/* The same record twice: the later one wins. */
 	for (i = j = 0; i < n; i++) {
 		if (i + 1 < n && it[i + 1].r->rkey == it[i].r->rkey) {
@@ -141,8 +149,14 @@ index_put_many(struct index *ix, struct store_record **rs, size_t n)
 	/* Records held already are replaced where they are; rs keeps the
 	 * new ones, still sorted. */
 	for (i = 0; i < n; i++) {
-		size_t at = lower_bound(ix, it[i].r->rid, it[i].r->rkey);
+		size_t at;
 
+		/* Past the last record held: new. */
+		if (ix->n == 0 || cmp_rec(ix->recs[ix->n - 1], it[i].r) < 0) {
+			rs[add++] = it[i].r;
+			continue;
+		}
+		at = lower_bound(ix, it[i].r->rid, it[i].r->rkey);
 		if (at < ix->n && ix->recs[at]->rkey == it[i].r->rkey) {
 			store_record_free(ix->recs[at]);
 			ix->recs[at] = it[i].r;
@@ -163,6 +177,9 @@ index_put_many(struct index *ix, struct store_record **rs, size_t n)
 		struct store_record *r = rs[j - 1];
 		size_t lo = 0, hi = i;
 
+		/* After everything that has not moved: its place is i. */
+		if (i == 0 || cmp_rec(ix->recs[i - 1], r) < 0)
+			lo = hi;
 		while (lo < hi) {
 			k = lo + (hi - lo) / 2;
 			if (cmp_rec(ix->recs[k], r) < 0)
