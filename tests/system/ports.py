@@ -6,8 +6,10 @@ import socket
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now, below the
     kernel's ephemeral range: one from that range can become an outgoing
-    connection's source port before samend binds it (a daemon of the
-    gossip bench exited so, with 30 of them connecting to each other)."""
+    connection's source port before samend binds it (likely why a daemon
+    of the gossip bench, 30 of them connecting to each other, once exited
+    at start: its log was gone with the run, which is why the bench now
+    names a daemon's last log line when it exits)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
