@@ -485,6 +485,7 @@ struct store {
 		struct valpack vp;
 	} rec;
 	int no_packs;		/* store_set_packing(0): every value in vals */
+	int no_colls;		/* store_set_naming(0): names in coll */
 	/*
 	 * The ctags whose colls row this connection has seen written: the
 	 * last COLLS_MEMO.  drop_caches forgets them all, since a rollback
@@ -1337,7 +1338,8 @@ vp_append(struct store *st, const struct merge_value *v, int64_t aid,
  * Binds the cached new record's pack to Q_REC_ADD's (paid, pseq, phlc,
  * pkeys, pbox), sealed into box (room for ptlen + BOX_OVERHEAD), or NULLs
  * if its first chunk filled none.  Its pdead goes with run_rec_state.
- * The record is named in colls (p->named) if it has a pack.
+ * The record is named in colls (p->named) if it has a pack, unless
+ * store_set_naming(0).
  */
 static void
 vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
@@ -1349,7 +1351,7 @@ vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
 	p->pending = 0;
 	if (p->n == 0)
 		return;
-	p->named = 1;
+	p->named = !st->no_colls;
 	memcpy(p->ctag, st->rec.ctag, TAGLEN);
 	memcpy(p->rid, st->rec.rid, RID_LEN);
 	memcpy(p->circle, st->rec.circle, CS_CIRCLELEN);
@@ -1682,6 +1684,12 @@ void
 store_set_packing(struct store *st, int on)
 {
 	st->no_packs = !on;
+}
+
+void
+store_set_naming(struct store *st, int on)
+{
+	st->no_colls = !on;
 }
 
 void
@@ -3724,7 +3732,7 @@ rec_insert(struct store *st)
 	/* The rest of the row is known: written whole, pack and all. */
 	if (!st->rec.vp.known)
 		return SAMEN_ESTORE;
-	if (st->rec.vp.n > 0) {
+	if (st->rec.vp.n > 0 && !st->no_colls) {
 		if ((rc = colls_ensure(st)) != 0)
 			return rc;
 	} else {

@@ -103,6 +103,12 @@ void store_set_key(struct store *st, const uint8_t key[32]);
  * older schemas.
  */
 void store_set_packing(struct store *st, int on);
+/*
+ * on (the default): a packed record's collection is named in colls.  Off:
+ * in its row, as schema 4 wrote every record; for the tests that make a
+ * database of schema 4.
+ */
+void store_set_naming(struct store *st, int on);
 
 int store_has_key(const struct store *st);
 

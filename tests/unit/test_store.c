@@ -2313,6 +2313,68 @@ seen_same(const struct seen *x, struct seen *y)
 }
 
 /*
+ * A database of schema 4 (packed records that name their collection in
+ * their row, their packs' associated data led by 'p'; no colls) opens at
+ * schema 5 with nothing rewritten, reads as it did, and takes new records
+ * named in colls beside the old ones; a rebuild names every packed record
+ * and reads the same.
+ */
+static void
+test_migrate_4(void **state)
+{
+	uint8_t rid[RID_LEN];
+	struct seen x1, x2;
+	struct op ops[2];
+	size_t n1;
+	sqlite3 *db;
+
+	(void)state;
+	store_set_naming(w.st, 0);	/* as schema 4 wrote records */
+	scenario(w.st);
+	seen_take(w.st, &x1);
+	n1 = circle_records_n(w.st);
+	assert_true(count_rows(w.path, PACKED) > 0);
+	assert_int_equal(count_rows(w.path, "records WHERE length(coll) = 0"),
+	    0);
+	store_close(w.st);
+	w.st = NULL;
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE colls;"
+	    "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	open_store(&w.st, 1);
+	assert_int_equal(count_rows(w.path, "pragma_user_version"
+	    " WHERE user_version = 5"), 1);
+	assert_int_equal(count_rows(w.path, "colls"), 0);
+	assert_int_equal(count_rows(w.path, NAMED), 0);
+	assert_int_equal(circle_records_n(w.st), n1);
+	seen_take(w.st, &x2);
+	seen_same(&x1, &x2);
+	dump_free(&x1.d);
+	dump_free(&x1.h.d);
+
+	/* A new record beside them is named in colls. */
+	mkrid(rid, 1700000007500ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "nieuw", NULL, 0);
+	write1(w.st, &w.a, HLC_MAKE(500, 0), "case", rid, ops, 2, NULL);
+	merge(w.st);
+	assert_int_equal(count_rows(w.path, NAMED), 1);
+	assert_int_equal(count_rows(w.path, "colls"), 1);
+	seen_take(w.st, &x1);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, NAMED),
+	    count_rows(w.path, PACKED));
+	assert_int_equal(count_rows(w.path, "records WHERE length(coll) > 0"
+	    " AND pbox IS NOT NULL"), 0);
+	seen_take(w.st, &x2);
+	seen_same(&x1, &x2);
+	dump_free(&x1.d);
+	dump_free(&x1.h.d);
+}
+
+/*
  * The values of a record's first chunk go into its row, a pack, and the
  * replica merges, kills and reads them as it does vals rows: the same
  * change sets merged with packing off (every value in vals, as schema 3
@@ -3423,6 +3485,7 @@ wall_now_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
 
 static void
 peer_sql(const char *q)
@@ -5029,6 +5092,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shown_killed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_edit_orders, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_4, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_2, setup,
 		    teardown),
