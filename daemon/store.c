@@ -172,7 +172,7 @@ enum q {
 	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
-	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_CS,
+	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_COLLS, Q_RB_CS,
 	Q_COUNT
 };
 
@@ -325,6 +325,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_RB_KILLS] = "DELETE FROM kills",
 	[Q_RB_VALS] = "DELETE FROM vals",
 	[Q_RB_RECORDS] = "DELETE FROM records",
+	/* Written again by the merge: a damaged name does not outlive it. */
+	[Q_RB_COLLS] = "DELETE FROM colls",
 	[Q_RB_CS] = "UPDATE cs SET merged = 0, bad = 0"
 	    " WHERE merged = 1 OR bad = 1",
 };
@@ -5062,6 +5064,7 @@ rebuild(struct store *st)
 	if ((rc = run_q(st, Q_RB_KILLS)) != 0 ||
 	    (rc = run_q(st, Q_RB_VALS)) != 0 ||
 	    (rc = run_q(st, Q_RB_RECORDS)) != 0 ||
+	    (rc = run_q(st, Q_RB_COLLS)) != 0 ||
 	    (rc = run_q(st, Q_RB_CS)) != 0)
 		return rc;
 	drop_caches(st);

@@ -5048,6 +5048,26 @@ test_colls_bound(void **state)
 	r = load(w.st, "note", rid[1]);
 	assert_string_equal(r->collection, "note");
 	store_record_free(r);
+
+	/*
+	 * A damaged name fails every record of its collection, and a
+	 * rebuild writes it again.
+	 */
+	snprintf(q, sizeof(q), "UPDATE colls SET name ="
+	    " zeroblob(length(name)) WHERE ctag = (SELECT ctag FROM records"
+	    " WHERE rkey = %lld)", (long long)rkey[0]);
+	peer_sql(q);
+	r = NULL;
+	assert_int_equal(store_record_load(w.st, rkey[0], &r),
+	    SAMEN_EDECRYPT);
+	assert_null(r);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(count_rows(w.path, "colls"), 2);
+	for (i = 0; i < 3; i++) {
+		r = load(w.st, i == 1 ? "note" : "case", rid[i]);
+		assert_string_equal(r->collection, i == 1 ? "note" : "case");
+		store_record_free(r);
+	}
 }
 
 int
