@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from ports import free_port  # noqa: F401 (test_sync imports it from here)
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SAMEN_BUILD", REPO / "build" / "test"))
