@@ -892,7 +892,7 @@ def sc_bulk(run):
     run.emit("bulk", data,
              f"{n} records in {s['received']} change sets of 1,000 "
              f"operations: {t:.2f} s = {human_n(rate)} ops/s, "
-             f"{rate / L['sqlite_rows_per_s']:.2f} × SQLite bound (target "
+             f"{rate / L['sqlite_rows_per_s']:.3f} × SQLite bound (target "
              f"0.55); digests equal: {equal}; new memory: "
              f"{memory_line(mem)}")
     a.stop()

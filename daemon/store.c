@@ -369,9 +369,6 @@ struct valpack {
 	uint8_t author[32];	/* aid's key */
 	uint8_t *keys;		/* n * PACK_KEY bytes, at kbuf + PACK_AD */
 	uint8_t *kbuf;		/* the box's associated data: vp_ad */
-	/* Named in colls (an empty coll): the AD binds these three. */
-	int named;
-	uint8_t ctag[TAGLEN], rid[RID_LEN], circle[CS_CIRCLELEN];
 	uint8_t *dead;		/* n bytes */
 	size_t n, cap;
 	uint8_t *pt;
@@ -380,6 +377,7 @@ struct valpack {
 
 /* Key material, in sodium_malloc()'d memory (guarded, kept out of swap). */
 #define TAG_MEMO 32		/* a power of two */
+#define NAME_MEMO 8		/* a power of two */
 struct store_keys {
 	uint8_t storage[32];	/* encrypts values, names and circle keys */
 	uint8_t index[32];	/* keys the ctag/ftag hashes */
@@ -395,6 +393,16 @@ struct store_keys {
 		char name[OPS_MAX_FIELD];
 		uint8_t tag[TAGLEN];
 	} memo[TAG_MEMO];
+	/*
+	 * The collections' names colls gave last, by ctag: every record of
+	 * a collection names it there, and each load opened the same box.
+	 * A ctag is the keyed hash of its name: forgotten on a key change.
+	 */
+	struct name_memo {
+		uint8_t used, len;
+		uint8_t ctag[TAGLEN];
+		char name[OPS_MAX_COLLECTION];
+	} names[NAME_MEMO];
 	/*
 	 * A box is XChaCha20-Poly1305: HChaCha20 of the key and the nonce's
 	 * first 16 bytes gives a subkey, under which ChaCha20-Poly1305 (IETF)
@@ -1061,7 +1069,7 @@ vp_clear(struct valpack *p)
 {
 	if (p->ptlen > 0)
 		sodium_memzero(p->pt, p->ptlen);
-	p->known = p->pending = p->opened = p->named = 0;
+	p->known = p->pending = p->opened = 0;
 	p->n = p->ptlen = 0;
 	if (p->cap > PACK_KEEP_N || p->ptcap > PACK_KEEP_PT)
 		vp_release(p);
@@ -1127,25 +1135,27 @@ vp_find(const struct valpack *p, int kind, const uint8_t ftag[TAGLEN],
 /*
  * The box's associated data: what the row says in clear, so that neither
  * its values nor their keys can be moved to another record or changed,
- * and for a record named in colls, its ctag, rid and circle: which
- * collection it is in, and where.  Written in front of the keys, so that
- * it ends where they do; returns where it starts, and its length in *n.
+ * and for a record named in colls (ctag not NULL), its ctag, rid and
+ * circle: which collection it is in, and where.  Written in front of the
+ * keys, so that it ends where they do; returns where it starts, and its
+ * length in *n.
  */
 static const uint8_t *
-vp_ad(struct valpack *p, int64_t rkey, size_t *n)
+vp_ad(struct valpack *p, int64_t rkey, const uint8_t *ctag,
+    const uint8_t *rid, const uint8_t *circle, size_t *n)
 {
-	size_t len = p->named ? PACK_AD : PACK_AD_ROW;
+	size_t len = ctag != NULL ? PACK_AD : PACK_AD_ROW;
 	uint8_t *ad = p->keys - len;
 
-	ad[0] = p->named ? 'P' : 'p';
+	ad[0] = ctag != NULL ? 'P' : 'p';
 	put_le64(ad + 1, (uint64_t)rkey);
 	put_le64(ad + 9, (uint64_t)p->aid);
 	put_le64(ad + 17, p->seq);
 	put_le64(ad + 25, p->hlc);
-	if (p->named) {
-		memcpy(ad + PACK_AD_ROW, p->ctag, TAGLEN);
-		memcpy(ad + PACK_AD_ROW + TAGLEN, p->rid, RID_LEN);
-		memcpy(ad + PACK_AD_ROW + TAGLEN + RID_LEN, p->circle,
+	if (ctag != NULL) {
+		memcpy(ad + PACK_AD_ROW, ctag, TAGLEN);
+		memcpy(ad + PACK_AD_ROW + TAGLEN, rid, RID_LEN);
+		memcpy(ad + PACK_AD_ROW + TAGLEN + RID_LEN, circle,
 		    CS_CIRCLELEN);
 	}
 	*n = len + p->n * PACK_KEY;
@@ -1190,10 +1200,11 @@ vp_cols(struct valpack *p, sqlite3_stmt *s, int i)
 static int
 vp_read(struct store *st, int64_t rkey, struct valpack *p)
 {
+	uint8_t ctag[TAGLEN], rid[RID_LEN], circle[CS_CIRCLELEN];
 	const uint8_t *box, *ad;
 	size_t nb, adlen;
 	sqlite3_stmt *s;
-	int rc;
+	int rc, named;
 
 	vp_clear(p);
 	if ((s = q(st, Q_PACK_GET)) == NULL)
@@ -1213,15 +1224,18 @@ vp_read(struct store *st, int64_t rkey, struct valpack *p)
 		rc = SAMEN_EDECRYPT;
 		goto out;
 	}
-	if ((p->named = sqlite3_column_int(s, 7)) != 0 &&
-	    (!col_fixed(s, 8, p->ctag, TAGLEN) ||
-	    !col_fixed(s, 9, p->rid, RID_LEN) ||
-	    !col_fixed(s, 10, p->circle, CS_CIRCLELEN))) {
+	/* Named in colls (an empty coll): its AD binds ctag, rid, circle. */
+	named = sqlite3_column_int(s, 7);
+	if (named &&
+	    (!col_fixed(s, 8, ctag, TAGLEN) ||
+	    !col_fixed(s, 9, rid, RID_LEN) ||
+	    !col_fixed(s, 10, circle, CS_CIRCLELEN))) {
 		rc = SAMEN_ESTORE;
 		goto out;
 	}
 	vp_ptroom(p, nb - BOX_OVERHEAD);
-	ad = vp_ad(p, rkey, &adlen);
+	ad = named ? vp_ad(p, rkey, ctag, rid, circle, &adlen) :
+	    vp_ad(p, rkey, NULL, NULL, NULL, &adlen);
 	if ((rc = unseal(st, p->pt, box, nb, ad, adlen)) == 0) {
 		p->ptlen = nb - BOX_OVERHEAD;
 		p->opened = 1;
@@ -1340,8 +1354,8 @@ vp_append(struct store *st, const struct merge_value *v, int64_t aid,
  * Binds the cached new record's pack to Q_REC_ADD's (paid, pseq, phlc,
  * pkeys, pbox), sealed into box (room for ptlen + BOX_OVERHEAD), or NULLs
  * if its first chunk filled none.  Its pdead goes with run_rec_state.
- * The record is named in colls (p->named) if it has a pack, unless
- * store_set_naming(0).
+ * The record is named in colls if it has a pack, unless
+ * store_set_naming(0) (rec_insert).
  */
 static void
 vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
@@ -1353,11 +1367,9 @@ vp_bind(struct store *st, sqlite3_stmt *s, uint8_t *box)
 	p->pending = 0;
 	if (p->n == 0)
 		return;
-	p->named = !st->no_colls;
-	memcpy(p->ctag, st->rec.ctag, TAGLEN);
-	memcpy(p->rid, st->rec.rid, RID_LEN);
-	memcpy(p->circle, st->rec.circle, CS_CIRCLELEN);
-	ad = vp_ad(p, st->rec.rkey, &adlen);
+	ad = st->no_colls ? vp_ad(p, st->rec.rkey, NULL, NULL, NULL, &adlen) :
+	    vp_ad(p, st->rec.rkey, st->rec.ctag, st->rec.rid, st->rec.circle,
+	    &adlen);
 	seal(st, box, p->pt, p->ptlen, ad, adlen);
 	sqlite3_bind_int64(s, 11, p->aid);
 	bind_u64(s, 12, p->seq);
@@ -1700,6 +1712,7 @@ store_set_key(struct store *st, const uint8_t key[32])
 	memcpy(st->keys->storage, key, 32);
 	/* Tags of the old key must not answer for the new one. */
 	sodium_memzero(st->keys->memo, sizeof(st->keys->memo));
+	sodium_memzero(st->keys->names, sizeof(st->keys->names));
 	crypto_kdf_derive_from_key(st->keys->index, sizeof(st->keys->index),
 	    1, "samenidx", st->keys->storage);
 	tag(st, st->exist_ftag, OP_EXIST, "", 0);
@@ -4472,6 +4485,44 @@ register_take(struct store_value *out, struct item *it, size_t n)
 }
 
 /*
+ * The collection's name of row s of Q_REC_ROW, named in colls: from the
+ * names read last (struct store_keys), else from its box.
+ */
+static int
+colls_name(struct store *st, sqlite3_stmt *s, struct store_record *r)
+{
+	uint8_t ctag[TAGLEN], ad[1 + TAGLEN];
+	const uint8_t *box = sqlite3_column_blob(s, 6);
+	size_t n = (size_t)sqlite3_column_bytes(s, 6);
+	struct name_memo *m;
+	int rc;
+
+	if (!col_fixed(s, 5, ctag, TAGLEN))
+		return SAMEN_ESTORE;
+	m = &st->keys->names[ctag[0] & (NAME_MEMO - 1)];
+	if (m->used && memcmp(m->ctag, ctag, TAGLEN) == 0) {
+		r->collection = xstrndup(m->name, m->len);
+		return 0;
+	}
+	if (box == NULL || n < BOX_OVERHEAD ||
+	    n - BOX_OVERHEAD > OPS_MAX_COLLECTION)
+		return SAMEN_ESTORE;
+	n -= BOX_OVERHEAD;
+	colls_ad(ad, ctag);
+	r->collection = xmalloc(n + 1);
+	rc = unseal(st, (uint8_t *)r->collection, box, n + BOX_OVERHEAD, ad,
+	    sizeof(ad));
+	r->collection[n] = '\0';
+	if (rc == 0) {
+		m->used = 1;
+		m->len = (uint8_t)n;
+		memcpy(m->ctag, ctag, TAGLEN);
+		memcpy(m->name, r->collection, n);
+	}
+	return rc;
+}
+
+/*
  * r's row: its collection's name from coll's box, or from colls if coll
  * is empty (a packed record: items_pack opens its pack, whose associated
  * data binds the row's ctag, rid and circle).
@@ -4479,10 +4530,10 @@ register_take(struct store_value *out, struct item *it, size_t n)
 static int
 record_row(struct store *st, int64_t rkey, struct store_record *r)
 {
-	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];	/* the longer of the two */
+	uint8_t ad[1 + RID_LEN + CS_CIRCLELEN];
 	const uint8_t *box;
 	sqlite3_stmt *s;
-	size_t n, adlen;
+	size_t n;
 	int rc;
 
 	if ((s = q(st, Q_REC_ROW)) == NULL)
@@ -4498,29 +4549,19 @@ record_row(struct store *st, int64_t rkey, struct store_record *r)
 		rc = SAMEN_ESTORE;
 		goto out;
 	}
-	if (sqlite3_column_bytes(s, 2) > 0) {
-		box = sqlite3_column_blob(s, 2);
-		n = (size_t)sqlite3_column_bytes(s, 2);
-		coll_ad(ad, r->rid, r->circle);
-		adlen = 1 + RID_LEN + CS_CIRCLELEN;
-	} else {
-		uint8_t ctag[TAGLEN];
-
-		box = sqlite3_column_blob(s, 6);
-		n = (size_t)sqlite3_column_bytes(s, 6);
-		if (!col_fixed(s, 5, ctag, TAGLEN)) {
-			rc = SAMEN_ESTORE;
-			goto out;
-		}
-		colls_ad(ad, ctag);
-		adlen = 1 + TAGLEN;
+	if (sqlite3_column_bytes(s, 2) == 0) {
+		rc = colls_name(st, s, r);
+		goto out;
 	}
+	box = sqlite3_column_blob(s, 2);
+	n = (size_t)sqlite3_column_bytes(s, 2);
 	if (box == NULL || n < BOX_OVERHEAD) {
 		rc = SAMEN_ESTORE;
 		goto out;
 	}
+	coll_ad(ad, r->rid, r->circle);
 	r->collection = xmalloc(n - BOX_OVERHEAD + 1);
-	rc = unseal(st, (uint8_t *)r->collection, box, n, ad, adlen);
+	rc = unseal(st, (uint8_t *)r->collection, box, n, ad, sizeof(ad));
 	r->collection[n - BOX_OVERHEAD] = '\0';
 out:
 	sqlite3_reset(s);
