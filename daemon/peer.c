@@ -468,14 +468,18 @@ session_end(struct session *s, int ok, const char *why)
 	if (s->state != S_RUNNING)
 		return;
 	s->state = ok ? S_DONE : S_FAILED;
-#ifdef __GLIBC__
 	/*
-	 * The pool read a large sync's chunks ahead: its threads' arenas
-	 * hold the freed plaintexts, which glibc keeps resident until asked.
+	 * SQLite's cache is full of the pages a large sync wrote, and the
+	 * pool read its chunks ahead: its threads' arenas hold the freed
+	 * plaintexts, which glibc keeps resident until asked.
 	 */
-	if (s->bytes_received >= TRIM_AFTER)
+	if (s->bytes_received >= TRIM_AFTER) {
+		if (p->env.store != NULL)
+			store_release_memory(p->env.store);
+#ifdef __GLIBC__
 		malloc_trim(0);
 #endif
+	}
 	if (why != NULL) {
 		free(s->error);
 		s->error = xstrdup(why);

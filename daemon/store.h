@@ -58,6 +58,13 @@ uint64_t store_wal_frames(const struct store *st);
 /* Commits to the WAL since open: tells a WAL that changed, or started
  * over, from one that did not. */
 uint64_t store_wal_commits(const struct store *st);
+/*
+ * Frees the pages of SQLite's cache that no statement holds (they are read
+ * again from the file when needed): for after a large sync, so that an
+ * idle daemon does not keep them.  Returns how many bytes of cache it
+ * freed.
+ */
+size_t store_release_memory(struct store *st);
 /* The bytes a WAL of frames frames takes (SQLite's header and frame sizes). */
 uint64_t store_wal_bytes(struct store *st, uint64_t frames);
 /*

@@ -2725,6 +2725,47 @@ test_memory_statistics_off(void **state)
 	assert_int_equal(store_global_init(), SAMEN_ESTORE);
 }
 
+/*
+ * store_release_memory frees SQLite's cached pages: some after writes,
+ * none on a second call, and what was written still reads, and can be
+ * written to, from the file.
+ */
+static void
+test_release_memory(void **state)
+{
+	uint8_t rid[RID_LEN];
+	struct store_record *r;
+	int64_t rkey;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		struct op ops[2] = { op_exist(1, NULL, 0),
+		    op_set("name", "a name long enough to fill some pages of "
+		    "the cache", NULL, 0) };
+
+		mkrid(rid, 5000 + i);
+		write1(w.st, &w.a, 10 + i, "case", rid, ops, 2, NULL);
+	}
+	merge(w.st);
+	assert_true(store_release_memory(w.st) > 0);
+	assert_int_equal(store_release_memory(w.st), 0);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), 0);
+	assert_int_equal(store_record_load(w.st, rkey, &r), 0);
+	assert_non_null(r);
+	store_record_free(r);
+	{
+		struct op ops[1] = { op_set("name", "Bo", NULL, 0) };
+
+		mkrid(rid, 6000);
+		write1(w.st, &w.a, 300, "case", rid, ops, 1, NULL);
+	}
+	merge(w.st);
+	assert_int_equal(store_record_find(w.st, w.circle.id, "case", rid,
+	    &rkey), 0);
+}
+
 static void
 test_checkpoints(void **state)
 {
@@ -5082,6 +5123,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_memory, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_memory_statistics_off,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
