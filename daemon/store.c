@@ -1589,16 +1589,13 @@ setup(struct store *st, const char *path, char **cause)
 	 * databases), but SQLite does not enforce them row by row: that was
 	 * two parent lookups per value written, 8-10 % of a merge
 	 * (docs/performance.md §1), for what only this file writes, always
-	 * parent first in one transaction.  The page cache is 8 MiB: 16 made
-	 * no difference to bulk, initial or diff in pairs of runs, and kept
-	 * a daemon with 100k records past 100 MB once it was full
-	 * (docs/performance.md, sixteenth session).
+	 * parent first in one transaction.
 	 */
 	if (exec(st->db, "PRAGMA synchronous = FULL;"
 	    "PRAGMA secure_delete = ON;"
 	    "PRAGMA foreign_keys = OFF;"
 	    "PRAGMA temp_store = MEMORY;"
-	    "PRAGMA cache_size = -8192;", cause) != 0)
+	    "PRAGMA cache_size = -16384;", cause) != 0)
 		return SAMEN_ESTORE;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
 	    NULL) != SQLITE_OK) {
