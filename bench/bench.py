@@ -270,6 +270,7 @@ class Daemon:
                                      stderr=log, env=self.run.env)
         log.close()
         self.run.procs.append(self.proc)
+        self.run.running[self.path.resolve()] = self.proc
         if wait:
             self.wait_up()
         return self
@@ -345,6 +346,7 @@ class Run:
                                  "XDG_DATA_HOME")}
         self.zctx = zmq.Context()
         self.procs = []
+        self.running = {}   # a daemon's directory: its process
         self.limits = None
         self.cache = {}
         atexit.register(self.cleanup)
@@ -373,18 +375,18 @@ class Run:
             self.cache.pop("bulk").stop()
 
     def tidy(self):
-        """Removes the data directories of finished scenarios that no
-        daemon kept for a later one needs (unless --keep).  Left in place,
-        their files stay in the page cache for the rest of the run (diff's:
-        about 3 GB), and a scenario after them measured up to a quarter
-        less on this VM (docs/performance.md, sixteenth session)."""
+        """Removes the data directories that neither a running daemon (one
+        kept for a later scenario, or left by one that failed) nor a later
+        scenario needs (unless --keep).  Left in place, their files stay
+        in the page cache for the rest of the run (diff's: about 3 GB),
+        and a scenario after them measured up to a quarter less on this VM
+        (docs/performance.md, sixteenth session)."""
         if self.args.keep:
             return
-        keep = {d.path.resolve() for d in self.cache.get("initial", ())}
+        keep = {d for d, p in self.running.items() if p.poll() is None}
         if "bulk" in self.cache:
             # footprint's probe speaks as the bulk pair's A.
-            keep |= {self.cache["bulk"].path.resolve(),
-                     (self.root / "ba").resolve()}
+            keep.add((self.root / "ba").resolve())
         for p in self.root.iterdir():
             if p.is_dir() and p.resolve() not in keep:
                 shutil.rmtree(p, ignore_errors=True)
@@ -1358,18 +1360,13 @@ def main():
     todo = [s for s in SCENARIOS if s != "limits" and s in only]
     for i, s in enumerate(todo):
         t = time.monotonic()
-        ok = False
         try:
             RUNNERS[s](run)
-            ok = True
         except Exception as e:  # a scenario that cannot run says why
             run.cannot(s, f"{type(e).__name__}: {e}")
         print(f"# {s} took {time.monotonic() - t:.0f} s", flush=True)
         run.release(todo[i + 1:])
-        # One that failed may have left daemons running: its directories
-        # go at the end, with the run's.
-        if ok:
-            run.tidy()
+        run.tidy()
     print(f"# all done in {time.monotonic() - t0:.0f} s; results in "
           f"{run.results}", flush=True)
 
