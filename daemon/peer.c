@@ -474,8 +474,7 @@ session_end(struct session *s, int ok, const char *why)
 	 * plaintexts, which glibc keeps resident until asked.
 	 */
 	if (s->bytes_received >= TRIM_AFTER) {
-		if (p->env.store != NULL)
-			store_release_memory(p->env.store);
+		store_release_memory(p->env.store);
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif

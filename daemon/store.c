@@ -1782,11 +1782,8 @@ cache_bytes(struct store *st)
 size_t
 store_release_memory(struct store *st)
 {
-	size_t before, after;
+	size_t before = cache_bytes(st), after;
 
-	if (st->db == NULL)
-		return 0;
-	before = cache_bytes(st);
 	sqlite3_db_release_memory(st->db);
 	after = cache_bytes(st);
 	return after < before ? before - after : 0;
@@ -3734,6 +3731,7 @@ colls_ensure(struct store *st)
 	uint8_t box[OPS_MAX_COLLECTION + BOX_OVERHEAD];
 	sqlite3_stmt *s;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < st->colls.n; i++)
 		if (memcmp(st->colls.tag[i], st->rec.ctag, TAGLEN) == 0)
@@ -3745,8 +3743,8 @@ colls_ensure(struct store *st)
 		return SAMEN_ESTORE;
 	bind_blob(s, 1, st->rec.ctag, TAGLEN);
 	bind_blob(s, 2, box, st->rec.coll_len + BOX_OVERHEAD);
-	if (run(s) != 0)
-		return SAMEN_ESTORE;
+	if ((rc = run(s)) != 0)
+		return rc;
 	memcpy(st->colls.tag[st->colls.next], st->rec.ctag, TAGLEN);
 	st->colls.next = (st->colls.next + 1) % COLLS_MEMO;
 	if (st->colls.n < COLLS_MEMO)
@@ -4486,10 +4484,10 @@ register_take(struct store_value *out, struct item *it, size_t n)
 	struct merge_survivor few[8], *sv = few;
 	size_t i, distinct;
 
-	/* A register has a survivor or two, but for conflicts. */
+	/* A register has a survivor or two, but for conflicts.  Every
+	 * member is set below. */
 	if (n > sizeof(few) / sizeof(few[0]))
-		sv = xcalloc(n, sizeof(*sv));
-	memset(sv, 0, n * sizeof(*sv));
+		sv = xreallocarray(NULL, n, sizeof(*sv));
 	for (i = 0; i < n; i++) {
 		sv[i].vid = it[i].vid;
 		sv[i].hlc = it[i].hlc;

@@ -267,6 +267,22 @@ open_store(struct store **st, int with_key)
 		store_set_key(*st, w.skey);
 }
 
+/*
+ * Closes the store and runs sql on its file: a database as an older
+ * samend left it, for the migrations' tests.
+ */
+static void
+close_and_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	store_close(w.st);
+	w.st = NULL;
+	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static int
 setup(void **state)
 {
@@ -2079,14 +2095,8 @@ test_migrate_1(void **state)
 	dump(w.st, &d1);
 	assert_int_equal(store_digest(w.st, g1), 0);
 	assert_int_equal(store_stats(w.st, &s1), 0);
-	store_close(w.st);
-	w.st = NULL;
-
-	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE records DROP COLUMN"
-	    " shown;" DROP_PACKS "PRAGMA user_version = 1;", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(db);
+	close_and_exec("ALTER TABLE records DROP COLUMN shown;" DROP_PACKS
+	    "PRAGMA user_version = 1;");
 	assert_int_equal(count_rows(w.path, "pragma_table_info('records')"
 	    " WHERE name = 'shown'"), 0);
 
@@ -2165,7 +2175,6 @@ test_migrate_2(void **state)
 	struct dump d1, d2;
 	struct op ops[2];
 	size_t n1;
-	sqlite3 *db;
 
 	(void)state;
 	store_set_packing(w.st, 0);	/* as schema 2 wrote values */
@@ -2175,18 +2184,12 @@ test_migrate_2(void **state)
 	assert_true(n1 > 0);
 	assert_int_equal(store_digest(w.st, g1), 0);
 	assert_int_equal(store_stats(w.st, &s1), 0);
-	store_close(w.st);
-	w.st = NULL;
 	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
 	    " WHERE seqno = 0 AND name = 'circle'"), 1);
-
-	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX records_key;"
+	close_and_exec("DROP INDEX records_key;"
 	    "CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
 	    "CREATE INDEX records_circle ON records(circle);"
-	    DROP_PACKS "PRAGMA user_version = 2;", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
+	    DROP_PACKS "PRAGMA user_version = 2;");
 	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
 	    " WHERE seqno = 0 AND name = 'rid'"), 1);
 
@@ -2326,7 +2329,6 @@ test_migrate_4(void **state)
 	struct seen x1, x2;
 	struct op ops[2];
 	size_t n1;
-	sqlite3 *db;
 
 	(void)state;
 	store_set_naming(w.st, 0);	/* as schema 4 wrote records */
@@ -2336,12 +2338,7 @@ test_migrate_4(void **state)
 	assert_true(count_rows(w.path, PACKED) > 0);
 	assert_int_equal(count_rows(w.path, "records WHERE length(coll) = 0"),
 	    0);
-	store_close(w.st);
-	w.st = NULL;
-	assert_int_equal(sqlite3_open(w.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE colls;"
-	    "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	close_and_exec("DROP TABLE colls; PRAGMA user_version = 4;");
 
 	open_store(&w.st, 1);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
