@@ -28,7 +28,7 @@ OPT      ?= -O1
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Werror
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto -Idaemon -Icli
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto -Ilib -Idaemon -Icli
 CFLAGS   += -std=c11 -g $(OPT) $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -43,10 +43,13 @@ endif
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c
+# Small helpers both programs share, which may read clocks and the
+# environment (proto/ may not).
+LIB_SRC    := lib/clock.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
-              daemon/pool.c
+              daemon/pool.c daemon/testhook.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
@@ -58,7 +61,7 @@ UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-PROTO_OBJ  := $(call obj,$(PROTO_SRC))
+PROTO_OBJ  := $(call obj,$(PROTO_SRC) $(LIB_SRC))
 DAEMON_LIB_OBJ := $(call obj,$(DAEMON_LIB))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLI_OBJ    := $(call obj,$(CLI_SRC))

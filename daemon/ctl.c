@@ -27,6 +27,7 @@
 #include "protocol.h"
 #include "rid.h"
 #include "sync.h"
+#include "testhook.h"
 #include "util.h"
 #include "version.h"
 #include "wire.h"
@@ -2030,14 +2031,13 @@ static void
 start_load(struct ctl *c)
 {
 	struct index_load *l = xcalloc(1, sizeof(*l));
-	const char *delay = getenv("SAMEND_TEST_LOAD_DELAY_MS");
 
 	l->c = c;
 	l->work.data = l;
 	l->ix = index_new();
 	atomic_init(&l->stop, 0);
 	memcpy(l->key, vault_storage_key(c->env.vault), sizeof(l->key));
-	l->delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
+	l->delay_ms = (unsigned)testhook()->load_delay_ms;
 	l->started = uv_hrtime();
 	c->load = l;
 	c->nreload = 0;

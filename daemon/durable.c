@@ -11,6 +11,7 @@
 #include "durable.h"
 #include "error.h"
 #include "log.h"
+#include "testhook.h"
 #include "util.h"
 
 struct durable {
@@ -37,6 +38,15 @@ struct durable {
 	/* The loop's: what cb was last told. */
 	uint64_t told;
 	int told_failed;
+
+	/* The loop's: durable_after's entries, q[qfirst..nq), in order. */
+	struct after {
+		uint64_t ticket;
+		durable_after_fn *fn;	/* NULL: forgotten */
+		void *arg;
+	} *q;
+	size_t qfirst, nq, capq;
+	int running;		/* run_after is on the stack */
 };
 
 static void
@@ -88,7 +98,83 @@ run(void *arg)
 	return NULL;
 }
 
-/* On the loop: tells cb where the thread got to. */
+/*
+ * Runs the entries the disk has released, in order; after a failure, all
+ * of them with the error.  An entry's fn may add more (they run here too,
+ * in turn) or forget others.
+ */
+static void
+run_after(struct durable *d)
+{
+	if (d->running)
+		return;
+	d->running = 1;
+	while (d->qfirst < d->nq) {
+		struct after a = d->q[d->qfirst];
+
+		if (a.fn != NULL && !d->told_failed && a.ticket > d->told)
+			break;
+		d->qfirst++;
+		if (a.fn != NULL)
+			a.fn(a.arg, d->told_failed ? SAMEN_ESTORE : 0);
+	}
+	if (d->qfirst == d->nq)
+		d->qfirst = d->nq = 0;
+	d->running = 0;
+}
+
+void
+durable_after(struct durable *d, uint64_t ticket, durable_after_fn *fn,
+    void *arg)
+{
+	if (d == NULL) {
+		fn(arg, 0);
+		return;
+	}
+	/* Under steady writes it may never run empty: slide it down. */
+	if (d->qfirst > 0 && d->nq == d->capq) {
+		memmove(d->q, d->q + d->qfirst,
+		    (d->nq - d->qfirst) * sizeof(*d->q));
+		d->nq -= d->qfirst;
+		d->qfirst = 0;
+	}
+	if (d->nq == d->capq) {
+		d->capq = d->capq ? d->capq * 2 : 64;
+		d->q = xreallocarray(d->q, d->capq, sizeof(*d->q));
+	}
+	d->q[d->nq].ticket = ticket;
+	d->q[d->nq].fn = fn;
+	d->q[d->nq].arg = arg;
+	d->nq++;
+	run_after(d);
+}
+
+size_t
+durable_forget(struct durable *d, void *arg)
+{
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	for (size_t i = d->qfirst; i < d->nq; i++)
+		if (d->q[i].fn != NULL && d->q[i].arg == arg) {
+			d->q[i].fn = NULL;
+			n++;
+		}
+	return n;
+}
+
+size_t
+durable_waiting(const struct durable *d)
+{
+	size_t n = 0;
+
+	for (size_t i = d->qfirst; i < d->nq; i++)
+		n += d->q[i].fn != NULL;
+	return n;
+}
+
+/* On the loop: tells cb where the thread got to, then who waits. */
 static void
 tell(struct durable *d)
 {
@@ -105,12 +191,16 @@ tell(struct durable *d)
 		log_warnx("the disk failed to sync the replica's log: %s; "
 		    "nothing more is stored until samend restarts",
 		    strerror(failed));
-		d->cb(d->arg, done, SAMEN_ESTORE);
+		if (d->cb != NULL)
+			d->cb(d->arg, done, SAMEN_ESTORE);
+		run_after(d);
 		return;
 	}
 	if (done > d->told) {
 		d->told = done;
-		d->cb(d->arg, done, 0);
+		if (d->cb != NULL)
+			d->cb(d->arg, done, 0);
+		run_after(d);
 	}
 }
 
@@ -127,6 +217,7 @@ close_cb(uv_handle_t *h)
 
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
+	free(d->q);
 	free(d);
 }
 
@@ -135,13 +226,11 @@ durable_open(struct durable **out, uv_loop_t *loop, const char *path,
     durable_cb *cb, void *arg, char **cause)
 {
 	struct durable *d = xcalloc(1, sizeof(*d));
-	const char *s;
 
 	d->cb = cb;
 	d->arg = arg;
-	if ((s = getenv("SAMEND_TEST_SYNC_DELAY_MS")) != NULL)
-		d->delay_ms = strtol(s, NULL, 10);
-	d->fail = getenv("SAMEND_TEST_SYNC_FAIL") != NULL;
+	d->delay_ms = testhook()->sync_delay_ms;
+	d->fail = testhook()->sync_fail;
 	/* SQLite keeps the WAL file while any connection is open. */
 	if ((d->fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));

@@ -2,6 +2,7 @@
 #ifndef SAMEN_DURABLE_H
 #define SAMEN_DURABLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -49,10 +50,36 @@ int durable_prefill(struct durable *d, uint64_t bytes);
 void durable_request(struct durable *d, uint64_t ticket);
 /* The highest ticket synced so far (0: none). */
 uint64_t durable_done(const struct durable *d);
+
 /*
- * Syncs what was requested, stops the thread, runs cb for it (on the
- * caller's thread, the loop's) and closes the loop handle: call before the
- * loop's last run.  d is freed once that handle is closed.
+ * The one way to do something only once the disk has a commit: control
+ * replies and peer ACKs both wait here, so that nobody hears of a write a
+ * power cut could take back.  fn(arg, 0) runs once every commit up to
+ * ticket is synced, after cb was told; entries run in the order they were
+ * added (tickets must not decrease from one call to the next).  If a sync
+ * fails first, fn(arg, SAMEN_ESTORE) runs instead, for every entry still
+ * waiting and for every entry added after it: a later sync could not be
+ * trusted.  A ticket already synced, with nothing ahead of it, runs fn
+ * before durable_after returns; so does any entry when d is NULL (every
+ * commit synced).  Ticket 0 (a commit that synced itself) is such a
+ * ticket.  On the loop.
+ */
+typedef void durable_after_fn(void *arg, int status);
+void durable_after(struct durable *d, uint64_t ticket, durable_after_fn *fn,
+    void *arg);
+/*
+ * Drops every waiting entry whose arg is arg, without running it: for an
+ * owner that goes away first (a session that ends).  Returns how many.
+ */
+size_t durable_forget(struct durable *d, void *arg);
+/* Entries waiting (for the tests). */
+size_t durable_waiting(const struct durable *d);
+/*
+ * Syncs what was requested, stops the thread, runs cb for it and then the
+ * entries it releases (on the caller's thread, the loop's), and closes the
+ * loop handle: call before the loop's last run.  Entries left waiting
+ * (their ticket was never requested) are dropped unrun.  d is freed once
+ * that handle is closed.
  */
 void durable_close(struct durable *d);
 

@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "protocol.h"
 #include "store.h"
+#include "testhook.h"
 #include "util.h"
 #include "vault.h"
 #include "version.h"
@@ -699,7 +700,7 @@ main(int argc, char **argv)
 	}
 	free(wal_path);
 	d.ckpt = store_ckpt_new(db_path);
-	d.ckpt_test_fail = getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
+	d.ckpt_test_fail = testhook()->ckpt_sync_fail;
 	uv_check_init(&d.loop, &d.ckpt_check);
 	d.ckpt_check.data = &d;
 	uv_check_start(&d.ckpt_check, ckpt_check_cb);

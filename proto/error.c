@@ -32,6 +32,7 @@ static const struct {
 	{ "EWEAKKDF", "key-derivation parameters are below the floor" },
 	{ "ESTORE", "storage error" },
 	{ "EVALUE", "value breaks the schema" },
+	{ "ERETRY", "not done: try again the careful way" },
 };
 
 _Static_assert(sizeof(errors) / sizeof(errors[0]) == SAMEN_ELAST - SAMEN_EBASE,

@@ -34,6 +34,7 @@ enum samen_error {
 	SAMEN_EWEAKKDF,			/* key-derivation parameters below floor */
 	SAMEN_ESTORE,			/* the store failed (SQLite) */
 	SAMEN_EVALUE,			/* a value breaks the schema's rules */
+	SAMEN_ERETRY,			/* not done this way: do it the careful way */
 	SAMEN_ELAST			/* not an error: one past the last */
 };
 

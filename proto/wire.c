@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "error.h"
 #include "util.h"
 
@@ -42,6 +44,14 @@ wire_free(struct wbuf *w)
 void
 wire_reset(struct wbuf *w)
 {
+	msgpack_sbuffer_clear(&w->sb);
+}
+
+void
+wire_wipe(struct wbuf *w)
+{
+	if (w->sb.size > 0)
+		sodium_memzero(w->sb.data, w->sb.size);
 	msgpack_sbuffer_clear(&w->sb);
 }
 

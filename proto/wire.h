@@ -27,6 +27,12 @@ void wire_init_size(struct wbuf *w, size_t cap);
 void wire_free(struct wbuf *w);
 /* Empties the buffer, keeping its memory. */
 void wire_reset(struct wbuf *w);
+/*
+ * wire_reset that first overwrites what the buffer held with zeros
+ * (sodium_memzero): for buffers that held plaintext of people's records.
+ * What a growing buffer left behind in memory it gave back is not reached.
+ */
+void wire_wipe(struct wbuf *w);
 const uint8_t *wire_data(const struct wbuf *w);
 size_t wire_len(const struct wbuf *w);
 /* Hands the buffer to the caller (free with free()); the writer is reset. */

@@ -257,11 +257,149 @@ test_prefill_sync_fails(void **state)
 	assert_int_equal(t.status[0], SAMEN_ESTORE);
 }
 
+/* What durable_after ran: (tag, status) in order. */
+struct ran {
+	int tag[32];
+	int status[32];
+	size_t n;
+	struct durable *d;
+	int add_from_fn;	/* the entry tagged 1 adds one tagged 99 */
+};
+
+struct entry {
+	struct ran *r;
+	int tag;
+};
+
+static void
+ran_fn(void *arg, int status)
+{
+	struct entry *e = arg;
+	struct ran *r = e->r;
+
+	assert_true(r->n < 32);
+	r->tag[r->n] = e->tag;
+	r->status[r->n] = status;
+	r->n++;
+	if (e->tag == 1 && r->add_from_fn) {
+		static struct entry late;
+
+		late.r = r;
+		late.tag = 99;
+		durable_after(r->d, 0, ran_fn, &late);
+	}
+}
+
+/*
+ * Entries run once their ticket is synced, in the order added, after cb;
+ * one whose ticket is synced already runs at once, unless an older one
+ * still waits; a forgotten one never runs; one added by a running entry
+ * runs in turn.
+ */
+static void
+test_after_in_order(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d = open_told(f, f->path, &t);
+	struct ran r;
+	struct entry e[6];
+
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	r.add_from_fn = 1;
+	for (int i = 0; i < 6; i++)
+		e[i].r = &r, e[i].tag = i;
+	durable_after(d, 0, ran_fn, &e[0]);	/* synced already: at once */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.tag[0], 0);
+	durable_after(d, 1, ran_fn, &e[1]);
+	durable_after(d, 1, ran_fn, &e[2]);
+	durable_after(d, 2, ran_fn, &e[3]);
+	durable_after(d, 2, ran_fn, &e[4]);
+	durable_after(d, 0, ran_fn, &e[5]);	/* behind the others */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(durable_waiting(d), 5);
+	assert_int_equal(durable_forget(d, &e[3]), 1);
+	assert_int_equal(durable_waiting(d), 4);
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	/* 1, then the entry it added (99) behind 2, and not 4, 5 yet. */
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.tag[1], 1);
+	assert_int_equal(r.tag[2], 2);
+	durable_request(d, 2);
+	wait_told(f, &t, 2);
+	assert_int_equal(r.n, 6);
+	assert_int_equal(r.tag[3], 4);
+	assert_int_equal(r.tag[4], 5);
+	assert_int_equal(r.tag[5], 99);
+	for (size_t i = 0; i < r.n; i++)
+		assert_int_equal(r.status[i], 0);
+	assert_int_equal(durable_waiting(d), 0);
+	durable_close(d);
+}
+
+/*
+ * After a failed sync every waiting entry runs with SAMEN_ESTORE, and so
+ * does every entry added later, even with a ticket that was synced.
+ */
+static void
+test_after_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct durable *d;
+	struct told t;
+	struct ran r;
+	struct entry e[3];
+	char fifo[128];
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	d = open_told(f, fifo, &t);
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	for (int i = 0; i < 3; i++)
+		e[i].r = &r, e[i].tag = i;
+	durable_after(d, 1, ran_fn, &e[0]);
+	durable_after(d, 2, ran_fn, &e[1]);
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.status[0], SAMEN_ESTORE);
+	assert_int_equal(r.status[1], SAMEN_ESTORE);
+	durable_after(d, 0, ran_fn, &e[2]);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.status[2], SAMEN_ESTORE);
+	durable_close(d);
+}
+
+/* Without a durable (every commit syncs itself) an entry runs at once. */
+static void
+test_after_without_durable(void **state)
+{
+	struct ran r;
+	struct entry e = { &r, 7 };
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	durable_after(NULL, 42, ran_fn, &e);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.tag[0], 7);
+	assert_int_equal(r.status[0], 0);
+	assert_int_equal(durable_forget(NULL, &e), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_in_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_after_failure, setup,
+		    teardown),
+		cmocka_unit_test(test_after_without_durable),
 		cmocka_unit_test_setup_teardown(test_prefill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
 		    teardown),

@@ -1,0 +1,20 @@
+/* testhook: the SAMEND_TEST_* knobs that system tests set, read in one place. */
+#ifndef SAMEND_TESTHOOK_H
+#define SAMEND_TESTHOOK_H
+
+/*
+ * Each knob stands in for something a test cannot arrange cheaply (a slow
+ * disk, a failing disk, a huge replica).  Nothing else reads them, and
+ * with none set samend behaves as in production.  Read once, from the
+ * environment, at the first call; the result is static (never freed).
+ */
+struct testhook {
+	long load_delay_ms;	/* SAMEND_TEST_LOAD_DELAY_MS: the index load */
+	long sync_delay_ms;	/* SAMEND_TEST_SYNC_DELAY_MS: every WAL sync */
+	int sync_fail;		/* SAMEND_TEST_SYNC_FAIL: every WAL sync fails */
+	int ckpt_sync_fail;	/* SAMEND_TEST_CKPT_SYNC_FAIL: checkpoints' */
+};
+
+const struct testhook *testhook(void);
+
+#endif

@@ -1,0 +1,17 @@
+/* clock: the two clocks samen reads, wall time for timestamps and monotonic time for timers. */
+#ifndef SAMEN_CLOCK_H
+#define SAMEN_CLOCK_H
+
+#include <stdint.h>
+
+/*
+ * Milliseconds since the Unix epoch (CLOCK_REALTIME).  For what is shown or
+ * stored as a date: the HLC, record ids, "last sync".  It can step back or
+ * jump ahead, so never subtract two readings to time something: use
+ * clock_mono_ms (or uv_now on the loop) for that.
+ */
+uint64_t clock_wall_ms(void);
+/* Milliseconds from an arbitrary start (CLOCK_MONOTONIC): for deadlines. */
+uint64_t clock_mono_ms(void);
+
+#endif
