@@ -46,7 +46,13 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c
-DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
+# The store is one module in several files (daemon/store_int.h).
+STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
+              daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
+              daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
+              daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
+              daemon/store_peer.c
+DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
