@@ -322,11 +322,11 @@ int store_cs_insert_opened(struct store *st, const struct cs_header *h,
  * touches cost a fifth of its store and merge).  Only inside a
  * transaction (store_begin).  Returns 0 if the change set was stored as
  * store_cs_insert_merged would store it: merged, or pending (no key for
- * its circle).  Returns 1 for anything else, refused, a replay, bad, or a
- * store error: then the transaction may hold part of it, and the caller
- * must store_rollback() and store again what the transaction held, with
- * store_cs_insert_opened or _merged, which give the real answer.
- * Borrows everything.
+ * its circle).  Returns SAMEN_ERETRY for anything else, refused, a
+ * replay, bad, or a store error: then the transaction may hold part of
+ * it, and the caller must store_rollback() and store again what the
+ * transaction held, with store_cs_insert_opened or _merged, which give the
+ * real answer.  Borrows everything.
  */
 int store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,

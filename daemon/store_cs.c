@@ -164,24 +164,27 @@ replay_or_fork(struct store *st, const struct cs_header *h, int64_t aid,
 }
 
 /*
- * The body of store_cs_insert; *keep says whether to keep what it wrote.
- * With merge, a change set it can merge now is merged before its row is
- * written, and the row says so (see store_cs_insert_merged).
+ * The body of store_cs_insert and its variants: in's change set into the
+ * log.  *keep says whether to keep what it wrote, *bad whether its row
+ * says it is bad.  With in->merge, a change set it can merge now is merged
+ * before its row is written, and the row says so (see
+ * store_cs_insert_merged).
  */
 static int
-cs_insert(struct store *st, const struct cs_header *h,
-    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len, int merge, int *keep)
+cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
+    int *bad)
 {
+	const struct cs_header *h = in->h;
 	struct digests saved = st->digest;
 	uint8_t head_id[CS_IDLEN];
 	uint64_t head;
 	size_t ntouched = st->ntouched;
 	int64_t aid;
 	sqlite3_stmt *s;
-	int rc, readable, merged = 0, bad = 0;
+	int rc, readable, merged = 0;
 
 	*keep = 0;
+	*bad = 0;
 	if ((rc = store_cs_author_id(st, h->author, 1, &aid)) != 0)
 		return rc;
 	if (st->head.valid && st->head.aid == aid &&
@@ -195,15 +198,15 @@ cs_insert(struct store *st, const struct cs_header *h,
 			return rc;
 	}
 	if (h->seq <= head)
-		return st->optimistic ? SAMEN_EEXIST :
-		    replay_or_fork(st, h, aid, id, hdr, hdr_len, payload,
-		    payload_len, keep);
+		return in->optimistic ? SAMEN_EEXIST :
+		    replay_or_fork(st, h, aid, in->id, in->hdr, in->hdr_len,
+		    in->payload, in->payload_len, keep);
 	if (h->seq != head + 1 || memcmp(h->prev, head_id, CS_IDLEN) != 0)
 		return SAMEN_ECHAIN;
 	if ((readable = store_circle_known(st, h->circle, h->epoch)) < 0)
 		return readable;
 
-	if (merge && readable && st->has_key && st->in_txn) {
+	if (in->merge && readable && st->has_key && st->in_txn) {
 		/*
 		 * Inside savepoint "cs", nested in store_cs_insert's "st":
 		 * a bad change set or a store error takes back its merge
@@ -212,15 +215,15 @@ cs_insert(struct store *st, const struct cs_header *h,
 		 * caller's to roll back with the whole transaction.
 		 */
 		st->want_touched = 1;
-		if (!st->optimistic && sql_run_q(st, Q_SP_CS) != 0)
+		if (!in->optimistic && sql_run_q(st, Q_SP_CS) != 0)
 			return SAMEN_ESTORE;
-		rc = store_merge_bytes(st, id, hdr, hdr_len, payload,
-		    payload_len, &saved, ntouched);
-		if (st->optimistic && rc != 0)
+		rc = store_merge_bytes(st, in, &saved, ntouched, bad);
+		if (in->optimistic && (rc != 0 || *bad)) {
+			rc = SAMEN_ERETRY;
 			goto undo;
-		merged = rc == 0;
-		bad = rc == 1;
-		if (!st->optimistic && sql_run_q(st, Q_SP_CS_RELEASE) != 0) {
+		}
+		merged = rc == 0 && !*bad;
+		if (!in->optimistic && sql_run_q(st, Q_SP_CS_RELEASE) != 0) {
 			rc = SAMEN_ESTORE;
 			goto undo;
 		}
@@ -235,11 +238,11 @@ cs_insert(struct store *st, const struct cs_header *h,
 	sqlite3_bind_int64(s, 4, h->epoch);
 	sql_bind_u64(s, 5, h->hlc);
 	sqlite3_bind_int(s, 6, readable);
-	sql_bind_blob(s, 7, id, CS_IDLEN);
-	sql_bind_blob(s, 8, hdr, hdr_len);
-	sql_bind_blob(s, 9, payload, payload_len);
+	sql_bind_blob(s, 7, in->id, CS_IDLEN);
+	sql_bind_blob(s, 8, in->hdr, in->hdr_len);
+	sql_bind_blob(s, 9, in->payload, in->payload_len);
 	sqlite3_bind_int(s, 10, merged);
-	sqlite3_bind_int(s, 11, bad);
+	sqlite3_bind_int(s, 11, *bad);
 	if ((rc = sql_run(s)) != 0)
 		goto undo;
 	*keep = 1;
@@ -249,7 +252,7 @@ cs_insert(struct store *st, const struct cs_header *h,
 	memcpy(st->head.circle, h->circle, CS_CIRCLELEN);
 	st->head.aid = aid;
 	st->head.seq = h->seq;
-	memcpy(st->head.id, id, CS_IDLEN);
+	memcpy(st->head.id, in->id, CS_IDLEN);
 	return 0;
 undo:
 	/* store_cs_insert rolls back to "st" (optimistic, the caller rolls
@@ -259,27 +262,12 @@ undo:
 	return rc;
 }
 
-int
-store_cs_insert(struct store *st, const struct cs_header *h,
-    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len)
-{
-	int rc, keep;
-
-	if ((rc = store_sp_begin(st)) != 0)
-		return rc;
-	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 0,
-	    &keep);
-	/* A refused change set leaves nothing, not even a new author. */
-	if (store_sp_end(st, keep) != 0)
-		return SAMEN_ESTORE;
-	return rc;
-}
-
-int
-store_cs_insert_merged(struct store *st, const struct cs_header *h,
-    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len)
+/*
+ * cs_insert inside savepoint "st": a refused change set leaves nothing,
+ * not even a new author.
+ */
+static int
+cs_insert_sp(struct store *st, const struct store_cs_in *in, int *bad)
 {
 	struct digests saved = st->digest;
 	size_t ntouched = st->ntouched;
@@ -287,8 +275,7 @@ store_cs_insert_merged(struct store *st, const struct cs_header *h,
 
 	if ((rc = store_sp_begin(st)) != 0)
 		return rc;
-	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 1,
-	    &keep);
+	rc = cs_insert(st, in, &keep, bad);
 	if (store_sp_end(st, keep) != 0) {
 		/* Rolled back or not, what it merged is not to be trusted. */
 		st->digest = saved;
@@ -299,20 +286,45 @@ store_cs_insert_merged(struct store *st, const struct cs_header *h,
 }
 
 int
+store_cs_insert(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct store_cs_in in = { .h = h, .id = id, .hdr = hdr,
+	    .hdr_len = hdr_len, .payload = payload,
+	    .payload_len = payload_len };
+	int bad;
+
+	return cs_insert_sp(st, &in, &bad);
+}
+
+int
+store_cs_insert_merged(struct store *st, const struct cs_header *h,
+    const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct store_cs_in in = { .h = h, .id = id, .hdr = hdr,
+	    .hdr_len = hdr_len, .payload = payload,
+	    .payload_len = payload_len, .merge = 1 };
+	int bad;
+
+	return cs_insert_sp(st, &in, &bad);
+}
+
+int
 store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len, const struct cs_opened *op)
 {
-	int rc, keep;
+	struct store_cs_in in = { .h = h, .id = id, .hdr = hdr,
+	    .hdr_len = hdr_len, .payload = payload,
+	    .payload_len = payload_len, .merge = 1, .optimistic = 1,
+	    .opened = op };
+	int rc, keep, bad;
 
 	assert(st->in_txn);
-	st->optimistic = 1;
-	st->opened = op;
-	rc = cs_insert(st, h, id, hdr, hdr_len, payload, payload_len, 1,
-	    &keep);
-	st->opened = NULL;
-	st->optimistic = 0;
-	return rc == 0 ? 0 : 1;
+	rc = cs_insert(st, &in, &keep, &bad);
+	return rc == 0 ? 0 : SAMEN_ERETRY;
 }
 
 int
@@ -321,17 +333,15 @@ store_cs_insert_own(struct store *st, const struct cs_header *h,
     const uint8_t *payload, size_t payload_len,
     const struct cs_plain *plain, size_t nplain)
 {
-	int rc;
+	struct store_cs_in in = { .h = h, .id = id, .hdr = hdr,
+	    .hdr_len = hdr_len, .payload = payload,
+	    .payload_len = payload_len, .merge = 1, .own = plain,
+	    .nown = nplain };
+	int rc, bad;
 
-	st->own = plain;
-	st->nown = nplain;
-	st->own_bad = 0;
-	rc = store_cs_insert_merged(st, h, id, hdr, hdr_len, payload,
-	    payload_len);
-	st->own = NULL;
-	st->nown = 0;
+	rc = cs_insert_sp(st, &in, &bad);
 	/* Stored bad, it would apply nothing: the caller rolls back. */
-	if (rc == 0 && st->own_bad)
+	if (rc == 0 && bad)
 		return SAMEN_EINVAL;
 	if (rc == 0 && st->lazy)
 		store_held_add(st, h);
@@ -343,15 +353,13 @@ store_cs_insert_opened(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len, const struct cs_opened *op)
 {
-	int rc;
+	struct store_cs_in in = { .h = h, .id = id, .hdr = hdr,
+	    .hdr_len = hdr_len, .payload = payload,
+	    .payload_len = payload_len, .merge = 1, .opened = op };
+	int bad;
 
-	st->opened = op;
-	rc = store_cs_insert_merged(st, h, id, hdr, hdr_len, payload,
-	    payload_len);
-	st->opened = NULL;
-	return rc;
+	return cs_insert_sp(st, &in, &bad);
 }
-
 
 /* Sync support: none of it needs the storage key. */
 

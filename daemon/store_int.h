@@ -398,18 +398,6 @@ struct store {
 	 * rkey: rowids only grow.
 	 */
 	struct fresh fresh;
-
-	/* store_cs.c and store_merge.c: store_cs_insert_own: the plaintexts
-	 * of the change set it merges, and whether one of them failed to
-	 * decode (it would be stored bad). */
-	const struct cs_plain *own;
-	size_t nown;
-	int own_bad;
-	/* store_cs_insert_opened's chunks, for its one call. */
-	const struct cs_opened *opened;
-	/* store_cs_insert_optimistic's call: no savepoints, and anything
-	 * but a clean insert is left for the caller to roll back. */
-	int optimistic;
 };
 
 /*
@@ -615,15 +603,42 @@ circle_is_private(const struct store *st, const uint8_t circle[CS_CIRCLELEN])
 int store_cs_author_id(struct store *st, const uint8_t pk[32], int add,
     int64_t *aid);
 
+/*
+ * One change set going in (store_cs.c's cs_insert) and, if merge, into the
+ * replica (store_merge_bytes): its bytes as received, and where the merge
+ * takes its chunks' plaintext from.  These are arguments of one call, not
+ * settings of the handle.
+ */
+struct store_cs_in {
+	const struct cs_header *h;
+	const uint8_t *id;			/* CS_IDLEN bytes */
+	const uint8_t *hdr, *payload;
+	size_t hdr_len, payload_len;
+	int merge;		/* merge it now if the store can */
+	/*
+	 * No savepoints: anything but a clean insert is SAMEN_ERETRY, and
+	 * the caller rolls the whole transaction back.
+	 */
+	int optimistic;
+	/*
+	 * Decrypted from the payload, unless the caller has the plaintexts
+	 * it was built from (own) or its chunks read ahead (opened).
+	 */
+	const struct cs_plain *own;
+	size_t nown;
+	const struct cs_opened *opened;
+};
+
 /* store_merge.c: merging change sets into the replica. */
 /*
- * Merges one change set inside the caller's savepoint "cs": 0, 1 if it is
- * bad, or a store error; either of those last two rolls back to "cs" and
- * restores the digests (to saved) and the touched records (to ntouched).
+ * Merges in's change set inside the caller's savepoint "cs" (none if
+ * optimistic): 0, and *bad = 1 if the change set is bad (a chunk that
+ * does not decrypt or decode: its author's fault), or a store error.
+ * Unless it merged, everything it did is taken back: rolled back to "cs",
+ * the digests restored to saved, the touched records to ntouched.
  */
-int store_merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
-    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
-    size_t payload_len, const struct digests *saved, size_t ntouched);
+int store_merge_bytes(struct store *st, const struct store_cs_in *in,
+    const struct digests *saved, size_t ntouched, int *bad);
 
 /* store_replica.c: the replica's tables, as merge.h's replica_ops. */
 extern const struct replica_ops store_replica_ops;

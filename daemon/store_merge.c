@@ -7,20 +7,23 @@
 
 #define PENDING_BATCH 256
 
-/* merge_chunks from the plaintexts in hand (store_cs_insert_own). */
+/*
+ * merge_chunks from the plaintexts in hand (store_cs_insert_own); one that
+ * does not decode (past a schema limit) makes the change set bad.
+ */
 static int
-merge_own(struct store *st, const struct cs_header *h,
-    const uint8_t id[CS_IDLEN])
+merge_own(struct store *st, const struct store_cs_in *in,
+    const struct cs_header *h, int *bad)
 {
 	struct ops_chunk oc;
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < st->nown; i++) {
-		if (ops_decode(&oc, st->own[i].data, st->own[i].len) != 0) {
-			st->own_bad = 1;
-			return 1;
+	for (size_t i = 0; rc == 0 && i < in->nown; i++) {
+		if (ops_decode(&oc, in->own[i].data, in->own[i].len) != 0) {
+			*bad = 1;
+			return 0;
 		}
-		if ((rc = merge_chunk(&store_replica_ops, st, h, id,
+		if ((rc = merge_chunk(&store_replica_ops, st, h, in->id,
 		    (uint32_t)i, &oc)) == 0)
 			rc = store_replica_flush(st);
 		ops_chunk_free(&oc);
@@ -30,34 +33,34 @@ merge_own(struct store *st, const struct cs_header *h,
 
 /* merge_chunks from the chunks read ahead (store_cs_insert_opened). */
 static int
-merge_opened(struct store *st, const struct cs_header *h,
-    const uint8_t id[CS_IDLEN])
+merge_opened(struct store *st, const struct store_cs_in *in,
+    const struct cs_header *h)
 {
-	const struct cs_opened *op = st->opened;
+	const struct cs_opened *op = in->opened;
 	/* Vids worked out ahead are used only for the change set they are
 	 * of. */
-	int ahead = op->has_vids && memcmp(op->csid, id, CS_IDLEN) == 0;
+	int ahead = op->has_vids && memcmp(op->csid, in->id, CS_IDLEN) == 0;
 	int rc = 0;
 
 	for (uint32_t i = 0; rc == 0 && i < op->n; i++) {
 		/* A purged chunk's record is gone: nothing to apply. */
 		if (op->chunks[i].plain == NULL)
 			continue;
-		if ((rc = merge_chunk_vids(&store_replica_ops, st, h, id, i,
-		    &op->chunks[i].oc, ahead ? op->chunks[i].vids : NULL)) == 0)
+		if ((rc = merge_chunk_vids(&store_replica_ops, st, h, in->id,
+		    i, &op->chunks[i].oc,
+		    ahead ? op->chunks[i].vids : NULL)) == 0)
 			rc = store_replica_flush(st);
 	}
 	return rc;
 }
 
 /*
- * Applies the chunks of one change set.  Returns 0, 1 if the change set is
- * bad (its author's fault: nothing of it may stay), or a store error.
+ * Applies the chunks of in's change set, decrypted from its payload unless
+ * in has them.  Returns 0, and *bad = 1 if the change set is bad (its
+ * author's fault: nothing of it may stay), or a store error.
  */
 static int
-merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
-    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
-    size_t payload_len)
+merge_chunks(struct store *st, const struct store_cs_in *in, int *bad)
 {
 	struct cs_header h;
 	struct cs_payload pl;
@@ -67,17 +70,21 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 	uint32_t i;
 	int rc;
 
-	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
-		return 1;
-	if (st->own != NULL)
-		return merge_own(st, &h, id);
-	if (st->opened != NULL)
-		return merge_opened(st, &h, id);
+	if (changeset_header_decode(&h, in->hdr, in->hdr_len) != 0) {
+		*bad = 1;
+		return 0;
+	}
+	if (in->own != NULL)
+		return merge_own(st, in, &h, bad);
+	if (in->opened != NULL)
+		return merge_opened(st, in, &h);
 	/* A circle key we cannot read is our fault, not the author's. */
 	if ((rc = store_circle_key(st, h.circle, h.epoch)) != 0)
 		return rc;
-	if (changeset_payload_decode(&pl, payload, payload_len) != 0)
-		return 1;
+	if (changeset_payload_decode(&pl, in->payload, in->payload_len) != 0) {
+		*bad = 1;
+		return 0;
+	}
 	rc = 0;
 	for (i = 0; rc == 0 && i < pl.nchunks; i++) {
 		/* A purged chunk's record is gone: nothing to apply. */
@@ -85,10 +92,10 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 			continue;
 		if (changeset_chunk_read(&plain, &plen, &oc, &h, &pl.chunks[i],
 		    st->keys->circle) != 0) {
-			rc = 1;
+			*bad = 1;
 			break;
 		}
-		if ((rc = merge_chunk(&store_replica_ops, st, &h, id, i,
+		if ((rc = merge_chunk(&store_replica_ops, st, &h, in->id, i,
 		    &oc)) == 0)
 			rc = store_replica_flush(st);
 		ops_chunk_free(&oc);
@@ -99,7 +106,6 @@ merge_chunks(struct store *st, const uint8_t id[CS_IDLEN],
 	return rc;
 }
 
-
 static int
 cmp_i64(const void *pa, const void *pb)
 {
@@ -109,19 +115,19 @@ cmp_i64(const void *pa, const void *pb)
 }
 
 int
-store_merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
-    const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
-    size_t payload_len, const struct digests *saved, size_t ntouched)
+store_merge_bytes(struct store *st, const struct store_cs_in *in,
+    const struct digests *saved, size_t ntouched, int *bad)
 {
 	int rc;
 
+	*bad = 0;
 	/* A chunk's record cache must not outlive its savepoint. */
 	st->rec.valid = 0;
 	store_vp_clear(&st->rec.vp);
-	rc = merge_chunks(st, id, hdr, hdr_len, payload, payload_len);
-	if (rc != 0) {
+	rc = merge_chunks(st, in, bad);
+	if (rc != 0 || *bad) {
 		/* All chunks or none; optimistic, the caller rolls back. */
-		if (!st->optimistic)
+		if (!in->optimistic)
 			sql_run_q(st, Q_SP_CS_ROLLBACK);
 		st->digest = *saved;
 		st->author.valid = 0;
@@ -135,12 +141,12 @@ store_merge_bytes(struct store *st, const uint8_t id[CS_IDLEN],
 	return rc;
 }
 
-
 /* Loads change set csn and merges it inside savepoint "cs". */
 static int
 merge_one(struct store *st, int64_t csn, int digest_each)
 {
 	struct digests saved = st->digest;
+	struct store_cs_in in;
 	uint8_t id[CS_IDLEN], *hdr = NULL, *payload = NULL;
 	size_t hdr_len, payload_len, ntouched = st->ntouched;
 	sqlite3_stmt *s;
@@ -167,10 +173,9 @@ merge_one(struct store *st, int64_t csn, int digest_each)
 
 	if ((rc = sql_run_q(st, Q_SP_CS)) != 0)
 		goto out;
-	rc = store_merge_bytes(st, id, hdr, hdr_len, payload, payload_len,
-	    &saved, ntouched);
-	bad = rc == 1;
-	if (rc == 0 || bad) {
+	in = (struct store_cs_in){ .id = id, .hdr = hdr, .hdr_len = hdr_len,
+	    .payload = payload, .payload_len = payload_len, .merge = 1 };
+	if ((rc = store_merge_bytes(st, &in, &saved, ntouched, &bad)) == 0) {
 		if ((s = sql_q(st, bad ? Q_CS_BAD : Q_CS_MERGED)) == NULL)
 			rc = SAMEN_ESTORE;
 		else {
@@ -196,7 +201,6 @@ out:
 	free(payload);
 	return rc;
 }
-
 
 /*
  * Merges in batches of the queue's head: each change set leaves the queue

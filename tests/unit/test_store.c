@@ -1150,9 +1150,9 @@ splice(struct wbuf *out, const struct cs_chunk *const *chunks, size_t n,
  * nothing of it applied, whether merged from the queue or, with
  * at_insert, as store_cs_insert_merged stores it in a transaction.  With
  * at_insert 2, store_cs_insert_optimistic is tried first, as daemon/peer.c
- * does: it refuses it (1), and once the transaction is rolled back nothing
- * of it is left, not the good chunk's record either; then it is stored
- * carefully.
+ * does: it refuses it (SAMEN_ERETRY), and once the transaction is rolled
+ * back nothing of it is left, not the good chunk's record either; then it
+ * is stored carefully.
  */
 static void
 bad_chunk(int at_insert)
@@ -1224,7 +1224,7 @@ bad_chunk(int at_insert)
 		assert_int_equal(store_begin(w.st), 0);
 		assert_int_equal(store_cs_insert_optimistic(w.st, &h, id,
 		    wire_data(&hdr), wire_len(&hdr), wire_data(&pay),
-		    wire_len(&pay), NULL), 1);
+		    wire_len(&pay), NULL), SAMEN_ERETRY);
 		store_rollback(w.st);
 		assert_int_equal(store_stats(w.st, &s), 0);
 		assert_int_equal(s.changesets, 1);
@@ -4775,10 +4775,10 @@ insert_optimistic(struct store *st, const struct built *b, int opened)
 /*
  * store_cs_insert_optimistic (daemon/peer.c's first pass): clean change
  * sets, read ahead or not, give the replica that storing and merging from
- * the queue gives.  A replay or a break in the chain is 1, not an answer:
- * rolled back, the transaction leaves nothing of what it held, and the
- * same change sets stored again give the same replica.  Locked, a change
- * set is stored pending, which is clean.
+ * the queue gives.  A replay or a break in the chain is SAMEN_ERETRY, not
+ * an answer: rolled back, the transaction leaves nothing of what it held,
+ * and the same change sets stored again give the same replica.  Locked, a
+ * change set is stored pending, which is clean.
  */
 static void
 test_insert_optimistic(void **state)
@@ -4797,14 +4797,14 @@ test_insert_optimistic(void **state)
 
 	/* A gap: seq 2 on an empty chain. */
 	assert_int_equal(store_begin(w.st), 0);
-	assert_int_equal(insert_optimistic(w.st, &b[1], 0), 1);
+	assert_int_equal(insert_optimistic(w.st, &b[1], 0), SAMEN_ERETRY);
 	store_rollback(w.st);
 
 	/* Three clean ones, then a replay: all of it goes. */
 	assert_int_equal(store_begin(w.st), 0);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(insert_optimistic(w.st, &b[i], i % 2), 0);
-	assert_int_equal(insert_optimistic(w.st, &b[1], 0), 1);
+	assert_int_equal(insert_optimistic(w.st, &b[1], 0), SAMEN_ERETRY);
 	store_rollback(w.st);
 	left_nothing(g0, rid);
 
