@@ -2,21 +2,11 @@
 #include "store_int.h"
 
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "util.h"
 
 /* Each call is one statement: atomic in or out of a transaction. */
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 
 int
 store_peer_put(struct store *st, const uint8_t device[32], const char *addr)
@@ -30,7 +20,7 @@ store_peer_put(struct store *st, const uint8_t device[32], const char *addr)
 		sqlite3_bind_text(s, 2, addr, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 2);
-	sql_bind_u64(s, 3, now_ms());
+	sql_bind_u64(s, 3, clock_wall_ms());
 	return sql_run(s);
 }
 
