@@ -46,7 +46,13 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c
-DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
+# The store is one module in several files (daemon/store_int.h).
+STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
+              daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
+              daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
+              daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
+              daemon/store_peer.c
+DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
@@ -54,8 +60,13 @@ DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
 
+# The store's tests, one per area of daemon/store*.c.
+STORE_TESTS := test_store_db test_store_schema test_store_box \
+               test_store_circle test_store_cs test_store_merge \
+               test_store_replica test_store_vp test_store_record \
+               test_store_peer
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
-              test_changeset test_ops test_merge test_store test_conf \
+              test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_reply test_sync test_zmtp \
               test_client test_peer test_durable test_pool
 
@@ -84,12 +95,18 @@ $(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
 
 # Unit tests may #include the module's .c to reach its statics; they link
 # every proto object and the daemon's modules (not main.c), and drop the
-# object of any module they include.
+# object of any module they include.  A test helper that several tests
+# share (tests/unit/*.o, listed as a prerequisite below) is linked too.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(filter $(BUILD)/tests/unit/%.o,$^) \
 	    $(filter-out $(shell sed -n 's|^#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(PROTO_OBJ) $(DAEMON_LIB_OBJ)) \
 	    $(LDLIBS) -lcmocka -o $@
+
+# The store's tests share their world and helpers: store_fixture.c.
+$(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
+    $(BUILD)/tests/unit/store_fixture.o
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -1039,14 +1039,12 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	changeset_payload_free(&pl);
 }
 
-/* accept_one, optimistic: the transaction must be stored again, carefully. */
-#define REDO 2
-
 /*
  * Stores one change set that check_one() looked at; 1 if new, 0 if held,
  * <0 bad.  The clock and the chain are checked here, on the loop.
- * Optimistic (store_cs_insert_optimistic), it returns 1 or REDO, and says
- * nothing: anything but a clean insert is left to the careful pass.
+ * Optimistic (store_cs_insert_optimistic), it returns 1 or SAMEN_ERETRY
+ * (the transaction must be stored again, carefully), and says nothing:
+ * anything but a clean insert is left to the careful pass.
  */
 static int
 accept_one(struct session *s, const struct sync_cs *e,
@@ -1058,11 +1056,11 @@ accept_one(struct session *s, const struct sync_cs *e,
 	if (optimistic) {
 		if (k->rc != 0 || k->payload_rc != 0 ||
 		    hlc_too_far(k->h.hlc, now_ms(), p->env.max_skew_ms))
-			return REDO;
+			return SAMEN_ERETRY;
 		rc = store_cs_insert_optimistic(p->env.store, &k->h, k->id,
 		    e->hdr, e->hdr_len, e->payload, e->payload_len,
 		    k->op.chunks != NULL ? &k->op : NULL);
-		return rc == 0 ? 1 : REDO;
+		return rc == 0 ? 1 : SAMEN_ERETRY;
 	}
 	if (k->rc != 0)
 		return k->rc;
@@ -1109,9 +1107,9 @@ accept_one(struct session *s, const struct sync_cs *e,
 /*
  * Stores the checked change sets of one batch (cs[i] for m->cs[i]) in the
  * open transaction, counting into *acc and *rej.  Returns SAMEN_ESTORE if
- * the store failed (the transaction must go), REDO if optimistic and one
- * of them was not a clean insert (the transaction must go, and its batches
- * be stored again carefully), else 0.
+ * the store failed (the transaction must go), SAMEN_ERETRY if optimistic
+ * and one of them was not a clean insert (the transaction must go, and its
+ * batches be stored again carefully), else 0.
  */
 static int
 batch_store(struct session *s, const struct sync_msg *m,
@@ -1122,7 +1120,7 @@ batch_store(struct session *s, const struct sync_msg *m,
 
 		if (rc == 1)
 			(*acc)++;
-		else if (rc == SAMEN_ESTORE || rc == REDO)
+		else if (rc == SAMEN_ESTORE || rc == SAMEN_ERETRY)
 			return rc;
 		else if (rc < 0)
 			(*rej)++;
@@ -1194,7 +1192,7 @@ again:
 	}
 	/* Not all clean: none of it stays; the careful pass sorts it out
 	 * (docs/sync.md, "Receiving"). */
-	if (rc == REDO) {
+	if (rc == SAMEN_ERETRY) {
 		store_rollback(p->env.store);
 		optimistic = 0;
 		goto again;

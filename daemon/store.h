@@ -27,6 +27,9 @@
  * must be the database's only writer (samend's lock file sees to that): it
  * keeps what it wrote in memory (the next rkey, the filter of which records
  * exist), which another writer's rows would make wrong.
+ *
+ * The implementation is one file per concern, daemon/store*.c, which
+ * share daemon/store_int.h (it lists them); callers need only this header.
  */
 struct store;
 
@@ -34,10 +37,10 @@ struct store;
  * Once per process, before anything else uses SQLite (sqlite3_config's
  * rule): turns SQLite's memory statistics off.  Nothing here reads them,
  * and they cost a lock of one process-wide mutex around every allocation
- * and free of every connection, the loop's and the pool's alike
- * (docs/performance.md, "SQLite's memory statistics", has what that
- * cost).  0, or SAMEN_ESTORE if SQLite was in use already (then nothing
- * changed, and nothing is wrong but the speed).
+ * and free of every connection, the loop's and the pool's alike: about a
+ * tenth of the loop's time per write.  0, or SAMEN_ESTORE if SQLite was
+ * in use already (then nothing changed, and nothing is wrong but the
+ * speed).
  */
 int store_global_init(void);
 
@@ -104,16 +107,18 @@ int store_checkpoint_here(struct store *st, uint64_t *copied);
 void store_set_key(struct store *st, const uint8_t key[32]);
 
 /*
- * on (the default): the values of a record's first chunk go into the
- * record's row, its pack.  Off: every value goes into vals, as schema 3
- * wrote them; for the tests, which compare the two and make databases of
- * older schemas.
+ * Test-only switches, set once after store_open (samend never calls
+ * them): the tests compare packed records with unpacked ones and make
+ * databases of older schemas with them.
+ *
+ * store_set_packing: on (the default), the values of a record's first
+ * chunk go into the record's row, its pack.  Off: every value goes into
+ * vals, as schema 3 wrote them.
  */
 void store_set_packing(struct store *st, int on);
 /*
- * on (the default): a packed record's collection is named in colls.  Off:
- * in its row, as schema 4 wrote every record; for the tests that make a
- * database of schema 4.
+ * store_set_naming: on (the default), a packed record's collection is
+ * named in colls.  Off: in its row, as schema 4 wrote every record.
  */
 void store_set_naming(struct store *st, int on);
 
@@ -151,7 +156,7 @@ void store_fail(struct store *st);
 int store_safety_level(struct store *st);
 /*
  * 1 once the filter of which records exist has read all of records_key
- * and answers "new" for any record (store.c, rk_absent): for the tests.
+ * and answers "new" for any record (store_rk.c): for the tests.
  */
 int store_records_filter_complete(const struct store *st);
 
@@ -317,11 +322,11 @@ int store_cs_insert_opened(struct store *st, const struct cs_header *h,
  * touches cost a fifth of its store and merge).  Only inside a
  * transaction (store_begin).  Returns 0 if the change set was stored as
  * store_cs_insert_merged would store it: merged, or pending (no key for
- * its circle).  Returns 1 for anything else, refused, a replay, bad, or a
- * store error: then the transaction may hold part of it, and the caller
- * must store_rollback() and store again what the transaction held, with
- * store_cs_insert_opened or _merged, which give the real answer.
- * Borrows everything.
+ * its circle).  Returns SAMEN_ERETRY for anything else, refused, a
+ * replay, bad, or a store error: then the transaction may hold part of
+ * it, and the caller must store_rollback() and store again what the
+ * transaction held, with store_cs_insert_opened or _merged, which give the
+ * real answer.  Borrows everything.
  */
 int store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
     const uint8_t id[CS_IDLEN], const uint8_t *hdr, size_t hdr_len,

@@ -123,7 +123,7 @@ def test_a_failed_checkpoint_sync_stops_samend_with_its_wal_whole(cluster):
     close, no checkpoint, its WAL left whole (a clean stop deletes it).
     The next start recovers every acknowledged write from the WAL.
     SAMEND_TEST_CKPT_SYNC_FAIL tells samend the sync failed once a
-    checkpoint has copied; test_store fails the sync itself."""
+    checkpoint has copied; test_store_db fails the sync itself."""
     n = cluster.node("a")
     n.init()
     # The first checkpoint starts at 1,000 / 8 pages: after a dozen puts.
