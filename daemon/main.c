@@ -570,8 +570,9 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 			usage(stdout);
 			exit(0);
 		case OPT_VERSION:
-			printf("samend %s (protocol %d)\n", SAMEN_VERSION,
-			    SAMEN_PROTOCOL_VERSION);
+			printf("samend %s (protocol %d, schema %d)\n",
+			    SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
+			    SAMEN_SCHEMA_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
