@@ -50,6 +50,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
+# Packaging (issue 27): sd_notify.
+DAEMON_LIB += daemon/notify.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
@@ -58,6 +60,7 @@ UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
               test_client test_peer test_durable test_pool
+UNIT_TESTS += test_notify
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
