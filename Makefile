@@ -13,8 +13,13 @@ CLI_PKGS  := msgpack libsodium
 # libzmq3-dev is for samend and the bench tools; samen does not link it.
 DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
+# make deb: dpkg-shlibdeps for the dependencies, lintian for the check.
+DEB_DEB   := dpkg-dev lintian
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
              sqlite3 binutils python3-nacl
+# What the packaging tests use: man page lint and rendering, the metrics
+# parser, the unit file's check, and the deb's tools (see DEB_DEB).
+DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -50,8 +55,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
-# Packaging (issue 27): sd_notify.
-DAEMON_LIB += daemon/notify.c
+# Packaging (issue 27): sd_notify, the metrics registry and its file.
+DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
@@ -60,7 +65,7 @@ UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
               test_client test_peer test_durable test_pool
-UNIT_TESTS += test_notify
+UNIT_TESTS += test_notify test_metrics test_metricsfile
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -94,6 +99,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	    $(filter-out $(shell sed -n 's|^#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(PROTO_OBJ) $(DAEMON_LIB_OBJ)) \
 	    $(LDLIBS) -lcmocka -o $@
 
+# Small programs the system tests run (tests/helpers/), linked as the unit
+# tests are.
+HELPERS    := metricsdump
+HELPER_BIN := $(addprefix $(BUILD)/tests/helpers/,$(HELPERS))
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
@@ -121,7 +135,7 @@ test:
 	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
 	    SANITIZE=address,undefined run-tests
 
-run-tests: all $(UNIT_BIN)
+run-tests: all $(UNIT_BIN) $(HELPER_BIN)
 	@tests/run-tests.sh $(BUILD)
 
 unit: deps
