@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
+#   make man        the man pages; make conf-example: conf/samen.conf
 #   make SANITIZE=address,undefined   any build with sanitizers
 
 PKGS      := libuv libzmq sqlite3 msgpack libsodium
@@ -148,6 +149,44 @@ demo: deps all
 
 clean:
 	rm -rf build
+
+# ---- install: man pages ----------------------------------------------------
+#   make man                 the man pages, in BUILD/man
+#   make conf-example        conf/samen.conf, written from daemon/conf.c
+
+# man/confdoc writes samen.conf(5)'s options and the example file from
+# conf.c's table, so that neither can drift from what samend parses.
+CONFDOC      := $(BUILD)/man/confdoc
+MAN_PAGES    := $(BUILD)/man/samen.1 $(BUILD)/man/samend.8 \
+                $(BUILD)/man/samen.conf.5
+EXAMPLE_CONF := $(BUILD)/samen.conf
+
+.PHONY: man conf-example
+
+# The system tests read the pages and the example file.
+run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
+
+$(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
+    $(BUILD)/proto/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/man/samen.1 $(BUILD)/man/samend.8: $(BUILD)/man/%: man/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/man/samen.conf.5: man/samen.conf.5.in $(CONFDOC)
+	$(CONFDOC) man $< >$@.tmp && mv $@.tmp $@
+
+$(EXAMPLE_CONF): $(CONFDOC)
+	$(CONFDOC) conf >$@.tmp && mv $@.tmp $@
+
+man: $(MAN_PAGES)
+
+conf-example: $(EXAMPLE_CONF)
+	cp $(EXAMPLE_CONF) conf/samen.conf
+
+# ---- end install ------------------------------------------------------------
 
 format:
 	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h
