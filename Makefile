@@ -4,7 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
-#   make man        the man pages; make conf-example: conf/samen.conf
+#   make install    PREFIX=/usr/local, DESTDIR; make uninstall
 #   make SANITIZE=address,undefined   any build with sanitizers
 
 PKGS      := libuv libzmq sqlite3 msgpack libsodium
@@ -150,9 +150,13 @@ demo: deps all
 clean:
 	rm -rf build
 
-# ---- install: man pages ----------------------------------------------------
+# ---- install: man pages, make install, make uninstall ---------------------
 #   make man                 the man pages, in BUILD/man
 #   make conf-example        conf/samen.conf, written from daemon/conf.c
+#   make install [PREFIX=/usr/local] [DESTDIR=]   samen, samend, the man
+#                pages, the bash completion, the systemd user unit (with
+#                the installed path of samend), the example config, the docs
+#   make uninstall [PREFIX=...] [DESTDIR=]        exactly those files
 
 # man/confdoc writes samen.conf(5)'s options and the example file from
 # conf.c's table, so that neither can drift from what samend parses.
@@ -163,7 +167,7 @@ EXAMPLE_CONF := $(BUILD)/samen.conf
 
 .PHONY: man conf-example
 
-# The system tests read the pages and the example file.
+# The system tests read the pages and the example file (test_install.py).
 run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
 
 $(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
@@ -185,6 +189,46 @@ man: $(MAN_PAGES)
 
 conf-example: $(EXAMPLE_CONF)
 	cp $(EXAMPLE_CONF) conf/samen.conf
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/samen
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+DOCS        := README.md docs/cli.md docs/api.md docs/design.md \
+               docs/sync.md docs/metrics.md docs/performance.md
+
+# Every file install puts down, for install and uninstall alike.
+INSTALLED   := $(BINDIR)/samen $(BINDIR)/samend \
+               $(MANDIR)/man1/samen.1 $(MANDIR)/man8/samend.8 \
+               $(MANDIR)/man5/samen.conf.5 $(BASHCOMPDIR)/samen \
+               $(USERUNITDIR)/samend.service $(DOCDIR)/examples/samen.conf \
+               $(addprefix $(DOCDIR)/,$(notdir $(DOCS)))
+
+.PHONY: install uninstall
+
+# The unit is written here, from its template, with samend's real path.
+install: all $(MAN_PAGES) $(EXAMPLE_CONF)
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(USERUNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/samen $(BUILD)/samend $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BUILD)/man/samen.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/samen.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/samend.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 conf/samen.bash $(DESTDIR)$(BASHCOMPDIR)/samen
+	sed 's|@BINDIR@|$(BINDIR)|g' conf/samend.service.in \
+	    >$(DESTDIR)$(USERUNITDIR)/samend.service
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/samend.service
+	install -m 0644 $(EXAMPLE_CONF) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Only what install put down, and the directories that are samen's own.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # ---- end install ------------------------------------------------------------
 
