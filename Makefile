@@ -4,7 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
-#   make install    PREFIX=/usr/local, DESTDIR; make uninstall
+#   make install    PREFIX=/usr/local, DESTDIR; make uninstall; make deb
 #   make SANITIZE=address,undefined   any build with sanitizers
 
 PKGS      := libuv libzmq sqlite3 msgpack libsodium
@@ -148,15 +148,17 @@ demo: deps all
 	@tests/demo-sync.sh $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf build samen_*.deb
 
-# ---- install: man pages, make install, make uninstall ---------------------
+# ---- install: man pages, make install, make uninstall, make deb ------------
 #   make man                 the man pages, in BUILD/man
 #   make conf-example        conf/samen.conf, written from daemon/conf.c
 #   make install [PREFIX=/usr/local] [DESTDIR=]   samen, samend, the man
 #                pages, the bash completion, the systemd user unit (with
 #                the installed path of samend), the example config, the docs
 #   make uninstall [PREFIX=...] [DESTDIR=]        exactly those files
+#   make deb [DEB_OUT=.]     samen_VERSION_ARCH.deb from a staged install of
+#                an -O2 hardened build in build/deb, checked by lintian
 
 # man/confdoc writes samen.conf(5)'s options and the example file from
 # conf.c's table, so that neither can drift from what samend parses.
@@ -230,6 +232,30 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
+# The package is built from its own tree, build/deb: -O2, no sanitizers,
+# Debian's hardening flags, whatever BUILD, OPT and SANITIZE say.
+# deb-package is its second half, run in that tree.
+VERSION      := $(shell sed -n 's/^\#define SAMEN_VERSION "\(.*\)"/\1/p' \
+                  proto/version.h)
+DEB_BUILDDIR := build/deb
+DEB_OUT      ?= .
+DEB_HARDEN   := DEB_BUILD_MAINT_OPTIONS=hardening=+all
+
+.PHONY: deb deb-package
+
+deb:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_DEB)"
+	@CFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get CFLAGS)" \
+	    CPPFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get CPPFLAGS)" \
+	    LDFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get LDFLAGS)" \
+	    $(MAKE) --no-print-directory BUILD=$(DEB_BUILDDIR) OPT=-O2 \
+	    SANITIZE= deb-package
+
+deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
+	@rm -rf $(BUILD)/root
+	@$(MAKE) --no-print-directory -s install PREFIX=/usr \
+	    DESTDIR=$(CURDIR)/$(BUILD)/root
+	@dist/mkdeb.sh $(BUILD)/root $(VERSION) $(DEB_OUT)
 # ---- end install ------------------------------------------------------------
 
 format:

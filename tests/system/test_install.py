@@ -4,7 +4,10 @@ Install into a DESTDIR: exactly the files the Makefile lists, with the
 right modes, the unit naming the installed samend; uninstall leaves no
 file.  The man pages lint clean (mandoc -T lint, man --warnings) and name
 every command, option and exit code samen and samend report themselves,
-and every option of the config table with its default.
+and every option of the config table with its default.  The deb is built,
+inspected with dpkg-deb, checked by lintian (an error fails), its
+dependencies cover the libraries the binaries load, and its samen and
+samend run from a root it was extracted into.
 """
 
 import os
@@ -206,3 +209,88 @@ def test_example_conf_is_the_table_s(installed):
     out = run(SAMEND, "-d", "/nonexistent", "-c",
               REPO / "conf" / "samen.conf", "--check-config")
     assert dict(re.findall(r"^(\w+) = ?(.*)$", out, re.M)) == opts
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("deb")
+    r = subprocess.run(["make", "-s", "--no-print-directory", "deb",
+                        f"DEB_OUT={out}"], cwd=REPO, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    debs = list(out.glob("samen_*.deb"))
+    assert len(debs) == 1, debs
+    return debs[0], r.stdout
+
+
+def test_deb_contents_and_control(deb):
+    path, _ = deb
+    _, version = version_line("samen")
+    arch = run("dpkg", "--print-architecture").strip()
+    assert path.name == f"samen_{version}_{arch}.deb"
+    info = run("dpkg-deb", "-I", path)
+    fields = dict(re.findall(r"^ (\w[\w-]*): (.*)$", info, re.M))
+    assert fields["Package"] == "samen"
+    assert fields["Version"] == version
+    assert fields["Architecture"] == arch
+    assert fields["Maintainer"] and fields["Description"]
+    listing = run("dpkg-deb", "-c", path)
+    names = {line.split()[-1].lstrip(".") for line in listing.splitlines()}
+    for f in ("/usr/bin/samen", "/usr/bin/samend",
+              "/usr/share/man/man1/samen.1.gz",
+              "/usr/share/man/man8/samend.8.gz",
+              "/usr/share/man/man5/samen.conf.5.gz",
+              "/usr/share/bash-completion/completions/samen",
+              "/usr/lib/systemd/user/samend.service",
+              "/usr/share/doc/samen/copyright",
+              "/usr/share/doc/samen/changelog.gz",
+              "/usr/share/doc/samen/examples/samen.conf"):
+        assert f in names, f
+    for line in listing.splitlines():
+        assert " root/root " in line, line
+
+
+def test_deb_runs_and_depends_on_what_it_loads(deb, tmp_path):
+    path, _ = deb
+    root = tmp_path / "root"
+    run("dpkg-deb", "-x", path, root)
+    assert run(root / "usr/bin/samen", "--version") == \
+        version_line("samen")[0]
+    assert run(root / "usr/bin/samend", "--version") == \
+        version_line("samend")[0]
+    unit = (root / "usr/lib/systemd/user/samend.service").read_text()
+    assert "ExecStart=/usr/bin/samend --foreground\n" in unit
+
+    depends = run("dpkg-deb", "-f", path, "Depends").strip()
+    wanted = {d.split()[0] for d in depends.split(", ")}
+    # Each library a binary loads belongs to a package in Depends.
+    for prog in ("samen", "samend"):
+        dump = run("objdump", "-p", root / "usr/bin" / prog)
+        for lib in re.findall(r"NEEDED\s+(\S+)", dump):
+            where = run("ldconfig", "-p")
+            m = re.search(rf"^\s+{re.escape(lib)} \(.*\) => (\S+)$", where,
+                          re.M)
+            assert m, lib
+            owner = subprocess.run(["dpkg", "-S", os.path.realpath(m.group(1))],
+                                   capture_output=True, text=True)
+            if owner.returncode != 0:
+                owner = subprocess.run(["dpkg", "-S", m.group(1)],
+                                       capture_output=True, text=True)
+            pkg = owner.stdout.split(":")[0]
+            assert pkg in wanted, (prog, lib, pkg, depends)
+    # apt can resolve it on this machine (as on a fresh Debian with the
+    # same release): nothing missing, nothing to remove.
+    r = subprocess.run(["apt-get", "install", "-s", "-q", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^Inst samen ", r.stdout, re.M), r.stdout
+    assert not re.search(r"^Remv ", r.stdout, re.M), r.stdout
+
+
+def test_deb_lintian_has_no_errors(deb):
+    path, out = deb
+    assert "lintian: no errors" in out, out
+    r = subprocess.run(["lintian", "--fail-on", "error", str(path)],
+                       capture_output=True, text=True, timeout=300)
+    errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
+    assert r.returncode == 0 and not errors, r.stdout + r.stderr
