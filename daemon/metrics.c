@@ -343,7 +343,9 @@ format_value(char out[40], double v)
 		snprintf(out, 40, "NaN");
 	else if (isinf(v))
 		snprintf(out, 40, "%cInf", v > 0 ? '+' : '-');
-	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+	else if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
+	    v == (double)(long long)v)
+		/* Exact below 2^53; and no floor(): samend does not link libm. */
 		snprintf(out, 40, "%.0f", v);
 	else {
 		snprintf(out, 40, "%.15g", v);

@@ -37,8 +37,10 @@ fi
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
     "$root/usr/bin/samen" "$root/usr/bin/samend"
 gzip -9nf "$root"/usr/share/man/man*/*
-# Policy 12.3: documents over 4 KiB are compressed (zless reads them).
-find "$doc" -type f -size +4k ! -name '*.gz' -exec gzip -9nf {} +
+# Policy 12.3: documents over 4 KiB are compressed (zless reads them);
+# not the example configuration, which samen.conf(5) names as it is.
+find "$doc" -path "$doc/examples" -prune -o -type f -size +4k \
+    ! -name '*.gz' -exec gzip -9nf {} +
 install -m 0644 "$here/copyright" "$doc/copyright"
 gzip -9nc "$here/changelog" >"$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"

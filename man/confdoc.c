@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "util.h"
 
 /*
  *   confdoc man TEMPLATE   TEMPLATE with its ".\" @OPTIONS@" line replaced
@@ -207,10 +208,7 @@ conf(void)
 		range(r, sizeof(r), &o);
 		/* Twice the room: each ". " of the table becomes ".  ". */
 		n = 2 * strlen(o.doc) + strlen(r) + 64;
-		if ((text = malloc(n)) == NULL) {
-			perror("confdoc");
-			return 1;
-		}
+		text = xmalloc(n);
 		two_spaces(text, o.doc);
 		snprintf(text + strlen(text), n - strlen(text), "%s%s%s  %s",
 		    *r ? "  " : "", r, *r ? "." : "", when(&o));
