@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
+#   make install    PREFIX=/usr/local, DESTDIR; make uninstall; make deb
 #   make SANITIZE=address,undefined   any build with sanitizers
 
 PKGS      := libuv libzmq sqlite3 msgpack libsodium
@@ -13,8 +14,13 @@ CLI_PKGS  := msgpack libsodium
 # libzmq3-dev is for samend and the bench tools; samen does not link it.
 DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
+# make deb: dpkg-shlibdeps for the dependencies, lintian for the check.
+DEB_DEB   := dpkg-dev lintian
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
              sqlite3 binutils python3-nacl
+# What the packaging tests use: man page lint and rendering, the metrics
+# parser, the unit file's check, and the deb's tools (see DEB_DEB).
+DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -56,6 +62,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
+# Packaging (issue 27): sd_notify, the metrics registry and its file.
+DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
@@ -69,6 +77,7 @@ UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_reply test_sync test_zmtp \
               test_client test_peer test_durable test_pool
+UNIT_TESTS += test_notify test_metrics test_metricsfile
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -108,6 +117,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
     $(BUILD)/tests/unit/store_fixture.o
 
+# Small programs the system tests run (tests/helpers/), linked as the unit
+# tests are.
+HELPERS    := metricsdump
+HELPER_BIN := $(addprefix $(BUILD)/tests/helpers/,$(HELPERS))
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
@@ -135,7 +153,7 @@ test:
 	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
 	    SANITIZE=address,undefined run-tests
 
-run-tests: all $(UNIT_BIN)
+run-tests: all $(UNIT_BIN) $(HELPER_BIN)
 	@tests/run-tests.sh $(BUILD)
 
 unit: deps
@@ -147,7 +165,115 @@ demo: deps all
 	@tests/demo-sync.sh $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf build samen_*.deb
+
+# ---- install: man pages, make install, make uninstall, make deb ------------
+#   make man                 the man pages, in BUILD/man
+#   make conf-example        conf/samen.conf, written from daemon/conf.c
+#   make install [PREFIX=/usr/local] [DESTDIR=]   samen, samend, the man
+#                pages, the bash completion, the systemd user unit (with
+#                the installed path of samend), the example config, the docs
+#   make uninstall [PREFIX=...] [DESTDIR=]        exactly those files
+#   make deb [DEB_OUT=.]     samen_VERSION_ARCH.deb from a staged install of
+#                an -O2 hardened build in build/deb, checked by lintian
+
+# man/confdoc writes samen.conf(5)'s options and the example file from
+# conf.c's table, so that neither can drift from what samend parses.
+CONFDOC      := $(BUILD)/man/confdoc
+MAN_PAGES    := $(BUILD)/man/samen.1 $(BUILD)/man/samend.8 \
+                $(BUILD)/man/samen.conf.5
+EXAMPLE_CONF := $(BUILD)/samen.conf
+
+.PHONY: man conf-example
+
+# The system tests read the pages and the example file (test_install.py).
+run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
+
+$(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
+    $(BUILD)/proto/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/man/samen.1 $(BUILD)/man/samend.8: $(BUILD)/man/%: man/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/man/samen.conf.5: man/samen.conf.5.in $(CONFDOC)
+	$(CONFDOC) man $< >$@.tmp && mv $@.tmp $@
+
+$(EXAMPLE_CONF): $(CONFDOC)
+	$(CONFDOC) conf >$@.tmp && mv $@.tmp $@
+
+man: $(MAN_PAGES)
+
+conf-example: $(EXAMPLE_CONF)
+	cp $(EXAMPLE_CONF) conf/samen.conf
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/samen
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+DOCS        := README.md docs/cli.md docs/api.md docs/design.md \
+               docs/sync.md docs/metrics.md docs/performance.md
+
+# Every file install puts down, for install and uninstall alike.
+INSTALLED   := $(BINDIR)/samen $(BINDIR)/samend \
+               $(MANDIR)/man1/samen.1 $(MANDIR)/man8/samend.8 \
+               $(MANDIR)/man5/samen.conf.5 $(BASHCOMPDIR)/samen \
+               $(USERUNITDIR)/samend.service $(DOCDIR)/examples/samen.conf \
+               $(addprefix $(DOCDIR)/,$(notdir $(DOCS)))
+
+.PHONY: install uninstall
+
+# The unit is written here, from its template, with samend's real path.
+install: all $(MAN_PAGES) $(EXAMPLE_CONF)
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(USERUNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/samen $(BUILD)/samend $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BUILD)/man/samen.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/samen.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/samend.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 conf/samen.bash $(DESTDIR)$(BASHCOMPDIR)/samen
+	sed 's|@BINDIR@|$(BINDIR)|g' conf/samend.service.in \
+	    >$(DESTDIR)$(USERUNITDIR)/samend.service
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/samend.service
+	install -m 0644 $(EXAMPLE_CONF) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Only what install put down, and the directories that are samen's own.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The package is built from its own tree, build/deb: -O2, no sanitizers,
+# Debian's hardening flags, whatever BUILD, OPT and SANITIZE say.
+# deb-package is its second half, run in that tree.
+VERSION      := $(shell sed -n 's/^\#define SAMEN_VERSION "\(.*\)"/\1/p' \
+                  proto/version.h)
+DEB_BUILDDIR := build/deb
+DEB_OUT      ?= .
+DEB_HARDEN   := DEB_BUILD_MAINT_OPTIONS=hardening=+all
+
+.PHONY: deb deb-package
+
+deb:
+	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_DEB)"
+	@CFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get CFLAGS)" \
+	    CPPFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get CPPFLAGS)" \
+	    LDFLAGS="$$($(DEB_HARDEN) dpkg-buildflags --get LDFLAGS)" \
+	    $(MAKE) --no-print-directory BUILD=$(DEB_BUILDDIR) OPT=-O2 \
+	    SANITIZE= deb-package
+
+deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
+	@rm -rf $(BUILD)/root
+	@$(MAKE) --no-print-directory -s install PREFIX=/usr \
+	    DESTDIR=$(CURDIR)/$(BUILD)/root
+	@dist/mkdeb.sh $(BUILD)/root $(VERSION) $(DEB_OUT)
+# ---- end install ------------------------------------------------------------
 
 format:
 	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h

@@ -315,8 +315,8 @@ main(int argc, char **argv)
 	}
 
 	if (version) {
-		printf("samen %s (protocol %d)\n", SAMEN_VERSION,
-		    SAMEN_PROTOCOL_VERSION);
+		printf("samen %s (protocol %d, schema %d)\n", SAMEN_VERSION,
+		    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
 		rc = CMD_EXIT_OK;
 		goto out;
 	}

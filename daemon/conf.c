@@ -22,40 +22,98 @@ static const struct conf_entry {
 	long max;
 	long def;
 	int reloadable;
-	const char *help;
+	const char *help;	/* one line: samend --check-config */
+	/*
+	 * The whole story, in sentences, for samen.conf(5) and the example
+	 * file (man/confdoc.c); the range, the default and whether a reload
+	 * takes it are added from the other fields.
+	 */
+	const char *doc;
 } table[] = {
 	{ "log_level", CONF_LOGLEVEL, offsetof(struct conf, log_level),
 	  LOG_LEVEL_ERROR, LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, 1,
-	  "error, warn, info or debug; -v on the command line adds one step" },
+	  "error, warn, info or debug; -v on the command line adds one step",
+	  "How much samend logs: error, warn, info or debug. "
+	  "Each -v on the command line adds one step." },
 	{ "batch_max", CONF_INT, offsetof(struct conf, batch_max),
 	  1, 65536, 256, 1,
-	  "control requests taken into one transaction (group commit)" },
+	  "control requests taken into one transaction (group commit)",
+	  "Control requests taken into one transaction (group commit): "
+	  "writes that arrive together share one fsync." },
 	{ "wal_autocheckpoint", CONF_INT, offsetof(struct conf, wal_autocheckpoint),
 	  100, 1000000, 16000, 0,
 	  "WAL pages after which the WAL starts over (samend copies them "
-	  "into the database on its thread pool: no write waits for it)" },
+	  "into the database on its thread pool: no write waits for it)",
+	  "WAL pages (4 KiB) after which the WAL starts over. "
+	  "samend copies them into the database on a thread of its own (no "
+	  "write waits for it), in small steps from 500 pages on (an eighth "
+	  "of this, if less), and all of it a second after the last write. "
+	  "Starting over holds the writes in flight for a millisecond or two, "
+	  "so it is rare: a stream of writes starts the WAL over near this "
+	  "size, a faster one (a sync) at most at twice it. "
+	  "samend writes the WAL to twice this at start (at most 64 MiB), so "
+	  "that syncs overwrite blocks instead of growing the file. "
+	  "Larger: the WAL starts over less often, for a larger WAL file." },
 	{ "listen", CONF_STR, offsetof(struct conf, listen), 0, 0, 0, 0,
 	  "where peers connect: tcp://ADDR:PORT, empty for nowhere "
-	  "(samend --listen overrides)" },
+	  "(samend --listen overrides)",
+	  "Where peers connect: tcp://ADDR:PORT (for example "
+	  "tcp://0.0.0.0:7400); empty: this device only connects out. "
+	  "samend --listen overrides it." },
 	{ "peers", CONF_STR, offsetof(struct conf, peers), 0, 0, 0, 0,
-	  "static peers, comma-separated DEVICE_ID@tcp://HOST:PORT" },
+	  "static peers, comma-separated DEVICE_ID@tcp://HOST:PORT",
+	  "Static peers, comma-separated DEVICE_ID@tcp://HOST:PORT. "
+	  "Peers added with \"samen peer add\" are kept in the database "
+	  "instead." },
 	{ "sync_interval", CONF_INT, offsetof(struct conf, sync_interval),
 	  0, 86400, 60, 1,
 	  "seconds between syncs with each peer; 0: only on connect and "
-	  "'samen sync'" },
+	  "'samen sync'",
+	  "Seconds between syncs with each peer that has an address; 0: sync "
+	  "only on connect and on \"samen sync\"." },
 	{ "beacon", CONF_INT, offsetof(struct conf, beacon), 0, 1, 0, 0,
 	  "1: announce this device on the local network by UDP broadcast, "
-	  "and listen for others" },
+	  "and listen for others",
+	  "1: announce this device (its id and listen port, nothing else) by "
+	  "UDP broadcast on the local network, and listen for other devices' "
+	  "beacons. "
+	  "A beacon from an unknown device is only logged." },
 	{ "beacon_port", CONF_INT, offsetof(struct conf, beacon_port),
 	  1, 65535, 7401, 0,
-	  "UDP port of the beacon" },
+	  "UDP port of the beacon",
+	  "UDP port of the beacon." },
 	{ "beacon_addr", CONF_STR, offsetof(struct conf, beacon_addr),
 	  0, 0, 0, 0,
-	  "where beacons are broadcast (empty: 255.255.255.255)" },
+	  "where beacons are broadcast (empty: 255.255.255.255)",
+	  "Where beacons are broadcast; empty: 255.255.255.255 (the local "
+	  "network). "
+	  "127.255.255.255 keeps them on this host (the demo)." },
 	{ "max_clock_skew", CONF_INT, offsetof(struct conf, max_clock_skew),
 	  1, 86400, 600, 0,
 	  "seconds a peer's change set may be dated ahead of our clock; "
-	  "later ones are held back" },
+	  "later ones are held back",
+	  "Seconds a change set from a peer may be dated ahead of this "
+	  "device's clock. "
+	  "One dated later is held back (not stored, offered again at the "
+	  "next sync) and logged as clock skew." },
+	{ "metrics_file", CONF_STR, offsetof(struct conf, metrics_file),
+	  0, 0, 0, 0,
+	  "where the metrics are written for node_exporter (empty: nowhere)",
+	  "Where samend writes its metrics (the text \"samen metrics\" "
+	  "prints) every metrics_interval seconds, for node_exporter's "
+	  "textfile collector: name it NAME.prom in the collector's "
+	  "directory. "
+	  "Empty: no file. "
+	  "A relative path is taken from the data directory. "
+	  "The file is replaced atomically, is readable by every user (it "
+	  "holds counts and device ids, never records or names), and is "
+	  "removed when samend stops. "
+	  "Under the systemd unit its directory must be writable: add it "
+	  "with ReadWritePaths= (systemctl --user edit samend)." },
+	{ "metrics_interval", CONF_INT, offsetof(struct conf, metrics_interval),
+	  1, 3600, 15, 0,
+	  "seconds between two writes of metrics_file",
+	  "Seconds between two writes of metrics_file." },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))
@@ -260,5 +318,39 @@ conf_apply_reload(struct conf *cur, const struct conf *next, char **ignored)
 			free(*ignored);
 			*ignored = s;
 		}
+	}
+}
+
+size_t
+conf_noptions(void)
+{
+	return NENTRIES;
+}
+
+void
+conf_option(size_t i, struct conf_option *o)
+{
+	const struct conf_entry *e = &table[i];
+
+	memset(o, 0, sizeof(*o));
+	o->name = e->name;
+	o->help = e->help;
+	o->doc = e->doc;
+	o->reloadable = e->reloadable;
+	o->min = e->min;
+	o->max = e->max;
+	switch (e->type) {
+	case CONF_INT:
+		o->type = "number";
+		snprintf(o->def, sizeof(o->def), "%ld", e->def);
+		break;
+	case CONF_LOGLEVEL:
+		o->type = "level";
+		snprintf(o->def, sizeof(o->def), "%s",
+		    log_level_name((enum log_level)e->def));
+		break;
+	case CONF_STR:
+		o->type = "string";
+		break;
 	}
 }

@@ -23,6 +23,8 @@ struct conf {
 	int beacon_port;	/* UDP port of the beacon */
 	char beacon_addr[CONF_STRLEN];	/* where beacons are broadcast */
 	int max_clock_skew;	/* seconds a change set may be dated ahead */
+	char metrics_file[CONF_STRLEN];	/* Prometheus text file, or "" */
+	int metrics_interval;	/* seconds between writes of metrics_file */
 };
 
 void conf_defaults(struct conf *c);
@@ -41,5 +43,26 @@ void conf_print(FILE *f, const struct conf *c);
  */
 void conf_apply_reload(struct conf *cur, const struct conf *next,
     char **ignored);
+
+/*
+ * The table itself, for the documentation generated from it (samen.conf(5)
+ * and conf/samen.conf, by man/confdoc.c), so that neither can drift from
+ * what samend parses.  Every string is static.
+ */
+struct conf_option {
+	const char *name;
+	const char *type;	/* "number", "level" or "string" */
+	long min;		/* a number's bounds */
+	long max;
+	char def[32];		/* the default as the file writes it */
+	int reloadable;		/* 1: SIGHUP applies it */
+	const char *help;	/* one line, as --check-config prints it */
+	const char *doc;	/* sentences, each ending with ". " but the last */
+};
+
+/* How many options there are. */
+size_t conf_noptions(void);
+/* Option i (below conf_noptions()) into *o. */
+void conf_option(size_t i, struct conf_option *o);
 
 #endif

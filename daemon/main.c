@@ -23,6 +23,7 @@
 #include "index.h"
 #include "beacon.h"
 #include "log.h"
+#include "notify.h"
 #include "peer.h"
 #include "protocol.h"
 #include "store.h"
@@ -392,7 +393,11 @@ ckpt_check_cb(uv_check_t *h)
 static void
 stop(struct samend *d)
 {
+	int rc;
+
 	log_info("shutting down");
+	if ((rc = notify_stopping()) != 0)
+		log_warnx("sd_notify: %s", samen_strerror(rc));
 	d->stopping = 1;
 	uv_check_stop(&d->ckpt_check);
 	uv_timer_stop(&d->ckpt_idle);
@@ -514,10 +519,15 @@ static void
 signal_cb(uv_signal_t *h, int signum)
 {
 	struct samend *d = h->data;
+	int rc;
 
-	if (signum == SIGHUP)
+	if (signum == SIGHUP) {
+		if ((rc = notify_reloading()) != 0)
+			log_warnx("sd_notify: %s", samen_strerror(rc));
 		reload(d);
-	else
+		if ((rc = notify_ready()) != 0)
+			log_warnx("sd_notify: %s", samen_strerror(rc));
+	} else
 		stop(d);
 }
 
@@ -570,8 +580,9 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 			usage(stdout);
 			exit(0);
 		case OPT_VERSION:
-			printf("samend %s (protocol %d)\n", SAMEN_VERSION,
-			    SAMEN_PROTOCOL_VERSION);
+			printf("samend %s (protocol %d, schema %d)\n",
+			    SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
+			    SAMEN_SCHEMA_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
@@ -754,6 +765,8 @@ main(int argc, char **argv)
 			log_warn("tell the parent we started");
 		close(d.ready_fd);
 	}
+	if ((rc = notify_ready()) != 0)
+		log_warnx("sd_notify: %s", samen_strerror(rc));
 
 	/* 7. Serve until a signal stops us. */
 	uv_run(&d.loop, UV_RUN_DEFAULT);

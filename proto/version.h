@@ -4,4 +4,11 @@
 
 #define SAMEN_VERSION "0.1.0"
 
+/*
+ * The database schema this release writes (daemon/store.c's STORE_SCHEMA,
+ * which must equal it).  Here so that samen, which never includes the
+ * daemon's headers, can print it with --version.
+ */
+#define SAMEN_SCHEMA_VERSION 5
+
 #endif

@@ -139,6 +139,61 @@ test_reload(void **state)
 	assert_null(ignored);
 }
 
+static void
+test_metrics_options(void **state)
+{
+	struct conf c;
+	char *cause;
+
+	(void)state;
+	conf_defaults(&c);
+	assert_string_equal(c.metrics_file, "");
+	assert_int_equal(c.metrics_interval, 15);
+	assert_int_equal(load(&c, "metrics_file = /var/lib/node/samen.prom\n"
+	    "metrics_interval = 60\n", &cause), 0);
+	assert_string_equal(c.metrics_file, "/var/lib/node/samen.prom");
+	assert_int_equal(c.metrics_interval, 60);
+	expect_error("metrics_interval = 0\n", ":1:", "out of range");
+	expect_error("metrics_interval = 3601\n", ":1:", "out of range");
+}
+
+/*
+ * What the man page and the example file are written from (man/confdoc.c)
+ * says what samend parses: each option once, documented, with the default
+ * conf_defaults sets, as the file would write it.
+ */
+static void
+test_option_table(void **state)
+{
+	struct conf_option o, p;
+	struct conf c, parsed;
+	char *cause, text[128];
+
+	(void)state;
+	assert_true(conf_noptions() >= 12);
+	conf_defaults(&c);
+	for (size_t i = 0; i < conf_noptions(); i++) {
+		conf_option(i, &o);
+		assert_non_null(o.name);
+		assert_true(strlen(o.doc) > strlen(o.help) / 2);
+		assert_int_equal(o.doc[strlen(o.doc) - 1], '.');
+		assert_null(strstr(o.doc, "  "));
+		for (size_t j = 0; j < i; j++) {
+			conf_option(j, &p);
+			assert_string_not_equal(o.name, p.name);
+		}
+		if (strcmp(o.type, "number") == 0)
+			assert_true(atol(o.def) >= o.min &&
+			    atol(o.def) <= o.max);
+		else if (strcmp(o.type, "string") == 0)
+			assert_string_equal(o.def, "");
+		/* The default, written out, parses to the default. */
+		snprintf(text, sizeof(text), "%s = %s\n", o.name, o.def);
+		assert_int_equal(load(&parsed, text, &cause), 0);
+		assert_memory_equal(&parsed, &c, sizeof(c));
+	}
+}
+
 int
 main(void)
 {
@@ -148,6 +203,8 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_metrics_options),
+		cmocka_unit_test(test_option_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
