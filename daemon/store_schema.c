@@ -1,11 +1,14 @@
 /* store_schema: the store's tables, and bringing a database of an older schema up to date. */
 #include "store_int.h"
+#include "version.h"
 
 #include <stdlib.h>
 
 #include "util.h"
 
 #define STORE_SCHEMA 5
+_Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
+    "proto/version.h names the schema this store writes");
 
 /*
  * Schema.  Every big table grows at its end: change sets get an integer key

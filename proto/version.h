@@ -5,7 +5,7 @@
 #define SAMEN_VERSION "0.1.0"
 
 /*
- * The database schema this release writes (daemon/store.c's STORE_SCHEMA,
+ * The database schema this release writes (daemon/store_schema.c's STORE_SCHEMA, asserted there,
  * which must equal it).  Here so that samen, which never includes the
  * daemon's headers, can print it with --version.
  */
