@@ -48,8 +48,10 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
 LIB_SRC    := lib/clock.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
-              daemon/peer.c daemon/beacon.c daemon/durable.c \
-              daemon/pool.c daemon/testhook.c
+              daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
+              daemon/intake.c daemon/zmsg.c \
+              daemon/beacon.c daemon/durable.c daemon/pool.c \
+              daemon/testhook.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c

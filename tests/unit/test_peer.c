@@ -1,4 +1,4 @@
-/* test_peer: the checks a BATCH gets on the thread pool, and the queue of a session whose batches are in flight. */
+/* test_peer: the sync layer's intake (pool checks, queue, groups, ACKs after the disk), its schedule and its snapshot. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "../../daemon/peer.c"
+#include "../../daemon/session.c"
+#include "../../daemon/intake.c"
 
 #define NBATCH 8
 #define PER_BATCH 32
@@ -164,9 +166,9 @@ test_check_one(void **state)
 }
 
 /*
- * A peers and a session just real enough for receive() and the pool, and
- * a store in a directory of its own that holds the chain's key, as a
- * member's does (the pool reads the chunks ahead with it).
+ * A peers and a session just real enough for intake_receive() and the
+ * pool, and a store in a directory of its own that holds the chain's key,
+ * as a member's does (the pool reads the chunks ahead with it).
  */
 struct qworld {
 	uv_loop_t loop;
@@ -225,7 +227,7 @@ qworld_open(struct qworld *w, int state)
 	}
 }
 
-/* Every batch arrives; receive() copies it, so each buffer is wiped and
+/* Every batch arrives; intake_receive() copies it, so each buffer is wiped and
  * freed at once, as a ZeroMQ frame would be. */
 static void
 qworld_receive_all(struct qworld *w)
@@ -235,7 +237,7 @@ qworld_receive_all(struct qworld *w)
 
 		assert_int_equal(sync_decode(&m, wire_data(&w->msgs[b]),
 		    wire_len(&w->msgs[b])), 0);
-		receive(w->s, &m, wire_data(&w->msgs[b]),
+		intake_receive(w->s, &m, wire_data(&w->msgs[b]),
 		    wire_len(&w->msgs[b]));
 		sync_msg_free(&m);
 		memset((void *)(uintptr_t)wire_data(&w->msgs[b]), 0,
@@ -274,7 +276,7 @@ test_session_freed_while_checking(void **state)
 
 	(void)state;
 	assert_non_null(w);
-	qworld_open(w, S_RUNNING);
+	qworld_open(w, SESSION_RUNNING);
 	qworld_receive_all(w);
 	assert_int_equal(w->s->nqueued, NBATCH);
 	assert_true(w->s->qhead->busy);
@@ -300,7 +302,7 @@ test_queue_keeps_arrival_order(void **state)
 
 	(void)state;
 	assert_non_null(w);
-	qworld_open(w, S_DONE);
+	qworld_open(w, SESSION_DONE);
 	w->p.inbound = NULL;	/* the drainer must not see it */
 	qworld_receive_all(w);
 	/* Let the pool finish everything, without the drainer. */
@@ -337,7 +339,7 @@ test_queue_keeps_arrival_order(void **state)
 	free(w);
 }
 
-/* The host of test_batches_grouped: counts what the peer asks of it. */
+/* The host of the tests that store: counts what the peer asks of it. */
 struct ghost {
 	int merges, stored, rolled_back;
 };
@@ -367,42 +369,50 @@ ghost_digest(void *arg, uint8_t out[32])
 }
 
 /*
- * Batches that are ready together are stored by one commit (GROUP_MAX at
- * a time), each ACKed after it, in order; the rest wait for the next call.
+ * What a responder that stores needs besides a qworld: a host that counts
+ * (g), a link, and a ROUTER for its ACKs that drops them (no such peer),
+ * counted in bytes_sent all the same.
  */
-static void
-test_batches_grouped(void **state)
-{
-	struct qworld *w = malloc(sizeof(*w));
-	struct link l;
+struct serving {
 	struct ghost g;
-	struct store *st;
-	struct store_stats ss;
-	struct wbuf ack;
-	uint8_t d[32];
-	void *ctx, *router;
+	struct link l;
+	void *ctx;
+};
 
-	(void)state;
-	assert_non_null(w);
-	qworld_open(w, S_RUNNING);
-	st = w->st;
-	memset(&g, 0, sizeof(g));
-	w->p.env.host.arg = &g;
+static void
+serving_open(struct qworld *w, struct serving *sv)
+{
+	void *router;
+
+	memset(sv, 0, sizeof(*sv));
+	w->p.env.host.arg = &sv->g;
 	w->p.env.host.merge = ghost_merge;
 	w->p.env.host.stored = ghost_stored;
 	w->p.env.host.digest = ghost_digest;
-	/* A responder whose ACKs go to a ROUTER that drops them (no such
-	 * peer), counted in bytes_sent. */
-	ctx = zmq_ctx_new();
-	router = zmq_socket(ctx, ZMQ_ROUTER);
+	sv->ctx = zmq_ctx_new();
+	router = zmq_socket(sv->ctx, ZMQ_ROUTER);
 	assert_int_equal(zmq_bind(router, "inproc://test-peer"), 0);
 	assert_int_equal(zsock_open(&w->p.router, &w->loop, router, NULL,
 	    NULL), 0);
-	memset(&l, 0, sizeof(l));
-	w->s->link = &l;
+	sv->l.p = &w->p;
+	w->s->link = &sv->l;
 	w->s->rid_len = 1;
 	w->s->rid[0] = 'x';
+}
 
+static void
+serving_close(struct qworld *w, struct serving *sv)
+{
+	zsock_close(w->p.router);
+	qworld_close(w);
+	zmq_ctx_term(sv->ctx);
+}
+
+/* Every batch arrives, and the loop runs until the pool checked them all
+ * (the drainer kept out: the tests drain by hand). */
+static void
+qworld_receive_checked(struct qworld *w)
+{
 	w->p.inbound = NULL;	/* the drainer must not see it */
 	qworld_receive_all(w);
 	while (w->s->qhead != NULL) {
@@ -414,42 +424,72 @@ test_batches_grouped(void **state)
 			break;
 		uv_run(&w->loop, UV_RUN_ONCE);
 	}
+}
+
+/* The bytes of the ACK of one of qworld's batches. */
+static size_t
+ack_len(const struct qworld *w)
+{
+	struct wbuf ack;
+	uint8_t d[32];
+	size_t n;
+
+	ghost_digest(NULL, d);
+	wire_init(&ack);
+	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
+	n = wire_len(&ack);
+	wire_free(&ack);
+	return n;
+}
+
+/*
+ * Batches that are ready together are stored by one commit (GROUP_MAX at
+ * a time), each ACKed after it, in order; the rest wait for the next call.
+ */
+static void
+test_batches_grouped(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct store *st;
+	struct store_stats ss;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	st = w->st;
+	serving_open(w, &sv);
+	qworld_receive_checked(w);
 	/* The pool read every chunk ahead, and no copy of the key is left. */
 	for (struct pending *q = w->s->qhead; q != NULL; q = q->next) {
 		assert_null(q->key);
 		for (uint32_t i = 0; i < q->m.ncs; i++)
 			assert_non_null(q->cs[i].op.chunks);
 	}
-	ghost_digest(NULL, d);
-	wire_init(&ack);
-	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
 
 	assert_int_equal(drain(w->s), 1);
 	assert_int_equal(w->s->nqueued, NBATCH - GROUP_MAX);
-	assert_int_equal(g.stored, 1);
-	assert_int_equal(g.merges, 1);
+	assert_int_equal(sv.g.stored, 1);
+	assert_int_equal(sv.g.merges, 1);
 	assert_int_equal(w->s->received, GROUP_MAX * PER_BATCH);
-	assert_int_equal(w->s->bytes_sent, GROUP_MAX * wire_len(&ack));
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
 	assert_int_equal(store_stats(st, &ss), 0);
 	assert_int_equal(ss.changesets, GROUP_MAX * PER_BATCH);
-	assert_int_equal(w->s->state, S_RUNNING);
+	assert_int_equal(w->s->state, SESSION_RUNNING);
 	while (drain(w->s) == 1)
 		;
 	assert_null(w->s->qhead);
-	assert_int_equal(g.stored, NBATCH / GROUP_MAX);
-	assert_int_equal(g.rolled_back, 0);
+	assert_int_equal(sv.g.stored, NBATCH / GROUP_MAX);
+	assert_int_equal(sv.g.rolled_back, 0);
 	assert_int_equal(w->s->received, NBATCH * PER_BATCH);
-	assert_int_equal(w->s->bytes_sent, NBATCH * wire_len(&ack));
+	assert_int_equal(w->s->bytes_sent, NBATCH * ack_len(w));
 	assert_int_equal(store_stats(st, &ss), 0);
 	assert_int_equal(ss.changesets, NBATCH * PER_BATCH);
 	assert_int_equal(ss.records, NBATCH * PER_BATCH);
 	assert_int_equal(ss.bad, 0);
 
-	wire_free(&ack);
 	session_free(w->s);
-	zsock_close(w->p.router);
-	qworld_close(w);
-	zmq_ctx_term(ctx);
+	serving_close(w, &sv);
 	free(w);
 }
 
