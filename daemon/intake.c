@@ -7,7 +7,6 @@
 
 #include <sodium.h>
 
-#include "clock.h"
 #include "durable.h"
 #include "error.h"
 #include "hlc.h"
@@ -93,20 +92,21 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 
 /*
  * Stores one change set that check_one() looked at; 1 if new, 0 if held,
- * <0 bad.  The clock and the chain are checked here, on the loop.
- * Optimistic (store_cs_insert_optimistic), it returns 1 or REDO, and says
- * nothing: anything but a clean insert is left to the careful pass.
+ * <0 bad.  The clock and the chain are checked here, on the loop; now is
+ * the wall clock's.  Optimistic (store_cs_insert_optimistic), it returns
+ * 1 or REDO, and says nothing: anything but a clean insert is left to the
+ * careful pass.
  */
 static int
 accept_one(struct session *s, const struct sync_cs *e,
-    const struct checked *k, int optimistic)
+    const struct checked *k, int optimistic, uint64_t now)
 {
 	struct peers *p = s->p;
 	int rc;
 
 	if (optimistic) {
 		if (k->rc != 0 || k->payload_rc != 0 ||
-		    hlc_too_far(k->h.hlc, clock_wall_ms(), p->env.max_skew_ms))
+		    hlc_too_far(k->h.hlc, now, p->env.max_skew_ms))
 			return REDO;
 		rc = store_cs_insert_optimistic(p->env.store, &k->h, k->id,
 		    e->hdr, e->hdr_len, e->payload, e->payload_len,
@@ -117,7 +117,7 @@ accept_one(struct session *s, const struct sync_cs *e,
 		return k->rc;
 	/* From the future: held back (not stored, so offered again later,
 	 * when our clock has caught up or theirs is fixed), and reported. */
-	if (hlc_too_far(k->h.hlc, clock_wall_ms(), p->env.max_skew_ms)) {
+	if (hlc_too_far(k->h.hlc, now, p->env.max_skew_ms)) {
 		char who[DEVID_SHORTLEN + 1], t[32];
 
 		peers_short_id(who, k->h.author);
@@ -164,10 +164,11 @@ accept_one(struct session *s, const struct sync_cs *e,
  */
 static int
 batch_store(struct session *s, const struct sync_msg *m,
-    const struct checked *cs, int optimistic, uint32_t *acc, uint32_t *rej)
+    const struct checked *cs, int optimistic, uint64_t now, uint32_t *acc,
+    uint32_t *rej)
 {
 	for (uint32_t i = 0; i < m->ncs; i++) {
-		int rc = accept_one(s, &m->cs[i], &cs[i], optimistic);
+		int rc = accept_one(s, &m->cs[i], &cs[i], optimistic, now);
 
 		if (rc == 1)
 			(*acc)++;
@@ -220,7 +221,7 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 {
 	struct peers *p = s->p;
 	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0;
-	uint64_t ticket = 0;
+	uint64_t ticket = 0, now;
 	int lazy = p->env.durable != NULL, optimistic = 1;
 	size_t i;
 	int rc;
@@ -233,10 +234,12 @@ again:
 		session_error(s, rc, "storage error");
 		return;
 	}
+	/* The wall clock, for the clock-skew check: once per pass. */
+	now = p->wall_ms();
 	accepted = 0;
 	for (i = 0; i < n; i++) {
 		acc[i] = rej[i] = 0;
-		rc = batch_store(s, ms[i], css[i], optimistic, &acc[i],
+		rc = batch_store(s, ms[i], css[i], optimistic, now, &acc[i],
 		    &rej[i]);
 		accepted += acc[i];
 		if (rc != 0)
@@ -456,7 +459,7 @@ intake_receive(struct session *s, const struct sync_msg *m,
 	struct peers *p = s->p;
 	struct pending *q;
 
-	s->last_ms = clock_wall_ms();
+	s->last_ms = uv_now(p->env.loop);
 	if (m->type != SYNC_BATCH && s->qhead == NULL) {
 		session_dispatch(s, m, len, NULL);
 		return;
@@ -531,7 +534,7 @@ drain_group(struct session *s)
 		if (s->qhead == NULL)
 			s->qtail = NULL;
 		s->nqueued--;
-		s->last_ms = clock_wall_ms();
+		s->last_ms = uv_now(s->p->env.loop);
 		s->bytes_received += q->len;
 		ncs += q->m.ncs;
 		ms[n] = &q->m;

@@ -9,7 +9,6 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "clock.h"
 #include "error.h"
 #include "intake.h"
 #include "log.h"
@@ -168,7 +167,7 @@ dealer_cb(struct zsock *zs, void *arg)
 			p->dropped++;
 			continue;
 		}
-		l->last_recv_ms = clock_wall_ms();
+		l->heard = 1;
 		rc = sync_decode(&m, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
 		if (rc != 0) {
 			p->dropped++;

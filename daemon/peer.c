@@ -46,18 +46,26 @@ peers_short_id(char out[DEVID_SHORTLEN + 1], const uint8_t key[32])
 	out[DEVID_SHORTLEN] = '\0';
 }
 
+/*
+ * The schedule.  Every deadline is on the loop's clock (uv_now), which is
+ * monotonic: a wall clock set back an hour must not end every session, nor
+ * one set ahead skip or starve them.
+ */
+
+/*
+ * What is due at now (the loop's clock): sessions idle too long end, and
+ * links whose next session is due start one.
+ */
 static void
-tick_cb(uv_timer_t *t)
+tick(struct peers *p, uint64_t now)
 {
-	struct peers *p = t->data;
-	uint64_t now = clock_wall_ms();
 	struct session *s, *next;
 
 	for (size_t i = 0; i < p->nlinks; i++) {
 		struct link *l = p->links[i];
 
 		if (l->out != NULL && l->out->state == SESSION_RUNNING &&
-		    now - l->out->last_ms > SESSION_IDLE_MS)
+		    now > l->out->last_ms + SESSION_IDLE_MS)
 			session_end(l->out, 0, "the peer did not answer");
 		if (l->zs != NULL && (l->out == NULL ||
 		    l->out->state != SESSION_RUNNING) && now >= l->next_sync_ms)
@@ -65,9 +73,17 @@ tick_cb(uv_timer_t *t)
 	}
 	for (s = p->inbound; s != NULL; s = next) {
 		next = s->next;
-		if (now - s->last_ms > SESSION_IDLE_MS)
+		if (now > s->last_ms + SESSION_IDLE_MS)
 			session_drop_inbound(p, s);
 	}
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	struct peers *p = t->data;
+
+	tick(p, uv_now(p->env.loop));
 }
 
 /*
@@ -181,7 +197,7 @@ refresh_now(struct peers *p)
 			continue;
 		if (l == NULL) {
 			l = link_add(p, sp[i].device);
-			l->next_sync_ms = clock_wall_ms();
+			l->next_sync_ms = uv_now(p->env.loop);
 		}
 		l->mark = 1;
 		l->is_peer = 1;
@@ -197,7 +213,7 @@ refresh_now(struct peers *p)
 			    (rc = link_connect(l)) != 0)
 				log_warnx("cannot connect to %s: %s", l->addr,
 				    zmq_strerror(-rc));
-			l->next_sync_ms = clock_wall_ms();
+			l->next_sync_ms = uv_now(p->env.loop);
 		}
 	}
 	store_peer_list_free(sp, nsp);
@@ -266,7 +282,7 @@ peers_refresh(struct peers *p)
 void
 peers_set_interval(struct peers *p, int seconds)
 {
-	uint64_t at = clock_wall_ms() + (uint64_t)seconds * 1000;
+	uint64_t at = uv_now(p->env.loop) + (uint64_t)seconds * 1000;
 
 	if (seconds == p->env.sync_interval)
 		return;
@@ -301,6 +317,7 @@ peers_open(struct peers **out, const struct peers_env *env, char **cause)
 	*out = NULL;
 	*cause = NULL;
 	p->env = *env;
+	p->wall_ms = clock_wall_ms;
 	pool_lane_init(&p->checks, env->loop, pool_width());
 	memcpy(p->device, env->sign_sk + 32, 32);
 	if (crypto_sign_ed25519_pk_to_curve25519(p->curve_pk, p->device) != 0 ||
@@ -499,7 +516,7 @@ peers_put_ls(struct peers *p, struct wbuf *w)
 			has_digest |= sp[i].digest[k];
 		devid_encode(id, sp[i].device);
 		if (sp[i].addr == NULL)
-			state = l != NULL && l->last_recv_ms != 0 ? "inbound" : "idle";
+			state = l != NULL && l->heard ? "inbound" : "idle";
 		else if (l != NULL && l->up)
 			state = "connected";
 		else

@@ -54,7 +54,7 @@ struct session {
 	int in_sync;
 	uint64_t sent, received, rejected, bytes_sent, bytes_received;
 	uint64_t noted_sent, noted_received, noted_rejected;
-	uint64_t last_ms;
+	uint64_t last_ms;		/* last message, on the loop's clock */
 	/* What arrived and waits its turn, oldest first (intake.c). */
 	struct pending *qhead, *qtail;
 	size_t nqueued;
@@ -75,13 +75,13 @@ struct link {
 	struct zsock *mon;		/* its monitor: handshakes, disconnects */
 	int up;				/* handshake done, not disconnected */
 	int failing;			/* last handshake failed (logged once) */
-	uint64_t last_recv_ms;
+	int heard;			/* a message came from it */
 	struct session *out;		/* the latest session we started */
-	uint64_t next_sync_ms;
+	uint64_t next_sync_ms;		/* on the loop's clock */
 	uint8_t digest[32];		/* its replica digest, last seen */
 	int has_digest;
 	int again;			/* news arrived mid-session: go again */
-	uint64_t last_sync_ms;		/* as stored */
+	uint64_t last_sync_ms;		/* wall clock, as stored */
 };
 
 struct peers {
@@ -106,6 +106,12 @@ struct peers {
 	size_t nunknown;
 	/* Batches checked on the pool, in the order received (intake.c). */
 	struct pool_lane checks;
+	/*
+	 * The wall clock (clock_wall_ms; a test steps it): for what is a
+	 * date, the HLC's clock-skew check and "last sync".  Deadlines and
+	 * timers use the loop's monotonic clock, uv_now().
+	 */
+	uint64_t (*wall_ms)(void);
 	/* Freed once closed, the handles closed and no check left. */
 	int open_handles;
 	int closed;

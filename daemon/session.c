@@ -12,7 +12,6 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "clock.h"
 #include "durable.h"
 #include "error.h"
 #include "intake.h"
@@ -103,7 +102,7 @@ session_new(struct peers *p, struct link *l, int initiator, uint64_t id)
 	s->initiator = initiator;
 	s->id = id;
 	s->state = SESSION_RUNNING;
-	s->last_ms = clock_wall_ms();
+	s->last_ms = uv_now(p->env.loop);
 	return s;
 }
 
@@ -178,13 +177,15 @@ session_end(struct session *s, int ok, const char *why)
 	} else
 		log_warnx("sync with %s failed: %s", who, why ? why : "?");
 	if (ok)
-		l->last_sync_ms = clock_wall_ms();
+		l->last_sync_ms = p->wall_ms();
 	if (l->is_peer && (rc = store_peer_note(p->env.store, l->device,
 	    l->last_sync_ms, l->digest, s->sent, s->received,
 	    s->rejected)) != 0 && rc != SAMEN_ENOTFOUND)
 		log_warnx("could not record the sync with %s: %s", who,
 		    samen_strerror(rc));
-	l->next_sync_ms = clock_wall_ms() + (ok && p->env.sync_interval > 0 ?
+	/* A deadline: the loop's clock, which no one sets back. */
+	l->next_sync_ms = uv_now(p->env.loop) +
+	    (ok && p->env.sync_interval > 0 ?
 	    (uint64_t)p->env.sync_interval * 1000 : RETRY_MS);
 	if (ok && p->env.sync_interval == 0)
 		l->next_sync_ms = UINT64_MAX;
@@ -213,7 +214,7 @@ session_note(struct session *s, int in_txn)
 	    s->received == s->noted_received &&
 	    s->rejected == s->noted_rejected))
 		return;
-	l->last_sync_ms = clock_wall_ms();
+	l->last_sync_ms = p->wall_ms();
 	if (!in_txn && p->env.durable != NULL &&
 	    (rc = store_begin_lazy(p->env.store)) != 0)
 		goto out;
@@ -667,7 +668,7 @@ void
 session_dispatch(struct session *s, const struct sync_msg *m, size_t len,
     const struct checked *cs)
 {
-	s->last_ms = clock_wall_ms();
+	s->last_ms = uv_now(s->p->env.loop);
 	s->bytes_received += len;
 	switch (m->type) {
 	case SYNC_HELLO:
@@ -749,7 +750,7 @@ router_one(struct peers *p, zmq_msg_t *f)
 	}
 	if ((l = link_find(p, device)) == NULL)
 		l = link_add(p, device);
-	l->last_recv_ms = clock_wall_ms();
+	l->heard = 1;
 	if (zmq_msg_size(&f[0]) > MAX_ROUTING_ID) {
 		p->dropped++;
 		return;

@@ -190,6 +190,7 @@ qworld_open(struct qworld *w, int state)
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->p.env.loop = &w->loop;
+	w->p.wall_ms = clock_wall_ms;
 	pool_lane_init(&w->p.checks, &w->loop, pool_width());
 	uv_idle_init(&w->loop, &w->p.drainer);
 	w->p.drainer.data = &w->p;
@@ -493,6 +494,70 @@ test_batches_grouped(void **state)
 	free(w);
 }
 
+/* A wall clock that the test sets. */
+static uint64_t fake_wall;
+
+static uint64_t
+fake_wall_ms(void)
+{
+	return fake_wall;
+}
+
+/*
+ * The schedule runs on the loop's monotonic clock: a session whose last
+ * message came "now" survives a tick after the wall clock stepped back
+ * an hour (or ahead two), and one idle for SESSION_IDLE_MS of the loop's
+ * clock still ends, ours and one a peer started; the retry of ours is a
+ * deadline on that clock too.
+ */
+static void
+test_tick_monotonic(void **state)
+{
+	uv_loop_t loop;
+	struct peers p;
+	struct link l, *links[1] = { &l };
+	struct session *out, *in;
+	uint64_t now;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	memset(&p, 0, sizeof(p));
+	memset(&l, 0, sizeof(l));
+	p.env.loop = &loop;
+	p.wall_ms = fake_wall_ms;
+	p.links = links;
+	p.nlinks = 1;
+	l.p = &p;
+	randombytes_buf(l.device, sizeof(l.device));
+	devid_encode(l.devid, l.device);
+	fake_wall = clock_wall_ms();
+	uv_update_time(&loop);
+	now = uv_now(&loop);
+	out = l.out = session_new(&p, &l, 1, 1);
+	in = p.inbound = session_new(&p, &l, 0, 2);
+
+	fake_wall -= 3600 * 1000;
+	tick(&p, now);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+	fake_wall += 2 * 3600 * 1000;
+	tick(&p, now + 1000);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+
+	tick(&p, now + SESSION_IDLE_MS);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+	tick(&p, now + SESSION_IDLE_MS + 1);
+	assert_int_equal(out->state, SESSION_FAILED);
+	assert_string_equal(out->error, "the peer did not answer");
+	assert_null(p.inbound);
+	assert_int_equal(l.next_sync_ms, uv_now(&loop) + RETRY_MS);
+
+	session_free(out);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int
 main(void)
 {
@@ -501,6 +566,7 @@ main(void)
 		cmocka_unit_test(test_session_freed_while_checking),
 		cmocka_unit_test(test_queue_keeps_arrival_order),
 		cmocka_unit_test(test_batches_grouped),
+		cmocka_unit_test(test_tick_monotonic),
 	};
 
 	if (sodium_init() < 0)
