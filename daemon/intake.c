@@ -87,32 +87,40 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	changeset_payload_free(&pl);
 }
 
-/* accept_one, optimistic: the transaction must be stored again, carefully. */
-#define REDO 2
-
 /*
- * Stores one change set that check_one() looked at; 1 if new, 0 if held,
- * <0 bad.  The clock and the chain are checked here, on the loop; now is
- * the wall clock's.  Optimistic (store_cs_insert_optimistic), it returns
- * 1 or REDO, and says nothing: anything but a clean insert is left to the
- * careful pass.
+ * The optimistic pass's store of one change set that check_one() looked
+ * at (store_cs_insert_optimistic): 0 if it went in clean, else
+ * SAMEN_ERETRY, and nothing is said: anything but a clean insert (refused,
+ * a replay, bad, a store error) is the careful pass's to find again and
+ * tell.  now is the wall clock's, for the clock-skew check.
  */
 static int
-accept_one(struct session *s, const struct sync_cs *e,
-    const struct checked *k, int optimistic, uint64_t now)
+accept_optimistic(struct peers *p, const struct sync_cs *e,
+    const struct checked *k, uint64_t now)
+{
+	if (k->rc != 0 || k->payload_rc != 0 ||
+	    hlc_too_far(k->h.hlc, now, p->env.max_skew_ms))
+		return SAMEN_ERETRY;
+	if (store_cs_insert_optimistic(p->env.store, &k->h, k->id, e->hdr,
+	    e->hdr_len, e->payload, e->payload_len,
+	    k->op.chunks != NULL ? &k->op : NULL) != 0)
+		return SAMEN_ERETRY;
+	return 0;
+}
+
+/*
+ * Stores one change set that check_one() looked at, in a savepoint of its
+ * own, and logs why if it is refused: 1 if new, 0 if held already, or the
+ * negative code it was refused with.  The clock and the chain are checked
+ * here, on the loop; now is the wall clock's.
+ */
+static int
+accept_careful(struct session *s, const struct sync_cs *e,
+    const struct checked *k, uint64_t now)
 {
 	struct peers *p = s->p;
 	int rc;
 
-	if (optimistic) {
-		if (k->rc != 0 || k->payload_rc != 0 ||
-		    hlc_too_far(k->h.hlc, now, p->env.max_skew_ms))
-			return REDO;
-		rc = store_cs_insert_optimistic(p->env.store, &k->h, k->id,
-		    e->hdr, e->hdr_len, e->payload, e->payload_len,
-		    k->op.chunks != NULL ? &k->op : NULL);
-		return rc == 0 ? 1 : REDO;
-	}
 	if (k->rc != 0)
 		return k->rc;
 	/* From the future: held back (not stored, so offered again later,
@@ -157,10 +165,11 @@ accept_one(struct session *s, const struct sync_cs *e,
 
 /*
  * Stores the checked change sets of one batch (cs[i] for m->cs[i]) in the
- * open transaction, counting into *acc and *rej.  Returns SAMEN_ESTORE if
- * the store failed (the transaction must go), REDO if optimistic and one
- * of them was not a clean insert (the transaction must go, and its batches
- * be stored again carefully), else 0.
+ * open transaction, counting into *acc and *rej.  Optimistic, the first
+ * one that is not a clean insert stops it with SAMEN_ERETRY: the
+ * transaction must go, and its batches be stored again carefully.
+ * Careful, a store failure stops it with SAMEN_ESTORE (the transaction
+ * must go).  Else 0.
  */
 static int
 batch_store(struct session *s, const struct sync_msg *m,
@@ -168,11 +177,19 @@ batch_store(struct session *s, const struct sync_msg *m,
     uint32_t *rej)
 {
 	for (uint32_t i = 0; i < m->ncs; i++) {
-		int rc = accept_one(s, &m->cs[i], &cs[i], optimistic, now);
+		int rc;
 
+		if (optimistic) {
+			if ((rc = accept_optimistic(s->p, &m->cs[i], &cs[i],
+			    now)) != 0)
+				return rc;
+			(*acc)++;
+			continue;
+		}
+		rc = accept_careful(s, &m->cs[i], &cs[i], now);
 		if (rc == 1)
 			(*acc)++;
-		else if (rc == SAMEN_ESTORE || rc == REDO)
+		else if (rc == SAMEN_ESTORE)
 			return rc;
 		else if (rc < 0)
 			(*rej)++;
@@ -247,7 +264,7 @@ again:
 	}
 	/* Not all clean: none of it stays; the careful pass sorts it out
 	 * (docs/sync.md, "Receiving"). */
-	if (rc == REDO) {
+	if (rc == SAMEN_ERETRY) {
 		store_rollback(p->env.store);
 		optimistic = 0;
 		goto again;
