@@ -197,39 +197,77 @@ batch_store(struct session *s, const struct sync_msg *m,
 	return 0;
 }
 
-/* Sends the ACKs of s whose commit is on disk, in order. */
-void
-intake_acks_send(struct session *s)
+/*
+ * durable_after's callback for s's oldest ACK: its commit is on disk
+ * (status 0), so the sender may hear of it; or a sync failed, and the
+ * session ends with the storage error.
+ */
+static void
+ack_ready(void *arg, int status)
 {
-	struct peers *p = s->p;
+	struct session *s = arg;
+	struct ack a;
 	uint8_t d[32];
 	struct wbuf w;
-	size_t i;
 
-	if (s->nacks == 0 || s->acks[0].ticket > p->synced)
+	assert(s->nacks > 0);
+	a = s->acks[s->ackfirst++];
+	if (--s->nacks == 0)
+		s->ackfirst = 0;
+	if (s->state != SESSION_RUNNING)
+		return;		/* dropped: nobody to tell */
+	if (status != 0) {
+		session_error(s, SAMEN_ESTORE, "storage error");
 		return;
-	p->env.host.digest(p->env.host.arg, d);
-	for (i = 0; i < s->nacks && s->acks[i].ticket <= p->synced; i++) {
-		if (s->state != SESSION_RUNNING)
-			continue;	/* dropped: nobody to tell */
-		wire_init(&w);
-		sync_put_ack(&w, s->id, s->acks[i].chain, s->acks[i].accepted,
-		    s->acks[i].rejected, d);
-		if (session_send(s, &w) != 0)
-			session_end(s, 0, "could not send");
-		wire_free(&w);
 	}
-	memmove(s->acks, s->acks + i, (s->nacks - i) * sizeof(*s->acks));
-	s->nacks -= i;
+	s->p->env.host.digest(s->p->env.host.arg, d);
+	wire_init(&w);
+	sync_put_ack(&w, s->id, a.chain, a.accepted, a.rejected, d);
+	if (session_send(s, &w) != 0)
+		session_end(s, 0, "could not send");
+	wire_free(&w);
+	if (s->nacks == 0 && s->qhead == NULL)
+		session_check_complete(s);
+}
+
+static void
+ack_push(struct session *s, const uint8_t chain[CS_CIRCLELEN],
+    uint32_t accepted, uint32_t rejected)
+{
+	struct ack *a;
+
+	if (s->ackfirst + s->nacks == s->capacks) {
+		if (s->ackfirst > 0) {
+			memmove(s->acks, s->acks + s->ackfirst,
+			    s->nacks * sizeof(*s->acks));
+			s->ackfirst = 0;
+		} else {
+			s->capacks = s->capacks ? s->capacks * 2 : 8;
+			s->acks = xreallocarray(s->acks, s->capacks,
+			    sizeof(*s->acks));
+		}
+	}
+	a = &s->acks[s->ackfirst + s->nacks++];
+	memcpy(a->chain, chain, CS_CIRCLELEN);
+	a->accepted = accepted;
+	a->rejected = rejected;
+}
+
+void
+intake_forget_acks(struct session *s)
+{
+	if (s->nacks == 0)
+		return;
+	durable_forget(s->p->env.durable, s);
+	s->ackfirst = s->nacks = 0;
 }
 
 /*
  * Stores n batches of s (ms[i], checked as css[i]; each for a chain of s)
  * in one transaction: one commit, one sync and one index refresh for all
  * of them.  Each batch's ACK goes out once the disk has that commit
- * (intake_acks_send, from peers_durable when the commit is lazy), in
- * order, so a sender never hears of a change set that a crash could
- * still lose.  A store failure rolls all n back and ends the
+ * (durable_after), in order, so a sender never hears of a change set that
+ * a crash could still lose.  A store failure rolls all n back and ends the
  * session (none was ACKed).
  */
 static void
@@ -293,8 +331,6 @@ again:
 	if (lazy)
 		durable_request(p->env.durable, ticket);
 	for (i = 0; i < n; i++) {
-		struct ack *a;
-
 		p->rejected += rej[i];	/* counted once committed */
 		if (rej[i] > 0) {
 			char from[DEVID_SHORTLEN + 1];
@@ -303,16 +339,7 @@ again:
 			log_warnx("%u of %u change sets from %s rejected",
 			    rej[i], ms[i]->ncs, from);
 		}
-		if (s->nacks == s->capacks) {
-			s->capacks = s->capacks ? s->capacks * 2 : 8;
-			s->acks = xreallocarray(s->acks, s->capacks,
-			    sizeof(*s->acks));
-		}
-		a = &s->acks[s->nacks++];
-		memcpy(a->chain, ms[i]->chain, CS_CIRCLELEN);
-		a->accepted = acc[i];
-		a->rejected = rej[i];
-		a->ticket = ticket;
+		ack_push(s, ms[i]->chain, acc[i], rej[i]);
 	}
 	/* Received change sets may travel on before they are on disk: the
 	 * device that wrote them still has them. */
@@ -320,7 +347,10 @@ again:
 		peers_gossip(p, s->link);
 		p->env.host.stored(p->env.host.arg, 1);
 	}
-	intake_acks_send(s);
+	/* One entry per ACK; without durable (every commit synced) each
+	 * runs at once, and may end the session. */
+	for (i = 0; i < n && s->state == SESSION_RUNNING; i++)
+		durable_after(p->env.durable, ticket, ack_ready, s);
 }
 
 void
@@ -456,6 +486,7 @@ intake_abandon(struct session *s)
 	}
 	s->qhead = s->qtail = NULL;
 	s->nqueued = 0;
+	intake_forget_acks(s);
 }
 
 /*

@@ -25,13 +25,13 @@ void intake_receive(struct session *s, const struct sync_msg *m,
 void intake_batch(struct session *s, const struct sync_msg *m,
     const struct checked *cs);
 /*
- * Sends the ACKs of s whose commit is on disk (up to s's peers' synced),
- * in order; those of a session that ended are dropped.
+ * s ended: the ACKs waiting for the disk are dropped unsent (a session
+ * that ends sends nothing more).
  */
-void intake_acks_send(struct session *s);
+void intake_forget_acks(struct session *s);
 /*
  * s goes away: frees what waits in its queue (what the pool still holds
- * is freed when the pool hands it back).
+ * is freed when the pool hands it back) and drops its ACKs.
  */
 void intake_abandon(struct session *s);
 

@@ -76,6 +76,7 @@ link_disconnect(struct link *l)
 	link_close_sockets(l);
 	if (l->out != NULL && l->out->state == SESSION_RUNNING) {
 		l->out->state = SESSION_FAILED;
+		intake_forget_acks(l->out);
 		free(l->out->error);
 		l->out->error = xstrdup("disconnected");
 	}

@@ -24,7 +24,6 @@
 #include "clock.h"
 #include "error.h"
 #include "hlc.h"
-#include "intake.h"
 #include "link.h"
 #include "log.h"
 #include "peer_int.h"
@@ -124,33 +123,6 @@ void
 peers_nudge(struct peers *p)
 {
 	peers_gossip(p, NULL);
-}
-
-void
-peers_durable(struct peers *p, uint64_t done, int status)
-{
-	struct session *s, *next;
-	size_t i;
-
-	if (done > p->synced)
-		p->synced = done;
-	for (i = 0; i <= p->nlinks; i++) {
-		s = i < p->nlinks ? p->links[i]->out : p->inbound;
-		for (; s != NULL; s = next) {
-			next = i < p->nlinks ? NULL : s->next;
-			if (s->nacks == 0)
-				continue;
-			intake_acks_send(s);
-			if (status != 0 && s->nacks > 0) {
-				s->nacks = 0;
-				session_error(s, SAMEN_ESTORE,
-				    "storage error");
-				continue;
-			}
-			if (s->nacks == 0 && s->qhead == NULL)
-				session_check_complete(s);
-		}
-	}
 }
 
 /* Parses "ID@tcp://h:p, ..." and stores each as a peer. */

@@ -67,7 +67,7 @@ struct peers_env {
 	int sync_interval;		/* seconds; 0: only on demand */
 	uint64_t max_skew_ms;		/* change sets dated further ahead wait */
 	/* Syncs the lazy commits of received batches (NULL: each commit
-	 * syncs); their ACKs wait for it (peers_durable). */
+	 * syncs); their ACKs wait for it (durable_after). */
 	struct durable *durable;
 	struct peer_host host;
 };
@@ -80,18 +80,16 @@ struct peers;
  * failure returns a negative code and *cause (free with free()).
  */
 int peers_open(struct peers **out, const struct peers_env *env, char **cause);
-/* Closes every socket; sessions in flight are dropped (nothing half
- * stored: each batch is one transaction). */
+/*
+ * Closes every socket; sessions in flight are dropped (nothing half
+ * stored: each batch is one transaction), and their ACKs still waiting
+ * are taken off env.durable, which must not be freed yet (durable_close
+ * may have run: it frees only at the loop's next turn).
+ */
 void peers_close(struct peers *p);
 /* Re-reads the peers table and the host's members: call after a change. */
 void peers_refresh(struct peers *p);
 void peers_set_interval(struct peers *p, int seconds);
-/*
- * The disk has every lazy commit up to ticket done (durable.h): sends the
- * ACKs that waited for it.  status != 0: a sync failed, and every session
- * with an ACK waiting for a later commit ends with a storage error.
- */
-void peers_durable(struct peers *p, uint64_t done, int status);
 /* Local writes committed: with periodic sync on, pass them on soon. */
 void peers_nudge(struct peers *p);
 

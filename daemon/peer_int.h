@@ -32,11 +32,10 @@ struct pending;		/* intake.c */
 struct zap;		/* zap.h */
 struct zsock;		/* zsock.h */
 
-/* A BATCH stored, its ACK waiting for the disk (peers_durable). */
+/* A BATCH stored, its ACK waiting for the disk (intake.c). */
 struct ack {
 	uint8_t chain[CS_CIRCLELEN];
 	uint32_t accepted, rejected;
-	uint64_t ticket;	/* its commit's (store_commit_lazy) */
 };
 
 struct session {
@@ -58,8 +57,13 @@ struct session {
 	/* What arrived and waits its turn, oldest first (intake.c). */
 	struct pending *qhead, *qtail;
 	size_t nqueued;
-	struct ack *acks;		/* oldest first */
-	size_t nacks, capacks;
+	/*
+	 * The ACKs of stored batches, oldest first, acks[ackfirst..+nacks):
+	 * each has an entry in durable_after's queue, which sends it once
+	 * its commit is on disk.
+	 */
+	struct ack *acks;
+	size_t ackfirst, nacks, capacks;
 	struct session *next;		/* responder sessions */
 };
 
@@ -101,7 +105,6 @@ struct peers {
 	uv_idle_t refresher;
 	int refresh_pending;
 	uv_idle_t drainer;		/* stores verified batches, in turn */
-	uint64_t synced;		/* lazy commits on disk, up to this */
 	uint8_t unknown[16][32];	/* beacons from strangers, logged once */
 	size_t nunknown;
 	/* Batches checked on the pool, in the order received (intake.c). */

@@ -150,6 +150,8 @@ session_end(struct session *s, int ok, const char *why)
 	if (s->state != SESSION_RUNNING)
 		return;
 	s->state = ok ? SESSION_DONE : SESSION_FAILED;
+	/* ACKs still waiting for the disk: nobody to tell any more. */
+	intake_forget_acks(s);
 	/*
 	 * SQLite's cache is full of the pages a large sync wrote, and the
 	 * pool read its chunks ahead: its threads' arenas hold the freed

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -494,6 +496,143 @@ test_batches_grouped(void **state)
 	free(w);
 }
 
+/* What durable told, for the ACK tests. */
+struct told {
+	int n, status;
+};
+
+static void
+told_cb(void *arg, uint64_t done, int status)
+{
+	struct told *t = arg;
+
+	(void)done;
+	t->n++;
+	t->status = status;
+}
+
+/* A durable that syncs path (a FIFO: every sync fails). */
+static struct durable *
+durable_on(struct qworld *w, const char *name, int fifo, struct told *t)
+{
+	struct durable *d;
+	char path[64], *cause = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+	if (fifo)
+		assert_int_equal(mkfifo(path, 0600), 0);
+	else {
+		assert_true((fd = open(path, O_CREAT | O_RDWR, 0600)) >= 0);
+		close(fd);
+	}
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(durable_open(&d, &w->loop, path, told_cb, t, &cause),
+	    0);
+	w->p.env.durable = d;
+	return d;
+}
+
+static void
+durable_done_with(struct qworld *w, struct durable *d, const char *name)
+{
+	char path[64];
+
+	durable_close(d);
+	w->p.env.durable = NULL;
+	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+	unlink(path);
+}
+
+/*
+ * With lazy commits, a stored group's ACKs wait for durable: none goes
+ * out before the disk has its commit, then all of them, in order.  A
+ * session that ends forgets the ACKs still waiting: none is sent after.
+ */
+static void
+test_acks_wait_for_the_disk(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct durable *d;
+	struct told t;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	serving_open(w, &sv);
+	d = durable_on(w, "wal", 0, &t);
+	qworld_receive_checked(w);
+
+	assert_int_equal(drain(w->s), 1);
+	assert_int_equal(sv.g.stored, 1);
+	assert_int_equal(w->s->bytes_sent, 0);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	assert_int_equal(durable_waiting(d), GROUP_MAX);
+	for (int i = 0; i < 5000 && w->s->nacks > 0; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(t.status, 0);
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
+	assert_int_equal(w->s->state, SESSION_RUNNING);
+
+	/* The next group is stored; the session ends before its sync. */
+	assert_int_equal(drain(w->s), 0);
+	assert_int_equal(sv.g.stored, 2);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	assert_int_equal(durable_waiting(d), GROUP_MAX);
+	session_end(w->s, 0, "gone");
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	for (int i = 0; i < 200; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
+
+	durable_done_with(w, d, "wal");
+	session_free(w->s);
+	serving_close(w, &sv);
+	free(w);
+}
+
+/*
+ * A failed sync: the session whose ACKs waited for it ends with the
+ * storage error (an ERROR to the peer), and no ACK goes out.
+ */
+static void
+test_acks_fail_with_the_disk(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct durable *d;
+	struct told t;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	serving_open(w, &sv);
+	d = durable_on(w, "fifo", 1, &t);
+	qworld_receive_checked(w);
+
+	assert_int_equal(drain(w->s), 1);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	for (int i = 0; i < 5000 && t.n == 0; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(t.status, SAMEN_ESTORE);
+	assert_int_equal(w->s->state, SESSION_FAILED);
+	assert_string_equal(w->s->error, "storage error");
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	/* What went out is the ERROR, not an ACK. */
+	assert_true(w->s->bytes_sent > 0);
+	assert_true(w->s->bytes_sent < ack_len(w) * 2);
+
+	durable_done_with(w, d, "fifo");
+	session_free(w->s);
+	serving_close(w, &sv);
+	free(w);
+}
+
 /* A wall clock that the test sets. */
 static uint64_t fake_wall;
 
@@ -566,6 +705,8 @@ main(void)
 		cmocka_unit_test(test_session_freed_while_checking),
 		cmocka_unit_test(test_queue_keeps_arrival_order),
 		cmocka_unit_test(test_batches_grouped),
+		cmocka_unit_test(test_acks_wait_for_the_disk),
+		cmocka_unit_test(test_acks_fail_with_the_disk),
 		cmocka_unit_test(test_tick_monotonic),
 	};
 
