@@ -49,7 +49,7 @@ LIB_SRC    := lib/clock.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
-              daemon/intake.c daemon/zmsg.c \
+              daemon/intake.c daemon/peerls.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
               daemon/testhook.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)

@@ -23,10 +23,10 @@
 
 #include "clock.h"
 #include "error.h"
-#include "hlc.h"
 #include "link.h"
 #include "log.h"
 #include "peer_int.h"
+#include "peerls.h"
 #include "session.h"
 #include "util.h"
 #include "zap.h"
@@ -438,78 +438,92 @@ peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w)
 }
 
 static void
-put_kv_time(struct wbuf *w, const char *k, uint64_t ms)
+session_stat(struct peers_session_stat *out, const struct session *s)
 {
-	char t[32];
+	static const enum peers_run runs[] = {
+		[SESSION_RUNNING] = PEERS_RUNNING,
+		[SESSION_DONE] = PEERS_DONE,
+		[SESSION_FAILED] = PEERS_FAILED,
+	};
 
-	if (ms == 0) {
-		wire_put_kv_str(w, k, NULL);
-		return;
-	}
-	hlc_format(t, HLC_MAKE(ms, 0));
-	wire_put_kv_str(w, k, t);
+	out->round = s->round;
+	out->state = runs[s->state];
+	out->error = s->error != NULL ? xstrdup(s->error) : NULL;
+	out->sent = s->sent;
+	out->received = s->received;
+	out->rejected = s->rejected;
+	out->bytes_sent = s->bytes_sent;
+	out->bytes_received = s->bytes_received;
+	out->in_sync = s->in_sync;
 }
 
-static void
-put_session(struct wbuf *w, const struct session *s)
+int
+peers_snapshot(struct peers *p, struct peers_stat **out, size_t *n)
 {
-	static const char *names[] = { "running", "done", "failed" };
+	struct store_peer *sp = NULL;
+	struct peers_stat *st;
+	size_t nsp = 0;
+	int rc;
 
-	wire_put_map(w, 9);
-	wire_put_kv_u64(w, "round", s->round);
-	wire_put_kv_str(w, "state", names[s->state]);
-	wire_put_kv_str(w, "error", s->error);
-	wire_put_kv_u64(w, "sent", s->sent);
-	wire_put_kv_u64(w, "received", s->received);
-	wire_put_kv_u64(w, "rejected", s->rejected);
-	wire_put_kv_u64(w, "bytes_sent", s->bytes_sent);
-	wire_put_kv_u64(w, "bytes_received", s->bytes_received);
-	wire_put_cstr(w, "in_sync");
-	wire_put_bool(w, s->in_sync);
+	*out = NULL;
+	*n = 0;
+	if ((rc = store_peer_list(p->env.store, &sp, &nsp)) != 0)
+		return rc;
+	st = xcalloc(nsp + 1, sizeof(*st));
+	for (size_t i = 0; i < nsp; i++) {
+		struct link *l = link_find(p, sp[i].device);
+		struct peers_stat *e = &st[i];
+
+		memcpy(e->device, sp[i].device, 32);
+		e->addr = sp[i].addr != NULL ? xstrdup(sp[i].addr) : NULL;
+		if (sp[i].addr == NULL)
+			e->conn = l != NULL && l->heard ? PEERS_INBOUND :
+			    PEERS_IDLE;
+		else if (l != NULL && l->up)
+			e->conn = PEERS_CONNECTED;
+		else
+			e->conn = PEERS_CONNECTING;
+		e->last_sync_ms = sp[i].last_sync_ms;
+		e->sent = sp[i].sent;
+		e->received = sp[i].received;
+		e->rejected = sp[i].rejected;
+		memcpy(e->digest, sp[i].digest, 32);
+		for (size_t k = 0; k < 32; k++)
+			e->has_digest |= sp[i].digest[k] != 0;
+		if (l != NULL && l->out != NULL) {
+			e->has_session = 1;
+			session_stat(&e->session, l->out);
+		}
+	}
+	store_peer_list_free(sp, nsp);
+	*out = st;
+	*n = nsp;
+	return 0;
+}
+
+void
+peers_snapshot_free(struct peers_stat *st, size_t n)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(st[i].addr);
+		free(st[i].session.error);
+	}
+	free(st);
 }
 
 int
 peers_put_ls(struct peers *p, struct wbuf *w)
 {
-	struct store_peer *sp = NULL;
-	size_t n = 0;
+	struct peers_stat *st;
+	size_t n;
 	int rc;
 
-	if ((rc = store_peer_list(p->env.store, &sp, &n)) != 0)
+	if ((rc = peers_snapshot(p, &st, &n)) != 0)
 		return rc;
-	wire_put_array(w, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		struct link *l = link_find(p, sp[i].device);
-		char id[DEVID_TEXTLEN + 1], hex[65];
-		const char *state;
-		int has_digest = 0;
-
-		for (size_t k = 0; k < 32; k++)
-			has_digest |= sp[i].digest[k];
-		devid_encode(id, sp[i].device);
-		if (sp[i].addr == NULL)
-			state = l != NULL && l->heard ? "inbound" : "idle";
-		else if (l != NULL && l->up)
-			state = "connected";
-		else
-			state = "connecting";
-		wire_put_map(w, 9);
-		wire_put_kv_str(w, "device", id);
-		wire_put_kv_str(w, "addr", sp[i].addr);
-		wire_put_kv_str(w, "state", state);
-		put_kv_time(w, "last_sync", sp[i].last_sync_ms);
-		wire_put_kv_u64(w, "sent", sp[i].sent);
-		wire_put_kv_u64(w, "received", sp[i].received);
-		wire_put_kv_u64(w, "rejected", sp[i].rejected);
-		hex_encode(hex, sp[i].digest, 32);
-		wire_put_kv_str(w, "digest", has_digest ? hex : NULL);
-		wire_put_cstr(w, "session");
-		if (l != NULL && l->out != NULL)
-			put_session(w, l->out);
-		else
-			wire_put_nil(w);
-	}
-	store_peer_list_free(sp, n);
+	peerls_put(w, st, n);
+	peers_snapshot_free(st, n);
 	return 0;
 }
 

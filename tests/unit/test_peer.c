@@ -697,6 +697,118 @@ test_tick_monotonic(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The entry of device in a snapshot; it must be there. */
+static const struct peers_stat *
+stat_of(const struct peers_stat *st, size_t n, const uint8_t device[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(st[i].device, device, 32) == 0)
+			return &st[i];
+	fail_msg("a peer is missing from the snapshot");
+	return NULL;
+}
+
+/*
+ * peers_snapshot: every stored peer, with what peer
+ * ls shows of it: its link's state, the stored counters, the latest
+ * session of ours; a device we admit but do not store is not in it.
+ */
+static void
+test_snapshot(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct link *la, *lb, *lm;
+	struct peers_stat *st;
+	const struct peers_stat *e;
+	struct wbuf body;
+	uint8_t a[32], b[32], c[32], m[32], dig[32];
+	size_t n;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_DONE);
+	session_free(w->s);
+	w->p.inbound = NULL;
+	for (int i = 0; i < NBATCH; i++)
+		wire_free(&w->msgs[i]);
+	randombytes_buf(a, 32);
+	randombytes_buf(b, 32);
+	randombytes_buf(c, 32);
+	randombytes_buf(m, 32);
+	memset(dig, 9, sizeof(dig));
+	/* a: ours to connect to, connected, one session done; b: connects
+	 * to us; c: never heard of; m: a member only. */
+	assert_int_equal(store_peer_put(w->st, a, "tcp://10.0.0.1:7400"), 0);
+	assert_int_equal(store_peer_put(w->st, b, NULL), 0);
+	assert_int_equal(store_peer_put(w->st, c, NULL), 0);
+	assert_int_equal(store_peer_note(w->st, a, 1700000000000ULL, dig, 3,
+	    4, 1), 0);
+	la = link_add(&w->p, a);
+	lb = link_add(&w->p, b);
+	lm = link_add(&w->p, m);
+	la->up = 1;
+	lb->heard = 1;
+	lm->heard = 1;
+	la->out = session_new(&w->p, la, 1, 7);
+	la->out->round = 5;
+	la->out->state = SESSION_FAILED;
+	la->out->error = xstrdup("the peer did not answer");
+	la->out->sent = 10;
+	la->out->received = 20;
+	la->out->rejected = 2;
+	la->out->bytes_sent = 100;
+	la->out->bytes_received = 200;
+
+	assert_int_equal(peers_snapshot(&w->p, &st, &n), 0);
+	assert_int_equal(n, 3);
+	e = stat_of(st, n, a);
+	assert_string_equal(e->addr, "tcp://10.0.0.1:7400");
+	assert_int_equal(e->conn, PEERS_CONNECTED);
+	assert_int_equal(e->last_sync_ms, 1700000000000ULL);
+	assert_int_equal(e->sent, 3);
+	assert_int_equal(e->received, 4);
+	assert_int_equal(e->rejected, 1);
+	assert_true(e->has_digest);
+	assert_memory_equal(e->digest, dig, 32);
+	assert_true(e->has_session);
+	assert_int_equal(e->session.round, 5);
+	assert_int_equal(e->session.state, PEERS_FAILED);
+	assert_string_equal(e->session.error, "the peer did not answer");
+	assert_int_equal(e->session.sent, 10);
+	assert_int_equal(e->session.received, 20);
+	assert_int_equal(e->session.rejected, 2);
+	assert_int_equal(e->session.bytes_sent, 100);
+	assert_int_equal(e->session.bytes_received, 200);
+	assert_false(e->session.in_sync);
+	e = stat_of(st, n, b);
+	assert_null(e->addr);
+	assert_int_equal(e->conn, PEERS_INBOUND);
+	assert_int_equal(e->last_sync_ms, 0);
+	assert_false(e->has_digest);
+	assert_false(e->has_session);
+	e = stat_of(st, n, c);
+	assert_int_equal(e->conn, PEERS_IDLE);
+	/* Not connected (yet): connecting. */
+	la->up = 0;
+	peers_snapshot_free(st, n);
+	assert_int_equal(peers_snapshot(&w->p, &st, &n), 0);
+	assert_int_equal(stat_of(st, n, a)->conn, PEERS_CONNECTING);
+	peers_snapshot_free(st, n);
+
+	/* peer ls renders it: an array of three maps of nine. */
+	wire_init(&body);
+	assert_int_equal(peers_put_ls(&w->p, &body), 0);
+	assert_int_equal(wire_data(&body)[0], 0x93);
+	assert_int_equal(wire_data(&body)[1], 0x89);
+	wire_free(&body);
+
+	for (size_t i = 0; i < w->p.nlinks; i++)
+		link_free(w->p.links[i]);
+	free(w->p.links);
+	qworld_close(w);
+	free(w);
+}
+
 int
 main(void)
 {
@@ -708,6 +820,7 @@ main(void)
 		cmocka_unit_test(test_acks_wait_for_the_disk),
 		cmocka_unit_test(test_acks_fail_with_the_disk),
 		cmocka_unit_test(test_tick_monotonic),
+		cmocka_unit_test(test_snapshot),
 	};
 
 	if (sodium_init() < 0)
