@@ -19,6 +19,15 @@
 #include "zmsg.h"
 #include "zsock.h"
 
+/*
+ * The monitors' inproc endpoints are numbered, never named after
+ * anything that can come back (a link's address): libzmq unbinds a
+ * stopped monitor's endpoint on its own thread, later, and a new monitor
+ * under the same name meanwhile fails with "Address already in use".
+ * Loop thread only.
+ */
+static uint64_t monitor_seq;
+
 struct link *
 link_find(struct peers *p, const uint8_t device[32])
 {
@@ -110,16 +119,34 @@ mon_cb(struct zsock *zs, void *arg)
 			else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
 			    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
 			    ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+				const char *why =
+				    ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ?
+				    "it refused us (does it know this "
+				    "device?)" : "the device there is not the "
+				    "one named";
+				struct session *s = l->out;
+
 				l->up = 0;
 				l->p->handshake_failed++;
 				if (!l->failing)
 					log_warnx("handshake with %.12s at %s "
 					    "failed: %s", l->devid, l->addr,
-					    ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ?
-					    "it refused us (does it know this "
-					    "device?)" : "the device there is "
-					    "not the one named");
+					    why);
 				l->failing = 1;
+				/*
+				 * Our session has had no answer: its HELLO
+				 * went to this connection, and libzmq may
+				 * never deliver it (see link_reopen).  Say
+				 * so now rather than at the idle timeout;
+				 * the next session opens a fresh socket.
+				 */
+				if (s != NULL && s->state == SESSION_RUNNING &&
+				    s->bytes_received == 0)
+					session_end(s, 0, ev ==
+					    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ?
+					    "handshake failed: it refused us" :
+					    "handshake failed: the device "
+					    "there is not the one named");
 			}
 		}
 		for (int k = 0; k < n; k++)
@@ -132,23 +159,33 @@ link_monitor(struct link *l, void *dealer)
 {
 	char ep[64];
 	void *mon;
-	int zero = 0;
+	int zero = 0, rc;
 
-	snprintf(ep, sizeof(ep), "inproc://samen-mon-%p", (void *)l);
+	snprintf(ep, sizeof(ep), "inproc://samen-mon-%llu",
+	    (unsigned long long)++monitor_seq);
 	if (zmq_socket_monitor(dealer, ep,
 	    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
 		return -errno;
-	if ((mon = zmq_socket(l->p->env.zctx, ZMQ_PAIR)) == NULL)
-		return -errno;
+	if ((mon = zmq_socket(l->p->env.zctx, ZMQ_PAIR)) == NULL) {
+		rc = -errno;
+		goto fail;
+	}
 	zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_connect(mon, ep) != 0) {
+		rc = -errno;
 		zmq_close(mon);
-		return -errno;
+		goto fail;
 	}
-	return zsock_open(&l->mon, l->p->env.loop, mon, mon_cb, l);
+	if ((rc = zsock_open(&l->mon, l->p->env.loop, mon, mon_cb, l)) == 0)
+		return 0;
+	zmq_close(mon);
+fail:
+	/* No half monitor: nobody would read its events. */
+	zmq_socket_monitor(dealer, NULL, 0);
+	return rc;
 }
 
 /* The DEALER: what the other side answers in the sessions we start. */
@@ -214,7 +251,8 @@ link_connect(struct link *l)
 	}
 	/* Monitor first: the connection may come up before we look. */
 	if ((rc = link_monitor(l, sock)) != 0)
-		log_warnx("cannot watch the connection to %s: %s", l->addr,
+		log_warnx("cannot watch the connection to %.12s at %s: %s; "
+		    "its handshakes go unseen", l->devid, l->addr,
 		    zmq_strerror(-rc));
 	if ((rc = zsock_open(&l->zs, p->env.loop, sock, dealer_cb, l)) != 0)
 		return rc;

@@ -21,9 +21,9 @@ struct link *link_add(struct peers *p, const uint8_t device[32]);
  */
 int link_connect(struct link *l);
 /*
- * Closes the link's sockets and connects afresh: libzmq does not retry
- * after a refused handshake, and may leave the socket without a pipe.
- * Returns what link_connect does.
+ * Closes the link's sockets and connects afresh: libzmq does not always
+ * retry after a refused handshake, and may keep the dead connection's
+ * pipe, where a message waits for ever.  Returns what link_connect does.
  */
 int link_reopen(struct link *l);
 /* Closes the sockets; a session of ours still running fails. */

@@ -847,13 +847,17 @@ session_start(struct peers *p, struct link *l)
 		my_digest(p, d);
 		wire_init(&w);
 		sync_put_hello(&w, s->id, d, c, n);
-		rc = session_send(s, &w);
 		/*
-		 * No pipe: the last handshake failed (say the peer did not
-		 * know us yet) and libzmq does not retry after a refusal.
-		 * A fresh socket queues the message until it connects.
+		 * The last handshake failed (say the peer did not know us
+		 * yet), or nobody watches the socket to say: libzmq may not
+		 * retry that connection, yet take messages for it and never
+		 * deliver them.  Or it left no pipe at all (-EAGAIN).  A
+		 * fresh socket queues the HELLO until it connects.
 		 */
-		if (rc == -EAGAIN && (rc = link_reopen(l)) == 0)
+		if (l->failing || l->mon == NULL)
+			rc = link_reopen(l);
+		if (rc == 0 && (rc = session_send(s, &w)) == -EAGAIN &&
+		    (rc = link_reopen(l)) == 0)
 			rc = session_send(s, &w);
 		wire_free(&w);
 	}
