@@ -59,7 +59,7 @@ CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool
+              test_client test_peer test_durable test_pool test_zap
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

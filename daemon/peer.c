@@ -75,6 +75,8 @@ tick(struct peers *p, uint64_t now)
 		if (now > s->last_ms + SESSION_IDLE_MS)
 			session_drop_inbound(p, s);
 	}
+	if (p->zap != NULL)
+		zap_tick(p->zap, now);
 }
 
 static void

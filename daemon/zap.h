@@ -1,4 +1,4 @@
-/* zap: who may connect: the ZAP handler (RFC 27) of our CURVE sockets. */
+/* zap: who may connect: the ZAP handler (RFC 27) of our CURVE sockets, and its refusals, counted and logged sparingly. */
 #ifndef SAMEN_ZAP_H
 #define SAMEN_ZAP_H
 
@@ -29,9 +29,16 @@ typedef int zap_admit_fn(void *arg, const uint8_t curve[32],
  */
 int zap_open(struct zap **out, uv_loop_t *loop, void *zctx,
     zap_admit_fn *admit, void *arg, char **cause);
-/* Every connection refused so far. */
+/*
+ * Refusals are logged the first time for an address and key, then summed
+ * up at most once a minute each ("refused N more connections from ...").
+ * Says the sums that are due at now (the loop's clock); call it now and
+ * then (each second).
+ */
+void zap_tick(struct zap *z, uint64_t now);
+/* Every connection refused so far, logged or not. */
 uint64_t zap_refused(const struct zap *z);
-/* Closes the socket and frees z. */
+/* Says the sums not said yet, closes the socket and frees z. */
 void zap_close(struct zap *z);
 
 #endif
