@@ -60,8 +60,10 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_peer.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
-              daemon/peer.c daemon/beacon.c daemon/durable.c \
-              daemon/pool.c daemon/testhook.c
+              daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
+              daemon/intake.c daemon/peerls.c daemon/zmsg.c \
+              daemon/beacon.c daemon/durable.c daemon/pool.c \
+              daemon/testhook.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
@@ -76,7 +78,7 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool
+              test_client test_peer test_durable test_pool test_zap
 UNIT_TESTS += test_notify test_metrics test_metricsfile
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

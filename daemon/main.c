@@ -477,8 +477,6 @@ synced_cb(void *arg, uint64_t done, int status)
 		store_fail(d->store);
 	store_durable(d->store, done);
 	ctl_durable(d->ctl, done, status);
-	if (d->peers != NULL)
-		peers_durable(d->peers, done, status);
 }
 
 /* Sync starts once the keys are unlocked: CURVE needs the device key. */

@@ -67,7 +67,7 @@ struct peers_env {
 	int sync_interval;		/* seconds; 0: only on demand */
 	uint64_t max_skew_ms;		/* change sets dated further ahead wait */
 	/* Syncs the lazy commits of received batches (NULL: each commit
-	 * syncs); their ACKs wait for it (peers_durable). */
+	 * syncs); their ACKs wait for it (durable_after). */
 	struct durable *durable;
 	struct peer_host host;
 };
@@ -80,18 +80,16 @@ struct peers;
  * failure returns a negative code and *cause (free with free()).
  */
 int peers_open(struct peers **out, const struct peers_env *env, char **cause);
-/* Closes every socket; sessions in flight are dropped (nothing half
- * stored: each batch is one transaction). */
+/*
+ * Closes every socket; sessions in flight are dropped (nothing half
+ * stored: each batch is one transaction), and their ACKs still waiting
+ * are taken off env.durable, which must not be freed yet (durable_close
+ * may have run: it frees only at the loop's next turn).
+ */
 void peers_close(struct peers *p);
 /* Re-reads the peers table and the host's members: call after a change. */
 void peers_refresh(struct peers *p);
 void peers_set_interval(struct peers *p, int seconds);
-/*
- * The disk has every lazy commit up to ticket done (durable.h): sends the
- * ACKs that waited for it.  status != 0: a sync failed, and every session
- * with an ACK waiting for a later commit ends with a storage error.
- */
-void peers_durable(struct peers *p, uint64_t done, int status);
 /* Local writes committed: with periodic sync on, pass them on soon. */
 void peers_nudge(struct peers *p);
 
@@ -102,7 +100,48 @@ void peers_nudge(struct peers *p);
  * SAMEN_EINVAL if it (or every peer) has no address.
  */
 int peers_sync(struct peers *p, const uint8_t *device, struct wbuf *w);
-/* The body of peer ls (docs/api.md). */
+
+/* What peer ls shows of a stored peer's connection. */
+enum peers_conn {
+	PEERS_IDLE,		/* no address, nothing heard from it */
+	PEERS_INBOUND,		/* no address: it connects to us */
+	PEERS_CONNECTING,	/* no handshake done on our connection */
+	PEERS_CONNECTED
+};
+
+enum peers_run { PEERS_RUNNING, PEERS_DONE, PEERS_FAILED };
+
+/* The latest session we started with a peer, as it stands. */
+struct peers_session_stat {
+	uint64_t round;
+	enum peers_run state;
+	char *error;			/* NULL: none */
+	uint64_t sent, received, rejected;
+	uint64_t bytes_sent, bytes_received;
+	int in_sync;
+};
+
+/* One stored peer, as peer ls shows it (docs/api.md). */
+struct peers_stat {
+	uint8_t device[32];
+	char *addr;			/* NULL: none (it connects to us) */
+	enum peers_conn conn;
+	uint64_t last_sync_ms;		/* wall clock; 0: never */
+	uint64_t sent, received, rejected;	/* all sessions, as stored */
+	uint8_t digest[32];		/* its replica digest, last seen */
+	int has_digest;
+	int has_session;		/* 0: we started none since start-up */
+	struct peers_session_stat session;
+};
+
+/*
+ * Every stored peer with the state of its link and of the latest session
+ * we started, in the peers table's order.  Returns 0 with *out (free with
+ * peers_snapshot_free()) and *n, or a negative code.
+ */
+int peers_snapshot(struct peers *p, struct peers_stat **out, size_t *n);
+void peers_snapshot_free(struct peers_stat *st, size_t n);
+/* The body of peer ls (docs/api.md), from peers_snapshot. */
 int peers_put_ls(struct peers *p, struct wbuf *w);
 
 /*

@@ -1,4 +1,4 @@
-/* test_peer: the checks a BATCH gets on the thread pool, and the queue of a session whose batches are in flight. */
+/* test_peer: the sync layer's intake (pool checks, queue, groups, ACKs after the disk), its schedule and its snapshot. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
 #include "../../daemon/peer.c"
+#include "../../daemon/session.c"
+#include "../../daemon/intake.c"
 
 #define NBATCH 8
 #define PER_BATCH 32
@@ -164,9 +168,9 @@ test_check_one(void **state)
 }
 
 /*
- * A peers and a session just real enough for receive() and the pool, and
- * a store in a directory of its own that holds the chain's key, as a
- * member's does (the pool reads the chunks ahead with it).
+ * A peers and a session just real enough for intake_receive() and the
+ * pool, and a store in a directory of its own that holds the chain's key,
+ * as a member's does (the pool reads the chunks ahead with it).
  */
 struct qworld {
 	uv_loop_t loop;
@@ -188,6 +192,7 @@ qworld_open(struct qworld *w, int state)
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->p.env.loop = &w->loop;
+	w->p.wall_ms = clock_wall_ms;
 	pool_lane_init(&w->p.checks, &w->loop, pool_width());
 	uv_idle_init(&w->loop, &w->p.drainer);
 	w->p.drainer.data = &w->p;
@@ -225,7 +230,7 @@ qworld_open(struct qworld *w, int state)
 	}
 }
 
-/* Every batch arrives; receive() copies it, so each buffer is wiped and
+/* Every batch arrives; intake_receive() copies it, so each buffer is wiped and
  * freed at once, as a ZeroMQ frame would be. */
 static void
 qworld_receive_all(struct qworld *w)
@@ -235,7 +240,7 @@ qworld_receive_all(struct qworld *w)
 
 		assert_int_equal(sync_decode(&m, wire_data(&w->msgs[b]),
 		    wire_len(&w->msgs[b])), 0);
-		receive(w->s, &m, wire_data(&w->msgs[b]),
+		intake_receive(w->s, &m, wire_data(&w->msgs[b]),
 		    wire_len(&w->msgs[b]));
 		sync_msg_free(&m);
 		memset((void *)(uintptr_t)wire_data(&w->msgs[b]), 0,
@@ -274,7 +279,7 @@ test_session_freed_while_checking(void **state)
 
 	(void)state;
 	assert_non_null(w);
-	qworld_open(w, S_RUNNING);
+	qworld_open(w, SESSION_RUNNING);
 	qworld_receive_all(w);
 	assert_int_equal(w->s->nqueued, NBATCH);
 	assert_true(w->s->qhead->busy);
@@ -300,7 +305,7 @@ test_queue_keeps_arrival_order(void **state)
 
 	(void)state;
 	assert_non_null(w);
-	qworld_open(w, S_DONE);
+	qworld_open(w, SESSION_DONE);
 	w->p.inbound = NULL;	/* the drainer must not see it */
 	qworld_receive_all(w);
 	/* Let the pool finish everything, without the drainer. */
@@ -337,7 +342,7 @@ test_queue_keeps_arrival_order(void **state)
 	free(w);
 }
 
-/* The host of test_batches_grouped: counts what the peer asks of it. */
+/* The host of the tests that store: counts what the peer asks of it. */
 struct ghost {
 	int merges, stored, rolled_back;
 };
@@ -367,42 +372,50 @@ ghost_digest(void *arg, uint8_t out[32])
 }
 
 /*
- * Batches that are ready together are stored by one commit (GROUP_MAX at
- * a time), each ACKed after it, in order; the rest wait for the next call.
+ * What a responder that stores needs besides a qworld: a host that counts
+ * (g), a link, and a ROUTER for its ACKs that drops them (no such peer),
+ * counted in bytes_sent all the same.
  */
-static void
-test_batches_grouped(void **state)
-{
-	struct qworld *w = malloc(sizeof(*w));
-	struct link l;
+struct serving {
 	struct ghost g;
-	struct store *st;
-	struct store_stats ss;
-	struct wbuf ack;
-	uint8_t d[32];
-	void *ctx, *router;
+	struct link l;
+	void *ctx;
+};
 
-	(void)state;
-	assert_non_null(w);
-	qworld_open(w, S_RUNNING);
-	st = w->st;
-	memset(&g, 0, sizeof(g));
-	w->p.env.host.arg = &g;
+static void
+serving_open(struct qworld *w, struct serving *sv)
+{
+	void *router;
+
+	memset(sv, 0, sizeof(*sv));
+	w->p.env.host.arg = &sv->g;
 	w->p.env.host.merge = ghost_merge;
 	w->p.env.host.stored = ghost_stored;
 	w->p.env.host.digest = ghost_digest;
-	/* A responder whose ACKs go to a ROUTER that drops them (no such
-	 * peer), counted in bytes_sent. */
-	ctx = zmq_ctx_new();
-	router = zmq_socket(ctx, ZMQ_ROUTER);
+	sv->ctx = zmq_ctx_new();
+	router = zmq_socket(sv->ctx, ZMQ_ROUTER);
 	assert_int_equal(zmq_bind(router, "inproc://test-peer"), 0);
 	assert_int_equal(zsock_open(&w->p.router, &w->loop, router, NULL,
 	    NULL), 0);
-	memset(&l, 0, sizeof(l));
-	w->s->link = &l;
+	sv->l.p = &w->p;
+	w->s->link = &sv->l;
 	w->s->rid_len = 1;
 	w->s->rid[0] = 'x';
+}
 
+static void
+serving_close(struct qworld *w, struct serving *sv)
+{
+	zsock_close(w->p.router);
+	qworld_close(w);
+	zmq_ctx_term(sv->ctx);
+}
+
+/* Every batch arrives, and the loop runs until the pool checked them all
+ * (the drainer kept out: the tests drain by hand). */
+static void
+qworld_receive_checked(struct qworld *w)
+{
 	w->p.inbound = NULL;	/* the drainer must not see it */
 	qworld_receive_all(w);
 	while (w->s->qhead != NULL) {
@@ -414,42 +427,385 @@ test_batches_grouped(void **state)
 			break;
 		uv_run(&w->loop, UV_RUN_ONCE);
 	}
+}
+
+/* The bytes of the ACK of one of qworld's batches. */
+static size_t
+ack_len(const struct qworld *w)
+{
+	struct wbuf ack;
+	uint8_t d[32];
+	size_t n;
+
+	ghost_digest(NULL, d);
+	wire_init(&ack);
+	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
+	n = wire_len(&ack);
+	wire_free(&ack);
+	return n;
+}
+
+/*
+ * Batches that are ready together are stored by one commit (GROUP_MAX at
+ * a time), each ACKed after it, in order; the rest wait for the next call.
+ */
+static void
+test_batches_grouped(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct store *st;
+	struct store_stats ss;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	st = w->st;
+	serving_open(w, &sv);
+	qworld_receive_checked(w);
 	/* The pool read every chunk ahead, and no copy of the key is left. */
 	for (struct pending *q = w->s->qhead; q != NULL; q = q->next) {
 		assert_null(q->key);
 		for (uint32_t i = 0; i < q->m.ncs; i++)
 			assert_non_null(q->cs[i].op.chunks);
 	}
-	ghost_digest(NULL, d);
-	wire_init(&ack);
-	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
 
 	assert_int_equal(drain(w->s), 1);
 	assert_int_equal(w->s->nqueued, NBATCH - GROUP_MAX);
-	assert_int_equal(g.stored, 1);
-	assert_int_equal(g.merges, 1);
+	assert_int_equal(sv.g.stored, 1);
+	assert_int_equal(sv.g.merges, 1);
 	assert_int_equal(w->s->received, GROUP_MAX * PER_BATCH);
-	assert_int_equal(w->s->bytes_sent, GROUP_MAX * wire_len(&ack));
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
 	assert_int_equal(store_stats(st, &ss), 0);
 	assert_int_equal(ss.changesets, GROUP_MAX * PER_BATCH);
-	assert_int_equal(w->s->state, S_RUNNING);
+	assert_int_equal(w->s->state, SESSION_RUNNING);
 	while (drain(w->s) == 1)
 		;
 	assert_null(w->s->qhead);
-	assert_int_equal(g.stored, NBATCH / GROUP_MAX);
-	assert_int_equal(g.rolled_back, 0);
+	assert_int_equal(sv.g.stored, NBATCH / GROUP_MAX);
+	assert_int_equal(sv.g.rolled_back, 0);
 	assert_int_equal(w->s->received, NBATCH * PER_BATCH);
-	assert_int_equal(w->s->bytes_sent, NBATCH * wire_len(&ack));
+	assert_int_equal(w->s->bytes_sent, NBATCH * ack_len(w));
 	assert_int_equal(store_stats(st, &ss), 0);
 	assert_int_equal(ss.changesets, NBATCH * PER_BATCH);
 	assert_int_equal(ss.records, NBATCH * PER_BATCH);
 	assert_int_equal(ss.bad, 0);
 
-	wire_free(&ack);
 	session_free(w->s);
-	zsock_close(w->p.router);
+	serving_close(w, &sv);
+	free(w);
+}
+
+/* What durable told, for the ACK tests. */
+struct told {
+	int n, status;
+};
+
+static void
+told_cb(void *arg, uint64_t done, int status)
+{
+	struct told *t = arg;
+
+	(void)done;
+	t->n++;
+	t->status = status;
+}
+
+/* A durable that syncs path (a FIFO: every sync fails). */
+static struct durable *
+durable_on(struct qworld *w, const char *name, int fifo, struct told *t)
+{
+	struct durable *d;
+	char path[64], *cause = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+	if (fifo)
+		assert_int_equal(mkfifo(path, 0600), 0);
+	else {
+		assert_true((fd = open(path, O_CREAT | O_RDWR, 0600)) >= 0);
+		close(fd);
+	}
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(durable_open(&d, &w->loop, path, told_cb, t, &cause),
+	    0);
+	w->p.env.durable = d;
+	return d;
+}
+
+static void
+durable_done_with(struct qworld *w, struct durable *d, const char *name)
+{
+	char path[64];
+
+	durable_close(d);
+	w->p.env.durable = NULL;
+	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+	unlink(path);
+}
+
+/*
+ * With lazy commits, a stored group's ACKs wait for durable: none goes
+ * out before the disk has its commit, then all of them, in order.  A
+ * session that ends forgets the ACKs still waiting: none is sent after.
+ */
+static void
+test_acks_wait_for_the_disk(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct durable *d;
+	struct told t;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	serving_open(w, &sv);
+	d = durable_on(w, "wal", 0, &t);
+	qworld_receive_checked(w);
+
+	assert_int_equal(drain(w->s), 1);
+	assert_int_equal(sv.g.stored, 1);
+	assert_int_equal(w->s->bytes_sent, 0);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	assert_int_equal(durable_waiting(d), GROUP_MAX);
+	for (int i = 0; i < 5000 && w->s->nacks > 0; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(t.status, 0);
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
+	assert_int_equal(w->s->state, SESSION_RUNNING);
+
+	/* The next group is stored; the session ends before its sync. */
+	assert_int_equal(drain(w->s), 0);
+	assert_int_equal(sv.g.stored, 2);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	assert_int_equal(durable_waiting(d), GROUP_MAX);
+	session_end(w->s, 0, "gone");
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	for (int i = 0; i < 200; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(w->s->bytes_sent, GROUP_MAX * ack_len(w));
+
+	durable_done_with(w, d, "wal");
+	session_free(w->s);
+	serving_close(w, &sv);
+	free(w);
+}
+
+/*
+ * A failed sync: the session whose ACKs waited for it ends with the
+ * storage error (an ERROR to the peer), and no ACK goes out.
+ */
+static void
+test_acks_fail_with_the_disk(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	struct durable *d;
+	struct told t;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_RUNNING);
+	serving_open(w, &sv);
+	d = durable_on(w, "fifo", 1, &t);
+	qworld_receive_checked(w);
+
+	assert_int_equal(drain(w->s), 1);
+	assert_int_equal(w->s->nacks, GROUP_MAX);
+	for (int i = 0; i < 5000 && t.n == 0; i++)
+		uv_run(&w->loop, UV_RUN_NOWAIT), usleep(1000);
+	assert_int_equal(t.status, SAMEN_ESTORE);
+	assert_int_equal(w->s->state, SESSION_FAILED);
+	assert_string_equal(w->s->error, "storage error");
+	assert_int_equal(w->s->nacks, 0);
+	assert_int_equal(durable_waiting(d), 0);
+	/* What went out is the ERROR, not an ACK. */
+	assert_true(w->s->bytes_sent > 0);
+	assert_true(w->s->bytes_sent < ack_len(w) * 2);
+
+	durable_done_with(w, d, "fifo");
+	session_free(w->s);
+	serving_close(w, &sv);
+	free(w);
+}
+
+/* A wall clock that the test sets. */
+static uint64_t fake_wall;
+
+static uint64_t
+fake_wall_ms(void)
+{
+	return fake_wall;
+}
+
+/*
+ * The schedule runs on the loop's monotonic clock: a session whose last
+ * message came "now" survives a tick after the wall clock stepped back
+ * an hour (or ahead two), and one idle for SESSION_IDLE_MS of the loop's
+ * clock still ends, ours and one a peer started; the retry of ours is a
+ * deadline on that clock too.
+ */
+static void
+test_tick_monotonic(void **state)
+{
+	uv_loop_t loop;
+	struct peers p;
+	struct link l, *links[1] = { &l };
+	struct session *out, *in;
+	uint64_t now;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	memset(&p, 0, sizeof(p));
+	memset(&l, 0, sizeof(l));
+	p.env.loop = &loop;
+	p.wall_ms = fake_wall_ms;
+	p.links = links;
+	p.nlinks = 1;
+	l.p = &p;
+	randombytes_buf(l.device, sizeof(l.device));
+	devid_encode(l.devid, l.device);
+	fake_wall = clock_wall_ms();
+	uv_update_time(&loop);
+	now = uv_now(&loop);
+	out = l.out = session_new(&p, &l, 1, 1);
+	in = p.inbound = session_new(&p, &l, 0, 2);
+
+	fake_wall -= 3600 * 1000;
+	tick(&p, now);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+	fake_wall += 2 * 3600 * 1000;
+	tick(&p, now + 1000);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+
+	tick(&p, now + SESSION_IDLE_MS);
+	assert_int_equal(out->state, SESSION_RUNNING);
+	assert_ptr_equal(p.inbound, in);
+	tick(&p, now + SESSION_IDLE_MS + 1);
+	assert_int_equal(out->state, SESSION_FAILED);
+	assert_string_equal(out->error, "the peer did not answer");
+	assert_null(p.inbound);
+	assert_int_equal(l.next_sync_ms, uv_now(&loop) + RETRY_MS);
+
+	session_free(out);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The entry of device in a snapshot; it must be there. */
+static const struct peers_stat *
+stat_of(const struct peers_stat *st, size_t n, const uint8_t device[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(st[i].device, device, 32) == 0)
+			return &st[i];
+	fail_msg("a peer is missing from the snapshot");
+	return NULL;
+}
+
+/*
+ * peers_snapshot: every stored peer, with what peer
+ * ls shows of it: its link's state, the stored counters, the latest
+ * session of ours; a device we admit but do not store is not in it.
+ */
+static void
+test_snapshot(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct link *la, *lb, *lm;
+	struct peers_stat *st;
+	const struct peers_stat *e;
+	struct wbuf body;
+	uint8_t a[32], b[32], c[32], m[32], dig[32];
+	size_t n;
+
+	(void)state;
+	assert_non_null(w);
+	qworld_open(w, SESSION_DONE);
+	session_free(w->s);
+	w->p.inbound = NULL;
+	for (int i = 0; i < NBATCH; i++)
+		wire_free(&w->msgs[i]);
+	randombytes_buf(a, 32);
+	randombytes_buf(b, 32);
+	randombytes_buf(c, 32);
+	randombytes_buf(m, 32);
+	memset(dig, 9, sizeof(dig));
+	/* a: ours to connect to, connected, one session done; b: connects
+	 * to us; c: never heard of; m: a member only. */
+	assert_int_equal(store_peer_put(w->st, a, "tcp://10.0.0.1:7400"), 0);
+	assert_int_equal(store_peer_put(w->st, b, NULL), 0);
+	assert_int_equal(store_peer_put(w->st, c, NULL), 0);
+	assert_int_equal(store_peer_note(w->st, a, 1700000000000ULL, dig, 3,
+	    4, 1), 0);
+	la = link_add(&w->p, a);
+	lb = link_add(&w->p, b);
+	lm = link_add(&w->p, m);
+	la->up = 1;
+	lb->heard = 1;
+	lm->heard = 1;
+	la->out = session_new(&w->p, la, 1, 7);
+	la->out->round = 5;
+	la->out->state = SESSION_FAILED;
+	la->out->error = xstrdup("the peer did not answer");
+	la->out->sent = 10;
+	la->out->received = 20;
+	la->out->rejected = 2;
+	la->out->bytes_sent = 100;
+	la->out->bytes_received = 200;
+
+	assert_int_equal(peers_snapshot(&w->p, &st, &n), 0);
+	assert_int_equal(n, 3);
+	e = stat_of(st, n, a);
+	assert_string_equal(e->addr, "tcp://10.0.0.1:7400");
+	assert_int_equal(e->conn, PEERS_CONNECTED);
+	assert_int_equal(e->last_sync_ms, 1700000000000ULL);
+	assert_int_equal(e->sent, 3);
+	assert_int_equal(e->received, 4);
+	assert_int_equal(e->rejected, 1);
+	assert_true(e->has_digest);
+	assert_memory_equal(e->digest, dig, 32);
+	assert_true(e->has_session);
+	assert_int_equal(e->session.round, 5);
+	assert_int_equal(e->session.state, PEERS_FAILED);
+	assert_string_equal(e->session.error, "the peer did not answer");
+	assert_int_equal(e->session.sent, 10);
+	assert_int_equal(e->session.received, 20);
+	assert_int_equal(e->session.rejected, 2);
+	assert_int_equal(e->session.bytes_sent, 100);
+	assert_int_equal(e->session.bytes_received, 200);
+	assert_false(e->session.in_sync);
+	e = stat_of(st, n, b);
+	assert_null(e->addr);
+	assert_int_equal(e->conn, PEERS_INBOUND);
+	assert_int_equal(e->last_sync_ms, 0);
+	assert_false(e->has_digest);
+	assert_false(e->has_session);
+	e = stat_of(st, n, c);
+	assert_int_equal(e->conn, PEERS_IDLE);
+	/* Not connected (yet): connecting. */
+	la->up = 0;
+	peers_snapshot_free(st, n);
+	assert_int_equal(peers_snapshot(&w->p, &st, &n), 0);
+	assert_int_equal(stat_of(st, n, a)->conn, PEERS_CONNECTING);
+	peers_snapshot_free(st, n);
+
+	/* peer ls renders it: an array of three maps of nine. */
+	wire_init(&body);
+	assert_int_equal(peers_put_ls(&w->p, &body), 0);
+	assert_int_equal(wire_data(&body)[0], 0x93);
+	assert_int_equal(wire_data(&body)[1], 0x89);
+	wire_free(&body);
+
+	for (size_t i = 0; i < w->p.nlinks; i++)
+		link_free(w->p.links[i]);
+	free(w->p.links);
 	qworld_close(w);
-	zmq_ctx_term(ctx);
 	free(w);
 }
 
@@ -461,6 +817,10 @@ main(void)
 		cmocka_unit_test(test_session_freed_while_checking),
 		cmocka_unit_test(test_queue_keeps_arrival_order),
 		cmocka_unit_test(test_batches_grouped),
+		cmocka_unit_test(test_acks_wait_for_the_disk),
+		cmocka_unit_test(test_acks_fail_with_the_disk),
+		cmocka_unit_test(test_tick_monotonic),
+		cmocka_unit_test(test_snapshot),
 	};
 
 	if (sodium_init() < 0)
