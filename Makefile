@@ -45,7 +45,7 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/ops.c proto/merge.c proto/sync.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
-LIB_SRC    := lib/clock.c
+LIB_SRC    := lib/clock.c lib/datadir.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
@@ -57,7 +57,7 @@ CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool
+              test_client test_peer test_durable test_pool test_datadir
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

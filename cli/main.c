@@ -1,6 +1,5 @@
 /* main: samen's entry point: global options, the command table, dispatch. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "datadir.h"
 #include "protocol.h"
 #include "util.h"
 #include "version.h"
@@ -139,40 +139,6 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return CMD_EXIT_USAGE;
-}
-
-/*
- * -d, else $SAMEN_HOME, else $XDG_DATA_HOME/samen, else
- * ~/.local/share/samen.  Returns a new string without trailing slashes, or
- * NULL when there is no home to start from.
- */
-static char *
-data_dir(const char *opt)
-{
-	const char *s, *home;
-	struct passwd *pw;
-	char *dir;
-	size_t n;
-
-	if (opt != NULL && *opt != '\0')
-		dir = xstrdup(opt);
-	else if ((s = getenv("SAMEN_HOME")) != NULL && *s != '\0')
-		dir = xstrdup(s);
-	else if ((s = getenv("XDG_DATA_HOME")) != NULL && *s != '\0')
-		dir = xasprintf("%s/samen", s);
-	else {
-		if ((home = getenv("HOME")) == NULL || *home == '\0') {
-			if ((pw = getpwuid(getuid())) == NULL ||
-			    pw->pw_dir == NULL || *pw->pw_dir == '\0')
-				return NULL;
-			home = pw->pw_dir;
-		}
-		dir = xasprintf("%s/.local/share/samen", home);
-	}
-	n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		dir[--n] = '\0';
-	return dir;
 }
 
 /*
@@ -343,7 +309,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (e->exec != cmd_help) {
-		if ((dir = data_dir(diropt)) == NULL) {
+		if ((dir = datadir_find(diropt)) == NULL) {
 			rc = usage_error("no data directory: use -d DIR or "
 			    "set SAMEN_HOME");
 			goto out;

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "conf.h"
 #include "ctl.h"
+#include "datadir.h"
 #include "durable.h"
 #include "error.h"
 #include "index.h"
@@ -100,20 +101,6 @@ usage(FILE *f)
 	    "      --check-config print the normalised configuration and exit\n"
 	    "  -h, --help         this help\n"
 	    "      --version      print the version\n");
-}
-
-static char *
-default_dir(void)
-{
-	const char *s;
-
-	if ((s = getenv("SAMEN_HOME")) != NULL && *s)
-		return xstrdup(s);
-	if ((s = getenv("XDG_DATA_HOME")) != NULL && *s)
-		return xasprintf("%s/samen", s);
-	if ((s = getenv("HOME")) != NULL && *s)
-		return xasprintf("%s/.local/share/samen", s);
-	return NULL;
 }
 
 /* Holds the data directory: one daemon per directory, ever. */
@@ -539,13 +526,19 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char *dir = NULL;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "d:c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			free(d->dir);
-			d->dir = xstrdup(optarg);
+			/* As samen: an empty -d is a mistake, not a default. */
+			if (*optarg == '\0') {
+				fprintf(stderr, "samend: -d needs a "
+				    "directory\n");
+				exit(2);
+			}
+			dir = optarg;
 			break;
 		case 'c':
 			free(d->conf_path);
@@ -584,6 +577,8 @@ parse_args(struct samend *d, int argc, char **argv, int *check_config,
 		usage(stderr);
 		exit(2);
 	}
+	/* The same lookup as samen's, so that both find one directory. */
+	d->dir = datadir_find(dir);
 }
 
 /* The data directory must exist and be ours alone. */
@@ -626,7 +621,6 @@ main(int argc, char **argv)
 	d.lock_fd = d.ready_fd = -1;
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
-	d.dir = default_dir();
 	parse_args(&d, argc, argv, &check_config, &daemon);
 	log_init(1, LOG_LEVEL_INFO, "samend");
 	if (store_global_init() != 0)
