@@ -49,7 +49,7 @@ LIB_SRC    := lib/clock.c lib/datadir.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
-              daemon/pool.c daemon/testhook.c
+              daemon/pool.c daemon/testhook.c daemon/ckpt.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
