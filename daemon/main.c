@@ -174,12 +174,35 @@ set_log_level(struct samend *d)
 	    (enum log_level)level);
 }
 
-/* The data directory must exist and be ours alone. */
+/*
+ * Files of the data directory that hold the device's keys or its replica.
+ * A copy or a restore may have loosened them; samend makes them its
+ * owner's alone again before it reads them, since SQLite gives a new WAL
+ * and shm the database's own mode, whatever the umask.
+ */
+static const char *const private_files[] = {
+	"keys", DB_FILE, DB_FILE "-wal", DB_FILE "-shm",
+};
+
+/* Takes the group's and others' bits off path, whose lstat is st. */
+static void
+make_private(const char *path, const struct stat *st, mode_t want)
+{
+	if ((st->st_mode & 077) == 0)
+		return;
+	log_warnx("%s was accessible to other users (mode %03o); setting it "
+	    "to %04o", path, (unsigned)(st->st_mode & 0777), (unsigned)want);
+	if (chmod(path, want) != 0)
+		fatal("chmod %s", path);
+}
+
+/* The data directory must exist and be ours alone, with its files. */
 static void
 check_dir(struct samend *d)
 {
 	struct stat st;
-	char *resolved;
+	char *resolved, *path;
+	size_t i;
 
 	if (stat(d->dir, &st) != 0) {
 		if (errno == ENOENT)
@@ -189,11 +212,17 @@ check_dir(struct samend *d)
 	}
 	if (!S_ISDIR(st.st_mode))
 		fatalx("%s is not a directory", d->dir);
-	if ((st.st_mode & 077) != 0) {
-		log_warnx("%s was accessible to other users (mode %03o); "
-		    "setting it to 0700", d->dir, st.st_mode & 0777);
-		if (chmod(d->dir, 0700) != 0)
-			fatal("chmod %s", d->dir);
+	make_private(d->dir, &st, 0700);
+	/* Regular files only: a link's target may be anyone's to set. */
+	for (i = 0; i < sizeof(private_files) / sizeof(private_files[0]);
+	    i++) {
+		path = xasprintf("%s/%s", d->dir, private_files[i]);
+		if (lstat(path, &st) != 0) {
+			if (errno != ENOENT)
+				fatal("%s", path);
+		} else if (S_ISREG(st.st_mode))
+			make_private(path, &st, 0600);
+		free(path);
 	}
 	/* We chdir("/") when detaching: keep an absolute path. */
 	if ((resolved = realpath(d->dir, NULL)) == NULL)
@@ -572,6 +601,10 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = d.ready_fd = -1;
+	/*
+	 * What samend creates is its owner's alone: a new samen.db (and so
+	 * its WAL and shm), the lock, the pid file, the control socket.
+	 */
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -605,7 +638,7 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
 
-	/* 2. The data directory: ours, locked, the identity readable. */
+	/* 2. The data directory: ours alone, locked, the identity readable. */
 	check_dir(&d);
 	lock_dir(&d);
 	if (vault_open(&d.vault, d.dir, &cause) != 0)
