@@ -28,7 +28,14 @@ OPT      ?= -O1
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Werror
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto -Ilib -Idaemon -Icli
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# Each part sees only the headers it may use, so that a cli/ file that
+# includes a daemon/ header (or proto/ one of lib/) does not build: proto/
+# its own; lib/ proto's too; the daemon and the CLI their own beside both.
+PROTO_INC  := -Iproto
+LIB_INC    := -Iproto -Ilib
+DAEMON_INC := -Iproto -Ilib -Idaemon
+CLI_INC    := -Iproto -Ilib -Icli
 CFLAGS   += -std=c11 -g $(OPT) $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -51,30 +58,38 @@ DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c daemon/ckpt.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
-              cli/cmd.c
+CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c
+CLI_SRC    := cli/main.c $(CLI_LIB)
 
-UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
+# Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
+UNIT_CLI   := test_reply test_zmtp test_client test_datadir
+UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
-              test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool test_datadir
+              test_index test_sync test_peer test_durable test_pool
+UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 PROTO_OBJ  := $(call obj,$(PROTO_SRC) $(LIB_SRC))
 DAEMON_LIB_OBJ := $(call obj,$(DAEMON_LIB))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+CLI_LIB_OBJ := $(call obj,$(CLI_LIB))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 
-.PHONY: all deps test unit system demo bench clean format check-format fuzz
+.PHONY: all deps test run-tests unit system demo bench clean format fuzz
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
 
+$(BUILD)/proto/%.o: INC := $(PROTO_INC)
+$(BUILD)/lib/%.o: INC := $(LIB_INC)
+$(BUILD)/daemon/%.o: INC := $(DAEMON_INC)
+$(BUILD)/cli/%.o: INC := $(CLI_INC)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(INC) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/samend: $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -83,13 +98,22 @@ $(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) $^ $(CLI_LIBS) -o $@
 
 # Unit tests may #include the module's .c to reach its statics; they link
-# every proto object and the daemon's modules (not main.c), and drop the
-# object of any module they include.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+# the proto and lib objects and their side's modules (not main.c), and drop
+# the object of any module they include.  $(call unit_link,INC,OBJS,LIBS)
+unit_link = $(CC) $(CPPFLAGS) $(1) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(filter-out $(shell sed -n \
+	    's|^\#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(2)) \
+	    $(3) -lcmocka -o $@
+
+$(addprefix $(BUILD)/tests/unit/,$(UNIT_DAEMON)): $(BUILD)/tests/unit/%: \
+    tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(filter-out $(shell sed -n 's|^#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(PROTO_OBJ) $(DAEMON_LIB_OBJ)) \
-	    $(LDLIBS) -lcmocka -o $@
+	$(call unit_link,$(DAEMON_INC),$(PROTO_OBJ) $(DAEMON_LIB_OBJ),$(LDLIBS))
+
+$(addprefix $(BUILD)/tests/unit/,$(UNIT_CLI)): $(BUILD)/tests/unit/%: \
+    tests/unit/%.c $(PROTO_OBJ) $(CLI_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call unit_link,$(CLI_INC),$(PROTO_OBJ) $(CLI_LIB_OBJ),$(CLI_LIBS))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -124,6 +148,10 @@ run-tests: all $(UNIT_BIN)
 unit: deps
 	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined all $(addprefix $(TEST_BUILD)/tests/unit/,$(UNIT_TESTS))
 	@tests/run-tests.sh $(TEST_BUILD) unit
+
+system: deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined all
+	@tests/run-tests.sh $(TEST_BUILD) system
 
 demo: deps all
 	@tests/demo.sh $(BUILD)
@@ -223,20 +251,20 @@ bench-build:
 
 bench-tools: all $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
 
-# gen and storm link the daemon's modules (not main.c) for the store; the
-# others only the proto objects.
+# gen and storm link the daemon's modules (not main.c) for the store, and
+# see the daemon's headers; the others only the proto and lib objects.
 BENCH_STORE := gen storm
 $(addprefix $(BUILD)/bench/,$(BENCH_STORE)): $(BUILD)/bench/%: bench/%.c \
     $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
 
 $(addprefix $(BUILD)/bench/,$(filter-out $(BENCH_STORE),$(BENCH_TOOLS))): \
     $(BUILD)/bench/%: bench/%.c $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(PROTO_OBJ) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(PROTO_OBJ) $(LDLIBS) -o $@
 
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_BENCH)"
