@@ -58,11 +58,14 @@ DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c daemon/ckpt.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c
+CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
+              cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
+              cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
+              cli/cmd_circle.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
-UNIT_CLI   := test_reply test_zmtp test_client test_datadir
+UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_sync test_peer test_durable test_pool
