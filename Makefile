@@ -80,7 +80,7 @@ CLI_LIB_OBJ := $(call obj,$(CLI_LIB))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 
-.PHONY: all deps test run-tests unit system demo bench clean format fuzz
+.PHONY: all deps test run-tests unit system demo bench clean fuzz
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -162,9 +162,6 @@ demo: deps all
 
 clean:
 	rm -rf build
-
-format:
-	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h
 
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,
