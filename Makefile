@@ -65,7 +65,8 @@ CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
-UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir
+UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
+              test_passphrase test_keyfile
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_sync test_peer test_durable test_pool
