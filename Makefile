@@ -90,6 +90,8 @@ $(BUILD)/proto/%.o: INC := $(PROTO_INC)
 $(BUILD)/lib/%.o: INC := $(LIB_INC)
 $(BUILD)/daemon/%.o: INC := $(DAEMON_INC)
 $(BUILD)/cli/%.o: INC := $(CLI_INC)
+# Helpers that several unit tests of the daemon share (tests/unit/*.o).
+$(BUILD)/tests/%.o: INC := $(DAEMON_INC)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -103,9 +105,12 @@ $(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
 
 # Unit tests may #include the module's .c to reach its statics; they link
 # the proto and lib objects and their side's modules (not main.c), and drop
-# the object of any module they include.  $(call unit_link,INC,OBJS,LIBS)
+# the object of any module they include.  A helper object that several
+# tests share (tests/unit/*.o, given as a prerequisite) is linked too.
+# $(call unit_link,INC,OBJS,LIBS)
 unit_link = $(CC) $(CPPFLAGS) $(1) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -MMD -MP $< $(filter-out $(shell sed -n \
+	    -MMD -MP $< $(filter $(BUILD)/tests/unit/%.o,$^) \
+	    $(filter-out $(shell sed -n \
 	    's|^\#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(2)) \
 	    $(3) -lcmocka -o $@
 
