@@ -34,7 +34,14 @@ OPT      ?= -O1
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Werror
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto -Ilib -Idaemon -Icli
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# Each part sees only the headers it may use, so that a cli/ file that
+# includes a daemon/ header (or proto/ one of lib/) does not build: proto/
+# its own; lib/ proto's too; the daemon and the CLI their own beside both.
+PROTO_INC  := -Iproto
+LIB_INC    := -Iproto -Ilib
+DAEMON_INC := -Iproto -Ilib -Idaemon
+CLI_INC    := -Iproto -Ilib -Icli
 CFLAGS   += -std=c11 -g $(OPT) $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -51,7 +58,7 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/ops.c proto/merge.c proto/sync.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
-LIB_SRC    := lib/clock.c
+LIB_SRC    := lib/clock.c lib/datadir.c
 # The store is one module in several files (daemon/store_int.h).
 STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
@@ -63,40 +70,54 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
               daemon/intake.c daemon/peerls.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
-              daemon/testhook.c
+              daemon/testhook.c daemon/ckpt.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
-              cli/cmd.c
+CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
+              cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
+              cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
+              cli/cmd_circle.c
+CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
 STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
                test_store_peer
-UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
+# Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
+UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
+              test_passphrase test_keyfile
+UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
-              test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool test_zap
-UNIT_TESTS += test_notify test_metrics test_metricsfile
+              test_index test_sync test_peer test_durable test_pool test_zap \
+              test_notify test_metrics test_metricsfile
+UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 PROTO_OBJ  := $(call obj,$(PROTO_SRC) $(LIB_SRC))
 DAEMON_LIB_OBJ := $(call obj,$(DAEMON_LIB))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+CLI_LIB_OBJ := $(call obj,$(CLI_LIB))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 
-.PHONY: all deps test unit system demo bench clean format check-format fuzz
+.PHONY: all deps test run-tests unit system demo bench clean fuzz
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
 
+$(BUILD)/proto/%.o: INC := $(PROTO_INC)
+$(BUILD)/lib/%.o: INC := $(LIB_INC)
+$(BUILD)/daemon/%.o: INC := $(DAEMON_INC)
+$(BUILD)/cli/%.o: INC := $(CLI_INC)
+# Helpers that several unit tests of the daemon share (tests/unit/*.o).
+$(BUILD)/tests/%.o: INC := $(DAEMON_INC)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(INC) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/samend: $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -105,15 +126,25 @@ $(BUILD)/samen: $(CLI_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) $^ $(CLI_LIBS) -o $@
 
 # Unit tests may #include the module's .c to reach its statics; they link
-# every proto object and the daemon's modules (not main.c), and drop the
-# object of any module they include.  A test helper that several tests
-# share (tests/unit/*.o, listed as a prerequisite below) is linked too.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
+# the proto and lib objects and their side's modules (not main.c), and drop
+# the object of any module they include.  A helper object that several
+# tests share (tests/unit/*.o, given as a prerequisite) is linked too.
+# $(call unit_link,INC,OBJS,LIBS)
+unit_link = $(CC) $(CPPFLAGS) $(1) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(filter $(BUILD)/tests/unit/%.o,$^) \
+	    $(filter-out $(shell sed -n \
+	    's|^\#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(2)) \
+	    $(3) -lcmocka -o $@
+
+$(addprefix $(BUILD)/tests/unit/,$(UNIT_DAEMON)): $(BUILD)/tests/unit/%: \
+    tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(filter $(BUILD)/tests/unit/%.o,$^) \
-	    $(filter-out $(shell sed -n 's|^#include "\.\./\.\./\(.*\)\.c"|$(BUILD)/\1.o|p' $<),$(PROTO_OBJ) $(DAEMON_LIB_OBJ)) \
-	    $(LDLIBS) -lcmocka -o $@
+	$(call unit_link,$(DAEMON_INC),$(PROTO_OBJ) $(DAEMON_LIB_OBJ),$(LDLIBS))
+
+$(addprefix $(BUILD)/tests/unit/,$(UNIT_CLI)): $(BUILD)/tests/unit/%: \
+    tests/unit/%.c $(PROTO_OBJ) $(CLI_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call unit_link,$(CLI_INC),$(PROTO_OBJ) $(CLI_LIB_OBJ),$(CLI_LIBS))
 
 # The store's tests share their world and helpers: store_fixture.c.
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
@@ -125,8 +156,8 @@ HELPERS    := metricsdump
 HELPER_BIN := $(addprefix $(BUILD)/tests/helpers/,$(HELPERS))
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -161,6 +192,10 @@ run-tests: all $(UNIT_BIN) $(HELPER_BIN)
 unit: deps
 	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined all $(addprefix $(TEST_BUILD)/tests/unit/,$(UNIT_TESTS))
 	@tests/run-tests.sh $(TEST_BUILD) unit
+
+system: deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=address,undefined all
+	@tests/run-tests.sh $(TEST_BUILD) system
 
 demo: deps all
 	@tests/demo.sh $(BUILD)
@@ -277,9 +312,6 @@ deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
 	@dist/mkdeb.sh $(BUILD)/root $(VERSION) $(DEB_OUT)
 # ---- end install ------------------------------------------------------------
 
-format:
-	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h
-
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,
 #                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
@@ -368,20 +400,20 @@ bench-build:
 
 bench-tools: all $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
 
-# gen and storm link the daemon's modules (not main.c) for the store; the
-# others only the proto objects.
+# gen and storm link the daemon's modules (not main.c) for the store, and
+# see the daemon's headers; the others only the proto and lib objects.
 BENCH_STORE := gen storm
 $(addprefix $(BUILD)/bench/,$(BENCH_STORE)): $(BUILD)/bench/%: bench/%.c \
     $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
 
 $(addprefix $(BUILD)/bench/,$(filter-out $(BENCH_STORE),$(BENCH_TOOLS))): \
     $(BUILD)/bench/%: bench/%.c $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
-	    $(PROTO_OBJ) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -MMD -MP $< $(PROTO_OBJ) $(LDLIBS) -o $@
 
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_BENCH)"

@@ -380,7 +380,7 @@ class Run:
         scenario needs (unless --keep).  Left in place, their files stay
         in the page cache for the rest of the run (diff's: about 3 GB),
         and a scenario after them measured up to a quarter less on this VM
-        (docs/performance.md, sixteenth session)."""
+        (docs/performance.md §2, "The page cache and bulk's figure")."""
         if self.args.keep:
             return
         keep = {d for d, p in self.running.items() if p.poll() is None}
@@ -905,7 +905,8 @@ def sc_bulk(run):
     # New memory: the receiver's pages (its index, mostly) and samen.db's
     # page cache.  On a VM that hands its free memory back to its host
     # (free page reporting, in limits' line), a new page can cost the
-    # host's fault as well: docs/performance.md, fourteenth session.
+    # host's fault as well: docs/performance.md §2, "The page cache and
+    # bulk's figure".
     mem = dict(receiver_faults=flt - flt0 if None not in (flt, flt0)
                else None, db_grew_bytes=file_bytes(db) - db0,
                page_reporting=bool(run.limits.get("page_reporting_kib")),
@@ -1011,9 +1012,10 @@ def sc_footprint(run):
 
 def sc_entry(run):
     # This machine's disk stalls requests for 10-15 ms past a rate that
-    # moves by the hour (docs/performance.md): probed alone, with no daemon
-    # of the run up, before and after the scenario, so that a run says
-    # what the disk was doing around its windows.
+    # moves by the hour (docs/performance.md §5, "The disk's request
+    # limit"): probed alone, with no daemon of the run up, before and
+    # after the scenario, so that a run says what the disk was doing
+    # around its windows.
     probe_before = disk_probe(run)
     d = Daemon(run, run.init_dir("e", "sync_interval = 0\n")).start()
     L = run.limits
@@ -1033,8 +1035,8 @@ def sc_entry(run):
         pipes[-1]["daemon_cpu_s"] = r3(cpu)
         pipes[-1]["daemon_cores"] = r3(cpu / pipes[-1]["s"])
         if disk0 and disk1:
-            # The disk's requests per write (docs/performance.md, twelfth
-            # session: this machine's disk stalls past about 4k a second).
+            # The disk's requests per write (docs/performance.md §5, "The
+            # disk's request limit": it stalls past about 4k a second).
             nw, nf = disk1[0] - disk0[0], disk1[1] - disk0[1]
             pipes[-1]["disk_writes_per_write"] = r3(nw / run.size["entry_pipe"])
             pipes[-1]["disk_flushes_per_write"] = r3(nf / run.size["entry_pipe"])

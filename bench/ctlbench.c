@@ -22,7 +22,7 @@
  *       sync, rate and how many writes (each with its sync) took over
  *       3 ms ("stalls"): this machine's virtual disk holds requests
  *       10-15 ms once they come faster than a limit that moves by the
- *       hour (docs/performance.md, twelfth and thirteenth sessions).
+ *       hour (docs/performance.md §5, "The disk's request limit").
  *       Exit 1 where FILE's file system refuses O_DIRECT.
  *
  * One JSON line on stdout: count, seconds, rate, latency p50/p90/p99/max
@@ -30,7 +30,8 @@
  * FILE: a line per request, in the order sent, with its send time
  * (CLOCK_MONOTONIC, seconds: the clock a daemon's own timestamps would
  * use) and its latency in milliseconds, for lining slow writes up with
- * what the daemon did then (docs/performance.md).
+ * what the daemon did then (docs/performance.md §5, "Where a batch's time
+ * goes").
  */
 #define _GNU_SOURCE	/* O_DIRECT */
 #include <errno.h>

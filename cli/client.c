@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "protocol.h"
 #include "util.h"
 #include "zmtp.h"
@@ -40,7 +40,7 @@
 struct conn {
 	int fd;
 	int ms;			/* the timeout, for messages */
-	int64_t deadline;	/* CLOCK_MONOTONIC, in ms */
+	int64_t deadline;	/* clock_mono_ms() */
 	const char *dir;
 	const char *path;
 	uint8_t *buf;		/* received and not yet used: buf[off..len) */
@@ -83,15 +83,6 @@ timeout_ms(int *ms, char **cause)
 	if (*ms < 1)
 		*ms = 1;
 	return 0;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -198,7 +189,7 @@ wait_fd(struct conn *c, short events, char **cause)
 	int n;
 
 	for (;;) {
-		if ((left = c->deadline - now_ms()) <= 0)
+		if ((left = c->deadline - (int64_t)clock_mono_ms()) <= 0)
 			return timed_out(c->dir, c->ms, cause);
 		pfd.fd = c->fd;
 		pfd.events = events;
@@ -500,7 +491,7 @@ client_call(const char *dir, const uint8_t *req, size_t reqlen,
 
 	memset(&c, 0, sizeof(c));
 	c.ms = ms;
-	c.deadline = now_ms() + ms;
+	c.deadline = (int64_t)clock_mono_ms() + ms;
 	c.dir = dir;
 	c.path = path;
 	if ((rc = ctl_connect(dir, path, ms, &c.fd, cause)) != 0)

@@ -1,8 +1,13 @@
-/* cmd: samen's commands: check the arguments, send one request, print the reply. */
+/* cmd: samen's command table and what its handlers share: one request, one reply. */
 #ifndef SAMEN_CMD_H
 #define SAMEN_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include "protocol.h"
+#include "reply.h"
+#include "wire.h"
 
 /* Exit codes (docs/cli.md). */
 enum cmd_exit {
@@ -65,44 +70,14 @@ struct cmd_entry {
 	const struct cmd_entry *sub;	/* a group's rows, name NULL last */
 };
 
-/* Handlers: each returns an exit code and prints its own errors. */
-int cmd_init(struct cmd_ctx *);
-int cmd_unlock(struct cmd_ctx *);
-int cmd_id(struct cmd_ctx *);
-int cmd_status(struct cmd_ctx *);
-int cmd_put(struct cmd_ctx *);
-int cmd_get(struct cmd_ctx *);
-int cmd_ls(struct cmd_ctx *);
-int cmd_find(struct cmd_ctx *);
-int cmd_rm(struct cmd_ctx *);
-int cmd_log(struct cmd_ctx *);
-int cmd_note(struct cmd_ctx *);
-int cmd_conflicts(struct cmd_ctx *);
-int cmd_rebuild(struct cmd_ctx *);
-int cmd_peer_add(struct cmd_ctx *);
-int cmd_peer_ls(struct cmd_ctx *);
-int cmd_peer_rm(struct cmd_ctx *);
-int cmd_sync(struct cmd_ctx *);
-int cmd_circle_new(struct cmd_ctx *);
-int cmd_circle_add(struct cmd_ctx *);
-int cmd_circle_ls(struct cmd_ctx *);
-int cmd_circle_use(struct cmd_ctx *);
-int cmd_help(struct cmd_ctx *);
+/*
+ * What the handlers share (cmd.c): the handlers themselves are in
+ * cmd_device.c, cmd_record.c, cmd_peer.c and cmd_circle.c, "help" in
+ * help.c.  Each handler returns an exit code and prints its own errors.
+ */
 
-/*
- * "samen --help": the global usage and one line per command, a group's
- * commands each on its own line.
- */
-void cmd_usage(FILE *fp, const struct cmd_entry *table);
-/*
- * "samen CMD --help", "samen GROUP CMD --help" (group is NULL for a
- * command of the top level), and "samen GROUP --help" (e is the group,
- * group NULL), which lists the group's commands.
- */
-void cmd_usage_entry(FILE *fp, const struct cmd_entry *group,
-    const struct cmd_entry *e);
 /* The entry called name, or NULL. */
-const struct cmd_entry *cmd_find_entry(const struct cmd_entry *table,
+const struct cmd_entry *cmd_find(const struct cmd_entry *table,
     const char *name);
 /*
  * The full name of e as typed ("status", "peer add") into buf, which holds
@@ -110,11 +85,32 @@ const struct cmd_entry *cmd_find_entry(const struct cmd_entry *table,
  */
 const char *cmd_name(char buf[CMD_NAME_MAX], const struct cmd_entry *group,
     const struct cmd_entry *e);
+
+/* "samen: " and the message on stderr; returns code. */
+int cmd_complain(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /*
- * One line on stderr when a group is given without a known command ("samen
- * peer", "samen peer frob"); word is the unknown word or NULL.  Returns
- * CMD_EXIT_USAGE.
+ * Prints cause (and frees it) as cmd_complain does; returns the exit code
+ * for rc: CMD_EXIT_USAGE for -EINVAL (the command line is wrong), else
+ * CMD_EXIT_FAIL.
  */
-int cmd_group_error(const struct cmd_entry *group, const char *word);
+int cmd_failed(int rc, char *cause);
+
+/* Starts w as a request of type with nargs arguments to follow. */
+void cmd_request(struct wbuf *w, enum ctl_type type, uint32_t nargs);
+/*
+ * Sends the request in w (wiping and freeing w: it may hold a passphrase
+ * or a record's values), parses the reply into *rp.  Returns 0 with *rp
+ * to free (reply_free()), or the exit code after printing why.
+ */
+int cmd_call(struct cmd_ctx *c, struct wbuf *w, struct reply *rp);
+/*
+ * cmd_call, then the reply's body printed by human() (NULL: nothing), or
+ * as JSON with --json.  Returns the exit code.
+ */
+int cmd_run(struct cmd_ctx *c, struct wbuf *w,
+    void (*human)(FILE *, const struct reply_node *));
+/* The exit code for a code of client.h (client_call, client_probe). */
+int cmd_exit_for_client(int rc);
 
 #endif

@@ -1,7 +1,5 @@
 /* main: samen's entry point: global options, the command table, dispatch. */
 #include <errno.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +8,12 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "cmd_circle.h"
+#include "cmd_device.h"
+#include "cmd_peer.h"
+#include "cmd_record.h"
+#include "datadir.h"
+#include "help.h"
 #include "protocol.h"
 #include "util.h"
 #include "version.h"
@@ -53,16 +57,16 @@ static const struct cmd_entry commands[] = {
 	  "$SAMEN_PASSPHRASE, else the terminal (asked twice).\n"
 	  "--no-passphrase stores the keys unprotected.  Prints the device "
 	  "id.\n",
-	  0, 0, CMD_OPT_PASSFILE | CMD_OPT_NOPASS, cmd_init, NULL },
+	  0, 0, CMD_OPT_PASSFILE | CMD_OPT_NOPASS, cmd_device_init, NULL },
 	{ "unlock", "[--passphrase-file FILE]",
 	  "give samend the passphrase to unlock its keys",
 	  "The passphrase comes from the first line of FILE, else\n"
 	  "$SAMEN_PASSPHRASE, else the terminal.\n",
-	  0, 0, CMD_OPT_PASSFILE, cmd_unlock, NULL },
+	  0, 0, CMD_OPT_PASSFILE, cmd_device_unlock, NULL },
 	{ "id", "", "print this device's id (no daemon needed)", NULL,
-	  0, 0, 0, cmd_id, NULL },
+	  0, 0, 0, cmd_device_id, NULL },
 	{ "status", "", "device, lock state, counts, replica digest", NULL,
-	  0, 0, 0, cmd_status, NULL },
+	  0, 0, 0, cmd_device_status, NULL },
 	{ "put", "[--circle NAME] COLLECTION [ID] ASSIGNMENT...",
 	  "create a record (prints its id), or update record ID",
 	  "Assignments:\n"
@@ -74,30 +78,30 @@ static const struct cmd_entry commands[] = {
 	  "VALUE: up to 64 KiB of UTF-8; ELEMENT: up to 1 KiB.\n"
 	  "--circle NAME puts a new record into that circle instead of the\n"
 	  "one samen circle use chose; an update keeps the record's circle.\n",
-	  2, -1, CMD_OPT_CIRCLE, cmd_put, NULL },
+	  2, -1, CMD_OPT_CIRCLE, cmd_record_put, NULL },
 	{ "get", "COLLECTION ID",
 	  "show a record, its conflicts and a case's notes", NULL,
-	  2, 2, 0, cmd_get, NULL },
+	  2, 2, 0, cmd_record_get, NULL },
 	{ "ls", "COLLECTION [--where FIELD=VALUE]...",
 	  "list the live records of a collection, oldest first",
 	  "Each --where must equal the shown value, or be an element of the\n"
 	  "set field.\n",
-	  1, 1, CMD_OPT_WHERE, cmd_ls, NULL },
+	  1, 1, CMD_OPT_WHERE, cmd_record_ls, NULL },
 	{ "find", "TEXT",
 	  "search every value and set element, ignoring case", NULL,
-	  1, 1, 0, cmd_find, NULL },
+	  1, 1, 0, cmd_record_find, NULL },
 	{ "rm", "COLLECTION ID", "delete a record", NULL,
-	  2, 2, 0, cmd_rm, NULL },
+	  2, 2, 0, cmd_record_rm, NULL },
 	{ "log", "COLLECTION ID", "a record's history, oldest first", NULL,
-	  2, 2, 0, cmd_log, NULL },
+	  2, 2, 0, cmd_record_log, NULL },
 	{ "note", "CASE_ID TEXT", "add a note to a case (prints its id)",
-	  NULL, 2, 2, 0, cmd_note, NULL },
+	  NULL, 2, 2, 0, cmd_record_note, NULL },
 	{ "conflicts", "",
 	  "every field with more than one surviving value", NULL,
-	  0, 0, 0, cmd_conflicts, NULL },
+	  0, 0, 0, cmd_record_conflicts, NULL },
 	{ "rebuild", "",
 	  "recompute the replica, print its digest",
-	  NULL, 0, 0, 0, cmd_rebuild, NULL },
+	  NULL, 0, 0, 0, cmd_record_rebuild, NULL },
 	{ "peer", "SUBCOMMAND ...", "the devices this one syncs with", NULL,
 	  0, 0, 0, NULL, peer_commands },
 	{ "sync", "[DEVICE_ID] [--wait [--timeout SECONDS]]",
@@ -106,11 +110,11 @@ static const struct cmd_entry commands[] = {
 	  "shows progress on stderr until every session has ended, then one\n"
 	  "line per peer; exit 1 if any failed or after --timeout SECONDS\n"
 	  "(default 60).\n",
-	  0, 1, CMD_OPT_WAIT | CMD_OPT_TIMEOUT, cmd_sync, NULL },
+	  0, 1, CMD_OPT_WAIT | CMD_OPT_TIMEOUT, cmd_peer_sync, NULL },
 	{ "circle", "SUBCOMMAND ...", "the circles records are shared in", NULL,
 	  0, 0, 0, NULL, circle_commands },
 	{ "help", "[COMMAND [SUBCOMMAND]]", "this list, or the help of COMMAND",
-	  NULL, 0, 2, 0, cmd_help, NULL },
+	  NULL, 0, 2, 0, help_run, NULL },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -128,52 +132,7 @@ static const struct {
 	{ "--circle", CMD_OPT_CIRCLE, 1 },
 };
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("samen: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CMD_EXIT_USAGE;
-}
-
-/*
- * -d, else $SAMEN_HOME, else $XDG_DATA_HOME/samen, else
- * ~/.local/share/samen.  Returns a new string without trailing slashes, or
- * NULL when there is no home to start from.
- */
-static char *
-data_dir(const char *opt)
-{
-	const char *s, *home;
-	struct passwd *pw;
-	char *dir;
-	size_t n;
-
-	if (opt != NULL && *opt != '\0')
-		dir = xstrdup(opt);
-	else if ((s = getenv("SAMEN_HOME")) != NULL && *s != '\0')
-		dir = xstrdup(s);
-	else if ((s = getenv("XDG_DATA_HOME")) != NULL && *s != '\0')
-		dir = xasprintf("%s/samen", s);
-	else {
-		if ((home = getenv("HOME")) == NULL || *home == '\0') {
-			if ((pw = getpwuid(getuid())) == NULL ||
-			    pw->pw_dir == NULL || *pw->pw_dir == '\0')
-				return NULL;
-			home = pw->pw_dir;
-		}
-		dir = xasprintf("%s/.local/share/samen", home);
-	}
-	n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		dir[--n] = '\0';
-	return dir;
-}
+#define usage_error(...) cmd_complain(CMD_EXIT_USAGE, __VA_ARGS__)
 
 /*
  * Splits "--name=value" so that both spellings work.  Returns the name part
@@ -219,7 +178,7 @@ main(int argc, char **argv)
 		arg = argv[i];
 		if (dashdash || arg[0] != '-' || arg[1] == '\0') {
 			if (c.entry == NULL) {
-				if ((c.entry = cmd_find_entry(commands, arg)) ==
+				if ((c.entry = cmd_find(commands, arg)) ==
 				    NULL) {
 					rc = usage_error("unknown command "
 					    "\"%s\" (samen --help lists them)",
@@ -229,9 +188,9 @@ main(int argc, char **argv)
 			} else if (c.entry->sub != NULL) {
 				/* The word after a group names its command. */
 				c.group = c.entry;
-				if ((c.entry = cmd_find_entry(c.group->sub,
+				if ((c.entry = cmd_find(c.group->sub,
 				    arg)) == NULL) {
-					rc = cmd_group_error(c.group, arg);
+					rc = help_group_error(c.group, arg);
 					goto out;
 				}
 			} else
@@ -322,19 +281,19 @@ main(int argc, char **argv)
 	}
 	if (help) {
 		if (c.entry != NULL)
-			cmd_usage_entry(stdout, c.group, c.entry);
+			help_entry(stdout, c.group, c.entry);
 		else
-			cmd_usage(stdout, commands);
+			help_usage(stdout, commands);
 		rc = CMD_EXIT_OK;
 		goto out;
 	}
 	if ((e = c.entry) == NULL) {
-		cmd_usage(stderr, commands);
+		help_usage(stderr, commands);
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
 	if (e->sub != NULL) {
-		rc = cmd_group_error(e, NULL);
+		rc = help_group_error(e, NULL);
 		goto out;
 	}
 	if (c.argc < e->minargs || (e->maxargs >= 0 && c.argc > e->maxargs)) {
@@ -342,8 +301,8 @@ main(int argc, char **argv)
 		    c.group, e), e->args[0] != '\0' ? " " : "", e->args);
 		goto out;
 	}
-	if (e->exec != cmd_help) {
-		if ((dir = data_dir(diropt)) == NULL) {
+	if (e->exec != help_run) {
+		if ((dir = datadir_find(diropt)) == NULL) {
 			rc = usage_error("no data directory: use -d DIR or "
 			    "set SAMEN_HOME");
 			goto out;

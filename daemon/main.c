@@ -16,18 +16,19 @@
 #include <zmq.h>
 
 #include "api.h"
+#include "beacon.h"
+#include "ckpt.h"
 #include "conf.h"
 #include "ctl.h"
+#include "datadir.h"
 #include "durable.h"
 #include "error.h"
 #include "index.h"
-#include "beacon.h"
 #include "log.h"
 #include "notify.h"
 #include "peer.h"
 #include "protocol.h"
 #include "store.h"
-#include "testhook.h"
 #include "util.h"
 #include "vault.h"
 #include "version.h"
@@ -36,8 +37,6 @@
 #define PID_FILE "samend.pid"
 #define DB_FILE "samen.db"
 #define CONF_FILE "samen.conf"
-/* The most of the WAL written ahead at start (durable_prefill). */
-#define WAL_PREFILL_MAX (64ull << 20)
 
 struct samend {
 	char *dir;
@@ -45,34 +44,25 @@ struct samend {
 	int conf_given;
 	int verbose;
 	struct conf conf;
-	uv_loop_t loop;
-	uv_signal_t sigterm, sigint, sighup;
-	void *zctx;
-	struct vault *vault;
-	struct store *store;
-	struct durable *durable;	/* syncs the lazy commits */
-	struct index *index;
-	struct ctl *ctl;
-	struct api *api;
-	struct peers *peers;
-	struct beacon *beacon;
 	char *listen;		/* --listen, overriding the config */
-	int stopping;
-	/* Checkpoints on the thread pool (ckpt_check_cb). */
-	struct store_ckpt *ckpt;
-	uv_check_t ckpt_check;
-	uv_timer_t ckpt_idle;
-	uv_work_t ckpt_work;
-	int ckpt_busy;
-	int ckpt_rc;
-	uint64_t ckpt_frames;	/* the WAL's frames when the last began */
-	uint64_t ckpt_commits;	/* the store's commits then */
-	uint64_t ckpt_copied;	/* the WAL's frames copied when it ended */
-	uint64_t ckpt_idle_from;	/* the commits when ckpt_idle was set */
-	int ckpt_test_fail;	/* $SAMEND_TEST_CKPT_SYNC_FAIL, for tests */
 	int lock_fd;
 	int ready_fd;		/* --daemonize: tells the parent we are up */
 	int pidfile_written;
+	char *db_path;
+	/* The modules, in the order main opens them. */
+	struct vault *vault;
+	struct store *store;
+	struct index *index;
+	uv_loop_t loop;
+	struct durable *durable;	/* syncs the lazy commits */
+	struct ckpt *ckpt;
+	struct ctl *ctl;
+	void *zctx;
+	struct api *api;
+	struct peers *peers;	/* once unlocked */
+	struct beacon *beacon;	/* with peers, if the config asks */
+	uv_signal_t sigterm, sigint, sighup;
+	int stopping;
 };
 
 static void
@@ -103,18 +93,144 @@ usage(FILE *f)
 	    "      --version      print the version\n");
 }
 
-static char *
-default_dir(void)
+static void
+parse_args(struct samend *d, int argc, char **argv, int *check_config,
+    int *daemon)
 {
-	const char *s;
+	enum { OPT_DAEMONIZE = 256, OPT_FOREGROUND, OPT_CHECK, OPT_VERSION,
+	    OPT_LISTEN };
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL;
+	int ch;
 
-	if ((s = getenv("SAMEN_HOME")) != NULL && *s)
-		return xstrdup(s);
-	if ((s = getenv("XDG_DATA_HOME")) != NULL && *s)
-		return xasprintf("%s/samen", s);
-	if ((s = getenv("HOME")) != NULL && *s)
-		return xasprintf("%s/.local/share/samen", s);
-	return NULL;
+	while ((ch = getopt_long(argc, argv, "d:c:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			/* As samen: an empty -d is a mistake, not a default. */
+			if (*optarg == '\0') {
+				fprintf(stderr, "samend: -d needs a "
+				    "directory\n");
+				exit(2);
+			}
+			dir = optarg;
+			break;
+		case 'c':
+			free(d->conf_path);
+			d->conf_path = xstrdup(optarg);
+			d->conf_given = 1;
+			break;
+		case OPT_DAEMONIZE: *daemon = 1; break;
+		case OPT_FOREGROUND: *daemon = 0; break;
+		case 'v': d->verbose++; break;
+		case OPT_CHECK: *check_config = 1; break;
+		case OPT_LISTEN:
+			if (strncmp(optarg, "tcp://", 6) != 0 ||
+			    strrchr(optarg, ':') == optarg + 3) {
+				fprintf(stderr, "samend: --listen takes "
+				    "tcp://ADDR:PORT\n");
+				exit(2);
+			}
+			free(d->listen);
+			d->listen = xstrdup(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("samend %s (protocol %d, schema %d)\n",
+			    SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
+			    SAMEN_SCHEMA_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "samend: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	/* The same lookup as samen's, so that both find one directory. */
+	d->dir = datadir_find(dir);
+}
+
+static void
+set_log_level(struct samend *d)
+{
+	int level = d->conf.log_level + d->verbose;
+
+	log_setlevel(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG :
+	    (enum log_level)level);
+}
+
+/*
+ * Files of the data directory that hold the device's keys or its replica.
+ * A copy or a restore may have loosened them; samend makes them its
+ * owner's alone again before it reads them, since SQLite gives a new WAL
+ * and shm the database's own mode, whatever the umask.
+ */
+static const char *const private_files[] = {
+	"keys", DB_FILE, DB_FILE "-wal", DB_FILE "-shm",
+};
+
+/* Takes the group's and others' bits off path, whose lstat is st. */
+static void
+make_private(const char *path, const struct stat *st, mode_t want)
+{
+	if ((st->st_mode & 077) == 0)
+		return;
+	log_warnx("%s was accessible to other users (mode %03o); setting it "
+	    "to %04o", path, (unsigned)(st->st_mode & 0777), (unsigned)want);
+	if (chmod(path, want) != 0)
+		fatal("chmod %s", path);
+}
+
+/* The data directory must exist and be ours alone, with its files. */
+static void
+check_dir(struct samend *d)
+{
+	struct stat st;
+	char *resolved, *path;
+	size_t i;
+
+	if (stat(d->dir, &st) != 0) {
+		if (errno == ENOENT)
+			fatalx("%s does not exist: run 'samen -d %s init' "
+			    "first", d->dir, d->dir);
+		fatal("%s", d->dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", d->dir);
+	make_private(d->dir, &st, 0700);
+	/* Regular files only: a link's target may be anyone's to set. */
+	for (i = 0; i < sizeof(private_files) / sizeof(private_files[0]);
+	    i++) {
+		path = xasprintf("%s/%s", d->dir, private_files[i]);
+		if (lstat(path, &st) != 0) {
+			if (errno != ENOENT)
+				fatal("%s", path);
+		} else if (S_ISREG(st.st_mode))
+			make_private(path, &st, 0600);
+		free(path);
+	}
+	/* We chdir("/") when detaching: keep an absolute path. */
+	if ((resolved = realpath(d->dir, NULL)) == NULL)
+		fatal("%s", d->dir);
+	free(d->dir);
+	d->dir = resolved;
 }
 
 /* Holds the data directory: one daemon per directory, ever. */
@@ -208,219 +324,16 @@ daemonize(struct samend *d)
 	d->ready_fd = p[1];
 }
 
+/* The disk has the lazy commits up to done (or failed): tell who waits. */
 static void
-reload(struct samend *d)
+synced_cb(void *arg, uint64_t done, int status)
 {
-	struct conf next;
-	char *cause, *ignored;
+	struct samend *d = arg;
 
-	if (conf_load(&next, d->conf_path, d->conf_given, &cause) != 0) {
-		log_warnx("reload: %s; keeping the current configuration",
-		    cause);
-		free(cause);
-		return;
-	}
-	conf_apply_reload(&d->conf, &next, &ignored);
-	if (ignored) {
-		log_warnx("reload: %s changed but take effect only after a "
-		    "restart", ignored);
-		free(ignored);
-	}
-	log_setlevel(d->conf.log_level + d->verbose > LOG_LEVEL_DEBUG ?
-	    LOG_LEVEL_DEBUG : (enum log_level)(d->conf.log_level + d->verbose));
-	api_set_batch_max(d->api, d->conf.batch_max);
-	if (d->peers != NULL)
-		peers_set_interval(d->peers, d->conf.sync_interval);
-	log_info("configuration reloaded from %s", d->conf_path);
-}
-
-static void
-close_walk_cb(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-/*
- * Checkpoints run on the thread pool, from a connection of their own, so
- * that no commit on the loop stalls for one (tens of milliseconds for
- * 4,000 pages: the p99 of pipelined writes).  One at a time, and early
- * (docs/design.md, "Checkpoints off the loop"): once the WAL holds
- * CKPT_FIRST frames, each time CKPT_EVERY more were written (T/8 and T/32
- * for a smaller T, the wal_autocheckpoint), and whatever the WAL holds
- * once the loop has not written for CKPT_IDLE_MS; so that each copies and
- * syncs a little, never the 16 MB whose sync once held every write in
- * flight for 20 ms, and an idle daemon's samen.db holds every commit.
- * Not more with a larger T: a checkpoint's sync holds the WAL's syncs
- * beside it (a flush is the whole disk's), so four times the pages in each
- * made the p99 of pipelined writes worse (docs/performance.md, thirteenth
- * session).
- */
-#define CKPT_IDLE_MS 1000
-#define CKPT_FIRST 500
-#define CKPT_EVERY 125
-
-static void
-ckpt_work_cb(uv_work_t *w)
-{
-	struct samend *d = w->data;
-	uint64_t log;
-
-	d->ckpt_rc = store_ckpt_run(d->ckpt, &log, &d->ckpt_copied);
-	/*
-	 * Tests only: once a checkpoint has copied, samend is told that the
-	 * sync of samen.db failed (test_durability.py).  test_store's
-	 * test_checkpoint_sync_fails makes the store tell it for real.
-	 */
-	if (d->ckpt_test_fail && d->ckpt_rc == 0 && d->ckpt_copied > 0)
-		d->ckpt_rc = -EIO;
-}
-
-static void ckpt_done_cb(uv_work_t *w, int status);
-
-/*
- * The disk failed to sync samen.db in a checkpoint: what was copied may
- * be lost while the WAL holds it, and a later sync of the file may succeed
- * all the same, after which the WAL would start over without it
- * (store.h).  So samend stops at once, as after a crash: no close, no
- * checkpoint, the WAL left whole; every acknowledged write is in it, and
- * the next start recovers from it.
- */
-static void
-sync_failed(struct samend *d)
-{
-	fatalx("%s/%s: the disk failed to sync it; stopping with its WAL "
-	    "whole (every acknowledged write is in it): check the disk, then "
-	    "start samend again", d->dir, DB_FILE);
-}
-
-static void
-ckpt_start(struct samend *d, uint64_t frames)
-{
-	d->ckpt_frames = frames;
-	d->ckpt_commits = store_wal_commits(d->store);
-	d->ckpt_work.data = d;
-	if (uv_queue_work(&d->loop, &d->ckpt_work, ckpt_work_cb,
-	    ckpt_done_cb) == 0)
-		d->ckpt_busy = 1;
-}
-
-/*
- * The WAL starts over only at the first commit after a checkpoint that
- * copied all of it, and beside a writer that does not pause, none does:
- * it would grow without bound (250 MB in the 100k initial sync).  So once
- * it holds T frames and a checkpoint leaves little behind (T/16 frames:
- * what was written while it ran), the loop copies the rest itself: with no
- * writer beside it, all of it, and the next commit starts the WAL over.
- * Past 2T it does so whatever is left: the WAL stays bounded however fast
- * the writes come.
- */
-static void
-ckpt_done_cb(uv_work_t *w, int status)
-{
-	struct samend *d = w->data;
-	uint64_t t = (uint64_t)d->conf.wal_autocheckpoint, frames, copied;
-	int rc;
-
-	d->ckpt_busy = 0;
-	if (status == 0 && d->ckpt_rc == -EIO)
-		sync_failed(d);
-	if (status == 0 && d->ckpt_rc != 0)
-		log_warnx("checkpoint failed: %s", samen_strerror(d->ckpt_rc));
-	if (status != 0 || d->stopping)
-		return;
-	frames = store_wal_frames(d->store);
-	copied = d->ckpt_copied;
-	if (frames >= t && (frames <= copied + t / 16 || frames >= 2 * t)) {
-		if ((rc = store_checkpoint_here(d->store, &copied)) == -EIO)
-			sync_failed(d);
-		if (rc != 0) {
-			log_warnx("checkpoint failed: %s", samen_strerror(rc));
-			return;
-		}
-		d->ckpt_commits = store_wal_commits(d->store);
-	}
-	/* All copied, nothing since: the next commit starts the WAL over. */
-	if (copied == frames && d->ckpt_commits == store_wal_commits(d->store))
-		d->ckpt_frames = 0;
-}
-
-static void
-ckpt_idle_cb(uv_timer_t *h)
-{
-	struct samend *d = h->data;
-
-	if (d->stopping || store_wal_commits(d->store) == d->ckpt_commits)
-		return;
-	/* A checkpoint still running may not have seen the last commits. */
-	if (d->ckpt_busy)
-		uv_timer_start(h, ckpt_idle_cb, CKPT_IDLE_MS, 0);
-	else
-		ckpt_start(d, store_wal_frames(d->store));
-}
-
-static void
-ckpt_check_cb(uv_check_t *h)
-{
-	struct samend *d = h->data;
-	uint64_t t = (uint64_t)d->conf.wal_autocheckpoint;
-	uint64_t frames = store_wal_frames(d->store);
-	uint64_t first = t / 8 < CKPT_FIRST ? t / 8 : CKPT_FIRST;
-	uint64_t every = t / 32 < CKPT_EVERY ? t / 32 : CKPT_EVERY;
-
-	if (frames < d->ckpt_frames)	/* the WAL started over */
-		d->ckpt_frames = 0;
-	if (d->ckpt_busy || store_wal_commits(d->store) == d->ckpt_commits)
-		return;
-	if (frames < first || frames - d->ckpt_frames < every) {
-		/*
-		 * Not yet: unless the writes stop here.  Set from the last
-		 * commit, not from every loop iteration: the one that ends
-		 * the timer's wait would set it again.
-		 */
-		if (store_wal_commits(d->store) != d->ckpt_idle_from) {
-			d->ckpt_idle_from = store_wal_commits(d->store);
-			uv_timer_start(&d->ckpt_idle, ckpt_idle_cb,
-			    CKPT_IDLE_MS, 0);
-		}
-		return;
-	}
-	uv_timer_stop(&d->ckpt_idle);
-	ckpt_start(d, frames);
-}
-
-static void
-stop(struct samend *d)
-{
-	int rc;
-
-	log_info("shutting down");
-	if ((rc = notify_stopping()) != 0)
-		log_warnx("sd_notify: %s", samen_strerror(rc));
-	d->stopping = 1;
-	uv_check_stop(&d->ckpt_check);
-	uv_timer_stop(&d->ckpt_idle);
-	/* Last sync: the replies and ACKs that waited for it go out now. */
-	durable_close(d->durable);
-	d->durable = NULL;
-	if (d->beacon != NULL) {
-		beacon_close(d->beacon);
-		d->beacon = NULL;
-	}
-	if (d->peers != NULL) {
-		ctl_set_peers(d->ctl, NULL);
-		peers_close(d->peers);
-		d->peers = NULL;
-	}
-	ctl_close(d->ctl);	/* its commits sync again, on the loop */
-	uv_signal_stop(&d->sigterm);
-	uv_signal_stop(&d->sigint);
-	uv_signal_stop(&d->sighup);
-	if (d->api) {
-		api_close(d->api);
-		d->api = NULL;
-	}
+	if (status != 0)
+		store_fail(d->store);
+	store_durable(d->store, done);
+	ctl_durable(d->ctl, done, status);
 }
 
 static void
@@ -467,18 +380,6 @@ start_beacon(struct samend *d, const char *listen)
 	log_info("beacon on UDP port %d", d->conf.beacon_port);
 }
 
-/* The disk has the lazy commits up to done (or failed): tell who waits. */
-static void
-synced_cb(void *arg, uint64_t done, int status)
-{
-	struct samend *d = arg;
-
-	if (status != 0)
-		store_fail(d->store);
-	store_durable(d->store, done);
-	ctl_durable(d->ctl, done, status);
-}
-
 /* Sync starts once the keys are unlocked: CURVE needs the device key. */
 static void
 start_peers(void *arg)
@@ -514,6 +415,32 @@ start_peers(void *arg)
 }
 
 static void
+reload(struct samend *d)
+{
+	struct conf next;
+	char *cause, *ignored;
+
+	if (conf_load(&next, d->conf_path, d->conf_given, &cause) != 0) {
+		log_warnx("reload: %s; keeping the current configuration",
+		    cause);
+		free(cause);
+		return;
+	}
+	conf_apply_reload(&d->conf, &next, &ignored);
+	if (ignored) {
+		log_warnx("reload: %s changed but take effect only after a "
+		    "restart", ignored);
+		free(ignored);
+	}
+	set_log_level(d);
+	api_set_batch_max(d->api, d->conf.batch_max);
+	if (d->peers != NULL)
+		peers_set_interval(d->peers, d->conf.sync_interval);
+	log_info("configuration reloaded from %s", d->conf_path);
+}
+
+/* HUP reloads; TERM and INT end the loop, and main shuts down. */
+static void
 signal_cb(uv_signal_t *h, int signum)
 {
 	struct samend *d = h->data;
@@ -525,117 +452,171 @@ signal_cb(uv_signal_t *h, int signum)
 		reload(d);
 		if ((rc = notify_ready()) != 0)
 			log_warnx("sd_notify: %s", samen_strerror(rc));
+		return;
+	}
+	if (!d->stopping) {
+		log_info("shutting down");
+		if ((rc = notify_stopping()) != 0)
+			log_warnx("sd_notify: %s", samen_strerror(rc));
+	}
+	d->stopping = 1;
+	uv_stop(&d->loop);
+}
+
+/*
+ * The modules after the keys (main opens those before it detaches), each
+ * after what it uses: the store, its index, the loop and what syncs and
+ * checkpoints the store's WAL, the request handlers, then the sockets and
+ * the signals.  The control socket is the sign that we serve: nothing it
+ * hands on may find a module missing.
+ */
+static void
+open_modules(struct samend *d)
+{
+	struct ctl_env env;
+	char *cause = NULL, *wal_path;
+	int rc;
+
+	d->db_path = xasprintf("%s/%s", d->dir, DB_FILE);
+	if (store_open(&d->store, d->db_path, &cause) != 0)
+		fatalx("%s: %s", d->db_path, cause);
+	d->index = index_new();
+	if (uv_loop_init(&d->loop) != 0)
+		fatalx("uv_loop_init failed");
+	wal_path = xasprintf("%s-wal", d->db_path);
+	if (durable_open(&d->durable, &d->loop, wal_path, synced_cb, d,
+	    &cause) != 0)
+		fatalx("%s", cause);
+	free(wal_path);
+	/* Before anything writes the WAL: it writes it ahead. */
+	d->ckpt = ckpt_open(&d->loop, d->store, d->durable, d->db_path,
+	    (uint64_t)d->conf.wal_autocheckpoint);
+
+	memset(&env, 0, sizeof(env));
+	env.loop = &d->loop;
+	env.store = d->store;
+	env.vault = d->vault;
+	env.index = d->index;
+	env.dir = d->dir;
+	env.db_path = d->db_path;
+	env.durable = d->durable;
+	env.unlocked = start_peers;
+	env.unlocked_arg = d;
+	d->ctl = ctl_new(&env);
+	if (!vault_has_passphrase(d->vault)) {
+		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
+			fatalx("could not open the key file: %s",
+			    samen_strerror(rc));
+		log_warnx("the device keys have no passphrase: anyone with "
+		    "this disk can read the replica");
 	} else
-		stop(d);
+		log_info("locked: waiting for 'samen unlock'");
+
+	/* Only now, after daemonize: its threads would not survive fork. */
+	if ((d->zctx = zmq_ctx_new()) == NULL)
+		fatal("zmq_ctx_new");
+	if (api_open(&d->api, &d->loop, d->zctx, d->dir, d->conf.batch_max,
+	    ctl_batch, d->ctl, &cause) != 0)
+		fatalx("%s", cause);
+	if (!vault_locked(d->vault)) {
+		start_peers(d);
+		if (d->peers == NULL)
+			fatalx("could not start sync (see above)");
+	}
+
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_start(&d->sighup, signal_cb, SIGHUP);
 }
 
 static void
-parse_args(struct samend *d, int argc, char **argv, int *check_config,
-    int *daemon)
+close_walk_cb(uv_handle_t *h, void *arg)
 {
-	enum { OPT_DAEMONIZE = 256, OPT_FOREGROUND, OPT_CHECK, OPT_VERSION,
-	    OPT_LISTEN };
-	static const struct option longopts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
-		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "check-config", no_argument, NULL, OPT_CHECK },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "d:c:vh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			free(d->dir);
-			d->dir = xstrdup(optarg);
-			break;
-		case 'c':
-			free(d->conf_path);
-			d->conf_path = xstrdup(optarg);
-			d->conf_given = 1;
-			break;
-		case OPT_DAEMONIZE: *daemon = 1; break;
-		case OPT_FOREGROUND: *daemon = 0; break;
-		case 'v': d->verbose++; break;
-		case OPT_CHECK: *check_config = 1; break;
-		case OPT_LISTEN:
-			if (strncmp(optarg, "tcp://", 6) != 0 ||
-			    strrchr(optarg, ':') == optarg + 3) {
-				fprintf(stderr, "samend: --listen takes "
-				    "tcp://ADDR:PORT\n");
-				exit(2);
-			}
-			free(d->listen);
-			d->listen = xstrdup(optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("samend %s (protocol %d, schema %d)\n",
-			    SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
-			    SAMEN_SCHEMA_VERSION);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "samend: unexpected argument '%s'\n",
-		    argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
 }
 
-/* The data directory must exist and be ours alone. */
+/*
+ * Everything main opened, closed, in one place.  Checkpoints stop first:
+ * the store's close makes the last one.  The last sync of the WAL comes
+ * next, while every socket is open, so that the replies and ACKs that
+ * waited for it go out.  Then sync (beacon, peers), the control handlers
+ * (they refuse what still waits for the index, through the control
+ * socket), the signals and the control socket.  The loop runs until what
+ * is in flight has ended (a checkpoint, the peers' checks on the pool) and
+ * every handle is closed; the rest is freed in the reverse order of its
+ * opening.
+ */
 static void
-check_dir(struct samend *d)
+shut_down(struct samend *d)
 {
-	struct stat st;
-	char *resolved;
+	d->stopping = 1;
+	ckpt_close(d->ckpt);
+	durable_close(d->durable);
+	d->durable = NULL;
+	if (d->beacon != NULL) {
+		beacon_close(d->beacon);
+		d->beacon = NULL;
+	}
+	if (d->peers != NULL) {
+		ctl_set_peers(d->ctl, NULL);
+		peers_close(d->peers);
+		d->peers = NULL;
+	}
+	ctl_close(d->ctl);	/* its commits sync again, on the loop */
+	uv_signal_stop(&d->sigterm);
+	uv_signal_stop(&d->sigint);
+	uv_signal_stop(&d->sighup);
+	api_close(d->api);
+	d->api = NULL;
+	/* What is running ends (a checkpoint, the peers' checks). */
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	uv_walk(&d->loop, close_walk_cb, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d->loop) != 0)
+		log_warnx("event loop closed with live handles");
 
-	if (stat(d->dir, &st) != 0) {
-		if (errno == ENOENT)
-			fatalx("%s does not exist: run 'samen -d %s init' "
-			    "first", d->dir, d->dir);
-		fatal("%s", d->dir);
+	zmq_ctx_term(d->zctx);
+	ctl_free(d->ctl);
+	index_free(d->index);
+	store_close(d->store);
+	vault_close(d->vault);
+	if (d->pidfile_written) {
+		char *path = xasprintf("%s/%s", d->dir, PID_FILE);
+
+		unlink(path);
+		free(path);
 	}
-	if (!S_ISDIR(st.st_mode))
-		fatalx("%s is not a directory", d->dir);
-	if ((st.st_mode & 077) != 0) {
-		log_warnx("%s was accessible to other users (mode %03o); "
-		    "setting it to 0700", d->dir, st.st_mode & 0777);
-		if (chmod(d->dir, 0700) != 0)
-			fatal("chmod %s", d->dir);
-	}
-	/* We chdir("/") when detaching: keep an absolute path. */
-	if ((resolved = realpath(d->dir, NULL)) == NULL)
-		fatal("%s", d->dir);
+	close(d->lock_fd);
+	free(d->db_path);
+	free(d->conf_path);
 	free(d->dir);
-	d->dir = resolved;
+	free(d->listen);
+	log_info("stopped");
 }
 
 int
 main(int argc, char **argv)
 {
 	struct samend d;
-	struct ctl_env env;
 	int check_config = 0, daemon = 0, rc;
-	char *cause = NULL, *db_path, *wal_path;
+	char *cause = NULL;
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = d.ready_fd = -1;
+	/*
+	 * What samend creates is its owner's alone: a new samen.db (and so
+	 * its WAL and shm), the lock, the pid file, the control socket.
+	 */
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
-	d.dir = default_dir();
+
+	/* 1. Arguments, then the configuration. */
 	parse_args(&d, argc, argv, &check_config, &daemon);
 	log_init(1, LOG_LEVEL_INFO, "samend");
 	if (store_global_init() != 0)
@@ -645,13 +626,12 @@ main(int argc, char **argv)
 		fatalx("no data directory: use -d DIR or set SAMEN_HOME");
 	if (d.conf_path == NULL)
 		d.conf_path = xasprintf("%s/%s", d.dir, CONF_FILE);
-
-	/* 1. Configuration. */
 	if (conf_load(&d.conf, d.conf_path, d.conf_given, &cause) != 0) {
 		fprintf(stderr, "samend: %s\n", cause);
 		free(cause);
 		free(d.conf_path);
 		free(d.dir);
+		free(d.listen);
 		return 1;
 	}
 	if (check_config) {
@@ -659,14 +639,14 @@ main(int argc, char **argv)
 		conf_print(stdout, &d.conf);
 		free(d.conf_path);
 		free(d.dir);
+		free(d.listen);
 		return 0;
 	}
-	log_setlevel(d.conf.log_level + d.verbose > LOG_LEVEL_DEBUG ?
-	    LOG_LEVEL_DEBUG : (enum log_level)(d.conf.log_level + d.verbose));
+	set_log_level(&d);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
 
-	/* 2. The data directory: ours, locked, the identity readable. */
+	/* 2. The data directory: ours alone, locked, the identity readable. */
 	check_dir(&d);
 	lock_dir(&d);
 	if (vault_open(&d.vault, d.dir, &cause) != 0)
@@ -680,82 +660,8 @@ main(int argc, char **argv)
 	}
 	write_lock_pid(&d);
 
-	/* 4. The store, the index and the request handlers. */
-	db_path = xasprintf("%s/%s", d.dir, DB_FILE);
-	if (store_open(&d.store, db_path, &cause) != 0)
-		fatalx("%s: %s", db_path, cause);
-	/* wal_autocheckpoint is ckpt_check_cb's, not SQLite's. */
-	store_checkpoint_elsewhere(d.store);
-	d.index = index_new();
-	if (uv_loop_init(&d.loop) != 0)
-		fatalx("uv_loop_init failed");
-	wal_path = xasprintf("%s-wal", db_path);
-	if (durable_open(&d.durable, &d.loop, wal_path, synced_cb, &d,
-	    &cause) != 0)
-		fatalx("%s", cause);
-	/*
-	 * The WAL written to where it grows to (twice wal_autocheckpoint:
-	 * ckpt_done_cb), before anything writes it: SQLite then overwrites
-	 * blocks on disk instead of growing the file at every commit.
-	 */
-	{
-		uint64_t bytes = store_wal_bytes(d.store,
-		    2 * (uint64_t)d.conf.wal_autocheckpoint);
-
-		if (durable_prefill(d.durable, bytes < WAL_PREFILL_MAX ?
-		    bytes : WAL_PREFILL_MAX) != 0)
-			log_warnx("%s: could not write it ahead: %s", wal_path,
-			    strerror(errno));
-	}
-	free(wal_path);
-	d.ckpt = store_ckpt_new(db_path);
-	d.ckpt_test_fail = testhook()->ckpt_sync_fail;
-	uv_check_init(&d.loop, &d.ckpt_check);
-	d.ckpt_check.data = &d;
-	uv_check_start(&d.ckpt_check, ckpt_check_cb);
-	uv_timer_init(&d.loop, &d.ckpt_idle);
-	d.ckpt_idle.data = &d;
-	uv_unref((uv_handle_t *)&d.ckpt_idle);
-	env.loop = &d.loop;
-	env.store = d.store;
-	env.vault = d.vault;
-	env.index = d.index;
-	env.dir = d.dir;
-	env.db_path = db_path;
-	env.durable = d.durable;
-	env.unlocked = start_peers;
-	env.unlocked_arg = &d;
-	d.ctl = ctl_new(&env);
-	if (!vault_has_passphrase(d.vault)) {
-		if ((rc = ctl_unlock_now(d.ctl, NULL, 0)) != 0)
-			fatalx("could not open the key file: %s",
-			    samen_strerror(rc));
-		log_warnx("the device keys have no passphrase: anyone with "
-		    "this disk can read the replica");
-	} else
-		log_info("locked: waiting for 'samen unlock'");
-
-	/* 5. The control socket, last: it is the sign that we serve. */
-	if ((d.zctx = zmq_ctx_new()) == NULL)
-		fatal("zmq_ctx_new");
-	if (api_open(&d.api, &d.loop, d.zctx, d.dir, d.conf.batch_max,
-	    ctl_batch, d.ctl, &cause) != 0)
-		fatalx("%s", cause);
-	if (!vault_locked(d.vault)) {
-		start_peers(&d);
-		if (d.peers == NULL)
-			fatalx("could not start sync (see above)");
-	}
-
-	/* 6. Signals: TERM and INT stop, HUP reloads. */
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sigint);
-	uv_signal_init(&d.loop, &d.sighup);
-	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
-	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
-	uv_signal_start(&d.sigint, signal_cb, SIGINT);
-	uv_signal_start(&d.sighup, signal_cb, SIGHUP);
-
+	/* 4. The modules, in the order they depend on each other. */
+	open_modules(&d);
 	log_info("samend %s serving %s as %s", SAMEN_VERSION, d.dir,
 	    vault_locked(d.vault) ? "locked" : "unlocked");
 	if (d.ready_fd >= 0) {
@@ -766,32 +672,10 @@ main(int argc, char **argv)
 	if ((rc = notify_ready()) != 0)
 		log_warnx("sd_notify: %s", samen_strerror(rc));
 
-	/* 7. Serve until a signal stops us. */
+	/* 5. Serve until a signal stops us. */
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 
-	/* 8. Shut down in reverse: handles, sockets, context, state. */
-	uv_walk(&d.loop, close_walk_cb, NULL);
-	uv_run(&d.loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&d.loop) != 0)
-		log_warnx("event loop closed with live handles");
-	zmq_ctx_term(d.zctx);
-	ctl_free(d.ctl);
-	index_free(d.index);
-	/* First: the store's close checkpoints only as the last connection. */
-	store_ckpt_free(d.ckpt);
-	store_close(d.store);
-	free(db_path);
-	vault_close(d.vault);
-	if (d.pidfile_written) {
-		char *path = xasprintf("%s/%s", d.dir, PID_FILE);
-
-		unlink(path);
-		free(path);
-	}
-	close(d.lock_fd);
-	free(d.conf_path);
-	free(d.dir);
-	free(d.listen);
-	log_info("stopped");
+	/* 6. Shut down. */
+	shut_down(&d);
 	return 0;
 }

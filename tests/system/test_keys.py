@@ -154,6 +154,46 @@ def test_init_makes_existing_empty_dir_private(cluster):
     assert mode(n.dir) == 0o700
 
 
+PRIVATE = ["keys", "samen.db", "samen.db-wal", "samen.db-shm"]
+
+
+@pytest.mark.parametrize("how", ["sigterm", "kill9"])
+def test_samend_makes_loosened_files_private(cluster, how):
+    """A copy or a restore may leave the keys and the replica readable by
+    others (0644).  samend sets them back to 0600 when it starts, with the
+    directory, and says so; a WAL and shm it makes anew are 0600 too,
+    though SQLite gives them the database's mode.  kill -9 leaves the WAL
+    and shm in place, so they are loosened too; a clean stop removes
+    them."""
+    n = cluster.node("a")
+    n.init()
+    n.start()
+    n.put("case", "name=Familie Jansen")
+    if how == "sigterm":
+        n.stop()
+    else:
+        n.kill9()
+    left = [f for f in PRIVATE if (n.dir / f).exists()]
+    assert "keys" in left and "samen.db" in left, left
+    if how == "kill9":
+        assert "samen.db-wal" in left and "samen.db-shm" in left, left
+    os.chmod(n.dir, 0o755)
+    for f in left:
+        os.chmod(n.dir / f, 0o644)
+
+    n.start()
+    assert mode(n.dir) == 0o700
+    for f in PRIVATE:
+        assert (n.dir / f).exists(), f"{f} after start"
+        assert mode(n.dir / f) == 0o600, f"{f}: {oct(mode(n.dir / f))}"
+    log = n.log_text()
+    for f in left:
+        assert f"{f} was accessible to other users (mode 644); " \
+               "setting it to 0600" in log, log
+    assert n.samen("ls", "case", json=True).json[0]["fields"] == \
+        {"name": "Familie Jansen"}
+
+
 def test_samend_needs_an_identity(cluster):
     n = cluster.node("a")
     # No directory at all.

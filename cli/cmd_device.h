@@ -1,0 +1,13 @@
+/* cmd_device: samen init, id, unlock and status: this device's identity and keys. */
+#ifndef SAMEN_CMD_DEVICE_H
+#define SAMEN_CMD_DEVICE_H
+
+#include "cmd.h"
+
+/* Handlers (cmd.h): each returns an exit code and prints its own errors. */
+int cmd_device_init(struct cmd_ctx *);
+int cmd_device_id(struct cmd_ctx *);
+int cmd_device_unlock(struct cmd_ctx *);
+int cmd_device_status(struct cmd_ctx *);
+
+#endif
