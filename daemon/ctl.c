@@ -34,18 +34,22 @@
 
 #define MAX_MATCHED 64
 
-/*
- * A reply waiting for its batch's commit, then (in waiting) for the sync
- * of every lazy commit up to ticket.
- */
+/* A reply waiting for its batch's commit, then for the disk. */
 struct held {
 	struct api_req *req;
 	int code;
 	char *msg;
 	struct wbuf body;
 	int has_body;
+};
+
+/* A batch's replies, waiting in durable_after for its commit's ticket. */
+struct sent {
+	struct ctl *c;
 	uint64_t ticket;
-	int wrote;		/* its batch changed records: nudge the peers */
+	int wrote;		/* the batch changed records: nudge the peers */
+	size_t n;
+	struct held held[];
 };
 
 struct ctl {
@@ -76,15 +80,7 @@ struct ctl {
 	int64_t *touched;
 	size_t ntouched;
 	size_t captouched;
-	/*
-	 * Replies sent only once the disk has every commit before them
-	 * (ctl_durable), in order: waiting[wfirst..nwaiting).
-	 */
 	uint64_t ticket;		/* the last lazy commit's */
-	uint64_t synced;		/* the last ticket synced */
-	int sync_failed;
-	struct held *waiting;
-	size_t wfirst, nwaiting, capwaiting;
 	struct group *groups;		/* one per circle written (group_add) */
 	size_t ngroups;
 	struct wbuf scratch;		/* a chunk's plaintext, wiped after */
@@ -2062,63 +2058,41 @@ send_held(struct held *h)
 }
 
 /*
- * Sends the waiting replies whose commits are on disk, in order.  After a
- * failed sync the rest are answered with it: what they wait for is
- * committed, visible here, and maybe not on disk, and no later sync will
- * say otherwise.
+ * The disk has the batch's commit (durable_after): its replies go out, in
+ * order.  After a failed sync, replies that waited for a commit past the
+ * last good sync are answered with it: what they wait for is committed,
+ * visible here, and maybe not on disk, and no later sync will say
+ * otherwise.
  */
 static void
-send_synced(struct ctl *c)
+send_batch(void *arg, int status)
 {
-	int wrote = 0;
+	struct sent *b = arg;
+	struct ctl *c = b->c;
+	int lost = status != 0 && b->ticket > durable_done(c->env.durable);
 
-	while (c->wfirst < c->nwaiting) {
-		struct held *h = &c->waiting[c->wfirst];
+	for (size_t i = 0; i < b->n; i++) {
+		struct held *h = &b->held[i];
 
-		if (h->ticket > c->synced) {
-			if (!c->sync_failed)
-				break;
+		if (lost) {
 			free(h->msg);
 			h->msg = xasprintf("storage error: the disk failed to "
 			    "sync; writes since the last sync may be lost at a "
 			    "power cut (restart samend)");
 			h->code = SAMEN_ESTORE;
 			h->has_body = 0;
-		} else
-			wrote |= h->wrote;
-		c->wfirst++;
+		}
 		send_held(h);
 	}
-	if (c->wfirst == c->nwaiting)
-		c->wfirst = c->nwaiting = 0;
-	if (wrote && c->peers != NULL)
+	if (!lost && b->wrote && c->peers != NULL)
 		peers_nudge(c->peers);
-}
-
-/* Queues h behind the replies that wait for the disk. */
-static void
-wait_for_sync(struct ctl *c, struct held *h)
-{
-	/* Under steady writes it may never run empty: slide it down. */
-	if (c->wfirst > 0 && c->nwaiting == c->capwaiting) {
-		memmove(c->waiting, c->waiting + c->wfirst,
-		    (c->nwaiting - c->wfirst) * sizeof(*c->waiting));
-		c->nwaiting -= c->wfirst;
-		c->wfirst = 0;
-	}
-	if (c->nwaiting == c->capwaiting) {
-		c->capwaiting = c->capwaiting ? c->capwaiting * 2 : 64;
-		c->waiting = xreallocarray(c->waiting, c->capwaiting,
-		    sizeof(*c->waiting));
-	}
-	c->waiting[c->nwaiting++] = *h;
+	free(b);
 }
 
 /*
  * Builds the batch's change sets (one per circle written), commits,
- * refreshes the index for what they touched, and sends every held reply
- * once the disk has the commit (with the store's lazy commits, when
- * ctl_durable says so).  If a change set cannot be stored or the commit
+ * refreshes the index for what they touched, and hands the held replies to
+ * durable_after, which sends them once the disk has the commit.  If a change set cannot be stored or the commit
  * fails, every held reply becomes that error: no client was told anything
  * yet, and nothing of it was kept.  A reply never overtakes one before it,
  * so a client that sees a reply sees only what is on the disk.
@@ -2126,6 +2100,7 @@ wait_for_sync(struct ctl *c, struct held *h)
 static void
 flush(struct ctl *c)
 {
+	struct sent *b;
 	int rc = 0, wrote;
 
 	if (c->in_txn)
@@ -2155,32 +2130,24 @@ flush(struct ctl *c)
 			log_warnx("could not refresh the circles: %s",
 			    samen_strerror(rc2));
 	}
-	for (size_t i = 0; i < c->nheld; i++) {
+	if (c->nheld == 0)
+		return;
+	for (size_t i = 0; i < c->nheld && rc != 0; i++) {
 		struct held *h = &c->held[i];
 
-		if (rc != 0) {
-			free(h->msg);
-			h->msg = xasprintf("not stored: %s",
-			    samen_strerror(rc));
-			h->code = rc;
-			h->has_body = 0;
-		}
-		h->ticket = c->ticket;
-		h->wrote = wrote;
-		wait_for_sync(c, h);
+		free(h->msg);
+		h->msg = xasprintf("not stored: %s", samen_strerror(rc));
+		h->code = rc;
+		h->has_body = 0;
 	}
+	b = xmalloc(sizeof(*b) + c->nheld * sizeof(b->held[0]));
+	b->c = c;
+	b->ticket = c->ticket;
+	b->wrote = wrote;
+	b->n = c->nheld;
+	memcpy(b->held, c->held, c->nheld * sizeof(b->held[0]));
 	c->nheld = 0;
-	send_synced(c);
-}
-
-void
-ctl_durable(struct ctl *c, uint64_t done, int status)
-{
-	if (status != 0)
-		c->sync_failed = 1;
-	if (done > c->synced)
-		c->synced = done;
-	send_synced(c);
+	durable_after(c->env.durable, b->ticket, send_batch, b);
 }
 
 /* A write that failed half-way poisons the open transaction. */
@@ -3179,11 +3146,6 @@ ctl_free(struct ctl *c)
 	store_circle_list_free(c->circles, c->ncircles);
 	views_free(c);
 	free(c->held);
-	for (size_t i = c->wfirst; i < c->nwaiting; i++) {
-		free(c->waiting[i].msg);
-		wire_free(&c->waiting[i].body);
-	}
-	free(c->waiting);
 	free(c->touched);
 	groups_free(c);
 	wire_free(&c->scratch);

@@ -14,7 +14,8 @@
 /*
  * Requests of one batch are handled in order.  Writes (put, rm, note) open
  * one transaction that the whole batch shares; every reply of the batch is
- * held back until that transaction has committed (synchronous=FULL), so no
+ * held back until that transaction has committed and the disk has it
+ * (durable_after, after a failed sync: a storage error), so no
  * client hears "stored" before it is durable, and if the commit fails every
  * one of them hears the error and nothing of the batch is kept.  Unlock runs
  * argon2id on libuv's thread pool and replies when done.
@@ -62,13 +63,6 @@ struct peers;
 void ctl_peer_host(struct ctl *c, struct peer_host *h);
 /* The sync layer, once started (after unlock); NULL to detach. */
 void ctl_set_peers(struct ctl *c, struct peers *p);
-/*
- * The disk has every lazy commit up to ticket done (durable.h): sends the
- * replies that waited for it.  With status != 0 a sync failed: what waits
- * for a later commit, and every reply after it, is answered with a storage
- * error (the store refuses writes from then on: store_fail).
- */
-void ctl_durable(struct ctl *c, uint64_t done, int status);
 /* 1 while an unlock is running on the thread pool. */
 int ctl_busy(const struct ctl *c);
 
