@@ -48,7 +48,10 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c
 DAEMON_LIB := daemon/log.c daemon/conf.c daemon/store.c daemon/zsock.c \
-              daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
+              daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
+              daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \
+              daemon/render.c daemon/circle.c daemon/writer.c \
+              daemon/loader.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
               daemon/pool.c daemon/testhook.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
@@ -59,7 +62,7 @@ UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
               test_client test_peer test_durable test_pool test_members \
-              test_request
+              test_request test_circle
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
