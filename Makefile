@@ -151,13 +151,14 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset sync zmtp
+FUZZ_TARGETS := header payload ops wire changeset sync zmtp request members \
+                conf
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync
+                sync request members
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
-                 -Icli -Itests/fuzz
+                 -Icli -Idaemon -Itests/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
@@ -167,8 +168,11 @@ FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
+# The config parser is the daemon's: fuzz_conf links it (and its logging).
+FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o
 # Keep the targets' objects: make would delete them as intermediate files.
-.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
+    $(FUZZ_CONF_OBJ)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -177,6 +181,8 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
+
+$(FUZZ_BUILD)/fuzz_conf: $(FUZZ_CONF_OBJ)
 
 $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/obj/tests/fuzz/mkseeds.o $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@

@@ -149,7 +149,9 @@ parse_value(const struct conf_entry *e, const char *v, long *out,
 static int
 parse(struct conf *c, FILE *f, const char *path, char **cause)
 {
-	char line[1024];
+	/* Room for the longest value and its name, as conf_print writes it:
+	 * what --check-config prints must load. */
+	char line[CONF_STRLEN + 64];
 	unsigned lineno = 0;
 
 	while (fgets(line, sizeof(line), f) != NULL) {
