@@ -55,7 +55,8 @@ endif
 
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
-              proto/ops.c proto/merge.c proto/sync.c
+              proto/ops.c proto/merge.c proto/sync.c proto/request.c \
+              proto/members.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c lib/datadir.c
@@ -66,7 +67,10 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
               daemon/store_peer.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
-              daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
+              daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
+              daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \
+              daemon/render.c daemon/circle.c daemon/writer.c \
+              daemon/loader.c daemon/api.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
               daemon/intake.c daemon/peerls.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
@@ -91,7 +95,8 @@ UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
-              test_notify test_metrics test_metricsfile
+              test_notify test_metrics test_metricsfile test_members \
+              test_request test_circle
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -323,13 +328,14 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset sync zmtp
+FUZZ_TARGETS := header payload ops wire changeset sync zmtp request members \
+                conf
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync
+                sync request members
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
-                 -Icli -Itests/fuzz
+                 -Icli -Idaemon -Itests/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
@@ -339,8 +345,11 @@ FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
+# The config parser is the daemon's: fuzz_conf links it (and its logging).
+FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o
 # Keep the targets' objects: make would delete them as intermediate files.
-.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
+    $(FUZZ_CONF_OBJ)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -349,6 +358,8 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
+
+$(FUZZ_BUILD)/fuzz_conf: $(FUZZ_CONF_OBJ)
 
 $(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/obj/tests/fuzz/mkseeds.o $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,21 +203,15 @@ parse_value(const struct conf_entry *e, const char *v, long *out,
 	return 0;
 }
 
-int
-conf_load(struct conf *c, const char *path, int must_exist, char **cause)
+/* Reads the lines of f into *c; path names it in the messages. */
+static int
+parse(struct conf *c, FILE *f, const char *path, char **cause)
 {
-	FILE *f;
-	char line[1024];
+	/* Room for the longest value and its name, as conf_print writes it:
+	 * what --check-config prints must load. */
+	char line[CONF_STRLEN + 64];
 	unsigned lineno = 0;
 
-	conf_defaults(c);
-	*cause = NULL;
-	if ((f = fopen(path, "r")) == NULL) {
-		if (errno == ENOENT && !must_exist)
-			return 0;
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return -errno;
-	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s, *eq, *name, *value;
 		const struct conf_entry *e = NULL;
@@ -273,11 +268,48 @@ conf_load(struct conf *c, const char *path, int must_exist, char **cause)
 		*cause = xasprintf("%s: read error", path);
 		goto bad;
 	}
-	fclose(f);
 	return 0;
 bad:
-	fclose(f);
 	return SAMEN_EINVAL;
+}
+
+int
+conf_load(struct conf *c, const char *path, int must_exist, char **cause)
+{
+	FILE *f;
+	int rc;
+
+	conf_defaults(c);
+	*cause = NULL;
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	rc = parse(c, f, path, cause);
+	fclose(f);
+	return rc;
+}
+
+int
+conf_parse(struct conf *c, const char *text, size_t len, const char *name,
+    char **cause)
+{
+	FILE *f;
+	int rc;
+
+	conf_defaults(c);
+	*cause = NULL;
+	if (len == 0)
+		return 0;	/* fmemopen wants at least one byte */
+	if ((f = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL) {
+		*cause = xasprintf("%s: %s", name, strerror(errno));
+		return -errno;
+	}
+	rc = parse(c, f, name, cause);
+	fclose(f);
+	return rc;
 }
 
 void

@@ -2,6 +2,7 @@
 #ifndef SAMEN_CONF_H
 #define SAMEN_CONF_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 /*
@@ -35,6 +36,13 @@ void conf_defaults(struct conf *c);
  * into a scratch struct and copy on success.
  */
 int conf_load(struct conf *c, const char *path, int must_exist, char **cause);
+/*
+ * The same for the file's contents text[0..len) (borrowed), named name in
+ * the messages: what conf_load does once the file is open (for the tests
+ * and the fuzzer).
+ */
+int conf_parse(struct conf *c, const char *text, size_t len, const char *name,
+    char **cause);
 /* Prints the normalised configuration, every option, as the file takes it. */
 void conf_print(FILE *f, const struct conf *c);
 /*

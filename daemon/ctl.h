@@ -1,4 +1,4 @@
-/* ctl: the control requests: decode, act on store and index, reply; group commit. */
+/* ctl: the control requests: one table of decode, act and render, batches and their replies. */
 #ifndef SAMEN_CTL_H
 #define SAMEN_CTL_H
 
@@ -8,16 +8,25 @@
 
 #include "api.h"
 #include "index.h"
+#include "render.h"
+#include "request.h"
 #include "store.h"
 #include "vault.h"
 
 /*
  * Requests of one batch are handled in order.  Writes (put, rm, note) open
  * one transaction that the whole batch shares; every reply of the batch is
- * held back until that transaction has committed (synchronous=FULL), so no
- * client hears "stored" before it is durable, and if the commit fails every
- * one of them hears the error and nothing of the batch is kept.  Unlock runs
- * argon2id on libuv's thread pool and replies when done.
+ * held back until that transaction has committed and the disk has it
+ * (durable_after), so no client hears "stored" before it is durable, and
+ * if the commit fails every one of them hears the error and nothing of the
+ * batch is kept.  Unlock runs argon2id on libuv's thread pool and replies
+ * when done.
+ *
+ * Each request type has one entry in ctl.c's table: its decoder
+ * (proto/request.h: the args' shape), its act (what it does with the
+ * store, the index and the keys: ctl_records.c, ctl_circles.c,
+ * ctl_peers.c, ctl_admin.c), its render (render.h: the reply's body) and
+ * flags (what it needs first).
  *
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */
@@ -42,11 +51,12 @@ struct ctl;
 
 struct ctl *ctl_new(const struct ctl_env *env);
 /*
- * At shutdown, before the loop's last run: stops an index load early and
- * refuses the requests waiting for it (-ESHUTDOWN).
+ * At shutdown, once the durable is closed and before the loop's last run:
+ * stops an index load early and refuses the requests waiting for it
+ * (-ESHUTDOWN); commits sync themselves from then on.
  */
 void ctl_close(struct ctl *c);
-/* Wipes the circle key it holds.  After the loop has run out (no load in
+/* Wipes the circle keys it holds.  After the loop has run out (no load in
  * flight). */
 void ctl_free(struct ctl *c);
 /* The api_batch_cb (arg is the ctl). */
@@ -56,20 +66,63 @@ void ctl_batch(void *arg, struct api_req **reqs, size_t n);
  * for start-up only.  Returns 0 or a negative code.
  */
 int ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len);
-/* Fills h with the callbacks the sync layer calls (peer.h). */
+/* 1 while an unlock is running on the thread pool. */
+int ctl_busy(const struct ctl *c);
+
+/*
+ * The sync layer.  ctl_peer_host fills h with entries that call, in turn:
+ *   shared  -> circle_shared(ctl_circle(c), ...)
+ *   refuses -> circle_refuses(ctl_circle(c), ...)
+ *   members -> circle_members(ctl_circle(c), ...)
+ *   join    -> circle_join(ctl_circle(c), ...)
+ *   merge   -> loader_merge(ctl_loader(c))
+ *   stored  -> circle_stored(ctl_circle(c), committed)
+ *   digest  -> store_shared_digest(store, out) (zeros if it fails)
+ * so that peer.c can call those directly instead (circle.h, loader.h).
+ */
 struct peer_host;
 struct peers;
 void ctl_peer_host(struct ctl *c, struct peer_host *h);
+struct circle *ctl_circle(struct ctl *c);
+struct loader *ctl_loader(struct ctl *c);
 /* The sync layer, once started (after unlock); NULL to detach. */
 void ctl_set_peers(struct ctl *c, struct peers *p);
+
 /*
- * The disk has every lazy commit up to ticket done (durable.h): sends the
- * replies that waited for it.  With status != 0 a sync failed: what waits
- * for a later commit, and every reply after it, is answered with a storage
- * error (the store refuses writes from then on: store_fail).
+ * For the acts.  The ctl's parts, which every act may use (borrowed).
  */
-void ctl_durable(struct ctl *c, uint64_t done, int status);
-/* 1 while an unlock is running on the thread pool. */
-int ctl_busy(const struct ctl *c);
+struct ctl_parts {
+	struct ctl_env env;
+	struct circle *circle;		/* which circles, who is a member */
+	struct writer *writer;		/* the batch's change sets */
+	struct loader *loader;		/* the index's load and refresh */
+	struct peers *peers;		/* NULL until started */
+	uint64_t started_ms;		/* clock_wall_ms() at ctl_new */
+	int unlocking;			/* an unlock runs on the thread pool */
+};
+
+/* What an act produces. */
+struct ctl_reply {
+	int code;
+	char *msg;		/* allocated, or NULL */
+	struct wbuf *body;	/* written by render if code is 0 (and by the
+				 * sync layer's own writers: peers_sync) */
+	/* The request: an act that answers it later itself sets it NULL. */
+	struct api_req *req;
+	union render_result out;	/* the act's result, for render */
+};
+
+/*
+ * An act: 0 with res->out filled, or a negative code with res->code and
+ * res->msg set (ctl_fail).  q is the decoded request (borrowed).
+ */
+typedef int ctl_act_fn(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res);
+
+/* Sets res's code and message (printf); returns code. */
+int ctl_fail(struct ctl_reply *res, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sets res's code and message to code and cause, which it takes. */
+int ctl_fail_cause(struct ctl_reply *res, int code, char *cause);
 
 #endif

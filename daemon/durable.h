@@ -57,9 +57,11 @@ uint64_t durable_done(const struct durable *d);
  * power cut could take back.  fn(arg, 0) runs once every commit up to
  * ticket is synced, after cb was told; entries run in the order they were
  * added (tickets must not decrease from one call to the next).  If a sync
- * fails first, fn(arg, SAMEN_ESTORE) runs instead, for every entry still
- * waiting and for every entry added after it: a later sync could not be
- * trusted.  A ticket already synced, with nothing ahead of it, runs fn
+ * fails, the entries whose commits were synced before it still run with
+ * 0; from the first whose commit was not, fn(arg, SAMEN_ESTORE) runs
+ * instead, for it, every entry after it and every entry added later: a
+ * later sync could not be trusted, and no reply may overtake an earlier
+ * one.  A ticket already synced, with nothing ahead of it, runs fn
  * before durable_after returns; so does any entry when d is NULL (every
  * commit synced).  Ticket 0 (a commit that synced itself) is such a
  * ticket.  On the loop.

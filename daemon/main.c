@@ -333,7 +333,6 @@ synced_cb(void *arg, uint64_t done, int status)
 	if (status != 0)
 		store_fail(d->store);
 	store_durable(d->store, done);
-	ctl_durable(d->ctl, done, status);
 }
 
 static void

@@ -18,6 +18,7 @@ const uint8_t fixture_key[CS_KEYLEN] = {
 
 static uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 static uint8_t sk[crypto_sign_SECRETKEYBYTES];
+static uint8_t devices[FIXTURE_NDEVICES][crypto_sign_PUBLICKEYBYTES];
 static int ready;
 
 void
@@ -34,7 +35,19 @@ fixture_init(void)
 	for (size_t i = 0; i < sizeof(seed); i++)
 		seed[i] = (uint8_t)(0xa0 + i);
 	crypto_sign_seed_keypair(pk, sk, seed);
+	for (unsigned d = 0; d < FIXTURE_NDEVICES; d++) {
+		uint8_t dsk[crypto_sign_SECRETKEYBYTES];
+
+		memset(seed, 0xd0 + d, sizeof(seed));
+		crypto_sign_seed_keypair(devices[d], dsk, seed);
+	}
 	ready = 1;
+}
+
+const uint8_t *
+fixture_device(unsigned i)
+{
+	return devices[i % FIXTURE_NDEVICES];
 }
 
 const uint8_t *

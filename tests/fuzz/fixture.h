@@ -22,6 +22,14 @@ void fixture_init(void);
 const uint8_t *fixture_sk(void);
 
 /*
+ * Public keys of FIXTURE_NDEVICES more devices (fixed seeds), for the
+ * members chains of fuzz_members: device i, i < FIXTURE_NDEVICES, valid
+ * after fixture_init().
+ */
+#define FIXTURE_NDEVICES 4
+const uint8_t *fixture_device(unsigned i);
+
+/*
  * Fills author, circle, epoch, seq, prev (zero for seq 1, else a fixed
  * non-zero hash) and hlc; the rest is zero until changeset_build().
  */

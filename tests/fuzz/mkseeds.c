@@ -6,10 +6,15 @@
 #include <sys/stat.h>
 
 #include "changeset.h"
+#include "devid.h"
 #include "error.h"
 #include "fixture.h"
+#include "members.h"
 #include "ops.h"
+#include "protocol.h"
+#include "rid.h"
 #include "sync.h"
+#include "util.h"
 #include "wire.h"
 #include "zmtp.h"
 
@@ -347,6 +352,278 @@ zmtp_seeds(void)
 	put("zmtp", buf, n);
 }
 
+/* fuzz_request: [type byte][args], or [0][version, type, args]. */
+static void
+put_request(uint8_t type, const struct wbuf *w)
+{
+	uint8_t *buf = malloc(1 + wire_len(w));
+
+	if (buf == NULL)
+		abort();
+	buf[0] = type;
+	memcpy(buf + 1, wire_data(w), wire_len(w));
+	put("request", buf, 1 + wire_len(w));
+	free(buf);
+}
+
+static void
+assign(struct wbuf *w, uint8_t how, const char *field, const char *value)
+{
+	wire_put_array(w, 3);
+	wire_put_u64(w, how);
+	wire_put_cstr(w, field);
+	wire_put_cstr(w, value);
+}
+
+/* The args of put: a new case in circle "team", or an update. */
+static void
+put_args(struct wbuf *w, const char *rid)
+{
+	wire_put_array(w, rid ? 3 : 4);
+	wire_put_cstr(w, "case");
+	if (rid)
+		wire_put_cstr(w, rid);
+	else
+		wire_put_nil(w);
+	wire_put_array(w, rid ? 1 : 3);
+	assign(w, CTL_ASSIGN_SET, "name", "Jansen");
+	if (!rid) {
+		assign(w, CTL_ASSIGN_ADD, "tags", "urgent");
+		assign(w, CTL_ASSIGN_REM, "tags", "old");
+		wire_put_cstr(w, "team");
+	}
+}
+
+static void
+request_seeds(void)
+{
+	static const uint8_t none[] = { CTL_STATUS, CTL_CONFLICTS,
+	    CTL_REBUILD, CTL_PEER_LS, CTL_CIRCLE_LS };
+	char rid[RID_TEXTLEN + 1], dev[DEVID_TEXTLEN + 1];
+	uint8_t raw[RID_LEN];
+	struct wbuf w;
+
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(0x01 + 3 * i);
+	rid_encode(rid, raw);
+	devid_encode(dev, fixture_device(1));
+	wire_init(&w);
+#define SEED(type) do { put_request((type), &w); wire_reset(&w); } while (0)
+	for (size_t i = 0; i < sizeof(none); i++) {
+		wire_put_array(&w, 0);
+		SEED(none[i]);
+	}
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "correct horse");
+	SEED(CTL_UNLOCK);
+	put_args(&w, NULL);
+	SEED(CTL_PUT);
+	put_args(&w, rid);
+	SEED(CTL_PUT);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid);
+	SEED(CTL_GET);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "note");
+	wire_put_cstr(&w, rid);
+	SEED(CTL_RM);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid);
+	SEED(CTL_LOG);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "status");
+	wire_put_cstr(&w, "open");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "tags");
+	wire_put_cstr(&w, "urgent");
+	SEED(CTL_LS);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "jans");
+	SEED(CTL_FIND);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, rid);
+	wire_put_cstr(&w, "called, no answer");
+	SEED(CTL_NOTE);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "tcp://10.0.0.2:7400");
+	SEED(CTL_PEER_ADD);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev);
+	wire_put_nil(&w);
+	SEED(CTL_PEER_ADD);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev);
+	SEED(CTL_PEER_RM);
+	wire_put_array(&w, 1);
+	wire_put_nil(&w);
+	SEED(CTL_SYNC);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev);
+	SEED(CTL_SYNC);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team-north");
+	SEED(CTL_CIRCLE_NEW);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	SEED(CTL_CIRCLE_ADD);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "private");
+	SEED(CTL_CIRCLE_USE);
+	/* Whole requests: a put, another version, an unknown type. */
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
+	wire_put_u64(&w, CTL_PUT);
+	put_args(&w, NULL);
+	SEED(0);
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION + 1);
+	wire_put_u64(&w, CTL_STATUS);
+	wire_put_array(&w, 0);
+	SEED(0);
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
+	wire_put_u64(&w, 99);
+	wire_put_array(&w, 0);
+	SEED(0);
+#undef SEED
+	wire_free(&w);
+}
+
+/* fuzz_members: [author, kind, field, value | nil, alive] */
+static void
+member_op(struct wbuf *w, unsigned author, enum op_type kind,
+    const char *field, const char *value, int alive)
+{
+	wire_put_array(w, 5);
+	wire_put_u64(w, author);
+	wire_put_u64(w, kind);
+	wire_put_cstr(w, field);
+	if (value)
+		wire_put_cstr(w, value);
+	else
+		wire_put_nil(w);
+	wire_put_bool(w, alive);
+}
+
+/* A member record of device who, written by author. */
+static void
+member_rec(struct wbuf *w, unsigned author, unsigned who, const char *role,
+    int with_key)
+{
+	char dev[DEVID_TEXTLEN + 1], by[DEVID_TEXTLEN + 1];
+	char key[MEMBERS_KEY1LEN + 1];
+
+	devid_encode(dev, fixture_device(who));
+	devid_encode(by, fixture_device(author));
+	memset(key, 'a', MEMBERS_KEY1LEN);
+	key[MEMBERS_KEY1LEN] = '\0';
+	wire_put_array(w, 2);
+	wire_put_cstr(w, "member");
+	wire_put_array(w, with_key ? 5 : 4);
+	member_op(w, author, OP_EXIST, "", NULL, 1);
+	member_op(w, author, OP_SET, "device", dev, 0);
+	member_op(w, author, OP_SET, "role", role, 0);
+	member_op(w, author, OP_SET, "added_by", by, 0);
+	if (with_key)
+		member_op(w, author, OP_SET, "key1", key, 0);
+}
+
+/* The circle record of a circle device 0 made. */
+static void
+circle_rec(struct wbuf *w, unsigned author, const char *salthex)
+{
+	char dev[DEVID_TEXTLEN + 1];
+
+	devid_encode(dev, fixture_device(0));
+	wire_put_array(w, 2);
+	wire_put_cstr(w, "circle");
+	wire_put_array(w, 4);
+	member_op(w, author, OP_EXIST, "", NULL, 1);
+	member_op(w, author, OP_SET, "name", "team-north", 0);
+	member_op(w, author, OP_SET, "creator", dev, 0);
+	member_op(w, author, OP_SET, "salt", salthex, 0);
+}
+
+static void
+members_seeds(void)
+{
+	uint8_t salt[16], id[CS_CIRCLELEN];
+	char salthex[33];
+	struct wbuf w;
+
+	for (size_t i = 0; i < sizeof(salt); i++)
+		salt[i] = (uint8_t)(0x30 + i);
+	hex_encode(salthex, salt, sizeof(salt));
+	sync_circle_id(id, fixture_device(0), salt);
+	wire_init(&w);
+	/* Made by device 0, which is admin, with device 1 a member. */
+	wire_put_array(&w, 2);
+	wire_put_bin(&w, id, sizeof(id));
+	wire_put_array(&w, 3);
+	circle_rec(&w, 0, salthex);
+	member_rec(&w, 0, 0, "admin", 1);
+	member_rec(&w, 0, 1, "member", 1);
+	put_w("members", &w);
+	wire_reset(&w);
+	/* A forged circle record first, a member added by a non-admin, a
+	 * second record for device 1, and device 2 deleted by device 3. */
+	wire_put_array(&w, 2);
+	wire_put_bin(&w, id, sizeof(id));
+	wire_put_array(&w, 6);
+	circle_rec(&w, 1, salthex);
+	circle_rec(&w, 0, salthex);
+	member_rec(&w, 1, 3, "admin", 0);
+	member_rec(&w, 0, 1, "member", 0);
+	member_rec(&w, 0, 1, "admin", 1);
+	member_rec(&w, 0, 2, "member", 0);
+	put_w("members", &w);
+	wire_reset(&w);
+	/* No circle record at all. */
+	wire_put_array(&w, 2);
+	wire_put_bin(&w, id, sizeof(id));
+	wire_put_array(&w, 1);
+	member_rec(&w, 0, 0, "admin", 0);
+	put_w("members", &w);
+	wire_free(&w);
+}
+
+/* fuzz_conf: config files, good and bad. */
+static void
+conf_seeds(void)
+{
+	static const char *files[] = {
+		"# samend.conf\n[samend]\nlog_level = debug\n"
+		"batch_max = 512\nwal_autocheckpoint = 16000\n"
+		"listen = tcp://0.0.0.0:7400\n"
+		"peers = abc@tcp://10.0.0.2:7400, def@tcp://10.0.0.3:7400\n"
+		"sync_interval = 30\nbeacon = 1\nbeacon_port = 7401\n"
+		"beacon_addr = 192.168.1.255\nmax_clock_skew = 600\n",
+		"; only comments\n\n   # and blanks\n",
+		"  listen=tcp://127.0.0.1:9   \nlog_level=warn",
+		"batch_max = 0\n",
+		"batch_max = 12x\n",
+		"log_level = loud\n",
+		"no equals sign\n",
+		"colour = blue\n",
+	};
+
+	char *line;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		put("conf", (const uint8_t *)files[i], strlen(files[i]));
+	/* A value near the longest a line may hold. */
+	line = xasprintf("peers=%01000d\n", 7);
+	put("conf", (const uint8_t *)line, strlen(line));
+	free(line);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,5 +640,8 @@ main(int argc, char **argv)
 	values();
 	sync_msgs();
 	zmtp_seeds();
+	request_seeds();
+	members_seeds();
+	conf_seeds();
 	return 0;
 }

@@ -35,6 +35,7 @@ max_len() {
 	case $1 in
 	header) echo 1024 ;;
 	wire) echo 16384 ;;
+	conf) echo 8192 ;;
 	*) echo 65536 ;;
 	esac
 }

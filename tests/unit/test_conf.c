@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "error.h"
 #include "log.h"
 
 static char path[64];
@@ -117,6 +118,51 @@ test_print_round_trip(void **state)
 	free(text);
 }
 
+/*
+ * The longest value a file may give, written as tightly as it can be,
+ * loads; --check-config prints it with spaces around "=", and that must
+ * load too (fuzz_conf found it did not: the line was too long).
+ */
+static void
+test_long_value(void **state)
+{
+	struct conf c, back;
+	char *cause, *text, *line;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	line = calloc(1, CONF_STRLEN + 16);
+	assert_non_null(line);
+	strcpy(line, "listen=");
+	memset(line + 7, 'x', CONF_STRLEN - 1);
+	strcat(line, "\n");
+	assert_int_equal(conf_parse(&c, line, strlen(line), "long", &cause),
+	    0);
+	assert_int_equal(strlen(c.listen), CONF_STRLEN - 1);
+	f = open_memstream(&text, &len);
+	conf_print(f, &c);
+	fclose(f);
+	assert_int_equal(conf_parse(&back, text, len, "printed", &cause), 0);
+	assert_string_equal(back.listen, c.listen);
+	free(text);
+
+	/* One byte more is refused, by name and line. */
+	strcpy(line, "listen=");
+	memset(line + 7, 'x', CONF_STRLEN);
+	line[7 + CONF_STRLEN] = '\0';
+	assert_int_equal(conf_parse(&c, line, strlen(line), "long", &cause),
+	    SAMEN_EINVAL);
+	assert_string_equal(cause, "long:1: listen: too long");
+	free(cause);
+	free(line);
+
+	/* An empty text is an empty file: the defaults. */
+	assert_int_equal(conf_parse(&c, "", 0, "empty", &cause), 0);
+	assert_null(cause);
+	assert_int_equal(c.batch_max, 256);
+}
+
 static void
 test_reload(void **state)
 {
@@ -202,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_long_value),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_metrics_options),
 		cmocka_unit_test(test_option_table),

@@ -1,0 +1,19 @@
+/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild. */
+#ifndef SAMEN_CTL_ADMIN_H
+#define SAMEN_CTL_ADMIN_H
+
+#include "ctl.h"
+
+ctl_act_fn ctl_admin_status;
+/*
+ * Runs argon2id on the thread pool and answers the request itself when
+ * done (it sets res->req NULL); answers at once if already unlocked or
+ * unlocking.
+ */
+ctl_act_fn ctl_admin_unlock;
+ctl_act_fn ctl_admin_rebuild;
+/* The same, synchronously (start-up without a passphrase). */
+int ctl_admin_unlock_now(struct ctl_parts *p, const char *passphrase,
+    size_t len);
+
+#endif

@@ -1,0 +1,393 @@
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts. */
+#include "ctl_records.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "circle.h"
+#include "error.h"
+#include "index.h"
+#include "util.h"
+#include "writer.h"
+
+/* The live record (collection, rid) from the index, or an error. */
+static const struct store_record *
+lookup(struct ctl_parts *p, struct ctl_reply *res, const char *collection,
+    const uint8_t rid[RID_LEN], int allow_deleted)
+{
+	const struct store_record *r;
+	char text[RID_TEXTLEN + 1];
+
+	rid_encode(text, rid);
+	r = index_get(p->env.index, collection, rid);
+	if (r == NULL || circle_is_chain(p->circle, r->circle)) {
+		ctl_fail(res, SAMEN_ENOTFOUND, "no %s with id %s", collection,
+		    text);
+		return NULL;
+	}
+	if (!allow_deleted && r->deleted && !r->exist_conflict) {
+		ctl_fail(res, SAMEN_EDELETED, "%s %s was deleted (samen log %s "
+		    "%s shows its history)", collection, text, collection,
+		    text);
+		return NULL;
+	}
+	return r;
+}
+
+/* Shown by ls, find and conflicts: live, and not of a members chain. */
+static int
+visible(struct ctl_parts *p, const struct store_record *r)
+{
+	return (!r->deleted || r->exist_conflict) &&
+	    !circle_is_chain(p->circle, r->circle);
+}
+
+static void
+pick(const struct store_record ***a, size_t *n, size_t *cap,
+    const struct store_record *r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xreallocarray(*a, *cap, sizeof(**a));
+	}
+	(*a)[(*n)++] = r;
+}
+
+/* Writes. */
+
+/*
+ * The record as the store has it (not the index: earlier writes of this
+ * batch are there once their group is built, which settling does).
+ */
+static int
+load_current(struct ctl_parts *p, struct ctl_reply *res,
+    const struct store_record *ir, const char *collection,
+    struct store_record **cur)
+{
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = writer_settle(p->writer, ir->circle, collection, ir->rid,
+	    &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	if ((rc = store_record_load(p->env.store, ir->rkey, cur)) != 0)
+		return ctl_fail(res, rc, "storage error: %s",
+		    samen_strerror(rc));
+	return 0;
+}
+
+/* The circle a put writes to: the record's, or the one it names. */
+static const struct store_circle *
+put_circle(struct ctl_parts *p, struct ctl_reply *res,
+    const struct request_put *rq, const struct store_record *cur)
+{
+	const struct store_circle *circ;
+
+	if (cur != NULL) {
+		circ = circle_by_id(p->circle, cur->circle);
+		if (circ != NULL && *rq->circle != '\0' &&
+		    circle_by_name(p->circle, rq->circle) != circ) {
+			ctl_fail(res, SAMEN_EINVAL, "%s %s stays in the circle "
+			    "it was created in", rq->collection, "record");
+			return NULL;
+		}
+	} else if (*rq->circle != '\0') {
+		if ((circ = circle_by_name(p->circle, rq->circle)) == NULL) {
+			ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
+			    "(samen circle ls)", rq->circle);
+			return NULL;
+		}
+	} else
+		circ = circle_default(p->circle);
+	if (circ == NULL)
+		ctl_fail(res, SAMEN_ELOCKED, "this device does not hold the key "
+		    "of the record's circle");
+	return circ;
+}
+
+int
+ctl_records_put(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_put *rq = &q->put;
+	struct render_written *out = &res->out.written;
+	struct store_record *cur = NULL;
+	const struct store_circle *circ;
+	struct writer_ops l;
+	char *cause = NULL;
+	int rc;
+
+	if (!rq->creating) {
+		const struct store_record *ir;
+
+		if ((ir = lookup(p, res, rq->collection, rq->rid, 0)) == NULL ||
+		    load_current(p, res, ir, rq->collection, &cur) != 0)
+			return res->code;
+		memcpy(out->rid, rq->rid, RID_LEN);
+	} else
+		writer_new_rid(p->writer, out->rid);
+
+	writer_ops_init(&l);
+	for (uint32_t i = 0; i < rq->nassigns; i++) {
+		const struct request_assign *a = &rq->assigns[i];
+		const struct store_field *f = NULL;
+		char name[OPS_MAX_FIELD + 1];
+
+		/* Names and values are NUL-free (wire checks), so the
+		 * store's NUL-terminated copies compare with strcmp. */
+		if (cur != NULL) {
+			memcpy(name, a->field, a->field_len);
+			name[a->field_len] = '\0';
+			f = index_field(cur, name, a->how != CTL_ASSIGN_SET);
+		}
+		switch (a->how) {
+		case CTL_ASSIGN_SET:
+			writer_ops_add(&l, OP_SET, a->field, a->field_len,
+			    a->value, a->value_len);
+			if (f)
+				writer_ops_ref(&l, f->vals, f->nvals, NULL);
+			break;
+		case CTL_ASSIGN_ADD:
+			writer_ops_add(&l, OP_ADD, a->field, a->field_len,
+			    a->value, a->value_len);
+			break;
+		default: {	/* CTL_ASSIGN_REM: the decoder allows no other */
+			char *elem = xstrndup(a->value, a->value_len);
+
+			writer_ops_add(&l, OP_REM, a->field, a->field_len,
+			    a->value, a->value_len);
+			if (f)
+				writer_ops_ref(&l, f->vals, f->nvals, elem);
+			free(elem);
+			break;
+		}
+		}
+	}
+	if ((circ = put_circle(p, res, rq, cur)) != NULL) {
+		if ((rc = writer_record(p->writer, circ, rq->collection,
+		    out->rid, cur, 1, &l, &cause)) != 0)
+			ctl_fail_cause(res, rc, cause);
+		else {
+			out->collection = rq->collection;
+			out->created = rq->creating;
+			out->case_id[0] = '\0';
+		}
+	}
+	store_record_free(cur);
+	writer_ops_free(&l);
+	return res->code;
+}
+
+int
+ctl_records_rm(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_record *rq = &q->record;
+	const struct store_record *ir;
+	const struct store_circle *circ;
+	struct store_record *cur = NULL;
+	struct writer_ops l;
+	char *cause = NULL;
+	int rc;
+
+	if ((ir = lookup(p, res, rq->collection, rq->rid, 0)) == NULL ||
+	    load_current(p, res, ir, rq->collection, &cur) != 0)
+		return res->code;
+	writer_ops_init(&l);
+	if ((circ = circle_by_id(p->circle, cur->circle)) == NULL)
+		ctl_fail(res, SAMEN_ELOCKED, "this device does not hold the key "
+		    "of the record's circle");
+	else if ((rc = writer_record(p->writer, circ, rq->collection, rq->rid,
+	    cur, 0, &l, &cause)) != 0)
+		ctl_fail_cause(res, rc, cause);
+	else {
+		res->out.written.collection = rq->collection;
+		memcpy(res->out.written.rid, rq->rid, RID_LEN);
+	}
+	store_record_free(cur);
+	writer_ops_free(&l);
+	return res->code;
+}
+
+int
+ctl_records_note(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_note *rq = &q->note;
+	struct render_written *out = &res->out.written;
+	const struct store_record *kase;
+	const struct store_circle *circ;
+	struct writer_ops l;
+	char *cause = NULL;
+	int rc;
+
+	if ((kase = lookup(p, res, "case", rq->case_rid, 0)) == NULL)
+		return res->code;
+	if ((circ = circle_by_id(p->circle, kase->circle)) == NULL)
+		return ctl_fail(res, SAMEN_ELOCKED, "this device does not hold "
+		    "the key of the case's circle");
+	rid_encode(out->case_id, rq->case_rid);
+	writer_ops_init(&l);
+	writer_ops_add(&l, OP_SET, "case", 4, out->case_id, RID_TEXTLEN);
+	writer_ops_add(&l, OP_SET, "text", 4, rq->text, rq->len);
+	writer_new_rid(p->writer, out->rid);
+	if ((rc = writer_record(p->writer, circ, "note", out->rid, NULL, 1, &l,
+	    &cause)) != 0)
+		ctl_fail_cause(res, rc, cause);
+	else {
+		out->collection = "note";
+		out->created = 1;
+	}
+	writer_ops_free(&l);
+	return res->code;
+}
+
+/* Reads. */
+
+static int
+is_note_of(const struct store_record *r, const char *case_id)
+{
+	const struct store_field *f;
+
+	if (r->deleted && !r->exist_conflict)
+		return 0;
+	if (strcmp(r->collection, "note") != 0)
+		return 0;
+	f = index_field(r, "case", 0);
+	return f && f->nvals > 0 && strcmp(f->vals[0].value, case_id) == 0;
+}
+
+int
+ctl_records_get(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_record *rq = &q->record;
+	struct render_get *out = &res->out.get;
+	size_t total = index_count(p->env.index), cap = 0;
+	char id[RID_TEXTLEN + 1];
+
+	if ((out->rec = lookup(p, res, rq->collection, rq->rid, 0)) == NULL)
+		return res->code;
+	out->with_notes = strcmp(rq->collection, "case") == 0;
+	out->notes = NULL;
+	out->nnotes = 0;
+	if (!out->with_notes)
+		return 0;
+	/* A case shows its notes: they name it in their "case" field. */
+	rid_encode(id, out->rec->rid);
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *note = index_at(p->env.index, i);
+
+		if (is_note_of(note, id))
+			pick(&out->notes, &out->nnotes, &cap, note);
+	}
+	return 0;
+}
+
+static int
+where_match(const struct store_record *r, const struct request_where *w,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct store_field *f = index_field(r, w[i].field, 0);
+		int ok = 0;
+
+		if (f && f->nvals > 0 && f->vals[0].value_len == w[i].len &&
+		    memcmp(f->vals[0].value, w[i].value, w[i].len) == 0)
+			ok = 1;
+		f = index_field(r, w[i].field, 1);
+		for (size_t j = 0; f && !ok && j < f->nvals; j++)
+			ok = f->vals[j].value_len == w[i].len &&
+			    memcmp(f->vals[j].value, w[i].value, w[i].len) == 0;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+int
+ctl_records_ls(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_ls *rq = &q->ls;
+	struct render_list *out = &res->out.list;
+	size_t total = index_count(p->env.index), cap = 0;
+
+	out->recs = NULL;
+	out->n = 0;
+	out->find = NULL;
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *rec = index_at(p->env.index, i);
+
+		if (visible(p, rec) &&
+		    strcmp(rec->collection, rq->collection) == 0 &&
+		    where_match(rec, rq->where, rq->nwhere))
+			pick(&out->recs, &out->n, &cap, rec);
+	}
+	return 0;
+}
+
+int
+ctl_records_find(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_find *rq = &q->find;
+	struct render_list *out = &res->out.list;
+	const struct store_field *matched[RENDER_MAX_MATCHED];
+	size_t total = index_count(p->env.index), cap = 0;
+
+	out->recs = NULL;
+	out->n = 0;
+	out->find = rq->text;
+	out->find_len = rq->len;
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *rec = index_at(p->env.index, i);
+
+		if (visible(p, rec) && index_match(rec, rq->text, rq->len,
+		    matched, RENDER_MAX_MATCHED) > 0)
+			pick(&out->recs, &out->n, &cap, rec);
+	}
+	return 0;
+}
+
+int
+ctl_records_log(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_record *rq = &q->record;
+	const struct store_record *rec;
+	char *cause = NULL;
+	int rc;
+
+	if ((rec = lookup(p, res, rq->collection, rq->rid, 1)) == NULL)
+		return res->code;
+	/* The store's history: settled, it has this batch's writes too. */
+	if ((rc = writer_settle(p->writer, rec->circle, rq->collection,
+	    rq->rid, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	if ((rc = store_history(p->env.store, rec->rkey, &res->out.log.h,
+	    &res->out.log.n)) != 0)
+		return ctl_fail(res, rc, "storage error: %s",
+		    samen_strerror(rc));
+	return 0;
+}
+
+int
+ctl_records_conflicts(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	struct render_list *out = &res->out.list;
+	size_t total = index_count(p->env.index), cap = 0;
+
+	(void)q;
+	out->recs = NULL;
+	out->n = 0;
+	out->find = NULL;
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *rec = index_at(p->env.index, i);
+
+		if (visible(p, rec) && render_count_conflicts(rec) > 0)
+			pick(&out->recs, &out->n, &cap, rec);
+	}
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts. */
+#ifndef SAMEN_CTL_RECORDS_H
+#define SAMEN_CTL_RECORDS_H
+
+#include "ctl.h"
+
+/*
+ * Reads are answered from the index (index.h), which the table's flags
+ * make sure is whole; writes read the record from the store (earlier
+ * writes of the batch are there, once settled) and hand their ops to the
+ * writer.  Records of members chains are not records to a person: they
+ * are neither shown nor written here (circle.h).
+ */
+ctl_act_fn ctl_records_put;
+ctl_act_fn ctl_records_rm;
+ctl_act_fn ctl_records_note;
+ctl_act_fn ctl_records_get;
+ctl_act_fn ctl_records_ls;
+ctl_act_fn ctl_records_find;
+ctl_act_fn ctl_records_log;
+ctl_act_fn ctl_records_conflicts;
+
+#endif

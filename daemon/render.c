@@ -1,0 +1,570 @@
+/* render: the bodies of control replies, written from what a request's act found. */
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devid.h"
+#include "hlc.h"
+#include "index.h"
+#include "protocol.h"
+#include "rid.h"
+#include "util.h"
+#include "version.h"
+
+static void
+put_time(struct wbuf *w, const char *k, uint64_t hlc)
+{
+	char t[32];
+
+	hlc_format(t, hlc);
+	wire_put_kv_str(w, k, t);
+}
+
+static void
+put_author(struct wbuf *w, const char *k, const uint8_t author[32])
+{
+	char id[DEVID_TEXTLEN + 1];
+
+	devid_encode(id, author);
+	wire_put_kv_str(w, k, id);
+}
+
+static void
+put_rid(struct wbuf *w, const char *k, const uint8_t rid[RID_LEN])
+{
+	char t[RID_TEXTLEN + 1];
+
+	rid_encode(t, rid);
+	wire_put_kv_str(w, k, t);
+}
+
+static void
+put_circle_id(struct wbuf *w, const char *k, const uint8_t id[CS_CIRCLELEN])
+{
+	char hex[2 * CS_CIRCLELEN + 1];
+
+	hex_encode(hex, id, CS_CIRCLELEN);
+	wire_put_kv_str(w, k, hex);
+}
+
+/* Records. */
+
+/* One surviving value of a conflict: 3 keys. */
+static void
+put_survivor(struct wbuf *w, const struct store_value *v, int existence)
+{
+	wire_put_map(w, 3);
+	if (existence)
+		wire_put_kv_bool(w, "deleted", !v->alive);
+	else
+		wire_put_kv_str(w, "value", v->value);
+	put_author(w, "author", v->author);
+	put_time(w, "time", v->hlc);
+}
+
+size_t
+render_count_conflicts(const struct store_record *r)
+{
+	size_t n = r->exist_conflict ? 1 : 0;
+
+	for (size_t i = 0; i < r->nfields; i++)
+		if (!r->fields[i].is_set && r->fields[i].ndistinct > 1)
+			n++;
+	return n;
+}
+
+/* The values of one conflict: of field f, or of the existence (NULL). */
+static void
+put_conflict_values(struct wbuf *w, const struct store_record *r,
+    const struct store_field *f)
+{
+	const struct store_value *vals = f ? f->vals : r->exist;
+	size_t n = f ? f->nvals : r->nexist;
+
+	wire_put_cstr(w, "values");
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_survivor(w, &vals[i], f == NULL);
+}
+
+static void
+put_conflicts(struct wbuf *w, const struct store_record *r)
+{
+	wire_put_cstr(w, "conflicts");
+	wire_put_array(w, (uint32_t)render_count_conflicts(r));
+	if (r->exist_conflict) {
+		wire_put_map(w, 2);
+		wire_put_kv_str(w, "field", NULL);
+		put_conflict_values(w, r, NULL);
+	}
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (f->is_set || f->ndistinct <= 1)
+			continue;
+		wire_put_map(w, 2);
+		wire_put_kv_str(w, "field", f->name);
+		put_conflict_values(w, r, f);
+	}
+}
+
+static size_t
+count_kind(const struct store_record *r, int is_set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nfields; i++)
+		if (r->fields[i].is_set == is_set && r->fields[i].nvals > 0)
+			n++;
+	return n;
+}
+
+/* Distinct elements of a set field (its values are sorted by element). */
+static size_t
+count_distinct(const struct store_field *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nvals; i++)
+		if (i == 0 || strcmp(f->vals[i].value, f->vals[i - 1].value))
+			n++;
+	return n;
+}
+
+/*
+ * A record: 9 keys, and "notes" (with_notes: notes[0..nnotes)) and
+ * "matched" (matched != NULL) if given.
+ */
+static void
+put_record(struct wbuf *w, const struct store_record *r, int with_notes,
+    const struct store_record *const *notes, size_t nnotes,
+    const struct store_field **matched, size_t nmatched)
+{
+	char circle[2 * CS_CIRCLELEN + 1];
+	size_t nfields = count_kind(r, 0), nsets = count_kind(r, 1);
+
+	wire_put_map(w, 9 + (with_notes ? 1 : 0) + (matched ? 1 : 0));
+	wire_put_kv_str(w, "collection", r->collection);
+	put_rid(w, "id", r->rid);
+	hex_encode(circle, r->circle, CS_CIRCLELEN);
+	wire_put_kv_str(w, "circle", circle);
+	put_time(w, "created", r->created);
+	put_time(w, "updated", r->updated);
+	wire_put_kv_bool(w, "deleted", r->deleted);
+
+	wire_put_cstr(w, "fields");
+	wire_put_map(w, (uint32_t)nfields);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (!f->is_set && f->nvals > 0)
+			wire_put_kv_str(w, f->name, f->vals[0].value);
+	}
+	wire_put_cstr(w, "sets");
+	wire_put_map(w, (uint32_t)nsets);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct store_field *f = &r->fields[i];
+
+		if (!f->is_set || f->nvals == 0)
+			continue;
+		wire_put_cstr(w, f->name);
+		wire_put_array(w, (uint32_t)count_distinct(f));
+		for (size_t j = 0; j < f->nvals; j++)
+			if (j == 0 || strcmp(f->vals[j].value,
+			    f->vals[j - 1].value))
+				wire_put_cstr(w, f->vals[j].value);
+	}
+	put_conflicts(w, r);
+	if (with_notes) {
+		wire_put_cstr(w, "notes");
+		wire_put_array(w, (uint32_t)nnotes);
+		for (size_t i = 0; i < nnotes; i++)
+			put_record(w, notes[i], 0, NULL, 0, NULL, 0);
+	}
+	if (matched) {
+		wire_put_cstr(w, "matched");
+		wire_put_array(w, (uint32_t)nmatched);
+		for (size_t i = 0; i < nmatched; i++)
+			wire_put_cstr(w, matched[i]->name);
+	}
+}
+
+void
+render_get(struct wbuf *w, union render_result *res)
+{
+	struct render_get *g = &res->get;
+
+	put_record(w, g->rec, g->with_notes, g->notes, g->nnotes, NULL, 0);
+	free(g->notes);
+}
+
+void
+render_ls(struct wbuf *w, union render_result *res)
+{
+	struct render_list *l = &res->list;
+
+	wire_put_array(w, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++)
+		put_record(w, l->recs[i], 0, NULL, 0, NULL, 0);
+	free(l->recs);
+}
+
+void
+render_find(struct wbuf *w, union render_result *res)
+{
+	struct render_list *l = &res->list;
+	const struct store_field *matched[RENDER_MAX_MATCHED];
+
+	wire_put_array(w, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		size_t m = index_match(l->recs[i], l->find, l->find_len,
+		    matched, RENDER_MAX_MATCHED);
+
+		put_record(w, l->recs[i], 0, NULL, 0, matched,
+		    m < RENDER_MAX_MATCHED ? m : RENDER_MAX_MATCHED);
+	}
+	free(l->recs);
+}
+
+void
+render_conflicts(struct wbuf *w, union render_result *res)
+{
+	struct render_list *l = &res->list;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += render_count_conflicts(l->recs[i]);
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct store_record *rec = l->recs[i];
+
+		for (size_t j = 0; j <= rec->nfields; j++) {
+			/* j == nfields stands for the existence register. */
+			const struct store_field *f = j < rec->nfields ?
+			    &rec->fields[j] : NULL;
+
+			if (f ? f->is_set || f->ndistinct <= 1 :
+			    !rec->exist_conflict)
+				continue;
+			wire_put_map(w, 4);
+			wire_put_kv_str(w, "collection", rec->collection);
+			put_rid(w, "id", rec->rid);
+			wire_put_kv_str(w, "field", f ? f->name : NULL);
+			put_conflict_values(w, rec, f);
+		}
+	}
+	free(l->recs);
+}
+
+/*
+ * What a history entry shows as "op", tracking the existence so far in
+ * *last_alive.  NULL for the bookkeeping EXIST that every update writes.
+ */
+static const char *
+hist_op(const struct store_hist *h, int *last_alive)
+{
+	const char *op = NULL;
+
+	switch (h->kind) {
+	case OP_SET: return "set";
+	case OP_ADD: return "add";
+	case OP_REM: return "remove";
+	case OP_EXIST:
+		if (!h->alive)
+			op = "delete";
+		else if (h->nrefs == 0)
+			op = "create";
+		else if (!*last_alive)
+			op = "restore";
+		*last_alive = h->alive;
+		return op;
+	}
+	return NULL;
+}
+
+/*
+ * The store lists a change set's ops in their stored order; a reader
+ * expects "create" or "delete" to come first.  Entries of one change set
+ * are adjacent: move its EXIST to the front of the run.
+ */
+static void
+exist_first(struct store_hist *h, size_t n)
+{
+	size_t start = 0, i, j;
+
+	while (start < n) {
+		for (i = start + 1; i < n && h[i].seq == h[start].seq &&
+		    memcmp(h[i].author, h[start].author, 32) == 0; i++)
+			;
+		for (j = start + 1; j < i; j++) {
+			if (h[j].kind == OP_EXIST) {
+				struct store_hist t = h[j];
+
+				memmove(&h[start + 1], &h[start],
+				    (j - start) * sizeof(*h));
+				h[start] = t;
+				break;
+			}
+		}
+		start = i;
+	}
+}
+
+void
+render_log(struct wbuf *w, union render_result *res)
+{
+	struct store_hist *h = res->log.h;
+	size_t n = res->log.n, shown = 0;
+	int alive;
+
+	exist_first(h, n);
+	alive = 1;
+	for (size_t i = 0; i < n; i++)
+		shown += hist_op(&h[i], &alive) != NULL;
+	wire_put_array(w, (uint32_t)shown);
+	alive = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *op = hist_op(&h[i], &alive);
+		int field = h[i].kind != OP_EXIST;
+
+		if (op == NULL)
+			continue;
+		wire_put_map(w, 8);
+		put_time(w, "time", h[i].hlc);
+		wire_put_kv_u64(w, "hlc", h[i].hlc);
+		put_author(w, "author", h[i].author);
+		wire_put_kv_u64(w, "seq", h[i].seq);
+		wire_put_kv_str(w, "op", op);
+		wire_put_kv_str(w, "field", field ? h[i].field : NULL);
+		wire_put_kv_str(w, "value", field ? h[i].value : NULL);
+		wire_put_kv_u64(w, "replaced", h[i].nrefs);
+	}
+	store_history_free(h, n);
+}
+
+/* Writes. */
+
+void
+render_put(struct wbuf *w, union render_result *res)
+{
+	const struct render_written *r = &res->written;
+	int has_case = r->case_id[0] != '\0';
+
+	wire_put_map(w, has_case ? 4 : 3);
+	wire_put_kv_str(w, "collection", r->collection);
+	put_rid(w, "id", r->rid);
+	wire_put_kv_bool(w, "created", r->created);
+	if (has_case)
+		wire_put_kv_str(w, "case", r->case_id);
+}
+
+void
+render_note(struct wbuf *w, union render_result *res)
+{
+	render_put(w, res);
+}
+
+void
+render_rm(struct wbuf *w, union render_result *res)
+{
+	const struct render_written *r = &res->written;
+
+	wire_put_map(w, 2);
+	wire_put_kv_str(w, "collection", r->collection);
+	put_rid(w, "id", r->rid);
+}
+
+/* The daemon. */
+
+/* Each peer's replica digest when we last synced, next to ours. */
+static void
+put_status_peers(struct wbuf *w, const struct store_peer *sp, size_t n)
+{
+	wire_put_cstr(w, "peers");
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		char dev[DEVID_TEXTLEN + 1], hex[65], t[32];
+		int has = 0;
+
+		for (int k = 0; k < 32; k++)
+			has |= sp[i].digest[k];
+		devid_encode(dev, sp[i].device);
+		hex_encode(hex, sp[i].digest, 32);
+		hlc_format(t, HLC_MAKE(sp[i].last_sync_ms, 0));
+		wire_put_map(w, 3);
+		wire_put_kv_str(w, "device", dev);
+		wire_put_kv_str(w, "digest", has ? hex : NULL);
+		wire_put_kv_str(w, "last_sync", sp[i].last_sync_ms ? t : NULL);
+	}
+}
+
+void
+render_status(struct wbuf *w, union render_result *res)
+{
+	struct render_status *s = &res->status;
+	char hex[65], id[DEVID_TEXTLEN + 1];
+
+	devid_encode(id, s->device);
+	wire_put_map(w, 21);
+	wire_put_kv_str(w, "device", id);
+	wire_put_kv_str(w, "data_dir", s->dir);
+	wire_put_kv_str(w, "version", SAMEN_VERSION);
+	wire_put_kv_u64(w, "protocol", SAMEN_PROTOCOL_VERSION);
+	wire_put_kv_u64(w, "pid", (uint64_t)getpid());
+	wire_put_kv_u64(w, "uptime_s", s->uptime_s);
+	wire_put_kv_bool(w, "locked", s->locked);
+	wire_put_kv_bool(w, "passphrase", s->passphrase);
+	wire_put_kv_u64(w, "records", s->stats.records);
+	wire_put_kv_u64(w, "changesets", s->stats.changesets);
+	wire_put_kv_u64(w, "pending", s->stats.pending);
+	wire_put_kv_u64(w, "bad", s->stats.bad);
+	wire_put_kv_u64(w, "flagged", s->stats.flagged);
+	hex_encode(hex, s->digest, sizeof(s->digest));
+	wire_put_kv_str(w, "replica_digest", hex);
+	hex_encode(hex, s->shared, sizeof(s->shared));
+	wire_put_kv_str(w, "shared_digest", hex);
+	wire_put_kv_str(w, "listen", s->listen);
+	wire_put_kv_u64(w, "zap_refused", s->zap_refused);
+	wire_put_kv_u64(w, "rejected", s->rejected);
+	wire_put_kv_u64(w, "handshake_failed", s->handshake_failed);
+	wire_put_kv_u64(w, "dropped", s->dropped);
+	put_status_peers(w, s->peers, s->npeers);
+	store_peer_list_free(s->peers, s->npeers);
+}
+
+void
+render_rebuild(struct wbuf *w, union render_result *res)
+{
+	char hex[65];
+
+	hex_encode(hex, res->rebuild.digest, sizeof(res->rebuild.digest));
+	wire_put_map(w, 2);
+	wire_put_kv_str(w, "replica_digest", hex);
+	wire_put_kv_u64(w, "changesets", res->rebuild.changesets);
+}
+
+void
+render_unlock(struct wbuf *w, union render_result *res)
+{
+	(void)res;
+	wire_put_map(w, 1);
+	wire_put_kv_bool(w, "unlocked", 1);
+}
+
+/* Peers. */
+
+void
+render_peer_add(struct wbuf *w, union render_result *res)
+{
+	char dev[DEVID_TEXTLEN + 1];
+
+	devid_encode(dev, res->peer.device);
+	wire_put_map(w, 2);
+	wire_put_kv_str(w, "device", dev);
+	wire_put_kv_str(w, "addr", res->peer.addr);
+}
+
+void
+render_peer_rm(struct wbuf *w, union render_result *res)
+{
+	char dev[DEVID_TEXTLEN + 1];
+
+	devid_encode(dev, res->peer.device);
+	wire_put_map(w, 1);
+	wire_put_kv_str(w, "device", dev);
+}
+
+void
+render_peer_ls(struct wbuf *w, union render_result *res)
+{
+	struct render_peers *p = &res->peers;
+
+	if (p->live)
+		return;
+	wire_put_array(w, (uint32_t)p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		char dev[DEVID_TEXTLEN + 1];
+
+		devid_encode(dev, p->sp[i].device);
+		wire_put_map(w, 3);
+		wire_put_kv_str(w, "device", dev);
+		wire_put_kv_str(w, "addr", p->sp[i].addr);
+		wire_put_kv_str(w, "state", "idle");
+	}
+	store_peer_list_free(p->sp, p->n);
+}
+
+/* Circles. */
+
+void
+render_circle_new(struct wbuf *w, union render_result *res)
+{
+	wire_put_map(w, 3);
+	put_circle_id(w, "circle", res->circle.id);
+	wire_put_kv_str(w, "name", res->circle.name);
+	wire_put_kv_u64(w, "epoch", 1);
+}
+
+void
+render_circle_add(struct wbuf *w, union render_result *res)
+{
+	char dev[DEVID_TEXTLEN + 1];
+
+	devid_encode(dev, res->circle.device);
+	wire_put_map(w, 4);
+	put_circle_id(w, "circle", res->circle.id);
+	wire_put_kv_str(w, "name", res->circle.name);
+	wire_put_kv_str(w, "device", dev);
+	wire_put_kv_str(w, "role", "member");
+}
+
+void
+render_circle_use(struct wbuf *w, union render_result *res)
+{
+	wire_put_map(w, 2);
+	put_circle_id(w, "circle", res->circle.id);
+	wire_put_kv_str(w, "name", res->circle.name);
+}
+
+static void
+put_circle(struct wbuf *w, const struct render_circle_item *it)
+{
+	const struct members_view *v = it->v;
+	char dev[DEVID_TEXTLEN + 1];
+
+	wire_put_map(w, 6);
+	put_circle_id(w, "circle", it->sc->id);
+	wire_put_kv_str(w, "name", v ? v->name : "private");
+	wire_put_kv_str(w, "kind", v ? "shared" : "private");
+	wire_put_kv_u64(w, "epoch", it->sc->epoch);
+	wire_put_kv_bool(w, "default", it->is_default);
+	wire_put_cstr(w, "members");
+	wire_put_array(w, v ? (uint32_t)v->nmembers : 0);
+	for (size_t i = 0; v && i < v->nmembers; i++) {
+		int has_by = 0;
+
+		for (int k = 0; k < 32; k++)
+			has_by |= v->members[i].added_by[k];
+		wire_put_map(w, 3);
+		devid_encode(dev, v->members[i].device);
+		wire_put_kv_str(w, "device", dev);
+		wire_put_kv_str(w, "role", v->members[i].admin ? "admin" :
+		    "member");
+		if (has_by)
+			devid_encode(dev, v->members[i].added_by);
+		wire_put_kv_str(w, "added_by", has_by ? dev : NULL);
+	}
+}
+
+void
+render_circle_ls(struct wbuf *w, union render_result *res)
+{
+	struct render_circles *c = &res->circles;
+
+	wire_put_array(w, (uint32_t)c->n);
+	for (size_t i = 0; i < c->n; i++)
+		put_circle(w, &c->items[i]);
+	free(c->items);
+}

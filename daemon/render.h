@@ -1,0 +1,143 @@
+/* render: the bodies of control replies, written from what a request's act found. */
+#ifndef SAMEN_RENDER_H
+#define SAMEN_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "members.h"
+#include "store.h"
+#include "wire.h"
+
+/*
+ * Every reply body the daemon sends is written here, from a result that
+ * the request's act filled (ctl.c's table pairs them); docs/api.md says
+ * what each looks like, and its keys are stable.  A render function writes
+ * one msgpack value to w and frees what the result owns (said per field);
+ * everything else in a result is borrowed, and valid until render runs
+ * right after the act.  Nothing here reads the store or the clock.
+ */
+
+/* put, note, rm: the record written. */
+struct render_written {
+	const char *collection;
+	uint8_t rid[RID_LEN];
+	int created;
+	char case_id[RID_TEXTLEN + 1];	/* note: the case's id; else "" */
+};
+
+/* get: one record (a case with its notes). */
+struct render_get {
+	const struct store_record *rec;
+	int with_notes;
+	const struct store_record **notes;	/* owned array, oldest first */
+	size_t nnotes;
+};
+
+/* find lists at most this many matched fields of a record. */
+#define RENDER_MAX_MATCHED 64
+
+/* ls, find, conflicts: records in index order. */
+struct render_list {
+	const struct store_record **recs;	/* owned array */
+	size_t n;
+	const char *find;	/* find: its text, to list what matched */
+	size_t find_len;
+};
+
+/* log: a record's history, oldest first. */
+struct render_log {
+	struct store_hist *h;	/* owned (store_history) */
+	size_t n;
+};
+
+struct render_status {
+	const uint8_t *device;
+	const char *dir;
+	uint64_t uptime_s;
+	int locked;
+	int passphrase;
+	struct store_stats stats;
+	uint8_t digest[32];
+	uint8_t shared[32];
+	const char *listen;	/* NULL when not listening */
+	uint64_t zap_refused, rejected, handshake_failed, dropped;
+	struct store_peer *peers;	/* owned (store_peer_list) */
+	size_t npeers;
+};
+
+struct render_rebuild {
+	uint8_t digest[32];
+	uint64_t changesets;
+};
+
+/* peer add, peer rm. */
+struct render_peer {
+	const uint8_t *device;
+	const char *addr;	/* NULL: none */
+};
+
+/* peer ls while locked: the stored peers, without live state. */
+struct render_peers {
+	struct store_peer *sp;	/* owned (store_peer_list) */
+	size_t n;
+	int live;		/* the sync layer wrote the body: nothing to do */
+};
+
+/* circle new, add, use. */
+struct render_circle {
+	uint8_t id[CS_CIRCLELEN];
+	const char *name;
+	const uint8_t *device;	/* add */
+};
+
+/* circle ls. */
+struct render_circle_item {
+	const struct store_circle *sc;
+	const struct members_view *v;	/* NULL: the private circle */
+	int is_default;
+};
+
+struct render_circles {
+	struct render_circle_item *items;	/* owned array */
+	size_t n;
+};
+
+union render_result {
+	struct render_written written;
+	struct render_get get;
+	struct render_list list;
+	struct render_log log;
+	struct render_status status;
+	struct render_rebuild rebuild;
+	struct render_peer peer;
+	struct render_peers peers;
+	struct render_circle circle;
+	struct render_circles circles;
+};
+
+typedef void render_fn(struct wbuf *w, union render_result *r);
+
+render_fn render_put;		/* written */
+render_fn render_note;		/* written */
+render_fn render_rm;		/* written */
+render_fn render_get;		/* get */
+render_fn render_ls;		/* list */
+render_fn render_find;		/* list with find */
+render_fn render_conflicts;	/* list */
+render_fn render_log;		/* log */
+render_fn render_status;	/* status */
+render_fn render_rebuild;	/* rebuild */
+render_fn render_unlock;	/* nothing */
+render_fn render_peer_add;	/* peer */
+render_fn render_peer_rm;	/* peer */
+render_fn render_peer_ls;	/* peers */
+render_fn render_circle_new;	/* circle */
+render_fn render_circle_add;	/* circle */
+render_fn render_circle_use;	/* circle */
+render_fn render_circle_ls;	/* circles */
+
+/* How many conflicts r shows (fields and existence). */
+size_t render_count_conflicts(const struct store_record *r);
+
+#endif

@@ -1,0 +1,461 @@
+/* request: control requests decoded from their bytes into one typed struct per type. */
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "util.h"
+
+static int
+fail(char **cause, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char **cause, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	*cause = xstrdup(buf);
+	return code;
+}
+
+int
+request_frame(struct wire_reader *r, uint32_t *type, char **cause)
+{
+	uint32_t version;
+
+	if (wire_get_array_n(r, 3) || wire_get_u32(r, &version) ||
+	    wire_get_u32(r, type))
+		return fail(cause, SAMEN_EPROTO, "malformed request");
+	if (version != SAMEN_PROTOCOL_VERSION)
+		return fail(cause, SAMEN_EVERSION, "protocol version %u is not "
+		    "supported: this samend speaks %d", version,
+		    SAMEN_PROTOCOL_VERSION);
+	return 0;
+}
+
+/* Pieces. */
+
+static int
+get_cstr(struct wire_reader *r, char *out, size_t cap)
+{
+	const char *s;
+	size_t n;
+
+	if (wire_get_str(r, &s, &n, cap - 1))
+		return r->err;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+get_collection(struct wire_reader *r, char out[OPS_MAX_COLLECTION + 1],
+    char **cause)
+{
+	if (get_cstr(r, out, OPS_MAX_COLLECTION + 1))
+		return fail(cause, SAMEN_EPROTO, "malformed collection");
+	if (!ops_collection_valid(out, strlen(out)))
+		return fail(cause, SAMEN_EINVAL, "invalid collection name '%s'",
+		    out);
+	return 0;
+}
+
+static int
+get_rid(struct wire_reader *r, uint8_t rid[RID_LEN], char **cause)
+{
+	char text[RID_TEXTLEN + 1];
+
+	if (get_cstr(r, text, sizeof(text)) ||
+	    rid_decode(rid, text, strlen(text)) != 0)
+		return fail(cause, SAMEN_EINVAL, "invalid record id");
+	return 0;
+}
+
+static int
+get_device(struct wire_reader *r, uint8_t dev[DEVID_KEYLEN], char **cause)
+{
+	char text[DEVID_TEXTLEN + 2];
+
+	if (get_cstr(r, text, sizeof(text)) ||
+	    devid_decode(dev, text, strlen(text)) != 0)
+		return fail(cause, SAMEN_EINVAL, "invalid device id (a typo? "
+		    "'samen id' on that device prints it)");
+	return 0;
+}
+
+static int
+get_name(struct wire_reader *r, char out[OPS_MAX_FIELD + 1], char **cause)
+{
+	if (get_cstr(r, out, OPS_MAX_FIELD + 1) ||
+	    !ops_field_valid(out, strlen(out)))
+		return fail(cause, SAMEN_EINVAL, "invalid circle name: 1-64 of "
+		    "A-Z a-z 0-9 _ -");
+	return 0;
+}
+
+/* [] */
+static int
+decode_none(struct wire_reader *r, const char *what, char **cause)
+{
+	if (wire_get_array_n(r, 0) || wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+	return 0;
+}
+
+/* [collection, rid] */
+static int
+decode_record(struct wire_reader *r, struct request_record *q,
+    const char *what, char **cause)
+{
+	int rc;
+
+	if (wire_get_array_n(r, 2))
+		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+	if ((rc = get_collection(r, q->collection, cause)) != 0 ||
+	    (rc = get_rid(r, q->rid, cause)) != 0)
+		return rc;
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+	return 0;
+}
+
+/* Records. */
+
+int
+request_decode_status(struct wire_reader *r, union request *q, char **cause)
+{
+	(void)q;
+	return decode_none(r, "status", cause);
+}
+
+int
+request_decode_conflicts(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	(void)q;
+	return decode_none(r, "conflicts", cause);
+}
+
+int
+request_decode_rebuild(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	(void)q;
+	return decode_none(r, "rebuild", cause);
+}
+
+int
+request_decode_get(struct wire_reader *r, union request *q, char **cause)
+{
+	return decode_record(r, &q->record, "get", cause);
+}
+
+int
+request_decode_rm(struct wire_reader *r, union request *q, char **cause)
+{
+	return decode_record(r, &q->record, "rm", cause);
+}
+
+int
+request_decode_log(struct wire_reader *r, union request *q, char **cause)
+{
+	return decode_record(r, &q->record, "log", cause);
+}
+
+/* [how, field, value] */
+static int
+decode_assign(struct wire_reader *r, struct request_put *p, uint32_t i,
+    char **cause)
+{
+	struct request_assign *a = &p->assigns[i];
+	size_t max;
+
+	if (wire_get_array_n(r, 3) || wire_get_u8(r, &a->how) ||
+	    wire_get_str(r, &a->field, &a->field_len, OPS_MAX_FIELD + 1) ||
+	    wire_get_str(r, &a->value, &a->value_len, OPS_MAX_VALUE + 1))
+		return fail(cause, SAMEN_EPROTO, "malformed assignment");
+	if (!ops_field_valid(a->field, a->field_len))
+		return fail(cause, SAMEN_EINVAL, "invalid field name '%.*s'",
+		    (int)a->field_len, a->field);
+	max = a->how == CTL_ASSIGN_SET ? OPS_MAX_VALUE : OPS_MAX_ELEMENT;
+	if (a->value_len > max)
+		return fail(cause, SAMEN_EINVAL, "value of '%.*s' is over %zu "
+		    "bytes", (int)a->field_len, a->field, max);
+	/* A register takes one value per write; a set takes many. */
+	for (uint32_t j = 0; j < i && a->how == CTL_ASSIGN_SET; j++)
+		if (p->assigns[j].how == CTL_ASSIGN_SET &&
+		    p->assigns[j].field_len == a->field_len &&
+		    memcmp(p->assigns[j].field, a->field, a->field_len) == 0)
+			return fail(cause, SAMEN_EINVAL, "field '%.*s' is "
+			    "assigned twice", (int)a->field_len, a->field);
+	if (a->how != CTL_ASSIGN_SET && a->how != CTL_ASSIGN_ADD &&
+	    a->how != CTL_ASSIGN_REM)
+		return fail(cause, SAMEN_EPROTO, "unknown assignment kind %u",
+		    a->how);
+	return 0;
+}
+
+int
+request_decode_put(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_put *p = &q->put;
+	uint32_t nargs;
+	int rc;
+
+	if (wire_get_array(r, &nargs, 4) || (nargs != 3 && nargs != 4))
+		return fail(cause, SAMEN_EPROTO, "malformed put request");
+	if ((rc = get_collection(r, p->collection, cause)) != 0)
+		return rc;
+	p->creating = wire_peek(r) == WIRE_NIL;
+	if (p->creating)
+		wire_get_nil(r);
+	else if ((rc = get_rid(r, p->rid, cause)) != 0)
+		return rc;
+	if (wire_get_array(r, &p->nassigns, CTL_MAX_ASSIGNS))
+		return fail(cause, SAMEN_EINVAL, "too many assignments "
+		    "(at most %d)", CTL_MAX_ASSIGNS);
+	if (p->nassigns == 0)
+		return fail(cause, SAMEN_EINVAL, "nothing to write: give at "
+		    "least one field=value");
+	for (uint32_t i = 0; i < p->nassigns; i++)
+		if ((rc = decode_assign(r, p, i, cause)) != 0)
+			return rc;
+	p->circle[0] = '\0';
+	if (nargs == 4 && wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if (nargs == 4 && get_cstr(r, p->circle, sizeof(p->circle)))
+		return fail(cause, SAMEN_EINVAL, "invalid circle name");
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed put request");
+	return 0;
+}
+
+int
+request_decode_ls(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_ls *l = &q->ls;
+	int rc;
+
+	if (wire_get_array_n(r, 2))
+		return fail(cause, SAMEN_EPROTO, "malformed ls request");
+	if ((rc = get_collection(r, l->collection, cause)) != 0)
+		return rc;
+	if (wire_get_array(r, &l->nwhere, REQUEST_MAX_WHERE))
+		return fail(cause, SAMEN_EINVAL, "at most %d --where",
+		    REQUEST_MAX_WHERE);
+	for (uint32_t i = 0; i < l->nwhere; i++) {
+		struct request_where *w = &l->where[i];
+		const char *s;
+		size_t len;
+
+		if (wire_get_array_n(r, 2) ||
+		    wire_get_str(r, &s, &len, OPS_MAX_FIELD) ||
+		    wire_get_str(r, &w->value, &w->len, OPS_MAX_VALUE))
+			return fail(cause, SAMEN_EPROTO, "malformed --where");
+		memcpy(w->field, s, len);
+		w->field[len] = '\0';
+	}
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed ls request");
+	return 0;
+}
+
+int
+request_decode_find(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_find *f = &q->find;
+
+	if (wire_get_array_n(r, 1) ||
+	    wire_get_str(r, &f->text, &f->len, OPS_MAX_VALUE) || wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed find request");
+	if (f->len == 0)
+		return fail(cause, SAMEN_EINVAL, "nothing to find: give a text");
+	return 0;
+}
+
+int
+request_decode_note(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_note *n = &q->note;
+	int rc;
+
+	if (wire_get_array_n(r, 2))
+		return fail(cause, SAMEN_EPROTO, "malformed note request");
+	if ((rc = get_rid(r, n->case_rid, cause)) != 0)
+		return rc;
+	if (wire_get_str(r, &n->text, &n->len, OPS_MAX_VALUE + 1) ||
+	    wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed note request");
+	if (n->len == 0)
+		return fail(cause, SAMEN_EINVAL, "the note is empty");
+	if (n->len > OPS_MAX_VALUE)
+		return fail(cause, SAMEN_EINVAL, "the note is over %d bytes",
+		    OPS_MAX_VALUE);
+	return 0;
+}
+
+/* The daemon. */
+
+int
+request_decode_unlock(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_unlock *u = &q->unlock;
+
+	if (wire_get_array_n(r, 1) ||
+	    wire_get_str(r, &u->pass, &u->len, 4096) || wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed unlock request");
+	return 0;
+}
+
+/* Peers and sync. */
+
+int
+request_decode_peer_add(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_peer_add *p = &q->peer_add;
+	int rc;
+
+	if (wire_get_array_n(r, 2))
+		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+	if ((rc = get_device(r, p->device, cause)) != 0)
+		return rc;
+	p->addr[0] = '\0';
+	p->has_addr = wire_peek(r) != WIRE_NIL;
+	if (!p->has_addr)
+		wire_get_nil(r);
+	else if (get_cstr(r, p->addr, sizeof(p->addr)) ||
+	    strncmp(p->addr, "tcp://", 6) != 0 ||
+	    strrchr(p->addr, ':') == p->addr + 3)
+		return fail(cause, SAMEN_EINVAL, "address must be "
+		    "tcp://HOST:PORT");
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+	return 0;
+}
+
+int
+request_decode_peer_ls(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	(void)q;
+	return decode_none(r, "peer", cause);
+}
+
+int
+request_decode_peer_rm(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_device *d = &q->device;
+	int rc;
+
+	if (wire_get_array_n(r, 1))
+		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+	d->has_device = 1;
+	if ((rc = get_device(r, d->device, cause)) != 0)
+		return rc;
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+	return 0;
+}
+
+int
+request_decode_sync(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_device *d = &q->device;
+	int rc;
+
+	if (wire_get_array_n(r, 1))
+		return fail(cause, SAMEN_EPROTO, "malformed sync request");
+	d->has_device = wire_peek(r) != WIRE_NIL;
+	if (!d->has_device)
+		wire_get_nil(r);
+	else if ((rc = get_device(r, d->device, cause)) != 0)
+		return rc;
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed sync request");
+	return 0;
+}
+
+/* Circles. */
+
+/* [name] or [name, device] */
+static int
+decode_circle(struct wire_reader *r, struct request_circle *c, int device,
+    char **cause)
+{
+	int rc;
+
+	if (wire_get_array_n(r, device ? 2 : 1))
+		return fail(cause, SAMEN_EPROTO, "malformed circle request");
+	if ((rc = get_name(r, c->name, cause)) != 0 ||
+	    (device && (rc = get_device(r, c->device, cause)) != 0))
+		return rc;
+	if (wire_end(r))
+		return fail(cause, SAMEN_EPROTO, "malformed circle request");
+	return 0;
+}
+
+int
+request_decode_circle_new(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	return decode_circle(r, &q->circle, 0, cause);
+}
+
+int
+request_decode_circle_add(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	return decode_circle(r, &q->circle, 1, cause);
+}
+
+int
+request_decode_circle_ls(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	(void)q;
+	return decode_none(r, "circle", cause);
+}
+
+int
+request_decode_circle_use(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	return decode_circle(r, &q->circle, 0, cause);
+}
+
+request_decode_fn *
+request_decoder(uint32_t type)
+{
+	switch (type) {
+	case CTL_STATUS: return request_decode_status;
+	case CTL_UNLOCK: return request_decode_unlock;
+	case CTL_PUT: return request_decode_put;
+	case CTL_GET: return request_decode_get;
+	case CTL_LS: return request_decode_ls;
+	case CTL_FIND: return request_decode_find;
+	case CTL_RM: return request_decode_rm;
+	case CTL_LOG: return request_decode_log;
+	case CTL_CONFLICTS: return request_decode_conflicts;
+	case CTL_NOTE: return request_decode_note;
+	case CTL_REBUILD: return request_decode_rebuild;
+	case CTL_PEER_ADD: return request_decode_peer_add;
+	case CTL_PEER_LS: return request_decode_peer_ls;
+	case CTL_PEER_RM: return request_decode_peer_rm;
+	case CTL_SYNC: return request_decode_sync;
+	case CTL_CIRCLE_NEW: return request_decode_circle_new;
+	case CTL_CIRCLE_ADD: return request_decode_circle_add;
+	case CTL_CIRCLE_LS: return request_decode_circle_ls;
+	case CTL_CIRCLE_USE: return request_decode_circle_use;
+	}
+	return NULL;
+}

@@ -1,0 +1,157 @@
+/* request: control requests decoded from their bytes into one typed struct per type. */
+#ifndef SAMEN_REQUEST_H
+#define SAMEN_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devid.h"
+#include "ops.h"
+#include "protocol.h"
+#include "rid.h"
+#include "wire.h"
+
+/*
+ * Every check on the shape of a request is made here, before the daemon
+ * acts on it: lengths, UTF-8 (the reader's), names, ids, counts.  What
+ * depends on the daemon's state (is it unlocked, does the record exist)
+ * is the daemon's.  A decoder either fills its struct and returns 0, or
+ * returns SAMEN_EPROTO (malformed) or SAMEN_EINVAL (a value a person gave
+ * is wrong) and sets *cause to the reason the CLI shows (free with
+ * free()).  Strings in the structs point into the request's bytes
+ * (borrowed: they must outlive the struct), unless they are arrays.
+ */
+
+/* [collection, rid]: get, rm, log. */
+struct request_record {
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+};
+
+struct request_assign {
+	uint8_t how;		/* enum ctl_assign */
+	const char *field;	/* a valid field name, not NUL-terminated */
+	size_t field_len;
+	const char *value;	/* at most OPS_MAX_VALUE, or OPS_MAX_ELEMENT
+				 * for a set's element */
+	size_t value_len;
+};
+
+/* put: [collection, rid | nil, assigns] or the same + [circle | nil]. */
+struct request_put {
+	char collection[OPS_MAX_COLLECTION + 1];
+	int creating;		/* rid was nil: a new record */
+	uint8_t rid[RID_LEN];	/* unless creating */
+	char circle[OPS_MAX_FIELD + 1];	/* "" if not given */
+	/* 1 to CTL_MAX_ASSIGNS, no SET of one field twice. */
+	struct request_assign assigns[CTL_MAX_ASSIGNS];
+	uint32_t nassigns;
+};
+
+#define REQUEST_MAX_WHERE 16
+
+struct request_where {
+	char field[OPS_MAX_FIELD + 1];	/* not checked: it matches or not */
+	const char *value;
+	size_t len;
+};
+
+/* ls: [collection, where]. */
+struct request_ls {
+	char collection[OPS_MAX_COLLECTION + 1];
+	struct request_where where[REQUEST_MAX_WHERE];
+	uint32_t nwhere;
+};
+
+/* find: [text], not empty. */
+struct request_find {
+	const char *text;
+	size_t len;
+};
+
+/* note: [case rid, text], text 1 to OPS_MAX_VALUE bytes. */
+struct request_note {
+	uint8_t case_rid[RID_LEN];
+	const char *text;
+	size_t len;
+};
+
+/* unlock: [passphrase]; the passphrase stays in the request's bytes. */
+struct request_unlock {
+	const char *pass;
+	size_t len;
+};
+
+/* peer add: [device, addr | nil], addr "tcp://HOST:PORT". */
+struct request_peer_add {
+	uint8_t device[DEVID_KEYLEN];
+	int has_addr;
+	char addr[256];
+};
+
+/* peer rm: [device]; sync: [device | nil]. */
+struct request_device {
+	int has_device;		/* always 1 for peer rm */
+	uint8_t device[DEVID_KEYLEN];
+};
+
+/* circle new, circle use: [name]; circle add: [name, device]. */
+struct request_circle {
+	char name[OPS_MAX_FIELD + 1];	/* a valid field name */
+	uint8_t device[DEVID_KEYLEN];	/* circle add */
+};
+
+/* The args of one request; which member is set depends on its type. */
+union request {
+	struct request_record record;
+	struct request_put put;
+	struct request_ls ls;
+	struct request_find find;
+	struct request_note note;
+	struct request_unlock unlock;
+	struct request_peer_add peer_add;
+	struct request_device device;
+	struct request_circle circle;
+};
+
+/*
+ * The outer frame [version, type, args]: checks the version and leaves r
+ * at args.  SAMEN_EPROTO for a malformed frame, SAMEN_EVERSION for another
+ * protocol version, with *cause.  type is not checked: it may be unknown.
+ */
+int request_frame(struct wire_reader *r, uint32_t *type, char **cause);
+
+/*
+ * The decoders, one per type: each reads the args array and requires r to
+ * end after it (wire_end).  q is written only as far as the type needs
+ * (put does not clear its CTL_MAX_ASSIGNS assigns).
+ */
+typedef int request_decode_fn(struct wire_reader *r, union request *q,
+    char **cause);
+request_decode_fn request_decode_status;
+request_decode_fn request_decode_unlock;
+request_decode_fn request_decode_put;
+request_decode_fn request_decode_get;
+request_decode_fn request_decode_ls;
+request_decode_fn request_decode_find;
+request_decode_fn request_decode_rm;
+request_decode_fn request_decode_log;
+request_decode_fn request_decode_conflicts;
+request_decode_fn request_decode_note;
+request_decode_fn request_decode_rebuild;
+request_decode_fn request_decode_peer_add;
+request_decode_fn request_decode_peer_ls;
+request_decode_fn request_decode_peer_rm;
+request_decode_fn request_decode_sync;
+request_decode_fn request_decode_circle_new;
+request_decode_fn request_decode_circle_add;
+request_decode_fn request_decode_circle_ls;
+request_decode_fn request_decode_circle_use;
+
+/*
+ * The decoder of type (enum ctl_type), or NULL for a type this version
+ * does not know: for callers that take the type from data (tests, fuzz).
+ */
+request_decode_fn *request_decoder(uint32_t type);
+
+#endif

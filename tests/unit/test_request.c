@@ -1,0 +1,589 @@
+/* test_request: the control requests' decoders: what they take, and every refusal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "error.h"
+#include "request.h"
+#include "util.h"
+
+static const char rid_text[] = "01JD5ZQ8X2M4N6P8R0T2V4W6Y8";
+static char dev_text[DEVID_TEXTLEN + 1];
+static uint8_t dev_key[32];
+
+/* Decodes w's bytes with decode; checks code and, if given, the cause. */
+static void
+expect(request_decode_fn *decode, struct wbuf *w, union request *q,
+    int code, const char *cause)
+{
+	struct wire_reader r;
+	char *why = NULL;
+	int rc;
+
+	wire_reader_init(&r, wire_data(w), wire_len(w));
+	rc = decode(&r, q, &why);
+	if (rc != code)
+		fail_msg("got %d (%s), want %d", rc, why ? why : "", code);
+	if (code == 0)
+		assert_null(why);
+	else if (cause != NULL)
+		assert_string_equal(why, cause);
+	else
+		assert_non_null(why);
+	free(why);
+	wire_reset(w);
+}
+
+static void
+test_frame(void **state)
+{
+	struct wbuf w;
+	struct wire_reader r;
+	uint32_t type;
+	char *why = NULL;
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
+	wire_put_u64(&w, CTL_PUT);
+	wire_put_array(&w, 0);
+	wire_reader_init(&r, wire_data(&w), wire_len(&w));
+	assert_int_equal(request_frame(&r, &type, &why), 0);
+	assert_int_equal(type, CTL_PUT);
+	/* Left at args. */
+	assert_int_equal(wire_peek(&r), WIRE_ARRAY);
+	wire_reset(&w);
+
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, 99);
+	wire_put_u64(&w, CTL_STATUS);
+	wire_put_array(&w, 0);
+	wire_reader_init(&r, wire_data(&w), wire_len(&w));
+	assert_int_equal(request_frame(&r, &type, &why), SAMEN_EVERSION);
+	assert_string_equal(why, "protocol version 99 is not supported: "
+	    "this samend speaks 1");
+	free(why);
+	wire_reset(&w);
+
+	wire_put_array(&w, 2);
+	wire_put_u64(&w, 1);
+	wire_put_u64(&w, 1);
+	wire_reader_init(&r, wire_data(&w), wire_len(&w));
+	assert_int_equal(request_frame(&r, &type, &why), SAMEN_EPROTO);
+	assert_string_equal(why, "malformed request");
+	free(why);
+	wire_reset(&w);
+
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "1");
+	wire_reader_init(&r, wire_data(&w), wire_len(&w));
+	assert_int_equal(request_frame(&r, &type, &why), SAMEN_EPROTO);
+	free(why);
+	wire_free(&w);
+}
+
+static void
+test_no_args(void **state)
+{
+	static const struct {
+		request_decode_fn *decode;
+		const char *cause;
+	} cases[] = {
+		{ request_decode_status, "malformed status request" },
+		{ request_decode_conflicts, "malformed conflicts request" },
+		{ request_decode_rebuild, "malformed rebuild request" },
+		{ request_decode_peer_ls, "malformed peer request" },
+		{ request_decode_circle_ls, "malformed circle request" },
+	};
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		wire_put_array(&w, 0);
+		expect(cases[i].decode, &w, &q, 0, NULL);
+		wire_put_array(&w, 1);
+		wire_put_nil(&w);
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO, cases[i].cause);
+		wire_put_array(&w, 0);
+		wire_put_nil(&w);	/* trailing */
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO, cases[i].cause);
+		wire_put_map(&w, 0);
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO, cases[i].cause);
+	}
+	wire_free(&w);
+}
+
+static void
+record_args(struct wbuf *w, const char *collection, const char *rid)
+{
+	wire_put_array(w, 2);
+	wire_put_cstr(w, collection);
+	wire_put_cstr(w, rid);
+}
+
+static void
+test_record(void **state)
+{
+	static const struct {
+		request_decode_fn *decode;
+		const char *cause;
+	} cases[] = {
+		{ request_decode_get, "malformed get request" },
+		{ request_decode_rm, "malformed rm request" },
+		{ request_decode_log, "malformed log request" },
+	};
+	char longname[OPS_MAX_COLLECTION + 2];
+	uint8_t rid[RID_LEN];
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(rid_decode(rid, rid_text, RID_TEXTLEN), 0);
+	wire_init(&w);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		record_args(&w, "case", rid_text);
+		expect(cases[i].decode, &w, &q, 0, NULL);
+		assert_string_equal(q.record.collection, "case");
+		assert_memory_equal(q.record.rid, rid, RID_LEN);
+
+		record_args(&w, "Case", rid_text);
+		expect(cases[i].decode, &w, &q, SAMEN_EINVAL,
+		    "invalid collection name 'Case'");
+		record_args(&w, longname, rid_text);
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO,
+		    "malformed collection");
+		record_args(&w, "case", "01JD5");
+		expect(cases[i].decode, &w, &q, SAMEN_EINVAL,
+		    "invalid record id");
+		wire_put_array(&w, 2);
+		wire_put_cstr(&w, "case");
+		wire_put_u64(&w, 7);
+		expect(cases[i].decode, &w, &q, SAMEN_EINVAL,
+		    "invalid record id");
+		wire_put_array(&w, 1);
+		wire_put_cstr(&w, "case");
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO, cases[i].cause);
+		record_args(&w, "case", rid_text);
+		wire_put_nil(&w);
+		expect(cases[i].decode, &w, &q, SAMEN_EPROTO, cases[i].cause);
+	}
+	wire_free(&w);
+}
+
+/* [collection, rid | nil, assigns(, circle)] with n assigns of one kind. */
+static void
+put_args(struct wbuf *w, const char *rid, uint32_t n, uint8_t how,
+    const char *field, size_t value_len, int circle, const char *name)
+{
+	char *value = xcalloc(1, value_len + 1);
+
+	memset(value, 'v', value_len);
+	wire_put_array(w, circle ? 4 : 3);
+	wire_put_cstr(w, "case");
+	if (rid)
+		wire_put_cstr(w, rid);
+	else
+		wire_put_nil(w);
+	wire_put_array(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		char f[OPS_MAX_FIELD + 8];
+
+		/* Distinct fields unless field is given. */
+		snprintf(f, sizeof(f), "f%u", i);
+		wire_put_array(w, 3);
+		wire_put_u64(w, how);
+		wire_put_cstr(w, field ? field : f);
+		wire_put_str(w, value, value_len);
+	}
+	if (circle == 1)
+		wire_put_cstr(w, name);
+	else if (circle == 2)
+		wire_put_nil(w);
+	free(value);
+}
+
+static void
+test_put(void **state)
+{
+	union request *q = xcalloc(1, sizeof(*q));
+	struct wbuf w;
+	char longfield[OPS_MAX_FIELD + 2], longer[OPS_MAX_FIELD + 3];
+
+	(void)state;
+	memset(longfield, 'f', sizeof(longfield) - 1);
+	longfield[sizeof(longfield) - 1] = '\0';
+	memset(longer, 'f', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	wire_init(&w);
+
+	put_args(&w, NULL, 2, CTL_ASSIGN_SET, NULL, 5, 0, NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	assert_true(q->put.creating);
+	assert_string_equal(q->put.collection, "case");
+	assert_int_equal(q->put.nassigns, 2);
+	assert_int_equal(q->put.assigns[1].field_len, 2);
+	assert_memory_equal(q->put.assigns[1].field, "f1", 2);
+	assert_int_equal(q->put.assigns[1].value_len, 5);
+	assert_string_equal(q->put.circle, "");
+
+	put_args(&w, rid_text, 1, CTL_ASSIGN_ADD, "tags", 3, 1, "team");
+	expect(request_decode_put, &w, q, 0, NULL);
+	assert_false(q->put.creating);
+	assert_int_equal(q->put.assigns[0].how, CTL_ASSIGN_ADD);
+	assert_string_equal(q->put.circle, "team");
+
+	put_args(&w, rid_text, 1, CTL_ASSIGN_REM, "tags", 3, 2, NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	assert_string_equal(q->put.circle, "");
+
+	/* A set takes many elements for one field; a register one value. */
+	put_args(&w, NULL, 3, CTL_ASSIGN_ADD, "tags", 3, 0, NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	put_args(&w, NULL, 2, CTL_ASSIGN_SET, "name", 3, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "field 'name' is assigned twice");
+
+	put_args(&w, NULL, CTL_MAX_ASSIGNS, CTL_ASSIGN_SET, NULL, 1, 0, NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	assert_int_equal(q->put.nassigns, CTL_MAX_ASSIGNS);
+	put_args(&w, NULL, CTL_MAX_ASSIGNS + 1, CTL_ASSIGN_SET, NULL, 1, 0,
+	    NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "too many assignments (at most 256)");
+	put_args(&w, NULL, 0, CTL_ASSIGN_SET, NULL, 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "nothing to write: give at least one field=value");
+
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "no spaces", 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "invalid field name 'no spaces'");
+	/* 65 bytes pass the reader and fail the name rule; 66 do not. */
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, longfield, 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL, NULL);
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, longer, 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EPROTO, "malformed assignment");
+
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", OPS_MAX_VALUE, 0, NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", OPS_MAX_VALUE + 1, 0,
+	    NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "value of 'name' is over 65536 bytes");
+	put_args(&w, NULL, 1, CTL_ASSIGN_ADD, "tags", OPS_MAX_ELEMENT, 0,
+	    NULL);
+	expect(request_decode_put, &w, q, 0, NULL);
+	put_args(&w, NULL, 1, CTL_ASSIGN_REM, "tags", OPS_MAX_ELEMENT + 1, 0,
+	    NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL,
+	    "value of 'tags' is over 1024 bytes");
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", OPS_MAX_VALUE + 2, 0,
+	    NULL);
+	expect(request_decode_put, &w, q, SAMEN_EPROTO, "malformed assignment");
+
+	put_args(&w, NULL, 1, 3, "name", 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EPROTO,
+	    "unknown assignment kind 3");
+
+	put_args(&w, "nope", 1, CTL_ASSIGN_SET, "name", 1, 0, NULL);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL, "invalid record id");
+
+	/* The fourth argument. */
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", 1, 1, longfield);
+	expect(request_decode_put, &w, q, SAMEN_EINVAL, "invalid circle name");
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", 1, 0, NULL);
+	w.sb.data[0] = (char)0x94;	/* says 4, has 3 */
+	expect(request_decode_put, &w, q, SAMEN_EINVAL, "invalid circle name");
+
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	expect(request_decode_put, &w, q, SAMEN_EPROTO,
+	    "malformed put request");
+	put_args(&w, NULL, 1, CTL_ASSIGN_SET, "name", 1, 0, NULL);
+	wire_put_nil(&w);
+	expect(request_decode_put, &w, q, SAMEN_EPROTO,
+	    "malformed put request");
+	wire_free(&w);
+	free(q);
+}
+
+static void
+test_ls_find(void **state)
+{
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "status");
+	wire_put_cstr(&w, "open");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "tags");
+	wire_put_cstr(&w, "");
+	expect(request_decode_ls, &w, &q, 0, NULL);
+	assert_int_equal(q.ls.nwhere, 2);
+	assert_string_equal(q.ls.where[0].field, "status");
+	assert_int_equal(q.ls.where[0].len, 4);
+	assert_int_equal(q.ls.where[1].len, 0);
+
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_array(&w, REQUEST_MAX_WHERE + 1);
+	expect(request_decode_ls, &w, &q, SAMEN_EINVAL, "at most 16 --where");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "status");
+	expect(request_decode_ls, &w, &q, SAMEN_EPROTO, "malformed --where");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case!");
+	wire_put_array(&w, 0);
+	expect(request_decode_ls, &w, &q, SAMEN_EINVAL,
+	    "invalid collection name 'case!'");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "case");
+	wire_put_array(&w, 0);
+	wire_put_nil(&w);
+	expect(request_decode_ls, &w, &q, SAMEN_EPROTO,
+	    "malformed ls request");
+
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "jans");
+	expect(request_decode_find, &w, &q, 0, NULL);
+	assert_int_equal(q.find.len, 4);
+	assert_memory_equal(q.find.text, "jans", 4);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "");
+	expect(request_decode_find, &w, &q, SAMEN_EINVAL,
+	    "nothing to find: give a text");
+	wire_put_array(&w, 1);
+	wire_put_bin(&w, "jans", 4);
+	expect(request_decode_find, &w, &q, SAMEN_EPROTO,
+	    "malformed find request");
+	wire_free(&w);
+}
+
+static void
+note_args(struct wbuf *w, const char *rid, size_t len)
+{
+	char *text = xcalloc(1, len + 1);
+
+	memset(text, 't', len);
+	wire_put_array(w, 2);
+	wire_put_cstr(w, rid);
+	wire_put_str(w, text, len);
+	free(text);
+}
+
+static void
+test_note(void **state)
+{
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	note_args(&w, rid_text, 10);
+	expect(request_decode_note, &w, &q, 0, NULL);
+	assert_int_equal(q.note.len, 10);
+	note_args(&w, rid_text, OPS_MAX_VALUE);
+	expect(request_decode_note, &w, &q, 0, NULL);
+	note_args(&w, rid_text, 0);
+	expect(request_decode_note, &w, &q, SAMEN_EINVAL, "the note is empty");
+	note_args(&w, rid_text, OPS_MAX_VALUE + 1);
+	expect(request_decode_note, &w, &q, SAMEN_EINVAL,
+	    "the note is over 65536 bytes");
+	note_args(&w, rid_text, OPS_MAX_VALUE + 2);
+	expect(request_decode_note, &w, &q, SAMEN_EPROTO,
+	    "malformed note request");
+	note_args(&w, "x", 3);
+	expect(request_decode_note, &w, &q, SAMEN_EINVAL, "invalid record id");
+	wire_free(&w);
+}
+
+static void
+test_unlock(void **state)
+{
+	char *pass = xcalloc(1, 4098);
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "secret");
+	expect(request_decode_unlock, &w, &q, 0, NULL);
+	assert_int_equal(q.unlock.len, 6);
+	memset(pass, 'p', 4096);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, pass);
+	expect(request_decode_unlock, &w, &q, 0, NULL);
+	pass[4096] = 'p';
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, pass);
+	expect(request_decode_unlock, &w, &q, SAMEN_EPROTO,
+	    "malformed unlock request");
+	wire_free(&w);
+	free(pass);
+}
+
+static void
+test_peers(void **state)
+{
+	static const char bad_dev[] = "invalid device id (a typo? 'samen id' "
+	    "on that device prints it)";
+	static const char bad_addr[] = "address must be tcp://HOST:PORT";
+	union request q;
+	struct wbuf w;
+	char typo[DEVID_TEXTLEN + 1];
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, "tcp://10.0.0.1:7400");
+	expect(request_decode_peer_add, &w, &q, 0, NULL);
+	assert_memory_equal(q.peer_add.device, dev_key, 32);
+	assert_true(q.peer_add.has_addr);
+	assert_string_equal(q.peer_add.addr, "tcp://10.0.0.1:7400");
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_nil(&w);
+	expect(request_decode_peer_add, &w, &q, 0, NULL);
+	assert_false(q.peer_add.has_addr);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, "http://10.0.0.1:80");
+	expect(request_decode_peer_add, &w, &q, SAMEN_EINVAL, bad_addr);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, "tcp://host");
+	expect(request_decode_peer_add, &w, &q, SAMEN_EINVAL, bad_addr);
+	memcpy(typo, dev_text, sizeof(typo));
+	typo[5] = typo[5] == 'a' ? 'b' : 'a';
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, typo);
+	wire_put_nil(&w);
+	expect(request_decode_peer_add, &w, &q, SAMEN_EINVAL, bad_dev);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_peer_add, &w, &q, SAMEN_EPROTO,
+	    "malformed peer request");
+
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_peer_rm, &w, &q, 0, NULL);
+	assert_true(q.device.has_device);
+	assert_memory_equal(q.device.device, dev_key, 32);
+	wire_put_array(&w, 1);
+	wire_put_nil(&w);
+	expect(request_decode_peer_rm, &w, &q, SAMEN_EINVAL, bad_dev);
+
+	wire_put_array(&w, 1);
+	wire_put_nil(&w);
+	expect(request_decode_sync, &w, &q, 0, NULL);
+	assert_false(q.device.has_device);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_sync, &w, &q, 0, NULL);
+	assert_true(q.device.has_device);
+	wire_put_array(&w, 0);
+	expect(request_decode_sync, &w, &q, SAMEN_EPROTO,
+	    "malformed sync request");
+	wire_free(&w);
+}
+
+static void
+test_circles(void **state)
+{
+	static const char bad_name[] = "invalid circle name: 1-64 of A-Z a-z "
+	    "0-9 _ -";
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team-north");
+	expect(request_decode_circle_new, &w, &q, 0, NULL);
+	assert_string_equal(q.circle.name, "team-north");
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team north");
+	expect(request_decode_circle_new, &w, &q, SAMEN_EINVAL, bad_name);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team");
+	expect(request_decode_circle_use, &w, &q, 0, NULL);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_circle_use, &w, &q, SAMEN_EPROTO,
+	    "malformed circle request");
+
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_circle_add, &w, &q, 0, NULL);
+	assert_string_equal(q.circle.name, "team");
+	assert_memory_equal(q.circle.device, dev_key, 32);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "");
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_circle_add, &w, &q, SAMEN_EINVAL, bad_name);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "bob");
+	expect(request_decode_circle_add, &w, &q, SAMEN_EINVAL, NULL);
+	wire_free(&w);
+}
+
+static void
+test_decoder(void **state)
+{
+	(void)state;
+	assert_null(request_decoder(0));
+	for (uint32_t t = CTL_STATUS; t <= CTL_CIRCLE_USE; t++)
+		assert_non_null(request_decoder(t));
+	assert_ptr_equal(request_decoder(CTL_PUT), request_decode_put);
+	assert_null(request_decoder(CTL_CIRCLE_USE + 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_no_args),
+		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_put),
+		cmocka_unit_test(test_ls_find),
+		cmocka_unit_test(test_note),
+		cmocka_unit_test(test_unlock),
+		cmocka_unit_test(test_peers),
+		cmocka_unit_test(test_circles),
+		cmocka_unit_test(test_decoder),
+	};
+	uint8_t sk[64];
+
+	if (sodium_init() < 0)
+		return 1;
+	crypto_sign_keypair(dev_key, sk);
+	devid_encode(dev_text, dev_key);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
