@@ -72,7 +72,7 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/render.c daemon/circle.c daemon/writer.c \
               daemon/loader.c daemon/api.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
-              daemon/intake.c daemon/peerls.c daemon/zmsg.c \
+              daemon/intake.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
               daemon/testhook.c daemon/ckpt.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.

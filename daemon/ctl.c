@@ -365,67 +365,26 @@ serve_deferred(void *arg)
 	free(reqs);
 }
 
-/* The sync layer's view of us (peer.h), until peer.c calls these itself. */
-
-static size_t
-host_shared(void *arg, const uint8_t device[32],
-    uint8_t (**out)[CS_CIRCLELEN])
-{
-	return circle_shared(((struct ctl *)arg)->parts.circle, device, out);
-}
-
-static int
-host_refuses(void *arg, const uint8_t circle[CS_CIRCLELEN],
-    const uint8_t device[32])
-{
-	return circle_refuses(((struct ctl *)arg)->parts.circle, circle,
-	    device);
-}
-
-static size_t
-host_members(void *arg, uint8_t (**out)[32])
-{
-	return circle_members(((struct ctl *)arg)->parts.circle, out);
-}
+/* What happens to a peer's change sets once stored (peer.h). */
 
 static void
-host_join(void *arg, uint8_t (*circles)[CS_CIRCLELEN], size_t n)
-{
-	circle_join(((struct ctl *)arg)->parts.circle, circles, n);
-}
-
-static void
-host_merge(void *arg)
+hook_merge(void *arg)
 {
 	loader_merge(((struct ctl *)arg)->parts.loader);
 }
 
 static void
-host_stored(void *arg, int committed)
+hook_stored(void *arg, int committed)
 {
 	circle_stored(((struct ctl *)arg)->parts.circle, committed);
 }
 
-static void
-host_digest(void *arg, uint8_t out[32])
-{
-	struct ctl *c = arg;
-
-	if (store_shared_digest(c->parts.env.store, out) != 0)
-		memset(out, 0, 32);
-}
-
 void
-ctl_peer_host(struct ctl *c, struct peer_host *h)
+ctl_peer_hooks(struct ctl *c, struct peer_hooks *h)
 {
 	h->arg = c;
-	h->shared = host_shared;
-	h->refuses = host_refuses;
-	h->members = host_members;
-	h->join = host_join;
-	h->merge = host_merge;
-	h->stored = host_stored;
-	h->digest = host_digest;
+	h->merge = hook_merge;
+	h->stored = hook_stored;
 }
 
 struct circle *

@@ -70,19 +70,13 @@ int ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len);
 int ctl_busy(const struct ctl *c);
 
 /*
- * The sync layer.  ctl_peer_host fills h with entries that call, in turn:
- *   shared  -> circle_shared(ctl_circle(c), ...)
- *   refuses -> circle_refuses(ctl_circle(c), ...)
- *   members -> circle_members(ctl_circle(c), ...)
- *   join    -> circle_join(ctl_circle(c), ...)
- *   merge   -> loader_merge(ctl_loader(c))
- *   stored  -> circle_stored(ctl_circle(c), committed)
- *   digest  -> store_shared_digest(store, out) (zeros if it fails)
- * so that peer.c can call those directly instead (circle.h, loader.h).
+ * The sync layer asks the circle module who shares what (circle.h) and is
+ * given these hooks for what it stores: merge -> loader_merge, stored ->
+ * circle_stored.
  */
-struct peer_host;
+struct peer_hooks;
 struct peers;
-void ctl_peer_host(struct ctl *c, struct peer_host *h);
+void ctl_peer_hooks(struct ctl *c, struct peer_hooks *h);
 struct circle *ctl_circle(struct ctl *c);
 struct loader *ctl_loader(struct ctl *c);
 /* The sync layer, once started (after unlock); NULL to detach. */

@@ -57,6 +57,7 @@ ctl_peers_ls(struct ctl_parts *p, const union request *q,
 
 	(void)q;
 	out->sp = NULL;
+	out->st = NULL;
 	out->n = 0;
 	out->live = p->peers != NULL;
 	if (!out->live) {
@@ -66,7 +67,7 @@ ctl_peers_ls(struct ctl_parts *p, const union request *q,
 			return ctl_fail(res, rc, "storage error");
 		return 0;
 	}
-	if ((rc = peers_put_ls(p->peers, res->body)) != 0)
+	if ((rc = peers_snapshot(p->peers, &out->st, &out->n)) != 0)
 		return ctl_fail(res, rc, "storage error");
 	return 0;
 }

@@ -6,7 +6,6 @@
 
 ctl_act_fn ctl_peers_add;
 ctl_act_fn ctl_peers_rm;
-/* Writes the body itself while sync runs (peers_put_ls). */
 ctl_act_fn ctl_peers_ls;
 /* Writes the body itself (peers_sync); no render. */
 ctl_act_fn ctl_peers_sync;

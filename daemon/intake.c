@@ -220,7 +220,7 @@ ack_ready(void *arg, int status)
 		session_error(s, SAMEN_ESTORE, "storage error");
 		return;
 	}
-	s->p->env.host.digest(s->p->env.host.arg, d);
+	session_digest(s->p, d);
 	wire_init(&w);
 	sync_put_ack(&w, s->id, a.chain, a.accepted, a.rejected, d);
 	if (session_send(s, &w) != 0)
@@ -308,7 +308,7 @@ again:
 		goto again;
 	}
 	if (rc == 0 && accepted > 0)
-		p->env.host.merge(p->env.host.arg);
+		p->env.hooks.merge(p->env.hooks.arg);
 	if (rc == 0) {
 		/* The session's, for the row session_note writes; the
 		 * session ends if the commit fails. */
@@ -324,7 +324,7 @@ again:
 	if (rc != 0) {
 		store_rollback(p->env.store);
 		if (accepted > 0)
-			p->env.host.stored(p->env.host.arg, 0);
+			p->env.hooks.stored(p->env.hooks.arg, 0);
 		session_error(s, rc, "storage error");
 		return;
 	}
@@ -345,7 +345,7 @@ again:
 	 * device that wrote them still has them. */
 	if (accepted > 0) {
 		peers_gossip(p, s->link);
-		p->env.host.stored(p->env.host.arg, 1);
+		p->env.hooks.stored(p->env.hooks.arg, 1);
 	}
 	/* One entry per ACK; without durable (every commit synced) each
 	 * runs at once, and may end the session. */

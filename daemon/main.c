@@ -400,7 +400,8 @@ start_peers(void *arg)
 	env.sync_interval = d->conf.sync_interval;
 	env.max_skew_ms = (uint64_t)d->conf.max_clock_skew * 1000;
 	env.durable = d->durable;
-	ctl_peer_host(d->ctl, &env.host);
+	env.circle = ctl_circle(d->ctl);
+	ctl_peer_hooks(d->ctl, &env.hooks);
 	if (peers_open(&d->peers, &env, &cause) != 0) {
 		log_warnx("sync is off: %s", cause);
 		free(cause);

@@ -21,12 +21,12 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "circle.h"
 #include "clock.h"
 #include "error.h"
 #include "link.h"
 #include "log.h"
 #include "peer_int.h"
-#include "peerls.h"
 #include "session.h"
 #include "util.h"
 #include "zap.h"
@@ -201,7 +201,7 @@ refresh_now(struct peers *p)
 			l->addr = NULL;
 		}
 	}
-	nm = p->env.host.members(p->env.host.arg, &members);
+	nm = circle_members(p->env.circle, &members);
 	for (i = 0; i < nm; i++) {
 		struct link *l;
 
@@ -513,20 +513,6 @@ peers_snapshot_free(struct peers_stat *st, size_t n)
 		free(st[i].session.error);
 	}
 	free(st);
-}
-
-int
-peers_put_ls(struct peers *p, struct wbuf *w)
-{
-	struct peers_stat *st;
-	size_t n;
-	int rc;
-
-	if ((rc = peers_snapshot(p, &st, &n)) != 0)
-		return rc;
-	peerls_put(w, st, n);
-	peers_snapshot_free(st, n);
-	return 0;
 }
 
 void

@@ -11,43 +11,24 @@
 #include "wire.h"
 
 /*
- * What the sync layer needs from the rest of the daemon (ctl.c): which
- * circles a device shares with us, which devices may connect at all, and
- * what to do once change sets from a peer are stored.
+ * Who shares which circle with whom is the circle module's to say
+ * (circle.h: circle_shared, circle_refuses, circle_members, circle_join):
+ * the sync layer asks it directly.  What the daemon does with a peer's
+ * change sets once they are stored is not the sync layer's business
+ * either; it is told through these two hooks.
  */
-struct peer_host {
+struct peer_hooks {
 	void *arg;
-	/*
-	 * Base ids of the shared circles that both we and device belong to.
-	 * Returns the count; *out is new (free()), or NULL for none.
-	 */
-	size_t (*shared)(void *arg, const uint8_t device[32],
-	    uint8_t (**out)[CS_CIRCLELEN]);
-	/*
-	 * 1 if we know circle (a base id) well enough to say that device must
-	 * not have it: we hold its member list and device is not on it (or
-	 * we are not).  0 if we do not know the circle yet, or are joining.
-	 */
-	int (*refuses)(void *arg, const uint8_t circle[CS_CIRCLELEN],
-	    const uint8_t device[32]);
-	/* Every device that may connect besides the stored peers: the other
-	 * members of our shared circles.  *out new (free()). */
-	size_t (*members)(void *arg, uint8_t (**out)[32]);
-	/* A peer offers circles (base ids) that we do not hold: it says we
-	 * are a member.  Take in their members chains, which hold our key. */
-	void (*join)(void *arg, uint8_t (*circles)[CS_CIRCLELEN], size_t n);
 	/*
 	 * Change sets from a peer were inserted in the batch's transaction,
 	 * which is still open: merge them in it, so that the batch is stored
-	 * and merged by one commit.  A failure is the host's to log; the
+	 * and merged by one commit.  A failure is the hook's to log; the
 	 * change sets are committed all the same and stay pending.
 	 */
 	void (*merge)(void *arg);
 	/* The transaction merge ran in was committed (committed = 1):
 	 * refresh what it touched; or rolled back (0): forget it. */
 	void (*stored)(void *arg, int committed);
-	/* Our replica digest, to remember what a peer had when it synced. */
-	void (*digest)(void *arg, uint8_t out[32]);
 };
 
 /*
@@ -55,6 +36,7 @@ struct peer_host {
  * unlocked device key (64 bytes): the CURVE key pair derives from it.
  * listen is "" for none.
  */
+struct circle;
 struct durable;
 
 struct peers_env {
@@ -69,7 +51,8 @@ struct peers_env {
 	/* Syncs the lazy commits of received batches (NULL: each commit
 	 * syncs); their ACKs wait for it (durable_after). */
 	struct durable *durable;
-	struct peer_host host;
+	struct circle *circle;		/* membership: circle.h */
+	struct peer_hooks hooks;
 };
 
 struct peers;
@@ -141,8 +124,6 @@ struct peers_stat {
  */
 int peers_snapshot(struct peers *p, struct peers_stat **out, size_t *n);
 void peers_snapshot_free(struct peers_stat *st, size_t n);
-/* The body of peer ls (docs/api.md), from peers_snapshot. */
-int peers_put_ls(struct peers *p, struct wbuf *w);
 
 /*
  * A beacon says device listens at addr.  A known device without an

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "members.h"
+#include "peer.h"
 #include "store.h"
 #include "wire.h"
 
@@ -77,11 +78,15 @@ struct render_peer {
 	const char *addr;	/* NULL: none */
 };
 
-/* peer ls while locked: the stored peers, without live state. */
+/*
+ * peer ls: while sync runs, a snapshot of its peers (live); while locked,
+ * the stored peers, without live state.  Both owned: the render frees them.
+ */
 struct render_peers {
-	struct store_peer *sp;	/* owned (store_peer_list) */
+	int live;
+	struct peers_stat *st;	/* live: peers_snapshot */
+	struct store_peer *sp;	/* locked: store_peer_list */
 	size_t n;
-	int live;		/* the sync layer wrote the body: nothing to do */
 };
 
 /* circle new, add, use. */

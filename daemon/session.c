@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "circle.h"
 #include "durable.h"
 #include "error.h"
 #include "intake.h"
@@ -106,10 +107,11 @@ session_new(struct peers *p, struct link *l, int initiator, uint64_t id)
 	return s;
 }
 
-static void
-my_digest(struct peers *p, uint8_t out[32])
+void
+session_digest(struct peers *p, uint8_t out[32])
 {
-	p->env.host.digest(p->env.host.arg, out);
+	if (store_shared_digest(p->env.store, out) != 0)
+		memset(out, 0, 32);
 }
 
 int
@@ -351,7 +353,7 @@ pump(struct session *s, struct chain *c)
 	    c->cur >= c->nranges && !c->done_sent) {
 		uint8_t d[32];
 
-		my_digest(p, d);
+		session_digest(p, d);
 		wire_init(&w);
 		sync_put_done(&w, s->id, c->id, c->sent, d);
 		rc = session_send(s, &w);
@@ -480,7 +482,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 	struct wbuf w;
 	int rc = 0;
 
-	nshared = p->env.host.shared(p->env.host.arg, s->link->device,
+	nshared = circle_shared(p->env.circle, s->link->device,
 	    &shared);
 	out = xcalloc(nshared + m->ncircles + 1, sizeof(*out));
 	for (size_t i = 0; i < nshared && n < SYNC_MAX_CIRCLES; i++) {
@@ -504,7 +506,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 		for (uint32_t i = 0; i < m->ncircles && n < SYNC_MAX_CIRCLES &&
 		    n - first < MAX_JOIN; i++) {
 			if (in_list(shared, nshared, m->circles[i].circle) ||
-			    p->env.host.refuses(p->env.host.arg,
+			    circle_refuses(p->env.circle,
 			    m->circles[i].circle, s->link->device))
 				continue;
 			memcpy(out[n].circle, m->circles[i].circle,
@@ -518,7 +520,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 			for (size_t i = first; i < n; i++)
 				memcpy(join[i - first], out[i].circle,
 				    CS_CIRCLELEN);
-			p->env.host.join(p->env.host.arg, join, n - first);
+			circle_join(p->env.circle, join, n - first);
 			free(join);
 		}
 	}
@@ -535,7 +537,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 		chain_add(s, mc);
 		chain_add(s, out[i].circle);
 	}
-	my_digest(p, d);
+	session_digest(p, d);
 	wire_init(&w);
 	sync_put_hello(&w, s->id, d, out, n);
 	if (session_send(s, &w) != 0)
@@ -556,18 +558,18 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 	uint8_t (*join)[CS_CIRCLELEN];
 	size_t njoin = 0;
 
-	nshared = p->env.host.shared(p->env.host.arg, s->link->device,
+	nshared = circle_shared(p->env.circle, s->link->device,
 	    &shared);
 	/* Circles they say we are in that we do not know yet: join a few. */
 	join = xcalloc(MAX_JOIN, sizeof(*join));
 	for (uint32_t i = 0; i < m->ncircles && njoin < MAX_JOIN; i++)
 		if (!in_list(shared, nshared, m->circles[i].circle) &&
-		    !p->env.host.refuses(p->env.host.arg,
+		    !circle_refuses(p->env.circle,
 		    m->circles[i].circle, s->link->device))
 			memcpy(join[njoin++], m->circles[i].circle,
 			    CS_CIRCLELEN);
 	if (njoin > 0)
-		p->env.host.join(p->env.host.arg, join, njoin);
+		circle_join(p->env.circle, join, njoin);
 	for (uint32_t i = 0; rc == 0 && i < m->ncircles; i++) {
 		const struct sync_circle *e = &m->circles[i];
 		uint8_t mc[CS_CIRCLELEN], mine[32];
@@ -830,7 +832,7 @@ session_start(struct peers *p, struct link *l)
 	    ((uint64_t)randombytes_random() << 32));
 	s->round = ++p->round;
 	l->out = s;
-	n = p->env.host.shared(p->env.host.arg, l->device, &shared);
+	n = circle_shared(p->env.circle, l->device, &shared);
 	if (n > SYNC_MAX_CIRCLES)
 		n = SYNC_MAX_CIRCLES;
 	c = xcalloc(n + 1, sizeof(*c));
@@ -844,7 +846,7 @@ session_start(struct peers *p, struct link *l)
 	}
 	free(shared);
 	if (rc == 0) {
-		my_digest(p, d);
+		session_digest(p, d);
 		wire_init(&w);
 		sync_put_hello(&w, s->id, d, c, n);
 		/*

@@ -39,6 +39,8 @@ void session_end(struct session *s, int ok, const char *why);
 void session_error(struct session *s, int code, const char *why);
 /* Sends w to s's peer.  0 or a negative code.  Borrows w. */
 int session_send(struct session *s, const struct wbuf *w);
+/* Our shared digest, as HELLO, ACK and DONE carry it (zeros if unread). */
+void session_digest(struct peers *p, uint8_t out[32]);
 /*
  * The responder's running record of what moved, for peer ls on a hub:
  * in the open transaction (in_txn), or in a lazy one of its own.
