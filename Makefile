@@ -234,7 +234,7 @@ run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
 $(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
     $(BUILD)/proto/util.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@
+	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/man/samen.1 $(BUILD)/man/samend.8: $(BUILD)/man/%: man/%
 	@mkdir -p $(dir $@)
