@@ -47,7 +47,6 @@ struct durable {
 	} *q;
 	size_t qfirst, nq, capq;
 	int running;		/* run_after is on the stack */
-	int after_failed;	/* an entry was failed: so is every later one */
 };
 
 static void
@@ -113,15 +112,12 @@ run_after(struct durable *d)
 	while (d->qfirst < d->nq) {
 		struct after a = d->q[d->qfirst];
 
-		if (a.fn != NULL && a.ticket > d->told) {
-			if (!d->told_failed)
-				break;
-			/* This one and every one after it: in order. */
-			d->after_failed = 1;
-		}
+		if (a.fn != NULL && a.ticket > d->told && !d->told_failed)
+			break;
 		d->qfirst++;
+		/* Tickets never decrease: once one fails, so do the rest. */
 		if (a.fn != NULL)
-			a.fn(a.arg, d->after_failed ? SAMEN_ESTORE : 0);
+			a.fn(a.arg, a.ticket > d->told ? SAMEN_ESTORE : 0);
 	}
 	if (d->qfirst == d->nq)
 		d->qfirst = d->nq = 0;

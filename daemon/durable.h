@@ -58,10 +58,10 @@ uint64_t durable_done(const struct durable *d);
  * ticket is synced, after cb was told; entries run in the order they were
  * added (tickets must not decrease from one call to the next).  If a sync
  * fails, the entries whose commits were synced before it still run with
- * 0; from the first whose commit was not, fn(arg, SAMEN_ESTORE) runs
- * instead, for it, every entry after it and every entry added later: a
- * later sync could not be trusted, and no reply may overtake an earlier
- * one.  A ticket already synced, with nothing ahead of it, runs fn
+ * 0, and so does any entry added later whose ticket was synced; every
+ * other one runs fn(arg, SAMEN_ESTORE) instead, now or when added: a
+ * later sync could not be trusted.  Tickets never decrease, so no entry
+ * that failed is followed by one that did not.  A ticket already synced, with nothing ahead of it, runs fn
  * before durable_after returns; so does any entry when d is NULL (every
  * commit synced).  Ticket 0 (a commit that synced itself) is such a
  * ticket.  On the loop.
