@@ -965,7 +965,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	struct store_circle *cl;
 	struct sync_head *heads;
 	struct stage sg;
-	struct index *ix = index_new();
+	struct index *ix = index_open();
 	struct touched tc;
 	struct conf cf;
 	uint8_t chains[2][CS_CIRCLELEN], dg_from[32], dg_to[32];
@@ -1075,7 +1075,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 	close(wal_fd);
 #undef PER
 	store_circle_list_free(cl, ncl);
-	index_free(ix);
+	index_close(ix);
 	free(tc.k);
 	target_close(&f);
 	target_close(&t);

@@ -40,7 +40,7 @@ struct circle {
 };
 
 struct circle *
-circle_new(const struct circle_env *env)
+circle_open(const struct circle_env *env)
 {
 	struct circle *cs = xcalloc(1, sizeof(*cs));
 
@@ -59,7 +59,7 @@ views_free(struct circle *cs)
 }
 
 void
-circle_free(struct circle *cs)
+circle_close(struct circle *cs)
 {
 	if (cs == NULL)
 		return;

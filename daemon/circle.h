@@ -40,9 +40,9 @@ struct circle_env {
 struct circle;
 
 /* Everything in env is borrowed and must outlive the circle. */
-struct circle *circle_new(const struct circle_env *env);
+struct circle *circle_open(const struct circle_env *env);
 /* Wipes every key it holds. */
-void circle_free(struct circle *cs);
+void circle_close(struct circle *cs);
 
 /*
  * Once the vault is unlocked (the storage key set): takes this device's

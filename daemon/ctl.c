@@ -430,7 +430,7 @@ ctl_busy(const struct ctl *c)
 }
 
 struct ctl *
-ctl_new(const struct ctl_env *env)
+ctl_open(const struct ctl_env *env)
 {
 	struct ctl *c = xcalloc(1, sizeof(*c));
 	struct loader_env le;
@@ -447,7 +447,7 @@ ctl_new(const struct ctl_env *env)
 	le.db_path = env->db_path;
 	le.loaded = serve_deferred;
 	le.arg = c;
-	c->parts.loader = loader_new(&le);
+	c->parts.loader = loader_open(&le);
 
 	memset(&we, 0, sizeof(we));
 	we.store = env->store;
@@ -457,7 +457,7 @@ ctl_new(const struct ctl_env *env)
 	we.touched_arg = c->parts.loader;
 	we.aborted = aborted;
 	we.arg = c;
-	c->parts.writer = writer_new(&we);
+	c->parts.writer = writer_open(&we);
 
 	memset(&ce, 0, sizeof(ce));
 	ce.store = env->store;
@@ -467,17 +467,17 @@ ctl_new(const struct ctl_env *env)
 	ce.dir = env->dir;
 	ce.changed = circles_changed;
 	ce.arg = c;
-	c->parts.circle = circle_new(&ce);
+	c->parts.circle = circle_open(&ce);
 	return c;
 }
 
 void
-ctl_close(struct ctl *c)
+ctl_stop(struct ctl *c)
 {
 	/* The durable was closed first (main.c, stop). */
 	c->parts.env.durable = NULL;
 	writer_set_durable(c->parts.writer, NULL);
-	loader_close(c->parts.loader);
+	loader_stop(c->parts.loader);
 	for (size_t i = 0; i < c->ndeferred; i++)
 		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
 		    NULL, 0);
@@ -485,14 +485,14 @@ ctl_close(struct ctl *c)
 }
 
 void
-ctl_free(struct ctl *c)
+ctl_close(struct ctl *c)
 {
 	if (c == NULL)
 		return;
 	assert(!loader_busy(c->parts.loader));
-	circle_free(c->parts.circle);
-	writer_free(c->parts.writer);
-	loader_free(c->parts.loader);
+	circle_close(c->parts.circle);
+	writer_close(c->parts.writer);
+	loader_close(c->parts.loader);
 	free(c->held);
 	free(c->deferred);
 	free(c);

@@ -49,16 +49,16 @@ struct ctl_env {
 
 struct ctl;
 
-struct ctl *ctl_new(const struct ctl_env *env);
+struct ctl *ctl_open(const struct ctl_env *env);
 /*
  * At shutdown, once the durable is closed and before the loop's last run:
  * stops an index load early and refuses the requests waiting for it
  * (-ESHUTDOWN); commits sync themselves from then on.
  */
-void ctl_close(struct ctl *c);
+void ctl_stop(struct ctl *c);
 /* Wipes the circle keys it holds.  After the loop has run out (no load in
  * flight). */
-void ctl_free(struct ctl *c);
+void ctl_close(struct ctl *c);
 /* The api_batch_cb (arg is the ctl). */
 void ctl_batch(void *arg, struct api_req **reqs, size_t n);
 /*
@@ -91,7 +91,7 @@ struct ctl_parts {
 	struct writer *writer;		/* the batch's change sets */
 	struct loader *loader;		/* the index's load and refresh */
 	struct peers *peers;		/* NULL until started */
-	uint64_t started_ms;		/* clock_wall_ms() at ctl_new */
+	uint64_t started_ms;		/* clock_wall_ms() at ctl_open */
 	int unlocking;			/* an unlock runs on the thread pool */
 };
 

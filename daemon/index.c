@@ -13,7 +13,7 @@ struct index {
 };
 
 struct index *
-index_new(void)
+index_open(void)
 {
 	return xcalloc(1, sizeof(struct index));
 }
@@ -27,7 +27,7 @@ index_clear(struct index *ix)
 }
 
 void
-index_free(struct index *ix)
+index_close(struct index *ix)
 {
 	if (ix == NULL)
 		return;

@@ -18,8 +18,8 @@
  */
 struct index;
 
-struct index *index_new(void);
-void index_free(struct index *ix);
+struct index *index_open(void);
+void index_close(struct index *ix);
 /* Drops every record. */
 void index_clear(struct index *ix);
 /* Adds r, or replaces the record with the same rkey.  Takes ownership. */

@@ -47,7 +47,7 @@ struct loader {
 };
 
 struct loader *
-loader_new(const struct loader_env *env)
+loader_open(const struct loader_env *env)
 {
 	struct loader *l = xcalloc(1, sizeof(*l));
 
@@ -56,7 +56,7 @@ loader_new(const struct loader_env *env)
 }
 
 void
-loader_free(struct loader *l)
+loader_close(struct loader *l)
 {
 	if (l == NULL)
 		return;
@@ -66,7 +66,7 @@ loader_free(struct loader *l)
 }
 
 void
-loader_close(struct loader *l)
+loader_stop(struct loader *l)
 {
 	l->closing = 1;
 	if (l->load != NULL)
@@ -95,7 +95,7 @@ index_add_cb(void *arg, struct store_record *r)
 int
 loader_load_now(struct loader *l)
 {
-	struct index *ix = index_new();
+	struct index *ix = index_open();
 	int rc;
 
 	if ((rc = store_record_foreach(l->env.store, index_add_cb, ix)) == 0) {
@@ -103,7 +103,7 @@ loader_load_now(struct loader *l)
 		index_swap(l->env.index, ix);
 		l->bad = 0;
 	}
-	index_free(ix);
+	index_close(ix);
 	return rc;
 }
 
@@ -274,7 +274,7 @@ load_done_cb(uv_work_t *w, int status)
 	l->nreload = 0;
 	l->env.loaded(l->env.arg);
 out:
-	index_free(ld->ix);
+	index_close(ld->ix);
 	free(ld->cause);
 	free(ld);
 }
@@ -286,7 +286,7 @@ loader_start(struct loader *l, const uint8_t key[32])
 
 	ld->l = l;
 	ld->work.data = ld;
-	ld->ix = index_new();
+	ld->ix = index_open();
 	atomic_init(&ld->stop, 0);
 	memcpy(ld->key, key, sizeof(ld->key));
 	ld->delay_ms = (unsigned)testhook()->load_delay_ms;

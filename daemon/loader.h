@@ -36,14 +36,14 @@ struct loader_env {
 struct loader;
 
 /* Everything in env is borrowed and must outlive the loader. */
-struct loader *loader_new(const struct loader_env *env);
+struct loader *loader_open(const struct loader_env *env);
 /* After the loop has run out (no load in flight). */
-void loader_free(struct loader *l);
+void loader_close(struct loader *l);
 /*
  * At shutdown, before the loop's last run: stops a load early; it ends
  * without touching the index or calling env.loaded.
  */
-void loader_close(struct loader *l);
+void loader_stop(struct loader *l);
 
 /* Starts loading on the thread pool with the storage key (copied). */
 void loader_start(struct loader *l, const uint8_t key[32]);

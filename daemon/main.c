@@ -480,7 +480,7 @@ open_modules(struct samend *d)
 	d->db_path = xasprintf("%s/%s", d->dir, DB_FILE);
 	if (store_open(&d->store, d->db_path, &cause) != 0)
 		fatalx("%s: %s", d->db_path, cause);
-	d->index = index_new();
+	d->index = index_open();
 	if (uv_loop_init(&d->loop) != 0)
 		fatalx("uv_loop_init failed");
 	wal_path = xasprintf("%s-wal", d->db_path);
@@ -502,7 +502,7 @@ open_modules(struct samend *d)
 	env.durable = d->durable;
 	env.unlocked = start_peers;
 	env.unlocked_arg = d;
-	d->ctl = ctl_new(&env);
+	d->ctl = ctl_open(&env);
 	if (!vault_has_passphrase(d->vault)) {
 		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
 			fatalx("could not open the key file: %s",
@@ -568,7 +568,7 @@ shut_down(struct samend *d)
 		peers_close(d->peers);
 		d->peers = NULL;
 	}
-	ctl_close(d->ctl);	/* its commits sync again, on the loop */
+	ctl_stop(d->ctl);	/* its commits sync again, on the loop */
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sighup);
@@ -582,8 +582,8 @@ shut_down(struct samend *d)
 		log_warnx("event loop closed with live handles");
 
 	zmq_ctx_term(d->zctx);
-	ctl_free(d->ctl);
-	index_free(d->index);
+	ctl_close(d->ctl);
+	index_close(d->index);
 	store_close(d->store);
 	vault_close(d->vault);
 	if (d->pidfile_written) {

@@ -46,7 +46,7 @@ struct metrics {
 };
 
 struct metrics *
-metrics_new(void)
+metrics_open(void)
 {
 	return xcalloc(1, sizeof(struct metrics));
 }
@@ -60,7 +60,7 @@ series_free(const struct metric *f, struct series *s)
 }
 
 void
-metrics_free(struct metrics *m)
+metrics_close(struct metrics *m)
 {
 	if (m == NULL)
 		return;

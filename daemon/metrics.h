@@ -23,13 +23,13 @@ struct metric;		/* one family, owned by its registry */
 
 #define METRICS_MAX_LABELS 4
 
-/* A new, empty registry; free with metrics_free(). */
-struct metrics *metrics_new(void);
-void metrics_free(struct metrics *m);
+/* A new, empty registry; free with metrics_close(). */
+struct metrics *metrics_open(void);
+void metrics_close(struct metrics *m);
 
 /*
  * Registers a family and returns it; the registry owns it (it lives until
- * metrics_free).  name: [a-zA-Z_:][a-zA-Z0-9_:]*, a counter's ending in
+ * metrics_close).  name: [a-zA-Z_:][a-zA-Z0-9_:]*, a counter's ending in
  * "_total"; help: one line, any text; labels: NULL, or up to
  * METRICS_MAX_LABELS names ([a-zA-Z_][a-zA-Z0-9_]*, not starting "__",
  * not "le" for a histogram) ending with NULL.  Every string is copied.

@@ -81,7 +81,7 @@ fail(char **cause, int code, const char *fmt, ...)
 }
 
 struct writer *
-writer_new(const struct writer_env *env)
+writer_open(const struct writer_env *env)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
 
@@ -94,7 +94,7 @@ writer_new(const struct writer_env *env)
 static void group_reset(struct group *g);
 
 void
-writer_free(struct writer *w)
+writer_close(struct writer *w)
 {
 	if (w == NULL)
 		return;

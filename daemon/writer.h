@@ -47,9 +47,9 @@ struct writer_env {
 struct writer;
 
 /* Everything in env is borrowed and must outlive the writer. */
-struct writer *writer_new(const struct writer_env *env);
+struct writer *writer_open(const struct writer_env *env);
 /* Wipes and frees the groups; nothing may be open (after the batch). */
-void writer_free(struct writer *w);
+void writer_close(struct writer *w);
 /* At shutdown, once the durable is closed (NULL): commits sync again. */
 void writer_set_durable(struct writer *w, struct durable *d);
 /* After unlock: hlc timestamps continue above max_hlc, the highest held,

@@ -18,7 +18,7 @@ main(int argc, char **argv)
 {
 	static const double bounds[] = { 0.5, 1 };
 	static const char *const odd[] = { "value", NULL };
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metrics_samen s;
 	struct metric *h, *e;
 	const char *peer = "edwpn4alfdgeedwpn4alfdgeedwpn4alfdgeedwpn4alfdgeedwpn4al";
@@ -70,6 +70,6 @@ main(int argc, char **argv)
 	} else if (fwrite(text, 1, len, stdout) != len)
 		rc = -1;
 	free(text);
-	metrics_free(m);
+	metrics_close(m);
 	return rc == 0 ? 0 : 1;
 }

@@ -105,13 +105,13 @@ dev_open(struct dev *d)
 	assert_int_equal(store_open(&d->st, db, &cause), 0);
 	free(db);
 	store_set_key(d->st, vault_storage_key(d->vault));
-	d->ix = index_new();
+	d->ix = index_open();
 
 	memset(&le, 0, sizeof(le));
 	le.store = d->st;
 	le.index = d->ix;
 	le.loaded = loaded_cb;
-	d->ld = loader_new(&le);
+	d->ld = loader_open(&le);
 	memset(&we, 0, sizeof(we));
 	we.store = d->st;
 	we.vault = d->vault;
@@ -119,7 +119,7 @@ dev_open(struct dev *d)
 	we.touched_arg = d->ld;
 	we.aborted = aborted_cb;
 	we.arg = d;
-	d->w = writer_new(&we);
+	d->w = writer_open(&we);
 	memset(&ce, 0, sizeof(ce));
 	ce.store = d->st;
 	ce.vault = d->vault;
@@ -128,7 +128,7 @@ dev_open(struct dev *d)
 	ce.dir = d->dir;
 	ce.changed = changed_cb;
 	ce.arg = d;
-	d->cs = circle_new(&ce);
+	d->cs = circle_open(&ce);
 	assert_int_equal(circle_unlock(d->cs), 0);
 	assert_int_equal(circle_refresh(d->cs), 0);
 }
@@ -138,10 +138,10 @@ dev_close(struct dev *d)
 {
 	char *cmd = xasprintf("rm -rf '%s'", d->dir);
 
-	circle_free(d->cs);
-	writer_free(d->w);
-	loader_free(d->ld);
-	index_free(d->ix);
+	circle_close(d->cs);
+	writer_close(d->w);
+	loader_close(d->ld);
+	index_close(d->ix);
 	store_close(d->st);
 	vault_close(d->vault);
 	assert_int_equal(system(cmd), 0);
@@ -237,7 +237,7 @@ test_private(void **state)
 	assert_int_equal(a.changed, 1);
 
 	/* The next unlock finds the same one. */
-	circle_free(a.cs);
+	circle_close(a.cs);
 	{
 		struct circle_env ce;
 
@@ -247,7 +247,7 @@ test_private(void **state)
 		ce.writer = a.w;
 		ce.loader = a.ld;
 		ce.dir = a.dir;
-		a.cs = circle_new(&ce);
+		a.cs = circle_open(&ce);
 	}
 	assert_null(circle_private(a.cs));
 	assert_int_equal(circle_unlock(a.cs), 0);
@@ -323,7 +323,7 @@ test_default(void **state)
 	assert_ptr_equal(circle_default(a.cs), circle_by_id(a.cs, id));
 	(void)team;
 	/* Read again at the next unlock. */
-	circle_free(a.cs);
+	circle_close(a.cs);
 	{
 		struct circle_env ce;
 
@@ -333,7 +333,7 @@ test_default(void **state)
 		ce.writer = a.w;
 		ce.loader = a.ld;
 		ce.dir = a.dir;
-		a.cs = circle_new(&ce);
+		a.cs = circle_open(&ce);
 	}
 	assert_int_equal(circle_unlock(a.cs), 0);
 	assert_int_equal(circle_refresh(a.cs), 0);

@@ -40,7 +40,7 @@ mkrec(int64_t rkey, uint8_t ridbyte, const char *collection,
 static void
 test_order_and_replace(void **state)
 {
-	struct index *ix = index_new();
+	struct index *ix = index_open();
 
 	(void)state;
 	index_put(ix, mkrec(3, 0x30, "case", "c", "x"));
@@ -55,13 +55,13 @@ test_order_and_replace(void **state)
 	index_put(ix, mkrec(2, 0x20, "note", "B2", "x"));
 	assert_int_equal(index_count(ix), 3);
 	assert_string_equal(index_at(ix, 1)->fields[0].vals[0].value, "B2");
-	index_free(ix);
+	index_close(ix);
 }
 
 static void
 test_lookup(void **state)
 {
-	struct index *ix = index_new();
+	struct index *ix = index_open();
 	uint8_t rid[RID_LEN];
 
 	(void)state;
@@ -76,7 +76,7 @@ test_lookup(void **state)
 	assert_null(index_get(ix, "case", rid));
 	assert_non_null(index_field(index_at(ix, 0), "tags", 1));
 	assert_null(index_field(index_at(ix, 0), "tags", 0));
-	index_free(ix);
+	index_close(ix);
 }
 
 static void
@@ -106,7 +106,7 @@ test_match(void **state)
 static void
 test_many_inserts_stay_sorted(void **state)
 {
-	struct index *ix = index_new();
+	struct index *ix = index_open();
 
 	(void)state;
 	/* Descending input exercises the memmove path; 1000 > initial cap. */
@@ -120,14 +120,14 @@ test_many_inserts_stay_sorted(void **state)
 
 		assert_true(c < 0 || (c == 0 && a->rkey < b->rkey));
 	}
-	index_free(ix);
+	index_close(ix);
 }
 
 /* Appending then sorting gives what putting one by one gives. */
 static void
 test_append_sort_matches_put(void **state)
 {
-	struct index *a = index_new(), *b = index_new();
+	struct index *a = index_open(), *b = index_open();
 
 	(void)state;
 	for (int i = 1; i <= 1000; i++) {
@@ -152,15 +152,15 @@ test_append_sort_matches_put(void **state)
 	    "last");
 	assert_int_equal(index_get(b, "case", index_at(b, 1000)->rid)->rkey,
 	    2000);
-	index_free(a);
-	index_free(b);
+	index_close(a);
+	index_close(b);
 }
 
 /* Swapping hands one index's records to the other, both ways. */
 static void
 test_swap(void **state)
 {
-	struct index *live = index_new(), *built = index_new();
+	struct index *live = index_open(), *built = index_open();
 
 	(void)state;
 	index_put(live, mkrec(1, 0x01, "case", "old", "x"));
@@ -172,8 +172,8 @@ test_swap(void **state)
 	assert_int_equal(index_at(live, 0)->rkey, 2);
 	assert_int_equal(index_count(built), 1);
 	assert_int_equal(index_at(built, 0)->rkey, 1);
-	index_free(built);
-	index_free(live);
+	index_close(built);
+	index_close(live);
 }
 
 /* The two indexes hold the same records, the same versions of them. */
@@ -199,7 +199,7 @@ assert_same(const struct index *one, const struct index *many)
 static void
 test_put_many_is_put_one_by_one(void **state)
 {
-	struct index *one = index_new(), *many = index_new();
+	struct index *one = index_open(), *many = index_open();
 	struct store_record *rs[300];
 	char v[64];
 
@@ -220,8 +220,8 @@ test_put_many_is_put_one_by_one(void **state)
 		assert_same(one, many);
 	}
 	assert_true(index_count(one) > 1000);
-	index_free(one);
-	index_free(many);
+	index_close(one);
+	index_close(many);
 }
 
 /*
@@ -233,7 +233,7 @@ test_put_many_is_put_one_by_one(void **state)
 static void
 test_put_many_sorted_batches(void **state)
 {
-	struct index *one = index_new(), *many = index_new();
+	struct index *one = index_open(), *many = index_open();
 	struct store_record *rs[80];
 	char v[64];
 
@@ -258,8 +258,8 @@ test_put_many_sorted_batches(void **state)
 		assert_same(one, many);
 	}
 	assert_true(index_count(one) > 1000);
-	index_free(one);
-	index_free(many);
+	index_close(one);
+	index_close(many);
 }
 
 int

@@ -39,19 +39,19 @@ assert_render(const struct metrics *m, const char *want)
 static void
 test_empty(void **state)
 {
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 
 	(void)state;
 	assert_render(m, "");
-	metrics_free(m);
-	metrics_free(NULL);
+	metrics_close(m);
+	metrics_close(NULL);
 }
 
 static void
 test_counter_gauge(void **state)
 {
 	static const char *const peer[] = { "peer", NULL };
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metric *c, *g;
 	const char *a = "aaaa", *b = "bbbb";
 
@@ -102,7 +102,7 @@ test_counter_gauge(void **state)
 	    "# HELP x_age_seconds age per peer\n"
 	    "# TYPE x_age_seconds gauge\n"
 	    "x_age_seconds{peer=\"bbbb\"} 0.25\n");
-	metrics_free(m);
+	metrics_close(m);
 }
 
 /* Backslash, double quote and newline are escaped; UTF-8 goes as it is. */
@@ -111,7 +111,7 @@ test_escaping(void **state)
 {
 	static const char *const labels[] = { "reason", "where", NULL };
 	const char *v1[] = { "a\\b\"c\nd", "wijk é" };
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metric *c;
 
 	(void)state;
@@ -123,13 +123,13 @@ test_escaping(void **state)
 	    "line\n"
 	    "# TYPE x_rejected_total counter\n"
 	    "x_rejected_total{reason=\"a\\\\b\\\"c\\nd\",where=\"wijk é\"} 1\n");
-	metrics_free(m);
+	metrics_close(m);
 }
 
 static void
 test_values(void **state)
 {
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metric *g = metrics_gauge(m, "v", "h", NULL);
 	static const struct {
 		double v;
@@ -154,7 +154,7 @@ test_values(void **state)
 	assert_render(m, "# HELP v h\n# TYPE v gauge\nv +Inf\n");
 	metrics_set(g, NULL, -INFINITY);
 	assert_render(m, "# HELP v h\n# TYPE v gauge\nv -Inf\n");
-	metrics_free(m);
+	metrics_close(m);
 }
 
 /* Buckets are cumulative; +Inf holds the count; a value on a bound is in. */
@@ -164,7 +164,7 @@ test_histogram(void **state)
 	static const double bounds[] = { 0.001, 0.01, 0.1 };
 	static const char *const op[] = { "op", NULL };
 	const char *commit = "commit";
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metric *h;
 
 	(void)state;
@@ -191,10 +191,10 @@ test_histogram(void **state)
 	    "x_seconds_bucket{le=\"+Inf\"} 4\n"
 	    "x_seconds_sum 3.0515\n"
 	    "x_seconds_count 4\n");
-	metrics_free(m);
+	metrics_close(m);
 
 	/* With labels, le comes last. */
-	m = metrics_new();
+	m = metrics_open();
 	h = metrics_histogram(m, "y_seconds", "latency", op, bounds, 1);
 	metrics_observe(h, &commit, 0.5);
 	assert_render(m,
@@ -204,13 +204,13 @@ test_histogram(void **state)
 	    "y_seconds_bucket{op=\"commit\",le=\"+Inf\"} 1\n"
 	    "y_seconds_sum{op=\"commit\"} 0.5\n"
 	    "y_seconds_count{op=\"commit\"} 1\n");
-	metrics_free(m);
+	metrics_close(m);
 }
 
 static void
 test_samen(void **state)
 {
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_open();
 	struct metrics_samen s;
 	const char *reason = "ESIG";
 	char *text;
@@ -228,7 +228,7 @@ test_samen(void **state)
 	    "\nsamen_commit_seconds_bucket{le=\"0.005\"} 1\n"));
 	assert_non_null(strstr(text, "# TYPE samen_fsync_seconds histogram\n"));
 	free(text);
-	metrics_free(m);
+	metrics_close(m);
 }
 
 static char dir[64];

@@ -84,7 +84,7 @@ setup(void **state)
 	snprintf(w->dir, sizeof(w->dir), "/tmp/samen-mf-XXXXXX");
 	if (mkdtemp(w->dir) == NULL)
 		return -1;
-	w->m = metrics_new();
+	w->m = metrics_open();
 	w->g = metrics_gauge(w->m, "x_collected", "collect calls", NULL);
 	*state = w;
 	return 0;
@@ -98,7 +98,7 @@ teardown(void **state)
 	/* libuv's habit: nothing may be left open on the loop. */
 	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&w->loop), 0);
-	metrics_free(w->m);
+	metrics_close(w->m);
 	rmdir(w->dir);
 	free(w);
 	return 0;
