@@ -42,7 +42,8 @@ endif
 
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
-              proto/ops.c proto/merge.c proto/sync.c
+              proto/ops.c proto/merge.c proto/sync.c proto/roster.c \
+              proto/roster_parse.c proto/roster_state.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c
@@ -57,7 +58,7 @@ CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
 UNIT_TESTS := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge test_store test_conf \
               test_index test_reply test_sync test_zmtp \
-              test_client test_peer test_durable test_pool
+              test_client test_peer test_durable test_pool test_roster
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
