@@ -147,9 +147,9 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset sync zmtp
+FUZZ_TARGETS := header payload ops wire changeset sync zmtp roster
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync
+                sync roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
