@@ -56,7 +56,8 @@ endif
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c proto/request.c \
-              proto/members.c
+              proto/members.c proto/roster.c proto/roster_parse.c \
+              proto/roster_state.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c lib/datadir.c
@@ -96,7 +97,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile test_members \
-              test_request test_circle
+              test_request test_circle test_roster
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -329,9 +330,9 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request members \
-                conf
+                conf roster
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync request members
+                sync request members roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \

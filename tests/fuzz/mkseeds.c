@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "changeset.h"
 #include "devid.h"
 #include "error.h"
@@ -13,6 +15,7 @@
 #include "ops.h"
 #include "protocol.h"
 #include "rid.h"
+#include "roster.h"
 #include "sync.h"
 #include "util.h"
 #include "wire.h"
@@ -622,6 +625,212 @@ conf_seeds(void)
 	line = xasprintf("peers=%01000d\n", 7);
 	put("conf", (const uint8_t *)line, strlen(line));
 	free(line);
+/*
+ * fuzz_roster's inputs (see its comment): device d's key is BLAKE2b of
+ * the int d, device 0 creates the circle with the salt of 0x5a bytes.
+ * Each scenario is written both ways: as real chunks (mode 0) and as
+ * compact records (mode 1).
+ */
+#define RS_NDEV 8
+#define RS_MAXDEPS 4
+#define RS_MAXSEALS 4
+
+struct rs_op {
+	uint8_t author, seq, type, target, role;
+	uint8_t deps[RS_MAXDEPS][2];	/* (author, seq); seq 0 ends */
+	uint8_t seals[RS_MAXSEALS][2];	/* (epoch selector, device) */
+	uint8_t nseals;
+	uint8_t cut;
+};
+
+static uint8_t rs_dev[RS_NDEV][32];
+static uint8_t rs_circle[16], rs_chain[16];
+
+static uint32_t
+rs_epoch(uint8_t e)
+{
+	return e < 2 ? e : roster_epoch_id(rs_chain, rs_dev[e & 7], e >> 3);
+}
+
+static int
+rs_cmp_dep(const void *a, const void *b)
+{
+	return memcmp(((const struct roster_dep *)a)->author,
+	    ((const struct roster_dep *)b)->author, 32);
+}
+
+/* One record of mode 1. */
+static size_t
+rs_record(uint8_t *p, const struct rs_op *o)
+{
+	size_t n = 4, nd = 0, k;
+
+	while (nd < RS_MAXDEPS && o->deps[nd][1])
+		nd++;
+	p[0] = (uint8_t)(o->author | o->type << 3);
+	p[1] = o->seq;
+	p[2] = (uint8_t)(o->target | o->role << 3 | o->cut << 6);
+	p[3] = (uint8_t)(nd | o->nseals << 3 | 1 << 6 | 1 << 7);
+	for (k = 0; k < nd; k++) {
+		p[n++] = o->deps[k][0];
+		p[n++] = o->deps[k][1];
+	}
+	for (k = 0; k < o->nseals; k++) {
+		p[n++] = o->seals[k][0];
+		p[n++] = o->seals[k][1];
+	}
+	return n;
+}
+
+/* One entry of mode 0: [author, seq, hlc, chunk]. */
+static void
+rs_chunk(struct wbuf *w, const struct rs_op *o)
+{
+	struct roster_op op;
+	struct roster_seal seals[RS_MAXSEALS];
+	struct roster_dep deps[RS_MAXDEPS];
+	struct ops_chunk c;
+	struct wbuf cw;
+	uint8_t rid[RID_LEN] = { o->author, o->seq };
+	size_t k;
+
+	memset(&op, 0, sizeof(op));
+	memcpy(op.author, rs_dev[o->author], 32);
+	op.seq = o->seq;
+	op.type = (enum roster_type)o->type;
+	op.deps = deps;
+	while (op.ndeps < RS_MAXDEPS && o->deps[op.ndeps][1]) {
+		memcpy(deps[op.ndeps].author, rs_dev[o->deps[op.ndeps][0]], 32);
+		deps[op.ndeps].seq = o->deps[op.ndeps][1];
+		op.ndeps++;
+	}
+	qsort(deps, op.ndeps, sizeof(*deps), rs_cmp_dep);
+	memcpy(op.target, rs_dev[o->target], 32);
+	op.role = (enum roster_role)o->role;
+	if (o->cut) {
+		op.cut_seq = o->cut;
+		memset(op.cut_id, o->seq | 1, 32);
+	}
+	op.epoch = op.type == ROSTER_CREATE ? ROSTER_FIRST_EPOCH :
+	    roster_epoch_id(rs_chain, op.author, op.seq);
+	memset(op.salt, 0x5a, sizeof(op.salt));
+	strcpy(op.coll, "notes");
+	op.keep = 2555;
+	op.seals = seals;
+	op.nseals = o->nseals;
+	for (k = 0; k < o->nseals; k++) {
+		seals[k].epoch = rs_epoch(o->seals[k][0]);
+		memcpy(seals[k].device, rs_dev[o->seals[k][1]], 32);
+		memset(seals[k].sealed, (int)k, ROSTER_SEALLEN);
+	}
+	if (roster_op_encode(&c, &op, rid) != 0) {
+		fprintf(stderr, "mkseeds: a roster op does not encode\n");
+		exit(1);
+	}
+	wire_init(&cw);
+	ops_encode(&cw, &c);
+	wire_put_array(w, 4);
+	wire_put_u64(w, o->author);
+	wire_put_u64(w, o->seq);
+	wire_put_u64(w, 1000 + o->seq);
+	wire_put_bin(w, wire_data(&cw), wire_len(&cw));
+	wire_free(&cw);
+	ops_chunk_free(&c);
+}
+
+static void
+rs_put(const struct rs_op *o, size_t n)
+{
+	uint8_t buf[4096];
+	struct wbuf w;
+	size_t k, len = 1;
+
+	wire_init(&w);
+	wire_put_raw(&w, "\x00", 1);
+	wire_put_array(&w, (uint32_t)n);
+	for (k = 0; k < n; k++)
+		rs_chunk(&w, &o[k]);
+	put_w("roster", &w);
+	wire_free(&w);
+	buf[0] = 1;
+	for (k = 0; k < n; k++)
+		len += rs_record(buf + len, &o[k]);
+	put("roster", buf, len);
+}
+
+enum { RC = ROSTER_CREATE, RA = ROSTER_ADD, RR = ROSTER_REMOVE,
+    RL = ROSTER_ROLE, RV = ROSTER_REVOKE, RP = ROSTER_ACCEPT,
+    RE = ROSTER_EPOCH, RT = ROSTER_RETENTION, RG = ROSTER_PURGE };
+#define ADM ROSTER_ADMIN
+#define MEM ROSTER_MEMBER
+#define REL ROSTER_RELAY
+
+static void
+roster_seeds(void)
+{
+	/* 0 creates; adds 1 (admin), 2; removes 2 with a new epoch. */
+	static const struct rs_op basic[] = {
+		{ 0, 1, RC, 0, 0, { { 0 } }, { { 1, 0 } }, 1, 0 },
+		{ 0, 2, RA, 1, ADM, { { 0 } }, { { 1, 1 } }, 1, 0 },
+		{ 0, 3, RA, 2, MEM, { { 0 } }, { { 1, 2 } }, 1, 0 },
+		{ 1, 1, RA, 3, REL, { { 0, 3 } }, { { 0 } }, 0, 0 },
+		{ 0, 4, RR, 2, 0, { { 1, 1 } }, { { 4 << 3, 0 }, { 4 << 3, 1 } },
+		    2, 2 },
+		{ 1, 2, RT, 0, 0, { { 0, 4 } }, { { 0 } }, 0, 0 },
+		{ 0, 5, RG, 0, 0, { { 1, 2 } }, { { 0 } }, 0, 0 },
+		{ 0, 6, RT, 0, 0, { { 1, 2 } }, { { 0 } }, 0, 0 },
+	};
+	/* 0 and 1 remove each other; 1 adds 3 meanwhile. */
+	static const struct rs_op mutual[] = {
+		{ 0, 1, RC, 0, 0, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 0, 2, RA, 1, ADM, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 0, 3, RR, 1, 0, { { 0 } }, { { 3 << 3, 0 } }, 1, 1 },
+		{ 1, 1, RR, 0, 0, { { 0, 2 } }, { { 1 | 8, 1 } }, 1, 1 },
+		{ 1, 2, RA, 3, MEM, { { 0, 2 } }, { { 0 } }, 0, 0 },
+		{ 0, 4, RE, 0, 0, { { 1, 2 } }, { { 4 << 3, 0 } }, 1, 0 },
+	};
+	/* 1 removes 2, 2 removes 3, 3 removes 1; 0 stays, or not. */
+	static const struct rs_op cycle[] = {
+		{ 0, 1, RC, 0, 0, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 0, 2, RA, 1, ADM, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 0, 3, RA, 2, ADM, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 0, 4, RA, 3, ADM, { { 0 } }, { { 0 } }, 0, 0 },
+		{ 1, 1, RR, 2, 0, { { 0, 4 } }, { { 0 } }, 0, 0 },
+		{ 2, 1, RR, 3, 0, { { 0, 4 } }, { { 0 } }, 0, 0 },
+		{ 3, 1, RR, 1, 0, { { 0, 4 } }, { { 0 } }, 0, 0 },
+		{ 0, 5, RL, 1, MEM, { { 0 } }, { { 0 } }, 0, 0 },
+	};
+	/* A member's forged removal, a revoke, an accept, a waiting op. */
+	static const struct rs_op forged[] = {
+		{ 0, 1, RC, 0, 0, { { 0 } }, { { 1, 0 } }, 1, 0 },
+		{ 0, 2, RA, 4, MEM, { { 0 } }, { { 1, 4 } }, 1, 0 },
+		{ 4, 1, RR, 0, 0, { { 0, 2 } }, { { 0 } }, 0, 0 },
+		{ 0, 3, RV, 4, 0, { { 4, 1 } }, { { 0 } }, 0, 3 },
+		{ 0, 4, RP, 4, 0, { { 4, 1 } }, { { 0 } }, 0, 3 },
+		{ 0, 5, RA, 5, MEM, { { 4, 1 }, { 6, 9 } }, { { 0 } }, 0, 0 },
+	};
+	static const struct rs_op *all[] = { basic, mutual, cycle, forged };
+	static const size_t len[] = {
+		sizeof(basic) / sizeof(basic[0]),
+		sizeof(mutual) / sizeof(mutual[0]),
+		sizeof(cycle) / sizeof(cycle[0]),
+		sizeof(forged) / sizeof(forged[0]),
+	};
+	uint8_t salt[16];
+	size_t k;
+	int d;
+
+	for (d = 0; d < RS_NDEV; d++)
+		crypto_generichash(rs_dev[d], 32, (const uint8_t *)&d,
+		    sizeof(d), NULL, 0);
+	memset(salt, 0x5a, sizeof(salt));
+	sync_circle_id(rs_circle, rs_dev[0], salt);
+	sync_members_circle(rs_chain, rs_circle);
+	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		rs_put(all[k], len[k]);
+	/* The cycle without its first admin's later op, and nothing. */
+	rs_put(cycle, len[2] - 1);
+	rs_put(basic, 0);
 }
 
 int
@@ -643,5 +852,6 @@ main(int argc, char **argv)
 	request_seeds();
 	members_seeds();
 	conf_seeds();
+	roster_seeds();
 	return 0;
 }
