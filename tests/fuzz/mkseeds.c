@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include "changeset.h"
 #include "devid.h"
@@ -625,6 +625,8 @@ conf_seeds(void)
 	line = xasprintf("peers=%01000d\n", 7);
 	put("conf", (const uint8_t *)line, strlen(line));
 	free(line);
+}
+
 /*
  * fuzz_roster's inputs (see its comment): device d's key is BLAKE2b of
  * the int d, device 0 creates the circle with the salt of 0x5a bytes.
