@@ -47,6 +47,24 @@ enum ctl_type {
 	CTL_CIRCLE_ADD = 17,	/* args [name str, device str] */
 	CTL_CIRCLE_LS = 18,	/* args [] */
 	CTL_CIRCLE_USE = 19,	/* args [name str] */
+	/*
+	 * 20-: the trust lifecycle, erasure, audit and operations.  Reserved
+	 * here together so that work on them in parallel cannot collide; a
+	 * code not built yet is answered "unknown request type".
+	 */
+	CTL_METRICS = 20,	/* args [] */
+	CTL_LOCK = 21,		/* args [] */
+	CTL_HANDOVER = 22,	/* args [from str, to str, circle str | nil] */
+	CTL_CIRCLE_ROLE = 23,	/* args [name str, device str, role str] */
+	CTL_CIRCLE_RM = 24,	/* args [name str, device str] */
+	CTL_CIRCLE_QUARANTINE = 25,	/* args [name str] */
+	CTL_CIRCLE_ACCEPT = 26,	/* args [name str, device str, seq u64 | nil] */
+	CTL_DEVICE_REVOKE = 27,	/* args [device str, reason str | nil] */
+	CTL_PURGE = 28,
+	CTL_CIRCLE_RETENTION = 29,
+	CTL_AUDIT = 30,
+	CTL_EXPORT = 31,
+	CTL_IMPORT = 32,
 };
 
 /*
