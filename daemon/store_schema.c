@@ -6,7 +6,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA 5
+#define STORE_SCHEMA 6
 _Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
     "proto/version.h names the schema this store writes");
 
@@ -78,9 +78,34 @@ _Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
  * coll's length.
  * That is one box and 40 bytes less per new record, and one seal less.
  * Schema 4 has no colls (migrate_4 adds it).
+ *
+ * Schema 6 adds what the trust lifecycle keeps (docs/sync.md, "Removal,
+ * cuts and quarantine"; docs/design.md, "Erasure"): cs.quarantined marks
+ * a change set its author wrote past the cut a removal set (cuts: the
+ * last seq of (circle, author) that counts); it is kept, never merged,
+ * and offered only to admins and relays until an admin accepts it, so
+ * the merge queue (cs_todo) leaves it out.  purged holds the keyed record
+ * tags (rtag) of every purge of the circle: a chunk with one is erased
+ * where it is held and dropped where it arrives, for ever.  departed
+ * holds the circles this device was removed from (revoked: from all),
+ * whose data it erased: ids only.
  */
 #define RECORDS_DELETED_DDL \
 	"CREATE INDEX records_deleted ON records(deleted) WHERE deleted = 1;"
+#define CS_TODO_DDL \
+	"CREATE INDEX cs_todo ON cs(aid, circle, seq, merged, bad, readable," \
+	"  quarantined)" \
+	"  WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0;"
+#define LIFECYCLE_DDL \
+	"CREATE TABLE cuts (circle BLOB NOT NULL, aid INTEGER NOT NULL" \
+	"  REFERENCES authors(aid), seq INTEGER NOT NULL," \
+	"  PRIMARY KEY (circle, aid)) WITHOUT ROWID;" \
+	"CREATE INDEX cs_quarantine ON cs(circle, aid, seq, quarantined)" \
+	"  WHERE quarantined = 1;" \
+	"CREATE TABLE purged (circle BLOB NOT NULL, rtag BLOB NOT NULL," \
+	"  op BLOB NOT NULL, PRIMARY KEY (circle, rtag)) WITHOUT ROWID;" \
+	"CREATE TABLE departed (circle BLOB PRIMARY KEY," \
+	"  at_ms INTEGER NOT NULL, revoked INTEGER NOT NULL) WITHOUT ROWID;"
 #define COLLS_DDL \
 	"CREATE TABLE colls (ctag BLOB PRIMARY KEY, name BLOB NOT NULL)" \
 	" WITHOUT ROWID;"
@@ -100,10 +125,10 @@ static const char schema[] =
 	"  epoch INTEGER NOT NULL, hlc INTEGER NOT NULL,"
 	"  readable INTEGER NOT NULL, merged INTEGER NOT NULL DEFAULT 0,"
 	"  bad INTEGER NOT NULL DEFAULT 0, id BLOB NOT NULL,"
-	"  hdr BLOB NOT NULL, payload BLOB NOT NULL);"
+	"  hdr BLOB NOT NULL, payload BLOB NOT NULL,"
+	"  quarantined INTEGER NOT NULL DEFAULT 0);"
 	"CREATE UNIQUE INDEX cs_chain ON cs(circle, aid, seq);"
-	"CREATE INDEX cs_todo ON cs(aid, circle, seq, merged, bad, readable)"
-	"  WHERE merged = 0 AND bad = 0 AND readable = 1;"
+	CS_TODO_DDL
 	"CREATE INDEX cs_nokey ON cs(circle, epoch, readable)"
 	"  WHERE readable = 0;"
 	"CREATE INDEX cs_bad ON cs(bad) WHERE bad = 1;"
@@ -134,7 +159,8 @@ static const char schema[] =
 	"  added_ms INTEGER NOT NULL, last_sync_ms INTEGER NOT NULL DEFAULT 0,"
 	"  sent INTEGER NOT NULL DEFAULT 0,"
 	"  received INTEGER NOT NULL DEFAULT 0,"
-	"  rejected INTEGER NOT NULL DEFAULT 0, digest BLOB) WITHOUT ROWID;";
+	"  rejected INTEGER NOT NULL DEFAULT 0, digest BLOB) WITHOUT ROWID;"
+	LIFECYCLE_DDL;
 
 /*
  * Schema 1 to 2: adds records.shown and fills it from the live existence
@@ -236,6 +262,19 @@ migrate_4(struct store *st, char **cause)
 }
 
 /*
+ * Schema 5 to 6: the lifecycle's tables, cs.quarantined, and the merge
+ * queue's index with it (a quarantined change set is never merged).
+ */
+static int
+migrate_5(struct store *st, char **cause)
+{
+	return store_sql_exec(st->db,
+	    "ALTER TABLE cs ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;"
+	    "DROP INDEX cs_todo;" CS_TODO_DDL LIFECYCLE_DDL, cause) != 0 ?
+	    SAMEN_ESTORE : 0;
+}
+
+/*
  * Schema 3 to 4: the pack columns (NULL: the records of schema 3 keep
  * their values in vals, where every reader still looks) and the index of
  * deleted records.
@@ -270,6 +309,8 @@ migrate(struct store *st, int version, char **cause)
 		rc = migrate_3(st, cause);
 	if (rc == 0 && version < 5)
 		rc = migrate_4(st, cause);
+	if (rc == 0 && version < 6)
+		rc = migrate_5(st, cause);
 	if (rc == 0) {
 		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
 		rc = store_sql_exec(st->db, bump, cause);

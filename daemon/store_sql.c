@@ -76,7 +76,7 @@ static const char *const sql[Q_COUNT] = {
 	    " sent = sent + ?4, received = received + ?5,"
 	    " rejected = rejected + ?6 WHERE device = ?1",
 	[Q_CS_TODO] = "SELECT csn FROM cs INDEXED BY cs_todo"
-	    " WHERE merged = 0 AND bad = 0 AND readable = 1"
+	    " WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0"
 	    " ORDER BY aid, circle, seq LIMIT ?1",
 	[Q_CS_LOAD] = "SELECT id, hdr, payload FROM cs WHERE csn = ?1",
 	[Q_CS_MERGED] = "UPDATE cs SET merged = 1 WHERE csn = ?1",
@@ -145,7 +145,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_MIG_SHOWN] = "UPDATE records SET shown = ?2 WHERE rkey = ?1",
 	[Q_N_CS] = "SELECT count(*) FROM cs",
 	[Q_N_TODO] = "SELECT count(*) FROM cs INDEXED BY cs_todo"
-	    " WHERE merged = 0 AND bad = 0 AND readable = 1",
+	    " WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0",
 	[Q_N_NOKEY] = "SELECT count(*) FROM cs INDEXED BY cs_nokey"
 	    " WHERE readable = 0",
 	[Q_N_BAD] = "SELECT count(*) FROM cs INDEXED BY cs_bad WHERE bad = 1",

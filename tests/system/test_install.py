@@ -40,7 +40,7 @@ def run(*argv, **kw):
 
 
 def version_line(prog):
-    """What prog --version must print: 'samen 0.1.0 (protocol 1, schema 5)'."""
+    """What prog --version must print: 'samen 0.1.0 (protocol 1, schema 6)'."""
     text = (REPO / "proto" / "version.h").read_text()
     version = re.search(r'#define SAMEN_VERSION "(.*)"', text).group(1)
     schema = re.search(r"#define SAMEN_SCHEMA_VERSION (\d+)", text).group(1)

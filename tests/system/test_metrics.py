@@ -165,7 +165,7 @@ def samen_version():
     """(version, protocol, schema) as `samen --version` prints them."""
     out = subprocess.run([str(BUILD / "samen"), "--version"],
                          capture_output=True, text=True, check=True).stdout
-    # "samen 0.1.0 (protocol 1, schema 5)"
+    # "samen 0.1.0 (protocol 1, schema 6)"
     words = out.replace("(", " ").replace(")", " ").replace(",", " ").split()
     assert words[0] == "samen" and words[2] == "protocol" \
         and words[4] == "schema", out

@@ -23,6 +23,7 @@
 #include "store.h"
 #include "sync.h"
 #include "util.h"
+#include "version.h"
 #include "wire.h"
 
 #include "store_fixture.h"
@@ -55,6 +56,17 @@ scenario_and_storm(struct storm *s)
 		perm[i] = i;
 	storm_apply(w.st, w.path, s, perm, 5);
 }
+
+/*
+ * Schema 6's additions dropped again, for a database of schema 5 or older:
+ * the lifecycle's tables, cs.quarantined and the merge queue's index
+ * without it.
+ */
+#define DROP_LIFECYCLE "DROP TABLE cuts; DROP INDEX cs_quarantine;" \
+	"DROP TABLE purged; DROP TABLE departed; DROP INDEX cs_todo;" \
+	"ALTER TABLE cs DROP COLUMN quarantined;" \
+	"CREATE INDEX cs_todo ON cs(aid, circle, seq, merged, bad, readable)" \
+	"  WHERE merged = 0 AND bad = 0 AND readable = 1;"
 
 /* The records named in colls: an empty coll, and a pack. */
 #define NAMED "records WHERE length(coll) = 0 AND pbox IS NOT NULL"
@@ -101,7 +113,8 @@ test_migrate_1(void **state)
 	dump(w.st, &d1);
 	assert_int_equal(store_digest(w.st, g1), 0);
 	assert_int_equal(store_stats(w.st, &s1), 0);
-	close_and_exec("ALTER TABLE records DROP COLUMN shown;" DROP_PACKS
+	close_and_exec(DROP_LIFECYCLE
+	    "ALTER TABLE records DROP COLUMN shown;" DROP_PACKS
 	    "PRAGMA user_version = 1;");
 	assert_int_equal(count_rows(w.path, "pragma_table_info('records')"
 	    " WHERE name = 'shown'"), 0);
@@ -129,7 +142,7 @@ test_migrate_1(void **state)
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
-	assert_int_equal(version, 5);
+	assert_int_equal(version, SAMEN_SCHEMA_VERSION);
 
 	open_store(&w.st, 1);
 	dump(w.st, &d2);
@@ -192,7 +205,7 @@ test_migrate_2(void **state)
 	assert_int_equal(store_stats(w.st, &s1), 0);
 	assert_int_equal(count_rows(w.path, "pragma_index_info('records_key')"
 	    " WHERE seqno = 0 AND name = 'circle'"), 1);
-	close_and_exec("DROP INDEX records_key;"
+	close_and_exec(DROP_LIFECYCLE "DROP INDEX records_key;"
 	    "CREATE UNIQUE INDEX records_key ON records(rid, circle, ctag);"
 	    "CREATE INDEX records_circle ON records(circle);"
 	    DROP_PACKS "PRAGMA user_version = 2;");
@@ -207,7 +220,7 @@ test_migrate_2(void **state)
 	assert_int_equal(count_rows(w.path, "sqlite_master"
 	    " WHERE name = 'records_circle'"), 0);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 5"), 1);
+	    " WHERE user_version = 6"), 1);
 	/* The old rows keep their names: colls is there, and empty. */
 	assert_int_equal(count_rows(w.path, "colls"), 0);
 	assert_int_equal(count_rows(w.path, NAMED), 0);
@@ -322,7 +335,7 @@ seen_same(const struct seen *x, struct seen *y)
 /*
  * A database of schema 4 (packed records that name their collection in
  * their row, their packs' associated data led by 'p'; no colls) opens at
- * schema 5 with nothing rewritten, reads as it did, and takes new records
+ * the current schema with nothing rewritten, reads as it did, and takes new records
  * named in colls beside the old ones; a rebuild names every packed record
  * and reads the same.
  */
@@ -342,11 +355,12 @@ test_migrate_4(void **state)
 	assert_true(count_rows(w.path, PACKED) > 0);
 	assert_int_equal(count_rows(w.path, "records WHERE length(coll) = 0"),
 	    0);
-	close_and_exec("DROP TABLE colls; PRAGMA user_version = 4;");
+	close_and_exec(DROP_LIFECYCLE "DROP TABLE colls;"
+	    "PRAGMA user_version = 4;");
 
 	open_store(&w.st, 1);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 5"), 1);
+	    " WHERE user_version = 6"), 1);
 	assert_int_equal(count_rows(w.path, "colls"), 0);
 	assert_int_equal(count_rows(w.path, NAMED), 0);
 	assert_int_equal(circle_records_n(w.st), n1);
@@ -369,6 +383,43 @@ test_migrate_4(void **state)
 	    count_rows(w.path, PACKED));
 	assert_int_equal(count_rows(w.path, "records WHERE length(coll) > 0"
 	    " AND pbox IS NOT NULL"), 0);
+	seen_take(w.st, &x2);
+	seen_same(&x1, &x2);
+	dump_free(&x1.d);
+	dump_free(&x1.h.d);
+}
+
+/*
+ * A database of schema 5 (no quarantine, cuts, purged tags or departed
+ * circles) opens at schema 6 with the tables added, cs.quarantined 0 for
+ * every change set, and the merge queue's index on it; it reads as it
+ * did, and a rebuild gives the same.
+ */
+static void
+test_migrate_5(void **state)
+{
+	struct seen x1, x2;
+
+	(void)state;
+	scenario(w.st);
+	seen_take(w.st, &x1);
+	close_and_exec(DROP_LIFECYCLE "PRAGMA user_version = 5;");
+	assert_int_equal(count_rows(w.path, "sqlite_master"
+	    " WHERE name IN ('cuts', 'purged', 'departed')"), 0);
+
+	open_store(&w.st, 1);
+	assert_int_equal(count_rows(w.path, "pragma_user_version"
+	    " WHERE user_version = 6"), 1);
+	assert_int_equal(count_rows(w.path, "sqlite_master"
+	    " WHERE name IN ('cuts', 'purged', 'departed', 'cs_quarantine')"),
+	    4);
+	assert_int_equal(count_rows(w.path, "pragma_index_info('cs_todo')"
+	    " WHERE name = 'quarantined'"), 1);
+	assert_true(count_rows(w.path, "cs") > 0);
+	assert_int_equal(count_rows(w.path, "cs WHERE quarantined <> 0"), 0);
+	seen_take(w.st, &x2);
+	seen_same(&x1, &x2);
+	assert_int_equal(store_rebuild(w.st), 0);
 	seen_take(w.st, &x2);
 	seen_same(&x1, &x2);
 	dump_free(&x1.d);
@@ -469,6 +520,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_5, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_4, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_2, setup,
