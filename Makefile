@@ -233,6 +233,7 @@ EXAMPLE_CONF := $(BUILD)/samen.conf
 run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
 
 $(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
+    $(BUILD)/lib/clock.o \
     $(BUILD)/proto/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(CFLAGS) $(LDFLAGS) $^ -o $@
@@ -336,7 +337,7 @@ FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
-                 -Icli -Idaemon -Itests/fuzz
+                 -Ilib -Icli -Idaemon -Itests/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
@@ -347,7 +348,8 @@ FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
 # The config parser is the daemon's: fuzz_conf links it (and its logging).
-FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o
+FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o \
+                 $(FUZZ_BUILD)/obj/lib/clock.o
 # Keep the targets' objects: make would delete them as intermediate files.
 .SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
     $(FUZZ_CONF_OBJ)
