@@ -1,4 +1,4 @@
-/* cmd_device: samen init, id, unlock and status: this device's identity and keys. */
+/* cmd_device: samen init, id, unlock, status and metrics: this device's identity, keys and daemon. */
 #include "cmd_device.h"
 
 #include <errno.h>
@@ -165,4 +165,13 @@ cmd_device_status(struct cmd_ctx *c)
 		output_status(stdout, stderr, rp.body);
 	reply_free(&rp);
 	return 0;
+}
+
+int
+cmd_device_metrics(struct cmd_ctx *c)
+{
+	struct wbuf w;
+
+	cmd_request(&w, CTL_METRICS, 0);
+	return cmd_run(c, &w, output_metrics);
 }

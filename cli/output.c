@@ -1153,3 +1153,17 @@ output_circles(FILE *fp, const struct reply_node *list)
 		}
 	}
 }
+
+/* metrics */
+
+void
+output_metrics(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *text = reply_get(body, "text");
+
+	if (text == NULL || text->type != REPLY_STR) {
+		output_json(fp, body);
+		return;
+	}
+	put_text(fp, text->v.str.s, text->v.str.len, 0, TEXT_BLOCK, 0);
+}

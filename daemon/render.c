@@ -627,3 +627,15 @@ render_circle_ls(struct wbuf *w, union render_result *res)
 		put_circle(w, &c->items[i]);
 	free(c->items);
 }
+
+/* Metrics: the text in a map, so that keys can be added beside it. */
+void
+render_metrics(struct wbuf *w, union render_result *res)
+{
+	struct render_metrics *m = &res->metrics;
+
+	wire_put_map(w, 1);
+	wire_put_cstr(w, "text");
+	wire_put_str(w, m->text, m->len);
+	free(m->text);
+}

@@ -816,6 +816,45 @@ test_status_peers(void **state)
 	reply_free(&rp);
 }
 
+/* metrics prints the text as it came, lines and all; anything else as JSON. */
+static void
+test_metrics_text(void **state)
+{
+	static const char text[] = "# HELP a_total x\n# TYPE a_total "
+	    "counter\na_total{r=\"q\\\"\"} 1\n";
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_kv(&w, "text", text);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, text);
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_kv(&w, "text", "a 1\n\x1b[2J");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, "a 1\n?[2J");
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_u64_kv(&w, "text", 5);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, "{\"text\": 5}\n");
+	free(out);
+	reply_free(&rp);
+}
+
 /* Prints the progress and result lines of every peer in a list. */
 static void
 sync_lines(FILE *fp, const struct reply_node *list)
@@ -1039,6 +1078,7 @@ main(void)
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_peers_table),
 		cmocka_unit_test(test_status_peers),
+		cmocka_unit_test(test_metrics_text),
 		cmocka_unit_test(test_sync_lines),
 		cmocka_unit_test(test_sync_started_and_items),
 		cmocka_unit_test(test_peer_and_circle_lines),
