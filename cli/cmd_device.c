@@ -15,6 +15,7 @@
 #include "output.h"
 #include "passphrase.h"
 #include "util.h"
+#include "version.h"
 
 /* init and id need no daemon: they read and write the key file. */
 
@@ -163,6 +164,8 @@ cmd_device_status(struct cmd_ctx *c)
 		output_status_warning(stderr, rp.body);
 	} else
 		output_status(stdout, stderr, rp.body);
+	(void)output_status_version(stderr, rp.body, SAMEN_VERSION,
+	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
 	reply_free(&rp);
 	return 0;
 }

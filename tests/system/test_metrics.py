@@ -328,3 +328,15 @@ def test_metrics_file(cluster):
     assert list(out.iterdir()) == []
     assert "metrics to " + str(prom) in n.log_text()
 
+
+def test_status_of_this_build_has_no_version_warning(node):
+    """samen and samend of one build agree: status says nothing about
+    versions, and reports the schema beside version and protocol."""
+    v = samen_version()
+    r = node.samen("status")
+    assert "warning: this samen" not in r.err, r
+    assert "schema:" in r.out, r
+    st = node.status()
+    assert (st["version"], str(st["protocol"]), str(st["schema"])) == v
+    r = node.samen("status", json=True)
+    assert "warning: this samen" not in r.err, r
