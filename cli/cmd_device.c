@@ -1,4 +1,4 @@
-/* cmd_device: samen init, id, unlock and status: this device's identity and keys. */
+/* cmd_device: samen init, id, unlock, status and metrics: this device's identity, keys and daemon. */
 #include "cmd_device.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "output.h"
 #include "passphrase.h"
 #include "util.h"
+#include "version.h"
 
 /* init and id need no daemon: they read and write the key file. */
 
@@ -163,6 +164,17 @@ cmd_device_status(struct cmd_ctx *c)
 		output_status_warning(stderr, rp.body);
 	} else
 		output_status(stdout, stderr, rp.body);
+	(void)output_status_version(stderr, rp.body, SAMEN_VERSION,
+	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
 	reply_free(&rp);
 	return 0;
+}
+
+int
+cmd_device_metrics(struct cmd_ctx *c)
+{
+	struct wbuf w;
+
+	cmd_request(&w, CTL_METRICS, 0);
+	return cmd_run(c, &w, output_metrics);
 }

@@ -67,6 +67,10 @@ static const struct cmd_entry commands[] = {
 	  0, 0, 0, cmd_device_id, NULL },
 	{ "status", "", "device, lock state, counts, replica digest", NULL,
 	  0, 0, 0, cmd_device_status, NULL },
+	{ "metrics", "", "samend's counters in the Prometheus text format",
+	  "Counts, sessions, bytes, refusals, lock state and commit and sync\n"
+	  "latencies, for monitoring (docs/metrics.md).  Works while locked.\n",
+	  0, 0, 0, cmd_device_metrics, NULL },
 	{ "put", "[--circle NAME] COLLECTION [ID] ASSIGNMENT...",
 	  "create a record (prints its id), or update record ID",
 	  "Assignments:\n"

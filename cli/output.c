@@ -357,6 +357,7 @@ static const struct {
 	{ "data_dir", "data dir", "" },
 	{ "version", "version", "" },
 	{ "protocol", "protocol", "" },
+	{ "schema", "schema", "" },
 	{ "pid", "pid", "" },
 	{ "uptime_s", "uptime", " s" },
 	{ "locked", "locked", "" },
@@ -386,6 +387,42 @@ output_status_warning(FILE *err, const struct reply_node *body)
 	    !passphrase)
 		fputs("samen: warning: this device's keys are stored without "
 		    "a passphrase\n", err);
+}
+
+/* A number of the body as text for the version line: "?" if absent. */
+static const char *
+version_field(char buf[24], const struct reply_node *body, const char *key,
+    int64_t *v)
+{
+	if (reply_get_i64(body, key, v) != 0) {
+		*v = -1;
+		return "?";
+	}
+	snprintf(buf, 24, "%" PRId64, *v);
+	return buf;
+}
+
+int
+output_status_version(FILE *err, const struct reply_node *body,
+    const char *version, int protocol, int schema)
+{
+	const char *dv = reply_get_str(body, "version");
+	char pbuf[24], sbuf[24];
+	const char *dp, *ds;
+	int64_t p, sc;
+
+	dp = version_field(pbuf, body, "protocol", &p);
+	ds = version_field(sbuf, body, "schema", &sc);
+	if ((dv == NULL || strcmp(dv, version) == 0) &&
+	    (p < 0 || p == protocol) && (sc < 0 || sc == schema))
+		return 0;
+	/* Most often a package upgrade with the old samend still running. */
+	fprintf(err, "samen: warning: this samen is %s (protocol %d, schema "
+	    "%d), the running samend ", version, protocol, schema);
+	put_str(err, dv != NULL ? dv : "?", 32, 0, 0);
+	fprintf(err, " (protocol %s, schema %s); after an upgrade, restart "
+	    "samend\n", dp, ds);
+	return 1;
 }
 
 /*
@@ -1152,4 +1189,18 @@ output_circles(FILE *fp, const struct reply_node *list)
 			putc('\n', fp);
 		}
 	}
+}
+
+/* metrics */
+
+void
+output_metrics(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *text = reply_get(body, "text");
+
+	if (text == NULL || text->type != REPLY_STR) {
+		output_json(fp, body);
+		return;
+	}
+	put_text(fp, text->v.str.s, text->v.str.len, 0, TEXT_BLOCK, 0);
 }

@@ -35,6 +35,21 @@ void output_unlock(FILE *fp, const struct reply_node *body,
 void output_status(FILE *fp, FILE *err, const struct reply_node *body);
 /* Only the warning, for --json, whose stdout must stay one document. */
 void output_status_warning(FILE *err, const struct reply_node *body);
+/*
+ * status: one warning line on err when the daemon's version, protocol or
+ * schema (the body's "version", "protocol", "schema") differs from this
+ * CLI's (version, protocol, schema: what samen --version prints).  A key
+ * the daemon does not send (an older one has no "schema") is left out of
+ * the comparison and shown as "?".  Returns 1 if it warned, else 0.
+ */
+int output_status_version(FILE *err, const struct reply_node *body,
+    const char *version, int protocol, int schema);
+/*
+ * metrics: the "text" of the body as it is (the Prometheus text format:
+ * lines, nothing to align), control characters but newlines replaced; a
+ * body of another shape as JSON.
+ */
+void output_metrics(FILE *fp, const struct reply_node *body);
 /* get: one record with its conflicts and (for a case) its notes. */
 void output_record(FILE *fp, const struct reply_node *rec);
 /* ls: one line per record. */

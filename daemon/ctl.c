@@ -79,6 +79,8 @@ static const struct handler {
 	  render_circle_ls, CTL_F_UNLOCKED },
 	{ CTL_CIRCLE_USE, request_decode_circle_use, ctl_circles_use,
 	  render_circle_use, CTL_F_UNLOCKED },
+	{ CTL_METRICS, request_decode_metrics, ctl_admin_metrics,
+	  render_metrics, 0 },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
@@ -403,6 +405,12 @@ void
 ctl_set_peers(struct ctl *c, struct peers *p)
 {
 	c->parts.peers = p;
+}
+
+void
+ctl_collect(void *arg)
+{
+	ctl_admin_collect(&((struct ctl *)arg)->parts);
 }
 
 /* The circles changed: so may who can connect. */

@@ -31,6 +31,7 @@
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */
 struct durable;
+struct metrics_samen;
 
 struct ctl_env {
 	uv_loop_t *loop;
@@ -45,6 +46,8 @@ struct ctl_env {
 	 * (on the thread pool): control requests wait for it, sync does not. */
 	void (*unlocked)(void *arg);
 	void *unlocked_arg;
+	/* samend's metrics: samen metrics renders them (ctl_collect). */
+	struct metrics_samen *metrics;
 };
 
 struct ctl;
@@ -81,6 +84,13 @@ struct circle *ctl_circle(struct ctl *c);
 struct loader *ctl_loader(struct ctl *c);
 /* The sync layer, once started (after unlock); NULL to detach. */
 void ctl_set_peers(struct ctl *c, struct peers *p);
+/*
+ * Sets the gauges of env.metrics that are read, not counted (records,
+ * change sets, lock state, peers, their last sync), from what the store,
+ * the index and the peers hold now: before each render of the metrics.
+ * A metricsfile_collect_cb: arg is the ctl.
+ */
+void ctl_collect(void *arg);
 
 /*
  * For the acts.  The ctl's parts, which every act may use (borrowed).

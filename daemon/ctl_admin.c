@@ -1,4 +1,4 @@
-/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild. */
+/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild, metrics. */
 #include "ctl_admin.h"
 
 #include <stdlib.h>
@@ -8,9 +8,11 @@
 
 #include "circle.h"
 #include "clock.h"
+#include "devid.h"
 #include "error.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "util.h"
 #include "writer.h"
@@ -81,6 +83,110 @@ ctl_admin_rebuild(struct ctl_parts *p, const union request *q,
 	log_info("replica rebuilt from %llu change sets",
 	    (unsigned long long)s.changesets);
 	res->out.rebuild.changesets = s.changesets;
+	return 0;
+}
+
+/* Metrics. */
+
+/* A peer's samen_peer_last_sync_age_seconds, if it ever synced. */
+static void
+set_sync_age(struct metric *f, const uint8_t device[32], uint64_t last_ms,
+    uint64_t now_ms)
+{
+	char id[DEVID_TEXTLEN + 1];
+	const char *value = id;
+
+	if (last_ms == 0)
+		return;
+	devid_encode(id, device);
+	/* A wall clock set back since then: not a negative age. */
+	metrics_set(f, &value, now_ms > last_ms ?
+	    (double)(now_ms - last_ms) / 1000 : 0);
+}
+
+/*
+ * The peers by state, and how long ago each last synced.  While sync is
+ * off (locked, or it could not start) the stored peers are all idle:
+ * nothing connects to them or from them.
+ */
+static void
+collect_peers(struct ctl_parts *p, struct metrics_samen *m)
+{
+	static const char *const states[] = {
+		[PEERS_IDLE] = "idle",
+		[PEERS_INBOUND] = "inbound",
+		[PEERS_CONNECTING] = "connecting",
+		[PEERS_CONNECTED] = "connected",
+	};
+	uint64_t count[sizeof(states) / sizeof(states[0])] = { 0 };
+	uint64_t now = clock_wall_ms();
+	struct peers_stat *ps;
+	struct store_peer *sp;
+	size_t n;
+
+	/* Peers that were removed have no series left. */
+	metrics_clear(m->sync_age);
+	if (p->peers != NULL && peers_snapshot(p->peers, &ps, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			count[ps[i].conn]++;
+			set_sync_age(m->sync_age, ps[i].device,
+			    ps[i].last_sync_ms, now);
+		}
+		peers_snapshot_free(ps, n);
+	} else if (p->peers == NULL &&
+	    store_peer_list(p->env.store, &sp, &n) == 0) {
+		count[PEERS_IDLE] = n;
+		for (size_t i = 0; i < n; i++)
+			set_sync_age(m->sync_age, sp[i].device,
+			    sp[i].last_sync_ms, now);
+		store_peer_list_free(sp, n);
+	}
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		metrics_set(m->peers, &states[i], (double)count[i]);
+}
+
+void
+ctl_admin_collect(struct ctl_parts *p)
+{
+	struct metrics_samen *m = p->env.metrics;
+	struct store_stats st;
+	int locked = vault_locked(p->env.vault), rc;
+
+	metrics_set(m->locked, NULL, locked);
+	/*
+	 * Live records: the index holds them all once loaded (counting
+	 * there is a walk in memory); else the store counts them (a table
+	 * scan, as status does while locked).  On a store error the gauges
+	 * keep their last values: the store's users report it.
+	 */
+	memset(&st, 0, sizeof(st));
+	if (locked || loader_busy(p->loader) || loader_bad(p->loader))
+		rc = store_stats(p->env.store, &st);
+	else {
+		for (size_t i = 0; i < index_count(p->env.index); i++)
+			st.records += !index_at(p->env.index, i)->deleted;
+		rc = store_stats_but_records(p->env.store, &st);
+	}
+	if (rc == 0) {
+		metrics_set(m->records, NULL, (double)st.records);
+		metrics_set(m->changesets, NULL, (double)st.changesets);
+	}
+	/*
+	 * samen_quarantine_changesets stays 0 until the store counts the
+	 * change sets it holds back (store_quarantined(), with the trust
+	 * lifecycle), which then sets it here.
+	 */
+	collect_peers(p, m);
+}
+
+int
+ctl_admin_metrics(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	(void)q;
+	ctl_admin_collect(p);
+	res->out.metrics.text = metrics_render(p->env.metrics->registry,
+	    &res->out.metrics.len);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild. */
+/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild, metrics. */
 #ifndef SAMEN_CTL_ADMIN_H
 #define SAMEN_CTL_ADMIN_H
 
@@ -12,6 +12,10 @@ ctl_act_fn ctl_admin_status;
  */
 ctl_act_fn ctl_admin_unlock;
 ctl_act_fn ctl_admin_rebuild;
+/* Collects (ctl_admin_collect) and renders the metrics' text. */
+ctl_act_fn ctl_admin_metrics;
+/* ctl_collect's work: the gauges of p->env.metrics read now. */
+void ctl_admin_collect(struct ctl_parts *p);
 /* The same, synchronously (start-up without a passphrase). */
 int ctl_admin_unlock_now(struct ctl_parts *p, const char *passphrase,
     size_t len);

@@ -8,9 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "durable.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "testhook.h"
 #include "util.h"
 
@@ -34,10 +36,14 @@ struct durable {
 	int failed;		/* a sync failed: no more, ever */
 	int stop;
 	int presync;		/* durable_prefill's zeros: sync, asked or not */
+	/* How long each sync took (us), since the loop last looked. */
+	uint64_t *took;
+	size_t ntook, captook;
 
 	/* The loop's: what cb was last told. */
 	uint64_t told;
 	int told_failed;
+	struct metric *sync_seconds;	/* durable_time_syncs, or NULL */
 
 	/* The loop's: durable_after's entries, q[qfirst..nq), in order. */
 	struct after {
@@ -62,7 +68,7 @@ static void *
 run(void *arg)
 {
 	struct durable *d = arg;
-	uint64_t target;
+	uint64_t target, t0, t1;
 	int rc, err;
 
 	pthread_mutex_lock(&d->mu);
@@ -84,13 +90,23 @@ run(void *arg)
 		pthread_mutex_unlock(&d->mu);
 		if (d->delay_ms > 0)
 			nap(d->delay_ms);
+		t0 = clock_mono_us();
 		rc = d->fail && target > d->done ? (errno = EIO, -1) :
 		    fdatasync(d->fd);
 		err = rc == 0 ? 0 : errno ? errno : EIO;
+		t1 = clock_mono_us();
 		pthread_mutex_lock(&d->mu);
-		if (err == 0)
+		if (err == 0) {
 			d->done = target;
-		else
+			/* The loop empties it at each tell: it grows only
+			 * while the loop is busy, and rarely allocates. */
+			if (d->ntook == d->captook) {
+				d->captook = d->captook ? 2 * d->captook : 16;
+				d->took = xreallocarray(d->took, d->captook,
+				    sizeof(*d->took));
+			}
+			d->took[d->ntook++] = t1 - t0;
+		} else
 			d->failed = err;
 		uv_async_send(&d->async);
 	}
@@ -185,6 +201,11 @@ tell(struct durable *d)
 	pthread_mutex_lock(&d->mu);
 	done = d->done;
 	failed = d->failed;
+	/* A few adds under the lock: cheaper than handing the array over. */
+	for (size_t i = 0; d->sync_seconds != NULL && i < d->ntook; i++)
+		metrics_observe(d->sync_seconds, NULL,
+		    (double)d->took[i] / 1e6);
+	d->ntook = 0;
 	pthread_mutex_unlock(&d->mu);
 	if (failed && !d->told_failed) {
 		d->told_failed = 1;
@@ -218,6 +239,7 @@ close_cb(uv_handle_t *h)
 
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
+	free(d->took);
 	free(d->q);
 	free(d);
 }
@@ -286,6 +308,12 @@ durable_prefill(struct durable *d, uint64_t bytes)
 	pthread_cond_signal(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	return 0;
+}
+
+void
+durable_time_syncs(struct durable *d, struct metric *hist)
+{
+	d->sync_seconds = hist;
 }
 
 void

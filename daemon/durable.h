@@ -46,6 +46,15 @@ int durable_open(struct durable **out, uv_loop_t *loop, const char *path,
  * told as any failed sync is (cb(arg, done, SAMEN_ESTORE)).
  */
 int durable_prefill(struct durable *d, uint64_t bytes);
+/*
+ * Times each sync (the fdatasync alone) into hist, a histogram in seconds
+ * (metrics.h).  The thread notes how long each took; the loop observes
+ * them when it is told where the thread got to, since the registry is the
+ * loop's alone.  A sync that fails is not timed.  NULL: none is.
+ * Borrowed: hist must outlive d.  On the loop.
+ */
+struct metric;
+void durable_time_syncs(struct durable *d, struct metric *hist);
 /* Asks for every commit up to ticket to be synced.  On the loop. */
 void durable_request(struct durable *d, uint64_t ticket);
 /* The highest ticket synced so far (0: none). */

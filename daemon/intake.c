@@ -12,6 +12,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "merge.h"
+#include "metrics.h"
 #include "peer_int.h"
 #include "session.h"
 #include "util.h"
@@ -23,6 +24,29 @@
  */
 #define GROUP_MAX 4
 #define GROUP_CS 1024
+
+/*
+ * Refusals of one group by reason, counted once it is committed: a slot
+ * per code of error.h and the last for any other (samen_errname calls
+ * them all "ESYSTEM").
+ */
+#define NWHY (SAMEN_ELAST - SAMEN_EBASE + 1)
+
+static size_t
+why_slot(int code)
+{
+	return code >= SAMEN_EBASE && code < SAMEN_ELAST ?
+	    (size_t)(code - SAMEN_EBASE) : NWHY - 1;
+}
+
+/* Adds n refusals for code to the counter, by its reason's name. */
+static void
+count_rejected(struct peers *p, int code, uint32_t n)
+{
+	const char *reason = samen_errname(code);
+
+	metrics_add(p->env.metrics->rejected, &reason, n);
+}
 
 /*
  * One change set of a BATCH as the thread pool found it: everything that
@@ -165,7 +189,8 @@ accept_careful(struct session *s, const struct sync_cs *e,
 
 /*
  * Stores the checked change sets of one batch (cs[i] for m->cs[i]) in the
- * open transaction, counting into *acc and *rej.  Optimistic, the first
+ * open transaction, counting into *acc and *rej, and each refusal into
+ * why by its code (why_slot).  Optimistic, the first
  * one that is not a clean insert stops it with SAMEN_ERETRY: the
  * transaction must go, and its batches be stored again carefully.
  * Careful, a store failure stops it with SAMEN_ESTORE (the transaction
@@ -174,7 +199,7 @@ accept_careful(struct session *s, const struct sync_cs *e,
 static int
 batch_store(struct session *s, const struct sync_msg *m,
     const struct checked *cs, int optimistic, uint64_t now, uint32_t *acc,
-    uint32_t *rej)
+    uint32_t *rej, uint32_t why[NWHY])
 {
 	for (uint32_t i = 0; i < m->ncs; i++) {
 		int rc;
@@ -191,8 +216,10 @@ batch_store(struct session *s, const struct sync_msg *m,
 			(*acc)++;
 		else if (rc == SAMEN_ESTORE)
 			return rc;
-		else if (rc < 0)
+		else if (rc < 0) {
 			(*rej)++;
+			why[why_slot(rc)]++;
+		}
 	}
 	return 0;
 }
@@ -275,7 +302,7 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
     const struct checked *const *css, size_t n)
 {
 	struct peers *p = s->p;
-	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0;
+	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0, why[NWHY];
 	uint64_t ticket = 0, now;
 	int lazy = p->env.durable != NULL, optimistic = 1;
 	size_t i;
@@ -292,10 +319,11 @@ again:
 	/* The wall clock, for the clock-skew check: once per pass. */
 	now = p->wall_ms();
 	accepted = 0;
+	memset(why, 0, sizeof(why));
 	for (i = 0; i < n; i++) {
 		acc[i] = rej[i] = 0;
 		rc = batch_store(s, ms[i], css[i], optimistic, now, &acc[i],
-		    &rej[i]);
+		    &rej[i], why);
 		accepted += acc[i];
 		if (rc != 0)
 			break;
@@ -330,6 +358,10 @@ again:
 	}
 	if (lazy)
 		durable_request(p->env.durable, ticket);
+	metrics_add(p->env.metrics->cs_received, NULL, accepted);
+	for (i = 0; i < NWHY; i++)
+		if (why[i] > 0)
+			count_rejected(p, SAMEN_EBASE + (int)i, why[i]);
 	for (i = 0; i < n; i++) {
 		p->rejected += rej[i];	/* counted once committed */
 		if (rej[i] > 0) {
@@ -364,6 +396,7 @@ intake_batch(struct session *s, const struct sync_msg *m,
 	if (!session_has_chain(s, m->chain)) {
 		p->rejected += m->ncs;
 		s->rejected += m->ncs;
+		count_rejected(p, SAMEN_EPROTO, m->ncs);
 		session_error(s, SAMEN_EPROTO, "batch for a chain not shared");
 		return;
 	}
@@ -584,6 +617,8 @@ drain_group(struct session *s)
 		s->nqueued--;
 		s->last_ms = uv_now(s->p->env.loop);
 		s->bytes_received += q->len;
+		metrics_add(s->p->env.metrics->bytes_received, NULL,
+		    (double)q->len);
 		ncs += q->m.ncs;
 		ms[n] = &q->m;
 		css[n] = q->cs;

@@ -25,6 +25,8 @@
 #include "error.h"
 #include "index.h"
 #include "log.h"
+#include "metrics.h"
+#include "metricsfile.h"
 #include "notify.h"
 #include "peer.h"
 #include "protocol.h"
@@ -51,6 +53,8 @@ struct samend {
 	char *db_path;
 	/* The modules, in the order main opens them. */
 	struct vault *vault;
+	struct metrics *metrics;	/* what the modules count */
+	struct metrics_samen fam;	/* its families */
 	struct store *store;
 	struct index *index;
 	uv_loop_t loop;
@@ -61,6 +65,7 @@ struct samend {
 	struct api *api;
 	struct peers *peers;	/* once unlocked */
 	struct beacon *beacon;	/* with peers, if the config asks */
+	struct metricsfile *metricsfile;	/* if the config asks */
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 };
@@ -402,6 +407,7 @@ start_peers(void *arg)
 	env.durable = d->durable;
 	env.circle = ctl_circle(d->ctl);
 	ctl_peer_hooks(d->ctl, &env.hooks);
+	env.metrics = &d->fam;
 	if (peers_open(&d->peers, &env, &cause) != 0) {
 		log_warnx("sync is off: %s", cause);
 		free(cause);
@@ -464,9 +470,32 @@ signal_cb(uv_signal_t *h, int signum)
 }
 
 /*
+ * metrics_file: the metrics written every metrics_interval seconds
+ * (docs/metrics.md).  A path that names no file is logged and samend
+ * serves without it: monitoring that finds no file says so, and a typo
+ * there must not stop a device from syncing.
+ */
+static void
+start_metrics_file(struct samend *d)
+{
+	char *cause = NULL;
+
+	if (metricsfile_open(&d->metricsfile, &d->loop, d->metrics, d->dir,
+	    d->conf.metrics_file, (unsigned)d->conf.metrics_interval * 1000,
+	    ctl_collect, d->ctl, &cause) != 0) {
+		log_warnx("%s; no metrics file", cause);
+		free(cause);
+		return;
+	}
+	log_info("metrics to %s every %d s", metricsfile_path(d->metricsfile),
+	    d->conf.metrics_interval);
+}
+
+/*
  * The modules after the keys (main opens those before it detaches), each
- * after what it uses: the store, its index, the loop and what syncs and
- * checkpoints the store's WAL, the request handlers, then the sockets and
+ * after what it uses: the metrics they count into, the store, its index,
+ * the loop and what syncs and checkpoints the store's WAL, the request
+ * handlers, then the sockets, the metrics file (it reads all of them) and
  * the signals.  The control socket is the sign that we serve: nothing it
  * hands on may find a module missing.
  */
@@ -477,9 +506,12 @@ open_modules(struct samend *d)
 	char *cause = NULL, *wal_path;
 	int rc;
 
+	d->metrics = metrics_open();
+	metrics_samen(d->metrics, &d->fam);
 	d->db_path = xasprintf("%s/%s", d->dir, DB_FILE);
 	if (store_open(&d->store, d->db_path, &cause) != 0)
 		fatalx("%s: %s", d->db_path, cause);
+	store_time_commits(d->store, d->fam.commit_seconds);
 	d->index = index_open();
 	if (uv_loop_init(&d->loop) != 0)
 		fatalx("uv_loop_init failed");
@@ -488,6 +520,7 @@ open_modules(struct samend *d)
 	    &cause) != 0)
 		fatalx("%s", cause);
 	free(wal_path);
+	durable_time_syncs(d->durable, d->fam.fsync_seconds);
 	/* Before anything writes the WAL: it writes it ahead. */
 	d->ckpt = ckpt_open(&d->loop, d->store, d->durable, d->db_path,
 	    (uint64_t)d->conf.wal_autocheckpoint);
@@ -502,6 +535,7 @@ open_modules(struct samend *d)
 	env.durable = d->durable;
 	env.unlocked = start_peers;
 	env.unlocked_arg = d;
+	env.metrics = &d->fam;
 	d->ctl = ctl_open(&env);
 	if (!vault_has_passphrase(d->vault)) {
 		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
@@ -523,6 +557,8 @@ open_modules(struct samend *d)
 		if (d->peers == NULL)
 			fatalx("could not start sync (see above)");
 	}
+	if (*d->conf.metrics_file != '\0')
+		start_metrics_file(d);
 
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
@@ -542,20 +578,24 @@ close_walk_cb(uv_handle_t *h, void *arg)
 }
 
 /*
- * Everything main opened, closed, in one place.  Checkpoints stop first:
- * the store's close makes the last one.  The last sync of the WAL comes
- * next, while every socket is open, so that the replies and ACKs that
- * waited for it go out.  Then sync (beacon, peers), the control handlers
- * (they refuse what still waits for the index, through the control
- * socket), the signals and the control socket.  The loop runs until what
- * is in flight has ended (a checkpoint, the peers' checks on the pool) and
- * every handle is closed; the rest is freed in the reverse order of its
+ * Everything main opened, closed, in one place.  The metrics file goes
+ * first: a stopping daemon shows no metrics (it is removed once a write
+ * still running is over).  Checkpoints stop next: the store's close makes
+ * the last one.  The last sync of the WAL follows, while every socket is
+ * open, so that the replies and ACKs that waited for it go out.  Then
+ * sync (beacon, peers), the control handlers (they refuse what still
+ * waits for the index, through the control socket), the signals and the
+ * control socket.  The loop runs until what is in flight has ended (a
+ * checkpoint, the peers' checks on the pool, a metrics write) and every
+ * handle is closed; the rest is freed in the reverse order of its
  * opening.
  */
 static void
 shut_down(struct samend *d)
 {
 	d->stopping = 1;
+	metricsfile_close(d->metricsfile);
+	d->metricsfile = NULL;
 	ckpt_close(d->ckpt);
 	durable_close(d->durable);
 	d->durable = NULL;
@@ -585,6 +625,7 @@ shut_down(struct samend *d)
 	ctl_close(d->ctl);
 	index_close(d->index);
 	store_close(d->store);
+	metrics_close(d->metrics);
 	vault_close(d->vault);
 	if (d->pidfile_written) {
 		char *path = xasprintf("%s/%s", d->dir, PID_FILE);

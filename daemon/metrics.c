@@ -520,11 +520,15 @@ metrics_samen(struct metrics *m, struct metrics_samen *s)
 	static const char *const peer[] = { "peer", NULL };
 	static const char *const result[] = { "result", NULL };
 	static const char *const reason[] = { "reason", NULL };
+	static const char *const results[] = { "done", "failed" };
+	static const char *const states[] = { "connected", "connecting",
+	    "inbound", "idle" };
 	const size_t nb = sizeof(latency_bounds) / sizeof(latency_bounds[0]);
 	char proto[16], schema[16];
 	const char *values[3] = { SAMEN_VERSION, proto, schema };
 
 	memset(s, 0, sizeof(*s));
+	s->registry = m;
 	s->info = metrics_gauge(m, "samen_info",
 	    "samend's version, protocol and schema (always 1)", info);
 	s->locked = metrics_gauge(m, "samen_locked",
@@ -539,7 +543,7 @@ metrics_samen(struct metrics *m, struct metrics_samen *s)
 	s->sync_age = metrics_gauge(m, "samen_peer_last_sync_age_seconds",
 	    "seconds since the last completed sync with each peer", peer);
 	s->sessions = metrics_counter(m, "samen_sync_sessions_total",
-	    "sync sessions ended, by result", result);
+	    "sync sessions this device started, ended, by result", result);
 	s->cs_sent = metrics_counter(m, "samen_changesets_sent_total",
 	    "change sets sent to peers", NULL);
 	s->cs_received = metrics_counter(m, "samen_changesets_received_total",
@@ -562,4 +566,8 @@ metrics_samen(struct metrics *m, struct metrics_samen *s)
 	snprintf(proto, sizeof(proto), "%d", SAMEN_PROTOCOL_VERSION);
 	snprintf(schema, sizeof(schema), "%d", SAMEN_SCHEMA_VERSION);
 	metrics_set(s->info, values, 1);
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+		metrics_add(s->sessions, &results[i], 0);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		metrics_set(s->peers, &states[i], 0);
 }

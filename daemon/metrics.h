@@ -95,6 +95,7 @@ int metrics_write_file(const char *path, const char *text, size_t len);
  * and syncs are timed.
  */
 struct metrics_samen {
+	struct metrics *registry;	/* the one they are in */
 	struct metric *info;		/* gauge 1 {version, protocol, schema} */
 	struct metric *locked;		/* gauge 1 locked, 0 unlocked */
 	struct metric *records;		/* gauge, live records */
@@ -115,7 +116,9 @@ struct metrics_samen {
 
 /*
  * Registers the families of struct metrics_samen in m and fills s with
- * them (owned by m), with samen_info set to 1.
+ * them (owned by m), with samen_info set to 1, and the series whose label
+ * values are known in advance made at 0 (sessions done and failed, peers
+ * in each state), so that a rate over them has a start.
  */
 void metrics_samen(struct metrics *m, struct metrics_samen *s);
 

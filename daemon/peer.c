@@ -26,6 +26,7 @@
 #include "error.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer_int.h"
 #include "session.h"
 #include "util.h"
@@ -308,6 +309,7 @@ peers_open(struct peers **out, const struct peers_env *env, char **cause)
 	/* The ZAP handler first: CURVE without it lets anyone in. */
 	if (zap_open(&p->zap, env->loop, env->zctx, admit, p, cause) != 0)
 		goto fail;
+	zap_count_into(p->zap, env->metrics->zap_refusals);
 	if (*env->listen != '\0') {
 		if ((router = zmq_socket(env->zctx, ZMQ_ROUTER)) == NULL) {
 			*cause = xasprintf("socket: %s", zmq_strerror(errno));

@@ -38,6 +38,7 @@ struct peer_hooks {
  */
 struct circle;
 struct durable;
+struct metrics_samen;
 
 struct peers_env {
 	uv_loop_t *loop;
@@ -53,6 +54,8 @@ struct peers_env {
 	struct durable *durable;
 	struct circle *circle;		/* membership: circle.h */
 	struct peer_hooks hooks;
+	/* Where sessions, change sets, bytes and refusals are counted. */
+	struct metrics_samen *metrics;
 };
 
 struct peers;

@@ -407,11 +407,12 @@ render_status(struct wbuf *w, union render_result *res)
 	char hex[65], id[DEVID_TEXTLEN + 1];
 
 	devid_encode(id, s->device);
-	wire_put_map(w, 22);
+	wire_put_map(w, 23);
 	wire_put_kv_str(w, "device", id);
 	wire_put_kv_str(w, "data_dir", s->dir);
 	wire_put_kv_str(w, "version", SAMEN_VERSION);
 	wire_put_kv_u64(w, "protocol", SAMEN_PROTOCOL_VERSION);
+	wire_put_kv_u64(w, "schema", SAMEN_SCHEMA_VERSION);
 	wire_put_kv_u64(w, "pid", (uint64_t)getpid());
 	wire_put_kv_u64(w, "uptime_s", s->uptime_s);
 	wire_put_kv_bool(w, "locked", s->locked);
@@ -626,4 +627,16 @@ render_circle_ls(struct wbuf *w, union render_result *res)
 	for (size_t i = 0; i < c->n; i++)
 		put_circle(w, &c->items[i]);
 	free(c->items);
+}
+
+/* Metrics: the text in a map, so that keys can be added beside it. */
+void
+render_metrics(struct wbuf *w, union render_result *res)
+{
+	struct render_metrics *m = &res->metrics;
+
+	wire_put_map(w, 1);
+	wire_put_cstr(w, "text");
+	wire_put_str(w, m->text, m->len);
+	free(m->text);
 }

@@ -108,6 +108,12 @@ struct render_circles {
 	size_t n;
 };
 
+/* metrics: the text of metrics_render, owned: the render frees it. */
+struct render_metrics {
+	char *text;
+	size_t len;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -119,6 +125,7 @@ union render_result {
 	struct render_peers peers;
 	struct render_circle circle;
 	struct render_circles circles;
+	struct render_metrics metrics;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -141,6 +148,7 @@ render_fn render_circle_new;	/* circle */
 render_fn render_circle_add;	/* circle */
 render_fn render_circle_use;	/* circle */
 render_fn render_circle_ls;	/* circles */
+render_fn render_metrics;	/* metrics */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -18,6 +18,7 @@
 #include "intake.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer_int.h"
 #include "util.h"
 #include "zmsg.h"
@@ -138,6 +139,7 @@ session_send(struct session *s, const struct wbuf *w)
 			return -errno;
 	}
 	s->bytes_sent += wire_len(w);
+	metrics_add(p->env.metrics->bytes_sent, NULL, (double)wire_len(w));
 	return 0;
 }
 
@@ -147,6 +149,7 @@ session_end(struct session *s, int ok, const char *why)
 	struct peers *p = s->p;
 	struct link *l = s->link;
 	char who[DEVID_SHORTLEN + 1];
+	const char *result;
 	int rc;
 
 	if (s->state != SESSION_RUNNING)
@@ -172,6 +175,12 @@ session_end(struct session *s, int ok, const char *why)
 	peers_short_id(who, l->device);
 	if (!s->initiator)
 		return;
+	/*
+	 * Ours only: a peer's session has no end here but a drop.  Once a
+	 * session, so the label's lookup (two series) costs nothing.
+	 */
+	result = ok ? "done" : "failed";
+	metrics_add(p->env.metrics->sessions, &result, 1);
 	if (ok) {
 		log_info("sync with %s: %s, %llu sent, %llu received, "
 		    "%llu rejected", who, s->in_sync ? "in sync" : "done",
@@ -348,6 +357,7 @@ pump(struct session *s, struct chain *c)
 		c->inflight++;
 		c->sent += f.count;
 		s->sent += f.count;
+		metrics_add(p->env.metrics->cs_sent, NULL, f.count);
 	}
 	if (s->state == SESSION_RUNNING && c->planned &&
 	    c->cur >= c->nranges && !c->done_sent) {
@@ -674,6 +684,7 @@ session_dispatch(struct session *s, const struct sync_msg *m, size_t len,
 {
 	s->last_ms = uv_now(s->p->env.loop);
 	s->bytes_received += len;
+	metrics_add(s->p->env.metrics->bytes_received, NULL, (double)len);
 	switch (m->type) {
 	case SYNC_HELLO:
 		note_digest(s->link, m->digest);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "clock.h"
+#include "metrics.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -229,6 +231,12 @@ void
 store_set_naming(struct store *st, int on)
 {
 	st->no_colls = !on;
+}
+
+void
+store_time_commits(struct store *st, struct metric *hist)
+{
+	st->commit_seconds = hist;
 }
 
 int
@@ -573,13 +581,20 @@ store_held_add(struct store *st, const struct cs_header *h)
 static int
 commit(struct store *st)
 {
+	uint64_t t0 = 0;
+
 	if (!st->in_txn)
 		return SAMEN_EINVAL;
 	/* Merged at insert and no store_merge_pending since: written now. */
 	if (st->digest_unsaved && store_digest_save(st) != 0)
 		return SAMEN_ESTORE;	/* the caller rolls back */
+	if (st->commit_seconds != NULL)
+		t0 = clock_mono_us();
 	if (sql_run_q(st, Q_COMMIT) != 0)
 		return SAMEN_ESTORE;	/* still open: the caller rolls back */
+	if (st->commit_seconds != NULL)
+		metrics_observe(st->commit_seconds, NULL,
+		    (double)(clock_mono_us() - t0) / 1e6);
 	st->in_txn = 0;
 	st->digest_unsaved = 0;
 	st->purged.dropped += st->purged.dropped_txn;

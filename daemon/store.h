@@ -57,6 +57,15 @@ void store_close(struct store *st);
  * when it sees fit.
  */
 void store_checkpoint_elsewhere(struct store *st);
+/*
+ * Times each COMMIT statement (the statement alone: what the disk and
+ * SQLite's own work on it cost, without the digest written before it)
+ * into hist, a histogram in seconds (metrics.h), on the caller's thread;
+ * NULL: nothing is timed.  Borrowed: hist must outlive the store, or be
+ * unset first.
+ */
+struct metric;
+void store_time_commits(struct store *st, struct metric *hist);
 uint64_t store_wal_frames(const struct store *st);
 /* Commits to the WAL since open: tells a WAL that changed, or started
  * over, from one that did not. */

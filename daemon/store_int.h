@@ -265,6 +265,7 @@ struct store {
 	/* WAL frames after the last commit (store_checkpoint_elsewhere). */
 	uint64_t wal_frames;
 	uint64_t wal_commits;	/* since open */
+	struct metric *commit_seconds;	/* store_time_commits, or NULL */
 
 	/* store_box.c: keys, and the scratch buffer for plaintext. */
 	int has_key;

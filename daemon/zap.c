@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "zmsg.h"
 #include "zsock.h"
@@ -44,6 +45,7 @@ struct zap {
 	zap_admit_fn *admit;
 	void *arg;
 	uint64_t refused;
+	struct metric *counter;	/* zap_count_into, or NULL */
 	struct refusal seen[TRACKED];
 	size_t nseen;
 	uint64_t window;	/* when the current QUIET_MS began */
@@ -141,6 +143,8 @@ refusal_note(struct zap *z, const char *addr, const uint8_t *key,
 	struct refusal *r;
 
 	z->refused++;
+	if (z->counter != NULL)
+		metrics_add(z->counter, NULL, 1);
 	if ((r = refusal_find(z, addr, key)) != NULL) {
 		r->more++;
 		r->last = now;
@@ -290,6 +294,12 @@ uint64_t
 zap_refused(const struct zap *z)
 {
 	return z->refused;
+}
+
+void
+zap_count_into(struct zap *z, struct metric *counter)
+{
+	z->counter = counter;
 }
 
 void

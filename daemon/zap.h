@@ -38,6 +38,12 @@ int zap_open(struct zap **out, uv_loop_t *loop, void *zctx,
 void zap_tick(struct zap *z, uint64_t now);
 /* Every connection refused so far, logged or not. */
 uint64_t zap_refused(const struct zap *z);
+/*
+ * Adds each refusal to counter too (metrics.h), as it happens; NULL:
+ * only to zap_refused.  Borrowed: counter must outlive z.
+ */
+struct metric;
+void zap_count_into(struct zap *z, struct metric *counter);
 /* Says the sums not said yet, closes the socket and frees z. */
 void zap_close(struct zap *z);
 

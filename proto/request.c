@@ -417,6 +417,14 @@ request_decode_circle_use(struct wire_reader *r, union request *q,
 	return decode_circle(r, &q->circle, 0, cause);
 }
 
+int
+request_decode_metrics(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	(void)q;
+	return decode_none(r, "metrics", cause);
+}
+
 request_decode_fn *
 request_decoder(uint32_t type)
 {
@@ -440,6 +448,7 @@ request_decoder(uint32_t type)
 	case CTL_CIRCLE_ADD: return request_decode_circle_add;
 	case CTL_CIRCLE_LS: return request_decode_circle_ls;
 	case CTL_CIRCLE_USE: return request_decode_circle_use;
+	case CTL_METRICS: return request_decode_metrics;
 	}
 	return NULL;
 }

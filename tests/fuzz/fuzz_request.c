@@ -9,7 +9,7 @@
 
 /*
  * Input: one byte, then bytes.  A byte that names a request type
- * (CTL_STATUS to CTL_CIRCLE_USE) feeds the rest to that type's decoder as
+ * (one request_decoder knows) feeds the rest to that type's decoder as
  * its args; any other byte takes the rest as a whole request
  * ([version, type, args]: request_frame, then the type's decoder).
  */

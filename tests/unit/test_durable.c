@@ -13,6 +13,7 @@
 
 #include "durable.h"
 #include "error.h"
+#include "metrics.h"
 
 /* What the callback was told, in order. */
 struct told {
@@ -170,6 +171,68 @@ test_failure(void **state)
 	assert_int_equal(durable_done(d), 0);
 	durable_close(d);
 	assert_int_equal(t.n, 1);
+}
+
+/* The _count of histogram name in m's text. */
+static unsigned long
+hist_count(const struct metrics *m, const char *name)
+{
+	char key[128], *text, *at;
+	unsigned long n;
+	size_t len;
+
+	snprintf(key, sizeof(key), "\n%s_count ", name);
+	text = metrics_render(m, &len);
+	assert_non_null(at = strstr(text, key));
+	n = strtoul(at + strlen(key), NULL, 10);
+	free(text);
+	return n;
+}
+
+/*
+ * Each sync is timed into the histogram, on the loop, by the time the
+ * callback hears of it; a sync that fails is not.
+ */
+static void
+test_timed(void **state)
+{
+	static const double bounds[] = { 1 };
+	struct fixture *f = *state;
+	struct metrics *m = metrics_open();
+	struct metric *h = metrics_histogram(m, "t_seconds", "syncs", NULL,
+	    bounds, 1);
+	struct durable *d;
+	struct told t;
+	unsigned long n[3];
+	char fifo[128];
+
+	/* Counted first, checked once closed: a failure must not leave the
+	 * thread's handle open for teardown's loop to wait on. */
+	d = open_told(f, f->path, &t);
+	durable_time_syncs(d, h);
+	n[0] = hist_count(m, "t_seconds");
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	n[1] = hist_count(m, "t_seconds");
+	durable_request(d, 2);
+	wait_told(f, &t, 2);
+	n[2] = hist_count(m, "t_seconds");
+	durable_close(d);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 1);
+	assert_int_equal(n[2], 2);
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	d = open_told(f, fifo, &t);
+	durable_time_syncs(d, h);
+	durable_request(d, 1);
+	wait_told(f, &t, 1);
+	assert_int_equal(t.status[0], SAMEN_ESTORE);
+	durable_close(d);
+	uv_run(&f->loop, UV_RUN_DEFAULT);	/* frees both */
+	assert_int_equal(hist_count(m, "t_seconds"), 2);
+	metrics_close(m);
 }
 
 static void
@@ -408,6 +471,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefill_sync_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_error, setup,

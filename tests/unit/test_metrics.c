@@ -219,6 +219,7 @@ test_samen(void **state)
 
 	(void)state;
 	metrics_samen(m, &s);
+	assert_ptr_equal(s.registry, m);
 	metrics_add(s.rejected, &reason, 2);
 	metrics_observe(s.commit_seconds, NULL, 0.003);
 	text = render(m);
@@ -226,6 +227,16 @@ test_samen(void **state)
 	    "protocol=\"%d\",schema=\"%d\"} 1\n", SAMEN_VERSION,
 	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
 	assert_non_null(strstr(text, info));
+	/* Known label values are there from the start, at 0. */
+	assert_non_null(strstr(text,
+	    "\nsamen_sync_sessions_total{result=\"done\"} 0\n"
+	    "samen_sync_sessions_total{result=\"failed\"} 0\n"));
+	assert_non_null(strstr(text, "\nsamen_peers{state=\"connected\"} 0\n"
+	    "samen_peers{state=\"connecting\"} 0\n"
+	    "samen_peers{state=\"inbound\"} 0\n"
+	    "samen_peers{state=\"idle\"} 0\n"));
+	assert_null(strstr(text, "samen_changesets_rejected_total{reason="
+	    "\"ECHAIN\"}"));
 	assert_non_null(strstr(text,
 	    "\nsamen_changesets_rejected_total{reason=\"ESIG\"} 2\n"));
 	assert_non_null(strstr(text,

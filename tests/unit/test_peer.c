@@ -16,6 +16,7 @@
 #include "../../daemon/peer.c"
 #include "../../daemon/session.c"
 #include "../../daemon/intake.c"
+#include "metrics.h"
 #include "render.h"
 
 #define NBATCH 8
@@ -168,6 +169,9 @@ test_check_one(void **state)
 	wire_free(&pay);
 }
 
+/* qworld_open breaks the signature of its last change set (tests set it). */
+static int tamper_last;
+
 /*
  * A peers and a session just real enough for intake_receive() and the
  * pool, and a store in a directory of its own that holds the chain's key,
@@ -176,6 +180,8 @@ test_check_one(void **state)
 struct qworld {
 	uv_loop_t loop;
 	struct peers p;
+	struct metrics *m;
+	struct metrics_samen fam;
 	struct session *s;
 	struct batch_world bw;
 	struct wbuf msgs[NBATCH];
@@ -193,6 +199,9 @@ qworld_open(struct qworld *w, int state)
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	w->p.env.loop = &w->loop;
+	w->m = metrics_open();
+	metrics_samen(w->m, &w->fam);
+	w->p.env.metrics = &w->fam;
 	w->p.wall_ms = clock_wall_ms;
 	pool_lane_init(&w->p.checks, &w->loop, pool_width());
 	uv_idle_init(&w->loop, &w->p.drainer);
@@ -223,6 +232,11 @@ qworld_open(struct qworld *w, int state)
 			uint8_t id[CS_IDLEN];
 
 			next_cs(&w->bw, &hdr, &pay, id);
+			/* The header ends with its signature. */
+			if (tamper_last && b == NBATCH - 1 &&
+			    i == PER_BATCH - 1)
+				((uint8_t *)(uintptr_t)wire_data(&hdr))[
+				    wire_len(&hdr) - 1] ^= 1;
 			sync_put_batch_cs(&w->msgs[b], wire_data(&hdr),
 			    wire_len(&hdr), wire_data(&pay), wire_len(&pay));
 			wire_free(&hdr);
@@ -258,6 +272,7 @@ qworld_close(struct qworld *w)
 	/* No handle and no work request left behind. */
 	assert_int_equal(uv_loop_close(&w->loop), 0);
 	store_close(w->st);
+	metrics_close(w->m);
 	for (int i = 0; i < 3; i++) {
 		static const char *const sfx[] = { "", "-wal", "-shm" };
 		char path[64];
@@ -489,6 +504,63 @@ test_batches_grouped(void **state)
 	free(w);
 }
 
+/*
+ * The metrics count what the sessions count: change sets received and
+ * stored, bytes both ways, and each refusal by its reason, once, though
+ * the group that held it was stored twice (optimistic, then careful).
+ */
+static void
+test_metrics_counted(void **state)
+{
+	struct qworld *w = malloc(sizeof(*w));
+	struct serving sv;
+	const char *esig = "ESIG", *eproto = "EPROTO";
+	struct sync_msg m;
+	struct wbuf bad;
+	uint8_t other[CS_CIRCLELEN];
+
+	(void)state;
+	assert_non_null(w);
+	tamper_last = 1;
+	qworld_open(w, SESSION_RUNNING);
+	tamper_last = 0;
+	serving_open(w, &sv);
+	qworld_receive_checked(w);
+	while (drain(w->s) == 1)
+		;
+	assert_null(w->s->qhead);
+	assert_int_equal(w->s->received, NBATCH * PER_BATCH - 1);
+	assert_int_equal(w->s->rejected, 1);
+	assert_true(metrics_value(w->fam.cs_received, NULL) ==
+	    NBATCH * PER_BATCH - 1);
+	assert_true(metrics_value(w->fam.rejected, &esig) == 1);
+	assert_true(metrics_value(w->fam.rejected, &eproto) == 0);
+	assert_true(w->s->bytes_received > 0);
+	assert_true(metrics_value(w->fam.bytes_received, NULL) ==
+	    (double)w->s->bytes_received);
+	assert_true(metrics_value(w->fam.bytes_sent, NULL) ==
+	    (double)w->s->bytes_sent);
+	assert_true(metrics_value(w->fam.cs_sent, NULL) == 0);
+
+	/* A batch for a chain the session does not share: refused whole. */
+	randombytes_buf(other, sizeof(other));
+	wire_init(&bad);
+	sync_put_batch_start(&bad, 42, other, 3);
+	for (int i = 0; i < 3; i++)	/* never read: refused unchecked */
+		sync_put_batch_cs(&bad, (const uint8_t *)"h", 1,
+		    (const uint8_t *)"p", 1);
+	assert_int_equal(sync_decode(&m, wire_data(&bad), wire_len(&bad)), 0);
+	intake_batch(w->s, &m, NULL);
+	sync_msg_free(&m);
+	wire_free(&bad);
+	assert_true(metrics_value(w->fam.rejected, &eproto) == 3);
+	assert_int_equal(w->s->state, SESSION_FAILED);
+
+	session_free(w->s);
+	serving_close(w, &sv);
+	free(w);
+}
+
 /* What durable told, for the ACK tests. */
 struct told {
 	int n, status;
@@ -649,13 +721,18 @@ test_tick_monotonic(void **state)
 	struct peers p;
 	struct link l, *links[1] = { &l };
 	struct session *out, *in;
+	struct metrics *m = metrics_open();
+	struct metrics_samen fam;
+	const char *failed = "failed";
 	uint64_t now;
 
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	memset(&p, 0, sizeof(p));
 	memset(&l, 0, sizeof(l));
+	metrics_samen(m, &fam);
 	p.env.loop = &loop;
+	p.env.metrics = &fam;
 	p.wall_ms = fake_wall_ms;
 	p.links = links;
 	p.nlinks = 1;
@@ -685,8 +762,11 @@ test_tick_monotonic(void **state)
 	assert_string_equal(out->error, "the peer did not answer");
 	assert_null(p.inbound);
 	assert_int_equal(l.next_sync_ms, uv_now(&loop) + RETRY_MS);
+	/* Ours ended, counted once; the peer's was dropped, not counted. */
+	assert_true(metrics_value(fam.sessions, &failed) == 1);
 
 	session_free(out);
+	metrics_close(m);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -814,6 +894,7 @@ main(void)
 		cmocka_unit_test(test_session_freed_while_checking),
 		cmocka_unit_test(test_queue_keeps_arrival_order),
 		cmocka_unit_test(test_batches_grouped),
+		cmocka_unit_test(test_metrics_counted),
 		cmocka_unit_test(test_acks_wait_for_the_disk),
 		cmocka_unit_test(test_acks_fail_with_the_disk),
 		cmocka_unit_test(test_tick_monotonic),

@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include "error.h"
+#include "protocol.h"
 #include "util.h"
+#include "version.h"
 #include "wire.h"
 
 /* The statics (parse() with a small node budget, put_text()) are in reach. */
@@ -816,6 +818,126 @@ test_status_peers(void **state)
 	reply_free(&rp);
 }
 
+/* A status body with version, protocol and (if schema >= 0) schema. */
+static void
+put_versions(struct wbuf *w, struct reply *rp, const char *version,
+    uint64_t protocol, int64_t schema)
+{
+	put_reply_head(w, 0, "");
+	wire_put_map(w, schema >= 0 ? 3 : 2);
+	put_kv(w, "version", version);
+	put_u64_kv(w, "protocol", protocol);
+	if (schema >= 0)
+		put_u64_kv(w, "schema", (uint64_t)schema);
+	assert_int_equal(parse_buf(w, rp), 0);
+}
+
+/* What output_status_version says of body, for a samen 1.2.0 (3, 7). */
+static char *
+version_line(const struct reply_node *body, int *warned)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	*warned = output_status_version(fp, body, "1.2.0", 3, 7);
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * status says when the daemon is not the CLI's release: another version,
+ * protocol or schema, each alone; nothing when all three agree, nor for
+ * what an older daemon does not send.
+ */
+static void
+test_status_version(void **state)
+{
+	static const struct {
+		const char *version;
+		uint64_t protocol;
+		int64_t schema;
+		const char *line;	/* NULL: no warning */
+	} cases[] = {
+		{ "1.2.0", 3, 7, NULL },
+		{ "1.2.0", 3, -1, NULL },
+		{ "1.1.9", 3, 7, "samen: warning: this samen is 1.2.0 (protocol "
+		  "3, schema 7), the running samend 1.1.9 (protocol 3, schema "
+		  "7); after an upgrade, restart samend\n" },
+		{ "1.2.0", 2, 7, "samen: warning: this samen is 1.2.0 (protocol "
+		  "3, schema 7), the running samend 1.2.0 (protocol 2, schema "
+		  "7); after an upgrade, restart samend\n" },
+		{ "1.2.0", 3, 6, "samen: warning: this samen is 1.2.0 (protocol "
+		  "3, schema 7), the running samend 1.2.0 (protocol 3, schema "
+		  "6); after an upgrade, restart samend\n" },
+		{ "1.0.0\x1b[2J", 3, -1, "samen: warning: this samen is 1.2.0 "
+		  "(protocol 3, schema 7), the running samend 1.0.0?[2J "
+		  "(protocol 3, schema ?); after an upgrade, restart samend\n" },
+	};
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+	int warned;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put_versions(&w, &rp, cases[i].version, cases[i].protocol,
+		    cases[i].schema);
+		out = version_line(rp.body, &warned);
+		assert_int_equal(warned, cases[i].line != NULL);
+		assert_string_equal(out, cases[i].line ? cases[i].line : "");
+		free(out);
+		reply_free(&rp);
+	}
+	/* This build's own numbers against a daemon of this build. */
+	put_versions(&w, &rp, SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
+	    SAMEN_SCHEMA_VERSION);
+	assert_int_equal(output_status_version(stderr, rp.body, SAMEN_VERSION,
+	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION), 0);
+	reply_free(&rp);
+}
+
+/* metrics prints the text as it came, lines and all; anything else as JSON. */
+static void
+test_metrics_text(void **state)
+{
+	static const char text[] = "# HELP a_total x\n# TYPE a_total "
+	    "counter\na_total{r=\"q\\\"\"} 1\n";
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_kv(&w, "text", text);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, text);
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_kv(&w, "text", "a 1\n\x1b[2J");
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, "a 1\n?[2J");
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 1);
+	put_u64_kv(&w, "text", 5);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_metrics, rp.body);
+	assert_string_equal(out, "{\"text\": 5}\n");
+	free(out);
+	reply_free(&rp);
+}
+
 /* Prints the progress and result lines of every peer in a list. */
 static void
 sync_lines(FILE *fp, const struct reply_node *list)
@@ -1039,6 +1161,8 @@ main(void)
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_peers_table),
 		cmocka_unit_test(test_status_peers),
+		cmocka_unit_test(test_status_version),
+		cmocka_unit_test(test_metrics_text),
 		cmocka_unit_test(test_sync_lines),
 		cmocka_unit_test(test_sync_started_and_items),
 		cmocka_unit_test(test_peer_and_circle_lines),

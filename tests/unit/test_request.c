@@ -102,6 +102,7 @@ test_no_args(void **state)
 		{ request_decode_rebuild, "malformed rebuild request" },
 		{ request_decode_peer_ls, "malformed peer request" },
 		{ request_decode_circle_ls, "malformed circle request" },
+		{ request_decode_metrics, "malformed metrics request" },
 	};
 	union request q;
 	struct wbuf w;
@@ -561,7 +562,8 @@ test_decoder(void **state)
 	for (uint32_t t = CTL_STATUS; t <= CTL_CIRCLE_USE; t++)
 		assert_non_null(request_decoder(t));
 	assert_ptr_equal(request_decoder(CTL_PUT), request_decode_put);
-	assert_null(request_decoder(CTL_CIRCLE_USE + 1));
+	assert_ptr_equal(request_decoder(CTL_METRICS), request_decode_metrics);
+	assert_null(request_decoder(CTL_IMPORT + 1));
 }
 
 int

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "hlc.h"
 #include "merge.h"
+#include "metrics.h"
 #include "ops.h"
 #include "store.h"
 #include "sync.h"
@@ -104,6 +105,63 @@ test_rollback(void **state)
 	/* A rollback with no transaction is harmless. */
 	store_rollback(w.st);
 	assert_int_equal(store_commit(w.st), SAMEN_EINVAL);
+}
+
+/* The _count of the histogram in m's text (its only histogram). */
+static unsigned long
+commits_counted(const struct metrics *m)
+{
+	char *text, *at;
+	unsigned long n;
+	size_t len;
+
+	text = metrics_render(m, &len);
+	assert_non_null(at = strstr(text, "\nc_seconds_count "));
+	n = strtoul(at + strlen("\nc_seconds_count "), NULL, 10);
+	free(text);
+	return n;
+}
+
+/*
+ * Every COMMIT of a write is timed, synced or lazy; reads, rollbacks and
+ * a commit without a transaction are not, nor anything once unset.
+ */
+static void
+test_commits_timed(void **state)
+{
+	static const double bounds[] = { 0.001, 1 };
+	struct metrics *m = metrics_open();
+	struct metric *h = metrics_histogram(m, "c_seconds", "commits", NULL,
+	    bounds, 2);
+	uint8_t rid[RID_LEN];
+	struct op ops[2];
+	struct store_stats s;
+	uint64_t ticket;
+
+	(void)state;
+	store_time_commits(w.st, h);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "timed", NULL, 0);
+	mkrid(rid, 1700000004000ull);
+	assert_int_equal(store_begin(w.st), 0);
+	write1(w.st, &w.a, HLC_MAKE(1, 0), "case", rid, ops, 2, NULL);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(commits_counted(m), 1);
+	mkrid(rid, 1700000004001ull);
+	assert_int_equal(store_begin_lazy(w.st), 0);
+	write1(w.st, &w.a, HLC_MAKE(2, 0), "case", rid, ops, 2, NULL);
+	assert_int_equal(store_commit_lazy(w.st, &ticket), 0);
+	assert_int_equal(commits_counted(m), 2);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(store_begin(w.st), 0);
+	store_rollback(w.st);
+	assert_int_equal(store_commit(w.st), SAMEN_EINVAL);
+	assert_int_equal(commits_counted(m), 2);
+	store_time_commits(w.st, NULL);
+	assert_int_equal(store_begin(w.st), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	assert_int_equal(commits_counted(m), 2);
+	metrics_close(m);
 }
 
 /* n notes of 4,000 bytes each from ms on: past 1,000 WAL pages at 300. */
@@ -550,6 +608,8 @@ main(void)
 		    setup, teardown_vfs),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commits_timed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wal_written_ahead, setup,
