@@ -66,7 +66,7 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
               daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
               daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
-              daemon/store_peer.c
+              daemon/store_peer.c daemon/store_cut.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
               daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \
@@ -89,7 +89,7 @@ CLI_SRC    := cli/main.c $(CLI_LIB)
 STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
-               test_store_peer
+               test_store_peer test_store_cut
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile
