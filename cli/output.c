@@ -1123,10 +1123,10 @@ output_circle_rm(FILE *fp, const struct reply_node *body)
 {
 	const char *name = reply_get_str(body, "name");
 	const char *device = reply_get_str(body, "device");
-	const char *epoch = reply_get_str(body, "epoch");
-	int64_t cut;
+	int64_t cut, epoch;
 
-	if (name == NULL || device == NULL || epoch == NULL ||
+	if (name == NULL || device == NULL ||
+	    reply_get_i64(body, "epoch", &epoch) != 0 ||
 	    reply_get_i64(body, "cut", &cut) != 0) {
 		output_json(fp, body);
 		return;
@@ -1134,10 +1134,8 @@ output_circle_rm(FILE *fp, const struct reply_node *body)
 	put_str(fp, device, 0, 0, 0);
 	fputs(" removed from circle ", fp);
 	put_str(fp, name, 0, 0, 0);
-	fputs(": new epoch ", fp);
-	put_str(fp, epoch, 0, 0, 0);
-	fprintf(fp, ", what it writes after seq %" PRId64 " is held back\n",
-	    cut);
+	fprintf(fp, ": new epoch %08" PRIx32 ", what it writes after seq %"
+	    PRId64 " is held back\n", (uint32_t)epoch, cut);
 }
 
 void
@@ -1242,9 +1240,9 @@ output_circles(FILE *fp, const struct reply_node *list)
 			fputs("  ", fp);
 			put_str(fp, s, 0, 0, 0);
 		}
-		if ((s = reply_get_str(c, "epoch")) != NULL) {
-			fputs("  epoch ", fp);
-			put_str(fp, s, 0, 0, 0);
+		if (reply_get_i64(c, "epoch", &n) == 0) {
+			/* Derived ids: hex reads better than a number. */
+			fprintf(fp, "  epoch %08" PRIx32, (uint32_t)n);
 			if (reply_get_i64(c, "epochs", &n) == 0 && n > 1)
 				fprintf(fp, " (of %" PRId64 ")", n);
 		}

@@ -587,16 +587,18 @@ state_name(enum roster_state s)
 	}
 }
 
-/* An epoch id: 8 hex digits (ids are derived, not counted). */
+/*
+ * An epoch id, a number (ids are derived, not counted: any of 2^31, the
+ * CLI shows them as 8 hex digits); null for none.
+ */
 static void
 put_epoch(struct wbuf *w, const char *k, uint32_t epoch)
 {
-	char hex[9];
-	uint8_t be[4] = { (uint8_t)(epoch >> 24), (uint8_t)(epoch >> 16),
-	    (uint8_t)(epoch >> 8), (uint8_t)epoch };
-
-	hex_encode(hex, be, 4);
-	wire_put_kv_str(w, k, epoch != 0 ? hex : NULL);
+	wire_put_cstr(w, k);
+	if (epoch != 0)
+		wire_put_u64(w, epoch);
+	else
+		wire_put_nil(w);
 }
 
 void

@@ -969,14 +969,14 @@ test_peer_and_circle_lines(void **state)
 
 static void
 put_circle(struct wbuf *w, const char *name, const char *kind,
-    const char *epoch, uint64_t epochs, const char *role, const char *state,
+    uint64_t epoch, uint64_t epochs, const char *role, const char *state,
     int def, uint64_t held, uint32_t nmembers)
 {
 	wire_put_map(w, 10);
 	put_kv(w, "circle", "00112233445566778899aabbccddeeff");
 	put_kv(w, "name", name);
 	put_kv(w, "kind", kind);
-	put_kv(w, "epoch", epoch);
+	put_u64_kv(w, "epoch", epoch);
 	put_u64_kv(w, "epochs", epochs);
 	put_kv(w, "role", role);
 	put_kv(w, "state", state);
@@ -1013,14 +1013,14 @@ test_circles(void **state)
 	(void)state;
 	put_reply_head(&w, 0, "");
 	wire_put_array(&w, 3);
-	put_circle(&w, "private", "private", "00000001", 1, "admin",
+	put_circle(&w, "private", "private", 1, 1, "admin",
 	    "current", 0, 0, 0);
-	put_circle(&w, "wijkteam", "shared", "8a01bc2f", 2, "admin",
+	put_circle(&w, "wijkteam", "shared", 0x8a01bc2f, 2, "admin",
 	    "current", 1, 3, 3);
 	put_member(&w, DEV_A, "admin", "current", DEV_A, -1);
 	put_member(&w, DEV_B, "member", "current", DEV_A, -1);
 	put_member(&w, DEV_C, "member", "removed", DEV_A, 4);
-	put_circle(&w, "0a1b2c3d", "shared", "00000001", 1, "relay",
+	put_circle(&w, "0a1b2c3d", "shared", 1, 1, "relay",
 	    "removed", 0, 0, 0);
 	assert_int_equal(parse_buf(&w, &rp), 0);
 	out = capture(output_circles, rp.body);
@@ -1082,7 +1082,7 @@ test_quarantine_lines(void **state)
 	put_kv(&w, "circle", "00112233445566778899aabbccddeeff");
 	put_kv(&w, "name", "wijkteam");
 	put_kv(&w, "device", DEV_B);
-	put_kv(&w, "epoch", "8a01bc2f");
+	put_u64_kv(&w, "epoch", 0x8a01bc2f);
 	put_u64_kv(&w, "cut", 7);
 	assert_int_equal(parse_buf(&w, &rp), 0);
 	out = capture(output_circle_rm, rp.body);
