@@ -102,19 +102,32 @@ circle_is_chain(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 	return 0;
 }
 
+/* The index of the view of shared circle id, or nviews. */
+static size_t
+view_index(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	size_t i;
+
+	for (i = 0; i < cs->nviews; i++)
+		if (memcmp(cs->views[i].info.id, id, CS_CIRCLELEN) == 0)
+			break;
+	return i;
+}
+
 struct view *
 circle_view_of(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
-	for (size_t i = 0; i < cs->nviews; i++)
-		if (memcmp(cs->views[i].info.id, id, CS_CIRCLELEN) == 0)
-			return &cs->views[i];
-	return NULL;
+	size_t i = view_index(cs, id);
+
+	return i < cs->nviews ? &cs->views[i] : NULL;
 }
 
 static const struct view *
 view_of(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
-	return circle_view_of((struct circle *)cs, id);
+	size_t i = view_index(cs, id);
+
+	return i < cs->nviews ? &cs->views[i] : NULL;
 }
 
 const struct store_circle *
