@@ -422,7 +422,7 @@ circle_add(struct circle *cs, const char *name, const uint8_t device[32],
 	done(cs, id, out);
 	out->role = role;
 	hex_encode(hex, id, CS_CIRCLELEN);
-	log_info("added a %s to circle %s", role_word(role), hex);
+	log_info("added a device as %s to circle %s", role_word(role), hex);
 	return 0;
 }
 
@@ -708,7 +708,7 @@ circle_revoke(struct circle *cs, const uint8_t device[32],
 	if (rc != 0)
 		return rc;
 	out->ncircles = n;
-	log_info("revoked a device in %zu circles", n);
+	log_info("revoked a device in %zu circle%s", n, n == 1 ? "" : "s");
 	return 0;
 }
 
