@@ -66,7 +66,7 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
               daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
               daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
-              daemon/store_peer.c daemon/store_cut.c
+              daemon/store_peer.c daemon/store_cut.c daemon/store_erase.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
               daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \
@@ -91,7 +91,7 @@ CLI_SRC    := cli/main.c $(CLI_LIB)
 STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
-               test_store_peer test_store_cut
+               test_store_peer test_store_cut test_store_erase
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile
@@ -235,6 +235,7 @@ EXAMPLE_CONF := $(BUILD)/samen.conf
 run-tests: $(MAN_PAGES) $(EXAMPLE_CONF)
 
 $(CONFDOC): man/confdoc.c $(BUILD)/daemon/conf.o $(BUILD)/daemon/log.o \
+    $(BUILD)/lib/clock.o \
     $(BUILD)/proto/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(CFLAGS) $(LDFLAGS) $^ -o $@
@@ -338,7 +339,7 @@ FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
-                 -Icli -Idaemon -Itests/fuzz
+                 -Ilib -Icli -Idaemon -Itests/fuzz
 FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
@@ -349,7 +350,8 @@ FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 .PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
 # The config parser is the daemon's: fuzz_conf links it (and its logging).
-FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o
+FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o \
+                 $(FUZZ_BUILD)/obj/lib/clock.o
 # So is the key code: fuzz_keyring and mkseeds link it.
 FUZZ_KEYRING_OBJ := $(FUZZ_BUILD)/obj/daemon/keyring.o
 # Keep the targets' objects: make would delete them as intermediate files.

@@ -49,12 +49,14 @@ SIZES = {
     "quick": dict(initial=100_000, replay=20_000, bulk=100_000,
                   diff=100_000, insync_reps=20, entry_seq=1000,
                   entry_pipe=10_000, storm=1500, gossip=30, gossip_writes=3,
-                  chain=8, chain_writes=5, removal=50, removals=10),
+                  chain=8, chain_writes=5, removal=50, removals=10,
+                  erase=100_000, erase_reps=3),
     # The sizes of the issue.
     "full": dict(initial=100_000, replay=100_000, bulk=1_000_000,
                  diff=1_000_000, insync_reps=50, entry_seq=1000,
                  entry_pipe=50_000, storm=1500, gossip=30, gossip_writes=10,
-                 chain=8, chain_writes=30, removal=50, removals=10),
+                 chain=8, chain_writes=30, removal=50, removals=10,
+                 erase=100_000, erase_reps=5),
 }
 
 # Writes in flight from the one client of "entry": the rate and p99 of
@@ -63,7 +65,7 @@ ENTRY_WINDOWS = (16, 32, 48, 64, 128, 256)
 ENTRY_P99_MS = 5.0
 
 SCENARIOS = ["limits", "initial", "insync", "diff", "bulk", "footprint",
-             "entry", "storm", "gossip", "removal"]
+             "entry", "storm", "gossip", "removal", "erase"]
 
 TARGETS = {
     "initial": "≥ 0.7 × single-core ed25519 verify/s (stretch 1.4×)",
@@ -79,6 +81,8 @@ TARGETS = {
     "footprint": "RSS ≤ 100 MB with 100k records; first sync request "
                  "served ≤ 200 ms after start with 1M records",
     "removal": "none set: the cost of a re-key in a circle of 50",
+    "erase": "a purge of one record with 100 notes on 100k records: "
+             "measured (issue 25 sets no bound)",
 }
 
 
@@ -1186,6 +1190,43 @@ def sc_removal(run):
              f"{before['resolve_ms']:.3f} ms)")
 
 
+def sc_erase(run):
+    """A replica of N cases; one case and 100 notes that link to it are
+    written, then erased as a purge with --cascade erases them (gen erase),
+    erase_reps times on fresh copies of the replica: the median."""
+    n, reps = run.size["erase"], run.size["erase_reps"]
+    d = run.init_dir("er")
+    run.gen("circle", "--name", "bench", "--into", d)
+    run.gen("data", "--seed", "er", "--cs", n, "--into", d)
+    base = run.root / "er.base"
+    shutil.copytree(d, base)
+    runs = []
+    for i in range(reps):
+        if i > 0:
+            shutil.rmtree(d)
+            shutil.copytree(base, d)
+        runs.append(run.gen("erase", "--into", d, "--notes", 100))
+    shutil.rmtree(base, ignore_errors=True)
+    erase = sorted(r["erase_ms"] for r in runs)[reps // 2]
+    trunc = sorted(r["truncate_ms"] for r in runs)[reps // 2]
+    scan = sorted(r["scan_ms"] for r in runs)[reps // 2]
+    r = runs[-1]
+    data = dict(replica=r["replica"], records=r["records"],
+                changesets=r["changesets"], chunks=r["chunks"],
+                erase_ms=erase, truncate_ms=trunc,
+                erase_ms_each=[x["erase_ms"] for x in runs],
+                bound_ms=scan,
+                bound="reading every change set of the circle once",
+                ratio_to_bound=r3(erase / scan) if scan else None)
+    run.emit("erase", data,
+             f"purge of 1 case + 100 notes on {r['replica']} records: "
+             f"erase {erase:.0f} ms (median of {reps}; {r['chunks']} "
+             f"chunks in {r['changesets']} change sets, "
+             f"{r['records']} records), WAL truncate {trunc:.1f} ms; "
+             f"{erase / scan if scan else 0:.1f} × one read of the "
+             f"circle's {r['scanned']} change sets ({scan:.0f} ms)")
+
+
 def regular_graph(n, degree, rng):
     """A random connected simple degree-regular graph (pairing model)."""
     while True:
@@ -1358,7 +1399,7 @@ def sc_gossip(run):
 RUNNERS = dict(limits=sc_limits, initial=sc_initial, insync=sc_insync,
                diff=sc_diff, bulk=sc_bulk, footprint=sc_footprint,
                entry=sc_entry, storm=sc_storm, gossip=sc_gossip,
-               removal=sc_removal)
+               removal=sc_removal, erase=sc_erase)
 
 
 def machine():

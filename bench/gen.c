@@ -33,6 +33,14 @@
  *       base change set O + i * D), with the right preds.
  *   gen peer --into DIR --peer DIR2[@tcp://HOST:PORT]...
  *       Stores DIR2's device as a peer of DIR (with an address, or none).
+ *   gen erase --into DIR [--notes N]
+ *       A case and N notes that link to it (default 100), written by DIR's
+ *       own device into its shared circle, one change set each, merged;
+ *       then the erase a purge of the case with --cascade makes
+ *       (store_erase_tags with the rtags of all N + 1 records under every
+ *       epoch key) is timed, and the WAL's truncate after it; beside them,
+ *       one read of every change set of the circle (what an erase cannot
+ *       do without: it finds the chunks by reading every payload).
  *   gen replay --from DIR --into DIR2 [--limit N]
  *       Replays the receiving path of a sync for every change set of the
  *       shared circle of DIR into DIR2's store, stage by stage (encode a
@@ -58,6 +66,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "changeset.h"
 #include "conf.h"
@@ -890,6 +899,131 @@ cmd_update(const char *seed, uint64_t ncs, uint64_t offset, uint64_t stride,
 	return 0;
 }
 
+/* gen erase: one read of every payload of circle, in ms (the bound). */
+static double
+scan_ms(const char *dir, const uint8_t circle[CS_CIRCLELEN], uint64_t *n,
+    uint64_t *bytes)
+{
+	char *path = xasprintf("%s/samen.db", dir);
+	sqlite3_stmt *s;
+	sqlite3 *db;
+	double t0;
+
+	*n = *bytes = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_prepare_v2(db, "SELECT payload FROM cs"
+	    " WHERE circle = ?1", -1, &s, NULL) != SQLITE_OK)
+		die("%s: %s", path, sqlite3_errmsg(db));
+	sqlite3_bind_blob(s, 1, circle, CS_CIRCLELEN, SQLITE_STATIC);
+	t0 = now_s();
+	/* column_blob reads the whole value, overflow pages too. */
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_blob(s, 0) == NULL)
+			continue;
+		(*n)++;
+		*bytes += (uint64_t)sqlite3_column_bytes(s, 0);
+	}
+	t0 = now_s() - t0;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+	return t0 * 1e3;
+}
+
+/* gen erase */
+static int
+cmd_erase(uint32_t notes, const char *dir)
+{
+	struct target t;
+	struct store_circle sc;
+	struct store_erased out;
+	struct store_stats st0, st1;
+	struct chunkbuf b;
+	struct built bl;
+	struct writer w;
+	struct hlc clock;
+	uint8_t prev[CS_IDLEN], rnd[10], op[CS_IDLEN];
+	uint8_t (*rids)[RID_LEN], (*tags)[CS_RTAGLEN] = NULL, (*tg)[CS_RTAGLEN];
+	char link[2 * RID_LEN + 1], text[160];
+	size_t ntags = 0, ntg;
+	uint64_t seq, scanned, scanbytes;
+	double t0, t_erase, t_trunc, t_scan;
+
+	target_open(&t, dir, 1);
+	find_circle(t.st, &sc);
+	check(store_cs_head(t.st, t.pk, sc.id, &seq, prev), "head");
+	memset(&w, 0, sizeof(w));
+	w.t = &t;
+	w.nt = 1;
+	memset(&b, 0, sizeof(b));
+	hlc_init(&clock, 0);
+	rids = xcalloc(notes + 1, sizeof(*rids));
+	for (uint32_t i = 0; i <= notes; i++) {
+		struct setop s[3];
+
+		randombytes_buf(rnd, sizeof(rnd));
+		rid_make(rids[i], wall_ms(), rnd);
+		if (i == 0) {
+			s[0] = (struct setop){ "name", "Familie te wissen",
+			    NULL };
+			s[1] = (struct setop){ "status", "open", NULL };
+			s[2] = (struct setop){ "adres", "Lindenlaan 1, Noord",
+			    NULL };
+			record_chunk(&b, sc.key, "case", rids[0], NULL, s, 3);
+		} else {
+			filler(text, 120, i);
+			s[0] = (struct setop){ "case", link, NULL };
+			s[1] = (struct setop){ "text", text, NULL };
+			record_chunk(&b, sc.key, "note", rids[i], NULL, s, 2);
+		}
+		if (i == 0)
+			hex_encode(link, rids[0], RID_LEN);
+		build(&bl, t.pk, t.sec.sign_sk, sc.id, sc.key, ++seq, prev,
+		    hlc_now(&clock, wall_ms()), &b);
+		writer_put(&w, &bl, 4);
+		memcpy(prev, bl.id, CS_IDLEN);
+		built_free(&bl);
+		chunkbuf_reset(&b);
+	}
+	writer_flush(&w);
+	/* What a purge with --cascade names: every epoch's tag of each. */
+	for (uint32_t i = 0; i <= notes; i++) {
+		check(store_erase_rtags(t.st, sc.id, i == 0 ? "case" : "note",
+		    rids[i], &tg, &ntg), "rtags");
+		tags = xreallocarray(tags, ntags + ntg, sizeof(*tags));
+		memcpy(tags + ntags, tg, ntg * sizeof(*tg));
+		ntags += ntg;
+		free(tg);
+	}
+	check(store_stats(t.st, &st0), "stats");
+	t_scan = scan_ms(dir, sc.id, &scanned, &scanbytes);
+	randombytes_buf(op, sizeof(op));
+	t0 = now_s();
+	check(store_erase_tags(t.st, sc.id, op,
+	    (const uint8_t (*)[CS_RTAGLEN])tags, ntags, &out), "erase");
+	t_erase = now_s() - t0;
+	t0 = now_s();
+	check(store_wal_truncate(t.st), "truncate");
+	t_trunc = now_s() - t0;
+	check(store_stats(t.st, &st1), "stats");
+	printf("{\"cmd\": \"erase\", \"replica\": %llu, \"records\": %zu, "
+	    "\"tags\": %zu, \"changesets\": %llu, \"chunks\": %llu, "
+	    "\"left\": %llu, \"erase_ms\": %.1f, \"truncate_ms\": %.1f, "
+	    "\"scan_ms\": %.1f, \"scanned\": %llu, \"scanned_bytes\": "
+	    "%llu}\n", (unsigned long long)st0.records, out.nrkeys, ntags,
+	    (unsigned long long)out.changesets,
+	    (unsigned long long)out.chunks, (unsigned long long)st1.records,
+	    t_erase * 1e3, t_trunc * 1e3, t_scan,
+	    (unsigned long long)scanned, (unsigned long long)scanbytes);
+	store_erased_free(&out);
+	free(tags);
+	free(rids);
+	chunkbuf_free(&b);
+	store_circle_clear(&sc);
+	target_close(&t);
+	return 0;
+}
+
 /* gen peer */
 static int
 cmd_peer(const char *dir, const char **peers, size_t npeers)
@@ -1214,6 +1348,7 @@ usage(void)
 	    "       gen update --seed S --cs N --offset O --stride D "
 	    "[--authors A] --into DIR\n"
 	    "       gen peer --into DIR --peer DIR2[@tcp://HOST:PORT]...\n"
+	    "       gen erase --into DIR [--notes N]\n"
 	    "       gen replay --from DIR --into DIR2 [--limit N]\n");
 	exit(2);
 }
@@ -1250,6 +1385,7 @@ main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "random", required_argument, NULL, 'r' },
 		{ "reps", required_argument, NULL, 'R' },
+		{ "notes", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *into[MAX_DIRS], *members[MAX_DIRS], *peers[MAX_DIRS];
@@ -1257,7 +1393,7 @@ main(int argc, char **argv)
 	size_t ninto = 0, nmembers = 0, npeers = 0, bytes = 200;
 	uint64_t ncs = 0, offset = 0, stride = 100, limit = UINT64_MAX;
 	uint64_t nrandom = 0, reps = 100;
-	uint32_t recs = 1, nauthors = 20;
+	uint32_t recs = 1, nauthors = 20, notes = 100;
 	int ch;
 
 	if (argc < 2)
@@ -1296,6 +1432,7 @@ main(int argc, char **argv)
 		case 'l': limit = num(optarg); break;
 		case 'r': nrandom = num(optarg); break;
 		case 'R': reps = num(optarg); break;
+		case 'N': notes = (uint32_t)num(optarg); break;
 		default: usage();
 		}
 	}
@@ -1316,6 +1453,8 @@ main(int argc, char **argv)
 		return cmd_update(seed, ncs, offset, stride, nauthors, into[0]);
 	if (strcmp(cmd, "peer") == 0 && ninto == 1)
 		return cmd_peer(into[0], peers, npeers);
+	if (strcmp(cmd, "erase") == 0 && ninto == 1)
+		return cmd_erase(notes, into[0]);
 	if (strcmp(cmd, "replay") == 0 && ninto == 1 && from != NULL)
 		return cmd_replay(from, into[0], limit);
 	usage();

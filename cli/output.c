@@ -366,6 +366,7 @@ static const struct {
 	{ "pending", "pending", "" },
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
+	{ "purged_dropped", "purged chunks dropped", "" },
 	{ "replica_digest", "replica digest", "" },
 	{ "shared_digest", "shared digest", "" },
 	{ "handshake_failed", "handshakes failed", "" },

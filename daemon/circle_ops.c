@@ -1,7 +1,6 @@
 /* circle_ops: the membership ops this device writes: create, add, role, remove, accept, revoke, and an admin's new epochs. */
 #include "circle_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +24,6 @@
  * deps the roster's frontier; the rosters are reloaded at once, so that
  * the next request of the batch sees it, and again after the commit.
  */
-
-static int
-fail(char **cause, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char **cause, int code, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[512];
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	*cause = xstrdup(buf);
-	return code;
-}
 
 static const uint8_t *
 me(const struct circle *cs)
@@ -113,18 +95,18 @@ admin_view(struct circle *cs, const char *name, const char *what, int *rc,
 	struct view *v;
 
 	if ((c = circle_find(cs, name)) == NULL) {
-		*rc = fail(cause, SAMEN_ENOTFOUND, "no shared circle named '%s' "
+		*rc = samen_fail(cause, SAMEN_ENOTFOUND, "no shared circle named '%s' "
 		    "(samen circle ls)", name);
 		return NULL;
 	}
 	v = circle_view_of(cs, c->id);
 	if (v->r == NULL || !roster_circle_valid(v->r)) {
-		*rc = fail(cause, SAMEN_ENOTFOUND, "circle '%s' has no valid "
+		*rc = samen_fail(cause, SAMEN_ENOTFOUND, "circle '%s' has no valid "
 		    "member list on this device yet", name);
 		return NULL;
 	}
 	if (!roster_is_admin(v->r, me(cs))) {
-		*rc = fail(cause, SAMEN_EINVAL, "only an admin of '%s' can %s",
+		*rc = samen_fail(cause, SAMEN_EINVAL, "only an admin of '%s' can %s",
 		    name, what);
 		return NULL;
 	}
@@ -140,7 +122,7 @@ current_member(const struct view *v, const char *name,
 	char dev[DEVID_TEXTLEN + 1];
 
 	if (m == NULL || m->state != ROSTER_CURRENT) {
-		*rc = fail(cause, SAMEN_ENOTFOUND, "%s is not a member of '%s'",
+		*rc = samen_fail(cause, SAMEN_ENOTFOUND, "%s is not a member of '%s'",
 		    short_dev(dev, device), name);
 		return NULL;
 	}
@@ -218,7 +200,7 @@ op_begin(struct circle *cs, const struct view *v, uint64_t *seq,
 	if ((rc = store_cs_head(cs->env.store, me(cs), v->chain, seq,
 	    prev)) != 0) {
 		writer_abort(cs->env.writer, rc);
-		return fail(cause, rc, "storage error: %s",
+		return samen_fail(cause, rc, "storage error: %s",
 		    samen_strerror(rc));
 	}
 	(*seq)++;
@@ -240,15 +222,15 @@ op_write(struct circle *cs, struct view *v, struct roster_op *op,
 	int rc;
 
 	if (chain == NULL)
-		return fail(cause, SAMEN_ENOTFOUND, "the circle's members chain "
+		return samen_fail(cause, SAMEN_ENOTFOUND, "the circle's members chain "
 		    "is missing");
 	if (op->type != ROSTER_CREATE && v->r != NULL &&
 	    (rc = roster_frontier(v->r, me(cs), &op->deps, &op->ndeps)) != 0)
-		return fail(cause, rc, "the circle has too many writers of its "
+		return samen_fail(cause, rc, "the circle has too many writers of its "
 		    "member list");
 	writer_new_rid(cs->env.writer, rid);
 	if ((rc = roster_op_encode(&c, op, rid)) != 0)
-		return fail(cause, rc, "the change to the member list is too "
+		return samen_fail(cause, rc, "the change to the member list is too "
 		    "big");
 	rc = writer_chunk(cs->env.writer, chain, &c, cause);
 	ops_chunk_free(&c);
@@ -259,7 +241,7 @@ op_write(struct circle *cs, struct view *v, struct roster_op *op,
 	cs->stale = 1;
 	if ((rc = circle_reload(cs)) != 0) {
 		writer_abort(cs->env.writer, rc);
-		return fail(cause, rc, "could not read the circles again: %s",
+		return samen_fail(cause, rc, "could not read the circles again: %s",
 		    samen_strerror(rc));
 	}
 	return 0;
@@ -284,7 +266,7 @@ put_key(struct circle *cs, const uint8_t id[CS_CIRCLELEN], uint32_t epoch,
 	store_circle_clear(&sc);
 	if (rc != 0) {
 		writer_abort(cs->env.writer, rc);
-		return fail(cause, rc, "could not store the circle's key: %s",
+		return samen_fail(cause, rc, "could not store the circle's key: %s",
 		    samen_strerror(rc));
 	}
 	return 0;
@@ -342,13 +324,13 @@ circle_create(struct circle *cs, const char *name, struct circle_done *out,
 	if ((rc = circle_put_chain(cs, id)) != 0 ||
 	    (rc = circle_reload(cs)) != 0) {
 		writer_abort(cs->env.writer, rc);
-		rc = fail(cause, rc, "could not create the circle: %s",
+		rc = samen_fail(cause, rc, "could not create the circle: %s",
 		    samen_strerror(rc));
 		goto out;
 	}
 	if ((v = circle_view_of(cs, id)) == NULL) {
 		writer_abort(cs->env.writer, SAMEN_ESTORE);
-		rc = fail(cause, SAMEN_ESTORE, "could not create the circle");
+		rc = samen_fail(cause, SAMEN_ESTORE, "could not create the circle");
 		goto out;
 	}
 	if ((rc = op_write(cs, v, &op, cause)) != 0)
@@ -385,19 +367,19 @@ circle_add(struct circle *cs, const char *name, const uint8_t device[32],
 		return rc;
 	short_dev(dev, device);
 	if (revoked_anywhere(cs, device))
-		return fail(cause, SAMEN_EINVAL, "%s was revoked as lost: it is "
+		return samen_fail(cause, SAMEN_EINVAL, "%s was revoked as lost: it is "
 		    "never added again", dev);
 	if ((m = roster_member(v->r, device)) != NULL &&
 	    m->state == ROSTER_CURRENT) {
 		if (m->role == role)
-			return fail(cause, SAMEN_EEXIST, "%s is already a %s of "
+			return samen_fail(cause, SAMEN_EEXIST, "%s is already a %s of "
 			    "'%s'", dev, role_word(role), name);
-		return fail(cause, SAMEN_EEXIST, "%s is already in '%s' as %s "
+		return samen_fail(cause, SAMEN_EEXIST, "%s is already in '%s' as %s "
 		    "(samen circle role changes it)", dev, name,
 		    role_word(m->role));
 	}
 	if (crypto_sign_ed25519_pk_to_curve25519(cpk, device) != 0)
-		return fail(cause, SAMEN_EINVAL, "that device id is not a usable "
+		return samen_fail(cause, SAMEN_EINVAL, "that device id is not a usable "
 		    "key");
 	memset(&op, 0, sizeof(op));
 	op.type = ROSTER_ADD;
@@ -409,9 +391,9 @@ circle_add(struct circle *cs, const char *name, const uint8_t device[32],
 	    (rc = seal_keys(cs, v, &op, device, role, history)) != 0) {
 		roster_op_free(&op);
 		if (role == ROSTER_RELAY)
-			return fail(cause, rc, "a relay holds no key of '%s' "
+			return samen_fail(cause, rc, "a relay holds no key of '%s' "
 			    "(--no-history gives it the current one)", name);
-		return fail(cause, rc, "cannot seal the circle's keys to %s",
+		return samen_fail(cause, rc, "cannot seal the circle's keys to %s",
 		    dev);
 	}
 	memcpy(id, v->info.id, CS_CIRCLELEN);
@@ -444,10 +426,10 @@ circle_set_role(struct circle *cs, const char *name,
 		return rc;
 	short_dev(dev, device);
 	if (m->role == role)
-		return fail(cause, SAMEN_EEXIST, "%s is already a %s of '%s'",
+		return samen_fail(cause, SAMEN_EEXIST, "%s is already a %s of '%s'",
 		    dev, role_word(role), name);
 	if (m->role == ROSTER_ADMIN && count_admins(v->r) == 1)
-		return fail(cause, SAMEN_EINVAL, "%s is the last admin of '%s' "
+		return samen_fail(cause, SAMEN_EINVAL, "%s is the last admin of '%s' "
 		    "(make another device admin first)", dev, name);
 	memset(&op, 0, sizeof(op));
 	op.type = ROSTER_ROLE;
@@ -475,7 +457,7 @@ circle_set_role(struct circle *cs, const char *name,
 		}
 		if (rc != 0) {
 			roster_op_free(&op);
-			return fail(cause, rc, "cannot seal the circle's keys "
+			return samen_fail(cause, rc, "cannot seal the circle's keys "
 			    "to %s", dev);
 		}
 	}
@@ -559,7 +541,7 @@ write_removal(struct circle *cs, struct view *v,
 	memcpy(id, v->info.id, CS_CIRCLELEN);
 	if ((rc = store_cs_head(cs->env.store, gone, id, &op.cut_seq,
 	    op.cut_id)) != 0)
-		return fail(cause, rc, "storage error: %s", samen_strerror(rc));
+		return samen_fail(cause, rc, "storage error: %s", samen_strerror(rc));
 	if ((rc = op_begin(cs, v, &seq, cause)) != 0)
 		return rc;
 	op.epoch = roster_epoch_id(v->chain, me(cs), seq);
@@ -595,7 +577,7 @@ circle_remove(struct circle *cs, const char *name, const uint8_t device[32],
 	    (m = current_member(v, name, device, &rc, cause)) == NULL)
 		return rc;
 	if (m->role == ROSTER_ADMIN && count_admins(v->r) == 1)
-		return fail(cause, SAMEN_EINVAL, "%s is the last admin of '%s' "
+		return samen_fail(cause, SAMEN_EINVAL, "%s is the last admin of '%s' "
 		    "(make another device admin first)",
 		    short_dev(dev, device), name);
 	copy = *m;
@@ -627,23 +609,23 @@ circle_accept(struct circle *cs, const char *name, const uint8_t device[32],
 		return rc;
 	short_dev(dev, device);
 	if ((m = roster_member(v->r, device)) == NULL)
-		return fail(cause, SAMEN_ENOTFOUND, "%s is not in '%s'", dev,
+		return samen_fail(cause, SAMEN_ENOTFOUND, "%s is not in '%s'", dev,
 		    name);
 	if (m->state == ROSTER_CURRENT)
-		return fail(cause, SAMEN_EINVAL, "%s is a member of '%s': "
+		return samen_fail(cause, SAMEN_EINVAL, "%s is a member of '%s': "
 		    "nothing of it is held back", dev, name);
 	memcpy(id, v->info.id, CS_CIRCLELEN);
 	if ((rc = store_cs_head(cs->env.store, device, id, &head,
 	    headid)) != 0)
-		return fail(cause, rc, "storage error: %s", samen_strerror(rc));
+		return samen_fail(cause, rc, "storage error: %s", samen_strerror(rc));
 	if (!has_seq)
 		seq = head;
 	if (seq > head)
-		return fail(cause, SAMEN_EINVAL, "this device holds what %s "
+		return samen_fail(cause, SAMEN_EINVAL, "this device holds what %s "
 		    "wrote in '%s' up to seq %llu only", dev, name,
 		    (unsigned long long)head);
 	if (seq <= m->cut_seq)
-		return fail(cause, SAMEN_EINVAL, "nothing %s wrote in '%s' "
+		return samen_fail(cause, SAMEN_EINVAL, "nothing %s wrote in '%s' "
 		    "past its cut (seq %llu) up to seq %llu: nothing to accept",
 		    dev, name, (unsigned long long)m->cut_seq,
 		    (unsigned long long)seq);
@@ -653,7 +635,7 @@ circle_accept(struct circle *cs, const char *name, const uint8_t device[32],
 	op.cut_seq = seq;
 	if ((rc = store_cs_id_at(cs->env.store, id, device, seq,
 	    op.cut_id)) != 0)
-		return fail(cause, rc, "storage error: %s", samen_strerror(rc));
+		return samen_fail(cause, rc, "storage error: %s", samen_strerror(rc));
 	rc = op_write(cs, v, &op, cause);
 	roster_op_free(&op);
 	if (rc != 0)
@@ -680,7 +662,7 @@ circle_revoke(struct circle *cs, const uint8_t device[32],
 	memset(out, 0, sizeof(*out));
 	short_dev(dev, device);
 	if (memcmp(device, me(cs), 32) == 0)
-		return fail(cause, SAMEN_EINVAL, "a device cannot revoke "
+		return samen_fail(cause, SAMEN_EINVAL, "a device cannot revoke "
 		    "itself");
 	for (size_t i = 0; i < cs->nviews; i++) {
 		const struct view *v = &cs->views[i];
@@ -694,7 +676,7 @@ circle_revoke(struct circle *cs, const uint8_t device[32],
 		memcpy(ids[n++], v->info.id, CS_CIRCLELEN);
 	}
 	if (n == 0)
-		return fail(cause, SAMEN_ENOTFOUND, "%s is in no circle this "
+		return samen_fail(cause, SAMEN_ENOTFOUND, "%s is in no circle this "
 		    "device administers (or is revoked in all of them)", dev);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct view *v = circle_view_of(cs, ids[i]);
@@ -791,7 +773,7 @@ circle_quarantine(struct circle *cs, const char *name,
 	*out = NULL;
 	*n = 0;
 	if ((c = circle_find(cs, name)) == NULL)
-		return fail(cause, SAMEN_ENOTFOUND, "no shared circle named '%s' "
+		return samen_fail(cause, SAMEN_ENOTFOUND, "no shared circle named '%s' "
 		    "(samen circle ls)", name);
 	memset(&l, 0, sizeof(l));
 	l.cs = cs;
@@ -799,7 +781,7 @@ circle_quarantine(struct circle *cs, const char *name,
 	if ((rc = store_quarantine_each(cs->env.store, c->id, held_cb,
 	    &l)) != 0) {
 		circle_held_free(l.h, l.n);
-		return fail(cause, rc, "storage error: %s", samen_strerror(rc));
+		return samen_fail(cause, rc, "storage error: %s", samen_strerror(rc));
 	}
 	*info = c;
 	*out = l.h;

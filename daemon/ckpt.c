@@ -30,15 +30,21 @@
  * the WAL would be 128 MiB, for a gain the first 64 already give.
  */
 #define CKPT_PREFILL_MAX (64ull << 20)
+/* How often the truncate an erase is owed is tried while readers hold
+ * the WAL: an index load takes seconds, a checkpoint milliseconds. */
+#define CKPT_TRUNCATE_MS 100
 
 struct ckpt {
 	uv_loop_t *loop;
 	struct store *store;
+	struct durable *durable;
 	char *db_path;
 	uint64_t threshold;	/* wal_autocheckpoint, frames */
 	struct store_ckpt *pool;	/* the pool's connection */
 	uv_check_t check;
 	uv_timer_t idle;
+	uv_timer_t trunc;	/* an erase's truncate, until it is done */
+	int truncating;
 	uv_work_t work;
 	int busy;		/* work is on the pool */
 	int rc;			/* its result, read on the loop */
@@ -206,19 +212,77 @@ prefill(struct ckpt *c, struct durable *d)
 		    strerror(errno));
 }
 
+/*
+ * The truncate an erase is owed: tried on the loop when no checkpoint of
+ * the pool's holds a snapshot, and again later while any reader does.
+ */
+static void
+trunc_cb(uv_timer_t *h)
+{
+	struct ckpt *c = h->data;
+	int rc = -EBUSY;
+
+	if (c->closing)
+		return;
+	if (!c->busy && (rc = store_wal_truncate(c->store)) == -EIO)
+		sync_failed(c);
+	if (rc == 0) {
+		c->truncating = 0;
+		c->frames = 0;
+		/* Nothing writes the WAL beside the loop, which is here. */
+		prefill(c, c->durable);
+		return;
+	}
+	if (rc != -EBUSY)
+		log_warnx("%s-wal: could not truncate it after an erase: %s; "
+		    "trying again", c->db_path, samen_strerror(rc));
+	uv_timer_start(h, trunc_cb, CKPT_TRUNCATE_MS, 0);
+}
+
+void
+ckpt_erased(struct ckpt *c)
+{
+	if (c->closing || c->truncating)
+		return;
+	c->truncating = 1;
+	uv_timer_start(&c->trunc, trunc_cb, 0, 0);
+}
+
+int
+ckpt_truncate_pending(const struct ckpt *c)
+{
+	return c->truncating;
+}
+
 struct ckpt *
 ckpt_open(uv_loop_t *loop, struct store *st, struct durable *d,
     const char *db_path, uint64_t threshold)
 {
 	struct ckpt *c = xcalloc(1, sizeof(*c));
+	int rc;
 
 	c->loop = loop;
 	c->store = st;
+	c->durable = d;
 	c->db_path = xstrdup(db_path);
 	c->threshold = threshold;
 	c->test_fail = testhook()->ckpt_sync_fail;
 	c->work.data = c;
 	store_checkpoint_elsewhere(st);
+	uv_timer_init(loop, &c->trunc);
+	c->trunc.data = c;
+	/*
+	 * An erase may have committed just before samend stopped (a crash,
+	 * a kill): its WAL, which the prefill would keep past its frames,
+	 * still holds what it erased.  Nothing else has the database open.
+	 */
+	if ((rc = store_wal_truncate(st)) == -EIO)
+		sync_failed(c);
+	if (rc != 0) {
+		log_warnx("%s-wal: could not truncate it: %s; trying again",
+		    db_path, samen_strerror(rc));
+		ckpt_erased(c);
+	}
 	prefill(c, d);
 	c->pool = store_ckpt_new(db_path);
 	uv_check_init(loop, &c->check);
@@ -228,7 +292,7 @@ ckpt_open(uv_loop_t *loop, struct store *st, struct durable *d,
 	c->idle.data = c;
 	/* A pending idle checkpoint does not keep the loop alive. */
 	uv_unref((uv_handle_t *)&c->idle);
-	c->handles = 2;
+	c->handles = 3;
 	return c;
 }
 
@@ -247,6 +311,8 @@ ckpt_close(struct ckpt *c)
 	c->closing = 1;
 	uv_check_stop(&c->check);
 	uv_timer_stop(&c->idle);
+	uv_timer_stop(&c->trunc);
 	uv_close((uv_handle_t *)&c->check, close_cb);
 	uv_close((uv_handle_t *)&c->idle, close_cb);
+	uv_close((uv_handle_t *)&c->trunc, close_cb);
 }

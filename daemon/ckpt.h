@@ -19,7 +19,10 @@
  *
  * At open it also writes the WAL ahead to where it will grow (docs/design.md,
  * "A written WAL"), since that too must happen before anything writes the
- * WAL, and is sized by the same threshold.
+ * WAL, and is sized by the same threshold.  Before that it truncates the
+ * WAL (store_wal_truncate): an erase committed just before a crash left
+ * copies of what it erased there, which the next start must not keep
+ * (docs/design.md, "Erasure").
  *
  * If the disk fails to sync samen.db in a checkpoint, samend stops at once
  * (fatalx), leaving the WAL whole: every acknowledged write is in it, and
@@ -40,6 +43,17 @@ struct store;
  */
 struct ckpt *ckpt_open(uv_loop_t *loop, struct store *st, struct durable *d,
     const char *db_path, uint64_t threshold);
+/*
+ * An erase committed (store_erase_*): the WAL still holds copies of what
+ * it took out.  Truncates it (store_wal_truncate) as soon as no reader's
+ * snapshot holds it (an index load, a checkpoint on the pool), trying
+ * again every CKPT_TRUNCATE_MS on the loop, never waiting there; then
+ * writes it ahead again.  More erases meanwhile need one truncate.
+ */
+void ckpt_erased(struct ckpt *c);
+/* 1 while an erase waits for its truncate (for the tests). */
+int ckpt_truncate_pending(const struct ckpt *c);
+
 /*
  * Stops starting checkpoints and closes the handles; a checkpoint already
  * on the pool runs to its end.  c is freed once both are done: call before

@@ -93,6 +93,32 @@ index_put(struct index *ix, struct store_record *r)
 }
 
 static int
+cmp_i64(const void *pa, const void *pb)
+{
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+
+	return (a > b) - (a < b);
+}
+
+void
+index_remove(struct index *ix, const int64_t *rkeys, size_t n)
+{
+	size_t i, m = 0;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < ix->n; i++) {
+		if (bsearch(&ix->recs[i]->rkey, rkeys, n, sizeof(*rkeys),
+		    cmp_i64) != NULL) {
+			store_record_free(ix->recs[i]);
+			continue;
+		}
+		ix->recs[m++] = ix->recs[i];
+	}
+	ix->n = m;
+}
+
+static int
 cmp_rec(const struct store_record *a, const struct store_record *b)
 {
 	return cmp_key(a->rid, a->rkey, b);

@@ -40,6 +40,12 @@ void index_put_many(struct index *ix, struct store_record **rs, size_t n);
  */
 void index_append(struct index *ix, struct store_record *r);
 void index_sort(struct index *ix);
+/*
+ * Drops (and frees) the records whose rkey is one of rkeys[0..n), which
+ * must be ascending: an erase took them (store_erase_*).  Rkeys it does
+ * not hold are passed over.  One pass over the index.  Borrows rkeys.
+ */
+void index_remove(struct index *ix, const int64_t *rkeys, size_t n);
 /* Exchanges the contents of a and b (for an index built elsewhere). */
 void index_swap(struct index *a, struct index *b);
 size_t index_count(const struct index *ix);

@@ -46,6 +46,10 @@ struct loader {
 	size_t capreload;
 	/* The replica was rebuilt while the index loads: all of it again. */
 	int again;
+	/* Records erased while the index loads, to drop from it after. */
+	int64_t *erased;
+	size_t nerased;
+	size_t caperased;
 };
 
 struct loader *
@@ -64,6 +68,7 @@ loader_close(struct loader *l)
 		return;
 	free(l->touched);
 	free(l->reload);
+	free(l->erased);
 	free(l);
 }
 
@@ -199,6 +204,33 @@ loader_refresh(struct loader *l, const struct circle *cs)
 	return members;
 }
 
+/* Drops from list[0..*n) every rkey of rkeys[0..m) (ascending). */
+static void
+drop_rkeys(int64_t *list, size_t *n, const int64_t *rkeys, size_t m)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < *n; i++)
+		if (bsearch(&list[i], rkeys, m, sizeof(*rkeys),
+		    cmp_rkey) == NULL)
+			list[k++] = list[i];
+	*n = k;
+}
+
+void
+loader_erased(struct loader *l, const int64_t *rkeys, size_t n)
+{
+	if (n == 0)
+		return;
+	index_remove(l->env.index, rkeys, n);
+	drop_rkeys(l->touched, &l->ntouched, rkeys, n);
+	drop_rkeys(l->reload, &l->nreload, rkeys, n);
+	if (l->load == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		push_rkey(&l->erased, &l->nerased, &l->caperased, rkeys[i]);
+}
+
 void
 loader_merge(struct loader *l)
 {
@@ -263,6 +295,12 @@ load_done_cb(uv_work_t *w, int status)
 		}
 	} else if (rc == 0) {
 		index_swap(l->env.index, ld->ix);
+		/* Its snapshot may be older than an erase: before the reloads,
+		 * which may have reused an erased record's rkey. */
+		if (l->nerased > 1)
+			qsort(l->erased, l->nerased, sizeof(*l->erased),
+			    cmp_rkey);
+		index_remove(l->env.index, l->erased, l->nerased);
 #ifdef __GLIBC__
 		/* The loader's thread freed its arena's scratch (SQLite's
 		 * cache, the key list): give it back. */
@@ -295,6 +333,7 @@ load_done_cb(uv_work_t *w, int status)
 	    l->nreload);
 	l->nreload = 0;
 	l->again = 0;
+	l->nerased = 0;
 	l->env.loaded(l->env.arg);
 out:
 	index_close(ld->ix);
@@ -316,6 +355,7 @@ loader_start(struct loader *l, const uint8_t key[32])
 	ld->started = uv_hrtime();
 	l->load = ld;
 	l->nreload = 0;
+	l->nerased = 0;
 	if (uv_queue_work(l->env.loop, &ld->work, load_work_cb,
 	    load_done_cb) != 0) {
 		/* Cannot happen with a valid loop; load here then. */

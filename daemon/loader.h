@@ -74,6 +74,13 @@ int loader_refresh(struct loader *l, const struct circle *cs);
 /* The merges that touched them were rolled back. */
 void loader_forget(struct loader *l);
 /*
+ * An erase (store_erase_*) took the records rkeys[0..n) (ascending; the
+ * erase's store_erased): they leave the index now, and are not read
+ * again for merges before it.  A load in flight may have read them: they
+ * leave the index it hands over too.  Borrows rkeys.
+ */
+void loader_erased(struct loader *l, const int64_t *rkeys, size_t n);
+/*
  * Inside the transaction that stored a peer's change sets: merges them in
  * it, so that one commit stores and merges a batch.  A merge that fails is
  * logged here and leaves the change sets pending (each one all or

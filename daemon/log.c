@@ -8,6 +8,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "clock.h"
+
 static int log_stderr = 1;
 static enum log_level log_level = LOG_LEVEL_INFO;
 
@@ -54,7 +56,8 @@ vlog(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char msg[1024];
-	struct timespec ts;
+	uint64_t now;
+	time_t secs;
 	struct tm tm;
 	char when[32];
 
@@ -68,15 +71,16 @@ vlog(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 			syslog(prio[level], "%s", msg);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	now = clock_wall_ms();
+	secs = (time_t)(now / 1000);
+	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (errstr)
-		fprintf(stderr, "%s.%03ldZ %s: %s: %s\n", when,
-		    ts.tv_nsec / 1000000, names[level], msg, errstr);
+		fprintf(stderr, "%s.%03uZ %s: %s: %s\n", when,
+		    (unsigned)(now % 1000), names[level], msg, errstr);
 	else
-		fprintf(stderr, "%s.%03ldZ %s: %s\n", when,
-		    ts.tv_nsec / 1000000, names[level], msg);
+		fprintf(stderr, "%s.%03uZ %s: %s\n", when,
+		    (unsigned)(now % 1000), names[level], msg);
 }
 
 #define LOGFN(name, level, witherr)					\

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /*
  * The protocol is one datagram of "KEY=VALUE" lines, sent from the main
  * process (NotifyAccess=main, the default).  libsystemd is not linked for
@@ -64,14 +66,11 @@ notify_ready(void)
 int
 notify_reloading(void)
 {
-	struct timespec ts;
 	char buf[64];
 
 	/* systemd orders this against the reload it asked for. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)ts.tv_sec * 1000000ull +
-	    (unsigned long long)ts.tv_nsec / 1000ull);
+	    (unsigned long long)clock_mono_us());
 	return notify_send(buf);
 }
 

@@ -407,7 +407,7 @@ render_status(struct wbuf *w, union render_result *res)
 	char hex[65], id[DEVID_TEXTLEN + 1];
 
 	devid_encode(id, s->device);
-	wire_put_map(w, 22);
+	wire_put_map(w, 23);
 	wire_put_kv_str(w, "device", id);
 	wire_put_kv_str(w, "data_dir", s->dir);
 	wire_put_kv_str(w, "version", SAMEN_VERSION);
@@ -422,6 +422,7 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_put_kv_u64(w, "bad", s->stats.bad);
 	wire_put_kv_u64(w, "flagged", s->stats.flagged);
 	wire_put_kv_u64(w, "quarantined", s->stats.quarantined);
+	wire_put_kv_u64(w, "purged_dropped", s->stats.purged_dropped);
 	hex_encode(hex, s->digest, sizeof(s->digest));
 	wire_put_kv_str(w, "replica_digest", hex);
 	hex_encode(hex, s->shared, sizeof(s->shared));

@@ -23,6 +23,7 @@ store_drop_caches(struct store *st)
 	st->head.valid = 0;
 	st->cuts_any = -1;
 	st->colls.n = st->colls.next = 0;
+	st->purged.valid = 0;
 	if (st->keys != NULL)
 		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 }
@@ -216,6 +217,7 @@ store_close(struct store *st)
 	free(st->held);
 	store_fresh_free(st);
 	store_rk_free(st);
+	store_erase_free(st);
 	free(st);
 }
 
@@ -329,6 +331,31 @@ store_checkpoint_here(struct store *st, uint64_t *copied)
 	return 0;
 }
 
+int
+store_wal_truncate(struct store *st)
+{
+	int log = 0, ckpt = 0, rc;
+
+	if (st->in_txn)
+		return -EBUSY;
+	/*
+	 * TRUNCATE waits for every reader to leave the WAL: with the busy
+	 * timeout, that would be seconds on the loop behind an index load.
+	 * The caller tries again instead.
+	 */
+	sqlite3_busy_timeout(st->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc != SQLITE_OK)
+		return ckpt_error(st->db);
+	st->wal_frames = 0;
+	st->purged.owed = 0;
+	return 0;
+}
+
 /*
  * A connection of its own, opened at its first run (on the thread that
  * runs it, not the caller's) and kept: opening reads the whole schema,
@@ -357,6 +384,13 @@ ckpt_open(struct store_ckpt *c)
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
+	/*
+	 * A checkpoint copies pages and deletes nothing; but whatever a
+	 * connection to samen.db ever deletes must be overwritten (an
+	 * erase, docs/design.md "Erasure"), this one's too.
+	 */
+	if (store_sql_exec(c->db, "PRAGMA secure_delete = ON", NULL) != 0)
+		goto fail;
 	/*
 	 * PASSIVE: copies what it can, never waits for the writer or a
 	 * reader; the database file is synced (synchronous is FULL).  As a
@@ -550,6 +584,11 @@ commit(struct store *st)
 		return SAMEN_ESTORE;	/* still open: the caller rolls back */
 	st->in_txn = 0;
 	st->digest_unsaved = 0;
+	st->purged.dropped += st->purged.dropped_txn;
+	st->purged.dropped_txn = 0;
+	if (st->purged.erased)
+		st->purged.owed = 1;
+	st->purged.erased = 0;
 	return 0;
 }
 
@@ -622,6 +661,8 @@ store_rollback(struct store *st)
 	st->ntouched = 0;
 	st->want_touched = 0;
 	st->digest_unsaved = 0;
+	st->purged.dropped_txn = 0;
+	st->purged.erased = 0;
 	/*
 	 * What memory held may include rolled-back merges.  Unread, the
 	 * digest in memory is not the replica's, and a commit would write it

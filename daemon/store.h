@@ -532,6 +532,8 @@ struct store_stats {
 	uint64_t flagged;	/* authors flagged for forks */
 	uint64_t quarantined;	/* stored past their author's cut */
 	uint64_t max_hlc;	/* highest hlc of any stored change set */
+	/* chunks that arrived with a purged tag, stored purged, since open */
+	uint64_t purged_dropped;
 };
 /* The highest hlc of any change set held (0 if none): an index lookup,
  * where store_stats counts every table. */
@@ -558,5 +560,93 @@ int store_shared_digest(struct store *st, uint8_t out[32]);
  * inside one transaction.  The digest and every record must come out equal.
  */
 int store_rebuild(struct store *st);
+
+/*
+ * Erasure (docs/design.md, "Erasure"): what a purge, a removal from a
+ * circle and a revocation make every device and relay forget.  Each call
+ * is one transaction (a savepoint of the caller's, if one is open), whole
+ * or not at all, and takes its records' part out of both digests, which
+ * then equal what store_rebuild computes.  secure_delete (store_open)
+ * overwrites what leaves the database's pages; the WAL keeps copies until
+ * store_wal_truncate succeeds, which the caller runs after the commit
+ * (store_wal_truncate_owed says one is due).
+ */
+struct store_erased {
+	int64_t *rkeys;		/* records deleted, ascending (free()):
+				 * the caller drops them from its index */
+	size_t nrkeys;
+	uint64_t changesets;	/* rewritten (tags) or deleted (circle) */
+	uint64_t chunks;	/* chunks erased from change sets (tags) */
+};
+/* Frees e's rkeys; e is empty after. */
+void store_erased_free(struct store_erased *e);
+
+/*
+ * A purge: tags[0..ntags) are record tags (rtags, changeset.h) in circle
+ * (a data chain's id), named by the signed op whose change-set id is op.
+ * Every held change set of circle (the log's, quarantined ones, forks
+ * kept as evidence) with a chunk that carries one of them is rewritten
+ * with that chunk purged ([hash]: header, payload hash and chain still
+ * verify); the tags go into the purged table, so that such a chunk is
+ * stored purged wherever it arrives from, for ever (store_cs_insert*,
+ * counted in store_stats' purged_dropped).  With the storage key and the
+ * circle's keys, the records the tags name (a record's rtag under any
+ * epoch key held is one of them) are deleted from the replica, and their
+ * rtags under every key held are purged too: no rebuild brings back a
+ * part of them.  A relay, without a key of the circle, only rewrites.
+ * A locked store that holds records of circle: SAMEN_ELOCKED, nothing
+ * done (call again after unlock).  0 with *out filled (store_erased_free),
+ * SAMEN_EINVAL (no tags) or SAMEN_ESTORE.  Calling it again with the same
+ * tags is harmless.  Borrows everything.
+ */
+int store_erase_tags(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t op[CS_IDLEN], const uint8_t (*tags)[CS_RTAGLEN],
+    size_t ntags, struct store_erased *out);
+/*
+ * The rtags of (collection, rid) in circle under every epoch key the store
+ * holds, oldest epoch first: what a purge of that record names.  *tags is
+ * new (free()), *ntags of them.  0, SAMEN_ENOTFOUND (no key of circle),
+ * SAMEN_ELOCKED or SAMEN_ESTORE.
+ */
+int store_erase_rtags(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const char *collection, const uint8_t rid[RID_LEN],
+    uint8_t (**tags)[CS_RTAGLEN], size_t *ntags);
+/*
+ * This device left circle (a data chain's id): every change set of it and
+ * of its members chain (forks and quarantined ones too), their records,
+ * their keys of every epoch, cuts and purged tags go, and the names of
+ * collections no record is of any more; a departed row (circle, at_ms,
+ * revoked) stays.  Needs no key.  0 with *out filled (store_erased_free),
+ * or SAMEN_ESTORE.
+ */
+int store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    uint64_t at_ms, int revoked, struct store_erased *out);
+/*
+ * This device was revoked: every change set, record, circle and key,
+ * peer, author and purged tag goes; a departed row (revoked) stays for
+ * each shared circle.  out->rkeys is NULL: every record went, the caller
+ * empties its index (and deletes the key file).  0 or SAMEN_ESTORE.
+ */
+int store_erase_all(struct store *st, uint64_t at_ms,
+    struct store_erased *out);
+/*
+ * Copies the whole WAL into the database and truncates it to nothing
+ * (PRAGMA wal_checkpoint(TRUNCATE)), so that no file holds a copy of what
+ * an erase took out; once, without waiting.  0; -EBUSY if a reader's
+ * snapshot (another connection's) or a transaction holds the WAL: try
+ * again later; -EIO (a sync failed: as for store_ckpt_run) or SAMEN_ESTORE.
+ * Run at every start, before anything writes the WAL (ckpt_open), so
+ * that an erase committed just before a crash holds too.
+ */
+int store_wal_truncate(struct store *st);
+/* 1 if an erase committed and the WAL has not been truncated since. */
+int store_wal_truncate_owed(const struct store *st);
+/*
+ * Test-only (samend never calls it): fn(arg, where) runs at each named
+ * step of an erase: "rewrite" after each change set rewritten, "commit"
+ * before its commit.  The crash tests kill the process there.
+ */
+void store_set_erase_hook(struct store *st,
+    void (*fn)(void *arg, const char *where), void *arg);
 
 #endif

@@ -274,6 +274,36 @@ undo:
 }
 
 /*
+ * cs_insert of in, with the chunks that carry a tag purged in its circle
+ * erased first (store_erase_arrival: a peer that has not heard of the
+ * purge, or a write of ours from before it); *dropped says how many of
+ * them there were if it kept the change set (stored, or as a fork's
+ * evidence), else 0.
+ */
+static int
+cs_insert_erasing(struct store *st, const struct store_cs_in *in, int *keep,
+    int *bad, uint64_t *dropped)
+{
+	struct store_cs_in x;
+	struct wbuf w;
+	uint8_t *mask = NULL;
+	int rc, n;
+
+	*dropped = 0;
+	*keep = *bad = 0;
+	if ((n = store_erase_arrival(st, in, &x, &w, &mask)) < 0)
+		return n;
+	if (n == 0)
+		return cs_insert(st, in, keep, bad);
+	rc = cs_insert(st, &x, keep, bad);
+	if (*keep)
+		*dropped = (uint64_t)n;
+	wire_free(&w);
+	free(mask);
+	return rc;
+}
+
+/*
  * cs_insert inside savepoint "st": a refused change set leaves nothing,
  * not even a new author.
  */
@@ -282,17 +312,20 @@ cs_insert_sp(struct store *st, const struct store_cs_in *in, int *bad)
 {
 	struct digests saved = st->digest;
 	size_t ntouched = st->ntouched;
+	uint64_t dropped;
 	int rc, keep;
 
 	if ((rc = store_sp_begin(st)) != 0)
 		return rc;
-	rc = cs_insert(st, in, &keep, bad);
+	rc = cs_insert_erasing(st, in, &keep, bad, &dropped);
 	if (store_sp_end(st, keep) != 0) {
 		/* Rolled back or not, what it merged is not to be trusted. */
 		st->digest = saved;
 		st->ntouched = ntouched;
 		return SAMEN_ESTORE;
 	}
+	if (dropped > 0)
+		store_erase_count(st, dropped);
 	return rc;
 }
 
@@ -331,10 +364,13 @@ store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
 	    .hdr_len = hdr_len, .payload = payload,
 	    .payload_len = payload_len, .merge = 1, .optimistic = 1,
 	    .opened = op };
+	uint64_t dropped;
 	int rc, keep, bad;
 
 	assert(st->in_txn);
-	rc = cs_insert(st, &in, &keep, &bad);
+	rc = cs_insert_erasing(st, &in, &keep, &bad, &dropped);
+	if (rc == 0 && dropped > 0)
+		store_erase_count(st, dropped);
 	return rc == 0 ? 0 : SAMEN_ERETRY;
 }
 

@@ -22,6 +22,7 @@
  *   store_record.c   loading records, their history, counts and digests
  *   store_peer.c     the peers table
  *   store_cut.c      cuts and the quarantine past them
+ *   store_erase.c    erasure: purged record tags, a departed circle, all
  *
  * Names: a function one file defines for the others is named after that
  * file, store_box_seal() in store_box.c, and declared here.  The few
@@ -81,6 +82,11 @@ enum store_q {
 	Q_CUT_ANY, Q_CUT_GET, Q_CUT_PUT, Q_CUT_DEL, Q_CUT_LIST, Q_CUT_STALE,
 	Q_CUT_MARK, Q_CUT_UNMARK, Q_QUAR_LIST, Q_QUAR_COUNT, Q_N_QUAR,
 	Q_CHAIN_ALL, Q_CIRCLE_EPOCHS,
+	Q_PURGED_LIST, Q_PURGED_ADD, Q_ER_EPOCHS, Q_ER_RECS, Q_ER_HAS_RECS,
+	Q_ER_CS_SCAN, Q_ER_CS_PUT, Q_ER_FORK_SCAN, Q_ER_FORK_PUT,
+	Q_ER_LIVE_VALS, Q_ER_PACK, Q_ER_DEL_VALS, Q_ER_DEL_KILLS, Q_ER_DEL_REC,
+	Q_ER_DEL_CS, Q_ER_DEL_FORKS, Q_ER_DEL_CUTS, Q_ER_DEL_PURGED,
+	Q_ER_DEL_CIRCLE, Q_ER_DEPARTED, Q_ER_COLLS_GC, Q_ER_DEPART_ALL,
 	Q_COUNT
 };
 
@@ -390,6 +396,26 @@ struct store {
 	size_t ntouched, captouched;
 	int want_touched;
 
+	/*
+	 * store_erase.c: the purged record tags, (circle, rtag) in order,
+	 * read when first needed and again after any rollback (valid 0):
+	 * what arrives for a circle is checked against them.  dropped
+	 * counts the chunks that arrived with one and were stored purged,
+	 * since open (dropped_txn: in the open transaction, counted at its
+	 * commit).  erased: an erase is in the open transaction; owed: one
+	 * was committed and the WAL not truncated since (store_wal_truncate).
+	 */
+	struct {
+		int valid;
+		uint8_t (*keys)[CS_CIRCLELEN + CS_RTAGLEN];
+		size_t n, cap;
+		uint64_t dropped, dropped_txn;
+		int erased, owed;
+		/* Tests only: called at each named step of an erase. */
+		void (*hook)(void *arg, const char *where);
+		void *hook_arg;
+	} purged;
+
 	/* store_record.c: the pack store_record_load reads, emptied after. */
 	struct valpack rdvp;
 	/*
@@ -644,6 +670,12 @@ struct store_cs_in {
 	const struct cs_plain *own;
 	size_t nown;
 	const struct cs_opened *opened;
+	/*
+	 * Chunk i arrived with a purged tag (store_erase_arrival): the
+	 * payload above has it purged, and the merge skips it in own and
+	 * opened too.  NULL: none.
+	 */
+	const uint8_t *dropped;
 };
 
 /* store_merge.c: merging change sets into the replica. */
@@ -656,6 +688,21 @@ struct store_cs_in {
  */
 int store_merge_bytes(struct store *st, const struct store_cs_in *in,
     const struct digests *saved, size_t ntouched, int *bad);
+
+/* store_erase.c: erasure. */
+/*
+ * A change set arriving (in): if a chunk of its payload carries a tag
+ * purged in its circle, *x is in with the payload rewritten into w (the
+ * caller's, initialised) with those chunks purged and x->dropped marking
+ * them (*mask: free() it), and it returns how many; 0: none (x, w and
+ * *mask untouched), or a negative code.
+ */
+int store_erase_arrival(struct store *st, const struct store_cs_in *in,
+    struct store_cs_in *x, struct wbuf *w, uint8_t **mask);
+/* n chunks of a change set that was kept were stored purged. */
+void store_erase_count(struct store *st, uint64_t n);
+/* Frees the purged tags read (at close). */
+void store_erase_free(struct store *st);
 
 /* store_replica.c: the replica's tables, as merge.h's replica_ops. */
 extern const struct replica_ops store_replica_ops;
@@ -750,6 +797,8 @@ struct item {
  */
 struct store_record *store_record_build(struct store_record *r,
     struct item *it, size_t n, int borrowed);
+/* The name of rkey's collection, from its row (a new string: free()). */
+int store_record_collection(struct store *st, int64_t rkey, char **out);
 
 /* store_fresh.c: the records this transaction created. */
 /* Empties the cache; off: and keeps it off until the next store_begin. */

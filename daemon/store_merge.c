@@ -19,6 +19,9 @@ merge_own(struct store *st, const struct store_cs_in *in,
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < in->nown; i++) {
+		/* Purged as it was stored: its record is gone. */
+		if (in->dropped != NULL && in->dropped[i])
+			continue;
 		if (ops_decode(&oc, in->own[i].data, in->own[i].len) != 0) {
 			*bad = 1;
 			return 0;
@@ -43,8 +46,12 @@ merge_opened(struct store *st, const struct store_cs_in *in,
 	int rc = 0;
 
 	for (uint32_t i = 0; rc == 0 && i < op->n; i++) {
-		/* A purged chunk's record is gone: nothing to apply. */
-		if (op->chunks[i].plain == NULL)
+		/*
+		 * A purged chunk's record is gone: nothing to apply.  So for
+		 * one purged as it was stored, which the pool read ahead.
+		 */
+		if (op->chunks[i].plain == NULL ||
+		    (in->dropped != NULL && in->dropped[i]))
 			continue;
 		if ((rc = merge_chunk_vids(&store_replica_ops, st, h, in->id,
 		    i, &op->chunks[i].oc,

@@ -329,6 +329,24 @@ out:
 	return rc;
 }
 
+int
+store_record_collection(struct store *st, int64_t rkey, char **out)
+{
+	struct store_record r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	*out = NULL;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if ((rc = record_row(st, rkey, &r)) != 0) {
+		free(r.collection);
+		return rc;
+	}
+	*out = r.collection;
+	return 0;
+}
+
 /* The distinct authors of a record being packed, and where they go. */
 struct pack {
 	const uint8_t **authors;
@@ -804,6 +822,7 @@ store_stats_but_records(struct store *st, struct store_stats *s)
 		return SAMEN_ESTORE;
 	/* What cannot be read yet (no circle key) waits too. */
 	s->pending = todo + nokey;
+	s->purged_dropped = st->purged.dropped;
 	return 0;
 }
 

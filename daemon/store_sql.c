@@ -189,6 +189,42 @@ static const char *const sql[Q_COUNT] = {
 	/* Every change set of a chain, whoever wrote it (a members chain). */
 	[Q_CHAIN_ALL] = "SELECT hdr, payload FROM cs WHERE circle = ?1"
 	    " ORDER BY aid, seq",
+	/* Erasure (store_erase.c). */
+	[Q_PURGED_LIST] = "SELECT circle, rtag FROM purged"
+	    " ORDER BY circle, rtag",
+	[Q_PURGED_ADD] = "INSERT OR IGNORE INTO purged (circle, rtag, op)"
+	    " VALUES (?1, ?2, ?3)",
+	[Q_ER_EPOCHS] = "SELECT epoch FROM circles WHERE circle = ?1"
+	    " ORDER BY epoch",
+	/* From the index alone: rkey is the rowid every entry carries. */
+	[Q_ER_RECS] = "SELECT rkey, rid, ctag FROM records"
+	    " INDEXED BY records_key WHERE circle = ?1",
+	[Q_ER_HAS_RECS] = "SELECT 1 FROM records INDEXED BY records_key"
+	    " WHERE circle = ?1 LIMIT 1",
+	[Q_ER_CS_SCAN] = "SELECT csn, payload FROM cs WHERE circle = ?1",
+	[Q_ER_CS_PUT] = "UPDATE cs SET payload = ?2 WHERE csn = ?1",
+	[Q_ER_FORK_SCAN] = "SELECT aid, seq, id, hdr, payload FROM forks"
+	    " WHERE circle = ?1",
+	[Q_ER_FORK_PUT] = "UPDATE forks SET payload = ?5 WHERE circle = ?1"
+	    " AND aid = ?2 AND seq = ?3 AND id = ?4",
+	[Q_ER_LIVE_VALS] = "SELECT vid FROM vals WHERE rkey = ?1 AND live = 1",
+	[Q_ER_PACK] = "SELECT pkeys, pdead FROM records WHERE rkey = ?1",
+	[Q_ER_DEL_VALS] = "DELETE FROM vals WHERE rkey = ?1",
+	[Q_ER_DEL_KILLS] = "DELETE FROM kills WHERE rkey = ?1",
+	[Q_ER_DEL_REC] = "DELETE FROM records WHERE rkey = ?1",
+	[Q_ER_DEL_CS] = "DELETE FROM cs WHERE circle = ?1",
+	[Q_ER_DEL_FORKS] = "DELETE FROM forks WHERE circle = ?1",
+	[Q_ER_DEL_CUTS] = "DELETE FROM cuts WHERE circle = ?1",
+	[Q_ER_DEL_PURGED] = "DELETE FROM purged WHERE circle = ?1",
+	[Q_ER_DEL_CIRCLE] = "DELETE FROM circles WHERE circle = ?1",
+	[Q_ER_DEPARTED] = "INSERT OR REPLACE INTO departed (circle, at_ms,"
+	    " revoked) VALUES (?1, ?2, ?3)",
+	/* The names no record is of any more (from records_key alone). */
+	[Q_ER_COLLS_GC] = "DELETE FROM colls WHERE ctag NOT IN"
+	    " (SELECT ctag FROM records INDEXED BY records_key)",
+	[Q_ER_DEPART_ALL] = "INSERT OR REPLACE INTO departed (circle, at_ms,"
+	    " revoked) SELECT DISTINCT circle, ?1, 1 FROM circles"
+	    " WHERE kind = 0",
 };
 
 /* sql_q's first call for a statement: it stays prepared until close. */

@@ -63,22 +63,6 @@ struct writer {
 #define GROUP_PAYLOAD_HEAD 5		/* the payload's array32 header */
 #define GROUP_KEEP (256u << 10)		/* plaintext buffer kept between batches */
 
-static int
-fail(char **cause, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char **cause, int code, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[512];
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	*cause = xstrdup(buf);
-	return code;
-}
 
 struct writer *
 writer_open(const struct writer_env *env)
@@ -375,7 +359,7 @@ fail:
 	log_warnx("a change set of %u writes could not be stored: %s; the "
 	    "batch's %zu requests are refused", n, samen_strerror(rc),
 	    refused);
-	return fail(cause, rc, "could not store the change: %s",
+	return samen_fail(cause, rc, "could not store the change: %s",
 	    samen_strerror(rc));
 }
 
@@ -438,7 +422,7 @@ group_add(struct writer *w, const struct store_circle *circ,
 	if (len + GROUP_CHUNK_OVERHEAD + GROUP_PAYLOAD_HEAD > CS_MAX_PAYLOAD ||
 	    len + CS_ABYTES > CS_MAX_CHUNK) {
 		wire_wipe(&w->scratch);
-		return fail(cause, SAMEN_ETOOBIG, "the change is too big for "
+		return samen_fail(cause, SAMEN_ETOOBIG, "the change is too big for "
 		    "one change set");
 	}
 	if (g->nchunks > 0 && (g->nchunks == CS_MAX_CHUNKS ||
@@ -481,7 +465,7 @@ writer_begin(struct writer *w, char **cause)
 	rc = w->lazy ? store_begin_lazy(w->env.store) :
 	    store_begin(w->env.store);
 	if (rc != 0)
-		return fail(cause, rc, "storage error: %s",
+		return samen_fail(cause, rc, "storage error: %s",
 		    samen_strerror(rc));
 	w->in_txn = 1;
 	return 0;

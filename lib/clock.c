@@ -23,3 +23,12 @@ clock_mono_ms(void)
 {
 	return read_ms(CLOCK_MONOTONIC);
 }
+
+uint64_t
+clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}

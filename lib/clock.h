@@ -13,5 +13,11 @@
 uint64_t clock_wall_ms(void);
 /* Milliseconds from an arbitrary start (CLOCK_MONOTONIC): for deadlines. */
 uint64_t clock_mono_ms(void);
+/*
+ * The same clock in microseconds: for systemd, which compares a reload's
+ * MONOTONIC_USEC with the time it asked for it (a value rounded down to
+ * the millisecond could fall before that).
+ */
+uint64_t clock_mono_us(void);
 
 #endif

@@ -203,6 +203,30 @@ changeset_payload_check(const struct cs_header *h,
 	return 0;
 }
 
+uint32_t
+changeset_payload_purge(struct wbuf *w, const struct cs_payload *pl,
+    const uint8_t *purge)
+{
+	uint32_t i, n = 0;
+
+	wire_put_array(w, pl->nchunks);
+	for (i = 0; i < pl->nchunks; i++) {
+		const struct cs_chunk *c = &pl->chunks[i];
+
+		if (c->purged || purge[i]) {
+			n += !c->purged;
+			wire_put_array(w, 1);
+			wire_put_bin(w, c->hash, CS_HASHLEN);
+			continue;
+		}
+		wire_put_array(w, 3);
+		wire_put_bin(w, c->rtag, CS_RTAGLEN);
+		wire_put_bin(w, c->nonce, CS_NONCELEN);
+		wire_put_bin(w, c->ct, c->ct_len);
+	}
+	return n;
+}
+
 void
 changeset_rtag(uint8_t out[CS_RTAGLEN], const uint8_t key[CS_KEYLEN],
     const char *collection, size_t collection_len, const uint8_t rid[16])

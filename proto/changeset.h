@@ -103,6 +103,17 @@ int changeset_payload_check(const struct cs_header *h,
     const struct cs_payload *pl, size_t n)
     __attribute__((warn_unused_result));
 
+/*
+ * Writes pl (decoded from a payload) again into w, with every chunk i for
+ * which purge[i] is set in its purged form ([hash]): an erasure.  The
+ * other chunks come out as the same bytes (the decoder admits only the
+ * canonical encoding), so the result checks against the same header
+ * (changeset_payload_check).  Returns how many chunks it purged (chunks
+ * purged already do not count).  Borrows pl and purge; appends to w.
+ */
+uint32_t changeset_payload_purge(struct wbuf *w, const struct cs_payload *pl,
+    const uint8_t *purge);
+
 void changeset_rtag(uint8_t out[CS_RTAGLEN], const uint8_t key[CS_KEYLEN],
     const char *collection, size_t collection_len, const uint8_t rid[16]);
 

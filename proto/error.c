@@ -1,7 +1,11 @@
 /* error: samen's own error codes, next to -errno, and their messages. */
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 static const struct {
 	const char *name;
@@ -54,4 +58,17 @@ samen_errname(int code)
 	if (code >= SAMEN_EBASE && code < SAMEN_ELAST)
 		return errors[code - SAMEN_EBASE].name;
 	return code == 0 ? "OK" : "ESYSTEM";
+}
+
+int
+samen_fail(char **cause, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	*cause = xstrdup(buf);
+	return code;
 }

@@ -42,5 +42,11 @@ enum samen_error {
 const char *samen_strerror(int code);
 /* Returns a short stable name ("ENOTFOUND"), for JSON and counters. */
 const char *samen_errname(int code);
+/*
+ * Sets *cause to the reason a person will read (printf; free with free())
+ * and returns code: `return samen_fail(cause, SAMEN_EINVAL, "...")`.
+ */
+int samen_fail(char **cause, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

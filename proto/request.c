@@ -9,22 +9,6 @@
 #include "error.h"
 #include "util.h"
 
-static int
-fail(char **cause, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char **cause, int code, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[512];
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	*cause = xstrdup(buf);
-	return code;
-}
 
 int
 request_frame(struct wire_reader *r, uint32_t *type, char **cause)
@@ -33,9 +17,9 @@ request_frame(struct wire_reader *r, uint32_t *type, char **cause)
 
 	if (wire_get_array_n(r, 3) || wire_get_u32(r, &version) ||
 	    wire_get_u32(r, type))
-		return fail(cause, SAMEN_EPROTO, "malformed request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed request");
 	if (version != SAMEN_PROTOCOL_VERSION)
-		return fail(cause, SAMEN_EVERSION, "protocol version %u is not "
+		return samen_fail(cause, SAMEN_EVERSION, "protocol version %u is not "
 		    "supported: this samend speaks %d", version,
 		    SAMEN_PROTOCOL_VERSION);
 	return 0;
@@ -61,9 +45,9 @@ get_collection(struct wire_reader *r, char out[OPS_MAX_COLLECTION + 1],
     char **cause)
 {
 	if (get_cstr(r, out, OPS_MAX_COLLECTION + 1))
-		return fail(cause, SAMEN_EPROTO, "malformed collection");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed collection");
 	if (!ops_collection_valid(out, strlen(out)))
-		return fail(cause, SAMEN_EINVAL, "invalid collection name '%s'",
+		return samen_fail(cause, SAMEN_EINVAL, "invalid collection name '%s'",
 		    out);
 	return 0;
 }
@@ -75,7 +59,7 @@ get_rid(struct wire_reader *r, uint8_t rid[RID_LEN], char **cause)
 
 	if (get_cstr(r, text, sizeof(text)) ||
 	    rid_decode(rid, text, strlen(text)) != 0)
-		return fail(cause, SAMEN_EINVAL, "invalid record id");
+		return samen_fail(cause, SAMEN_EINVAL, "invalid record id");
 	return 0;
 }
 
@@ -86,7 +70,7 @@ get_device(struct wire_reader *r, uint8_t dev[DEVID_KEYLEN], char **cause)
 
 	if (get_cstr(r, text, sizeof(text)) ||
 	    devid_decode(dev, text, strlen(text)) != 0)
-		return fail(cause, SAMEN_EINVAL, "invalid device id (a typo? "
+		return samen_fail(cause, SAMEN_EINVAL, "invalid device id (a typo? "
 		    "'samen id' on that device prints it)");
 	return 0;
 }
@@ -96,7 +80,7 @@ get_name(struct wire_reader *r, char out[OPS_MAX_FIELD + 1], char **cause)
 {
 	if (get_cstr(r, out, OPS_MAX_FIELD + 1) ||
 	    !ops_field_valid(out, strlen(out)))
-		return fail(cause, SAMEN_EINVAL, "invalid circle name: 1-64 of "
+		return samen_fail(cause, SAMEN_EINVAL, "invalid circle name: 1-64 of "
 		    "A-Z a-z 0-9 _ -");
 	return 0;
 }
@@ -106,7 +90,7 @@ static int
 decode_none(struct wire_reader *r, const char *what, char **cause)
 {
 	if (wire_get_array_n(r, 0) || wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+		return samen_fail(cause, SAMEN_EPROTO, "malformed %s request", what);
 	return 0;
 }
 
@@ -118,12 +102,12 @@ decode_record(struct wire_reader *r, struct request_record *q,
 	int rc;
 
 	if (wire_get_array_n(r, 2))
-		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+		return samen_fail(cause, SAMEN_EPROTO, "malformed %s request", what);
 	if ((rc = get_collection(r, q->collection, cause)) != 0 ||
 	    (rc = get_rid(r, q->rid, cause)) != 0)
 		return rc;
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed %s request", what);
+		return samen_fail(cause, SAMEN_EPROTO, "malformed %s request", what);
 	return 0;
 }
 
@@ -181,24 +165,24 @@ decode_assign(struct wire_reader *r, struct request_put *p, uint32_t i,
 	if (wire_get_array_n(r, 3) || wire_get_u8(r, &a->how) ||
 	    wire_get_str(r, &a->field, &a->field_len, OPS_MAX_FIELD + 1) ||
 	    wire_get_str(r, &a->value, &a->value_len, OPS_MAX_VALUE + 1))
-		return fail(cause, SAMEN_EPROTO, "malformed assignment");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed assignment");
 	if (!ops_field_valid(a->field, a->field_len))
-		return fail(cause, SAMEN_EINVAL, "invalid field name '%.*s'",
+		return samen_fail(cause, SAMEN_EINVAL, "invalid field name '%.*s'",
 		    (int)a->field_len, a->field);
 	max = a->how == CTL_ASSIGN_SET ? OPS_MAX_VALUE : OPS_MAX_ELEMENT;
 	if (a->value_len > max)
-		return fail(cause, SAMEN_EINVAL, "value of '%.*s' is over %zu "
+		return samen_fail(cause, SAMEN_EINVAL, "value of '%.*s' is over %zu "
 		    "bytes", (int)a->field_len, a->field, max);
 	/* A register takes one value per write; a set takes many. */
 	for (uint32_t j = 0; j < i && a->how == CTL_ASSIGN_SET; j++)
 		if (p->assigns[j].how == CTL_ASSIGN_SET &&
 		    p->assigns[j].field_len == a->field_len &&
 		    memcmp(p->assigns[j].field, a->field, a->field_len) == 0)
-			return fail(cause, SAMEN_EINVAL, "field '%.*s' is "
+			return samen_fail(cause, SAMEN_EINVAL, "field '%.*s' is "
 			    "assigned twice", (int)a->field_len, a->field);
 	if (a->how != CTL_ASSIGN_SET && a->how != CTL_ASSIGN_ADD &&
 	    a->how != CTL_ASSIGN_REM)
-		return fail(cause, SAMEN_EPROTO, "unknown assignment kind %u",
+		return samen_fail(cause, SAMEN_EPROTO, "unknown assignment kind %u",
 		    a->how);
 	return 0;
 }
@@ -211,7 +195,7 @@ request_decode_put(struct wire_reader *r, union request *q, char **cause)
 	int rc;
 
 	if (wire_get_array(r, &nargs, 4) || (nargs != 3 && nargs != 4))
-		return fail(cause, SAMEN_EPROTO, "malformed put request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed put request");
 	if ((rc = get_collection(r, p->collection, cause)) != 0)
 		return rc;
 	p->creating = wire_peek(r) == WIRE_NIL;
@@ -220,10 +204,10 @@ request_decode_put(struct wire_reader *r, union request *q, char **cause)
 	else if ((rc = get_rid(r, p->rid, cause)) != 0)
 		return rc;
 	if (wire_get_array(r, &p->nassigns, CTL_MAX_ASSIGNS))
-		return fail(cause, SAMEN_EINVAL, "too many assignments "
+		return samen_fail(cause, SAMEN_EINVAL, "too many assignments "
 		    "(at most %d)", CTL_MAX_ASSIGNS);
 	if (p->nassigns == 0)
-		return fail(cause, SAMEN_EINVAL, "nothing to write: give at "
+		return samen_fail(cause, SAMEN_EINVAL, "nothing to write: give at "
 		    "least one field=value");
 	for (uint32_t i = 0; i < p->nassigns; i++)
 		if ((rc = decode_assign(r, p, i, cause)) != 0)
@@ -232,9 +216,9 @@ request_decode_put(struct wire_reader *r, union request *q, char **cause)
 	if (nargs == 4 && wire_peek(r) == WIRE_NIL)
 		wire_get_nil(r);
 	else if (nargs == 4 && get_cstr(r, p->circle, sizeof(p->circle)))
-		return fail(cause, SAMEN_EINVAL, "invalid circle name");
+		return samen_fail(cause, SAMEN_EINVAL, "invalid circle name");
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed put request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed put request");
 	return 0;
 }
 
@@ -245,11 +229,11 @@ request_decode_ls(struct wire_reader *r, union request *q, char **cause)
 	int rc;
 
 	if (wire_get_array_n(r, 2))
-		return fail(cause, SAMEN_EPROTO, "malformed ls request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed ls request");
 	if ((rc = get_collection(r, l->collection, cause)) != 0)
 		return rc;
 	if (wire_get_array(r, &l->nwhere, REQUEST_MAX_WHERE))
-		return fail(cause, SAMEN_EINVAL, "at most %d --where",
+		return samen_fail(cause, SAMEN_EINVAL, "at most %d --where",
 		    REQUEST_MAX_WHERE);
 	for (uint32_t i = 0; i < l->nwhere; i++) {
 		struct request_where *w = &l->where[i];
@@ -259,12 +243,12 @@ request_decode_ls(struct wire_reader *r, union request *q, char **cause)
 		if (wire_get_array_n(r, 2) ||
 		    wire_get_str(r, &s, &len, OPS_MAX_FIELD) ||
 		    wire_get_str(r, &w->value, &w->len, OPS_MAX_VALUE))
-			return fail(cause, SAMEN_EPROTO, "malformed --where");
+			return samen_fail(cause, SAMEN_EPROTO, "malformed --where");
 		memcpy(w->field, s, len);
 		w->field[len] = '\0';
 	}
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed ls request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed ls request");
 	return 0;
 }
 
@@ -275,9 +259,9 @@ request_decode_find(struct wire_reader *r, union request *q, char **cause)
 
 	if (wire_get_array_n(r, 1) ||
 	    wire_get_str(r, &f->text, &f->len, OPS_MAX_VALUE) || wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed find request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed find request");
 	if (f->len == 0)
-		return fail(cause, SAMEN_EINVAL, "nothing to find: give a text");
+		return samen_fail(cause, SAMEN_EINVAL, "nothing to find: give a text");
 	return 0;
 }
 
@@ -288,16 +272,16 @@ request_decode_note(struct wire_reader *r, union request *q, char **cause)
 	int rc;
 
 	if (wire_get_array_n(r, 2))
-		return fail(cause, SAMEN_EPROTO, "malformed note request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed note request");
 	if ((rc = get_rid(r, n->case_rid, cause)) != 0)
 		return rc;
 	if (wire_get_str(r, &n->text, &n->len, OPS_MAX_VALUE + 1) ||
 	    wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed note request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed note request");
 	if (n->len == 0)
-		return fail(cause, SAMEN_EINVAL, "the note is empty");
+		return samen_fail(cause, SAMEN_EINVAL, "the note is empty");
 	if (n->len > OPS_MAX_VALUE)
-		return fail(cause, SAMEN_EINVAL, "the note is over %d bytes",
+		return samen_fail(cause, SAMEN_EINVAL, "the note is over %d bytes",
 		    OPS_MAX_VALUE);
 	return 0;
 }
@@ -311,7 +295,7 @@ request_decode_unlock(struct wire_reader *r, union request *q, char **cause)
 
 	if (wire_get_array_n(r, 1) ||
 	    wire_get_str(r, &u->pass, &u->len, 4096) || wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed unlock request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed unlock request");
 	return 0;
 }
 
@@ -325,7 +309,7 @@ request_decode_peer_add(struct wire_reader *r, union request *q,
 	int rc;
 
 	if (wire_get_array_n(r, 2))
-		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed peer request");
 	if ((rc = get_device(r, p->device, cause)) != 0)
 		return rc;
 	p->addr[0] = '\0';
@@ -335,10 +319,10 @@ request_decode_peer_add(struct wire_reader *r, union request *q,
 	else if (get_cstr(r, p->addr, sizeof(p->addr)) ||
 	    strncmp(p->addr, "tcp://", 6) != 0 ||
 	    strrchr(p->addr, ':') == p->addr + 3)
-		return fail(cause, SAMEN_EINVAL, "address must be "
+		return samen_fail(cause, SAMEN_EINVAL, "address must be "
 		    "tcp://HOST:PORT");
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed peer request");
 	return 0;
 }
 
@@ -358,12 +342,12 @@ request_decode_peer_rm(struct wire_reader *r, union request *q,
 	int rc;
 
 	if (wire_get_array_n(r, 1))
-		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed peer request");
 	d->has_device = 1;
 	if ((rc = get_device(r, d->device, cause)) != 0)
 		return rc;
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed peer request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed peer request");
 	return 0;
 }
 
@@ -374,14 +358,14 @@ request_decode_sync(struct wire_reader *r, union request *q, char **cause)
 	int rc;
 
 	if (wire_get_array_n(r, 1))
-		return fail(cause, SAMEN_EPROTO, "malformed sync request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed sync request");
 	d->has_device = wire_peek(r) != WIRE_NIL;
 	if (!d->has_device)
 		wire_get_nil(r);
 	else if ((rc = get_device(r, d->device, cause)) != 0)
 		return rc;
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed sync request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed sync request");
 	return 0;
 }
 
@@ -403,7 +387,7 @@ get_role(struct wire_reader *r, enum roster_role *role, char **cause)
 				*role = (enum roster_role)i;
 				return 0;
 			}
-	return fail(cause, SAMEN_EINVAL, "invalid role: admin, member or "
+	return samen_fail(cause, SAMEN_EINVAL, "invalid role: admin, member or "
 	    "relay");
 }
 
@@ -422,7 +406,7 @@ decode_circle_n(struct wire_reader *r, struct request_circle *c,
 	c->role = ROSTER_MEMBER;
 	if (*nargs == 0 ? wire_get_array(r, &n, 4) || (n != 2 && n != 4) :
 	    wire_get_array_n(r, (n = *nargs)))
-		return fail(cause, SAMEN_EPROTO, "malformed circle request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
 	*nargs = n;
 	if ((rc = get_name(r, c->name, cause)) != 0 ||
 	    (n > 1 && (rc = get_device(r, c->device, cause)) != 0))
@@ -434,7 +418,7 @@ static int
 circle_end(struct wire_reader *r, char **cause)
 {
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed circle request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
 	return 0;
 }
 
@@ -473,7 +457,7 @@ request_decode_circle_add(struct wire_reader *r, union request *q,
 		else if ((rc = get_role(r, &c->role, cause)) != 0)
 			return rc;
 		if (wire_get_bool(r, &c->no_history))
-			return fail(cause, SAMEN_EPROTO, "malformed circle "
+			return samen_fail(cause, SAMEN_EPROTO, "malformed circle "
 			    "request");
 	}
 	return circle_end(r, cause);
@@ -520,7 +504,7 @@ request_decode_circle_accept(struct wire_reader *r, union request *q,
 		wire_get_nil(r);
 	else if (wire_get_u64(r, &c->seq) || c->seq == 0 ||
 	    c->seq > INT64_MAX)
-		return fail(cause, SAMEN_EINVAL, "invalid seq: a number from 1 "
+		return samen_fail(cause, SAMEN_EINVAL, "invalid seq: a number from 1 "
 		    "up");
 	else
 		c->has_seq = 1;
@@ -538,17 +522,17 @@ request_decode_device_revoke(struct wire_reader *r, union request *q,
 
 	memset(v, 0, sizeof(*v));
 	if (wire_get_array_n(r, 2))
-		return fail(cause, SAMEN_EPROTO, "malformed revoke request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed revoke request");
 	if ((rc = get_device(r, v->device, cause)) != 0)
 		return rc;
 	if (wire_peek(r) == WIRE_NIL)
 		wire_get_nil(r);
 	else if (wire_get_str(r, &v->reason, &v->reason_len,
 	    REQUEST_MAX_REASON))
-		return fail(cause, SAMEN_EINVAL, "invalid reason: at most %d "
+		return samen_fail(cause, SAMEN_EINVAL, "invalid reason: at most %d "
 		    "bytes of UTF-8", REQUEST_MAX_REASON);
 	if (wire_end(r))
-		return fail(cause, SAMEN_EPROTO, "malformed revoke request");
+		return samen_fail(cause, SAMEN_EPROTO, "malformed revoke request");
 	return 0;
 }
 

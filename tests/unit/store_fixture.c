@@ -1,5 +1,7 @@
 /* store_fixture: what the store's unit tests share (store_fixture.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -503,7 +505,8 @@ dump(struct store *st, struct dump *d)
 	d->n = 0;
 	assert_int_equal(store_record_foreach(st, dump_cb, d), 0);
 	/* rkeys differ between replicas: compare by content. */
-	qsort(d->lines, d->n, sizeof(*d->lines), cmp_str);
+	if (d->n > 1)
+		qsort(d->lines, d->n, sizeof(*d->lines), cmp_str);
 }
 
 void
@@ -729,4 +732,123 @@ plains(struct wbuf pw[MAXCHUNKS], struct cs_plain pl[MAXCHUNKS],
 		pl[i].data = wire_data(&pw[i]);
 		pl[i].len = wire_len(&pw[i]);
 	}
+}
+
+void
+needle_add(struct needles *nd, const void *p, size_t n)
+{
+	nd->p = xreallocarray(nd->p, nd->count + 1, sizeof(*nd->p));
+	nd->n = xreallocarray(nd->n, nd->count + 1, sizeof(*nd->n));
+	nd->p[nd->count] = xmalloc(n ? n : 1);
+	memcpy(nd->p[nd->count], p, n);
+	nd->n[nd->count++] = n;
+}
+
+void
+needles_free(struct needles *nd)
+{
+	for (size_t i = 0; i < nd->count; i++)
+		free(nd->p[i]);
+	free(nd->p);
+	free(nd->n);
+	memset(nd, 0, sizeof(*nd));
+}
+
+uint8_t *
+file_read(const char *path, size_t *n)
+{
+	struct stat sb;
+	uint8_t *p;
+	ssize_t got;
+	size_t at = 0;
+	int fd;
+
+	*n = 0;
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return NULL;
+	if (fstat(fd, &sb) != 0) {
+		close(fd);
+		return NULL;
+	}
+	p = xmalloc((size_t)sb.st_size + 1);
+	while (at < (size_t)sb.st_size &&
+	    (got = read(fd, p + at, (size_t)sb.st_size - at)) > 0)
+		at += (size_t)got;
+	close(fd);
+	*n = at;
+	return p;
+}
+
+void
+file_copy(const char *from, const char *to)
+{
+	uint8_t *p;
+	size_t n;
+	FILE *f;
+
+	assert_non_null(p = file_read(from, &n));
+	assert_non_null(f = fopen(to, "wb"));
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	free(p);
+}
+
+/* 1 if buf holds the n bytes at p (memmem is GNU's). */
+static int
+holds(const uint8_t *buf, size_t len, const uint8_t *p, size_t n)
+{
+	const uint8_t *at = buf, *end = buf + len;
+
+	while (n > 0 && (size_t)(end - at) >= n &&
+	    (at = memchr(at, p[0], (size_t)(end - at) - n + 1)) != NULL) {
+		if (memcmp(at, p, n) == 0)
+			return 1;
+		at++;
+	}
+	return 0;
+}
+
+/* 1 if a window of needle i is in buf. */
+static int
+finds_one(const uint8_t *buf, size_t len, const struct needles *nd,
+    size_t i, const char *name)
+{
+	size_t step = nd->n[i] < NEEDLE_WINDOW ? nd->n[i] : NEEDLE_WINDOW;
+
+	for (size_t off = 0; off + step <= nd->n[i] && step > 0;
+	    off += step) {
+		if (!holds(buf, len, nd->p[i] + off, step))
+			continue;
+		if (getenv("NEEDLES_VERBOSE") != NULL)
+			fprintf(stderr, "needle %zu (%zu bytes): its bytes "
+			    "from %zu are in %s\n", i, nd->n[i], off, name);
+		return 1;
+	}
+	return 0;
+}
+
+size_t
+dir_finds(const char *dir, const struct needles *nd)
+{
+	struct dirent *de;
+	size_t found = 0;
+	DIR *d;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL) {
+		char path[300];
+		uint8_t *buf;
+		size_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((buf = file_read(path, &len)) == NULL)
+			continue;
+		for (size_t i = 0; i < nd->count; i++)
+			found += finds_one(buf, len, nd, i, de->d_name);
+		free(buf);
+	}
+	closedir(d);
+	return found;
 }

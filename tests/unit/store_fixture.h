@@ -224,6 +224,28 @@ void merge_commit(struct store *st, struct touched *t);
 int insert_merged(struct store *st, const struct built *b);
 
 /*
+ * Byte strings a test looks for in every file of a directory (db, wal,
+ * shm, anything else): each in windows of NEEDLE_WINDOW bytes, so that a
+ * part of one left behind is found too.  needle_add copies p.
+ */
+#define NEEDLE_WINDOW 16
+struct needles {
+	uint8_t **p;
+	size_t *n;
+	size_t count;
+};
+void needle_add(struct needles *nd, const void *p, size_t n);
+void needles_free(struct needles *nd);
+/*
+ * How many of the needles some file of dir holds a window of.  With
+ * $NEEDLES_VERBOSE set, each find is told on stderr.
+ */
+size_t dir_finds(const char *dir, const struct needles *nd);
+/* The file at path, whole (new: free()), or NULL if it cannot be read. */
+uint8_t *file_read(const char *path, size_t *n);
+void file_copy(const char *from, const char *to);
+
+/*
  * The plaintexts of chunks[0..n), as store_cs_insert_own takes them: pl[i]
  * points into pw[i], which the caller frees (wire_free).
  */

@@ -850,6 +850,70 @@ test_purged(void **state)
 }
 
 /*
+ * changeset_payload_purge writes what purge() writes by hand: the chunks
+ * it is told to in their purged form, the others byte for byte, so the
+ * header still checks; a chunk purged already stays so and is not counted.
+ */
+static void
+test_payload_purge(void **state)
+{
+	static const int mid[NCHUNKS] = { 0, 1, 0 };
+	static const int all[NCHUNKS] = { 1, 1, 1 };
+	static const uint8_t none[NCHUNKS] = { 0, 0, 0 };
+	uint8_t mask[NCHUNKS], *p, *q;
+	struct cs_payload pl, pl2;
+	struct wbuf w;
+	struct fix *f;
+	size_t n, m;
+	uint32_t i;
+
+	(void)state;
+	f = make(12);
+	assert_int_equal(changeset_payload_decode(&pl, f->pl, f->pl_len), 0);
+	for (i = 0; i < NCHUNKS; i++)
+		mask[i] = (uint8_t)mid[i];
+	wire_init(&w);
+	assert_int_equal(changeset_payload_purge(&w, &pl, mask), 1);
+	q = purge(f, mid, NULL, &n);
+	assert_int_equal(wire_len(&w), n);
+	assert_memory_equal(wire_data(&w), q, n);
+	free(q);
+	assert_int_equal(changeset_payload_decode(&pl2, wire_data(&w),
+	    wire_len(&w)), 0);
+	assert_int_equal(changeset_payload_check(&f->h, &pl2, wire_len(&w)),
+	    0);
+	assert_true(pl2.chunks[1].purged);
+
+	/* Nothing more to purge: the same bytes again. */
+	p = wire_take(&w, &m);
+	wire_init(&w);
+	assert_int_equal(changeset_payload_purge(&w, &pl2, none), 0);
+	assert_int_equal(wire_len(&w), m);
+	assert_memory_equal(wire_data(&w), p, m);
+	wire_free(&w);
+	/* The rest too: two more, and the hand-made bytes of all three. */
+	memset(mask, 1, sizeof(mask));
+	wire_init(&w);
+	assert_int_equal(changeset_payload_purge(&w, &pl2, mask), 2);
+	q = purge(f, all, NULL, &n);
+	assert_int_equal(wire_len(&w), n);
+	assert_memory_equal(wire_data(&w), q, n);
+	free(q);
+	wire_free(&w);
+	changeset_payload_free(&pl2);
+	free(p);
+
+	/* Nothing purged: the payload as built. */
+	wire_init(&w);
+	assert_int_equal(changeset_payload_purge(&w, &pl, none), 0);
+	assert_int_equal(wire_len(&w), f->pl_len);
+	assert_memory_equal(wire_data(&w), f->pl, f->pl_len);
+	wire_free(&w);
+	changeset_payload_free(&pl);
+	unmake(f);
+}
+
+/*
  * The fixture with chunks that are records' ops (ops_encode): chunk i sets
  * "name" to "v<i>" on rids[i]; chunk bad_rtag (none if >= NCHUNKS)
  * carries the rtag of the next chunk's record.
@@ -1223,6 +1287,7 @@ main(void)
 		cmocka_unit_test(test_payload_flip),
 		cmocka_unit_test(test_payload_trailing_truncated),
 		cmocka_unit_test(test_purged),
+		cmocka_unit_test(test_payload_purge),
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_payload_shapes),
 		cmocka_unit_test(test_payload_limits),

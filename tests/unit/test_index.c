@@ -58,6 +58,40 @@ test_order_and_replace(void **state)
 	index_close(ix);
 }
 
+/*
+ * index_remove drops the records of the rkeys an erase took, wherever
+ * they sit in (rid, rkey) order, keeps the rest in order, and passes over
+ * rkeys it does not hold.
+ */
+static void
+test_remove(void **state)
+{
+	static const int64_t gone[] = { 2, 5, 6, 40 };
+	struct index *ix = index_open();
+
+	(void)state;
+	index_remove(ix, gone, 4);	/* empty: nothing to do */
+	for (int64_t k = 1; k <= 7; k++)
+		index_put(ix, mkrec(k, (uint8_t)(0x70 - 0x10 * (k % 3)),
+		    "case", "v", "x"));
+	index_remove(ix, gone, 0);
+	assert_int_equal(index_count(ix), 7);
+	index_remove(ix, gone, 4);
+	assert_int_equal(index_count(ix), 4);
+	for (size_t i = 0; i < index_count(ix); i++) {
+		int64_t k = index_at(ix, i)->rkey;
+
+		assert_true(k == 1 || k == 3 || k == 4 || k == 7);
+		if (i > 0)
+			assert_true(memcmp(index_at(ix, i - 1)->rid,
+			    index_at(ix, i)->rid, RID_LEN) < 0 ||
+			    (memcmp(index_at(ix, i - 1)->rid,
+			    index_at(ix, i)->rid, RID_LEN) == 0 &&
+			    index_at(ix, i - 1)->rkey < k));
+	}
+	index_close(ix);
+}
+
 static void
 test_lookup(void **state)
 {
@@ -267,6 +301,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_replace),
+		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_many_inserts_stay_sorted),

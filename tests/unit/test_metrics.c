@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "protocol.h"
+#include "version.h"
 
 static char *
 render(const struct metrics *m)
@@ -213,15 +215,17 @@ test_samen(void **state)
 	struct metrics *m = metrics_open();
 	struct metrics_samen s;
 	const char *reason = "ESIG";
-	char *text;
+	char *text, info[128];
 
 	(void)state;
 	metrics_samen(m, &s);
 	metrics_add(s.rejected, &reason, 2);
 	metrics_observe(s.commit_seconds, NULL, 0.003);
 	text = render(m);
-	assert_non_null(strstr(text, "\nsamen_info{version=\"0.1.0\","
-	    "protocol=\"1\",schema=\"5\"} 1\n"));
+	snprintf(info, sizeof(info), "\nsamen_info{version=\"%s\","
+	    "protocol=\"%d\",schema=\"%d\"} 1\n", SAMEN_VERSION,
+	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
+	assert_non_null(strstr(text, info));
 	assert_non_null(strstr(text,
 	    "\nsamen_changesets_rejected_total{reason=\"ESIG\"} 2\n"));
 	assert_non_null(strstr(text,
