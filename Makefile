@@ -56,7 +56,7 @@ endif
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c proto/request.c \
-              proto/members.c proto/roster.c proto/roster_parse.c \
+              proto/roster.c proto/roster_parse.c \
               proto/roster_state.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
@@ -66,7 +66,7 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
               daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
               daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
-              daemon/store_peer.c daemon/store_erase.c
+              daemon/store_peer.c daemon/store_cut.c daemon/store_erase.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
               daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \
@@ -78,6 +78,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/testhook.c daemon/ckpt.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
+# The trust lifecycle (issue 24): the key code, and writing roster ops.
+DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
@@ -89,15 +91,15 @@ CLI_SRC    := cli/main.c $(CLI_LIB)
 STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
-               test_store_peer test_store_erase
+               test_store_peer test_store_cut test_store_erase
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
-              test_notify test_metrics test_metricsfile test_members \
-              test_request test_circle test_roster
+              test_notify test_metrics test_metricsfile \
+              test_request test_circle test_roster test_keyring
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -330,10 +332,10 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
-FUZZ_TARGETS := header payload ops wire changeset sync zmtp request members \
+FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync request members roster roster_parse roster_state
+                sync request roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
@@ -350,9 +352,11 @@ FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 # The config parser is the daemon's: fuzz_conf links it (and its logging).
 FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o \
                  $(FUZZ_BUILD)/obj/lib/clock.o
+# So is the key code: fuzz_keyring and mkseeds link it.
+FUZZ_KEYRING_OBJ := $(FUZZ_BUILD)/obj/daemon/keyring.o
 # Keep the targets' objects: make would delete them as intermediate files.
 .SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
-    $(FUZZ_CONF_OBJ)
+    $(FUZZ_CONF_OBJ) $(FUZZ_KEYRING_OBJ)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -363,8 +367,10 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
 
 $(FUZZ_BUILD)/fuzz_conf: $(FUZZ_CONF_OBJ)
+$(FUZZ_BUILD)/fuzz_keyring: $(FUZZ_KEYRING_OBJ)
 
-$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/obj/tests/fuzz/mkseeds.o $(FUZZ_OBJ)
+$(FUZZ_BUILD)/mkseeds: $(FUZZ_BUILD)/obj/tests/fuzz/mkseeds.o $(FUZZ_OBJ) \
+    $(FUZZ_KEYRING_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
 
 fuzz-build: $(FUZZ_BIN) $(FUZZ_BUILD)/mkseeds

@@ -37,6 +37,7 @@ from ports import free_port  # noqa: E402 (shared with the system tests)
 # Control requests (proto/protocol.h).
 CTL_STATUS, CTL_PUT, CTL_GET = 1, 3, 4
 CTL_PEER_ADD, CTL_PEER_LS, CTL_PEER_RM, CTL_SYNC = 12, 13, 14, 15
+CTL_CIRCLE_LS, CTL_CIRCLE_RM = 18, 24
 SAMEN_ENOTFOUND = -10000 + 14
 
 # Sync protocol constants (daemon/peer.c, proto/sync.h): for the round-trip
@@ -48,12 +49,14 @@ SIZES = {
     "quick": dict(initial=100_000, replay=20_000, bulk=100_000,
                   diff=100_000, insync_reps=20, entry_seq=1000,
                   entry_pipe=10_000, storm=1500, gossip=30, gossip_writes=3,
-                  chain=8, chain_writes=5, erase=100_000, erase_reps=3),
+                  chain=8, chain_writes=5, removal=50, removals=10,
+                  erase=100_000, erase_reps=3),
     # The sizes of the issue.
     "full": dict(initial=100_000, replay=100_000, bulk=1_000_000,
                  diff=1_000_000, insync_reps=50, entry_seq=1000,
                  entry_pipe=50_000, storm=1500, gossip=30, gossip_writes=10,
-                 chain=8, chain_writes=30, erase=100_000, erase_reps=5),
+                 chain=8, chain_writes=30, removal=50, removals=10,
+                 erase=100_000, erase_reps=5),
 }
 
 # Writes in flight from the one client of "entry": the rate and p99 of
@@ -62,7 +65,7 @@ ENTRY_WINDOWS = (16, 32, 48, 64, 128, 256)
 ENTRY_P99_MS = 5.0
 
 SCENARIOS = ["limits", "initial", "insync", "diff", "bulk", "footprint",
-             "entry", "storm", "gossip", "erase"]
+             "entry", "storm", "gossip", "removal", "erase"]
 
 TARGETS = {
     "initial": "≥ 0.7 × single-core ed25519 verify/s (stretch 1.4×)",
@@ -77,6 +80,7 @@ TARGETS = {
     "gossip": "all hold a write in O(log N) rounds; chain: per-hop p50/p99",
     "footprint": "RSS ≤ 100 MB with 100k records; first sync request "
                  "served ≤ 200 ms after start with 1M records",
+    "removal": "none set: the cost of a re-key in a circle of 50",
     "erase": "a purge of one record with 100 notes on 100k records: "
              "measured (issue 25 sets no bound)",
 }
@@ -1136,6 +1140,56 @@ def sc_storm(run):
              f"{r['refreshes']} reloads, {r['refresh_ms']:.0f} ms")
 
 
+def sc_removal(run):
+    """A circle of n members (gen circle: a create and n - 1 adds); the
+    admin's daemon removes k of them one by one over the control socket:
+    each reply comes once the removal (its cut, a new epoch's key sealed
+    to every remaining reader) is written and on disk.  Then the roster of
+    the chain those ops left, read and resolved in-process as samend does
+    (gen roster)."""
+    n, k = run.size["removal"], run.size["removals"]
+    da = run.init_dir("rm", "sync_interval = 0\n")
+    g = run.gen("circle", "--name", "bench", "--into", da, "--random", n - 1)
+    before = run.gen("roster", "--from", da, "--reps", 200)
+    d = Daemon(run, da).start()
+    circles = d.ctl.ok(CTL_CIRCLE_LS, [])
+    team = [c for c in circles if c["name"] == "bench"][0]
+    gone = [m["device"] for m in team["members"]
+            if m["role"] == "member"][:k]
+    cpu0 = proc_cpu(d.pid)
+    times = []
+    for dev in gone:
+        t0 = time.monotonic()
+        d.ctl.ok(CTL_CIRCLE_RM, ["bench", dev])
+        times.append((time.monotonic() - t0) * 1e3)
+    cpu = proc_cpu(d.pid) - cpu0
+    after = [c for c in d.ctl.ok(CTL_CIRCLE_LS, [])
+             if c["name"] == "bench"][0]
+    d.stop()
+    resolved = run.gen("roster", "--from", da, "--reps", 200)
+    L = run.limits
+    data = dict(members=n, removals=k, generate=g,
+                rm_ms=[r3(t) for t in times], rm_first_ms=r3(times[0]),
+                rm_p50_ms=r3(pct(times, 0.5)), rm_max_ms=r3(max(times)),
+                daemon_cpu_ms_per_rm=r3(cpu / k * 1e3),
+                epochs_after=after["epochs"], roster_before=before,
+                roster_after=resolved,
+                fsync_txn_p50_ms=L["sqlite_fsync_txn_p50_ms"],
+                bound="one fsync'd commit (a removal is one durable write)",
+                ratio_p50_to_fsync=r3(pct(times, 0.5) /
+                                      L["sqlite_fsync_txn_p50_ms"]))
+    run.emit("removal", data,
+             f"circle of {n}: circle rm replied in {times[0]:.1f} ms "
+             f"(first), p50 {pct(times, 0.5):.1f} ms, max {max(times):.1f} "
+             f"ms over {k} removals ({pct(times, 0.5) / L['sqlite_fsync_txn_p50_ms']:.1f}"
+             f" × one fsync'd commit), daemon CPU {cpu / k * 1e3:.1f} ms "
+             f"each; the roster of {resolved['ops']} ops: read "
+             f"{resolved['read_ms']:.2f} ms (open {resolved['open_ms']:.2f},"
+             f" parse {resolved['parse_ms']:.2f}), resolve "
+             f"{resolved['resolve_ms']:.3f} ms ({before['ops']} ops: "
+             f"{before['resolve_ms']:.3f} ms)")
+
+
 def sc_erase(run):
     """A replica of N cases; one case and 100 notes that link to it are
     written, then erased as a purge with --cascade erases them (gen erase),
@@ -1345,7 +1399,7 @@ def sc_gossip(run):
 RUNNERS = dict(limits=sc_limits, initial=sc_initial, insync=sc_insync,
                diff=sc_diff, bulk=sc_bulk, footprint=sc_footprint,
                entry=sc_entry, storm=sc_storm, gossip=sc_gossip,
-               erase=sc_erase)
+               removal=sc_removal, erase=sc_erase)
 
 
 def machine():

@@ -2,15 +2,23 @@
  * gen: fills data directories' samen.db directly with signed change sets,
  * for the benchmarks (bench/README.md).  It links the proto objects and the
  * daemon's store, and writes exactly what samend would: the same change-set
- * bytes, the same circle and member records (daemon/ctl.c: circle new,
- * write_member), the same circle keys, merged into the replica with the
- * daemon's own store_merge_pending().  No daemon may run on a directory
- * while gen writes to it (gen takes the directory's lock, as samend does).
+ * bytes, the same membership ops (daemon/circle_ops.c: circle new and
+ * add), the same circle keys, merged into the replica with the daemon's
+ * own store_merge_pending().  No daemon may run on a directory while gen
+ * writes to it (gen takes the directory's lock, as samend does).
  *
- *   gen circle --name NAME --into DIR... [--member DIR...]
- *       A shared circle created by the first --into device: the circle key
- *       and the members chain go into every --into store; every --into and
- *       --member device is a member with the key sealed to it.
+ *   gen circle --name NAME --into DIR... [--member DIR...] [--random N]
+ *       A shared circle created by the first --into device (its create
+ *       op, with the first key sealed to it and the name sealed under
+ *       that key): the circle key and the members chain go into every
+ *       --into store; every other --into and --member device, and N more
+ *       of random keys, is added as a member with the key sealed to it
+ *       (an add op each).
+ *   gen roster --from DIR [--reps R]
+ *       Reads the members chain of DIR's shared circle as samend does
+ *       (daemon/circle.c: every change set, its op opened and parsed) and
+ *       resolves its roster (roster_resolve) R times (default 100): the
+ *       time of each part, per resolve.
  *   gen data --seed S --cs N [--recs K] [--authors A] [--bytes B]
  *            --into DIR...
  *       N change sets of the circle, each touching K new records (one chunk
@@ -66,8 +74,10 @@
 #include "error.h"
 #include "hlc.h"
 #include "index.h"
+#include "keyring.h"
 #include "ops.h"
 #include "rid.h"
+#include "roster.h"
 #include "store.h"
 #include "sync.h"
 #include "util.h"
@@ -413,55 +423,78 @@ record_chunk(struct chunkbuf *b, const uint8_t key[CS_KEYLEN],
 	chunkbuf_add(b, key, &c);
 }
 
-/* As daemon/ctl.c's member_rid(). */
+/* One op, one change set of the members chain: circle_ops.c's op_write. */
 static void
-member_rid(uint8_t rid[RID_LEN], const uint8_t device[32])
+put_op(struct writer *w, struct target *t0, const struct store_circle *mc,
+    struct roster_op *op, uint64_t *seq, uint8_t prev[CS_IDLEN],
+    struct hlc *clock)
 {
-	crypto_generichash(rid, RID_LEN, device, 32, NULL, 0);
+	struct chunkbuf b;
+	struct ops_chunk c;
+	struct built bl;
+	uint8_t rid[RID_LEN];
+
+	memset(&b, 0, sizeof(b));
+	randombytes_buf(rid, sizeof(rid));
 	rid[0] &= 0x7f;
+	check(roster_op_encode(&c, op, rid), "roster op");
+	chunkbuf_add(&b, mc->key, &c);
+	ops_chunk_free(&c);
+	build(&bl, t0->pk, t0->sec.sign_sk, mc->id, mc->key, ++*seq, prev,
+	    hlc_now(clock, wall_ms()), &b);
+	writer_put(w, &bl, 1 + c.nops);
+	memcpy(prev, bl.id, CS_IDLEN);
+	built_free(&bl);
+	chunkbuf_free(&b);
 }
 
 /* gen circle */
 static int
 cmd_circle(const char *name, const char **into, size_t ninto,
-    const char **members, size_t nmembers)
+    const char **members, size_t nmembers, uint64_t nrandom)
 {
 	struct target t[MAX_DIRS], m;
-	uint8_t extra[MAX_DIRS][32];
+	uint8_t (*extra)[32];
 	struct store_circle sc, mc;
-	struct chunkbuf b;
-	struct built bl;
+	struct roster_op op;
+	struct roster_seal seal;
 	struct writer w;
 	struct hlc clock;
-	uint8_t salt[16], rid[RID_LEN], prev[CS_IDLEN];
-	char creator[DEVID_TEXTLEN + 1], salthex[33];
+	uint8_t salt[16], prev[CS_IDLEN], sk[64];
 	uint64_t seq = 0;
+	size_t nextra = nmembers + (size_t)nrandom;
 	double t0 = now_s();
 
 	if (ninto == 0)
 		die("circle: at least one --into");
 	for (size_t i = 0; i < ninto; i++)
 		target_open(&t[i], into[i], 1);
+	extra = xcalloc(nextra + 1, sizeof(*extra));
 	for (size_t i = 0; i < nmembers; i++) {
 		target_open(&m, members[i], 0);
 		memcpy(extra[i], m.pk, 32);
 		target_close(&m);
 	}
-	/* As ctl.c's handle_circle_new(): id from creator and salt. */
+	/* Devices nobody runs: members of a big circle (removal bench). */
+	for (size_t i = nmembers; i < nextra; i++)
+		crypto_sign_keypair(extra[i], sk);
+	sodium_memzero(sk, sizeof(sk));
+	/* As circle_create(): id from creator and salt, a random key. */
 	memset(&sc, 0, sizeof(sc));
 	randombytes_buf(salt, sizeof(salt));
 	sync_circle_id(sc.id, t[0].pk, salt);
 	randombytes_buf(sc.key, sizeof(sc.key));
-	sc.epoch = 1;
+	sc.epoch = ROSTER_FIRST_EPOCH;
 	sc.kind = STORE_CIRCLE_SHARED;
-	sc.name = xstrdup(name);
+	sc.name = xmalloc(2 * CS_CIRCLELEN + 1);
+	hex_encode(sc.name, sc.id, CS_CIRCLELEN);
 	memset(&mc, 0, sizeof(mc));
 	sync_members_circle(mc.id, sc.id);
 	sync_members_key(mc.key, sc.id);
 	mc.epoch = 1;
 	mc.kind = STORE_CIRCLE_MEMBERS;
 	memcpy(mc.base, sc.id, CS_CIRCLELEN);
-	mc.name = xasprintf("members of %s", name);
+	mc.name = xstrdup(sc.name);
 	for (size_t i = 0; i < ninto; i++) {
 		check(store_begin(t[i].st), "begin");
 		check(store_circle_put(t[i].st, &sc), "circle put");
@@ -472,53 +505,37 @@ cmd_circle(const char *name, const char **into, size_t ninto,
 	memset(&w, 0, sizeof(w));
 	w.t = t;
 	w.nt = ninto;
-	memset(&b, 0, sizeof(b));
 	memset(prev, 0, sizeof(prev));
 	hlc_init(&clock, 0);
-	devid_encode(creator, t[0].pk);
-	hex_encode(salthex, salt, sizeof(salt));
-	{
-		struct setop s[3] = {
-			{ "name", name, NULL },
-			{ "creator", creator, NULL },
-			{ "salt", salthex, NULL },
-		};
-
-		memcpy(rid, sc.id, RID_LEN);
-		rid[0] &= 0x7f;
-		record_chunk(&b, mc.key, "circle", rid, NULL, s, 3);
-		build(&bl, t[0].pk, t[0].sec.sign_sk, mc.id, mc.key, ++seq,
-		    prev, hlc_now(&clock, wall_ms()), &b);
-		writer_put(&w, &bl, 4);
-		memcpy(prev, bl.id, CS_IDLEN);
-		built_free(&bl);
-		chunkbuf_reset(&b);
-	}
-	for (size_t i = 0; i < ninto + nmembers; i++) {
+	/* The create: the first key sealed to the creator, the name. */
+	memset(&op, 0, sizeof(op));
+	op.type = ROSTER_CREATE;
+	op.epoch = ROSTER_FIRST_EPOCH;
+	memcpy(op.salt, salt, sizeof(salt));
+	check(keyring_seal(&seal, ROSTER_FIRST_EPOCH, sc.key, t[0].pk,
+	    ROSTER_ADMIN), "seal");
+	op.seals = xcalloc(1, sizeof(*op.seals));
+	op.seals[0] = seal;
+	op.nseals = 1;
+	keyring_blob_seal(&op.name, &op.name_len, sc.key, sc.id, "name", name,
+	    strlen(name));
+	put_op(&w, &t[0], &mc, &op, &seq, prev, &clock);
+	roster_op_free(&op);
+	/* An add per device; only the creator writes: no deps. */
+	for (size_t i = 1; i < ninto + nextra; i++) {
 		const uint8_t *dev = i < ninto ? t[i].pk : extra[i - ninto];
-		uint8_t cpk[32], sealed[CS_KEYLEN + crypto_box_SEALBYTES];
-		char devtext[DEVID_TEXTLEN + 1];
-		char hex[2 * sizeof(sealed) + 1];
-		struct setop s[4];
 
-		if (crypto_sign_ed25519_pk_to_curve25519(cpk, dev) != 0)
-			die("a device key has no X25519 form");
-		crypto_box_seal(sealed, sc.key, CS_KEYLEN, cpk);
-		hex_encode(hex, sealed, sizeof(sealed));
-		devid_encode(devtext, dev);
-		s[0] = (struct setop){ "device", devtext, NULL };
-		s[1] = (struct setop){ "role", i == 0 ? "admin" : "member",
-		    NULL };
-		s[2] = (struct setop){ "added_by", creator, NULL };
-		s[3] = (struct setop){ "key1", hex, NULL };
-		member_rid(rid, dev);
-		record_chunk(&b, mc.key, "member", rid, NULL, s, 4);
-		build(&bl, t[0].pk, t[0].sec.sign_sk, mc.id, mc.key, ++seq,
-		    prev, hlc_now(&clock, wall_ms()), &b);
-		writer_put(&w, &bl, 5);
-		memcpy(prev, bl.id, CS_IDLEN);
-		built_free(&bl);
-		chunkbuf_reset(&b);
+		memset(&op, 0, sizeof(op));
+		op.type = ROSTER_ADD;
+		op.role = ROSTER_MEMBER;
+		memcpy(op.target, dev, 32);
+		check(keyring_seal(&seal, ROSTER_FIRST_EPOCH, sc.key, dev,
+		    ROSTER_MEMBER), "seal");
+		op.seals = xcalloc(1, sizeof(*op.seals));
+		op.seals[0] = seal;
+		op.nseals = 1;
+		put_op(&w, &t[0], &mc, &op, &seq, prev, &clock);
+		roster_op_free(&op);
 	}
 	writer_flush(&w);
 	{
@@ -527,13 +544,116 @@ cmd_circle(const char *name, const char **into, size_t ninto,
 		hex_encode(hex, sc.id, CS_CIRCLELEN);
 		printf("{\"cmd\": \"circle\", \"circle\": \"%s\", \"name\": "
 		    "\"%s\", \"members\": %zu, \"into\": %zu, \"s\": %.3f}\n",
-		    hex, name, ninto + nmembers, ninto, now_s() - t0);
+		    hex, name, ninto + nextra, ninto, now_s() - t0);
 	}
-	chunkbuf_free(&b);
+	free(extra);
 	store_circle_clear(&sc);
 	store_circle_clear(&mc);
 	for (size_t i = 0; i < ninto; i++)
 		target_close(&t[i]);
+	return 0;
+}
+
+/* gen roster: the members chain as daemon/circle.c reads it. */
+struct reading {
+	uint8_t base[CS_CIRCLELEN];
+	uint8_t key[CS_KEYLEN];
+	struct roster_op *ops;
+	size_t n, cap;
+	double t_open, t_parse;
+};
+
+static int
+read_op_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct reading *rd = arg;
+	struct cs_header h;
+	struct cs_payload pl;
+	struct ops_chunk oc;
+	uint8_t id[CS_IDLEN], *plain;
+	size_t plen;
+	double t0 = now_s();
+
+	if (changeset_header_decode(&h, hdr, hdr_len) != 0 ||
+	    changeset_payload_decode(&pl, payload, payload_len) != 0)
+		die("roster: a change set of the members chain does not decode");
+	changeset_id(id, hdr, hdr_len);
+	if (rd->n == rd->cap) {
+		rd->cap = rd->cap ? 2 * rd->cap : 64;
+		rd->ops = xreallocarray(rd->ops, rd->cap, sizeof(*rd->ops));
+	}
+	if (pl.nchunks != 1 || changeset_chunk_read(&plain, &plen, &oc, &h,
+	    &pl.chunks[0], rd->key) != 0)
+		die("roster: an op does not open");
+	rd->t_open += now_s() - t0;
+	t0 = now_s();
+	if (roster_op_parse(&rd->ops[rd->n++], &oc, rd->base, id, h.author,
+	    h.seq, h.hlc) != 0)
+		die("roster: an op does not parse");
+	rd->t_parse += now_s() - t0;
+	ops_chunk_free(&oc);
+	free(plain);
+	changeset_payload_free(&pl);
+	return 0;
+}
+
+static int
+cmd_roster(const char *from, uint64_t reps)
+{
+	struct target f;
+	struct store_circle *cl;
+	struct reading rd;
+	struct roster *r = NULL;
+	const struct roster_member *m;
+	uint8_t chain[CS_CIRCLELEN];
+	size_t ncl, nm, ncur = 0;
+	double t_read = 0, t_resolve = 0, t0;
+	int found = 0;
+
+	if (reps == 0)
+		reps = 1;
+	target_open_lock(&f, from, 1, 0);
+	check(store_circle_list(f.st, &cl, &ncl), "circle list");
+	memset(&rd, 0, sizeof(rd));
+	for (size_t i = 0; i < ncl && !found; i++)
+		if (cl[i].kind == STORE_CIRCLE_MEMBERS) {
+			memcpy(chain, cl[i].id, CS_CIRCLELEN);
+			memcpy(rd.base, cl[i].base, CS_CIRCLELEN);
+			memcpy(rd.key, cl[i].key, CS_KEYLEN);
+			found = 1;
+		}
+	store_circle_list_free(cl, ncl);
+	if (!found)
+		die("roster: %s holds no members chain", from);
+	for (uint64_t k = 0; k < reps; k++) {
+		for (size_t i = 0; i < rd.n; i++)
+			roster_op_free(&rd.ops[i]);
+		rd.n = 0;
+		t0 = now_s();
+		check(store_chain_each(f.st, chain, read_op_cb, &rd), "chain");
+		t_read += now_s() - t0;
+		roster_free(r);
+		t0 = now_s();
+		check(roster_resolve(rd.base, rd.ops, rd.n, &r), "resolve");
+		t_resolve += now_s() - t0;
+	}
+	m = roster_members(r, &nm);
+	for (size_t i = 0; i < nm; i++)
+		ncur += m[i].state == ROSTER_CURRENT;
+	printf("{\"cmd\": \"roster\", \"ops\": %zu, \"members\": %zu, "
+	    "\"current\": %zu, \"valid\": %zu, \"reps\": %llu, "
+	    "\"read_ms\": %.4f, \"open_ms\": %.4f, \"parse_ms\": %.4f, "
+	    "\"resolve_ms\": %.4f}\n", rd.n, nm, ncur,
+	    roster_count(r, ROSTER_VALID), (unsigned long long)reps,
+	    t_read / (double)reps * 1e3, rd.t_open / (double)reps * 1e3,
+	    rd.t_parse / (double)reps * 1e3, t_resolve / (double)reps * 1e3);
+	roster_free(r);
+	for (size_t i = 0; i < rd.n; i++)
+		roster_op_free(&rd.ops[i]);
+	free(rd.ops);
+	sodium_memzero(rd.key, sizeof(rd.key));
+	target_close(&f);
 	return 0;
 }
 
@@ -1220,7 +1340,9 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: gen circle --name NAME --into DIR... [--member DIR...]\n"
+	    "usage: gen circle --name NAME --into DIR... [--member DIR...] "
+	    "[--random N]\n"
+	    "       gen roster --from DIR [--reps R]\n"
 	    "       gen data --seed S --cs N [--recs K] [--authors A] "
 	    "[--bytes B] --into DIR...\n"
 	    "       gen update --seed S --cs N --offset O --stride D "
@@ -1261,6 +1383,8 @@ main(int argc, char **argv)
 		{ "peer", required_argument, NULL, 'p' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "random", required_argument, NULL, 'r' },
+		{ "reps", required_argument, NULL, 'R' },
 		{ "notes", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1268,6 +1392,7 @@ main(int argc, char **argv)
 	const char *name = "bench", *seed = "samen", *from = NULL, *cmd;
 	size_t ninto = 0, nmembers = 0, npeers = 0, bytes = 200;
 	uint64_t ncs = 0, offset = 0, stride = 100, limit = UINT64_MAX;
+	uint64_t nrandom = 0, reps = 100;
 	uint32_t recs = 1, nauthors = 20, notes = 100;
 	int ch;
 
@@ -1305,6 +1430,8 @@ main(int argc, char **argv)
 		case 'd': stride = num(optarg); break;
 		case 'f': from = optarg; break;
 		case 'l': limit = num(optarg); break;
+		case 'r': nrandom = num(optarg); break;
+		case 'R': reps = num(optarg); break;
 		case 'N': notes = (uint32_t)num(optarg); break;
 		default: usage();
 		}
@@ -1316,7 +1443,10 @@ main(int argc, char **argv)
 	if (ninto + nmembers > MAX_DIRS)
 		die("too many directories");
 	if (strcmp(cmd, "circle") == 0)
-		return cmd_circle(name, into, ninto, members, nmembers);
+		return cmd_circle(name, into, ninto, members, nmembers,
+		    nrandom);
+	if (strcmp(cmd, "roster") == 0 && from != NULL)
+		return cmd_roster(from, reps);
 	if (strcmp(cmd, "data") == 0)
 		return cmd_data(seed, ncs, recs, nauthors, bytes, into, ninto);
 	if (strcmp(cmd, "update") == 0 && ninto == 1)

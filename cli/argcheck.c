@@ -255,3 +255,31 @@ argcheck_timeout(const char *s, double *secs, char **cause)
 	*secs = d;
 	return 0;
 }
+
+int
+argcheck_role(const char *s, char **cause)
+{
+	if (strcmp(s, "admin") != 0 && strcmp(s, "member") != 0 &&
+	    strcmp(s, "relay") != 0)
+		return refuse(cause, "invalid role \"%s\": admin, member or "
+		    "relay", s);
+	return 0;
+}
+
+int
+argcheck_seq(const char *s, uint64_t *seq, char **cause)
+{
+	uint64_t v = 0;
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			break;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (n == 0 || i < n || v == 0)
+		return refuse(cause, "invalid seq \"%s\": a number from 1 up "
+		    "(samen circle quarantine lists them)", s);
+	*seq = v;
+	return 0;
+}

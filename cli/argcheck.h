@@ -3,6 +3,7 @@
 #define SAMEN_ARGCHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "devid.h"
 #include "rid.h"
@@ -65,5 +66,9 @@ struct argcheck_assign {
 int argcheck_assign(const char *arg, struct argcheck_assign *a, char **cause);
 /* --timeout SECONDS: more than 0, at most ARGCHECK_TIMEOUT_MAX. */
 int argcheck_timeout(const char *s, double *secs, char **cause);
+/* A role in a circle: admin, member or relay. */
+int argcheck_role(const char *s, char **cause);
+/* SEQ of a chain: a decimal number from 1 to 2^63 - 1. */
+int argcheck_seq(const char *s, uint64_t *seq, char **cause);
 
 #endif

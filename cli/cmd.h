@@ -25,6 +25,9 @@ enum cmd_exit {
 #define CMD_OPT_WAIT 0x8	/* --wait */
 #define CMD_OPT_TIMEOUT 0x10	/* --timeout SECONDS */
 #define CMD_OPT_CIRCLE 0x20	/* --circle NAME */
+#define CMD_OPT_ROLE 0x40	/* --role ROLE */
+#define CMD_OPT_NOHISTORY 0x80	/* --no-history */
+#define CMD_OPT_REASON 0x100	/* --reason TEXT */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -50,6 +53,9 @@ struct cmd_ctx {
 	int wait;
 	const char *timeout;		/* SECONDS, unparsed; NULL if not given */
 	const char *circle;		/* NAME, unchecked; NULL if not given */
+	const char *role;		/* ROLE, unchecked; NULL if not given */
+	int no_history;
+	const char *reason;		/* TEXT, unchecked; NULL if not given */
 };
 
 /*

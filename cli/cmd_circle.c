@@ -1,9 +1,12 @@
-/* cmd_circle: samen circle new, add, ls and use: the circles records are shared in. */
+/* cmd_circle: samen circle new, add, role, rm, quarantine, accept, ls and use, and device revoke: the circles records are shared in, and who is in them. */
 #include "cmd_circle.h"
+
+#include <string.h>
 
 #include "argcheck.h"
 #include "devid.h"
 #include "output.h"
+#include "request.h"
 
 /* Requests of the shape [name]. */
 static int
@@ -21,6 +24,19 @@ run_name(struct cmd_ctx *c, enum ctl_type type,
 	return cmd_run(c, &w, human);
 }
 
+/* NAME DEVICE_ID, checked; dev gets the device id's canonical text. */
+static int
+name_device(struct cmd_ctx *c, char dev[DEVID_TEXTLEN + 1])
+{
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = argcheck_circle(c->argv[0], &cause)) != 0 ||
+	    (rc = argcheck_devid(c->argv[1], dev, &cause)) != 0)
+		return cmd_failed(rc, cause);
+	return 0;
+}
+
 int
 cmd_circle_new(struct cmd_ctx *c)
 {
@@ -35,13 +51,90 @@ cmd_circle_add(struct cmd_ctx *c)
 	char *cause = NULL;
 	int rc;
 
-	if ((rc = argcheck_circle(c->argv[0], &cause)) != 0 ||
-	    (rc = argcheck_devid(c->argv[1], dev, &cause)) != 0)
+	if ((rc = name_device(c, dev)) != 0)
+		return rc;
+	if (c->role != NULL && (rc = argcheck_role(c->role, &cause)) != 0)
 		return cmd_failed(rc, cause);
-	cmd_request(&w, CTL_CIRCLE_ADD, 2);
+	/* The short form unless an option asks for more: older daemons. */
+	if (c->role == NULL && !c->no_history) {
+		cmd_request(&w, CTL_CIRCLE_ADD, 2);
+		wire_put_cstr(&w, c->argv[0]);
+		wire_put_cstr(&w, dev);
+	} else {
+		cmd_request(&w, CTL_CIRCLE_ADD, 4);
+		wire_put_cstr(&w, c->argv[0]);
+		wire_put_cstr(&w, dev);
+		if (c->role != NULL)
+			wire_put_cstr(&w, c->role);
+		else
+			wire_put_nil(&w);
+		wire_put_bool(&w, c->no_history);
+	}
+	return cmd_run(c, &w, output_circle_add);
+}
+
+int
+cmd_circle_role(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = name_device(c, dev)) != 0)
+		return rc;
+	if ((rc = argcheck_role(c->argv[2], &cause)) != 0)
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_CIRCLE_ROLE, 3);
 	wire_put_cstr(&w, c->argv[0]);
 	wire_put_cstr(&w, dev);
-	return cmd_run(c, &w, output_circle_add);
+	wire_put_cstr(&w, c->argv[2]);
+	return cmd_run(c, &w, output_circle_role);
+}
+
+int
+cmd_circle_rm(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	int rc;
+
+	if ((rc = name_device(c, dev)) != 0)
+		return rc;
+	cmd_request(&w, CTL_CIRCLE_RM, 2);
+	wire_put_cstr(&w, c->argv[0]);
+	wire_put_cstr(&w, dev);
+	return cmd_run(c, &w, output_circle_rm);
+}
+
+int
+cmd_circle_quarantine(struct cmd_ctx *c)
+{
+	return run_name(c, CTL_CIRCLE_QUARANTINE, output_quarantine);
+}
+
+int
+cmd_circle_accept(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	char *cause = NULL;
+	uint64_t seq = 0;
+	int rc;
+
+	if ((rc = name_device(c, dev)) != 0)
+		return rc;
+	if (c->argc == 3 && (rc = argcheck_seq(c->argv[2], &seq,
+	    &cause)) != 0)
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_CIRCLE_ACCEPT, 3);
+	wire_put_cstr(&w, c->argv[0]);
+	wire_put_cstr(&w, dev);
+	if (c->argc == 3)
+		wire_put_u64(&w, seq);
+	else
+		wire_put_nil(&w);
+	return cmd_run(c, &w, output_circle_accept);
 }
 
 int
@@ -57,4 +150,25 @@ int
 cmd_circle_use(struct cmd_ctx *c)
 {
 	return run_name(c, CTL_CIRCLE_USE, output_circle_use);
+}
+
+int
+cmd_circle_revoke(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char dev[DEVID_TEXTLEN + 1];
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = argcheck_devid(c->argv[0], dev, &cause)) != 0 ||
+	    (c->reason != NULL && (rc = argcheck_text("--reason", c->reason,
+	    REQUEST_MAX_REASON, &cause)) != 0))
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_DEVICE_REVOKE, 2);
+	wire_put_cstr(&w, dev);
+	if (c->reason != NULL)
+		wire_put_cstr(&w, c->reason);
+	else
+		wire_put_nil(&w);
+	return cmd_run(c, &w, output_revoke);
 }

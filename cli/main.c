@@ -41,12 +41,40 @@ static const struct cmd_entry circle_commands[] = {
 	{ "new", "NAME", "create a shared circle, with this device as admin",
 	  "NAME: 1-64 of A-Z a-z 0-9 _ -.\n",
 	  1, 1, 0, cmd_circle_new, NULL },
-	{ "add", "NAME DEVICE_ID", "add a device to a circle (admins only)",
-	  NULL, 2, 2, 0, cmd_circle_add, NULL },
-	{ "ls", "", "the circles, their members and roles", NULL,
+	{ "add", "NAME DEVICE_ID [--role admin|member|relay] [--no-history]",
+	  "add a device to a circle (admins only)",
+	  "A member (the default) or admin is given every key of the circle,\n"
+	  "so it reads its history; with --no-history only the current one.\n"
+	  "A relay carries the circle's change sets and is given no key.\n",
+	  2, 2, CMD_OPT_ROLE | CMD_OPT_NOHISTORY, cmd_circle_add, NULL },
+	{ "role", "NAME DEVICE_ID ROLE",
+	  "make a member admin, member or relay (admins only)", NULL,
+	  3, 3, 0, cmd_circle_role, NULL },
+	{ "rm", "NAME DEVICE_ID", "remove a device from a circle (admins only)",
+	  "Starts a new epoch: what is written after it, the removed device\n"
+	  "cannot read.  What it wrote after the removal is held back\n"
+	  "(samen circle quarantine).\n",
+	  2, 2, 0, cmd_circle_rm, NULL },
+	{ "quarantine", "NAME",
+	  "what removed devices wrote after their removal, held back", NULL,
+	  1, 1, 0, cmd_circle_quarantine, NULL },
+	{ "accept", "NAME DEVICE_ID [SEQ]",
+	  "let in what a removed device wrote, up to SEQ (admins only)", NULL,
+	  2, 3, 0, cmd_circle_accept, NULL },
+	{ "ls", "", "the circles, their members, roles and epochs", NULL,
 	  0, 0, 0, cmd_circle_ls, NULL },
 	{ "use", "NAME", "make NAME the circle of new records", NULL,
 	  1, 1, 0, cmd_circle_use, NULL },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
+};
+
+static const struct cmd_entry device_commands[] = {
+	{ "revoke", "DEVICE_ID [--reason TEXT]",
+	  "revoke a lost device in every circle this device administers",
+	  "A removal marked as a loss, in each of those circles; a revoked\n"
+	  "device is never added again.  TEXT: up to 1 KiB, sealed so that\n"
+	  "only the circles' members read it.\n",
+	  1, 1, CMD_OPT_REASON, cmd_circle_revoke, NULL },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -117,6 +145,8 @@ static const struct cmd_entry commands[] = {
 	  0, 1, CMD_OPT_WAIT | CMD_OPT_TIMEOUT, cmd_peer_sync, NULL },
 	{ "circle", "SUBCOMMAND ...", "the circles records are shared in", NULL,
 	  0, 0, 0, NULL, circle_commands },
+	{ "device", "SUBCOMMAND ...", "other devices: revoke a lost one", NULL,
+	  0, 0, 0, NULL, device_commands },
 	{ "help", "[COMMAND [SUBCOMMAND]]", "this list, or the help of COMMAND",
 	  NULL, 0, 2, 0, help_run, NULL },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
@@ -134,6 +164,9 @@ static const struct {
 	{ "--wait", CMD_OPT_WAIT, 0 },
 	{ "--timeout", CMD_OPT_TIMEOUT, 1 },
 	{ "--circle", CMD_OPT_CIRCLE, 1 },
+	{ "--role", CMD_OPT_ROLE, 1 },
+	{ "--no-history", CMD_OPT_NOHISTORY, 0 },
+	{ "--reason", CMD_OPT_REASON, 1 },
 };
 
 #define usage_error(...) cmd_complain(CMD_EXIT_USAGE, __VA_ARGS__)
@@ -273,6 +306,15 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_CIRCLE:
 			c.circle = value;
+			break;
+		case CMD_OPT_ROLE:
+			c.role = value;
+			break;
+		case CMD_OPT_NOHISTORY:
+			c.no_history = 1;
+			break;
+		case CMD_OPT_REASON:
+			c.reason = value;
 			break;
 		}
 	}

@@ -1137,14 +1137,130 @@ output_circle_use(FILE *fp, const struct reply_node *body)
 	putc('\n', fp);
 }
 
+void
+output_circle_role(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+	const char *device = reply_get_str(body, "device");
+	const char *role = reply_get_str(body, "role");
+
+	if (name == NULL || device == NULL || role == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	put_str(fp, device, 0, 0, 0);
+	fputs(" is now ", fp);
+	put_str(fp, role, 0, 0, 0);
+	fputs(" of circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	putc('\n', fp);
+}
+
+void
+output_circle_rm(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+	const char *device = reply_get_str(body, "device");
+	int64_t cut, epoch;
+
+	if (name == NULL || device == NULL ||
+	    reply_get_i64(body, "epoch", &epoch) != 0 ||
+	    reply_get_i64(body, "cut", &cut) != 0) {
+		output_json(fp, body);
+		return;
+	}
+	put_str(fp, device, 0, 0, 0);
+	fputs(" removed from circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	fprintf(fp, ": new epoch %08" PRIx32 ", what it writes after seq %"
+	    PRId64 " is held back\n", (uint32_t)epoch, cut);
+}
+
+void
+output_circle_accept(FILE *fp, const struct reply_node *body)
+{
+	const char *name = reply_get_str(body, "name");
+	const char *device = reply_get_str(body, "device");
+	int64_t cut;
+
+	if (name == NULL || device == NULL ||
+	    reply_get_i64(body, "cut", &cut) != 0) {
+		output_json(fp, body);
+		return;
+	}
+	fputs("accepted what ", fp);
+	put_str(fp, device, 0, 0, 0);
+	fputs(" wrote in circle ", fp);
+	put_str(fp, name, 0, 0, 0);
+	fprintf(fp, " up to seq %" PRId64 "\n", cut);
+}
+
+void
+output_quarantine(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *h, *recs, *r;
+	const char *s;
+	int64_t seq, chunks;
+	uint32_t i, j;
+
+	if (list == NULL || list->type != REPLY_ARRAY) {
+		output_json(fp, list);
+		return;
+	}
+	for (i = 0; i < list->n; i++) {
+		h = &list->v.kids[i];
+		put_short(fp, reply_get_str(h, "author"));
+		if (reply_get_i64(h, "seq", &seq) == 0)
+			fprintf(fp, "  seq %" PRId64, seq);
+		if ((s = reply_get_str(h, "time")) != NULL) {
+			fputs("  ", fp);
+			put_str(fp, s, 0, 0, 0);
+		}
+		recs = reply_get(h, "records");
+		if (recs == NULL || recs->type != REPLY_ARRAY) {
+			if (reply_get_i64(h, "chunks", &chunks) != 0)
+				chunks = 0;
+			fprintf(fp, "  %" PRId64 " record%s, not readable "
+			    "here\n", chunks, chunks == 1 ? "" : "s");
+			continue;
+		}
+		for (j = 0; j < recs->n; j++) {
+			r = &recs->v.kids[j];
+			fputs(j == 0 ? "  " : ", ", fp);
+			put_str(fp, (s = reply_get_str(r, "collection")) ? s :
+			    "?", 0, 0, 0);
+			putc(' ', fp);
+			put_str(fp, (s = reply_get_str(r, "id")) ? s : "?", 0,
+			    0, 0);
+		}
+		putc('\n', fp);
+	}
+}
+
+void
+output_revoke(FILE *fp, const struct reply_node *body)
+{
+	const char *device = reply_get_str(body, "device");
+	int64_t n;
+
+	if (device == NULL || reply_get_i64(body, "circles", &n) != 0) {
+		output_json(fp, body);
+		return;
+	}
+	put_str(fp, device, 0, 0, 0);
+	fprintf(fp, " revoked in %" PRId64 " circle%s\n", n, n == 1 ? "" :
+	    "s");
+}
+
 #define ROLE_COLS 6		/* "member" */
+#define STATE_COLS 7		/* "current" */
 
 void
 output_circles(FILE *fp, const struct reply_node *list)
 {
 	const struct reply_node *c, *members, *m;
-	const char *s, *role, *by;
-	int64_t epoch;
+	const char *s, *role, *by, *state;
+	int64_t n, cut;
 	uint32_t i, j;
 	int def;
 
@@ -1162,10 +1278,26 @@ output_circles(FILE *fp, const struct reply_node *list)
 			fputs("  ", fp);
 			put_str(fp, s, 0, 0, 0);
 		}
-		if (reply_get_i64(c, "epoch", &epoch) == 0)
-			fprintf(fp, "  epoch %" PRId64, epoch);
+		if (reply_get_i64(c, "epoch", &n) == 0) {
+			/* Derived ids: hex reads better than a number. */
+			fprintf(fp, "  epoch %08" PRIx32, (uint32_t)n);
+			if (reply_get_i64(c, "epochs", &n) == 0 && n > 1)
+				fprintf(fp, " (of %" PRId64 ")", n);
+		}
+		if ((s = reply_get_str(c, "role")) != NULL) {
+			fputs("  ", fp);
+			put_str(fp, s, 0, 0, 0);
+		}
+		if ((s = reply_get_str(c, "state")) != NULL &&
+		    strcmp(s, "current") != 0) {
+			fputs(" (", fp);
+			put_str(fp, s, 0, 0, 0);
+			putc(')', fp);
+		}
 		if (reply_get_bool(c, "default", &def) == 0 && def)
 			fputs("  (default)", fp);
+		if (reply_get_i64(c, "quarantined", &n) == 0 && n > 0)
+			fprintf(fp, "  %" PRId64 " held back", n);
 		putc('\n', fp);
 		members = reply_get(c, "members");
 		for (j = 0; j < reply_len(members) &&
@@ -1173,19 +1305,21 @@ output_circles(FILE *fp, const struct reply_node *list)
 			m = &members->v.kids[j];
 			if ((role = reply_get_str(m, "role")) == NULL)
 				role = "?";
+			if ((state = reply_get_str(m, "state")) == NULL)
+				state = "?";
 			by = reply_get_str(m, "added_by");
 			fputs("  ", fp);
 			put_col(fp, reply_get_str(m, "device"), DEVID_SHORTLEN);
 			fputs("  ", fp);
-			if (by == NULL) {
-				/* The creator: nobody added it. */
-				put_str(fp, role, 0, 0, 0);
-				putc('\n', fp);
-				continue;
-			}
 			put_col(fp, role, ROLE_COLS);
-			fputs("  added by ", fp);
-			put_short(fp, by);
+			fputs("  ", fp);
+			put_col(fp, state, STATE_COLS);
+			if (by != NULL) {
+				fputs("  added by ", fp);
+				put_short(fp, by);
+			}
+			if (reply_get_i64(m, "cut", &cut) == 0)
+				fprintf(fp, "  cut at seq %" PRId64, cut);
 			putc('\n', fp);
 		}
 	}

@@ -87,6 +87,13 @@ void output_sync_result(FILE *fp, const char *device,
 void output_circle_new(FILE *fp, const struct reply_node *body);
 void output_circle_add(FILE *fp, const struct reply_node *body);
 void output_circle_use(FILE *fp, const struct reply_node *body);
+void output_circle_role(FILE *fp, const struct reply_node *body);
+void output_circle_rm(FILE *fp, const struct reply_node *body);
+void output_circle_accept(FILE *fp, const struct reply_node *body);
+/* circle quarantine: one line per change set held back. */
+void output_quarantine(FILE *fp, const struct reply_node *list);
+/* device revoke. */
+void output_revoke(FILE *fp, const struct reply_node *body);
 /* circle ls: a block per circle: name, kind, epoch, then its members. */
 void output_circles(FILE *fp, const struct reply_node *list);
 

@@ -1,5 +1,5 @@
 # bash completion for samen(1): commands, subcommands, options, collections,
-# and the running daemon's circle names and device ids.
+# roles, and the running daemon's circle names and device ids.
 #
 # Installed as PREFIX/share/bash-completion/completions/samen, where
 # bash-completion loads it the first time samen is completed; or source it.
@@ -16,21 +16,26 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock id status metrics put get ls find rm log note
-conflicts rebuild peer sync circle help"
+conflicts rebuild peer sync circle device help"
 _samen_peer_commands="add ls rm"
-_samen_circle_commands="new add ls use"
+_samen_circle_commands="new add role rm quarantine accept ls use"
+_samen_device_commands="revoke"
+_samen_roles="admin member relay"
 _samen_collections="case note task contact"
 _samen_global_options="-d --dir --json -h --help --version"
 
-# The options a command takes besides the global ones.
+# The options a command ($1, and $2 a group's subcommand) takes besides
+# the global ones.
 _samen_command_options()
 {
-	case $1 in
-	init) echo "--passphrase-file --no-passphrase" ;;
-	unlock) echo "--passphrase-file" ;;
-	put) echo "--circle" ;;
-	ls) echo "--where" ;;
-	sync) echo "--wait --timeout" ;;
+	case "$1 $2" in
+	"init ") echo "--passphrase-file --no-passphrase" ;;
+	"unlock ") echo "--passphrase-file" ;;
+	"put ") echo "--circle" ;;
+	"ls ") echo "--where" ;;
+	"sync ") echo "--wait --timeout" ;;
+	"circle add") echo "--role --no-history" ;;
+	"device revoke") echo "--reason" ;;
 	esac
 }
 
@@ -105,7 +110,8 @@ _samen()
 			dir=${w#-d}
 			continue
 			;;
-		--passphrase-file | --where | --timeout | --circle)
+		--passphrase-file | --where | --timeout | --circle | --role | \
+		    --reason)
 			((i++))
 			continue
 			;;
@@ -115,7 +121,8 @@ _samen()
 		esac
 		if [[ -z $cmd ]]; then
 			cmd=$w
-		elif [[ ($cmd == peer || $cmd == circle) && -z $sub ]]; then
+		elif [[ ($cmd == peer || $cmd == circle || $cmd == device) &&
+		    -z $sub ]]; then
 			sub=$w
 		else
 			((npos++ == 0)) && first=$w
@@ -136,14 +143,18 @@ _samen()
 		_samen_reply "$(_samen_circles "$dir")" "$cur"
 		return
 		;;
-	--where | --timeout)
+	--role)
+		_samen_reply "$_samen_roles" "$cur"
+		return
+		;;
+	--where | --timeout | --reason)
 		return
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
 		_samen_reply "$_samen_global_options $(_samen_command_options \
-		    "$cmd")" "$cur"
+		    "$cmd" "$sub")" "$cur"
 		return
 	fi
 
@@ -158,6 +169,8 @@ _samen()
 			_samen_reply "$_samen_peer_commands" "$cur"
 		elif ((npos == 1)) && [[ $first == circle ]]; then
 			_samen_reply "$_samen_circle_commands" "$cur"
+		elif ((npos == 1)) && [[ $first == device ]]; then
+			_samen_reply "$_samen_device_commands" "$cur"
 		fi
 		;;
 	peer)
@@ -173,10 +186,22 @@ _samen()
 	circle)
 		if [[ -z $sub ]]; then
 			_samen_reply "$_samen_circle_commands" "$cur"
-		elif ((npos == 0)) && [[ $sub == add || $sub == use ]]; then
+		elif ((npos == 0)) && [[ $sub != new && $sub != ls ]]; then
 			_samen_reply "$(_samen_circles "$dir")" "$cur"
 		elif ((npos == 1)) && [[ $sub == add ]]; then
 			_samen_reply "$(_samen_peers "$dir")" "$cur"
+		elif ((npos == 1)) && [[ $sub == role || $sub == rm ||
+		    $sub == accept ]]; then
+			_samen_reply "$(_samen_members "$dir")" "$cur"
+		elif ((npos == 2)) && [[ $sub == role ]]; then
+			_samen_reply "$_samen_roles" "$cur"
+		fi
+		;;
+	device)
+		if [[ -z $sub ]]; then
+			_samen_reply "$_samen_device_commands" "$cur"
+		elif ((npos == 0)) && [[ $sub == revoke ]]; then
+			_samen_reply "$(_samen_members "$dir")" "$cur"
 		fi
 		;;
 	put | get | ls | rm | log)

@@ -1,5 +1,5 @@
-/* circle: the circles this device holds, their members, and joining the ones it is added to. */
-#include "circle.h"
+/* circle: the circles this device holds, their rosters and keys, and the membership ops it writes. */
+#include "circle_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "devid.h"
 #include "error.h"
+#include "keyring.h"
 #include "loader.h"
 #include "log.h"
 #include "sync.h"
@@ -17,27 +18,10 @@
 #include "writer.h"
 
 #define DEFAULT_CIRCLE_FILE "default-circle"
-
-/* A shared circle: what its members chain says. */
-struct view {
-	struct members_view m;
-	uint8_t chain[CS_CIRCLELEN];	/* its members chain */
-};
-
-struct circle {
-	struct circle_env env;
-	struct store_circle priv;	/* the private circle, once unlocked */
-	int have_priv;
-	/* Every circle we hold (keys in memory while unlocked), and what
-	 * the members chains say about the shared ones. */
-	struct store_circle *circles;
-	size_t ncircles;
-	struct view *views;
-	size_t nviews;
-	uint8_t default_circle[CS_CIRCLELEN];
-	int has_default;
-	int stale;			/* refresh after the batch commits */
-};
+/* Hex digits of its id that stand for a circle whose name we cannot read. */
+#define SHORT_ID 8
+/* Rounds of taking keys: each may make more of a chain readable. */
+#define MAX_ROUNDS 4
 
 struct circle *
 circle_open(const struct circle_env *env)
@@ -51,11 +35,28 @@ circle_open(const struct circle_env *env)
 static void
 views_free(struct circle *cs)
 {
-	for (size_t i = 0; i < cs->nviews; i++)
-		members_view_free(&cs->views[i].m);
+	for (size_t i = 0; i < cs->nviews; i++) {
+		struct view *v = &cs->views[i];
+
+		roster_free(v->r);
+		for (size_t k = 0; k < v->nops; k++)
+			roster_op_free(&v->ops[k]);
+		free(v->ops);
+	}
 	free(cs->views);
+	free(cs->infos);
 	cs->views = NULL;
+	cs->infos = NULL;
 	cs->nviews = 0;
+	cs->ninfos = 0;
+}
+
+static void
+rows_free(struct circle *cs)
+{
+	store_circle_list_free(cs->circles, cs->ncircles);
+	cs->circles = NULL;
+	cs->ncircles = 0;
 }
 
 void
@@ -65,7 +66,7 @@ circle_close(struct circle *cs)
 		return;
 	if (cs->have_priv)
 		store_circle_clear(&cs->priv);
-	store_circle_list_free(cs->circles, cs->ncircles);
+	rows_free(cs);
 	views_free(cs);
 	free(cs);
 }
@@ -76,6 +77,12 @@ hex_decode(uint8_t *out, size_t n, const char *hex)
 	if (hex == NULL || strlen(hex) != 2 * n)
 		return -1;
 	return sodium_hex2bin(out, n, hex, 2 * n, NULL, NULL, NULL);
+}
+
+static const uint8_t *
+me(const struct circle *cs)
+{
+	return vault_public_key(cs->env.vault);
 }
 
 /* Lookups. */
@@ -89,71 +96,131 @@ circle_private(const struct circle *cs)
 int
 circle_is_chain(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
-	for (size_t i = 0; i < cs->ncircles; i++)
-		if (cs->circles[i].kind == STORE_CIRCLE_MEMBERS &&
-		    memcmp(cs->circles[i].id, id, CS_CIRCLELEN) == 0)
+	for (size_t i = 0; i < cs->nviews; i++)
+		if (memcmp(cs->views[i].chain, id, CS_CIRCLELEN) == 0)
 			return 1;
 	return 0;
 }
 
-const struct store_circle *
-circle_by_id(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+/* The index of the view of shared circle id, or nviews. */
+static size_t
+view_index(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
-	if (cs->have_priv && memcmp(cs->priv.id, id, CS_CIRCLELEN) == 0)
-		return &cs->priv;
+	size_t i;
+
+	for (i = 0; i < cs->nviews; i++)
+		if (memcmp(cs->views[i].info.id, id, CS_CIRCLELEN) == 0)
+			break;
+	return i;
+}
+
+struct view *
+circle_view_of(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	size_t i = view_index(cs, id);
+
+	return i < cs->nviews ? &cs->views[i] : NULL;
+}
+
+static const struct view *
+view_of(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	size_t i = view_index(cs, id);
+
+	return i < cs->nviews ? &cs->views[i] : NULL;
+}
+
+const struct store_circle *
+circle_row(const struct circle *cs, const uint8_t id[CS_CIRCLELEN],
+    uint32_t epoch)
+{
 	for (size_t i = 0; i < cs->ncircles; i++)
-		if (cs->circles[i].kind == STORE_CIRCLE_SHARED &&
+		if (cs->circles[i].kind != STORE_CIRCLE_MEMBERS &&
+		    cs->circles[i].epoch == epoch &&
 		    memcmp(cs->circles[i].id, id, CS_CIRCLELEN) == 0)
 			return &cs->circles[i];
 	return NULL;
 }
 
-const struct members_view *
-circle_view(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+const struct store_circle *
+circle_by_id(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
-	for (size_t i = 0; i < cs->nviews; i++)
-		if (memcmp(cs->views[i].m.id, id, CS_CIRCLELEN) == 0)
-			return &cs->views[i].m;
-	return NULL;
+	const struct view *v;
+
+	if (cs->have_priv && memcmp(cs->priv.id, id, CS_CIRCLELEN) == 0)
+		return &cs->priv;
+	if ((v = view_of(cs, id)) == NULL)
+		return NULL;
+	return v->writer;
 }
 
-size_t
-circle_nviews(const struct circle *cs)
+const struct circle_info *
+circle_list(const struct circle *cs, size_t *n)
 {
-	return cs->nviews;
+	*n = cs->ninfos;
+	return cs->infos;
 }
 
-const struct members_view *
-circle_view_at(const struct circle *cs, size_t i)
+/* 1 if s is at least SHORT_ID lower-case hex digits, at most an id's. */
+static int
+hex_prefix(const char *s)
 {
-	return &cs->views[i].m;
+	size_t n = strlen(s);
+
+	if (n < SHORT_ID || n > 2 * CS_CIRCLELEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+const struct circle_info *
+circle_find(const struct circle *cs, const char *name)
+{
+	const struct circle_info *found = NULL;
+	char hex[2 * CS_CIRCLELEN + 1];
+
+	for (size_t i = 0; i < cs->ninfos; i++) {
+		const struct circle_info *c = &cs->infos[i];
+
+		if (!c->named || strcmp(c->name, name) != 0)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = c;
+	}
+	if (found != NULL || !hex_prefix(name))
+		return found;
+	for (size_t i = 0; i < cs->ninfos; i++) {
+		hex_encode(hex, cs->infos[i].id, CS_CIRCLELEN);
+		if (strncmp(hex, name, strlen(name)) != 0)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = &cs->infos[i];
+	}
+	return found;
 }
 
 const struct store_circle *
 circle_by_name(const struct circle *cs, const char *name)
 {
-	const struct store_circle *found = NULL;
+	const struct circle_info *c;
 
 	if (strcmp(name, "private") == 0)
 		return circle_private(cs);
-	for (size_t i = 0; i < cs->nviews; i++) {
-		const struct members_view *v = &cs->views[i].m;
-
-		if (!v->valid || strcmp(v->name, name) != 0)
-			continue;
-		if (found != NULL)
-			return NULL;
-		found = circle_by_id(cs, v->id);
-	}
-	return found;
+	if ((c = circle_find(cs, name)) == NULL)
+		return NULL;
+	return circle_by_id(cs, c->id);
 }
 
 int
 circle_name_taken(const struct circle *cs, const char *name)
 {
-	for (size_t i = 0; i < cs->nviews; i++)
-		if (cs->views[i].m.valid &&
-		    strcmp(cs->views[i].m.name, name) == 0)
+	for (size_t i = 0; i < cs->ninfos; i++)
+		if (cs->infos[i].named && strcmp(cs->infos[i].name, name) == 0)
 			return 1;
 	return 0;
 }
@@ -269,117 +336,183 @@ circle_unlock(struct circle *cs)
 	return 0;
 }
 
-/* Reading the members chains. */
+/* Reading the members chains: the rosters. */
 
-/*
- * The members chain's records with their histories, as members_build
- * takes them.  From the store, not the index: it may still be loading.
- */
+/* What reading one chain gathers. */
+struct reading {
+	const uint8_t *base;
+	uint8_t key[CS_KEYLEN];		/* the members key */
+	struct roster_op *ops;
+	size_t n, cap;
+	int rc;
+};
+
+/* The place of a change set whose op cannot be read (roster.h). */
 static void
-view_build(struct circle *cs, struct view *v, const uint8_t id[CS_CIRCLELEN])
+placeholder(struct roster_op *op, const uint8_t id[CS_IDLEN],
+    const struct cs_header *h)
 {
-	struct store_record **recs;
-	struct members_record *mr;
-	struct store_hist **hist;
-	size_t total, n = 0;
-
-	if (store_circle_records(cs->env.store, v->chain, &recs, &total) !=
-	    0) {
-		log_warnx("could not read a members chain");
-		members_build(&v->m, id, NULL, 0);
-		return;
-	}
-	mr = xreallocarray(NULL, total + 1, sizeof(*mr));
-	hist = xreallocarray(NULL, total + 1, sizeof(*hist));
-	for (size_t i = 0; i < total; i++) {
-		struct store_hist *h;
-		struct members_op *ops;
-		size_t nh;
-
-		if (strcmp(recs[i]->collection, "circle") != 0 &&
-		    strcmp(recs[i]->collection, "member") != 0)
-			continue;
-		if (store_history(cs->env.store, recs[i]->rkey, &h, &nh) != 0)
-			continue;
-		ops = xreallocarray(NULL, nh + 1, sizeof(*ops));
-		for (size_t k = 0; k < nh; k++) {
-			ops[k].author = h[k].author;
-			ops[k].kind = h[k].kind;
-			ops[k].field = h[k].field;
-			ops[k].value = h[k].value;
-			ops[k].alive = h[k].alive;
-			ops[k].hlc = h[k].hlc;
-			ops[k].seq = h[k].seq;
-		}
-		mr[n].collection = recs[i]->collection;
-		mr[n].ops = ops;
-		mr[n].nops = nh;
-		hist[n++] = h;
-	}
-	members_build(&v->m, id, mr, n);
-	for (size_t i = 0; i < n; i++) {
-		store_history_free(hist[i], mr[i].nops);
-		free((void *)mr[i].ops);
-	}
-	free(hist);
-	free(mr);
-	store_record_list_free(recs, total);
+	roster_op_free(op);
+	memset(op, 0, sizeof(*op));
+	memcpy(op->id, id, 32);
+	memcpy(op->author, h->author, 32);
+	op->seq = h->seq;
+	op->hlc = h->hlc;
 }
 
 /*
- * Our sealed key for circle v, if the admin wrote one for us and we lack
- * the key: opens it and stores the circle.  Returns 1 if a key was added.
+ * One change set of a members chain, as stored (verified on arrival):
+ * its one chunk, under the members key, is one op.  Anything else is a
+ * placeholder, which keeps its author's place in the chain.
  */
 static int
-take_key(struct circle *cs, const struct members_view *v)
+read_op_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
 {
-	const uint8_t *sk = vault_sign_sk(cs->env.vault);
-	const uint8_t *me = vault_public_key(cs->env.vault);
-	uint8_t cpk[32], csk[32], sealed[MEMBERS_SEALEDLEN];
+	struct reading *rd = arg;
+	struct cs_header h;
+	struct cs_payload pl;
+	struct ops_chunk oc;
+	struct roster_op *op;
+	uint8_t id[CS_IDLEN], *plain;
+	size_t plen;
+
+	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
+		return 0;	/* not from the store we wrote */
+	if (rd->n == ROSTER_MAX_OPS) {
+		rd->rc = SAMEN_ETOOBIG;
+		return 1;
+	}
+	if (rd->n == rd->cap) {
+		rd->cap = rd->cap ? 2 * rd->cap : 16;
+		rd->ops = xreallocarray(rd->ops, rd->cap, sizeof(*rd->ops));
+	}
+	changeset_id(id, hdr, hdr_len);
+	op = &rd->ops[rd->n++];
+	memset(op, 0, sizeof(*op));
+	placeholder(op, id, &h);
+	if (changeset_payload_decode(&pl, payload, payload_len) != 0)
+		return 0;
+	if (pl.nchunks == 1 && !pl.chunks[0].purged &&
+	    changeset_chunk_read(&plain, &plen, &oc, &h, &pl.chunks[0],
+	    rd->key) == 0) {
+		(void)roster_op_parse(op, &oc, rd->base, id, h.author, h.seq,
+		    h.hlc);
+		ops_chunk_free(&oc);
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	changeset_payload_free(&pl);
+	return 0;
+}
+
+/* v's roster from every op of its chain; on failure v->r is NULL. */
+static void
+resolve(struct circle *cs, struct view *v)
+{
+	struct reading rd;
 	char hex[2 * CS_CIRCLELEN + 1];
-	const struct members_entry *m;
+	int rc;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.base = v->info.id;
+	sync_members_key(rd.key, v->info.id);
+	rc = store_chain_each(cs->env.store, v->chain, read_op_cb, &rd);
+	if (rc == 1)
+		rc = rd.rc;
+	sodium_memzero(rd.key, sizeof(rd.key));
+	v->ops = rd.ops;
+	v->nops = rd.n;
+	if (rc == 0)
+		rc = roster_resolve(v->info.id, v->ops, v->nops, &v->r);
+	if (rc != 0) {
+		hex_encode(hex, v->info.id, CS_CIRCLELEN);
+		log_warnx("circle %s: could not resolve its members: %s", hex,
+		    samen_strerror(rc));
+		v->r = NULL;
+	}
+}
+
+/* 1 if secret is the secret of the audit key pair whose public key is pk. */
+static int
+audit_pair(const uint8_t secret[32], const uint8_t pk[32])
+{
+	uint8_t got[32];
+
+	return crypto_scalarmult_base(got, secret) == 0 &&
+	    sodium_memcmp(got, pk, 32) == 0;
+}
+
+/*
+ * The keys sealed to us in v's roster that we do not hold: opened and
+ * stored.  The audit secret (epoch 0) only if it is the current one's.
+ * Returns how many were stored.
+ */
+static int
+take_keys(struct circle *cs, struct view *v)
+{
+	const struct roster_seal *seals;
+	const struct store_circle *row;
+	const uint8_t *audit;
+	char hex[2 * CS_CIRCLELEN + 1];
 	struct store_circle sc;
+	size_t n;
 	int rc, added = 0;
 
-	if (!v->valid || (m = members_find(v, me)) == NULL ||
-	    circle_by_id(cs, v->id) != NULL ||
-	    hex_decode(sealed, sizeof(sealed), m->key1) != 0)
+	if (v->r == NULL || !roster_circle_valid(v->r))
 		return 0;
-	if (crypto_sign_ed25519_pk_to_curve25519(cpk, me) != 0 ||
-	    crypto_sign_ed25519_sk_to_curve25519(csk, sk) != 0)
-		return 0;
-	/* Ids only in the log: a circle's name can name a family. */
-	hex_encode(hex, v->id, CS_CIRCLELEN);
-	memset(&sc, 0, sizeof(sc));
-	if (crypto_box_seal_open(sc.key, sealed, sizeof(sealed), cpk,
-	    csk) != 0)
-		log_warnx("circle %s: the key sealed to us does not open",
-		    hex);
-	else {
-		memcpy(sc.id, v->id, CS_CIRCLELEN);
-		sc.epoch = 1;
-		sc.name = xstrdup(v->name);
+	hex_encode(hex, v->info.id, CS_CIRCLELEN);
+	seals = roster_seals(v->r, me(cs), &n);
+	audit = roster_audit(v->r);
+	for (size_t i = 0; i < n; i++) {
+		row = circle_row(cs, v->info.id, seals[i].epoch);
+		if (seals[i].epoch != ROSTER_AUDIT_EPOCH && row != NULL)
+			continue;
+		if (seals[i].epoch == ROSTER_AUDIT_EPOCH && (audit == NULL ||
+		    (row != NULL && audit_pair(row->key, audit))))
+			continue;
+		memset(&sc, 0, sizeof(sc));
+		if (keyring_open(sc.key, &seals[i], me(cs),
+		    vault_sign_sk(cs->env.vault)) != 0) {
+			log_warnx("circle %s: a key sealed to us does not open",
+			    hex);
+			continue;
+		}
+		if (seals[i].epoch == ROSTER_AUDIT_EPOCH &&
+		    !audit_pair(sc.key, audit)) {
+			sodium_memzero(sc.key, sizeof(sc.key));
+			continue;	/* an earlier audit key's */
+		}
+		memcpy(sc.id, v->info.id, CS_CIRCLELEN);
+		sc.epoch = seals[i].epoch;
 		sc.kind = STORE_CIRCLE_SHARED;
+		/* Ids only at rest too: the name is the create op's. */
+		sc.name = xstrdup(hex);
 		if ((rc = store_circle_put(cs->env.store, &sc)) != 0)
 			log_warnx("circle %s: could not store its key: %s",
 			    hex, samen_strerror(rc));
 		else {
-			log_info("joined circle %s", hex);
-			added = 1;
+			if (seals[i].epoch == ROSTER_FIRST_EPOCH)
+				log_info("joined circle %s", hex);
+			added++;
 		}
 		store_circle_clear(&sc);
 	}
-	sodium_memzero(csk, sizeof(csk));
 	return added;
 }
 
-/* Merges what the keys just taken make readable, in a transaction. */
+/*
+ * Merges what the keys just taken make readable: in the batch's
+ * transaction if one is open, else in one of its own.
+ */
 static int
 merge_taken(struct circle *cs)
 {
 	struct store *st = cs->env.store;
 	int rc;
 
+	if (writer_in_txn(cs->env.writer))
+		return store_merge_pending(st, loader_touched, cs->env.loader);
 	if ((rc = store_begin(st)) != 0)
 		return rc;
 	rc = store_merge_pending(st, loader_touched, cs->env.loader);
@@ -394,16 +527,104 @@ merge_taken(struct circle *cs)
 	return 0;
 }
 
-int
-circle_refresh(struct circle *cs)
+/* The circle's name, sealed in its create op under the first key. */
+static void
+find_name(struct circle *cs, struct view *v)
 {
-	int rc = 0, again = 1;
+	const struct roster_epoch *e;
+	const struct store_circle *row;
+	size_t n;
+	char *name;
+	size_t len;
 
-	for (int round = 0; again && round < 4; round++) {
-		again = 0;
-		store_circle_list_free(cs->circles, cs->ncircles);
-		cs->circles = NULL;
-		cs->ncircles = 0;
+	hex_encode(v->label, v->info.id, CS_CIRCLELEN);
+	v->label[SHORT_ID] = '\0';
+	v->info.named = 0;
+	if (v->r == NULL || !roster_circle_valid(v->r) ||
+	    (row = circle_row(cs, v->info.id, ROSTER_FIRST_EPOCH)) == NULL)
+		return;
+	e = roster_epochs(v->r, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].id != ROSTER_FIRST_EPOCH)
+			continue;
+		for (size_t k = 0; k < v->nops; k++) {
+			const struct roster_op *op = &v->ops[k];
+
+			if (memcmp(op->id, e[i].op, 32) != 0 ||
+			    op->type != ROSTER_CREATE || op->name_len == 0)
+				continue;
+			if (keyring_blob_open(&name, &len, op->name,
+			    op->name_len, row->key, v->info.id, "name") != 0)
+				return;
+			/* A name as circle new takes it, or none. */
+			if (len < sizeof(v->label) && ops_field_valid(name,
+			    len)) {
+				memcpy(v->label, name, len + 1);
+				v->info.named = 1;
+			}
+			sodium_memzero(name, len);
+			free(name);
+			return;
+		}
+	}
+}
+
+/* What circle_list shows of v, once its keys are taken. */
+static void
+finish_view(struct circle *cs, struct view *v)
+{
+	const struct roster_member *m;
+	const struct roster_epoch *p;
+
+	find_name(cs, v);
+	v->writer = NULL;
+	v->info.r = v->r;
+	v->info.epoch = 0;
+	v->info.nepochs = 0;
+	v->info.role = ROSTER_NOROLE;
+	v->info.state = 0;
+	if (v->r == NULL)
+		return;
+	(void)roster_epochs(v->r, &v->info.nepochs);
+	if ((p = roster_preferred(v->r)) != NULL) {
+		v->info.epoch = p->id;
+		v->writer = circle_row(cs, v->info.id, p->id);
+	}
+	v->info.writable = v->writer != NULL;
+	if ((m = roster_member(v->r, me(cs))) != NULL) {
+		v->info.role = m->role;
+		v->info.state = m->state;
+	}
+}
+
+static int
+cmp_view(const void *pa, const void *pb)
+{
+	const struct view *a = pa, *b = pb;
+	int d;
+
+	if ((d = strcmp(a->label, b->label)) != 0)
+		return d;
+	return memcmp(a->info.id, b->info.id, CS_CIRCLELEN);
+}
+
+/* The quarantine's counts, which the cuts change. */
+static void
+count_quarantined(struct circle *cs)
+{
+	for (size_t i = 0; i < cs->ninfos; i++)
+		if (store_quarantine_count(cs->env.store, cs->infos[i].id,
+		    &cs->infos[i].quarantined) != 0)
+			cs->infos[i].quarantined = 0;
+}
+
+int
+circle_reload(struct circle *cs)
+{
+	int rc, added = 1;
+
+	for (int round = 0; added > 0 && round < MAX_ROUNDS; round++) {
+		rows_free(cs);
 		views_free(cs);
 		if ((rc = store_circle_list(cs->env.store, &cs->circles,
 		    &cs->ncircles)) != 0)
@@ -416,13 +637,165 @@ circle_refresh(struct circle *cs)
 			cs->views = xreallocarray(cs->views, cs->nviews + 1,
 			    sizeof(*cs->views));
 			v = &cs->views[cs->nviews++];
+			memset(v, 0, sizeof(*v));
 			memcpy(v->chain, cs->circles[i].id, CS_CIRCLELEN);
-			view_build(cs, v, cs->circles[i].base);
+			memcpy(v->info.id, cs->circles[i].base, CS_CIRCLELEN);
+			resolve(cs, v);
 		}
+		added = 0;
 		for (size_t i = 0; i < cs->nviews; i++)
-			again |= take_key(cs, &cs->views[i].m);
-		if (again && (rc = merge_taken(cs)) != 0)
+			added += take_keys(cs, &cs->views[i]);
+		if (added > 0 && (rc = merge_taken(cs)) != 0)
 			return rc;
+		if (added > 0 && round + 1 == MAX_ROUNDS) {
+			/* The last round's keys: list them too. */
+			rows_free(cs);
+			if ((rc = store_circle_list(cs->env.store,
+			    &cs->circles, &cs->ncircles)) != 0)
+				return rc;
+		}
+	}
+	for (size_t i = 0; i < cs->nviews; i++)
+		finish_view(cs, &cs->views[i]);
+	if (cs->nviews > 1)
+		qsort(cs->views, cs->nviews, sizeof(*cs->views), cmp_view);
+	cs->infos = xreallocarray(NULL, cs->nviews + 1, sizeof(*cs->infos));
+	for (size_t i = 0; i < cs->nviews; i++) {
+		struct view *v = &cs->views[i];
+
+		v->info.name = v->label;
+		/* Ours to show: a circle whose roster names us. */
+		if (v->r != NULL && roster_circle_valid(v->r) &&
+		    v->info.role != ROSTER_NOROLE)
+			cs->infos[cs->ninfos++] = v->info;
+	}
+	count_quarantined(cs);
+	return 0;
+}
+
+/* Cuts: what a removed device wrote past its cut is held back. */
+
+static int
+has_cut(const struct store_cut *c, size_t n, const uint8_t author[32],
+    uint64_t seq)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(c[i].author, author, 32) == 0 && c[i].seq == seq)
+			return 1;
+	return 0;
+}
+
+/*
+ * Makes the store's cuts of v's circle those of its roster: set for the
+ * removed and revoked, cleared for the others; with apply 0, only says
+ * whether any differs (*moved).  *rebuild as store_cut_set's.
+ */
+static int
+view_cuts(struct circle *cs, const struct view *v, int apply, int *rebuild,
+    int *moved)
+{
+	const struct roster_member *m, *mm;
+	struct store_cut *have;
+	size_t n, nh;
+	int rc, rb;
+
+	if (v->r == NULL || !roster_circle_valid(v->r))
+		return 0;
+	if ((rc = store_cuts(cs->env.store, v->info.id, &have, &nh)) != 0)
+		return rc;
+	m = roster_members(v->r, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (m[i].state == ROSTER_CURRENT ||
+		    has_cut(have, nh, m[i].device, m[i].cut_seq))
+			continue;
+		*moved = 1;
+		if (apply && (rc = store_cut_set(cs->env.store, v->info.id,
+		    m[i].device, m[i].cut_seq, &rb)) == 0)
+			*rebuild |= rb;
+	}
+	for (size_t i = 0; rc == 0 && i < nh; i++) {
+		mm = roster_member(v->r, have[i].author);
+		if (mm != NULL && mm->state != ROSTER_CURRENT)
+			continue;
+		*moved = 1;
+		if (apply)
+			rc = store_cut_clear(cs->env.store, v->info.id,
+			    have[i].author);
+	}
+	free(have);
+	return rc;
+}
+
+/*
+ * The cuts of every roster, in one transaction if any changed: what they
+ * quarantine leaves the replica (a rebuild, if some of it was merged: it
+ * came before the removal did), what they let in (an accept) is merged.
+ */
+static int
+apply_cuts(struct circle *cs)
+{
+	struct store *st = cs->env.store;
+	char hex[2 * CS_CIRCLELEN + 1];
+	int rc = 0, rebuild = 0, moved = 0;
+
+	for (size_t i = 0; rc == 0 && i < cs->nviews; i++)
+		rc = view_cuts(cs, &cs->views[i], 0, &rebuild, &moved);
+	if (rc != 0 || !moved)
+		return rc;
+	if ((rc = store_begin(st)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < cs->nviews; i++) {
+		const struct view *v = &cs->views[i];
+
+		if ((rc = view_cuts(cs, v, 1, &rebuild, &moved)) != 0) {
+			hex_encode(hex, v->info.id, CS_CIRCLELEN);
+			log_warnx("circle %s: could not set its cuts: %s", hex,
+			    samen_strerror(rc));
+		}
+	}
+	if (rc == 0 && rebuild)
+		rc = store_rebuild(st);
+	if (rc == 0 && moved && !rebuild)
+		rc = store_merge_pending(st, loader_touched, cs->env.loader);
+	if (rc == 0)
+		rc = store_commit(st);
+	if (rc != 0) {
+		store_rollback(st);
+		loader_forget(cs->env.loader);
+		return rc;
+	}
+	if (rebuild) {
+		log_info("a removal held back change sets already merged: "
+		    "the replica was rebuilt without them");
+		return loader_reload(cs->env.loader);
+	}
+	(void)loader_refresh(cs->env.loader, cs);
+	return 0;
+}
+
+int
+circle_refresh(struct circle *cs)
+{
+	int rc;
+
+	if ((rc = circle_reload(cs)) != 0)
+		return rc;
+	if (writer_in_txn(cs->env.writer)) {
+		/* The cuts and the maintenance wait for the commit. */
+		cs->stale = 1;
+	} else if (!cs->refreshing) {
+		cs->refreshing = 1;
+		if ((rc = apply_cuts(cs)) != 0)
+			log_warnx("could not set the circles' cuts: %s",
+			    samen_strerror(rc));
+		if ((rc = circle_maintain(cs)) < 0)
+			log_warnx("could not keep the circles' epochs: %s",
+			    samen_strerror(rc));
+		else if (rc > 0 && (rc = apply_cuts(cs)) != 0)
+			log_warnx("could not set the circles' cuts: %s",
+			    samen_strerror(rc));
+		count_quarantined(cs);
+		cs->refreshing = 0;
 	}
 	if (cs->env.changed != NULL)
 		cs->env.changed(cs->env.arg);
@@ -448,73 +821,8 @@ circle_refresh_pending(struct circle *cs)
 		    samen_strerror(rc));
 }
 
-/* Writing members chains. */
-
-/*
- * One record of a members chain: SETs of the given fields.  Members chains
- * are not grouped: each write is its own change set, as view_build reads
- * them from the store.
- */
-static int
-write_fields(struct circle *cs, const struct store_circle *chain,
-    const char *collection, const uint8_t rid[RID_LEN],
-    const char *const *kv, uint32_t n, char **cause)
-{
-	struct writer_ops l;
-	int rc;
-
-	writer_ops_init(&l);
-	for (uint32_t i = 0; i < n; i++)
-		writer_ops_add(&l, OP_SET, kv[2 * i], strlen(kv[2 * i]),
-		    kv[2 * i + 1], strlen(kv[2 * i + 1]));
-	rc = writer_record(cs->env.writer, chain, collection, rid, NULL, 1,
-	    &l, cause);
-	if (rc == 0)
-		rc = writer_close_all(cs->env.writer, cause);
-	writer_ops_free(&l);
-	return rc;
-}
-
-/* A member record's id derives from the device: one record per device. */
-static void
-member_rid(uint8_t rid[RID_LEN], const uint8_t device[32])
-{
-	crypto_generichash(rid, RID_LEN, device, 32, NULL, 0);
-	rid[0] &= 0x7f;		/* keeps the ULID text form within range */
-}
-
-/* Writes the member record of device into circle circ's members chain. */
-static int
-write_member(struct circle *cs, const struct store_circle *chain,
-    const struct store_circle *circ, const uint8_t device[32],
-    const char *role, char **cause)
-{
-	uint8_t cpk[32], sealed[MEMBERS_SEALEDLEN];
-	uint8_t rid[RID_LEN];
-	char dev[DEVID_TEXTLEN + 1], me[DEVID_TEXTLEN + 1];
-	char hex[2 * sizeof(sealed) + 1];
-	const char *kv[8];
-
-	if (crypto_sign_ed25519_pk_to_curve25519(cpk, device) != 0) {
-		*cause = xstrdup("that device id is not a usable key");
-		return SAMEN_EINVAL;
-	}
-	crypto_box_seal(sealed, circ->key, CS_KEYLEN, cpk);
-	hex_encode(hex, sealed, sizeof(sealed));
-	devid_encode(dev, device);
-	devid_encode(me, vault_public_key(cs->env.vault));
-	kv[0] = "device"; kv[1] = dev;
-	kv[2] = "role"; kv[3] = role;
-	kv[4] = "added_by"; kv[5] = me;
-	kv[6] = "key1"; kv[7] = hex;
-	member_rid(rid, device);
-	return write_fields(cs, chain, "member", rid, kv, 4, cause);
-}
-
-/* Stores the members chain of base (its key derives from base's id). */
-static int
-put_chain(struct circle *cs, const uint8_t base[CS_CIRCLELEN],
-    const char *name)
+int
+circle_put_chain(struct circle *cs, const uint8_t base[CS_CIRCLELEN])
 {
 	struct store_circle m;
 	int rc;
@@ -525,112 +833,39 @@ put_chain(struct circle *cs, const uint8_t base[CS_CIRCLELEN],
 	m.epoch = 1;
 	m.kind = STORE_CIRCLE_MEMBERS;
 	memcpy(m.base, base, CS_CIRCLELEN);
-	m.name = xasprintf("members of %s", name);
+	m.name = xmalloc(2 * CS_CIRCLELEN + 1);
+	hex_encode(m.name, base, CS_CIRCLELEN);
 	rc = store_circle_put(cs->env.store, &m);
 	store_circle_clear(&m);
 	return rc;
 }
 
-int
-circle_create(struct circle *cs, const char *name,
-    uint8_t id[CS_CIRCLELEN], char **cause)
-{
-	char me[DEVID_TEXTLEN + 1], salthex[33], hex[2 * CS_CIRCLELEN + 1];
-	const uint8_t *pk = vault_public_key(cs->env.vault);
-	const struct store_circle *chain, *circ;
-	struct store_circle sc;
-	uint8_t salt[16], rid[RID_LEN];
-	const char *kv[6];
-	int rc;
-
-	randombytes_buf(salt, sizeof(salt));
-	memset(&sc, 0, sizeof(sc));
-	sync_circle_id(sc.id, pk, salt);
-	randombytes_buf(sc.key, sizeof(sc.key));
-	sc.epoch = 1;
-	sc.kind = STORE_CIRCLE_SHARED;
-	sc.name = xstrdup(name);
-	cs->stale = 1;
-	if ((rc = writer_begin(cs->env.writer, cause)) != 0) {
-		store_circle_clear(&sc);
-		return rc;
-	}
-	if ((rc = store_circle_put(cs->env.store, &sc)) != 0 ||
-	    (rc = put_chain(cs, sc.id, name)) != 0 ||
-	    (rc = circle_refresh(cs)) != 0) {
-		store_circle_clear(&sc);
-		writer_abort(cs->env.writer, rc);
-		*cause = xasprintf("could not create the circle: %s",
-		    samen_strerror(rc));
-		return rc;
-	}
-	chain = circle_chain_of(cs, sc.id);
-	circ = circle_by_id(cs, sc.id);
-	devid_encode(me, pk);
-	hex_encode(salthex, salt, sizeof(salt));
-	kv[0] = "name"; kv[1] = name;
-	kv[2] = "creator"; kv[3] = me;
-	kv[4] = "salt"; kv[5] = salthex;
-	memcpy(rid, sc.id, RID_LEN);
-	rid[0] &= 0x7f;
-	if (chain == NULL || circ == NULL ||
-	    (rc = write_fields(cs, chain, "circle", rid, kv, 3, cause)) != 0 ||
-	    (rc = write_member(cs, chain, circ, pk, "admin", cause)) != 0) {
-		store_circle_clear(&sc);
-		if (rc == 0) {
-			rc = SAMEN_ESTORE;
-			*cause = xstrdup("could not create the circle");
-		}
-		writer_abort(cs->env.writer, rc);
-		return rc;
-	}
-	cs->stale = 1;
-	memcpy(id, sc.id, CS_CIRCLELEN);
-	store_circle_clear(&sc);
-	/* Ids only in the log: a circle's name can name a family. */
-	hex_encode(hex, id, CS_CIRCLELEN);
-	log_info("created circle %s", hex);
-	return 0;
-}
-
-int
-circle_add(struct circle *cs, const struct store_circle *circ,
-    const uint8_t device[32], char **cause)
-{
-	const struct store_circle *chain = circle_chain_of(cs, circ->id);
-	char hex[2 * CS_CIRCLELEN + 1];
-	int rc;
-
-	if (chain == NULL) {
-		*cause = xstrdup("the circle's members chain is missing");
-		return SAMEN_ENOTFOUND;
-	}
-	if ((rc = write_member(cs, chain, circ, device, "member", cause)) != 0)
-		return rc;
-	cs->stale = 1;
-	hex_encode(hex, circ->id, CS_CIRCLELEN);
-	log_info("added a member to circle %s", hex);
-	return 0;
-}
-
 /* The sync layer. */
+
+/* m is a current member of r (any role). */
+static int
+current(const struct roster *r, const uint8_t device[32])
+{
+	const struct roster_member *m = roster_member(r, device);
+
+	return m != NULL && m->state == ROSTER_CURRENT;
+}
 
 size_t
 circle_shared(const struct circle *cs, const uint8_t device[32],
     uint8_t (**out)[CS_CIRCLELEN])
 {
-	const uint8_t *me = vault_public_key(cs->env.vault);
 	size_t n = 0;
 
 	*out = NULL;
 	for (size_t i = 0; i < cs->nviews; i++) {
-		const struct members_view *v = &cs->views[i].m;
+		const struct view *v = &cs->views[i];
 
-		if (!v->valid || members_find(v, me) == NULL ||
-		    members_find(v, device) == NULL)
+		if (v->r == NULL || !roster_circle_valid(v->r) ||
+		    !current(v->r, me(cs)) || !current(v->r, device))
 			continue;
 		*out = xreallocarray(*out, n + 1, sizeof(**out));
-		memcpy((*out)[n++], v->id, CS_CIRCLELEN);
+		memcpy((*out)[n++], v->info.id, CS_CIRCLELEN);
 	}
 	return n;
 }
@@ -639,32 +874,52 @@ int
 circle_refuses(const struct circle *cs, const uint8_t circle[CS_CIRCLELEN],
     const uint8_t device[32])
 {
-	const struct members_view *v = circle_view(cs, circle);
+	const struct view *v = view_of(cs, circle);
 
 	if (cs->have_priv && memcmp(cs->priv.id, circle, CS_CIRCLELEN) == 0)
 		return 1;	/* our private circle: never shared */
-	if (v == NULL || !v->valid)
+	if (v == NULL || v->r == NULL || !roster_circle_valid(v->r))
 		return 0;
-	return members_find(v, device) == NULL ||
-	    members_find(v, vault_public_key(cs->env.vault)) == NULL;
+	return !current(v->r, device) || !current(v->r, me(cs));
+}
+
+enum roster_role
+circle_role(const struct circle *cs, const uint8_t base[CS_CIRCLELEN],
+    const uint8_t device[32], enum roster_state *state)
+{
+	const struct view *v = view_of(cs, base);
+	const struct roster_member *m;
+
+	if (state != NULL)
+		*state = 0;
+	if (v == NULL || v->r == NULL ||
+	    (m = roster_member(v->r, device)) == NULL)
+		return ROSTER_NOROLE;
+	if (state != NULL)
+		*state = m->state;
+	return m->role;
 }
 
 size_t
 circle_members(const struct circle *cs, uint8_t (**out)[32])
 {
-	const uint8_t *me = vault_public_key(cs->env.vault);
-	size_t n = 0;
+	size_t n = 0, nm;
 
 	*out = NULL;
 	for (size_t i = 0; i < cs->nviews; i++) {
-		const struct members_view *v = &cs->views[i].m;
+		const struct view *v = &cs->views[i];
+		const struct roster_member *m;
 
 		/* Only circles we are in: anyone can list anyone in theirs. */
-		if (!v->valid || members_find(v, me) == NULL)
+		if (v->r == NULL || !roster_circle_valid(v->r) ||
+		    !current(v->r, me(cs)))
 			continue;
-		for (size_t k = 0; k < v->nmembers; k++) {
+		m = roster_members(v->r, &nm);
+		for (size_t k = 0; k < nm; k++) {
+			if (m[k].state != ROSTER_CURRENT)
+				continue;
 			*out = xreallocarray(*out, n + 1, sizeof(**out));
-			memcpy((*out)[n++], v->members[k].device, 32);
+			memcpy((*out)[n++], m[k].device, 32);
 		}
 	}
 	return n;
@@ -674,14 +929,13 @@ circle_members(const struct circle *cs, uint8_t (**out)[32])
 static int
 holds(const struct circle *cs, const uint8_t circle[CS_CIRCLELEN])
 {
-	return circle_by_id(cs, circle) != NULL ||
+	return view_of(cs, circle) != NULL ||
 	    circle_chain_of(cs, circle) != NULL;
 }
 
 void
 circle_join(struct circle *cs, uint8_t (*circles)[CS_CIRCLELEN], size_t n)
 {
-	char hex[2 * CS_CIRCLELEN + 1];
 	size_t added = 0;
 	int rc;
 
@@ -691,8 +945,7 @@ circle_join(struct circle *cs, uint8_t (*circles)[CS_CIRCLELEN], size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (holds(cs, circles[i]))
 			continue;
-		hex_encode(hex, circles[i], CS_CIRCLELEN);
-		if ((rc = put_chain(cs, circles[i], hex)) != 0) {
+		if ((rc = circle_put_chain(cs, circles[i])) != 0) {
 			store_rollback(cs->env.store);
 			goto bad;
 		}
@@ -719,8 +972,12 @@ circle_stored(struct circle *cs, int committed)
 		loader_forget(cs->env.loader);
 		return;
 	}
-	if (loader_refresh(cs->env.loader, cs) &&
-	    (rc = circle_refresh(cs)) != 0)
+	if (!loader_refresh(cs->env.loader, cs)) {
+		/* What a removed device wrote may have come: held back. */
+		count_quarantined(cs);
+		return;
+	}
+	if ((rc = circle_refresh(cs)) != 0)
 		log_warnx("merging what a peer sent failed: %s",
 		    samen_strerror(rc));
 }

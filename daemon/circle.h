@@ -1,27 +1,36 @@
-/* circle: the circles this device holds, their members, and joining the ones it is added to. */
+/* circle: the circles this device holds, their rosters and keys, and the membership ops it writes. */
 #ifndef SAMEN_CIRCLE_H
 #define SAMEN_CIRCLE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "members.h"
+#include "roster.h"
 #include "store.h"
 #include "vault.h"
 
 /*
- * Which circles we hold (the private one, shared ones whose key we have,
- * and the members chain of every shared circle we know), with their keys
- * in memory while unlocked; and what each members chain says (members.h:
- * who created the circle, who is a member, who is admin).  Membership
- * policy for the rest of the daemon is asked here: the control requests
- * (records go to a circle we write to, circle new and add), and the sync
- * layer (peer.c), which calls circle_shared, circle_refuses,
- * circle_members, circle_join and circle_stored directly.
+ * Which circles we hold (the private one, shared ones, and the members
+ * chain of every shared circle we know), with their keys in memory while
+ * unlocked; and what each members chain says: its roster (proto/roster.h,
+ * resolved from every op of the chain), the circle's name (sealed in its
+ * create op), the epoch writers use (the roster's preferred one).
+ * Membership policy for the rest of the daemon is asked here: the control
+ * requests (records go to a circle we write to; circle new, add, role,
+ * rm, accept, quarantine, ls; device revoke), and the sync layer
+ * (peer.c, session.c), which calls circle_shared, circle_refuses,
+ * circle_members, circle_role, circle_join and circle_stored directly.
  *
- * After anything that may have changed a members chain the views are
- * built again (circle_refresh); a key sealed to us in one is taken then,
- * and the change sets it makes readable are merged.
+ * After anything that may have changed a members chain the rosters are
+ * resolved again (circle_refresh).  Then, in turn: the keys sealed to us
+ * are taken (and what they make readable is merged), the cuts of removed
+ * devices are set in the store (which quarantines what they wrote past
+ * them), and an admin does the maintenance its rosters owe (a new epoch
+ * when the one writers use is sealed to a device that is no longer a
+ * reader, or some reader lacks it).  Log lines name circles by id, never
+ * by name: a name can name a family.
+ *
+ * circle.c reads and answers; circle_ops.c writes the ops.
  */
 struct writer;
 struct loader;
@@ -57,10 +66,17 @@ int circle_unlock(struct circle *cs);
 
 /* The private circle, or NULL while locked. */
 const struct store_circle *circle_private(const struct circle *cs);
-/* A circle records may be written to (private or shared), by id. */
+/*
+ * The circle records of circle id are written with: the private one, or
+ * a shared one at its preferred epoch.  NULL if unknown, or if we hold no
+ * key of that epoch (a relay holds none).
+ */
 const struct store_circle *circle_by_id(const struct circle *cs,
     const uint8_t id[CS_CIRCLELEN]);
-/* "private", or a shared circle's name (NULL if unknown or ambiguous). */
+/*
+ * "private", or a shared circle by name (circle_find's rules), as
+ * circle_by_id gives it; NULL if unknown, ambiguous or not writable.
+ */
 const struct store_circle *circle_by_name(const struct circle *cs,
     const char *name);
 /* Where a record goes when the request names no circle. */
@@ -70,39 +86,137 @@ const struct store_circle *circle_chain_of(const struct circle *cs,
     const uint8_t base[CS_CIRCLELEN]);
 /* 1 if id is a members chain (its records are not shown as records). */
 int circle_is_chain(const struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
-/* What the members chain of shared circle id says, or NULL. */
-const struct members_view *circle_view(const struct circle *cs,
-    const uint8_t id[CS_CIRCLELEN]);
-/* Every shared circle's view, i < circle_nviews (valid or not). */
-size_t circle_nviews(const struct circle *cs);
-const struct members_view *circle_view_at(const struct circle *cs, size_t i);
-/* 1 if a valid shared circle is called name. */
+/* 1 if a shared circle we hold is called name. */
 int circle_name_taken(const struct circle *cs, const char *name);
+
+/*
+ * A shared circle as `samen circle ls` shows it (borrowed, valid until
+ * the next refresh).  The name is the one sealed in its create op, or,
+ * for a device that holds no key of its first epoch (a relay, a member
+ * added with --no-history), the first 8 hex digits of its id.
+ */
+struct circle_info {
+	uint8_t id[CS_CIRCLELEN];
+	const char *name;
+	int named;			/* name is the circle's own */
+	const struct roster *r;		/* NULL: no roster could be made */
+	uint32_t epoch;			/* the preferred one; 0 if none */
+	size_t nepochs;
+	int writable;			/* we hold the preferred epoch's key */
+	uint64_t quarantined;
+	/* This device in it: NOROLE and 0 if not listed. */
+	enum roster_role role;
+	enum roster_state state;
+};
+/* The shared circles, in order of name; *n entries. */
+const struct circle_info *circle_list(const struct circle *cs, size_t *n);
+/*
+ * A shared circle by name: its sealed name, or else its id in hex (at
+ * least 8 digits, a prefix of one circle's only).  NULL if none, or if
+ * two circles go by that name.
+ */
+const struct circle_info *circle_find(const struct circle *cs,
+    const char *name);
 
 /* Changes (control requests), inside the batch's transaction. */
 
 /*
- * Creates shared circle name: a random key, its members chain, the circle
- * record and ourselves as admin.  Writes the id to id.  On failure rolls
- * the batch back (writer_abort) and sets *cause (free with free()).  The
- * views are refreshed after the batch (circle_refresh_pending).
+ * What an op written by the calls below did, for the reply: the circle
+ * (id, name borrowed from its info), the device it concerns and its role
+ * after, the epoch it started (0: none), the cut it set.
+ */
+struct circle_done {
+	uint8_t id[CS_CIRCLELEN];
+	const char *name;
+	enum roster_role role;
+	uint32_t epoch;
+	uint64_t cut;
+	size_t ncircles;		/* revoke: in how many circles */
+};
+
+/*
+ * Each returns 0, or a negative code and *cause (free with free()), the
+ * one line a person sees: a refusal (not an admin, unknown device, the
+ * last admin, a relay given a key, a revoked device added again, ...)
+ * writes nothing; a failure to write rolls the batch back
+ * (writer_abort).  The rosters are refreshed as the op is written, so
+ * the next request of the batch sees it.
+ */
+
+/*
+ * Creates shared circle name: a random salt (the id derives from it and
+ * us), a random first key, an audit key pair, the members chain, and the
+ * create op with our seals and the name sealed under the first key.
  */
 int circle_create(struct circle *cs, const char *name,
-    uint8_t id[CS_CIRCLELEN], char **cause);
+    struct circle_done *out, char **cause);
 /*
- * Adds device to shared circle circ as a member: seals the circle key to
- * it.  The caller has checked that we may (members_can_manage) and that it
- * is not a member yet.  On failure sets *cause.
+ * Adds device to circle name with role.  A member or admin gets every
+ * epoch key we hold sealed to it (history), or only the preferred one's;
+ * an admin also the audit secret; a relay nothing (asking to seal it the
+ * current key, history 0, is refused by the key code).
  */
-int circle_add(struct circle *cs, const struct store_circle *circ,
-    const uint8_t device[32], char **cause);
+int circle_add(struct circle *cs, const char *name, const uint8_t device[32],
+    enum roster_role role, int history, struct circle_done *out,
+    char **cause);
+/* Changes device's role; a relay made a reader gets the keys as by add. */
+int circle_set_role(struct circle *cs, const char *name,
+    const uint8_t device[32], enum roster_role role, struct circle_done *out,
+    char **cause);
+/*
+ * Removes device: its cut at the head of its chain in the circle as we
+ * hold it, and a new epoch whose fresh key is sealed to every reader but
+ * it (and a new audit key pair if it was an admin).
+ */
+int circle_remove(struct circle *cs, const char *name,
+    const uint8_t device[32], struct circle_done *out, char **cause);
+/*
+ * Lets in what removed device wrote past its cut, up to seq (has_seq), or
+ * all of it we hold: moves its cut there.
+ */
+int circle_accept(struct circle *cs, const char *name,
+    const uint8_t device[32], int has_seq, uint64_t seq,
+    struct circle_done *out, char **cause);
+/*
+ * Revokes device (lost) in every circle we administer that names it: a
+ * removal marked as a loss, with reason (may be empty) sealed under the
+ * new epoch's key.  out->ncircles says in how many.
+ */
+int circle_revoke(struct circle *cs, const uint8_t device[32],
+    const char *reason, size_t reason_len, struct circle_done *out,
+    char **cause);
+
+/* A quarantined change set as `samen circle quarantine` lists it. */
+struct circle_held {
+	uint8_t author[32];
+	uint64_t seq, hlc;
+	uint32_t epoch;
+	uint32_t nchunks;
+	/* The records it touches, if we hold its epoch's key; else 0. */
+	int readable;
+	struct circle_held_rec {
+		char collection[OPS_MAX_COLLECTION + 1];
+		uint8_t rid[RID_LEN];
+	} *recs;
+	size_t nrecs;
+};
+/*
+ * The quarantined change sets of circle name: *out new (free with
+ * circle_held_free), *n entries; the info through *info (borrowed).
+ */
+int circle_quarantine(struct circle *cs, const char *name,
+    const struct circle_info **info, struct circle_held **out, size_t *n,
+    char **cause);
+void circle_held_free(struct circle_held *h, size_t n);
+
 /* Makes circle id the default, saved in the data directory. */
 int circle_use(struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
 
 /*
- * Reads the circles again and rebuilds the views; takes any key sealed to
- * us (which makes more change sets readable: merges them, in a
- * transaction of its own).  Then tells env.changed.  0 or a negative code.
+ * Reads the circles again and resolves the rosters; takes any key sealed
+ * to us (which makes more change sets readable: merges them); then, out
+ * of a transaction, sets the cuts and does an admin's maintenance.  Then
+ * tells env.changed.  0 or a negative code.
  */
 int circle_refresh(struct circle *cs);
 /* A request of the batch changed a members chain: refresh after it. */
@@ -110,28 +224,40 @@ void circle_refresh_later(struct circle *cs);
 /* The batch is committed: refreshes if asked to (a failure is logged). */
 void circle_refresh_pending(struct circle *cs);
 
-/* The sync layer (peer.c). */
+/* The sync layer (peer.c, session.c). */
 
 /*
- * Base ids of the shared circles that both we and device belong to.
- * Returns the count; *out is new (free()), or NULL for none.
+ * Base ids of the shared circles that both we and device are current
+ * members of (any role: a relay too).  Returns the count; *out is new
+ * (free()), or NULL for none.
  */
 size_t circle_shared(const struct circle *cs, const uint8_t device[32],
     uint8_t (**out)[CS_CIRCLELEN]);
 /*
  * 1 if we know circle (a base id) well enough to say that device must not
- * have it: it is our private circle, or we hold its member list and device
- * is not on it (or we are not).  0 if we do not know it yet, or are
+ * have it: it is our private circle, or its roster says that device (or
+ * we) is not a current member.  0 if we do not know it yet, or are
  * joining.
  */
 int circle_refuses(const struct circle *cs, const uint8_t circle[CS_CIRCLELEN],
     const uint8_t device[32]);
-/* Every member of the shared circles we are in (they may connect).
- * Returns the count; *out is new (free()). */
+/*
+ * device's role in shared circle base, as its roster says now, and its
+ * state (*state may be NULL): ROSTER_NOROLE if it is not listed, or we
+ * hold no roster of base.  The seam where the sync layer asks what it may
+ * offer whom (quarantined change sets: admins and relays).
+ */
+enum roster_role circle_role(const struct circle *cs,
+    const uint8_t base[CS_CIRCLELEN], const uint8_t device[32],
+    enum roster_state *state);
+/*
+ * Every current member (any role) of the shared circles we are a current
+ * member of: they may connect.  Returns the count; *out is new (free()).
+ */
 size_t circle_members(const struct circle *cs, uint8_t (**out)[32]);
 /*
  * A peer offers circles (base ids) that we do not hold: it says we are a
- * member.  Takes in their members chains (which hold our key), in one
+ * member.  Takes in their members chains (which hold our keys), in one
  * transaction, then refreshes.  Failures are logged.
  */
 void circle_join(struct circle *cs, uint8_t (*circles)[CS_CIRCLELEN],

@@ -81,6 +81,16 @@ static const struct handler {
 	  render_circle_use, CTL_F_UNLOCKED },
 	{ CTL_METRICS, request_decode_metrics, ctl_admin_metrics,
 	  render_metrics, 0 },
+	{ CTL_CIRCLE_ROLE, request_decode_circle_role, ctl_circles_role,
+	  render_circle_role, CTL_F_UNLOCKED | CTL_F_WRITES },
+	{ CTL_CIRCLE_RM, request_decode_circle_rm, ctl_circles_rm,
+	  render_circle_rm, CTL_F_UNLOCKED | CTL_F_WRITES },
+	{ CTL_CIRCLE_QUARANTINE, request_decode_circle_quarantine,
+	  ctl_circles_quarantine, render_circle_quarantine, CTL_F_UNLOCKED },
+	{ CTL_CIRCLE_ACCEPT, request_decode_circle_accept, ctl_circles_accept,
+	  render_circle_accept, CTL_F_UNLOCKED | CTL_F_WRITES },
+	{ CTL_DEVICE_REVOKE, request_decode_device_revoke, ctl_circles_revoke,
+	  render_device_revoke, CTL_F_UNLOCKED | CTL_F_WRITES },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
@@ -221,17 +231,22 @@ flush(struct ctl *c)
 	if (rc == 0)
 		(void)loader_refresh(c->parts.loader, c->parts.circle);
 	loader_forget(c->parts.loader);
+	if (c->nheld > 0) {
+		b = xmalloc(sizeof(*b) + c->nheld * sizeof(b->held[0]));
+		b->c = c;
+		b->ticket = c->ticket;
+		b->wrote = wrote;
+		b->n = c->nheld;
+		memcpy(b->held, c->held, c->nheld * sizeof(b->held[0]));
+		c->nheld = 0;
+		durable_after(c->parts.env.durable, b->ticket, send_batch, b);
+	}
+	/*
+	 * After the replies are handed over: the refresh may write a batch
+	 * of its own (an admin's new epoch), whose failure must not reach
+	 * them.  The next batch is handled after it.
+	 */
 	circle_refresh_pending(c->parts.circle);
-	if (c->nheld == 0)
-		return;
-	b = xmalloc(sizeof(*b) + c->nheld * sizeof(b->held[0]));
-	b->c = c;
-	b->ticket = c->ticket;
-	b->wrote = wrote;
-	b->n = c->nheld;
-	memcpy(b->held, c->held, c->nheld * sizeof(b->held[0]));
-	c->nheld = 0;
-	durable_after(c->parts.env.durable, b->ticket, send_batch, b);
 }
 
 static struct held *

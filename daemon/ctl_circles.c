@@ -1,4 +1,4 @@
-/* ctl_circles: the control requests on circles: circle new, add, ls, use. */
+/* ctl_circles: the control requests on circles and their members: circle new, add, role, rm, accept, quarantine, ls, use; device revoke. */
 #include "ctl_circles.h"
 
 #include <stdlib.h>
@@ -9,28 +9,40 @@
 #include "util.h"
 #include "writer.h"
 
+/* The policy (who may do what to whom, what a circle is) is circle.h's. */
+
+static void
+done_out(struct ctl_reply *res, const struct circle_done *d,
+    const uint8_t *device)
+{
+	struct render_circle *out = &res->out.circle;
+
+	memcpy(out->id, d->id, CS_CIRCLELEN);
+	out->name = d->name;
+	out->device = device;
+	out->role = d->role;
+	out->epoch = d->epoch;
+	out->cut = d->cut;
+}
+
 int
 ctl_circles_new(struct ctl_parts *p, const union request *q,
     struct ctl_reply *res)
 {
 	const struct request_circle *rq = &q->circle;
+	struct circle_done d;
 	char *cause = NULL;
 	int rc;
 
 	if (strcmp(rq->name, "private") == 0)
 		return ctl_fail(res, SAMEN_EEXIST, "'private' is this device's "
 		    "own circle");
-	/* The circles are read again as it is made: what is open goes
-	 * first. */
-	if ((rc = writer_close_all(p->writer, &cause)) != 0)
-		return ctl_fail_cause(res, rc, cause);
 	if (circle_name_taken(p->circle, rq->name))
 		return ctl_fail(res, SAMEN_EEXIST, "a circle named '%s' exists",
 		    rq->name);
-	if ((rc = circle_create(p->circle, rq->name, res->out.circle.id,
-	    &cause)) != 0)
+	if ((rc = circle_create(p->circle, rq->name, &d, &cause)) != 0)
 		return ctl_fail_cause(res, rc, cause);
-	res->out.circle.name = rq->name;
+	done_out(res, &d, NULL);
 	return 0;
 }
 
@@ -39,29 +51,93 @@ ctl_circles_add(struct ctl_parts *p, const union request *q,
     struct ctl_reply *res)
 {
 	const struct request_circle *rq = &q->circle;
-	const struct store_circle *circ;
-	const struct members_view *v;
+	struct circle_done d;
 	char *cause = NULL;
 	int rc;
 
-	if ((circ = circle_by_name(p->circle, rq->name)) == NULL ||
-	    circ == circle_private(p->circle) ||
-	    (v = circle_view(p->circle, circ->id)) == NULL ||
-	    circle_chain_of(p->circle, circ->id) == NULL)
-		return ctl_fail(res, SAMEN_ENOTFOUND, "no shared circle named "
-		    "'%s' (samen circle ls)", rq->name);
-	if (!members_can_manage(v, vault_public_key(p->env.vault)))
-		return ctl_fail(res, SAMEN_EINVAL, "only the circle's admin can "
-		    "add members");
-	if (members_find(v, rq->device) != NULL)
-		return ctl_fail(res, SAMEN_EEXIST, "already a member of %s",
-		    rq->name);
-	if ((rc = writer_close_all(p->writer, &cause)) != 0 ||
-	    (rc = circle_add(p->circle, circ, rq->device, &cause)) != 0)
+	if ((rc = circle_add(p->circle, rq->name, rq->device, rq->role,
+	    !rq->no_history, &d, &cause)) != 0)
 		return ctl_fail_cause(res, rc, cause);
-	memcpy(res->out.circle.id, circ->id, CS_CIRCLELEN);
-	res->out.circle.name = rq->name;
-	res->out.circle.device = rq->device;
+	done_out(res, &d, rq->device);
+	return 0;
+}
+
+int
+ctl_circles_role(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_circle *rq = &q->circle;
+	struct circle_done d;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = circle_set_role(p->circle, rq->name, rq->device, rq->role,
+	    &d, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	done_out(res, &d, rq->device);
+	return 0;
+}
+
+int
+ctl_circles_rm(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_circle *rq = &q->circle;
+	struct circle_done d;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = circle_remove(p->circle, rq->name, rq->device, &d,
+	    &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	done_out(res, &d, rq->device);
+	return 0;
+}
+
+int
+ctl_circles_accept(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_circle *rq = &q->circle;
+	struct circle_done d;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = circle_accept(p->circle, rq->name, rq->device, rq->has_seq,
+	    rq->seq, &d, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	done_out(res, &d, rq->device);
+	return 0;
+}
+
+int
+ctl_circles_quarantine(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	struct render_quarantine *out = &res->out.quarantine;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = circle_quarantine(p->circle, q->circle.name, &out->info,
+	    &out->held, &out->n, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	return 0;
+}
+
+int
+ctl_circles_revoke(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_revoke *rq = &q->revoke;
+	struct circle_done d;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = circle_revoke(p->circle, rq->device, rq->reason,
+	    rq->reason_len, &d, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	res->out.revoke.device = rq->device;
+	res->out.revoke.ncircles = d.ncircles;
 	return 0;
 }
 
@@ -71,24 +147,23 @@ ctl_circles_ls(struct ctl_parts *p, const union request *q,
 {
 	struct render_circles *out = &res->out.circles;
 	const struct store_circle *d = circle_default(p->circle);
-	size_t nviews = circle_nviews(p->circle);
+	const struct circle_info *c;
+	size_t n;
 
 	(void)q;
+	c = circle_list(p->circle, &n);
 	/* The private circle first, then the shared ones we hold. */
-	out->items = xreallocarray(NULL, nviews + 1, sizeof(*out->items));
-	out->items[0].sc = circle_private(p->circle);
-	out->items[0].v = NULL;
-	out->items[0].is_default = d == out->items[0].sc;
+	out->items = xreallocarray(NULL, n + 1, sizeof(*out->items));
+	out->items[0].priv = circle_private(p->circle);
+	out->items[0].info = NULL;
+	out->items[0].is_default = d == out->items[0].priv;
 	out->n = 1;
-	for (size_t i = 0; i < nviews; i++) {
-		const struct members_view *v = circle_view_at(p->circle, i);
-		const struct store_circle *sc;
-
-		if (!v->valid || (sc = circle_by_id(p->circle, v->id)) == NULL)
-			continue;
-		out->items[out->n].sc = sc;
-		out->items[out->n].v = v;
-		out->items[out->n].is_default = d == sc;
+	for (size_t i = 0; i < n; i++) {
+		out->items[out->n].priv = NULL;
+		out->items[out->n].info = &c[i];
+		out->items[out->n].is_default = d != NULL &&
+		    d != circle_private(p->circle) &&
+		    memcmp(d->id, c[i].id, CS_CIRCLELEN) == 0;
 		out->n++;
 	}
 	return 0;
@@ -100,11 +175,17 @@ ctl_circles_use(struct ctl_parts *p, const union request *q,
 {
 	const struct request_circle *rq = &q->circle;
 	const struct store_circle *circ;
+	const struct circle_info *c;
 	int rc;
 
-	if ((circ = circle_by_name(p->circle, rq->name)) == NULL)
+	if ((circ = circle_by_name(p->circle, rq->name)) == NULL) {
+		if (strcmp(rq->name, "private") != 0 &&
+		    (c = circle_find(p->circle, rq->name)) != NULL)
+			return ctl_fail(res, SAMEN_EINVAL, "this device holds "
+			    "no key of circle '%s' to write with", rq->name);
 		return ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
 		    "(samen circle ls)", rq->name);
+	}
 	if ((rc = circle_use(p->circle, circ->id)) != 0)
 		return ctl_fail(res, rc, "could not save the default circle");
 	memcpy(res->out.circle.id, circ->id, CS_CIRCLELEN);

@@ -49,6 +49,13 @@ count_rejected(struct peers *p, int code, uint32_t n)
 }
 
 /*
+ * The epochs' keys a batch's check reads ahead with, at most: a circle
+ * gets an epoch per removal, and its writers use one of them (the
+ * preferred); a change set of an epoch beyond these is read by the merge.
+ */
+#define READ_AHEAD_KEYS 16
+
+/*
  * One change set of a BATCH as the thread pool found it: everything that
  * needs neither the store nor the clock.  rc is the header's verdict
  * (decode, chain, signature), payload_rc the payload's (decode, hash); the
@@ -76,14 +83,26 @@ checked_free(struct checked *cs, uint32_t n)
 	free(cs);
 }
 
+/* The key of epoch among keys[0..n), or NULL. */
+static const uint8_t *
+key_of(const struct store_epoch_key *keys, size_t n, uint32_t epoch)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].epoch == epoch)
+			return keys[i].key;
+	return NULL;
+}
+
 /*
- * Pure: runs on the thread pool, touches only k and what e and key point
- * into.  key (may be NULL) is the chain's at epoch.
+ * Pure: runs on the thread pool, touches only k and what e and keys point
+ * into.  keys[0..nkeys) are the chain's, one per epoch held.
  */
 static void
 check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
-    const struct sync_cs *e, const uint8_t *key, uint32_t epoch)
+    const struct sync_cs *e, const struct store_epoch_key *keys,
+    size_t nkeys)
 {
+	const uint8_t *key;
 	struct cs_payload pl;
 
 	k->payload_rc = 0;
@@ -102,7 +121,8 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
 	k->payload_rc = changeset_payload_check(&k->h, &pl, e->payload_len);
 	changeset_id(k->id, e->hdr, e->hdr_len);
 	/* A chunk that does not read leaves op empty: the merge reads it. */
-	if (k->payload_rc == 0 && key != NULL && k->h.epoch == epoch) {
+	if (k->payload_rc == 0 &&
+	    (key = key_of(keys, nkeys, k->h.epoch)) != NULL) {
 		if (changeset_open(&k->op, &k->h, &pl, key) == 0)
 			merge_opened_vids(&k->op, k->id);
 		else
@@ -431,12 +451,13 @@ struct pending {
 	struct sync_msg m;
 	struct checked *cs;	/* BATCH checked by the pool: m.ncs */
 	/*
-	 * The chain's key at its highest epoch, for the pool to read the
-	 * chunks ahead (sodium_malloc'd; NULL if the store had none): from
-	 * intake_receive() until the pool is done with it.
+	 * The chain's keys, one per epoch held (a circle re-keyed at each
+	 * removal has several), for the pool to read the chunks ahead
+	 * (sodium_malloc'd; NULL if the store had none): from
+	 * intake_receive() until the pool is done with them.
 	 */
-	uint8_t *key;
-	uint32_t epoch;
+	struct store_epoch_key *keys;
+	size_t nkeys;
 	int busy;
 	struct pending *next;
 };
@@ -444,11 +465,12 @@ struct pending {
 static void
 pending_key_drop(struct pending *q)
 {
-	if (q->key == NULL)
+	if (q->keys == NULL)
 		return;
-	sodium_memzero(q->key, CS_KEYLEN);
-	sodium_free(q->key);
-	q->key = NULL;
+	sodium_memzero(q->keys, READ_AHEAD_KEYS * sizeof(*q->keys));
+	sodium_free(q->keys);
+	q->keys = NULL;
+	q->nkeys = 0;
 }
 
 static void
@@ -467,24 +489,26 @@ check_work_cb(uv_work_t *w)
 	struct pending *q = w->data;
 
 	for (uint32_t i = 0; i < q->m.ncs; i++)
-		check_one(&q->cs[i], q->m.chain, &q->m.cs[i], q->key,
-		    q->epoch);
+		check_one(&q->cs[i], q->m.chain, &q->m.cs[i], q->keys,
+		    q->nkeys);
 }
 
 static void drain_cb(uv_idle_t *h);
 
 /*
- * q->key: the key of q's chain, if the store has it (unlocked, a member),
- * so that the pool reads the chunks beside the checks and the loop only
- * merges (docs/design.md, "Reading ahead").  Without it the merge reads
- * them, as before.
+ * q->keys: the keys of q's chain, if the store has them (unlocked, a
+ * member: a relay has none), so that the pool reads the chunks beside the
+ * checks and the loop only merges (docs/design.md, "Reading ahead").  A
+ * change set of an epoch without one is read by the merge, as before.
  */
 static void
 read_ahead_key(struct peers *p, struct pending *q)
 {
-	if ((q->key = sodium_malloc(CS_KEYLEN)) == NULL)
+	if ((q->keys = sodium_malloc(READ_AHEAD_KEYS *
+	    sizeof(*q->keys))) == NULL)
 		return;
-	if (store_chain_key(p->env.store, q->m.chain, &q->epoch, q->key) != 0)
+	if (store_chain_keys(p->env.store, q->m.chain, q->keys,
+	    READ_AHEAD_KEYS, &q->nkeys) != 0 || q->nkeys == 0)
 		pending_key_drop(q);
 }
 

@@ -44,6 +44,8 @@ struct loader {
 	int64_t *reload;
 	size_t nreload;
 	size_t capreload;
+	/* The replica was rebuilt while the index loads: all of it again. */
+	int again;
 	/* Records erased while the index loads, to drop from it after. */
 	int64_t *erased;
 	size_t nerased;
@@ -110,6 +112,17 @@ loader_load_now(struct loader *l)
 	}
 	index_close(ix);
 	return rc;
+}
+
+int
+loader_reload(struct loader *l)
+{
+	l->ntouched = 0;
+	if (l->load != NULL) {
+		l->again = 1;
+		return 0;
+	}
+	return loader_load_now(l);
 }
 
 /* Refreshing after merges. */
@@ -271,7 +284,16 @@ load_done_cb(uv_work_t *w, int status)
 		l->nreload = 0;
 		goto out;
 	}
-	if (rc == 0) {
+	if (rc == 0 && l->again) {
+		/* What it read may be gone: the replica was rebuilt. */
+		l->nreload = 0;
+		if ((rc = loader_load_now(l)) != 0) {
+			log_warnx("could not load the index: %s; reads are "
+			    "refused until 'samen rebuild'",
+			    samen_strerror(rc));
+			l->bad = 1;
+		}
+	} else if (rc == 0) {
 		index_swap(l->env.index, ld->ix);
 		/* Its snapshot may be older than an erase: before the reloads,
 		 * which may have reused an erased record's rkey. */
@@ -310,6 +332,7 @@ load_done_cb(uv_work_t *w, int status)
 	    (unsigned long long)((uv_hrtime() - ld->started) / 1000000),
 	    l->nreload);
 	l->nreload = 0;
+	l->again = 0;
 	l->nerased = 0;
 	l->env.loaded(l->env.arg);
 out:

@@ -54,6 +54,12 @@ int loader_bad(const struct loader *l);
 /* Loads the whole index now, on this thread (rebuild).  On failure the
  * old index stays.  0 or a negative code. */
 int loader_load_now(struct loader *l);
+/*
+ * The replica was rebuilt (a cut quarantined what was merged): loads the
+ * whole index now, or, while a load is in flight, once it is done, since
+ * what it read may be gone.  Forgets the records touched.
+ */
+int loader_reload(struct loader *l);
 
 /* store_merge_pending's callback (arg is the loader): rkey changed. */
 void loader_touched(void *arg, int64_t rkey);

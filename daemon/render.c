@@ -405,34 +405,37 @@ render_status(struct wbuf *w, union render_result *res)
 {
 	struct render_status *s = &res->status;
 	char hex[65], id[DEVID_TEXTLEN + 1];
+	struct wire_map m;
 
 	devid_encode(id, s->device);
-	wire_put_map(w, 23);
-	wire_put_kv_str(w, "device", id);
-	wire_put_kv_str(w, "data_dir", s->dir);
-	wire_put_kv_str(w, "version", SAMEN_VERSION);
-	wire_put_kv_u64(w, "protocol", SAMEN_PROTOCOL_VERSION);
-	wire_put_kv_u64(w, "schema", SAMEN_SCHEMA_VERSION);
-	wire_put_kv_u64(w, "pid", (uint64_t)getpid());
-	wire_put_kv_u64(w, "uptime_s", s->uptime_s);
-	wire_put_kv_bool(w, "locked", s->locked);
-	wire_put_kv_bool(w, "passphrase", s->passphrase);
-	wire_put_kv_u64(w, "records", s->stats.records);
-	wire_put_kv_u64(w, "changesets", s->stats.changesets);
-	wire_put_kv_u64(w, "pending", s->stats.pending);
-	wire_put_kv_u64(w, "bad", s->stats.bad);
-	wire_put_kv_u64(w, "flagged", s->stats.flagged);
-	wire_put_kv_u64(w, "purged_dropped", s->stats.purged_dropped);
+	wire_map_init(&m);
+	wire_map_str(&m, "device", id);
+	wire_map_str(&m, "data_dir", s->dir);
+	wire_map_str(&m, "version", SAMEN_VERSION);
+	wire_map_u64(&m, "protocol", SAMEN_PROTOCOL_VERSION);
+	wire_map_u64(&m, "schema", SAMEN_SCHEMA_VERSION);
+	wire_map_u64(&m, "pid", (uint64_t)getpid());
+	wire_map_u64(&m, "uptime_s", s->uptime_s);
+	wire_map_bool(&m, "locked", s->locked);
+	wire_map_bool(&m, "passphrase", s->passphrase);
+	wire_map_u64(&m, "records", s->stats.records);
+	wire_map_u64(&m, "changesets", s->stats.changesets);
+	wire_map_u64(&m, "pending", s->stats.pending);
+	wire_map_u64(&m, "bad", s->stats.bad);
+	wire_map_u64(&m, "flagged", s->stats.flagged);
+	wire_map_u64(&m, "quarantined", s->stats.quarantined);
+	wire_map_u64(&m, "purged_dropped", s->stats.purged_dropped);
 	hex_encode(hex, s->digest, sizeof(s->digest));
-	wire_put_kv_str(w, "replica_digest", hex);
+	wire_map_str(&m, "replica_digest", hex);
 	hex_encode(hex, s->shared, sizeof(s->shared));
-	wire_put_kv_str(w, "shared_digest", hex);
-	wire_put_kv_str(w, "listen", s->listen);
-	wire_put_kv_u64(w, "zap_refused", s->zap_refused);
-	wire_put_kv_u64(w, "rejected", s->rejected);
-	wire_put_kv_u64(w, "handshake_failed", s->handshake_failed);
-	wire_put_kv_u64(w, "dropped", s->dropped);
-	put_status_peers(w, s->peers, s->npeers);
+	wire_map_str(&m, "shared_digest", hex);
+	wire_map_str(&m, "listen", s->listen);
+	wire_map_u64(&m, "zap_refused", s->zap_refused);
+	wire_map_u64(&m, "rejected", s->rejected);
+	wire_map_u64(&m, "handshake_failed", s->handshake_failed);
+	wire_map_u64(&m, "dropped", s->dropped);
+	put_status_peers(wire_map_entry(&m), s->peers, s->npeers);
+	wire_map_put(w, &m);
 	store_peer_list_free(s->peers, s->npeers);
 }
 
@@ -558,26 +561,101 @@ render_peer_ls(struct wbuf *w, union render_result *res)
 
 /* Circles. */
 
+static const char *
+role_name(enum roster_role r)
+{
+	switch (r) {
+	case ROSTER_ADMIN:
+		return "admin";
+	case ROSTER_MEMBER:
+		return "member";
+	case ROSTER_RELAY:
+		return "relay";
+	default:
+		return NULL;
+	}
+}
+
+static const char *
+state_name(enum roster_state s)
+{
+	switch (s) {
+	case ROSTER_CURRENT:
+		return "current";
+	case ROSTER_REMOVED:
+		return "removed";
+	case ROSTER_REVOKED:
+		return "revoked";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * An epoch id, a number (ids are derived, not counted: any of 2^31, the
+ * CLI shows them as 8 hex digits); null for none.
+ */
+static void
+put_epoch(struct wbuf *w, const char *k, uint32_t epoch)
+{
+	wire_put_cstr(w, k);
+	if (epoch != 0)
+		wire_put_u64(w, epoch);
+	else
+		wire_put_nil(w);
+}
+
 void
 render_circle_new(struct wbuf *w, union render_result *res)
 {
 	wire_put_map(w, 3);
 	put_circle_id(w, "circle", res->circle.id);
 	wire_put_kv_str(w, "name", res->circle.name);
-	wire_put_kv_u64(w, "epoch", 1);
+	put_epoch(w, "epoch", res->circle.epoch);
+}
+
+/* add, role: the circle, the device and its role now. */
+static void
+put_role_reply(struct wbuf *w, union render_result *res)
+{
+	wire_put_map(w, 4);
+	put_circle_id(w, "circle", res->circle.id);
+	wire_put_kv_str(w, "name", res->circle.name);
+	put_author(w, "device", res->circle.device);
+	wire_put_kv_str(w, "role", role_name(res->circle.role));
 }
 
 void
 render_circle_add(struct wbuf *w, union render_result *res)
 {
-	char dev[DEVID_TEXTLEN + 1];
+	put_role_reply(w, res);
+}
 
-	devid_encode(dev, res->circle.device);
+void
+render_circle_role(struct wbuf *w, union render_result *res)
+{
+	put_role_reply(w, res);
+}
+
+void
+render_circle_rm(struct wbuf *w, union render_result *res)
+{
+	wire_put_map(w, 5);
+	put_circle_id(w, "circle", res->circle.id);
+	wire_put_kv_str(w, "name", res->circle.name);
+	put_author(w, "device", res->circle.device);
+	put_epoch(w, "epoch", res->circle.epoch);
+	wire_put_kv_u64(w, "cut", res->circle.cut);
+}
+
+void
+render_circle_accept(struct wbuf *w, union render_result *res)
+{
 	wire_put_map(w, 4);
 	put_circle_id(w, "circle", res->circle.id);
 	wire_put_kv_str(w, "name", res->circle.name);
-	wire_put_kv_str(w, "device", dev);
-	wire_put_kv_str(w, "role", "member");
+	put_author(w, "device", res->circle.device);
+	wire_put_kv_u64(w, "cut", res->circle.cut);
 }
 
 void
@@ -588,34 +666,112 @@ render_circle_use(struct wbuf *w, union render_result *res)
 	wire_put_kv_str(w, "name", res->circle.name);
 }
 
+void
+render_circle_quarantine(struct wbuf *w, union render_result *res)
+{
+	struct render_quarantine *q = &res->quarantine;
+
+	wire_put_array(w, (uint32_t)q->n);
+	for (size_t i = 0; i < q->n; i++) {
+		const struct circle_held *h = &q->held[i];
+
+		wire_put_map(w, 6);
+		put_author(w, "author", h->author);
+		wire_put_kv_u64(w, "seq", h->seq);
+		put_time(w, "time", h->hlc);
+		put_epoch(w, "epoch", h->epoch);
+		wire_put_kv_u64(w, "chunks", h->nchunks);
+		wire_put_cstr(w, "records");
+		if (!h->readable) {
+			wire_put_nil(w);
+			continue;
+		}
+		wire_put_array(w, (uint32_t)h->nrecs);
+		for (size_t k = 0; k < h->nrecs; k++) {
+			wire_put_map(w, 2);
+			wire_put_kv_str(w, "collection",
+			    h->recs[k].collection);
+			put_rid(w, "id", h->recs[k].rid);
+		}
+	}
+	circle_held_free(q->held, q->n);
+}
+
+void
+render_device_revoke(struct wbuf *w, union render_result *res)
+{
+	wire_put_map(w, 2);
+	put_author(w, "device", res->revoke.device);
+	wire_put_kv_u64(w, "circles", res->revoke.ncircles);
+}
+
+static void
+put_members(struct wbuf *w, const struct roster *r)
+{
+	const struct roster_member *m;
+	size_t n = 0;
+
+	m = r != NULL ? roster_members(r, &n) : NULL;
+	wire_put_cstr(w, "members");
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		wire_put_map(w, 5);
+		put_author(w, "device", m[i].device);
+		wire_put_kv_str(w, "role", role_name(m[i].role));
+		wire_put_kv_str(w, "state", state_name(m[i].state));
+		if (m[i].has_adder)
+			put_author(w, "added_by", m[i].added_by);
+		else
+			wire_put_kv_str(w, "added_by", NULL);
+		wire_put_cstr(w, "cut");
+		if (m[i].state == ROSTER_CURRENT)
+			wire_put_nil(w);
+		else
+			wire_put_u64(w, m[i].cut_seq);
+	}
+}
+
+/* How the ops of its members chain counted. */
+static void
+put_ops(struct wbuf *w, const struct roster *r)
+{
+	static const char *const names[ROSTER_NVERDICTS] = {
+		[ROSTER_VALID] = "valid",
+		[ROSTER_WAITING] = "waiting",
+		[ROSTER_MALFORMED] = "malformed",
+		[ROSTER_UNAUTHORIZED] = "unauthorized",
+		[ROSTER_FILTERED] = "filtered",
+	};
+
+	wire_put_cstr(w, "ops");
+	if (r == NULL) {
+		wire_put_nil(w);
+		return;
+	}
+	wire_put_map(w, ROSTER_NVERDICTS);
+	for (int v = 0; v < ROSTER_NVERDICTS; v++)
+		wire_put_kv_u64(w, names[v], roster_count(r,
+		    (enum roster_verdict)v));
+}
+
 static void
 put_circle(struct wbuf *w, const struct render_circle_item *it)
 {
-	const struct members_view *v = it->v;
-	char dev[DEVID_TEXTLEN + 1];
+	const struct circle_info *c = it->info;
 
-	wire_put_map(w, 6);
-	put_circle_id(w, "circle", it->sc->id);
-	wire_put_kv_str(w, "name", v ? v->name : "private");
-	wire_put_kv_str(w, "kind", v ? "shared" : "private");
-	wire_put_kv_u64(w, "epoch", it->sc->epoch);
+	wire_put_map(w, 12);
+	put_circle_id(w, "circle", c ? c->id : it->priv->id);
+	wire_put_kv_str(w, "name", c ? c->name : "private");
+	wire_put_kv_str(w, "kind", c ? "shared" : "private");
+	put_epoch(w, "epoch", c ? c->epoch : it->priv->epoch);
+	wire_put_kv_u64(w, "epochs", c ? c->nepochs : 1);
 	wire_put_kv_bool(w, "default", it->is_default);
-	wire_put_cstr(w, "members");
-	wire_put_array(w, v ? (uint32_t)v->nmembers : 0);
-	for (size_t i = 0; v && i < v->nmembers; i++) {
-		int has_by = 0;
-
-		for (int k = 0; k < 32; k++)
-			has_by |= v->members[i].added_by[k];
-		wire_put_map(w, 3);
-		devid_encode(dev, v->members[i].device);
-		wire_put_kv_str(w, "device", dev);
-		wire_put_kv_str(w, "role", v->members[i].admin ? "admin" :
-		    "member");
-		if (has_by)
-			devid_encode(dev, v->members[i].added_by);
-		wire_put_kv_str(w, "added_by", has_by ? dev : NULL);
-	}
+	wire_put_kv_str(w, "role", c ? role_name(c->role) : "admin");
+	wire_put_kv_str(w, "state", c ? state_name(c->state) : "current");
+	wire_put_kv_bool(w, "writable", c ? c->writable : 1);
+	wire_put_kv_u64(w, "quarantined", c ? c->quarantined : 0);
+	put_members(w, c ? c->r : NULL);
+	put_ops(w, c ? c->r : NULL);
 }
 
 void

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "members.h"
+#include "circle.h"
 #include "peer.h"
 #include "store.h"
 #include "wire.h"
@@ -89,17 +89,20 @@ struct render_peers {
 	size_t n;
 };
 
-/* circle new, add, use. */
+/* circle new, add, role, rm, accept, use. */
 struct render_circle {
 	uint8_t id[CS_CIRCLELEN];
 	const char *name;
-	const uint8_t *device;	/* add */
+	const uint8_t *device;	/* add, role, rm, accept */
+	enum roster_role role;	/* add, role */
+	uint32_t epoch;		/* new, rm: the epoch it started */
+	uint64_t cut;		/* rm, accept */
 };
 
-/* circle ls. */
+/* circle ls: the private circle (priv), or a shared one (info). */
 struct render_circle_item {
-	const struct store_circle *sc;
-	const struct members_view *v;	/* NULL: the private circle */
+	const struct store_circle *priv;
+	const struct circle_info *info;
 	int is_default;
 };
 
@@ -114,6 +117,19 @@ struct render_metrics {
 	size_t len;
 };
 
+/* circle quarantine. */
+struct render_quarantine {
+	const struct circle_info *info;
+	struct circle_held *held;	/* owned (circle_quarantine) */
+	size_t n;
+};
+
+/* device revoke. */
+struct render_revoke {
+	const uint8_t *device;
+	size_t ncircles;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -126,6 +142,8 @@ union render_result {
 	struct render_circle circle;
 	struct render_circles circles;
 	struct render_metrics metrics;
+	struct render_quarantine quarantine;
+	struct render_revoke revoke;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -149,6 +167,11 @@ render_fn render_circle_add;	/* circle */
 render_fn render_circle_use;	/* circle */
 render_fn render_circle_ls;	/* circles */
 render_fn render_metrics;	/* metrics */
+render_fn render_circle_role;	/* circle */
+render_fn render_circle_rm;	/* circle */
+render_fn render_circle_accept;	/* circle */
+render_fn render_circle_quarantine;	/* quarantine */
+render_fn render_device_revoke;	/* revoke */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -23,6 +23,7 @@ store_drop_caches(struct store *st)
 	st->author.valid = 0;
 	st->ckey.valid = 0;
 	st->head.valid = 0;
+	st->cuts_any = -1;
 	st->colls.n = st->colls.next = 0;
 	st->purged.valid = 0;
 	if (st->keys != NULL)
@@ -184,6 +185,7 @@ store_open(struct store **stp, const char *path, char **cause)
 	*cause = NULL;
 	st = xcalloc(1, sizeof(*st));
 	st->rec.fr = NO_FRESH;
+	st->cuts_any = -1;
 	if ((st->keys = sodium_malloc(sizeof(*st->keys))) == NULL)
 		die_oom(sizeof(*st->keys));
 	sodium_memzero(st->keys, sizeof(*st->keys));

@@ -204,9 +204,11 @@ int store_circle_private(struct store *st, struct store_circle *c);
 /* Wipes the key and frees the name. */
 void store_circle_clear(struct store_circle *c);
 /*
- * Every circle at its highest epoch, ordered by (kind, name, id).  *out is
- * a new array of *n: free with store_circle_list_free(), which wipes keys.
- * SAMEN_ELOCKED without the storage key.
+ * Every (circle, epoch) held, ordered by (kind, name, id, epoch); epoch 0
+ * is a shared circle's audit secret (ROSTER_AUDIT_EPOCH), never the key
+ * of a change set.  *out is a new array of *n: free with
+ * store_circle_list_free(), which wipes keys.  SAMEN_ELOCKED without the
+ * storage key.
  */
 int store_circle_list(struct store *st, struct store_circle **out,
     size_t *n);
@@ -342,13 +344,74 @@ int store_cs_insert_optimistic(struct store *st, const struct cs_header *h,
     const uint8_t *payload, size_t payload_len, const struct cs_opened *op);
 
 /*
- * The key of chain (a circle id as headers carry it) at the highest epoch
- * the store holds, and that epoch: for reading a peer's change sets ahead
- * of their merge (daemon/peer.c).  0, SAMEN_ENOTFOUND or SAMEN_ELOCKED.
- * The caller wipes key (sodium_memzero) when done.
+ * The keys of chain (a circle id as headers carry it) at the epochs the
+ * store holds, at most max of them, into out[0..*n): for reading a peer's
+ * change sets ahead of their merge (daemon/intake.c), each with the key
+ * of its header's epoch.  0 (*n may be 0) or SAMEN_ELOCKED.  out should
+ * be guarded memory; the caller wipes it (sodium_memzero) when done.
  */
-int store_chain_key(struct store *st, const uint8_t chain[CS_CIRCLELEN],
-    uint32_t *epoch, uint8_t key[CS_KEYLEN]);
+struct store_epoch_key {
+	uint32_t epoch;
+	uint8_t key[CS_KEYLEN];
+};
+int store_chain_keys(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    struct store_epoch_key *out, size_t max, size_t *n);
+
+/*
+ * Cuts and quarantine (store_cut.c; docs/sync.md, "Removal, cuts and
+ * quarantine").  A cut is the last seq of (circle, author) that counts:
+ * a removed or revoked author's change sets in circle past it are
+ * quarantined, kept but never merged (store_merge_pending leaves them
+ * out), and a change set that arrives past it is stored so.  The circle
+ * module sets them from the rosters it resolves.
+ *
+ * store_cut_set sets (or moves) the cut of (circle, author) to seq and
+ * marks that author's change sets of circle accordingly: those past seq
+ * quarantined, those at or below it not (they become pending, and the
+ * next store_merge_pending merges them: an accept).  *rebuild is 1 if a
+ * change set it quarantined was merged already (it arrived before the
+ * removal did): the replica holds what it must not, and the caller must
+ * store_rebuild() in the same transaction.  store_cut_clear drops the cut
+ * (a device added again): nothing of it is quarantined any more.  Both
+ * are atomic (a savepoint), in or out of a transaction.
+ */
+int store_cut_set(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t author[32], uint64_t seq, int *rebuild);
+int store_cut_clear(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t author[32]);
+struct store_cut {
+	uint8_t author[32];
+	uint64_t seq;
+};
+/* The cuts of circle, by author; *out new (free()), NULL if none. */
+int store_cuts(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    struct store_cut **out, size_t *n);
+/* A quarantined change set, borrowed for the callback. */
+struct store_quarantined {
+	uint8_t author[32];
+	uint64_t seq, hlc;
+	uint32_t epoch;
+	const uint8_t *hdr, *payload;
+	size_t hdr_len, payload_len;
+};
+/*
+ * Calls cb for each quarantined change set of circle, by author then seq;
+ * cb must not call the store.  A non-zero return from cb stops the walk
+ * and is returned.
+ */
+int store_quarantine_each(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    int (*cb)(void *arg, const struct store_quarantined *q), void *arg);
+int store_quarantine_count(struct store *st,
+    const uint8_t circle[CS_CIRCLELEN], uint64_t *n);
+/*
+ * Calls cb for every change set of chain, whoever wrote it, held back
+ * from peers or not, merged or not (a members chain: the roster needs
+ * them all), by author then seq.  cb borrows the bytes and must not call
+ * the store; a non-zero return stops the walk and is returned.
+ */
+int store_chain_each(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    int (*cb)(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len), void *arg);
 
 /*
  * Merges every stored change set not merged yet whose circle key the store
@@ -476,6 +539,7 @@ struct store_stats {
 	uint64_t bad;		/* stored but failed to decrypt or decode */
 	uint64_t records;	/* live (not deleted) */
 	uint64_t flagged;	/* authors flagged for forks */
+	uint64_t quarantined;	/* stored past their author's cut */
 	uint64_t max_hlc;	/* highest hlc of any stored change set */
 	/* chunks that arrived with a purged tag, stored purged, since open */
 	uint64_t purged_dropped;

@@ -72,13 +72,18 @@ circle_put(struct store *st, const struct store_circle *c, int kind)
 		rc = sql_run(s);
 	}
 	free(nbox);
-	/* Change sets that waited for this key can now be merged. */
-	if (rc == 0 && (s = sql_q(st, Q_CS_READABLE)) == NULL)
-		rc = SAMEN_ESTORE;
-	else if (rc == 0) {
-		sql_bind_blob(s, 1, c->id, CS_CIRCLELEN);
-		sqlite3_bind_int64(s, 2, c->epoch);
-		rc = sql_run(s);
+	/*
+	 * Change sets that waited for this key can now be merged.  Epoch 0
+	 * is an audit secret (store.h): no change set is read with it.
+	 */
+	if (rc == 0 && c->epoch != 0) {
+		if ((s = sql_q(st, Q_CS_READABLE)) == NULL)
+			rc = SAMEN_ESTORE;
+		else {
+			sql_bind_blob(s, 1, c->id, CS_CIRCLELEN);
+			sqlite3_bind_int64(s, 2, c->epoch);
+			rc = sql_run(s);
+		}
 	}
 	/* A merge may have cached the old key of this epoch. */
 	st->ckey.valid = 0;
@@ -193,25 +198,36 @@ store_circle_get(struct store *st, const uint8_t id[CS_CIRCLELEN],
 }
 
 int
-store_chain_key(struct store *st, const uint8_t chain[CS_CIRCLELEN],
-    uint32_t *epoch, uint8_t key[CS_KEYLEN])
+store_chain_keys(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    struct store_epoch_key *out, size_t max, size_t *nout)
 {
+	uint32_t epochs[64];
+	size_t n = 0, k = 0;
 	sqlite3_stmt *s;
 	int rc;
 
+	*nout = 0;
 	if (!st->has_key)
 		return SAMEN_ELOCKED;
-	if ((s = sql_q(st, Q_CIRCLE_TOP)) == NULL)
+	if (max > sizeof(epochs) / sizeof(epochs[0]))
+		max = sizeof(epochs) / sizeof(epochs[0]);
+	if ((s = sql_q(st, Q_CIRCLE_EPOCHS)) == NULL)
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
-	if ((rc = sql_row(s)) <= 0)
-		return rc == 0 ? SAMEN_ESTORE : rc;
-	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SAMEN_ENOTFOUND : 0;
-	*epoch = (uint32_t)sqlite3_column_int64(s, 0);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		epochs[n++] = (uint32_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	if (rc != 0)
-		return rc;
-	return store_circle_load(st, chain, *epoch, key, NULL, NULL, NULL);
+	if (rc != SQLITE_DONE)
+		return SAMEN_ESTORE;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = store_circle_load(st, chain, epochs[i], out[k].key,
+		    NULL, NULL, NULL)) != 0)
+			continue;	/* unreadable: the merge will say */
+		out[k++].epoch = epochs[i];
+	}
+	*nout = k;
+	return 0;
 }
 
 int
@@ -237,7 +253,7 @@ store_circle_private(struct store *st, struct store_circle *c)
 	return store_circle_get(st, id, epoch, c);
 }
 
-/* By (kind, name, id); names hold no NUL, so strcmp is byte order. */
+/* By (kind, name, id, epoch); names hold no NUL: strcmp is byte order. */
 static int
 cmp_circle(const struct store_circle *a, const struct store_circle *b)
 {
@@ -247,7 +263,9 @@ cmp_circle(const struct store_circle *a, const struct store_circle *b)
 		return a->kind < b->kind ? -1 : 1;
 	if ((d = strcmp(a->name, b->name)) != 0)
 		return d;
-	return memcmp(a->id, b->id, CS_CIRCLELEN);
+	if ((d = memcmp(a->id, b->id, CS_CIRCLELEN)) != 0)
+		return d;
+	return a->epoch < b->epoch ? -1 : a->epoch > b->epoch;
 }
 
 /*
@@ -371,6 +389,8 @@ store_circle_known(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	sqlite3_stmt *s;
 	int rc;
 
+	if (epoch == 0)
+		return 0;	/* an audit secret (store.h) */
 	if ((s = sql_q(st, Q_CIRCLE_HAS)) == NULL)
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);

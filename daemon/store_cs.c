@@ -177,11 +177,11 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	const struct cs_header *h = in->h;
 	struct digests saved = st->digest;
 	uint8_t head_id[CS_IDLEN];
-	uint64_t head;
+	uint64_t head, cut;
 	size_t ntouched = st->ntouched;
 	int64_t aid;
 	sqlite3_stmt *s;
-	int rc, readable, merged = 0;
+	int rc, readable, merged = 0, quarantined;
 
 	*keep = 0;
 	*bad = 0;
@@ -191,10 +191,12 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	    memcmp(st->head.circle, h->circle, CS_CIRCLELEN) == 0) {
 		head = st->head.seq;
 		memcpy(head_id, st->head.id, CS_IDLEN);
+		cut = st->head.cut;
 	} else {
 		if ((rc = is_flagged(st, aid)) != 0)
 			return rc == 1 ? SAMEN_EFORK : rc;
-		if ((rc = cs_head(st, h->circle, aid, &head, head_id)) != 0)
+		if ((rc = cs_head(st, h->circle, aid, &head, head_id)) != 0 ||
+		    (rc = store_cut_get(st, h->circle, aid, &cut)) != 0)
 			return rc;
 	}
 	if (h->seq <= head)
@@ -205,8 +207,15 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 		return SAMEN_ECHAIN;
 	if ((readable = store_circle_known(st, h->circle, h->epoch)) < 0)
 		return readable;
+	/*
+	 * Past its author's cut (a removal's): kept, never merged, not an
+	 * error (its author may not have known), until an accept moves the
+	 * cut.
+	 */
+	quarantined = h->seq > cut;
 
-	if (in->merge && readable && st->has_key && st->in_txn) {
+	if (in->merge && readable && !quarantined && st->has_key &&
+	    st->in_txn) {
 		/*
 		 * Inside savepoint "cs", nested in store_cs_insert's "st":
 		 * a bad change set or a store error takes back its merge
@@ -243,6 +252,7 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	sql_bind_blob(s, 9, in->payload, in->payload_len);
 	sqlite3_bind_int(s, 10, merged);
 	sqlite3_bind_int(s, 11, *bad);
+	sqlite3_bind_int(s, 12, quarantined);
 	if ((rc = sql_run(s)) != 0)
 		goto undo;
 	*keep = 1;
@@ -253,6 +263,7 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	st->head.aid = aid;
 	st->head.seq = h->seq;
 	memcpy(st->head.id, in->id, CS_IDLEN);
+	st->head.cut = cut;
 	return 0;
 undo:
 	/* store_cs_insert rolls back to "st" (optimistic, the caller rolls

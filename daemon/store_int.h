@@ -21,6 +21,7 @@
  *   store_fresh.c    the records this transaction created, in plaintext
  *   store_record.c   loading records, their history, counts and digests
  *   store_peer.c     the peers table
+ *   store_cut.c      cuts and the quarantine past them
  *   store_erase.c    erasure: purged record tags, a departed circle, all
  *
  * Names: a function one file defines for the others is named after that
@@ -63,7 +64,7 @@ enum store_q {
 	Q_META_GET, Q_META_PUT,
 	Q_AUTHOR_GET, Q_AUTHOR_ADD, Q_FLAGGED, Q_FLAG,
 	Q_CIRCLE_PUT, Q_CIRCLE_UNPRIVATE, Q_CIRCLE_GET, Q_CIRCLE_PRIVATE,
-	Q_CIRCLE_HAS, Q_CIRCLE_TOP, Q_CIRCLE_LIST, Q_CS_READABLE,
+	Q_CIRCLE_HAS, Q_CIRCLE_LIST, Q_CS_READABLE,
 	Q_CS_HEAD, Q_CS_HEAD_AID, Q_CS_AT, Q_CS_INSERT, Q_FORK_INSERT,
 	Q_CS_NEXT_AID, Q_CS_HEAD_PK, Q_CS_RANGE,
 	Q_PEER_PUT, Q_PEER_RM, Q_PEER_LIST, Q_PEER_NOTE,
@@ -78,6 +79,9 @@ enum store_q {
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
 	Q_MAX_HLC,
 	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_COLLS, Q_RB_CS,
+	Q_CUT_ANY, Q_CUT_GET, Q_CUT_PUT, Q_CUT_DEL, Q_CUT_LIST, Q_CUT_STALE,
+	Q_CUT_MARK, Q_CUT_UNMARK, Q_QUAR_LIST, Q_QUAR_COUNT, Q_N_QUAR,
+	Q_CHAIN_ALL, Q_CIRCLE_EPOCHS,
 	Q_PURGED_LIST, Q_PURGED_ADD, Q_ER_EPOCHS, Q_ER_RECS, Q_ER_HAS_RECS,
 	Q_ER_CS_SCAN, Q_ER_CS_PUT, Q_ER_FORK_SCAN, Q_ER_FORK_PUT,
 	Q_ER_LIVE_VALS, Q_ER_PACK, Q_ER_DEL_VALS, Q_ER_DEL_KILLS, Q_ER_DEL_REC,
@@ -307,7 +311,8 @@ struct store {
 	} author;
 	/*
 	 * The last change set the log stored: the head of (circle, aid),
-	 * whose author was not flagged then.  A batch holds one author's
+	 * whose author was not flagged then, and the cut of (circle, aid)
+	 * (UINT64_MAX: none).  A batch holds one author's
 	 * consecutive seqs, so the next insert needs neither the head query
 	 * nor the flag check.  Rows of cs are only ever added by store_cs.c's
 	 * cs_insert and authors only flagged by its keep_fork, which drops
@@ -319,7 +324,14 @@ struct store {
 		int64_t aid;
 		uint64_t seq;
 		uint8_t id[CS_IDLEN];
+		uint64_t cut;
 	} head;
+	/*
+	 * store_cut.c: whether the cuts table holds a row (-1: not known).
+	 * While it holds none, which is almost always, an insert looks no
+	 * cut up.
+	 */
+	int cuts_any;
 
 	/*
 	 * store_replica.c: the record the merge works on, cached while one
@@ -629,6 +641,11 @@ circle_is_private(const struct store *st, const uint8_t circle[CS_CIRCLELEN])
 /* The author's integer id; adds the author if add, else ENOTFOUND. */
 int store_cs_author_id(struct store *st, const uint8_t pk[32], int add,
     int64_t *aid);
+
+/* store_cut.c: cuts. */
+/* The cut of (circle, aid) into *cut; UINT64_MAX if it has none. */
+int store_cut_get(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    int64_t aid, uint64_t *cut);
 
 /*
  * One change set going in (store_cs.c's cs_insert) and, if merge, into the

@@ -817,6 +817,7 @@ store_stats_but_records(struct store *st, struct store_stats *s)
 	    sql_scalar(st, Q_N_NOKEY, &nokey) != 0 ||
 	    sql_scalar(st, Q_N_BAD, &s->bad) != 0 ||
 	    sql_scalar(st, Q_N_FLAGGED, &s->flagged) != 0 ||
+	    sql_scalar(st, Q_N_QUAR, &s->quarantined) != 0 ||
 	    sql_scalar(st, Q_MAX_HLC, &s->max_hlc) != 0)
 		return SAMEN_ESTORE;
 	/* What cannot be read yet (no circle key) waits too. */

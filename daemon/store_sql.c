@@ -39,10 +39,11 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CIRCLE_PRIVATE] = "SELECT circle, epoch FROM circles"
 	    " WHERE kind = 1 ORDER BY epoch DESC LIMIT 1",
 	[Q_CIRCLE_HAS] = "SELECT 1 FROM circles WHERE circle = ?1 AND epoch = ?2",
-	[Q_CIRCLE_TOP] = "SELECT max(epoch) FROM circles WHERE circle = ?1",
-	[Q_CIRCLE_LIST] = "SELECT c.circle, c.epoch, c.name, c.key, c.kind,"
-	    " c.base FROM circles c WHERE c.epoch = (SELECT max(epoch)"
-	    " FROM circles WHERE circle = c.circle)",
+	[Q_CIRCLE_LIST] = "SELECT circle, epoch, name, key, kind, base"
+	    " FROM circles",
+	/* Epoch 0 is a circle's audit secret, not a key of its change sets. */
+	[Q_CIRCLE_EPOCHS] = "SELECT epoch FROM circles WHERE circle = ?1"
+	    " AND epoch <> 0 ORDER BY epoch LIMIT ?2",
 	[Q_CS_READABLE] = "UPDATE cs SET readable = 1"
 	    " WHERE circle = ?1 AND epoch = ?2 AND readable = 0",
 	[Q_CS_HEAD] = "SELECT cs.seq, cs.id FROM authors a"
@@ -53,8 +54,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CS_AT] = "SELECT id FROM cs WHERE circle = ?1 AND aid = ?2"
 	    " AND seq = ?3",
 	[Q_CS_INSERT] = "INSERT INTO cs (circle, aid, seq, epoch, hlc,"
-	    " readable, id, hdr, payload, merged, bad)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    " readable, id, hdr, payload, merged, bad, quarantined)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[Q_FORK_INSERT] = "INSERT OR IGNORE INTO forks (circle, aid, seq, id,"
 	    " hdr, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	/* One seek each in cs_chain: a vector costs two per author. */
@@ -161,6 +162,33 @@ static const char *const sql[Q_COUNT] = {
 	[Q_RB_COLLS] = "DELETE FROM colls",
 	[Q_RB_CS] = "UPDATE cs SET merged = 0, bad = 0"
 	    " WHERE merged = 1 OR bad = 1",
+	[Q_CUT_ANY] = "SELECT 1 FROM cuts LIMIT 1",
+	[Q_CUT_GET] = "SELECT seq FROM cuts WHERE circle = ?1 AND aid = ?2",
+	[Q_CUT_PUT] = "INSERT INTO cuts (circle, aid, seq) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (circle, aid) DO UPDATE SET seq = excluded.seq",
+	[Q_CUT_DEL] = "DELETE FROM cuts WHERE circle = ?1 AND aid = ?2",
+	[Q_CUT_LIST] = "SELECT a.pk, c.seq FROM cuts c"
+	    " JOIN authors a ON a.aid = c.aid WHERE c.circle = ?1"
+	    " ORDER BY a.pk",
+	/* Merged past the cut: the replica holds what it must not. */
+	[Q_CUT_STALE] = "SELECT 1 FROM cs WHERE circle = ?1 AND aid = ?2"
+	    " AND seq > ?3 AND merged = 1 AND quarantined = 0 LIMIT 1",
+	[Q_CUT_MARK] = "UPDATE cs SET quarantined = (seq > ?3)"
+	    " WHERE circle = ?1 AND aid = ?2 AND quarantined <> (seq > ?3)",
+	[Q_CUT_UNMARK] = "UPDATE cs SET quarantined = 0"
+	    " WHERE circle = ?1 AND aid = ?2 AND quarantined = 1",
+	[Q_QUAR_LIST] = "SELECT a.pk, cs.seq, cs.hlc, cs.epoch, cs.hdr,"
+	    " cs.payload FROM cs INDEXED BY cs_quarantine"
+	    " JOIN authors a ON a.aid = cs.aid"
+	    " WHERE cs.circle = ?1 AND cs.quarantined = 1"
+	    " ORDER BY cs.aid, cs.seq",
+	[Q_QUAR_COUNT] = "SELECT count(*) FROM cs INDEXED BY cs_quarantine"
+	    " WHERE circle = ?1 AND quarantined = 1",
+	[Q_N_QUAR] = "SELECT count(*) FROM cs INDEXED BY cs_quarantine"
+	    " WHERE quarantined = 1",
+	/* Every change set of a chain, whoever wrote it (a members chain). */
+	[Q_CHAIN_ALL] = "SELECT hdr, payload FROM cs WHERE circle = ?1"
+	    " ORDER BY aid, seq",
 	/* Erasure (store_erase.c). */
 	[Q_PURGED_LIST] = "SELECT circle, rtag FROM purged"
 	    " ORDER BY circle, rtag",

@@ -508,6 +508,17 @@ writer_record(struct writer *w, const struct store_circle *circ,
 }
 
 int
+writer_chunk(struct writer *w, const struct store_circle *circ,
+    const struct ops_chunk *chunk, char **cause)
+{
+	int rc;
+
+	if ((rc = writer_begin(w, cause)) != 0)
+		return rc;
+	return group_add(w, circ, chunk, cause);
+}
+
+int
 writer_commit(struct writer *w, uint64_t *ticket)
 {
 	size_t refused;

@@ -110,6 +110,13 @@ int writer_record(struct writer *w, const struct store_circle *circ,
     const struct store_record *cur, int alive, struct writer_ops *l,
     char **cause);
 /*
+ * Writes chunk, built by the caller (a roster op's, roster_op_encode),
+ * into the open group of circ as writer_record writes its own.  Opens the
+ * transaction.  Borrows chunk and circ for the call.
+ */
+int writer_chunk(struct writer *w, const struct store_circle *circ,
+    const struct ops_chunk *chunk, char **cause);
+/*
  * Before a write reads record (collection, rid) of circle from the store:
  * if the open group of circle holds a chunk of it, builds that group, so
  * that the store has the record's new values and their vids.

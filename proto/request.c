@@ -371,21 +371,67 @@ request_decode_sync(struct wire_reader *r, union request *q, char **cause)
 
 /* Circles. */
 
-/* [name] or [name, device] */
+static int
+get_role(struct wire_reader *r, enum roster_role *role, char **cause)
+{
+	static const char *const names[] = {
+		[ROSTER_RELAY] = "relay",
+		[ROSTER_MEMBER] = "member",
+		[ROSTER_ADMIN] = "admin",
+	};
+	char s[16];
+
+	if (get_cstr(r, s, sizeof(s)) == 0)
+		for (int i = ROSTER_RELAY; i <= ROSTER_ADMIN; i++)
+			if (strcmp(s, names[i]) == 0) {
+				*role = (enum roster_role)i;
+				return 0;
+			}
+	return samen_fail(cause, SAMEN_EINVAL, "invalid role: admin, member or "
+	    "relay");
+}
+
+/*
+ * [name] or [name, device] and then nargs - 2 more, read by the caller;
+ * nargs 0: 2 or 4 of them, which *nargs then says.
+ */
+static int
+decode_circle_n(struct wire_reader *r, struct request_circle *c,
+    uint32_t *nargs, char **cause)
+{
+	uint32_t n;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->role = ROSTER_MEMBER;
+	if (*nargs == 0 ? wire_get_array(r, &n, 4) || (n != 2 && n != 4) :
+	    wire_get_array_n(r, (n = *nargs)))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
+	*nargs = n;
+	if ((rc = get_name(r, c->name, cause)) != 0 ||
+	    (n > 1 && (rc = get_device(r, c->device, cause)) != 0))
+		return rc;
+	return 0;
+}
+
+static int
+circle_end(struct wire_reader *r, char **cause)
+{
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
+	return 0;
+}
+
 static int
 decode_circle(struct wire_reader *r, struct request_circle *c, int device,
     char **cause)
 {
+	uint32_t nargs = device ? 2 : 1;
 	int rc;
 
-	if (wire_get_array_n(r, device ? 2 : 1))
-		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
-	if ((rc = get_name(r, c->name, cause)) != 0 ||
-	    (device && (rc = get_device(r, c->device, cause)) != 0))
+	if ((rc = decode_circle_n(r, c, &nargs, cause)) != 0)
 		return rc;
-	if (wire_end(r))
-		return samen_fail(cause, SAMEN_EPROTO, "malformed circle request");
-	return 0;
+	return circle_end(r, cause);
 }
 
 int
@@ -399,7 +445,95 @@ int
 request_decode_circle_add(struct wire_reader *r, union request *q,
     char **cause)
 {
+	struct request_circle *c = &q->circle;
+	uint32_t nargs = 0;
+	int rc;
+
+	if ((rc = decode_circle_n(r, c, &nargs, cause)) != 0)
+		return rc;
+	if (nargs == 4) {
+		if (wire_peek(r) == WIRE_NIL)
+			wire_get_nil(r);
+		else if ((rc = get_role(r, &c->role, cause)) != 0)
+			return rc;
+		if (wire_get_bool(r, &c->no_history))
+			return samen_fail(cause, SAMEN_EPROTO, "malformed circle "
+			    "request");
+	}
+	return circle_end(r, cause);
+}
+
+int
+request_decode_circle_role(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	uint32_t nargs = 3;
+	int rc;
+
+	if ((rc = decode_circle_n(r, &q->circle, &nargs, cause)) != 0 ||
+	    (rc = get_role(r, &q->circle.role, cause)) != 0)
+		return rc;
+	return circle_end(r, cause);
+}
+
+int
+request_decode_circle_rm(struct wire_reader *r, union request *q,
+    char **cause)
+{
 	return decode_circle(r, &q->circle, 1, cause);
+}
+
+int
+request_decode_circle_quarantine(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	return decode_circle(r, &q->circle, 0, cause);
+}
+
+int
+request_decode_circle_accept(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_circle *c = &q->circle;
+	uint32_t nargs = 3;
+	int rc;
+
+	if ((rc = decode_circle_n(r, c, &nargs, cause)) != 0)
+		return rc;
+	if (wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if (wire_get_u64(r, &c->seq) || c->seq == 0 ||
+	    c->seq > INT64_MAX)
+		return samen_fail(cause, SAMEN_EINVAL, "invalid seq: a number from 1 "
+		    "up");
+	else
+		c->has_seq = 1;
+	return circle_end(r, cause);
+}
+
+/* Devices. */
+
+int
+request_decode_device_revoke(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_revoke *v = &q->revoke;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if (wire_get_array_n(r, 2))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed revoke request");
+	if ((rc = get_device(r, v->device, cause)) != 0)
+		return rc;
+	if (wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if (wire_get_str(r, &v->reason, &v->reason_len,
+	    REQUEST_MAX_REASON))
+		return samen_fail(cause, SAMEN_EINVAL, "invalid reason: at most %d "
+		    "bytes of UTF-8", REQUEST_MAX_REASON);
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed revoke request");
+	return 0;
 }
 
 int
@@ -449,6 +583,11 @@ request_decoder(uint32_t type)
 	case CTL_CIRCLE_LS: return request_decode_circle_ls;
 	case CTL_CIRCLE_USE: return request_decode_circle_use;
 	case CTL_METRICS: return request_decode_metrics;
+	case CTL_CIRCLE_ROLE: return request_decode_circle_role;
+	case CTL_CIRCLE_RM: return request_decode_circle_rm;
+	case CTL_CIRCLE_QUARANTINE: return request_decode_circle_quarantine;
+	case CTL_CIRCLE_ACCEPT: return request_decode_circle_accept;
+	case CTL_DEVICE_REVOKE: return request_decode_device_revoke;
 	}
 	return NULL;
 }

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "protocol.h"
 #include "rid.h"
+#include "roster.h"
 #include "wire.h"
 
 /*
@@ -95,10 +96,29 @@ struct request_device {
 	uint8_t device[DEVID_KEYLEN];
 };
 
-/* circle new, circle use: [name]; circle add: [name, device]. */
+/*
+ * circle new, use, quarantine: [name]; rm: [name, device]; add: [name,
+ * device] or [name, device, role | nil, no_history bool]; role: [name,
+ * device, role]; accept: [name, device, seq | nil].  A role is "admin",
+ * "member" or "relay".
+ */
 struct request_circle {
 	char name[OPS_MAX_FIELD + 1];	/* a valid field name */
-	uint8_t device[DEVID_KEYLEN];	/* circle add */
+	uint8_t device[DEVID_KEYLEN];	/* all but new, use, quarantine */
+	enum roster_role role;		/* add (ROSTER_MEMBER if nil), role */
+	int no_history;			/* add */
+	int has_seq;			/* accept */
+	uint64_t seq;			/* accept: 1 or more */
+};
+
+/* The longest reason a revocation takes, in bytes. */
+#define REQUEST_MAX_REASON 1024
+
+/* device revoke: [device, reason | nil]; the reason may be empty. */
+struct request_revoke {
+	uint8_t device[DEVID_KEYLEN];
+	const char *reason;		/* NULL if nil */
+	size_t reason_len;
 };
 
 /* The args of one request; which member is set depends on its type. */
@@ -112,6 +132,7 @@ union request {
 	struct request_peer_add peer_add;
 	struct request_device device;
 	struct request_circle circle;
+	struct request_revoke revoke;
 };
 
 /*
@@ -148,6 +169,11 @@ request_decode_fn request_decode_circle_add;
 request_decode_fn request_decode_circle_ls;
 request_decode_fn request_decode_circle_use;
 request_decode_fn request_decode_metrics;
+request_decode_fn request_decode_circle_role;
+request_decode_fn request_decode_circle_rm;
+request_decode_fn request_decode_circle_quarantine;
+request_decode_fn request_decode_circle_accept;
+request_decode_fn request_decode_device_revoke;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

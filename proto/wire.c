@@ -150,6 +150,46 @@ wire_put_raw(struct wbuf *w, const void *p, size_t n)
 		check(msgpack_sbuffer_write(&w->sb, p, n));
 }
 
+void
+wire_map_init(struct wire_map *m)
+{
+	wire_init_size(&m->body, 512);
+	m->n = 0;
+}
+
+struct wbuf *
+wire_map_entry(struct wire_map *m)
+{
+	m->n++;
+	return &m->body;
+}
+
+void
+wire_map_str(struct wire_map *m, const char *k, const char *v)
+{
+	wire_put_kv_str(wire_map_entry(m), k, v);
+}
+
+void
+wire_map_u64(struct wire_map *m, const char *k, uint64_t v)
+{
+	wire_put_kv_u64(wire_map_entry(m), k, v);
+}
+
+void
+wire_map_bool(struct wire_map *m, const char *k, int v)
+{
+	wire_put_kv_bool(wire_map_entry(m), k, v);
+}
+
+void
+wire_map_put(struct wbuf *w, struct wire_map *m)
+{
+	wire_put_map(w, m->n);
+	wire_put_raw(w, wire_data(&m->body), wire_len(&m->body));
+	wire_free(&m->body);
+}
+
 /* Reader. */
 
 void

@@ -55,6 +55,25 @@ void wire_put_kv_bool(struct wbuf *w, const char *k, int v);
 void wire_put_raw(struct wbuf *w, const void *p, size_t n);
 
 /*
+ * A map whose entries are counted as they are written, for a reply of
+ * many keys that branches add to: a count kept by hand goes wrong
+ * silently when two of them each add one.  Write each entry (key, then
+ * value) to the buffer wire_map_entry returns, which counts it; then
+ * wire_map_put appends the header and the entries to w and frees m.
+ */
+struct wire_map {
+	struct wbuf body;
+	uint32_t n;
+};
+void wire_map_init(struct wire_map *m);
+struct wbuf *wire_map_entry(struct wire_map *m);
+/* One entry each: wire_put_kv_* into the map. */
+void wire_map_str(struct wire_map *m, const char *k, const char *v);
+void wire_map_u64(struct wire_map *m, const char *k, uint64_t v);
+void wire_map_bool(struct wire_map *m, const char *k, int v);
+void wire_map_put(struct wbuf *w, struct wire_map *m);
+
+/*
  * Reader.  A cursor over borrowed bytes: nothing is allocated, strings and
  * binaries point into the input, which must outlive their use.  Every get
  * checks the type, the canonical (shortest) form, the schema's cap and the

@@ -105,8 +105,21 @@ check(uint32_t type, const union request *q)
 			abort();
 		break;
 	case CTL_CIRCLE_NEW: case CTL_CIRCLE_ADD: case CTL_CIRCLE_USE:
-		if (!ops_field_valid(q->circle.name, strlen(q->circle.name)))
+	case CTL_CIRCLE_ROLE: case CTL_CIRCLE_RM: case CTL_CIRCLE_QUARANTINE:
+	case CTL_CIRCLE_ACCEPT:
+		if (!ops_field_valid(q->circle.name, strlen(q->circle.name)) ||
+		    q->circle.role < ROSTER_RELAY ||
+		    q->circle.role > ROSTER_ADMIN ||
+		    (q->circle.has_seq && (q->circle.seq == 0 ||
+		    q->circle.seq > INT64_MAX)))
 			abort();
+		break;
+	case CTL_DEVICE_REVOKE:
+		if (q->revoke.reason != NULL) {
+			if (q->revoke.reason_len > REQUEST_MAX_REASON)
+				abort();
+			inside(q->revoke.reason, q->revoke.reason_len);
+		}
 		break;
 	}
 }

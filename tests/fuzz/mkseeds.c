@@ -11,7 +11,7 @@
 #include "devid.h"
 #include "error.h"
 #include "fixture.h"
-#include "members.h"
+#include "keyring.h"
 #include "ops.h"
 #include "protocol.h"
 #include "rid.h"
@@ -479,6 +479,42 @@ request_seeds(void)
 	wire_put_array(&w, 1);
 	wire_put_cstr(&w, "private");
 	SEED(CTL_CIRCLE_USE);
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "relay");
+	wire_put_bool(&w, 1);
+	SEED(CTL_CIRCLE_ADD);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "admin");
+	SEED(CTL_CIRCLE_ROLE);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	SEED(CTL_CIRCLE_RM);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "0a1b2c3d");
+	SEED(CTL_CIRCLE_QUARANTINE);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	wire_put_u64(&w, 7);
+	SEED(CTL_CIRCLE_ACCEPT);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, dev);
+	wire_put_nil(&w);
+	SEED(CTL_CIRCLE_ACCEPT);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "left on the train");
+	SEED(CTL_DEVICE_REVOKE);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev);
+	wire_put_nil(&w);
+	SEED(CTL_DEVICE_REVOKE);
 	/* Whole requests: a put, another version, an unknown type. */
 	wire_put_array(&w, 3);
 	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
@@ -499,102 +535,51 @@ request_seeds(void)
 	wire_free(&w);
 }
 
-/* fuzz_members: [author, kind, field, value | nil, alive] */
+/* fuzz_keyring: a name and a reason sealed under fixture_key, and seals. */
 static void
-member_op(struct wbuf *w, unsigned author, enum op_type kind,
-    const char *field, const char *value, int alive)
+keyring_seeds(void)
 {
-	wire_put_array(w, 5);
-	wire_put_u64(w, author);
-	wire_put_u64(w, kind);
-	wire_put_cstr(w, field);
-	if (value)
-		wire_put_cstr(w, value);
-	else
-		wire_put_nil(w);
-	wire_put_bool(w, alive);
-}
+	struct roster_seal s;
+	uint8_t circle[16], pk[32], key[32], raw[1 + 4 + 32 + ROSTER_SEALLEN + 1];
+	uint8_t *blob, *b;
+	size_t len;
 
-/* A member record of device who, written by author. */
-static void
-member_rec(struct wbuf *w, unsigned author, unsigned who, const char *role,
-    int with_key)
-{
-	char dev[DEVID_TEXTLEN + 1], by[DEVID_TEXTLEN + 1];
-	char key[MEMBERS_KEY1LEN + 1];
-
-	devid_encode(dev, fixture_device(who));
-	devid_encode(by, fixture_device(author));
-	memset(key, 'a', MEMBERS_KEY1LEN);
-	key[MEMBERS_KEY1LEN] = '\0';
-	wire_put_array(w, 2);
-	wire_put_cstr(w, "member");
-	wire_put_array(w, with_key ? 5 : 4);
-	member_op(w, author, OP_EXIST, "", NULL, 1);
-	member_op(w, author, OP_SET, "device", dev, 0);
-	member_op(w, author, OP_SET, "role", role, 0);
-	member_op(w, author, OP_SET, "added_by", by, 0);
-	if (with_key)
-		member_op(w, author, OP_SET, "key1", key, 0);
-}
-
-/* The circle record of a circle device 0 made. */
-static void
-circle_rec(struct wbuf *w, unsigned author, const char *salthex)
-{
-	char dev[DEVID_TEXTLEN + 1];
-
-	devid_encode(dev, fixture_device(0));
-	wire_put_array(w, 2);
-	wire_put_cstr(w, "circle");
-	wire_put_array(w, 4);
-	member_op(w, author, OP_EXIST, "", NULL, 1);
-	member_op(w, author, OP_SET, "name", "team-north", 0);
-	member_op(w, author, OP_SET, "creator", dev, 0);
-	member_op(w, author, OP_SET, "salt", salthex, 0);
-}
-
-static void
-members_seeds(void)
-{
-	uint8_t salt[16], id[CS_CIRCLELEN];
-	char salthex[33];
-	struct wbuf w;
-
-	for (size_t i = 0; i < sizeof(salt); i++)
-		salt[i] = (uint8_t)(0x30 + i);
-	hex_encode(salthex, salt, sizeof(salt));
-	sync_circle_id(id, fixture_device(0), salt);
-	wire_init(&w);
-	/* Made by device 0, which is admin, with device 1 a member. */
-	wire_put_array(&w, 2);
-	wire_put_bin(&w, id, sizeof(id));
-	wire_put_array(&w, 3);
-	circle_rec(&w, 0, salthex);
-	member_rec(&w, 0, 0, "admin", 1);
-	member_rec(&w, 0, 1, "member", 1);
-	put_w("members", &w);
-	wire_reset(&w);
-	/* A forged circle record first, a member added by a non-admin, a
-	 * second record for device 1, and device 2 deleted by device 3. */
-	wire_put_array(&w, 2);
-	wire_put_bin(&w, id, sizeof(id));
-	wire_put_array(&w, 6);
-	circle_rec(&w, 1, salthex);
-	circle_rec(&w, 0, salthex);
-	member_rec(&w, 1, 3, "admin", 0);
-	member_rec(&w, 0, 1, "member", 0);
-	member_rec(&w, 0, 1, "admin", 1);
-	member_rec(&w, 0, 2, "member", 0);
-	put_w("members", &w);
-	wire_reset(&w);
-	/* No circle record at all. */
-	wire_put_array(&w, 2);
-	wire_put_bin(&w, id, sizeof(id));
-	wire_put_array(&w, 1);
-	member_rec(&w, 0, 0, "admin", 0);
-	put_w("members", &w);
-	wire_free(&w);
+	memset(circle, 0x42, sizeof(circle));
+	keyring_blob_seal(&blob, &len, fixture_key, circle, "name",
+	    "team-north", 10);
+	b = malloc(len + 1);
+	if (b == NULL)
+		abort();
+	b[0] = 0;
+	memcpy(b + 1, blob, len);
+	put("keyring", b, len + 1);
+	free(blob);
+	free(b);
+	keyring_blob_seal(&blob, &len, fixture_key, circle, "reason",
+	    "laptop left on the train", 24);
+	b = malloc(len + 1);
+	if (b == NULL)
+		abort();
+	b[0] = 2;
+	memcpy(b + 1, blob, len);
+	put("keyring", b, len + 1);
+	free(blob);
+	free(b);
+	/* Seals: to the author (which opens), as admin, and to another. */
+	crypto_sign_ed25519_sk_to_pk(pk, fixture_sk());
+	memset(key, 0x17, sizeof(key));
+	for (int i = 0; i < 3; i++) {
+		if (keyring_seal(&s, i == 1 ? ROSTER_AUDIT_EPOCH : 0x80000007,
+		    key, i == 2 ? fixture_device(1) : pk, ROSTER_ADMIN) != 0)
+			abort();
+		raw[0] = 1;
+		put_le32(raw + 1, s.epoch);
+		memcpy(raw + 5, s.device, 32);
+		memcpy(raw + 37, s.sealed, ROSTER_SEALLEN);
+		raw[sizeof(raw) - 1] = (uint8_t)(i == 0 ? ROSTER_MEMBER :
+		    ROSTER_ADMIN);
+		put("keyring", raw, sizeof(raw));
+	}
 }
 
 /* fuzz_conf: config files, good and bad. */
@@ -852,8 +837,8 @@ main(int argc, char **argv)
 	sync_msgs();
 	zmtp_seeds();
 	request_seeds();
-	members_seeds();
 	conf_seeds();
+	keyring_seeds();
 	roster_seeds();
 	return 0;
 }

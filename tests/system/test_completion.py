@@ -45,7 +45,7 @@ def cli_commands():
         if not line.startswith("  ") or line.startswith("   "):
             continue   # a summary on a line of its own
         first = line.split()
-        if first[0] in ("peer", "circle"):
+        if first[0] in ("peer", "circle", "device"):
             table.setdefault(first[0], []).append(first[1])
         else:
             table.setdefault(first[0], [])
@@ -67,7 +67,7 @@ def test_commands_are_the_cli_s():
     table = cli_commands()
     assert words("") == sorted(table)
     assert words("c") == sorted(c for c in table if c.startswith("c"))
-    for group in ("peer", "circle"):
+    for group in ("peer", "circle", "device"):
         assert words(group, "") == sorted(table[group])
         assert words("help", group, "") == sorted(table[group])
     assert words("help", "") == sorted(table)
@@ -120,6 +120,16 @@ def test_from_the_daemon(cluster):
     assert words("-d", d, "sync", "") == [b.device]
     assert words("-d", d, "sync", b.device[:3]) == [b.device]
     assert words("-d", d, "circle", "add", "wijkteam", "") == [b.device]
+    # Members, for role, rm, accept and revoke; roles.
+    assert words("-d", d, "circle", "rm", "wijkteam", "") == \
+        sorted([a.device, b.device])
+    assert words("-d", d, "device", "revoke", "") == \
+        sorted([a.device, b.device])
+    assert words("circle", "role", "wijkteam", b.device, "") == \
+        ["admin", "member", "relay"]
+    assert words("circle", "add", "wijkteam", b.device, "--role", "r") == \
+        ["relay"]
+    assert words("-d", d, "circle", "quarantine", "") == circles
     # peer add offers the circles' members, here a (admin) and b.
     assert words("-d", d, "peer", "add", "") == sorted([a.device, b.device])
     assert all(DEVID_RE.match(w) for w in words("-d", d, "sync", ""))

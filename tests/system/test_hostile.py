@@ -4,8 +4,8 @@ circle, and it speaks the sync protocol over CURVE with a raw ZeroMQ DEALER.
 It builds fully valid change sets (it opens the circle key the admin sealed
 to it), and then everything a member should not get away with: forged
 signatures, tampered payloads, broken chains, replays, forks, oversized and
-malformed messages, timestamps from the future, member lists of its own, and
-devices nobody added.
+malformed messages, timestamps from the future, membership ops it has no
+right to write (proto/roster.h), and devices nobody added.
 
 After each attack the daemon must still answer, hold exactly the valid change
 sets it was sent, and count what it refused."""
@@ -82,6 +82,51 @@ def members_circle(circle):
 
 def members_key(circle):
     return b2b(b"samen-members-key-1" + circle, 32)
+
+
+def epoch_id(chain, author, seq):
+    """proto/roster.h: an op's epoch, derived from its place."""
+    h = b2b(b"samen-epoch-1" + chain + author + struct.pack("<Q", seq))
+    return struct.unpack("<I", h[:4])[0] | 0x80000000
+
+
+def roster_fields(kind, deps=(), **fields):
+    """The SET fields of a membership op ("mop" record), as
+    proto/roster_parse.c writes them: v, type, deps (a version vector of
+    the members chain: (author, seq) sorted by author), then the rest."""
+    f = {"v": "1", "type": kind,
+         "deps": "".join(a.hex() + struct.pack("<Q", q).hex()
+                         for a, q in sorted(deps))}
+    f.update(fields)
+    return f
+
+
+def mop(kind, deps=(), **fields):
+    """A record of a members chain holding one op."""
+    return ("mop", new_rid(), create_ops(**roster_fields(kind, deps,
+                                                          **fields)))
+
+
+def op_fields(ops):
+    return {o[1]: o[2] for o in ops if o[0] == OP_SET}
+
+
+def seals_of(fields):
+    """[(epoch, device, sealed)] of an op's keys field."""
+    raw = bytes.fromhex(fields.get("keys", ""))
+    return [(struct.unpack("<I", raw[i:i + 4])[0], raw[i + 4:i + 36],
+             raw[i + 36:i + 116]) for i in range(0, len(raw), 116)]
+
+
+def frontier(chain_css, me):
+    """The deps a new op of me must carry: per other author, the highest
+    seq of the members chain held."""
+    top = {}
+    for hdr, _ in chain_css:
+        h = unpack(hdr)
+        if h[1] != me:
+            top[h[1]] = max(top.get(h[1], 0), h[4])
+    return sorted(top.items())
 
 
 def rtag(key, collection, rid):
@@ -318,16 +363,25 @@ class Scene:
         return Client(self.zctx, who, self.a.device, self.a.addr)
 
     def open_key(self):
-        """The circle key A sealed to M in M's member record."""
+        """The first epoch's circle key, which A's add op sealed to M."""
         for hdr, payload in self.client.fetch(self.members):
             for coll, rid, ops in open_chunks(hdr, payload,
                                               members_key(self.circle)):
-                f = {o[1]: o[2] for o in ops if o[0] == OP_SET}
-                if coll == "member" and f.get("device") == self.m.id:
-                    return nb.crypto_box_seal_open(bytes.fromhex(f["key1"]),
-                                                   self.m.curve_pk,
-                                                   self.m.curve_sk)
-        raise AssertionError("no member record sealed to the attacker")
+                for epoch, dev, sealed in seals_of(op_fields(ops)):
+                    if coll == "mop" and dev == self.m.pk and epoch == 1:
+                        return nb.crypto_box_seal_open(
+                            sealed, self.m.curve_pk, self.m.curve_sk)
+        raise AssertionError("no key sealed to the attacker")
+
+    def deps(self):
+        """What a new op of M must name: the members chain A holds (a
+        chain is fetched once per session: in a new one)."""
+        self.client.start()
+        return frontier(self.client.fetch(self.members), self.m.pk)
+
+    def ops_count(self, verdict):
+        """How A counted the ops of team's members chain (circle ls)."""
+        return self.a.circles()["team"]["ops"][verdict]
 
     def status(self):
         return self.a.status()
@@ -897,31 +951,51 @@ def test_unknown_key_never_gets_a_reply(scene):
     scene.client.start()
 
 
-def member_rid(pk):
-    """The id of a device's member record (docs/sync.md: derived from the
-    device key; the top bit cleared, as the ULID text form needs)."""
-    r = b2b(pk, 16)
-    return bytes([r[0] & 0x7f]) + r[1:]
+def members_of(node, name="team"):
+    return sorted((m["device"], m["role"], m["state"])
+                  for m in node.circles()[name]["members"])
 
 
-def test_member_records_by_a_non_admin_count_for_nothing(scene):
+def test_roster_ops_by_a_member_count_for_nothing(scene):
     """M writes, in the members chain (whose key anyone in the circle can
-    derive), a member record naming a device of its own as admin.  Only
-    the creator's records count: the circle's member list does not change,
-    and that device is not let in."""
+    derive), well-formed ops only an admin may write: a second create (of
+    another circle's salt), a device of its own added as admin, A demoted,
+    A removed.  A stores them (they are signed and chained) and counts
+    each as unauthorized: the members, roles and epochs do not change, and
+    the device M named is not let in."""
     a, c = scene.a, scene.client
-    before = scene.status()
     sybil = Device()
-    members_before = a.circles()["team"]["members"]
-    cs = scene.mchain.next([
-        ("member", member_rid(sybil.pk), create_ops(
-            device=sybil.id, role="admin", added_by=scene.m.id)),
-    ])
-    assert c.batch(scene.members, [cs]) == (1, 0)
-    scene.expect(before, stored=1, records=1)
-    assert a.circles()["team"]["members"] == members_before
-    assert sorted((m["device"], m["role"]) for m in members_before) == \
+    before = scene.status()
+    members_before = members_of(a)
+    team = a.circles()["team"]
+    unauthorized = team["ops"]["unauthorized"]
+    assert team["ops"]["valid"] == 2
+    deps = scene.deps()
+    chain = scene.members
+    seq = scene.mchain.seq
+    # A create names nothing before it: it comes first in M's chain.
+    css = [
+        scene.mchain.next([mop("create", (), salt=os.urandom(16).hex(),
+                               epoch="1", name="70776e6564")]),
+        scene.mchain.next([mop("add", deps, target=sybil.id,
+                               role="admin")]),
+        scene.mchain.next([mop("role", deps, target=a.device,
+                               role="member")]),
+        scene.mchain.next([mop("remove", deps, target=a.device,
+                               cut="0:" + "0" * 64,
+                               epoch=str(epoch_id(chain, scene.m.pk,
+                                                  seq + 4)))]),
+    ]
+    assert c.batch(scene.members, css) == (4, 0)
+    scene.expect(before, stored=4, records=4)
+    after = a.circles()["team"]
+    assert after["ops"]["unauthorized"] == unauthorized + 4, after["ops"]
+    assert after["ops"]["valid"] == 2
+    assert after["ops"]["malformed"] == 0
+    assert members_of(a) == members_before
+    assert sorted((d, r) for d, r, _ in members_before) == \
         sorted([(a.device, "admin"), (scene.m.id, "member")])
+    assert after["epoch"] == team["epoch"] and after["epochs"] == 1
     refused = scene.status()["zap_refused"]
     s = scene.connect(sybil)
     try:
@@ -932,14 +1006,17 @@ def test_member_records_by_a_non_admin_count_for_nothing(scene):
         s.close()
     wait_until(lambda: scene.status()["zap_refused"] > refused, 10,
                "the refusal to be counted")
+    # A still writes and admins: it adds a device, which counts.
+    a.circle_add("team", Device().id)
+    assert a.circles()["team"]["ops"]["valid"] == 3
 
 
 def test_a_member_cannot_rewrite_the_member_list(scene):
-    """The records of the members chain are under a key every member can
-    derive, so M can write to the records the creator wrote: demote the
-    admin, point B's member record at itself, rename the circle.  None of
-    it may count (only the creator's values do): the circle, its members
-    and roles stay, and A keeps syncing it with B."""
+    """With B a second member: M removes B, makes itself relay-free admin
+    through a role op, and replays A's own ops.  None of it may count:
+    the circle, its members and roles stay, a replay is a harmless
+    duplicate, an op in A's name that M signed is refused, and A keeps
+    syncing the circle with B."""
     a, c, cluster = scene.a, scene.client, scene.cluster
     b = cluster.sync_node("b")
     a.circle_add("team", b)
@@ -954,18 +1031,35 @@ def test_a_member_cannot_rewrite_the_member_list(scene):
         sorted([(a.device, "admin"), (scene.m.id, "member"),
                 (b.device, "member")])
 
-    circle_rid = bytes([scene.circle[0] & 0x7f]) + scene.circle[1:]
-    cs = scene.mchain.next([
-        ("member", member_rid(devid_decode(a.device)),
-         [[OP_SET, "role", "member", []]]),
-        ("member", member_rid(devid_decode(b.device)),
-         [[OP_SET, "device", scene.m.id, []]]),
-        ("circle", circle_rid, [[OP_SET, "name", "pwned", []]]),
-    ])
-    assert c.batch(scene.members, [cs]) == (1, 0)
+    before = scene.status()
+    deps = scene.deps()
+    seq = scene.mchain.seq
+    css = [
+        scene.mchain.next([mop("remove", deps, target=b.device,
+                               cut="0:" + "0" * 64,
+                               epoch=str(epoch_id(scene.members, scene.m.pk,
+                                                  seq + 1)))]),
+        scene.mchain.next([mop("role", deps, target=scene.m.id,
+                               role="admin")]),
+    ]
+    assert c.batch(scene.members, css) == (2, 0)
+    # A's own ops again: held already.
+    c.start()
+    held = c.fetch(scene.members)
+    mine = [[h, p] for h, p in held if unpack(h)[1] == devid_decode(a.device)]
+    assert c.batch(scene.members, mine) == (0, 0)
+    # An op in A's name, signed by M.
+    f = unpack(mine[0][0])[:9]
+    f[4] = len(mine) + 1
+    f[5] = ChangeSet(*mine[-1]).id
+    assert c.batch(scene.members, [[sign_header(f, scene.m.sk),
+                                    mine[0][1]]]) == (0, 1)
+    scene.expect(before, stored=2, rejected=1, records=2)
     after = a.circles()
     assert "team" in after, f"the circle is gone from A: {list(after)}"
     assert after["team"]["members"] == team["members"]
+    assert after["team"]["ops"]["unauthorized"] == \
+        team["ops"]["unauthorized"] + 2
     # And the circle still works between A and B.
     rid = a.put("case", "name=after M's edits")
     r = b.sync(a)
@@ -974,22 +1068,58 @@ def test_a_member_cannot_rewrite_the_member_list(scene):
     assert b.circles()["team"]["members"] == team["members"]
 
 
+def test_a_roster_op_naming_what_nobody_wrote_waits(scene):
+    """An op whose deps name an op A does not hold (A's seq 99) is kept and
+    waits for it, for ever: it counts for nothing meanwhile, and holds up
+    nothing of anyone else's."""
+    a, c = scene.a, scene.client
+    team = a.circles()["team"]
+    deps = [(devid_decode(a.device), 99)]
+    cs = scene.mchain.next([mop("add", deps, target=Device().id,
+                                role="member")])
+    assert c.batch(scene.members, [cs]) == (1, 0)
+    after = a.circles()["team"]
+    assert after["ops"]["waiting"] == team["ops"]["waiting"] + 1
+    assert after["members"] == team["members"]
+    a.circle_add("team", Device().id)
+    assert a.circles()["team"]["ops"]["valid"] == team["ops"]["valid"] + 1
+
+
+def test_a_removed_member_can_push_nothing(scene):
+    """A removes M.  M, knowing, connects again: A offers it nothing, and
+    what it sends into the circle (under the old key, past its cut) is
+    refused and counted; nothing of it is stored or merged."""
+    a, c = scene.a, scene.client
+    _, cs1 = mallory_case(scene, "before")
+    assert c.batch(scene.circle, [cs1]) == (1, 0)
+    r = a.samen("circle", "rm", "team", scene.m.id, json=True).json
+    assert r["cut"] == 1
+    before = scene.status()
+    hello = c.start()
+    assert hello[4] == [], hello
+    _, cs2 = mallory_case(scene, "after")
+    c.send([SYNC_VERSION, BATCH, c.session, scene.circle, [cs2.entry()]])
+    m = c.expect(ERROR)
+    assert m[3] < 0, m
+    st = scene.expect(before, rejected=1)
+    assert st["quarantined"] == 0
+    assert sorted(r["fields"]["name"] for r in a.ls("case")) == \
+        ["Familie Jansen", "before"]
+    assert members_of(a) == sorted([
+        (a.device, "admin", "current"), (scene.m.id, "member", "removed")])
+
+
 def fake_circle(owner, *members):
     """A valid shared circle that owner creates: its id, its members chain
-    and a change set holding the circle record and member records for
-    owner (admin) and members."""
+    and its change sets: the create op, then an add op per member."""
     salt = os.urandom(16)
     circle = b2b(b"samen-circle-1" + owner.pk + salt, 16)
     chain = Chain(owner, members_circle(circle), members_key(circle))
-    rid = bytes([circle[0] & 0x7f]) + circle[1:]
-    recs = [("circle", rid, create_ops(name="evil", creator=owner.id,
-                                       salt=salt.hex())),
-            ("member", b2b(owner.pk, 16), create_ops(
-                device=owner.id, role="admin", added_by=owner.id))]
+    css = [chain.next([mop("create", (), salt=salt.hex(), epoch="1")])]
     for m in members:
-        recs.append(("member", b2b(m.pk, 16), create_ops(
-            device=m.id, role="member", added_by=owner.id)))
-    return circle, chain.circle, chain.next(recs)
+        css.append(chain.next([mop("add", (), target=m.id,
+                                   role="member")]))
+    return circle, chain.circle, css
 
 
 def test_a_circle_we_are_not_in_admits_no_one(cluster, zctx):
@@ -1002,10 +1132,10 @@ def test_a_circle_we_are_not_in_admits_no_one(cluster, zctx):
     a.samen("peer", "add", p.id)
     c = Client(zctx, p, a.device, a.addr)
     try:
-        circle, mchain, cs = fake_circle(p, y)
+        circle, mchain, css = fake_circle(p, y)
         c.start([(circle, os.urandom(32), os.urandom(32))])
-        c.batch(mchain, [cs])
-        assert "evil" not in a.circles()
+        c.batch(mchain, css)
+        assert list(a.circles()) == ["private"]
         refused = a.status()["zap_refused"]
         s = Client(zctx, y, a.device, a.addr)
         try:

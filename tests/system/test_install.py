@@ -136,8 +136,8 @@ def test_samen_1_names_every_command_option_and_exit(installed):
     for line in section.splitlines():
         if line.startswith("  ") and not line.startswith("   "):
             w = line.split()
-            commands.append(" ".join(w[:2]) if w[0] in ("peer", "circle")
-                            else w[0])
+            commands.append(" ".join(w[:2]) if w[0] in
+                            ("peer", "circle", "device") else w[0])
     assert len(commands) >= 20, commands
     for c in commands:
         assert re.search(rf"(^|\s){re.escape(c)}(\s|$)", text, re.M), \

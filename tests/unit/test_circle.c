@@ -1,4 +1,4 @@
-/* test_circle: circles held, created, added to and joined, on two devices in one process. */
+/* test_circle: circles held, created, joined, and their rosters written through the real writer, on several devices in one process. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,12 +13,15 @@
 #include <sodium.h>
 
 #include "circle.h"
+#include "devid.h"
 #include "error.h"
 #include "index.h"
 #include "keywrap.h"
 #include "loader.h"
 #include "log.h"
+#include "roster.h"
 #include "store.h"
+#include "sync.h"
 #include "util.h"
 #include "vault.h"
 #include "writer.h"
@@ -170,34 +173,72 @@ me(const struct dev *d)
 static const struct store_circle *
 make_circle(struct dev *d, const char *name, uint8_t id[CS_CIRCLELEN])
 {
+	struct circle_done done;
 	char *cause = NULL;
 
-	assert_int_equal(circle_create(d->cs, name, id, &cause), 0);
+	assert_int_equal(circle_create(d->cs, name, &done, &cause), 0);
 	assert_null(cause);
+	assert_string_equal(done.name, name);
+	assert_int_equal(done.epoch, ROSTER_FIRST_EPOCH);
+	memcpy(id, done.id, CS_CIRCLELEN);
 	dev_commit(d);
 	return circle_by_id(d->cs, id);
 }
 
-/* Copies d's change sets of (chain, author) into to, as a sync would. */
+/* d adds who to circle name with role (history unless no_history). */
+static void
+add(struct dev *d, const char *name, const struct dev *who,
+    enum roster_role role, int history)
+{
+	struct circle_done done;
+	char *cause = NULL;
+
+	assert_int_equal(circle_add(d->cs, name, me(who), role, history,
+	    &done, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(done.role, role);
+	dev_commit(d);
+}
+
+/* An op d must refuse: code, a one-line cause holding what, nothing
+ * written. */
+static void
+refused(struct dev *d, int got, char *cause, int code, const char *what)
+{
+	struct store_stats before, after;
+
+	if (got != code || cause == NULL || strchr(cause, '\n') != NULL ||
+	    strstr(cause, what) == NULL)
+		fail_msg("expected %d \"...%s...\", got %d \"%s\"", code, what,
+		    got, cause ? cause : "(null)");
+	free(cause);
+	assert_int_equal(store_stats(d->st, &before), 0);
+	dev_commit(d);
+	assert_int_equal(store_stats(d->st, &after), 0);
+	assert_int_equal(before.changesets, after.changesets);
+}
+
+/* Copies every change set d holds of chain into to, as a sync would. */
 struct copy {
 	struct dev *to;
 	size_t n;
 };
 
 static int
-copy_cb(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
+copy_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len)
 {
 	struct copy *cp = arg;
 	struct cs_header h;
 	uint8_t id[CS_IDLEN];
+	int rc;
 
-	(void)seq;
 	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
 	changeset_id(id, hdr, hdr_len);
-	assert_int_equal(store_cs_insert_merged(cp->to->st, &h, id, hdr,
-	    hdr_len, payload, payload_len), 0);
-	cp->n++;
+	rc = store_cs_insert_merged(cp->to->st, &h, id, hdr, hdr_len, payload,
+	    payload_len);
+	assert_true(rc == 0 || rc == SAMEN_EEXIST);
+	cp->n += rc == 0;
 	return 0;
 }
 
@@ -208,12 +249,71 @@ copy_chain(struct dev *from, struct dev *to, const uint8_t chain[CS_CIRCLELEN])
 
 	/* One batch: stored and merged by one commit (peer.c's order). */
 	assert_int_equal(store_begin(to->st), 0);
-	assert_int_equal(store_cs_range(from->st, chain, me(from), 0, 1000,
-	    copy_cb, &cp), 0);
+	assert_int_equal(store_chain_each(from->st, chain, copy_cb, &cp), 0);
 	loader_merge(to->ld);
 	assert_int_equal(store_commit(to->st), 0);
 	circle_stored(to->cs, 1);
 	return cp.n;
+}
+
+/* Both chains of circle id, members first: one session's worth. */
+static void
+sync_circle(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
+{
+	uint8_t chain[CS_CIRCLELEN];
+	uint8_t (*join)[CS_CIRCLELEN];
+
+	if (circle_chain_of(to->cs, id) == NULL) {
+		join = xcalloc(1, sizeof(*join));
+		memcpy(join[0], id, CS_CIRCLELEN);
+		circle_join(to->cs, join, 1);
+		free(join);
+	}
+	sync_members_circle(chain, id);
+	(void)copy_chain(from, to, chain);
+	(void)copy_chain(from, to, id);
+}
+
+/* A case written on d in circle id; its id into rid. */
+static void
+put_case(struct dev *d, const uint8_t id[CS_CIRCLELEN], const char *name,
+    uint8_t rid[RID_LEN])
+{
+	struct writer_ops *l = xcalloc(1, sizeof(*l));
+	const struct store_circle *c = circle_by_id(d->cs, id);
+	char *cause = NULL;
+
+	assert_non_null(c);
+	writer_ops_init(l);
+	writer_ops_add(l, OP_SET, "name", 4, name, strlen(name));
+	writer_new_rid(d->w, rid);
+	assert_int_equal(writer_record(d->w, c, "case", rid, NULL, 1, l,
+	    &cause), 0);
+	writer_ops_free(l);
+	free(l);
+	dev_commit(d);
+}
+
+static const struct circle_info *
+info(const struct dev *d, const char *name)
+{
+	const struct circle_info *c = circle_find(d->cs, name);
+
+	assert_non_null(c);
+	return c;
+}
+
+/* device's role and state in circle id as d's roster has it. */
+static void
+role_is(const struct dev *d, const uint8_t id[CS_CIRCLELEN],
+    const struct dev *who, enum roster_role role, enum roster_state state)
+{
+	enum roster_state got;
+	enum roster_role r = circle_role(d->cs, id, me(who), &got);
+
+	if (r != role || got != state)
+		fail_msg("role %d state %d, expected %d %d", r, got, role,
+		    state);
 }
 
 static void
@@ -222,6 +322,7 @@ test_private(void **state)
 	struct dev a;
 	const struct store_circle *p;
 	uint8_t id[CS_CIRCLELEN];
+	size_t n;
 
 	(void)state;
 	dev_open(&a);
@@ -231,7 +332,8 @@ test_private(void **state)
 	assert_ptr_equal(circle_by_id(a.cs, id), p);
 	assert_ptr_equal(circle_default(a.cs), p);
 	assert_false(circle_is_chain(a.cs, id));
-	assert_int_equal(circle_nviews(a.cs), 0);
+	(void)circle_list(a.cs, &n);
+	assert_int_equal(n, 0);
 	/* Never shared with anyone. */
 	assert_true(circle_refuses(a.cs, id, me(&a)));
 	assert_int_equal(a.changed, 1);
@@ -260,9 +362,9 @@ test_create_and_add(void **state)
 {
 	struct dev a, b;
 	const struct store_circle *team, *chain;
-	const struct members_view *v;
+	const struct circle_info *c;
 	uint8_t id[CS_CIRCLELEN], (*shared)[CS_CIRCLELEN], (*members)[32];
-	char *cause = NULL;
+	char hex[2 * CS_CIRCLELEN + 1];
 
 	(void)state;
 	dev_open(&a);
@@ -273,27 +375,32 @@ test_create_and_add(void **state)
 	assert_false(circle_name_taken(a.cs, "other"));
 	assert_non_null(chain = circle_chain_of(a.cs, id));
 	assert_true(circle_is_chain(a.cs, chain->id));
-	assert_non_null(v = circle_view(a.cs, id));
-	assert_true(v->valid);
-	assert_string_equal(v->name, "team");
-	assert_memory_equal(v->creator, me(&a), 32);
-	assert_true(members_is_admin(v, me(&a)));
-	assert_int_equal(v->nmembers, 1);
+	c = info(&a, "team");
+	assert_true(c->named);
+	assert_non_null(c->r);
+	assert_true(roster_circle_valid(c->r));
+	assert_memory_equal(roster_creator(c->r), me(&a), 32);
+	assert_true(roster_is_admin(c->r, me(&a)));
+	assert_int_equal(c->epoch, ROSTER_FIRST_EPOCH);
+	assert_true(c->writable);
+	assert_int_equal(c->role, ROSTER_ADMIN);
+	assert_int_equal(team->epoch, ROSTER_FIRST_EPOCH);
+	/* It goes by the start of its id too. */
+	hex_encode(hex, id, CS_CIRCLELEN);
+	hex[8] = '\0';
+	assert_ptr_equal(circle_find(a.cs, hex), c);
+	hex[7] = '\0';
+	assert_null(circle_find(a.cs, hex));
 
 	/* Nobody else yet: b is refused the circle, and shares nothing. */
 	assert_true(circle_refuses(a.cs, id, me(&b)));
 	assert_false(circle_refuses(a.cs, id, me(&a)));
 	assert_int_equal(circle_shared(a.cs, me(&b), &shared), 0);
 	assert_null(shared);
+	role_is(&a, id, &b, ROSTER_NOROLE, 0);
 
-	assert_int_equal(writer_close_all(a.w, &cause), 0);
-	team = circle_by_id(a.cs, id);
-	assert_int_equal(circle_add(a.cs, team, me(&b), &cause), 0);
-	dev_commit(&a);
-	assert_non_null(v = circle_view(a.cs, id));
-	assert_int_equal(v->nmembers, 2);
-	assert_non_null(members_find(v, me(&b)));
-	assert_false(members_is_admin(v, me(&b)));
+	add(&a, "team", &b, ROSTER_MEMBER, 1);
+	role_is(&a, id, &b, ROSTER_MEMBER, ROSTER_CURRENT);
 	assert_false(circle_refuses(a.cs, id, me(&b)));
 	assert_int_equal(circle_shared(a.cs, me(&b), &shared), 1);
 	assert_memory_equal(shared[0], id, CS_CIRCLELEN);
@@ -341,7 +448,7 @@ test_default(void **state)
 	dev_close(&a);
 }
 
-/* Reads what fd 2 got since offset. */
+/* Reads what fd 2 got. */
 static char *
 read_log(const char *path)
 {
@@ -357,7 +464,8 @@ read_log(const char *path)
 /*
  * b is added on a, learns of it (a's HELLO would list the circle: b joins
  * its members chain), receives the chain, takes the key sealed to it, and
- * merges what it already held of the circle but could not read.
+ * merges what it already held of the circle but could not read.  Its
+ * name, sealed in the create op, reads on b, and no log line holds it.
  */
 static void
 test_join(void **state)
@@ -365,9 +473,7 @@ test_join(void **state)
 	struct dev a, b;
 	uint8_t id[CS_CIRCLELEN], rid[RID_LEN], chain[CS_CIRCLELEN];
 	uint8_t (*join)[CS_CIRCLELEN], stranger[32];
-	const struct store_circle *team;
-	struct writer_ops *l = xcalloc(1, sizeof(*l));
-	char hex[2 * CS_CIRCLELEN + 1], logpath[96], *log, *cause = NULL;
+	char hex[2 * CS_CIRCLELEN + 1], logpath[96], *log;
 	int saved, fd;
 
 	(void)state;
@@ -381,19 +487,10 @@ test_join(void **state)
 	dup2(fd, 2);
 	close(fd);
 
-	team = make_circle(&a, SECRET_NAME, id);
+	(void)make_circle(&a, SECRET_NAME, id);
 	memcpy(chain, circle_chain_of(a.cs, id)->id, CS_CIRCLELEN);
-	assert_int_equal(circle_add(a.cs, team, me(&b), &cause), 0);
-	dev_commit(&a);
-	/* A record in the circle, written on a. */
-	team = circle_by_id(a.cs, id);
-	writer_ops_init(l);
-	writer_ops_add(l, OP_SET, "name", 4, "Jansen", 6);
-	writer_new_rid(a.w, rid);
-	assert_int_equal(writer_record(a.w, team, "case", rid, NULL, 1, l,
-	    &cause), 0);
-	writer_ops_free(l);
-	dev_commit(&a);
+	add(&a, SECRET_NAME, &b, ROSTER_MEMBER, 1);
+	put_case(&a, id, "Jansen", rid);
 
 	/* b holds the circle's change sets before it may read them. */
 	assert_int_equal(copy_chain(&a, &b, id), 1);
@@ -407,13 +504,22 @@ test_join(void **state)
 	assert_non_null(circle_chain_of(b.cs, id));
 	/* Joining: not known well enough to refuse anyone. */
 	assert_false(circle_refuses(b.cs, id, me(&a)));
-	assert_int_equal(copy_chain(&a, &b, chain), 3);
+	assert_int_equal(copy_chain(&a, &b, chain), 2);
 	assert_non_null(circle_by_id(b.cs, id));
 	assert_non_null(circle_by_name(b.cs, SECRET_NAME));
+	assert_true(info(&b, SECRET_NAME)->named);
 	assert_false(circle_refuses(b.cs, id, me(&a)));
 	randombytes_buf(stranger, sizeof(stranger));
 	assert_true(circle_refuses(b.cs, id, stranger));
 	assert_non_null(index_get(b.ix, "case", rid));
+	/* The same roster on both. */
+	{
+		uint8_t da[32], db[32];
+
+		roster_digest(info(&a, SECRET_NAME)->r, da);
+		roster_digest(info(&b, SECRET_NAME)->r, db);
+		assert_memory_equal(da, db, 32);
+	}
 
 	fflush(stderr);
 	dup2(saved, 2);
@@ -422,14 +528,378 @@ test_join(void **state)
 	hex_encode(hex, id, CS_CIRCLELEN);
 	if (strstr(log, SECRET_NAME) != NULL)
 		fail_msg("a log line names the circle:\n%s", log);
-	if (strstr(log, "created circle") == NULL ||
-	    strstr(log, "joined circle") == NULL ||
-	    strstr(log, hex) == NULL)
+	if (strstr(log, "joined circle") == NULL || strstr(log, hex) == NULL)
 		fail_msg("the log does not say which circle by id:\n%s", log);
 	free(log);
-	free(l);
 	dev_close(&a);
 	dev_close(&b);
+}
+
+/*
+ * The roster as the circle module resolves it from a members chain the
+ * real writer wrote: roles, a role change, a relay, a --no-history
+ * member, a removal; the epochs and who holds which key.
+ */
+static void
+test_roster_from_chain(void **state)
+{
+	struct dev a, b, r, x, n;
+	const struct circle_info *c;
+	struct circle_done done;
+	uint8_t id[CS_CIRCLELEN], rid[RID_LEN];
+	char *cause = NULL;
+	uint32_t first;
+	size_t nn;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&b);
+	dev_open(&r);
+	dev_open(&x);
+	dev_open(&n);
+	(void)make_circle(&a, "team", id);
+	add(&a, "team", &b, ROSTER_MEMBER, 1);
+	add(&a, "team", &r, ROSTER_RELAY, 1);
+	add(&a, "team", &x, ROSTER_MEMBER, 1);
+	role_is(&a, id, &b, ROSTER_MEMBER, ROSTER_CURRENT);
+	role_is(&a, id, &r, ROSTER_RELAY, ROSTER_CURRENT);
+	/* b made admin: two admins now. */
+	assert_int_equal(circle_set_role(a.cs, "team", me(&b), ROSTER_ADMIN,
+	    &done, &cause), 0);
+	dev_commit(&a);
+	role_is(&a, id, &b, ROSTER_ADMIN, ROSTER_CURRENT);
+	c = info(&a, "team");
+	assert_int_equal(c->nepochs, 1);
+	assert_int_equal(roster_count(c->r, ROSTER_VALID), 5);
+
+	/* b receives it all: it reads, it is admin, it holds epoch 1. */
+	sync_circle(&a, &b, id);
+	c = info(&b, "team");
+	assert_int_equal(c->role, ROSTER_ADMIN);
+	assert_true(c->writable);
+	assert_true(roster_is_admin(c->r, me(&b)));
+
+	/*
+	 * b removes the relay: a new epoch, but the first one is exposed to
+	 * nobody (a relay never held it), so writers keep it.
+	 */
+	assert_int_equal(circle_remove(b.cs, "team", me(&r), &done, &cause),
+	    0);
+	assert_null(cause);
+	dev_commit(&b);
+	assert_true(done.epoch & 0x80000000u);
+	c = info(&b, "team");
+	assert_int_equal(c->nepochs, 2);
+	assert_int_equal(c->epoch, ROSTER_FIRST_EPOCH);
+	role_is(&b, id, &r, ROSTER_RELAY, ROSTER_REMOVED);
+	/* b removes x, which held the first key: its new epoch is the one. */
+	assert_int_equal(circle_remove(b.cs, "team", me(&x), &done, &cause),
+	    0);
+	dev_commit(&b);
+	first = done.epoch;
+	c = info(&b, "team");
+	assert_int_equal(c->nepochs, 3);
+	assert_int_equal(c->epoch, first);
+	assert_true(c->writable);
+	role_is(&b, id, &x, ROSTER_MEMBER, ROSTER_REMOVED);
+	/* a learns it and writes with the new epoch too. */
+	sync_circle(&b, &a, id);
+	assert_int_equal(info(&a, "team")->epoch, first);
+	assert_int_equal(circle_by_id(a.cs, id)->epoch, first);
+	put_case(&a, id, "after", rid);
+
+	/* n, added with --no-history, gets the current key alone. */
+	add(&a, "team", &n, ROSTER_MEMBER, 0);
+	sync_circle(&a, &n, id);
+	c = circle_list(n.cs, &nn);
+	assert_int_equal(nn, 1);
+	assert_true(c->writable);
+	assert_int_equal(c->epoch, first);
+	/* It reads what is written now, and cannot read the circle's name
+	 * (sealed under the first key): it shows the id's start instead. */
+	assert_non_null(index_get(n.ix, "case", rid));
+	assert_false(c->named);
+	assert_null(circle_find(n.cs, "team"));
+	assert_int_equal(a.aborts + b.aborts + n.aborts, 0);
+	dev_close(&a);
+	dev_close(&b);
+	dev_close(&r);
+	dev_close(&x);
+	dev_close(&n);
+}
+
+/*
+ * A, B, C in a circle; A removes C and writes: C, even holding that
+ * change set, cannot read it (it lacks the new epoch's key); B can.  What
+ * C wrote before it knew (past its cut) is quarantined on A: not in A's
+ * replica, listed, and let in by an accept.
+ */
+static void
+test_remove_quarantine_accept(void **state)
+{
+	struct dev a, b, c;
+	struct circle_done done;
+	struct circle_held *held;
+	const struct circle_info *ci;
+	uint8_t id[CS_CIRCLELEN], canary[RID_LEN], early[RID_LEN];
+	uint8_t late[RID_LEN];
+	char *cause = NULL;
+	size_t n;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&b);
+	dev_open(&c);
+	(void)make_circle(&a, "team", id);
+	add(&a, "team", &b, ROSTER_MEMBER, 1);
+	add(&a, "team", &c, ROSTER_MEMBER, 1);
+	sync_circle(&a, &b, id);
+	sync_circle(&a, &c, id);
+	/* C writes once, which A gets before the removal: within its cut. */
+	put_case(&c, id, "early", early);
+	sync_circle(&c, &a, id);
+	assert_non_null(index_get(a.ix, "case", early));
+
+	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	    0);
+	dev_commit(&a);
+	assert_int_equal(done.cut, 1);
+	put_case(&a, id, "canary", canary);
+	/* C writes again, not knowing. */
+	put_case(&c, id, "late", late);
+
+	/* C is handed everything A holds: it reads none of the new. */
+	sync_circle(&a, &c, id);
+	assert_null(index_get(c.ix, "case", canary));
+	assert_null(circle_by_id(c.cs, id));
+	ci = info(&c, "team");
+	assert_int_equal(ci->state, ROSTER_REMOVED);
+	assert_false(ci->writable);
+	/* B reads it. */
+	sync_circle(&a, &b, id);
+	assert_non_null(index_get(b.ix, "case", canary));
+
+	/* C's late write reaches A: held back, listed, not merged. */
+	sync_circle(&c, &a, id);
+	assert_null(index_get(a.ix, "case", late));
+	ci = info(&a, "team");
+	assert_int_equal(ci->quarantined, 1);
+	assert_int_equal(circle_quarantine(a.cs, "team", &ci, &held, &n,
+	    &cause), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(held[0].author, me(&c), 32);
+	assert_int_equal(held[0].seq, 2);
+	assert_true(held[0].readable);
+	assert_int_equal(held[0].nrecs, 1);
+	assert_string_equal(held[0].recs[0].collection, "case");
+	assert_memory_equal(held[0].recs[0].rid, late, RID_LEN);
+	circle_held_free(held, n);
+
+	/* Nothing beyond what is held, nothing at or below the cut. */
+	assert_int_equal(circle_accept(a.cs, "team", me(&c), 1, 3, &done,
+	    &cause), SAMEN_EINVAL);
+	refused(&a, SAMEN_EINVAL, cause, SAMEN_EINVAL, "up to seq 2 only");
+	cause = NULL;
+	assert_int_equal(circle_accept(a.cs, "team", me(&c), 1, 1, &done,
+	    &cause), SAMEN_EINVAL);
+	refused(&a, SAMEN_EINVAL, cause, SAMEN_EINVAL, "nothing to accept");
+	cause = NULL;
+	/* The accept: merged, out of the quarantine. */
+	assert_int_equal(circle_accept(a.cs, "team", me(&c), 0, 0, &done,
+	    &cause), 0);
+	dev_commit(&a);
+	assert_int_equal(done.cut, 2);
+	assert_non_null(index_get(a.ix, "case", late));
+	assert_int_equal(info(&a, "team")->quarantined, 0);
+	/* And B, which gets the accept and C's write, merges it too. */
+	sync_circle(&a, &b, id);
+	assert_non_null(index_get(b.ix, "case", late));
+	assert_int_equal(a.aborts + b.aborts + c.aborts, 0);
+	dev_close(&a);
+	dev_close(&b);
+	dev_close(&c);
+}
+
+/*
+ * A relay member: it resolves the roster (the members key derives from
+ * the circle's id), holds no key, so it cannot write, stores the data
+ * change sets it cannot read, and is shared with like any member.
+ */
+static void
+test_relay(void **state)
+{
+	struct dev a, r;
+	uint8_t id[CS_CIRCLELEN], rid[RID_LEN], (*shared)[CS_CIRCLELEN];
+	const struct circle_info *c;
+	struct store_stats s;
+	size_t n;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&r);
+	(void)make_circle(&a, "team", id);
+	add(&a, "team", &r, ROSTER_RELAY, 1);
+	put_case(&a, id, "Jansen", rid);
+	sync_circle(&a, &r, id);
+	c = circle_list(r.cs, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(c->role, ROSTER_RELAY);
+	assert_int_equal(c->state, ROSTER_CURRENT);
+	assert_false(c->writable);
+	assert_false(c->named);
+	assert_null(circle_by_id(r.cs, id));
+	assert_null(index_get(r.ix, "case", rid));
+	assert_int_equal(store_stats(r.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(circle_shared(r.cs, me(&a), &shared), 1);
+	free(shared);
+	assert_int_equal(circle_shared(a.cs, me(&r), &shared), 1);
+	free(shared);
+	assert_int_equal(roster_count(c->r, ROSTER_VALID), 2);
+	dev_close(&a);
+	dev_close(&r);
+}
+
+/*
+ * Every refusal is one line and writes nothing: not an admin, an unknown
+ * device, the last admin, a relay given a key, a revoked device added
+ * again, one already a member, a circle nobody knows.
+ */
+static void
+test_refusals(void **state)
+{
+	struct dev a, b, d;
+	struct circle_done done;
+	uint8_t id[CS_CIRCLELEN], stranger[32];
+	char *cause = NULL;
+	int rc;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&b);
+	dev_open(&d);
+	randombytes_buf(stranger, sizeof(stranger));
+	(void)make_circle(&a, "team", id);
+	add(&a, "team", &b, ROSTER_MEMBER, 1);
+	sync_circle(&a, &b, id);
+
+	rc = circle_add(b.cs, "team", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	refused(&b, rc, cause, SAMEN_EINVAL, "only an admin");
+	cause = NULL;
+	rc = circle_remove(b.cs, "team", me(&a), &done, &cause);
+	refused(&b, rc, cause, SAMEN_EINVAL, "only an admin");
+	cause = NULL;
+	rc = circle_remove(a.cs, "team", stranger, &done, &cause);
+	refused(&a, rc, cause, SAMEN_ENOTFOUND, "not a member");
+	cause = NULL;
+	rc = circle_remove(a.cs, "team", me(&a), &done, &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "last admin");
+	cause = NULL;
+	rc = circle_set_role(a.cs, "team", me(&a), ROSTER_MEMBER, &done,
+	    &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "last admin");
+	cause = NULL;
+	rc = circle_set_role(a.cs, "team", me(&b), ROSTER_MEMBER, &done,
+	    &cause);
+	refused(&a, rc, cause, SAMEN_EEXIST, "already a member");
+	cause = NULL;
+	rc = circle_add(a.cs, "team", me(&b), ROSTER_MEMBER, 1, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EEXIST, "already a member");
+	cause = NULL;
+	rc = circle_add(a.cs, "team", me(&b), ROSTER_ADMIN, 1, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EEXIST, "circle role changes it");
+	cause = NULL;
+	/* A relay asked to be given the current key: the key code says no. */
+	rc = circle_add(a.cs, "team", me(&d), ROSTER_RELAY, 0, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "a relay holds no key");
+	cause = NULL;
+	rc = circle_add(a.cs, "nope", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	refused(&a, rc, cause, SAMEN_ENOTFOUND, "no shared circle");
+	cause = NULL;
+	rc = circle_accept(a.cs, "team", me(&b), 0, 0, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "nothing of it is held back");
+	cause = NULL;
+
+	/* Revoked (lost): in every circle a administers; never again. */
+	add(&a, "team", &d, ROSTER_MEMBER, 1);
+	rc = circle_revoke(a.cs, me(&a), NULL, 0, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "cannot revoke itself");
+	cause = NULL;
+	assert_int_equal(circle_revoke(a.cs, me(&d), "stolen", 6, &done,
+	    &cause), 0);
+	dev_commit(&a);
+	assert_int_equal(done.ncircles, 1);
+	role_is(&a, id, &d, ROSTER_MEMBER, ROSTER_REVOKED);
+	rc = circle_add(a.cs, "team", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	refused(&a, rc, cause, SAMEN_EINVAL, "never added again");
+	cause = NULL;
+	rc = circle_revoke(a.cs, me(&d), NULL, 0, &done, &cause);
+	refused(&a, rc, cause, SAMEN_ENOTFOUND, "no circle this device");
+	cause = NULL;
+	assert_int_equal(a.aborts + b.aborts, 0);
+	dev_close(&a);
+	dev_close(&b);
+	dev_close(&d);
+}
+
+/*
+ * Two admins, apart, each remove a member: two concurrent epochs, each
+ * sealed to a device that is no longer a reader.  Once each has the
+ * other's ops, the roster owes a new epoch; an admin's refresh writes it
+ * (maintenance), and after one more exchange both write with the same
+ * preferred epoch and owe nothing.
+ */
+static void
+test_maintenance(void **state)
+{
+	struct dev a, b, c, d;
+	struct circle_done done;
+	const uint8_t (*lack)[32];
+	uint8_t id[CS_CIRCLELEN], da[32], db[32];
+	char *cause = NULL;
+	size_t nlack;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&b);
+	dev_open(&c);
+	dev_open(&d);
+	(void)make_circle(&a, "team", id);
+	add(&a, "team", &b, ROSTER_ADMIN, 1);
+	add(&a, "team", &c, ROSTER_MEMBER, 1);
+	add(&a, "team", &d, ROSTER_MEMBER, 1);
+	sync_circle(&a, &b, id);
+	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	    0);
+	dev_commit(&a);
+	assert_int_equal(circle_remove(b.cs, "team", me(&d), &done, &cause),
+	    0);
+	dev_commit(&b);
+	assert_int_not_equal(info(&a, "team")->epoch,
+	    info(&b, "team")->epoch);
+
+	/* b learns of a's: it owes a new epoch and writes it at once. */
+	sync_circle(&a, &b, id);
+	assert_int_equal(roster_needs(info(&b, "team")->r, me(&b), &lack,
+	    &nlack), 0);
+	assert_int_equal(info(&b, "team")->nepochs, 4);
+	/* a gets b's ops and the new epoch: nothing owed there either. */
+	sync_circle(&b, &a, id);
+	assert_int_equal(roster_needs(info(&a, "team")->r, me(&a), &lack,
+	    &nlack), 0);
+	assert_int_equal(info(&a, "team")->epoch, info(&b, "team")->epoch);
+	assert_int_equal(circle_by_id(a.cs, id)->epoch,
+	    circle_by_id(b.cs, id)->epoch);
+	roster_digest(info(&a, "team")->r, da);
+	roster_digest(info(&b, "team")->r, db);
+	assert_memory_equal(da, db, 32);
+	role_is(&a, id, &c, ROSTER_MEMBER, ROSTER_REMOVED);
+	role_is(&a, id, &d, ROSTER_MEMBER, ROSTER_REMOVED);
+	assert_int_equal(a.aborts + b.aborts, 0);
+	dev_close(&a);
+	dev_close(&b);
+	dev_close(&c);
+	dev_close(&d);
 }
 
 int
@@ -440,6 +910,11 @@ main(void)
 		cmocka_unit_test(test_create_and_add),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_roster_from_chain),
+		cmocka_unit_test(test_remove_quarantine_accept),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_maintenance),
 	};
 
 	if (sodium_init() < 0)

@@ -86,12 +86,17 @@ test_check_one(void **state)
 	struct wbuf hdr, pay;
 	struct checked k;
 	struct sync_cs e;
-	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad, key[CS_KEYLEN];
+	uint8_t id[CS_IDLEN], other[CS_CIRCLELEN], *bad;
 	uint8_t vid[VID_LEN];
+	/* The chain's keys as read ahead: another epoch's, then epoch 1's. */
+	struct store_epoch_key keys[2];
 
 	(void)state;
 	world_init(&bw);
-	memcpy(key, bw.key, sizeof(key));
+	keys[0].epoch = 0x80000007;
+	randombytes_buf(keys[0].key, CS_KEYLEN);
+	keys[1].epoch = 1;
+	memcpy(keys[1].key, bw.key, CS_KEYLEN);
 	next_cs(&bw, &hdr, &pay, id);
 	e.hdr = wire_data(&hdr);
 	e.hdr_len = wire_len(&hdr);
@@ -105,8 +110,8 @@ test_check_one(void **state)
 	assert_int_equal(k.h.seq, 1);
 	assert_null(k.op.chunks);	/* no key: the merge reads it */
 
-	/* With the key of its epoch, its chunk is read ahead. */
-	check_one(&k, bw.circle, &e, bw.key, 1);
+	/* With the key of its epoch among others, its chunk is read ahead. */
+	check_one(&k, bw.circle, &e, keys, 2);
 	assert_int_equal(k.rc, 0);
 	assert_int_equal(k.payload_rc, 0);
 	assert_int_equal(k.op.n, 1);
@@ -121,19 +126,20 @@ test_check_one(void **state)
 	changeset_opened_free(&k.op);
 	/* The key of another epoch, or another key: left to the merge,
 	 * which finds the same (the change set itself is fine so far). */
-	check_one(&k, bw.circle, &e, bw.key, 2);
+	check_one(&k, bw.circle, &e, keys, 1);
 	assert_int_equal(k.payload_rc, 0);
 	assert_null(k.op.chunks);
-	key[0] ^= 1;
-	check_one(&k, bw.circle, &e, key, 1);
+	keys[1].key[0] ^= 1;
+	check_one(&k, bw.circle, &e, keys, 2);
 	assert_int_equal(k.rc, 0);
 	assert_int_equal(k.payload_rc, 0);
 	assert_null(k.op.chunks);
+	keys[1].key[0] ^= 1;
 
 	/* Another chain than the batch's. */
 	memcpy(other, bw.circle, sizeof(other));
 	other[0] ^= 1;
-	check_one(&k, other, &e, bw.key, 1);
+	check_one(&k, other, &e, keys, 2);
 	assert_int_equal(k.rc, SAMEN_EPROTO);
 
 	/* A bit of the signature (the header's last byte). */
@@ -142,12 +148,12 @@ test_check_one(void **state)
 	memcpy(bad, e.hdr, e.hdr_len);
 	bad[e.hdr_len - 1] ^= 1;
 	e.hdr = bad;
-	check_one(&k, bw.circle, &e, bw.key, 1);
+	check_one(&k, bw.circle, &e, keys, 2);
 	assert_int_equal(k.rc, SAMEN_ESIG);
 	assert_null(k.op.chunks);
 	/* Cut short: does not decode. */
 	e.hdr_len -= 3;
-	check_one(&k, bw.circle, &e, bw.key, 1);
+	check_one(&k, bw.circle, &e, keys, 2);
 	assert_true(k.rc < 0 && k.rc != SAMEN_ESIG);
 	free(bad);
 
@@ -160,7 +166,7 @@ test_check_one(void **state)
 	memcpy(bad, e.payload, e.payload_len);
 	bad[e.payload_len - 1] ^= 1;
 	e.payload = bad;
-	check_one(&k, bw.circle, &e, bw.key, 1);
+	check_one(&k, bw.circle, &e, keys, 2);
 	assert_int_equal(k.rc, 0);
 	assert_int_equal(k.payload_rc, SAMEN_EHASH);
 	assert_null(k.op.chunks);
@@ -473,7 +479,7 @@ test_batches_grouped(void **state)
 	qworld_receive_checked(w);
 	/* The pool read every chunk ahead, and no copy of the key is left. */
 	for (struct pending *q = w->s->qhead; q != NULL; q = q->next) {
-		assert_null(q->key);
+		assert_null(q->keys);
 		for (uint32_t i = 0; i < q->m.ncs; i++)
 			assert_non_null(q->cs[i].op.chunks);
 	}

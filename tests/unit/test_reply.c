@@ -557,6 +557,8 @@ test_unexpected_shape(void **state)
 
 #define DEV_A "zkn76mmtt2s3biz27l6rhgcepu66zvomcuakbpsszfwiurt7ahsi4gfl"
 #define DEV_B "edwpn4alfdgesdbhzwlfoyfpxenrl6cv2ivnu6j3lnkjdoc36ye7uw6j"
+#define DEV_C_SHORT "c3tjqaxuvk2b"
+#define DEV_C DEV_C_SHORT "ya4cd5fs7hgj2ksbl6dqmz3rn4ptx5vw6eyf7gh"
 #define T1 "2026-11-24T23:50:01.123Z"
 
 static void
@@ -1089,27 +1091,38 @@ test_peer_and_circle_lines(void **state)
 
 static void
 put_circle(struct wbuf *w, const char *name, const char *kind,
-    uint64_t epoch, int def, uint32_t nmembers)
+    uint64_t epoch, uint64_t epochs, const char *role, const char *state,
+    int def, uint64_t held, uint32_t nmembers)
 {
-	wire_put_map(w, 6);
+	wire_put_map(w, 10);
 	put_kv(w, "circle", "00112233445566778899aabbccddeeff");
 	put_kv(w, "name", name);
 	put_kv(w, "kind", kind);
 	put_u64_kv(w, "epoch", epoch);
+	put_u64_kv(w, "epochs", epochs);
+	put_kv(w, "role", role);
+	put_kv(w, "state", state);
 	wire_put_cstr(w, "default");
 	wire_put_bool(w, def);
+	put_u64_kv(w, "quarantined", held);
 	wire_put_cstr(w, "members");
 	wire_put_array(w, nmembers);
 }
 
 static void
 put_member(struct wbuf *w, const char *device, const char *role,
-    const char *by)
+    const char *state, const char *by, int64_t cut)
 {
-	wire_put_map(w, 3);
+	wire_put_map(w, 5);
 	put_kv(w, "device", device);
 	put_kv(w, "role", role);
+	put_kv(w, "state", state);
 	put_kv(w, "added_by", by);
+	wire_put_cstr(w, "cut");
+	if (cut < 0)
+		wire_put_nil(w);
+	else
+		wire_put_u64(w, (uint64_t)cut);
 }
 
 static void
@@ -1121,19 +1134,100 @@ test_circles(void **state)
 
 	(void)state;
 	put_reply_head(&w, 0, "");
-	wire_put_array(&w, 2);
-	put_circle(&w, "private", "private", 1, 0, 0);
-	put_circle(&w, "wijkteam", "shared", 2, 1, 2);
-	put_member(&w, DEV_A, "admin", NULL);
-	put_member(&w, DEV_B, "member", DEV_A);
+	wire_put_array(&w, 3);
+	put_circle(&w, "private", "private", 1, 1, "admin",
+	    "current", 0, 0, 0);
+	put_circle(&w, "wijkteam", "shared", 0x8a01bc2f, 2, "admin",
+	    "current", 1, 3, 3);
+	put_member(&w, DEV_A, "admin", "current", DEV_A, -1);
+	put_member(&w, DEV_B, "member", "current", DEV_A, -1);
+	put_member(&w, DEV_C, "member", "removed", DEV_A, 4);
+	put_circle(&w, "0a1b2c3d", "shared", 1, 1, "relay",
+	    "removed", 0, 0, 0);
 	assert_int_equal(parse_buf(&w, &rp), 0);
 	out = capture(output_circles, rp.body);
 	assert_string_equal(out,
-	    "private  private  epoch 1\n"
+	    "private  private  epoch 00000001  admin\n"
 	    "\n"
-	    "wijkteam  shared  epoch 2  (default)\n"
-	    "  zkn76mmtt2s3  admin\n"
-	    "  edwpn4alfdge  member  added by zkn76mmtt2s3\n");
+	    "wijkteam  shared  epoch 8a01bc2f (of 2)  admin  (default)  "
+	    "3 held back\n"
+	    "  zkn76mmtt2s3  admin   current  added by zkn76mmtt2s3\n"
+	    "  edwpn4alfdge  member  current  added by zkn76mmtt2s3\n"
+	    "  " DEV_C_SHORT "  member  removed  added by zkn76mmtt2s3  "
+	    "cut at seq 4\n"
+	    "\n"
+	    "0a1b2c3d  shared  epoch 00000001  relay (removed)\n");
+	free(out);
+	reply_free(&rp);
+}
+
+/* circle quarantine: readable or not; rm, accept, role, revoke. */
+static void
+test_quarantine_lines(void **state)
+{
+	struct wbuf w;
+	struct reply rp;
+	char *out;
+
+	(void)state;
+	put_reply_head(&w, 0, "");
+	wire_put_array(&w, 2);
+	wire_put_map(&w, 4);
+	put_kv(&w, "author", DEV_B);
+	put_u64_kv(&w, "seq", 5);
+	put_kv(&w, "time", "2026-12-07T10:00:00.000Z");
+	wire_put_cstr(&w, "records");
+	wire_put_array(&w, 2);
+	wire_put_map(&w, 2);
+	put_kv(&w, "collection", "case");
+	put_kv(&w, "id", "01M97AAQDPPX7S6KZVVZFR3DKY");
+	wire_put_map(&w, 2);
+	put_kv(&w, "collection", "note");
+	put_kv(&w, "id", "01M97AAVH1RSB0B1HB8T4GEFRN");
+	wire_put_map(&w, 4);
+	put_kv(&w, "author", DEV_B);
+	put_u64_kv(&w, "seq", 6);
+	put_u64_kv(&w, "chunks", 3);
+	wire_put_cstr(&w, "records");
+	wire_put_nil(&w);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_quarantine, rp.body);
+	assert_string_equal(out,
+	    "edwpn4alfdge  seq 5  2026-12-07T10:00:00.000Z  case "
+	    "01M97AAQDPPX7S6KZVVZFR3DKY, note 01M97AAVH1RSB0B1HB8T4GEFRN\n"
+	    "edwpn4alfdge  seq 6  3 records, not readable here\n");
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 5);
+	put_kv(&w, "circle", "00112233445566778899aabbccddeeff");
+	put_kv(&w, "name", "wijkteam");
+	put_kv(&w, "device", DEV_B);
+	put_u64_kv(&w, "epoch", 0x8a01bc2f);
+	put_u64_kv(&w, "cut", 7);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_circle_rm, rp.body);
+	assert_string_equal(out, DEV_B " removed from circle wijkteam: new "
+	    "epoch 8a01bc2f, what it writes after seq 7 is held back\n");
+	free(out);
+	out = capture(output_circle_accept, rp.body);
+	assert_string_equal(out, "accepted what " DEV_B " wrote in circle "
+	    "wijkteam up to seq 7\n");
+	free(out);
+	/* No role: not the shape role's reply has; shown as JSON. */
+	out = capture(output_circle_role, rp.body);
+	assert_true(out[0] == '{');
+	free(out);
+	reply_free(&rp);
+
+	put_reply_head(&w, 0, "");
+	wire_put_map(&w, 2);
+	put_kv(&w, "device", DEV_B);
+	put_u64_kv(&w, "circles", 1);
+	assert_int_equal(parse_buf(&w, &rp), 0);
+	out = capture(output_revoke, rp.body);
+	assert_string_equal(out, DEV_B " revoked in 1 circle\n");
 	free(out);
 	reply_free(&rp);
 }
@@ -1167,6 +1261,7 @@ main(void)
 		cmocka_unit_test(test_sync_started_and_items),
 		cmocka_unit_test(test_peer_and_circle_lines),
 		cmocka_unit_test(test_circles),
+		cmocka_unit_test(test_quarantine_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -554,6 +554,123 @@ test_circles(void **state)
 	wire_free(&w);
 }
 
+/* [name, device, ...] with the first two given. */
+static void
+name_dev(struct wbuf *w, uint32_t n)
+{
+	wire_put_array(w, n);
+	wire_put_cstr(w, "team");
+	wire_put_cstr(w, dev_text);
+}
+
+/* circle add's options, role, rm, quarantine, accept; device revoke. */
+static void
+test_membership(void **state)
+{
+	static const char bad_role[] = "invalid role: admin, member or relay";
+	char reason[REQUEST_MAX_REASON + 2];
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	/* add: the role defaults to member, with history. */
+	name_dev(&w, 2);
+	expect(request_decode_circle_add, &w, &q, 0, NULL);
+	assert_int_equal(q.circle.role, ROSTER_MEMBER);
+	assert_false(q.circle.no_history);
+	name_dev(&w, 4);
+	wire_put_cstr(&w, "relay");
+	wire_put_bool(&w, 1);
+	expect(request_decode_circle_add, &w, &q, 0, NULL);
+	assert_int_equal(q.circle.role, ROSTER_RELAY);
+	assert_true(q.circle.no_history);
+	name_dev(&w, 4);
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	expect(request_decode_circle_add, &w, &q, 0, NULL);
+	assert_int_equal(q.circle.role, ROSTER_MEMBER);
+	name_dev(&w, 4);
+	wire_put_cstr(&w, "owner");
+	wire_put_bool(&w, 0);
+	expect(request_decode_circle_add, &w, &q, SAMEN_EINVAL, bad_role);
+	name_dev(&w, 4);
+	wire_put_cstr(&w, "admin");
+	wire_put_u64(&w, 1);
+	expect(request_decode_circle_add, &w, &q, SAMEN_EPROTO,
+	    "malformed circle request");
+	name_dev(&w, 3);
+	wire_put_cstr(&w, "admin");
+	expect(request_decode_circle_add, &w, &q, SAMEN_EPROTO,
+	    "malformed circle request");
+
+	name_dev(&w, 3);
+	wire_put_cstr(&w, "admin");
+	expect(request_decode_circle_role, &w, &q, 0, NULL);
+	assert_int_equal(q.circle.role, ROSTER_ADMIN);
+	assert_memory_equal(q.circle.device, dev_key, 32);
+	name_dev(&w, 3);
+	wire_put_nil(&w);
+	expect(request_decode_circle_role, &w, &q, SAMEN_EINVAL, bad_role);
+	name_dev(&w, 2);
+	expect(request_decode_circle_role, &w, &q, SAMEN_EPROTO,
+	    "malformed circle request");
+
+	name_dev(&w, 2);
+	expect(request_decode_circle_rm, &w, &q, 0, NULL);
+	assert_memory_equal(q.circle.device, dev_key, 32);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team");
+	expect(request_decode_circle_rm, &w, &q, SAMEN_EPROTO,
+	    "malformed circle request");
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team");
+	expect(request_decode_circle_quarantine, &w, &q, 0, NULL);
+	assert_string_equal(q.circle.name, "team");
+
+	name_dev(&w, 3);
+	wire_put_nil(&w);
+	expect(request_decode_circle_accept, &w, &q, 0, NULL);
+	assert_false(q.circle.has_seq);
+	name_dev(&w, 3);
+	wire_put_u64(&w, 12);
+	expect(request_decode_circle_accept, &w, &q, 0, NULL);
+	assert_true(q.circle.has_seq);
+	assert_int_equal(q.circle.seq, 12);
+	name_dev(&w, 3);
+	wire_put_u64(&w, 0);
+	expect(request_decode_circle_accept, &w, &q, SAMEN_EINVAL,
+	    "invalid seq: a number from 1 up");
+	name_dev(&w, 3);
+	wire_put_u64(&w, (uint64_t)INT64_MAX + 1);
+	expect(request_decode_circle_accept, &w, &q, SAMEN_EINVAL,
+	    "invalid seq: a number from 1 up");
+
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_nil(&w);
+	expect(request_decode_device_revoke, &w, &q, 0, NULL);
+	assert_memory_equal(q.revoke.device, dev_key, 32);
+	assert_null(q.revoke.reason);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, "lost on the bus");
+	expect(request_decode_device_revoke, &w, &q, 0, NULL);
+	assert_int_equal(q.revoke.reason_len, 15);
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, reason);
+	expect(request_decode_device_revoke, &w, &q, SAMEN_EINVAL,
+	    "invalid reason: at most 1024 bytes of UTF-8");
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, dev_text);
+	expect(request_decode_device_revoke, &w, &q, SAMEN_EPROTO,
+	    "malformed revoke request");
+	wire_free(&w);
+}
+
 static void
 test_decoder(void **state)
 {
@@ -561,8 +678,12 @@ test_decoder(void **state)
 	assert_null(request_decoder(0));
 	for (uint32_t t = CTL_STATUS; t <= CTL_CIRCLE_USE; t++)
 		assert_non_null(request_decoder(t));
+	for (uint32_t t = CTL_CIRCLE_ROLE; t <= CTL_DEVICE_REVOKE; t++)
+		assert_non_null(request_decoder(t));
 	assert_ptr_equal(request_decoder(CTL_PUT), request_decode_put);
 	assert_ptr_equal(request_decoder(CTL_METRICS), request_decode_metrics);
+	assert_ptr_equal(request_decoder(CTL_DEVICE_REVOKE),
+	    request_decode_device_revoke);
 	assert_null(request_decoder(CTL_IMPORT + 1));
 }
 
@@ -579,6 +700,7 @@ main(void)
 		cmocka_unit_test(test_unlock),
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_circles),
+		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_decoder),
 	};
 	uint8_t sk[64];

@@ -142,7 +142,7 @@ test_circle_list(void **state)
 {
 	struct store_circle beta1, beta2, dup1, dup2, priv, mem, priv2, got;
 	struct store_circle team = w.circle, *l;
-	const struct store_circle *want[8];
+	const struct store_circle *want[9];
 	uint8_t rid[RID_LEN], zero[CS_IDLEN];
 	struct op ops[2];
 	struct ops_chunk ch;
@@ -204,13 +204,15 @@ test_circle_list(void **state)
 	assert_int_equal(store_record_find(w.st, mem.id, "member", rid,
 	    &rkey), 0);
 
+	/* Every epoch is listed: readers keep every key. */
 	want[0] = &beta2;
-	want[1] = &dup1;
-	want[2] = &dup2;
-	want[3] = &team;
-	want[4] = &priv;
-	want[5] = &mem;
-	list_check(w.st, want, 6);
+	want[1] = &beta1;
+	want[2] = &dup1;
+	want[3] = &dup2;
+	want[4] = &team;
+	want[5] = &priv;
+	want[6] = &mem;
+	list_check(w.st, want, 7);
 	/* Each epoch keeps its own kind, name and key. */
 	assert_int_equal(store_circle_get(w.st, beta1.id, 1, &got), 0);
 	circle_equal(&got, &beta1);
@@ -240,13 +242,14 @@ test_circle_list(void **state)
 	priv2.kind = STORE_CIRCLE_PRIVATE;
 	priv.kind = STORE_CIRCLE_SHARED;
 	want[0] = &beta2;
-	want[1] = &dup1;
-	want[2] = &dup2;
-	want[3] = &team;
-	want[4] = &priv;
-	want[5] = &priv2;
-	want[6] = &mem;
-	list_check(w.st, want, 7);
+	want[1] = &beta1;
+	want[2] = &dup1;
+	want[3] = &dup2;
+	want[4] = &team;
+	want[5] = &priv;
+	want[6] = &priv2;
+	want[7] = &mem;
+	list_check(w.st, want, 8);
 
 	/* It survives a reopen; it needs the key. */
 	store_close(w.st);
@@ -256,40 +259,76 @@ test_circle_list(void **state)
 	assert_null(l);
 	assert_int_equal(n, 0);
 	store_set_key(w.st, w.skey);
-	list_check(w.st, want, 7);
+	list_check(w.st, want, 8);
 }
 
 /*
- * store_chain_key: the key of a chain at its highest epoch; none for a
- * chain not held; none while locked.
+ * store_chain_keys: a chain's key at every epoch held, for reading ahead;
+ * never the audit secret (epoch 0), which no change set is read with;
+ * nothing for a chain not held; nothing while locked.
  */
 static void
-test_chain_key(void **state)
+test_chain_keys(void **state)
 {
-	struct store_circle c = w.circle;
+	struct store_circle c = w.circle, audit = w.circle;
+	struct store_epoch_key *k;
 	struct store *locked;
-	uint8_t key[CS_KEYLEN], other[CS_CIRCLELEN];
-	uint32_t epoch = 0;
+	uint8_t other[CS_CIRCLELEN], rid[RID_LEN], zero[CS_IDLEN];
+	struct op ops[2];
+	struct ops_chunk ch;
+	struct built b;
+	struct store_stats s;
+	size_t n = 9;
 
 	(void)state;
-	assert_int_equal(store_chain_key(w.st, w.circle.id, &epoch, key), 0);
-	assert_int_equal(epoch, w.circle.epoch);
-	assert_memory_equal(key, w.circle.key, CS_KEYLEN);
-	c.epoch = w.circle.epoch + 2;
+	k = sodium_malloc(4 * sizeof(*k));
+	assert_non_null(k);
+	assert_int_equal(store_chain_keys(w.st, w.circle.id, k, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(k[0].epoch, w.circle.epoch);
+	assert_memory_equal(k[0].key, w.circle.key, CS_KEYLEN);
+	c.epoch = 0x80000123;
 	randombytes_buf(c.key, sizeof(c.key));
 	assert_int_equal(store_circle_put(w.st, &c), 0);
-	assert_int_equal(store_chain_key(w.st, w.circle.id, &epoch, key), 0);
-	assert_int_equal(epoch, w.circle.epoch + 2);
-	assert_memory_equal(key, c.key, CS_KEYLEN);
+	audit.epoch = 0;
+	randombytes_buf(audit.key, sizeof(audit.key));
+	assert_int_equal(store_circle_put(w.st, &audit), 0);
+	assert_int_equal(store_chain_keys(w.st, w.circle.id, k, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(k[0].epoch, w.circle.epoch);
+	assert_int_equal(k[1].epoch, c.epoch);
+	assert_memory_equal(k[1].key, c.key, CS_KEYLEN);
+	/* At most max. */
+	assert_int_equal(store_chain_keys(w.st, w.circle.id, k, 1, &n), 0);
+	assert_int_equal(n, 1);
 	memcpy(other, w.circle.id, CS_CIRCLELEN);
 	other[0] ^= 1;
-	assert_int_equal(store_chain_key(w.st, other, &epoch, key),
-	    SAMEN_ENOTFOUND);
+	assert_int_equal(store_chain_keys(w.st, other, k, 4, &n), 0);
+	assert_int_equal(n, 0);
 	open_store(&locked, 0);
-	assert_int_equal(store_chain_key(locked, w.circle.id, &epoch, key),
+	assert_int_equal(store_chain_keys(locked, w.circle.id, k, 4, &n),
 	    SAMEN_ELOCKED);
 	store_close(locked);
-	sodium_memzero(key, sizeof(key));
+	sodium_memzero(k, 4 * sizeof(*k));
+	sodium_free(k);
+
+	/* A change set claiming epoch 0 is never read with the audit key. */
+	memset(zero, 0, sizeof(zero));
+	mkrid(rid, 1700000006100ull);
+	ops[0] = op_exist(1, NULL, 0);
+	ops[1] = op_set("name", "x", NULL, 0);
+	ch = chunk("case", rid, ops, 2);
+	audit.epoch = 0;
+	build(&b, &w.b, &audit, audit.key, 1, zero, HLC_MAKE(7, 0), &ch, 1);
+	assert_int_equal(insert_merged(w.st, &b), 0);
+	built_free(&b);
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
+	assert_int_equal(store_circle_put(w.st, &audit), 0);
+	merge(w.st);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.pending, 1);
 }
 
 int
@@ -299,7 +338,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_circles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_circle_list, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_chain_key, setup,
+		cmocka_unit_test_setup_teardown(test_chain_keys, setup,
 		    teardown),
 	};
 

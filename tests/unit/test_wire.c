@@ -1067,11 +1067,55 @@ test_count_vs_remaining(void **state)
 	assert_int_equal(n, 3);
 }
 
+/*
+ * A counted map holds as many entries as were written to it, under the
+ * shortest header (a fixmap up to 15, a map16 past it), and reads back.
+ */
+static void
+test_counted_map(void **state)
+{
+	struct wire_map m;
+	struct wire_reader r;
+	struct wbuf w;
+	uint32_t n;
+	uint64_t v;
+	const char *s;
+	size_t len;
+
+	(void)state;
+	for (uint32_t want = 0; want < 20; want += 19) {
+		wire_init(&w);
+		wire_map_init(&m);
+		for (uint32_t i = 0; i < want; i++)
+			wire_map_u64(&m, "k", i);
+		wire_map_str(&m, "s", "x");
+		wire_map_bool(&m, "b", 1);
+		wire_map_put(&w, &m);
+		assert_int_equal(wire_data(&w)[0], want + 2 < 16 ?
+		    0x80 | (want + 2) : 0xde);
+		wire_reader_init(&r, wire_data(&w), wire_len(&w));
+		assert_int_equal(wire_get_map(&r, &n, 64), 0);
+		assert_int_equal(n, want + 2);
+		for (uint32_t i = 0; i < want; i++) {
+			assert_int_equal(wire_get_str(&r, &s, &len, 8), 0);
+			assert_int_equal(wire_get_u64(&r, &v), 0);
+			assert_int_equal(v, i);
+		}
+		assert_int_equal(wire_get_str(&r, &s, &len, 8), 0);
+		assert_int_equal(wire_get_str(&r, &s, &len, 8), 0);
+		assert_int_equal(wire_get_str(&r, &s, &len, 8), 0);
+		assert_int_equal(wire_skip(&r, 1), 0);
+		assert_int_equal(wire_end(&r), 0);
+		wire_free(&w);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writer_forms),
+		cmocka_unit_test(test_counted_map),
 		cmocka_unit_test(test_writer_buffer),
 		cmocka_unit_test(test_uint_roundtrip),
 		cmocka_unit_test(test_u32_u8),
