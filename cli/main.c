@@ -63,6 +63,11 @@ static const struct cmd_entry commands[] = {
 	  "The passphrase comes from the first line of FILE, else\n"
 	  "$SAMEN_PASSPHRASE, else the terminal.\n",
 	  0, 0, CMD_OPT_PASSFILE, cmd_device_unlock, NULL },
+	{ "lock", "", "lock samend: drop its keys, stop syncing",
+	  "samend forgets its keys, the circle keys and every record it\n"
+	  "holds in memory, and stops syncing, until samen unlock.\n"
+	  "Keys made with samen init --no-passphrase cannot lock.\n",
+	  0, 0, 0, cmd_device_lock, NULL },
 	{ "id", "", "print this device's id (no daemon needed)", NULL,
 	  0, 0, 0, cmd_device_id, NULL },
 	{ "status", "", "device, lock state, counts, replica digest", NULL,

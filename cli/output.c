@@ -346,6 +346,20 @@ output_unlock(FILE *fp, const struct reply_node *body, const char *message)
 		fputs("unlocked\n", fp);
 }
 
+void
+output_lock(FILE *fp, const struct reply_node *body, const char *message)
+{
+	int locked;
+
+	if (reply_get_bool(body, "locked", &locked) != 0 || !locked)
+		output_json(fp, body);
+	else if (message != NULL && *message != '\0') {
+		put_str(fp, message, 0, 0, 0);
+		putc('\n', fp);
+	} else
+		fputs("locked\n", fp);
+}
+
 /* status */
 
 static const struct {

@@ -15,7 +15,7 @@
 # The lists below are samen's command table (cli/main.c);
 # tests/system/test_completion.py fails when they differ from samen help.
 
-_samen_commands="init unlock id status metrics put get ls find rm log note
+_samen_commands="init unlock lock id status metrics put get ls find rm log note
 conflicts rebuild peer sync circle help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add ls use"

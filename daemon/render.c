@@ -455,6 +455,14 @@ render_unlock(struct wbuf *w, union render_result *res)
 	wire_put_kv_bool(w, "unlocked", 1);
 }
 
+void
+render_lock(struct wbuf *w, union render_result *res)
+{
+	(void)res;
+	wire_put_map(w, 1);
+	wire_put_kv_bool(w, "locked", 1);
+}
+
 /* Peers. */
 
 void

@@ -149,6 +149,7 @@ render_fn render_circle_add;	/* circle */
 render_fn render_circle_use;	/* circle */
 render_fn render_circle_ls;	/* circles */
 render_fn render_metrics;	/* metrics */
+render_fn render_lock;		/* nothing */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

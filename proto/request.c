@@ -425,6 +425,15 @@ request_decode_metrics(struct wire_reader *r, union request *q,
 	return decode_none(r, "metrics", cause);
 }
 
+/* The trust lifecycle. */
+
+int
+request_decode_lock(struct wire_reader *r, union request *q, char **cause)
+{
+	(void)q;
+	return decode_none(r, "lock", cause);
+}
+
 request_decode_fn *
 request_decoder(uint32_t type)
 {
@@ -449,6 +458,7 @@ request_decoder(uint32_t type)
 	case CTL_CIRCLE_LS: return request_decode_circle_ls;
 	case CTL_CIRCLE_USE: return request_decode_circle_use;
 	case CTL_METRICS: return request_decode_metrics;
+	case CTL_LOCK: return request_decode_lock;
 	}
 	return NULL;
 }

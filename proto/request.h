@@ -148,6 +148,7 @@ request_decode_fn request_decode_circle_add;
 request_decode_fn request_decode_circle_ls;
 request_decode_fn request_decode_circle_use;
 request_decode_fn request_decode_metrics;
+request_decode_fn request_decode_lock;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

@@ -401,7 +401,7 @@ static void
 request_seeds(void)
 {
 	static const uint8_t none[] = { CTL_STATUS, CTL_CONFLICTS,
-	    CTL_REBUILD, CTL_PEER_LS, CTL_CIRCLE_LS, CTL_METRICS };
+	    CTL_REBUILD, CTL_PEER_LS, CTL_CIRCLE_LS, CTL_METRICS, CTL_LOCK };
 	char rid[RID_TEXTLEN + 1], dev[DEVID_TEXTLEN + 1];
 	uint8_t raw[RID_LEN];
 	struct wbuf w;

@@ -103,6 +103,7 @@ test_no_args(void **state)
 		{ request_decode_peer_ls, "malformed peer request" },
 		{ request_decode_circle_ls, "malformed circle request" },
 		{ request_decode_metrics, "malformed metrics request" },
+		{ request_decode_lock, "malformed lock request" },
 	};
 	union request q;
 	struct wbuf w;
@@ -564,6 +565,7 @@ test_decoder(void **state)
 	assert_ptr_equal(request_decoder(CTL_PUT), request_decode_put);
 	assert_ptr_equal(request_decoder(CTL_METRICS), request_decode_metrics);
 	assert_null(request_decoder(CTL_IMPORT + 1));
+	assert_ptr_equal(request_decoder(CTL_LOCK), request_decode_lock);
 }
 
 int
