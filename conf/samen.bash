@@ -16,7 +16,7 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock lock id status metrics put get ls find rm log note
-conflicts rebuild peer sync circle help"
+conflicts rebuild handover peer sync circle help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add ls use"
 _samen_collections="case note task contact"
@@ -28,7 +28,7 @@ _samen_command_options()
 	case $1 in
 	init) echo "--passphrase-file --no-passphrase" ;;
 	unlock) echo "--passphrase-file" ;;
-	put) echo "--circle" ;;
+	put | handover) echo "--circle" ;;
 	ls) echo "--where" ;;
 	sync) echo "--wait --timeout" ;;
 	esac
@@ -184,6 +184,9 @@ _samen()
 		;;
 	sync)
 		((npos == 0)) && _samen_reply "$(_samen_peers "$dir")" "$cur"
+		;;
+	handover)
+		((npos < 2)) && _samen_reply "$(_samen_members "$dir")" "$cur"
 		;;
 	esac
 }

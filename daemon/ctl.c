@@ -83,6 +83,8 @@ static const struct handler {
 	  render_metrics, 0 },
 	{ CTL_LOCK, request_decode_lock, ctl_admin_lock,
 	  render_lock, CTL_F_ALONE },
+	{ CTL_HANDOVER, request_decode_handover, ctl_records_handover,
+	  render_handover, CTL_F_UNLOCKED | CTL_F_WRITES },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))

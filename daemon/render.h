@@ -114,6 +114,16 @@ struct render_metrics {
 	size_t len;
 };
 
+/* handover: the cases whose lead moved, and those left in conflict. */
+struct render_handover {
+	const uint8_t *from;		/* 32 bytes */
+	const uint8_t *to;
+	uint8_t (*moved)[RID_LEN];	/* owned array */
+	size_t nmoved;
+	uint8_t (*conflicts)[RID_LEN];	/* owned array */
+	size_t nconflicts;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -126,6 +136,7 @@ union render_result {
 	struct render_circle circle;
 	struct render_circles circles;
 	struct render_metrics metrics;
+	struct render_handover handover;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -150,6 +161,7 @@ render_fn render_circle_use;	/* circle */
 render_fn render_circle_ls;	/* circles */
 render_fn render_metrics;	/* metrics */
 render_fn render_lock;		/* nothing */
+render_fn render_handover;	/* handover */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -101,6 +101,16 @@ struct request_circle {
 	uint8_t device[DEVID_KEYLEN];	/* circle add */
 };
 
+/*
+ * handover: [from device, to device, circle name | nil]; from and to
+ * differ.
+ */
+struct request_handover {
+	uint8_t from[DEVID_KEYLEN];
+	uint8_t to[DEVID_KEYLEN];
+	char circle[OPS_MAX_FIELD + 1];	/* "" if not given */
+};
+
 /* The args of one request; which member is set depends on its type. */
 union request {
 	struct request_record record;
@@ -112,6 +122,7 @@ union request {
 	struct request_peer_add peer_add;
 	struct request_device device;
 	struct request_circle circle;
+	struct request_handover handover;
 };
 
 /*
@@ -149,6 +160,7 @@ request_decode_fn request_decode_circle_ls;
 request_decode_fn request_decode_circle_use;
 request_decode_fn request_decode_metrics;
 request_decode_fn request_decode_lock;
+request_decode_fn request_decode_handover;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

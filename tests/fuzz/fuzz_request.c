@@ -108,6 +108,13 @@ check(uint32_t type, const union request *q)
 		if (!ops_field_valid(q->circle.name, strlen(q->circle.name)))
 			abort();
 		break;
+	case CTL_HANDOVER:
+		if (memcmp(q->handover.from, q->handover.to,
+		    DEVID_KEYLEN) == 0 || (*q->handover.circle != '\0' &&
+		    !ops_field_valid(q->handover.circle,
+		    strlen(q->handover.circle))))
+			abort();
+		break;
 	}
 }
 

@@ -479,6 +479,12 @@ request_seeds(void)
 	wire_put_array(&w, 1);
 	wire_put_cstr(&w, "private");
 	SEED(CTL_CIRCLE_USE);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, dev);
+	devid_encode(dev, fixture_device(2));
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "team-north");
+	SEED(CTL_HANDOVER);
 	/* Whole requests: a put, another version, an unknown type. */
 	wire_put_array(&w, 3);
 	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
