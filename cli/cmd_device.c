@@ -1,4 +1,4 @@
-/* cmd_device: samen init, id, unlock, status and metrics: this device's identity, keys and daemon. */
+/* cmd_device: samen init, id, unlock, lock, status and metrics: this device's identity, keys and daemon. */
 #include "cmd_device.h"
 
 #include <errno.h>
@@ -145,6 +145,24 @@ cmd_device_unlock(struct cmd_ctx *c)
 		output_json(stdout, rp.body);
 	else
 		output_unlock(stdout, rp.body, rp.message);
+	reply_free(&rp);
+	return 0;
+}
+
+int
+cmd_device_lock(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	struct reply rp;
+	int rc;
+
+	cmd_request(&w, CTL_LOCK, 0);
+	if ((rc = cmd_call(c, &w, &rp)) != 0)
+		return rc;
+	if (c->json)
+		output_json(stdout, rp.body);
+	else
+		output_lock(stdout, rp.body, rp.message);
 	reply_free(&rp);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* cmd_device: samen init, id, unlock, status and metrics: this device's identity, keys and daemon. */
+/* cmd_device: samen init, id, unlock, lock, status and metrics: this device's identity, keys and daemon. */
 #ifndef SAMEN_CMD_DEVICE_H
 #define SAMEN_CMD_DEVICE_H
 
@@ -8,6 +8,7 @@
 int cmd_device_init(struct cmd_ctx *);
 int cmd_device_id(struct cmd_ctx *);
 int cmd_device_unlock(struct cmd_ctx *);
+int cmd_device_lock(struct cmd_ctx *);
 int cmd_device_status(struct cmd_ctx *);
 int cmd_device_metrics(struct cmd_ctx *);
 

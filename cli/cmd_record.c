@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts and rebuild. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild and handover. */
 #include "cmd_record.h"
 
 #include <errno.h>
@@ -230,4 +230,30 @@ cmd_record_rebuild(struct cmd_ctx *c)
 
 	cmd_request(&w, CTL_REBUILD, 0);
 	return cmd_run(c, &w, print_digest);
+}
+
+int
+cmd_record_handover(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char from[DEVID_TEXTLEN + 1], to[DEVID_TEXTLEN + 1];
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = argcheck_devid(c->argv[0], from, &cause)) != 0 ||
+	    (rc = argcheck_devid(c->argv[1], to, &cause)) != 0 ||
+	    (c->circle != NULL &&
+	    (rc = argcheck_circle(c->circle, &cause)) != 0))
+		return cmd_failed(rc, cause);
+	if (strcmp(from, to) == 0)
+		return cmd_complain(CMD_EXIT_USAGE, "FROM_DEVICE and TO_DEVICE "
+		    "are the same device");
+	cmd_request(&w, CTL_HANDOVER, 3);
+	wire_put_cstr(&w, from);
+	wire_put_cstr(&w, to);
+	if (c->circle != NULL)
+		wire_put_cstr(&w, c->circle);
+	else
+		wire_put_nil(&w);
+	return cmd_run(c, &w, output_handover);
 }

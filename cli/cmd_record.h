@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts and rebuild. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild and handover. */
 #ifndef SAMEN_CMD_RECORD_H
 #define SAMEN_CMD_RECORD_H
 
@@ -14,5 +14,6 @@ int cmd_record_log(struct cmd_ctx *);
 int cmd_record_note(struct cmd_ctx *);
 int cmd_record_conflicts(struct cmd_ctx *);
 int cmd_record_rebuild(struct cmd_ctx *);
+int cmd_record_handover(struct cmd_ctx *);
 
 #endif

@@ -91,6 +91,11 @@ static const struct cmd_entry commands[] = {
 	  "The passphrase comes from the first line of FILE, else\n"
 	  "$SAMEN_PASSPHRASE, else the terminal.\n",
 	  0, 0, CMD_OPT_PASSFILE, cmd_device_unlock, NULL },
+	{ "lock", "", "lock samend: drop its keys, stop syncing",
+	  "samend forgets its keys, the circle keys and every record it\n"
+	  "holds in memory, and stops syncing, until samen unlock.\n"
+	  "Keys made with samen init --no-passphrase cannot lock.\n",
+	  0, 0, 0, cmd_device_lock, NULL },
 	{ "id", "", "print this device's id (no daemon needed)", NULL,
 	  0, 0, 0, cmd_device_id, NULL },
 	{ "status", "", "device, lock state, counts, replica digest", NULL,
@@ -134,6 +139,14 @@ static const struct cmd_entry commands[] = {
 	{ "rebuild", "",
 	  "recompute the replica, print its digest",
 	  NULL, 0, 0, 0, cmd_record_rebuild, NULL },
+	{ "handover", "FROM_DEVICE TO_DEVICE [--circle NAME]",
+	  "make TO the lead of every live case FROM leads",
+	  "Every live case whose lead is FROM_DEVICE, in circle NAME or in\n"
+	  "every circle this device writes to, gets lead TO_DEVICE: ordinary\n"
+	  "writes by this device, so samen log still names who wrote before.\n"
+	  "A case whose lead is in conflict is left as it is, and listed.\n"
+	  "TO_DEVICE must be a member of the circles of those cases.\n",
+	  2, 2, CMD_OPT_CIRCLE, cmd_record_handover, NULL },
 	{ "peer", "SUBCOMMAND ...", "the devices this one syncs with", NULL,
 	  0, 0, 0, NULL, peer_commands },
 	{ "sync", "[DEVICE_ID] [--wait [--timeout SECONDS]]",

@@ -346,6 +346,58 @@ output_unlock(FILE *fp, const struct reply_node *body, const char *message)
 		fputs("unlocked\n", fp);
 }
 
+void
+output_lock(FILE *fp, const struct reply_node *body, const char *message)
+{
+	int locked;
+
+	if (reply_get_bool(body, "locked", &locked) != 0 || !locked)
+		output_json(fp, body);
+	else if (message != NULL && *message != '\0') {
+		put_str(fp, message, 0, 0, 0);
+		putc('\n', fp);
+	} else
+		fputs("locked\n", fp);
+}
+
+/* handover */
+
+static void put_short(FILE *fp, const char *device);
+
+void
+output_handover(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *moved = reply_get(body, "moved");
+	const struct reply_node *left = reply_get(body, "conflicts");
+	const char *from = reply_get_str(body, "from");
+	const char *to = reply_get_str(body, "to");
+	uint32_t n, i;
+
+	if (moved == NULL || moved->type != REPLY_ARRAY || left == NULL ||
+	    left->type != REPLY_ARRAY || from == NULL || to == NULL) {
+		output_json(fp, body);
+		return;
+	}
+	n = reply_len(moved);
+	fprintf(fp, "%u case%s moved from ", n, n == 1 ? "" : "s");
+	put_short(fp, from);
+	fputs(" to ", fp);
+	put_short(fp, to);
+	putc('\n', fp);
+	if ((n = reply_len(left)) == 0)
+		return;
+	fprintf(fp, "%u case%s left as %s (lead or existence in conflict: "
+	    "samen conflicts):\n", n, n == 1 ? "" : "s",
+	    n == 1 ? "it is" : "they are");
+	for (i = 0; i < n; i++) {
+		const char *id = reply_str(reply_at(left, i));
+
+		fputs("  ", fp);
+		put_str(fp, id != NULL ? id : "?", 0, 0, 0);
+		putc('\n', fp);
+	}
+}
+
 /* status */
 
 static const struct {

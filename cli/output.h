@@ -28,6 +28,14 @@ void output_field(FILE *fp, const struct reply_node *body, const char *key);
 /* unlock: "unlocked", or the daemon's message ("already unlocked"). */
 void output_unlock(FILE *fp, const struct reply_node *body,
     const char *message);
+/* lock: "locked", or the daemon's message ("already locked"). */
+void output_lock(FILE *fp, const struct reply_node *body,
+    const char *message);
+/*
+ * handover: "N cases moved from FROM12 to TO12", then the cases left in
+ * conflict, one id a line.
+ */
+void output_handover(FILE *fp, const struct reply_node *body);
 /*
  * key: value lines; the no-passphrase warning goes to err.  "peers" shows
  * one line per peer, its digest compared with ours.

@@ -15,8 +15,8 @@
 # The lists below are samen's command table (cli/main.c);
 # tests/system/test_completion.py fails when they differ from samen help.
 
-_samen_commands="init unlock id status metrics put get ls find rm log note
-conflicts rebuild peer sync circle device help"
+_samen_commands="init unlock lock id status metrics put get ls find rm log note
+conflicts rebuild handover peer sync circle device help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add role rm quarantine accept ls use"
 _samen_device_commands="revoke"
@@ -31,7 +31,7 @@ _samen_command_options()
 	case "$1 $2" in
 	"init ") echo "--passphrase-file --no-passphrase" ;;
 	"unlock ") echo "--passphrase-file" ;;
-	"put ") echo "--circle" ;;
+	"put " | "handover ") echo "--circle" ;;
 	"ls ") echo "--where" ;;
 	"sync ") echo "--wait --timeout" ;;
 	"circle add") echo "--role --no-history" ;;
@@ -209,6 +209,9 @@ _samen()
 		;;
 	sync)
 		((npos == 0)) && _samen_reply "$(_samen_peers "$dir")" "$cur"
+		;;
+	handover)
+		((npos < 2)) && _samen_reply "$(_samen_members "$dir")" "$cur"
 		;;
 	esac
 }

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "log.h"
@@ -43,6 +44,16 @@ api_free_if_done(struct api *a)
 		free(a->path);
 		free(a);
 	}
+}
+
+/* Frees r, its body wiped: it may hold a passphrase or a record. */
+static void
+req_free(struct api_req *r)
+{
+	if (r->data != NULL)
+		sodium_memzero(r->data, r->len);
+	free(r->data);
+	free(r);
 }
 
 /* Receives one whole message (all its frames).  Returns 1 and a request,
@@ -88,6 +99,9 @@ recv_one(struct api *a, struct api_req **out)
 			r->len = len;
 		} else
 			bad = 1;	/* more frames than a request has */
+		/* A body may hold a passphrase or a record's values. */
+		if (frame >= 2 && len > 0)
+			sodium_memzero(zmq_msg_data(&m), len);
 		zmq_msg_close(&m);
 		frame++;
 	} while (more);
@@ -97,10 +111,8 @@ recv_one(struct api *a, struct api_req **out)
 		a->dropped++;
 		log_warnx("control socket: dropped a malformed message "
 		    "(%d frames)", frame);
-		if (r) {
-			free(r->data);
-			free(r);
-		}
+		if (r)
+			req_free(r);
 		return -1;
 	}
 	*out = r;
@@ -247,10 +259,10 @@ api_reply(struct api_req *r, int code, const char *message,
 		    zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
 		    zmq_send(sock, wire_data(&w), wire_len(&w), 0) < 0)
 			log_warn("control reply");
+		wire_wipe(&w);
 		wire_free(&w);
 	}
-	free(r->data);
-	free(r);
+	req_free(r);
 	a->outstanding--;
 	api_free_if_done(a);
 }

@@ -71,6 +71,21 @@ circle_close(struct circle *cs)
 	free(cs);
 }
 
+void
+circle_lock(struct circle *cs)
+{
+	if (cs->have_priv)
+		store_circle_clear(&cs->priv);
+	sodium_memzero(&cs->priv, sizeof(cs->priv));
+	cs->have_priv = 0;
+	store_circle_list_free(cs->circles, cs->ncircles);
+	cs->circles = NULL;
+	cs->ncircles = 0;
+	views_free(cs);
+	cs->has_default = 0;
+	cs->stale = 0;
+}
+
 static int
 hex_decode(uint8_t *out, size_t n, const char *hex)
 {

@@ -62,7 +62,13 @@ void circle_close(struct circle *cs);
  */
 int circle_unlock(struct circle *cs);
 
-/* Lookups: borrowed, valid until the next refresh or unlock. */
+/*
+ * Lock: wipes every circle key held and forgets the circles and their
+ * views, as before circle_unlock (which takes them again).
+ */
+void circle_lock(struct circle *cs);
+
+/* Lookups: borrowed, valid until the next refresh, unlock or lock. */
 
 /* The private circle, or NULL while locked. */
 const struct store_circle *circle_private(const struct circle *cs);

@@ -115,6 +115,18 @@ static const struct conf_entry {
 	  1, 3600, 15, 0,
 	  "seconds between two writes of metrics_file",
 	  "Seconds between two writes of metrics_file." },
+	{ "lock_after_idle", CONF_INT, offsetof(struct conf, lock_after_idle),
+	  0, 86400, 0, 1,
+	  "seconds without a control request that uses the keys before "
+	  "samend locks itself; 0: never",
+	  "Seconds without a control request that uses the keys (reads, "
+	  "writes, circles, sync; not status, metrics or the peer table) before "
+	  "samend locks itself, as \"samen lock\" does: it drops its keys "
+	  "and the records it holds in memory, and stops syncing until "
+	  "\"samen unlock\". "
+	  "0: never. "
+	  "Keys without a passphrase (samen init --no-passphrase) never "
+	  "lock, and samend says so in its log." },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))

@@ -26,6 +26,7 @@ struct conf {
 	int max_clock_skew;	/* seconds a change set may be dated ahead */
 	char metrics_file[CONF_STRLEN];	/* Prometheus text file, or "" */
 	int metrics_interval;	/* seconds between writes of metrics_file */
+	int lock_after_idle;	/* seconds unused before samend locks; 0 off */
 };
 
 void conf_defaults(struct conf *c);

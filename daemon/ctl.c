@@ -91,6 +91,10 @@ static const struct handler {
 	  render_circle_accept, CTL_F_UNLOCKED | CTL_F_WRITES },
 	{ CTL_DEVICE_REVOKE, request_decode_device_revoke, ctl_circles_revoke,
 	  render_device_revoke, CTL_F_UNLOCKED | CTL_F_WRITES },
+	{ CTL_LOCK, request_decode_lock, ctl_admin_lock,
+	  render_lock, CTL_F_ALONE },
+	{ CTL_HANDOVER, request_decode_handover, ctl_records_handover,
+	  render_handover, CTL_F_UNLOCKED | CTL_F_WRITES },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
@@ -120,10 +124,22 @@ struct ctl {
 	size_t nheld;
 	size_t capheld;
 	uint64_t ticket;	/* the last lazy commit's */
-	/* Requests that came while the index loads (loader_busy). */
+	/* Requests that came while the index loads (loader_busy) or the
+	 * daemon locks (parts.locking). */
 	struct api_req **deferred;
 	size_t ndeferred;
 	size_t capdeferred;
+	/* Locking: lock requests answered once it is complete. */
+	struct api_req **lockreqs;
+	size_t nlockreqs;
+	size_t caplockreqs;
+	int peers_closing;	/* locked, and sync not over yet */
+	/* The idle timer (lock_after_idle), on the loop's clock. */
+	uv_timer_t idle;
+	uint64_t idle_ms;	/* 0: off */
+	uint64_t last_use;	/* uv_now() of the last use of the keys */
+	int stopped;		/* ctl_stop: the timer is closed */
+	int batching;		/* inside ctl_batch: serve nothing more now */
 };
 
 int
@@ -158,6 +174,8 @@ send_held(struct held *h)
 	api_reply(h->req, h->code, h->msg, h->has_body ? wire_data(&h->body) :
 	    NULL, wire_len(&h->body));
 	free(h->msg);
+	/* A read's reply holds the records it read. */
+	wire_wipe(&h->body);
 	wire_free(&h->body);
 }
 
@@ -326,6 +344,11 @@ handle_one(struct ctl *c, struct api_req *req)
 	else if ((rc = e->decode(&r, &q, &cause)) != 0)
 		ctl_fail_cause(&res, rc, cause);
 	else if (ready(c, e->flags, &res) == 0) {
+		/* A person uses what the lock protects: not idle.  (Status,
+		 * metrics and the peer table do not count: a monitor polling
+		 * them must not keep the keys in memory for ever.) */
+		if (e->flags & (CTL_F_KEYS | CTL_F_UNLOCKED))
+			c->last_use = uv_now(c->parts.env.loop);
 		was_open = writer_in_txn(c->parts.writer);
 		rc = e->act(&c->parts, &q, &res);
 		/* Only writes open the batch's transaction. */
@@ -346,32 +369,76 @@ handle_one(struct ctl *c, struct api_req *req)
 	h->has_body = res.code == 0;
 }
 
+static void
+push_req(struct api_req ***a, size_t *n, size_t *cap, struct api_req *r)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xreallocarray(*a, *cap, sizeof(**a));
+	}
+	(*a)[(*n)++] = r;
+}
+
+/* Requests wait while the index loads or the daemon locks. */
+static int
+waiting(const struct ctl *c)
+{
+	return loader_busy(c->parts.loader) || c->parts.locking;
+}
+
+/* 1 if req is a lock request (handle_one decodes it again). */
+static int
+is_lock(const struct api_req *req)
+{
+	struct wire_reader r;
+	const uint8_t *data;
+	char *cause = NULL;
+	uint32_t type;
+	size_t len;
+
+	data = api_req_data(req, &len);
+	wire_reader_init(&r, data, len);
+	if (request_frame(&r, &type, &cause) != 0) {
+		free(cause);
+		return 0;
+	}
+	return type == CTL_LOCK;
+}
+
+static void serve_deferred(struct ctl *c);
+
 void
 ctl_batch(void *arg, struct api_req **reqs, size_t n)
 {
 	struct ctl *c = arg;
+	size_t i = 0;
 
-	if (loader_busy(c->parts.loader)) {
-		/* Answered once the index is in (serve_deferred). */
-		if (c->ndeferred + n > c->capdeferred) {
-			c->capdeferred = (c->ndeferred + n) * 2;
-			c->deferred = xreallocarray(c->deferred,
-			    c->capdeferred, sizeof(*c->deferred));
-		}
-		memcpy(&c->deferred[c->ndeferred], reqs, n * sizeof(*reqs));
-		c->ndeferred += n;
-		return;
+	c->batching++;
+	if (!waiting(c)) {
+		/* A lock makes the rest of the batch wait for it. */
+		while (i < n && !waiting(c))
+			handle_one(c, reqs[i++]);
+		flush(c);
 	}
-	for (size_t i = 0; i < n; i++)
-		handle_one(c, reqs[i]);
-	flush(c);
+	/* Answered once the index is in or the lock complete
+	 * (serve_deferred).  A lock does not wait for the index: it cuts
+	 * the load short, and what waited is answered as locked. */
+	for (; i < n; i++)
+		if (!c->parts.locking && is_lock(reqs[i])) {
+			handle_one(c, reqs[i]);
+			flush(c);
+		} else
+			push_req(&c->deferred, &c->ndeferred, &c->capdeferred,
+			    reqs[i]);
+	/* A lock that was complete at once has nothing to wait for. */
+	if (--c->batching == 0 && !waiting(c) && c->ndeferred > 0)
+		serve_deferred(c);
 }
 
-/* The index is in (loader.h): what waited for it is served. */
+/* The index is in or the lock complete: what waited for it is served. */
 static void
-serve_deferred(void *arg)
+serve_deferred(struct ctl *c)
 {
-	struct ctl *c = arg;
 	struct api_req **reqs = c->deferred;
 	size_t n = c->ndeferred;
 
@@ -380,6 +447,176 @@ serve_deferred(void *arg)
 	if (n > 0)
 		ctl_batch(c, reqs, n);
 	free(reqs);
+}
+
+/* Locking. */
+
+static void lock_settle(struct ctl *c);
+
+/* A load has ended (loader.h): in, bad, or cut short by a lock. */
+static void
+load_ended(void *arg)
+{
+	struct ctl *c = arg;
+
+	if (c->parts.locking)
+		lock_settle(c);
+	else
+		serve_deferred(c);
+}
+
+static void idle_cb(uv_timer_t *t);
+
+/* (Re)starts the idle timer for the time left, or stops it. */
+static void
+idle_arm(struct ctl *c)
+{
+	uint64_t now, due;
+
+	if (c->stopped)
+		return;
+	if (c->idle_ms == 0 || vault_locked(c->parts.env.vault) ||
+	    !vault_has_passphrase(c->parts.env.vault)) {
+		uv_timer_stop(&c->idle);
+		return;
+	}
+	now = uv_now(c->parts.env.loop);
+	due = c->last_use + c->idle_ms;
+	uv_timer_start(&c->idle, idle_cb, due > now ? due - now : 0, 0);
+}
+
+/*
+ * The timer only fires: requests move last_use, and the time left is
+ * measured here, so that a request costs a store and not a timer move.
+ */
+static void
+idle_cb(uv_timer_t *t)
+{
+	struct ctl *c = t->data;
+	uint64_t now = uv_now(c->parts.env.loop);
+
+	if (c->idle_ms == 0 || vault_locked(c->parts.env.vault))
+		return;
+	/* Someone waits for the index: not idle. */
+	if (loader_busy(c->parts.loader) || c->ndeferred > 0)
+		c->last_use = now;
+	if (now - c->last_use < c->idle_ms) {
+		idle_arm(c);
+		return;
+	}
+	log_info("locking: no control request for %llu s",
+	    (unsigned long long)(c->idle_ms / 1000));
+	ctl_lock(c, NULL);
+}
+
+void
+ctl_set_lock_after_idle(struct ctl *c, int seconds)
+{
+	c->idle_ms = seconds > 0 ? (uint64_t)seconds * 1000 : 0;
+	if (c->idle_ms > 0 && !vault_has_passphrase(c->parts.env.vault))
+		log_warnx("lock_after_idle is ignored: the device keys have no "
+		    "passphrase, so there is nothing to lock");
+	idle_arm(c);
+}
+
+/*
+ * Everything held on the loop that a lock drops, at once: sync first
+ * (its sessions use the store and the circles), then the index, the
+ * writer's groups, the circle keys, the store's key, the vault's secrets.
+ */
+static void
+drop_secrets(struct ctl *c)
+{
+	struct ctl_parts *p = &c->parts;
+
+	if (p->peers != NULL) {
+		assert(p->env.locked != NULL);
+		c->peers_closing = 1;
+		p->env.locked(p->env.locked_arg);
+		assert(p->peers == NULL);
+	}
+	loader_lock(p->loader);
+	writer_lock(p->writer);
+	circle_lock(p->circle);
+	store_forget_key(p->env.store);
+	vault_lock(p->env.vault);
+	if (p->unlocking)
+		p->unlock_dropped = 1;
+}
+
+/* Lock requests, answered after the replies before them (durable_after). */
+struct locked {
+	size_t n;
+	struct api_req *reqs[];
+};
+
+static void
+send_locked(void *arg, int status)
+{
+	struct locked *b = arg;
+	struct wbuf body;
+
+	(void)status;	/* the lock is complete, whatever the disk did */
+	wire_init(&body);
+	render_lock(&body, NULL);
+	for (size_t i = 0; i < b->n; i++)
+		api_reply(b->reqs[i], 0, NULL, wire_data(&body),
+		    wire_len(&body));
+	wire_free(&body);
+	free(b);
+}
+
+/* The lock is complete once nothing in flight holds a secret. */
+static void
+lock_settle(struct ctl *c)
+{
+	struct locked *b;
+
+	if (!c->parts.locking || c->stopped ||
+	    loader_busy(c->parts.loader) || c->parts.unlocking ||
+	    c->peers_closing)
+		return;
+	c->parts.locking = 0;
+	log_info("locked");
+	if (c->nlockreqs > 0) {
+		b = xmalloc(sizeof(*b) + c->nlockreqs * sizeof(b->reqs[0]));
+		b->n = c->nlockreqs;
+		memcpy(b->reqs, c->lockreqs, b->n * sizeof(b->reqs[0]));
+		c->nlockreqs = 0;
+		durable_after(c->parts.env.durable, c->ticket, send_locked, b);
+	}
+	/* Inside a batch, ctl_batch serves them when it is done. */
+	if (c->batching == 0)
+		serve_deferred(c);
+}
+
+void
+ctl_lock(struct ctl *c, struct api_req *req)
+{
+	/* Between batches: what came before is committed (CTL_F_ALONE),
+	 * what comes after waits (ctl_batch). */
+	assert(!writer_in_txn(c->parts.writer));
+	if (!vault_locked(c->parts.env.vault) || c->parts.unlocking)
+		drop_secrets(c);
+	c->parts.locking = 1;
+	if (!c->stopped)
+		uv_timer_stop(&c->idle);
+	if (req != NULL)
+		push_req(&c->lockreqs, &c->nlockreqs, &c->caplockreqs, req);
+	lock_settle(c);
+}
+
+void
+ctl_unlock_ended(struct ctl *c)
+{
+	if (c->parts.locking) {
+		lock_settle(c);
+		return;
+	}
+	if (!vault_locked(c->parts.env.vault)) {
+		c->last_use = uv_now(c->parts.env.loop);
+		idle_arm(c);
+	}
 }
 
 /* What happens to a peer's change sets once stored (peer.h). */
@@ -396,12 +633,23 @@ hook_stored(void *arg, int committed)
 	circle_stored(((struct ctl *)arg)->parts.circle, committed);
 }
 
+/* Sync has ended after peers_close: a lock may be complete. */
+static void
+hook_closed(void *arg)
+{
+	struct ctl *c = arg;
+
+	c->peers_closing = 0;
+	lock_settle(c);
+}
+
 void
 ctl_peer_hooks(struct ctl *c, struct peer_hooks *h)
 {
 	h->arg = c;
 	h->merge = hook_merge;
 	h->stored = hook_stored;
+	h->closed = hook_closed;
 }
 
 struct circle *
@@ -462,13 +710,14 @@ ctl_open(const struct ctl_env *env)
 
 	c->parts.env = *env;
 	c->parts.started_ms = clock_wall_ms();
+	c->parts.self = c;
 
 	memset(&le, 0, sizeof(le));
 	le.loop = env->loop;
 	le.store = env->store;
 	le.index = env->index;
 	le.db_path = env->db_path;
-	le.loaded = serve_deferred;
+	le.loaded = load_ended;
 	le.arg = c;
 	c->parts.loader = loader_open(&le);
 
@@ -491,6 +740,10 @@ ctl_open(const struct ctl_env *env)
 	ce.changed = circles_changed;
 	ce.arg = c;
 	c->parts.circle = circle_open(&ce);
+
+	uv_timer_init(env->loop, &c->idle);
+	c->idle.data = c;
+	c->last_use = uv_now(env->loop);
 	return c;
 }
 
@@ -505,6 +758,12 @@ ctl_stop(struct ctl *c)
 		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
 		    NULL, 0);
 	c->ndeferred = 0;
+	for (size_t i = 0; i < c->nlockreqs; i++)
+		api_reply(c->lockreqs[i], -ESHUTDOWN, "samend is shutting down",
+		    NULL, 0);
+	c->nlockreqs = 0;
+	c->stopped = 1;
+	uv_close((uv_handle_t *)&c->idle, NULL);
 }
 
 void
@@ -518,5 +777,6 @@ ctl_close(struct ctl *c)
 	loader_close(c->parts.loader);
 	free(c->held);
 	free(c->deferred);
+	free(c->lockreqs);
 	free(c);
 }

@@ -48,6 +48,10 @@ struct ctl_env {
 	void *unlocked_arg;
 	/* samend's metrics: samen metrics renders them (ctl_collect). */
 	struct metrics_samen *metrics;
+	/* Called when locking, if sync runs: stop it (peers_close; CURVE
+	 * needs the device key).  Its end comes through peer_hooks.closed. */
+	void (*locked)(void *arg);
+	void *locked_arg;
 };
 
 struct ctl;
@@ -71,6 +75,12 @@ void ctl_batch(void *arg, struct api_req **reqs, size_t n);
 int ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len);
 /* 1 while an unlock is running on the thread pool. */
 int ctl_busy(const struct ctl *c);
+/*
+ * Locking (docs/design.md, "Locking").  The daemon locks itself after
+ * seconds (0: never) without a control request that uses the keys; a
+ * reload may change it.  Keys without a passphrase never lock.
+ */
+void ctl_set_lock_after_idle(struct ctl *c, int seconds);
 
 /*
  * The sync layer asks the circle module who shares what (circle.h) and is
@@ -103,7 +113,23 @@ struct ctl_parts {
 	struct peers *peers;		/* NULL until started */
 	uint64_t started_ms;		/* clock_wall_ms() at ctl_open */
 	int unlocking;			/* an unlock runs on the thread pool */
+	int unlock_dropped;		/* locked meanwhile: drop its keys */
+	int locking;			/* locked; waiting for what is in flight */
+	struct ctl *self;		/* the ctl of these parts */
 };
+
+/*
+ * Locks: drops every secret the daemon holds on the loop at once (sync,
+ * the index, the writer's groups, the circle keys, the store's key, the
+ * vault's), between batches.  What is in flight on the thread pool with a
+ * secret (an unlock, an index load, sync's checks) is cut short or its
+ * result dropped; once all of it has ended, req (if not NULL: a lock
+ * request, which this takes) is answered and the requests that came
+ * meanwhile are served, as by a daemon that started locked.
+ */
+void ctl_lock(struct ctl *c, struct api_req *req);
+/* The unlock on the thread pool has ended (ctl_admin.c). */
+void ctl_unlock_ended(struct ctl *c);
 
 /* What an act produces. */
 struct ctl_reply {

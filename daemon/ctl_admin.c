@@ -1,4 +1,4 @@
-/* ctl_admin: the control requests on the daemon itself: status, unlock, rebuild, metrics. */
+/* ctl_admin: the control requests on the daemon itself: status, unlock, lock, rebuild, metrics. */
 #include "ctl_admin.h"
 
 #include <stdlib.h>
@@ -256,13 +256,22 @@ unlock_done_cb(uv_work_t *w, int status)
 	int rc = status ? status : u->rc;
 
 	p->unlocking = 0;
-	if (rc == 0 && vault_locked(p->env.vault)) {
+	if (p->unlock_dropped) {
+		/* A lock came meanwhile: it wins, and these keys go. */
+		p->unlock_dropped = 0;
+		if (rc == 0)
+			rc = SAMEN_ELOCKED;
+	} else if (rc == 0 && vault_locked(p->env.vault)) {
 		vault_install(p->env.vault, &u->secrets);
 		rc = after_unlock(p);
 	}
 	sodium_memzero(&u->secrets, sizeof(u->secrets));
 	sodium_free(u->pass);
-	if (rc == 0) {
+	if (rc == SAMEN_ELOCKED) {
+		log_warnx("unlock dropped: locked while it ran");
+		api_reply(u->req, rc, "locked ('samen lock') while unlocking: "
+		    "unlock again", NULL, 0);
+	} else if (rc == 0) {
 		struct wbuf body;
 
 		log_info("unlocked");
@@ -276,6 +285,7 @@ unlock_done_cb(uv_work_t *w, int status)
 		    "wrong passphrase" : samen_strerror(rc), NULL, 0);
 	}
 	free(u);
+	ctl_unlock_ended(p->self);
 }
 
 int
@@ -304,5 +314,27 @@ ctl_admin_unlock(struct ctl_parts *p, const union request *q,
 	p->unlocking = 1;
 	uv_queue_work(p->env.loop, &u->work, unlock_work_cb, unlock_done_cb);
 	res->req = NULL;	/* unlock_done_cb answers it */
+	return 0;
+}
+
+/* Lock. */
+
+int
+ctl_admin_lock(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	(void)q;
+	/* Anyone who can read the disk can unlock these keys. */
+	if (!vault_has_passphrase(p->env.vault))
+		return ctl_fail(res, SAMEN_EINVAL, "the device keys have no "
+		    "passphrase: locking would protect nothing (a device "
+		    "initialised with 'samen init --no-passphrase' cannot lock)");
+	if (vault_locked(p->env.vault) && !p->unlocking && !p->locking) {
+		res->msg = xstrdup("already locked");
+		return 0;
+	}
+	log_info("locking: asked by 'samen lock'");
+	ctl_lock(p->self, res->req);
+	res->req = NULL;	/* answered once every secret is dropped */
 	return 0;
 }

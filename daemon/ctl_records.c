@@ -1,12 +1,14 @@
-/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts. */
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover. */
 #include "ctl_records.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "circle.h"
+#include "devid.h"
 #include "error.h"
 #include "index.h"
+#include "log.h"
 #include "util.h"
 #include "writer.h"
 
@@ -389,5 +391,180 @@ ctl_records_conflicts(struct ctl_parts *p, const union request *q,
 		if (visible(p, rec) && render_count_conflicts(rec) > 0)
 			pick(&out->recs, &out->n, &cap, rec);
 	}
+	return 0;
+}
+
+/* Handover. */
+
+#define HANDOVER_FIELD "lead"
+
+/* 1 if v (a value of a lead) is the text of device's id, in any case. */
+static int
+names_device(const struct store_value *v, const uint8_t device[DEVID_KEYLEN])
+{
+	uint8_t key[DEVID_KEYLEN];
+
+	return v->value != NULL && devid_decode(key, v->value,
+	    v->value_len) == 0 && memcmp(key, device, DEVID_KEYLEN) == 0;
+}
+
+/* 1 if a survivor of r's lead names device. */
+static int
+lead_names(const struct store_record *r, const uint8_t device[DEVID_KEYLEN])
+{
+	const struct store_field *f = index_field(r, HANDOVER_FIELD, 0);
+
+	for (size_t i = 0; f != NULL && i < f->nvals; i++)
+		if (names_device(&f->vals[i], device))
+			return 1;
+	return 0;
+}
+
+static void
+push_rid(uint8_t (**a)[RID_LEN], size_t *n, size_t *cap,
+    const uint8_t rid[RID_LEN])
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*a = xreallocarray(*a, *cap, RID_LEN);
+	}
+	memcpy((*a)[(*n)++], rid, RID_LEN);
+}
+
+/* Room in the result's arrays. */
+struct handover_caps {
+	size_t moved;
+	size_t conflicts;
+};
+
+/* 1 if device is a current member or admin of shared circle id. */
+static int
+can_read(struct ctl_parts *p, const uint8_t id[CS_CIRCLELEN],
+    const uint8_t device[32])
+{
+	enum roster_state state = 0;
+	enum roster_role role = circle_role(p->circle, id, device, &state);
+
+	return state == ROSTER_CURRENT &&
+	    (role == ROSTER_MEMBER || role == ROSTER_ADMIN);
+}
+
+/* How circle id is called here: its name, or its id's short hex. */
+static const char *
+circle_label(struct ctl_parts *p, const uint8_t id[CS_CIRCLELEN])
+{
+	size_t n;
+	const struct circle_info *ci = circle_list(p->circle, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(ci[i].id, id, CS_CIRCLELEN) == 0)
+			return ci[i].name;
+	return "?";
+}
+
+/*
+ * Case ir, read again from the store (this batch's writes are there):
+ * its lead becomes to (1), or it is left in conflict (0, listed), or it
+ * is not from's any more (0); or a negative code, res set.
+ */
+static int
+hand_one(struct ctl_parts *p, struct ctl_reply *res,
+    const struct request_handover *rq, const struct store_record *ir,
+    const char *to, struct handover_caps *caps)
+{
+	struct render_handover *out = &res->out.handover;
+	const struct store_circle *circ;
+	struct store_record *cur = NULL;
+	const struct store_field *f;
+	struct writer_ops l;
+	char *cause = NULL;
+	int rc;
+
+	if ((circ = circle_by_id(p->circle, ir->circle)) == NULL)
+		return 0;
+	if (load_current(p, res, ir, "case", &cur) != 0)
+		return res->code;
+	f = index_field(cur, HANDOVER_FIELD, 0);
+	if ((cur->deleted && !cur->exist_conflict) || f == NULL ||
+	    !lead_names(cur, rq->from)) {
+		store_record_free(cur);
+		return 0;
+	}
+	/* Two leads, or deleted on one device and edited on another: a
+	 * person decides which (samen conflicts), not a handover. */
+	if (f->ndistinct > 1 || cur->exist_conflict) {
+		push_rid(&out->conflicts, &out->nconflicts, &caps->conflicts,
+		    cur->rid);
+		store_record_free(cur);
+		return 0;
+	}
+	writer_ops_init(&l);
+	writer_ops_add(&l, OP_SET, HANDOVER_FIELD, strlen(HANDOVER_FIELD), to,
+	    strlen(to));
+	/* pred: what we saw, so that a concurrent edit stays a conflict. */
+	writer_ops_ref(&l, f->vals, f->nvals, NULL);
+	rc = writer_record(p->writer, circ, "case", cur->rid, cur, 1, &l,
+	    &cause);
+	if (rc != 0)
+		ctl_fail_cause(res, rc, cause);
+	else
+		push_rid(&out->moved, &out->nmoved, &caps->moved, cur->rid);
+	writer_ops_free(&l);
+	store_record_free(cur);
+	return rc != 0 ? rc : 1;
+}
+
+int
+ctl_records_handover(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_handover *rq = &q->handover;
+	struct render_handover *out = &res->out.handover;
+	const struct store_circle *only = NULL, *circ;
+	const struct store_record **cand = NULL;
+	struct handover_caps caps = { 0, 0 };
+	size_t total = index_count(p->env.index), ncand = 0, capcand = 0;
+	char to[DEVID_TEXTLEN + 1];
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->from = rq->from;
+	out->to = rq->to;
+	devid_encode(to, rq->to);
+	if (*rq->circle != '\0' &&
+	    (only = circle_by_name(p->circle, rq->circle)) == NULL)
+		return ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
+		    "(samen circle ls)", rq->circle);
+	/* The cases the index shows from as a lead of, in the circles we
+	 * write to; hand_one reads each again from the store. */
+	for (size_t i = 0; i < total; i++) {
+		const struct store_record *r = index_at(p->env.index, i);
+
+		if (strcmp(r->collection, "case") != 0 || !visible(p, r) ||
+		    (circ = circle_by_id(p->circle, r->circle)) == NULL ||
+		    (only != NULL && circ != only) || !lead_names(r, rq->from))
+			continue;
+		/* The new lead must be able to read the case. */
+		if (circ != circle_private(p->circle) &&
+		    !can_read(p, r->circle, rq->to)) {
+			free(cand);
+			return ctl_fail(res, SAMEN_EINVAL, "%.12s is not a "
+			    "member of circle %s: add it first (samen circle "
+			    "add %s %s); nothing was handed over", to,
+			    circle_label(p, r->circle),
+			    circle_label(p, r->circle), to);
+		}
+		pick(&cand, &ncand, &capcand, r);
+	}
+	for (size_t i = 0; i < ncand && rc >= 0; i++)
+		rc = hand_one(p, res, rq, cand[i], to, &caps);
+	free(cand);
+	if (rc < 0) {
+		free(out->moved);
+		free(out->conflicts);
+		return res->code;
+	}
+	log_info("handover: %zu cases moved, %zu left in conflict",
+	    out->nmoved, out->nconflicts);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts. */
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover. */
 #ifndef SAMEN_CTL_RECORDS_H
 #define SAMEN_CTL_RECORDS_H
 
@@ -19,5 +19,14 @@ ctl_act_fn ctl_records_ls;
 ctl_act_fn ctl_records_find;
 ctl_act_fn ctl_records_log;
 ctl_act_fn ctl_records_conflicts;
+/*
+ * Every live case whose lead names device from gets lead to, as ordinary
+ * writes of this device (one chunk per case, pred = the values seen), in
+ * the named circle or in every circle this device writes to.  A case
+ * whose lead or existence is in conflict is left alone and listed.
+ * Refused whole (nothing written) if to is not a member of a shared
+ * circle one of the cases is in.
+ */
+ctl_act_fn ctl_records_handover;
 
 #endif

@@ -25,6 +25,7 @@ struct index_load {
 	uint8_t key[32];	/* the storage key, wiped once handed over */
 	struct index *ix;
 	atomic_int stop;
+	int dropped;		/* loader_lock: its index is thrown away */
 	unsigned delay_ms;	/* $SAMEND_TEST_LOAD_DELAY_MS, for tests */
 	uint64_t started;	/* uv_hrtime(), ns */
 	int rc;
@@ -70,6 +71,18 @@ loader_close(struct loader *l)
 	free(l->reload);
 	free(l->erased);
 	free(l);
+}
+
+void
+loader_lock(struct loader *l)
+{
+	if (l->load != NULL) {
+		l->load->dropped = 1;
+		atomic_store(&l->load->stop, 1);
+	}
+	index_clear(l->env.index);
+	l->bad = 0;
+	l->ntouched = l->nreload = l->nerased = 0;
 }
 
 void
@@ -282,6 +295,13 @@ load_done_cb(uv_work_t *w, int status)
 	l->load = NULL;
 	if (l->closing) {
 		l->nreload = 0;
+		goto out;
+	}
+	if (ld->dropped) {
+		/* Locked meanwhile: what it read goes (index_close wipes). */
+		l->nreload = l->nerased = 0;
+		log_info("index load cut short: locked");
+		l->env.loaded(l->env.arg);
 		goto out;
 	}
 	if (rc == 0 && l->again) {

@@ -28,7 +28,8 @@ struct loader_env {
 	struct store *store;
 	struct index *index;
 	const char *db_path;	/* samen.db, which the load opens */
-	/* The load is over (the index is in, or bad): serve what waited. */
+	/* The load is over (the index is in, or bad, or the load was cut
+	 * short by loader_lock): serve what waited. */
 	void (*loaded)(void *arg);
 	void *arg;
 };
@@ -44,6 +45,14 @@ void loader_close(struct loader *l);
  * without touching the index or calling env.loaded.
  */
 void loader_stop(struct loader *l);
+
+/*
+ * Lock: empties the index (its records are wiped as they are freed) and
+ * cuts a load in flight short; that load ends on the loop, its index
+ * wiped and thrown away, and then calls env.loaded as any load does.
+ * Until loader_start the index stays empty.
+ */
+void loader_lock(struct loader *l);
 
 /* Starts loading on the thread pool with the storage key (copied). */
 void loader_start(struct loader *l, const uint8_t key[32]);

@@ -420,6 +420,26 @@ start_peers(void *arg)
 		start_beacon(d, env.listen);
 }
 
+/*
+ * Locked (ctl.h): sync stops, as in a daemon that started locked; the
+ * ctl hears when it has ended (peer_hooks.closed).
+ */
+static void
+stop_peers(void *arg)
+{
+	struct samend *d = arg;
+
+	if (d->beacon != NULL) {
+		beacon_close(d->beacon);
+		d->beacon = NULL;
+	}
+	if (d->peers != NULL) {
+		ctl_set_peers(d->ctl, NULL);
+		peers_close(d->peers);
+		d->peers = NULL;
+	}
+}
+
 static void
 reload(struct samend *d)
 {
@@ -440,6 +460,7 @@ reload(struct samend *d)
 	}
 	set_log_level(d);
 	api_set_batch_max(d->api, d->conf.batch_max);
+	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
 	if (d->peers != NULL)
 		peers_set_interval(d->peers, d->conf.sync_interval);
 	log_info("configuration reloaded from %s", d->conf_path);
@@ -536,7 +557,10 @@ open_modules(struct samend *d)
 	env.unlocked = start_peers;
 	env.unlocked_arg = d;
 	env.metrics = &d->fam;
+	env.locked = stop_peers;
+	env.locked_arg = d;
 	d->ctl = ctl_open(&env);
+	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
 	if (!vault_has_passphrase(d->vault)) {
 		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
 			fatalx("could not open the key file: %s",
@@ -599,15 +623,7 @@ shut_down(struct samend *d)
 	ckpt_close(d->ckpt);
 	durable_close(d->durable);
 	d->durable = NULL;
-	if (d->beacon != NULL) {
-		beacon_close(d->beacon);
-		d->beacon = NULL;
-	}
-	if (d->peers != NULL) {
-		ctl_set_peers(d->ctl, NULL);
-		peers_close(d->peers);
-		d->peers = NULL;
-	}
+	stop_peers(d);
 	ctl_stop(d->ctl);	/* its commits sync again, on the loop */
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sigint);

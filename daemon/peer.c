@@ -374,8 +374,11 @@ void
 peers_free_if_done(struct peers *p)
 {
 	if (p->closed && p->open_handles == 0 &&
-	    pool_lane_busy(&p->checks) == 0)
+	    pool_lane_busy(&p->checks) == 0) {
+		if (p->env.hooks.closed != NULL)
+			p->env.hooks.closed(p->env.hooks.arg);
 		free(p);
+	}
 }
 
 void

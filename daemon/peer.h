@@ -29,6 +29,12 @@ struct peer_hooks {
 	/* The transaction merge ran in was committed (committed = 1):
 	 * refresh what it touched; or rolled back (0): forget it. */
 	void (*stored)(void *arg, int committed);
+	/*
+	 * After peers_close: its last check on the thread pool has ended
+	 * (with the copies of circle keys it read ahead with) and the peers
+	 * are freed.  May be NULL.
+	 */
+	void (*closed)(void *arg);
 };
 
 /*

@@ -458,6 +458,41 @@ render_unlock(struct wbuf *w, union render_result *res)
 	wire_put_kv_bool(w, "unlocked", 1);
 }
 
+void
+render_lock(struct wbuf *w, union render_result *res)
+{
+	(void)res;
+	wire_put_map(w, 1);
+	wire_put_kv_bool(w, "locked", 1);
+}
+
+static void
+put_rids(struct wbuf *w, const char *k, uint8_t (*rids)[RID_LEN], size_t n)
+{
+	char t[RID_TEXTLEN + 1];
+
+	wire_put_cstr(w, k);
+	wire_put_array(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		rid_encode(t, rids[i]);
+		wire_put_cstr(w, t);
+	}
+}
+
+void
+render_handover(struct wbuf *w, union render_result *res)
+{
+	struct render_handover *h = &res->handover;
+
+	wire_put_map(w, 4);
+	put_author(w, "from", h->from);
+	put_author(w, "to", h->to);
+	put_rids(w, "moved", h->moved, h->nmoved);
+	put_rids(w, "conflicts", h->conflicts, h->nconflicts);
+	free(h->moved);
+	free(h->conflicts);
+}
+
 /* Peers. */
 
 void

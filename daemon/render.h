@@ -130,6 +130,16 @@ struct render_revoke {
 	size_t ncircles;
 };
 
+/* handover: the cases whose lead moved, and those left in conflict. */
+struct render_handover {
+	const uint8_t *from;		/* 32 bytes */
+	const uint8_t *to;
+	uint8_t (*moved)[RID_LEN];	/* owned array */
+	size_t nmoved;
+	uint8_t (*conflicts)[RID_LEN];	/* owned array */
+	size_t nconflicts;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -144,6 +154,7 @@ union render_result {
 	struct render_metrics metrics;
 	struct render_quarantine quarantine;
 	struct render_revoke revoke;
+	struct render_handover handover;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -172,6 +183,8 @@ render_fn render_circle_rm;	/* circle */
 render_fn render_circle_accept;	/* circle */
 render_fn render_circle_quarantine;	/* quarantine */
 render_fn render_device_revoke;	/* revoke */
+render_fn render_lock;		/* nothing */
+render_fn render_handover;	/* handover */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -114,6 +114,14 @@ int store_checkpoint_here(struct store *st, uint64_t *copied);
  * derives its index key.  Call once after unlock.
  */
 void store_set_key(struct store *st, const uint8_t key[32]);
+/*
+ * Lock: wipes the storage key, what derives from it, and every plaintext
+ * the store keeps between calls (its scratch buffer, value packs, the
+ * records a transaction created, memoised names); the store then reads
+ * and merges as a locked one does (SAMEN_ELOCKED) until store_set_key.
+ * Out of a transaction.
+ */
+void store_forget_key(struct store *st);
 
 /*
  * Test-only switches, set once after store_open (samend never calls

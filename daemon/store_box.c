@@ -1,6 +1,7 @@
 /* store_box: sealing at rest: the storage key, the boxes it seals, the tags SQLite indexes instead of names. */
 #include "store_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 #include "util.h"
@@ -23,6 +24,27 @@ store_set_key(struct store *st, const uint8_t key[32])
 	st->keys->open_valid = 0;
 	st->has_key = 1;
 	store_drop_caches(st);
+}
+
+void
+store_forget_key(struct store *st)
+{
+	assert(!st->in_txn);
+	st->has_key = 0;
+	store_drop_caches(st);
+	sodium_memzero(st->keys, sizeof(*st->keys));
+	sodium_memzero(st->nonce_base, sizeof(st->nonce_base));
+	st->nonce_ctr = 0;
+	sodium_memzero(st->exist_ftag, sizeof(st->exist_ftag));
+	if (st->buf != NULL)
+		sodium_memzero(st->buf, st->bufcap);
+	/* The merge's record and the packs read last: names and values. */
+	sodium_memzero(st->rec.coll, sizeof(st->rec.coll));
+	st->rec.coll_len = 0;
+	store_vp_free(&st->rec.vp);
+	store_vp_free(&st->rdvp);
+	store_fresh_free(st);
+	sodium_memzero(st->colls.tag, sizeof(st->colls.tag));
 }
 
 uint8_t *

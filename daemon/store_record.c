@@ -6,14 +6,24 @@
 
 #include "util.h"
 
+/* Frees a string of plaintext (a name or a value), wiped first. */
+static void
+text_free(char *s, size_t len)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, len);
+	free(s);
+}
+
 static void
 items_free(struct item *it, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		free(it[i].field);
-		free(it[i].value);
+		text_free(it[i].field, it[i].field_len);
+		text_free(it[i].value, it[i].value_len);
 	}
 	free(it);
 }
@@ -626,8 +636,32 @@ values_free(struct store_value *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(v[i].value);
+		text_free(v[i].value, v[i].value_len);
 	free(v);
+}
+
+/*
+ * A record's strings are the plaintext of people's records: wiped before
+ * the memory goes back, so that a lock (which frees the index) leaves none
+ * of it behind.  A packed record holds them in its one block.
+ */
+static void
+record_wipe(struct store_record *r)
+{
+	size_t i, j;
+
+	if (r->collection != NULL)
+		sodium_memzero(r->collection, strlen(r->collection));
+	for (i = 0; i < r->nfields; i++) {
+		struct store_field *f = &r->fields[i];
+
+		if (f->name != NULL)
+			sodium_memzero(f->name, strlen(f->name));
+		for (j = 0; j < f->nvals; j++)
+			if (f->vals[j].value != NULL)
+				sodium_memzero(f->vals[j].value,
+				    f->vals[j].value_len);
+	}
 }
 
 void
@@ -638,13 +672,17 @@ store_record_free(struct store_record *r)
 	if (r == NULL)
 		return;
 	if (r->packed) {
+		record_wipe(r);
 		free(r);
 		return;
 	}
-	free(r->collection);
+	if (r->collection != NULL)
+		text_free(r->collection, strlen(r->collection));
 	values_free(r->exist, r->nexist);
 	for (i = 0; i < r->nfields; i++) {
-		free(r->fields[i].name);
+		if (r->fields[i].name != NULL)
+			text_free(r->fields[i].name,
+			    strlen(r->fields[i].name));
 		values_free(r->fields[i].vals, r->fields[i].nvals);
 	}
 	free(r->fields);
@@ -790,8 +828,9 @@ store_history_free(struct store_hist *h, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		free(h[i].field);
-		free(h[i].value);
+		text_free(h[i].field, strlen(h[i].field));
+		if (h[i].value != NULL)
+			text_free(h[i].value, strlen(h[i].value));
 	}
 	free(h);
 }

@@ -131,6 +131,15 @@ vault_install(struct vault *v, struct keywrap_secrets *s)
 	sodium_memzero(s, sizeof(*s));
 }
 
+void
+vault_lock(struct vault *v)
+{
+	if (v->secrets == NULL)
+		return;
+	sodium_free(v->secrets);	/* wipes */
+	v->secrets = NULL;
+}
+
 const uint8_t *
 vault_sign_sk(const struct vault *v)
 {

@@ -34,6 +34,8 @@ int vault_try(const struct vault *v, const char *passphrase, size_t len,
     struct keywrap_secrets *s) __attribute__((warn_unused_result));
 /* Loop thread.  Copies *s into the vault and wipes *s. */
 void vault_install(struct vault *v, struct keywrap_secrets *s);
+/* Loop thread.  Wipes and frees the secrets: locked again, as at open. */
+void vault_lock(struct vault *v);
 
 /* Borrowed; NULL while locked. */
 const uint8_t *vault_sign_sk(const struct vault *v);

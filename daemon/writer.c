@@ -77,21 +77,43 @@ writer_open(const struct writer_env *env)
 
 static void group_reset(struct group *g);
 
+/* Wipes and frees every group. */
+static void
+groups_free(struct writer *w)
+{
+	for (size_t i = 0; i < w->ngroups; i++) {
+		group_reset(&w->groups[i]);
+		wire_free(&w->groups[i].plain);
+		/* Their collections' names. */
+		if (w->groups[i].chunks != NULL)
+			sodium_memzero(w->groups[i].chunks,
+			    w->groups[i].capchunks *
+			    sizeof(*w->groups[i].chunks));
+		free(w->groups[i].chunks);
+		free(w->groups[i].slots);
+	}
+	free(w->groups);
+	w->groups = NULL;
+	w->ngroups = 0;
+}
+
 void
 writer_close(struct writer *w)
 {
 	if (w == NULL)
 		return;
 	assert(!w->in_txn);
-	for (size_t i = 0; i < w->ngroups; i++) {
-		group_reset(&w->groups[i]);
-		wire_free(&w->groups[i].plain);
-		free(w->groups[i].chunks);
-		free(w->groups[i].slots);
-	}
-	free(w->groups);
+	groups_free(w);
 	wire_free(&w->scratch);
 	free(w);
+}
+
+void
+writer_lock(struct writer *w)
+{
+	assert(!w->in_txn);
+	groups_free(w);
+	wire_wipe(&w->scratch);
 }
 
 void

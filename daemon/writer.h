@@ -50,6 +50,11 @@ struct writer;
 struct writer *writer_open(const struct writer_env *env);
 /* Wipes and frees the groups; nothing may be open (after the batch). */
 void writer_close(struct writer *w);
+/*
+ * Lock, between batches (nothing open): frees the groups' buffers, their
+ * keys and plaintext wiped.  writer_start again after unlock.
+ */
+void writer_lock(struct writer *w);
 /* At shutdown, once the durable is closed (NULL): commits sync again. */
 void writer_set_durable(struct writer *w, struct durable *d);
 /* After unlock: hlc timestamps continue above max_hlc, the highest held,

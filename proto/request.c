@@ -559,6 +559,42 @@ request_decode_metrics(struct wire_reader *r, union request *q,
 	return decode_none(r, "metrics", cause);
 }
 
+/* The trust lifecycle. */
+
+int
+request_decode_lock(struct wire_reader *r, union request *q, char **cause)
+{
+	(void)q;
+	return decode_none(r, "lock", cause);
+}
+
+int
+request_decode_handover(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_handover *h = &q->handover;
+	int rc;
+
+	if (wire_get_array_n(r, 3))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed handover "
+		    "request");
+	if ((rc = get_device(r, h->from, cause)) != 0 ||
+	    (rc = get_device(r, h->to, cause)) != 0)
+		return rc;
+	h->circle[0] = '\0';
+	if (wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if ((rc = get_name(r, h->circle, cause)) != 0)
+		return rc;
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed handover "
+		    "request");
+	if (memcmp(h->from, h->to, DEVID_KEYLEN) == 0)
+		return samen_fail(cause, SAMEN_EINVAL, "a handover needs two "
+		    "different devices");
+	return 0;
+}
+
 request_decode_fn *
 request_decoder(uint32_t type)
 {
@@ -588,6 +624,8 @@ request_decoder(uint32_t type)
 	case CTL_CIRCLE_QUARANTINE: return request_decode_circle_quarantine;
 	case CTL_CIRCLE_ACCEPT: return request_decode_circle_accept;
 	case CTL_DEVICE_REVOKE: return request_decode_device_revoke;
+	case CTL_LOCK: return request_decode_lock;
+	case CTL_HANDOVER: return request_decode_handover;
 	}
 	return NULL;
 }

@@ -121,6 +121,16 @@ struct request_revoke {
 	size_t reason_len;
 };
 
+/*
+ * handover: [from device, to device, circle name | nil]; from and to
+ * differ.
+ */
+struct request_handover {
+	uint8_t from[DEVID_KEYLEN];
+	uint8_t to[DEVID_KEYLEN];
+	char circle[OPS_MAX_FIELD + 1];	/* "" if not given */
+};
+
 /* The args of one request; which member is set depends on its type. */
 union request {
 	struct request_record record;
@@ -133,6 +143,7 @@ union request {
 	struct request_device device;
 	struct request_circle circle;
 	struct request_revoke revoke;
+	struct request_handover handover;
 };
 
 /*
@@ -174,6 +185,8 @@ request_decode_fn request_decode_circle_rm;
 request_decode_fn request_decode_circle_quarantine;
 request_decode_fn request_decode_circle_accept;
 request_decode_fn request_decode_device_revoke;
+request_decode_fn request_decode_lock;
+request_decode_fn request_decode_handover;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

@@ -142,7 +142,7 @@ done
 say "On the laptop, a case and a note from the home visit."
 printf 'laptop$ samen put case name="Familie Jansen" ...\n'
 case_id=$(quiet laptop put case "name=Familie Jansen" "status=open" \
-    "adres=Lindenlaan 4, Noord" "tags+=schulden")
+    "adres=Lindenlaan 4, Noord" "tags+=schulden" "lead=$laptop_id")
 echo "$case_id"
 on laptop note "$case_id" "Huisbezoek: post ongeopend, afspraak budgetcoach."
 
@@ -175,6 +175,19 @@ for who in laptop hub volunteer; do
 	on "$who" conflicts
 done
 
+say "The laptop's worker moves to another district; the volunteer" \
+    "takes over. The laptop hands its cases over: ordinary signed writes," \
+    "so the history still names who wrote what before."
+on laptop handover "$laptop_id" "$volunteer_id"
+on laptop sync --wait
+on volunteer sync --wait
+lead=$(quiet volunteer get case "$case_id" --json | json 'd["fields"]["lead"]')
+[ "$lead" = "$volunteer_id" ] || {
+	echo "demo: the case's lead is $lead, not the volunteer" >&2
+	exit 1
+}
+on volunteer log case "$case_id"
+
 say "Three replicas, one state: the digests are equal."
 digests=()
 for who in laptop hub volunteer; do
@@ -190,5 +203,5 @@ fi
 
 echo
 echo "demo: done. The laptop's entries reached the volunteer through the" \
-    "hub, the concurrent edit is a visible conflict on all three, and the" \
-    "three replica digests are equal."
+    "hub, the concurrent edit is a visible conflict on all three, the" \
+    "handover reached every replica, and the three digests are equal."

@@ -120,6 +120,12 @@ check(uint32_t type, const union request *q)
 				abort();
 			inside(q->revoke.reason, q->revoke.reason_len);
 		}
+	case CTL_HANDOVER:
+		if (memcmp(q->handover.from, q->handover.to,
+		    DEVID_KEYLEN) == 0 || (*q->handover.circle != '\0' &&
+		    !ops_field_valid(q->handover.circle,
+		    strlen(q->handover.circle))))
+			abort();
 		break;
 	}
 }

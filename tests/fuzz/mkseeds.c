@@ -401,7 +401,7 @@ static void
 request_seeds(void)
 {
 	static const uint8_t none[] = { CTL_STATUS, CTL_CONFLICTS,
-	    CTL_REBUILD, CTL_PEER_LS, CTL_CIRCLE_LS, CTL_METRICS };
+	    CTL_REBUILD, CTL_PEER_LS, CTL_CIRCLE_LS, CTL_METRICS, CTL_LOCK };
 	char rid[RID_TEXTLEN + 1], dev[DEVID_TEXTLEN + 1];
 	uint8_t raw[RID_LEN];
 	struct wbuf w;
@@ -515,6 +515,12 @@ request_seeds(void)
 	wire_put_cstr(&w, dev);
 	wire_put_nil(&w);
 	SEED(CTL_DEVICE_REVOKE);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, dev);
+	devid_encode(dev, fixture_device(2));
+	wire_put_cstr(&w, dev);
+	wire_put_cstr(&w, "team-north");
+	SEED(CTL_HANDOVER);
 	/* Whole requests: a put, another version, an unknown type. */
 	wire_put_array(&w, 3);
 	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);

@@ -103,6 +103,7 @@ test_no_args(void **state)
 		{ request_decode_peer_ls, "malformed peer request" },
 		{ request_decode_circle_ls, "malformed circle request" },
 		{ request_decode_metrics, "malformed metrics request" },
+		{ request_decode_lock, "malformed lock request" },
 	};
 	union request q;
 	struct wbuf w;
@@ -672,6 +673,72 @@ test_membership(void **state)
 }
 
 static void
+handover_args(struct wbuf *w, const char *from, const char *to,
+    const char *circle)
+{
+	wire_put_array(w, 3);
+	wire_put_cstr(w, from);
+	wire_put_cstr(w, to);
+	if (circle != NULL)
+		wire_put_cstr(w, circle);
+	else
+		wire_put_nil(w);
+}
+
+static void
+test_handover(void **state)
+{
+	uint8_t other_key[32], sk[64];
+	char other[DEVID_TEXTLEN + 1], upper[DEVID_TEXTLEN + 1];
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	crypto_sign_keypair(other_key, sk);
+	devid_encode(other, other_key);
+	wire_init(&w);
+	handover_args(&w, dev_text, other, NULL);
+	expect(request_decode_handover, &w, &q, 0, NULL);
+	assert_memory_equal(q.handover.from, dev_key, 32);
+	assert_memory_equal(q.handover.to, other_key, 32);
+	assert_string_equal(q.handover.circle, "");
+	handover_args(&w, dev_text, other, "team");
+	expect(request_decode_handover, &w, &q, 0, NULL);
+	assert_string_equal(q.handover.circle, "team");
+	/* One device twice, in either case: refused. */
+	for (size_t i = 0; i < DEVID_TEXTLEN; i++)
+		upper[i] = (char)(dev_text[i] >= 'a' && dev_text[i] <= 'z' ?
+		    dev_text[i] - 'a' + 'A' : dev_text[i]);
+	upper[DEVID_TEXTLEN] = '\0';
+	handover_args(&w, dev_text, upper, NULL);
+	expect(request_decode_handover, &w, &q, SAMEN_EINVAL,
+	    "a handover needs two different devices");
+	handover_args(&w, dev_text, "bob", NULL);
+	expect(request_decode_handover, &w, &q, SAMEN_EINVAL, NULL);
+	handover_args(&w, "", other, NULL);
+	expect(request_decode_handover, &w, &q, SAMEN_EINVAL, NULL);
+	handover_args(&w, dev_text, other, "no such");
+	expect(request_decode_handover, &w, &q, SAMEN_EINVAL,
+	    "invalid circle name: 1-64 of A-Z a-z 0-9 _ -");
+	/* Shapes. */
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, other);
+	expect(request_decode_handover, &w, &q, SAMEN_EPROTO,
+	    "malformed handover request");
+	handover_args(&w, dev_text, other, NULL);
+	wire_put_nil(&w);	/* trailing */
+	expect(request_decode_handover, &w, &q, SAMEN_EPROTO,
+	    "malformed handover request");
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, dev_text);
+	wire_put_cstr(&w, other);
+	wire_put_u64(&w, 7);
+	expect(request_decode_handover, &w, &q, SAMEN_EINVAL, NULL);
+	wire_free(&w);
+}
+
+static void
 test_decoder(void **state)
 {
 	(void)state;
@@ -685,6 +752,9 @@ test_decoder(void **state)
 	assert_ptr_equal(request_decoder(CTL_DEVICE_REVOKE),
 	    request_decode_device_revoke);
 	assert_null(request_decoder(CTL_IMPORT + 1));
+	assert_ptr_equal(request_decoder(CTL_LOCK), request_decode_lock);
+	assert_ptr_equal(request_decoder(CTL_HANDOVER),
+	    request_decode_handover);
 }
 
 int
@@ -701,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_circles),
 		cmocka_unit_test(test_membership),
+		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_decoder),
 	};
 	uint8_t sk[64];
