@@ -120,6 +120,7 @@ check(uint32_t type, const union request *q)
 				abort();
 			inside(q->revoke.reason, q->revoke.reason_len);
 		}
+		break;
 	case CTL_HANDOVER:
 		if (memcmp(q->handover.from, q->handover.to,
 		    DEVID_KEYLEN) == 0 || (*q->handover.circle != '\0' &&
