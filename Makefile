@@ -76,6 +76,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/intake.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
               daemon/testhook.c daemon/ckpt.c
+# Export and import (issue 26); trail is where the read audit plugs in.
+DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
