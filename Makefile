@@ -84,7 +84,7 @@ DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
               cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
-              cli/cmd_circle.c
+              cli/cmd_circle.c cli/cmd_bulk.c cli/csv.c cli/subject.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
@@ -94,7 +94,7 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_peer test_store_erase
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
-              test_passphrase test_keyfile
+              test_passphrase test_keyfile test_csv
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
@@ -333,7 +333,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request members \
-                conf roster
+                conf roster csv
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
                 sync request members roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -344,7 +344,7 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
 FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
-                $(FUZZ_BUILD)/obj/cli/zmtp.o \
+                $(FUZZ_BUILD)/obj/cli/zmtp.o $(FUZZ_BUILD)/obj/cli/csv.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 

@@ -25,6 +25,11 @@ enum cmd_exit {
 #define CMD_OPT_WAIT 0x8	/* --wait */
 #define CMD_OPT_TIMEOUT 0x10	/* --timeout SECONDS */
 #define CMD_OPT_CIRCLE 0x20	/* --circle NAME */
+#define CMD_OPT_FORMAT 0x40	/* --format NAME */
+#define CMD_OPT_OUTPUT 0x80	/* -o FILE, --output FILE */
+#define CMD_OPT_HISTORY 0x100	/* --with-history */
+#define CMD_OPT_SUBJECT 0x200	/* --subject CASE_ID */
+#define CMD_OPT_DRYRUN 0x400	/* --dry-run */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -50,6 +55,11 @@ struct cmd_ctx {
 	int wait;
 	const char *timeout;		/* SECONDS, unparsed; NULL if not given */
 	const char *circle;		/* NAME, unchecked; NULL if not given */
+	const char *format;		/* --format, unchecked; NULL if not given */
+	const char *output;		/* -o FILE; NULL: stdout */
+	int with_history;
+	const char *subject;		/* CASE_ID, unchecked; NULL if not given */
+	int dry_run;
 };
 
 /*
@@ -72,8 +82,9 @@ struct cmd_entry {
 
 /*
  * What the handlers share (cmd.c): the handlers themselves are in
- * cmd_device.c, cmd_record.c, cmd_peer.c and cmd_circle.c, "help" in
- * help.c.  Each handler returns an exit code and prints its own errors.
+ * cmd_device.c, cmd_record.c, cmd_peer.c, cmd_circle.c and cmd_bulk.c,
+ * "help" in help.c.  Each handler returns an exit code and prints its own
+ * errors.
  */
 
 /* The entry called name, or NULL. */
