@@ -21,6 +21,9 @@ DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
 # What the packaging tests use: man page lint and rendering, the metrics
 # parser, the unit file's check, and the deb's tools (see DEB_DEB).
 DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
+# The resident's page of samen export --subject is rendered in headless
+# Chromium (tests/system/test_export.py).
+DEB_TEST  += chromium
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
