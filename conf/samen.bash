@@ -16,7 +16,7 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock id status metrics put get ls find rm log note
-conflicts rebuild peer sync circle help"
+conflicts rebuild export import peer sync circle help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add ls use"
 _samen_collections="case note task contact"
@@ -31,6 +31,8 @@ _samen_command_options()
 	put) echo "--circle" ;;
 	ls) echo "--where" ;;
 	sync) echo "--wait --timeout" ;;
+	export) echo "--subject --circle --format --with-history" ;;
+	import) echo "--circle --dry-run" ;;
 	esac
 }
 
@@ -105,7 +107,8 @@ _samen()
 			dir=${w#-d}
 			continue
 			;;
-		--passphrase-file | --where | --timeout | --circle)
+		--passphrase-file | --where | --timeout | --circle | --format | \
+		    --subject | -o | --output)
 			((i++))
 			continue
 			;;
@@ -128,8 +131,15 @@ _samen()
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
-	--passphrase-file)
+	--passphrase-file | -o | --output)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--format)
+		_samen_reply "csv json ndjson html" "$cur"
+		return
+		;;
+	--subject)
 		return
 		;;
 	--circle)
@@ -179,8 +189,15 @@ _samen()
 			_samen_reply "$(_samen_peers "$dir")" "$cur"
 		fi
 		;;
-	put | get | ls | rm | log)
+	put | get | ls | rm | log | export)
 		((npos == 0)) && _samen_reply "$_samen_collections" "$cur"
+		;;
+	import)
+		if ((npos == 0)); then
+			_samen_reply "$_samen_collections" "$cur"
+		elif ((npos == 1)); then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
 		;;
 	sync)
 		((npos == 0)) && _samen_reply "$(_samen_peers "$dir")" "$cur"
