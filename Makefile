@@ -21,6 +21,9 @@ DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
 # What the packaging tests use: man page lint and rendering, the metrics
 # parser, the unit file's check, and the deb's tools (see DEB_DEB).
 DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
+# The resident's page of samen export --subject is rendered in headless
+# Chromium (tests/system/test_export.py).
+DEB_TEST  += chromium
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -76,6 +79,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/intake.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
               daemon/testhook.c daemon/ckpt.c
+# Export and import (issue 26); trail is where the read audit plugs in.
+DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
@@ -84,7 +89,7 @@ DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
               cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
-              cli/cmd_circle.c
+              cli/cmd_circle.c cli/cmd_bulk.c cli/csv.c cli/subject.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
@@ -94,7 +99,7 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_peer test_store_cut test_store_erase
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
-              test_passphrase test_keyfile
+              test_passphrase test_keyfile test_csv
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
@@ -333,7 +338,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
-                conf roster
+                conf roster csv
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
                 sync request roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -344,7 +349,7 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
 FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
-                $(FUZZ_BUILD)/obj/cli/zmtp.o \
+                $(FUZZ_BUILD)/obj/cli/zmtp.o $(FUZZ_BUILD)/obj/cli/csv.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
