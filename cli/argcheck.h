@@ -70,5 +70,11 @@ int argcheck_timeout(const char *s, double *secs, char **cause);
 int argcheck_role(const char *s, char **cause);
 /* SEQ of a chain: a decimal number from 1 to 2^63 - 1. */
 int argcheck_seq(const char *s, uint64_t *seq, char **cause);
+/*
+ * --since TIME: a UTC date and time as samen prints them, from the day
+ * on: YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z], from 1970.  *ms: milliseconds
+ * since 1970 (UTC).
+ */
+int argcheck_since(const char *s, uint64_t *ms, char **cause);
 
 #endif

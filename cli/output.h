@@ -106,5 +106,11 @@ void output_quarantine(FILE *fp, const struct reply_node *list);
 void output_revoke(FILE *fp, const struct reply_node *body);
 /* circle ls: a block per circle: name, kind, epoch, then its members. */
 void output_circles(FILE *fp, const struct reply_node *list);
+/*
+ * samen audit: one line per event, oldest first: time, device, read or
+ * write, what, the records (the first, and how many more); a note on
+ * stderr when the answer holds only the oldest events.
+ */
+void output_audit(FILE *fp, const struct reply_node *body);
 
 #endif

@@ -16,7 +16,7 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock lock id status metrics put get ls find rm log note
-conflicts rebuild handover export import peer sync circle device help"
+conflicts rebuild handover export import audit peer sync circle device help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add role rm quarantine accept ls use"
 _samen_device_commands="revoke"
@@ -38,6 +38,7 @@ _samen_command_options()
 	"device revoke") echo "--reason" ;;
 	"export ") echo "--subject --circle --format --with-history" ;;
 	"import ") echo "--circle --dry-run" ;;
+	"audit ") echo "--device --since" ;;
 	esac
 }
 
@@ -113,7 +114,8 @@ _samen()
 			continue
 			;;
 		--passphrase-file | --where | --timeout | --circle | --role | \
-		    --reason | --format | --subject | -o | --output)
+		    --reason | --format | --subject | -o | --output | --device | \
+		    --since)
 			((i++))
 			continue
 			;;
@@ -145,7 +147,11 @@ _samen()
 		_samen_reply "csv json ndjson html" "$cur"
 		return
 		;;
-	--subject)
+	--subject | --since)
+		return
+		;;
+	--device)
+		_samen_reply "$(_samen_members "$dir")" "$cur"
 		return
 		;;
 	--circle)
@@ -213,7 +219,7 @@ _samen()
 			_samen_reply "$(_samen_members "$dir")" "$cur"
 		fi
 		;;
-	put | get | ls | rm | log | export)
+	put | get | ls | rm | log | export | audit)
 		((npos == 0)) && _samen_reply "$_samen_collections" "$cur"
 		;;
 	import)

@@ -420,6 +420,16 @@ start_peers(void *arg)
 		start_beacon(d, env.listen);
 }
 
+/* An erase committed (the read audit's retention): truncate the WAL. */
+static void
+erased(void *arg)
+{
+	struct samend *d = arg;
+
+	if (d->ckpt != NULL)
+		ckpt_erased(d->ckpt);
+}
+
 /*
  * Locked (ctl.h): sync stops, as in a daemon that started locked; the
  * ctl hears when it has ended (peer_hooks.closed).
@@ -461,6 +471,7 @@ reload(struct samend *d)
 	set_log_level(d);
 	api_set_batch_max(d->api, d->conf.batch_max);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
+	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);
 	if (d->peers != NULL)
 		peers_set_interval(d->peers, d->conf.sync_interval);
 	log_info("configuration reloaded from %s", d->conf_path);
@@ -559,8 +570,11 @@ open_modules(struct samend *d)
 	env.metrics = &d->fam;
 	env.locked = stop_peers;
 	env.locked_arg = d;
+	env.erased = erased;
+	env.erased_arg = d;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
+	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);
 	if (!vault_has_passphrase(d->vault)) {
 		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
 			fatalx("could not open the key file: %s",

@@ -194,6 +194,15 @@ struct render_import {
 	int dry_run;
 };
 
+/*
+ * audit: the timeline of reads and writes (trail.h's list, owned: the
+ * render frees it).
+ */
+struct trail_list;
+struct render_audit {
+	struct trail_list *list;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -211,6 +220,7 @@ union render_result {
 	struct render_handover handover;
 	struct render_export export;
 	struct render_import import;
+	struct render_audit audit;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -243,6 +253,7 @@ render_fn render_lock;		/* nothing */
 render_fn render_handover;	/* handover */
 render_fn render_export;	/* export */
 render_fn render_import;	/* import */
+render_fn render_audit;		/* audit */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

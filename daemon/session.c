@@ -468,6 +468,23 @@ chain_digest(struct peers *p, const uint8_t chain[CS_CIRCLELEN],
 	return 0;
 }
 
+/* The digests of circle's three chains (data, members, audit) into *c. */
+static int
+circle_digests(struct peers *p, const uint8_t circle[CS_CIRCLELEN],
+    struct sync_circle *c)
+{
+	uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN];
+	int rc;
+
+	memcpy(c->circle, circle, CS_CIRCLELEN);
+	sync_members_circle(mc, circle);
+	sync_audit_circle(ac, circle);
+	if ((rc = chain_digest(p, circle, c->data)) != 0 ||
+	    (rc = chain_digest(p, mc, c->members)) != 0)
+		return rc;
+	return chain_digest(p, ac, c->audit);
+}
+
 /* Receiving. */
 
 static int
@@ -496,12 +513,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 	    &shared);
 	out = xcalloc(nshared + m->ncircles + 1, sizeof(*out));
 	for (size_t i = 0; i < nshared && n < SYNC_MAX_CIRCLES; i++) {
-		uint8_t mc[CS_CIRCLELEN];
-
-		memcpy(out[n].circle, shared[i], CS_CIRCLELEN);
-		sync_members_circle(mc, shared[i]);
-		if ((rc = chain_digest(p, shared[i], out[n].data)) != 0 ||
-		    (rc = chain_digest(p, mc, out[n].members)) != 0)
+		if ((rc = circle_digests(p, shared[i], &out[n])) != 0)
 			break;
 		n++;
 	}
@@ -541,11 +553,13 @@ on_hello(struct session *s, const struct sync_msg *m)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint8_t mc[CS_CIRCLELEN];
+		uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN];
 
 		sync_members_circle(mc, out[i].circle);
+		sync_audit_circle(ac, out[i].circle);
 		chain_add(s, mc);
 		chain_add(s, out[i].circle);
+		chain_add(s, ac);
 	}
 	session_digest(p, d);
 	wire_init(&w);
@@ -582,20 +596,23 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		circle_join(p->env.circle, join, njoin);
 	for (uint32_t i = 0; rc == 0 && i < m->ncircles; i++) {
 		const struct sync_circle *e = &m->circles[i];
-		uint8_t mc[CS_CIRCLELEN], mine[32];
-		const uint8_t *chains[2];
-		const uint8_t *theirs[2];
+		uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN], mine[32];
+		const uint8_t *chains[3];
+		const uint8_t *theirs[3];
 
 		if (!in_list(shared, nshared, e->circle) &&
 		    !in_list(join, njoin, e->circle))
 			continue;	/* not theirs by our lights */
 		sync_members_circle(mc, e->circle);
+		sync_audit_circle(ac, e->circle);
 		/* The members chain first: it may hold our key. */
 		chains[0] = mc;
 		theirs[0] = e->members;
 		chains[1] = e->circle;
 		theirs[1] = e->data;
-		for (int k = 0; rc == 0 && k < 2; k++) {
+		chains[2] = ac;
+		theirs[2] = e->audit;
+		for (int k = 0; rc == 0 && k < 3; k++) {
 			struct chain *c = chain_add(s, chains[k]);
 
 			if ((rc = chain_digest(p, chains[k], mine)) != 0)
@@ -847,14 +864,8 @@ session_start(struct peers *p, struct link *l)
 	if (n > SYNC_MAX_CIRCLES)
 		n = SYNC_MAX_CIRCLES;
 	c = xcalloc(n + 1, sizeof(*c));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		uint8_t mc[CS_CIRCLELEN];
-
-		memcpy(c[i].circle, shared[i], CS_CIRCLELEN);
-		sync_members_circle(mc, shared[i]);
-		if ((rc = chain_digest(p, shared[i], c[i].data)) == 0)
-			rc = chain_digest(p, mc, c[i].members);
-	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = circle_digests(p, shared[i], &c[i]);
 	free(shared);
 	if (rc == 0) {
 		session_digest(p, d);

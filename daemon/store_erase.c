@@ -126,6 +126,56 @@ purged_has(const struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	return i < st->purged.n && memcmp(st->purged.keys[i], key, PKEY) == 0;
 }
 
+static int expired_load(struct store *st);
+
+/*
+ * 1 if in is an audit change set dated before what the read audit's
+ * retention erased (store_erase_expired): a peer's that was away longer
+ * than the retention.  0 if not, or an error.
+ */
+static int
+expired_arrival(struct store *st, const struct store_cs_in *in)
+{
+	int rc;
+
+	if ((rc = expired_load(st)) != 0)
+		return rc;
+	if (st->audit.expired == 0 || in->h->hlc >= st->audit.expired)
+		return 0;
+	return store_circle_audit(st, in->h->circle);
+}
+
+/* in with every chunk purged, as store_erase_arrival hands it out. */
+static int
+arrival_all(const struct store_cs_in *in, struct store_cs_in *x,
+    struct wbuf *w, uint8_t **mask)
+{
+	struct cs_payload pl;
+	uint8_t *m;
+	int n = 0;
+
+	if (changeset_payload_decode(&pl, in->payload, in->payload_len) != 0)
+		return 0;
+	m = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
+	for (uint32_t i = 0; i < pl.nchunks; i++)
+		if (!pl.chunks[i].purged) {
+			m[i] = 1;
+			n++;
+		}
+	if (n > 0) {
+		wire_init(w);
+		changeset_payload_purge(w, &pl, m);
+		*x = *in;
+		x->payload = wire_data(w);
+		x->payload_len = wire_len(w);
+		x->dropped = m;
+		*mask = m;
+	} else
+		free(m);
+	changeset_payload_free(&pl);
+	return n;
+}
+
 int
 store_erase_arrival(struct store *st, const struct store_cs_in *in,
     struct store_cs_in *x, struct wbuf *w, uint8_t **mask)
@@ -137,6 +187,8 @@ store_erase_arrival(struct store *st, const struct store_cs_in *in,
 
 	if ((rc = purged_load(st)) != 0)
 		return rc;
+	if ((rc = expired_arrival(st, in)) != 0)
+		return rc < 0 ? rc : arrival_all(in, x, w, mask);
 	if (st->purged.n == 0 || !purged_circle(st, in->h->circle))
 		return 0;
 	/* Undecodable, it is the caller's to refuse: it is not ours. */
@@ -981,7 +1033,7 @@ int
 store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     uint64_t at_ms, int revoked, struct store_erased *out)
 {
-	uint8_t chain[2][CS_CIRCLELEN];
+	uint8_t chain[3][CS_CIRCLELEN];
 	struct digests saved;
 	int64_t *rk = NULL;
 	size_t n = 0, cap = 0;
@@ -993,9 +1045,10 @@ store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return SAMEN_ESTORE;
 	memcpy(chain[0], circle, CS_CIRCLELEN);
 	sync_members_circle(chain[1], circle);
+	sync_audit_circle(chain[2], circle);
 	if ((rc = erase_begin(st, &saved)) != 0)
 		return rc;
-	for (int c = 0; rc == 0 && c < 2; c++)
+	for (int c = 0; rc == 0 && c < 3; c++)
 		rc = erase_chain(st, chain[c], &rk, &n, &cap, out);
 	/* Collections no record is of any more take their names along. */
 	if (rc == 0)
@@ -1015,6 +1068,7 @@ store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	}
 	unhold(st, chain[0]);
 	unhold(st, chain[1]);
+	unhold(st, chain[2]);
 	if (n > 1)
 		qsort(rk, n, sizeof(*rk), cmp_rkey);
 	untouch(st, rk, n);
@@ -1050,6 +1104,7 @@ store_erase_all(struct store *st, uint64_t at_ms, struct store_erased *out)
 	}
 	if (rc == 0)
 		rc = store_sql_exec(st->db, wipe, NULL);
+
 	if (rc == 0)
 		store_digests_init(&st->digest);
 	if ((rc = erase_end(st, rc, &saved)) != 0) {
@@ -1059,4 +1114,232 @@ store_erase_all(struct store *st, uint64_t at_ms, struct store_erased *out)
 	st->nheld = 0;
 	st->ntouched = 0;
 	return store_circle_private_load(st);
+}
+
+/* The read audit's retention. */
+
+/* meta "audit_expired" into st->audit, unless read already. */
+static int
+expired_load(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->audit.has_expired)
+		return 0;
+	if ((s = sql_q(st, Q_META_GET)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "audit_expired", -1, SQLITE_STATIC);
+	if ((rc = sql_row(s)) < 0)
+		return rc;
+	st->audit.expired = rc > 0 ? sql_col_u64(s, 0) : 0;
+	if (rc > 0)
+		sqlite3_reset(s);
+	st->audit.has_expired = 1;
+	return 0;
+}
+
+/* Every chunk of a payload, purged: (hdr, payload) into w; *n purged. */
+static int
+expire_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
+    size_t payload_len, struct wbuf *w, uint32_t *n)
+{
+	struct cs_header h;
+	struct cs_payload pl, out;
+	uint8_t *mask;
+	int rc;
+
+	*n = 0;
+	if (changeset_header_decode(&h, hdr, hdr_len) != 0 ||
+	    changeset_payload_decode(&pl, payload, payload_len) != 0)
+		return SAMEN_ESTORE;
+	mask = xmalloc(pl.nchunks ? pl.nchunks : 1);
+	memset(mask, 1, pl.nchunks ? pl.nchunks : 1);
+	*n = changeset_payload_purge(w, &pl, mask);
+	free(mask);
+	changeset_payload_free(&pl);
+	if (changeset_payload_decode(&out, wire_data(w), wire_len(w)) != 0)
+		return SAMEN_ESTORE;
+	rc = changeset_payload_check(&h, &out, wire_len(w));
+	changeset_payload_free(&out);
+	return rc == 0 ? 0 : SAMEN_ESTORE;
+}
+
+/* Audit change set csn, every chunk purged (if any was not yet). */
+static int
+expire_cs(struct store *st, int64_t csn, struct store_erased *out)
+{
+	uint8_t *hdr, *payload;
+	size_t hdr_len, payload_len;
+	struct wbuf w;
+	sqlite3_stmt *s;
+	uint32_t n;
+	int rc;
+
+	if ((s = sql_q(st, Q_CS_LOAD)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_int64(s, 1, csn);
+	if ((rc = sql_row(s)) <= 0)
+		return rc == 0 ? SAMEN_ESTORE : rc;
+	hdr_len = (size_t)sqlite3_column_bytes(s, 1);
+	payload_len = (size_t)sqlite3_column_bytes(s, 2);
+	hdr = xmalloc(hdr_len ? hdr_len : 1);
+	payload = xmalloc(payload_len ? payload_len : 1);
+	if (hdr_len > 0)
+		memcpy(hdr, sqlite3_column_blob(s, 1), hdr_len);
+	if (payload_len > 0)
+		memcpy(payload, sqlite3_column_blob(s, 2), payload_len);
+	sqlite3_reset(s);
+	wire_init(&w);
+	rc = expire_payload(hdr, hdr_len, payload, payload_len, &w, &n);
+	if (rc == 0 && n > 0) {
+		if ((s = sql_q(st, Q_ER_CS_PUT)) == NULL)
+			rc = SAMEN_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, csn);
+			sql_bind_blob(s, 2, wire_data(&w), wire_len(&w));
+			rc = sql_run(s);
+		}
+		out->changesets++;
+		out->chunks += n;
+	}
+	sodium_memzero(payload, payload_len);
+	free(payload);
+	free(hdr);
+	wire_free(&w);
+	return rc;
+}
+
+/* The forks kept as evidence in audit chain chain: those dated before. */
+static int
+expire_forks(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    uint64_t before, struct store_erased *out)
+{
+	struct fork_row *f = NULL;
+	struct cs_header h;
+	size_t n = 0, i;
+	sqlite3_stmt *s;
+	struct wbuf w;
+	uint32_t k;
+	int rc;
+
+	if ((s = sql_q(st, Q_ER_FORK_SCAN)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *hp = sqlite3_column_blob(s, 3);
+		size_t hlen = (size_t)sqlite3_column_bytes(s, 3);
+
+		if (hp == NULL || changeset_header_decode(&h, hp, hlen) != 0 ||
+		    h.hlc >= before)
+			continue;
+		wire_init(&w);
+		rc = expire_payload(hp, hlen, sqlite3_column_blob(s, 4),
+		    (size_t)sqlite3_column_bytes(s, 4), &w, &k);
+		if (rc != 0 || k == 0) {
+			wire_free(&w);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		f = xreallocarray(f, n + 1, sizeof(*f));
+		f[n].aid = sqlite3_column_int64(s, 0);
+		f[n].seq = sql_col_u64(s, 1);
+		if (!sql_col_fixed(s, 2, f[n].id, CS_IDLEN)) {
+			wire_free(&w);
+			rc = SAMEN_ESTORE;
+			break;
+		}
+		f[n].payload = wire_take(&w, &f[n].len);
+		n++;
+		out->changesets++;
+		out->chunks += k;
+	}
+	sqlite3_reset(s);
+	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : SAMEN_ESTORE;
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && (s = sql_q(st, Q_ER_FORK_PUT)) == NULL)
+			rc = SAMEN_ESTORE;
+		if (rc == 0) {
+			sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
+			sqlite3_bind_int64(s, 2, f[i].aid);
+			sql_bind_u64(s, 3, f[i].seq);
+			sql_bind_blob(s, 4, f[i].id, CS_IDLEN);
+			sql_bind_blob(s, 5, f[i].payload, f[i].len);
+			rc = sql_run(s);
+		}
+		free(f[i].payload);
+	}
+	free(f);
+	return rc;
+}
+
+static int
+expired_save(struct store *st, uint64_t before)
+{
+	sqlite3_stmt *s;
+
+	if ((s = sql_q(st, Q_META_PUT)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "audit_expired", -1, SQLITE_STATIC);
+	sql_bind_u64(s, 2, before);
+	return sql_run(s);
+}
+
+int
+store_erase_expired(struct store *st, uint64_t before,
+    struct store_erased *out)
+{
+	struct digests saved;
+	int64_t *csn = NULL;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *s;
+	int rc, was_erased, was_owed;
+
+	memset(out, 0, sizeof(*out));
+	if (st->broken)
+		return SAMEN_ESTORE;
+	if ((rc = expired_load(st)) != 0 ||
+	    (rc = store_circle_audit_load(st)) != 0)
+		return rc;
+	if (before <= st->audit.expired)
+		return 0;
+	if ((rc = erase_begin(st, &saved)) != 0)
+		return rc;
+	if ((s = sql_q(st, Q_AUDIT_OLD)) == NULL)
+		rc = SAMEN_ESTORE;
+	else {
+		sql_bind_u64(s, 1, st->audit.expired);
+		sql_bind_u64(s, 2, before);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				csn = xreallocarray(csn, cap, sizeof(*csn));
+			}
+			csn[n++] = sqlite3_column_int64(s, 0);
+		}
+		sqlite3_reset(s);
+		rc = rc == SQLITE_DONE ? 0 : SAMEN_ESTORE;
+	}
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = expire_cs(st, csn[i], out);
+	for (i = 0; rc == 0 && i < st->audit.n; i++)
+		rc = expire_forks(st, st->audit.ids[i], before, out);
+	if (rc == 0)
+		rc = expired_save(st, before);
+	free(csn);
+	was_erased = st->purged.erased;
+	was_owed = st->purged.owed;
+	if ((rc = erase_end(st, rc, &saved)) != 0) {
+		memset(out, 0, sizeof(*out));
+		st->audit.has_expired = 0;
+		return rc;
+	}
+	st->audit.expired = before;
+	/* Nothing was erased: the WAL holds nothing more to truncate. */
+	if (out->chunks == 0) {
+		st->purged.erased = was_erased;
+		st->purged.owed = was_owed;
+	}
+	return 0;
 }

@@ -2,6 +2,7 @@
 #include "testhook.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static struct testhook hooks;
 static int loaded;
@@ -17,6 +18,8 @@ env_ms(const char *name)
 const struct testhook *
 testhook(void)
 {
+	const char *s;
+
 	if (!loaded) {
 		hooks.load_delay_ms = env_ms("SAMEND_TEST_LOAD_DELAY_MS");
 		hooks.sync_delay_ms = env_ms("SAMEND_TEST_SYNC_DELAY_MS");
@@ -24,6 +27,11 @@ testhook(void)
 		hooks.ckpt_sync_fail =
 		    getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
 		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
+		if ((s = getenv("SAMEND_TEST_AUDIT")) != NULL) {
+			hooks.audit_off = strcmp(s, "off") == 0;
+			hooks.audit_nosync = strcmp(s, "wal") == 0;
+		}
+		hooks.audit_now_ms = env_ms("SAMEND_TEST_AUDIT_NOW_MS");
 		loaded = 1;
 	}
 	return &hooks;

@@ -15,6 +15,17 @@ struct testhook {
 	int ckpt_sync_fail;	/* SAMEND_TEST_CKPT_SYNC_FAIL: checkpoints' */
 	long export_page;	/* SAMEND_TEST_EXPORT_PAGE: records per export
 				 * page at most (0: as asked) */
+	/*
+	 * SAMEND_TEST_AUDIT: "off" notes no read (the bench's figures
+	 * without the read audit, beside those with it); "wal" answers a
+	 * batch of reads once its events are committed to the WAL, without
+	 * waiting for its sync (the bench's other choice).  NEN 7513
+	 * logging is not a person's to turn off: there is no setting.
+	 */
+	int audit_off;
+	int audit_nosync;
+	long audit_now_ms;	/* SAMEND_TEST_AUDIT_NOW_MS: the audit's
+				 * retention clock (wall, ms; 0: the clock) */
 };
 
 const struct testhook *testhook(void);

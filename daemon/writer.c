@@ -386,6 +386,57 @@ fail:
 }
 
 int
+writer_sealed(struct writer *w, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t key[CS_KEYLEN], const struct cs_plain *chunks, size_t n,
+    char **cause)
+{
+	struct cs_header h;
+	struct wbuf hw, payw;
+	uint8_t id[CS_IDLEN], *nonces;
+	uint64_t head;
+	size_t refused;
+	int rc;
+
+	if ((rc = writer_begin(w, cause)) != 0)
+		return rc;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.author, vault_public_key(w->env.vault), 32);
+	memcpy(h.circle, chain, CS_CIRCLELEN);
+	h.epoch = 1;
+	if ((rc = store_cs_head(w->env.store, h.author, h.circle, &head,
+	    h.prev)) == 0) {
+		h.seq = head + 1;
+		h.hlc = hlc_now(&w->clock, clock_wall_ms());
+		nonces = xreallocarray(NULL, n ? n : 1, CS_NONCELEN);
+		randombytes_buf(nonces, n * CS_NONCELEN);
+		wire_init(&hw);
+		wire_init(&payw);
+		changeset_build(&hw, &payw, id, &h, vault_sign_sk(w->env.vault),
+		    key, chunks, n, nonces);
+		/* Its chain is never merged: nothing is read back. */
+		rc = store_cs_insert_own(w->env.store, &h, id, wire_data(&hw),
+		    wire_len(&hw), wire_data(&payw), wire_len(&payw), NULL, 0);
+		wire_free(&hw);
+		wire_free(&payw);
+		free(nonces);
+	}
+	if (rc == 0)
+		return 0;
+	refused = abort_batch(w, rc);
+	log_warnx("a change set of %zu sealed chunks could not be stored: %s; "
+	    "the batch's %zu requests are refused", n, samen_strerror(rc),
+	    refused);
+	return samen_fail(cause, rc, "could not store the change: %s",
+	    samen_strerror(rc));
+}
+
+uint64_t
+writer_hlc(struct writer *w)
+{
+	return hlc_now(&w->clock, clock_wall_ms());
+}
+
+int
 writer_close_all(struct writer *w, char **cause)
 {
 	int rc;

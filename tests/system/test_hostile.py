@@ -289,7 +289,7 @@ class Client:
                 raise AssertionError(f"the daemon answered ERROR: {m}")
 
     def start(self, circles=(), timeout=15):
-        """A new session: HELLO with circles [(circle, data, members)];
+        """A new session: HELLO with circles [(circle, data, members, audit)];
         returns the daemon's HELLO."""
         self.session = int.from_bytes(os.urandom(8), "little")
         self.send([SYNC_VERSION, HELLO, self.session, bytes(32),
@@ -1133,7 +1133,7 @@ def test_a_circle_we_are_not_in_admits_no_one(cluster, zctx):
     c = Client(zctx, p, a.device, a.addr)
     try:
         circle, mchain, css = fake_circle(p, y)
-        c.start([(circle, os.urandom(32), os.urandom(32))])
+        c.start([(circle, os.urandom(32), os.urandom(32), os.urandom(32))])
         c.batch(mchain, css)
         assert list(a.circles()) == ["private"]
         refused = a.status()["zap_refused"]
@@ -1165,7 +1165,8 @@ def test_non_member_cannot_push_or_pull_a_circle(cluster, zctx):
     before = a.status()
     c = Client(zctx, p, a.device, a.addr)
     try:
-        hello = c.start([(circle, os.urandom(32), os.urandom(32))])
+        hello = c.start([(circle, os.urandom(32), os.urandom(32),
+                          os.urandom(32))])
         assert hello[4] == [], hello
         # It cannot ask for the chains...
         c.send([SYNC_VERSION, VECTOR, c.session, members_circle(circle), []])
@@ -1196,8 +1197,8 @@ def test_many_offered_circles_do_not_stall_the_daemon(cluster, zctx):
     try:
         c.session = 4
         c.send([SYNC_VERSION, HELLO, 4, bytes(32),
-                [[os.urandom(16), os.urandom(32), os.urandom(32)]
-                 for _ in range(SYNC_MAX_CIRCLES)]])
+                [[os.urandom(16), os.urandom(32), os.urandom(32),
+                  os.urandom(32)] for _ in range(SYNC_MAX_CIRCLES)]])
         time.sleep(0.3)
         t0 = time.monotonic()
         a.status()

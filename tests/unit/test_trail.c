@@ -1,0 +1,1048 @@
+/* test_trail: the read audit: events encoded, sealed and opened; noted, grouped and written by the writer; read by admins only; expired; kept past a purge. */
+#define _GNU_SOURCE	/* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "audit.h"
+#include "circle.h"
+#include "clock.h"
+#include "error.h"
+#include "hlc.h"
+#include "index.h"
+#include "keywrap.h"
+#include "loader.h"
+#include "roster.h"
+#include "store.h"
+#include "sync.h"
+#include "trail.h"
+#include "util.h"
+#include "vault.h"
+#include "writer.h"
+
+/* The format (proto/audit.h). */
+
+static void
+recs3(struct audit_rec r[3])
+{
+	memset(r, 0, 3 * sizeof(*r));
+	strcpy(r[0].collection, "case");
+	strcpy(r[1].collection, "note");
+	strcpy(r[2].collection, "note");
+	for (int i = 0; i < 3; i++)
+		memset(r[i].rid, 0x40 + i, RID_LEN);
+}
+
+/* A block of two events (a get of three records, a find of one). */
+static void
+block2(struct wbuf *blk, const uint8_t circle[16], const uint8_t dev[32])
+{
+	struct audit_rec r[3];
+	struct wbuf ev;
+
+	recs3(r);
+	wire_init(&ev);
+	audit_put_event(&ev, HLC_MAKE(1764547200000ULL, 3), AUDIT_GET, r, 3);
+	audit_put_event(&ev, HLC_MAKE(1764547200001ULL, 0), AUDIT_FIND, r + 2,
+	    1);
+	audit_put_block(blk, circle, dev, wire_data(&ev), wire_len(&ev), 2);
+	wire_free(&ev);
+}
+
+static int
+decodes(const struct wbuf *w)
+{
+	struct audit_block b;
+	int rc = audit_block_decode(&b, wire_data(w), wire_len(w));
+
+	if (rc == 0)
+		audit_block_free(&b);
+	else
+		assert_null(b.events);
+	return rc;
+}
+
+static void
+test_block(void **state)
+{
+	uint8_t circle[16], dev[32];
+	struct audit_rec r[3];
+	struct audit_block b;
+	struct wbuf w, ev;
+
+	(void)state;
+	memset(circle, 7, sizeof(circle));
+	memset(dev, 9, sizeof(dev));
+	recs3(r);
+	wire_init(&w);
+	block2(&w, circle, dev);
+	assert_int_equal(audit_block_decode(&b, wire_data(&w), wire_len(&w)),
+	    0);
+	assert_memory_equal(b.circle, circle, 16);
+	assert_memory_equal(b.device, dev, 32);
+	assert_int_equal(b.nevents, 2);
+	assert_true(b.events[0].hlc == HLC_MAKE(1764547200000ULL, 3));
+	assert_int_equal(b.events[0].action, AUDIT_GET);
+	assert_int_equal(b.events[0].nrecs, 3);
+	assert_memory_equal(b.events[0].recs, r, sizeof(r));
+	assert_int_equal(b.events[1].action, AUDIT_FIND);
+	assert_int_equal(b.events[1].nrecs, 1);
+	assert_memory_equal(&b.events[1].recs[0], &r[2], sizeof(r[2]));
+	assert_string_equal(audit_action_name(b.events[1].action), "find");
+	audit_block_free(&b);
+	assert_int_equal(audit_action_parse("conflicts"), AUDIT_CONFLICTS);
+	assert_int_equal(audit_action_parse("put"), 0);
+	assert_null(audit_action_name(0));
+	assert_null(audit_action_name(AUDIT_NACTIONS));
+
+	/* Whatever it refuses, it refuses whole. */
+	wire_init(&ev);
+	audit_put_event(&ev, 1, AUDIT_NACTIONS, r, 1);
+	wire_reset(&w);
+	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
+	assert_int_equal(decodes(&w), SAMEN_EVALUE);
+	wire_reset(&ev);
+	audit_put_event(&ev, 1, 0, r, 1);
+	wire_reset(&w);
+	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
+	assert_int_equal(decodes(&w), SAMEN_EVALUE);
+	/* A collection no record can be of. */
+	wire_reset(&ev);
+	strcpy(r[0].collection, "Case!");
+	audit_put_event(&ev, 1, AUDIT_LS, r, 1);
+	wire_reset(&w);
+	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
+	assert_int_equal(decodes(&w), SAMEN_EVALUE);
+	recs3(r);
+	/* Two runs of one collection in a row: not as it is written. */
+	wire_reset(&w);
+	wire_put_array(&w, 4);
+	wire_put_u64(&w, AUDIT_VERSION);
+	wire_put_bin(&w, circle, 16);
+	wire_put_bin(&w, dev, 32);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, 5);
+	wire_put_u64(&w, AUDIT_LS);
+	wire_put_array(&w, 2);
+	for (int k = 0; k < 2; k++) {
+		wire_put_array(&w, 2);
+		wire_put_cstr(&w, "note");
+		wire_put_array(&w, 1);
+		wire_put_bin(&w, r[1].rid, RID_LEN);
+	}
+	assert_int_equal(decodes(&w), SAMEN_ENONCANON);
+	/* Another version; a byte too many; a count it cannot hold. */
+	wire_reset(&w);
+	wire_put_array(&w, 4);
+	wire_put_u64(&w, AUDIT_VERSION + 1);
+	wire_put_bin(&w, circle, 16);
+	wire_put_bin(&w, dev, 32);
+	wire_put_array(&w, 0);
+	assert_int_equal(decodes(&w), SAMEN_EVERSION);
+	wire_reset(&w);
+	block2(&w, circle, dev);
+	wire_put_nil(&w);
+	assert_int_equal(decodes(&w), SAMEN_ETRAILING);
+	wire_reset(&w);
+	wire_put_array(&w, 4);
+	wire_put_u64(&w, AUDIT_VERSION);
+	wire_put_bin(&w, circle, 16);
+	wire_put_bin(&w, dev, 32);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 3);
+	wire_put_u64(&w, 5);
+	wire_put_u64(&w, AUDIT_LS);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "note");
+	wire_put_array(&w, 1000);	/* 1000 rids said, one given */
+	wire_put_bin(&w, r[1].rid, RID_LEN);
+	assert_int_equal(decodes(&w), SAMEN_ETRUNC);
+	wire_free(&ev);
+	wire_free(&w);
+}
+
+static void
+test_box(void **state)
+{
+	uint8_t apk[32], ask[32], epk[32], esk[32], k[32], k2[32], other[32];
+	uint8_t nonce[AUDIT_NONCELEN], circle[16], dev[32], *plain;
+	struct audit_box box;
+	struct wbuf blk, w;
+	size_t len;
+
+	(void)state;
+	memset(circle, 1, sizeof(circle));
+	memset(dev, 2, sizeof(dev));
+	crypto_box_keypair(apk, ask);
+	crypto_box_keypair(epk, esk);
+	assert_int_equal(crypto_box_beforenm(k, apk, esk), 0);
+	randombytes_buf(nonce, sizeof(nonce));
+	wire_init(&blk);
+	wire_init(&w);
+	block2(&blk, circle, dev);
+	audit_seal(&w, apk, epk, k, nonce, wire_data(&blk), wire_len(&blk));
+	/* The block is nowhere in the box. */
+	assert_null(memmem(wire_data(&w), wire_len(&w), wire_data(&blk) + 4,
+	    16));
+	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
+	    0);
+	assert_true(audit_box_for(&box, apk));
+	assert_memory_equal(box.eph, epk, 32);
+	/* The admin's side: the audit secret and the ephemeral key. */
+	assert_int_equal(crypto_box_beforenm(k2, box.eph, ask), 0);
+	assert_int_equal(audit_box_open(&plain, &len, &box, k2), 0);
+	assert_int_equal(len, wire_len(&blk));
+	assert_memory_equal(plain, wire_data(&blk), len);
+	free(plain);
+	/* Without the audit secret: another key pair opens nothing. */
+	crypto_box_keypair(other, ask);
+	assert_false(audit_box_for(&box, other));
+	assert_int_equal(crypto_box_beforenm(k2, box.eph, ask), 0);
+	assert_int_equal(audit_box_open(&plain, &len, &box, k2),
+	    SAMEN_EDECRYPT);
+	/* A byte changed: refused. */
+	assert_int_equal(crypto_box_beforenm(k2, box.eph, esk), 0);
+	((uint8_t *)wire_data(&w))[wire_len(&w) - 3] ^= 1;
+	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
+	    0);
+	assert_int_equal(audit_box_open(&plain, &len, &box, k),
+	    SAMEN_EDECRYPT);
+	wire_reset(&w);
+	wire_put_array(&w, 5);
+	wire_put_u64(&w, AUDIT_VERSION + 1);
+	wire_put_bin(&w, apk, AUDIT_HINTLEN);
+	wire_put_bin(&w, epk, 32);
+	wire_put_bin(&w, nonce, AUDIT_NONCELEN);
+	wire_put_bin(&w, nonce, AUDIT_MACLEN);
+	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
+	    SAMEN_EVERSION);
+	wire_free(&blk);
+	wire_free(&w);
+}
+
+/* Devices: the modules the read audit uses, in one process. */
+
+struct dev {
+	char dir[64];
+	uv_loop_t loop;
+	struct vault *vault;
+	struct store *st;
+	struct index *ix;
+	struct loader *ld;
+	struct writer *w;
+	struct circle *cs;
+	struct trail *t;
+	struct ctl_parts p;
+	size_t aborts;
+	size_t erased;
+};
+
+static size_t
+aborted_cb(void *arg, int code)
+{
+	struct dev *d = arg;
+
+	(void)code;
+	d->aborts++;
+	loader_forget(d->ld);
+	trail_drop(d->t);
+	return 0;
+}
+
+static void
+nothing_cb(void *arg)
+{
+	(void)arg;
+}
+
+static void
+erased_cb(void *arg)
+{
+	((struct dev *)arg)->erased++;
+}
+
+static void
+write_keys(const char *dir)
+{
+	struct keywrap_secrets s;
+	uint8_t pk[32], salt[16], nonce[24], *file;
+	size_t len;
+	char *path = xasprintf("%s/%s", dir, VAULT_FILE);
+	FILE *f;
+
+	crypto_sign_keypair(pk, s.sign_sk);
+	randombytes_buf(s.storage_key, sizeof(s.storage_key));
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(nonce, sizeof(nonce));
+	assert_int_equal(keywrap_seal(&file, &len, &s, NULL, 0, salt, nonce),
+	    0);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(file, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	sodium_memzero(&s, sizeof(s));
+	free(file);
+	free(path);
+}
+
+static void
+dev_open(struct dev *d)
+{
+	struct keywrap_secrets s;
+	struct loader_env le;
+	struct writer_env we;
+	struct circle_env ce;
+	struct trail_env te;
+	char *cause = NULL, *db;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/samen-trail-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	assert_int_equal(uv_loop_init(&d->loop), 0);
+	write_keys(d->dir);
+	assert_int_equal(vault_open(&d->vault, d->dir, &cause), 0);
+	assert_int_equal(vault_try(d->vault, NULL, 0, &s), 0);
+	vault_install(d->vault, &s);
+	db = xasprintf("%s/samen.db", d->dir);
+	assert_int_equal(store_open(&d->st, db, &cause), 0);
+	free(db);
+	store_set_key(d->st, vault_storage_key(d->vault));
+	d->ix = index_open();
+	memset(&le, 0, sizeof(le));
+	le.store = d->st;
+	le.index = d->ix;
+	le.loaded = nothing_cb;
+	d->ld = loader_open(&le);
+	memset(&we, 0, sizeof(we));
+	we.store = d->st;
+	we.vault = d->vault;
+	we.touched = loader_touched;
+	we.touched_arg = d->ld;
+	we.aborted = aborted_cb;
+	we.arg = d;
+	d->w = writer_open(&we);
+	memset(&ce, 0, sizeof(ce));
+	ce.store = d->st;
+	ce.vault = d->vault;
+	ce.writer = d->w;
+	ce.loader = d->ld;
+	ce.dir = d->dir;
+	ce.changed = nothing_cb;
+	ce.arg = d;
+	d->cs = circle_open(&ce);
+	memset(&te, 0, sizeof(te));
+	te.loop = &d->loop;
+	te.store = d->st;
+	te.vault = d->vault;
+	te.circle = d->cs;
+	te.writer = d->w;
+	te.erased = erased_cb;
+	te.erased_arg = d;
+	d->t = trail_open(&te);
+	d->p.env.store = d->st;
+	d->p.env.vault = d->vault;
+	d->p.env.index = d->ix;
+	d->p.circle = d->cs;
+	d->p.writer = d->w;
+	d->p.loader = d->ld;
+	d->p.trail = d->t;
+	assert_int_equal(circle_unlock(d->cs), 0);
+	assert_int_equal(circle_refresh(d->cs), 0);
+}
+
+static void
+dev_close(struct dev *d)
+{
+	char *cmd = xasprintf("rm -rf '%s'", d->dir);
+
+	trail_stop(d->t);
+	assert_int_equal(uv_run(&d->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&d->loop), 0);
+	trail_close(d->t);
+	circle_close(d->cs);
+	writer_close(d->w);
+	loader_close(d->ld);
+	index_close(d->ix);
+	store_close(d->st);
+	vault_close(d->vault);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* The end of a batch, as ctl.c's flush does it: the reads, the commit. */
+static void
+dev_commit(struct dev *d)
+{
+	uint64_t ticket = 0;
+	char *cause = NULL;
+
+	assert_int_equal(trail_flush(d->t, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(writer_commit(d->w, &ticket), 0);
+	(void)loader_refresh(d->ld, d->cs);
+	loader_forget(d->ld);
+	circle_refresh_pending(d->cs);
+}
+
+static const uint8_t *
+me(const struct dev *d)
+{
+	return vault_public_key(d->vault);
+}
+
+static void
+make_circle(struct dev *d, const char *name, uint8_t id[CS_CIRCLELEN])
+{
+	struct circle_done done;
+	char *cause = NULL;
+
+	assert_int_equal(circle_create(d->cs, name, &done, &cause), 0);
+	memcpy(id, done.id, CS_CIRCLELEN);
+	dev_commit(d);
+}
+
+static void
+add(struct dev *d, const char *name, const struct dev *who,
+    enum roster_role role)
+{
+	struct circle_done done;
+	char *cause = NULL;
+
+	assert_int_equal(circle_add(d->cs, name, me(who), role, 1, &done,
+	    &cause), 0);
+	dev_commit(d);
+}
+
+/* Copies every change set d holds of chain into to, as a sync would. */
+struct copy {
+	struct dev *to;
+	size_t n;
+};
+
+static int
+copy_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct copy *cp = arg;
+	struct cs_header h;
+	uint8_t id[CS_IDLEN];
+	int rc;
+
+	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
+	changeset_id(id, hdr, hdr_len);
+	rc = store_cs_insert_merged(cp->to->st, &h, id, hdr, hdr_len, payload,
+	    payload_len);
+	assert_true(rc == 0 || rc == SAMEN_EEXIST);
+	cp->n += rc == 0;
+	return 0;
+}
+
+static size_t
+copy_chain(struct dev *from, struct dev *to, const uint8_t chain[CS_CIRCLELEN])
+{
+	struct copy cp = { to, 0 };
+
+	assert_int_equal(store_begin(to->st), 0);
+	assert_int_equal(store_chain_each(from->st, chain, copy_cb, &cp), 0);
+	loader_merge(to->ld);
+	assert_int_equal(store_commit(to->st), 0);
+	circle_stored(to->cs, 1);
+	return cp.n;
+}
+
+/* The members and data chains of circle id: one session's worth. */
+static void
+sync_circle(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
+{
+	uint8_t chain[CS_CIRCLELEN];
+	uint8_t (*join)[CS_CIRCLELEN];
+
+	if (circle_chain_of(to->cs, id) == NULL) {
+		join = xcalloc(1, sizeof(*join));
+		memcpy(join[0], id, CS_CIRCLELEN);
+		circle_join(to->cs, join, 1);
+		free(join);
+	}
+	sync_members_circle(chain, id);
+	(void)copy_chain(from, to, chain);
+	(void)copy_chain(from, to, id);
+}
+
+/* The audit chain of circle id, from to. */
+static size_t
+sync_audit(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
+{
+	uint8_t chain[CS_CIRCLELEN];
+
+	sync_audit_circle(chain, id);
+	return copy_chain(from, to, chain);
+}
+
+/* A record written on d in circle (the private one if id is NULL). */
+static void
+put(struct dev *d, const uint8_t *id, const char *coll, const char *name,
+    uint8_t rid[RID_LEN])
+{
+	struct writer_ops *l = xcalloc(1, sizeof(*l));
+	const struct store_circle *c = id != NULL ? circle_by_id(d->cs, id) :
+	    circle_private(d->cs);
+	char *cause = NULL;
+
+	assert_non_null(c);
+	writer_ops_init(l);
+	writer_ops_add(l, OP_SET, "name", 4, name, strlen(name));
+	writer_new_rid(d->w, rid);
+	assert_int_equal(writer_record(d->w, c, coll, rid, NULL, 1, l,
+	    &cause), 0);
+	writer_ops_free(l);
+	free(l);
+	dev_commit(d);
+}
+
+static const struct store_record *
+rec(const struct dev *d, const char *coll, const uint8_t rid[RID_LEN])
+{
+	const struct store_record *r = index_get(d->ix, coll, rid);
+
+	assert_non_null(r);
+	return r;
+}
+
+/* d reads recs[0..n) through action. */
+static void
+read_(struct dev *d, const char *action, const struct store_record **recs,
+    size_t n)
+{
+	char *cause = NULL;
+
+	assert_int_equal(trail_read(&d->p, action, recs, n, &cause), 0);
+	assert_null(cause);
+}
+
+/* What one walk of a chain counts. */
+struct count {
+	size_t n, chunks, purged;
+	uint64_t first_hlc;
+};
+
+static int
+count_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct count *c = arg;
+	struct cs_payload pl;
+	struct cs_header h;
+
+	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
+	assert_int_equal(changeset_verify(&h), 0);
+	assert_int_equal(changeset_payload_decode(&pl, payload, payload_len),
+	    0);
+	assert_int_equal(changeset_payload_check(&h, &pl, payload_len), 0);
+	if (c->n++ == 0)
+		c->first_hlc = h.hlc;
+	for (uint32_t i = 0; i < pl.nchunks; i++) {
+		c->chunks++;
+		c->purged += pl.chunks[i].purged;
+	}
+	changeset_payload_free(&pl);
+	return 0;
+}
+
+static struct count
+audit_chain(struct dev *d, const uint8_t id[CS_CIRCLELEN])
+{
+	uint8_t chain[CS_CIRCLELEN];
+	struct count c;
+
+	memset(&c, 0, sizeof(c));
+	sync_audit_circle(chain, id);
+	assert_int_equal(store_chain_each(d->st, chain, count_cb, &c), 0);
+	return c;
+}
+
+/* d's answer to q, which must be given. */
+static void
+query(struct dev *d, const struct trail_query *q,
+    const struct store_record *r, struct trail_list *l)
+{
+	char *cause = NULL;
+	int rc = trail_query(d->t, q, r, l, &cause);
+
+	if (rc != 0)
+		fail_msg("query: %d %s", rc, cause ? cause : "");
+}
+
+static size_t
+reads_in(const struct trail_list *l, const char *what, const uint8_t dev[32])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += l->e[i].action == TRAIL_READ &&
+		    strcmp(l->e[i].what, what) == 0 &&
+		    memcmp(l->e[i].device, dev, 32) == 0;
+	return n;
+}
+
+/* A admin, B member, R relay of "team"; B holds a case and two notes. */
+struct world {
+	struct dev a, b, r;
+	uint8_t id[CS_CIRCLELEN];
+	uint8_t kase[RID_LEN], n1[RID_LEN], n2[RID_LEN], mine[RID_LEN];
+};
+
+static void
+world_open(struct world *x)
+{
+	dev_open(&x->a);
+	dev_open(&x->b);
+	dev_open(&x->r);
+	make_circle(&x->a, "team", x->id);
+	add(&x->a, "team", &x->b, ROSTER_MEMBER);
+	add(&x->a, "team", &x->r, ROSTER_RELAY);
+	put(&x->a, x->id, "case", "Jansen", x->kase);
+	put(&x->a, x->id, "note", "first", x->n1);
+	put(&x->a, x->id, "note", "second", x->n2);
+	sync_circle(&x->a, &x->b, x->id);
+	sync_circle(&x->a, &x->r, x->id);
+	put(&x->b, NULL, "note", "my own", x->mine);
+}
+
+static void
+world_close(struct world *x)
+{
+	assert_int_equal(x->a.aborts + x->b.aborts + x->r.aborts, 0);
+	dev_close(&x->a);
+	dev_close(&x->b);
+	dev_close(&x->r);
+}
+
+/*
+ * The writer's grouping: the reads of one batch in one circle are one
+ * change set of its audit chain, one box; a batch without reads writes
+ * none; two circles, two change sets; the private circle none.  They are
+ * not pending (never merged), and a relay carries them as they are.
+ */
+static void
+test_grouping(void **state)
+{
+	struct world x;
+	const struct store_record *r[3];
+	struct store_stats s;
+	struct count c;
+	uint8_t other[CS_CIRCLELEN], orid[RID_LEN];
+	uint64_t before;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	r[1] = rec(&x.b, "note", x.n1);
+	r[2] = rec(&x.b, "note", x.mine);
+	before = trail_noted(x.b.t);
+	read_(&x.b, "get", r, 3);		/* case, note, and a private */
+	read_(&x.b, "ls", r + 1, 1);
+	r[0] = rec(&x.b, "note", x.mine);
+	read_(&x.b, "get", r, 1);		/* private alone: nothing */
+	assert_true(trail_noted(x.b.t) == before + 2);
+	dev_commit(&x.b);
+	c = audit_chain(&x.b, x.id);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.chunks, 1);
+	/* A batch of no read writes no audit change set. */
+	dev_commit(&x.b);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 1);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "log", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 2);
+	/* Audit change sets are never pending: nothing merges them; they
+	 * are counted apart from the records' change sets. */
+	assert_int_equal(store_stats(x.b.st, &s), 0);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(s.audit, 2);
+
+	/* Two circles in one batch: one change set each. */
+	make_circle(&x.b, "other", other);
+	put(&x.b, other, "case", "Bakker", orid);
+	r[0] = rec(&x.b, "case", x.kase);
+	r[1] = rec(&x.b, "case", orid);
+	read_(&x.b, "find", r, 2);
+	dev_commit(&x.b);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 3);
+	assert_int_equal(audit_chain(&x.b, other).n, 1);
+
+	/* The relay carries them, and counts none pending. */
+	assert_int_equal(sync_audit(&x.b, &x.r, x.id), 3);
+	c = audit_chain(&x.r, x.id);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.purged, 0);
+	assert_int_equal(store_stats(x.r.st, &s), 0);
+	assert_int_equal(s.pending, 3);	/* its data chain's, as before */
+	assert_int_equal(s.audit, 3);
+	world_close(&x);
+}
+
+/* store_chain_each's callback for test_admins_only: B's boxes, opened. */
+struct pick {
+	struct cs_plain *pl;
+	size_t *n;
+	const uint8_t *key;
+	uint8_t *bufs[4];
+};
+
+static int
+copy_plain(void *arg, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	struct pick *pk = arg;
+	struct cs_payload pl;
+	struct cs_header h;
+	uint8_t *plain;
+	size_t len;
+
+	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
+	assert_int_equal(changeset_payload_decode(&pl, payload, payload_len),
+	    0);
+	for (uint32_t i = 0; i < pl.nchunks && *pk->n < 4; i++) {
+		assert_int_equal(changeset_chunk_open(&plain, &len, &h,
+		    &pl.chunks[i], pk->key), 0);
+		pk->bufs[*pk->n] = plain;
+		randombytes_buf(pk->pl[*pk->n].rtag, CS_RTAGLEN);
+		pk->pl[*pk->n].data = plain;
+		pk->pl[*pk->n].len = len;
+		(*pk->n)++;
+	}
+	changeset_payload_free(&pl);
+	return 0;
+}
+
+/*
+ * A reads what B read; B, a member, cannot; nor can the relay.  The
+ * filters: a record, a device, a time.  A block B's box copied into
+ * another author's change set is not counted.
+ */
+static void
+test_admins_only(void **state)
+{
+	struct world x;
+	struct dev c;
+	const struct store_record *r[2];
+	struct trail_query q;
+	struct trail_list l;
+	char *cause = NULL;
+	uint64_t t0;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	r[1] = rec(&x.b, "note", x.n1);
+	read_(&x.b, "get", r, 2);
+	dev_commit(&x.b);
+	t0 = HLC_MAKE(HLC_MS(writer_hlc(x.b.w)) + 2, 0);
+	while (HLC_MS(writer_hlc(x.b.w)) < HLC_MS(t0))
+		;	/* the clock moves on: the next read is after t0 */
+	r[0] = rec(&x.b, "note", x.n2);
+	read_(&x.b, "conflicts", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 2);
+	assert_int_equal(sync_audit(&x.b, &x.r, x.id), 2);
+
+	memset(&q, 0, sizeof(q));
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(reads_in(&l, "get", me(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "conflicts", me(&x.b)), 1);
+	/* The writes too, in one timeline: three creates by A. */
+	assert_int_equal(l.n, 5);
+	for (size_t i = 1; i < l.n; i++)
+		assert_true(l.e[i - 1].hlc <= l.e[i].hlc);
+	assert_int_equal(l.e[0].action, TRAIL_WRITE);
+	assert_string_equal(l.e[0].what, "create");
+	assert_memory_equal(l.e[0].device, me(&x.a), 32);
+	assert_int_equal(l.e[3].nrecs, 2);	/* the get of two */
+	trail_list_free(&l);
+
+	/* One record: its create and the read that named it. */
+	q.has_record = 1;
+	strcpy(q.collection, "note");
+	memcpy(q.rid, x.n1, RID_LEN);
+	query(&x.a, &q, rec(&x.a, "note", x.n1), &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.e[0].action, TRAIL_WRITE);
+	assert_int_equal(l.e[1].action, TRAIL_READ);
+	assert_string_equal(l.e[1].what, "get");
+	assert_int_equal(l.e[1].nrecs, 1);
+	assert_memory_equal(l.e[1].recs[0].rid, x.n1, RID_LEN);
+	trail_list_free(&l);
+	/* A device: B's reads only; a time: what came after. */
+	memset(&q, 0, sizeof(q));
+	q.has_device = 1;
+	memcpy(q.device, me(&x.b), 32);
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(l.n, 2);
+	trail_list_free(&l);
+	q.since = t0;
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.e[0].what, "conflicts");
+	trail_list_free(&l);
+
+	/* B, a member, and R, a relay: refused, whatever they ask. */
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(trail_query(x.b.t, &q, NULL, &l, &cause),
+	    SAMEN_EINVAL);
+	assert_non_null(strstr(cause, "only"));
+	free(cause);
+	cause = NULL;
+	q.has_record = 1;
+	strcpy(q.collection, "case");
+	memcpy(q.rid, x.kase, RID_LEN);
+	assert_int_equal(trail_query(x.b.t, &q, rec(&x.b, "case", x.kase),
+	    &l, &cause), SAMEN_EINVAL);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(trail_query(x.r.t, &q, NULL, &l, &cause),
+	    SAMEN_EINVAL);
+	free(cause);
+
+	/*
+	 * C, a member, writes B's boxes as its own: A does not count them
+	 * (the block names B, not the change set's author).
+	 */
+	dev_open(&c);
+	add(&x.a, "team", &c, ROSTER_MEMBER);
+	sync_circle(&x.a, &c, x.id);
+	{
+		uint8_t chain[CS_CIRCLELEN], key[CS_KEYLEN];
+		struct cs_plain pl[4];
+		size_t n = 0;
+		struct pick pk = { pl, &n, key, { NULL } };
+
+		sync_audit_circle(chain, x.id);
+		sync_audit_key(key, x.id);
+		(void)sync_audit(&x.b, &c, x.id);
+		/* Every box of B's (the outer layer anyone opens), as C's. */
+		assert_int_equal(store_chain_each(c.st, chain, copy_plain, &pk),
+		    0);
+		assert_int_equal(n, 2);
+		assert_int_equal(writer_sealed(c.w, chain, key, pl, n, &cause),
+		    0);
+		dev_commit(&c);
+		for (size_t i = 0; i < n; i++)
+			free(pk.bufs[i]);
+	}
+	assert_int_equal(sync_audit(&c, &x.a, x.id), 1);
+	memset(&q, 0, sizeof(q));
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(reads_in(&l, "get", me(&c)), 0);
+	assert_int_equal(reads_in(&l, "get", me(&x.b)), 1);
+	trail_list_free(&l);
+	dev_close(&c);
+	world_close(&x);
+}
+
+/*
+ * Retention: the events older than the cut go (their change sets keep
+ * header, chain and hashes), newer ones stay, on the device that wrote
+ * them and the relay that carries them; one that arrives later, dated
+ * before the cut, is stored erased.
+ */
+static void
+test_expire(void **state)
+{
+	struct world x;
+	struct dev late;
+	const struct store_record *r[1];
+	struct trail_query q;
+	struct trail_list l;
+	struct store_erased out;
+	struct count c;
+	uint64_t cut_ms;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "get", r, 1);
+	dev_commit(&x.b);
+	c = audit_chain(&x.b, x.id);
+	cut_ms = HLC_MS(c.first_hlc) + 1;
+	while (HLC_MS(writer_hlc(x.b.w)) < cut_ms + 1)
+		;
+	read_(&x.b, "export", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(sync_audit(&x.b, &x.r, x.id), 2);
+
+	/* As at cut + five years: the get goes, the export stays. */
+	x.b.erased = 0;
+	trail_set_retention(x.b.t, 1826);
+	assert_int_equal(trail_expire(x.b.t, cut_ms + 1826ULL * 86400000),
+	    0);
+	assert_int_equal(x.b.erased, 1);
+	c = audit_chain(&x.b, x.id);
+	assert_int_equal(c.n, 2);		/* the headers stay */
+	assert_int_equal(c.purged, 1);
+	/* Again: nothing more to do, nothing erased. */
+	assert_int_equal(trail_expire(x.b.t, cut_ms + 1826ULL * 86400000),
+	    0);
+	assert_int_equal(x.b.erased, 1);
+	/* The relay, without a key, expires what it carries the same way. */
+	assert_int_equal(store_erase_expired(x.r.st,
+	    HLC_MAKE(cut_ms, 0), &out), 0);
+	assert_int_equal(out.changesets, 1);
+	store_erased_free(&out);
+	assert_int_equal(audit_chain(&x.r, x.id).purged, 1);
+	/* The admin gets the expired one erased, and reads the other. */
+	assert_int_equal(sync_audit(&x.r, &x.a, x.id), 2);
+	memset(&q, 0, sizeof(q));
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(reads_in(&l, "get", me(&x.b)), 0);
+	assert_int_equal(reads_in(&l, "export", me(&x.b)), 1);
+	trail_list_free(&l);
+
+	/* A device that expired first and hears of the get later. */
+	dev_open(&late);
+	add(&x.a, "team", &late, ROSTER_MEMBER);
+	sync_circle(&x.a, &late, x.id);
+	assert_int_equal(store_erase_expired(late.st, HLC_MAKE(cut_ms, 0),
+	    &out), 0);
+	assert_int_equal(out.changesets, 0);
+	store_erased_free(&out);
+	/* A's copy of the get is erased already; B's is not: from B. */
+	{
+		struct dev *b = &x.b;
+		uint8_t chain[CS_CIRCLELEN];
+		struct dev fresh;
+
+		/* B's own copy was erased too: write one as it was, from a
+		 * device that never expired (fresh), then give it to late. */
+		dev_open(&fresh);
+		add(&x.a, "team", &fresh, ROSTER_MEMBER);
+		sync_circle(&x.a, &fresh, x.id);
+		(void)b;
+		r[0] = rec(&fresh, "case", x.kase);
+		read_(&fresh, "get", r, 1);
+		dev_commit(&fresh);
+		sync_audit_circle(chain, x.id);
+		c = audit_chain(&fresh, x.id);
+		assert_int_equal(c.purged, 0);
+		/* Its read is after the cut: a later cut, as late had it. */
+		assert_int_equal(store_erase_expired(late.st,
+		    c.first_hlc + 1, &out), 0);
+		store_erased_free(&out);
+		assert_int_equal(copy_chain(&fresh, &late, chain), 1);
+		c = audit_chain(&late, x.id);
+		assert_int_equal(c.n, 1);
+		assert_int_equal(c.purged, 1);
+		dev_close(&fresh);
+	}
+	dev_close(&late);
+	world_close(&x);
+}
+
+/*
+ * A purge of the case takes the case and its chunks; the reads that name
+ * it stay, and A still reads them (the record is no longer held).
+ */
+static void
+test_purge_keeps_reads(void **state)
+{
+	struct world x;
+	const struct store_record *r[1];
+	struct trail_query q;
+	struct trail_list l;
+	struct store_erased out;
+	uint8_t (*tags)[CS_RTAGLEN], op[CS_IDLEN];
+	size_t ntags;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "get", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 1);
+	assert_int_equal(store_erase_rtags(x.a.st, x.id, "case", x.kase,
+	    &tags, &ntags), 0);
+	memset(op, 0x33, sizeof(op));
+	assert_int_equal(store_erase_tags(x.a.st, x.id, op,
+	    (const uint8_t (*)[CS_RTAGLEN])tags, ntags, &out), 0);
+	assert_int_equal(out.nrkeys, 1);
+	loader_erased(x.a.ld, out.rkeys, out.nrkeys);
+	store_erased_free(&out);
+	free(tags);
+	assert_null(index_get(x.a.ix, "case", x.kase));
+	assert_int_equal(audit_chain(&x.a, x.id).purged, 0);
+	memset(&q, 0, sizeof(q));
+	q.has_record = 1;
+	strcpy(q.collection, "case");
+	memcpy(q.rid, x.kase, RID_LEN);
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.e[0].action, TRAIL_READ);
+	assert_string_equal(l.e[0].what, "get");
+	assert_memory_equal(l.e[0].device, me(&x.b), 32);
+	trail_list_free(&l);
+	world_close(&x);
+}
+
+/* The subject export's trail: writes and reads in one timeline. */
+static void
+test_events(void **state)
+{
+	struct world x;
+	const struct store_record *r[1];
+	struct trail_event *ev;
+	char *cause = NULL;
+	size_t n;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "get", r, 1);
+	dev_commit(&x.b);
+	read_(&x.b, "export", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 2);
+	assert_int_equal(trail_events(&x.a.p, rec(&x.a, "case", x.kase), &ev,
+	    &n, &cause), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ev[0].action, TRAIL_WRITE);
+	assert_string_equal(ev[0].what, "create");
+	assert_int_equal(ev[1].action, TRAIL_READ);
+	assert_string_equal(ev[1].what, "get");
+	assert_memory_equal(ev[1].device, me(&x.b), 32);
+	assert_string_equal(ev[2].what, "export");
+	free(ev);
+	/* On B, a member: its writes only. */
+	assert_int_equal(trail_events(&x.b.p, rec(&x.b, "case", x.kase), &ev,
+	    &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].action, TRAIL_WRITE);
+	free(ev);
+	world_close(&x);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block),
+		cmocka_unit_test(test_box),
+		cmocka_unit_test(test_grouping),
+		cmocka_unit_test(test_admins_only),
+		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_purge_keeps_reads),
+		cmocka_unit_test(test_events),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
