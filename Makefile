@@ -14,7 +14,11 @@ CLI_PKGS  := msgpack libsodium
 DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
-             sqlite3 binutils python3-nacl
+             sqlite3 binutils python3-nacl $(DEB_FAULT)
+# The fault harnesses (tests/torture, docs/reliability.md): cutfs is a FUSE
+# file system; the disk-full tests mount ext4 images; the network ones
+# use namespaces.
+DEB_FAULT := libfuse3-dev fuse3 e2fsprogs mount util-linux iproute2 procps
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -77,8 +81,11 @@ DAEMON_LIB_OBJ := $(call obj,$(DAEMON_LIB))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
+# Test tools that are not unit tests (tests/torture).
+TOOL_BIN   := $(BUILD)/tests/torture/cutfs
 
-.PHONY: all deps test unit system demo bench clean format check-format fuzz
+.PHONY: all deps test unit system demo bench clean format check-format fuzz \
+        torture
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -108,6 +115,14 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
     $(BUILD)/tests/unit/store_fixture.o
 
+# cutfs: the power-cut file system of the fault harnesses, over libfuse3.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3 2>/dev/null)
+$(BUILD)/tests/torture/cutfs: tests/torture/cutfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FUSE_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(FUSE_LIBS) -o $@
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
@@ -135,7 +150,7 @@ test:
 	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
 	    SANITIZE=address,undefined run-tests
 
-run-tests: all $(UNIT_BIN)
+run-tests: all $(UNIT_BIN) $(TOOL_BIN)
 	@tests/run-tests.sh $(BUILD)
 
 unit: deps
@@ -151,6 +166,28 @@ clean:
 
 format:
 	clang-format -i $(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC) proto/*.h daemon/*.h cli/*.h
+
+# ---- torture: the long fault-injection runs (docs/reliability.md) ----------
+#   make torture            every harness, long: power cuts (ROUNDS=100),
+#                           disk full, descriptors, network faults
+#   make torture ROUNDS=20 ONLY=powercut   one harness, fewer rounds
+#   make soak DURATION=1h   5 daemons for an hour, a table every minute
+# As root (mounts, namespaces); the sanitizer build of make test.
+ROUNDS   ?= 100
+NETEM_S  ?= 180
+DURATION ?= 15m
+
+torture:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
+	    SANITIZE=address,undefined all $(TEST_BUILD)/tests/torture/cutfs
+	@cd tests/torture && SAMEN_BUILD=$(CURDIR)/$(TEST_BUILD) \
+	    ROUNDS=$(ROUNDS) NETEM_S=$(NETEM_S) \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    /usr/bin/python3 -m pytest -p no:cacheprovider -v -s -rfE \
+	    --tb=short $(if $(ONLY),-k "$(ONLY)") test_torture.py
+# ---- end torture --------------------------------------------------------------
 
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,

@@ -1,0 +1,432 @@
+"""Fault injection for samend: what the harnesses share (docs/reliability.md).
+
+The scenarios take a Cluster of tests/system/conftest.py (real daemons in a
+directory of their own, driven by the real samen) and the parameters that
+tell a short run in `make test` from a long one in `make torture`.  They
+return a dict of figures and fail with AssertionError, naming what was
+lost.  Nothing here waits by a bare sleep except to pick a random moment
+for a fault: conditions are polled with a deadline.
+"""
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("SAMEN_BUILD", REPO / "build" / "test"))
+if not BUILD.is_absolute():
+    BUILD = REPO / BUILD
+CUTFS = BUILD / "tests" / "torture" / "cutfs"
+
+OK, FAIL, USAGE, DOWN, LOCKED = 0, 1, 2, 3, 4
+
+
+def poll(cond, timeout, what, interval=0.02):
+    """Polls cond() until it returns something true; AssertionError after
+    timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for "
+                                 f"{what}")
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.2)
+
+
+def can_mount():
+    """Why this machine cannot run the mount harnesses, or None."""
+    if os.geteuid() != 0:
+        return "needs root (mounts)"
+    if not os.path.exists("/dev/fuse"):
+        return "no /dev/fuse"
+    return None
+
+
+def integrity(db):
+    """PRAGMA integrity_check and foreign_key_check of a database file:
+    the list of problems (empty when sound)."""
+    con = sqlite3.connect(f"file:{db}?mode=rw", uri=True)
+    try:
+        rows = [r[0] for r in con.execute("PRAGMA integrity_check")]
+        fks = con.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        con.close()
+    problems = [] if rows == ["ok"] else [f"integrity_check: {r}"
+                                          for r in rows]
+    problems += [f"foreign key: {t} row {rid} has no {p}"
+                 for t, rid, p, _ in fks]
+    return problems
+
+
+def crash_state_integrity(src, scratch):
+    """integrity() of a copy of the database and WAL in directory src (as
+    a crash left them: opening them recovers the WAL, which must not
+    touch the originals)."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir()
+    for name in ("samen.db", "samen.db-wal"):
+        if (src / name).exists():
+            shutil.copyfile(src / name, scratch / name)
+    if not (scratch / "samen.db").exists():
+        return []
+    try:
+        return integrity(scratch / "samen.db")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ---- what was acknowledged ---------------------------------------------------
+
+class Ledger:
+    """Every put a writer was told succeeded, and the values a record may
+    also hold: writes sent and not acknowledged since its last
+    acknowledged one (a power cut may or may not have kept them)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.acked = {}       # rid -> value of the last acknowledged write
+        self.maybe = {}       # rid -> values sent since, not acknowledged
+        self.puts = 0         # acknowledged puts (creates and updates)
+        self.failed = 0       # puts answered with an error or no answer
+        self.errors = {}      # first line of stderr -> count
+
+    def sent(self, rid, value):
+        with self.lock:
+            self.maybe.setdefault(rid, set()).add(value)
+
+    def ack(self, rid, value):
+        with self.lock:
+            self.acked[rid] = value
+            self.maybe[rid] = set()
+            self.puts += 1
+
+    def fail(self, err):
+        line = err.strip().splitlines()[0] if err.strip() else "(silent)"
+        with self.lock:
+            self.failed += 1
+            self.errors[line] = self.errors.get(line, 0) + 1
+
+    def check(self, records, who="replica"):
+        """Every acknowledged record in records (rid -> value shown) with
+        its acknowledged value or one sent after it: the problems."""
+        lost, wrong = [], []
+        with self.lock:
+            for rid, v in self.acked.items():
+                if rid not in records:
+                    lost.append(rid)
+                elif records[rid] != v and records[rid] not in \
+                        self.maybe.get(rid, ()):
+                    wrong.append(f"{rid}: {records[rid]!r}, acknowledged "
+                                 f"{v!r}")
+        out = []
+        if lost:
+            out.append(f"{who}: {len(lost)} acknowledged records missing, "
+                       f"e.g. {lost[:5]}")
+        if wrong:
+            out.append(f"{who}: {len(wrong)} records lost an acknowledged "
+                       f"write, e.g. {wrong[:5]}")
+        return out
+
+
+class Writer(threading.Thread):
+    """Puts in a loop through samen until stopped: new cases, and updates
+    of the cases it created itself (one writer per record, so the value
+    acknowledged last is the one that must be shown)."""
+
+    def __init__(self, node, ledger, tag, stop, update_ratio=0.3, seed=0,
+                 pause_on_down=0.05, timeout=20):
+        super().__init__(daemon=True, name=f"writer-{tag}")
+        self.node, self.ledger, self.tag, self.stop = node, ledger, tag, stop
+        self.update_ratio = update_ratio
+        self.rng = random.Random(seed)
+        self.pause_on_down = pause_on_down
+        self.timeout = timeout
+        self.own = []
+        self.n = 0
+        self.error = None
+
+    def put_once(self):
+        self.n += 1
+        value = f"{self.tag}-{self.n}"
+        update = self.own and self.rng.random() < self.update_ratio
+        env = {"SAMEN_TIMEOUT": str(self.timeout)}
+        if update:
+            rid = self.rng.choice(self.own)
+            self.ledger.sent(rid, value)
+            r = self.node.samen("put", "case", rid, f"v={value}", json=True,
+                                rc=None, env=env, timeout=self.timeout + 10)
+        else:
+            rid = None
+            r = self.node.samen("put", "case", f"v={value}",
+                                f"w={self.tag}", json=True, rc=None,
+                                env=env, timeout=self.timeout + 10)
+        if r.rc == OK:
+            if rid is None:
+                rid = r.json["id"]
+                self.own.append(rid)
+            self.ledger.ack(rid, value)
+        else:
+            self.ledger.fail(r.err)
+        return r.rc
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                if self.put_once() != OK and self.pause_on_down:
+                    self.stop.wait(self.pause_on_down)
+        except BaseException as e:   # noqa: B902 -- reported by the caller
+            self.error = e
+
+
+def run_writers(node, ledger, n, stop, seed, **kw):
+    ws = [Writer(node, ledger, f"w{seed}x{i}", stop, seed=seed * 100 + i,
+                 **kw) for i in range(n)]
+    for w in ws:
+        w.start()
+    return ws
+
+
+def join_writers(ws, timeout=60):
+    for w in ws:
+        w.join(timeout)
+        if w.is_alive():
+            raise AssertionError(f"{w.name} did not stop")
+        if w.error is not None:
+            raise w.error
+
+
+def shown(node, collection="case"):
+    """rid -> shown value of field v, for every live record of collection."""
+    return {r["id"]: r["fields"].get("v")
+            for r in node.ls(collection)}
+
+
+def is_mounted(path):
+    """Whether something is mounted at path, from /proc/self/mounts (a
+    dead FUSE mount fails os.path.ismount's stat)."""
+    p = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            mnt = line.split()[1].replace("\\040", " ")
+            if mnt == p:
+                return True
+    return False
+
+
+# ---- cutfs: the power cut ----------------------------------------------------
+
+class CutFS:
+    """cutfs (tests/torture/cutfs.c) over backing, mounted at mnt."""
+
+    def __init__(self, cluster, backing, mnt, log):
+        self.cluster, self.backing, self.mnt, self.log = \
+            cluster, Path(backing), Path(mnt), Path(log)
+        self.proc = None
+        self.backing.mkdir(exist_ok=True)
+        self.mnt.mkdir(exist_ok=True)
+
+    def mounted(self):
+        return is_mounted(self.mnt)
+
+    def mount(self):
+        assert not self.mounted(), f"{self.mnt} is mounted already"
+        self.proc = self.cluster.spawn(
+            [str(CUTFS), str(self.backing), str(self.mnt), "-f"], self.log)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"cutfs exited {self.proc.returncode}:"
+                                     f"\n{self.log.read_text()[-2000:]}")
+            return self.mounted() and (self.mnt / ".cutfs").exists()
+        poll(up, 20, "cutfs to mount")
+
+    def command(self, text):
+        with open(self.mnt / ".cutfs", "w") as f:
+            f.write(text)
+
+    def stats(self):
+        out = {}
+        for line in (self.mnt / ".cutfs").read_text().splitlines():
+            k, _, v = line.partition(" ")
+            out[k] = v
+        return out
+
+    def cut(self, mode, seed, torn=False):
+        """The power cut; returns cutfs's one-line account of it."""
+        self.command(f"cut {mode} {seed}{' torn' if torn else ''}\n")
+        return self.stats().get("cut", "")
+
+    def unmount(self):
+        """Unmounts (lazily if something still holds it) and waits for
+        cutfs to exit."""
+        if self.mounted():
+            r = subprocess.run(["umount", str(self.mnt)],
+                               capture_output=True)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", str(self.mnt)],
+                               capture_output=True)
+        if self.proc is not None:
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        poll(lambda: not self.mounted(), 10, f"{self.mnt} to unmount")
+
+
+def kill9(node):
+    """kill -9 of node's samend if it still runs; waits for it."""
+    if node.proc is not None and node.proc.poll() is None:
+        node.proc.kill()
+    if node.proc is not None:
+        node.proc.wait(30)
+    node.pid = None
+
+
+def start_with(node, env=None, wait=True):
+    """Starts node's samend (listening if it has a port) with env added
+    to its environment (test knobs: SAMEND_TEST_*)."""
+    assert not node.running(), f"{node.name}: samend already running"
+    argv = node.samend_argv(*(["--listen", node.addr]
+                              if node.port is not None else []))
+    node.proc = node.cluster.spawn(argv, node.log, env=env)
+    node.pid = node.proc.pid
+    if wait:
+        node.wait_serving()
+    return node.proc
+
+
+def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
+             peer=True, early_ratio=0.15, log=print):
+    """Power cuts at random moments under a stream of puts.
+
+    Node a's data directory is cutfs over a.disk; node b (an ordinary
+    disk) shares a circle with it and syncs every second.  Each round
+    mounts cutfs, starts a's samend, checks every put acknowledged so far
+    and that b holds no fork of a, writes with `writers` clients, cuts the
+    power after a random moment (or, in early_ratio of the rounds, while
+    samend is still starting), kills samend, unmounts, and checks the
+    crash state's integrity on a copy.  The last round restarts a once
+    more, checks, syncs both ways, compares, and stops a cleanly."""
+    rng = random.Random(seed)
+    seed = rng.randrange(1 << 30) if seed is None else seed
+    rng = random.Random(seed)
+    log(f"powercut: seed {seed}, {rounds} rounds")
+    root = cluster.root
+    a = cluster.node("a")
+    fs = CutFS(cluster, root / "a.disk", a.dir, root / "cutfs.log")
+    ledger = Ledger()
+    figures = {"rounds": 0, "early": 0, "modes": {}, "cuts": []}
+    try:
+        fs.mount()
+        a.init()
+        b = None
+        if peer:
+            b = cluster.sync_node("b", sync_interval=1)
+            a.start_listening(sync_interval=1, wal_autocheckpoint=100)
+            cluster.team(a, [b])
+        else:
+            a.configure(wal_autocheckpoint=100)
+            a.start()
+        for rnd in range(rounds):
+            # Syncs held back a few ms in most rounds: the cut then often
+            # falls between a commit and its sync, where the replies wait.
+            delay = rng.choice((0, 2, 5, 20, 50))
+            env = {"SAMEND_TEST_SYNC_DELAY_MS": str(delay)} if delay else {}
+            early = False
+            if a.running():
+                kill9(a)        # started without the knob: once
+                fs.cut("all", 1)
+                fs.unmount()
+            fs.mount()
+            early = rng.random() < early_ratio
+            figures["early"] += early
+            start_with(a, env, wait=not early)
+            if not early:
+                problems = ledger.check(shown(a), "a")
+                st = a.status()
+                problems += [f"a: {k} = {st[k]}" for k in
+                             ("bad", "flagged", "pending") if st[k]]
+                circ = a.circles()
+                if peer and not circ.get("team", {}).get("default"):
+                    problems.append("a: circle team is no longer the "
+                                    "default (default-circle lost)")
+                if a.samen("conflicts", json=True).json:
+                    problems.append("a: conflicts on a single writer")
+                if b is not None:
+                    bs = b.status()
+                    if bs["flagged"]:
+                        problems.append(f"b: flagged {bs['flagged']}: a "
+                                        f"forked its chain")
+                assert not problems, f"round {rnd}: " + "; ".join(problems)
+            stop = threading.Event()
+            ws = [] if early else run_writers(a, ledger, writers, stop,
+                                              seed=seed + rnd)
+            wait = rng.uniform(0, 0.6) if early else \
+                rng.uniform(0.05, max_run_s)
+            time.sleep(wait)    # the random moment of the cut
+            # Half the time, the next moment a commit is written and not
+            # synced yet (what a random moment mostly misses).
+            aimed = not early and rng.random() < 0.5
+            if aimed:
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and \
+                        int(fs.stats().get("unsynced_bytes", 0)) < 4096:
+                    pass
+            mode = rng.choice(("all", "suffix", "subset"))
+            torn = rng.random() < 0.3
+            account = fs.cut(mode, rng.randrange(1, 1 << 40), torn)
+            kill9(a)
+            stop.set()
+            join_writers(ws)
+            fs.unmount()
+            problems = crash_state_integrity(fs.backing, root / "scratch")
+            assert not problems, f"round {rnd}: crash state: {problems}"
+            figures["rounds"] += 1
+            figures["modes"][mode] = figures["modes"].get(mode, 0) + 1
+            figures["cuts"].append(account.strip())
+            figures["aimed"] = figures.get("aimed", 0) + aimed
+            log(f"round {rnd}: {'early ' if early else ''}"
+                f"{'aimed ' if aimed else ''}cut after "
+                f"{wait:.2f}s (syncs +{delay} ms), {account.strip()}; {ledger.puts} puts "
+                f"acknowledged, {ledger.failed} not")
+        # The last restart: everything acknowledged, then the peer.
+        fs.mount()
+        start_with(a)
+        problems = ledger.check(shown(a), "a")
+        if b is not None:
+            r = b.sync(a, rc=None)
+            r2 = a.sync(b, rc=None)
+            assert r.rc == OK and r2.rc == OK, f"{r!r}\n{r2!r}"
+            problems += ledger.check(shown(b), "b")
+            if a.status()["shared_digest"] != b.status()["shared_digest"]:
+                problems.append("a and b differ after syncing both ways")
+            if b.status()["flagged"]:
+                problems.append("b flagged a fork of a")
+        digest = a.digest()
+        rebuilt = a.samen("rebuild", json=True).json["replica_digest"]
+        if rebuilt != digest:
+            problems.append(f"rebuild gives {rebuilt}, was {digest}")
+        a.stop()
+        fs.unmount()
+        problems += integrity(fs.backing / "samen.db")
+        assert not problems, "; ".join(problems)
+    finally:
+        kill9(a)
+        if fs.mounted() or fs.proc is not None:
+            fs.unmount()
+    figures.update(acked=ledger.puts, records=len(ledger.acked),
+                   failed=ledger.failed, errors=dict(ledger.errors),
+                   lost=0, seed=seed)
+    return figures

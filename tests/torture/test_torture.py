@@ -1,0 +1,27 @@
+"""The long fault runs of `make torture` (docs/reliability.md).
+
+ROUNDS (power cuts, default 100), NETEM_S (seconds of writes under
+network faults, default 180) and the ONLY filter come from the
+environment, which the Makefile sets.  Each test prints its figures."""
+
+import json
+import os
+
+import pytest
+
+import faults
+
+ROUNDS = int(os.environ.get("ROUNDS", "100"))
+SEED = int(os.environ["SEED"]) if os.environ.get("SEED") else None
+
+
+def report(name, figures):
+    print(f"\n{name}: " + json.dumps(figures, sort_keys=True, default=str))
+
+
+@pytest.mark.skipif(faults.can_mount() is not None,
+                    reason=str(faults.can_mount()))
+def test_powercut(cluster):
+    f = faults.powercut(cluster, rounds=ROUNDS, seed=SEED)
+    f.pop("cuts")
+    report("powercut", f)
