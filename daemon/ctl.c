@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -2635,7 +2636,7 @@ write_default(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
 {
 	char hex[2 * CS_CIRCLELEN + 2], *path, *tmp;
 	FILE *f;
-	int rc = 0;
+	int rc = 0, dfd = -1;
 
 	hex_encode(hex, id, CS_CIRCLELEN);
 	strcat(hex, "\n");
@@ -2648,6 +2649,13 @@ write_default(struct ctl *c, const uint8_t id[CS_CIRCLELEN])
 		rc = SAMEN_ESTORE;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = SAMEN_ESTORE;
+	/* The rename is durable only once the directory is synced: without
+	 * it a power cut could bring the old default back after the reply. */
+	if (rc == 0 && ((dfd = open(c->env.dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) != 0))
+		rc = SAMEN_ESTORE;
+	if (dfd != -1)
+		close(dfd);
 	if (rc != 0)
 		unlink(tmp);
 	free(tmp);
