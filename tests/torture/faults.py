@@ -430,3 +430,234 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
                    failed=ledger.failed, errors=dict(ledger.errors),
                    lost=0, seed=seed)
     return figures
+
+
+# ---- a small disk: full, then read-only ------------------------------------
+
+class LoopFS:
+    """A small ext4 image, loop-mounted at mnt (errors=remount-ro, no
+    blocks reserved for root: samend runs as root here)."""
+
+    def __init__(self, image, mnt, mb):
+        self.image, self.mnt, self.mb = Path(image), Path(mnt), mb
+        self.mnt.mkdir(exist_ok=True)
+        with open(self.image, "wb") as f:
+            f.truncate(mb << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)],
+                       check=True, capture_output=True)
+
+    def mount(self):
+        subprocess.run(["mount", "-o", "loop,errors=remount-ro",
+                        str(self.image), str(self.mnt)], check=True,
+                       capture_output=True)
+
+    def device(self):
+        p = os.path.realpath(self.mnt)
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                dev, mnt = line.split()[:2]
+                if mnt == p:
+                    return dev
+        return None
+
+    def unmount(self):
+        if is_mounted(self.mnt):
+            r = subprocess.run(["umount", str(self.mnt)],
+                               capture_output=True)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", str(self.mnt)],
+                               capture_output=True)
+
+    def fsck(self):
+        """e2fsck -fy of the unmounted image: its exit status (0: clean,
+        1: errors corrected, which a file system that went read-only on
+        an error has to have)."""
+        return subprocess.run(["e2fsck", "-fy", str(self.image)],
+                              capture_output=True).returncode
+
+    def fill(self, name="ballast"):
+        """Writes a file until the disk is full; returns its size."""
+        path = self.mnt / name
+        n = 0
+        with open(path, "ab", buffering=0) as f:
+            for chunk in (1 << 20, 1 << 12, 512):
+                buf = b"\0" * chunk
+                while True:
+                    try:
+                        n += f.write(buf)
+                        os.fsync(f.fileno())
+                    except OSError:
+                        break
+        return n
+
+    def free(self, name="ballast"):
+        (self.mnt / name).unlink(missing_ok=True)
+
+    def go_readonly(self):
+        """What the kernel does on a disk error with errors=remount-ro:
+        ext4's trigger_fs_error; False where the kernel has none."""
+        dev = self.device()
+        knob = Path("/sys/fs/ext4") / os.path.basename(dev or "-") / \
+            "trigger_fs_error"
+        if not knob.exists():
+            return False
+        knob.write_text("samen fault harness\n")
+        return True
+
+
+def _expect_one_line(err, want):
+    lines = err.splitlines()
+    return len(lines) == 1 and lines[0] == want
+
+
+def _small_disk_pair(cluster, mb):
+    """a on a small loop-mounted disk, b on the ordinary one, sharing a
+    circle; returns (a, b, disk)."""
+    root = cluster.root
+    disk = LoopFS(root / "a.img", root / "a.fs", mb)
+    disk.mount()
+    a = cluster.node("a")
+    a.dir = disk.mnt / "data"
+    a.init()
+    b = cluster.sync_node("b", sync_interval=0)
+    a.start_listening(sync_interval=0, wal_autocheckpoint=100)
+    cluster.team(a, [b])
+    return a, b, disk
+
+
+def _converge(a, b):
+    """Syncs both ways until the shared digests are equal."""
+    def same():
+        a.sync(b, rc=None)
+        b.sync(a, rc=None)
+        return a.status()["shared_digest"] == b.status()["shared_digest"]
+    poll(same, 120, "a and b to converge", interval=0.5)
+
+
+def diskfull(cluster, cycles=1, mb=32, writers=2, log=print):
+    """The data directory on a small disk: fill it under a stream of
+    puts, check that puts fail with one clear line and exit 1, that reads
+    and status go on, that a sync from a peer breaks nothing; free the
+    space, check the puts come back without a restart and the two
+    converge; every acknowledged put there throughout, and after a
+    restart; integrity_check at the end."""
+    a, b, disk = _small_disk_pair(cluster, mb)
+    ledger = Ledger()
+    figures = {"cycles": 0, "refused_while_full": 0, "errors": {},
+               "recovered_without_restart": 0}
+    want = "samen: not stored: No space left on device"
+    try:
+        for cyc in range(cycles):
+            stop = threading.Event()
+            ws = run_writers(a, ledger, writers, stop, seed=cyc)
+            before = ledger.failed
+            disk.fill()
+            poll(lambda: ledger.failed > before + 3, 120,
+                 "puts to fail on the full disk", interval=0.1)
+            # A write by hand: the message, the exit code.
+            r = a.samen("put", "case", "v=full", rc=None)
+            assert r.rc == FAIL and r.out == "" and \
+                _expect_one_line(r.err, want), f"a full disk: {r!r}"
+            # Reads go on, and so does status.
+            problems = ledger.check(shown(a), "a (full)")
+            st = a.status()
+            assert st["bad"] == 0 and not problems, problems
+            # A peer's sync into the full disk: refused or done, never
+            # half stored.
+            for i in range(20):
+                b.put("case", f"v=b{cyc}-{i}")
+            rb = b.sync(a, rc=None)
+            stop.set()
+            join_writers(ws)
+            figures["refused_while_full"] += ledger.failed - before
+            disk.free()
+            # Back without a restart.
+            poll(lambda: a.samen("put", "case", "v=free", rc=None).rc == OK,
+                 60, "a put to succeed once space is freed", interval=0.2)
+            figures["recovered_without_restart"] += 1
+            _converge(a, b)
+            problems = ledger.check(shown(a), "a") + \
+                ledger.check(shown(b), "b")
+            assert not problems, problems
+            figures["cycles"] += 1
+            log(f"diskfull cycle {cyc}: {ledger.puts} acknowledged, "
+                f"{ledger.failed} refused; peer's sync while full: "
+                f"rc {rb.rc} {rb.out.strip() or rb.err.strip()}")
+        a.stop()
+        problems = integrity(a.dir / "samen.db")
+        a.start("--listen", a.addr)
+        problems += ledger.check(shown(a), "a after restart")
+        assert not problems, problems
+        a.stop()
+    finally:
+        kill9(a)
+        disk.unmount()
+    figures.update(acked=ledger.puts, failed=ledger.failed,
+                   errors=dict(ledger.errors), lost=0)
+    return figures
+
+
+def readonly(cluster, cycles=1, mb=32, writers=2, log=print):
+    """The disk under samend goes read-only (ext4's errors=remount-ro,
+    triggered) under a stream of puts: puts are refused with one clear
+    line (or, once a checkpoint's sync fails, samend stops and says so:
+    docs/design.md), reads go on while samend runs; after a fsck and a
+    mount, samend starts with every acknowledged put."""
+    a, b, disk = _small_disk_pair(cluster, mb)
+    ledger = Ledger()
+    figures = {"cycles": 0, "samend_stopped": 0, "errors": {}}
+    want = "samen: not stored: Read-only file system"
+    try:
+        for cyc in range(cycles):
+            stop = threading.Event()
+            ws = run_writers(a, ledger, writers, stop, seed=cyc)
+            poll(lambda: ledger.puts > 20 * (cyc + 1), 60, "some puts")
+            before = ledger.failed
+            if not disk.go_readonly():
+                stop.set()
+                join_writers(ws)
+                figures["skipped"] = "no ext4 trigger_fs_error"
+                return figures
+            poll(lambda: ledger.failed > before + 3, 60,
+                 "puts to fail on the read-only disk", interval=0.1)
+            if a.running():
+                r = a.samen("put", "case", "v=ro", rc=None)
+                if a.running():
+                    assert r.rc == FAIL and \
+                        _expect_one_line(r.err, want), r
+                    problems = ledger.check(shown(a), "a (read-only)")
+                    assert not problems, problems
+            stop.set()
+            join_writers(ws)
+            if a.running():
+                a.proc.send_signal(signal.SIGTERM)
+                try:
+                    a.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    kill9(a)
+            else:
+                figures["samend_stopped"] += 1
+                assert "the disk failed to sync" in a.log_text(), \
+                    a.log_text()[-2000:]
+            a.pid = None
+            disk.unmount()
+            disk.fsck()
+            disk.mount()
+            a.start("--listen", a.addr)
+            problems = ledger.check(shown(a), "a after remount")
+            assert not problems, problems
+            a.put("case", "v=again")
+            figures["cycles"] += 1
+            log(f"readonly cycle {cyc}: {ledger.puts} acknowledged, "
+                f"{ledger.failed} refused, errors {ledger.errors}")
+        _converge(a, b)
+        problems = ledger.check(shown(b), "b")
+        a.stop()
+        problems += integrity(a.dir / "samen.db")
+        assert not problems, problems
+    finally:
+        kill9(a)
+        disk.unmount()
+    figures.update(acked=ledger.puts, failed=ledger.failed,
+                   errors=dict(ledger.errors), lost=0)
+    return figures
