@@ -661,3 +661,126 @@ def readonly(cluster, cycles=1, mb=32, writers=2, log=print):
     figures.update(acked=ledger.puts, failed=ledger.failed,
                    errors=dict(ledger.errors), lost=0)
     return figures
+
+
+# ---- out of file descriptors --------------------------------------------------
+
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except FileNotFoundError:
+        return -1
+
+
+class Flood:
+    """n connections to a Unix socket path or a (host, port), opened as
+    fast as the other side takes them and held until close()."""
+
+    def __init__(self, target, n):
+        import socket
+        self.socks = []
+        self.refused = 0
+        for _ in range(n):
+            if isinstance(target, tuple):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            else:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(2)
+            try:
+                s.connect(target if isinstance(target, tuple)
+                          else str(target))
+            except OSError:
+                self.refused += 1
+                s.close()
+                continue
+            self.socks.append(s)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def fdlimit(cluster, cycles=2, nofile=64, peers=3, flood=150, writers=2,
+            log=print):
+    """samend under `ulimit -n nofile` with peers and a stream of puts,
+    flooded with control connections and peer connections it cannot all
+    take: it must refuse cleanly (the client sees a closed connection,
+    exit 3, one line), not spin, keep serving the peers, and take
+    requests again once the flood is gone; nothing acknowledged lost."""
+    a = cluster.node("a")
+    a.init()
+    a.port = None
+    ps = [cluster.sync_node(chr(ord("b") + i), sync_interval=1)
+          for i in range(peers)]
+    a.start_listening(sync_interval=1)
+    cluster.team(a, ps)
+    a.stop()
+    # prlimit sets the limit and execs samend: the pid is samend's.
+    a.samend_argv_plain = a.samend_argv
+
+    def limited(*extra):
+        return ["prlimit", f"--nofile={nofile}:{nofile}", "--",
+                *a.samend_argv_plain(*extra)]
+    a.samend_argv = limited
+    a.start("--listen", a.addr)
+    ledger = Ledger()
+    figures = {"cycles": 0, "base_fds": open_fds(a.pid), "refused": 0,
+               "clients_refused": 0, "max_cpu_share": 0.0}
+    host, port = a.addr[len("tcp://"):].rsplit(":", 1)
+    hz = os.sysconf("SC_CLK_TCK")
+    try:
+        for cyc in range(cycles):
+            stop = threading.Event()
+            ws = run_writers(a, ledger, writers, stop, seed=cyc)
+            poll(lambda: ledger.puts > 10 * (cyc + 1), 60, "some puts")
+            before = ledger.failed
+            fl = [Flood(a.dir / "ctl.sock", flood),
+                  Flood((host, int(port)), flood)]
+            assert a.running(), f"samend died:\n{a.log_text()[-3000:]}"
+            fds = open_fds(a.pid)
+            # A client now: refused cleanly or served, nothing else.
+            r = a.samen("put", "case", "v=flooded", rc=None)
+            assert r.rc in (OK, DOWN) and (r.rc == OK or (
+                r.out == "" and len(r.err.splitlines()) == 1)), r
+            figures["clients_refused"] += r.rc == DOWN
+            # No busy loop on a listener it cannot accept from.
+            t0, c0 = time.monotonic(), cpu_ticks(a.pid)
+            stop.wait(2)
+            share = (cpu_ticks(a.pid) - c0) / hz / (time.monotonic() - t0)
+            figures["max_cpu_share"] = max(figures["max_cpu_share"],
+                                           round(share, 2))
+            for f in fl:
+                f.close()
+            assert a.running(), f"samend died:\n{a.log_text()[-3000:]}"
+            poll(lambda: a.samen("put", "case", "v=after", rc=None).rc
+                 == OK, 60, "a put to succeed after the flood",
+                 interval=0.2)
+            stop.set()
+            join_writers(ws)
+            figures["refused"] += ledger.failed - before
+            log(f"fdlimit cycle {cyc}: {fds} fds open under the flood "
+                f"(limit {nofile}), cpu {share:.0%} meanwhile, "
+                f"{ledger.puts} acknowledged, {ledger.failed} refused")
+            figures["cycles"] += 1
+        for p in ps:
+            _converge(a, p)
+        problems = ledger.check(shown(a), "a")
+        for p in ps:
+            problems += ledger.check(shown(p), p.name)
+        assert not problems, problems
+        assert "out of file descriptors" in a.log_text(), \
+            "no refusal logged"
+        assert figures["max_cpu_share"] < 0.5, figures
+    finally:
+        kill9(a) if not a.running() else None
+    figures.update(acked=ledger.puts, failed=ledger.failed,
+                   errors=dict(ledger.errors), lost=0)
+    return figures
