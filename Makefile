@@ -59,7 +59,7 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/api.c \
               daemon/peer.c daemon/beacon.c daemon/durable.c \
-              daemon/pool.c daemon/testhook.c
+              daemon/pool.c daemon/testhook.c daemon/fdguard.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_SRC    := cli/main.c cli/client.c cli/zmtp.c cli/reply.c cli/output.c \
               cli/cmd.c
