@@ -8,6 +8,7 @@ lost.  Nothing here waits by a bare sleep except to pick a random moment
 for a fault: conditions are polled with a deadline.
 """
 
+import json
 import os
 import random
 import shutil
@@ -783,4 +784,227 @@ def fdlimit(cluster, cycles=2, nofile=64, peers=3, flood=150, writers=2,
         kill9(a) if not a.running() else None
     figures.update(acked=ledger.puts, failed=ledger.failed,
                    errors=dict(ledger.errors), lost=0)
+    return figures
+
+
+# ---- network faults --------------------------------------------------------------
+
+NETEMU = Path(__file__).resolve().parent / "netemu.py"
+
+
+class NetLab:
+    """n network namespaces joined by netemu.py (a switch in user space
+    with netem's impairments: this kernel has no sch_netem)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.prefix = f"sm{os.getpid() % 100000}x"
+        self.names = [f"{self.prefix}{i}" for i in range(n)]
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(NETEMU), self.prefix, str(n)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.close()
+            raise AssertionError(f"netemu did not start: {line!r}")
+        self.down = set()
+
+    def ip(self, i):
+        return f"10.77.0.{i + 1}"
+
+    def cmd(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def stats(self):
+        self.cmd("stats")
+        line = self.proc.stdout.readline().split()
+        return {k: int(v) for k, v in (w.split("=") for w in line[1:])}
+
+    def link(self, i, up):
+        subprocess.run(["ip", "-n", self.names[i], "link", "set",
+                        f"{self.prefix}t{i}", "up" if up else "down"],
+                       check=True, capture_output=True)
+        (self.down.discard if up else self.down.add)(i)
+
+    def heal(self):
+        for i in list(self.down):
+            self.link(i, True)
+        self.cmd("heal")
+
+    def close(self):
+        """Deletes the namespaces, whatever happened before."""
+        if self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        for ns in self.names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def in_netns(node, lab, i, port=7400):
+    """Makes node's samend run in namespace i, listening on its address
+    there."""
+    plain = node.samend_argv
+    node.samend_argv = lambda *extra: ["ip", "netns", "exec", lab.names[i],
+                                       *plain(*extra)]
+    node.port = port
+    node.__class__ = type("NetNode", (node.__class__,), {
+        "addr": property(lambda self: f"tcp://{lab.ip(i)}:{self.port}")})
+
+
+class MixWriter(Writer):
+    """A Writer that also updates a few records every node shares, so
+    that concurrent edits make conflicts; and pauses between puts."""
+
+    def __init__(self, node, ledger, tag, stop, shared, pause, **kw):
+        super().__init__(node, ledger, tag, stop, **kw)
+        self.shared, self.pause = shared, pause
+        self.shared_puts = 0
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                if self.shared and self.rng.random() < 0.2:
+                    rid = self.rng.choice(self.shared)
+                    self.n += 1
+                    r = self.node.samen("put", "case", rid,
+                                        f"s={self.tag}-{self.n}", rc=None)
+                    self.shared_puts += r.rc == OK
+                else:
+                    self.put_once()
+                self.stop.wait(self.rng.uniform(0, self.pause))
+        except BaseException as e:   # noqa: B902 -- reported by the caller
+            self.error = e
+
+
+def conflicts_of(node):
+    return sorted(json.dumps(c, sort_keys=True)
+                  for c in node.samen("conflicts", json=True).json)
+
+
+def netfaults(cluster, nodes=5, duration_s=180, seed=None, pause=0.3,
+              kinds=None, log=print):
+    """nodes daemons, each in a namespace of its own, a circle they all
+    share and a full mesh of peers syncing every 2 s; random puts on all
+    of them (own records, and a few shared ones everybody edits) for
+    duration_s under changing loss, delay, duplication and reordering,
+    partitions and links taken down; then heal and check that they
+    converge, show the same conflicts, hold every acknowledged put, and
+    that a sync from every node ends (no session stuck).  kinds: the
+    faults to take in turn (default: at random)."""
+    seed = random.randrange(1 << 30) if seed is None else seed
+    rng = random.Random(seed)
+    log(f"netfaults: seed {seed}, {nodes} nodes, {duration_s}s")
+    lab = NetLab(nodes)
+    ns = []
+    ledger = Ledger()
+    events = []
+    figures = {"nodes": nodes, "duration_s": duration_s, "seed": seed}
+    try:
+        for i in range(nodes):
+            n = cluster.node(chr(ord("a") + i))
+            n.init()
+            in_netns(n, lab, i)
+            n.start_listening(sync_interval=2)
+            ns.append(n)
+        cluster.team(ns[0], ns[1:])
+        for x in ns[1:]:
+            for y in ns[1:]:
+                if x is not y:
+                    x.peer_add(y)
+        shared = [ns[0].put("case", f"s=start{k}") for k in range(3)]
+        for n in ns[1:]:
+            n.sync(ns[0])
+        stop = threading.Event()
+        ws = [MixWriter(n, ledger, n.name, stop, shared, pause,
+                        seed=seed + i, timeout=30)
+              for i, n in enumerate(ns)]
+        for w in ws:
+            w.start()
+        t_end = time.monotonic() + duration_s
+        turn = 0
+        while time.monotonic() < t_end:
+            if kinds:
+                kind = kinds[turn % len(kinds)]
+                turn += 1
+            else:
+                kind = rng.choice(("impair", "impair", "part", "down",
+                                   "heal"))
+            if kind == "impair":
+                imp = dict(loss=rng.choice((0.01, 0.05, 0.1, 0.2)),
+                           delay=rng.choice((0, 0.005, 0.02, 0.1)),
+                           jitter=rng.choice((0, 0.005, 0.02)),
+                           dup=rng.choice((0, 0.01, 0.05)),
+                           reorder=rng.choice((0, 0.1, 0.25)))
+                lab.cmd("impair " + " ".join(f"{k}={v}"
+                                             for k, v in imp.items()))
+                what = "impair " + " ".join(f"{k}={v}" for k, v in
+                                            imp.items() if v)
+            elif kind == "part":
+                members = list(range(nodes))
+                rng.shuffle(members)
+                cut = rng.randrange(1, nodes)
+                groups = [members[:cut], members[cut:]]
+                lab.cmd("part " + " ".join(",".join(map(str, g))
+                                           for g in groups))
+                what = f"partition {groups}"
+            elif kind == "down":
+                i = rng.randrange(nodes)
+                lab.link(i, False)
+                what = f"link of {ns[i].name} down"
+            else:
+                lab.heal()
+                what = "heal"
+            events.append(what)
+            hold = rng.uniform(2, 8) if not kinds else rng.uniform(3, 5)
+            log(f"{time.monotonic() - t_end + duration_s:6.1f}s {what} "
+                f"for {hold:.1f}s; {ledger.puts} puts acknowledged")
+            stop.wait(min(hold, max(0, t_end - time.monotonic())))
+            if kind == "down":
+                lab.link(i, True)
+        stop.set()
+        join_writers(ws, timeout=120)
+        lab.heal()
+        net = lab.stats()
+        t0 = time.monotonic()
+
+        def converged():
+            for n in ns:
+                n.samen("sync", "--wait", "--timeout", "30", rc=None,
+                        timeout=90)
+            ds = {n.status()["shared_digest"] for n in ns}
+            return len(ds) == 1
+        poll(converged, 600, "the nodes to converge", interval=1)
+        figures["converge_s"] = round(time.monotonic() - t0, 1)
+        problems = []
+        for n in ns:
+            problems += ledger.check(shown(n), n.name)
+            st = n.status()
+            problems += [f"{n.name}: {k} = {st[k]}" for k in
+                         ("bad", "flagged", "pending") if st[k]]
+        cs = [conflicts_of(n) for n in ns]
+        if any(c != cs[0] for c in cs):
+            problems.append("conflicts differ between nodes")
+        # No session stuck: a sync from each node with every peer ends.
+        for n in ns:
+            r = n.sync(timeout=60, rc=None)
+            if r.rc != OK:
+                problems.append(f"{n.name}: sync after healing: {r!r}")
+        assert not problems, "; ".join(problems)
+        figures.update(
+            acked=ledger.puts, failed=ledger.failed, lost=0,
+            records=len(ledger.acked), conflicts=len(cs[0]),
+            shared_puts=sum(w.shared_puts for w in ws),
+            errors=dict(ledger.errors), events=len(events), packets=net)
+        log(f"netfaults: converged {figures['converge_s']}s after healing")
+    finally:
+        for n in ns:
+            if n.running():
+                n.stop(expect_rc=None)
+        lab.close()
     return figures

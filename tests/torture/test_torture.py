@@ -25,3 +25,27 @@ def test_powercut(cluster):
     f = faults.powercut(cluster, rounds=ROUNDS, seed=SEED)
     f.pop("cuts")
     report("powercut", f)
+
+
+@pytest.mark.skipif(faults.can_mount() is not None,
+                    reason=str(faults.can_mount()))
+def test_diskfull(cluster):
+    report("diskfull", faults.diskfull(cluster, cycles=5, mb=48))
+
+
+@pytest.mark.skipif(faults.can_mount() is not None,
+                    reason=str(faults.can_mount()))
+def test_readonly(cluster):
+    report("readonly", faults.readonly(cluster, cycles=3, mb=48))
+
+
+def test_fdlimit(cluster):
+    report("fdlimit", faults.fdlimit(cluster, cycles=5, peers=4,
+                                     flood=300))
+
+
+def test_netfaults(cluster):
+    f = faults.netfaults(cluster, nodes=5,
+                         duration_s=int(os.environ.get("NETEM_S", "180")),
+                         seed=SEED)
+    report("netfaults", f)
