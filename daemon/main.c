@@ -27,6 +27,7 @@
 #include "protocol.h"
 #include "store.h"
 #include "testhook.h"
+#include "trim.h"
 #include "util.h"
 #include "vault.h"
 #include "version.h"
@@ -707,6 +708,7 @@ main(int argc, char **argv)
 	uv_timer_init(&d.loop, &d.ckpt_idle);
 	d.ckpt_idle.data = &d;
 	uv_unref((uv_handle_t *)&d.ckpt_idle);
+	trim_open(&d.loop);
 	env.loop = &d.loop;
 	env.store = d.store;
 	env.vault = d.vault;
