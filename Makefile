@@ -86,7 +86,7 @@ UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 TOOL_BIN   := $(BUILD)/tests/torture/cutfs
 
 .PHONY: all deps test unit system demo bench clean format check-format fuzz \
-        torture
+        torture soak
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -193,6 +193,12 @@ torture:
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    /usr/bin/python3 -m pytest -p no:cacheprovider -v -s -rfE \
 	    --tb=short $(if $(ONLY),-k "$(ONLY)") test_torture.py
+SOAK_BUILD := build/soak
+soak:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(SOAK_BUILD) OPT=-O2 SANITIZE= all
+	@/usr/bin/python3 tests/torture/soak.py --build $(SOAK_BUILD) \
+	    --duration $(DURATION) $(if $(SOAK_ARGS),$(SOAK_ARGS))
 # ---- end torture --------------------------------------------------------------
 
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
