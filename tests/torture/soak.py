@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """soak: five daemons for a long while, steady writes and syncs, restarts
-now and then; resident memory, open descriptors and WAL size sampled every
-minute and printed as a table (docs/reliability.md).
+now and then; resident memory, open descriptors, WAL and database size
+sampled every minute and printed as a table (docs/reliability.md).
 
     soak.py --build DIR [--duration 1h] [--nodes 5] [--sample 60]
             [--rate 4] [--restart-every 300]
@@ -33,7 +33,8 @@ def seconds(text):
 
 
 def sample(n):
-    """(rss MB, open fds, WAL MB) of node n's samend, or None."""
+    """(rss MB, open fds, WAL MB, database MB) of node n's samend, or
+    None."""
     if not n.running():
         return None
     pid = n.proc.pid
@@ -44,9 +45,10 @@ def sample(n):
         fds = len(os.listdir(f"/proc/{pid}/fd"))
     except (FileNotFoundError, StopIteration, ProcessLookupError):
         return None
-    wal = n.dir / "samen.db-wal"
+    wal, db = n.dir / "samen.db-wal", n.dir / "samen.db"
     walsz = wal.stat().st_size if wal.exists() else 0
-    return rss / 1024, fds, walsz / (1 << 20)
+    dbsz = db.stat().st_size if db.exists() else 0
+    return rss / 1024, fds, walsz / (1 << 20), dbsz / (1 << 20)
 
 
 def main():
@@ -99,7 +101,7 @@ def main():
         next_restart = t0 + args.restart_every
         marks = set()
         head = "  min records " + "".join(
-            f"| {n.name}: rss MB  fds  wal MB " for n in ns)
+            f"| {n.name}: rss MB  fds wal MB  db MB " for n in ns)
         print(head, flush=True)
         while True:
             now = time.monotonic()
@@ -111,8 +113,9 @@ def main():
                     row.append(None if s is None else
                                (s, n.name in marks))
                     mark = "*" if n.name in marks else " "
-                    cells.append("|      -" + " " * 17 if s is None else
-                                 f"| {s[0]:8.1f}{mark} {s[1]:4d} {s[2]:7.1f} ")
+                    cells.append("|      -" + " " * 24 if s is None else
+                                 f"| {s[0]:8.1f}{mark} {s[1]:4d} {s[2]:6.1f} "
+                                 f"{s[3]:6.1f} ")
                 marks.clear()
                 rows.append(row)
                 recs = ns[0].status()["records"] if ns[0].running() \
@@ -168,8 +171,8 @@ def main():
             run = max(runs, key=len)
             (m0, a), (m1, b) = run[0], run[-1]
             print(f"  {n.name}: rss {a[0]:.1f} -> {b[0]:.1f} MB, fds "
-                  f"{a[1]} -> {b[1]}, wal {a[2]:.1f} -> {b[2]:.1f} MB "
-                  f"(minutes {m0}-{m1})")
+                  f"{a[1]} -> {b[1]}, wal {a[2]:.1f} -> {b[2]:.1f} MB, db "
+                  f"{a[3]:.1f} -> {b[3]:.1f} MB (minutes {m0}-{m1})")
         if problems:
             print("soak: FAILED: " + "; ".join(problems))
         else:
