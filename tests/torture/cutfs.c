@@ -655,7 +655,7 @@ open_common(const char *path, int flags, mode_t mode, int create,
 	const char *name = leaf(path);
 	struct open_file *of;
 	struct stat st;
-	int fd, existed;
+	int fd, existed, bflags;
 
 	if (name != NULL && strcmp(name, CTL_NAME) == 0) {
 		of = xcalloc(1, sizeof(*of));
@@ -684,8 +684,17 @@ open_common(const char *path, int flags, mode_t mode, int create,
 			return rc;
 		node_log(n, 0, NULL, 0);
 	}
-	fd = openat(g.bfd, name, flags | O_NOFOLLOW |
-	    (create ? O_CREAT : 0), mode);
+	/*
+	 * Read access too, for the undo log (a write-only open could not
+	 * save what it overwrites), and no O_APPEND: fs_write puts an
+	 * appending write at the end itself, and logs it there.
+	 */
+	bflags = (flags & ~(O_ACCMODE | O_APPEND)) | O_RDWR | O_NOFOLLOW |
+	    (create ? O_CREAT : 0);
+	if ((fd = openat(g.bfd, name, bflags, mode)) == -1 &&
+	    (flags & O_ACCMODE) != O_RDWR && errno == EACCES)
+		fd = openat(g.bfd, name, (flags & ~O_APPEND) | O_NOFOLLOW |
+		    (create ? O_CREAT : 0), mode);
 	if (fd == -1)
 		return -errno;
 	if (fstat(fd, &st) == -1) {
