@@ -17,6 +17,7 @@ import os
 import random
 import re
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -61,6 +62,10 @@ def main():
                     help="puts per second per node")
     ap.add_argument("--restart-every", type=seconds, default=300)
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--dir", default="/var/tmp",
+                    help="where its directory goes (not /tmp, whose "
+                    "samen-* directories the test suites' cleanups may "
+                    "remove under a run of an hour)")
     args = ap.parse_args()
     os.environ["SAMEN_BUILD"] = str(Path(args.build).resolve())
     sys.path.insert(0, str(HERE))
@@ -71,6 +76,8 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     cluster = conftest.Cluster()
+    os.rmdir(cluster.root)
+    cluster.root = Path(tempfile.mkdtemp(prefix="soak-", dir=args.dir))
     print(f"soak: {args.nodes} nodes for {args.duration:.0f} s, "
           f"{args.rate} puts/s each, a restart every "
           f"{args.restart_every:.0f} s, seed {seed}, in {cluster.root}",
