@@ -11,6 +11,7 @@ for a fault: conditions are polled with a deadline.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -286,6 +287,21 @@ class CutFS:
         poll(lambda: not self.mounted(), 10, f"{self.mnt} to unmount")
 
 
+SANITIZER_RE = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
+    r"SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer")
+
+
+def sanitizer_in(log):
+    """The first lines of a sanitizer report in the file log, or None."""
+    try:
+        text = Path(log).read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    m = SANITIZER_RE.search(text)
+    return None if m is None else text[max(0, m.start() - 200):][:4000]
+
+
 def kill9(node):
     """kill -9 of node's samend if it still runs; waits for it."""
     if node.proc is not None and node.proc.poll() is None:
@@ -388,7 +404,15 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
             mode = rng.choice(("all", "suffix", "subset"))
             torn = rng.random() < 0.3
             account = fs.cut(mode, rng.randrange(1, 1 << 40), torn)
+            # A third of the time samend runs on against the dead disk
+            # (every operation EIO) before it dies: its error paths.
+            linger = rng.uniform(0.2, 1.5) if rng.random() < 1 / 3 else 0
+            if linger:
+                time.sleep(linger)
+                figures["lingered"] = figures.get("lingered", 0) + 1
             kill9(a)
+            rep = sanitizer_in(a.log)
+            assert rep is None, f"round {rnd}: sanitizer report:\n{rep}"
             stop.set()
             join_writers(ws)
             fs.unmount()
@@ -399,7 +423,8 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
             figures["cuts"].append(account.strip())
             figures["aimed"] = figures.get("aimed", 0) + aimed
             log(f"round {rnd}: {'early ' if early else ''}"
-                f"{'aimed ' if aimed else ''}cut after "
+                f"{'aimed ' if aimed else ''}"
+                f"{f'lingering {linger:.1f}s ' if linger else ''}cut after "
                 f"{wait:.2f}s (syncs +{delay} ms), {account.strip()}; {ledger.puts} puts "
                 f"acknowledged, {ledger.failed} not")
         # The last restart: everything acknowledged, then the peer.
