@@ -28,6 +28,8 @@ enum cmd_exit {
 #define CMD_OPT_ROLE 0x40	/* --role ROLE */
 #define CMD_OPT_NOHISTORY 0x80	/* --no-history */
 #define CMD_OPT_REASON 0x100	/* --reason TEXT */
+#define CMD_OPT_CASCADE 0x200	/* --cascade */
+#define CMD_OPT_DUE 0x400	/* --due */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -56,6 +58,8 @@ struct cmd_ctx {
 	const char *role;		/* ROLE, unchecked; NULL if not given */
 	int no_history;
 	const char *reason;		/* TEXT, unchecked; NULL if not given */
+	int cascade;
+	int due;
 };
 
 /*
