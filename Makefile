@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
+#                   (one device; three syncing through a hub; a purge)
 #   make install    PREFIX=/usr/local, DESTDIR; make uninstall; make deb
 #   make SANITIZE=address,undefined   any build with sanitizers
 
@@ -90,6 +91,8 @@ DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
 DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
+# Erasure (issue 25): purges and retention in the membership layer.
+DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
@@ -109,7 +112,8 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
-              test_request test_circle test_roster test_keyring test_lock
+              test_request test_circle test_roster test_keyring test_lock \
+              test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -234,6 +238,7 @@ system: deps
 demo: deps all
 	@tests/demo.sh $(BUILD)
 	@tests/demo-sync.sh $(BUILD)
+	@tests/demo-purge.sh $(BUILD)
 
 clean:
 	rm -rf build samen_*.deb

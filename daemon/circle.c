@@ -69,6 +69,7 @@ circle_close(struct circle *cs)
 		store_circle_clear(&cs->priv);
 	rows_free(cs);
 	views_free(cs);
+	circle_erasure_forget(cs);
 	free(cs);
 }
 
@@ -83,6 +84,7 @@ circle_lock(struct circle *cs)
 	cs->circles = NULL;
 	cs->ncircles = 0;
 	views_free(cs);
+	circle_erasure_forget(cs);
 	cs->has_default = 0;
 	cs->stale = 0;
 }
@@ -816,6 +818,10 @@ circle_refresh(struct circle *cs)
 			    samen_strerror(rc));
 		else if (rc > 0 && (rc = apply_cuts(cs)) != 0)
 			log_warnx("could not set the circles' cuts: %s",
+			    samen_strerror(rc));
+		/* Purges and retention (circle_purge.c). */
+		if ((rc = circle_erasure(cs)) < 0)
+			log_warnx("could not erase what purges ask: %s",
 			    samen_strerror(rc));
 		count_quarantined(cs);
 		cs->refreshing = 0;
