@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
+#                   (one device; three syncing through a hub; a purge)
 #   make install    PREFIX=/usr/local, DESTDIR; make uninstall; make deb
 #   make SANITIZE=address,undefined   any build with sanitizers
 
@@ -16,8 +17,12 @@ DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
 # make deb: dpkg-shlibdeps for the dependencies, lintian for the check.
 DEB_DEB   := dpkg-dev lintian
+# The fault harnesses (tests/torture, docs/reliability.md): cutfs is a FUSE
+# file system; the disk-full tests mount ext4 images; the network ones
+# use namespaces.
+DEB_FAULT := libfuse3-dev fuse3 e2fsprogs mount util-linux iproute2 procps
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
-             sqlite3 binutils python3-nacl
+             sqlite3 binutils python3-nacl $(DEB_FAULT)
 # What the packaging tests use: man page lint and rendering, the metrics
 # parser, the unit file's check, and the deb's tools (see DEB_DEB).
 DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
@@ -78,13 +83,16 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
               daemon/intake.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
-              daemon/testhook.c daemon/ckpt.c
+              daemon/testhook.c daemon/ckpt.c daemon/fdguard.c \
+              daemon/trim.c
 # Export and import (issue 26); trail is where the read audit plugs in.
 DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
 DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
+# Erasure (issue 25): purges and retention in the membership layer.
+DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
@@ -105,7 +113,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
               test_request test_circle test_roster test_keyring test_lock \
-              test_trail
+              test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -116,8 +124,11 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLI_LIB_OBJ := $(call obj,$(CLI_LIB))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
+# Test tools that are not unit tests (tests/torture).
+TOOL_BIN   := $(BUILD)/tests/torture/cutfs
 
-.PHONY: all deps test run-tests unit system demo bench clean fuzz
+.PHONY: all deps test run-tests unit system demo bench clean fuzz torture \
+        soak
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -173,6 +184,14 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -MMD -MP $< $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
 
+# cutfs: the power-cut file system of the fault harnesses, over libfuse3.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3 2>/dev/null)
+$(BUILD)/tests/torture/cutfs: tests/torture/cutfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FUSE_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(FUSE_LIBS) -o $@
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
@@ -193,14 +212,19 @@ deps:
 TEST_BUILD := build/test
 # The fuzz targets' regressions and seeds are replayed too (clang): an input
 # that once crashed a decoder stays a test.
+# A samend without sanitizers too, for what ASan hides (the memory glibc
+# keeps: tests/system/test_memory.py).
+PLAIN_BUILD := build/test-plain
 test:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_PKGS) $(DEB_FUZZ)"
 	@$(MAKE) --no-print-directory fuzz-build fuzz-seeds
+	@$(MAKE) --no-print-directory BUILD=$(PLAIN_BUILD) SANITIZE= \
+	    $(PLAIN_BUILD)/samend
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
 	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
 	    SANITIZE=address,undefined run-tests
 
-run-tests: all $(UNIT_BIN) $(HELPER_BIN)
+run-tests: all $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN)
 	@tests/run-tests.sh $(BUILD)
 
 unit: deps
@@ -214,6 +238,7 @@ system: deps
 demo: deps all
 	@tests/demo.sh $(BUILD)
 	@tests/demo-sync.sh $(BUILD)
+	@tests/demo-purge.sh $(BUILD)
 
 clean:
 	rm -rf build samen_*.deb
@@ -326,6 +351,34 @@ deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
 	    DESTDIR=$(CURDIR)/$(BUILD)/root
 	@dist/mkdeb.sh $(BUILD)/root $(VERSION) $(DEB_OUT)
 # ---- end install ------------------------------------------------------------
+
+# ---- torture: the long fault-injection runs (docs/reliability.md) ----------
+#   make torture            every harness, long: power cuts (ROUNDS=100),
+#                           disk full, descriptors, network faults
+#   make torture ROUNDS=20 ONLY=powercut   one harness, fewer rounds
+#   make soak DURATION=1h   5 daemons for an hour, a table every minute
+# As root (mounts, namespaces); the sanitizer build of make test.
+ROUNDS   ?= 100
+NETEM_S  ?= 180
+DURATION ?= 15m
+
+torture:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
+	    SANITIZE=address,undefined all $(TEST_BUILD)/tests/torture/cutfs
+	@cd tests/torture && SAMEN_BUILD=$(CURDIR)/$(TEST_BUILD) \
+	    ROUNDS=$(ROUNDS) NETEM_S=$(NETEM_S) \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    /usr/bin/python3 -m pytest -p no:cacheprovider -v -s -rfE \
+	    --tb=short $(if $(ONLY),-k "$(ONLY)") test_torture.py
+SOAK_BUILD := build/soak
+soak:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(SOAK_BUILD) OPT=-O2 SANITIZE= all
+	@/usr/bin/python3 tests/torture/soak.py --build $(SOAK_BUILD) \
+	    --duration $(DURATION) $(if $(SOAK_ARGS),$(SOAK_ARGS))
+# ---- end torture --------------------------------------------------------------
 
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,

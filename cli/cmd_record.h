@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover and audit. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover, purge and audit. */
 #ifndef SAMEN_CMD_RECORD_H
 #define SAMEN_CMD_RECORD_H
 
@@ -15,6 +15,7 @@ int cmd_record_note(struct cmd_ctx *);
 int cmd_record_conflicts(struct cmd_ctx *);
 int cmd_record_rebuild(struct cmd_ctx *);
 int cmd_record_handover(struct cmd_ctx *);
+int cmd_record_purge(struct cmd_ctx *);
 int cmd_record_audit(struct cmd_ctx *);
 
 #endif

@@ -1,6 +1,7 @@
 /* circle: the circles this device holds, their rosters and keys, and the membership ops it writes. */
 #include "circle_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ circle_close(struct circle *cs)
 		store_circle_clear(&cs->priv);
 	rows_free(cs);
 	views_free(cs);
+	circle_erasure_forget(cs);
 	free(cs);
 }
 
@@ -82,6 +84,7 @@ circle_lock(struct circle *cs)
 	cs->circles = NULL;
 	cs->ncircles = 0;
 	views_free(cs);
+	circle_erasure_forget(cs);
 	cs->has_default = 0;
 	cs->stale = 0;
 }
@@ -268,7 +271,7 @@ write_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
 	char hex[2 * CS_CIRCLELEN + 2], *path, *tmp;
 	FILE *f;
-	int rc = 0;
+	int rc = 0, dfd = -1;
 
 	hex_encode(hex, id, CS_CIRCLELEN);
 	strcat(hex, "\n");
@@ -281,6 +284,13 @@ write_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 		rc = SAMEN_ESTORE;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = SAMEN_ESTORE;
+	/* The rename is durable only once the directory is synced: without
+	 * it a power cut could bring the old default back after the reply. */
+	if (rc == 0 && ((dfd = open(cs->env.dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) != 0))
+		rc = SAMEN_ESTORE;
+	if (dfd != -1)
+		close(dfd);
 	if (rc != 0)
 		unlink(tmp);
 	free(tmp);
@@ -808,6 +818,10 @@ circle_refresh(struct circle *cs)
 			    samen_strerror(rc));
 		else if (rc > 0 && (rc = apply_cuts(cs)) != 0)
 			log_warnx("could not set the circles' cuts: %s",
+			    samen_strerror(rc));
+		/* Purges and retention (circle_purge.c). */
+		if ((rc = circle_erasure(cs)) < 0)
+			log_warnx("could not erase what purges ask: %s",
 			    samen_strerror(rc));
 		count_quarantined(cs);
 		cs->refreshing = 0;

@@ -30,6 +30,7 @@
  *
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */
+struct ckpt;
 struct durable;
 struct metrics_samen;
 
@@ -42,6 +43,8 @@ struct ctl_env {
 	const char *db_path;	/* samen.db, which the index loader opens */
 	/* Syncs the batches' lazy commits (NULL: each commit syncs). */
 	struct durable *durable;
+	/* Truncates the WAL after an erase (purges, retention). */
+	struct ckpt *ckpt;
 	/* Called once the keys are unlocked; the index may still be loading
 	 * (on the thread pool): control requests wait for it, sync does not. */
 	void (*unlocked)(void *arg);

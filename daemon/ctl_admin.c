@@ -57,6 +57,7 @@ ctl_admin_status(struct ctl_parts *p, const union request *q,
 	out->handshake_failed = p->peers ?
 	    peers_handshake_failed(p->peers) : 0;
 	out->dropped = p->peers ? peers_dropped(p->peers) : 0;
+	out->purges_refused = circle_purges_refused(p->circle);
 	/* Each peer's replica digest when we last synced, next to ours. */
 	out->peers = NULL;
 	out->npeers = 0;
@@ -170,12 +171,8 @@ ctl_admin_collect(struct ctl_parts *p)
 	if (rc == 0) {
 		metrics_set(m->records, NULL, (double)st.records);
 		metrics_set(m->changesets, NULL, (double)st.changesets);
+		metrics_set(m->quarantine, NULL, (double)st.quarantined);
 	}
-	/*
-	 * samen_quarantine_changesets stays 0 until the store counts the
-	 * change sets it holds back (store_quarantined(), with the trust
-	 * lifecycle), which then sets it here.
-	 */
 	collect_peers(p, m);
 }
 

@@ -225,6 +225,11 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ER_DEPART_ALL] = "INSERT OR REPLACE INTO departed (circle, at_ms,"
 	    " revoked) SELECT DISTINCT circle, ?1, 1 FROM circles"
 	    " WHERE kind = 0",
+	[Q_PURGED_OP] = "SELECT op FROM purged WHERE circle = ?1 AND rtag = ?2",
+	/* Retention: a circle's records of one collection, oldest first. */
+	[Q_ER_EXPIRED] = "SELECT rid, updated FROM records"
+	    " WHERE circle = ?1 AND ctag = ?2 AND updated < ?3"
+	    " ORDER BY updated, rid LIMIT ?4",
 	/* The read audit (store_circle.c, store_erase.c). */
 	[Q_AUDIT_BASES] = "SELECT DISTINCT base FROM circles WHERE kind = 2",
 	[Q_CS_AUDIT] = "UPDATE cs SET readable = 2"
