@@ -113,7 +113,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
               test_request test_circle test_roster test_keyring test_lock \
-              test_trail test_circle_purge
+              test_audit test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
