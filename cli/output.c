@@ -1528,7 +1528,8 @@ output_audit(FILE *fp, const struct reply_node *body)
 			    0, 0, 0);
 			if (recs->n > 1)
 				fprintf(fp, " (+%u more)", recs->n - 1);
-		}
+		} else
+			fputs("  (nothing found)", fp);	/* a search */
 		putc('\n', fp);
 	}
 	if (reply_get_bool(body, "truncated", &truncated) == 0 && truncated)

@@ -112,8 +112,9 @@ void output_purge(FILE *fp, const struct reply_node *body);
 void output_retention(FILE *fp, const struct reply_node *body);
 /*
  * samen audit: one line per event, oldest first: time, device, read or
- * write, what, the records (the first, and how many more); a note on
- * stderr when the answer holds only the oldest events.
+ * write, what, the records (the first, and how many more, or "nothing
+ * found" for a search); a note on stderr when the answer holds only the
+ * oldest events.
  */
 void output_audit(FILE *fp, const struct reply_node *body);
 

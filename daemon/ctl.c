@@ -851,8 +851,7 @@ ctl_open(const struct ctl_env *env)
 	te.vault = env->vault;
 	te.circle = c->parts.circle;
 	te.writer = c->parts.writer;
-	te.erased = env->erased;
-	te.erased_arg = env->erased_arg;
+	te.ckpt = env->ckpt;
 	c->parts.trail = trail_open(&te);
 
 	uv_timer_init(env->loop, &c->idle);

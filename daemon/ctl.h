@@ -55,10 +55,6 @@ struct ctl_env {
 	 * needs the device key).  Its end comes through peer_hooks.closed. */
 	void (*locked)(void *arg);
 	void *locked_arg;
-	/* An erase committed (the read audit's retention): the WAL must be
-	 * truncated (ckpt_erased).  NULL: nobody truncates. */
-	void (*erased)(void *arg);
-	void *erased_arg;
 };
 
 struct ctl;

@@ -422,16 +422,6 @@ start_peers(void *arg)
 		start_beacon(d, env.listen);
 }
 
-/* An erase committed (the read audit's retention): truncate the WAL. */
-static void
-erased(void *arg)
-{
-	struct samend *d = arg;
-
-	if (d->ckpt != NULL)
-		ckpt_erased(d->ckpt);
-}
-
 /*
  * Locked (ctl.h): sync stops, as in a daemon that started locked; the
  * ctl hears when it has ended (peer_hooks.closed).
@@ -586,8 +576,6 @@ open_modules(struct samend *d)
 	env.metrics = &d->fam;
 	env.locked = stop_peers;
 	env.locked_arg = d;
-	env.erased = erased;
-	env.erased_arg = d;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
 	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);

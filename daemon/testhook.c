@@ -35,7 +35,6 @@ testhook(void)
 			hooks.audit_off = strcmp(s, "off") == 0;
 			hooks.audit_nosync = strcmp(s, "wal") == 0;
 		}
-		hooks.audit_now_ms = env_ms("SAMEND_TEST_AUDIT_NOW_MS");
 		loaded = 1;
 	}
 	return &hooks;

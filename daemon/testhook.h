@@ -29,8 +29,6 @@ struct testhook {
 	 */
 	int audit_off;
 	int audit_nosync;
-	long audit_now_ms;	/* SAMEND_TEST_AUDIT_NOW_MS: the audit's
-				 * retention clock (wall, ms; 0: the clock) */
 };
 
 const struct testhook *testhook(void);

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "ckpt.h"
 #include "circle.h"
 #include "clock.h"
 #include "error.h"
@@ -264,7 +265,11 @@ pend_of(struct trail *t, const uint8_t circle[CS_CIRCLELEN],
 	return p;
 }
 
-/* The events of action over recs[0..n), all of circle p's. */
+/*
+ * The events of action over recs[0..n), all of circle p's: one, or
+ * several of one time if n is past TRAIL_EVENT_RECS; one without records
+ * if n is 0 (a search that found nothing there).
+ */
 static int
 note_circle(struct trail *t, struct pend *p, uint64_t hlc, unsigned action,
     const struct store_record *const *recs, size_t n, char **cause)
@@ -273,8 +278,8 @@ note_circle(struct trail *t, struct pend *p, uint64_t hlc, unsigned action,
 	size_t i = 0, k;
 	int rc;
 
-	ar = xreallocarray(NULL, n < TRAIL_EVENT_RECS ? n : TRAIL_EVENT_RECS,
-	    sizeof(*ar));
+	ar = xreallocarray(NULL, n == 0 ? 1 : n < TRAIL_EVENT_RECS ? n :
+	    TRAIL_EVENT_RECS, sizeof(*ar));
 	do {
 		for (k = 0; i < n && k < TRAIL_EVENT_RECS; i++, k++) {
 			/* A collection name is at most OPS_MAX_COLLECTION. */
@@ -298,6 +303,49 @@ note_circle(struct trail *t, struct pend *p, uint64_t hlc, unsigned action,
 	return 0;
 }
 
+/* 1 if one of recs[0..n) is of circle id. */
+static int
+found_in(const struct store_record *const *recs, size_t n,
+    const uint8_t id[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(recs[i]->circle, id, CS_CIRCLELEN) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A search looked through every shared circle whose records this device
+ * reads, and is an event of each, with what it found there or nothing
+ * (NEN 7513 logs searches, not only what they returned): recs[0..n) were
+ * noted already, the other circles get an event without records.  A
+ * circle without an audit key is left out: nothing of it was returned.
+ */
+static int
+note_search(struct trail *t, const struct store_record *const *recs,
+    size_t n, uint64_t hlc, char **cause)
+{
+	const struct circle_info *ci;
+	const uint8_t *pk;
+	size_t nc;
+	int rc = 0;
+
+	ci = circle_list(t->env.circle, &nc);
+	for (size_t i = 0; i < nc && rc == 0; i++) {
+		if (ci[i].r == NULL || ci[i].state != ROSTER_CURRENT ||
+		    (ci[i].role != ROSTER_MEMBER &&
+		    ci[i].role != ROSTER_ADMIN) ||
+		    (pk = roster_audit(ci[i].r)) == NULL ||
+		    found_in(recs, n, ci[i].id))
+			continue;
+		if (hlc == 0)
+			hlc = writer_hlc(t->env.writer);
+		rc = note_circle(t, pend_of(t, ci[i].id, pk), hlc, AUDIT_FIND,
+		    NULL, 0, cause);
+	}
+	return rc;
+}
+
 int
 trail_read(struct ctl_parts *p, const char *action,
     const struct store_record *const *recs, size_t n, char **cause)
@@ -315,10 +363,10 @@ trail_read(struct ctl_parts *p, const char *action,
 	int rc = 0;
 
 	assert(act != 0);
-	if (testhook()->audit_off || n == 0)
+	if (testhook()->audit_off || (n == 0 && act != AUDIT_FIND))
 		return 0;
-	done = xcalloc(n, 1);
-	mine = xreallocarray(NULL, n, sizeof(*mine));
+	done = xcalloc(n ? n : 1, 1);
+	mine = xreallocarray(NULL, n ? n : 1, sizeof(*mine));
 	/* One event per circle, its records in the order returned. */
 	for (i = 0; i < n && rc == 0; i++) {
 		if (done[i])
@@ -345,6 +393,8 @@ trail_read(struct ctl_parts *p, const char *action,
 		rc = note_circle(t, pend_of(t, recs[i]->circle, pk), hlc, act,
 		    mine, k, cause);
 	}
+	if (rc == 0 && act == AUDIT_FIND)
+		rc = note_search(t, recs, n, hlc, cause);
 	free(mine);
 	free(done);
 	return rc;
@@ -599,7 +649,11 @@ keep_named(const struct walk *w, const struct audit_rec *r)
 	    strcmp(r->collection, w->q->collection) == 0;
 }
 
-/* The entry of one event, with the records w keeps (none: no entry). */
+/*
+ * The entry of one event, with the records w keeps: none, no entry,
+ * unless the event had none (a search that found nothing) and the
+ * question names no record.
+ */
 static void
 add_read(struct walk *w, const struct cs_header *h,
     const struct audit_event *ev)
@@ -611,7 +665,7 @@ add_read(struct walk *w, const struct cs_header *h,
 		return;
 	for (size_t i = 0; i < ev->nrecs; i++)
 		k += w->keep(w, &ev->recs[i]);
-	if (k == 0)
+	if (k == 0 && (ev->nrecs > 0 || w->q->has_record))
 		return;
 	e = list_add(w->out);
 	e->hlc = ev->hlc;
@@ -619,7 +673,7 @@ add_read(struct walk *w, const struct cs_header *h,
 	memcpy(e->circle, w->o->circle, CS_CIRCLELEN);
 	e->action = TRAIL_READ;
 	e->what = audit_action_name(ev->action);
-	e->recs = xreallocarray(NULL, k, sizeof(*e->recs));
+	e->recs = xreallocarray(NULL, k ? k : 1, sizeof(*e->recs));
 	for (size_t i = 0; i < ev->nrecs; i++)
 		if (w->keep(w, &ev->recs[i]))
 			e->recs[e->nrecs++] = ev->recs[i];
@@ -1072,8 +1126,9 @@ trail_expire(struct trail *t, uint64_t now_ms)
 		    "than %d days", (unsigned long long)out.changesets,
 		    t->days);
 		cache_drop(t);
-		if (t->env.erased != NULL)
-			t->env.erased(t->env.erased_arg);
+		if (t->env.ckpt != NULL &&
+		    store_wal_truncate_owed(t->env.store))
+			ckpt_erased(t->env.ckpt);
 	}
 	store_erased_free(&out);
 	return 0;
@@ -1083,11 +1138,11 @@ static void
 expire_cb(uv_timer_t *h)
 {
 	struct trail *t = h->data;
-	long now = testhook()->audit_now_ms;
+	uint64_t now = testhook_retention_now();
 
 	/* Between batches: a timer never runs inside one. */
 	assert(!writer_in_txn(t->env.writer));
-	(void)trail_expire(t, now > 0 ? (uint64_t)now : clock_wall_ms());
+	(void)trail_expire(t, now != 0 ? now : clock_wall_ms());
 }
 
 void

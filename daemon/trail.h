@@ -30,8 +30,9 @@
  * secret, which is sealed to admins only); a member writes events it
  * cannot read.  Events older than audit_retention days are erased by
  * every device that holds them, relays too (trail_set_retention: at
- * once, then every hour).
+ * once, then daily).
  */
+struct ckpt;
 struct circle;
 struct writer;
 
@@ -41,9 +42,7 @@ struct trail_env {
 	struct vault *vault;
 	struct circle *circle;
 	struct writer *writer;
-	/* An expiry erased something: the WAL is to be truncated. */
-	void (*erased)(void *arg);
-	void *erased_arg;
+	struct ckpt *ckpt;	/* truncates the WAL after an expiry; may be NULL */
 };
 
 struct trail;
@@ -57,7 +56,7 @@ void trail_close(struct trail *t);
 /* Lock, between batches: wipes the sealing keys held. */
 void trail_lock(struct trail *t);
 /*
- * Events older than days are erased: now, and every hour after.  A
+ * Events older than days are erased: now, and daily after.  A
  * reload may change it (conf.c holds it to at least 1826: five years).
  */
 void trail_set_retention(struct trail *t, int days);
@@ -152,7 +151,7 @@ int trail_query(struct trail *t, const struct trail_query *q,
     const struct store_record *rec, struct trail_list *out, char **cause);
 void trail_list_free(struct trail_list *l);
 
-/* One expiry pass, as at now_ms (wall clock): the tests' clock. */
+/* One expiry pass, as at now_ms (wall clock, ms): the tests' clock. */
 int trail_expire(struct trail *t, uint64_t now_ms);
 
 #endif

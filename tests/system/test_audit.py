@@ -5,12 +5,16 @@ sync only through R.  B reads a case every way samen returns contents
 with B's device, the action and the time, beside the writes in one
 timeline, and in the case's subject export; B and R are refused the audit;
 R carries the events and cannot read them; --device and --since filter;
-retention erases what is older than the period, on A and on R, with the
-clock injected (SAMEND_TEST_AUDIT_NOW_MS); a read whose event cannot be
-made durable is refused, and a read waits for its event's sync."""
+a search that found nothing is an event too; retention erases what is
+older than the period, on A and on R, with the clock injected
+(SAMEND_TEST_RETENTION_NOW_FILE), and the floor of five years is enforced;
+a purge of the case leaves the reads that name it; a read whose event
+cannot be made durable is refused, and a read waits for its event's
+sync."""
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 
@@ -248,10 +252,12 @@ def test_member_reads_admin_sees_relay_carries(cluster):
             assert "admin" in line, line
 
 
-def test_retention_erases_what_is_older(cluster):
+def test_retention_erases_what_is_older(cluster, monkeypatch):
     """Events older than audit_retention days are erased at start (the
-    clock injected: SAMEND_TEST_AUDIT_NOW_MS), on A and on R, the newer
-    ones kept; the change sets' headers stay."""
+    clock injected: SAMEND_TEST_RETENTION_NOW_FILE), on A and on R, the
+    newer ones kept; the change sets' headers stay."""
+    now_file = cluster.root / "retention-now"
+    monkeypatch.setenv("SAMEND_TEST_RETENTION_NOW_FILE", str(now_file))
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
     b.get("case", kase)
@@ -270,12 +276,11 @@ def test_retention_erases_what_is_older(cluster):
     assert export_ms > get_ms + 10
     # The cut: just before the export (a change set goes when its header,
     # written after its events, is older than the cut).
-    now = export_ms - 1 + RETENTION_DAYS * DAY_MS
+    now_file.write_text(f"{export_ms - 1 + RETENTION_DAYS * DAY_MS}\n")
     nrows = len(audit_rows(a, circle))
 
     for node in (a, r):
-        node.restart("--listen", node.addr,
-                     env={"SAMEND_TEST_AUDIT_NOW_MS": str(now)})
+        node.restart("--listen", node.addr)
 
     def erased(node):
         rows = audit_rows(node, circle)
@@ -293,11 +298,69 @@ def test_retention_erases_what_is_older(cluster):
     synced(a, r)
     synced(b, r)
     assert a.log_text().count("erased the events of") >= 1
-    # Retention is a setting of at least five years.
+    # Retention is a setting of at least five years: 1825 days is refused
+    # with the file's line, 1826 taken.
     a.stop()
-    a.configure(sync_interval=0, audit_retention=365)
-    r2 = cluster.run(a.samend_argv("--check-config"), rc=1)
-    assert "audit_retention" in r2.err, r2
+    for days, rc in ((1825, 1), (1826, 0)):
+        a.configure(sync_interval=0, audit_retention=days)
+        out = cluster.run(a.samend_argv("--check-config"), rc=rc)
+        if rc:
+            assert "audit_retention" in out.err and "1826" in out.err, out
+        else:
+            assert re.search(r"^audit_retention\s*=\s*1826$", out.out,
+                             re.M), out
+
+
+def test_purge_keeps_the_reads(cluster):
+    """A purge of the case erases it everywhere; the reads that named it
+    stay in the audit, on A (who purged it) and on R, who carries them."""
+    a, b, r, kase, note = world(cluster)
+    circle = team_circle(a)
+    b.get("case", kase)
+    synced(b, r)
+    synced(a, r)
+    held = set(audit_rows(r, circle))
+    a.samen("purge", "case", kase, "--cascade", "--reason", "AVG art. 17")
+    synced(a, r)
+    synced(b, r)
+    wait_until(lambda: b.samen("get", "case", kase, rc=None).rc == FAIL,
+               30, "B: the case purged")
+    synced(b, r)
+    synced(a, r)
+    # Nothing of the audit chain was rewritten by the purge.
+    assert held <= set(audit_rows(r, circle))
+    for who in (a, r):
+        for hdr, payload in audit_rows(who, circle):
+            assert None not in outer_open(hdr, payload, circle)[1]
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "get" in got, got
+    # The note's reads too (a case's get reads its notes).
+    assert "get" in reads(a.samen("audit", "note", note, json=True).json[
+        "events"], b.device, note)
+
+
+def test_a_search_that_finds_nothing_is_noted(cluster):
+    """find is a search: an event in the circle even when it returns
+    nothing, without its text."""
+    a, b, r, kase, _ = world(cluster)
+    circle = team_circle(a)
+    n = len(audit_rows(b, circle))
+    text = "Zonnebloemstraat-canary-81"
+    assert b.samen("find", text, json=True).json == []
+    assert len(audit_rows(b, circle)) == n + 1
+    synced(b, r)
+    synced(a, r)
+    finds = [e for e in a.samen("audit", json=True).json["events"]
+             if e["device"] == b.device and e["what"] == "find"]
+    assert len(finds) == 1 and finds[0]["records"] == [], finds
+    human = a.samen("audit", "--device", b.device).out
+    assert "(nothing found)" in human, human
+    # Its text is nowhere in any file of A's, B's or R's.
+    for node in (a, b, r):
+        for p in node.dir.rglob("*"):
+            if p.is_file():
+                assert text.encode() not in p.read_bytes(), p
 
 
 def test_a_read_waits_for_its_event(cluster):

@@ -1,5 +1,4 @@
-/* test_trail: the read audit: events encoded, sealed and opened; noted, grouped and written by the writer; read by admins only; expired; kept past a purge. */
-#define _GNU_SOURCE	/* memmem */
+/* test_trail: the read audit: reads noted, grouped and written by the writer; read by admins only; expired; kept past a purge. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,208 +27,6 @@
 #include "vault.h"
 #include "writer.h"
 
-/* The format (proto/audit.h). */
-
-static void
-recs3(struct audit_rec r[3])
-{
-	memset(r, 0, 3 * sizeof(*r));
-	strcpy(r[0].collection, "case");
-	strcpy(r[1].collection, "note");
-	strcpy(r[2].collection, "note");
-	for (int i = 0; i < 3; i++)
-		memset(r[i].rid, 0x40 + i, RID_LEN);
-}
-
-/* A block of two events (a get of three records, a find of one). */
-static void
-block2(struct wbuf *blk, const uint8_t circle[16], const uint8_t dev[32])
-{
-	struct audit_rec r[3];
-	struct wbuf ev;
-
-	recs3(r);
-	wire_init(&ev);
-	audit_put_event(&ev, HLC_MAKE(1764547200000ULL, 3), AUDIT_GET, r, 3);
-	audit_put_event(&ev, HLC_MAKE(1764547200001ULL, 0), AUDIT_FIND, r + 2,
-	    1);
-	audit_put_block(blk, circle, dev, wire_data(&ev), wire_len(&ev), 2);
-	wire_free(&ev);
-}
-
-static int
-decodes(const struct wbuf *w)
-{
-	struct audit_block b;
-	int rc = audit_block_decode(&b, wire_data(w), wire_len(w));
-
-	if (rc == 0)
-		audit_block_free(&b);
-	else
-		assert_null(b.events);
-	return rc;
-}
-
-static void
-test_block(void **state)
-{
-	uint8_t circle[16], dev[32];
-	struct audit_rec r[3];
-	struct audit_block b;
-	struct wbuf w, ev;
-
-	(void)state;
-	memset(circle, 7, sizeof(circle));
-	memset(dev, 9, sizeof(dev));
-	recs3(r);
-	wire_init(&w);
-	block2(&w, circle, dev);
-	assert_int_equal(audit_block_decode(&b, wire_data(&w), wire_len(&w)),
-	    0);
-	assert_memory_equal(b.circle, circle, 16);
-	assert_memory_equal(b.device, dev, 32);
-	assert_int_equal(b.nevents, 2);
-	assert_true(b.events[0].hlc == HLC_MAKE(1764547200000ULL, 3));
-	assert_int_equal(b.events[0].action, AUDIT_GET);
-	assert_int_equal(b.events[0].nrecs, 3);
-	assert_memory_equal(b.events[0].recs, r, sizeof(r));
-	assert_int_equal(b.events[1].action, AUDIT_FIND);
-	assert_int_equal(b.events[1].nrecs, 1);
-	assert_memory_equal(&b.events[1].recs[0], &r[2], sizeof(r[2]));
-	assert_string_equal(audit_action_name(b.events[1].action), "find");
-	audit_block_free(&b);
-	assert_int_equal(audit_action_parse("conflicts"), AUDIT_CONFLICTS);
-	assert_int_equal(audit_action_parse("put"), 0);
-	assert_null(audit_action_name(0));
-	assert_null(audit_action_name(AUDIT_NACTIONS));
-
-	/* Whatever it refuses, it refuses whole. */
-	wire_init(&ev);
-	audit_put_event(&ev, 1, AUDIT_NACTIONS, r, 1);
-	wire_reset(&w);
-	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
-	assert_int_equal(decodes(&w), SAMEN_EVALUE);
-	wire_reset(&ev);
-	audit_put_event(&ev, 1, 0, r, 1);
-	wire_reset(&w);
-	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
-	assert_int_equal(decodes(&w), SAMEN_EVALUE);
-	/* A collection no record can be of. */
-	wire_reset(&ev);
-	strcpy(r[0].collection, "Case!");
-	audit_put_event(&ev, 1, AUDIT_LS, r, 1);
-	wire_reset(&w);
-	audit_put_block(&w, circle, dev, wire_data(&ev), wire_len(&ev), 1);
-	assert_int_equal(decodes(&w), SAMEN_EVALUE);
-	recs3(r);
-	/* Two runs of one collection in a row: not as it is written. */
-	wire_reset(&w);
-	wire_put_array(&w, 4);
-	wire_put_u64(&w, AUDIT_VERSION);
-	wire_put_bin(&w, circle, 16);
-	wire_put_bin(&w, dev, 32);
-	wire_put_array(&w, 1);
-	wire_put_array(&w, 3);
-	wire_put_u64(&w, 5);
-	wire_put_u64(&w, AUDIT_LS);
-	wire_put_array(&w, 2);
-	for (int k = 0; k < 2; k++) {
-		wire_put_array(&w, 2);
-		wire_put_cstr(&w, "note");
-		wire_put_array(&w, 1);
-		wire_put_bin(&w, r[1].rid, RID_LEN);
-	}
-	assert_int_equal(decodes(&w), SAMEN_ENONCANON);
-	/* Another version; a byte too many; a count it cannot hold. */
-	wire_reset(&w);
-	wire_put_array(&w, 4);
-	wire_put_u64(&w, AUDIT_VERSION + 1);
-	wire_put_bin(&w, circle, 16);
-	wire_put_bin(&w, dev, 32);
-	wire_put_array(&w, 0);
-	assert_int_equal(decodes(&w), SAMEN_EVERSION);
-	wire_reset(&w);
-	block2(&w, circle, dev);
-	wire_put_nil(&w);
-	assert_int_equal(decodes(&w), SAMEN_ETRAILING);
-	wire_reset(&w);
-	wire_put_array(&w, 4);
-	wire_put_u64(&w, AUDIT_VERSION);
-	wire_put_bin(&w, circle, 16);
-	wire_put_bin(&w, dev, 32);
-	wire_put_array(&w, 1);
-	wire_put_array(&w, 3);
-	wire_put_u64(&w, 5);
-	wire_put_u64(&w, AUDIT_LS);
-	wire_put_array(&w, 1);
-	wire_put_array(&w, 2);
-	wire_put_cstr(&w, "note");
-	wire_put_array(&w, 1000);	/* 1000 rids said, one given */
-	wire_put_bin(&w, r[1].rid, RID_LEN);
-	assert_int_equal(decodes(&w), SAMEN_ETRUNC);
-	wire_free(&ev);
-	wire_free(&w);
-}
-
-static void
-test_box(void **state)
-{
-	uint8_t apk[32], ask[32], epk[32], esk[32], k[32], k2[32], other[32];
-	uint8_t nonce[AUDIT_NONCELEN], circle[16], dev[32], *plain;
-	struct audit_box box;
-	struct wbuf blk, w;
-	size_t len;
-
-	(void)state;
-	memset(circle, 1, sizeof(circle));
-	memset(dev, 2, sizeof(dev));
-	crypto_box_keypair(apk, ask);
-	crypto_box_keypair(epk, esk);
-	assert_int_equal(crypto_box_beforenm(k, apk, esk), 0);
-	randombytes_buf(nonce, sizeof(nonce));
-	wire_init(&blk);
-	wire_init(&w);
-	block2(&blk, circle, dev);
-	audit_seal(&w, apk, epk, k, nonce, wire_data(&blk), wire_len(&blk));
-	/* The block is nowhere in the box. */
-	assert_null(memmem(wire_data(&w), wire_len(&w), wire_data(&blk) + 4,
-	    16));
-	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
-	    0);
-	assert_true(audit_box_for(&box, apk));
-	assert_memory_equal(box.eph, epk, 32);
-	/* The admin's side: the audit secret and the ephemeral key. */
-	assert_int_equal(crypto_box_beforenm(k2, box.eph, ask), 0);
-	assert_int_equal(audit_box_open(&plain, &len, &box, k2), 0);
-	assert_int_equal(len, wire_len(&blk));
-	assert_memory_equal(plain, wire_data(&blk), len);
-	free(plain);
-	/* Without the audit secret: another key pair opens nothing. */
-	crypto_box_keypair(other, ask);
-	assert_false(audit_box_for(&box, other));
-	assert_int_equal(crypto_box_beforenm(k2, box.eph, ask), 0);
-	assert_int_equal(audit_box_open(&plain, &len, &box, k2),
-	    SAMEN_EDECRYPT);
-	/* A byte changed: refused. */
-	assert_int_equal(crypto_box_beforenm(k2, box.eph, esk), 0);
-	((uint8_t *)wire_data(&w))[wire_len(&w) - 3] ^= 1;
-	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
-	    0);
-	assert_int_equal(audit_box_open(&plain, &len, &box, k),
-	    SAMEN_EDECRYPT);
-	wire_reset(&w);
-	wire_put_array(&w, 5);
-	wire_put_u64(&w, AUDIT_VERSION + 1);
-	wire_put_bin(&w, apk, AUDIT_HINTLEN);
-	wire_put_bin(&w, epk, 32);
-	wire_put_bin(&w, nonce, AUDIT_NONCELEN);
-	wire_put_bin(&w, nonce, AUDIT_MACLEN);
-	assert_int_equal(audit_box_parse(&box, wire_data(&w), wire_len(&w)),
-	    SAMEN_EVERSION);
-	wire_free(&blk);
-	wire_free(&w);
-}
-
 /* Devices: the modules the read audit uses, in one process. */
 
 struct dev {
@@ -244,7 +41,6 @@ struct dev {
 	struct trail *t;
 	struct ctl_parts p;
 	size_t aborts;
-	size_t erased;
 };
 
 static size_t
@@ -263,12 +59,6 @@ static void
 nothing_cb(void *arg)
 {
 	(void)arg;
-}
-
-static void
-erased_cb(void *arg)
-{
-	((struct dev *)arg)->erased++;
 }
 
 static void
@@ -345,8 +135,6 @@ dev_open(struct dev *d)
 	te.vault = d->vault;
 	te.circle = d->cs;
 	te.writer = d->w;
-	te.erased = erased_cb;
-	te.erased_arg = d;
 	d->t = trail_open(&te);
 	d->p.env.store = d->st;
 	d->p.env.vault = d->vault;
@@ -881,18 +669,19 @@ test_expire(void **state)
 	assert_int_equal(sync_audit(&x.b, &x.r, x.id), 2);
 
 	/* As at cut + five years: the get goes, the export stays. */
-	x.b.erased = 0;
+	assert_false(store_wal_truncate_owed(x.b.st));
 	trail_set_retention(x.b.t, 1826);
 	assert_int_equal(trail_expire(x.b.t, cut_ms + 1826ULL * 86400000),
 	    0);
-	assert_int_equal(x.b.erased, 1);
+	assert_true(store_wal_truncate_owed(x.b.st));
 	c = audit_chain(&x.b, x.id);
 	assert_int_equal(c.n, 2);		/* the headers stay */
 	assert_int_equal(c.purged, 1);
 	/* Again: nothing more to do, nothing erased. */
+	assert_int_equal(store_wal_truncate(x.b.st), 0);
 	assert_int_equal(trail_expire(x.b.t, cut_ms + 1826ULL * 86400000),
 	    0);
-	assert_int_equal(x.b.erased, 1);
+	assert_false(store_wal_truncate_owed(x.b.st));
 	/* The relay, without a key, expires what it carries the same way. */
 	assert_int_equal(store_erase_expired(x.r.st,
 	    HLC_MAKE(cut_ms, 0), &out), 0);
@@ -992,6 +781,55 @@ test_purge_keeps_reads(void **state)
 	world_close(&x);
 }
 
+/*
+ * A search is an event of every circle B reads, with what it found there
+ * or nothing: a find that found nothing is still noted (its text never);
+ * a get that found nothing is not a read.  The relay searches nothing.
+ */
+static void
+test_search(void **state)
+{
+	struct world x;
+	const struct store_record *r[1];
+	struct trail_query q;
+	struct trail_list l;
+	uint8_t other[CS_CIRCLELEN];
+
+	(void)state;
+	world_open(&x);
+	read_(&x.b, "find", NULL, 0);
+	read_(&x.b, "get", NULL, 0);
+	read_(&x.r, "find", NULL, 0);
+	dev_commit(&x.b);
+	dev_commit(&x.r);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 1);
+	assert_int_equal(audit_chain(&x.r, x.id).n, 0);
+	/* Found in one circle of two: an event in each. */
+	make_circle(&x.b, "other", other);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "find", r, 1);
+	dev_commit(&x.b);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 2);
+	assert_int_equal(audit_chain(&x.b, other).n, 1);
+	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 2);
+	memset(&q, 0, sizeof(q));
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(reads_in(&l, "find", me(&x.b)), 2);
+	assert_int_equal(reads_in(&l, "get", me(&x.b)), 0);
+	for (size_t i = 0, k = 0; i < l.n; i++)
+		if (l.e[i].action == TRAIL_READ)
+			assert_int_equal(l.e[i].nrecs, k++);	/* 0, then 1 */
+	trail_list_free(&l);
+	/* Asked about the case: the search that found it, alone. */
+	q.has_record = 1;
+	strcpy(q.collection, "case");
+	memcpy(q.rid, x.kase, RID_LEN);
+	query(&x.a, &q, rec(&x.a, "case", x.kase), &l);
+	assert_int_equal(reads_in(&l, "find", me(&x.b)), 1);
+	trail_list_free(&l);
+	world_close(&x);
+}
+
 /* The subject export's trail: writes and reads in one timeline. */
 static void
 test_events(void **state)
@@ -1033,12 +871,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_block),
-		cmocka_unit_test(test_box),
 		cmocka_unit_test(test_grouping),
 		cmocka_unit_test(test_admins_only),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_purge_keeps_reads),
+		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_events),
 	};
 
