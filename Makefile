@@ -86,7 +86,7 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/testhook.c daemon/ckpt.c daemon/fdguard.c \
               daemon/trim.c
 # Export and import (issue 26); trail is where the read audit plugs in.
-DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
+DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c daemon/trail_query.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
