@@ -143,6 +143,8 @@ struct ctl {
 	size_t nheld;
 	size_t capheld;
 	uint64_t ticket;	/* the last lazy commit's */
+	uint64_t wticket;	/* SAMEND_TEST_AUDIT=wal: the last batch
+				 * whose replies waited for its own sync */
 	/* Requests that came while the index loads (loader_busy) or the
 	 * daemon locks (parts.locking). */
 	struct api_req **deferred;
@@ -275,7 +277,6 @@ flush(struct ctl *c)
 {
 	struct sent *b;
 	char *cause = NULL;
-	uint64_t before = c->ticket;
 	int rc, wrote, reads = 0;
 
 	/*
@@ -303,11 +304,14 @@ flush(struct ctl *c)
 		b->ticket = c->ticket;
 		/*
 		 * SAMEND_TEST_AUDIT=wal (the bench's other choice): a batch
-		 * that wrote nothing but read events waits only for the
-		 * batches before it, not for its own sync.
+		 * that wrote nothing but read events waits for the last
+		 * batch that wrote, not for its own sync nor for that of the
+		 * read batches before it.
 		 */
 		if (testhook()->audit_nosync && reads && !wrote)
-			b->ticket = before;
+			b->ticket = c->wticket;
+		else
+			c->wticket = b->ticket;
 		b->wrote = wrote;
 		b->n = c->nheld;
 		memcpy(b->held, c->held, c->nheld * sizeof(b->held[0]));
