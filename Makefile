@@ -174,6 +174,10 @@ $(addprefix $(BUILD)/tests/unit/,$(UNIT_CLI)): $(BUILD)/tests/unit/%: \
 # The store's tests share their world and helpers: store_fixture.c.
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
     $(BUILD)/tests/unit/store_fixture.o
+# Tests of several devices in one process share circle_fixture.c.
+CIRCLE_TESTS := test_circle test_trail
+$(addprefix $(BUILD)/tests/unit/,$(CIRCLE_TESTS)): \
+    $(BUILD)/tests/unit/circle_fixture.o
 
 # Small programs the system tests run (tests/helpers/), linked as the unit
 # tests are.

@@ -9,183 +9,20 @@
 
 #include <cmocka.h>
 #include <sodium.h>
-#include <uv.h>
 
 #include "audit.h"
 #include "circle.h"
-#include "clock.h"
+#include "circle_fixture.h"
 #include "error.h"
 #include "hlc.h"
 #include "index.h"
-#include "keywrap.h"
 #include "loader.h"
 #include "roster.h"
 #include "store.h"
 #include "sync.h"
 #include "trail.h"
 #include "util.h"
-#include "vault.h"
 #include "writer.h"
-
-/* Devices: the modules the read audit uses, in one process. */
-
-struct dev {
-	char dir[64];
-	uv_loop_t loop;
-	struct vault *vault;
-	struct store *st;
-	struct index *ix;
-	struct loader *ld;
-	struct writer *w;
-	struct circle *cs;
-	struct trail *t;
-	struct ctl_parts p;
-	size_t aborts;
-};
-
-static size_t
-aborted_cb(void *arg, int code)
-{
-	struct dev *d = arg;
-
-	(void)code;
-	d->aborts++;
-	loader_forget(d->ld);
-	trail_drop(d->t);
-	return 0;
-}
-
-static void
-nothing_cb(void *arg)
-{
-	(void)arg;
-}
-
-static void
-write_keys(const char *dir)
-{
-	struct keywrap_secrets s;
-	uint8_t pk[32], salt[16], nonce[24], *file;
-	size_t len;
-	char *path = xasprintf("%s/%s", dir, VAULT_FILE);
-	FILE *f;
-
-	crypto_sign_keypair(pk, s.sign_sk);
-	randombytes_buf(s.storage_key, sizeof(s.storage_key));
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(nonce, sizeof(nonce));
-	assert_int_equal(keywrap_seal(&file, &len, &s, NULL, 0, salt, nonce),
-	    0);
-	assert_non_null(f = fopen(path, "wb"));
-	assert_int_equal(fwrite(file, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	sodium_memzero(&s, sizeof(s));
-	free(file);
-	free(path);
-}
-
-static void
-dev_open(struct dev *d)
-{
-	struct keywrap_secrets s;
-	struct loader_env le;
-	struct writer_env we;
-	struct circle_env ce;
-	struct trail_env te;
-	char *cause = NULL, *db;
-
-	memset(d, 0, sizeof(*d));
-	strcpy(d->dir, "/tmp/samen-trail-XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	assert_int_equal(uv_loop_init(&d->loop), 0);
-	write_keys(d->dir);
-	assert_int_equal(vault_open(&d->vault, d->dir, &cause), 0);
-	assert_int_equal(vault_try(d->vault, NULL, 0, &s), 0);
-	vault_install(d->vault, &s);
-	db = xasprintf("%s/samen.db", d->dir);
-	assert_int_equal(store_open(&d->st, db, &cause), 0);
-	free(db);
-	store_set_key(d->st, vault_storage_key(d->vault));
-	d->ix = index_open();
-	memset(&le, 0, sizeof(le));
-	le.store = d->st;
-	le.index = d->ix;
-	le.loaded = nothing_cb;
-	d->ld = loader_open(&le);
-	memset(&we, 0, sizeof(we));
-	we.store = d->st;
-	we.vault = d->vault;
-	we.touched = loader_touched;
-	we.touched_arg = d->ld;
-	we.aborted = aborted_cb;
-	we.arg = d;
-	d->w = writer_open(&we);
-	memset(&ce, 0, sizeof(ce));
-	ce.store = d->st;
-	ce.vault = d->vault;
-	ce.writer = d->w;
-	ce.loader = d->ld;
-	ce.dir = d->dir;
-	ce.changed = nothing_cb;
-	ce.arg = d;
-	d->cs = circle_open(&ce);
-	memset(&te, 0, sizeof(te));
-	te.loop = &d->loop;
-	te.store = d->st;
-	te.vault = d->vault;
-	te.circle = d->cs;
-	te.writer = d->w;
-	d->t = trail_open(&te);
-	d->p.env.store = d->st;
-	d->p.env.vault = d->vault;
-	d->p.env.index = d->ix;
-	d->p.circle = d->cs;
-	d->p.writer = d->w;
-	d->p.loader = d->ld;
-	d->p.trail = d->t;
-	assert_int_equal(circle_unlock(d->cs), 0);
-	assert_int_equal(circle_refresh(d->cs), 0);
-}
-
-static void
-dev_close(struct dev *d)
-{
-	char *cmd = xasprintf("rm -rf '%s'", d->dir);
-
-	trail_stop(d->t);
-	assert_int_equal(uv_run(&d->loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&d->loop), 0);
-	trail_close(d->t);
-	circle_close(d->cs);
-	writer_close(d->w);
-	loader_close(d->ld);
-	index_close(d->ix);
-	store_close(d->st);
-	vault_close(d->vault);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-}
-
-/* The end of a batch, as ctl.c's flush does it: the reads, the commit. */
-static void
-dev_commit(struct dev *d)
-{
-	uint64_t ticket = 0;
-	char *cause = NULL;
-
-	assert_int_equal(trail_flush(d->t, &cause), 0);
-	assert_null(cause);
-	assert_int_equal(writer_commit(d->w, &ticket), 0);
-	(void)loader_refresh(d->ld, d->cs);
-	loader_forget(d->ld);
-	circle_refresh_pending(d->cs);
-}
-
-static const uint8_t *
-me(const struct dev *d)
-{
-	return vault_public_key(d->vault);
-}
 
 static void
 make_circle(struct dev *d, const char *name, uint8_t id[CS_CIRCLELEN])
@@ -205,64 +42,9 @@ add(struct dev *d, const char *name, const struct dev *who,
 	struct circle_done done;
 	char *cause = NULL;
 
-	assert_int_equal(circle_add(d->cs, name, me(who), role, 1, &done,
+	assert_int_equal(circle_add(d->cs, name, dev_key(who), role, 1, &done,
 	    &cause), 0);
 	dev_commit(d);
-}
-
-/* Copies every change set d holds of chain into to, as a sync would. */
-struct copy {
-	struct dev *to;
-	size_t n;
-};
-
-static int
-copy_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len)
-{
-	struct copy *cp = arg;
-	struct cs_header h;
-	uint8_t id[CS_IDLEN];
-	int rc;
-
-	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
-	changeset_id(id, hdr, hdr_len);
-	rc = store_cs_insert_merged(cp->to->st, &h, id, hdr, hdr_len, payload,
-	    payload_len);
-	assert_true(rc == 0 || rc == SAMEN_EEXIST);
-	cp->n += rc == 0;
-	return 0;
-}
-
-static size_t
-copy_chain(struct dev *from, struct dev *to, const uint8_t chain[CS_CIRCLELEN])
-{
-	struct copy cp = { to, 0 };
-
-	assert_int_equal(store_begin(to->st), 0);
-	assert_int_equal(store_chain_each(from->st, chain, copy_cb, &cp), 0);
-	loader_merge(to->ld);
-	assert_int_equal(store_commit(to->st), 0);
-	circle_stored(to->cs, 1);
-	return cp.n;
-}
-
-/* The members and data chains of circle id: one session's worth. */
-static void
-sync_circle(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
-{
-	uint8_t chain[CS_CIRCLELEN];
-	uint8_t (*join)[CS_CIRCLELEN];
-
-	if (circle_chain_of(to->cs, id) == NULL) {
-		join = xcalloc(1, sizeof(*join));
-		memcpy(join[0], id, CS_CIRCLELEN);
-		circle_join(to->cs, join, 1);
-		free(join);
-	}
-	sync_members_circle(chain, id);
-	(void)copy_chain(from, to, chain);
-	(void)copy_chain(from, to, id);
 }
 
 /* The audit chain of circle id, from to. */
@@ -272,7 +54,7 @@ sync_audit(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
 	uint8_t chain[CS_CIRCLELEN];
 
 	sync_audit_circle(chain, id);
-	return copy_chain(from, to, chain);
+	return dev_copy_chain(from, to, chain);
 }
 
 /* A record written on d in circle (the private one if id is NULL). */
@@ -400,8 +182,8 @@ world_open(struct world *x)
 	put(&x->a, x->id, "case", "Jansen", x->kase);
 	put(&x->a, x->id, "note", "first", x->n1);
 	put(&x->a, x->id, "note", "second", x->n2);
-	sync_circle(&x->a, &x->b, x->id);
-	sync_circle(&x->a, &x->r, x->id);
+	dev_sync_circle(&x->a, &x->b, x->id);
+	dev_sync_circle(&x->a, &x->r, x->id);
 	put(&x->b, NULL, "note", "my own", x->mine);
 }
 
@@ -546,15 +328,15 @@ test_admins_only(void **state)
 
 	memset(&q, 0, sizeof(q));
 	query(&x.a, &q, NULL, &l);
-	assert_int_equal(reads_in(&l, "get", me(&x.b)), 1);
-	assert_int_equal(reads_in(&l, "conflicts", me(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "get", dev_key(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "conflicts", dev_key(&x.b)), 1);
 	/* The writes too, in one timeline: three creates by A. */
 	assert_int_equal(l.n, 5);
 	for (size_t i = 1; i < l.n; i++)
 		assert_true(l.e[i - 1].hlc <= l.e[i].hlc);
 	assert_int_equal(l.e[0].action, TRAIL_WRITE);
 	assert_string_equal(l.e[0].what, "create");
-	assert_memory_equal(l.e[0].device, me(&x.a), 32);
+	assert_memory_equal(l.e[0].device, dev_key(&x.a), 32);
 	assert_int_equal(l.e[3].nrecs, 2);	/* the get of two */
 	trail_list_free(&l);
 
@@ -573,7 +355,7 @@ test_admins_only(void **state)
 	/* A device: B's reads only; a time: what came after. */
 	memset(&q, 0, sizeof(q));
 	q.has_device = 1;
-	memcpy(q.device, me(&x.b), 32);
+	memcpy(q.device, dev_key(&x.b), 32);
 	query(&x.a, &q, NULL, &l);
 	assert_int_equal(l.n, 2);
 	trail_list_free(&l);
@@ -607,7 +389,7 @@ test_admins_only(void **state)
 	 */
 	dev_open(&c);
 	add(&x.a, "team", &c, ROSTER_MEMBER);
-	sync_circle(&x.a, &c, x.id);
+	dev_sync_circle(&x.a, &c, x.id);
 	{
 		uint8_t chain[CS_CIRCLELEN], key[CS_KEYLEN];
 		struct cs_plain pl[4];
@@ -630,8 +412,8 @@ test_admins_only(void **state)
 	assert_int_equal(sync_audit(&c, &x.a, x.id), 1);
 	memset(&q, 0, sizeof(q));
 	query(&x.a, &q, NULL, &l);
-	assert_int_equal(reads_in(&l, "get", me(&c)), 0);
-	assert_int_equal(reads_in(&l, "get", me(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "get", dev_key(&c)), 0);
+	assert_int_equal(reads_in(&l, "get", dev_key(&x.b)), 1);
 	trail_list_free(&l);
 	dev_close(&c);
 	world_close(&x);
@@ -692,14 +474,14 @@ test_expire(void **state)
 	assert_int_equal(sync_audit(&x.r, &x.a, x.id), 2);
 	memset(&q, 0, sizeof(q));
 	query(&x.a, &q, NULL, &l);
-	assert_int_equal(reads_in(&l, "get", me(&x.b)), 0);
-	assert_int_equal(reads_in(&l, "export", me(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "get", dev_key(&x.b)), 0);
+	assert_int_equal(reads_in(&l, "export", dev_key(&x.b)), 1);
 	trail_list_free(&l);
 
 	/* A device that expired first and hears of the get later. */
 	dev_open(&late);
 	add(&x.a, "team", &late, ROSTER_MEMBER);
-	sync_circle(&x.a, &late, x.id);
+	dev_sync_circle(&x.a, &late, x.id);
 	assert_int_equal(store_erase_expired(late.st, HLC_MAKE(cut_ms, 0),
 	    &out), 0);
 	assert_int_equal(out.changesets, 0);
@@ -714,7 +496,7 @@ test_expire(void **state)
 		 * device that never expired (fresh), then give it to late. */
 		dev_open(&fresh);
 		add(&x.a, "team", &fresh, ROSTER_MEMBER);
-		sync_circle(&x.a, &fresh, x.id);
+		dev_sync_circle(&x.a, &fresh, x.id);
 		(void)b;
 		r[0] = rec(&fresh, "case", x.kase);
 		read_(&fresh, "get", r, 1);
@@ -726,7 +508,7 @@ test_expire(void **state)
 		assert_int_equal(store_erase_expired(late.st,
 		    c.first_hlc + 1, &out), 0);
 		store_erased_free(&out);
-		assert_int_equal(copy_chain(&fresh, &late, chain), 1);
+		assert_int_equal(dev_copy_chain(&fresh, &late, chain), 1);
 		c = audit_chain(&late, x.id);
 		assert_int_equal(c.n, 1);
 		assert_int_equal(c.purged, 1);
@@ -776,7 +558,7 @@ test_purge_keeps_reads(void **state)
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.e[0].action, TRAIL_READ);
 	assert_string_equal(l.e[0].what, "get");
-	assert_memory_equal(l.e[0].device, me(&x.b), 32);
+	assert_memory_equal(l.e[0].device, dev_key(&x.b), 32);
 	trail_list_free(&l);
 	world_close(&x);
 }
@@ -814,8 +596,8 @@ test_search(void **state)
 	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 2);
 	memset(&q, 0, sizeof(q));
 	query(&x.a, &q, NULL, &l);
-	assert_int_equal(reads_in(&l, "find", me(&x.b)), 2);
-	assert_int_equal(reads_in(&l, "get", me(&x.b)), 0);
+	assert_int_equal(reads_in(&l, "find", dev_key(&x.b)), 2);
+	assert_int_equal(reads_in(&l, "get", dev_key(&x.b)), 0);
 	for (size_t i = 0, k = 0; i < l.n; i++)
 		if (l.e[i].action == TRAIL_READ)
 			assert_int_equal(l.e[i].nrecs, k++);	/* 0, then 1 */
@@ -825,7 +607,7 @@ test_search(void **state)
 	strcpy(q.collection, "case");
 	memcpy(q.rid, x.kase, RID_LEN);
 	query(&x.a, &q, rec(&x.a, "case", x.kase), &l);
-	assert_int_equal(reads_in(&l, "find", me(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "find", dev_key(&x.b)), 1);
 	trail_list_free(&l);
 	world_close(&x);
 }
@@ -855,7 +637,7 @@ test_events(void **state)
 	assert_string_equal(ev[0].what, "create");
 	assert_int_equal(ev[1].action, TRAIL_READ);
 	assert_string_equal(ev[1].what, "get");
-	assert_memory_equal(ev[1].device, me(&x.b), 32);
+	assert_memory_equal(ev[1].device, dev_key(&x.b), 32);
 	assert_string_equal(ev[2].what, "export");
 	free(ev);
 	/* On B, a member: its writes only. */
