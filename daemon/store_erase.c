@@ -604,9 +604,10 @@ names_a_chunk(const uint8_t *p, size_t n, const struct tagset *ts)
 }
 
 /*
- * payload (of header hdr) with its chunks that carry a tag of ts purged,
- * into w; checked against the header as a peer would check it, so that
- * nothing is written that would not verify.  *n: how many it purged.
+ * payload (of header hdr) with its chunks that carry a tag of ts purged
+ * (ts NULL: every chunk, the read audit's expiry), into w; checked
+ * against the header as a peer would check it, so that nothing is
+ * written that would not verify.  *n: how many it purged.
  */
 static int
 erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
@@ -624,8 +625,8 @@ erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 		return SAMEN_ESTORE;	/* it holds only checked ones */
 	mask = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
 	for (uint32_t i = 0; i < pl.nchunks; i++)
-		mask[i] = !pl.chunks[i].purged &&
-		    tagset_has(ts, pl.chunks[i].rtag);
+		mask[i] = !pl.chunks[i].purged && (ts == NULL ||
+		    tagset_has(ts, pl.chunks[i].rtag));
 	*n = changeset_payload_purge(w, &pl, mask);
 	free(mask);
 	changeset_payload_free(&pl);
@@ -637,7 +638,7 @@ erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 	return rc == 0 ? 0 : SAMEN_ESTORE;
 }
 
-/* Rewrites change set csn's payload with ts's chunks purged. */
+/* Rewrites change set csn's payload with ts's chunks purged (NULL: all). */
 static int
 erase_cs(struct store *st, int64_t csn, const struct tagset *ts,
     struct store_erased *out)
@@ -693,12 +694,16 @@ struct fork_row {
 	size_t len;
 };
 
-/* The forks of circle: the same, from their own table. */
+/*
+ * The forks of circle: the same, from their own table.  ts NULL (the
+ * read audit's expiry): every chunk of the forks dated before before.
+ */
 static int
 erase_forks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
-    const struct tagset *ts, struct store_erased *out)
+    const struct tagset *ts, uint64_t before, struct store_erased *out)
 {
 	struct fork_row *f = NULL;
+	struct cs_header h;
 	size_t n = 0, i;
 	sqlite3_stmt *s;
 	struct wbuf w;
@@ -709,17 +714,22 @@ erase_forks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *hp = sqlite3_column_blob(s, 3);
+		size_t hlen = (size_t)sqlite3_column_bytes(s, 3);
 		const uint8_t *p = sqlite3_column_blob(s, 4);
 		size_t len = (size_t)sqlite3_column_bytes(s, 4);
 
-		if (p == NULL || !names_a_chunk(p, len, ts))
+		if (p == NULL || (ts != NULL ? !names_a_chunk(p, len, ts) :
+		    hp == NULL || changeset_header_decode(&h, hp, hlen) != 0 ||
+		    h.hlc >= before))
 			continue;
 		wire_init(&w);
-		rc = erase_payload(sqlite3_column_blob(s, 3),
-		    (size_t)sqlite3_column_bytes(s, 3), p, len, ts, &w, &k);
-		if (rc != 0) {
+		rc = erase_payload(hp, hlen, p, len, ts, &w, &k);
+		if (rc != 0 || k == 0) {
 			wire_free(&w);
-			break;
+			if (rc != 0)
+				break;
+			continue;
 		}
 		f = xreallocarray(f, n + 1, sizeof(*f));
 		f[n].aid = sqlite3_column_int64(s, 0);
@@ -791,7 +801,7 @@ erase_chunks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	}
 	free(csn);
 	if (rc == 0)
-		rc = erase_forks(st, circle, ts, out);
+		rc = erase_forks(st, circle, ts, 0, out);
 	return rc;
 }
 
@@ -1222,141 +1232,6 @@ expired_load(struct store *st)
 	return 0;
 }
 
-/* Every chunk of a payload, purged: (hdr, payload) into w; *n purged. */
-static int
-expire_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
-    size_t payload_len, struct wbuf *w, uint32_t *n)
-{
-	struct cs_header h;
-	struct cs_payload pl, out;
-	uint8_t *mask;
-	int rc;
-
-	*n = 0;
-	if (changeset_header_decode(&h, hdr, hdr_len) != 0 ||
-	    changeset_payload_decode(&pl, payload, payload_len) != 0)
-		return SAMEN_ESTORE;
-	mask = xmalloc(pl.nchunks ? pl.nchunks : 1);
-	memset(mask, 1, pl.nchunks ? pl.nchunks : 1);
-	*n = changeset_payload_purge(w, &pl, mask);
-	free(mask);
-	changeset_payload_free(&pl);
-	if (changeset_payload_decode(&out, wire_data(w), wire_len(w)) != 0)
-		return SAMEN_ESTORE;
-	rc = changeset_payload_check(&h, &out, wire_len(w));
-	changeset_payload_free(&out);
-	return rc == 0 ? 0 : SAMEN_ESTORE;
-}
-
-/* Audit change set csn, every chunk purged (if any was not yet). */
-static int
-expire_cs(struct store *st, int64_t csn, struct store_erased *out)
-{
-	uint8_t *hdr, *payload;
-	size_t hdr_len, payload_len;
-	struct wbuf w;
-	sqlite3_stmt *s;
-	uint32_t n;
-	int rc;
-
-	if ((s = sql_q(st, Q_CS_LOAD)) == NULL)
-		return SAMEN_ESTORE;
-	sqlite3_bind_int64(s, 1, csn);
-	if ((rc = sql_row(s)) <= 0)
-		return rc == 0 ? SAMEN_ESTORE : rc;
-	hdr_len = (size_t)sqlite3_column_bytes(s, 1);
-	payload_len = (size_t)sqlite3_column_bytes(s, 2);
-	hdr = xmalloc(hdr_len ? hdr_len : 1);
-	payload = xmalloc(payload_len ? payload_len : 1);
-	if (hdr_len > 0)
-		memcpy(hdr, sqlite3_column_blob(s, 1), hdr_len);
-	if (payload_len > 0)
-		memcpy(payload, sqlite3_column_blob(s, 2), payload_len);
-	sqlite3_reset(s);
-	wire_init(&w);
-	rc = expire_payload(hdr, hdr_len, payload, payload_len, &w, &n);
-	if (rc == 0 && n > 0) {
-		if ((s = sql_q(st, Q_ER_CS_PUT)) == NULL)
-			rc = SAMEN_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, csn);
-			sql_bind_blob(s, 2, wire_data(&w), wire_len(&w));
-			rc = sql_run(s);
-		}
-		out->changesets++;
-		out->chunks += n;
-	}
-	sodium_memzero(payload, payload_len);
-	free(payload);
-	free(hdr);
-	wire_free(&w);
-	return rc;
-}
-
-/* The forks kept as evidence in audit chain chain: those dated before. */
-static int
-expire_forks(struct store *st, const uint8_t chain[CS_CIRCLELEN],
-    uint64_t before, struct store_erased *out)
-{
-	struct fork_row *f = NULL;
-	struct cs_header h;
-	size_t n = 0, i;
-	sqlite3_stmt *s;
-	struct wbuf w;
-	uint32_t k;
-	int rc;
-
-	if ((s = sql_q(st, Q_ER_FORK_SCAN)) == NULL)
-		return SAMEN_ESTORE;
-	sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const uint8_t *hp = sqlite3_column_blob(s, 3);
-		size_t hlen = (size_t)sqlite3_column_bytes(s, 3);
-
-		if (hp == NULL || changeset_header_decode(&h, hp, hlen) != 0 ||
-		    h.hlc >= before)
-			continue;
-		wire_init(&w);
-		rc = expire_payload(hp, hlen, sqlite3_column_blob(s, 4),
-		    (size_t)sqlite3_column_bytes(s, 4), &w, &k);
-		if (rc != 0 || k == 0) {
-			wire_free(&w);
-			if (rc != 0)
-				break;
-			continue;
-		}
-		f = xreallocarray(f, n + 1, sizeof(*f));
-		f[n].aid = sqlite3_column_int64(s, 0);
-		f[n].seq = sql_col_u64(s, 1);
-		if (!sql_col_fixed(s, 2, f[n].id, CS_IDLEN)) {
-			wire_free(&w);
-			rc = SAMEN_ESTORE;
-			break;
-		}
-		f[n].payload = wire_take(&w, &f[n].len);
-		n++;
-		out->changesets++;
-		out->chunks += k;
-	}
-	sqlite3_reset(s);
-	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : SAMEN_ESTORE;
-	for (i = 0; i < n; i++) {
-		if (rc == 0 && (s = sql_q(st, Q_ER_FORK_PUT)) == NULL)
-			rc = SAMEN_ESTORE;
-		if (rc == 0) {
-			sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
-			sqlite3_bind_int64(s, 2, f[i].aid);
-			sql_bind_u64(s, 3, f[i].seq);
-			sql_bind_blob(s, 4, f[i].id, CS_IDLEN);
-			sql_bind_blob(s, 5, f[i].payload, f[i].len);
-			rc = sql_run(s);
-		}
-		free(f[i].payload);
-	}
-	free(f);
-	return rc;
-}
-
 static int
 expired_save(struct store *st, uint64_t before)
 {
@@ -1405,9 +1280,9 @@ store_erase_expired(struct store *st, uint64_t before,
 		rc = rc == SQLITE_DONE ? 0 : SAMEN_ESTORE;
 	}
 	for (i = 0; rc == 0 && i < n; i++)
-		rc = expire_cs(st, csn[i], out);
+		rc = erase_cs(st, csn[i], NULL, out);
 	for (i = 0; rc == 0 && i < st->audit.n; i++)
-		rc = expire_forks(st, st->audit.ids[i], before, out);
+		rc = erase_forks(st, st->audit.ids[i], NULL, before, out);
 	if (rc == 0)
 		rc = expired_save(st, before);
 	free(csn);
