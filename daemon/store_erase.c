@@ -145,23 +145,29 @@ expired_arrival(struct store *st, const struct store_cs_in *in)
 	return store_circle_audit(st, in->h->circle);
 }
 
-/* in with every chunk purged, as store_erase_arrival hands it out. */
+/*
+ * in with its chunks purged, as store_erase_arrival hands it out: every
+ * one if all, else those whose tag is purged in its circle.
+ */
 static int
-arrival_all(const struct store_cs_in *in, struct store_cs_in *x,
-    struct wbuf *w, uint8_t **mask)
+arrival_purge(struct store *st, const struct store_cs_in *in, int all,
+    struct store_cs_in *x, struct wbuf *w, uint8_t **mask)
 {
 	struct cs_payload pl;
 	uint8_t *m;
 	int n = 0;
 
+	/* Undecodable, it is the caller's to refuse: it is not ours. */
 	if (changeset_payload_decode(&pl, in->payload, in->payload_len) != 0)
 		return 0;
 	m = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
-	for (uint32_t i = 0; i < pl.nchunks; i++)
-		if (!pl.chunks[i].purged) {
-			m[i] = 1;
-			n++;
-		}
+	for (uint32_t i = 0; i < pl.nchunks; i++) {
+		if (pl.chunks[i].purged || (!all &&
+		    !purged_has(st, in->h->circle, pl.chunks[i].rtag)))
+			continue;
+		m[i] = 1;
+		n++;
+	}
 	if (n > 0) {
 		wire_init(w);
 		changeset_payload_purge(w, &pl, m);
@@ -180,40 +186,15 @@ int
 store_erase_arrival(struct store *st, const struct store_cs_in *in,
     struct store_cs_in *x, struct wbuf *w, uint8_t **mask)
 {
-	struct cs_payload pl;
-	uint8_t *m;
-	uint32_t i;
-	int rc, n = 0;
+	int rc;
 
 	if ((rc = purged_load(st)) != 0)
 		return rc;
 	if ((rc = expired_arrival(st, in)) != 0)
-		return rc < 0 ? rc : arrival_all(in, x, w, mask);
+		return rc < 0 ? rc : arrival_purge(st, in, 1, x, w, mask);
 	if (st->purged.n == 0 || !purged_circle(st, in->h->circle))
 		return 0;
-	/* Undecodable, it is the caller's to refuse: it is not ours. */
-	if (changeset_payload_decode(&pl, in->payload, in->payload_len) != 0)
-		return 0;
-	m = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
-	for (i = 0; i < pl.nchunks; i++) {
-		if (pl.chunks[i].purged ||
-		    !purged_has(st, in->h->circle, pl.chunks[i].rtag))
-			continue;
-		m[i] = 1;
-		n++;
-	}
-	if (n > 0) {
-		wire_init(w);
-		changeset_payload_purge(w, &pl, m);
-		*x = *in;
-		x->payload = wire_data(w);
-		x->payload_len = wire_len(w);
-		x->dropped = m;
-		*mask = m;
-	} else
-		free(m);
-	changeset_payload_free(&pl);
-	return n;
+	return arrival_purge(st, in, 0, x, w, mask);
 }
 
 void

@@ -23,24 +23,13 @@ import nacl.bindings
 import pytest
 
 from conftest import FAIL, TIME_RE, wait_until
+from test_lifecycle import add, link
 from test_sync import synced
 
 pytestmark = pytest.mark.usefixtures("stores_checked")
 
 DAY_MS = 86400 * 1000
 RETENTION_DAYS = 1826
-
-
-def add(admin, other, *opts, name="team"):
-    return admin.samen("circle", "add", name, other.device, *opts,
-                       json=True).json
-
-
-def link(a, b):
-    a.peer_add(b)
-    b.peer_add(a)
-    a.wait_session(b)
-    b.wait_session(a)
 
 
 def ulid_bytes(text):

@@ -56,6 +56,23 @@ decodes(const struct wbuf *w)
 	return rc;
 }
 
+/* A block of one ls event, written by hand up to its runs (nruns). */
+static void
+ls_head(struct wbuf *w, const uint8_t circle[16], const uint8_t dev[32],
+    uint32_t nruns)
+{
+	wire_reset(w);
+	wire_put_array(w, 4);
+	wire_put_u64(w, AUDIT_VERSION);
+	wire_put_bin(w, circle, 16);
+	wire_put_bin(w, dev, 32);
+	wire_put_array(w, 1);
+	wire_put_array(w, 3);
+	wire_put_u64(w, 5);
+	wire_put_u64(w, AUDIT_LS);
+	wire_put_array(w, nruns);
+}
+
 static void
 test_block(void **state)
 {
@@ -109,16 +126,7 @@ test_block(void **state)
 	assert_int_equal(decodes(&w), SAMEN_EVALUE);
 	recs3(r);
 	/* Two runs of one collection in a row: not as it is written. */
-	wire_reset(&w);
-	wire_put_array(&w, 4);
-	wire_put_u64(&w, AUDIT_VERSION);
-	wire_put_bin(&w, circle, 16);
-	wire_put_bin(&w, dev, 32);
-	wire_put_array(&w, 1);
-	wire_put_array(&w, 3);
-	wire_put_u64(&w, 5);
-	wire_put_u64(&w, AUDIT_LS);
-	wire_put_array(&w, 2);
+	ls_head(&w, circle, dev, 2);
 	for (int k = 0; k < 2; k++) {
 		wire_put_array(&w, 2);
 		wire_put_cstr(&w, "note");
@@ -138,16 +146,7 @@ test_block(void **state)
 	block2(&w, circle, dev);
 	wire_put_nil(&w);
 	assert_int_equal(decodes(&w), SAMEN_ETRAILING);
-	wire_reset(&w);
-	wire_put_array(&w, 4);
-	wire_put_u64(&w, AUDIT_VERSION);
-	wire_put_bin(&w, circle, 16);
-	wire_put_bin(&w, dev, 32);
-	wire_put_array(&w, 1);
-	wire_put_array(&w, 3);
-	wire_put_u64(&w, 5);
-	wire_put_u64(&w, AUDIT_LS);
-	wire_put_array(&w, 1);
+	ls_head(&w, circle, dev, 1);
 	wire_put_array(&w, 2);
 	wire_put_cstr(&w, "note");
 	wire_put_array(&w, 1000);	/* 1000 rids said, one given */
