@@ -164,7 +164,8 @@ def test_member_reads_admin_sees_relay_carries(cluster):
             # ciphertext.
             v = msgpack.unpackb(box, raw=True)
             assert len(v) == 5 and v[0] == 1 and len(v[2]) == 32
-    # Nor is any of it in R's files (the database, its WAL).
+    # Nor is the record's id anywhere in R's files (the database, its
+    # WAL): R carries the circle and is told no record of it.
     for p in r.dir.rglob("*"):
         if p.is_file():
             data = p.read_bytes()
@@ -174,6 +175,22 @@ def test_member_reads_admin_sees_relay_carries(cluster):
     ev = a.samen("audit", "case", kase, json=True).json
     assert ev["truncated"] is False
     events = ev["events"]
+
+    # B, a member, reads the case but not who else read it: A's own read
+    # in world() travels to B too, and its time as the block holds it (a
+    # msgpack u64: what only the audit key reveals; the change set's
+    # header carries a later one) is in no box B or R can get at, each
+    # chunk opened as far as anyone who knows the circle can.
+    synced(b, r)
+    assert len(audit_rows(b, circle)) > len(held_b)
+    ours = [e for e in events if e["device"] == a.device and
+            e["action"] == "read"]
+    assert len(ours) == 1, ours
+    canary = b"\xcf" + ours[0]["hlc"].to_bytes(8, "big")
+    for node in (b, r):
+        for hdr, payload in audit_rows(node, circle):
+            for box in outer_open(hdr, payload, circle)[1]:
+                assert canary not in box, node.name
     got = reads(events, b.device, kase)
     assert set(got) == {"get", "ls", "find", "log", "conflicts", "export"}
     for what, es in got.items():
