@@ -80,6 +80,8 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
 DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
+# Exile sessions and departures (issue 24).
+DAEMON_LIB += daemon/circle_exile.c daemon/depart.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \

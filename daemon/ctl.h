@@ -30,6 +30,7 @@
  *
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */
+struct ckpt;
 struct durable;
 struct metrics_samen;
 
@@ -52,6 +53,8 @@ struct ctl_env {
 	 * needs the device key).  Its end comes through peer_hooks.closed. */
 	void (*locked)(void *arg);
 	void *locked_arg;
+	/* The WAL's truncate after an erase (ckpt_erased); NULL: none. */
+	struct ckpt *ckpt;
 };
 
 struct ctl;
@@ -115,6 +118,12 @@ struct ctl_parts {
 	int unlocking;			/* an unlock runs on the thread pool */
 	int unlock_dropped;		/* locked meanwhile: drop its keys */
 	int locking;			/* locked; waiting for what is in flight */
+	/*
+	 * Departures (depart.h): a circle we were removed from is erased;
+	 * revoked, everything is, and every request but status is refused.
+	 */
+	struct depart *depart;
+	int revoked;
 	struct ctl *self;		/* the ctl of these parts */
 };
 

@@ -225,6 +225,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ER_DEPART_ALL] = "INSERT OR REPLACE INTO departed (circle, at_ms,"
 	    " revoked) SELECT DISTINCT circle, ?1, 1 FROM circles"
 	    " WHERE kind = 0",
+	[Q_DEPARTED_LIST] = "SELECT circle, revoked FROM departed"
+	    " ORDER BY circle",
 };
 
 /* sql_q's first call for a statement: it stays prepared until close. */
