@@ -16,11 +16,18 @@ DEB_BUILD := pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libmsgpack-dev \
              libsodium-dev
 # make deb: dpkg-shlibdeps for the dependencies, lintian for the check.
 DEB_DEB   := dpkg-dev lintian
+# The fault harnesses (tests/torture, docs/reliability.md): cutfs is a FUSE
+# file system; the disk-full tests mount ext4 images; the network ones
+# use namespaces.
+DEB_FAULT := libfuse3-dev fuse3 e2fsprogs mount util-linux iproute2 procps
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
-             sqlite3 binutils python3-nacl
+             sqlite3 binutils python3-nacl $(DEB_FAULT)
 # What the packaging tests use: man page lint and rendering, the metrics
 # parser, the unit file's check, and the deb's tools (see DEB_DEB).
 DEB_TEST  += mandoc man-db python3-prometheus-client systemd $(DEB_DEB)
+# The resident's page of samen export --subject is rendered in headless
+# Chromium (tests/system/test_export.py).
+DEB_TEST  += chromium
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # clang with libFuzzer and the sanitizer runtimes; llvm for symbolised reports.
 DEB_FUZZ  := clang libclang-rt-dev llvm
@@ -75,7 +82,10 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/peer.c daemon/link.c daemon/zap.c daemon/session.c \
               daemon/intake.c daemon/zmsg.c \
               daemon/beacon.c daemon/durable.c daemon/pool.c \
-              daemon/testhook.c daemon/ckpt.c
+              daemon/testhook.c daemon/ckpt.c daemon/fdguard.c \
+              daemon/trim.c
+# Export and import (issue 26); trail is where the read audit plugs in.
+DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
@@ -86,7 +96,7 @@ DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
               cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
-              cli/cmd_circle.c
+              cli/cmd_circle.c cli/cmd_bulk.c cli/csv.c cli/subject.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
@@ -96,7 +106,7 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_peer test_store_cut test_store_erase
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
-              test_passphrase test_keyfile
+              test_passphrase test_keyfile test_csv
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
@@ -112,8 +122,11 @@ DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLI_LIB_OBJ := $(call obj,$(CLI_LIB))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 UNIT_BIN   := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
+# Test tools that are not unit tests (tests/torture).
+TOOL_BIN   := $(BUILD)/tests/torture/cutfs
 
-.PHONY: all deps test run-tests unit system demo bench clean fuzz
+.PHONY: all deps test run-tests unit system demo bench clean fuzz torture \
+        soak
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/samend $(BUILD)/samen
@@ -169,6 +182,14 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(PROTO_OBJ) $(DAEMON_LIB_OBJ)
 	$(CC) $(CPPFLAGS) $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -MMD -MP $< $(PROTO_OBJ) $(DAEMON_LIB_OBJ) $(LDLIBS) -o $@
 
+# cutfs: the power-cut file system of the fault harnesses, over libfuse3.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3 2>/dev/null)
+$(BUILD)/tests/torture/cutfs: tests/torture/cutfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FUSE_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< \
+	    $(FUSE_LIBS) -o $@
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Dependencies: install what is missing when root, else say exactly what to run.
@@ -189,14 +210,19 @@ deps:
 TEST_BUILD := build/test
 # The fuzz targets' regressions and seeds are replayed too (clang): an input
 # that once crashed a decoder stays a test.
+# A samend without sanitizers too, for what ASan hides (the memory glibc
+# keeps: tests/system/test_memory.py).
+PLAIN_BUILD := build/test-plain
 test:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_PKGS) $(DEB_FUZZ)"
 	@$(MAKE) --no-print-directory fuzz-build fuzz-seeds
+	@$(MAKE) --no-print-directory BUILD=$(PLAIN_BUILD) SANITIZE= \
+	    $(PLAIN_BUILD)/samend
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
 	    $(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
 	    SANITIZE=address,undefined run-tests
 
-run-tests: all $(UNIT_BIN) $(HELPER_BIN)
+run-tests: all $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN)
 	@tests/run-tests.sh $(BUILD)
 
 unit: deps
@@ -323,6 +349,34 @@ deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
 	@dist/mkdeb.sh $(BUILD)/root $(VERSION) $(DEB_OUT)
 # ---- end install ------------------------------------------------------------
 
+# ---- torture: the long fault-injection runs (docs/reliability.md) ----------
+#   make torture            every harness, long: power cuts (ROUNDS=100),
+#                           disk full, descriptors, network faults
+#   make torture ROUNDS=20 ONLY=powercut   one harness, fewer rounds
+#   make soak DURATION=1h   5 daemons for an hour, a table every minute
+# As root (mounts, namespaces); the sanitizer build of make test.
+ROUNDS   ?= 100
+NETEM_S  ?= 180
+DURATION ?= 15m
+
+torture:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) \
+	    SANITIZE=address,undefined all $(TEST_BUILD)/tests/torture/cutfs
+	@cd tests/torture && SAMEN_BUILD=$(CURDIR)/$(TEST_BUILD) \
+	    ROUNDS=$(ROUNDS) NETEM_S=$(NETEM_S) \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    /usr/bin/python3 -m pytest -p no:cacheprovider -v -s -rfE \
+	    --tb=short $(if $(ONLY),-k "$(ONLY)") test_torture.py
+SOAK_BUILD := build/soak
+soak:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory BUILD=$(SOAK_BUILD) OPT=-O2 SANITIZE= all
+	@/usr/bin/python3 tests/torture/soak.py --build $(SOAK_BUILD) \
+	    --duration $(DURATION) $(if $(SOAK_ARGS),$(SOAK_ARGS))
+# ---- end torture --------------------------------------------------------------
+
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,
 #                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
@@ -335,7 +389,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
-                conf roster
+                conf roster csv
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
                 sync request roster roster_parse roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -346,7 +400,7 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_PKG_CFLAGS = $(shell pkg-config --cflags msgpack libsodium 2>/dev/null)
 FUZZ_LIBS    = $(shell pkg-config --libs msgpack libsodium 2>/dev/null)
 FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
-                $(FUZZ_BUILD)/obj/cli/zmtp.o \
+                $(FUZZ_BUILD)/obj/cli/zmtp.o $(FUZZ_BUILD)/obj/cli/csv.o \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 

@@ -28,6 +28,11 @@ enum cmd_exit {
 #define CMD_OPT_ROLE 0x40	/* --role ROLE */
 #define CMD_OPT_NOHISTORY 0x80	/* --no-history */
 #define CMD_OPT_REASON 0x100	/* --reason TEXT */
+#define CMD_OPT_FORMAT 0x200	/* --format NAME */
+#define CMD_OPT_OUTPUT 0x400	/* -o FILE, --output FILE */
+#define CMD_OPT_HISTORY 0x800	/* --with-history */
+#define CMD_OPT_SUBJECT 0x1000	/* --subject CASE_ID */
+#define CMD_OPT_DRYRUN 0x2000	/* --dry-run */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -56,6 +61,11 @@ struct cmd_ctx {
 	const char *role;		/* ROLE, unchecked; NULL if not given */
 	int no_history;
 	const char *reason;		/* TEXT, unchecked; NULL if not given */
+	const char *format;		/* --format, unchecked; NULL if not given */
+	const char *output;		/* -o FILE; NULL: stdout */
+	int with_history;
+	const char *subject;		/* CASE_ID, unchecked; NULL if not given */
+	int dry_run;
 };
 
 /*
@@ -78,8 +88,9 @@ struct cmd_entry {
 
 /*
  * What the handlers share (cmd.c): the handlers themselves are in
- * cmd_device.c, cmd_record.c, cmd_peer.c and cmd_circle.c, "help" in
- * help.c.  Each handler returns an exit code and prints its own errors.
+ * cmd_device.c, cmd_record.c, cmd_peer.c, cmd_circle.c and cmd_bulk.c,
+ * "help" in help.c.  Each handler returns an exit code and prints its own
+ * errors.
  */
 
 /* The entry called name, or NULL. */

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "cmd_bulk.h"
 #include "cmd_circle.h"
 #include "cmd_device.h"
 #include "cmd_peer.h"
@@ -147,6 +148,30 @@ static const struct cmd_entry commands[] = {
 	  "A case whose lead is in conflict is left as it is, and listed.\n"
 	  "TO_DEVICE must be a member of the circles of those cases.\n",
 	  2, 2, CMD_OPT_CIRCLE, cmd_record_handover, NULL },
+	{ "export", "[COLLECTION | --subject CASE_ID] [--circle NAME] "
+	  "[--format FORMAT] [--with-history] [-o FILE]",
+	  "write out the live records, or everything held about one case",
+	  "Without --subject: the live records of COLLECTION (or of every\n"
+	  "collection), of --circle NAME (or of every circle), as FORMAT csv\n"
+	  "(the default: a header row, then one row per record), json (an\n"
+	  "array) or ndjson (one object per line); --with-history adds each\n"
+	  "record's history (json, ndjson).\n"
+	  "--subject CASE_ID: the case, every record that links to it, their\n"
+	  "history and who looked at them, as json (the default) or html (a\n"
+	  "page to hand to the resident or print).\n"
+	  "-o FILE, --output FILE writes FILE (mode 0600, whole or not at\n"
+	  "all) instead of stdout.\n",
+	  0, 1, CMD_OPT_CIRCLE | CMD_OPT_FORMAT | CMD_OPT_OUTPUT |
+	  CMD_OPT_HISTORY | CMD_OPT_SUBJECT, cmd_bulk_export, NULL },
+	{ "import", "COLLECTION FILE [--circle NAME] [--dry-run]",
+	  "create one record per row of a CSV file",
+	  "The header row names the fields (NAME[] for a set field, whose\n"
+	  "cell holds its elements separated by ';'); _id and _conflicts are\n"
+	  "ignored, so an export imports as it is.  Every row is checked\n"
+	  "before any is written: a problem is reported with its line and\n"
+	  "nothing is imported.  New records get new ids.  --dry-run checks\n"
+	  "and writes nothing.  FILE - reads stdin.\n",
+	  2, 2, CMD_OPT_CIRCLE | CMD_OPT_DRYRUN, cmd_bulk_import, NULL },
 	{ "peer", "SUBCOMMAND ...", "the devices this one syncs with", NULL,
 	  0, 0, 0, NULL, peer_commands },
 	{ "sync", "[DEVICE_ID] [--wait [--timeout SECONDS]]",
@@ -180,6 +205,12 @@ static const struct {
 	{ "--role", CMD_OPT_ROLE, 1 },
 	{ "--no-history", CMD_OPT_NOHISTORY, 0 },
 	{ "--reason", CMD_OPT_REASON, 1 },
+	{ "--format", CMD_OPT_FORMAT, 1 },
+	{ "-o", CMD_OPT_OUTPUT, 1 },
+	{ "--output", CMD_OPT_OUTPUT, 1 },
+	{ "--with-history", CMD_OPT_HISTORY, 0 },
+	{ "--subject", CMD_OPT_SUBJECT, 1 },
+	{ "--dry-run", CMD_OPT_DRYRUN, 0 },
 };
 
 #define usage_error(...) cmd_complain(CMD_EXIT_USAGE, __VA_ARGS__)
@@ -328,6 +359,21 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_REASON:
 			c.reason = value;
+			break;
+		case CMD_OPT_FORMAT:
+			c.format = value;
+			break;
+		case CMD_OPT_OUTPUT:
+			c.output = value;
+			break;
+		case CMD_OPT_HISTORY:
+			c.with_history = 1;
+			break;
+		case CMD_OPT_SUBJECT:
+			c.subject = value;
+			break;
+		case CMD_OPT_DRYRUN:
+			c.dry_run = 1;
 			break;
 		}
 	}

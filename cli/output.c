@@ -155,6 +155,12 @@ json_value(FILE *fp, const struct reply_node *n)
 }
 
 void
+output_json_value(FILE *fp, const struct reply_node *n)
+{
+	json_value(fp, n);
+}
+
+void
 output_json(FILE *fp, const struct reply_node *n)
 {
 	json_value(fp, n);

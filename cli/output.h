@@ -18,6 +18,8 @@
 
 /* One JSON document and a newline. */
 void output_json(FILE *fp, const struct reply_node *n);
+/* One JSON value, without the newline. */
+void output_json_value(FILE *fp, const struct reply_node *n);
 /* s[0..len) as a JSON string, quotes included. */
 void output_json_str(FILE *fp, const char *s, size_t len);
 

@@ -16,7 +16,7 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock lock id status metrics put get ls find rm log note
-conflicts rebuild handover peer sync circle device help"
+conflicts rebuild handover export import peer sync circle device help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add role rm quarantine accept ls use"
 _samen_device_commands="revoke"
@@ -36,6 +36,8 @@ _samen_command_options()
 	"sync ") echo "--wait --timeout" ;;
 	"circle add") echo "--role --no-history" ;;
 	"device revoke") echo "--reason" ;;
+	"export ") echo "--subject --circle --format --with-history" ;;
+	"import ") echo "--circle --dry-run" ;;
 	esac
 }
 
@@ -111,7 +113,7 @@ _samen()
 			continue
 			;;
 		--passphrase-file | --where | --timeout | --circle | --role | \
-		    --reason)
+		    --reason | --format | --subject | -o | --output)
 			((i++))
 			continue
 			;;
@@ -135,8 +137,15 @@ _samen()
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
-	--passphrase-file)
+	--passphrase-file | -o | --output)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--format)
+		_samen_reply "csv json ndjson html" "$cur"
+		return
+		;;
+	--subject)
 		return
 		;;
 	--circle)
@@ -204,8 +213,15 @@ _samen()
 			_samen_reply "$(_samen_members "$dir")" "$cur"
 		fi
 		;;
-	put | get | ls | rm | log)
+	put | get | ls | rm | log | export)
 		((npos == 0)) && _samen_reply "$_samen_collections" "$cur"
+		;;
+	import)
+		if ((npos == 0)); then
+			_samen_reply "$_samen_collections" "$cur"
+		elif ((npos == 1)); then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
 		;;
 	sync)
 		((npos == 0)) && _samen_reply "$(_samen_peers "$dir")" "$cur"

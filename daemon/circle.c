@@ -2,6 +2,7 @@
 #include "circle_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +274,7 @@ write_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 {
 	char hex[2 * CS_CIRCLELEN + 2], *path, *tmp;
 	FILE *f;
-	int rc = 0;
+	int rc = 0, dfd = -1;
 
 	hex_encode(hex, id, CS_CIRCLELEN);
 	strcat(hex, "\n");
@@ -286,6 +287,13 @@ write_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
 		rc = SAMEN_ESTORE;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = SAMEN_ESTORE;
+	/* The rename is durable only once the directory is synced: without
+	 * it a power cut could bring the old default back after the reply. */
+	if (rc == 0 && ((dfd = open(cs->env.dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) != 0))
+		rc = SAMEN_ESTORE;
+	if (dfd != -1)
+		close(dfd);
 	if (rc != 0)
 		unlink(tmp);
 	free(tmp);

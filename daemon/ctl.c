@@ -11,6 +11,7 @@
 #include "circle.h"
 #include "clock.h"
 #include "ctl_admin.h"
+#include "ctl_bulk.h"
 #include "ctl_circles.h"
 #include "ctl_peers.h"
 #include "ctl_records.h"
@@ -96,6 +97,11 @@ static const struct handler {
 	  render_lock, CTL_F_ALONE },
 	{ CTL_HANDOVER, request_decode_handover, ctl_records_handover,
 	  render_handover, CTL_F_UNLOCKED | CTL_F_WRITES },
+	/* An export reads the store (histories): the batch's writes first. */
+	{ CTL_EXPORT, request_decode_export, ctl_bulk_export,
+	  render_export, CTL_F_UNLOCKED | CTL_F_ALONE },
+	{ CTL_IMPORT, request_decode_import, ctl_bulk_import,
+	  render_import, CTL_F_UNLOCKED | CTL_F_WRITES },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))

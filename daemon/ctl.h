@@ -14,19 +14,19 @@
 #include "vault.h"
 
 /*
- * Requests of one batch are handled in order.  Writes (put, rm, note) open
- * one transaction that the whole batch shares; every reply of the batch is
- * held back until that transaction has committed and the disk has it
- * (durable_after), so no client hears "stored" before it is durable, and
- * if the commit fails every one of them hears the error and nothing of the
- * batch is kept.  Unlock runs argon2id on libuv's thread pool and replies
- * when done.
+ * Requests of one batch are handled in order.  Writes (put, rm, note,
+ * import) open one transaction that the whole batch shares; every reply of
+ * the batch is held back until that transaction has committed and the
+ * disk has it (durable_after), so no client hears "stored" before it is
+ * durable, and if the commit fails every one of them hears the error and
+ * nothing of the batch is kept.  Unlock runs argon2id on libuv's thread
+ * pool and replies when done.
  *
  * Each request type has one entry in ctl.c's table: its decoder
  * (proto/request.h: the args' shape), its act (what it does with the
  * store, the index and the keys: ctl_records.c, ctl_circles.c,
- * ctl_peers.c, ctl_admin.c), its render (render.h: the reply's body) and
- * flags (what it needs first).
+ * ctl_peers.c, ctl_admin.c, ctl_bulk.c), its render (render.h: the
+ * reply's body) and flags (what it needs first).
  *
  * All pointers in ctl_env are borrowed and must outlive the ctl.
  */

@@ -171,12 +171,8 @@ ctl_admin_collect(struct ctl_parts *p)
 	if (rc == 0) {
 		metrics_set(m->records, NULL, (double)st.records);
 		metrics_set(m->changesets, NULL, (double)st.changesets);
+		metrics_set(m->quarantine, NULL, (double)st.quarantined);
 	}
-	/*
-	 * samen_quarantine_changesets stays 0 until the store counts the
-	 * change sets it holds back (store_quarantined(), with the trust
-	 * lifecycle), which then sets it here.
-	 */
 	collect_peers(p, m);
 }
 

@@ -74,6 +74,15 @@ lower_bound(const struct index *ix, const uint8_t rid[RID_LEN], int64_t rkey)
 	return lo;
 }
 
+size_t
+index_after(const struct index *ix, const uint8_t rid[RID_LEN], int64_t rkey)
+{
+	size_t at = lower_bound(ix, rid, rkey);
+
+	return at < ix->n && ix->recs[at]->rkey == rkey &&
+	    memcmp(ix->recs[at]->rid, rid, RID_LEN) == 0 ? at + 1 : at;
+}
+
 void
 index_put(struct index *ix, struct store_record *r)
 {

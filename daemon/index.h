@@ -58,6 +58,13 @@ const struct store_record *index_at(const struct index *ix, size_t i);
 const struct store_record *index_get(const struct index *ix,
     const char *collection, const uint8_t rid[RID_LEN]);
 
+/*
+ * The position of the first record after (rid, rkey) in index order: where
+ * a walk that stopped at that record goes on, even if it is gone since.
+ */
+size_t index_after(const struct index *ix, const uint8_t rid[RID_LEN],
+    int64_t rkey);
+
 /* Shown value of a register field, or NULL if the record has none. */
 const struct store_field *index_field(const struct store_record *r,
     const char *name, int is_set);

@@ -31,6 +31,7 @@
 #include "peer.h"
 #include "protocol.h"
 #include "store.h"
+#include "trim.h"
 #include "util.h"
 #include "vault.h"
 #include "version.h"
@@ -545,6 +546,8 @@ open_modules(struct samend *d)
 	/* Before anything writes the WAL: it writes it ahead. */
 	d->ckpt = ckpt_open(&d->loop, d->store, d->durable, d->db_path,
 	    (uint64_t)d->conf.wal_autocheckpoint);
+	/* glibc keeps what libzmq's thread freed: given back now and then. */
+	trim_open(&d->loop);
 
 	memset(&env, 0, sizeof(env));
 	env.loop = &d->loop;

@@ -520,7 +520,8 @@ metrics_samen(struct metrics *m, struct metrics_samen *s)
 	static const char *const peer[] = { "peer", NULL };
 	static const char *const result[] = { "result", NULL };
 	static const char *const reason[] = { "reason", NULL };
-	static const char *const results[] = { "done", "failed" };
+	static const char *const results[] = { "done", "failed",
+	    "superseded" };
 	static const char *const states[] = { "connected", "connecting",
 	    "inbound", "idle" };
 	const size_t nb = sizeof(latency_bounds) / sizeof(latency_bounds[0]);

@@ -135,17 +135,18 @@ count_distinct(const struct store_field *f)
 
 /*
  * A record: 9 keys, and "notes" (with_notes: notes[0..nnotes)) and
- * "matched" (matched != NULL) if given.
+ * "matched" (matched != NULL) if given, and room for extra more keys that
+ * the caller writes after it.
  */
 static void
 put_record(struct wbuf *w, const struct store_record *r, int with_notes,
     const struct store_record *const *notes, size_t nnotes,
-    const struct store_field **matched, size_t nmatched)
+    const struct store_field **matched, size_t nmatched, uint32_t extra)
 {
 	char circle[2 * CS_CIRCLELEN + 1];
 	size_t nfields = count_kind(r, 0), nsets = count_kind(r, 1);
 
-	wire_put_map(w, 9 + (with_notes ? 1 : 0) + (matched ? 1 : 0));
+	wire_put_map(w, 9 + (with_notes ? 1 : 0) + (matched ? 1 : 0) + extra);
 	wire_put_kv_str(w, "collection", r->collection);
 	put_rid(w, "id", r->rid);
 	hex_encode(circle, r->circle, CS_CIRCLELEN);
@@ -181,7 +182,7 @@ put_record(struct wbuf *w, const struct store_record *r, int with_notes,
 		wire_put_cstr(w, "notes");
 		wire_put_array(w, (uint32_t)nnotes);
 		for (size_t i = 0; i < nnotes; i++)
-			put_record(w, notes[i], 0, NULL, 0, NULL, 0);
+			put_record(w, notes[i], 0, NULL, 0, NULL, 0, 0);
 	}
 	if (matched) {
 		wire_put_cstr(w, "matched");
@@ -196,7 +197,8 @@ render_get(struct wbuf *w, union render_result *res)
 {
 	struct render_get *g = &res->get;
 
-	put_record(w, g->rec, g->with_notes, g->notes, g->nnotes, NULL, 0);
+	put_record(w, g->rec, g->with_notes, g->notes, g->nnotes, NULL, 0,
+	    0);
 	free(g->notes);
 }
 
@@ -207,7 +209,7 @@ render_ls(struct wbuf *w, union render_result *res)
 
 	wire_put_array(w, (uint32_t)l->n);
 	for (size_t i = 0; i < l->n; i++)
-		put_record(w, l->recs[i], 0, NULL, 0, NULL, 0);
+		put_record(w, l->recs[i], 0, NULL, 0, NULL, 0, 0);
 	free(l->recs);
 }
 
@@ -223,7 +225,7 @@ render_find(struct wbuf *w, union render_result *res)
 		    matched, RENDER_MAX_MATCHED);
 
 		put_record(w, l->recs[i], 0, NULL, 0, matched,
-		    m < RENDER_MAX_MATCHED ? m : RENDER_MAX_MATCHED);
+		    m < RENDER_MAX_MATCHED ? m : RENDER_MAX_MATCHED, 0);
 	}
 	free(l->recs);
 }
@@ -312,11 +314,11 @@ exist_first(struct store_hist *h, size_t n)
 	}
 }
 
-void
-render_log(struct wbuf *w, union render_result *res)
+/* A record's history h[0..n) as log shows it (reorders h). */
+static void
+put_history(struct wbuf *w, struct store_hist *h, size_t n)
 {
-	struct store_hist *h = res->log.h;
-	size_t n = res->log.n, shown = 0;
+	size_t shown = 0;
 	int alive;
 
 	exist_first(h, n);
@@ -341,7 +343,13 @@ render_log(struct wbuf *w, union render_result *res)
 		wire_put_kv_str(w, "value", field ? h[i].value : NULL);
 		wire_put_kv_u64(w, "replaced", h[i].nrefs);
 	}
-	store_history_free(h, n);
+}
+
+void
+render_log(struct wbuf *w, union render_result *res)
+{
+	put_history(w, res->log.h, res->log.n);
+	store_history_free(res->log.h, res->log.n);
 }
 
 /* Writes. */
@@ -831,4 +839,90 @@ render_metrics(struct wbuf *w, union render_result *res)
 	wire_put_cstr(w, "text");
 	wire_put_str(w, m->text, m->len);
 	free(m->text);
+}
+
+/* Export and import. */
+
+/* A record of an export: with its history when asked. */
+static void
+put_export_item(struct wbuf *w, struct render_export_item *it)
+{
+	put_record(w, it->rec, 0, NULL, 0, NULL, 0, it->with_history ? 1 : 0);
+	if (!it->with_history)
+		return;
+	wire_put_cstr(w, "history");
+	put_history(w, it->h, it->nh);
+	store_history_free(it->h, it->nh);
+	it->h = NULL;
+	it->nh = 0;
+}
+
+void
+render_export(struct wbuf *w, union render_result *res)
+{
+	struct render_export *e = &res->export;
+
+	wire_put_map(w, 4 + (e->subject ? 2 : 0) + (e->has_columns ? 1 : 0));
+	put_author(w, "device", e->device);
+	put_time(w, "time", e->now);
+	if (e->subject) {
+		wire_put_cstr(w, "subject");
+		if (e->has_subject)
+			put_export_item(w, &e->subj);
+		else
+			wire_put_nil(w);
+	}
+	if (e->has_columns) {
+		wire_put_cstr(w, "columns");
+		wire_put_array(w, (uint32_t)e->ncols);
+		for (size_t i = 0; i < e->ncols; i++) {
+			wire_put_map(w, 2);
+			wire_put_kv_str(w, "field", e->cols[i].name);
+			wire_put_kv_bool(w, "set", e->cols[i].is_set);
+		}
+	}
+	wire_put_cstr(w, "records");
+	wire_put_array(w, (uint32_t)e->n);
+	for (size_t i = 0; i < e->n; i++)
+		put_export_item(w, &e->items[i]);
+	if (e->subject) {
+		wire_put_cstr(w, "audit");
+		wire_put_array(w, (uint32_t)e->nevents);
+		for (size_t i = 0; i < e->nevents; i++) {
+			const struct render_event *ev = &e->events[i];
+
+			wire_put_map(w, 6);
+			put_time(w, "time", ev->hlc);
+			put_author(w, "device", ev->device);
+			wire_put_kv_str(w, "action", ev->action);
+			wire_put_kv_str(w, "what", ev->what);
+			wire_put_kv_str(w, "collection", ev->rec->collection);
+			put_rid(w, "id", ev->rec->rid);
+		}
+	}
+	wire_put_kv_str(w, "next", e->has_next ? e->next : NULL);
+	free(e->items);
+	free(e->events);
+	free(e->cols);
+}
+
+void
+render_import(struct wbuf *w, union render_result *res)
+{
+	struct render_import *m = &res->import;
+
+	wire_put_map(w, 5);
+	wire_put_kv_str(w, "collection", m->collection);
+	wire_put_kv_u64(w, "rows", m->n);
+	wire_put_kv_u64(w, "imported", m->dry_run ? 0 : m->n);
+	wire_put_kv_bool(w, "dry_run", m->dry_run);
+	wire_put_cstr(w, "ids");
+	wire_put_array(w, m->dry_run ? 0 : (uint32_t)m->n);
+	for (size_t i = 0; !m->dry_run && i < m->n; i++) {
+		char t[RID_TEXTLEN + 1];
+
+		rid_encode(t, m->rids[i]);
+		wire_put_cstr(w, t);
+	}
+	free(m->rids);
 }

@@ -7,6 +7,7 @@
 
 #include "circle.h"
 #include "peer.h"
+#include "protocol.h"
 #include "store.h"
 #include "wire.h"
 
@@ -141,6 +142,59 @@ struct render_handover {
 	size_t nconflicts;
 };
 
+/* export: a record of a page, with its history if asked. */
+struct render_export_item {
+	const struct store_record *rec;
+	int with_history;
+	struct store_hist *h;	/* owned (store_history) */
+	size_t nh;
+};
+
+/* A field of an export's records: the columns of a table of them. */
+struct render_column {
+	const char *name;	/* borrowed from a record */
+	int is_set;
+};
+
+/* An event of the audit trail of a subject export (trail.h). */
+struct render_event {
+	const struct store_record *rec;	/* the record it names */
+	uint64_t hlc;
+	uint8_t device[32];
+	const char *action;	/* static: "read", "write" */
+	const char *what;	/* static */
+};
+
+/*
+ * export: one page.  A plain export's first page also lists the columns
+ * of every record it will send; a subject export's first page carries the
+ * subject, and every page the audit events of its records.
+ */
+struct render_export {
+	const uint8_t *device;	/* this device */
+	uint64_t now;		/* the time of the page */
+	int subject;
+	int has_subject;	/* subj is set (the first page) */
+	struct render_export_item subj;
+	struct render_export_item *items;	/* owned array */
+	size_t n;
+	struct render_event *events;	/* owned array */
+	size_t nevents;
+	int has_columns;
+	struct render_column *cols;	/* owned array */
+	size_t ncols;
+	int has_next;
+	char next[CTL_EXPORT_CURSOR];
+};
+
+/* import: the records written (or, in a dry run, how many would be). */
+struct render_import {
+	const char *collection;
+	uint8_t (*rids)[RID_LEN];	/* owned: the new ids, in row order */
+	size_t n;
+	int dry_run;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -156,6 +210,8 @@ union render_result {
 	struct render_quarantine quarantine;
 	struct render_revoke revoke;
 	struct render_handover handover;
+	struct render_export export;
+	struct render_import import;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -186,6 +242,8 @@ render_fn render_circle_quarantine;	/* quarantine */
 render_fn render_device_revoke;	/* revoke */
 render_fn render_lock;		/* nothing */
 render_fn render_handover;	/* handover */
+render_fn render_export;	/* export */
+render_fn render_import;	/* import */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

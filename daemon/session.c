@@ -24,6 +24,13 @@
 #include "zmsg.h"
 #include "zsock.h"
 
+/*
+ * Why a session ends when a newer one of ours replaces it (samen sync
+ * while one runs): not a failure, so not counted or logged as one.
+ * Compared by address.
+ */
+const char session_superseded[] = "superseded";
+
 #define BATCH_BYTES (1u << 20)		/* a batch closes past this size */
 #define RETRY_MS 10000			/* after a failed session */
 /* A session that received this much gives freed memory back at its end. */
@@ -235,9 +242,12 @@ session_end(struct session *s, int ok, const char *why)
 	 * Ours only: a peer's session has no end here but a drop.  Once a
 	 * session, so the label's lookup (two series) costs nothing.
 	 */
-	result = ok ? "done" : "failed";
+	result = ok ? "done" : why == session_superseded ? "superseded" :
+	    "failed";
 	metrics_add(p->env.metrics->sessions, &result, 1);
-	if (ok) {
+	if (why == session_superseded)
+		log_debug("sync with %s: superseded by a newer session", who);
+	else if (ok) {
 		log_info("sync with %s: %s, %llu sent, %llu received, "
 		    "%llu rejected", who, s->in_sync ? "in sync" : "done",
 		    (unsigned long long)s->sent,
@@ -1038,7 +1048,7 @@ session_start(struct peers *p, struct link *l)
 		return SAMEN_EINVAL;
 	if (l->out != NULL) {
 		if (l->out->state == SESSION_RUNNING)
-			session_end(l->out, 0, "superseded");
+			session_end(l->out, 0, session_superseded);
 		session_free(l->out);
 	}
 	s = session_new(p, l, 1, randombytes_random() |

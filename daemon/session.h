@@ -35,6 +35,8 @@ int session_start(struct peers *p, struct link *l);
  * logs and records it and plans the next one.  Borrows why.
  */
 void session_end(struct session *s, int ok, const char *why);
+/* why for a session a newer one replaces (compared by address). */
+extern const char session_superseded[];
 /* Tells the peer why (ERROR), then ends s as failed. */
 void session_error(struct session *s, int code, const char *why);
 /* Sends w to s's peer.  0 or a negative code.  Borrows w. */

@@ -580,6 +580,50 @@ store_held_add(struct store *st, const struct cs_header *h)
 	o->ticket = 0;
 }
 
+/*
+ * The errno of the last failed system call on the WAL (or else the
+ * database file): SQLite keeps one per file (the connection's own
+ * sqlite3_system_errno is often 0 by the time a commit returns).
+ */
+static int
+last_errno(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+	int e = 0;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) == SQLITE_OK && f != NULL && f->pMethods != NULL &&
+	    f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e) ==
+	    SQLITE_OK && e != 0)
+		return e;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) !=
+	    SQLITE_OK)
+		e = 0;
+	return e;
+}
+
+/*
+ * Why a commit failed, as a person can act on it: -ENOSPC for a full disk
+ * (or quota), -EROFS for one that went read-only, else SAMEN_ESTORE.
+ * Either way nothing of the transaction was kept.
+ */
+static int
+commit_error(struct store *st)
+{
+	int code = sqlite3_extended_errcode(st->db) & 0xff, e;
+
+	if (code == SQLITE_FULL)
+		return -ENOSPC;
+	if (code == SQLITE_IOERR) {
+		e = last_errno(st->db);
+		if (e == ENOSPC || e == EDQUOT)
+			return -ENOSPC;
+		if (e == EROFS)
+			return -EROFS;
+	}
+	return SAMEN_ESTORE;
+}
+
 static int
 commit(struct store *st)
 {
@@ -589,11 +633,12 @@ commit(struct store *st)
 		return SAMEN_EINVAL;
 	/* Merged at insert and no store_merge_pending since: written now. */
 	if (st->digest_unsaved && store_digest_save(st) != 0)
-		return SAMEN_ESTORE;	/* the caller rolls back */
+		return commit_error(st);	/* the caller rolls back */
 	if (st->commit_seconds != NULL)
 		t0 = clock_mono_us();
 	if (sql_run_q(st, Q_COMMIT) != 0)
-		return SAMEN_ESTORE;	/* still open: the caller rolls back */
+		return commit_error(st);	/* still open: the caller
+						 * rolls back */
 	if (st->commit_seconds != NULL)
 		metrics_observe(st->commit_seconds, NULL,
 		    (double)(clock_mono_us() - t0) / 1e6);

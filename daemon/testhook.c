@@ -23,6 +23,7 @@ testhook(void)
 		hooks.sync_fail = getenv("SAMEND_TEST_SYNC_FAIL") != NULL;
 		hooks.ckpt_sync_fail =
 		    getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
+		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
 		loaded = 1;
 	}
 	return &hooks;

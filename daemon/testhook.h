@@ -13,6 +13,8 @@ struct testhook {
 	long sync_delay_ms;	/* SAMEND_TEST_SYNC_DELAY_MS: every WAL sync */
 	int sync_fail;		/* SAMEND_TEST_SYNC_FAIL: every WAL sync fails */
 	int ckpt_sync_fail;	/* SAMEND_TEST_CKPT_SYNC_FAIL: checkpoints' */
+	long export_page;	/* SAMEND_TEST_EXPORT_PAGE: records per export
+				 * page at most (0: as asked) */
 };
 
 const struct testhook *testhook(void);

@@ -7,7 +7,8 @@
  * reply and a close):
  *   1  2026-11  control protocol: status, unlock, put, get, ls, find, rm,
  *               log, conflicts, note, rebuild; peers, sync and circles
- *               (types 12-19; put takes an optional fourth argument).
+ *               (types 12-19; put takes an optional fourth argument);
+ *               export and import (31, 32).
  */
 #define SAMEN_PROTOCOL_VERSION 1
 
@@ -63,8 +64,11 @@ enum ctl_type {
 	CTL_PURGE = 28,
 	CTL_CIRCLE_RETENTION = 29,
 	CTL_AUDIT = 30,
-	CTL_EXPORT = 31,
-	CTL_IMPORT = 32,
+	CTL_EXPORT = 31,	/* args [collection str | nil, circle str | nil,
+				 *  subject rid str | nil, after str | nil,
+				 *  limit u32, history bool] */
+	CTL_IMPORT = 32,	/* args [collection str, circle str | nil,
+				 *  dry_run bool, rows] */
 };
 
 /*
@@ -78,5 +82,18 @@ enum ctl_assign {
 };
 
 #define CTL_MAX_ASSIGNS 256
+
+/*
+ * export: one page of at most limit (1 to CTL_EXPORT_MAX_LIMIT) records
+ * after the cursor "after" (nil: from the first), which is the "next" of
+ * the page before: an opaque string of at most CTL_EXPORT_CURSOR bytes.
+ * The daemon may send fewer records than limit (it keeps a page's body
+ * near a few MiB); "next" is nil on the last page.
+ * import: rows = array of 1 to CTL_IMPORT_MAX_ROWS rows, each a new
+ * record: an array of 1 to CTL_MAX_ASSIGNS assigns, SET or ADD only.
+ */
+#define CTL_EXPORT_MAX_LIMIT 10000
+#define CTL_EXPORT_CURSOR 48
+#define CTL_IMPORT_MAX_ROWS 10000
 
 #endif

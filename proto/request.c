@@ -156,10 +156,10 @@ request_decode_log(struct wire_reader *r, union request *q, char **cause)
 
 /* [how, field, value] */
 static int
-decode_assign(struct wire_reader *r, struct request_put *p, uint32_t i,
+decode_assign(struct wire_reader *r, struct request_assign *as, uint32_t i,
     char **cause)
 {
-	struct request_assign *a = &p->assigns[i];
+	struct request_assign *a = &as[i];
 	size_t max;
 
 	if (wire_get_array_n(r, 3) || wire_get_u8(r, &a->how) ||
@@ -175,9 +175,9 @@ decode_assign(struct wire_reader *r, struct request_put *p, uint32_t i,
 		    "bytes", (int)a->field_len, a->field, max);
 	/* A register takes one value per write; a set takes many. */
 	for (uint32_t j = 0; j < i && a->how == CTL_ASSIGN_SET; j++)
-		if (p->assigns[j].how == CTL_ASSIGN_SET &&
-		    p->assigns[j].field_len == a->field_len &&
-		    memcmp(p->assigns[j].field, a->field, a->field_len) == 0)
+		if (as[j].how == CTL_ASSIGN_SET &&
+		    as[j].field_len == a->field_len &&
+		    memcmp(as[j].field, a->field, a->field_len) == 0)
 			return samen_fail(cause, SAMEN_EINVAL, "field '%.*s' is "
 			    "assigned twice", (int)a->field_len, a->field);
 	if (a->how != CTL_ASSIGN_SET && a->how != CTL_ASSIGN_ADD &&
@@ -210,7 +210,7 @@ request_decode_put(struct wire_reader *r, union request *q, char **cause)
 		return samen_fail(cause, SAMEN_EINVAL, "nothing to write: give at "
 		    "least one field=value");
 	for (uint32_t i = 0; i < p->nassigns; i++)
-		if ((rc = decode_assign(r, p, i, cause)) != 0)
+		if ((rc = decode_assign(r, p->assigns, i, cause)) != 0)
 			return rc;
 	p->circle[0] = '\0';
 	if (nargs == 4 && wire_peek(r) == WIRE_NIL)
@@ -595,6 +595,162 @@ request_decode_handover(struct wire_reader *r, union request *q,
 	return 0;
 }
 
+/* Export and import. */
+
+void
+request_cursor_format(char out[CTL_EXPORT_CURSOR],
+    const uint8_t rid[RID_LEN], int64_t rkey)
+{
+	char text[RID_TEXTLEN + 1];
+
+	rid_encode(text, rid);
+	snprintf(out, CTL_EXPORT_CURSOR, "%s.%lld", text, (long long)rkey);
+}
+
+int
+request_cursor_parse(const char *s, size_t len, uint8_t rid[RID_LEN],
+    int64_t *rkey)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len < RID_TEXTLEN + 2 || len > RID_TEXTLEN + 1 + 19 ||
+	    s[RID_TEXTLEN] != '.' || rid_decode(rid, s, RID_TEXTLEN) != 0)
+		return -1;
+	for (i = RID_TEXTLEN + 1; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	/* 19 digits fit in a uint64; an rkey is an int64. */
+	if (v > INT64_MAX)
+		return -1;
+	*rkey = (int64_t)v;
+	return 0;
+}
+
+/* str | nil into out ("" for nil); 0 or -1. */
+static int
+get_opt_cstr(struct wire_reader *r, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (wire_peek(r) == WIRE_NIL)
+		return wire_get_nil(r) ? -1 : 0;
+	return get_cstr(r, out, cap) ? -1 : 0;
+}
+
+int
+request_decode_export(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_export *e = &q->export;
+	const char *s;
+	size_t len;
+	int rc;
+
+	if (wire_get_array_n(r, 6))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed export request");
+	if (get_opt_cstr(r, e->collection, sizeof(e->collection)))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed collection");
+	if (*e->collection != '\0' &&
+	    !ops_collection_valid(e->collection, strlen(e->collection)))
+		return samen_fail(cause, SAMEN_EINVAL, "invalid collection name "
+		    "'%s'", e->collection);
+	if (get_opt_cstr(r, e->circle, sizeof(e->circle)) ||
+	    (*e->circle != '\0' &&
+	    !ops_field_valid(e->circle, strlen(e->circle))))
+		return samen_fail(cause, SAMEN_EINVAL, "invalid circle name: "
+		    "1-64 of A-Z a-z 0-9 _ -");
+	e->has_subject = wire_peek(r) != WIRE_NIL;
+	if (!e->has_subject)
+		wire_get_nil(r);
+	else if ((rc = get_rid(r, e->subject, cause)) != 0)
+		return rc;
+	if (e->has_subject && (*e->collection != '\0' || *e->circle != '\0'))
+		return samen_fail(cause, SAMEN_EINVAL, "an export of a subject "
+		    "takes no collection and no circle");
+	e->has_after = wire_peek(r) != WIRE_NIL;
+	if (!e->has_after)
+		wire_get_nil(r);
+	else if (wire_get_str(r, &s, &len, CTL_EXPORT_CURSOR - 1) ||
+	    request_cursor_parse(s, len, e->after_rid, &e->after_rkey) != 0)
+		return samen_fail(cause, SAMEN_EINVAL, "invalid export cursor");
+	if (wire_get_u32(r, &e->limit) || wire_get_bool(r, &e->history) ||
+	    wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed export request");
+	if (e->limit == 0 || e->limit > CTL_EXPORT_MAX_LIMIT)
+		return samen_fail(cause, SAMEN_EINVAL, "an export page holds 1 to "
+		    "%d records", CTL_EXPORT_MAX_LIMIT);
+	return 0;
+}
+
+int
+request_import_row(struct wire_reader *r, struct request_assign *as,
+    uint32_t *n, char **cause)
+{
+	int rc;
+
+	if (wire_get_array(r, n, CTL_MAX_ASSIGNS))
+		return samen_fail(cause, SAMEN_EINVAL, "an import row holds at "
+		    "most %d values", CTL_MAX_ASSIGNS);
+	if (*n == 0)
+		return samen_fail(cause, SAMEN_EINVAL, "an import row is empty");
+	for (uint32_t i = 0; i < *n; i++) {
+		if ((rc = decode_assign(r, as, i, cause)) != 0)
+			return rc;
+		/* A new record: there is nothing to remove. */
+		if (as[i].how == CTL_ASSIGN_REM)
+			return samen_fail(cause, SAMEN_EINVAL, "an import row "
+			    "only sets fields and adds elements");
+	}
+	return 0;
+}
+
+int
+request_decode_import(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_import *m = &q->import;
+	struct request_assign *as;
+	struct wire_reader rows;
+	uint32_t n;
+	int rc = 0;
+
+	if (wire_get_array_n(r, 4))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed import request");
+	if ((rc = get_collection(r, m->collection, cause)) != 0)
+		return rc;
+	if (get_opt_cstr(r, m->circle, sizeof(m->circle)) ||
+	    (*m->circle != '\0' &&
+	    !ops_field_valid(m->circle, strlen(m->circle))))
+		return samen_fail(cause, SAMEN_EINVAL, "invalid circle name: "
+		    "1-64 of A-Z a-z 0-9 _ -");
+	if (wire_get_bool(r, &m->dry_run))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed import request");
+	if (wire_get_array(r, &m->nrows, CTL_IMPORT_MAX_ROWS))
+		return samen_fail(cause, SAMEN_EINVAL, "an import request holds "
+		    "at most %d rows", CTL_IMPORT_MAX_ROWS);
+	if (m->nrows == 0)
+		return samen_fail(cause, SAMEN_EINVAL, "nothing to import");
+	/* Every row is checked here; the act reads them again from rows. */
+	m->rows = *r;
+	rows = *r;
+	as = xreallocarray(NULL, CTL_MAX_ASSIGNS, sizeof(*as));
+	for (uint32_t i = 0; i < m->nrows && rc == 0; i++) {
+		char *why = NULL;
+
+		if ((rc = request_import_row(&rows, as, &n, &why)) != 0) {
+			samen_fail(cause, rc, "row %u: %s", i + 1, why);
+			free(why);
+		}
+	}
+	free(as);
+	if (rc != 0)
+		return rc;
+	if (wire_end(&rows))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed import request");
+	*r = rows;
+	return 0;
+}
+
 request_decode_fn *
 request_decoder(uint32_t type)
 {
@@ -626,6 +782,8 @@ request_decoder(uint32_t type)
 	case CTL_DEVICE_REVOKE: return request_decode_device_revoke;
 	case CTL_LOCK: return request_decode_lock;
 	case CTL_HANDOVER: return request_decode_handover;
+	case CTL_EXPORT: return request_decode_export;
+	case CTL_IMPORT: return request_decode_import;
 	}
 	return NULL;
 }

@@ -131,6 +131,53 @@ struct request_handover {
 	char circle[OPS_MAX_FIELD + 1];	/* "" if not given */
 };
 
+/*
+ * export: [collection | nil, circle | nil, subject | nil, after | nil,
+ * limit, history].  A subject export names neither collection nor circle.
+ */
+struct request_export {
+	char collection[OPS_MAX_COLLECTION + 1];	/* "": every one */
+	char circle[OPS_MAX_FIELD + 1];	/* "": every circle */
+	int has_subject;
+	uint8_t subject[RID_LEN];	/* the case's id */
+	int has_after;		/* the cursor: the last record sent */
+	uint8_t after_rid[RID_LEN];
+	int64_t after_rkey;
+	uint32_t limit;		/* 1 to CTL_EXPORT_MAX_LIMIT */
+	int history;
+};
+
+/*
+ * The cursor of export ("after", "next"): the record's id and its handle in
+ * the daemon, "RID.RKEY", at most CTL_EXPORT_CURSOR bytes with the NUL.
+ * Clients pass it back as they got it.  request_cursor_parse: 0 or -1.
+ */
+void request_cursor_format(char out[CTL_EXPORT_CURSOR],
+    const uint8_t rid[RID_LEN], int64_t rkey);
+int request_cursor_parse(const char *s, size_t len, uint8_t rid[RID_LEN],
+    int64_t *rkey);
+
+/*
+ * import: [collection, circle | nil, dry_run, rows].  The decoder checks
+ * every row; rows is left at the first, for request_import_row.
+ */
+struct request_import {
+	char collection[OPS_MAX_COLLECTION + 1];
+	char circle[OPS_MAX_FIELD + 1];	/* "" if not given */
+	int dry_run;
+	uint32_t nrows;		/* 1 to CTL_IMPORT_MAX_ROWS */
+	struct wire_reader rows;
+};
+
+/*
+ * The next row of an import: its 1 to CTL_MAX_ASSIGNS assigns (SET or ADD,
+ * no SET of one field twice) into as[0..*n), which point into the request.
+ * as holds CTL_MAX_ASSIGNS.  Returns 0 or SAMEN_EPROTO / SAMEN_EINVAL with
+ * *cause; a row that request_decode_import accepted always reads.
+ */
+int request_import_row(struct wire_reader *r, struct request_assign *as,
+    uint32_t *n, char **cause);
+
 /* The args of one request; which member is set depends on its type. */
 union request {
 	struct request_record record;
@@ -144,6 +191,8 @@ union request {
 	struct request_circle circle;
 	struct request_revoke revoke;
 	struct request_handover handover;
+	struct request_export export;
+	struct request_import import;
 };
 
 /*
@@ -187,6 +236,8 @@ request_decode_fn request_decode_circle_accept;
 request_decode_fn request_decode_device_revoke;
 request_decode_fn request_decode_lock;
 request_decode_fn request_decode_handover;
+request_decode_fn request_decode_export;
+request_decode_fn request_decode_import;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

@@ -104,6 +104,49 @@ check(uint32_t type, const union request *q)
 		    strncmp(q->peer_add.addr, "tcp://", 6) != 0)
 			abort();
 		break;
+	case CTL_EXPORT: {
+		const struct request_export *e = &q->export;
+
+		if ((*e->collection != '\0' && !ops_collection_valid(
+		    e->collection, strlen(e->collection))) ||
+		    (*e->circle != '\0' &&
+		    !ops_field_valid(e->circle, strlen(e->circle))) ||
+		    (e->has_subject && (*e->collection || *e->circle)) ||
+		    e->limit == 0 || e->limit > CTL_EXPORT_MAX_LIMIT ||
+		    (e->has_after && e->after_rkey < 0))
+			abort();
+		break;
+	}
+	case CTL_IMPORT: {
+		const struct request_import *m = &q->import;
+		struct request_assign *as = malloc(CTL_MAX_ASSIGNS * sizeof(*as));
+		struct wire_reader rows = m->rows;
+		char *why = NULL;
+		uint32_t n;
+
+		if (as == NULL || !ops_collection_valid(m->collection,
+		    strlen(m->collection)) || m->nrows == 0 ||
+		    m->nrows > CTL_IMPORT_MAX_ROWS)
+			abort();
+		/* Every row the decoder took reads again, as the act reads. */
+		for (uint32_t i = 0; i < m->nrows; i++) {
+			if (request_import_row(&rows, as, &n, &why) != 0 ||
+			    n == 0 || n > CTL_MAX_ASSIGNS)
+				abort();
+			for (uint32_t j = 0; j < n; j++) {
+				inside(as[j].field, as[j].field_len);
+				inside(as[j].value, as[j].value_len);
+				if (as[j].how == CTL_ASSIGN_REM ||
+				    !ops_field_valid(as[j].field,
+				    as[j].field_len))
+					abort();
+			}
+		}
+		if (wire_remaining(&rows) != 0)
+			abort();
+		free(as);
+		break;
+	}
 	case CTL_CIRCLE_NEW: case CTL_CIRCLE_ADD: case CTL_CIRCLE_USE:
 	case CTL_CIRCLE_ROLE: case CTL_CIRCLE_RM: case CTL_CIRCLE_QUARANTINE:
 	case CTL_CIRCLE_ACCEPT:
@@ -120,6 +163,7 @@ check(uint32_t type, const union request *q)
 				abort();
 			inside(q->revoke.reason, q->revoke.reason_len);
 		}
+		break;
 	case CTL_HANDOVER:
 		if (memcmp(q->handover.from, q->handover.to,
 		    DEVID_KEYLEN) == 0 || (*q->handover.circle != '\0' &&

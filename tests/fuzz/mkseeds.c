@@ -14,6 +14,7 @@
 #include "keyring.h"
 #include "ops.h"
 #include "protocol.h"
+#include "request.h"
 #include "rid.h"
 #include "roster.h"
 #include "sync.h"
@@ -521,6 +522,40 @@ request_seeds(void)
 	wire_put_cstr(&w, dev);
 	wire_put_cstr(&w, "team-north");
 	SEED(CTL_HANDOVER);
+	/* export: a page of a collection, a subject's next page. */
+	wire_put_array(&w, 6);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, "team-north");
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_u64(&w, 1000);
+	wire_put_bool(&w, 1);
+	SEED(CTL_EXPORT);
+	{
+		char cursor[CTL_EXPORT_CURSOR];
+
+		request_cursor_format(cursor, raw, 42);
+		wire_put_array(&w, 6);
+		wire_put_nil(&w);
+		wire_put_nil(&w);
+		wire_put_cstr(&w, rid);
+		wire_put_cstr(&w, cursor);
+		wire_put_u64(&w, 3);
+		wire_put_bool(&w, 0);
+		SEED(CTL_EXPORT);
+	}
+	/* import: two rows, one with a set. */
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 2);
+	assign(&w, CTL_ASSIGN_SET, "name", "Jansen");
+	assign(&w, CTL_ASSIGN_ADD, "tags", "urgent");
+	wire_put_array(&w, 1);
+	assign(&w, CTL_ASSIGN_SET, "name", "Bakker");
+	SEED(CTL_IMPORT);
 	/* Whole requests: a put, another version, an unknown type. */
 	wire_put_array(&w, 3);
 	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);
@@ -826,6 +861,22 @@ roster_seeds(void)
 	rs_put(basic, 0);
 }
 
+/* fuzz_csv: tables as a spreadsheet or samen export writes them. */
+static void
+csv_seeds(void)
+{
+	static const char *const tables[] = {
+		"_id,name,tags[],_conflicts\r\n"
+		"01JD5ZQ8X2M4N6P8R0T2V4W6Y8,\"Familie \"\"de Vries\"\", "
+		"Noord\",a\\;b;c\\\\d,\r\n",
+		"\xef\xbb\xbfname,wijk\nBakker,Noord\n\n\"two\nlines\",\n",
+		"a,b\n\"open,\n\"x\"y,z\nq\"r,s\n",
+	};
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		put("csv", (const uint8_t *)tables[i], strlen(tables[i]));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -846,5 +897,6 @@ main(int argc, char **argv)
 	conf_seeds();
 	keyring_seeds();
 	roster_seeds();
+	csv_seeds();
 	return 0;
 }

@@ -92,6 +92,35 @@ test_remove(void **state)
 	index_close(ix);
 }
 
+/* Where an export's next page starts: after (rid, rkey), gone or not. */
+static void
+test_after(void **state)
+{
+	struct index *ix = index_open();
+	uint8_t rid[RID_LEN];
+
+	(void)state;
+	index_put(ix, mkrec(1, 0x10, "case", "a", "x"));
+	index_put(ix, mkrec(5, 0x20, "case", "b", "x"));
+	index_put(ix, mkrec(7, 0x20, "note", "c", "x"));
+	index_put(ix, mkrec(2, 0x30, "case", "d", "x"));
+	memset(rid, 0x10, RID_LEN);
+	assert_int_equal(index_after(ix, rid, 1), 1);
+	/* One rid in two records: the rkey tells them apart. */
+	memset(rid, 0x20, RID_LEN);
+	assert_int_equal(index_after(ix, rid, 5), 2);
+	assert_int_equal(index_after(ix, rid, 7), 3);
+	/* A record gone since: the next one after where it stood. */
+	assert_int_equal(index_after(ix, rid, 6), 2);
+	memset(rid, 0x18, RID_LEN);
+	assert_int_equal(index_after(ix, rid, 9), 1);
+	memset(rid, 0x30, RID_LEN);
+	assert_int_equal(index_after(ix, rid, 2), 4);
+	memset(rid, 0x40, RID_LEN);
+	assert_int_equal(index_after(ix, rid, 0), 4);
+	index_close(ix);
+}
+
 static void
 test_lookup(void **state)
 {
@@ -303,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_order_and_replace),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_after),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_many_inserts_stay_sorted),
 		cmocka_unit_test(test_append_sort_matches_put),

@@ -738,6 +738,222 @@ test_handover(void **state)
 	wire_free(&w);
 }
 
+/* [collection | nil, circle | nil, subject | nil, after | nil, limit,
+ * history] */
+static void
+put_export(struct wbuf *w, const char *coll, const char *circle,
+    const char *subject, const char *after, uint64_t limit, int history)
+{
+	wire_put_array(w, 6);
+	if (coll != NULL)
+		wire_put_cstr(w, coll);
+	else
+		wire_put_nil(w);
+	if (circle != NULL)
+		wire_put_cstr(w, circle);
+	else
+		wire_put_nil(w);
+	if (subject != NULL)
+		wire_put_cstr(w, subject);
+	else
+		wire_put_nil(w);
+	if (after != NULL)
+		wire_put_cstr(w, after);
+	else
+		wire_put_nil(w);
+	wire_put_u64(w, limit);
+	wire_put_bool(w, history);
+}
+
+static void
+test_export(void **state)
+{
+	union request q;
+	struct wbuf w;
+	uint8_t rid[RID_LEN];
+	char cursor[CTL_EXPORT_CURSOR];
+	int64_t rkey;
+
+	(void)state;
+	wire_init(&w);
+	put_export(&w, NULL, NULL, NULL, NULL, 1000, 0);
+	expect(request_decode_export, &w, &q, 0, NULL);
+	assert_string_equal(q.export.collection, "");
+	assert_string_equal(q.export.circle, "");
+	assert_false(q.export.has_subject);
+	assert_false(q.export.has_after);
+	assert_int_equal(q.export.limit, 1000);
+	assert_false(q.export.history);
+
+	/* The cursor goes back as it came. */
+	assert_int_equal(rid_decode(rid, rid_text, RID_TEXTLEN), 0);
+	request_cursor_format(cursor, rid, 1234567);
+	assert_string_equal(cursor, "01JD5ZQ8X2M4N6P8R0T2V4W6Y8.1234567");
+	put_export(&w, "case", "team", NULL, cursor, 5, 1);
+	expect(request_decode_export, &w, &q, 0, NULL);
+	assert_string_equal(q.export.collection, "case");
+	assert_string_equal(q.export.circle, "team");
+	assert_true(q.export.has_after);
+	assert_memory_equal(q.export.after_rid, rid, RID_LEN);
+	assert_int_equal(q.export.after_rkey, 1234567);
+	assert_true(q.export.history);
+	assert_int_equal(request_cursor_parse("01JD5ZQ8X2M4N6P8R0T2V4W6Y8.",
+	    27, rid, &rkey), -1);
+	assert_int_equal(request_cursor_parse("01JD5ZQ8X2M4N6P8R0T2V4W6Y8."
+	    "99999999999999999999", 47, rid, &rkey), -1);
+	assert_int_equal(request_cursor_parse("01JD5ZQ8X2M4N6P8R0T2V4W6Y8."
+	    "9223372036854775808", 46, rid, &rkey), -1);
+	assert_int_equal(request_cursor_parse("01JD5ZQ8X2M4N6P8R0T2V4W6Y8."
+	    "9223372036854775807", 46, rid, &rkey), 0);
+	assert_true(rkey == INT64_MAX);
+
+	put_export(&w, NULL, NULL, rid_text, NULL, 10, 0);
+	expect(request_decode_export, &w, &q, 0, NULL);
+	assert_true(q.export.has_subject);
+	assert_memory_equal(q.export.subject, rid, RID_LEN);
+
+	/* Refusals. */
+	put_export(&w, "Case", NULL, NULL, NULL, 10, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL,
+	    "invalid collection name 'Case'");
+	put_export(&w, NULL, "bad name", NULL, NULL, 10, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL, NULL);
+	put_export(&w, "case", NULL, rid_text, NULL, 10, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL, "an export of a "
+	    "subject takes no collection and no circle");
+	put_export(&w, NULL, NULL, "nope", NULL, 10, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL,
+	    "invalid record id");
+	put_export(&w, NULL, NULL, NULL, "01JD5ZQ8X2M4N6P8R0T2V4W6Y8", 10, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL,
+	    "invalid export cursor");
+	put_export(&w, NULL, NULL, NULL, NULL, 0, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL, NULL);
+	put_export(&w, NULL, NULL, NULL, NULL, CTL_EXPORT_MAX_LIMIT + 1, 0);
+	expect(request_decode_export, &w, &q, SAMEN_EINVAL, NULL);
+	put_export(&w, NULL, NULL, NULL, NULL, CTL_EXPORT_MAX_LIMIT, 0);
+	expect(request_decode_export, &w, &q, 0, NULL);
+	wire_put_array(&w, 5);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_u64(&w, 1);
+	expect(request_decode_export, &w, &q, SAMEN_EPROTO, NULL);
+	wire_free(&w);
+}
+
+static void
+put_assign3(struct wbuf *w, unsigned how, const char *field,
+    const char *value)
+{
+	wire_put_array(w, 3);
+	wire_put_u64(w, how);
+	wire_put_cstr(w, field);
+	wire_put_cstr(w, value);
+}
+
+static void
+test_import(void **state)
+{
+	struct request_assign as[CTL_MAX_ASSIGNS];
+	union request q;
+	struct wire_reader r;
+	struct wbuf w;
+	char *why = NULL;
+	uint32_t n;
+
+	(void)state;
+	wire_init(&w);
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 2);
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "Jansen");
+	put_assign3(&w, CTL_ASSIGN_ADD, "tags", "a;b");
+	wire_put_array(&w, 1);
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "");
+	wire_reader_init(&r, wire_data(&w), wire_len(&w));
+	assert_int_equal(request_decode_import(&r, &q, &why), 0);
+	assert_null(why);
+	assert_int_equal(wire_remaining(&r), 0);
+	assert_string_equal(q.import.collection, "case");
+	assert_string_equal(q.import.circle, "");
+	assert_false(q.import.dry_run);
+	assert_int_equal(q.import.nrows, 2);
+	/* The rows read again, as the act reads them. */
+	r = q.import.rows;
+	assert_int_equal(request_import_row(&r, as, &n, &why), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(as[1].how, CTL_ASSIGN_ADD);
+	assert_int_equal(as[1].value_len, 3);
+	assert_memory_equal(as[1].value, "a;b", 3);
+	assert_int_equal(request_import_row(&r, as, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(as[0].value_len, 0);
+	wire_reset(&w);
+
+	/* A row that removes, an empty row, a field set twice, no rows. */
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, "team");
+	wire_put_bool(&w, 1);
+	wire_put_array(&w, 2);
+	wire_put_array(&w, 1);
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "x");
+	wire_put_array(&w, 1);
+	put_assign3(&w, CTL_ASSIGN_REM, "tags", "x");
+	expect(request_decode_import, &w, &q, SAMEN_EINVAL, "row 2: an "
+	    "import row only sets fields and adds elements");
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 0);
+	expect(request_decode_import, &w, &q, SAMEN_EINVAL, "row 1: an "
+	    "import row is empty");
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 2);
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "x");
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "y");
+	expect(request_decode_import, &w, &q, SAMEN_EINVAL, "row 1: field "
+	    "'name' is assigned twice");
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 0);
+	expect(request_decode_import, &w, &q, SAMEN_EINVAL,
+	    "nothing to import");
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 1);
+	put_assign3(&w, CTL_ASSIGN_SET, "bad name", "x");
+	expect(request_decode_import, &w, &q, SAMEN_EINVAL, "row 1: invalid "
+	    "field name 'bad name'");
+	/* Trailing bytes after the rows. */
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_nil(&w);
+	wire_put_bool(&w, 0);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 1);
+	put_assign3(&w, CTL_ASSIGN_SET, "name", "x");
+	wire_put_nil(&w);
+	expect(request_decode_import, &w, &q, SAMEN_EPROTO, NULL);
+	wire_free(&w);
+}
+
 static void
 test_decoder(void **state)
 {
@@ -749,6 +965,8 @@ test_decoder(void **state)
 		assert_non_null(request_decoder(t));
 	assert_ptr_equal(request_decoder(CTL_PUT), request_decode_put);
 	assert_ptr_equal(request_decoder(CTL_METRICS), request_decode_metrics);
+	assert_ptr_equal(request_decoder(CTL_EXPORT), request_decode_export);
+	assert_ptr_equal(request_decoder(CTL_IMPORT), request_decode_import);
 	assert_ptr_equal(request_decoder(CTL_DEVICE_REVOKE),
 	    request_decode_device_revoke);
 	assert_null(request_decoder(CTL_IMPORT + 1));
@@ -770,6 +988,8 @@ main(void)
 		cmocka_unit_test(test_unlock),
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_circles),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_import),
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_decoder),
