@@ -74,6 +74,7 @@ def test_quarantine_travels_to_admins_only(cluster):
     late = c.put("case", "name=QUARANTINED-CANARY from C")
     s = synced(c, b)
     assert s["sent"] >= 1, s
+    left(c)
     # B refused it: held, listed, not merged.
     assert quarantined(b) == 1
     cannot_get(b, late)
