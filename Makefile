@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (as root), else print the line
 #   make test       deps, then unit and system tests under ASan+UBSan
 #   make demo       deps, build, run daemons on loopback with real entries
+#                   (one device; three syncing through a hub; a purge)
 #   make install    PREFIX=/usr/local, DESTDIR; make uninstall; make deb
 #   make SANITIZE=address,undefined   any build with sanitizers
 
@@ -92,6 +93,8 @@ DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
 # Exile sessions and departures (issue 24).
 DAEMON_LIB += daemon/circle_exile.c daemon/depart.c
+# Erasure (issue 25): purges and retention in the membership layer.
+DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
 CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
@@ -111,7 +114,8 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
-              test_request test_circle test_roster test_keyring test_lock
+              test_request test_circle test_roster test_keyring test_lock \
+              test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -236,6 +240,7 @@ system: deps
 demo: deps all
 	@tests/demo.sh $(BUILD)
 	@tests/demo-sync.sh $(BUILD)
+	@tests/demo-purge.sh $(BUILD)
 
 clean:
 	rm -rf build samen_*.deb

@@ -283,3 +283,25 @@ argcheck_seq(const char *s, uint64_t *seq, char **cause)
 	*seq = v;
 	return 0;
 }
+
+int
+argcheck_duration(const char *s, uint32_t *days, char **cause)
+{
+	uint64_t v = 0, unit;
+	size_t i, n = strlen(s);
+
+	if (strcmp(s, "none") == 0) {
+		*days = 0;
+		return 0;
+	}
+	for (i = 0; i < n && i < 6 && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	unit = i + 1 != n ? 0 : s[i] == 'd' ? 1 : s[i] == 'm' ? 30 :
+	    s[i] == 'y' ? 365 : 0;
+	if (i == 0 || unit == 0 || v == 0 || v * unit > ARGCHECK_KEEP_MAX)
+		return refuse(cause, "invalid retention \"%s\": a number and "
+		    "d, m (30 days) or y (365 days), up to %d days, such as "
+		    "30d, 18m or 7y; or none", s, ARGCHECK_KEEP_MAX);
+	*days = (uint32_t)(v * unit);
+	return 0;
+}

@@ -70,5 +70,12 @@ int argcheck_timeout(const char *s, double *secs, char **cause);
 int argcheck_role(const char *s, char **cause);
 /* SEQ of a chain: a decimal number from 1 to 2^63 - 1. */
 int argcheck_seq(const char *s, uint64_t *seq, char **cause);
+/*
+ * A retention period: a number and a unit, d (days), m (months of 30
+ * days) or y (years of 365 days), at most ARGCHECK_KEEP_MAX days in all;
+ * or "none" (0: no retention).  Into *days.
+ */
+#define ARGCHECK_KEEP_MAX 36500
+int argcheck_duration(const char *s, uint32_t *days, char **cause);
 
 #endif

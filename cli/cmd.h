@@ -33,6 +33,8 @@ enum cmd_exit {
 #define CMD_OPT_HISTORY 0x800	/* --with-history */
 #define CMD_OPT_SUBJECT 0x1000	/* --subject CASE_ID */
 #define CMD_OPT_DRYRUN 0x2000	/* --dry-run */
+#define CMD_OPT_CASCADE 0x4000	/* --cascade */
+#define CMD_OPT_DUE 0x8000	/* --due */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -66,6 +68,8 @@ struct cmd_ctx {
 	int with_history;
 	const char *subject;		/* CASE_ID, unchecked; NULL if not given */
 	int dry_run;
+	int cascade;
+	int due;
 };
 
 /*

@@ -1,4 +1,4 @@
-/* cmd_circle: samen circle new, add, role, rm, quarantine, accept, ls and use, and device revoke: the circles records are shared in, and who is in them. */
+/* cmd_circle: samen circle new, add, role, rm, quarantine, accept, ls, use and retention, and device revoke: the circles records are shared in, and who is in them. */
 #include "cmd_circle.h"
 
 #include <string.h>
@@ -171,4 +171,32 @@ cmd_circle_revoke(struct cmd_ctx *c)
 	else
 		wire_put_nil(&w);
 	return cmd_run(c, &w, output_revoke);
+}
+
+int
+cmd_circle_retention(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char *cause = NULL;
+	uint32_t days;
+	int rc;
+
+	if ((rc = argcheck_circle(c->argv[0], &cause)) != 0)
+		return cmd_failed(rc, cause);
+	if (c->argc != (c->due ? 1 : 3))
+		return cmd_complain(CMD_EXIT_USAGE, "usage: samen circle "
+		    "retention NAME COLLECTION DURATION, or NAME --due");
+	if (c->due) {
+		cmd_request(&w, CTL_CIRCLE_RETENTION, 1);
+		wire_put_cstr(&w, c->argv[0]);
+		return cmd_run(c, &w, output_retention);
+	}
+	if ((rc = argcheck_collection(c->argv[1], &cause)) != 0 ||
+	    (rc = argcheck_duration(c->argv[2], &days, &cause)) != 0)
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_CIRCLE_RETENTION, 3);
+	wire_put_cstr(&w, c->argv[0]);
+	wire_put_cstr(&w, c->argv[1]);
+	wire_put_u64(&w, days);
+	return cmd_run(c, &w, output_retention);
 }

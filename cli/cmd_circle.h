@@ -13,6 +13,7 @@ int cmd_circle_quarantine(struct cmd_ctx *);
 int cmd_circle_accept(struct cmd_ctx *);
 int cmd_circle_ls(struct cmd_ctx *);
 int cmd_circle_use(struct cmd_ctx *);
+int cmd_circle_retention(struct cmd_ctx *);
 /* samen device revoke. */
 int cmd_circle_revoke(struct cmd_ctx *);
 

@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild and handover. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover and purge. */
 #include "cmd_record.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include "argcheck.h"
 #include "ops.h"
 #include "output.h"
+#include "request.h"
 #include "rid.h"
 #include "util.h"
 
@@ -256,4 +257,30 @@ cmd_record_handover(struct cmd_ctx *c)
 	else
 		wire_put_nil(&w);
 	return cmd_run(c, &w, output_handover);
+}
+
+int
+cmd_record_purge(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char rid[RID_TEXTLEN + 1];
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = argcheck_collection(c->argv[0], &cause)) != 0 ||
+	    (rc = argcheck_rid(c->argv[1], rid, &cause)) != 0)
+		return cmd_failed(rc, cause);
+	/* Who asked, and why, is what samen log keeps of the record. */
+	if (c->reason == NULL || *c->reason == '\0')
+		return cmd_complain(CMD_EXIT_USAGE, "purge needs --reason TEXT: "
+		    "who asked for the erasure, and why");
+	if ((rc = argcheck_text("--reason", c->reason, REQUEST_MAX_REASON,
+	    &cause)) != 0)
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_PURGE, 4);
+	wire_put_cstr(&w, c->argv[0]);
+	wire_put_cstr(&w, rid);
+	wire_put_bool(&w, c->cascade);
+	wire_put_cstr(&w, c->reason);
+	return cmd_run(c, &w, output_purge);
 }

@@ -15,5 +15,6 @@ int cmd_record_note(struct cmd_ctx *);
 int cmd_record_conflicts(struct cmd_ctx *);
 int cmd_record_rebuild(struct cmd_ctx *);
 int cmd_record_handover(struct cmd_ctx *);
+int cmd_record_purge(struct cmd_ctx *);
 
 #endif

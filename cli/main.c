@@ -66,6 +66,12 @@ static const struct cmd_entry circle_commands[] = {
 	  0, 0, 0, cmd_circle_ls, NULL },
 	{ "use", "NAME", "make NAME the circle of new records", NULL,
 	  1, 1, 0, cmd_circle_use, NULL },
+	{ "retention", "NAME COLLECTION DURATION | NAME --due",
+	  "how long a circle keeps a collection (admins only)",
+	  "Every device erases the records of COLLECTION whose last change\n"
+	  "is older than DURATION: 30d, 18m (30 days each), 7y (365 days\n"
+	  "each), or none to keep them.  --due lists what would go now.\n",
+	  1, 3, CMD_OPT_DUE, cmd_circle_retention, NULL },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -140,6 +146,13 @@ static const struct cmd_entry commands[] = {
 	{ "rebuild", "",
 	  "recompute the replica, print its digest",
 	  NULL, 0, 0, 0, cmd_record_rebuild, NULL },
+	{ "purge", "COLLECTION ID [--cascade] --reason TEXT",
+	  "erase a record everywhere (admins of its circle only)",
+	  "Every device and relay that hears of the purge erases the\n"
+	  "record's values from its disk; with --cascade also every record\n"
+	  "that links to it (a case's notes).  samen log COLLECTION ID then\n"
+	  "shows who purged it, when and why.  TEXT: up to 1 KiB, sealed.\n",
+	  2, 2, CMD_OPT_CASCADE | CMD_OPT_REASON, cmd_record_purge, NULL },
 	{ "handover", "FROM_DEVICE TO_DEVICE [--circle NAME]",
 	  "make TO the lead of every live case FROM leads",
 	  "Every live case whose lead is FROM_DEVICE, in circle NAME or in\n"
@@ -211,6 +224,8 @@ static const struct {
 	{ "--with-history", CMD_OPT_HISTORY, 0 },
 	{ "--subject", CMD_OPT_SUBJECT, 1 },
 	{ "--dry-run", CMD_OPT_DRYRUN, 0 },
+	{ "--cascade", CMD_OPT_CASCADE, 0 },
+	{ "--due", CMD_OPT_DUE, 0 },
 };
 
 #define usage_error(...) cmd_complain(CMD_EXIT_USAGE, __VA_ARGS__)
@@ -374,6 +389,12 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_DRYRUN:
 			c.dry_run = 1;
+			break;
+		case CMD_OPT_CASCADE:
+			c.cascade = 1;
+			break;
+		case CMD_OPT_DUE:
+			c.due = 1;
 			break;
 		}
 	}

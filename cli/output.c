@@ -427,6 +427,7 @@ static const struct {
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
 	{ "purged_dropped", "purged chunks dropped", "" },
+	{ "purges_refused", "purges refused", "" },
 	{ "replica_digest", "replica digest", "" },
 	{ "shared_digest", "shared digest", "" },
 	{ "handshake_failed", "handshakes failed", "" },
@@ -900,9 +901,15 @@ output_log(FILE *fp, const struct reply_node *list)
 		prev_seq = has_seq ? seq : -1;
 
 		op = reply_get_str(e, "op");
-		if ((field = reply_get_str(e, "field")) == NULL)
+		if ((field = reply_get_str(e, "field")) == NULL) {
 			put_str(fp, op != NULL ? op : "?", 0, 0, 0);
-		else {
+			/* A purge's reason. */
+			val = reply_get(e, "value");
+			if (val != NULL && val->type != REPLY_NIL) {
+				fputs("  ", fp);
+				put_value(fp, val, VALUE_COLS, 0, 0);
+			}
+		} else {
 			put_col(fp, op != NULL ? op : "?", 7);
 			fputs("  ", fp);
 			put_str(fp, field, 0, 0, 0);
@@ -1360,7 +1367,21 @@ output_circles(FILE *fp, const struct reply_node *list)
 			fputs("  (default)", fp);
 		if (reply_get_i64(c, "quarantined", &n) == 0 && n > 0)
 			fprintf(fp, "  %" PRId64 " held back", n);
+		if (reply_get_i64(c, "purges", &n) == 0 && n > 0)
+			fprintf(fp, "  %" PRId64 " purge%s", n, n == 1 ? "" : "s");
 		putc('\n', fp);
+		members = reply_get(c, "retention");
+		for (j = 0; j < reply_len(members) &&
+		    members->type == REPLY_ARRAY; j++) {
+			m = &members->v.kids[j];
+			if ((s = reply_get_str(m, "collection")) == NULL)
+				s = "?";
+			fputs("  keeps ", fp);
+			put_str(fp, s, 0, 0, 0);
+			if (reply_get_i64(m, "days", &n) == 0)
+				fprintf(fp, " for %" PRId64 " days", n);
+			putc('\n', fp);
+		}
 		members = reply_get(c, "members");
 		for (j = 0; j < reply_len(members) &&
 		    members->type == REPLY_ARRAY; j++) {
@@ -1399,4 +1420,78 @@ output_metrics(FILE *fp, const struct reply_node *body)
 		return;
 	}
 	put_text(fp, text->v.str.s, text->v.str.len, 0, TEXT_BLOCK, 0);
+}
+
+/* Erasure. */
+
+/* A string of a reply that may be missing: "?" then. */
+static void
+put_opt(FILE *fp, const char *s)
+{
+	put_str(fp, s != NULL ? s : "?", 0, 0, 0);
+}
+
+void
+output_purge(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *recs = reply_get(body, "records"), *r;
+	const char *name = reply_get_str(body, "name");
+	int local;
+
+	if (name == NULL || recs == NULL || recs->type != REPLY_ARRAY ||
+	    recs->n == 0 || reply_get_bool(body, "local", &local) != 0) {
+		output_json(fp, body);
+		return;
+	}
+	r = &recs->v.kids[0];
+	fputs("purged ", fp);
+	put_opt(fp, reply_get_str(r, "collection"));
+	putc(' ', fp);
+	put_opt(fp, reply_get_str(r, "id"));
+	if (recs->n > 1)
+		fprintf(fp, " and %" PRIu32 " record%s linking to it", recs->n - 1,
+		    recs->n == 2 ? "" : "s");
+	if (local)
+		fputs(" from the private circle: erased on this device\n", fp);
+	else {
+		fputs(" in circle ", fp);
+		put_str(fp, name, 0, 0, 0);
+		fputs(": every device and relay that hears of it erases them\n",
+		    fp);
+	}
+}
+
+void
+output_retention(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *due = reply_get(body, "due"), *d;
+	const char *name = reply_get_str(body, "name");
+	int64_t days;
+	uint32_t i;
+
+	if (name == NULL || (due == NULL &&
+	    reply_get_i64(body, "days", &days) != 0)) {
+		output_json(fp, body);
+		return;
+	}
+	if (due == NULL) {
+		put_str(fp, name, 0, 0, 0);
+		fputs(" keeps ", fp);
+		put_opt(fp, reply_get_str(body, "collection"));
+		if (days == 0)
+			fputs(" for ever (no retention)\n", fp);
+		else
+			fprintf(fp, " for %" PRId64 " days after its last "
+			    "change\n", days);
+		return;
+	}
+	for (i = 0; i < reply_len(due) && due->type == REPLY_ARRAY; i++) {
+		d = &due->v.kids[i];
+		put_opt(fp, reply_get_str(d, "collection"));
+		fputs("  ", fp);
+		put_col(fp, reply_get_str(d, "id"), RID_COLS);
+		fputs("  last changed ", fp);
+		put_opt(fp, reply_get_str(d, "updated"));
+		putc('\n', fp);
+	}
 }

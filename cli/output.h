@@ -106,5 +106,9 @@ void output_quarantine(FILE *fp, const struct reply_node *list);
 void output_revoke(FILE *fp, const struct reply_node *body);
 /* circle ls: a block per circle: name, kind, epoch, then its members. */
 void output_circles(FILE *fp, const struct reply_node *list);
+/* purge: what it erases, and where. */
+void output_purge(FILE *fp, const struct reply_node *body);
+/* circle retention: the policy set, or (--due) one line per record. */
+void output_retention(FILE *fp, const struct reply_node *body);
 
 #endif

@@ -16,9 +16,9 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock lock id status metrics put get ls find rm log note
-conflicts rebuild handover export import peer sync circle device help"
+conflicts rebuild purge handover export import peer sync circle device help"
 _samen_peer_commands="add ls rm"
-_samen_circle_commands="new add role rm quarantine accept ls use"
+_samen_circle_commands="new add role rm quarantine accept ls use retention"
 _samen_device_commands="revoke"
 _samen_roles="admin member relay"
 _samen_collections="case note task contact"
@@ -38,6 +38,8 @@ _samen_command_options()
 	"device revoke") echo "--reason" ;;
 	"export ") echo "--subject --circle --format --with-history" ;;
 	"import ") echo "--circle --dry-run" ;;
+	"purge ") echo "--cascade --reason" ;;
+	"circle retention") echo "--due" ;;
 	esac
 }
 
@@ -204,6 +206,10 @@ _samen()
 			_samen_reply "$(_samen_members "$dir")" "$cur"
 		elif ((npos == 2)) && [[ $sub == role ]]; then
 			_samen_reply "$_samen_roles" "$cur"
+		elif ((npos == 1)) && [[ $sub == retention ]]; then
+			_samen_reply "$_samen_collections" "$cur"
+		elif ((npos == 2)) && [[ $sub == retention ]]; then
+			_samen_reply "30d 18m 7y none" "$cur"
 		fi
 		;;
 	device)
@@ -213,7 +219,7 @@ _samen()
 			_samen_reply "$(_samen_members "$dir")" "$cur"
 		fi
 		;;
-	put | get | ls | rm | log | export)
+	put | get | ls | rm | log | export | purge)
 		((npos == 0)) && _samen_reply "$_samen_collections" "$cur"
 		;;
 	import)

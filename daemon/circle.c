@@ -71,6 +71,7 @@ circle_close(struct circle *cs)
 	rows_free(cs);
 	views_free(cs);
 	free(cs->departed);
+	circle_erasure_forget(cs);
 	free(cs);
 }
 
@@ -88,6 +89,7 @@ circle_lock(struct circle *cs)
 	free(cs->departed);
 	cs->departed = NULL;
 	cs->ndeparted = 0;
+	circle_erasure_forget(cs);
 	cs->has_default = 0;
 	cs->stale = 0;
 }
@@ -846,6 +848,10 @@ circle_refresh(struct circle *cs)
 			    samen_strerror(rc));
 		else if (rc > 0 && (rc = apply_cuts(cs)) != 0)
 			log_warnx("could not set the circles' cuts: %s",
+			    samen_strerror(rc));
+		/* Purges and retention (circle_purge.c). */
+		if ((rc = circle_erasure(cs)) < 0)
+			log_warnx("could not erase what purges ask: %s",
 			    samen_strerror(rc));
 		count_quarantined(cs);
 		cs->refreshing = 0;

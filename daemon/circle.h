@@ -34,12 +34,14 @@
  */
 struct writer;
 struct loader;
+struct ckpt;
 
 struct circle_env {
 	struct store *store;
 	struct vault *vault;
 	struct writer *writer;	/* writes members chains */
 	struct loader *loader;	/* merges (and reindexes) after a new key */
+	struct ckpt *ckpt;	/* truncates the WAL after an erase; may be NULL */
 	const char *dir;	/* the data directory: the default-circle file */
 	/* The circles or their members changed (peers_refresh). */
 	void (*changed)(void *arg);
@@ -231,6 +233,108 @@ int circle_refresh(struct circle *cs);
 void circle_refresh_later(struct circle *cs);
 /* The batch is committed: refreshes if asked to (a failure is logged). */
 void circle_refresh_pending(struct circle *cs);
+
+/*
+ * Erasure (circle_purge.c; docs/design.md, "Erasure", and docs/sync.md,
+ * "Purges and retention").  A purge is an admin's signed op in the
+ * circle's members chain: the record tags of what it names under every
+ * epoch key its writer holds, those records' ids sealed under the
+ * preferred epoch's key (so that a member computes their tags under keys
+ * the writer lacked, and under epochs that come later), and the reason,
+ * sealed.  After every refresh each valid purge not yet applied with
+ * every key this device holds is applied (store_erase_tags), and a
+ * retention pass runs: a member erases what a policy says is old enough
+ * by itself, an admin issues purges for it so that relays follow.
+ */
+
+/* A record, by collection and id. */
+struct circle_rec {
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+};
+
+/* What circle_purge did, for the reply. */
+struct circle_purged_op {
+	uint8_t id[CS_CIRCLELEN];
+	const char *name;		/* the circle's, borrowed */
+	int local;			/* the private circle: erased, no op */
+	uint8_t op[CS_IDLEN];		/* the purge op's id (local: 0s) */
+	size_t ntags;
+};
+
+/*
+ * Purges recs[0..n) of circle id (the record asked for first, then what
+ * links to it), for reason (1 to 1024 bytes, sealed).  A shared circle:
+ * admins only; writes the purge op in the batch's transaction, and the
+ * refresh after its commit erases (here, and on every device the op
+ * reaches).  The private circle has no members chain and nobody to tell:
+ * its records are erased here at once, in a transaction of their own
+ * (call it out of the batch's), and the reason is kept nowhere.  Refusals
+ * as circle_add's: not an admin, more tags than ROSTER_MAX_TAGS, ids too
+ * many to seal in one op, no key of the preferred epoch.
+ */
+int circle_purge(struct circle *cs, const uint8_t id[CS_CIRCLELEN],
+    const struct circle_rec *recs, size_t n, const char *reason,
+    size_t reason_len, struct circle_purged_op *out, char **cause);
+
+/*
+ * Sets the retention of collection in circle name to days (0: none), an
+ * admin's retention op.  out's id and name are set.
+ */
+int circle_retention(struct circle *cs, const char *name,
+    const char *collection, uint32_t days, struct circle_done *out,
+    char **cause);
+
+/* A record a retention policy says is due, for circle retention --due. */
+struct circle_due {
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	uint64_t updated;		/* hlc of its last change */
+	uint32_t days;			/* the policy's */
+};
+/*
+ * What the retention of circle name erases now (at the clock the check
+ * reads): *out new (free()), *n entries, collection by collection, oldest
+ * first; *info borrowed.  Refused for a device that holds no key (a
+ * relay cannot tell a record's age).
+ */
+int circle_retention_due(struct circle *cs, const char *name,
+    const struct circle_info **info, struct circle_due **out, size_t *n,
+    char **cause);
+/*
+ * A retention pass and the purges it owes, out of a transaction: the
+ * timer's, and after a sync.  0, 1 if more is due than one pass erases
+ * (run it again soon), or a negative code.
+ */
+int circle_retention_run(struct circle *cs);
+
+/* Who erased a record, from its purge op (samen log of it). */
+struct circle_purged {
+	uint8_t author[32];
+	uint64_t seq;			/* of the op in its author's chain */
+	uint64_t hlc;			/* 0: not known */
+	int retention;			/* erased by a retention policy */
+	char *reason;			/* NULL if not readable here; owned */
+};
+/*
+ * If (collection, rid) was erased by a purge or a retention policy of a
+ * circle this device holds a key of: 0 and *out (circle_purged_free);
+ * else SAMEN_ENOTFOUND.
+ */
+int circle_purged(struct circle *cs, const char *collection,
+    const uint8_t rid[RID_LEN], struct circle_purged *out);
+void circle_purged_free(struct circle_purged *p);
+/*
+ * Purge ops of the circles held that do not count, their author not an
+ * admin in their past (UNAUTHORIZED), or taken away by a removal
+ * (FILTERED): refused, never applied.
+ */
+uint64_t circle_purges_refused(const struct circle *cs);
+/*
+ * After a peer's batch: logs how many chunks of purged records it
+ * brought (stored purged, counted in status's purged_dropped).
+ */
+void circle_note_dropped(struct circle *cs);
 
 /* The sync layer (peer.c, session.c). */
 

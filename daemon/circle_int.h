@@ -41,6 +41,18 @@ struct circle {
 	size_t ndeparted;
 	int stale;			/* refresh after the batch commits */
 	int refreshing;			/* no maintenance inside a refresh */
+	/*
+	 * circle_purge.c: the purges applied since unlock, each with the
+	 * number of epoch keys of its circle held then: a new key owes it
+	 * again (its records' tags under that key).
+	 */
+	struct circle_applied {
+		uint8_t op[32];
+		size_t nkeys;
+	} *applied;
+	size_t napplied;
+	uint64_t dropped_seen;		/* store_purged_dropped, logged */
+	uint64_t refused_seen;		/* circle_purges_refused, logged */
 };
 
 /* circle.c, for circle_ops.c. */
@@ -58,6 +70,27 @@ const struct store_circle *circle_row(const struct circle *cs,
 int circle_reload(struct circle *cs);
 /* Stores the members chain of base (its key derives from base's id). */
 int circle_put_chain(struct circle *cs, const uint8_t base[CS_CIRCLELEN]);
+
+/* circle_purge.c, for circle.c. */
+
+/*
+ * Applies every purge owed and runs a retention pass (which may write
+ * purge ops in a batch of its own), out of a transaction.  0 or a
+ * negative code; failures of one purge are logged and leave it owed.
+ */
+int circle_erasure(struct circle *cs);
+/* Forgets which purges were applied (lock, close). */
+void circle_erasure_forget(struct circle *cs);
+
+/* circle_ops.c, for circle_purge.c. */
+
+/*
+ * Writes op into v's members chain in the batch's transaction (opened
+ * if need be) and reads the rosters again: v is stale after.  A failure
+ * once the op is in the transaction rolls the batch back.
+ */
+int circle_op_write(struct circle *cs, struct view *v, struct roster_op *op,
+    char **cause);
 
 /* circle_ops.c, for circle.c. */
 

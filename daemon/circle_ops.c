@@ -889,3 +889,10 @@ circle_maintain(struct circle *cs)
 		return rc;
 	return wrote;
 }
+
+int
+circle_op_write(struct circle *cs, struct view *v, struct roster_op *op,
+    char **cause)
+{
+	return op_write(cs, v, op, cause);
+}

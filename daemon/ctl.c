@@ -102,6 +102,13 @@ static const struct handler {
 	  render_export, CTL_F_UNLOCKED | CTL_F_ALONE },
 	{ CTL_IMPORT, request_decode_import, ctl_bulk_import,
 	  render_import, CTL_F_UNLOCKED | CTL_F_WRITES },
+	/* Alone: a purge of the private circle erases in a transaction of
+	 * its own (a shared one's op opens the batch's). */
+	{ CTL_PURGE, request_decode_purge, ctl_records_purge,
+	  render_purge, CTL_F_UNLOCKED | CTL_F_WRITES | CTL_F_ALONE },
+	{ CTL_CIRCLE_RETENTION, request_decode_circle_retention,
+	  ctl_circles_retention, render_retention,
+	  CTL_F_UNLOCKED | CTL_F_WRITES },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
@@ -147,7 +154,16 @@ struct ctl {
 	uint64_t last_use;	/* uv_now() of the last use of the keys */
 	int stopped;		/* ctl_stop: the timer is closed */
 	int batching;		/* inside ctl_batch: serve nothing more now */
+	/* Retention passes (circle_retention_run): hourly, and soon after
+	 * an unlock or a peer's batch. */
+	uv_timer_t retention;
 };
+
+/* How often retention runs; how soon after an unlock or a sync. */
+#define RETENTION_MS (3600 * 1000)
+#define RETENTION_SOON_MS 1000
+
+static void retention_arm(struct ctl *c, uint64_t ms);
 
 int
 ctl_fail(struct ctl_reply *res, int code, const char *fmt, ...)
@@ -626,7 +642,38 @@ ctl_unlock_ended(struct ctl *c)
 	if (!vault_locked(c->parts.env.vault)) {
 		c->last_use = uv_now(c->parts.env.loop);
 		idle_arm(c);
+		retention_arm(c, RETENTION_SOON_MS);
 	}
+}
+
+/* Retention. */
+
+static void retention_cb(uv_timer_t *t);
+
+/* The next pass within ms, unless one is due sooner. */
+static void
+retention_arm(struct ctl *c, uint64_t ms)
+{
+	if (c->stopped || (uv_is_active((uv_handle_t *)&c->retention) &&
+	    uv_timer_get_due_in(&c->retention) <= ms))
+		return;
+	uv_timer_start(&c->retention, retention_cb, ms, 0);
+}
+
+/* Between batches: what a pass writes is a batch of its own. */
+static void
+retention_cb(uv_timer_t *t)
+{
+	struct ctl *c = t->data;
+	struct ctl_parts *p = &c->parts;
+	int rc = 0;
+
+	if (!vault_locked(p->env.vault) && circle_private(p->circle) != NULL &&
+	    !p->locking && !p->unlocking && !writer_in_txn(p->writer) &&
+	    (rc = circle_retention_run(p->circle)) < 0)
+		log_warnx("retention: %s", samen_strerror(rc));
+	uv_timer_start(&c->retention, retention_cb, rc > 0 ?
+	    RETENTION_SOON_MS : RETENTION_MS, 0);
 }
 
 /* What happens to a peer's change sets once stored (peer.h). */
@@ -640,7 +687,13 @@ hook_merge(void *arg)
 static void
 hook_stored(void *arg, int committed)
 {
-	circle_stored(((struct ctl *)arg)->parts.circle, committed);
+	struct ctl *c = arg;
+
+	circle_stored(c->parts.circle, committed);
+	if (committed) {
+		circle_note_dropped(c->parts.circle);
+		retention_arm(c, RETENTION_SOON_MS);
+	}
 }
 
 /* Sync has ended after peers_close: a lock may be complete. */
@@ -749,6 +802,7 @@ ctl_open(const struct ctl_env *env)
 	ce.writer = c->parts.writer;
 	ce.loader = c->parts.loader;
 	ce.dir = env->dir;
+	ce.ckpt = env->ckpt;
 	ce.changed = circles_changed;
 	ce.arg = c;
 	c->parts.circle = circle_open(&ce);
@@ -759,6 +813,11 @@ ctl_open(const struct ctl_env *env)
 	uv_timer_init(env->loop, &c->idle);
 	c->idle.data = c;
 	c->last_use = uv_now(env->loop);
+	uv_timer_init(env->loop, &c->retention);
+	c->retention.data = c;
+	/* A pass due does not keep the loop alive. */
+	uv_unref((uv_handle_t *)&c->retention);
+	retention_arm(c, RETENTION_SOON_MS);
 	return c;
 }
 
@@ -780,6 +839,7 @@ ctl_stop(struct ctl *c)
 	c->stopped = 1;
 	uv_close((uv_handle_t *)&c->idle, NULL);
 	depart_stop(c->parts.depart);
+	uv_close((uv_handle_t *)&c->retention, NULL);
 }
 
 void

@@ -43,6 +43,8 @@ struct ctl_env {
 	const char *db_path;	/* samen.db, which the index loader opens */
 	/* Syncs the batches' lazy commits (NULL: each commit syncs). */
 	struct durable *durable;
+	/* Truncates the WAL after an erase (purges, retention, a departure). */
+	struct ckpt *ckpt;
 	/* Called once the keys are unlocked; the index may still be loading
 	 * (on the thread pool): control requests wait for it, sync does not. */
 	void (*unlocked)(void *arg);
@@ -53,8 +55,6 @@ struct ctl_env {
 	 * needs the device key).  Its end comes through peer_hooks.closed. */
 	void (*locked)(void *arg);
 	void *locked_arg;
-	/* The WAL's truncate after an erase (ckpt_erased); NULL: none. */
-	struct ckpt *ckpt;
 };
 
 struct ctl;

@@ -58,6 +58,7 @@ ctl_admin_status(struct ctl_parts *p, const union request *q,
 	out->handshake_failed = p->peers ?
 	    peers_handshake_failed(p->peers) : 0;
 	out->dropped = p->peers ? peers_dropped(p->peers) : 0;
+	out->purges_refused = circle_purges_refused(p->circle);
 	/* Each peer's replica digest when we last synced, next to ours. */
 	out->peers = NULL;
 	out->npeers = 0;

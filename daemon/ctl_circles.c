@@ -1,4 +1,4 @@
-/* ctl_circles: the control requests on circles and their members: circle new, add, role, rm, accept, quarantine, ls, use; device revoke. */
+/* ctl_circles: the control requests on circles and their members: circle new, add, role, rm, accept, quarantine, ls, use, retention; device revoke. */
 #include "ctl_circles.h"
 
 #include <stdlib.h>
@@ -190,5 +190,36 @@ ctl_circles_use(struct ctl_parts *p, const union request *q,
 		return ctl_fail(res, rc, "could not save the default circle");
 	memcpy(res->out.circle.id, circ->id, CS_CIRCLELEN);
 	res->out.circle.name = rq->name;
+	return 0;
+}
+
+int
+ctl_circles_retention(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_retention *rq = &q->retention;
+	struct render_retention *out = &res->out.retention;
+	const struct circle_info *info;
+	struct circle_done d;
+	char *cause = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->due = rq->due;
+	if (rq->due) {
+		if ((rc = circle_retention_due(p->circle, rq->name, &info,
+		    &out->items, &out->n, &cause)) != 0)
+			return ctl_fail_cause(res, rc, cause);
+		memcpy(out->id, info->id, CS_CIRCLELEN);
+		out->name = info->name;
+		return 0;
+	}
+	if ((rc = circle_retention(p->circle, rq->name, rq->collection,
+	    rq->days, &d, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	memcpy(out->id, d.id, CS_CIRCLELEN);
+	out->name = d.name;
+	out->collection = rq->collection;
+	out->days = rq->days;
 	return 0;
 }

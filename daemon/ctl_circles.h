@@ -1,4 +1,4 @@
-/* ctl_circles: the control requests on circles and their members: circle new, add, role, rm, accept, quarantine, ls, use; device revoke. */
+/* ctl_circles: the control requests on circles and their members: circle new, add, role, rm, accept, quarantine, ls, use, retention; device revoke. */
 #ifndef SAMEN_CTL_CIRCLES_H
 #define SAMEN_CTL_CIRCLES_H
 
@@ -14,5 +14,7 @@ ctl_act_fn ctl_circles_quarantine;
 ctl_act_fn ctl_circles_revoke;
 ctl_act_fn ctl_circles_ls;
 ctl_act_fn ctl_circles_use;
+/* Sets a collection's retention, or lists what it erases now (--due). */
+ctl_act_fn ctl_circles_retention;
 
 #endif

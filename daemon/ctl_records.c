@@ -1,6 +1,7 @@
-/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover. */
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover, purge. */
 #include "ctl_records.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +19,19 @@ lookup(struct ctl_parts *p, struct ctl_reply *res, const char *collection,
     const uint8_t rid[RID_LEN], int allow_deleted)
 {
 	const struct store_record *r;
+	struct circle_purged gone;
 	char text[RID_TEXTLEN + 1];
 
 	rid_encode(text, rid);
 	r = index_get(p->env.index, collection, rid);
+	if (r == NULL && circle_purged(p->circle, collection, rid,
+	    &gone) == 0) {
+		circle_purged_free(&gone);
+		ctl_fail(res, SAMEN_ENOTFOUND, "%s %s was purged (samen log %s "
+		    "%s says by whom, when and why)", collection, text,
+		    collection, text);
+		return NULL;
+	}
 	if (r == NULL || circle_is_chain(p->circle, r->circle)) {
 		ctl_fail(res, SAMEN_ENOTFOUND, "no %s with id %s", collection,
 		    text);
@@ -361,6 +371,16 @@ ctl_records_log(struct ctl_parts *p, const union request *q,
 	char *cause = NULL;
 	int rc;
 
+	res->out.log.h = NULL;
+	res->out.log.n = 0;
+	res->out.log.is_purged = 0;
+	/* A purged record: who purged it, when and why, and nothing else. */
+	if (index_get(p->env.index, rq->collection, rq->rid) == NULL &&
+	    circle_purged(p->circle, rq->collection, rq->rid,
+	    &res->out.log.purged) == 0) {
+		res->out.log.is_purged = 1;
+		return 0;
+	}
 	if ((rec = lookup(p, res, rq->collection, rq->rid, 1)) == NULL)
 		return res->code;
 	/* The store's history: settled, it has this batch's writes too. */
@@ -566,5 +586,70 @@ ctl_records_handover(struct ctl_parts *p, const union request *q,
 	}
 	log_info("handover: %zu cases moved, %zu left in conflict",
 	    out->nmoved, out->nconflicts);
+	return 0;
+}
+
+/* Purge. */
+
+/*
+ * 1 if a value of r (a register's survivors, a set's elements) is the id
+ * rid, in any case.
+ */
+static int
+links_to(const struct store_record *r, const uint8_t rid[RID_LEN])
+{
+	uint8_t v_rid[RID_LEN];
+
+	for (size_t i = 0; i < r->nfields; i++)
+		for (size_t j = 0; j < r->fields[i].nvals; j++) {
+			const struct store_value *v = &r->fields[i].vals[j];
+
+			if (v->value != NULL && v->value_len == RID_TEXTLEN &&
+			    rid_decode(v_rid, v->value, v->value_len) == 0 &&
+			    memcmp(v_rid, rid, RID_LEN) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+static void
+push_rec(struct circle_rec **a, size_t *n, const char *collection,
+    const uint8_t rid[RID_LEN])
+{
+	*a = xreallocarray(*a, *n + 1, sizeof(**a));
+	snprintf((*a)[*n].collection, sizeof((*a)[*n].collection), "%s",
+	    collection);
+	memcpy((*a)[*n].rid, rid, RID_LEN);
+	(*n)++;
+}
+
+int
+ctl_records_purge(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_purge *rq = &q->purge;
+	struct render_purge *out = &res->out.purge;
+	const struct store_record *r, *x;
+	char *cause = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* Deleted records too: their values are in the change sets. */
+	if ((r = lookup(p, res, rq->collection, rq->rid, 1)) == NULL)
+		return res->code;
+	push_rec(&out->recs, &out->n, rq->collection, rq->rid);
+	for (size_t i = 0; rq->cascade && i < index_count(p->env.index);
+	    i++) {
+		x = index_at(p->env.index, i);
+		if (x != r && memcmp(x->circle, r->circle, CS_CIRCLELEN) == 0 &&
+		    links_to(x, rq->rid))
+			push_rec(&out->recs, &out->n, x->collection, x->rid);
+	}
+	if ((rc = circle_purge(p->circle, r->circle, out->recs, out->n,
+	    rq->reason, rq->reason_len, &out->done, &cause)) != 0) {
+		free(out->recs);
+		out->recs = NULL;
+		return ctl_fail_cause(res, rc, cause);
+	}
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover. */
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover, purge. */
 #ifndef SAMEN_CTL_RECORDS_H
 #define SAMEN_CTL_RECORDS_H
 
@@ -28,5 +28,12 @@ ctl_act_fn ctl_records_conflicts;
  * circle one of the cases is in.
  */
 ctl_act_fn ctl_records_handover;
+/*
+ * Purges a record (deleted or not) and, with cascade, every record of its
+ * circle that links to it (one of its values, a set's elements too, is
+ * the record's id: a note's case field), through circle_purge.  Unknown
+ * record: SAMEN_ENOTFOUND (one that was purged says so).
+ */
+ctl_act_fn ctl_records_purge;
 
 #endif

@@ -32,6 +32,7 @@
 #include "protocol.h"
 #include "store.h"
 #include "trim.h"
+#include "testhook.h"
 #include "util.h"
 #include "vault.h"
 #include "version.h"
@@ -513,6 +514,15 @@ start_metrics_file(struct samend *d)
 	    d->conf.metrics_interval);
 }
 
+/* SAMEND_TEST_ERASE_DELAY_MS: a slow erase, for the tests that kill one. */
+static void
+erase_delay(void *arg, const char *where)
+{
+	(void)arg;
+	if (strcmp(where, "rewrite") == 0)
+		usleep((useconds_t)testhook()->erase_delay_ms * 1000);
+}
+
 /*
  * The modules after the keys (main opens those before it detaches), each
  * after what it uses: the metrics they count into, the store, its index,
@@ -534,6 +544,8 @@ open_modules(struct samend *d)
 	if (store_open(&d->store, d->db_path, &cause) != 0)
 		fatalx("%s: %s", d->db_path, cause);
 	store_time_commits(d->store, d->fam.commit_seconds);
+	if (testhook()->erase_delay_ms > 0)
+		store_set_erase_hook(d->store, erase_delay, NULL);
 	d->index = index_open();
 	if (uv_loop_init(&d->loop) != 0)
 		fatalx("uv_loop_init failed");
@@ -557,12 +569,12 @@ open_modules(struct samend *d)
 	env.dir = d->dir;
 	env.db_path = d->db_path;
 	env.durable = d->durable;
+	env.ckpt = d->ckpt;
 	env.unlocked = start_peers;
 	env.unlocked_arg = d;
 	env.metrics = &d->fam;
 	env.locked = stop_peers;
 	env.locked_arg = d;
-	env.ckpt = d->ckpt;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
 	if (vault_revoked(d->vault))

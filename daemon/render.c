@@ -345,9 +345,33 @@ put_history(struct wbuf *w, struct store_hist *h, size_t n)
 	}
 }
 
+/* A purged record's one entry: the op that erased it, not what it was. */
+static void
+put_purged(struct wbuf *w, struct circle_purged *g)
+{
+	wire_put_array(w, 1);
+	wire_put_map(w, 8);
+	if (g->hlc != 0)
+		put_time(w, "time", g->hlc);
+	else
+		wire_put_kv_str(w, "time", NULL);
+	wire_put_kv_u64(w, "hlc", g->hlc);
+	put_author(w, "author", g->author);
+	wire_put_kv_u64(w, "seq", g->seq);
+	wire_put_kv_str(w, "op", g->retention ? "retention" : "purge");
+	wire_put_kv_str(w, "field", NULL);
+	wire_put_kv_str(w, "value", g->reason);
+	wire_put_kv_u64(w, "replaced", 0);
+	circle_purged_free(g);
+}
+
 void
 render_log(struct wbuf *w, union render_result *res)
 {
+	if (res->log.is_purged) {
+		put_purged(w, &res->log.purged);
+		return;
+	}
 	put_history(w, res->log.h, res->log.n);
 	store_history_free(res->log.h, res->log.n);
 }
@@ -434,6 +458,7 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_map_u64(&m, "flagged", s->stats.flagged);
 	wire_map_u64(&m, "quarantined", s->stats.quarantined);
 	wire_map_u64(&m, "purged_dropped", s->stats.purged_dropped);
+	wire_map_u64(&m, "purges_refused", s->purges_refused);
 	hex_encode(hex, s->digest, sizeof(s->digest));
 	wire_map_str(&m, "replica_digest", hex);
 	hex_encode(hex, s->shared, sizeof(s->shared));
@@ -798,12 +823,37 @@ put_ops(struct wbuf *w, const struct roster *r)
 		    (enum roster_verdict)v));
 }
 
+/* The retention policies, and how many purges count. */
+static void
+put_erasure(struct wbuf *w, const struct roster *r)
+{
+	const struct roster_retention *rt = NULL;
+	size_t n = 0, shown = 0, np = 0;
+
+	if (r != NULL) {
+		rt = roster_retentions(r, &n);
+		(void)roster_purges(r, &np);
+	}
+	for (size_t i = 0; i < n; i++)
+		shown += rt[i].keep != 0;
+	wire_put_cstr(w, "retention");
+	wire_put_array(w, (uint32_t)shown);
+	for (size_t i = 0; i < n; i++) {
+		if (rt[i].keep == 0)
+			continue;	/* set to none */
+		wire_put_map(w, 2);
+		wire_put_kv_str(w, "collection", rt[i].coll);
+		wire_put_kv_u64(w, "days", rt[i].keep);
+	}
+	wire_put_kv_u64(w, "purges", np);
+}
+
 static void
 put_circle(struct wbuf *w, const struct render_circle_item *it)
 {
 	const struct circle_info *c = it->info;
 
-	wire_put_map(w, 12);
+	wire_put_map(w, 14);
 	put_circle_id(w, "circle", c ? c->id : it->priv->id);
 	wire_put_kv_str(w, "name", c ? c->name : "private");
 	wire_put_kv_str(w, "kind", c ? "shared" : "private");
@@ -816,6 +866,7 @@ put_circle(struct wbuf *w, const struct render_circle_item *it)
 	wire_put_kv_u64(w, "quarantined", c ? c->quarantined : 0);
 	put_members(w, c ? c->r : NULL);
 	put_ops(w, c ? c->r : NULL);
+	put_erasure(w, c ? c->r : NULL);
 }
 
 void
@@ -925,4 +976,54 @@ render_import(struct wbuf *w, union render_result *res)
 		wire_put_cstr(w, t);
 	}
 	free(m->rids);
+}
+
+/* Erasure. */
+
+void
+render_purge(struct wbuf *w, union render_result *res)
+{
+	struct render_purge *p = &res->purge;
+	char hex[2 * CS_IDLEN + 1];
+
+	wire_put_map(w, 6);
+	put_circle_id(w, "circle", p->done.id);
+	wire_put_kv_str(w, "name", p->done.name);
+	hex_encode(hex, p->done.op, CS_IDLEN);
+	wire_put_kv_str(w, "op", p->done.local ? NULL : hex);
+	wire_put_kv_bool(w, "local", p->done.local);
+	wire_put_kv_u64(w, "tags", p->done.ntags);
+	wire_put_cstr(w, "records");
+	wire_put_array(w, (uint32_t)p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		wire_put_map(w, 2);
+		wire_put_kv_str(w, "collection", p->recs[i].collection);
+		put_rid(w, "id", p->recs[i].rid);
+	}
+	free(p->recs);
+}
+
+void
+render_retention(struct wbuf *w, union render_result *res)
+{
+	struct render_retention *r = &res->retention;
+
+	wire_put_map(w, r->due ? 3 : 4);
+	put_circle_id(w, "circle", r->id);
+	wire_put_kv_str(w, "name", r->name);
+	if (!r->due) {
+		wire_put_kv_str(w, "collection", r->collection);
+		wire_put_kv_u64(w, "days", r->days);
+		return;
+	}
+	wire_put_cstr(w, "due");
+	wire_put_array(w, (uint32_t)r->n);
+	for (size_t i = 0; i < r->n; i++) {
+		wire_put_map(w, 4);
+		wire_put_kv_str(w, "collection", r->items[i].collection);
+		put_rid(w, "id", r->items[i].rid);
+		put_time(w, "updated", r->items[i].updated);
+		wire_put_kv_u64(w, "days", r->items[i].days);
+	}
+	free(r->items);
 }

@@ -47,10 +47,15 @@ struct render_list {
 	size_t find_len;
 };
 
-/* log: a record's history, oldest first. */
+/*
+ * log: a record's history, oldest first; or, for a purged record
+ * (is_purged), one entry: who purged it, when and why.
+ */
 struct render_log {
 	struct store_hist *h;	/* owned (store_history) */
 	size_t n;
+	int is_purged;
+	struct circle_purged purged;	/* owned (circle_purged_free) */
 };
 
 struct render_status {
@@ -65,6 +70,7 @@ struct render_status {
 	uint8_t shared[32];
 	const char *listen;	/* NULL when not listening */
 	uint64_t zap_refused, rejected, handshake_failed, dropped;
+	uint64_t purges_refused;	/* circle_purges_refused */
 	struct store_peer *peers;	/* owned (store_peer_list) */
 	size_t npeers;
 };
@@ -195,6 +201,24 @@ struct render_import {
 	int dry_run;
 };
 
+/* purge: the records it names, the first the one asked for. */
+struct render_purge {
+	struct circle_purged_op done;
+	struct circle_rec *recs;	/* owned array */
+	size_t n;
+};
+
+/* circle retention: the policy set, or (due) what it erases now. */
+struct render_retention {
+	int due;
+	uint8_t id[CS_CIRCLELEN];
+	const char *name;
+	const char *collection;		/* set */
+	uint32_t days;			/* set: 0 is none */
+	struct circle_due *items;	/* due: owned array */
+	size_t n;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -212,6 +236,8 @@ union render_result {
 	struct render_handover handover;
 	struct render_export export;
 	struct render_import import;
+	struct render_purge purge;
+	struct render_retention retention;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -244,6 +270,8 @@ render_fn render_lock;		/* nothing */
 render_fn render_handover;	/* handover */
 render_fn render_export;	/* export */
 render_fn render_import;	/* import */
+render_fn render_purge;		/* purge */
+render_fn render_retention;	/* retention */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -670,6 +670,34 @@ struct store_departed {
 int store_departed(struct store *st, struct store_departed **out,
     size_t *n);
 /*
+ * 1 if every one of tags[0..ntags) is purged in circle (an erase that
+ * names them has nothing left to do), 0 if one is not, or SAMEN_ESTORE.
+ * From the purged tags in memory: no statement runs once they are read.
+ */
+int store_erase_done(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t (*tags)[CS_RTAGLEN], size_t ntags);
+/*
+ * The op that purged rtag in circle (the first to name it) into op: 0,
+ * SAMEN_ENOTFOUND or SAMEN_ESTORE.
+ */
+int store_purged_op(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t rtag[CS_RTAGLEN], uint8_t op[CS_IDLEN]);
+/* Chunks that arrived with a purged tag since open (store_stats'). */
+uint64_t store_purged_dropped(const struct store *st);
+/*
+ * Retention: the records of circle in collection whose last change (the
+ * highest hlc of any op on them, deleted ones too) is below before,
+ * oldest first, at most max of them.  *out is new (free()), *n entries.
+ * 0, SAMEN_ELOCKED (the collection's tag needs the key) or SAMEN_ESTORE.
+ */
+struct store_expired {
+	uint8_t rid[RID_LEN];
+	uint64_t updated;
+};
+int store_expired(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const char *collection, uint64_t before, size_t max,
+    struct store_expired **out, size_t *n);
+/*
  * Copies the whole WAL into the database and truncates it to nothing
  * (PRAGMA wal_checkpoint(TRUNCATE)), so that no file holds a copy of what
  * an erase took out; once, without waiting.  0; -EBUSY if a reader's
@@ -682,9 +710,10 @@ int store_wal_truncate(struct store *st);
 /* 1 if an erase committed and the WAL has not been truncated since. */
 int store_wal_truncate_owed(const struct store *st);
 /*
- * Test-only (samend never calls it): fn(arg, where) runs at each named
- * step of an erase: "rewrite" after each change set rewritten, "commit"
- * before its commit.  The crash tests kill the process there.
+ * For the tests: fn(arg, where) runs at each named step of an erase:
+ * "rewrite" after each change set rewritten, "commit" before its commit.
+ * The crash tests kill the process there; samend sets one only under
+ * SAMEND_TEST_ERASE_DELAY_MS (testhook.h), to slow an erase down.
  */
 void store_set_erase_hook(struct store *st,
     void (*fn)(void *arg, const char *where), void *arg);

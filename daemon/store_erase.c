@@ -179,6 +179,89 @@ store_wal_truncate_owed(const struct store *st)
 	return st->purged.owed;
 }
 
+int
+store_erase_done(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t (*tags)[CS_RTAGLEN], size_t ntags)
+{
+	int rc;
+
+	if ((rc = purged_load(st)) != 0)
+		return rc;
+	for (size_t i = 0; i < ntags; i++)
+		if (!purged_has(st, circle, tags[i]))
+			return 0;
+	return 1;
+}
+
+int
+store_purged_op(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t rtag[CS_RTAGLEN], uint8_t op[CS_IDLEN])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = sql_q(st, Q_PURGED_OP)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
+	sql_bind_blob(s, 2, rtag, CS_RTAGLEN);
+	if ((rc = sql_row(s)) <= 0)
+		return rc == 0 ? SAMEN_ENOTFOUND : rc;
+	rc = sql_col_fixed(s, 0, op, CS_IDLEN) ? 0 : SAMEN_ESTORE;
+	sqlite3_reset(s);
+	return rc;
+}
+
+uint64_t
+store_purged_dropped(const struct store *st)
+{
+	return st->purged.dropped;
+}
+
+int
+store_expired(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const char *collection, uint64_t before, size_t max,
+    struct store_expired **out, size_t *n)
+{
+	struct store_expired *e = NULL;
+	uint8_t ctag[TAGLEN];
+	size_t cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st->has_key)
+		return SAMEN_ELOCKED;
+	if (max == 0)
+		return 0;
+	store_box_tag(st, ctag, 0, collection, strlen(collection));
+	if ((s = sql_q(st, Q_ER_EXPIRED)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
+	sql_bind_blob(s, 2, ctag, TAGLEN);
+	sql_bind_u64(s, 3, before > INT64_MAX ? INT64_MAX : before);
+	sqlite3_bind_int64(s, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			e = xreallocarray(e, cap, sizeof(*e));
+		}
+		if (!sql_col_fixed(s, 0, e[*n].rid, RID_LEN)) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		e[(*n)++].updated = sql_col_u64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(e);
+		*n = 0;
+		return SAMEN_ESTORE;
+	}
+	*out = e;
+	return 0;
+}
+
 /* The tags one erase works with: sorted, each once. */
 struct tagset {
 	uint8_t (*t)[CS_RTAGLEN];

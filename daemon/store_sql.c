@@ -227,6 +227,11 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE kind = 0",
 	[Q_DEPARTED_LIST] = "SELECT circle, revoked FROM departed"
 	    " ORDER BY circle",
+	[Q_PURGED_OP] = "SELECT op FROM purged WHERE circle = ?1 AND rtag = ?2",
+	/* Retention: a circle's records of one collection, oldest first. */
+	[Q_ER_EXPIRED] = "SELECT rid, updated FROM records"
+	    " WHERE circle = ?1 AND ctag = ?2 AND updated < ?3"
+	    " ORDER BY updated, rid LIMIT ?4",
 };
 
 /* sql_q's first call for a statement: it stays prepared until close. */

@@ -1,6 +1,7 @@
 /* testhook: the SAMEND_TEST_* knobs that system tests set, read in one place. */
 #include "testhook.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static struct testhook hooks;
@@ -24,7 +25,26 @@ testhook(void)
 		hooks.ckpt_sync_fail =
 		    getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
 		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
+		hooks.erase_delay_ms = env_ms("SAMEND_TEST_ERASE_DELAY_MS");
+		hooks.retention_now_file =
+		    getenv("SAMEND_TEST_RETENTION_NOW_FILE");
 		loaded = 1;
 	}
 	return &hooks;
+}
+
+unsigned long long
+testhook_retention_now(void)
+{
+	const char *path = testhook()->retention_now_file;
+	char line[32];
+	FILE *f;
+	unsigned long long t = 0;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL)
+		t = strtoull(line, NULL, 10);
+	fclose(f);
+	return t;
 }

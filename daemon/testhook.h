@@ -15,8 +15,20 @@ struct testhook {
 	int ckpt_sync_fail;	/* SAMEND_TEST_CKPT_SYNC_FAIL: checkpoints' */
 	long export_page;	/* SAMEND_TEST_EXPORT_PAGE: records per export
 				 * page at most (0: as asked) */
+	/* SAMEND_TEST_ERASE_DELAY_MS: after each change set an erase
+	 * rewrites, so that a kill can land in the middle of one. */
+	long erase_delay_ms;
+	/* SAMEND_TEST_RETENTION_NOW_FILE: see testhook_retention_now. */
+	const char *retention_now_file;
 };
 
 const struct testhook *testhook(void);
+/*
+ * The time the retention check reads as now, in ms since 1970, so that a
+ * test need not wait years: the number on the first line of the file
+ * SAMEND_TEST_RETENTION_NOW_FILE names, read at each call (a test moves
+ * time by writing it); 0 (the wall clock) if unset, missing or empty.
+ */
+unsigned long long testhook_retention_now(void);
 
 #endif

@@ -61,8 +61,10 @@ enum ctl_type {
 	CTL_CIRCLE_QUARANTINE = 25,	/* args [name str] */
 	CTL_CIRCLE_ACCEPT = 26,	/* args [name str, device str, seq u64 | nil] */
 	CTL_DEVICE_REVOKE = 27,	/* args [device str, reason str | nil] */
-	CTL_PURGE = 28,
-	CTL_CIRCLE_RETENTION = 29,
+	CTL_PURGE = 28,		/* args [collection, rid, cascade bool,
+				 * reason str] */
+	CTL_CIRCLE_RETENTION = 29,	/* args [name str, collection str,
+				 * days u64] or [name str] (what is due) */
 	CTL_AUDIT = 30,
 	CTL_EXPORT = 31,	/* args [collection str | nil, circle str | nil,
 				 *  subject rid str | nil, after str | nil,

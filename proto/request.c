@@ -751,6 +751,64 @@ request_decode_import(struct wire_reader *r, union request *q, char **cause)
 	return 0;
 }
 
+/* Erasure. */
+
+int
+request_decode_purge(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_purge *p = &q->purge;
+	int cascade, rc;
+
+	memset(p, 0, sizeof(*p));
+	if (wire_get_array_n(r, 4))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed purge request");
+	if ((rc = get_collection(r, p->collection, cause)) != 0 ||
+	    (rc = get_rid(r, p->rid, cause)) != 0)
+		return rc;
+	if (wire_get_bool(r, &cascade))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed purge request");
+	p->cascade = cascade;
+	if (wire_get_str(r, &p->reason, &p->reason_len, REQUEST_MAX_REASON))
+		return samen_fail(cause, SAMEN_EINVAL, "invalid reason: at most %d "
+		    "bytes of UTF-8", REQUEST_MAX_REASON);
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed purge request");
+	if (p->reason_len == 0)
+		return samen_fail(cause, SAMEN_EINVAL, "a purge needs a reason "
+		    "(--reason TEXT): who asked, and why");
+	return 0;
+}
+
+int
+request_decode_circle_retention(struct wire_reader *r, union request *q,
+    char **cause)
+{
+	struct request_retention *t = &q->retention;
+	uint64_t days;
+	uint32_t n;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (wire_get_array(r, &n, 3) || (n != 1 && n != 3))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed retention "
+		    "request");
+	if ((rc = get_name(r, t->name, cause)) != 0)
+		return rc;
+	t->due = n == 1;
+	if (n == 3) {
+		if ((rc = get_collection(r, t->collection, cause)) != 0)
+			return rc;
+		if (wire_get_u64(r, &days) || days > REQUEST_MAX_KEEP_DAYS)
+			return samen_fail(cause, SAMEN_EINVAL, "invalid retention: "
+			    "0 (none) to %d days", REQUEST_MAX_KEEP_DAYS);
+		t->days = (uint32_t)days;
+	}
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed retention "
+		    "request");
+	return 0;
+}
+
 request_decode_fn *
 request_decoder(uint32_t type)
 {
@@ -784,6 +842,8 @@ request_decoder(uint32_t type)
 	case CTL_HANDOVER: return request_decode_handover;
 	case CTL_EXPORT: return request_decode_export;
 	case CTL_IMPORT: return request_decode_import;
+	case CTL_PURGE: return request_decode_purge;
+	case CTL_CIRCLE_RETENTION: return request_decode_circle_retention;
 	}
 	return NULL;
 }

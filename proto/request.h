@@ -178,6 +178,33 @@ struct request_import {
 int request_import_row(struct wire_reader *r, struct request_assign *as,
     uint32_t *n, char **cause);
 
+/*
+ * purge: [collection, rid, cascade bool, reason]; the reason is 1 to
+ * REQUEST_MAX_REASON bytes: a purge without one is refused.
+ */
+struct request_purge {
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	int cascade;
+	const char *reason;
+	size_t reason_len;
+};
+
+/* The longest retention period, in days: a hundred years of 365. */
+#define REQUEST_MAX_KEEP_DAYS 36500
+
+/*
+ * circle retention: [name, collection, days] sets the period of a
+ * collection (days 1 to REQUEST_MAX_KEEP_DAYS, or 0: none); [name] asks
+ * what is due (due 1).
+ */
+struct request_retention {
+	char name[OPS_MAX_FIELD + 1];
+	int due;
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint32_t days;
+};
+
 /* The args of one request; which member is set depends on its type. */
 union request {
 	struct request_record record;
@@ -193,6 +220,8 @@ union request {
 	struct request_handover handover;
 	struct request_export export;
 	struct request_import import;
+	struct request_purge purge;
+	struct request_retention retention;
 };
 
 /*
@@ -238,6 +267,8 @@ request_decode_fn request_decode_lock;
 request_decode_fn request_decode_handover;
 request_decode_fn request_decode_export;
 request_decode_fn request_decode_import;
+request_decode_fn request_decode_purge;
+request_decode_fn request_decode_circle_retention;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

@@ -164,6 +164,21 @@ check(uint32_t type, const union request *q)
 			inside(q->revoke.reason, q->revoke.reason_len);
 		}
 		break;
+	case CTL_PURGE:
+		inside(q->purge.reason, q->purge.reason_len);
+		if (!ops_collection_valid(q->purge.collection,
+		    strlen(q->purge.collection)) || q->purge.reason_len == 0 ||
+		    q->purge.reason_len > REQUEST_MAX_REASON)
+			abort();
+		break;
+	case CTL_CIRCLE_RETENTION:
+		if (!ops_field_valid(q->retention.name,
+		    strlen(q->retention.name)) ||
+		    (!q->retention.due && (!ops_collection_valid(
+		    q->retention.collection, strlen(q->retention.collection)) ||
+		    q->retention.days > REQUEST_MAX_KEEP_DAYS)))
+			abort();
+		break;
 	case CTL_HANDOVER:
 		if (memcmp(q->handover.from, q->handover.to,
 		    DEVID_KEYLEN) == 0 || (*q->handover.circle != '\0' &&

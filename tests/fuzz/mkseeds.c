@@ -556,6 +556,20 @@ request_seeds(void)
 	wire_put_array(&w, 1);
 	assign(&w, CTL_ASSIGN_SET, "name", "Bakker");
 	SEED(CTL_IMPORT);
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid);
+	wire_put_bool(&w, 1);
+	wire_put_cstr(&w, "AVG art. 17, request 2026-113");
+	SEED(CTL_PURGE);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team-north");
+	wire_put_cstr(&w, "note");
+	wire_put_u64(&w, 2555);
+	SEED(CTL_CIRCLE_RETENTION);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team-north");
+	SEED(CTL_CIRCLE_RETENTION);
 	/* Whole requests: a put, another version, an unknown type. */
 	wire_put_array(&w, 3);
 	wire_put_u64(&w, SAMEN_PROTOCOL_VERSION);

@@ -304,6 +304,37 @@ test_timeout(void **state)
 		    "is not a number of seconds");
 }
 
+/* Retention: y 365 days, m 30, d 1; none is 0; a hundred years at most. */
+static void
+test_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		uint32_t days;
+	} good[] = {
+		{ "7y", 2555 }, { "18m", 540 }, { "30d", 30 }, { "1d", 1 },
+		{ "none", 0 }, { "100y", 36500 }, { "36500d", 36500 },
+	};
+	static const char *const bad[] = {
+		"", "0d", "7", "y", "7w", "7Y", "-1d", "1.5y", "101y", "36501d",
+		"7yy", " 7y", "7y ", "None", "0000001d", "1217m",
+	};
+	char *cause = NULL;
+	uint32_t days;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		days = 99;
+		assert_int_equal(argcheck_duration(good[i].s, &days, &cause),
+		    0);
+		assert_int_equal(days, good[i].days);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(argcheck_duration(bad[i], &days, &cause),
+		    &cause, "invalid retention");
+}
+
 int
 main(void)
 {
@@ -317,6 +348,7 @@ main(void)
 		cmocka_unit_test(test_pair_and_where),
 		cmocka_unit_test(test_assign),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -955,6 +955,109 @@ test_import(void **state)
 }
 
 static void
+purge_args(struct wbuf *w, const char *coll, const char *rid, int cascade,
+    const char *reason)
+{
+	wire_put_array(w, 4);
+	wire_put_cstr(w, coll);
+	wire_put_cstr(w, rid);
+	wire_put_bool(w, cascade);
+	wire_put_cstr(w, reason);
+}
+
+static void
+test_erasure(void **state)
+{
+	char long_reason[REQUEST_MAX_REASON + 2];
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	purge_args(&w, "case", rid_text, 1, "AVG request");
+	expect(request_decode_purge, &w, &q, 0, NULL);
+	assert_string_equal(q.purge.collection, "case");
+	assert_int_equal(q.purge.cascade, 1);
+	assert_int_equal(q.purge.reason_len, 11);
+	assert_memory_equal(q.purge.reason, "AVG request", 11);
+	purge_args(&w, "case", rid_text, 0, "x");
+	expect(request_decode_purge, &w, &q, 0, NULL);
+	assert_int_equal(q.purge.cascade, 0);
+	/* No reason, a reason too long, a bad record: refused. */
+	purge_args(&w, "case", rid_text, 0, "");
+	expect(request_decode_purge, &w, &q, SAMEN_EINVAL, "a purge needs a "
+	    "reason (--reason TEXT): who asked, and why");
+	memset(long_reason, 'x', sizeof(long_reason) - 1);
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	purge_args(&w, "case", rid_text, 0, long_reason);
+	expect(request_decode_purge, &w, &q, SAMEN_EINVAL, NULL);
+	purge_args(&w, "Case", rid_text, 0, "x");
+	expect(request_decode_purge, &w, &q, SAMEN_EINVAL, NULL);
+	purge_args(&w, "case", "nope", 0, "x");
+	expect(request_decode_purge, &w, &q, SAMEN_EINVAL, "invalid record id");
+	/* Shapes. */
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid_text);
+	wire_put_bool(&w, 0);
+	expect(request_decode_purge, &w, &q, SAMEN_EPROTO,
+	    "malformed purge request");
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid_text);
+	wire_put_u64(&w, 1);
+	wire_put_cstr(&w, "x");
+	expect(request_decode_purge, &w, &q, SAMEN_EPROTO,
+	    "malformed purge request");
+	purge_args(&w, "case", rid_text, 0, "x");
+	wire_put_nil(&w);	/* trailing */
+	expect(request_decode_purge, &w, &q, SAMEN_EPROTO,
+	    "malformed purge request");
+
+	/* Retention: set, none, due; and what is refused. */
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "note");
+	wire_put_u64(&w, 2555);
+	expect(request_decode_circle_retention, &w, &q, 0, NULL);
+	assert_string_equal(q.retention.name, "team");
+	assert_string_equal(q.retention.collection, "note");
+	assert_int_equal(q.retention.days, 2555);
+	assert_int_equal(q.retention.due, 0);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "note");
+	wire_put_u64(&w, 0);
+	expect(request_decode_circle_retention, &w, &q, 0, NULL);
+	assert_int_equal(q.retention.days, 0);
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "team");
+	expect(request_decode_circle_retention, &w, &q, 0, NULL);
+	assert_int_equal(q.retention.due, 1);
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "note");
+	wire_put_u64(&w, REQUEST_MAX_KEEP_DAYS + 1);
+	expect(request_decode_circle_retention, &w, &q, SAMEN_EINVAL,
+	    "invalid retention: 0 (none) to 36500 days");
+	wire_put_array(&w, 3);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "Note");
+	wire_put_u64(&w, 1);
+	expect(request_decode_circle_retention, &w, &q, SAMEN_EINVAL, NULL);
+	wire_put_array(&w, 2);
+	wire_put_cstr(&w, "team");
+	wire_put_cstr(&w, "note");
+	expect(request_decode_circle_retention, &w, &q, SAMEN_EPROTO,
+	    "malformed retention request");
+	wire_put_array(&w, 1);
+	wire_put_cstr(&w, "no such");
+	expect(request_decode_circle_retention, &w, &q, SAMEN_EINVAL,
+	    "invalid circle name: 1-64 of A-Z a-z 0-9 _ -");
+	wire_free(&w);
+}
+
+static void
 test_decoder(void **state)
 {
 	(void)state;
@@ -973,6 +1076,9 @@ test_decoder(void **state)
 	assert_ptr_equal(request_decoder(CTL_LOCK), request_decode_lock);
 	assert_ptr_equal(request_decoder(CTL_HANDOVER),
 	    request_decode_handover);
+	assert_ptr_equal(request_decoder(CTL_PURGE), request_decode_purge);
+	assert_ptr_equal(request_decoder(CTL_CIRCLE_RETENTION),
+	    request_decode_circle_retention);
 }
 
 int
@@ -992,6 +1098,7 @@ main(void)
 		cmocka_unit_test(test_import),
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_handover),
+		cmocka_unit_test(test_erasure),
 		cmocka_unit_test(test_decoder),
 	};
 	uint8_t sk[64];
