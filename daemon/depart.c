@@ -26,7 +26,7 @@
 struct depart {
 	struct ctl_parts *p;
 	uv_timer_t timer;
-	uint64_t since;		/* uv_now() when this departure was seen */
+	uint64_t since;		/* uv_now(): when this departure was seen */
 	int pending;		/* the timer runs for a departure */
 	int stopped;
 };

@@ -48,13 +48,15 @@ struct range {
  * travels to admins" and "Exile sessions").
  */
 enum chain_mode {
-	CHAIN_FULL,		/* everything held: a members chain, or a data
-				 * chain to an admin or relay of its circle */
-	CHAIN_CAPPED,		/* a data chain to anyone else: each author
-				 * stops at its cut, nothing quarantined */
-	CHAIN_EXILE_MEMBERS,	/* an exile's: the ops that name it and
-				 * their past (cap), nothing more */
-	CHAIN_EXILE_DATA,	/* an exile's: nothing sent, what it has taken */
+	/* Everything held: a members chain, or a data chain to an admin or
+	 * relay of its circle. */
+	CHAIN_FULL,
+	/* A data chain to anyone else: each author stops at its cut. */
+	CHAIN_CAPPED,
+	/* An exile's members chain: the ops naming it and their past. */
+	CHAIN_EXILE_MEMBERS,
+	/* An exile's data chain: nothing sent, whatever it sends taken. */
+	CHAIN_EXILE_DATA,
 };
 
 struct chain {

@@ -224,7 +224,7 @@ store_vector_capped(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 		if (cut != NULL && h[i].seq > cut->seq &&
 		    (keep == NULL || memcmp(keep, h[i].author, 32) != 0)) {
 			if (cut->seq == 0)
-				continue;	/* it wrote nothing that counts */
+				continue;	/* nothing of it counts */
 			h[i].seq = cut->seq;
 			rc = store_cs_id_at(st, chain, h[i].author, cut->seq,
 			    h[i].head);
