@@ -15,6 +15,7 @@
 #include "ctl_circles.h"
 #include "ctl_peers.h"
 #include "ctl_records.h"
+#include "depart.h"
 #include "durable.h"
 #include "error.h"
 #include "loader.h"
@@ -401,6 +402,9 @@ handle_one(struct ctl *c, struct api_req *req)
 	res.req = req;
 	if (e == NULL)
 		ctl_fail(&res, SAMEN_EPROTO, "unknown request type %u", type);
+	else if (c->parts.revoked && type != CTL_STATUS)
+		ctl_fail(&res, SAMEN_EREVOKED, "this device was revoked: its "
+		    "data and keys are erased");
 	else if ((rc = e->decode(&r, &q, &cause)) != 0)
 		ctl_fail_cause(&res, rc, cause);
 	else if (ready(c, e->flags, &res) == 0) {
@@ -790,6 +794,8 @@ circles_changed(void *arg)
 
 	if (c->parts.peers != NULL)
 		peers_refresh(c->parts.peers);
+	/* A roster may say we were removed or revoked. */
+	depart_check(c->parts.depart);
 }
 
 /* Life cycle. */
@@ -857,6 +863,8 @@ ctl_open(const struct ctl_env *env)
 	te.writer = c->parts.writer;
 	te.ckpt = env->ckpt;
 	c->parts.trail = trail_open(&te);
+	c->parts.depart = depart_open(&c->parts);
+	c->parts.revoked = vault_revoked(env->vault);
 
 	uv_timer_init(env->loop, &c->idle);
 	c->idle.data = c;
@@ -886,6 +894,7 @@ ctl_stop(struct ctl *c)
 	c->nlockreqs = 0;
 	c->stopped = 1;
 	uv_close((uv_handle_t *)&c->idle, NULL);
+	depart_stop(c->parts.depart);
 	trail_stop(c->parts.trail);
 	uv_close((uv_handle_t *)&c->retention, NULL);
 }
@@ -896,6 +905,7 @@ ctl_close(struct ctl *c)
 	if (c == NULL)
 		return;
 	assert(!loader_busy(c->parts.loader));
+	depart_close(c->parts.depart);
 	trail_close(c->parts.trail);
 	circle_close(c->parts.circle);
 	writer_close(c->parts.writer);
