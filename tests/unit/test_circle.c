@@ -740,34 +740,34 @@ test_exile(void **state)
 	(void)make_circle(&a, "team", id);	/* A's op 1 */
 	add(&a, "team", &b, ROSTER_MEMBER, 1);	/* 2 */
 	add(&a, "team", &c, ROSTER_MEMBER, 1);	/* 3 */
-	sync_circle(&a, &b, id);
-	sync_circle(&a, &c, id);
-	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 0);
+	dev_sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &c, id);
+	assert_int_equal(circle_exiled(a.cs, dev_key(&c), &ex), 0);
 	assert_null(ex);
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 0);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&c), &cap), 0);
 
-	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	assert_int_equal(circle_remove(a.cs, "team", dev_key(&c), &done, &cause),
 	    0);					/* 4 */
 	dev_commit(&a);
 	add(&a, "team", &d, ROSTER_MEMBER, 1);	/* 5 */
-	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 1);
+	assert_int_equal(circle_exiled(a.cs, dev_key(&c), &ex), 1);
 	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
 	free(ex);
-	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 0);
-	assert_false(circle_revoked(a.cs, me(&c)));
+	assert_int_equal(circle_exiled(a.cs, dev_key(&b), &ex), 0);
+	assert_false(circle_revoked(a.cs, dev_key(&c)));
 	n = circle_exiles(a.cs, &devs);
 	assert_int_equal(n, 1);
-	assert_memory_equal(devs[0], me(&c), 32);
+	assert_memory_equal(devs[0], dev_key(&c), 32);
 	free(devs);
 	/* Up to its removal, A's op 4; the add of D is not for C. */
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 1);
-	assert_memory_equal(cap[0].author, me(&a), 32);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&c), &cap), 1);
+	assert_memory_equal(cap[0].author, dev_key(&a), 32);
 	assert_int_equal(cap[0].seq, 4);
 	free(cap);
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&b), &cap), 0);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&b), &cap), 0);
 
 	/* C, handed it, departs: not revoked. */
-	sync_circle(&a, &c, id);
+	dev_sync_circle(&a, &c, id);
 	assert_int_equal(circle_departures(c.cs, &ex, &n), 0);
 	assert_int_equal(n, 1);
 	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
@@ -780,7 +780,7 @@ test_exile(void **state)
 	assert_int_equal(circle_refresh(c.cs), 0);
 	assert_true(circle_departed(c.cs, id));
 	assert_null(circle_find(c.cs, "team"));
-	assert_true(circle_refuses(c.cs, id, me(&a)));
+	assert_true(circle_refuses(c.cs, id, dev_key(&a)));
 	join = xcalloc(1, sizeof(*join));
 	memcpy(join[0], id, CS_CIRCLELEN);
 	circle_join(c.cs, join, 1);
@@ -788,15 +788,15 @@ test_exile(void **state)
 	assert_null(circle_chain_of(c.cs, id));
 
 	/* B revoked: exiled, revoked, and its own view says so. */
-	assert_int_equal(circle_revoke(a.cs, me(&b), NULL, 0, &done, &cause),
+	assert_int_equal(circle_revoke(a.cs, dev_key(&b), NULL, 0, &done, &cause),
 	    0);
 	dev_commit(&a);
-	assert_true(circle_revoked(a.cs, me(&b)));
-	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 1);
+	assert_true(circle_revoked(a.cs, dev_key(&b)));
+	assert_int_equal(circle_exiled(a.cs, dev_key(&b), &ex), 1);
 	free(ex);
-	assert_true(circle_exile_cap(a.cs, id, me(&b), &cap) >= 1);
+	assert_true(circle_exile_cap(a.cs, id, dev_key(&b), &cap) >= 1);
 	free(cap);
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 	assert_int_equal(circle_departures(b.cs, &ex, &n), 1);
 	assert_int_equal(n, 1);
 	assert_true(listed(ex, n, id));
