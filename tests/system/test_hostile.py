@@ -1198,9 +1198,9 @@ def test_a_revoked_device_is_never_a_peer_again(cluster, zctx):
     c = Client(zctx, m, a.device, a.addr)
     try:
         own, _, css = fake_circle(m, Device())
-        hello = c.start([(team, os.urandom(32), os.urandom(32)),
-                         (side, os.urandom(32), os.urandom(32)),
-                         (own, os.urandom(32), os.urandom(32))])
+        hello = c.start([(team, *(os.urandom(32) for _ in range(3))),
+                         (side, *(os.urandom(32) for _ in range(3))),
+                         (own, *(os.urandom(32) for _ in range(3)))])
         assert [e[0] for e in hello[4]] == [team], hello
         assert ("revoke", m.id) in ops_of(c.fetch(members_circle(team)),
                                           team)
