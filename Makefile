@@ -64,8 +64,8 @@ endif
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c proto/request.c \
-              proto/roster.c proto/roster_parse.c \
-              proto/roster_state.c
+              proto/roster.c proto/roster_parse.c proto/roster_graph.c \
+              proto/roster_apply.c proto/roster_rules.c proto/roster_state.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c lib/datadir.c
@@ -394,7 +394,8 @@ FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster csv
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync request roster roster_parse roster_state
+                sync request roster roster_parse roster_graph roster_apply \
+                roster_rules roster_state
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
