@@ -105,6 +105,8 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
                test_store_peer test_store_cut test_store_erase
+# The roster's tests, one per part of proto/roster*.c (roster_int.h).
+ROSTER_TESTS := test_roster test_roster_graph test_roster_parse
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile test_csv
@@ -112,7 +114,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
-              test_request test_circle test_roster test_keyring test_lock \
+              test_request test_circle $(ROSTER_TESTS) test_keyring test_lock \
               test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
@@ -174,6 +176,9 @@ $(addprefix $(BUILD)/tests/unit/,$(UNIT_CLI)): $(BUILD)/tests/unit/%: \
 # The store's tests share their world and helpers: store_fixture.c.
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
     $(BUILD)/tests/unit/store_fixture.o
+# The roster's share their devices and scenarios: roster_fixture.c.
+$(addprefix $(BUILD)/tests/unit/,$(ROSTER_TESTS)): \
+    $(BUILD)/tests/unit/roster_fixture.o
 
 # Small programs the system tests run (tests/helpers/), linked as the unit
 # tests are.
