@@ -359,7 +359,8 @@ deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
 
 # ---- torture: the long fault-injection runs (docs/reliability.md) ----------
 #   make torture            every harness, long: power cuts (ROUNDS=100),
-#                           disk full, descriptors, network faults
+#                           power cuts during purges (ROUNDS), disk
+#                           full, descriptors, network faults
 #   make torture ROUNDS=20 ONLY=powercut   one harness, fewer rounds
 #   make soak DURATION=1h   5 daemons for an hour, a table every minute
 # As root (mounts, namespaces); the sanitizer build of make test.
