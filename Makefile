@@ -91,6 +91,8 @@ DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
 DAEMON_LIB += daemon/keyring.c daemon/circle_ops.c
+# Exile sessions and departures (issue 24).
+DAEMON_LIB += daemon/circle_exile.c daemon/depart.c
 # Erasure (issue 25): purges and retention in the membership layer.
 DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)

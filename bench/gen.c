@@ -871,7 +871,7 @@ cmd_update(const char *seed, uint64_t ncs, uint64_t offset, uint64_t stride,
 
 		memset(&br, 0, sizeof(br));
 		author_keys(apk, ask, seed, a);
-		check(store_cs_range(t.st, sc.id, apk, j / nauthors, 1, base_cb,
+		check(store_cs_range(t.st, sc.id, apk, j / nauthors, 1, 0, base_cb,
 		    &ba), "read base");
 		if (!br.found)
 			die("update: base change set %llu not found",
@@ -1286,7 +1286,7 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 				rc = store_cs_range(f.st, chains[c],
 				    heads[a].author, next - 1,
 				    limit - ncs < SYNC_MAX_BATCH ? limit - ncs :
-				    SYNC_MAX_BATCH, rp_fill, &fb);
+				    SYNC_MAX_BATCH, 0, rp_fill, &fb);
 				check(rc == 1 ? 0 : rc, "range");
 				if (fb.count == 0)
 					die("replay: range came back empty");

@@ -420,6 +420,7 @@ static const struct {
 	{ "uptime_s", "uptime", " s" },
 	{ "locked", "locked", "" },
 	{ "passphrase", "passphrase", "" },
+	{ "revoked", "revoked", "" },
 	{ "records", "records", "" },
 	{ "changesets", "change sets", "" },
 	{ "pending", "pending", "" },
@@ -440,9 +441,12 @@ static const struct {
 void
 output_status_warning(FILE *err, const struct reply_node *body)
 {
-	int passphrase;
+	int passphrase, revoked;
 
-	if (reply_get_bool(body, "passphrase", &passphrase) == 0 &&
+	if (reply_get_bool(body, "revoked", &revoked) == 0 && revoked)
+		fputs("samen: warning: this device was revoked: its data and "
+		    "keys are erased\n", err);
+	else if (reply_get_bool(body, "passphrase", &passphrase) == 0 &&
 	    !passphrase)
 		fputs("samen: warning: this device's keys are stored without "
 		    "a passphrase\n", err);

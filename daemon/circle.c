@@ -1,6 +1,7 @@
 /* circle: the circles this device holds, their rosters and keys, and the membership ops it writes. */
 #include "circle_int.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ circle_close(struct circle *cs)
 		store_circle_clear(&cs->priv);
 	rows_free(cs);
 	views_free(cs);
+	free(cs->departed);
 	circle_erasure_forget(cs);
 	free(cs);
 }
@@ -84,6 +86,9 @@ circle_lock(struct circle *cs)
 	cs->circles = NULL;
 	cs->ncircles = 0;
 	views_free(cs);
+	free(cs->departed);
+	cs->departed = NULL;
+	cs->ndeparted = 0;
 	circle_erasure_forget(cs);
 	cs->has_default = 0;
 	cs->stale = 0;
@@ -314,6 +319,21 @@ read_default(struct circle *cs)
 		}
 		fclose(f);
 	}
+	free(path);
+}
+
+void
+circle_forget_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	char *path;
+
+	if (id != NULL && (!cs->has_default ||
+	    memcmp(cs->default_circle, id, CS_CIRCLELEN) != 0))
+		return;
+	cs->has_default = 0;
+	path = xasprintf("%s/%s", cs->env.dir, DEFAULT_CIRCLE_FILE);
+	if (unlink(path) != 0 && errno != ENOENT)
+		log_warn("%s", path);
 	free(path);
 }
 
@@ -648,6 +668,12 @@ circle_reload(struct circle *cs)
 {
 	int rc, added = 1;
 
+	free(cs->departed);
+	cs->departed = NULL;
+	cs->ndeparted = 0;
+	if ((rc = store_departed(cs->env.store, &cs->departed,
+	    &cs->ndeparted)) != 0)
+		return rc;
 	for (int round = 0; added > 0 && round < MAX_ROUNDS; round++) {
 		rows_free(cs);
 		views_free(cs);
@@ -725,6 +751,10 @@ view_cuts(struct circle *cs, const struct view *v, int apply, int *rebuild,
 	int rc, rb;
 
 	if (v->r == NULL || !roster_circle_valid(v->r))
+		return 0;
+	/* We were removed: the circle is erased soon, cuts and all. */
+	if ((m = roster_member(v->r, me(cs))) != NULL &&
+	    m->state != ROSTER_CURRENT)
 		return 0;
 	if ((rc = store_cuts(cs->env.store, v->info.id, &have, &nh)) != 0)
 		return rc;
@@ -907,6 +937,8 @@ circle_refuses(const struct circle *cs, const uint8_t circle[CS_CIRCLELEN],
 
 	if (cs->have_priv && memcmp(cs->priv.id, circle, CS_CIRCLELEN) == 0)
 		return 1;	/* our private circle: never shared */
+	if (circle_departed(cs, circle))
+		return 1;	/* we left it: never again */
 	if (v == NULL || v->r == NULL || !roster_circle_valid(v->r))
 		return 0;
 	return !current(v->r, device) || !current(v->r, me(cs));
@@ -972,7 +1004,7 @@ circle_join(struct circle *cs, uint8_t (*circles)[CS_CIRCLELEN], size_t n)
 	if ((rc = store_begin(cs->env.store)) != 0)
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
-		if (holds(cs, circles[i]))
+		if (holds(cs, circles[i]) || circle_departed(cs, circles[i]))
 			continue;
 		if ((rc = circle_put_chain(cs, circles[i])) != 0) {
 			store_rollback(cs->env.store);

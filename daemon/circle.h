@@ -219,6 +219,8 @@ void circle_held_free(struct circle_held *h, size_t n);
 
 /* Makes circle id the default, saved in the data directory. */
 int circle_use(struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
+/* If circle id (NULL: any) is the default, it no longer is (we left it). */
+void circle_forget_default(struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
 
 /*
  * Reads the circles again and resolves the rosters; takes any key sealed
@@ -365,6 +367,47 @@ enum roster_role circle_role(const struct circle *cs,
  * member of: they may connect.  Returns the count; *out is new (free()).
  */
 size_t circle_members(const struct circle *cs, uint8_t (**out)[32]);
+/*
+ * Exiles (circle_exile.c; docs/sync.md, "Exile sessions"): a device a
+ * valid op removed or revoked.  Lookups as above, valid until the next
+ * refresh.
+ *
+ * circle_revoked: 1 if a roster we hold says device is revoked: it is
+ * never a peer again, only an exile (of the circles where it is).
+ */
+int circle_revoked(const struct circle *cs, const uint8_t device[32]);
+/*
+ * Base ids of the shared circles we are a current member of where device
+ * is removed or revoked: what an exile session with it is about.  Returns
+ * the count; *out is new (free()), or NULL for none.
+ */
+size_t circle_exiled(const struct circle *cs, const uint8_t device[32],
+    uint8_t (**out)[CS_CIRCLELEN]);
+/*
+ * Every device removed or revoked from a circle we are a current member
+ * of (repeats possible): they may connect, for an exile session.  Returns
+ * the count; *out is new (free()).
+ */
+size_t circle_exiles(const struct circle *cs, uint8_t (**out)[32]);
+/*
+ * What device, exiled from base, is handed of base's members chain: per
+ * author the last seq it may be sent (*out new, free(); sorted by author):
+ * the valid ops naming it (remove, revoke, accept) and their causal past
+ * (their deps).  Returns the count, 0 if device is not exiled from base.
+ */
+size_t circle_exile_cap(const struct circle *cs,
+    const uint8_t base[CS_CIRCLELEN], const uint8_t device[32],
+    struct roster_dep **out);
+/*
+ * Our own departures: the shared circles whose roster says we were
+ * removed or revoked (*out new, free(); *n of them).  Returns 1 if one
+ * says revoked (everything goes), else 0.
+ */
+int circle_departures(const struct circle *cs,
+    uint8_t (**out)[CS_CIRCLELEN], size_t *n);
+/* 1 if we departed circle base (its data erased): never joined again. */
+int circle_departed(const struct circle *cs, const uint8_t base[CS_CIRCLELEN]);
+
 /*
  * A peer offers circles (base ids) that we do not hold: it says we are a
  * member.  Takes in their members chains (which hold our keys), in one

@@ -36,6 +36,9 @@ struct circle {
 	size_t ninfos;
 	uint8_t default_circle[CS_CIRCLELEN];
 	int has_default;
+	/* The circles we departed (store_departed): never joined again. */
+	struct store_departed *departed;
+	size_t ndeparted;
 	int stale;			/* refresh after the batch commits */
 	int refreshing;			/* no maintenance inside a refresh */
 	/*

@@ -15,6 +15,7 @@
 #include "ctl_circles.h"
 #include "ctl_peers.h"
 #include "ctl_records.h"
+#include "depart.h"
 #include "durable.h"
 #include "error.h"
 #include "loader.h"
@@ -363,6 +364,9 @@ handle_one(struct ctl *c, struct api_req *req)
 	res.req = req;
 	if (e == NULL)
 		ctl_fail(&res, SAMEN_EPROTO, "unknown request type %u", type);
+	else if (c->parts.revoked && type != CTL_STATUS)
+		ctl_fail(&res, SAMEN_EREVOKED, "this device was revoked: its "
+		    "data and keys are erased");
 	else if ((rc = e->decode(&r, &q, &cause)) != 0)
 		ctl_fail_cause(&res, rc, cause);
 	else if (ready(c, e->flags, &res) == 0) {
@@ -743,6 +747,8 @@ circles_changed(void *arg)
 
 	if (c->parts.peers != NULL)
 		peers_refresh(c->parts.peers);
+	/* A roster may say we were removed or revoked. */
+	depart_check(c->parts.depart);
 }
 
 /* Life cycle. */
@@ -801,6 +807,9 @@ ctl_open(const struct ctl_env *env)
 	ce.arg = c;
 	c->parts.circle = circle_open(&ce);
 
+	c->parts.depart = depart_open(&c->parts);
+	c->parts.revoked = vault_revoked(env->vault);
+
 	uv_timer_init(env->loop, &c->idle);
 	c->idle.data = c;
 	c->last_use = uv_now(env->loop);
@@ -829,6 +838,7 @@ ctl_stop(struct ctl *c)
 	c->nlockreqs = 0;
 	c->stopped = 1;
 	uv_close((uv_handle_t *)&c->idle, NULL);
+	depart_stop(c->parts.depart);
 	uv_close((uv_handle_t *)&c->retention, NULL);
 }
 
@@ -838,6 +848,7 @@ ctl_close(struct ctl *c)
 	if (c == NULL)
 		return;
 	assert(!loader_busy(c->parts.loader));
+	depart_close(c->parts.depart);
 	circle_close(c->parts.circle);
 	writer_close(c->parts.writer);
 	loader_close(c->parts.loader);

@@ -43,7 +43,7 @@ struct ctl_env {
 	const char *db_path;	/* samen.db, which the index loader opens */
 	/* Syncs the batches' lazy commits (NULL: each commit syncs). */
 	struct durable *durable;
-	/* Truncates the WAL after an erase (purges, retention). */
+	/* Truncates the WAL after an erase (purges, retention, a departure). */
 	struct ckpt *ckpt;
 	/* Called once the keys are unlocked; the index may still be loading
 	 * (on the thread pool): control requests wait for it, sync does not. */
@@ -118,6 +118,12 @@ struct ctl_parts {
 	int unlocking;			/* an unlock runs on the thread pool */
 	int unlock_dropped;		/* locked meanwhile: drop its keys */
 	int locking;			/* locked; waiting for what is in flight */
+	/*
+	 * Departures (depart.h): a circle we were removed from is erased;
+	 * revoked, everything is, and every request but status is refused.
+	 */
+	struct depart *depart;
+	int revoked;
 	struct ctl *self;		/* the ctl of these parts */
 };
 

@@ -50,6 +50,7 @@ ctl_admin_status(struct ctl_parts *p, const union request *q,
 	out->uptime_s = (clock_wall_ms() - p->started_ms) / 1000;
 	out->locked = vault_locked(p->env.vault);
 	out->passphrase = vault_has_passphrase(p->env.vault);
+	out->revoked = p->revoked;
 	out->listen = p->peers && *peers_listen(p->peers) ?
 	    peers_listen(p->peers) : NULL;
 	out->zap_refused = p->peers ? peers_zap_refused(p->peers) : 0;

@@ -577,7 +577,10 @@ open_modules(struct samend *d)
 	env.locked_arg = d;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
-	if (!vault_has_passphrase(d->vault)) {
+	if (vault_revoked(d->vault))
+		log_warnx("this device was revoked: its data and keys are "
+		    "erased; it answers 'samen status' only");
+	else if (!vault_has_passphrase(d->vault)) {
 		if ((rc = ctl_unlock_now(d->ctl, NULL, 0)) != 0)
 			fatalx("could not open the key file: %s",
 			    samen_strerror(rc));

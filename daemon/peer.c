@@ -112,6 +112,8 @@ peers_gossip(struct peers *p, const struct link *from)
 	for (size_t i = 0; i < p->nlinks; i++) {
 		struct link *l = p->links[i];
 
+		if (l->exile_only)
+			continue;	/* told already: session_end */
 		if (l != from && l->zs != NULL && l->is_peer &&
 		    (l->out == NULL || l->out->state != SESSION_RUNNING))
 			l->next_sync_ms = 0;
@@ -149,6 +151,46 @@ add_static_peers(struct peers *p)
 			log_warnx("config: peers: could not store '%s'", tok);
 	}
 	free(list);
+}
+
+/* 1 if a session with l runs and is under way (session_busy). */
+static int
+link_busy(struct peers *p, const struct link *l)
+{
+	if (l->out != NULL && session_busy(l->out, NULL))
+		return 1;
+	for (struct session *s = p->inbound; s != NULL; s = s->next)
+		if (s->link == l && session_busy(s, NULL))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether l is exiled from circles we hold and shares no other with us:
+ * once it was told, no session more (session_end) until the circles it
+ * is exiled from change, which brings one at once if it has an address
+ * and sessions run on their own (sync_interval: else when asked).
+ */
+static void
+note_exile(struct peers *p, struct link *l)
+{
+	uint8_t (*ex)[CS_CIRCLELEN] = NULL, (*sh)[CS_CIRCLELEN] = NULL;
+	uint8_t sig[16];
+	size_t nex, nsh = 0;
+
+	nex = circle_exiled(p->env.circle, l->device, &ex);
+	if (!circle_revoked(p->env.circle, l->device))
+		nsh = circle_shared(p->env.circle, l->device, &sh);
+	crypto_generichash(sig, sizeof(sig), (const uint8_t *)ex,
+	    nex * CS_CIRCLELEN, NULL, 0);
+	l->exile_only = nex > 0 && nsh == 0;
+	if (nex > 0 && sodium_memcmp(sig, l->exile_sig, sizeof(sig)) != 0 &&
+	    p->env.sync_interval > 0 && l->zs != NULL && (l->out == NULL ||
+	    l->out->state != SESSION_RUNNING))
+		l->next_sync_ms = uv_now(p->env.loop);
+	memcpy(l->exile_sig, sig, sizeof(sig));
+	free(ex);
+	free(sh);
 }
 
 static void
@@ -213,11 +255,24 @@ refresh_now(struct peers *p)
 		l->mark = 1;
 	}
 	free(members);
-	/* Gone from both lists: no longer admitted. */
+	/* Removed and revoked devices: admitted for an exile session. */
+	nm = circle_exiles(p->env.circle, &members);
+	for (i = 0; i < nm; i++) {
+		if (memcmp(members[i], p->device, 32) == 0)
+			continue;
+		if (link_find(p, members[i]) == NULL)
+			link_add(p, members[i]);
+		link_find(p, members[i])->mark = 1;
+	}
+	free(members);
+	for (i = 0; i < p->nlinks; i++)
+		note_exile(p, p->links[i]);
+	/* Gone from every list: no longer admitted (once what it does
+	 * with us is over, such as the session that told us we left). */
 	for (i = j = 0; i < p->nlinks; i++) {
 		struct link *l = p->links[i];
 
-		if (l->mark) {
+		if (l->mark || link_busy(p, l)) {
 			p->links[j++] = l;
 			continue;
 		}
@@ -577,4 +632,37 @@ const char *
 peers_listen(const struct peers *p)
 {
 	return p->listen;
+}
+
+int
+peers_busy(const struct peers *p, const uint8_t *base)
+{
+	for (size_t i = 0; i < p->nlinks; i++)
+		if (p->links[i]->out != NULL &&
+		    session_busy(p->links[i]->out, base))
+			return 1;
+	for (const struct session *s = p->inbound; s != NULL; s = s->next)
+		if (session_busy(s, base))
+			return 1;
+	return 0;
+}
+
+void
+peers_drop_circle(struct peers *p, const uint8_t base[CS_CIRCLELEN])
+{
+	uint8_t mc[CS_CIRCLELEN];
+	struct session *s, *next;
+
+	sync_members_circle(mc, base);
+	for (size_t i = 0; i < p->nlinks; i++) {
+		s = p->links[i]->out;
+		if (s != NULL && s->state == SESSION_RUNNING &&
+		    (session_has_chain(s, base) || session_has_chain(s, mc)))
+			session_end(s, 0, "this device left the circle");
+	}
+	for (s = p->inbound; s != NULL; s = next) {
+		next = s->next;
+		if (session_has_chain(s, base) || session_has_chain(s, mc))
+			session_drop_inbound(p, s);
+	}
 }

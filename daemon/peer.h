@@ -141,6 +141,15 @@ void peers_snapshot_free(struct peers_stat *st, size_t n);
  */
 void peers_found(struct peers *p, const uint8_t device[32], const char *addr);
 
+/*
+ * Departures (depart.c): 1 if a session about circle base (NULL: any) is
+ * under way (session_busy), else 0.  peers_drop_circle ends every session
+ * that holds a chain of base (ours fail, "this device left the circle"),
+ * once its data is erased: nothing more of it may come in.
+ */
+int peers_busy(const struct peers *p, const uint8_t *base);
+void peers_drop_circle(struct peers *p, const uint8_t base[CS_CIRCLELEN]);
+
 uint64_t peers_zap_refused(const struct peers *p);
 uint64_t peers_rejected(const struct peers *p);
 /* Peer messages dropped unread: malformed, oversized, too many frames. */

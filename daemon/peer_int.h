@@ -85,6 +85,14 @@ struct link {
 	uint8_t digest[32];		/* its replica digest, last seen */
 	int has_digest;
 	int again;			/* news arrived mid-session: go again */
+	/*
+	 * Exiled (docs/sync.md, "Exile sessions"): from circles we share
+	 * nothing else with it in (exile_only), or revoked; exile_sig is a
+	 * hash of the circles it is exiled from, whose change brings a new
+	 * session once one was done.
+	 */
+	int exile_only;
+	uint8_t exile_sig[16];
 	uint64_t last_sync_ms;		/* wall clock, as stored */
 };
 

@@ -450,6 +450,7 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_map_u64(&m, "uptime_s", s->uptime_s);
 	wire_map_bool(&m, "locked", s->locked);
 	wire_map_bool(&m, "passphrase", s->passphrase);
+	wire_map_bool(&m, "revoked", s->revoked);
 	wire_map_u64(&m, "records", s->stats.records);
 	wire_map_u64(&m, "changesets", s->stats.changesets);
 	wire_map_u64(&m, "pending", s->stats.pending);

@@ -64,6 +64,7 @@ struct render_status {
 	uint64_t uptime_s;
 	int locked;
 	int passphrase;
+	int revoked;			/* its data and keys erased */
 	struct store_stats stats;
 	uint8_t digest[32];
 	uint8_t shared[32];

@@ -43,8 +43,27 @@ struct range {
 	uint64_t last;
 };
 
+/*
+ * How a chain is served to the session's peer (docs/sync.md, "Quarantine
+ * travels to admins" and "Exile sessions").
+ */
+enum chain_mode {
+	/* Everything held: a members chain, or a data chain to an admin or
+	 * relay of its circle. */
+	CHAIN_FULL,
+	/* A data chain to anyone else: each author stops at its cut. */
+	CHAIN_CAPPED,
+	/* An exile's members chain: the ops naming it and their past. */
+	CHAIN_EXILE_MEMBERS,
+	/* An exile's data chain: nothing sent, whatever it sends taken. */
+	CHAIN_EXILE_DATA,
+};
+
 struct chain {
 	uint8_t id[CS_CIRCLELEN];
+	enum chain_mode mode;
+	struct roster_dep *cap;	/* CHAIN_EXILE_MEMBERS: per author */
+	size_t ncap;
 	/* Sending: planned once we know the other side's vector. */
 	int planned;
 	struct range *ranges;
@@ -93,8 +112,10 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	intake_abandon(s);
-	for (size_t i = 0; i < s->nchains; i++)
+	for (size_t i = 0; i < s->nchains; i++) {
 		free(s->chains[i].ranges);
+		free(s->chains[i].cap);
+	}
 	free(s->chains);
 	free(s->acks);
 	free(s->error);
@@ -147,6 +168,43 @@ session_send(struct session *s, const struct wbuf *w)
 	}
 	s->bytes_sent += wire_len(w);
 	metrics_add(p->env.metrics->bytes_sent, NULL, (double)wire_len(w));
+	return 0;
+}
+
+/* 1 if s is about circles its peer is exiled from, and nothing else. */
+static int
+exile_only(const struct session *s)
+{
+	for (size_t i = 0; i < s->nchains; i++)
+		if (s->chains[i].mode == CHAIN_FULL ||
+		    s->chains[i].mode == CHAIN_CAPPED)
+			return 0;
+	return s->nchains > 0;
+}
+
+int
+session_busy(const struct session *s, const uint8_t *base)
+{
+	uint8_t mc[CS_CIRCLELEN];
+
+	if (s->state != SESSION_RUNNING)
+		return 0;
+	if (base != NULL) {
+		sync_members_circle(mc, base);
+		if (chain_find(s, base) == NULL && chain_find(s, mc) == NULL)
+			return 0;
+	}
+	if (s->qhead != NULL || s->nacks > 0)
+		return 1;
+	for (size_t i = 0; i < s->nchains; i++) {
+		const struct chain *c = &s->chains[i];
+
+		if (c->planned && (c->cur < c->nranges || c->inflight > 0 ||
+		    !c->done_sent))
+			return 1;
+		if ((c->asked || c->planned) && !c->their_done)
+			return 1;
+	}
 	return 0;
 }
 
@@ -217,6 +275,10 @@ session_end(struct session *s, int ok, const char *why)
 		peers_tick_soon(p);
 	}
 	l->again = 0;
+	/* An exile was handed what concerns it: nothing more until that
+	 * changes (peers_refresh). */
+	if (ok && exile_only(s))
+		l->next_sync_ms = UINT64_MAX;
 }
 
 /*
@@ -333,15 +395,22 @@ pump(struct session *s, struct chain *c)
 		while (c->cur < c->nranges && f.count < SYNC_MAX_BATCH &&
 		    f.bytes < BATCH_BYTES) {
 			struct range *r = &c->ranges[c->cur];
-			uint64_t before = r->next;
+			uint64_t before = r->next, want;
 
 			if (r->next > r->last) {
 				c->cur++;
 				continue;
 			}
 			f.r = r;
+			/* What is quarantined past a cut goes to admins and
+			 * relays only; our own, if we were removed, to whoever
+			 * told us. */
+			want = SYNC_MAX_BATCH - f.count;
+			if (want > r->last - r->next + 1)
+				want = r->last - r->next + 1;	/* a cap */
 			rc = store_cs_range(p->env.store, c->id, r->author,
-			    r->next - 1, SYNC_MAX_BATCH - f.count, fill_cb, &f);
+			    r->next - 1, want, c->mode == CHAIN_CAPPED &&
+			    memcmp(r->author, p->device, 32) != 0, fill_cb, &f);
 			if (rc < 0) {
 				wire_free(&f.entries);
 				session_error(s, rc, "storage error");
@@ -385,6 +454,66 @@ pump(struct session *s, struct chain *c)
 	session_check_complete(s);
 }
 
+/*
+ * The heads of an exile's members chain: each author's stops at its cap
+ * (sorted by author, as the heads), an author without one is left out.
+ */
+static int
+cap_heads(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const struct roster_dep *cap, size_t ncap, struct sync_head *h,
+    size_t *n)
+{
+	size_t i, k, j = 0;
+	int rc;
+
+	for (i = k = 0; i < *n; i++) {
+		int d = 1;
+
+		while (j < ncap &&
+		    (d = memcmp(cap[j].author, h[i].author, 32)) < 0)
+			j++;
+		if (j == ncap || d != 0 || cap[j].seq == 0)
+			continue;
+		if (h[i].seq > cap[j].seq) {
+			h[i].seq = cap[j].seq;
+			if ((rc = store_cs_id_at(st, chain, h[i].author,
+			    h[i].seq, h[i].head)) != 0)
+				return rc;
+		}
+		h[k++] = h[i];
+	}
+	*n = k;
+	return 0;
+}
+
+/*
+ * c's vector as it is offered to s's peer (its mode): what the digest in
+ * HELLO covers and what we plan from.  The VECTOR we send is always what
+ * we hold (send_vector): the peer then sends us nothing we have.
+ */
+static int
+offered(struct session *s, const struct chain *c, struct sync_head **h,
+    size_t *n)
+{
+	struct store *st = s->p->env.store;
+	int rc;
+
+	switch (c->mode) {
+	case CHAIN_CAPPED:
+		return store_vector_capped(st, c->id, s->p->device, h, n);
+	case CHAIN_EXILE_MEMBERS:
+		if ((rc = store_vector(st, c->id, h, n)) == 0 &&
+		    (rc = cap_heads(st, c->id, c->cap, c->ncap, *h, n)) != 0) {
+			free(*h);
+			*h = NULL;
+			*n = 0;
+		}
+		return rc;
+	default:
+		return store_vector(st, c->id, h, n);
+	}
+}
+
 /* What the other side lacks: our vector against theirs. */
 static int
 plan(struct session *s, struct chain *c, const struct sync_head *theirs,
@@ -395,7 +524,9 @@ plan(struct session *s, struct chain *c, const struct sync_head *theirs,
 	size_t nmine = 0, j = 0;
 	int rc;
 
-	if ((rc = store_vector(p->env.store, c->id, &mine, &nmine)) != 0)
+	/* An exile is sent nothing of the circle's data. */
+	if (c->mode != CHAIN_EXILE_DATA &&
+	    (rc = offered(s, c, &mine, &nmine)) != 0)
 		return rc;
 	log_debug("plan: %zu authors here, %zu there", nmine, ntheirs);
 	free(c->ranges);
@@ -463,19 +594,97 @@ send_vector(struct session *s, const uint8_t chain[CS_CIRCLELEN])
 	return rc;
 }
 
+/* The digest of c as offered to s's peer (offered). */
 static int
-chain_digest(struct peers *p, const uint8_t chain[CS_CIRCLELEN],
-    uint8_t out[32])
+chain_digest(struct session *s, const struct chain *c, uint8_t out[32])
 {
 	struct sync_head *h = NULL;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = store_vector(p->env.store, chain, &h, &n)) != 0)
+	if ((rc = offered(s, c, &h, &n)) != 0)
 		return rc;
-	sync_vector_digest(out, chain, h, n);
+	sync_vector_digest(out, c->id, h, n);
 	free(h);
 	return 0;
+}
+
+/*
+ * 1 if s's peer is a current admin or relay of circle base: it is sent
+ * what is quarantined there too (it carries it to the admins).
+ */
+static int
+carries_quarantine(const struct session *s, const uint8_t base[CS_CIRCLELEN])
+{
+	enum roster_state st;
+	enum roster_role r = circle_role(s->p->env.circle, base,
+	    s->link->device, &st);
+
+	return st == ROSTER_CURRENT && (r == ROSTER_ADMIN || r == ROSTER_RELAY);
+}
+
+/*
+ * Adds circle base's two chains to s (or sets them again), served to its
+ * peer as a member (exile 0) or as an exile (1).
+ */
+static void
+chains_add(struct session *s, const uint8_t base[CS_CIRCLELEN], int exile)
+{
+	uint8_t mc[CS_CIRCLELEN];
+	struct chain *m, *d;
+
+	sync_members_circle(mc, base);
+	(void)chain_add(s, mc);
+	(void)chain_add(s, base);
+	m = chain_find(s, mc);
+	d = chain_find(s, base);
+	free(m->cap);
+	m->cap = NULL;
+	m->ncap = 0;
+	if (exile) {
+		m->mode = CHAIN_EXILE_MEMBERS;
+		m->ncap = circle_exile_cap(s->p->env.circle, base,
+		    s->link->device, &m->cap);
+		d->mode = CHAIN_EXILE_DATA;
+	} else {
+		m->mode = CHAIN_FULL;
+		d->mode = carries_quarantine(s, base) ? CHAIN_FULL :
+		    CHAIN_CAPPED;
+	}
+}
+
+/* base's entry of a HELLO to s's peer, from its chains (chains_add). */
+static int
+hello_entry(struct session *s, const uint8_t base[CS_CIRCLELEN],
+    struct sync_circle *e)
+{
+	uint8_t mc[CS_CIRCLELEN];
+	int rc;
+
+	sync_members_circle(mc, base);
+	memcpy(e->circle, base, CS_CIRCLELEN);
+	if ((rc = chain_digest(s, chain_find(s, base), e->data)) != 0)
+		return rc;
+	return chain_digest(s, chain_find(s, mc), e->members);
+}
+
+/*
+ * The circles of a session with s's peer: those it shares with us as a
+ * member (none if it is revoked: it is never a peer again), and those it
+ * is exiled from.  Both new (free()).
+ */
+static void
+peer_circles(struct session *s, uint8_t (**shared)[CS_CIRCLELEN],
+    size_t *nshared, uint8_t (**exiled)[CS_CIRCLELEN], size_t *nexiled)
+{
+	struct circle *cs = s->p->env.circle;
+	const uint8_t *dev = s->link->device;
+
+	*shared = NULL;
+	*nshared = 0;
+	if (!circle_revoked(cs, dev))
+		*nshared = circle_shared(cs, dev, shared);
+	*nexiled = circle_exiled(cs, dev, exiled);
 }
 
 /* Receiving. */
@@ -495,67 +704,59 @@ static void
 on_hello(struct session *s, const struct sync_msg *m)
 {
 	struct peers *p = s->p;
-	uint8_t (*shared)[CS_CIRCLELEN] = NULL;
+	uint8_t (*shared)[CS_CIRCLELEN], (*exiled)[CS_CIRCLELEN];
 	struct sync_circle *out;
-	size_t nshared, n = 0;
+	size_t nshared, nexiled, n = 0, first;
+	int revoked = circle_revoked(p->env.circle, s->link->device);
 	uint8_t d[32];
 	struct wbuf w;
 	int rc = 0;
 
-	nshared = circle_shared(p->env.circle, s->link->device,
-	    &shared);
-	out = xcalloc(nshared + m->ncircles + 1, sizeof(*out));
-	for (size_t i = 0; i < nshared && n < SYNC_MAX_CIRCLES; i++) {
-		uint8_t mc[CS_CIRCLELEN];
+	peer_circles(s, &shared, &nshared, &exiled, &nexiled);
+	out = xcalloc(nshared + nexiled + m->ncircles + 1, sizeof(*out));
+	for (size_t i = 0; rc == 0 && i < nshared + nexiled &&
+	    n < SYNC_MAX_CIRCLES; i++) {
+		const uint8_t *base = i < nshared ? shared[i] :
+		    exiled[i - nshared];
 
-		memcpy(out[n].circle, shared[i], CS_CIRCLELEN);
-		sync_members_circle(mc, shared[i]);
-		if ((rc = chain_digest(p, shared[i], out[n].data)) != 0 ||
-		    (rc = chain_digest(p, mc, out[n].members)) != 0)
-			break;
-		n++;
+		chains_add(s, base, i >= nshared);
+		if ((rc = hello_entry(s, base, &out[n])) == 0)
+			n++;
 	}
 	/*
 	 * A circle they offer that we do not know: they say we are a member;
 	 * take it (its members chain tells us, and holds our key).  A few per
-	 * session: each costs a members chain in the store.
+	 * session: each costs a members chain in the store.  Never from a
+	 * revoked device.
 	 */
-	if (rc == 0) {
-		size_t first = n;
+	first = n;
+	for (uint32_t i = 0; rc == 0 && !revoked && i < m->ncircles &&
+	    n < SYNC_MAX_CIRCLES && n - first < MAX_JOIN; i++) {
+		if (in_list(shared, nshared, m->circles[i].circle) ||
+		    in_list(exiled, nexiled, m->circles[i].circle) ||
+		    circle_refuses(p->env.circle, m->circles[i].circle,
+		    s->link->device))
+			continue;
+		memcpy(out[n].circle, m->circles[i].circle, CS_CIRCLELEN);
+		n++;
+	}
+	if (n > first) {
+		uint8_t (*join)[CS_CIRCLELEN] = xcalloc(n - first,
+		    sizeof(*join));
 
-		for (uint32_t i = 0; i < m->ncircles && n < SYNC_MAX_CIRCLES &&
-		    n - first < MAX_JOIN; i++) {
-			if (in_list(shared, nshared, m->circles[i].circle) ||
-			    circle_refuses(p->env.circle,
-			    m->circles[i].circle, s->link->device))
-				continue;
-			memcpy(out[n].circle, m->circles[i].circle,
-			    CS_CIRCLELEN);
-			n++;
-		}
-		if (n > first) {
-			uint8_t (*join)[CS_CIRCLELEN] = xcalloc(n - first,
-			    sizeof(*join));
-
-			for (size_t i = first; i < n; i++)
-				memcpy(join[i - first], out[i].circle,
-				    CS_CIRCLELEN);
-			circle_join(p->env.circle, join, n - first);
-			free(join);
-		}
+		for (size_t i = first; i < n; i++)
+			memcpy(join[i - first], out[i].circle, CS_CIRCLELEN);
+		circle_join(p->env.circle, join, n - first);
+		free(join);
+		for (size_t i = first; i < n; i++)
+			chains_add(s, out[i].circle, 0);
 	}
 	free(shared);
+	free(exiled);
 	if (rc != 0) {
 		free(out);
 		session_error(s, rc, "storage error");
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint8_t mc[CS_CIRCLELEN];
-
-		sync_members_circle(mc, out[i].circle);
-		chain_add(s, mc);
-		chain_add(s, out[i].circle);
 	}
 	session_digest(p, d);
 	wire_init(&w);
@@ -571,19 +772,19 @@ static void
 on_hello_reply(struct session *s, const struct sync_msg *m)
 {
 	struct peers *p = s->p;
-	uint8_t (*shared)[CS_CIRCLELEN] = NULL;
-	size_t nshared;
+	uint8_t (*shared)[CS_CIRCLELEN], (*exiled)[CS_CIRCLELEN];
+	uint8_t (*join)[CS_CIRCLELEN];
+	size_t nshared, nexiled, njoin = 0;
+	int revoked = circle_revoked(p->env.circle, s->link->device);
 	int rc = 0;
 
-	uint8_t (*join)[CS_CIRCLELEN];
-	size_t njoin = 0;
-
-	nshared = circle_shared(p->env.circle, s->link->device,
-	    &shared);
+	peer_circles(s, &shared, &nshared, &exiled, &nexiled);
 	/* Circles they say we are in that we do not know yet: join a few. */
 	join = xcalloc(MAX_JOIN, sizeof(*join));
-	for (uint32_t i = 0; i < m->ncircles && njoin < MAX_JOIN; i++)
+	for (uint32_t i = 0; !revoked && i < m->ncircles && njoin < MAX_JOIN;
+	    i++)
 		if (!in_list(shared, nshared, m->circles[i].circle) &&
+		    !in_list(exiled, nexiled, m->circles[i].circle) &&
 		    !circle_refuses(p->env.circle,
 		    m->circles[i].circle, s->link->device))
 			memcpy(join[njoin++], m->circles[i].circle,
@@ -595,10 +796,12 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		uint8_t mc[CS_CIRCLELEN], mine[32];
 		const uint8_t *chains[2];
 		const uint8_t *theirs[2];
+		int exile = in_list(exiled, nexiled, e->circle);
 
-		if (!in_list(shared, nshared, e->circle) &&
+		if (!exile && !in_list(shared, nshared, e->circle) &&
 		    !in_list(join, njoin, e->circle))
 			continue;	/* not theirs by our lights */
+		chains_add(s, e->circle, exile);
 		sync_members_circle(mc, e->circle);
 		/* The members chain first: it may hold our key. */
 		chains[0] = mc;
@@ -606,9 +809,9 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		chains[1] = e->circle;
 		theirs[1] = e->data;
 		for (int k = 0; rc == 0 && k < 2; k++) {
-			struct chain *c = chain_add(s, chains[k]);
+			struct chain *c = chain_find(s, chains[k]);
 
-			if ((rc = chain_digest(p, chains[k], mine)) != 0)
+			if ((rc = chain_digest(s, c, mine)) != 0)
 				break;
 			if (memcmp(mine, theirs[k], 32) == 0)
 				continue;
@@ -617,6 +820,7 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		}
 	}
 	free(shared);
+	free(exiled);
 	free(join);
 	if (rc != 0) {
 		session_error(s, rc, "could not start");
@@ -834,10 +1038,10 @@ session_router_cb(struct zsock *zs, void *arg)
 int
 session_start(struct peers *p, struct link *l)
 {
-	uint8_t (*shared)[CS_CIRCLELEN] = NULL;
+	uint8_t (*shared)[CS_CIRCLELEN], (*exiled)[CS_CIRCLELEN];
 	struct sync_circle *c;
 	struct session *s;
-	size_t n;
+	size_t nshared, nexiled, n = 0;
 	uint8_t d[32];
 	struct wbuf w;
 	int rc = 0;
@@ -853,19 +1057,20 @@ session_start(struct peers *p, struct link *l)
 	    ((uint64_t)randombytes_random() << 32));
 	s->round = ++p->round;
 	l->out = s;
-	n = circle_shared(p->env.circle, l->device, &shared);
-	if (n > SYNC_MAX_CIRCLES)
-		n = SYNC_MAX_CIRCLES;
-	c = xcalloc(n + 1, sizeof(*c));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		uint8_t mc[CS_CIRCLELEN];
+	/* What we share with it, then what it is exiled from. */
+	peer_circles(s, &shared, &nshared, &exiled, &nexiled);
+	c = xcalloc(nshared + nexiled + 1, sizeof(*c));
+	for (size_t i = 0; rc == 0 && i < nshared + nexiled &&
+	    n < SYNC_MAX_CIRCLES; i++) {
+		const uint8_t *base = i < nshared ? shared[i] :
+		    exiled[i - nshared];
 
-		memcpy(c[i].circle, shared[i], CS_CIRCLELEN);
-		sync_members_circle(mc, shared[i]);
-		if ((rc = chain_digest(p, shared[i], c[i].data)) == 0)
-			rc = chain_digest(p, mc, c[i].members);
+		chains_add(s, base, i >= nshared);
+		if ((rc = hello_entry(s, base, &c[n])) == 0)
+			n++;
 	}
 	free(shared);
+	free(exiled);
 	if (rc == 0) {
 		session_digest(p, d);
 		wire_init(&w);

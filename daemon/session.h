@@ -50,6 +50,13 @@ void session_digest(struct peers *p, uint8_t out[32]);
 void session_note(struct session *s, int in_txn);
 /* Ours: over once every chain is sent, acknowledged and answered. */
 void session_check_complete(struct session *s);
+/*
+ * 1 if s runs and something of it is under way (a vector answered and
+ * not yet all sent, acknowledged and answered with DONE, a batch or an
+ * ACK waiting), about circle base (NULL: any): a departure waits for it
+ * (depart.c).  Else 0: ended, or only the HELLOs exchanged.
+ */
+int session_busy(const struct session *s, const uint8_t *base);
 /* 1 if chain is one of s's, else 0. */
 int session_has_chain(const struct session *s,
     const uint8_t chain[CS_CIRCLELEN]);

@@ -240,10 +240,12 @@ int store_cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 /*
  * Calls cb for the change sets of (chain, author) with seq > after, in
  * ascending seq, at most limit of them; cb borrows the bytes for the call.
- * A non-zero return from cb stops the walk and is returned.
+ * With clean, it stops before the first one quarantined (past the
+ * author's cut): what a peer that is no admin or relay may be sent.  A
+ * non-zero return from cb stops the walk and is returned.
  */
 int store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
-    const uint8_t author[32], uint64_t after, uint64_t limit,
+    const uint8_t author[32], uint64_t after, uint64_t limit, int clean,
     int (*cb)(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len), void *arg);
 /* 1 if author is flagged for a fork, 0 if not, or a negative code. */
@@ -394,6 +396,17 @@ struct store_cut {
 /* The cuts of circle, by author; *out new (free()), NULL if none. */
 int store_cuts(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     struct store_cut **out, size_t *n);
+/*
+ * store_vector of chain as a peer that is no admin or relay of its circle
+ * is offered it (docs/sync.md, "Quarantine travels to admins"): every
+ * author with a cut in chain but keep (NULL: none) is shown at its cut,
+ * (cut, its id), or not at all if the cut is 0, so that what is
+ * quarantined neither shows in the digest nor is planned.  Costs nothing
+ * more than store_vector while the store holds no cut.  *out as
+ * store_vector's.
+ */
+int store_vector_capped(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t keep[32], struct sync_head **out, size_t *n);
 /* A quarantined change set, borrowed for the callback. */
 struct store_quarantined {
 	uint8_t author[32];
@@ -646,6 +659,16 @@ int store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
  */
 int store_erase_all(struct store *st, uint64_t at_ms,
     struct store_erased *out);
+/*
+ * The circles this device departed (store_erase_circle, store_erase_all),
+ * by id; *out new (free()), NULL if none.  Never joined again.
+ */
+struct store_departed {
+	uint8_t circle[CS_CIRCLELEN];
+	int revoked;
+};
+int store_departed(struct store *st, struct store_departed **out,
+    size_t *n);
 /*
  * 1 if every one of tags[0..ntags) is purged in circle (an erase that
  * names them has nothing left to do), 0 if one is not, or SAMEN_ESTORE.

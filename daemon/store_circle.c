@@ -419,3 +419,37 @@ store_circle_key(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	st->ckey.valid = 1;
 	return 0;
 }
+
+int
+store_departed(struct store *st, struct store_departed **out, size_t *nout)
+{
+	struct store_departed *d = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if ((s = sql_q(st, Q_DEPARTED_LIST)) == NULL)
+		return SAMEN_ESTORE;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4;
+			d = xreallocarray(d, cap, sizeof(*d));
+		}
+		d[n].revoked = sqlite3_column_int(s, 1) != 0;
+		if (!sql_col_fixed(s, 0, d[n].circle, CS_CIRCLELEN)) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(d);
+		return SAMEN_ESTORE;
+	}
+	*out = d;
+	*nout = n;
+	return 0;
+}

@@ -542,12 +542,13 @@ cs_id_at(struct store *st, const uint8_t chain[CS_CIRCLELEN],
  */
 int
 store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
-    const uint8_t author[32], uint64_t after, uint64_t limit,
+    const uint8_t author[32], uint64_t after, uint64_t limit, int clean,
     int (*cb)(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len), void *arg)
 {
 	const struct held_own *o = store_held_find(st, chain, author);
 	uint64_t end = o != NULL ? o->seq : UINT64_MAX;	/* not sent */
+	uint64_t cut;
 	sqlite3_stmt *s;
 	int64_t aid;
 	int rc;
@@ -557,6 +558,15 @@ store_cs_range(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 		return 0;
 	if ((rc = store_cs_author_id(st, author, 0, &aid)) != 0)
 		return rc == SAMEN_ENOTFOUND ? 0 : rc;
+	/* Quarantined change sets are the tail past the cut. */
+	if (clean) {
+		if ((rc = store_cut_get(st, chain, aid, &cut)) != 0)
+			return rc;
+		if (cut < end - 1)
+			end = cut + 1;
+		if (after + 1 >= end)
+			return 0;
+	}
 	if ((s = sql_q(st, Q_CS_RANGE)) == NULL)
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, chain, CS_CIRCLELEN);

@@ -16,6 +16,22 @@
  * in becomes pending and is merged by the next store_merge_pending.
  */
 
+/* 1 if the store holds any cut, 0 if not (remembered), or an error. */
+static int
+cuts_any(struct store *st)
+{
+	int rc;
+
+	if (st->cuts_any < 0) {
+		if ((rc = sql_row(sql_q(st, Q_CUT_ANY))) < 0)
+			return rc;
+		if (rc == 1)
+			sqlite3_reset(sql_q(st, Q_CUT_ANY));
+		st->cuts_any = rc;
+	}
+	return st->cuts_any;
+}
+
 int
 store_cut_get(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     int64_t aid, uint64_t *cut)
@@ -24,15 +40,8 @@ store_cut_get(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	int rc;
 
 	*cut = UINT64_MAX;
-	if (st->cuts_any < 0) {
-		if ((rc = sql_row(sql_q(st, Q_CUT_ANY))) < 0)
-			return rc;
-		if (rc == 1)
-			sqlite3_reset(sql_q(st, Q_CUT_ANY));
-		st->cuts_any = rc;
-	}
-	if (st->cuts_any == 0)
-		return 0;
+	if ((rc = cuts_any(st)) <= 0)
+		return rc;
 	if ((s = sql_q(st, Q_CUT_GET)) == NULL)
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
@@ -159,6 +168,78 @@ store_cuts(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	*out = c;
 	*nout = n;
 	return 0;
+}
+
+/* The cut of author among c[0..n) (sorted by author), or NULL. */
+static const struct store_cut *
+cut_of(const struct store_cut *c, size_t n, const uint8_t author[32])
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(c[mid].author, author, 32);
+
+		if (d == 0)
+			return &c[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+cmp_cut(const void *pa, const void *pb)
+{
+	const struct store_cut *a = pa, *b = pb;
+
+	return memcmp(a->author, b->author, 32);
+}
+
+int
+store_vector_capped(struct store *st, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t keep[32], struct sync_head **out, size_t *nout)
+{
+	struct store_cut *c = NULL;
+	struct sync_head *h;
+	size_t nc = 0, n, i, k;
+	int rc;
+
+	if ((rc = store_vector(st, chain, out, nout)) != 0)
+		return rc;
+	/* No cut anywhere (the store remembers): not a query more. */
+	if ((rc = cuts_any(st)) <= 0 || *nout == 0)
+		goto out;
+	if ((rc = store_cuts(st, chain, &c, &nc)) != 0 || nc == 0)
+		goto out;
+	if (nc > 1)
+		qsort(c, nc, sizeof(*c), cmp_cut);
+	h = *out;
+	n = *nout;
+	for (i = k = 0; rc == 0 && i < n; i++) {
+		const struct store_cut *cut = cut_of(c, nc, h[i].author);
+
+		if (cut != NULL && h[i].seq > cut->seq &&
+		    (keep == NULL || memcmp(keep, h[i].author, 32) != 0)) {
+			if (cut->seq == 0)
+				continue;	/* nothing of it counts */
+			h[i].seq = cut->seq;
+			rc = store_cs_id_at(st, chain, h[i].author, cut->seq,
+			    h[i].head);
+		}
+		h[k++] = h[i];
+	}
+	*nout = k;
+out:
+	free(c);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*nout = 0;
+	}
+	return rc < 0 ? rc : 0;
 }
 
 int

@@ -225,6 +225,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ER_DEPART_ALL] = "INSERT OR REPLACE INTO departed (circle, at_ms,"
 	    " revoked) SELECT DISTINCT circle, ?1, 1 FROM circles"
 	    " WHERE kind = 0",
+	[Q_DEPARTED_LIST] = "SELECT circle, revoked FROM departed"
+	    " ORDER BY circle",
 	[Q_PURGED_OP] = "SELECT op FROM purged WHERE circle = ?1 AND rtag = ?2",
 	/* Retention: a circle's records of one collection, oldest first. */
 	[Q_ER_EXPIRED] = "SELECT rid, updated FROM records"

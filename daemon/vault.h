@@ -17,8 +17,14 @@
 struct vault;
 
 #define VAULT_FILE "keys"
+/* Written when the device is revoked: it names the device, nothing else. */
+#define VAULT_REVOKED_FILE "revoked"
 
-/* On error returns a negative code and *cause (free with free()). */
+/*
+ * On error returns a negative code and *cause (free with free()).  A
+ * revoked device (DIR/revoked) opens with its public key alone, locked
+ * for good (vault_revoked).
+ */
 int vault_open(struct vault **v, const char *dir, char **cause);
 void vault_close(struct vault *v);
 
@@ -36,6 +42,16 @@ int vault_try(const struct vault *v, const char *passphrase, size_t len,
 void vault_install(struct vault *v, struct keywrap_secrets *s);
 /* Loop thread.  Wipes and frees the secrets: locked again, as at open. */
 void vault_lock(struct vault *v);
+
+/*
+ * This device was revoked (docs/sync.md, "Departures"): wipes the secrets
+ * and the key file's image, writes DIR/revoked (synced) and deletes
+ * DIR/keys.  From then on the vault is locked for good and keeps the
+ * public key only.  0 or -errno (the vault is revoked all the same).
+ */
+int vault_revoke(struct vault *v, const char *dir);
+/* 1 if revoked (now, or at open), else 0. */
+int vault_revoked(const struct vault *v);
 
 /* Borrowed; NULL while locked. */
 const uint8_t *vault_sign_sk(const struct vault *v);

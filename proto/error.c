@@ -37,6 +37,7 @@ static const struct {
 	{ "ESTORE", "storage error" },
 	{ "EVALUE", "value breaks the schema" },
 	{ "ERETRY", "not done: try again the careful way" },
+	{ "EREVOKED", "this device was revoked: its data and keys are erased" },
 };
 
 _Static_assert(sizeof(errors) / sizeof(errors[0]) == SAMEN_ELAST - SAMEN_EBASE,

@@ -35,6 +35,7 @@ enum samen_error {
 	SAMEN_ESTORE,			/* the store failed (SQLite) */
 	SAMEN_EVALUE,			/* a value breaks the schema's rules */
 	SAMEN_ERETRY,			/* not done this way: do it the careful way */
+	SAMEN_EREVOKED,			/* this device was revoked: all erased */
 	SAMEN_ELAST			/* not an error: one past the last */
 };
 

@@ -3,12 +3,14 @@
 #
 #   tests/demo-sync.sh BUILD
 #
-# A district team laptop, a community-centre hub and a volunteer's device.
-# The laptop and the volunteer never connect to each other: everything the
-# laptop writes reaches the volunteer through the hub, signed by the laptop.
-# The hub announces itself with the UDP beacon (on this host only); the
-# others find its address that way.  Every daemon and directory is removed
-# on the way out, whatever happens.
+# A team lead's tablet, a worker's laptop and a community-centre hub that
+# relays what it cannot read.  The laptop and the lead never connect to
+# each other: everything the laptop writes reaches the lead through the
+# hub, signed by the laptop.  Then the worker leaves the team: the lead
+# removes the laptop, and a new entry does not reach it.  The hub
+# announces itself with the UDP beacon (on this host only); the others
+# find its address that way.  Every daemon and directory is removed on
+# the way out, whatever happens.
 
 set -euo pipefail
 
@@ -99,9 +101,9 @@ json() {
 	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
 
-say "Three devices, each with its own identity: the district team's" \
-    "laptop, the hub in the community centre, and a volunteer's tablet."
-for who in laptop hub volunteer; do
+say "Three devices, each with its own identity: the team lead's" \
+    "tablet, a worker's laptop, and the hub in the community centre."
+for who in lead laptop hub; do
 	printf '%s$ samen init --no-passphrase\n' "$who"
 	id=$(quiet "$who" init --no-passphrase)
 	echo "$id"
@@ -111,25 +113,25 @@ done
 say "Each starts samend. The hub listens on 127.0.0.1:$hub_port and" \
     "announces itself on the local network (here: this host only)."
 start hub "tcp://127.0.0.1:$hub_port"
+start lead
 start laptop
-start volunteer
 echo "(three daemons running)"
 
-say "The team creates a shared circle for the case and adds the hub" \
-    "and the volunteer. Each member gets the circle key sealed to its" \
-    "own device key; the hub only relays, the volunteer may read."
-on laptop circle new wijkteam-noord
-on laptop circle add wijkteam-noord "$hub_id"
-on laptop circle add wijkteam-noord "$volunteer_id"
-on laptop circle use wijkteam-noord
-on laptop peer add "$hub_id"
+say "The lead creates the team's circle and adds the laptop, which gets" \
+    "the circle key sealed to its own device key, and the hub as a relay:" \
+    "it carries the circle's entries and is given no key to read them."
+on lead circle new wijkteam-noord
+on lead circle add wijkteam-noord "$laptop_id"
+on lead circle add wijkteam-noord "$hub_id" --role relay
+on lead circle use wijkteam-noord
 
-say "The hub accepts both devices; the volunteer knows the hub. Nobody" \
-    "types an address: the hub's beacon tells them where it is."
+say "The hub accepts both devices; they know the hub. Nobody types an" \
+    "address: the hub's beacon tells them where it is."
+on hub peer add "$lead_id"
 on hub peer add "$laptop_id"
-on hub peer add "$volunteer_id"
-on volunteer peer add "$hub_id"
-for who in laptop volunteer; do
+on lead peer add "$hub_id"
+on laptop peer add "$hub_id"
+for who in lead laptop; do
 	for _ in $(seq 100); do
 		addr=$(quiet "$who" peer ls --json | json 'd[0]["addr"] or ""')
 		[ -n "$addr" ] && break
@@ -138,6 +140,9 @@ for who in laptop volunteer; do
 	[ -n "$addr" ] || { echo "demo: no beacon reached $who" >&2; exit 1; }
 	echo "$who found the hub at $addr"
 done
+on lead sync --wait
+on laptop sync --wait
+on laptop circle use wijkteam-noord
 
 say "On the laptop, a case and a note from the home visit."
 printf 'laptop$ samen put case name="Familie Jansen" ...\n'
@@ -146,62 +151,89 @@ case_id=$(quiet laptop put case "name=Familie Jansen" "status=open" \
 echo "$case_id"
 on laptop note "$case_id" "Huisbezoek: post ongeopend, afspraak budgetcoach."
 
-say "The laptop syncs with the hub; later the volunteer syncs with the" \
-    "hub. The laptop and the volunteer never meet."
+say "The laptop syncs with the hub; later the lead syncs with the hub." \
+    "The laptop and the lead never meet."
 on laptop sync --wait
-on volunteer sync --wait
+on lead sync --wait
 
-say "On the volunteer's tablet: the case, its note, and its history," \
-    "signed by the laptop's device."
-on volunteer get case "$case_id"
-on volunteer log case "$case_id"
-author=$(quiet volunteer log case "$case_id" --json | json 'd[0]["author"]')
+say "On the lead's tablet: the case, its note, and its history, signed" \
+    "by the laptop's device. The hub carried them and reads nothing."
+on lead get case "$case_id"
+on lead log case "$case_id"
+author=$(quiet lead log case "$case_id" --json | json 'd[0]["author"]')
 [ "$author" = "$laptop_id" ] || {
 	echo "demo: the history names $author, not the laptop" >&2
 	exit 1
 }
 echo "(written by the laptop: $laptop_id)"
+on hub get case "$case_id" || true
 
 say "Both change the case's status while apart: neither has synced."
 on laptop put case "$case_id" "status=in behandeling" >/dev/null
-on volunteer put case "$case_id" "status=wacht op budgetcoach" >/dev/null
+on lead put case "$case_id" "status=wacht op budgetcoach" >/dev/null
 
 say "They sync through the hub again. samen keeps both values and shows" \
     "the conflict until someone decides; nothing is lost."
-on volunteer sync --wait
+on lead sync --wait
 on laptop sync --wait
-on volunteer sync --wait
-for who in laptop hub volunteer; do
+on lead sync --wait
+for who in laptop lead; do
 	on "$who" conflicts
 done
 
-say "The laptop's worker moves to another district; the volunteer" \
-    "takes over. The laptop hands its cases over: ordinary signed writes," \
-    "so the history still names who wrote what before."
-on laptop handover "$laptop_id" "$volunteer_id"
+say "The worker leaves the team. The laptop hands its cases to the lead:" \
+    "ordinary signed writes, so the history still names who wrote what."
+on laptop handover "$laptop_id" "$lead_id"
 on laptop sync --wait
-on volunteer sync --wait
-lead=$(quiet volunteer get case "$case_id" --json | json 'd["fields"]["lead"]')
-[ "$lead" = "$volunteer_id" ] || {
-	echo "demo: the case's lead is $lead, not the volunteer" >&2
+on lead sync --wait
+lead=$(quiet lead get case "$case_id" --json | json 'd["fields"]["lead"]')
+[ "$lead" = "$lead_id" ] || {
+	echo "demo: the case's lead is $lead, not the team lead" >&2
 	exit 1
 }
-on volunteer log case "$case_id"
 
-say "Three replicas, one state: the digests are equal."
-digests=()
-for who in laptop hub volunteer; do
-	d=$(quiet "$who" status --json 2>/dev/null | json 'd["replica_digest"]')
-	printf '%-10s %s\n' "$who" "$d"
-	digests+=("$d")
+say "The lead removes the laptop from the circle: a new key, sealed to" \
+    "the devices that stay, for everything written from now on."
+on lead circle rm wijkteam-noord "$laptop_id"
+printf 'lead$ samen put case name="Familie de Boer" ...\n'
+new_id=$(quiet lead put case "name=Familie de Boer" "status=open")
+echo "$new_id"
+on lead sync --wait
+
+say "The laptop syncs once more. The hub hands it its removal and" \
+    "nothing else; the laptop erases the circle from its disk."
+on laptop sync --wait
+for _ in $(seq 100); do
+	n=$(quiet laptop circle ls --json | json 'len(d)')
+	[ "$n" = 1 ] && break
+	sleep 0.2
 done
-if [ "${digests[0]}" != "${digests[1]}" ] ||
-    [ "${digests[1]}" != "${digests[2]}" ]; then
-	echo "demo: the replicas differ" >&2
+on laptop circle ls
+on laptop get case "$new_id" || true
+# The WAL is truncated as soon as no reader holds it.
+for _ in $(seq 50); do
+	grep -rqa -e "Familie de Boer" -e "Familie Jansen" "$dir/laptop" ||
+	    break
+	sleep 0.2
+done
+if grep -rqa -e "Familie de Boer" -e "Familie Jansen" "$dir/laptop"; then
+	echo "demo: the laptop's files still hold the circle's entries" >&2
 	exit 1
 fi
+echo "(no file of the laptop holds an entry of the circle)"
+
+say "The new entry reached the lead's tablet only; the hub carried the" \
+    "team's entries all along and cannot read one."
+on lead get case "$new_id" >/dev/null && echo "lead: reads $new_id"
+on hub get case "$new_id" || true
+if grep -rqa -e "Familie de Boer" -e "Familie Jansen" "$dir/hub"; then
+	echo "demo: the hub's files hold plaintext" >&2
+	exit 1
+fi
+echo "(no file of the hub holds an entry in clear)"
 
 echo
-echo "demo: done. The laptop's entries reached the volunteer through the" \
-    "hub, the concurrent edit is a visible conflict on all three, the" \
-    "handover reached every replica, and the three digests are equal."
+echo "demo: done. The laptop's entries reached the lead through a hub" \
+    "that reads nothing, the concurrent edit is a visible conflict, the" \
+    "cases were handed over, and once removed, the laptop got nothing" \
+    "new and erased the circle."

@@ -1085,28 +1085,153 @@ def test_a_roster_op_naming_what_nobody_wrote_waits(scene):
     assert a.circles()["team"]["ops"]["valid"] == team["ops"]["valid"] + 1
 
 
-def test_a_removed_member_can_push_nothing(scene):
-    """A removes M.  M, knowing, connects again: A offers it nothing, and
-    what it sends into the circle (under the old key, past its cut) is
-    refused and counted; nothing of it is stored or merged."""
+def ops_of(changesets, circle):
+    """[(type, target)] of the ops of a members chain's change sets."""
+    out = []
+    for hdr, payload in changesets:
+        for coll, _, ops in open_chunks(hdr, payload, members_key(circle)):
+            f = op_fields(ops)
+            out.append((f["type"], f.get("target")))
+    return out
+
+
+def test_a_removed_member_is_handed_its_removal_and_nothing_else(scene):
+    """A removes M, then adds another device and writes.  M connects
+    again: an exile session.  A offers it the circle; of the members chain
+    it is sent what its removal was decided on and the removal, not the
+    add that came after; of the data chain nothing, not even what it
+    lacks.  What it writes under the old key past its cut is stored
+    quarantined, never merged; a forged one among it is refused and
+    counted, and A keeps serving."""
     a, c = scene.a, scene.client
     _, cs1 = mallory_case(scene, "before")
     assert c.batch(scene.circle, [cs1]) == (1, 0)
     r = a.samen("circle", "rm", "team", scene.m.id, json=True).json
     assert r["cut"] == 1
+    later = Device()
+    a.circle_add("team", later.id)
+    a.put("case", "name=AFTER-REMOVAL")
     before = scene.status()
     hello = c.start()
-    assert hello[4] == [], hello
+    assert [e[0] for e in hello[4]] == [scene.circle], hello
+    assert c.fetch(scene.circle) == []
+    ops = ops_of(c.fetch(scene.members), scene.circle)
+    assert ("remove", scene.m.id) in ops, ops
+    assert ("create", None) in ops and ("add", scene.m.id) in ops, ops
+    assert ("add", later.id) not in ops, ops
+    # Past its cut, under the old key: kept, held back.
     _, cs2 = mallory_case(scene, "after")
-    c.send([SYNC_VERSION, BATCH, c.session, scene.circle, [cs2.entry()]])
-    m = c.expect(ERROR)
-    assert m[3] < 0, m
-    st = scene.expect(before, rejected=1)
-    assert st["quarantined"] == 0
+    assert c.batch(scene.circle, [cs2]) == (1, 0)
+    forged = scene.data.next([("case", new_rid(),
+                               create_ops(name="forged"))],
+                             commit=False, signer=Device())
+    assert c.batch(scene.circle, [forged]) == (0, 1)
+    st = scene.expect(before, stored=1, rejected=1)
+    assert st["quarantined"] == 1
+    q = a.samen("circle", "quarantine", "team", json=True).json
+    assert [(e["author"], e["seq"]) for e in q] == [(scene.m.id, 2)], q
     assert sorted(r["fields"]["name"] for r in a.ls("case")) == \
-        ["Familie Jansen", "before"]
+        ["AFTER-REMOVAL", "Familie Jansen", "before"]
     assert members_of(a) == sorted([
-        (a.device, "admin", "current"), (scene.m.id, "member", "removed")])
+        (a.device, "admin", "current"), (scene.m.id, "member", "removed"),
+        (later.id, "member", "current")])
+    # It can ask for nothing else: a chain of no circle of the session.
+    c.send([SYNC_VERSION, VECTOR, c.session, os.urandom(16), []])
+    assert c.expect(ERROR)[3] < 0
+    scene.client.start()
+
+
+def test_a_removed_device_that_is_no_peer_is_admitted_to_be_told(
+        cluster, zctx):
+    """N is a member A never added as a peer: ZAP admits it as a member.
+    Once removed it is still admitted, only to be handed its removal (a
+    device no roster names stays refused)."""
+    a = cluster.sync_node("a")
+    a.circle_new("team")
+    n, stranger = Device(), Device()
+    a.circle_add("team", n.id)
+    circle = bytes.fromhex(a.circles()["team"]["circle"])
+    a.samen("circle", "rm", "team", n.id)
+    c = Client(zctx, n, a.device, a.addr)
+    try:
+        hello = c.start()
+        assert [e[0] for e in hello[4]] == [circle], hello
+        ops = ops_of(c.fetch(members_circle(circle)), circle)
+        assert ops[-1] == ("remove", n.id), ops
+        assert c.fetch(circle) == []
+    finally:
+        c.close()
+    refused = a.status()["zap_refused"]
+    s = Client(zctx, stranger, a.device, a.addr)
+    try:
+        s.session = 5
+        s.send([SYNC_VERSION, HELLO, 5, bytes(32), []])
+        assert s.recv(2) is None
+    finally:
+        s.close()
+    wait_until(lambda: a.status()["zap_refused"] > refused, 10,
+               "the refusal to be counted")
+
+
+def test_a_revoked_device_is_never_a_peer_again(cluster, zctx):
+    """B's circle "side" has A and M as members; A's "team" has M too.  A
+    revokes M (in team, the circle it administers).  M, still a stored
+    peer and still in side by B's roster, connects: A serves it team as
+    an exile, side not at all, and takes no circle it offers."""
+    a, b = cluster.sync_node("a"), cluster.sync_node("b")
+    m = Device()
+    a.circle_new("team")
+    a.circle_add("team", m.id)
+    b.circle_new("side")
+    b.circle_add("side", a)
+    b.circle_add("side", m.id)
+    a.peer_add(b)
+    b.peer_add(a)
+    r = a.sync(b)
+    assert r.json[0]["session"]["state"] == "done", r
+    assert {"team", "side"} <= set(a.circles())
+    a.samen("peer", "add", m.id)
+    team = bytes.fromhex(a.circles()["team"]["circle"])
+    side = bytes.fromhex(a.circles()["side"]["circle"])
+    r = a.samen("device", "revoke", m.id, json=True).json
+    assert r["circles"] == 1
+    c = Client(zctx, m, a.device, a.addr)
+    try:
+        own, _, css = fake_circle(m, Device())
+        hello = c.start([(team, os.urandom(32), os.urandom(32)),
+                         (side, os.urandom(32), os.urandom(32)),
+                         (own, os.urandom(32), os.urandom(32))])
+        assert [e[0] for e in hello[4]] == [team], hello
+        assert ("revoke", m.id) in ops_of(c.fetch(members_circle(team)),
+                                          team)
+        c.send([SYNC_VERSION, VECTOR, c.session, members_circle(side), []])
+        assert c.expect(ERROR)[3] < 0
+    finally:
+        c.close()
+    assert set(a.circles()) == {"private", "team", "side"}
+
+
+def test_a_relay_sending_a_tampered_chunk_is_refused(scene):
+    """R, a relay of team (it holds no key), carries M's change sets to A.
+    One with a chunk R changed on the way is refused and counted; the
+    same change set as M wrote it goes in, and A keeps serving."""
+    a = scene.a
+    relay = Device()
+    a.samen("circle", "add", "team", relay.id, "--role", "relay")
+    rc = scene.connect(relay)
+    try:
+        hello = rc.start()
+        assert [e[0] for e in hello[4]] == [scene.circle], hello
+        before = scene.status()
+        rid, cs = mallory_case(scene, "carried by R")
+        assert rc.batch(scene.circle, [tampered(cs)]) == (0, 1)
+        assert rc.batch(scene.circle, [cs]) == (1, 0)
+        scene.expect(before, stored=1, rejected=1, records=1)
+        assert a.get("case", rid_text(rid))["fields"]["name"] == \
+            "carried by R"
+    finally:
+        rc.close()
+    scene.client.start()
 
 
 def fake_circle(owner, *members):

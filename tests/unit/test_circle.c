@@ -902,6 +902,110 @@ test_maintenance(void **state)
 	dev_close(&d);
 }
 
+/* 1 if id is among list[0..n). */
+static int
+listed(uint8_t (*list)[CS_CIRCLELEN], size_t n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(list[i], id, CS_CIRCLELEN) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Exiles (docs/sync.md, "Exile sessions"): whom A holds exiled from what,
+ * what an exile is handed of the members chain (the ops that name it and
+ * their past, not what came after), the exile's own view (its
+ * departures), and a circle departed is never joined again.
+ */
+static void
+test_exile(void **state)
+{
+	struct dev a, b, c, d;
+	struct circle_done done;
+	struct roster_dep *cap;
+	struct store_erased e;
+	uint8_t id[CS_CIRCLELEN], (*ex)[CS_CIRCLELEN], (*devs)[32];
+	uint8_t (*join)[CS_CIRCLELEN];
+	char *cause = NULL;
+	size_t n;
+
+	(void)state;
+	dev_open(&a);
+	dev_open(&b);
+	dev_open(&c);
+	dev_open(&d);
+	(void)make_circle(&a, "team", id);	/* A's op 1 */
+	add(&a, "team", &b, ROSTER_MEMBER, 1);	/* 2 */
+	add(&a, "team", &c, ROSTER_MEMBER, 1);	/* 3 */
+	sync_circle(&a, &b, id);
+	sync_circle(&a, &c, id);
+	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 0);
+	assert_null(ex);
+	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 0);
+
+	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	    0);					/* 4 */
+	dev_commit(&a);
+	add(&a, "team", &d, ROSTER_MEMBER, 1);	/* 5 */
+	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 1);
+	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
+	free(ex);
+	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 0);
+	assert_false(circle_revoked(a.cs, me(&c)));
+	n = circle_exiles(a.cs, &devs);
+	assert_int_equal(n, 1);
+	assert_memory_equal(devs[0], me(&c), 32);
+	free(devs);
+	/* Up to its removal, A's op 4; the add of D is not for C. */
+	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 1);
+	assert_memory_equal(cap[0].author, me(&a), 32);
+	assert_int_equal(cap[0].seq, 4);
+	free(cap);
+	assert_int_equal(circle_exile_cap(a.cs, id, me(&b), &cap), 0);
+
+	/* C, handed it, departs: not revoked. */
+	sync_circle(&a, &c, id);
+	assert_int_equal(circle_departures(c.cs, &ex, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
+	free(ex);
+	assert_int_equal(circle_departures(a.cs, &ex, &n), 0);
+	assert_int_equal(n, 0);
+	/* Erased, it is departed: refused when offered, never joined. */
+	assert_int_equal(store_erase_circle(c.st, id, 1, 0, &e), 0);
+	store_erased_free(&e);
+	assert_int_equal(circle_refresh(c.cs), 0);
+	assert_true(circle_departed(c.cs, id));
+	assert_null(circle_find(c.cs, "team"));
+	assert_true(circle_refuses(c.cs, id, me(&a)));
+	join = xcalloc(1, sizeof(*join));
+	memcpy(join[0], id, CS_CIRCLELEN);
+	circle_join(c.cs, join, 1);
+	free(join);
+	assert_null(circle_chain_of(c.cs, id));
+
+	/* B revoked: exiled, revoked, and its own view says so. */
+	assert_int_equal(circle_revoke(a.cs, me(&b), NULL, 0, &done, &cause),
+	    0);
+	dev_commit(&a);
+	assert_true(circle_revoked(a.cs, me(&b)));
+	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 1);
+	free(ex);
+	assert_true(circle_exile_cap(a.cs, id, me(&b), &cap) >= 1);
+	free(cap);
+	sync_circle(&a, &b, id);
+	assert_int_equal(circle_departures(b.cs, &ex, &n), 1);
+	assert_int_equal(n, 1);
+	assert_true(listed(ex, n, id));
+	free(ex);
+	assert_int_equal(a.aborts + b.aborts + c.aborts + d.aborts, 0);
+	dev_close(&a);
+	dev_close(&b);
+	dev_close(&c);
+	dev_close(&d);
+}
+
 int
 main(void)
 {
@@ -915,6 +1019,7 @@ main(void)
 		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_maintenance),
+		cmocka_unit_test(test_exile),
 	};
 
 	if (sodium_init() < 0)

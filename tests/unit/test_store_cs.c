@@ -552,38 +552,38 @@ test_range(void **state)
 	}
 
 	range_reset(&r, 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 100,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 100, 0,
 	    range_cb, &r), 0);
 	range_check(&r, b, 1, 5);
 	range_reset(&r, 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 2, 2,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 2, 2, 0,
 	    range_cb, &r), 0);
 	range_check(&r, b, 3, 2);
 	range_reset(&r, 0);
 	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 4,
-	    UINT64_MAX, range_cb, &r), 0);
+	    UINT64_MAX, 0, range_cb, &r), 0);
 	range_check(&r, b, 5, 1);
 	/* Nothing past the head, nothing for limit 0, no such chain. */
 	range_reset(&r, 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 5, 10,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 5, 10, 0,
 	    range_cb, &r), 0);
 	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, UINT64_MAX,
-	    10, range_cb, &r), 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 0,
+	    10, 0, range_cb, &r), 0);
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 0, 0,
 	    range_cb, &r), 0);
-	assert_int_equal(store_cs_range(w.st, unknown, w.a.pk, 0, 10,
+	assert_int_equal(store_cs_range(w.st, unknown, w.a.pk, 0, 10, 0,
 	    range_cb, &r), 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, stranger, 0, 10,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, stranger, 0, 10, 0,
 	    range_cb, &r), 0);
 	assert_int_equal(r.n, 0);
 	/* A non-zero return from cb stops the walk and comes back. */
 	range_reset(&r, 2);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 1, 10,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 1, 10, 0,
 	    range_cb, &r), 9);
 	range_check(&r, b, 2, 2);
 	/* The statement was reset: the next walk starts afresh. */
 	range_reset(&r, 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.b.pk, 0, 3,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.b.pk, 0, 3, 0,
 	    range_cb, &r), 0);
 	assert_int_equal(r.n, 3);
 	assert_int_equal(r.seq[2], 3);
@@ -592,7 +592,7 @@ test_range(void **state)
 	store_close(w.st);
 	open_store(&w.st, 0);
 	range_reset(&r, 0);
-	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 5,
+	assert_int_equal(store_cs_range(w.st, w.circle.id, w.a.pk, 0, 5, 0,
 	    range_cb, &r), 0);
 	range_check(&r, b, 1, 5);
 	range_reset(&r, 0);
@@ -667,7 +667,7 @@ range_n(struct store *st, const uint8_t author[32])
 	size_t n;
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(store_cs_range(st, w.circle.id, author, 0, 100,
+	assert_int_equal(store_cs_range(st, w.circle.id, author, 0, 100, 0,
 	    range_cb, &r), 0);
 	n = r.n;
 	range_reset(&r, 0);

@@ -16,6 +16,7 @@
 #include "hlc.h"
 #include "ops.h"
 #include "store.h"
+#include "sync.h"
 #include "util.h"
 #include "wire.h"
 
@@ -297,6 +298,129 @@ test_chain_each(void **state)
 	store_durable(w.st, ticket);
 }
 
+static int
+count_cb(void *arg, uint64_t seq, const uint8_t *hdr, size_t hdr_len,
+    const uint8_t *payload, size_t payload_len)
+{
+	uint64_t *last = arg;
+
+	(void)hdr;
+	(void)hdr_len;
+	(void)payload;
+	(void)payload_len;
+	*last = seq;
+	return 0;
+}
+
+/* The last seq of (circle, author) store_cs_range hands out from 0. */
+static uint64_t
+range_end(const uint8_t author[32], int clean)
+{
+	uint64_t last = 0;
+
+	assert_int_equal(store_cs_range(w.st, w.circle.id, author, 0, 100,
+	    clean, count_cb, &last), 0);
+	return last;
+}
+
+/* The head of author in h[0..n), or NULL. */
+static const struct sync_head *
+head_of(const struct sync_head *h, size_t n, const uint8_t author[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(h[i].author, author, 32) == 0)
+			return &h[i];
+	return NULL;
+}
+
+/*
+ * What a peer that is no admin or relay is offered (docs/sync.md,
+ * "Quarantine travels to admins"): store_vector_capped shows each author
+ * with a cut at its cut, with that change set's id (or not at all: cut
+ * 0), except the one kept; without any cut it is store_vector.  A clean
+ * store_cs_range stops before what is quarantined.
+ */
+static void
+test_vector_capped(void **state)
+{
+	struct sync_head *h, *full;
+	struct dev c;
+	uint8_t r[RID_LEN], id2[CS_IDLEN];
+	size_t n, nfull;
+	int rebuild;
+
+	(void)state;
+	dev_init(&c);
+	for (int i = 0; i < 4; i++)
+		write_case(&w.a, ins_txn, r, 1700000400000ull + i, "a");
+	write_case(&w.b, ins_txn, r, 1700000400010ull, "b");
+	write_case(&c, ins_txn, r, 1700000400011ull, "c");
+	/* No cut anywhere: the same as store_vector. */
+	assert_int_equal(store_vector(w.st, w.circle.id, &full, &nfull), 0);
+	assert_int_equal(store_vector_capped(w.st, w.circle.id, NULL, &h,
+	    &n), 0);
+	assert_int_equal(n, nfull);
+	assert_int_equal(n, 3);
+	assert_memory_equal(h, full, n * sizeof(*h));
+	free(h);
+	assert_int_equal(range_end(w.a.pk, 1), 4);
+
+	/* a cut at 2, c at 0 (it wrote nothing that counts). */
+	assert_int_equal(store_cs_id_at(w.st, w.circle.id, w.a.pk, 2, id2), 0);
+	assert_int_equal(store_cut_set(w.st, w.circle.id, w.a.pk, 2,
+	    &rebuild), 0);
+	assert_int_equal(store_cut_set(w.st, w.circle.id, c.pk, 0,
+	    &rebuild), 0);
+	assert_int_equal(store_vector_capped(w.st, w.circle.id, NULL, &h,
+	    &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(head_of(h, n, w.a.pk)->seq, 2);
+	assert_memory_equal(head_of(h, n, w.a.pk)->head, id2, CS_IDLEN);
+	assert_memory_equal(head_of(h, n, w.b.pk), head_of(full, nfull,
+	    w.b.pk), sizeof(*h));
+	assert_null(head_of(h, n, c.pk));
+	free(h);
+	/* The one kept (ourselves, removed) is shown whole. */
+	assert_int_equal(store_vector_capped(w.st, w.circle.id, w.a.pk, &h,
+	    &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(head_of(h, n, w.a.pk)->seq, 4);
+	free(h);
+	/* The vector is still all of it. */
+	assert_int_equal(store_vector(w.st, w.circle.id, &h, &n), 0);
+	assert_int_equal(n, 3);
+	free(h);
+	assert_int_equal(range_end(w.a.pk, 1), 2);
+	assert_int_equal(range_end(w.a.pk, 0), 4);
+	assert_int_equal(range_end(c.pk, 1), 0);
+	assert_int_equal(range_end(w.b.pk, 1), 1);
+	free(full);
+}
+
+/* A circle erased as departed is listed, with whether revoked. */
+static void
+test_departed(void **state)
+{
+	struct store_departed *d;
+	struct store_erased e;
+	uint8_t r[RID_LEN];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_departed(w.st, &d, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(d);
+	write_case(&w.a, ins_txn, r, 1700000500000ull, "a");
+	assert_int_equal(store_erase_circle(w.st, w.circle.id, 1700000500001ull,
+	    0, &e), 0);
+	store_erased_free(&e);
+	assert_int_equal(store_departed(w.st, &d, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(d[0].circle, w.circle.id, CS_CIRCLELEN);
+	assert_int_equal(d[0].revoked, 0);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -306,6 +430,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cut_paths, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_chain_each, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_vector_capped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_departed, setup,
 		    teardown),
 	};
 
