@@ -10,16 +10,15 @@ the records again if need be, and leave no byte of them in any file of
 the data directory, the WAL included; the puts acknowledged beside it
 must all be there; and samend must start."""
 
-import random
 import sqlite3
 import threading
 import time
 
 import msgpack
 
-from faults import (BUILD, OK, CutFS, Ledger, crash_state_integrity, integrity,
-                    join_writers, kill9, poll, run_writers, sanitizer_in,
-                    shown, start_with)
+from faults import (BUILD, OK, Ledger, crash_state_integrity, integrity,
+                    join_writers, kill9, node_on_cutfs, poll, run_writers,
+                    sanitizer_in, seeded, shown, start_with)
 
 SAMEN = BUILD / "samen"
 WINDOW = 16     # bytes of a chunk's ciphertext searched for at a time
@@ -154,13 +153,10 @@ def purgecut(cluster, rounds, seed=None, notes=8, writers=2, log=print):
     third of the time after running on against the dead disk), cutfs
     unmounted, the crash state checked with integrity_check.  A last
     start checks everything again and stops a cleanly."""
-    rng = random.Random(seed)
-    seed = rng.randrange(1 << 30) if seed is None else seed
-    rng = random.Random(seed)
+    rng, seed = seeded(seed)
     log(f"purgecut: seed {seed}, {rounds} rounds")
     root = cluster.root
-    a = cluster.node("a")
-    fs = CutFS(cluster, root / "a.disk", a.dir, root / "cutfs.log")
+    a, fs = node_on_cutfs(cluster, "a")
     ledger = Ledger()
     canaries = []
     figures = {"rounds": 0, "phases": {}, "modes": {}, "acked_purges": 0,
@@ -227,16 +223,8 @@ def purgecut(cluster, rounds, seed=None, notes=8, writers=2, log=print):
                 if phase == "after":
                     time.sleep(rng.uniform(0, 1.0))
                 else:
-                    deadline = time.monotonic() + 2
-                    while time.monotonic() < deadline and \
-                            int(fs.stats().get("unsynced_bytes", 0)) < 4096:
-                        pass
-            mode = rng.choice(("all", "suffix", "subset"))
-            torn = rng.random() < 0.3
-            account = fs.cut(mode, rng.randrange(1, 1 << 40), torn)
-            linger = rng.uniform(0.2, 1.0) if rng.random() < 1 / 3 else 0
-            if linger:
-                time.sleep(linger)
+                    fs.wait_unsynced(2)
+            mode, account, linger = fs.random_cut(rng, 1.0)
             kill9(a)
             rep = sanitizer_in(a.log)
             assert rep is None, f"round {rnd}: sanitizer report:\n{rep}"
