@@ -64,8 +64,9 @@ endif
 PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c proto/request.c \
-              proto/roster.c proto/roster_parse.c \
-              proto/roster_state.c proto/audit.c
+              proto/roster.c proto/roster_parse.c proto/roster_graph.c \
+              proto/roster_apply.c proto/roster_rules.c proto/roster_state.c \
+              proto/audit.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c lib/datadir.c
@@ -107,6 +108,8 @@ STORE_TESTS := test_store_db test_store_schema test_store_box \
                test_store_circle test_store_cs test_store_merge \
                test_store_replica test_store_vp test_store_record \
                test_store_peer test_store_cut test_store_erase
+# The roster's tests, one per part of proto/roster*.c (roster_int.h).
+ROSTER_TESTS := test_roster test_roster_graph test_roster_parse
 # Unit tests of cli/ and lib/ build as cli/ does, without daemon/.
 UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile test_csv
@@ -114,7 +117,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
-              test_request test_circle test_roster test_keyring test_lock \
+              test_request test_circle $(ROSTER_TESTS) test_keyring test_lock \
               test_audit test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
@@ -176,6 +179,9 @@ $(addprefix $(BUILD)/tests/unit/,$(UNIT_CLI)): $(BUILD)/tests/unit/%: \
 # The store's tests share their world and helpers: store_fixture.c.
 $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
     $(BUILD)/tests/unit/store_fixture.o
+# The roster's share their devices and scenarios: roster_fixture.c.
+$(addprefix $(BUILD)/tests/unit/,$(ROSTER_TESTS)): \
+    $(BUILD)/tests/unit/roster_fixture.o
 # Tests of several devices in one process share circle_fixture.c.
 CIRCLE_TESTS := test_circle test_trail
 $(addprefix $(BUILD)/tests/unit/,$(CIRCLE_TESTS)): \
@@ -360,7 +366,8 @@ deb-package: all $(MAN_PAGES) $(EXAMPLE_CONF)
 
 # ---- torture: the long fault-injection runs (docs/reliability.md) ----------
 #   make torture            every harness, long: power cuts (ROUNDS=100),
-#                           disk full, descriptors, network faults
+#                           power cuts during purges (ROUNDS), disk
+#                           full, descriptors, network faults
 #   make torture ROUNDS=20 ONLY=powercut   one harness, fewer rounds
 #   make soak DURATION=1h   5 daemons for an hour, a table every minute
 # As root (mounts, namespaces); the sanitizer build of make test.
@@ -400,7 +407,8 @@ FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster csv audit
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
-                sync request roster roster_parse roster_state audit
+                sync request roster roster_parse roster_graph roster_apply \
+                roster_rules roster_state audit
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \

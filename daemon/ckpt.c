@@ -48,11 +48,21 @@ struct ckpt {
 	uv_work_t work;
 	int busy;		/* work is on the pool */
 	int rc;			/* its result, read on the loop */
+	/*
+	 * ran: work_cb has ended (under mu, signalled on ran_cv), so that
+	 * hold() can wait for it; taken: its result was handled there, and
+	 * the done callback has nothing left to do.
+	 */
+	uv_mutex_t mu;
+	uv_cond_t ran_cv;
+	int ran;
+	int taken;
 	uint64_t frames;	/* the WAL's frames when the last began */
 	uint64_t commits;	/* the store's commits then */
 	uint64_t copied;	/* the WAL's frames copied when it ended */
 	uint64_t idle_from;	/* the commits when the idle timer was set */
 	int test_fail;		/* $SAMEND_TEST_CKPT_SYNC_FAIL */
+	long test_delay_ms;	/* $SAMEND_TEST_CKPT_DELAY_MS */
 	int closing;
 	int handles;		/* handles not closed yet */
 };
@@ -73,6 +83,13 @@ work_cb(uv_work_t *w)
 	 */
 	if (c->test_fail && c->rc == 0 && c->copied > 0)
 		c->rc = -EIO;
+	/* Tests only: a slow disk, or a thread the machine leaves waiting. */
+	if (c->test_delay_ms > 0)
+		uv_sleep((unsigned)c->test_delay_ms);
+	uv_mutex_lock(&c->mu);
+	c->ran = 1;
+	uv_cond_signal(&c->ran_cv);
+	uv_mutex_unlock(&c->mu);
 }
 
 /*
@@ -96,6 +113,8 @@ start(struct ckpt *c, uint64_t frames)
 {
 	c->frames = frames;
 	c->commits = store_wal_commits(c->store);
+	c->ran = 0;
+	c->taken = 0;
 	if (uv_queue_work(c->loop, &c->work, work_cb, ckpt_done_cb) == 0)
 		c->busy = 1;
 }
@@ -106,8 +125,24 @@ maybe_free(struct ckpt *c)
 	if (!c->closing || c->busy || c->handles > 0)
 		return;
 	store_ckpt_free(c->pool);
+	uv_cond_destroy(&c->ran_cv);
+	uv_mutex_destroy(&c->mu);
 	free(c->db_path);
 	free(c);
+}
+
+/*
+ * The result of the pool's checkpoint, on the loop: a failed sync stops
+ * samend (sync_failed), another failure is logged.
+ */
+static void
+take(struct ckpt *c)
+{
+	c->taken = 1;
+	if (c->rc == -EIO)
+		sync_failed(c);
+	if (c->rc != 0)
+		log_warnx("checkpoint failed: %s", samen_strerror(c->rc));
 }
 
 /*
@@ -117,27 +152,14 @@ maybe_free(struct ckpt *c)
  * it holds T frames and a checkpoint leaves little behind (T/16 frames:
  * what was written while it ran), the loop copies the rest itself: with no
  * writer beside it, all of it, and the next commit starts the WAL over.
- * Past 2T it does so whatever is left: the WAL stays bounded however fast
- * the writes come.
+ * Past 2T it does so whatever is left (copied 0).
  */
 static void
-ckpt_done_cb(uv_work_t *w, int status)
+catch_up(struct ckpt *c, uint64_t copied)
 {
-	struct ckpt *c = w->data;
-	uint64_t t = c->threshold, frames, copied;
+	uint64_t t = c->threshold, frames = store_wal_frames(c->store);
 	int rc;
 
-	c->busy = 0;
-	if (status == 0 && c->rc == -EIO)
-		sync_failed(c);
-	if (status == 0 && c->rc != 0)
-		log_warnx("checkpoint failed: %s", samen_strerror(c->rc));
-	if (status != 0 || c->closing) {
-		maybe_free(c);
-		return;
-	}
-	frames = store_wal_frames(c->store);
-	copied = c->copied;
 	if (frames >= t && (frames <= copied + t / 16 || frames >= 2 * t)) {
 		if ((rc = store_checkpoint_here(c->store, &copied)) == -EIO)
 			sync_failed(c);
@@ -150,6 +172,47 @@ ckpt_done_cb(uv_work_t *w, int status)
 	/* All copied, nothing since: the next commit starts the WAL over. */
 	if (copied == frames && c->commits == store_wal_commits(c->store))
 		c->frames = 0;
+}
+
+static void
+ckpt_done_cb(uv_work_t *w, int status)
+{
+	struct ckpt *c = w->data;
+
+	c->busy = 0;
+	if (status != 0 || c->taken || c->closing) {
+		maybe_free(c);
+		return;
+	}
+	take(c);
+	catch_up(c, c->copied);
+}
+
+/*
+ * Past 2T while the pool's checkpoint runs, which it may do for as long
+ * as the machine leaves its thread waiting or the disk takes to sync:
+ * every commit meanwhile grew the WAL, without bound under a fast writer
+ * on a busy machine (a test's stream took it to 4T).  SQLite lets one
+ * checkpoint run at a time, so the loop waits for the pool's to end (or
+ * takes it back if it has not started: uv_cancel), as long as one
+ * checkpoint's copy and sync, the stall its own catch-up costs anyway;
+ * then it copies the rest.  So the WAL stays within 2T and what one turn
+ * of the loop writes, however fast the writes come and however slow the
+ * pool.
+ */
+static void
+hold(struct ckpt *c)
+{
+	if (!c->taken && uv_cancel((uv_req_t *)&c->work) != 0) {
+		uv_mutex_lock(&c->mu);
+		while (!c->ran)
+			uv_cond_wait(&c->ran_cv, &c->mu);
+		uv_mutex_unlock(&c->mu);
+		take(c);
+	}
+	/* Cancelled, done_cb still comes (UV_ECANCELED): nothing to take. */
+	c->taken = 1;
+	catch_up(c, 0);
 }
 
 static void
@@ -177,6 +240,10 @@ check_cb(uv_check_t *h)
 
 	if (frames < c->frames)		/* the WAL started over */
 		c->frames = 0;
+	if (c->busy && frames >= 2 * t) {
+		hold(c);
+		return;
+	}
 	if (c->busy || store_wal_commits(c->store) == c->commits)
 		return;
 	if (frames < first || frames - c->frames < every) {
@@ -267,6 +334,9 @@ ckpt_open(uv_loop_t *loop, struct store *st, struct durable *d,
 	c->db_path = xstrdup(db_path);
 	c->threshold = threshold;
 	c->test_fail = testhook()->ckpt_sync_fail;
+	c->test_delay_ms = testhook()->ckpt_delay_ms;
+	if (uv_mutex_init(&c->mu) != 0 || uv_cond_init(&c->ran_cv) != 0)
+		fatalx("ckpt: cannot make a mutex");
 	c->work.data = c;
 	store_checkpoint_elsewhere(st);
 	uv_timer_init(loop, &c->trunc);

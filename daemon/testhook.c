@@ -27,6 +27,7 @@ testhook(void)
 		hooks.sync_fail = getenv("SAMEND_TEST_SYNC_FAIL") != NULL;
 		hooks.ckpt_sync_fail =
 		    getenv("SAMEND_TEST_CKPT_SYNC_FAIL") != NULL;
+		hooks.ckpt_delay_ms = env_ms("SAMEND_TEST_CKPT_DELAY_MS");
 		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
 		hooks.erase_delay_ms = env_ms("SAMEND_TEST_ERASE_DELAY_MS");
 		hooks.retention_now_file =

@@ -13,6 +13,9 @@ struct testhook {
 	long sync_delay_ms;	/* SAMEND_TEST_SYNC_DELAY_MS: every WAL sync */
 	int sync_fail;		/* SAMEND_TEST_SYNC_FAIL: every WAL sync fails */
 	int ckpt_sync_fail;	/* SAMEND_TEST_CKPT_SYNC_FAIL: checkpoints' */
+	/* SAMEND_TEST_CKPT_DELAY_MS: at the end of each checkpoint on the
+	 * pool, as on a busy machine or a slow disk. */
+	long ckpt_delay_ms;
 	long export_page;	/* SAMEND_TEST_EXPORT_PAGE: records per export
 				 * page at most (0: as asked) */
 	/* SAMEND_TEST_ERASE_DELAY_MS: after each change set an erase

@@ -220,55 +220,12 @@ struct roster_purge {
 	size_t ntags;
 };
 
-struct roster_idverdict {
-	uint8_t id[32];
-	uint8_t verdict;
-};
-
 /*
- * The resolved state.  Read it through the functions below: the fields are
- * for roster's own files (roster.c fills them, roster_state.c answers from
- * them) and may change.  Immutable once resolved; all of it is owned by
- * the roster and freed by roster_free().
+ * The resolved state, opaque: read it through the functions below.
+ * Immutable once resolved; all of it is owned by the roster and freed by
+ * roster_free().
  */
-struct roster {
-	int valid;
-	uint8_t creator[32];
-	uint8_t *verdicts;		/* per input index */
-	size_t nin;
-	size_t count[ROSTER_NVERDICTS];
-	struct roster_idverdict *byid;	/* per distinct op, sorted by id */
-	size_t nbyid;
-	struct roster_member *members;	/* sorted by device */
-	size_t nmembers;
-	struct roster_epoch *epochs;	/* sorted by id */
-	size_t nepochs;
-	size_t preferred;		/* index in epochs, or nepochs */
-	uint8_t (*lack)[32];		/* readers without the preferred */
-	size_t nlack;
-	struct roster_seal *seals;	/* sorted by device, epoch, bytes */
-	size_t nseals;
-	struct roster_start {		/* for roster_finish() only */
-		uint32_t epoch;
-		uint8_t op[32];
-	} *starts;
-	size_t nstarts;
-	struct roster_dep *frontier;	/* sorted by author */
-	size_t nfrontier;
-	struct roster_retention *retentions;	/* sorted by collection */
-	size_t nretentions;
-	struct roster_purge *purges;	/* sorted by op id */
-	size_t npurges;
-	int has_audit;
-	uint8_t audit[32];
-};
-
-/*
- * For roster.c, last: makes the epochs of starts (and frees it), drops the
- * seals to epochs nobody started, sorts the seals, fills each epoch's
- * sealed set, ranks the epochs and fills lack.
- */
-void roster_finish(struct roster *r);
+struct roster;
 
 /*
  * Resolves the ops held for circle, in any order (duplicates by id are

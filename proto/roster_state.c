@@ -1,5 +1,5 @@
 /* roster_state: the resolved roster's queries, its maintenance, its digest. */
-#include "roster.h"
+#include "roster_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +28,6 @@ has_key(const uint8_t (*keys)[32], size_t n, const uint8_t key[32])
 {
 	return n > 0 && bsearch(key, keys, n, sizeof(*keys), cmp_key) != NULL;
 }
-
-#define CMP(a, b) do {							\
-	if ((a) != (b))							\
-		return (a) < (b) ? -1 : 1;				\
-} while (0)
 
 /* (epoch, device) of a counted seal. */
 struct pair {

@@ -15,10 +15,10 @@ and when, is the test's to say."""
 
 import os
 import random
-import sqlite3
+import sys
 import time
+from pathlib import Path
 
-import msgpack
 import pytest
 
 from conftest import FAIL, SAMEN, USAGE, wait_until
@@ -26,33 +26,12 @@ from conftest import FAIL, SAMEN, USAGE, wait_until
 from test_lifecycle import add, join, link, members, refused
 from test_sync import synced
 
-WINDOW = 16
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "torture"))
+import purgecut  # noqa: E402
+from purgecut import WINDOW, chunks_of  # noqa: E402
 
 
 # Helpers.
-
-def chunks_of(node):
-    """{(csn, index): ciphertext, or None if purged} of every chunk of
-    every change set node's database holds (a consistent copy, taken
-    through SQLite's backup while samend runs)."""
-    path = node.cluster.root / f"{node.name}-copy.db"
-    if path.exists():
-        path.unlink()
-    src = sqlite3.connect(node.dir / "samen.db")
-    dst = sqlite3.connect(path)
-    try:
-        src.backup(dst)
-        rows = dst.execute("SELECT csn, payload FROM cs").fetchall()
-    finally:
-        src.close()
-        dst.close()
-    path.unlink()
-    out = {}
-    for csn, payload in rows:
-        for i, ch in enumerate(msgpack.unpackb(payload)):
-            out[(csn, i)] = ch[2] if len(ch) == 3 else None
-    return out
-
 
 def erased_between(before, after):
     """The ciphertexts of the chunks sealed before and purged after."""
@@ -60,25 +39,10 @@ def erased_between(before, after):
             if ct is not None and k in after and after[k] is None]
 
 
-def files_of(node):
-    """Every file of node's data directory, and its daemon's log."""
-    return [p for p in node.dir.rglob("*") if p.is_file()] + [node.log]
-
-
 def found(node, texts=(), cts=()):
-    """Where on node's disk a canary or a window of a ciphertext is."""
-    needles = [t.encode() for t in texts]
-    for ct in cts:
-        needles += [ct[i:i + WINDOW]
-                    for i in range(0, len(ct) - WINDOW + 1, WINDOW)]
-    hits = []
-    for p in files_of(node):
-        try:
-            data = p.read_bytes()
-        except OSError:
-            continue  # the control socket
-        hits += [f"{p.name}: {n[:24]!r}" for n in needles if n in data]
-    return hits
+    """Where on node's disk (or in its log) a canary or a window of a
+    ciphertext is."""
+    return purgecut.found(node, purgecut.needles(texts, cts))
 
 
 def wait_clean(node, texts=(), cts=(), timeout=30):

@@ -281,6 +281,29 @@ class CutFS:
         self.command(f"cut {mode} {seed}{' torn' if torn else ''}\n")
         return self.stats().get("cut", "")
 
+    def wait_unsynced(self, timeout, least=4096):
+        """Spins until least bytes are written and not synced (a commit
+        before its sync: what a random moment mostly misses), or for
+        timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and \
+                int(self.stats().get("unsynced_bytes", 0)) < least:
+            pass
+
+    def random_cut(self, rng, linger_max):
+        """The power cut as rng chooses: all, a prefix or a subset of the
+        unsynced writes lost, torn sectors three times in ten.  Then, a
+        third of the time, samend runs on against the dead disk (every
+        operation EIO) for up to linger_max seconds: its error paths.
+        Returns (mode, cutfs's account, seconds lingered)."""
+        mode = rng.choice(("all", "suffix", "subset"))
+        torn = rng.random() < 0.3
+        account = self.cut(mode, rng.randrange(1, 1 << 40), torn)
+        linger = rng.uniform(0.2, linger_max) if rng.random() < 1 / 3 else 0
+        if linger:
+            time.sleep(linger)
+        return mode, account, linger
+
     def unmount(self):
         """Unmounts (lazily if something still holds it) and waits for
         cutfs to exit."""
@@ -337,6 +360,22 @@ def start_with(node, env=None, wait=True):
     return node.proc
 
 
+def seeded(seed):
+    """A random generator and the seed that makes it again: seed, or a
+    random one if None (print it: SEED=... runs the same choices)."""
+    if seed is None:
+        seed = random.Random().randrange(1 << 30)
+    return random.Random(seed), seed
+
+
+def node_on_cutfs(cluster, name):
+    """A node of cluster whose data directory is cutfs over NAME.disk
+    (not mounted yet)."""
+    n = cluster.node(name)
+    return n, CutFS(cluster, cluster.root / f"{name}.disk", n.dir,
+                    cluster.root / f"{name}-cutfs.log")
+
+
 def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
              peer=True, early_ratio=0.15, log=print):
     """Power cuts at random moments under a stream of puts.
@@ -349,13 +388,10 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
     samend is still starting), kills samend, unmounts, and checks the
     crash state's integrity on a copy.  The last round restarts a once
     more, checks, syncs both ways, compares, and stops a cleanly."""
-    rng = random.Random(seed)
-    seed = rng.randrange(1 << 30) if seed is None else seed
-    rng = random.Random(seed)
+    rng, seed = seeded(seed)
     log(f"powercut: seed {seed}, {rounds} rounds")
     root = cluster.root
-    a = cluster.node("a")
-    fs = CutFS(cluster, root / "a.disk", a.dir, root / "cutfs.log")
+    a, fs = node_on_cutfs(cluster, "a")
     ledger = Ledger()
     figures = {"rounds": 0, "early": 0, "modes": {}, "cuts": []}
     try:
@@ -369,6 +405,10 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
         else:
             a.configure(wal_autocheckpoint=100)
             a.start()
+        # The set-up on disk before the first cut, as an admin's config
+        # file would be: unsynced, the first cut took samen.conf away, and
+        # with it the small wal_autocheckpoint of every later round.
+        fs.command("sync\n")
         for rnd in range(rounds):
             # Syncs held back a few ms in most rounds: the cut then often
             # falls between a commit and its sync, where the replies wait.
@@ -410,18 +450,9 @@ def powercut(cluster, rounds, seed=None, writers=3, max_run_s=2.5,
             # synced yet (what a random moment mostly misses).
             aimed = not early and rng.random() < 0.5
             if aimed:
-                deadline = time.monotonic() + 5
-                while time.monotonic() < deadline and \
-                        int(fs.stats().get("unsynced_bytes", 0)) < 4096:
-                    pass
-            mode = rng.choice(("all", "suffix", "subset"))
-            torn = rng.random() < 0.3
-            account = fs.cut(mode, rng.randrange(1, 1 << 40), torn)
-            # A third of the time samend runs on against the dead disk
-            # (every operation EIO) before it dies: its error paths.
-            linger = rng.uniform(0.2, 1.5) if rng.random() < 1 / 3 else 0
+                fs.wait_unsynced(5)
+            mode, account, linger = fs.random_cut(rng, 1.5)
             if linger:
-                time.sleep(linger)
                 figures["lingered"] = figures.get("lingered", 0) + 1
             kill9(a)
             rep = sanitizer_in(a.log)
@@ -947,8 +978,7 @@ def netfaults(cluster, nodes=5, duration_s=180, seed=None, pause=0.3,
     converge, show the same conflicts, hold every acknowledged put, and
     that a sync from every node ends (no session stuck).  kinds: the
     faults to take in turn (default: at random)."""
-    seed = random.randrange(1 << 30) if seed is None else seed
-    rng = random.Random(seed)
+    rng, seed = seeded(seed)
     log(f"netfaults: seed {seed}, {nodes} nodes, {duration_s}s")
     lab = NetLab(nodes)
     ns = []

@@ -1,6 +1,6 @@
 """The long fault runs of `make torture` (docs/reliability.md).
 
-ROUNDS (power cuts, default 100), NETEM_S (seconds of writes under
+ROUNDS (power cuts, and power cuts during purges; default 100), NETEM_S (seconds of writes under
 network faults, default 180) and the ONLY filter come from the
 environment, which the Makefile sets.  Each test prints its figures."""
 
@@ -10,6 +10,7 @@ import os
 import pytest
 
 import faults
+import purgecut
 
 ROUNDS = int(os.environ.get("ROUNDS", "100"))
 SEED = int(os.environ["SEED"]) if os.environ.get("SEED") else None
@@ -25,6 +26,12 @@ def test_powercut(cluster):
     f = faults.powercut(cluster, rounds=ROUNDS, seed=SEED)
     f.pop("cuts")
     report("powercut", f)
+
+
+@pytest.mark.skipif(faults.can_mount() is not None,
+                    reason=str(faults.can_mount()))
+def test_purgecut(cluster):
+    report("purgecut", purgecut.purgecut(cluster, rounds=ROUNDS, seed=SEED))
 
 
 @pytest.mark.skipif(faults.can_mount() is not None,
