@@ -65,7 +65,8 @@ PROTO_SRC  := proto/util.c proto/error.c proto/wire.c proto/devid.c \
               proto/hlc.c proto/rid.c proto/keywrap.c proto/changeset.c \
               proto/ops.c proto/merge.c proto/sync.c proto/request.c \
               proto/roster.c proto/roster_parse.c proto/roster_graph.c \
-              proto/roster_apply.c proto/roster_rules.c proto/roster_state.c
+              proto/roster_apply.c proto/roster_rules.c proto/roster_state.c \
+              proto/audit.c
 # Small helpers both programs share, which may read clocks and the
 # environment (proto/ may not).
 LIB_SRC    := lib/clock.c lib/datadir.c
@@ -86,7 +87,7 @@ DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/testhook.c daemon/ckpt.c daemon/fdguard.c \
               daemon/trim.c
 # Export and import (issue 26); trail is where the read audit plugs in.
-DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c
+DAEMON_LIB += daemon/ctl_bulk.c daemon/trail.c daemon/trail_query.c
 # Packaging (issue 27): sd_notify, the metrics registry and its file.
 DAEMON_LIB += daemon/notify.c daemon/metrics.c daemon/metricsfile.c
 # The trust lifecycle (issue 24): the key code, and writing roster ops.
@@ -117,7 +118,7 @@ UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_index test_sync test_peer test_durable test_pool test_zap \
               test_notify test_metrics test_metricsfile \
               test_request test_circle $(ROSTER_TESTS) test_keyring test_lock \
-              test_circle_purge
+              test_audit test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -181,6 +182,10 @@ $(addprefix $(BUILD)/tests/unit/,$(STORE_TESTS)): \
 # The roster's share their devices and scenarios: roster_fixture.c.
 $(addprefix $(BUILD)/tests/unit/,$(ROSTER_TESTS)): \
     $(BUILD)/tests/unit/roster_fixture.o
+# Tests of several devices in one process share circle_fixture.c.
+CIRCLE_TESTS := test_circle test_trail
+$(addprefix $(BUILD)/tests/unit/,$(CIRCLE_TESTS)): \
+    $(BUILD)/tests/unit/circle_fixture.o
 
 # Small programs the system tests run (tests/helpers/), linked as the unit
 # tests are.
@@ -400,10 +405,10 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
-                conf roster csv
+                conf roster csv audit
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
                 sync request roster roster_parse roster_graph roster_apply \
-                roster_rules roster_state
+                roster_rules roster_state audit
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \

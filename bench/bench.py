@@ -64,8 +64,11 @@ SIZES = {
 ENTRY_WINDOWS = (16, 32, 48, 64, 128, 256)
 ENTRY_P99_MS = 5.0
 
+# Reads in flight from the one client of "reads".
+READS_WINDOWS = (1, 16, 64, 256)
+
 SCENARIOS = ["limits", "initial", "insync", "diff", "bulk", "footprint",
-             "entry", "storm", "gossip", "removal", "erase"]
+             "entry", "reads", "storm", "gossip", "removal", "erase"]
 
 TARGETS = {
     "initial": "≥ 0.7 × single-core ed25519 verify/s (stretch 1.4×)",
@@ -83,6 +86,8 @@ TARGETS = {
     "removal": "none set: the cost of a re-key in a circle of 50",
     "erase": "a purge of one record with 100 notes on 100k records: "
              "measured (issue 25 sets no bound)",
+    "reads": "with the read audit on, samen get p50/p99 and the "
+             "pipelined read rate within 1.5 × of the same without it",
 }
 
 
@@ -267,13 +272,14 @@ class Daemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
         args = [str(self.run.samend), "-d", str(self.path)]
         if self.port:
             args += ["--listen", self.addr]
         log = open(self.path.parent / (self.path.name + ".log"), "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=log, env=self.run.env)
+                                     stderr=log,
+                                     env=dict(self.run.env, **(env or {})))
         log.close()
         self.run.procs.append(self.proc)
         self.run.running[self.path.resolve()] = self.proc
@@ -1112,6 +1118,113 @@ def sc_entry(run):
                        if probe))
 
 
+def audit_bytes(db):
+    """Change sets of audit chains in db (cs.readable = 2, daemon/store_int.h)
+    and their bytes, header and payload."""
+    import sqlite3
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        n, b = con.execute("SELECT count(*), coalesce(sum(length(hdr) + "
+                           "length(payload)), 0) FROM cs WHERE readable = 2"
+                           ).fetchone()
+    finally:
+        con.close()
+    return n, b
+
+
+def sc_reads(run):
+    """samen get, one request at a time over the API, and pipelined reads
+    of one case (with its three notes, in a shared circle: the private
+    circle's reads are not audited) with the read audit as it ships
+    ("on": each batch's events sealed, written and synced before its
+    replies), without it ("off": SAMEND_TEST_AUDIT=off, the figures of
+    before) and answered after the WAL commit without its sync ("wal":
+    SAMEND_TEST_AUDIT=wal, the other choice), the three in turns, twice,
+    the better of each pair; then the bytes the events took."""
+    d = run.init_dir("rd", "sync_interval = 0\n")
+    daemon = Daemon(run, d).start()
+    samen = [str(run.samen), "-d", str(d)]
+
+    def cli(*a):
+        return subprocess.run(samen + list(a), check=True, env=run.env,
+                              capture_output=True, text=True).stdout.strip()
+    cli("circle", "new", "bench")
+    cli("circle", "use", "bench")
+    rid = cli("put", "case", "name=bench case", "status=open",
+              "lead=worker")
+    for i in range(3):
+        cli("note", rid, f"note {i} na het huisbezoek")
+    daemon.stop()
+    n_seq, n_pipe = run.size["entry_seq"], run.size["entry_pipe"]
+    modes = (("on", {}), ("off", {"SAMEND_TEST_AUDIT": "off"}),
+             ("wal", {"SAMEND_TEST_AUDIT": "wal"}))
+    got = {m: [] for m, _ in modes}
+    reads = 0
+    for _ in range(2):
+        for mode, env in modes:
+            daemon.start(env=env)
+            seq = run.tool_json(run.tool("ctlbench"), "spawn", n_seq,
+                                run.samen, "-d", d, "get", "case", rid)
+            pipes = [run.tool_json(run.tool("ctlbench"), "get", d,
+                                   n_pipe if w > 1 else n_seq, w, "case",
+                                   rid) for w in READS_WINDOWS]
+            daemon.stop()
+            if mode != "off":
+                reads += n_seq + n_seq + n_pipe * (len(READS_WINDOWS) - 1)
+            got[mode].append(dict(samen_get=seq, api=pipes))
+
+    def best(runs):
+        """The better of the runs, figure by figure."""
+        seq = min((r["samen_get"] for r in runs), key=lambda x: x["p50_ms"])
+        api = [max((r["api"][i] for r in runs), key=lambda x: x["per_s"])
+               for i in range(len(READS_WINDOWS))]
+        return dict(samen_get=seq, api=api)
+    res = {m: best(got[m]) for m in got}
+    ncs, nbytes = audit_bytes(d / "samen.db")
+
+    def ratio(m, key):
+        on, off = res[m]["samen_get"][key], res["off"]["samen_get"][key]
+        return r3(on / off) if off else None
+    top = {m: max(res[m]["api"], key=lambda x: x["per_s"]) for m in res}
+    slow = {m: r3(top["off"]["per_s"] / top[m]["per_s"])
+            for m in res if top[m]["per_s"]}
+    data = dict(
+        modes={m: dict(samen_get=res[m]["samen_get"], api=res[m]["api"])
+               for m in res},
+        ratio_p50={m: ratio(m, "p50_ms") for m in ("on", "wal")},
+        ratio_p99={m: ratio(m, "p99_ms") for m in ("on", "wal")},
+        ratio_api1_p50={m: r3(res[m]["api"][0]["p50_ms"] /
+                              res["off"]["api"][0]["p50_ms"])
+                        for m in ("on", "wal")},
+        best_reads_per_s={m: top[m]["per_s"] for m in res},
+        best_window={m: top[m]["window"] for m in res},
+        slowdown_pipelined=slow,
+        within_1_5={m: all(x is not None and x <= 1.5 for x in (
+            ratio(m, "p50_ms"), ratio(m, "p99_ms"), slow.get(m)))
+                    for m in ("on", "wal")},
+        audit_changesets=ncs, audit_bytes=nbytes, reads_audited=reads,
+        audit_bytes_per_read=round(nbytes / reads) if reads else None,
+        bound="the same reads without the read audit, in the same run")
+    run.emit("reads", data,
+             "samen get p50/p99: " + ", ".join(
+                 f"{m} {res[m]['samen_get']['p50_ms']:.2f}/"
+                 f"{res[m]['samen_get']['p99_ms']:.2f} ms"
+                 for m in ("off", "on", "wal"))
+             + "; one at a time over the API p50: " + ", ".join(
+                 f"{m} {res[m]['api'][0]['p50_ms']:.3f} ms"
+                 for m in ("off", "on", "wal"))
+             + "; pipelined best: " + ", ".join(
+                 f"{m} {human_n(top[m]['per_s'])}/s (window "
+                 f"{top[m]['window']}, p99 {top[m]['p99_ms']:.1f} ms)"
+                 for m in ("off", "on", "wal"))
+             + f"; with the audit on: p50 × {ratio('on', 'p50_ms')}, "
+               f"p99 × {ratio('on', 'p99_ms')}, pipelined "
+               f"{slow.get('on')} × slower "
+               f"({'within' if data['within_1_5']['on'] else 'past'} 1.5 ×)"
+             + f"; {reads} reads audited in {ncs} change sets, "
+               f"{nbytes / reads if reads else 0:.0f} bytes a read")
+
+
 def sc_storm(run):
     n = run.size["storm"]
     handle = None
@@ -1398,7 +1511,8 @@ def sc_gossip(run):
 
 RUNNERS = dict(limits=sc_limits, initial=sc_initial, insync=sc_insync,
                diff=sc_diff, bulk=sc_bulk, footprint=sc_footprint,
-               entry=sc_entry, storm=sc_storm, gossip=sc_gossip,
+               entry=sc_entry, reads=sc_reads, storm=sc_storm,
+               gossip=sc_gossip,
                removal=sc_removal, erase=sc_erase)
 
 

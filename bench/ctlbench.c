@@ -7,6 +7,10 @@
  *       in flight.  The daemon answers a batch in order after its one
  *       commit, so replies come back in the order sent: each request's
  *       latency is from its send to its reply.
+ *   ctlbench get DIR N WINDOW COLLECTION ID
+ *       N reads (CTL_GET of one record) as put sends its writes: the read
+ *       rate and latency (each read is audited, docs/design.md, "Read
+ *       audit": the bench's "reads" compares it with the audit off).
  *   ctlbench spawn N CMD ARG...
  *       Runs CMD N times, one after the other, and times each run (fork,
  *       exec, the request, exit).  "{i}" in an ARG becomes the run number.
@@ -144,8 +148,27 @@ reply_code(const void *p, size_t n)
 	return code;
 }
 
+static void
+get_request(struct wbuf *w, const char *collection, const char *id)
+{
+	wire_reset(w);
+	wire_put_array(w, 3);
+	wire_put_u64(w, SAMEN_PROTOCOL_VERSION);
+	wire_put_u64(w, CTL_GET);
+	wire_put_array(w, 2);
+	wire_put_cstr(w, collection);
+	wire_put_cstr(w, id);
+}
+
+/* What one pipelined run sends: a put of bytes, or a get of (coll, id). */
+struct ask {
+	const char *mode;
+	size_t bytes;
+	const char *collection, *id;
+};
+
 static int
-cmd_put(const char *dir, long n, long window, size_t bytes)
+cmd_pipe(const char *dir, long n, long window, const struct ask *ask)
 {
 	void *ctx = zmq_ctx_new(), *s;
 	char endpoint[512];
@@ -172,7 +195,10 @@ cmd_put(const char *dir, long n, long window, size_t bytes)
 		zmq_msg_t m;
 
 		while (next < n && next - done < window) {
-			put_request(&w, bytes, next);
+			if (ask->id != NULL)
+				get_request(&w, ask->collection, ask->id);
+			else
+				put_request(&w, ask->bytes, next);
 			sent[next] = now_s();
 			if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 ||
 			    zmq_send(s, wire_data(&w), wire_len(&w), 0) < 0)
@@ -198,7 +224,7 @@ cmd_put(const char *dir, long n, long window, size_t bytes)
 	secs = now_s() - t0;
 	if (getenv("CTLBENCH_DUMP") != NULL)
 		dump(getenv("CTLBENCH_DUMP"), sent, lat, n);
-	report("put", lat, n, secs, errors, window, NULL);
+	report(ask->mode, lat, n, secs, errors, window, NULL);
 	wire_free(&w);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
@@ -345,15 +371,26 @@ fail:
 int
 main(int argc, char **argv)
 {
-	if (argc >= 5 && strcmp(argv[1], "put") == 0)
-		return cmd_put(argv[2], atol(argv[3]), atol(argv[4]),
-		    argc > 5 ? (size_t)atol(argv[5]) : 200);
+	struct ask ask = { "put", 200, NULL, NULL };
+
+	if (argc >= 5 && strcmp(argv[1], "put") == 0) {
+		if (argc > 5)
+			ask.bytes = (size_t)atol(argv[5]);
+		return cmd_pipe(argv[2], atol(argv[3]), atol(argv[4]), &ask);
+	}
+	if (argc == 7 && strcmp(argv[1], "get") == 0) {
+		ask.mode = "get";
+		ask.collection = argv[5];
+		ask.id = argv[6];
+		return cmd_pipe(argv[2], atol(argv[3]), atol(argv[4]), &ask);
+	}
 	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
 		return cmd_spawn(atol(argv[2]), argc - 3, argv + 3);
 	if ((argc == 5 || (argc == 6 && strcmp(argv[5], "sync") == 0)) &&
 	    strcmp(argv[1], "disk") == 0)
 		return cmd_disk(argv[2], atol(argv[3]), atof(argv[4]), argc == 6);
 	fprintf(stderr, "usage: ctlbench put DIR N WINDOW [BYTES]\n"
+	    "       ctlbench get DIR N WINDOW COLLECTION ID\n"
 	    "       ctlbench spawn N CMD ARG...\n"
 	    "       ctlbench disk FILE RATE SECONDS [sync]\n");
 	return 2;

@@ -305,3 +305,72 @@ argcheck_duration(const char *s, uint32_t *days, char **cause)
 	*days = (uint32_t)(v * unit);
 	return 0;
 }
+
+/* n digits of s at *i as a number into *v; 0, or -1. */
+static int
+digits(const char *s, size_t *i, int n, int *v)
+{
+	*v = 0;
+	for (int k = 0; k < n; k++, (*i)++) {
+		if (s[*i] < '0' || s[*i] > '9')
+			return -1;
+		*v = *v * 10 + (s[*i] - '0');
+	}
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+argcheck_since(const char *s, uint64_t *ms, char **cause)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, milli = 0;
+	size_t i = 0;
+
+	if (digits(s, &i, 4, &y) != 0 || s[i++] != '-' ||
+	    digits(s, &i, 2, &mo) != 0 || s[i++] != '-' ||
+	    digits(s, &i, 2, &d) != 0)
+		goto bad;
+	if (s[i] == 'T' || s[i] == ' ') {
+		i++;
+		if (digits(s, &i, 2, &h) != 0 || s[i++] != ':' ||
+		    digits(s, &i, 2, &mi) != 0)
+			goto bad;
+		if (s[i] == ':') {
+			i++;
+			if (digits(s, &i, 2, &sec) != 0)
+				goto bad;
+			if (s[i] == '.') {
+				i++;
+				if (digits(s, &i, 3, &milli) != 0)
+					goto bad;
+			}
+		}
+	}
+	if (s[i] == 'Z')
+		i++;
+	if (s[i] != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] || (mo == 2 && d == 29 && (y % 4 != 0 ||
+	    (y % 100 == 0 && y % 400 != 0))) || h > 23 || mi > 59 || sec > 59)
+		goto bad;
+	*ms = (uint64_t)(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) *
+	    60 + sec) * 1000 + (uint64_t)milli;
+	return 0;
+bad:
+	return refuse(cause, "invalid time \"%s\": a UTC date from 1970 "
+	    "on, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", s);
+}

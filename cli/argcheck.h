@@ -77,5 +77,11 @@ int argcheck_seq(const char *s, uint64_t *seq, char **cause);
  */
 #define ARGCHECK_KEEP_MAX 36500
 int argcheck_duration(const char *s, uint32_t *days, char **cause);
+/*
+ * --since TIME: a UTC date and time as samen prints them, from the day
+ * on: YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z], from 1970.  *ms: milliseconds
+ * since 1970 (UTC).
+ */
+int argcheck_since(const char *s, uint64_t *ms, char **cause);
 
 #endif

@@ -35,6 +35,8 @@ enum cmd_exit {
 #define CMD_OPT_DRYRUN 0x2000	/* --dry-run */
 #define CMD_OPT_CASCADE 0x4000	/* --cascade */
 #define CMD_OPT_DUE 0x8000	/* --due */
+#define CMD_OPT_DEVICE 0x10000	/* --device DEVICE_ID */
+#define CMD_OPT_SINCE 0x20000	/* --since TIME */
 
 /* "peer add": a group's name, a space, a subcommand's name, the NUL. */
 #define CMD_NAME_MAX 64
@@ -70,6 +72,8 @@ struct cmd_ctx {
 	int dry_run;
 	int cascade;
 	int due;
+	const char *device;		/* --device, unchecked; NULL if not given */
+	const char *since;		/* --since, unchecked; NULL if not given */
 };
 
 /*

@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover and purge. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover, purge and audit. */
 #include "cmd_record.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "argcheck.h"
+#include "devid.h"
 #include "ops.h"
 #include "output.h"
 #include "request.h"
@@ -283,4 +284,46 @@ cmd_record_purge(struct cmd_ctx *c)
 	wire_put_bool(&w, c->cascade);
 	wire_put_cstr(&w, c->reason);
 	return cmd_run(c, &w, output_purge);
+}
+
+int
+cmd_record_audit(struct cmd_ctx *c)
+{
+	struct wbuf w;
+	char rid[RID_TEXTLEN + 1], dev[DEVID_TEXTLEN + 1];
+	char *cause = NULL;
+	uint64_t since = 0;
+	int rc;
+
+	if (c->argc == 1)
+		return cmd_complain(CMD_EXIT_USAGE, "audit names a record by "
+		    "its collection and its id (samen audit COLLECTION ID), or "
+		    "none");
+	if (c->argc == 2 &&
+	    ((rc = argcheck_collection(c->argv[0], &cause)) != 0 ||
+	    (rc = argcheck_rid(c->argv[1], rid, &cause)) != 0))
+		return cmd_failed(rc, cause);
+	if (c->device != NULL &&
+	    (rc = argcheck_devid(c->device, dev, &cause)) != 0)
+		return cmd_failed(rc, cause);
+	if (c->since != NULL &&
+	    (rc = argcheck_since(c->since, &since, &cause)) != 0)
+		return cmd_failed(rc, cause);
+	cmd_request(&w, CTL_AUDIT, 4);
+	if (c->argc == 2) {
+		wire_put_cstr(&w, c->argv[0]);
+		wire_put_cstr(&w, rid);
+	} else {
+		wire_put_nil(&w);
+		wire_put_nil(&w);
+	}
+	if (c->device != NULL)
+		wire_put_cstr(&w, dev);
+	else
+		wire_put_nil(&w);
+	if (c->since != NULL)
+		wire_put_u64(&w, since);
+	else
+		wire_put_nil(&w);
+	return cmd_run(c, &w, output_audit);
 }

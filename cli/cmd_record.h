@@ -1,4 +1,4 @@
-/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild and handover. */
+/* cmd_record: samen put, get, ls, find, rm, log, note, conflicts, rebuild, handover, purge and audit. */
 #ifndef SAMEN_CMD_RECORD_H
 #define SAMEN_CMD_RECORD_H
 
@@ -16,5 +16,6 @@ int cmd_record_conflicts(struct cmd_ctx *);
 int cmd_record_rebuild(struct cmd_ctx *);
 int cmd_record_handover(struct cmd_ctx *);
 int cmd_record_purge(struct cmd_ctx *);
+int cmd_record_audit(struct cmd_ctx *);
 
 #endif

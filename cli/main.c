@@ -185,6 +185,15 @@ static const struct cmd_entry commands[] = {
 	  "nothing is imported.  New records get new ids.  --dry-run checks\n"
 	  "and writes nothing.  FILE - reads stdin.\n",
 	  2, 2, CMD_OPT_CIRCLE | CMD_OPT_DRYRUN, cmd_bulk_import, NULL },
+	{ "audit", "[COLLECTION ID] [--device DEVICE_ID] [--since TIME]",
+	  "who read or changed a record, or anything (admins only)",
+	  "The reads (get, ls, find, log, conflicts, export) and the writes\n"
+	  "of record ID, or of every record of every circle this device\n"
+	  "administers, oldest first, with the device and the time.  Only a\n"
+	  "circle's admins can read its audit.  --device: that device's\n"
+	  "only; --since TIME: from TIME on (UTC: YYYY-MM-DD or\n"
+	  "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]).\n",
+	  0, 2, CMD_OPT_DEVICE | CMD_OPT_SINCE, cmd_record_audit, NULL },
 	{ "peer", "SUBCOMMAND ...", "the devices this one syncs with", NULL,
 	  0, 0, 0, NULL, peer_commands },
 	{ "sync", "[DEVICE_ID] [--wait [--timeout SECONDS]]",
@@ -226,6 +235,8 @@ static const struct {
 	{ "--dry-run", CMD_OPT_DRYRUN, 0 },
 	{ "--cascade", CMD_OPT_CASCADE, 0 },
 	{ "--due", CMD_OPT_DUE, 0 },
+	{ "--device", CMD_OPT_DEVICE, 1 },
+	{ "--since", CMD_OPT_SINCE, 1 },
 };
 
 #define usage_error(...) cmd_complain(CMD_EXIT_USAGE, __VA_ARGS__)
@@ -395,6 +406,12 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_DUE:
 			c.due = 1;
+			break;
+		case CMD_OPT_DEVICE:
+			c.device = value;
+			break;
+		case CMD_OPT_SINCE:
+			c.since = value;
 			break;
 		}
 	}

@@ -423,6 +423,7 @@ static const struct {
 	{ "revoked", "revoked", "" },
 	{ "records", "records", "" },
 	{ "changesets", "change sets", "" },
+	{ "audit_changesets", "audit change sets", "" },
 	{ "pending", "pending", "" },
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
@@ -1494,4 +1495,48 @@ output_retention(FILE *fp, const struct reply_node *body)
 		put_opt(fp, reply_get_str(d, "updated"));
 		putc('\n', fp);
 	}
+}
+
+/* audit */
+
+void
+output_audit(FILE *fp, const struct reply_node *body)
+{
+	const struct reply_node *ev = reply_get(body, "events"), *e, *recs;
+	const char *str;
+	int truncated = 0;
+	uint32_t i;
+
+	if (ev == NULL || ev->type != REPLY_ARRAY) {
+		output_json(fp, body);
+		return;
+	}
+	for (i = 0; i < ev->n; i++) {
+		e = &ev->v.kids[i];
+		put_col(fp, reply_get_str(e, "time"), TIME_COLS);
+		fputs("  ", fp);
+		put_short(fp, reply_get_str(e, "device"));
+		fputs("  ", fp);
+		put_col(fp, reply_get_str(e, "action"), 5);
+		fputs("  ", fp);
+		put_col(fp, reply_get_str(e, "what"), 9);
+		recs = reply_get(e, "records");
+		if (reply_len(recs) > 0 && recs->type == REPLY_ARRAY) {
+			const struct reply_node *r = &recs->v.kids[0];
+
+			fputs("  ", fp);
+			put_str(fp, (str = reply_get_str(r, "collection")) ?
+			    str : "?", 0, 0, 0);
+			putc(' ', fp);
+			put_str(fp, (str = reply_get_str(r, "id")) ? str : "?",
+			    0, 0, 0);
+			if (recs->n > 1)
+				fprintf(fp, " (+%u more)", recs->n - 1);
+		} else
+			fputs("  (nothing found)", fp);	/* a search */
+		putc('\n', fp);
+	}
+	if (reply_get_bool(body, "truncated", &truncated) == 0 && truncated)
+		fputs("samen: only the oldest events are shown: narrow with "
+		    "--since or --device\n", stderr);
 }

@@ -110,5 +110,12 @@ void output_circles(FILE *fp, const struct reply_node *list);
 void output_purge(FILE *fp, const struct reply_node *body);
 /* circle retention: the policy set, or (--due) one line per record. */
 void output_retention(FILE *fp, const struct reply_node *body);
+/*
+ * samen audit: one line per event, oldest first: time, device, read or
+ * write, what, the records (the first, and how many more, or "nothing
+ * found" for a search); a note on stderr when the answer holds only the
+ * oldest events.
+ */
+void output_audit(FILE *fp, const struct reply_node *body);
 
 #endif

@@ -16,7 +16,7 @@
 # tests/system/test_completion.py fails when they differ from samen help.
 
 _samen_commands="init unlock lock id status metrics put get ls find rm log note
-conflicts rebuild purge handover export import peer sync circle device help"
+conflicts rebuild purge handover export import audit peer sync circle device help"
 _samen_peer_commands="add ls rm"
 _samen_circle_commands="new add role rm quarantine accept ls use retention"
 _samen_device_commands="revoke"
@@ -40,6 +40,7 @@ _samen_command_options()
 	"import ") echo "--circle --dry-run" ;;
 	"purge ") echo "--cascade --reason" ;;
 	"circle retention") echo "--due" ;;
+	"audit ") echo "--device --since" ;;
 	esac
 }
 
@@ -115,7 +116,8 @@ _samen()
 			continue
 			;;
 		--passphrase-file | --where | --timeout | --circle | --role | \
-		    --reason | --format | --subject | -o | --output)
+		    --reason | --format | --subject | -o | --output | --device | \
+		    --since)
 			((i++))
 			continue
 			;;
@@ -147,7 +149,11 @@ _samen()
 		_samen_reply "csv json ndjson html" "$cur"
 		return
 		;;
-	--subject)
+	--subject | --since)
+		return
+		;;
+	--device)
+		_samen_reply "$(_samen_members "$dir")" "$cur"
 		return
 		;;
 	--circle)
@@ -219,7 +225,7 @@ _samen()
 			_samen_reply "$(_samen_members "$dir")" "$cur"
 		fi
 		;;
-	put | get | ls | rm | log | export | purge)
+	put | get | ls | rm | log | export | purge | audit)
 		((npos == 0)) && _samen_reply "$_samen_collections" "$cur"
 		;;
 	import)

@@ -127,6 +127,15 @@ static const struct conf_entry {
 	  "0: never. "
 	  "Keys without a passphrase (samen init --no-passphrase) never "
 	  "lock, and samend says so in its log." },
+	{ "audit_retention", CONF_INT, offsetof(struct conf, audit_retention),
+	  1826, 36525, 1826, 1,
+	  "days the read audit's events are kept (at least five years)",
+	  "Days the read audit's events (who read which record, when; "
+	  "NEN 7513) are kept: at least 1826, five years. "
+	  "Older ones are erased at start and then daily, from this "
+	  "device's audit change sets and from those it carries for "
+	  "others (a relay's too): their headers stay, the events go. "
+	  "A purge of a record does not erase the events that name it." },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))

@@ -27,6 +27,7 @@ struct conf {
 	char metrics_file[CONF_STRLEN];	/* Prometheus text file, or "" */
 	int metrics_interval;	/* seconds between writes of metrics_file */
 	int lock_after_idle;	/* seconds unused before samend locks; 0 off */
+	int audit_retention;	/* days the read audit's events are kept */
 };
 
 void conf_defaults(struct conf *c);

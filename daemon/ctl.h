@@ -84,6 +84,11 @@ int ctl_busy(const struct ctl *c);
  * reload may change it.  Keys without a passphrase never lock.
  */
 void ctl_set_lock_after_idle(struct ctl *c, int seconds);
+/*
+ * The read audit's retention (audit_retention): events older than days
+ * are erased, at once and then daily (trail.h).  A reload may change it.
+ */
+void ctl_set_audit_retention(struct ctl *c, int days);
 
 /*
  * The sync layer asks the circle module who shares what (circle.h) and is
@@ -112,6 +117,7 @@ struct ctl_parts {
 	struct ctl_env env;
 	struct circle *circle;		/* which circles, who is a member */
 	struct writer *writer;		/* the batch's change sets */
+	struct trail *trail;		/* the read audit (trail.h) */
 	struct loader *loader;		/* the index's load and refresh */
 	struct peers *peers;		/* NULL until started */
 	uint64_t started_ms;		/* clock_wall_ms() at ctl_open */

@@ -1,4 +1,4 @@
-/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover, purge. */
+/* ctl_records: the control requests on records: put, rm, note, get, ls, find, log, conflicts, handover, purge, audit. */
 #include "ctl_records.h"
 
 #include <stdio.h>
@@ -8,8 +8,10 @@
 #include "circle.h"
 #include "devid.h"
 #include "error.h"
+#include "hlc.h"
 #include "index.h"
 #include "log.h"
+#include "trail.h"
 #include "util.h"
 #include "writer.h"
 
@@ -256,6 +258,36 @@ ctl_records_note(struct ctl_parts *p, const union request *q,
 
 /* Reads. */
 
+/*
+ * The read audit (trail.h): recs[0..n) are about to be returned.  0, or
+ * the request is refused (res set) and nothing of it is returned.
+ */
+static int
+audited(struct ctl_parts *p, struct ctl_reply *res, const char *action,
+    const struct store_record *const *recs, size_t n)
+{
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = trail_read(p, action, recs, n, &cause)) != 0)
+		return ctl_fail_cause(res, rc, cause);
+	return 0;
+}
+
+static int
+audited_list(struct ctl_parts *p, struct ctl_reply *res, const char *action)
+{
+	struct render_list *out = &res->out.list;
+
+	if (audited(p, res, action, out->recs, out->n) != 0) {
+		free(out->recs);
+		out->recs = NULL;
+		out->n = 0;
+		return res->code;
+	}
+	return 0;
+}
+
 static int
 is_note_of(const struct store_record *r, const char *case_id)
 {
@@ -278,22 +310,35 @@ ctl_records_get(struct ctl_parts *p, const union request *q,
 	size_t total = index_count(p->env.index), cap = 0;
 	char id[RID_TEXTLEN + 1];
 
+	const struct store_record **shown;
+	int rc;
+
 	if ((out->rec = lookup(p, res, rq->collection, rq->rid, 0)) == NULL)
 		return res->code;
 	out->with_notes = strcmp(rq->collection, "case") == 0;
 	out->notes = NULL;
 	out->nnotes = 0;
-	if (!out->with_notes)
-		return 0;
 	/* A case shows its notes: they name it in their "case" field. */
 	rid_encode(id, out->rec->rid);
-	for (size_t i = 0; i < total; i++) {
+	for (size_t i = 0; out->with_notes && i < total; i++) {
 		const struct store_record *note = index_at(p->env.index, i);
 
 		if (is_note_of(note, id))
 			pick(&out->notes, &out->nnotes, &cap, note);
 	}
-	return 0;
+	/* The record and the notes shown with it are read. */
+	shown = xreallocarray(NULL, out->nnotes + 1, sizeof(*shown));
+	shown[0] = out->rec;
+	if (out->nnotes > 0)
+		memcpy(shown + 1, out->notes, out->nnotes * sizeof(*shown));
+	rc = audited(p, res, "get", shown, out->nnotes + 1);
+	free(shown);
+	if (rc != 0) {
+		free(out->notes);
+		out->notes = NULL;
+		out->nnotes = 0;
+	}
+	return rc;
 }
 
 static int
@@ -336,7 +381,7 @@ ctl_records_ls(struct ctl_parts *p, const union request *q,
 		    where_match(rec, rq->where, rq->nwhere))
 			pick(&out->recs, &out->n, &cap, rec);
 	}
-	return 0;
+	return audited_list(p, res, "ls");
 }
 
 int
@@ -359,7 +404,8 @@ ctl_records_find(struct ctl_parts *p, const union request *q,
 		    matched, RENDER_MAX_MATCHED) > 0)
 			pick(&out->recs, &out->n, &cap, rec);
 	}
-	return 0;
+	/* A search, with what it found; never its text. */
+	return audited_list(p, res, "find");
 }
 
 int
@@ -391,6 +437,12 @@ ctl_records_log(struct ctl_parts *p, const union request *q,
 	    &res->out.log.n)) != 0)
 		return ctl_fail(res, rc, "storage error: %s",
 		    samen_strerror(rc));
+	if (audited(p, res, "log", &rec, 1) != 0) {
+		store_history_free(res->out.log.h, res->out.log.n);
+		res->out.log.h = NULL;
+		res->out.log.n = 0;
+		return res->code;
+	}
 	return 0;
 }
 
@@ -411,7 +463,7 @@ ctl_records_conflicts(struct ctl_parts *p, const union request *q,
 		if (visible(p, rec) && render_count_conflicts(rec) > 0)
 			pick(&out->recs, &out->n, &cap, rec);
 	}
-	return 0;
+	return audited_list(p, res, "conflicts");
 }
 
 /* Handover. */
@@ -651,5 +703,50 @@ ctl_records_purge(struct ctl_parts *p, const union request *q,
 		out->recs = NULL;
 		return ctl_fail_cause(res, rc, cause);
 	}
+	return 0;
+}
+
+/* The read audit: who read or changed what. */
+
+int
+ctl_records_audit(struct ctl_parts *p, const union request *q,
+    struct ctl_reply *res)
+{
+	const struct request_audit *rq = &q->audit;
+	const struct store_record *rec = NULL;
+	struct trail_query tq;
+	struct trail_list *l;
+	char *cause = NULL;
+	int rc;
+
+	memset(&tq, 0, sizeof(tq));
+	if ((tq.has_record = rq->has_record)) {
+		memcpy(tq.collection, rq->collection, sizeof(tq.collection));
+		memcpy(tq.rid, rq->rid, RID_LEN);
+		/* Deleted or not; one no longer held (purged): its reads. */
+		rec = index_get(p->env.index, rq->collection, rq->rid);
+		if (rec != NULL && circle_is_chain(p->circle, rec->circle))
+			rec = NULL;
+		if (rec != NULL && circle_private(p->circle) != NULL &&
+		    memcmp(rec->circle, circle_private(p->circle)->id,
+		    CS_CIRCLELEN) == 0) {
+			char id[RID_TEXTLEN + 1];
+
+			rid_encode(id, rq->rid);
+			return ctl_fail(res, SAMEN_EINVAL, "%s %s is in this "
+			    "device's private circle, whose reads are not "
+			    "audited (no other device can read it)",
+			    rq->collection, id);
+		}
+	}
+	if ((tq.has_device = rq->has_device))
+		memcpy(tq.device, rq->device, sizeof(tq.device));
+	tq.since = rq->since_ms ? HLC_MAKE(rq->since_ms, 0) : 0;
+	l = xcalloc(1, sizeof(*l));
+	if ((rc = trail_query(p->trail, &tq, rec, l, &cause)) != 0) {
+		free(l);
+		return ctl_fail_cause(res, rc, cause);
+	}
+	res->out.audit.list = l;
 	return 0;
 }

@@ -35,5 +35,11 @@ ctl_act_fn ctl_records_handover;
  * record: SAMEN_ENOTFOUND (one that was purged says so).
  */
 ctl_act_fn ctl_records_purge;
+/*
+ * samen audit: the reads and writes of a record, or of every circle this
+ * device administers, oldest first (trail_query); refused for a device
+ * that is not an admin of them, and for a record of the private circle.
+ */
+ctl_act_fn ctl_records_audit;
 
 #endif

@@ -463,6 +463,7 @@ reload(struct samend *d)
 	set_log_level(d);
 	api_set_batch_max(d->api, d->conf.batch_max);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
+	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);
 	if (d->peers != NULL)
 		peers_set_interval(d->peers, d->conf.sync_interval);
 	log_info("configuration reloaded from %s", d->conf_path);
@@ -577,6 +578,7 @@ open_modules(struct samend *d)
 	env.locked_arg = d;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
+	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);
 	if (vault_revoked(d->vault))
 		log_warnx("this device was revoked: its data and keys are "
 		    "erased; it answers 'samen status' only");

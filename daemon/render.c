@@ -10,6 +10,7 @@
 #include "index.h"
 #include "protocol.h"
 #include "rid.h"
+#include "trail.h"
 #include "util.h"
 #include "version.h"
 
@@ -453,6 +454,7 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_map_bool(&m, "revoked", s->revoked);
 	wire_map_u64(&m, "records", s->stats.records);
 	wire_map_u64(&m, "changesets", s->stats.changesets);
+	wire_map_u64(&m, "audit_changesets", s->stats.audit);
 	wire_map_u64(&m, "pending", s->stats.pending);
 	wire_map_u64(&m, "bad", s->stats.bad);
 	wire_map_u64(&m, "flagged", s->stats.flagged);
@@ -1026,4 +1028,38 @@ render_retention(struct wbuf *w, union render_result *res)
 		wire_put_kv_u64(w, "days", r->items[i].days);
 	}
 	free(r->items);
+}
+
+/* The read audit. */
+
+void
+render_audit(struct wbuf *w, union render_result *res)
+{
+	struct trail_list *l = res->audit.list;
+
+	wire_put_map(w, 2);
+	wire_put_cstr(w, "events");
+	wire_put_array(w, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct trail_entry *e = &l->e[i];
+
+		wire_put_map(w, 7);
+		put_time(w, "time", e->hlc);
+		wire_put_kv_u64(w, "hlc", e->hlc);
+		put_author(w, "device", e->device);
+		put_circle_id(w, "circle", e->circle);
+		wire_put_kv_str(w, "action", e->action == TRAIL_READ ?
+		    "read" : "write");
+		wire_put_kv_str(w, "what", e->what);
+		wire_put_cstr(w, "records");
+		wire_put_array(w, (uint32_t)e->nrecs);
+		for (size_t k = 0; k < e->nrecs; k++) {
+			wire_put_map(w, 2);
+			wire_put_kv_str(w, "collection", e->recs[k].collection);
+			put_rid(w, "id", e->recs[k].rid);
+		}
+	}
+	wire_put_kv_bool(w, "truncated", l->truncated);
+	trail_list_free(l);
+	free(l);
 }

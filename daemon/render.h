@@ -219,6 +219,15 @@ struct render_retention {
 	size_t n;
 };
 
+/*
+ * audit: the timeline of reads and writes (trail.h's list, owned: the
+ * render frees it).
+ */
+struct trail_list;
+struct render_audit {
+	struct trail_list *list;
+};
+
 union render_result {
 	struct render_written written;
 	struct render_get get;
@@ -238,6 +247,7 @@ union render_result {
 	struct render_import import;
 	struct render_purge purge;
 	struct render_retention retention;
+	struct render_audit audit;
 };
 
 typedef void render_fn(struct wbuf *w, union render_result *r);
@@ -272,6 +282,7 @@ render_fn render_export;	/* export */
 render_fn render_import;	/* import */
 render_fn render_purge;		/* purge */
 render_fn render_retention;	/* retention */
+render_fn render_audit;		/* audit */
 
 /* How many conflicts r shows (fields and existence). */
 size_t render_count_conflicts(const struct store_record *r);

@@ -624,18 +624,24 @@ carries_quarantine(const struct session *s, const uint8_t base[CS_CIRCLELEN])
 }
 
 /*
- * Adds circle base's two chains to s (or sets them again), served to its
- * peer as a member (exile 0) or as an exile (1).
+ * Adds circle base's three chains to s (or sets them again), served to
+ * its peer as a member (exile 0) or as an exile (1).  The audit chain
+ * goes whole to every member and relay (no cut: a removed device's reads
+ * before its removal are still its reads); an exile is sent none of it,
+ * and what it sends of it is taken (its reads reach the admins).
  */
 static void
 chains_add(struct session *s, const uint8_t base[CS_CIRCLELEN], int exile)
 {
-	uint8_t mc[CS_CIRCLELEN];
+	uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN];
 	struct chain *m, *d;
 
 	sync_members_circle(mc, base);
+	sync_audit_circle(ac, base);
 	(void)chain_add(s, mc);
 	(void)chain_add(s, base);
+	(void)chain_add(s, ac);
+	chain_find(s, ac)->mode = exile ? CHAIN_EXILE_DATA : CHAIN_FULL;
 	m = chain_find(s, mc);
 	d = chain_find(s, base);
 	free(m->cap);
@@ -658,14 +664,16 @@ static int
 hello_entry(struct session *s, const uint8_t base[CS_CIRCLELEN],
     struct sync_circle *e)
 {
-	uint8_t mc[CS_CIRCLELEN];
+	uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN];
 	int rc;
 
 	sync_members_circle(mc, base);
+	sync_audit_circle(ac, base);
 	memcpy(e->circle, base, CS_CIRCLELEN);
-	if ((rc = chain_digest(s, chain_find(s, base), e->data)) != 0)
+	if ((rc = chain_digest(s, chain_find(s, base), e->data)) != 0 ||
+	    (rc = chain_digest(s, chain_find(s, mc), e->members)) != 0)
 		return rc;
-	return chain_digest(s, chain_find(s, mc), e->members);
+	return chain_digest(s, chain_find(s, ac), e->audit);
 }
 
 /*
@@ -793,9 +801,9 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 		circle_join(p->env.circle, join, njoin);
 	for (uint32_t i = 0; rc == 0 && i < m->ncircles; i++) {
 		const struct sync_circle *e = &m->circles[i];
-		uint8_t mc[CS_CIRCLELEN], mine[32];
-		const uint8_t *chains[2];
-		const uint8_t *theirs[2];
+		uint8_t mc[CS_CIRCLELEN], ac[CS_CIRCLELEN], mine[32];
+		const uint8_t *chains[3];
+		const uint8_t *theirs[3];
 		int exile = in_list(exiled, nexiled, e->circle);
 
 		if (!exile && !in_list(shared, nshared, e->circle) &&
@@ -803,12 +811,15 @@ on_hello_reply(struct session *s, const struct sync_msg *m)
 			continue;	/* not theirs by our lights */
 		chains_add(s, e->circle, exile);
 		sync_members_circle(mc, e->circle);
+		sync_audit_circle(ac, e->circle);
 		/* The members chain first: it may hold our key. */
 		chains[0] = mc;
 		theirs[0] = e->members;
 		chains[1] = e->circle;
 		theirs[1] = e->data;
-		for (int k = 0; rc == 0 && k < 2; k++) {
+		chains[2] = ac;
+		theirs[2] = e->audit;
+		for (int k = 0; rc == 0 && k < 3; k++) {
 			struct chain *c = chain_find(s, chains[k]);
 
 			if ((rc = chain_digest(s, c, mine)) != 0)

@@ -26,6 +26,7 @@ store_drop_caches(struct store *st)
 	st->cuts_any = -1;
 	st->colls.n = st->colls.next = 0;
 	st->purged.valid = 0;
+	st->audit.valid = 0;
 	if (st->keys != NULL)
 		sodium_memzero(st->keys->circle, sizeof(st->keys->circle));
 }
@@ -220,6 +221,7 @@ store_close(struct store *st)
 	store_fresh_free(st);
 	store_rk_free(st);
 	store_erase_free(st);
+	store_circle_audit_free(st);
 	free(st);
 }
 

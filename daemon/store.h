@@ -555,7 +555,8 @@ int store_history(struct store *st, int64_t rkey, struct store_hist **out,
 void store_history_free(struct store_hist *h, size_t n);
 
 struct store_stats {
-	uint64_t changesets;	/* stored */
+	uint64_t changesets;	/* stored, audit change sets apart */
+	uint64_t audit;		/* audit change sets stored (read audit) */
 	uint64_t pending;	/* stored, not merged yet */
 	uint64_t bad;		/* stored but failed to decrypt or decode */
 	uint64_t records;	/* live (not deleted) */
@@ -697,6 +698,23 @@ struct store_expired {
 int store_expired(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     const char *collection, uint64_t before, size_t max,
     struct store_expired **out, size_t *n);
+/*
+ * The read audit's retention (docs/design.md, "Read audit"): every audit
+ * change set held (of the audit chain of any circle held, and forks of
+ * one kept as evidence) whose header is dated before before (an hlc) is
+ * rewritten with all its chunks purged: its header, chain and hashes
+ * stay, the events go.  An audit change set's events are all older than
+ * its header (they are noted before it is built), so none that is newer
+ * goes with it.  The store remembers before (meta "audit_expired"): the
+ * next call reads only the change sets dated from there (the hlc index),
+ * and one that arrives later dated before it is stored purged (counted in
+ * purged_dropped).  A before at or below the last is nothing to do.  One
+ * transaction (a savepoint of the caller's); needs no key: a relay
+ * expires what it carries.  0 with out's counts (no rkeys), or
+ * SAMEN_ESTORE.
+ */
+int store_erase_expired(struct store *st, uint64_t before,
+    struct store_erased *out);
 /*
  * Copies the whole WAL into the database and truncates it to nothing
  * (PRAGMA wal_checkpoint(TRUNCATE)), so that no file holds a copy of what

@@ -85,6 +85,22 @@ circle_put(struct store *st, const struct store_circle *c, int kind)
 			rc = sql_run(s);
 		}
 	}
+	/*
+	 * A members row names a circle whose audit chain we now know:
+	 * what arrived of it before is never to be merged either.
+	 */
+	if (rc == 0 && kind == STORE_CIRCLE_MEMBERS) {
+		uint8_t chain[CS_CIRCLELEN];
+
+		sync_audit_circle(chain, c->base);
+		if ((s = sql_q(st, Q_CS_AUDIT)) == NULL)
+			rc = SAMEN_ESTORE;
+		else {
+			sql_bind_blob(s, 1, chain, CS_CIRCLELEN);
+			rc = sql_run(s);
+		}
+		st->audit.valid = 0;
+	}
 	/* A merge may have cached the old key of this epoch. */
 	st->ckey.valid = 0;
 	if (rc == 0 && kind == STORE_CIRCLE_PRIVATE)
@@ -381,7 +397,101 @@ store_circle_clear(struct store_circle *c)
 	c->name = NULL;
 }
 
-/* 1 if (circle, epoch)'s key is stored, 0 if not, or an error. */
+/* The audit chains. */
+
+static int
+cmp_chain(const void *a, const void *b)
+{
+	return memcmp(a, b, CS_CIRCLELEN);
+}
+
+int
+store_circle_audit_load(struct store *st)
+{
+	uint8_t base[CS_CIRCLELEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->audit.valid)
+		return 0;
+	st->audit.n = 0;
+	if ((s = sql_q(st, Q_AUDIT_BASES)) == NULL)
+		return SAMEN_ESTORE;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!sql_col_fixed(s, 0, base, CS_CIRCLELEN))
+			continue;
+		if (st->audit.n == st->audit.cap) {
+			st->audit.cap = st->audit.cap ? 2 * st->audit.cap : 8;
+			st->audit.ids = xreallocarray(st->audit.ids,
+			    st->audit.cap, CS_CIRCLELEN);
+		}
+		sync_audit_circle(st->audit.ids[st->audit.n++], base);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		st->audit.n = 0;
+		return SAMEN_ESTORE;
+	}
+	if (st->audit.n > 1)
+		qsort(st->audit.ids, st->audit.n, CS_CIRCLELEN, cmp_chain);
+	st->audit.valid = 1;
+	return 0;
+}
+
+int
+store_circle_audit(struct store *st, const uint8_t chain[CS_CIRCLELEN])
+{
+	int rc;
+
+	if ((rc = store_circle_audit_load(st)) != 0)
+		return rc;
+	return st->audit.n > 0 && bsearch(chain, st->audit.ids, st->audit.n,
+	    CS_CIRCLELEN, cmp_chain) != NULL;
+}
+
+int
+store_circle_audit_ncs(struct store *st, uint64_t *n)
+{
+	sqlite3_stmt *next, *head;
+	int64_t aid;
+	int rc;
+
+	*n = 0;
+	if ((rc = store_circle_audit_load(st)) != 0)
+		return rc;
+	if ((next = sql_q(st, Q_CS_NEXT_AID)) == NULL ||
+	    (head = sql_q(st, Q_CS_HEAD_AID)) == NULL)
+		return SAMEN_ESTORE;
+	for (size_t i = 0; i < st->audit.n; i++)
+		for (aid = INT64_MIN;;) {
+			sql_bind_blob(next, 1, st->audit.ids[i], CS_CIRCLELEN);
+			sqlite3_bind_int64(next, 2, aid);
+			if ((rc = sql_row(next)) <= 0) {
+				if (rc < 0)
+					return rc;
+				break;
+			}
+			aid = sqlite3_column_int64(next, 0);
+			sqlite3_reset(next);
+			sql_bind_blob(head, 1, st->audit.ids[i], CS_CIRCLELEN);
+			sqlite3_bind_int64(head, 2, aid);
+			if ((rc = sql_row(head)) <= 0)
+				return SAMEN_ESTORE;
+			*n += sql_col_u64(head, 0);
+			sqlite3_reset(head);
+		}
+	return 0;
+}
+
+void
+store_circle_audit_free(struct store *st)
+{
+	free(st->audit.ids);
+	st->audit.ids = NULL;
+	st->audit.n = st->audit.cap = 0;
+	st->audit.valid = 0;
+}
+
 int
 store_circle_known(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     uint32_t epoch)
@@ -389,15 +499,20 @@ store_circle_known(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	sqlite3_stmt *s;
 	int rc;
 
-	if (epoch == 0)
-		return 0;	/* an audit secret (store.h) */
-	if ((s = sql_q(st, Q_CIRCLE_HAS)) == NULL)
-		return SAMEN_ESTORE;
-	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
-	sqlite3_bind_int64(s, 2, epoch);
-	if ((rc = sql_row(s)) == 1)
-		sqlite3_reset(s);
-	return rc;
+	if (epoch != 0) {
+		if ((s = sql_q(st, Q_CIRCLE_HAS)) == NULL)
+			return SAMEN_ESTORE;
+		sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
+		sqlite3_bind_int64(s, 2, epoch);
+		if ((rc = sql_row(s)) == 1)
+			sqlite3_reset(s);
+		if (rc != 0)
+			return rc;
+	}
+	/* Epoch 0 is an audit secret (store.h): nothing reads with it. */
+	if ((rc = store_circle_audit(st, circle)) != 1)
+		return rc;
+	return STORE_AUDIT;
 }
 
 /* The circle key of (circle, epoch) into st->keys->circle. */

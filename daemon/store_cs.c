@@ -214,7 +214,7 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	 */
 	quarantined = h->seq > cut;
 
-	if (in->merge && readable && !quarantined && st->has_key &&
+	if (in->merge && readable == 1 && !quarantined && st->has_key &&
 	    st->in_txn) {
 		/*
 		 * Inside savepoint "cs", nested in store_cs_insert's "st":

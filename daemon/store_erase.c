@@ -126,26 +126,44 @@ purged_has(const struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	return i < st->purged.n && memcmp(st->purged.keys[i], key, PKEY) == 0;
 }
 
-int
-store_erase_arrival(struct store *st, const struct store_cs_in *in,
+static int expired_load(struct store *st);
+
+/*
+ * 1 if in is an audit change set dated before what the read audit's
+ * retention erased (store_erase_expired): a peer's that was away longer
+ * than the retention.  0 if not, or an error.
+ */
+static int
+expired_arrival(struct store *st, const struct store_cs_in *in)
+{
+	int rc;
+
+	if ((rc = expired_load(st)) != 0)
+		return rc;
+	if (st->audit.expired == 0 || in->h->hlc >= st->audit.expired)
+		return 0;
+	return store_circle_audit(st, in->h->circle);
+}
+
+/*
+ * in with its chunks purged, as store_erase_arrival hands it out: every
+ * one if all, else those whose tag is purged in its circle.
+ */
+static int
+arrival_purge(struct store *st, const struct store_cs_in *in, int all,
     struct store_cs_in *x, struct wbuf *w, uint8_t **mask)
 {
 	struct cs_payload pl;
 	uint8_t *m;
-	uint32_t i;
-	int rc, n = 0;
+	int n = 0;
 
-	if ((rc = purged_load(st)) != 0)
-		return rc;
-	if (st->purged.n == 0 || !purged_circle(st, in->h->circle))
-		return 0;
 	/* Undecodable, it is the caller's to refuse: it is not ours. */
 	if (changeset_payload_decode(&pl, in->payload, in->payload_len) != 0)
 		return 0;
 	m = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
-	for (i = 0; i < pl.nchunks; i++) {
-		if (pl.chunks[i].purged ||
-		    !purged_has(st, in->h->circle, pl.chunks[i].rtag))
+	for (uint32_t i = 0; i < pl.nchunks; i++) {
+		if (pl.chunks[i].purged || (!all &&
+		    !purged_has(st, in->h->circle, pl.chunks[i].rtag)))
 			continue;
 		m[i] = 1;
 		n++;
@@ -162,6 +180,21 @@ store_erase_arrival(struct store *st, const struct store_cs_in *in,
 		free(m);
 	changeset_payload_free(&pl);
 	return n;
+}
+
+int
+store_erase_arrival(struct store *st, const struct store_cs_in *in,
+    struct store_cs_in *x, struct wbuf *w, uint8_t **mask)
+{
+	int rc;
+
+	if ((rc = purged_load(st)) != 0)
+		return rc;
+	if ((rc = expired_arrival(st, in)) != 0)
+		return rc < 0 ? rc : arrival_purge(st, in, 1, x, w, mask);
+	if (st->purged.n == 0 || !purged_circle(st, in->h->circle))
+		return 0;
+	return arrival_purge(st, in, 0, x, w, mask);
 }
 
 void
@@ -552,9 +585,10 @@ names_a_chunk(const uint8_t *p, size_t n, const struct tagset *ts)
 }
 
 /*
- * payload (of header hdr) with its chunks that carry a tag of ts purged,
- * into w; checked against the header as a peer would check it, so that
- * nothing is written that would not verify.  *n: how many it purged.
+ * payload (of header hdr) with its chunks that carry a tag of ts purged
+ * (ts NULL: every chunk, the read audit's expiry), into w; checked
+ * against the header as a peer would check it, so that nothing is
+ * written that would not verify.  *n: how many it purged.
  */
 static int
 erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
@@ -572,8 +606,8 @@ erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 		return SAMEN_ESTORE;	/* it holds only checked ones */
 	mask = xcalloc(pl.nchunks ? pl.nchunks : 1, 1);
 	for (uint32_t i = 0; i < pl.nchunks; i++)
-		mask[i] = !pl.chunks[i].purged &&
-		    tagset_has(ts, pl.chunks[i].rtag);
+		mask[i] = !pl.chunks[i].purged && (ts == NULL ||
+		    tagset_has(ts, pl.chunks[i].rtag));
 	*n = changeset_payload_purge(w, &pl, mask);
 	free(mask);
 	changeset_payload_free(&pl);
@@ -585,7 +619,7 @@ erase_payload(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload,
 	return rc == 0 ? 0 : SAMEN_ESTORE;
 }
 
-/* Rewrites change set csn's payload with ts's chunks purged. */
+/* Rewrites change set csn's payload with ts's chunks purged (NULL: all). */
 static int
 erase_cs(struct store *st, int64_t csn, const struct tagset *ts,
     struct store_erased *out)
@@ -641,12 +675,16 @@ struct fork_row {
 	size_t len;
 };
 
-/* The forks of circle: the same, from their own table. */
+/*
+ * The forks of circle: the same, from their own table.  ts NULL (the
+ * read audit's expiry): every chunk of the forks dated before before.
+ */
 static int
 erase_forks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
-    const struct tagset *ts, struct store_erased *out)
+    const struct tagset *ts, uint64_t before, struct store_erased *out)
 {
 	struct fork_row *f = NULL;
+	struct cs_header h;
 	size_t n = 0, i;
 	sqlite3_stmt *s;
 	struct wbuf w;
@@ -657,17 +695,22 @@ erase_forks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return SAMEN_ESTORE;
 	sql_bind_blob(s, 1, circle, CS_CIRCLELEN);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const uint8_t *hp = sqlite3_column_blob(s, 3);
+		size_t hlen = (size_t)sqlite3_column_bytes(s, 3);
 		const uint8_t *p = sqlite3_column_blob(s, 4);
 		size_t len = (size_t)sqlite3_column_bytes(s, 4);
 
-		if (p == NULL || !names_a_chunk(p, len, ts))
+		if (p == NULL || (ts != NULL ? !names_a_chunk(p, len, ts) :
+		    hp == NULL || changeset_header_decode(&h, hp, hlen) != 0 ||
+		    h.hlc >= before))
 			continue;
 		wire_init(&w);
-		rc = erase_payload(sqlite3_column_blob(s, 3),
-		    (size_t)sqlite3_column_bytes(s, 3), p, len, ts, &w, &k);
-		if (rc != 0) {
+		rc = erase_payload(hp, hlen, p, len, ts, &w, &k);
+		if (rc != 0 || k == 0) {
 			wire_free(&w);
-			break;
+			if (rc != 0)
+				break;
+			continue;
 		}
 		f = xreallocarray(f, n + 1, sizeof(*f));
 		f[n].aid = sqlite3_column_int64(s, 0);
@@ -739,7 +782,7 @@ erase_chunks(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	}
 	free(csn);
 	if (rc == 0)
-		rc = erase_forks(st, circle, ts, out);
+		rc = erase_forks(st, circle, ts, 0, out);
 	return rc;
 }
 
@@ -1064,7 +1107,7 @@ int
 store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     uint64_t at_ms, int revoked, struct store_erased *out)
 {
-	uint8_t chain[2][CS_CIRCLELEN];
+	uint8_t chain[3][CS_CIRCLELEN];
 	struct digests saved;
 	int64_t *rk = NULL;
 	size_t n = 0, cap = 0;
@@ -1076,9 +1119,10 @@ store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return SAMEN_ESTORE;
 	memcpy(chain[0], circle, CS_CIRCLELEN);
 	sync_members_circle(chain[1], circle);
+	sync_audit_circle(chain[2], circle);
 	if ((rc = erase_begin(st, &saved)) != 0)
 		return rc;
-	for (int c = 0; rc == 0 && c < 2; c++)
+	for (int c = 0; rc == 0 && c < 3; c++)
 		rc = erase_chain(st, chain[c], &rk, &n, &cap, out);
 	/* Collections no record is of any more take their names along. */
 	if (rc == 0)
@@ -1098,6 +1142,7 @@ store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 	}
 	unhold(st, chain[0]);
 	unhold(st, chain[1]);
+	unhold(st, chain[2]);
 	if (n > 1)
 		qsort(rk, n, sizeof(*rk), cmp_rkey);
 	untouch(st, rk, n);
@@ -1133,6 +1178,7 @@ store_erase_all(struct store *st, uint64_t at_ms, struct store_erased *out)
 	}
 	if (rc == 0)
 		rc = store_sql_exec(st->db, wipe, NULL);
+
 	if (rc == 0)
 		store_digests_init(&st->digest);
 	if ((rc = erase_end(st, rc, &saved)) != 0) {
@@ -1142,4 +1188,97 @@ store_erase_all(struct store *st, uint64_t at_ms, struct store_erased *out)
 	st->nheld = 0;
 	st->ntouched = 0;
 	return store_circle_private_load(st);
+}
+
+/* The read audit's retention. */
+
+/* meta "audit_expired" into st->audit, unless read already. */
+static int
+expired_load(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->audit.has_expired)
+		return 0;
+	if ((s = sql_q(st, Q_META_GET)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "audit_expired", -1, SQLITE_STATIC);
+	if ((rc = sql_row(s)) < 0)
+		return rc;
+	st->audit.expired = rc > 0 ? sql_col_u64(s, 0) : 0;
+	if (rc > 0)
+		sqlite3_reset(s);
+	st->audit.has_expired = 1;
+	return 0;
+}
+
+static int
+expired_save(struct store *st, uint64_t before)
+{
+	sqlite3_stmt *s;
+
+	if ((s = sql_q(st, Q_META_PUT)) == NULL)
+		return SAMEN_ESTORE;
+	sqlite3_bind_text(s, 1, "audit_expired", -1, SQLITE_STATIC);
+	sql_bind_u64(s, 2, before);
+	return sql_run(s);
+}
+
+int
+store_erase_expired(struct store *st, uint64_t before,
+    struct store_erased *out)
+{
+	struct digests saved;
+	int64_t *csn = NULL;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *s;
+	int rc, was_erased, was_owed;
+
+	memset(out, 0, sizeof(*out));
+	if (st->broken)
+		return SAMEN_ESTORE;
+	if ((rc = expired_load(st)) != 0 ||
+	    (rc = store_circle_audit_load(st)) != 0)
+		return rc;
+	if (before <= st->audit.expired)
+		return 0;
+	if ((rc = erase_begin(st, &saved)) != 0)
+		return rc;
+	if ((s = sql_q(st, Q_AUDIT_OLD)) == NULL)
+		rc = SAMEN_ESTORE;
+	else {
+		sql_bind_u64(s, 1, st->audit.expired);
+		sql_bind_u64(s, 2, before);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				csn = xreallocarray(csn, cap, sizeof(*csn));
+			}
+			csn[n++] = sqlite3_column_int64(s, 0);
+		}
+		sqlite3_reset(s);
+		rc = rc == SQLITE_DONE ? 0 : SAMEN_ESTORE;
+	}
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = erase_cs(st, csn[i], NULL, out);
+	for (i = 0; rc == 0 && i < st->audit.n; i++)
+		rc = erase_forks(st, st->audit.ids[i], NULL, before, out);
+	if (rc == 0)
+		rc = expired_save(st, before);
+	free(csn);
+	was_erased = st->purged.erased;
+	was_owed = st->purged.owed;
+	if ((rc = erase_end(st, rc, &saved)) != 0) {
+		memset(out, 0, sizeof(*out));
+		st->audit.has_expired = 0;
+		return rc;
+	}
+	st->audit.expired = before;
+	/* Nothing was erased: the WAL holds nothing more to truncate. */
+	if (out->chunks == 0) {
+		st->purged.erased = was_erased;
+		st->purged.owed = was_owed;
+	}
+	return 0;
 }

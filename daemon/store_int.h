@@ -89,6 +89,7 @@ enum store_q {
 	Q_ER_DEL_CIRCLE, Q_ER_DEPARTED, Q_ER_COLLS_GC, Q_ER_DEPART_ALL,
 	Q_DEPARTED_LIST,
 	Q_PURGED_OP, Q_ER_EXPIRED,
+	Q_AUDIT_BASES, Q_CS_AUDIT, Q_AUDIT_OLD,
 	Q_COUNT
 };
 
@@ -419,6 +420,22 @@ struct store {
 		void *hook_arg;
 	} purged;
 
+	/*
+	 * store_circle.c: the audit chains of the shared circles held
+	 * (sync_audit_circle of every members row's base), sorted, read
+	 * when first needed and again after any change of the circles or
+	 * any rollback (valid 0).  store_erase.c: expired, the hlc below
+	 * which every audit change set held has been erased (meta
+	 * "audit_expired", read once: 0 before any; has_expired).
+	 */
+	struct {
+		int valid;
+		uint8_t (*ids)[CS_CIRCLELEN];
+		size_t n, cap;
+		int has_expired;
+		uint64_t expired;
+	} audit;
+
 	/* store_record.c: the pack store_record_load reads, emptied after. */
 	struct valpack rdvp;
 	/*
@@ -626,9 +643,30 @@ int store_circle_load(struct store *st, const uint8_t id[CS_CIRCLELEN],
 /* The key of (circle, epoch) into st->keys->circle, cached (st->ckey). */
 int store_circle_key(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     uint32_t epoch);
-/* 1 if (circle, epoch)'s key is stored, 0 if not, or an error. */
+/*
+ * What cs.readable says of a change set: its key is not stored (0), it
+ * is (1), or it is of an audit chain (STORE_AUDIT), whose chunks are
+ * sealed read-audit events, never merged (docs/design.md, "Read audit").
+ */
+#define STORE_AUDIT 2
+/*
+ * 1 if (circle, epoch)'s key is stored, STORE_AUDIT if circle is the
+ * audit chain of a circle held, 0 if neither, or an error.
+ */
 int store_circle_known(struct store *st, const uint8_t circle[CS_CIRCLELEN],
     uint32_t epoch);
+/* st->audit.ids from the members rows, unless read already: 0 or an error. */
+int store_circle_audit_load(struct store *st);
+/* 1 if chain is the audit chain of a circle held, 0 if not, or an error. */
+int store_circle_audit(struct store *st, const uint8_t chain[CS_CIRCLELEN]);
+/*
+ * How many audit change sets cs holds, into *n: the sum of each audit
+ * chain's heads (a chain holds seq 1 to its head, no gap), two index
+ * seeks per author, without a scan.  0 or SAMEN_ESTORE.
+ */
+int store_circle_audit_ncs(struct store *st, uint64_t *n);
+/* Frees the list of audit chains (store_close). */
+void store_circle_audit_free(struct store *st);
 /* Which circle is private: its values stay out of the shared digest. */
 int store_circle_private_load(struct store *st);
 
@@ -694,8 +732,9 @@ int store_merge_bytes(struct store *st, const struct store_cs_in *in,
 
 /* store_erase.c: erasure. */
 /*
- * A change set arriving (in): if a chunk of its payload carries a tag
- * purged in its circle, *x is in with the payload rewritten into w (the
+ * A change set arriving (in): if it is an audit change set dated before
+ * what the read audit's retention erased, every chunk of it; else if a
+ * chunk of its payload carries a tag purged in its circle, *x is in with the payload rewritten into w (the
  * caller's, initialised) with those chunks purged and x->dropped marking
  * them (*mask: free() it), and it returns how many; 0: none (x, w and
  * *mask untouched), or a negative code.

@@ -861,6 +861,10 @@ store_stats_but_records(struct store *st, struct store_stats *s)
 		return SAMEN_ESTORE;
 	/* What cannot be read yet (no circle key) waits too. */
 	s->pending = todo + nokey;
+	/* The read audit's change sets, apart from the records'. */
+	if (store_circle_audit_ncs(st, &s->audit) != 0)
+		return SAMEN_ESTORE;
+	s->changesets -= s->audit < s->changesets ? s->audit : s->changesets;
 	s->purged_dropped = st->purged.dropped;
 	return 0;
 }

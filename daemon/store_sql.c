@@ -232,6 +232,13 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ER_EXPIRED] = "SELECT rid, updated FROM records"
 	    " WHERE circle = ?1 AND ctag = ?2 AND updated < ?3"
 	    " ORDER BY updated, rid LIMIT ?4",
+	/* The read audit (store_circle.c, store_erase.c). */
+	[Q_AUDIT_BASES] = "SELECT DISTINCT base FROM circles WHERE kind = 2",
+	[Q_CS_AUDIT] = "UPDATE cs SET readable = 2"
+	    " WHERE circle = ?1 AND readable = 0",
+	/* From the hlc index: the rows of an expiry's window only. */
+	[Q_AUDIT_OLD] = "SELECT csn FROM cs INDEXED BY cs_hlc"
+	    " WHERE hlc >= ?1 AND hlc < ?2 AND readable = 2",
 };
 
 /* sql_q's first call for a statement: it stays prepared until close. */

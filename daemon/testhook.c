@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static struct testhook hooks;
 static int loaded;
@@ -18,6 +19,8 @@ env_ms(const char *name)
 const struct testhook *
 testhook(void)
 {
+	const char *s;
+
 	if (!loaded) {
 		hooks.load_delay_ms = env_ms("SAMEND_TEST_LOAD_DELAY_MS");
 		hooks.sync_delay_ms = env_ms("SAMEND_TEST_SYNC_DELAY_MS");
@@ -29,6 +32,10 @@ testhook(void)
 		hooks.erase_delay_ms = env_ms("SAMEND_TEST_ERASE_DELAY_MS");
 		hooks.retention_now_file =
 		    getenv("SAMEND_TEST_RETENTION_NOW_FILE");
+		if ((s = getenv("SAMEND_TEST_AUDIT")) != NULL) {
+			hooks.audit_off = strcmp(s, "off") == 0;
+			hooks.audit_nosync = strcmp(s, "wal") == 0;
+		}
 		loaded = 1;
 	}
 	return &hooks;

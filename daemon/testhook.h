@@ -23,6 +23,15 @@ struct testhook {
 	long erase_delay_ms;
 	/* SAMEND_TEST_RETENTION_NOW_FILE: see testhook_retention_now. */
 	const char *retention_now_file;
+	/*
+	 * SAMEND_TEST_AUDIT: "off" notes no read (the bench's figures
+	 * without the read audit, beside those with it); "wal" answers a
+	 * batch of reads once its events are committed to the WAL, without
+	 * waiting for its sync (the bench's other choice).  NEN 7513
+	 * logging is not a person's to turn off: there is no setting.
+	 */
+	int audit_off;
+	int audit_nosync;
 };
 
 const struct testhook *testhook(void);

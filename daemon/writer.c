@@ -309,6 +309,63 @@ writer_abort(struct writer *w, int code)
 }
 
 /*
+ * Builds, signs and stores a change set of ours in chain (epoch, key) of
+ * chunks[0..n), in the batch's transaction.  merged: the plaintexts it
+ * merges from (chunks), or NULL for a chain that is never merged.
+ */
+static int
+put_own(struct writer *w, const uint8_t chain[CS_CIRCLELEN], uint32_t epoch,
+    const uint8_t key[CS_KEYLEN], const struct cs_plain *chunks, size_t n,
+    int merged)
+{
+	struct cs_header h;
+	struct wbuf hw, payw;
+	uint8_t id[CS_IDLEN], *nonces;
+	uint64_t head;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.author, vault_public_key(w->env.vault), 32);
+	memcpy(h.circle, chain, CS_CIRCLELEN);
+	h.epoch = epoch;
+	if ((rc = store_cs_head(w->env.store, h.author, h.circle, &head,
+	    h.prev)) != 0)
+		return rc;
+	h.seq = head + 1;
+	h.hlc = hlc_now(&w->clock, clock_wall_ms());
+	nonces = xreallocarray(NULL, n ? n : 1, CS_NONCELEN);
+	randombytes_buf(nonces, n * CS_NONCELEN);
+	wire_init(&hw);
+	wire_init(&payw);
+	changeset_build(&hw, &payw, id, &h, vault_sign_sk(w->env.vault), key,
+	    chunks, n, nonces);
+	rc = store_cs_insert_own(w->env.store, &h, id, wire_data(&hw),
+	    wire_len(&hw), wire_data(&payw), wire_len(&payw),
+	    merged ? chunks : NULL, merged ? n : 0);
+	wire_free(&hw);
+	wire_free(&payw);
+	free(nonces);
+	return rc;
+}
+
+/*
+ * A change set of n of what (chunks, writes) could not be stored: half
+ * of it may be in the transaction, so the whole batch is rolled back.
+ */
+static int
+put_failed(struct writer *w, int rc, size_t n, const char *what,
+    char **cause)
+{
+	size_t refused = abort_batch(w, rc);
+
+	log_warnx("a change set of %zu %s could not be stored: %s; the "
+	    "batch's %zu requests are refused", n, what, samen_strerror(rc),
+	    refused);
+	return samen_fail(cause, rc, "could not store the change: %s",
+	    samen_strerror(rc));
+}
+
+/*
  * Builds, signs, stores and merges g's change set, and empties g.  On
  * failure the transaction may hold half of it: the whole batch is rolled
  * back (abort_batch).
@@ -316,29 +373,14 @@ writer_abort(struct writer *w, int code)
 static int
 group_close(struct writer *w, struct group *g, char **cause)
 {
-	struct cs_header h;
 	struct cs_plain *plain;
-	struct wbuf hw, payw;
-	uint8_t id[CS_IDLEN], *nonces;
-	uint64_t head;
 	uint32_t n = g->nchunks;
-	size_t refused;
+	size_t used;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.author, vault_public_key(w->env.vault), 32);
-	memcpy(h.circle, g->circle, CS_CIRCLELEN);
-	h.epoch = g->epoch;
-	if ((rc = store_cs_head(w->env.store, h.author, h.circle, &head,
-	    h.prev)) != 0)
-		goto fail;
-	h.seq = head + 1;
-	h.hlc = hlc_now(&w->clock, clock_wall_ms());
-
 	plain = xreallocarray(NULL, n, sizeof(*plain));
-	nonces = xreallocarray(NULL, n, CS_NONCELEN);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct group_chunk *gc = &g->chunks[i];
 
@@ -347,42 +389,45 @@ group_close(struct writer *w, struct group *g, char **cause)
 		plain[i].data = wire_data(&g->plain) + gc->off;
 		plain[i].len = gc->len;
 	}
-	randombytes_buf(nonces, (size_t)n * CS_NONCELEN);
-	wire_init(&hw);
-	wire_init(&payw);
-	changeset_build(&hw, &payw, id, &h, vault_sign_sk(w->env.vault),
-	    g->key, plain, n, nonces);
 	/* Merged from the plaintexts in hand, in the batch's transaction;
 	 * the merge call only reports what it touched (nothing else
 	 * pends). */
-	rc = store_cs_insert_own(w->env.store, &h, id, wire_data(&hw),
-	    wire_len(&hw), wire_data(&payw), wire_len(&payw), plain, n);
+	rc = put_own(w, g->circle, g->epoch, g->key, plain, n, 1);
 	if (rc == 0)
 		rc = store_merge_pending(w->env.store, w->env.touched,
 		    w->env.touched_arg);
-	wire_free(&hw);
-	wire_free(&payw);
 	free(plain);
-	free(nonces);
-	if (rc == 0) {
-		size_t used = wire_len(&g->plain);
-
-		group_reset(g);
-		/* Kept for the next batch, unless a big one left it large. */
-		if (used > GROUP_KEEP) {
-			wire_free(&g->plain);
-			wire_init(&g->plain);
-		}
-		return 0;
+	if (rc != 0)
+		return put_failed(w, rc, n, "writes", cause);
+	used = wire_len(&g->plain);
+	group_reset(g);
+	/* Kept for the next batch, unless a big one left it large. */
+	if (used > GROUP_KEEP) {
+		wire_free(&g->plain);
+		wire_init(&g->plain);
 	}
-fail:
-	/* Half of it may be in the transaction: drop the batch. */
-	refused = abort_batch(w, rc);
-	log_warnx("a change set of %u writes could not be stored: %s; the "
-	    "batch's %zu requests are refused", n, samen_strerror(rc),
-	    refused);
-	return samen_fail(cause, rc, "could not store the change: %s",
-	    samen_strerror(rc));
+	return 0;
+}
+
+int
+writer_sealed(struct writer *w, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t key[CS_KEYLEN], const struct cs_plain *chunks, size_t n,
+    char **cause)
+{
+	int rc;
+
+	if ((rc = writer_begin(w, cause)) != 0)
+		return rc;
+	/* Its chain is never merged: nothing is read back. */
+	if ((rc = put_own(w, chain, 1, key, chunks, n, 0)) != 0)
+		return put_failed(w, rc, n, "sealed chunks", cause);
+	return 0;
+}
+
+uint64_t
+writer_hlc(struct writer *w)
+{
+	return hlc_now(&w->clock, clock_wall_ms());
 }
 
 int

@@ -128,6 +128,19 @@ int writer_chunk(struct writer *w, const struct store_circle *circ,
  */
 int writer_settle(struct writer *w, const uint8_t circle[CS_CIRCLELEN],
     const char *collection, const uint8_t rid[RID_LEN], char **cause);
+/*
+ * A change set of chunks[0..n) (plaintexts the caller made, not ops:
+ * each is sealed under key, as any chunk) in chain, written now, signed
+ * by us, in the batch's transaction (opened if need be), never merged:
+ * the read audit's (audit.h), whose chain the store never merges.  Its
+ * header says epoch 1 (a chain without epochs).  On failure the batch is
+ * rolled back (env.aborted), as when a group fails.  Borrows everything.
+ */
+int writer_sealed(struct writer *w, const uint8_t chain[CS_CIRCLELEN],
+    const uint8_t key[CS_KEYLEN], const struct cs_plain *chunks, size_t n,
+    char **cause);
+/* A timestamp of the writer's clock (strictly above every earlier one). */
+uint64_t writer_hlc(struct writer *w);
 /* Builds every open group (stored and merged in the transaction). */
 int writer_close_all(struct writer *w, char **cause);
 /*

@@ -8,7 +8,7 @@
  *   1  2026-11  control protocol: status, unlock, put, get, ls, find, rm,
  *               log, conflicts, note, rebuild; peers, sync and circles
  *               (types 12-19; put takes an optional fourth argument);
- *               export and import (31, 32).
+ *               export and import (31, 32); audit (30).
  */
 #define SAMEN_PROTOCOL_VERSION 1
 
@@ -65,7 +65,9 @@ enum ctl_type {
 				 * reason str] */
 	CTL_CIRCLE_RETENTION = 29,	/* args [name str, collection str,
 				 * days u64] or [name str] (what is due) */
-	CTL_AUDIT = 30,
+	CTL_AUDIT = 30,		/* args [collection str | nil,
+				 *  rid str | nil, device str | nil,
+				 *  since ms u64 | nil] */
 	CTL_EXPORT = 31,	/* args [collection str | nil, circle str | nil,
 				 *  subject rid str | nil, after str | nil,
 				 *  limit u32, history bool] */

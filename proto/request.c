@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "hlc.h"
 #include "util.h"
 
 
@@ -684,6 +685,39 @@ request_decode_export(struct wire_reader *r, union request *q, char **cause)
 }
 
 int
+request_decode_audit(struct wire_reader *r, union request *q, char **cause)
+{
+	struct request_audit *a = &q->audit;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (wire_get_array_n(r, 4))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed audit request");
+	a->has_record = wire_peek(r) != WIRE_NIL;
+	if (!a->has_record) {
+		if (wire_get_nil(r) || wire_get_nil(r))
+			return samen_fail(cause, SAMEN_EINVAL, "an audit names "
+			    "a record by its collection and its id, or none");
+	} else if ((rc = get_collection(r, a->collection, cause)) != 0 ||
+	    (rc = get_rid(r, a->rid, cause)) != 0)
+		return rc;
+	a->has_device = wire_peek(r) != WIRE_NIL;
+	if (!a->has_device)
+		wire_get_nil(r);
+	else if ((rc = get_device(r, a->device, cause)) != 0)
+		return rc;
+	if (wire_peek(r) == WIRE_NIL)
+		wire_get_nil(r);
+	else if (wire_get_u64(r, &a->since_ms) == 0 &&
+	    a->since_ms > HLC_MS(UINT64_MAX))
+		return samen_fail(cause, SAMEN_EINVAL, "--since is out of "
+		    "range");
+	if (wire_end(r))
+		return samen_fail(cause, SAMEN_EPROTO, "malformed audit request");
+	return 0;
+}
+
+int
 request_import_row(struct wire_reader *r, struct request_assign *as,
     uint32_t *n, char **cause)
 {
@@ -844,6 +878,7 @@ request_decoder(uint32_t type)
 	case CTL_IMPORT: return request_decode_import;
 	case CTL_PURGE: return request_decode_purge;
 	case CTL_CIRCLE_RETENTION: return request_decode_circle_retention;
+	case CTL_AUDIT: return request_decode_audit;
 	}
 	return NULL;
 }

@@ -205,6 +205,20 @@ struct request_retention {
 	uint32_t days;
 };
 
+/*
+ * audit: [collection | nil, rid | nil, device | nil, since | nil]:
+ * collection and rid together or neither; since in milliseconds of the
+ * wall clock (UTC), 0 to 2^48 - 1 (an hlc's range).
+ */
+struct request_audit {
+	int has_record;
+	char collection[OPS_MAX_COLLECTION + 1];
+	uint8_t rid[RID_LEN];
+	int has_device;
+	uint8_t device[DEVID_KEYLEN];
+	uint64_t since_ms;	/* 0: all */
+};
+
 /* The args of one request; which member is set depends on its type. */
 union request {
 	struct request_record record;
@@ -222,6 +236,7 @@ union request {
 	struct request_import import;
 	struct request_purge purge;
 	struct request_retention retention;
+	struct request_audit audit;
 };
 
 /*
@@ -269,6 +284,7 @@ request_decode_fn request_decode_export;
 request_decode_fn request_decode_import;
 request_decode_fn request_decode_purge;
 request_decode_fn request_decode_circle_retention;
+request_decode_fn request_decode_audit;
 
 /*
  * The decoder of type (enum ctl_type), or NULL for a type this version

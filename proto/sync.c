@@ -13,6 +13,8 @@
 #define VV_PREFIX "samen-vv-1"
 #define MEMBERS_PREFIX "samen-members-1"
 #define MEMBERS_KEY_PREFIX "samen-members-key-1"
+#define AUDIT_PREFIX "samen-audit-1"
+#define AUDIT_KEY_PREFIX "samen-audit-key-1"
 #define CIRCLE_PREFIX "samen-circle-1"
 
 /*
@@ -21,7 +23,7 @@
  * bin is two bytes, c4 00).  A count times this must fit in the bytes left
  * before anything is allocated for it.
  */
-#define HELLO_ENTRY_MIN (1 + (2 + CS_CIRCLELEN) + (2 + 32) + (2 + 32))
+#define HELLO_ENTRY_MIN (1 + (2 + CS_CIRCLELEN) + 3 * (2 + 32))
 #define VECTOR_ENTRY_MIN (1 + (2 + 32) + 1 + (2 + CS_IDLEN))
 #define BATCH_ENTRY_MIN (1 + 2 + 2)
 
@@ -64,10 +66,11 @@ sync_put_hello(struct wbuf *w, uint64_t session, const uint8_t digest[32],
 	wire_put_bin(w, digest, 32);
 	wire_put_array(w, (uint32_t)n);
 	for (i = 0; i < n; i++) {
-		wire_put_array(w, 3);
+		wire_put_array(w, 4);
 		wire_put_bin(w, c[i].circle, sizeof(c[i].circle));
 		wire_put_bin(w, c[i].data, sizeof(c[i].data));
 		wire_put_bin(w, c[i].members, sizeof(c[i].members));
+		wire_put_bin(w, c[i].audit, sizeof(c[i].audit));
 	}
 }
 
@@ -185,10 +188,11 @@ get_hello(struct wire_reader *r, struct sync_msg *m)
 	m->circles = xcalloc(m->ncircles, sizeof(*m->circles));
 	for (i = 0; i < m->ncircles; i++) {
 		c = &m->circles[i];
-		wire_get_array_n(r, 3);
+		wire_get_array_n(r, 4);
 		wire_get_bin_fixed(r, c->circle, sizeof(c->circle));
 		wire_get_bin_fixed(r, c->data, sizeof(c->data));
-		if (wire_get_bin_fixed(r, c->members, sizeof(c->members)))
+		wire_get_bin_fixed(r, c->members, sizeof(c->members));
+		if (wire_get_bin_fixed(r, c->audit, sizeof(c->audit)))
 			return r->err;
 	}
 	return 0;
@@ -381,6 +385,19 @@ sync_members_key(uint8_t out[CS_KEYLEN], const uint8_t circle[CS_CIRCLELEN])
 {
 	derive(out, CS_KEYLEN, MEMBERS_KEY_PREFIX, circle, CS_CIRCLELEN,
 	    NULL, 0);
+}
+
+void
+sync_audit_circle(uint8_t out[CS_CIRCLELEN],
+    const uint8_t circle[CS_CIRCLELEN])
+{
+	derive(out, CS_CIRCLELEN, AUDIT_PREFIX, circle, CS_CIRCLELEN, NULL, 0);
+}
+
+void
+sync_audit_key(uint8_t out[CS_KEYLEN], const uint8_t circle[CS_CIRCLELEN])
+{
+	derive(out, CS_KEYLEN, AUDIT_KEY_PREFIX, circle, CS_CIRCLELEN, NULL, 0);
 }
 
 void

@@ -34,11 +34,13 @@ enum sync_type {
 
 /*
  * HELLO [1, 1, session u64, replica digest bin32,
- *        [[circle bin16, data digest bin32, members digest bin32], ...]]
+ *        [[circle bin16, data digest bin32, members digest bin32,
+ *          audit digest bin32], ...]]
  * The replica digest is the sender's (merge.h), for "samen status".
  * One entry per circle the sender would share with the receiver.  The
  * members digest is that of the circle's membership chain (a chain of its
- * own, under the circle id sync_members_circle() derives).  An all-zero
+ * own, under the circle id sync_members_circle() derives), the audit
+ * digest that of its audit chain (sync_audit_circle()).  An all-zero
  * digest means "I hold nothing of it" (the digest of an empty vector is not
  * all zero, see sync_vector_digest).
  */
@@ -46,6 +48,7 @@ struct sync_circle {
 	uint8_t circle[CS_CIRCLELEN];
 	uint8_t data[32];
 	uint8_t members[32];
+	uint8_t audit[32];
 };
 
 /*
@@ -157,6 +160,20 @@ void sync_vector_digest(uint8_t out[32], const uint8_t chain[CS_CIRCLELEN],
 void sync_members_circle(uint8_t out[CS_CIRCLELEN],
     const uint8_t circle[CS_CIRCLELEN]);
 void sync_members_key(uint8_t out[CS_KEYLEN],
+    const uint8_t circle[CS_CIRCLELEN]);
+
+/*
+ * The audit chain of circle: BLAKE2b-128 over "samen-audit-1" || circle.
+ * Its change sets carry the circle's read audit (docs/design.md, "Read
+ * audit"), each chunk an event block sealed to the circle's audit key;
+ * the chunks themselves are encrypted under sync_audit_key(), BLAKE2b-256
+ * over "samen-audit-key-1" || circle, which every member and relay can
+ * compute: the seal inside is what only admins open.  Stored and synced
+ * like any chain, never merged into the replica.
+ */
+void sync_audit_circle(uint8_t out[CS_CIRCLELEN],
+    const uint8_t circle[CS_CIRCLELEN]);
+void sync_audit_key(uint8_t out[CS_KEYLEN],
     const uint8_t circle[CS_CIRCLELEN]);
 
 /*

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "fixture.h"
+#include "hlc.h"
 #include "request.h"
 
 /*
@@ -114,6 +115,16 @@ check(uint32_t type, const union request *q)
 		    (e->has_subject && (*e->collection || *e->circle)) ||
 		    e->limit == 0 || e->limit > CTL_EXPORT_MAX_LIMIT ||
 		    (e->has_after && e->after_rkey < 0))
+			abort();
+		break;
+	}
+	case CTL_AUDIT: {
+		const struct request_audit *a = &q->audit;
+
+		if ((a->has_record && !ops_collection_valid(a->collection,
+		    strlen(a->collection))) ||
+		    (!a->has_record && *a->collection != '\0') ||
+		    a->since_ms > HLC_MS(UINT64_MAX))
 			abort();
 		break;
 	}

@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "changeset.h"
 #include "devid.h"
 #include "error.h"
@@ -255,6 +256,7 @@ sync_msgs(void)
 		memset(circles[i].data, 0x20 + i, 32);
 		/* All zero: "I hold nothing of it". */
 		memset(circles[i].members, i ? 0 : 0x30, 32);
+		memset(circles[i].audit, 0x38 + i, 32);
 	}
 	for (int i = 0; i < 3; i++) {
 		memset(heads[i].author, 0x40 + 0x20 * i, 32);
@@ -544,6 +546,20 @@ request_seeds(void)
 		wire_put_bool(&w, 0);
 		SEED(CTL_EXPORT);
 	}
+	/* audit: everything, and one record from a time by one device. */
+	wire_put_array(&w, 4);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	SEED(CTL_AUDIT);
+	wire_put_array(&w, 4);
+	wire_put_cstr(&w, "case");
+	wire_put_cstr(&w, rid);
+	devid_encode(dev, fixture_device(1));
+	wire_put_cstr(&w, dev);
+	wire_put_u64(&w, 1764547200000);
+	SEED(CTL_AUDIT);
 	/* import: two rows, one with a set. */
 	wire_put_array(&w, 4);
 	wire_put_cstr(&w, "case");
@@ -875,6 +891,49 @@ roster_seeds(void)
 	rs_put(basic, 0);
 }
 
+/* fuzz_audit: a block of events, and the same block sealed. */
+static void
+audit_seeds(void)
+{
+	struct audit_rec recs[3];
+	uint8_t apk[32], ask[32], epk[32], esk[32], seed[32], k[AUDIT_KEYLEN];
+	uint8_t circle[16], nonce[AUDIT_NONCELEN];
+	struct wbuf ev, blk, w;
+
+	memset(recs, 0, sizeof(recs));
+	strcpy(recs[0].collection, "case");
+	strcpy(recs[1].collection, "note");
+	strcpy(recs[2].collection, "note");
+	for (int i = 0; i < 3; i++)
+		memset(recs[i].rid, 0x30 + i, RID_LEN);
+	memset(circle, 0x77, sizeof(circle));
+	wire_init(&ev);
+	wire_init(&blk);
+	wire_init(&w);
+	audit_put_event(&ev, 117743297741586432ULL, AUDIT_GET, recs, 3);
+	audit_put_event(&ev, 117743297741586433ULL, AUDIT_FIND, recs + 1, 1);
+	audit_put_block(&blk, circle, fixture_device(1), wire_data(&ev),
+	    wire_len(&ev), 2);
+	wire_put_raw(&w, "\0", 1);
+	wire_put_raw(&w, wire_data(&blk), wire_len(&blk));
+	put_w("audit", &w);
+	/* Sealed as fuzz_audit opens it: fixed key pairs. */
+	memset(seed, 0xa1, sizeof(seed));
+	crypto_box_seed_keypair(apk, ask, seed);
+	memset(seed, 0xe2, sizeof(seed));
+	crypto_box_seed_keypair(epk, esk, seed);
+	if (crypto_box_beforenm(k, apk, esk) != 0)
+		exit(1);
+	memset(nonce, 0x5c, sizeof(nonce));
+	wire_reset(&w);
+	wire_put_raw(&w, "\1", 1);
+	audit_seal(&w, apk, epk, k, nonce, wire_data(&blk), wire_len(&blk));
+	put_w("audit", &w);
+	wire_free(&ev);
+	wire_free(&blk);
+	wire_free(&w);
+}
+
 /* fuzz_csv: tables as a spreadsheet or samen export writes them. */
 static void
 csv_seeds(void)
@@ -912,5 +971,6 @@ main(int argc, char **argv)
 	keyring_seeds();
 	roster_seeds();
 	csv_seeds();
+	audit_seeds();
 	return 0;
 }

@@ -324,11 +324,13 @@ class Node:
     def samend_argv(self, *extra):
         return [str(SAMEND), "-d", str(self.dir), *map(str, extra)]
 
-    def start(self, *extra, wait=True):
-        """Starts samend in the foreground, its output appended to the log."""
+    def start(self, *extra, wait=True, env=None):
+        """Starts samend in the foreground, its output appended to the log;
+        env: variables added to the base environment (test hooks)."""
         assert self.proc is None or self.proc.poll() is not None, \
             f"{self.name}: samend already running"
-        self.proc = self.cluster.spawn(self.samend_argv(*extra), self.log)
+        self.proc = self.cluster.spawn(self.samend_argv(*extra), self.log,
+                                       env=env)
         self.pid = self.proc.pid
         if wait:
             self.wait_serving()
@@ -373,9 +375,9 @@ class Node:
         self.proc.wait(STOP_TIMEOUT)
         self.pid = None
 
-    def restart(self, *extra):
+    def restart(self, *extra, env=None):
         self.stop()
-        return self.start(*extra)
+        return self.start(*extra, env=env)
 
     def unlock(self, passphrase=None, **kw):
         pw = self.passphrase if passphrase is None else passphrase

@@ -289,7 +289,7 @@ class Client:
                 raise AssertionError(f"the daemon answered ERROR: {m}")
 
     def start(self, circles=(), timeout=15):
-        """A new session: HELLO with circles [(circle, data, members)];
+        """A new session: HELLO with circles [(circle, data, members, audit)];
         returns the daemon's HELLO."""
         self.session = int.from_bytes(os.urandom(8), "little")
         self.send([SYNC_VERSION, HELLO, self.session, bytes(32),
@@ -1198,9 +1198,9 @@ def test_a_revoked_device_is_never_a_peer_again(cluster, zctx):
     c = Client(zctx, m, a.device, a.addr)
     try:
         own, _, css = fake_circle(m, Device())
-        hello = c.start([(team, os.urandom(32), os.urandom(32)),
-                         (side, os.urandom(32), os.urandom(32)),
-                         (own, os.urandom(32), os.urandom(32))])
+        hello = c.start([(team, *(os.urandom(32) for _ in range(3))),
+                         (side, *(os.urandom(32) for _ in range(3))),
+                         (own, *(os.urandom(32) for _ in range(3)))])
         assert [e[0] for e in hello[4]] == [team], hello
         assert ("revoke", m.id) in ops_of(c.fetch(members_circle(team)),
                                           team)
@@ -1258,7 +1258,7 @@ def test_a_circle_we_are_not_in_admits_no_one(cluster, zctx):
     c = Client(zctx, p, a.device, a.addr)
     try:
         circle, mchain, css = fake_circle(p, y)
-        c.start([(circle, os.urandom(32), os.urandom(32))])
+        c.start([(circle, os.urandom(32), os.urandom(32), os.urandom(32))])
         c.batch(mchain, css)
         assert list(a.circles()) == ["private"]
         refused = a.status()["zap_refused"]
@@ -1290,7 +1290,8 @@ def test_non_member_cannot_push_or_pull_a_circle(cluster, zctx):
     before = a.status()
     c = Client(zctx, p, a.device, a.addr)
     try:
-        hello = c.start([(circle, os.urandom(32), os.urandom(32))])
+        hello = c.start([(circle, os.urandom(32), os.urandom(32),
+                          os.urandom(32))])
         assert hello[4] == [], hello
         # It cannot ask for the chains...
         c.send([SYNC_VERSION, VECTOR, c.session, members_circle(circle), []])
@@ -1321,8 +1322,8 @@ def test_many_offered_circles_do_not_stall_the_daemon(cluster, zctx):
     try:
         c.session = 4
         c.send([SYNC_VERSION, HELLO, 4, bytes(32),
-                [[os.urandom(16), os.urandom(32), os.urandom(32)]
-                 for _ in range(SYNC_MAX_CIRCLES)]])
+                [[os.urandom(16), os.urandom(32), os.urandom(32),
+                  os.urandom(32)] for _ in range(SYNC_MAX_CIRCLES)]])
         time.sleep(0.3)
         t0 = time.monotonic()
         a.status()

@@ -335,6 +335,38 @@ test_duration(void **state)
 		    &cause, "invalid retention");
 }
 
+static void
+test_since(void **state)
+{
+	static const char *const bad[] = {
+		"", "2026", "2026-13-01", "2026-02-30", "2025-02-29",
+		"1969-12-31", "2026-1-01", "2026-01-01T25:00", "2026-01-01T10",
+		"2026-01-01T10:00:60", "2026-01-01T10:00:00.12",
+		"2026-01-01T10:00Zx", "yesterday", "7d",
+	};
+	char *cause = NULL;
+	uint64_t ms = 0;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(argcheck_since("1970-01-01", &ms, &cause), 0);
+	assert_true(ms == 0);
+	assert_int_equal(argcheck_since("2026-12-01", &ms, &cause), 0);
+	assert_true(ms == 1796083200000ULL);
+	/* As samen prints a time, and shorter. */
+	assert_int_equal(argcheck_since("2026-11-24T23:36:36.123Z", &ms,
+	    &cause), 0);
+	assert_true(ms == 1795563396123ULL);
+	assert_int_equal(argcheck_since("2026-11-24T23:36", &ms, &cause), 0);
+	assert_true(ms == 1795563360000ULL);
+	assert_int_equal(argcheck_since("2024-02-29 00:00:01", &ms, &cause),
+	    0);
+	assert_true(ms == 1709164801000ULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(argcheck_since(bad[i], &ms, &cause), &cause,
+		    "invalid time");
+}
+
 int
 main(void)
 {
@@ -349,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_assign),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_since),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

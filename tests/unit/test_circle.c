@@ -13,161 +13,19 @@
 #include <sodium.h>
 
 #include "circle.h"
+#include "circle_fixture.h"
 #include "devid.h"
 #include "error.h"
 #include "index.h"
-#include "keywrap.h"
-#include "loader.h"
 #include "log.h"
 #include "roster.h"
 #include "store.h"
 #include "sync.h"
 #include "util.h"
-#include "vault.h"
 #include "writer.h"
 
 /* A circle name no log line may show: it could name a family. */
 #define SECRET_NAME "family-de-vries"
-
-/* One device: keys, store, index, and the modules the circle uses. */
-struct dev {
-	char dir[64];
-	struct vault *vault;
-	struct store *st;
-	struct index *ix;
-	struct loader *ld;
-	struct writer *w;
-	struct circle *cs;
-	size_t aborts;
-	int changed;
-};
-
-static size_t
-aborted_cb(void *arg, int code)
-{
-	struct dev *d = arg;
-
-	(void)code;
-	d->aborts++;
-	loader_forget(d->ld);
-	return 0;
-}
-
-static void
-changed_cb(void *arg)
-{
-	((struct dev *)arg)->changed++;
-}
-
-static void
-loaded_cb(void *arg)
-{
-	(void)arg;
-}
-
-static void
-write_keys(const char *dir)
-{
-	struct keywrap_secrets s;
-	uint8_t pk[32], salt[16], nonce[24], *file;
-	size_t len;
-	char *path = xasprintf("%s/%s", dir, VAULT_FILE);
-	FILE *f;
-
-	crypto_sign_keypair(pk, s.sign_sk);
-	randombytes_buf(s.storage_key, sizeof(s.storage_key));
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(nonce, sizeof(nonce));
-	assert_int_equal(keywrap_seal(&file, &len, &s, NULL, 0, salt, nonce),
-	    0);
-	assert_non_null(f = fopen(path, "wb"));
-	assert_int_equal(fwrite(file, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	sodium_memzero(&s, sizeof(s));
-	free(file);
-	free(path);
-}
-
-static void
-dev_open(struct dev *d)
-{
-	struct keywrap_secrets s;
-	struct loader_env le;
-	struct writer_env we;
-	struct circle_env ce;
-	char *cause = NULL, *db;
-
-	memset(d, 0, sizeof(*d));
-	strcpy(d->dir, "/tmp/samen-circle-XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	write_keys(d->dir);
-	assert_int_equal(vault_open(&d->vault, d->dir, &cause), 0);
-	assert_int_equal(vault_try(d->vault, NULL, 0, &s), 0);
-	vault_install(d->vault, &s);
-	db = xasprintf("%s/samen.db", d->dir);
-	assert_int_equal(store_open(&d->st, db, &cause), 0);
-	free(db);
-	store_set_key(d->st, vault_storage_key(d->vault));
-	d->ix = index_open();
-
-	memset(&le, 0, sizeof(le));
-	le.store = d->st;
-	le.index = d->ix;
-	le.loaded = loaded_cb;
-	d->ld = loader_open(&le);
-	memset(&we, 0, sizeof(we));
-	we.store = d->st;
-	we.vault = d->vault;
-	we.touched = loader_touched;
-	we.touched_arg = d->ld;
-	we.aborted = aborted_cb;
-	we.arg = d;
-	d->w = writer_open(&we);
-	memset(&ce, 0, sizeof(ce));
-	ce.store = d->st;
-	ce.vault = d->vault;
-	ce.writer = d->w;
-	ce.loader = d->ld;
-	ce.dir = d->dir;
-	ce.changed = changed_cb;
-	ce.arg = d;
-	d->cs = circle_open(&ce);
-	assert_int_equal(circle_unlock(d->cs), 0);
-	assert_int_equal(circle_refresh(d->cs), 0);
-}
-
-static void
-dev_close(struct dev *d)
-{
-	char *cmd = xasprintf("rm -rf '%s'", d->dir);
-
-	circle_close(d->cs);
-	writer_close(d->w);
-	loader_close(d->ld);
-	index_close(d->ix);
-	store_close(d->st);
-	vault_close(d->vault);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-}
-
-/* The end of a batch of control requests, as ctl.c's flush does it. */
-static void
-dev_commit(struct dev *d)
-{
-	uint64_t ticket = 0;
-
-	assert_int_equal(writer_commit(d->w, &ticket), 0);
-	(void)loader_refresh(d->ld, d->cs);
-	loader_forget(d->ld);
-	circle_refresh_pending(d->cs);
-}
-
-static const uint8_t *
-me(const struct dev *d)
-{
-	return vault_public_key(d->vault);
-}
 
 /* Makes circle name on d; returns it. */
 static const struct store_circle *
@@ -193,7 +51,7 @@ add(struct dev *d, const char *name, const struct dev *who,
 	struct circle_done done;
 	char *cause = NULL;
 
-	assert_int_equal(circle_add(d->cs, name, me(who), role, history,
+	assert_int_equal(circle_add(d->cs, name, dev_key(who), role, history,
 	    &done, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(done.role, role);
@@ -216,62 +74,6 @@ refused(struct dev *d, int got, char *cause, int code, const char *what)
 	dev_commit(d);
 	assert_int_equal(store_stats(d->st, &after), 0);
 	assert_int_equal(before.changesets, after.changesets);
-}
-
-/* Copies every change set d holds of chain into to, as a sync would. */
-struct copy {
-	struct dev *to;
-	size_t n;
-};
-
-static int
-copy_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
-    const uint8_t *payload, size_t payload_len)
-{
-	struct copy *cp = arg;
-	struct cs_header h;
-	uint8_t id[CS_IDLEN];
-	int rc;
-
-	assert_int_equal(changeset_header_decode(&h, hdr, hdr_len), 0);
-	changeset_id(id, hdr, hdr_len);
-	rc = store_cs_insert_merged(cp->to->st, &h, id, hdr, hdr_len, payload,
-	    payload_len);
-	assert_true(rc == 0 || rc == SAMEN_EEXIST);
-	cp->n += rc == 0;
-	return 0;
-}
-
-static size_t
-copy_chain(struct dev *from, struct dev *to, const uint8_t chain[CS_CIRCLELEN])
-{
-	struct copy cp = { to, 0 };
-
-	/* One batch: stored and merged by one commit (peer.c's order). */
-	assert_int_equal(store_begin(to->st), 0);
-	assert_int_equal(store_chain_each(from->st, chain, copy_cb, &cp), 0);
-	loader_merge(to->ld);
-	assert_int_equal(store_commit(to->st), 0);
-	circle_stored(to->cs, 1);
-	return cp.n;
-}
-
-/* Both chains of circle id, members first: one session's worth. */
-static void
-sync_circle(struct dev *from, struct dev *to, const uint8_t id[CS_CIRCLELEN])
-{
-	uint8_t chain[CS_CIRCLELEN];
-	uint8_t (*join)[CS_CIRCLELEN];
-
-	if (circle_chain_of(to->cs, id) == NULL) {
-		join = xcalloc(1, sizeof(*join));
-		memcpy(join[0], id, CS_CIRCLELEN);
-		circle_join(to->cs, join, 1);
-		free(join);
-	}
-	sync_members_circle(chain, id);
-	(void)copy_chain(from, to, chain);
-	(void)copy_chain(from, to, id);
 }
 
 /* A case written on d in circle id; its id into rid. */
@@ -309,7 +111,7 @@ role_is(const struct dev *d, const uint8_t id[CS_CIRCLELEN],
     const struct dev *who, enum roster_role role, enum roster_state state)
 {
 	enum roster_state got;
-	enum roster_role r = circle_role(d->cs, id, me(who), &got);
+	enum roster_role r = circle_role(d->cs, id, dev_key(who), &got);
 
 	if (r != role || got != state)
 		fail_msg("role %d state %d, expected %d %d", r, got, role,
@@ -335,7 +137,7 @@ test_private(void **state)
 	(void)circle_list(a.cs, &n);
 	assert_int_equal(n, 0);
 	/* Never shared with anyone. */
-	assert_true(circle_refuses(a.cs, id, me(&a)));
+	assert_true(circle_refuses(a.cs, id, dev_key(&a)));
 	assert_int_equal(a.changed, 1);
 
 	/* The next unlock finds the same one. */
@@ -379,8 +181,8 @@ test_create_and_add(void **state)
 	assert_true(c->named);
 	assert_non_null(c->r);
 	assert_true(roster_circle_valid(c->r));
-	assert_memory_equal(roster_creator(c->r), me(&a), 32);
-	assert_true(roster_is_admin(c->r, me(&a)));
+	assert_memory_equal(roster_creator(c->r), dev_key(&a), 32);
+	assert_true(roster_is_admin(c->r, dev_key(&a)));
 	assert_int_equal(c->epoch, ROSTER_FIRST_EPOCH);
 	assert_true(c->writable);
 	assert_int_equal(c->role, ROSTER_ADMIN);
@@ -393,16 +195,16 @@ test_create_and_add(void **state)
 	assert_null(circle_find(a.cs, hex));
 
 	/* Nobody else yet: b is refused the circle, and shares nothing. */
-	assert_true(circle_refuses(a.cs, id, me(&b)));
-	assert_false(circle_refuses(a.cs, id, me(&a)));
-	assert_int_equal(circle_shared(a.cs, me(&b), &shared), 0);
+	assert_true(circle_refuses(a.cs, id, dev_key(&b)));
+	assert_false(circle_refuses(a.cs, id, dev_key(&a)));
+	assert_int_equal(circle_shared(a.cs, dev_key(&b), &shared), 0);
 	assert_null(shared);
 	role_is(&a, id, &b, ROSTER_NOROLE, 0);
 
 	add(&a, "team", &b, ROSTER_MEMBER, 1);
 	role_is(&a, id, &b, ROSTER_MEMBER, ROSTER_CURRENT);
-	assert_false(circle_refuses(a.cs, id, me(&b)));
-	assert_int_equal(circle_shared(a.cs, me(&b), &shared), 1);
+	assert_false(circle_refuses(a.cs, id, dev_key(&b)));
+	assert_int_equal(circle_shared(a.cs, dev_key(&b), &shared), 1);
 	assert_memory_equal(shared[0], id, CS_CIRCLELEN);
 	free(shared);
 	assert_int_equal(circle_members(a.cs, &members), 2);
@@ -410,7 +212,7 @@ test_create_and_add(void **state)
 
 	/* A circle we do not know: not ours to refuse. */
 	memset(id, 7, sizeof(id));
-	assert_false(circle_refuses(a.cs, id, me(&b)));
+	assert_false(circle_refuses(a.cs, id, dev_key(&b)));
 	assert_int_equal(a.aborts, 0);
 	dev_close(&a);
 	dev_close(&b);
@@ -493,7 +295,7 @@ test_join(void **state)
 	put_case(&a, id, "Jansen", rid);
 
 	/* b holds the circle's change sets before it may read them. */
-	assert_int_equal(copy_chain(&a, &b, id), 1);
+	assert_int_equal(dev_copy_chain(&a, &b, id), 1);
 	assert_null(index_get(b.ix, "case", rid));
 	assert_null(circle_by_id(b.cs, id));
 	/* It joins: the members chain comes in, with the key sealed to b. */
@@ -503,12 +305,12 @@ test_join(void **state)
 	free(join);
 	assert_non_null(circle_chain_of(b.cs, id));
 	/* Joining: not known well enough to refuse anyone. */
-	assert_false(circle_refuses(b.cs, id, me(&a)));
-	assert_int_equal(copy_chain(&a, &b, chain), 2);
+	assert_false(circle_refuses(b.cs, id, dev_key(&a)));
+	assert_int_equal(dev_copy_chain(&a, &b, chain), 2);
 	assert_non_null(circle_by_id(b.cs, id));
 	assert_non_null(circle_by_name(b.cs, SECRET_NAME));
 	assert_true(info(&b, SECRET_NAME)->named);
-	assert_false(circle_refuses(b.cs, id, me(&a)));
+	assert_false(circle_refuses(b.cs, id, dev_key(&a)));
 	randombytes_buf(stranger, sizeof(stranger));
 	assert_true(circle_refuses(b.cs, id, stranger));
 	assert_non_null(index_get(b.ix, "case", rid));
@@ -564,7 +366,7 @@ test_roster_from_chain(void **state)
 	role_is(&a, id, &b, ROSTER_MEMBER, ROSTER_CURRENT);
 	role_is(&a, id, &r, ROSTER_RELAY, ROSTER_CURRENT);
 	/* b made admin: two admins now. */
-	assert_int_equal(circle_set_role(a.cs, "team", me(&b), ROSTER_ADMIN,
+	assert_int_equal(circle_set_role(a.cs, "team", dev_key(&b), ROSTER_ADMIN,
 	    &done, &cause), 0);
 	dev_commit(&a);
 	role_is(&a, id, &b, ROSTER_ADMIN, ROSTER_CURRENT);
@@ -573,17 +375,17 @@ test_roster_from_chain(void **state)
 	assert_int_equal(roster_count(c->r, ROSTER_VALID), 5);
 
 	/* b receives it all: it reads, it is admin, it holds epoch 1. */
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 	c = info(&b, "team");
 	assert_int_equal(c->role, ROSTER_ADMIN);
 	assert_true(c->writable);
-	assert_true(roster_is_admin(c->r, me(&b)));
+	assert_true(roster_is_admin(c->r, dev_key(&b)));
 
 	/*
 	 * b removes the relay: a new epoch, but the first one is exposed to
 	 * nobody (a relay never held it), so writers keep it.
 	 */
-	assert_int_equal(circle_remove(b.cs, "team", me(&r), &done, &cause),
+	assert_int_equal(circle_remove(b.cs, "team", dev_key(&r), &done, &cause),
 	    0);
 	assert_null(cause);
 	dev_commit(&b);
@@ -593,7 +395,7 @@ test_roster_from_chain(void **state)
 	assert_int_equal(c->epoch, ROSTER_FIRST_EPOCH);
 	role_is(&b, id, &r, ROSTER_RELAY, ROSTER_REMOVED);
 	/* b removes x, which held the first key: its new epoch is the one. */
-	assert_int_equal(circle_remove(b.cs, "team", me(&x), &done, &cause),
+	assert_int_equal(circle_remove(b.cs, "team", dev_key(&x), &done, &cause),
 	    0);
 	dev_commit(&b);
 	first = done.epoch;
@@ -603,14 +405,14 @@ test_roster_from_chain(void **state)
 	assert_true(c->writable);
 	role_is(&b, id, &x, ROSTER_MEMBER, ROSTER_REMOVED);
 	/* a learns it and writes with the new epoch too. */
-	sync_circle(&b, &a, id);
+	dev_sync_circle(&b, &a, id);
 	assert_int_equal(info(&a, "team")->epoch, first);
 	assert_int_equal(circle_by_id(a.cs, id)->epoch, first);
 	put_case(&a, id, "after", rid);
 
 	/* n, added with --no-history, gets the current key alone. */
 	add(&a, "team", &n, ROSTER_MEMBER, 0);
-	sync_circle(&a, &n, id);
+	dev_sync_circle(&a, &n, id);
 	c = circle_list(n.cs, &nn);
 	assert_int_equal(nn, 1);
 	assert_true(c->writable);
@@ -653,14 +455,14 @@ test_remove_quarantine_accept(void **state)
 	(void)make_circle(&a, "team", id);
 	add(&a, "team", &b, ROSTER_MEMBER, 1);
 	add(&a, "team", &c, ROSTER_MEMBER, 1);
-	sync_circle(&a, &b, id);
-	sync_circle(&a, &c, id);
+	dev_sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &c, id);
 	/* C writes once, which A gets before the removal: within its cut. */
 	put_case(&c, id, "early", early);
-	sync_circle(&c, &a, id);
+	dev_sync_circle(&c, &a, id);
 	assert_non_null(index_get(a.ix, "case", early));
 
-	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	assert_int_equal(circle_remove(a.cs, "team", dev_key(&c), &done, &cause),
 	    0);
 	dev_commit(&a);
 	assert_int_equal(done.cut, 1);
@@ -669,25 +471,25 @@ test_remove_quarantine_accept(void **state)
 	put_case(&c, id, "late", late);
 
 	/* C is handed everything A holds: it reads none of the new. */
-	sync_circle(&a, &c, id);
+	dev_sync_circle(&a, &c, id);
 	assert_null(index_get(c.ix, "case", canary));
 	assert_null(circle_by_id(c.cs, id));
 	ci = info(&c, "team");
 	assert_int_equal(ci->state, ROSTER_REMOVED);
 	assert_false(ci->writable);
 	/* B reads it. */
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 	assert_non_null(index_get(b.ix, "case", canary));
 
 	/* C's late write reaches A: held back, listed, not merged. */
-	sync_circle(&c, &a, id);
+	dev_sync_circle(&c, &a, id);
 	assert_null(index_get(a.ix, "case", late));
 	ci = info(&a, "team");
 	assert_int_equal(ci->quarantined, 1);
 	assert_int_equal(circle_quarantine(a.cs, "team", &ci, &held, &n,
 	    &cause), 0);
 	assert_int_equal(n, 1);
-	assert_memory_equal(held[0].author, me(&c), 32);
+	assert_memory_equal(held[0].author, dev_key(&c), 32);
 	assert_int_equal(held[0].seq, 2);
 	assert_true(held[0].readable);
 	assert_int_equal(held[0].nrecs, 1);
@@ -696,23 +498,23 @@ test_remove_quarantine_accept(void **state)
 	circle_held_free(held, n);
 
 	/* Nothing beyond what is held, nothing at or below the cut. */
-	assert_int_equal(circle_accept(a.cs, "team", me(&c), 1, 3, &done,
+	assert_int_equal(circle_accept(a.cs, "team", dev_key(&c), 1, 3, &done,
 	    &cause), SAMEN_EINVAL);
 	refused(&a, SAMEN_EINVAL, cause, SAMEN_EINVAL, "up to seq 2 only");
 	cause = NULL;
-	assert_int_equal(circle_accept(a.cs, "team", me(&c), 1, 1, &done,
+	assert_int_equal(circle_accept(a.cs, "team", dev_key(&c), 1, 1, &done,
 	    &cause), SAMEN_EINVAL);
 	refused(&a, SAMEN_EINVAL, cause, SAMEN_EINVAL, "nothing to accept");
 	cause = NULL;
 	/* The accept: merged, out of the quarantine. */
-	assert_int_equal(circle_accept(a.cs, "team", me(&c), 0, 0, &done,
+	assert_int_equal(circle_accept(a.cs, "team", dev_key(&c), 0, 0, &done,
 	    &cause), 0);
 	dev_commit(&a);
 	assert_int_equal(done.cut, 2);
 	assert_non_null(index_get(a.ix, "case", late));
 	assert_int_equal(info(&a, "team")->quarantined, 0);
 	/* And B, which gets the accept and C's write, merges it too. */
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 	assert_non_null(index_get(b.ix, "case", late));
 	assert_int_equal(a.aborts + b.aborts + c.aborts, 0);
 	dev_close(&a);
@@ -740,7 +542,7 @@ test_relay(void **state)
 	(void)make_circle(&a, "team", id);
 	add(&a, "team", &r, ROSTER_RELAY, 1);
 	put_case(&a, id, "Jansen", rid);
-	sync_circle(&a, &r, id);
+	dev_sync_circle(&a, &r, id);
 	c = circle_list(r.cs, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(c->role, ROSTER_RELAY);
@@ -751,9 +553,9 @@ test_relay(void **state)
 	assert_null(index_get(r.ix, "case", rid));
 	assert_int_equal(store_stats(r.st, &s), 0);
 	assert_int_equal(s.pending, 1);
-	assert_int_equal(circle_shared(r.cs, me(&a), &shared), 1);
+	assert_int_equal(circle_shared(r.cs, dev_key(&a), &shared), 1);
 	free(shared);
-	assert_int_equal(circle_shared(a.cs, me(&r), &shared), 1);
+	assert_int_equal(circle_shared(a.cs, dev_key(&r), &shared), 1);
 	free(shared);
 	assert_int_equal(roster_count(c->r, ROSTER_VALID), 2);
 	dev_close(&a);
@@ -781,59 +583,59 @@ test_refusals(void **state)
 	randombytes_buf(stranger, sizeof(stranger));
 	(void)make_circle(&a, "team", id);
 	add(&a, "team", &b, ROSTER_MEMBER, 1);
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 
-	rc = circle_add(b.cs, "team", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	rc = circle_add(b.cs, "team", dev_key(&d), ROSTER_MEMBER, 1, &done, &cause);
 	refused(&b, rc, cause, SAMEN_EINVAL, "only an admin");
 	cause = NULL;
-	rc = circle_remove(b.cs, "team", me(&a), &done, &cause);
+	rc = circle_remove(b.cs, "team", dev_key(&a), &done, &cause);
 	refused(&b, rc, cause, SAMEN_EINVAL, "only an admin");
 	cause = NULL;
 	rc = circle_remove(a.cs, "team", stranger, &done, &cause);
 	refused(&a, rc, cause, SAMEN_ENOTFOUND, "not a member");
 	cause = NULL;
-	rc = circle_remove(a.cs, "team", me(&a), &done, &cause);
+	rc = circle_remove(a.cs, "team", dev_key(&a), &done, &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "last admin");
 	cause = NULL;
-	rc = circle_set_role(a.cs, "team", me(&a), ROSTER_MEMBER, &done,
+	rc = circle_set_role(a.cs, "team", dev_key(&a), ROSTER_MEMBER, &done,
 	    &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "last admin");
 	cause = NULL;
-	rc = circle_set_role(a.cs, "team", me(&b), ROSTER_MEMBER, &done,
+	rc = circle_set_role(a.cs, "team", dev_key(&b), ROSTER_MEMBER, &done,
 	    &cause);
 	refused(&a, rc, cause, SAMEN_EEXIST, "already a member");
 	cause = NULL;
-	rc = circle_add(a.cs, "team", me(&b), ROSTER_MEMBER, 1, &done, &cause);
+	rc = circle_add(a.cs, "team", dev_key(&b), ROSTER_MEMBER, 1, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EEXIST, "already a member");
 	cause = NULL;
-	rc = circle_add(a.cs, "team", me(&b), ROSTER_ADMIN, 1, &done, &cause);
+	rc = circle_add(a.cs, "team", dev_key(&b), ROSTER_ADMIN, 1, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EEXIST, "circle role changes it");
 	cause = NULL;
 	/* A relay asked to be given the current key: the key code says no. */
-	rc = circle_add(a.cs, "team", me(&d), ROSTER_RELAY, 0, &done, &cause);
+	rc = circle_add(a.cs, "team", dev_key(&d), ROSTER_RELAY, 0, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "a relay holds no key");
 	cause = NULL;
-	rc = circle_add(a.cs, "nope", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	rc = circle_add(a.cs, "nope", dev_key(&d), ROSTER_MEMBER, 1, &done, &cause);
 	refused(&a, rc, cause, SAMEN_ENOTFOUND, "no shared circle");
 	cause = NULL;
-	rc = circle_accept(a.cs, "team", me(&b), 0, 0, &done, &cause);
+	rc = circle_accept(a.cs, "team", dev_key(&b), 0, 0, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "nothing of it is held back");
 	cause = NULL;
 
 	/* Revoked (lost): in every circle a administers; never again. */
 	add(&a, "team", &d, ROSTER_MEMBER, 1);
-	rc = circle_revoke(a.cs, me(&a), NULL, 0, &done, &cause);
+	rc = circle_revoke(a.cs, dev_key(&a), NULL, 0, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "cannot revoke itself");
 	cause = NULL;
-	assert_int_equal(circle_revoke(a.cs, me(&d), "stolen", 6, &done,
+	assert_int_equal(circle_revoke(a.cs, dev_key(&d), "stolen", 6, &done,
 	    &cause), 0);
 	dev_commit(&a);
 	assert_int_equal(done.ncircles, 1);
 	role_is(&a, id, &d, ROSTER_MEMBER, ROSTER_REVOKED);
-	rc = circle_add(a.cs, "team", me(&d), ROSTER_MEMBER, 1, &done, &cause);
+	rc = circle_add(a.cs, "team", dev_key(&d), ROSTER_MEMBER, 1, &done, &cause);
 	refused(&a, rc, cause, SAMEN_EINVAL, "never added again");
 	cause = NULL;
-	rc = circle_revoke(a.cs, me(&d), NULL, 0, &done, &cause);
+	rc = circle_revoke(a.cs, dev_key(&d), NULL, 0, &done, &cause);
 	refused(&a, rc, cause, SAMEN_ENOTFOUND, "no circle this device");
 	cause = NULL;
 	assert_int_equal(a.aborts + b.aborts, 0);
@@ -868,24 +670,24 @@ test_maintenance(void **state)
 	add(&a, "team", &b, ROSTER_ADMIN, 1);
 	add(&a, "team", &c, ROSTER_MEMBER, 1);
 	add(&a, "team", &d, ROSTER_MEMBER, 1);
-	sync_circle(&a, &b, id);
-	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	dev_sync_circle(&a, &b, id);
+	assert_int_equal(circle_remove(a.cs, "team", dev_key(&c), &done, &cause),
 	    0);
 	dev_commit(&a);
-	assert_int_equal(circle_remove(b.cs, "team", me(&d), &done, &cause),
+	assert_int_equal(circle_remove(b.cs, "team", dev_key(&d), &done, &cause),
 	    0);
 	dev_commit(&b);
 	assert_int_not_equal(info(&a, "team")->epoch,
 	    info(&b, "team")->epoch);
 
 	/* b learns of a's: it owes a new epoch and writes it at once. */
-	sync_circle(&a, &b, id);
-	assert_int_equal(roster_needs(info(&b, "team")->r, me(&b), &lack,
+	dev_sync_circle(&a, &b, id);
+	assert_int_equal(roster_needs(info(&b, "team")->r, dev_key(&b), &lack,
 	    &nlack), 0);
 	assert_int_equal(info(&b, "team")->nepochs, 4);
 	/* a gets b's ops and the new epoch: nothing owed there either. */
-	sync_circle(&b, &a, id);
-	assert_int_equal(roster_needs(info(&a, "team")->r, me(&a), &lack,
+	dev_sync_circle(&b, &a, id);
+	assert_int_equal(roster_needs(info(&a, "team")->r, dev_key(&a), &lack,
 	    &nlack), 0);
 	assert_int_equal(info(&a, "team")->epoch, info(&b, "team")->epoch);
 	assert_int_equal(circle_by_id(a.cs, id)->epoch,
@@ -938,34 +740,34 @@ test_exile(void **state)
 	(void)make_circle(&a, "team", id);	/* A's op 1 */
 	add(&a, "team", &b, ROSTER_MEMBER, 1);	/* 2 */
 	add(&a, "team", &c, ROSTER_MEMBER, 1);	/* 3 */
-	sync_circle(&a, &b, id);
-	sync_circle(&a, &c, id);
-	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 0);
+	dev_sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &c, id);
+	assert_int_equal(circle_exiled(a.cs, dev_key(&c), &ex), 0);
 	assert_null(ex);
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 0);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&c), &cap), 0);
 
-	assert_int_equal(circle_remove(a.cs, "team", me(&c), &done, &cause),
+	assert_int_equal(circle_remove(a.cs, "team", dev_key(&c), &done, &cause),
 	    0);					/* 4 */
 	dev_commit(&a);
 	add(&a, "team", &d, ROSTER_MEMBER, 1);	/* 5 */
-	assert_int_equal(circle_exiled(a.cs, me(&c), &ex), 1);
+	assert_int_equal(circle_exiled(a.cs, dev_key(&c), &ex), 1);
 	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
 	free(ex);
-	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 0);
-	assert_false(circle_revoked(a.cs, me(&c)));
+	assert_int_equal(circle_exiled(a.cs, dev_key(&b), &ex), 0);
+	assert_false(circle_revoked(a.cs, dev_key(&c)));
 	n = circle_exiles(a.cs, &devs);
 	assert_int_equal(n, 1);
-	assert_memory_equal(devs[0], me(&c), 32);
+	assert_memory_equal(devs[0], dev_key(&c), 32);
 	free(devs);
 	/* Up to its removal, A's op 4; the add of D is not for C. */
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&c), &cap), 1);
-	assert_memory_equal(cap[0].author, me(&a), 32);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&c), &cap), 1);
+	assert_memory_equal(cap[0].author, dev_key(&a), 32);
 	assert_int_equal(cap[0].seq, 4);
 	free(cap);
-	assert_int_equal(circle_exile_cap(a.cs, id, me(&b), &cap), 0);
+	assert_int_equal(circle_exile_cap(a.cs, id, dev_key(&b), &cap), 0);
 
 	/* C, handed it, departs: not revoked. */
-	sync_circle(&a, &c, id);
+	dev_sync_circle(&a, &c, id);
 	assert_int_equal(circle_departures(c.cs, &ex, &n), 0);
 	assert_int_equal(n, 1);
 	assert_memory_equal(ex[0], id, CS_CIRCLELEN);
@@ -978,7 +780,7 @@ test_exile(void **state)
 	assert_int_equal(circle_refresh(c.cs), 0);
 	assert_true(circle_departed(c.cs, id));
 	assert_null(circle_find(c.cs, "team"));
-	assert_true(circle_refuses(c.cs, id, me(&a)));
+	assert_true(circle_refuses(c.cs, id, dev_key(&a)));
 	join = xcalloc(1, sizeof(*join));
 	memcpy(join[0], id, CS_CIRCLELEN);
 	circle_join(c.cs, join, 1);
@@ -986,15 +788,15 @@ test_exile(void **state)
 	assert_null(circle_chain_of(c.cs, id));
 
 	/* B revoked: exiled, revoked, and its own view says so. */
-	assert_int_equal(circle_revoke(a.cs, me(&b), NULL, 0, &done, &cause),
+	assert_int_equal(circle_revoke(a.cs, dev_key(&b), NULL, 0, &done, &cause),
 	    0);
 	dev_commit(&a);
-	assert_true(circle_revoked(a.cs, me(&b)));
-	assert_int_equal(circle_exiled(a.cs, me(&b), &ex), 1);
+	assert_true(circle_revoked(a.cs, dev_key(&b)));
+	assert_int_equal(circle_exiled(a.cs, dev_key(&b), &ex), 1);
 	free(ex);
-	assert_true(circle_exile_cap(a.cs, id, me(&b), &cap) >= 1);
+	assert_true(circle_exile_cap(a.cs, id, dev_key(&b), &cap) >= 1);
 	free(cap);
-	sync_circle(&a, &b, id);
+	dev_sync_circle(&a, &b, id);
 	assert_int_equal(circle_departures(b.cs, &ex, &n), 1);
 	assert_int_equal(n, 1);
 	assert_true(listed(ex, n, id));

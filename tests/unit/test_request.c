@@ -1058,6 +1058,87 @@ test_erasure(void **state)
 }
 
 static void
+audit_args(struct wbuf *w, const char *coll, const char *rid,
+    const char *dev, int64_t since)
+{
+	wire_put_array(w, 4);
+	if (coll != NULL)
+		wire_put_cstr(w, coll);
+	else
+		wire_put_nil(w);
+	if (rid != NULL)
+		wire_put_cstr(w, rid);
+	else
+		wire_put_nil(w);
+	if (dev != NULL)
+		wire_put_cstr(w, dev);
+	else
+		wire_put_nil(w);
+	if (since >= 0)
+		wire_put_u64(w, (uint64_t)since);
+	else
+		wire_put_nil(w);
+}
+
+static void
+test_audit(void **state)
+{
+	char rid[RID_TEXTLEN + 1];
+	uint8_t raw[RID_LEN];
+	union request q;
+	struct wbuf w;
+
+	(void)state;
+	memset(raw, 0x42, sizeof(raw));
+	rid_encode(rid, raw);
+	wire_init(&w);
+	/* Everything: no record, no device, no time. */
+	audit_args(&w, NULL, NULL, NULL, -1);
+	expect(request_decode_audit, &w, &q, 0, NULL);
+	assert_false(q.audit.has_record);
+	assert_false(q.audit.has_device);
+	assert_true(q.audit.since_ms == 0);
+	audit_args(&w, "case", rid, dev_text, 1764547200000);
+	expect(request_decode_audit, &w, &q, 0, NULL);
+	assert_true(q.audit.has_record);
+	assert_string_equal(q.audit.collection, "case");
+	assert_memory_equal(q.audit.rid, raw, RID_LEN);
+	assert_true(q.audit.has_device);
+	assert_memory_equal(q.audit.device, dev_key, 32);
+	assert_true(q.audit.since_ms == 1764547200000);
+	/* A record is a collection and an id, both. */
+	audit_args(&w, "case", NULL, NULL, -1);
+	expect(request_decode_audit, &w, &q, SAMEN_EINVAL,
+	    "invalid record id");
+	audit_args(&w, NULL, rid, NULL, -1);
+	expect(request_decode_audit, &w, &q, SAMEN_EINVAL,
+	    "an audit names a record by its collection and its id, or none");
+	audit_args(&w, "Case!", rid, NULL, -1);
+	expect(request_decode_audit, &w, &q, SAMEN_EINVAL,
+	    "invalid collection name 'Case!'");
+	audit_args(&w, NULL, NULL, "bob", -1);
+	expect(request_decode_audit, &w, &q, SAMEN_EINVAL, NULL);
+	/* A time an hlc cannot hold. */
+	audit_args(&w, NULL, NULL, NULL, (int64_t)1 << 48);
+	expect(request_decode_audit, &w, &q, SAMEN_EINVAL,
+	    "--since is out of range");
+	audit_args(&w, NULL, NULL, NULL, ((int64_t)1 << 48) - 1);
+	expect(request_decode_audit, &w, &q, 0, NULL);
+	/* Shapes. */
+	wire_put_array(&w, 3);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	wire_put_nil(&w);
+	expect(request_decode_audit, &w, &q, SAMEN_EPROTO,
+	    "malformed audit request");
+	audit_args(&w, NULL, NULL, NULL, -1);
+	wire_put_nil(&w);
+	expect(request_decode_audit, &w, &q, SAMEN_EPROTO,
+	    "malformed audit request");
+	wire_free(&w);
+}
+
+static void
 test_decoder(void **state)
 {
 	(void)state;
@@ -1070,6 +1151,7 @@ test_decoder(void **state)
 	assert_ptr_equal(request_decoder(CTL_METRICS), request_decode_metrics);
 	assert_ptr_equal(request_decoder(CTL_EXPORT), request_decode_export);
 	assert_ptr_equal(request_decoder(CTL_IMPORT), request_decode_import);
+	assert_ptr_equal(request_decoder(CTL_AUDIT), request_decode_audit);
 	assert_ptr_equal(request_decoder(CTL_DEVICE_REVOKE),
 	    request_decode_device_revoke);
 	assert_null(request_decoder(CTL_IMPORT + 1));
@@ -1099,6 +1181,7 @@ main(void)
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_handover),
 		cmocka_unit_test(test_erasure),
+		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_decoder),
 	};
 	uint8_t sk[64];

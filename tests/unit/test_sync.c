@@ -197,6 +197,7 @@ sample_circles(struct sync_circle *c, size_t n)
 		fill(c[i].circle, sizeof(c[i].circle), (uint8_t)(3 * i + 1));
 		fill(c[i].data, sizeof(c[i].data), (uint8_t)(3 * i + 2));
 		fill(c[i].members, sizeof(c[i].members), (uint8_t)(3 * i + 3));
+		fill(c[i].audit, sizeof(c[i].audit), (uint8_t)(5 * i + 7));
 	}
 	/* "I hold nothing of it". */
 	if (n > 1)
@@ -798,10 +799,11 @@ put_hello_raw(struct wbuf *w, uint32_t n)
 	wire_put_bin(w, replica, 32);
 	wire_put_array(w, n);
 	for (i = 0; i < n; i++) {
-		wire_put_array(w, 3);
+		wire_put_array(w, 4);
 		wire_put_bin(w, c.circle, sizeof(c.circle));
 		wire_put_bin(w, c.data, sizeof(c.data));
 		wire_put_bin(w, c.members, sizeof(c.members));
+		wire_put_bin(w, c.audit, sizeof(c.audit));
 	}
 }
 
@@ -828,24 +830,36 @@ test_hello_rules(void **state)
 	put_start(&w, 5, SYNC_VERSION, SYNC_HELLO);
 	wire_put_bin(&w, replica, 32);
 	wire_put_array(&w, 1);
-	wire_put_array(&w, 3);
+	wire_put_array(&w, 4);
 	wire_put_bin(&w, blob, CS_CIRCLELEN - 1);
 	wire_put_bin(&w, blob, 33);	/* so the entry is long enough */
 	wire_put_bin(&w, blob, 32);
+	wire_put_bin(&w, blob, 32);
+	assert_int_equal(wbuf_rc(&w), SAMEN_ETYPE);
+	/* An entry of three (no audit digest) is a HELLO of before. */
+	put_start(&w, 5, SYNC_VERSION, SYNC_HELLO);
+	wire_put_bin(&w, replica, 32);
+	wire_put_array(&w, 1);
+	wire_put_array(&w, 3);
+	wire_put_bin(&w, blob, CS_CIRCLELEN);
+	wire_put_bin(&w, blob, 32);
+	wire_put_bin(&w, blob, 32);
+	wire_put_bin(&w, blob, 32);	/* so the entry is long enough */
 	assert_int_equal(wbuf_rc(&w), SAMEN_ETYPE);
 	put_start(&w, 5, SYNC_VERSION, SYNC_HELLO);
 	wire_put_bin(&w, replica, 32);
 	wire_put_array(&w, 1);
-	wire_put_array(&w, 2);
+	wire_put_array(&w, 3);
 	wire_put_bin(&w, blob, CS_CIRCLELEN);
+	wire_put_bin(&w, blob, 32);
 	wire_put_bin(&w, blob, 32);
 	assert_int_equal(wbuf_rc(&w), SAMEN_ETRUNC);
 	put_start(&w, 5, SYNC_VERSION, SYNC_HELLO);
 	wire_put_bin(&w, replica, 32);
 	wire_put_array(&w, 1);
-	wire_put_array(&w, 2);
+	wire_put_array(&w, 3);
 	wire_put_bin(&w, blob, CS_CIRCLELEN);
-	wire_put_bin(&w, blob, 70);
+	wire_put_bin(&w, blob, 104);
 	assert_int_equal(wbuf_rc(&w), SAMEN_ETYPE);
 	wire_free(&w);
 }
@@ -1108,7 +1122,7 @@ test_count_bombs(void **state)
 		0x95, 0x01, 0x01, 0x05, 0xc4, 0x20,
 		[38] = 0xdd, 0x80, 0x00, 0x00, 0x00,
 	};
-	static uint8_t pad[70000];
+	static uint8_t pad[100000];
 	struct wbuf w;
 	struct sync_msg m;
 
@@ -1146,7 +1160,7 @@ test_count_bombs(void **state)
 	assert_int_equal(wbuf_rc(&w), SAMEN_ETYPE);
 	assert_int_equal(nallocs, 1);
 
-	/* The most authors a VECTOR may have, in 70000 bytes. */
+	/* The most authors a VECTOR may have, in 100000 bytes. */
 	reset_allocs();
 	put_start(&w, 5, SYNC_VERSION, SYNC_VECTOR);
 	wire_put_bin(&w, chain, sizeof(chain));
@@ -1353,6 +1367,39 @@ test_members(void **state)
 }
 
 static void
+test_audit_chain(void **state)
+{
+	uint8_t circle[CS_CIRCLELEN], buf[17 + CS_CIRCLELEN];
+	uint8_t want[CS_KEYLEN], got[CS_KEYLEN], other[CS_KEYLEN];
+
+	(void)state;
+	fill(circle, sizeof(circle), 0x42);
+	memcpy(buf, "samen-audit-1", 13);
+	memcpy(buf + 13, circle, CS_CIRCLELEN);
+	crypto_generichash(want, CS_CIRCLELEN, buf, 13 + CS_CIRCLELEN,
+	    NULL, 0);
+	sync_audit_circle(got, circle);
+	assert_memory_equal(got, want, CS_CIRCLELEN);
+	/* Neither the circle's data chain nor its members chain. */
+	assert_memory_not_equal(got, circle, CS_CIRCLELEN);
+	sync_members_circle(other, circle);
+	assert_memory_not_equal(got, other, CS_CIRCLELEN);
+	circle[CS_CIRCLELEN - 1] ^= 1;
+	sync_audit_circle(other, circle);
+	assert_memory_not_equal(other, got, CS_CIRCLELEN);
+	circle[CS_CIRCLELEN - 1] ^= 1;
+
+	/* Its chunks' key, which anyone who knows the circle computes. */
+	memcpy(buf, "samen-audit-key-1", 17);
+	memcpy(buf + 17, circle, CS_CIRCLELEN);
+	crypto_generichash(want, CS_KEYLEN, buf, sizeof(buf), NULL, 0);
+	sync_audit_key(got, circle);
+	assert_memory_equal(got, want, CS_KEYLEN);
+	sync_members_key(other, circle);
+	assert_memory_not_equal(got, other, CS_KEYLEN);
+}
+
+static void
 test_circle_id(void **state)
 {
 	uint8_t creator[32], salt[16], buf[14 + 32 + 16];
@@ -1381,6 +1428,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_hello),
+		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_roundtrip_vector),
 		cmocka_unit_test(test_roundtrip_batch),
 		cmocka_unit_test(test_roundtrip_small),
