@@ -181,6 +181,24 @@ for who in laptop lead; do
 	on "$who" conflicts
 done
 
+say "Who looked at the family's file? Every read is an audit event (NEN" \
+    "7513), sealed so that only the circle's admins can open it; it" \
+    "travels with the sync, through a hub that cannot read it either."
+on laptop sync --wait
+on lead sync --wait
+on lead audit case "$case_id"
+reader=$(quiet lead audit case "$case_id" --json | json '",".join(
+    e["device"] for e in (d["events"] if isinstance(d, dict) else d)
+    if e["action"] == "read")')
+case ,$reader, in
+*",$laptop_id,"*) ;;
+*)
+	echo "demo: the audit names no read by the laptop ($reader)" >&2
+	exit 1
+	;;
+esac
+on laptop audit case "$case_id" || true
+
 say "The worker leaves the team. The laptop hands its cases to the lead:" \
     "ordinary signed writes, so the history still names who wrote what."
 on laptop handover "$laptop_id" "$lead_id"
