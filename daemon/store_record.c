@@ -849,10 +849,18 @@ store_stats(struct store *st, struct store_stats *s)
 int
 store_stats_but_records(struct store *st, struct store_stats *s)
 {
-	uint64_t todo, nokey;
+	uint64_t todo, nokey, next;
+	sqlite3_stmt *q;
 
-	if (sql_scalar(st, Q_N_CS, &s->changesets) != 0 ||
-	    sql_scalar(st, Q_N_TODO, &todo) != 0 ||
+	if ((q = sql_q(st, Q_N_TODO)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_u64(q, 1, store_hold_horizon(st));
+	if (sql_row(q) != 1)
+		return SAMEN_ESTORE;
+	todo = sql_col_u64(q, 0);
+	sqlite3_reset(q);
+	if (store_held(st, &s->held, &next) != 0 ||
+	    sql_scalar(st, Q_N_CS, &s->changesets) != 0 ||
 	    sql_scalar(st, Q_N_NOKEY, &nokey) != 0 ||
 	    sql_scalar(st, Q_N_BAD, &s->bad) != 0 ||
 	    sql_scalar(st, Q_N_FLAGGED, &s->flagged) != 0 ||

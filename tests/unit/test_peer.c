@@ -453,7 +453,7 @@ ack_len(const struct qworld *w)
 
 	memset(d, 7, sizeof(d));	/* an ACK's length does not depend on it */
 	wire_init(&ack);
-	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
+	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d, 0, 0);
 	n = wire_len(&ack);
 	wire_free(&ack);
 	return n;

@@ -120,7 +120,7 @@ put_msg(struct wbuf *w, const struct sync_msg *m)
 		break;
 	case SYNC_ACK:
 		sync_put_ack(w, m->session, m->chain, m->accepted,
-		    m->rejected, m->digest);
+		    m->rejected, m->digest, m->held, m->ahead_ms);
 		break;
 	case SYNC_DONE:
 		sync_put_done(w, m->session, m->chain, m->sent, m->digest);
@@ -245,7 +245,7 @@ sample(struct wbuf *w, enum sync_type t)
 		sync_put_batch_cs(w, blob + 1, CS_MAX_HEADER, blob, 1000);
 		break;
 	case SYNC_ACK:
-		sync_put_ack(w, SESSION, chain, 7, UINT32_MAX, replica);
+		sync_put_ack(w, SESSION, chain, 7, UINT32_MAX, replica, 0, 0);
 		break;
 	case SYNC_DONE:
 		sync_put_done(w, 0, chain, 1ULL << 33, replica);
@@ -386,7 +386,7 @@ test_roundtrip_small(void **state)
 
 	(void)state;
 	wire_init(&w);
-	sync_put_ack(&w, SESSION, chain, 7, UINT32_MAX, replica);
+	sync_put_ack(&w, SESSION, chain, 7, UINT32_MAX, replica, 0, 0);
 	roundtrip(&m, wire_data(&w), wire_len(&w));
 	assert_int_equal(m.type, SYNC_ACK);
 	assert_true(m.session == SESSION);
