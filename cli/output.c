@@ -427,7 +427,7 @@ static const struct {
 	{ "changesets", "change sets", "" },
 	{ "audit_changesets", "audit change sets", "" },
 	{ "pending", "pending", "" },
-	{ "held", "held back (dated ahead)", "" },
+	{ "held", "held (dated ahead)", "" },
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
 	{ "purged_dropped", "purged chunks dropped", "" },

@@ -36,6 +36,7 @@
 
 #define SESSION_IDLE_MS 30000		/* no message for this long: over */
 #define TICK_MS 1000
+#define HELD_RETRY_MS 60000	/* a merge of held change sets failed */
 
 void
 peers_short_id(char out[DEVID_SHORTLEN + 1], const uint8_t key[32])
@@ -102,17 +103,18 @@ release_held(struct peers *p)
 	}
 	if (p->held_due == 0 || p->wall_ms() < p->held_due)
 		return;
-	if ((rc = store_begin(st)) != 0) {
-		log_warnx("merging held change sets failed: %s",
-		    samen_strerror(rc));
-		return;
+	if ((rc = store_begin(st)) == 0) {
+		p->env.hooks.merge(p->env.hooks.arg);
+		if ((rc = store_commit(st)) != 0) {
+			store_rollback(st);
+			p->env.hooks.stored(p->env.hooks.arg, 0);
+		}
 	}
-	p->env.hooks.merge(p->env.hooks.arg);
-	if ((rc = store_commit(st)) != 0) {
-		store_rollback(st);
-		p->env.hooks.stored(p->env.hooks.arg, 0);
+	if (rc != 0) {
+		/* Again in a minute, not at every tick. */
 		log_warnx("merging held change sets failed: %s",
 		    samen_strerror(rc));
+		p->held_due = p->wall_ms() + HELD_RETRY_MS;
 		return;
 	}
 	p->env.hooks.stored(p->env.hooks.arg, 1);

@@ -40,37 +40,38 @@ store_hold_horizon(struct store *st)
 	    store_horizon_now(st);
 }
 
+/* The one integer query q answers about what lies past horizon. */
+static int
+held_scalar(struct store *st, enum store_q q, uint64_t horizon, uint64_t *v)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*v = 0;
+	if ((s = sql_q(st, q)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_u64(s, 1, horizon);
+	if ((rc = sql_row(s)) < 0)
+		return rc;
+	if (rc == 1) {
+		*v = sql_col_u64(s, 0);
+		sqlite3_reset(s);
+	}
+	return 0;
+}
+
 int
 store_held(struct store *st, uint64_t *n, uint64_t *next)
 {
 	uint64_t horizon = store_hold_horizon(st);
-	sqlite3_stmt *s;
 	int rc;
 
 	*n = *next = 0;
 	if (horizon == NO_HORIZON)
 		return 0;
-	if ((s = sql_q(st, Q_N_HELD)) == NULL)
-		return SAMEN_ESTORE;
-	sql_bind_u64(s, 1, horizon);
-	if ((rc = sql_row(s)) < 0)
+	if ((rc = held_scalar(st, Q_N_HELD, horizon, n)) != 0 || *n == 0)
 		return rc;
-	if (rc == 1) {
-		*n = sql_col_u64(s, 0);
-		sqlite3_reset(s);
-	}
-	if (*n == 0)
-		return 0;
-	if ((s = sql_q(st, Q_HELD_NEXT)) == NULL)
-		return SAMEN_ESTORE;
-	sql_bind_u64(s, 1, horizon);
-	if ((rc = sql_row(s)) < 0)
-		return rc;
-	if (rc == 1) {
-		*next = sql_col_u64(s, 0);
-		sqlite3_reset(s);
-	}
-	return 0;
+	return held_scalar(st, Q_HELD_NEXT, horizon, next);
 }
 
 /*

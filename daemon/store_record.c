@@ -850,25 +850,21 @@ int
 store_stats_but_records(struct store *st, struct store_stats *s)
 {
 	uint64_t todo, nokey, next;
-	sqlite3_stmt *q;
 
-	if ((q = sql_q(st, Q_N_TODO)) == NULL)
-		return SAMEN_ESTORE;
-	sql_bind_u64(q, 1, store_hold_horizon(st));
-	if (sql_row(q) != 1)
-		return SAMEN_ESTORE;
-	todo = sql_col_u64(q, 0);
-	sqlite3_reset(q);
+	/* Held ones are few, and counted on cs_hlc; the queue's count
+	 * comes from its index alone (docs/sync.md, "A clock ahead"). */
 	if (store_held(st, &s->held, &next) != 0 ||
 	    sql_scalar(st, Q_N_CS, &s->changesets) != 0 ||
+	    sql_scalar(st, Q_N_TODO, &todo) != 0 ||
 	    sql_scalar(st, Q_N_NOKEY, &nokey) != 0 ||
 	    sql_scalar(st, Q_N_BAD, &s->bad) != 0 ||
 	    sql_scalar(st, Q_N_FLAGGED, &s->flagged) != 0 ||
 	    sql_scalar(st, Q_N_QUAR, &s->quarantined) != 0 ||
 	    sql_scalar(st, Q_MAX_HLC, &s->max_hlc) != 0)
 		return SAMEN_ESTORE;
-	/* What cannot be read yet (no circle key) waits too. */
-	s->pending = todo + nokey;
+	/* What cannot be read yet (no circle key) waits too; what is held
+	 * is counted apart. */
+	s->pending = todo - (s->held < todo ? s->held : todo) + nokey;
 	/* The read audit's change sets, apart from the records'. */
 	if (store_circle_audit_ncs(st, &s->audit) != 0)
 		return SAMEN_ESTORE;

@@ -146,8 +146,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_MIG_SHOWN] = "UPDATE records SET shown = ?2 WHERE rkey = ?1",
 	[Q_N_CS] = "SELECT count(*) FROM cs",
 	[Q_N_TODO] = "SELECT count(*) FROM cs INDEXED BY cs_todo"
-	    " WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0"
-	    " AND hlc <= ?1",
+	    " WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0",
 	[Q_N_NOKEY] = "SELECT count(*) FROM cs INDEXED BY cs_nokey"
 	    " WHERE readable = 0",
 	[Q_N_BAD] = "SELECT count(*) FROM cs INDEXED BY cs_bad WHERE bad = 1",

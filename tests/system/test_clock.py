@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import FAIL, OK
+from conftest import FAIL, OK, wait_until
 
 pytestmark = pytest.mark.usefixtures("stores_checked")
 
@@ -123,3 +123,26 @@ def test_a_far_future_clock_never_shows(cluster):
     assert hub.get("case", shown)["fields"]["status"] == "fixed"
     assert hub.status()["held"] == 1
 
+
+
+def test_a_held_change_set_comes_due_while_running(cluster):
+    """The hub, running, merges a held change set once its own clock gets
+    there (the peer tick), and shows it: a laptop 8 s ahead of a hub that
+    allows 1 s."""
+    hub = cluster.sync_node("hub", max_clock_skew=1)
+    laptop = cluster.sync_node("laptop")
+    cluster.team(hub, [laptop])
+    restart(laptop, hub, 8000)
+    case = laptop.put("case", "name=Jansen")
+    r = laptop.sync(hub, json=False, rc=FAIL)
+    assert r.out.splitlines()[-1].startswith(
+        f"held back by {hub.short}: 1 change set, clock "), r
+    assert hub.status()["held"] == 1
+    hub.samen("get", "case", case, rc=FAIL)
+    wait_until(lambda: hub.samen("get", "case", case, rc=None).rc == OK, 30,
+               "the held change set to come due on the hub")
+    assert hub.get("case", case)["fields"] == {"name": "Jansen"}
+    st = hub.status()
+    assert st["held"] == 0 and st["pending"] == 0, st
+    assert any("held change sets came due" in line
+               for line in hub.log_text().splitlines())
