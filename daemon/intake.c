@@ -424,7 +424,6 @@ again:
 			log_warnx("%u of %u change sets from %s rejected",
 			    rej[i], ms[i]->ncs, from);
 		}
-		s->held += held[i].n;
 		s->link->held_from += held[i].n;
 		ack_push(s, ms[i]->chain, acc[i], rej[i], &held[i]);
 	}

@@ -97,7 +97,7 @@ release_held(struct peers *p)
 
 	if (p->held_due == UINT64_MAX) {
 		if (store_held(st, &n, &next) != 0)
-			return;		/* tried again at the next tick */
+			return;	/* tried again at the next tick */
 		p->held_due = n == 0 ? 0 : HLC_MS(next) > p->env.max_skew_ms ?
 		    HLC_MS(next) - p->env.max_skew_ms : 1;
 	}

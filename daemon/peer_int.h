@@ -55,11 +55,11 @@ struct session {
 	int in_sync;
 	uint64_t sent, received, rejected, bytes_sent, bytes_received;
 	/*
-	 * Change sets held back as dated too far ahead (docs/sync.md, "A
-	 * clock ahead"): by us, of what it sent (held), and by the peer, of
-	 * what we sent, as its ACKs said (held_by, and the furthest ahead).
+	 * Change sets of ours the peer held back as dated too far ahead of
+	 * its clock, as its ACKs said (docs/sync.md, "A clock ahead"), and
+	 * the furthest ahead.
 	 */
-	uint64_t held, held_by, held_by_ahead_ms;
+	uint64_t held_by, held_by_ahead_ms;
 	uint64_t noted_sent, noted_received, noted_rejected;
 	uint64_t last_ms;		/* last message, on the loop's clock */
 	/* What arrived and waits its turn, oldest first (intake.c). */
