@@ -171,11 +171,15 @@ sync_report(struct cmd_ctx *c, const struct sync_watch *watch, uint32_t n,
 			continue;
 		}
 		reply_session(peer, &s);
-		if (s.state != REPLY_SESSION_DONE)
+		/* Held back by the peer: it has them, and shows none yet. */
+		if (s.state != REPLY_SESSION_DONE || s.held > 0)
 			failed = 1;
 		items[k++] = peer;
 		if (!c->json)
 			output_sync_result(stdout, watch[i].device, &s);
+		if (!c->json && s.held > 0)
+			output_held_by(stdout, watch[i].device, s.held,
+			    s.held_ahead_ms);
 	}
 	if (c->json)
 		output_json_items(stdout, items, k);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devid.h"
+#include "hlc.h"
 #include "reply.h"
 
 #define TIME_COLS 24		/* 2026-11-24T23:50:01.123Z */
@@ -369,6 +370,7 @@ output_lock(FILE *fp, const struct reply_node *body, const char *message)
 /* handover */
 
 static void put_short(FILE *fp, const char *device);
+static void put_peers_held(FILE *fp, const struct reply_node *list);
 
 void
 output_handover(FILE *fp, const struct reply_node *body)
@@ -425,6 +427,7 @@ static const struct {
 	{ "changesets", "change sets", "" },
 	{ "audit_changesets", "audit change sets", "" },
 	{ "pending", "pending", "" },
+	{ "held", "held (dated ahead)", "" },
 	{ "bad", "bad", "" },
 	{ "flagged", "flagged", "" },
 	{ "purged_dropped", "purged chunks dropped", "" },
@@ -433,6 +436,7 @@ static const struct {
 	{ "shared_digest", "shared digest", "" },
 	{ "handshake_failed", "handshakes failed", "" },
 	{ "dropped", "dropped messages", "" },
+	{ "held_by_peers", "held back by peers", "" },
 	{ "listen", "listen", "" },
 	{ "zap_refused", "zap refusals", "" },
 	{ "rejected", "rejected", "" },
@@ -522,6 +526,23 @@ put_status_peers(FILE *fp, const struct reply_node *peers,
 	}
 }
 
+/* "held back by peers: N (clock 2d 0h ahead of theirs)" or "0". */
+static void
+put_status_held(FILE *fp, const struct reply_node *v,
+    const struct reply_node *body)
+{
+	int64_t ahead;
+	char span[32];
+
+	put_value(fp, v, 0, 0, 0);
+	if (v->type == REPLY_UINT && v->v.u > 0 &&
+	    reply_get_i64(body, "held_by_peers_ahead_ms", &ahead) == 0) {
+		hlc_span(span, ahead > 0 ? (uint64_t)ahead : 0);
+		fprintf(fp, " (clock %s ahead of theirs)", span);
+	}
+	putc('\n', fp);
+}
+
 void
 output_status(FILE *fp, FILE *err, const struct reply_node *body)
 {
@@ -538,6 +559,9 @@ output_status(FILE *fp, FILE *err, const struct reply_node *body)
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < body->n; i++) {
 			key = key_at(body, i);
+			/* Said with held_by_peers (put_status_held). */
+			if (strcmp(key, "held_by_peers_ahead_ms") == 0)
+				continue;
 			label = key;
 			unit = "";
 			for (j = 0; j < sizeof(status_labels) /
@@ -574,6 +598,10 @@ output_status(FILE *fp, FILE *err, const struct reply_node *body)
 				    reply_get_str(body, "shared_digest") ?
 				    reply_get_str(body, "shared_digest") :
 				    reply_get_str(body, "replica_digest"));
+				continue;
+			}
+			if (strcmp(key, "held_by_peers") == 0) {
+				put_status_held(fp, v, body);
 				continue;
 			}
 			put_value(fp, v, 0, 0, 0);
@@ -1068,6 +1096,7 @@ output_peers(FILE *fp, const struct reply_node *list)
 		put_str(fp, s != NULL ? s : "-", DIGEST_COLS, TEXT_CUT, 0);
 		putc('\n', fp);
 	}
+	put_peers_held(fp, list);
 }
 
 void
@@ -1114,6 +1143,49 @@ output_sync_progress(FILE *fp, const char *device,
 	put_bytes(fp, s->bytes_sent > INT64_MAX - s->bytes_received ?
 	    INT64_MAX : s->bytes_sent + s->bytes_received);
 	putc('\n', fp);
+}
+
+/*
+ * What a peer holds back of ours (docs/sync.md, "A clock ahead"):
+ * "held back by PEER: N change set(s), clock 2d 0h ahead of the peer".
+ */
+void
+output_held_by(FILE *fp, const char *device, int64_t n, int64_t ahead_ms)
+{
+	char span[32];
+
+	hlc_span(span, ahead_ms > 0 ? (uint64_t)ahead_ms : 0);
+	fputs("held back by ", fp);
+	put_short(fp, device);
+	fprintf(fp, ": %" PRId64 " change set%s, clock %s ahead of the peer\n",
+	    n, n == 1 ? "" : "s", span);
+}
+
+/* Under peer ls's table: what each peer holds back of ours, and we of its. */
+static void
+put_peers_held(FILE *fp, const struct reply_node *list)
+{
+	const struct reply_node *p, *by;
+	int64_t n, ahead;
+	uint32_t i;
+
+	for (i = 0; i < list->n; i++) {
+		p = &list->v.kids[i];
+		by = reply_get(p, "held_by_peer");
+		if (by != NULL && by->type == REPLY_MAP &&
+		    reply_get_i64(by, "count", &n) == 0 && n > 0) {
+			if (reply_get_i64(by, "ahead_ms", &ahead) != 0)
+				ahead = 0;
+			output_held_by(fp, reply_get_str(p, "device"), n,
+			    ahead);
+		}
+		if (reply_get_i64(p, "held_from_peer", &n) == 0 && n > 0) {
+			fprintf(fp, "holding back %" PRId64 " change set%s "
+			    "from ", n, n == 1 ? "" : "s");
+			put_short(fp, reply_get_str(p, "device"));
+			fputs(": dated too far ahead of our clock\n", fp);
+		}
+	}
 }
 
 void

@@ -93,6 +93,13 @@ void output_sync_progress(FILE *fp, const char *device,
  */
 void output_sync_result(FILE *fp, const char *device,
     const struct reply_session *s);
+/*
+ * A peer holds back n change sets of ours, dated ahead_ms ahead of its
+ * clock: "held back by DEVICE12: N change set(s), clock 2d 0h ahead of the
+ * peer" (sync --wait, peer ls, status).
+ */
+void output_held_by(FILE *fp, const char *device, int64_t n,
+    int64_t ahead_ms);
 /* circle new, add, use: one line saying what happened. */
 void output_circle_new(FILE *fp, const struct reply_node *body);
 void output_circle_add(FILE *fp, const struct reply_node *body);

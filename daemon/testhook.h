@@ -32,6 +32,12 @@ struct testhook {
 	 */
 	int audit_off;
 	int audit_nosync;
+	/*
+	 * SAMEND_TEST_CLOCK_OFFSET_MS: added to the wall clock (may be
+	 * negative): a laptop whose clock is days ahead, without setting
+	 * the host's.
+	 */
+	long long clock_offset_ms;
 };
 
 const struct testhook *testhook(void);

@@ -120,7 +120,7 @@ put_msg(struct wbuf *w, const struct sync_msg *m)
 		break;
 	case SYNC_ACK:
 		sync_put_ack(w, m->session, m->chain, m->accepted,
-		    m->rejected, m->digest);
+		    m->rejected, m->digest, m->held, m->ahead_ms);
 		break;
 	case SYNC_DONE:
 		sync_put_done(w, m->session, m->chain, m->sent, m->digest);
@@ -245,7 +245,7 @@ sample(struct wbuf *w, enum sync_type t)
 		sync_put_batch_cs(w, blob + 1, CS_MAX_HEADER, blob, 1000);
 		break;
 	case SYNC_ACK:
-		sync_put_ack(w, SESSION, chain, 7, UINT32_MAX, replica);
+		sync_put_ack(w, SESSION, chain, 7, UINT32_MAX, replica, 0, 0);
 		break;
 	case SYNC_DONE:
 		sync_put_done(w, 0, chain, 1ULL << 33, replica);
@@ -386,7 +386,7 @@ test_roundtrip_small(void **state)
 
 	(void)state;
 	wire_init(&w);
-	sync_put_ack(&w, SESSION, chain, 7, UINT32_MAX, replica);
+	sync_put_ack(&w, SESSION, chain, 7, UINT32_MAX, replica, 0, 0);
 	roundtrip(&m, wire_data(&w), wire_len(&w));
 	assert_int_equal(m.type, SYNC_ACK);
 	assert_true(m.session == SESSION);
@@ -981,6 +981,62 @@ test_ack_done_rules(void **state)
 	wire_free(&w);
 }
 
+/*
+ * An ACK that says the receiver held change sets back (issue 28): nine
+ * elements, round trip; nine with held 0, or eight, are refused, and an
+ * ACK that held nothing is the seven elements it always was.
+ */
+static void
+test_ack_held(void **state)
+{
+	struct sync_msg m;
+	struct wbuf w;
+
+	(void)state;
+	wire_init(&w);
+	sync_put_ack(&w, SESSION, chain, 3, 0, replica, 1, 172800000);
+	roundtrip(&m, wire_data(&w), wire_len(&w));
+	assert_int_equal(m.type, SYNC_ACK);
+	assert_int_equal(m.accepted, 3);
+	assert_int_equal(m.held, 1);
+	assert_true(m.ahead_ms == 172800000);
+	sync_msg_free(&m);
+
+	wire_reset(&w);
+	sync_put_ack(&w, SESSION, chain, 3, 0, replica, 0, 172800000);
+	assert_int_equal(wire_data(&w)[0], 0x97);	/* fixarray 7 */
+	roundtrip(&m, wire_data(&w), wire_len(&w));
+	assert_int_equal(m.held, 0);
+	assert_true(m.ahead_ms == 0);
+	sync_msg_free(&m);
+
+	wire_reset(&w);
+	put_start(&w, 9, SYNC_VERSION, SYNC_ACK);
+	wire_put_bin(&w, chain, sizeof(chain));
+	wire_put_u64(&w, 3);
+	wire_put_u64(&w, 0);
+	wire_put_bin(&w, replica, 32);
+	wire_put_u64(&w, 0);
+	wire_put_u64(&w, 5);
+	assert_int_equal(wbuf_rc(&w), SAMEN_EPROTO);
+	put_start(&w, 8, SYNC_VERSION, SYNC_ACK);
+	wire_put_bin(&w, chain, sizeof(chain));
+	wire_put_u64(&w, 3);
+	wire_put_u64(&w, 0);
+	wire_put_bin(&w, replica, 32);
+	wire_put_u64(&w, 1);
+	assert_int_equal(wbuf_rc(&w), SAMEN_EPROTO);
+	put_start(&w, 9, SYNC_VERSION, SYNC_ACK);
+	wire_put_bin(&w, chain, sizeof(chain));
+	wire_put_u64(&w, 3);
+	wire_put_u64(&w, 0);
+	wire_put_bin(&w, replica, 32);
+	wire_put_u64(&w, (uint64_t)UINT32_MAX + 1);
+	wire_put_u64(&w, 5);
+	assert_int_equal(wbuf_rc(&w), SAMEN_ETOOBIG);
+	wire_free(&w);
+}
+
 static void
 test_noncanonical(void **state)
 {
@@ -1441,6 +1497,7 @@ main(void)
 		cmocka_unit_test(test_hello_rules),
 		cmocka_unit_test(test_error_rules),
 		cmocka_unit_test(test_ack_done_rules),
+		cmocka_unit_test(test_ack_held),
 		cmocka_unit_test(test_noncanonical),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_trailing),
