@@ -97,10 +97,13 @@ DAEMON_LIB += daemon/circle_exile.c daemon/depart.c
 # Erasure (issue 25): purges and retention in the membership layer.
 DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
+CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
               cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
               cli/cmd_circle.c cli/cmd_bulk.c cli/csv.c cli/subject.c
+# The human forms: output.c, and a renderer per subject on it.
+CLI_LIB    += cli/output.c cli/output_records.c cli/output_sync.c \
+              cli/output_circles.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
