@@ -118,8 +118,8 @@ UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile test_csv
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
-              test_index test_sync test_peer test_durable test_pool test_zap \
-              test_notify test_metrics test_metricsfile \
+              test_index test_sync test_sync_ids test_peer test_durable \
+              test_pool test_zap test_notify test_metrics test_metricsfile \
               test_request test_circle $(ROSTER_TESTS) test_keyring test_lock \
               test_audit test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
