@@ -254,6 +254,7 @@ demo: deps all
 	@tests/demo.sh $(BUILD)
 	@tests/demo-sync.sh $(BUILD)
 	@tests/demo-purge.sh $(BUILD)
+	@tests/demo-clock.sh $(BUILD)
 
 clean:
 	rm -rf build samen_*.deb
