@@ -364,7 +364,10 @@ writer_put(struct writer *w, const struct built *b, size_t ops)
 		writer_flush(w);
 }
 
-/* The shared circle of a store (the first one listed). */
+/*
+ * The shared circle of a store (the first one listed), with its data key:
+ * not the audit secret, kept as its epoch 0 and listed first.
+ */
 static void
 find_circle(struct store *st, struct store_circle *out)
 {
@@ -373,7 +376,8 @@ find_circle(struct store *st, struct store_circle *out)
 
 	check(store_circle_list(st, &c, &n), "circle list");
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].kind == STORE_CIRCLE_SHARED) {
+		if (c[i].kind == STORE_CIRCLE_SHARED &&
+		    c[i].epoch != ROSTER_AUDIT_EPOCH) {
 			*out = c[i];
 			out->name = xstrdup(c[i].name);
 			store_circle_list_free(c, n);
@@ -1258,6 +1262,8 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 		if (cl[i].kind == STORE_CIRCLE_PRIVATE)
 			continue;
 		check(store_circle_put(t.st, &cl[i]), "circle put");
+		if (cl[i].epoch == ROSTER_AUDIT_EPOCH)
+			continue;	/* the audit secret, no chain's key */
 		if (cl[i].kind == STORE_CIRCLE_MEMBERS) {
 			memcpy(chains[0], cl[i].id, CS_CIRCLELEN);
 			keys[0] = cl[i].key;
