@@ -400,14 +400,20 @@ soak:
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,
 #                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
-#                       a time; crash inputs land in tests/fuzz/regress/T/
+#                       a time (nice -n FUZZ_NICE), from the seeds and the
+#                       kept corpus; crash inputs land in tests/fuzz/regress/T/
 #   make fuzz-build     the targets and mkseeds, in build/fuzz/ (clang)
-#   make fuzz-regress   replay tests/fuzz/regress/ and the seeds: seconds
+#   make fuzz-regress   replay tests/fuzz/regress/, the seeds and the kept
+#                       corpus tests/fuzz/corpus/: seconds
+#   make fuzz-keep      minimise tests/fuzz/corpus/T and build/fuzz/corpus/T
+#                       into a new tests/fuzz/corpus/T (commit it)
 # Always clang, sanitizers and build/fuzz/, whatever CC, SANITIZE and BUILD say.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
+# The targets' niceness: 19 where they share the machine with other work.
+FUZZ_NICE    ?= 0
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster csv audit
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
@@ -425,7 +431,7 @@ FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
+.PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps fuzz-keep
 # The config parser is the daemon's: fuzz_conf links it (and its logging).
 FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o \
                  $(FUZZ_BUILD)/obj/lib/clock.o
@@ -458,12 +464,16 @@ fuzz-seeds: $(FUZZ_BUILD)/mkseeds
 fuzz-regress: fuzz-build fuzz-seeds
 	@tests/fuzz/run.sh regress $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
+fuzz-keep: fuzz-build fuzz-seeds
+	@tests/fuzz/run.sh keep $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_FUZZ)"
 
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-regress
-	@tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_PAR) $(FUZZ_TARGETS)
+	@FUZZ_NICE=$(FUZZ_NICE) tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) \
+	    $(FUZZ_PAR) $(FUZZ_TARGETS)
 # ---- end fuzz ---------------------------------------------------------------
 
 # ---- bench: benchmarks (bench/README.md, results in docs/performance.md) ----
