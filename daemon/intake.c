@@ -165,21 +165,16 @@ struct held_tally {
 /*
  * A change set dated past horizon (the store's, store_hold_horizon) is
  * stored, so that its author's chain goes on, and held: not merged until
- * our clock has caught up.  Said once, here, and counted for the ACK.
+ * our clock has caught up.  Counted for the ACK and for one line in the
+ * log per batch, said once the batch is committed (store_batches): a
+ * laptop back with a wrong clock may send thousands.
  */
 static void
 note_held(struct held_tally *t, const struct cs_header *h, uint64_t horizon,
     uint64_t skew_ms)
 {
-	char who[DEVID_SHORTLEN + 1], when[32], span[32];
 	uint64_t ahead = HLC_MS(h->hlc) - (HLC_MS(horizon) - skew_ms);
 
-	peers_short_id(who, h->author);
-	hlc_format(when, h->hlc);
-	hlc_span(span, ahead);
-	log_warnx("clock skew: change set %s/%llu is dated %s, %s ahead of "
-	    "our clock: stored, held back until then", who,
-	    (unsigned long long)h->seq, when, span);
 	t->n++;
 	if (ahead > t->ahead_ms)
 		t->ahead_ms = ahead;
@@ -414,16 +409,21 @@ again:
 		if (why[i] > 0)
 			count_rejected(p, SAMEN_EBASE + (int)i, why[i]);
 	for (i = 0; i < n; i++) {
-		if (held[i].n > 0)
-			peers_held_changed(p);
-		p->rejected += rej[i];	/* counted once committed */
-		if (rej[i] > 0) {
-			char from[DEVID_SHORTLEN + 1];
+		char from[DEVID_SHORTLEN + 1], span[32];
 
-			peers_short_id(from, s->link->device);
+		peers_short_id(from, s->link->device);
+		if (held[i].n > 0) {
+			peers_held_changed(p);
+			hlc_span(span, held[i].ahead_ms);
+			log_warnx("clock skew: %u of %u change sets from %s "
+			    "dated up to %s ahead of our clock: stored, held "
+			    "back until then", held[i].n, ms[i]->ncs, from,
+			    span);
+		}
+		p->rejected += rej[i];	/* counted once committed */
+		if (rej[i] > 0)
 			log_warnx("%u of %u change sets from %s rejected",
 			    rej[i], ms[i]->ncs, from);
-		}
 		s->link->held_from += held[i].n;
 		ack_push(s, ms[i]->chain, acc[i], rej[i], &held[i]);
 	}
