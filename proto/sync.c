@@ -132,6 +132,7 @@ sync_put_ack(struct wbuf *w, uint64_t session,
     const uint8_t chain[CS_CIRCLELEN], uint32_t accepted, uint32_t rejected,
     const uint8_t digest[32], uint32_t held, uint64_t ahead_ms)
 {
+	assert(held <= accepted);
 	put_head_n(w, SYNC_ACK, session, held > 0 ? ACK_HELD_ARITY :
 	    msg_arity(SYNC_ACK));
 	wire_put_bin(w, chain, CS_CIRCLELEN);
@@ -277,8 +278,11 @@ get_ack(struct wire_reader *r, struct sync_msg *m, uint32_t count)
 	wire_get_u32(r, &m->held);
 	if (wire_get_u64(r, &m->ahead_ms))
 		return r->err;
-	/* Nothing held is said by the seven elements alone. */
-	return m->held > 0 ? 0 : SAMEN_EPROTO;
+	/*
+	 * Nothing held is said by the seven elements alone; what is held
+	 * was accepted, so it is counted in accepted too.
+	 */
+	return m->held > 0 && m->held <= m->accepted ? 0 : SAMEN_EPROTO;
 }
 
 static int

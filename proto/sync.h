@@ -82,9 +82,10 @@ struct sync_cs {
  *        replica digest bin32 (, held u32, ahead ms u64)]
  *       one per BATCH received: returns one unit of credit to the sender;
  *       the digest is the receiver's after the batch was merged.  held
- *       (counted in accepted too) is how many of the batch's change sets
- *       were dated too far ahead of the receiver's clock: stored, and not
- *       merged until its clock catches up; ahead is how far the furthest
+ *       (counted in accepted too: more is refused) is how many of the
+ *       batch's change sets were dated too far ahead of the receiver's
+ *       clock: stored, and not merged until its clock catches up; ahead
+ *       is how far the furthest
  *       of them was ahead of it.  The two are there only when held > 0
  *       (canonical: nine elements with held 0 are refused), so an ACK
  *       that holds nothing back has the seven elements it always had.

@@ -1037,6 +1037,15 @@ test_ack_held(void **state)
 	wire_put_u64(&w, (uint64_t)UINT32_MAX + 1);
 	wire_put_u64(&w, 5);
 	assert_int_equal(wbuf_rc(&w), SAMEN_ETOOBIG);
+	/* More held than accepted: a peer's count we would believe. */
+	put_start(&w, 9, SYNC_VERSION, SYNC_ACK);
+	wire_put_bin(&w, chain, sizeof(chain));
+	wire_put_u64(&w, 3);
+	wire_put_u64(&w, 0);
+	wire_put_bin(&w, replica, 32);
+	wire_put_u64(&w, 4);
+	wire_put_u64(&w, 5);
+	assert_int_equal(wbuf_rc(&w), SAMEN_EPROTO);
 	wire_free(&w);
 }
 
