@@ -85,10 +85,10 @@ struct sync_cs {
  *       (counted in accepted too: more is refused) is how many of the
  *       batch's change sets were dated too far ahead of the receiver's
  *       clock: stored, and not merged until its clock catches up; ahead
- *       is how far the furthest
- *       of them was ahead of it.  The two are there only when held > 0
- *       (canonical: nine elements with held 0 are refused), so an ACK
- *       that holds nothing back has the seven elements it always had.
+ *       is how far the furthest of them was ahead of it.  The two are
+ *       there only when held > 0 (canonical: nine elements with held 0
+ *       are refused), so an ACK that holds nothing back has the seven
+ *       elements it always had.
  * DONE  [1, 5, session, chain bin16, sent u64, replica digest bin32]
  *       the sender has sent all it will of this chain in this session.
  * ERROR [1, 6, session, code i64, message str]

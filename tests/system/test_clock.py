@@ -124,7 +124,6 @@ def test_a_far_future_clock_never_shows(cluster):
     assert hub.status()["held"] == 1
 
 
-
 def test_a_held_change_set_comes_due_while_running(cluster):
     """The hub, running, merges a held change set once its own clock gets
     there (the peer tick), and shows it: a laptop 8 s ahead of a hub that
