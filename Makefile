@@ -402,6 +402,8 @@ soak:
 #                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
 #                       a time (nice -n FUZZ_NICE), from the seeds and the
 #                       kept corpus; crash inputs land in tests/fuzz/regress/T/
+#                       FUZZ_CPU=S stops a target once it has had S seconds
+#                       of CPU (FUZZ_TIME then only caps the wall time)
 #   make fuzz-build     the targets and mkseeds, in build/fuzz/ (clang)
 #   make fuzz-regress   replay tests/fuzz/regress/, the seeds and the kept
 #                       corpus tests/fuzz/corpus/: seconds
@@ -414,6 +416,8 @@ FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
 # The targets' niceness: 19 where they share the machine with other work.
 FUZZ_NICE    ?= 0
+# A target's CPU seconds; empty: FUZZ_TIME of wall time is the only limit.
+FUZZ_CPU     ?=
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster csv audit
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
@@ -472,7 +476,7 @@ fuzz-deps:
 
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-regress
-	@FUZZ_NICE=$(FUZZ_NICE) tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) \
+	@FUZZ_NICE=$(FUZZ_NICE) FUZZ_CPU=$(FUZZ_CPU) tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) \
 	    $(FUZZ_PAR) $(FUZZ_TARGETS)
 # ---- end fuzz ---------------------------------------------------------------
 

@@ -10,7 +10,10 @@
 #       fuzzes each target SECONDS seconds, PARALLEL targets at a time, one
 #       process each (under nice -n FUZZ_NICE, 0 unless set), on
 #       FUZZ_BUILD/corpus/TARGET (where new inputs go) and the kept corpus
-#       (read, never written); logs in FUZZ_BUILD/log/TARGET.log, the CPU
+#       (read, never written); with FUZZ_CPU set, a target is interrupted
+#       (SIGINT, after which libFuzzer prints its stats and exits 72) once
+#       it has had FUZZ_CPU seconds of CPU, SECONDS then only capping the
+#       wall time; logs in FUZZ_BUILD/log/TARGET.log, the CPU
 #       time each got in FUZZ_BUILD/log/TARGET.time; a crash input is
 #       written to tests/fuzz/regress/TARGET/ and fails the run.
 #   tests/fuzz/run.sh keep FUZZ_BUILD TARGET...
@@ -123,19 +126,43 @@ summary() {
 	    "new units ${units:-?} | $(cat "${log%.log}.time" 2>/dev/null)"
 }
 
+# Interrupts PID once it has used $2 seconds of CPU (user + system, from
+# /proc/PID/stat); returns when PID is gone.
+cpu_cap() {
+	local pid=$1 cap=$2 hz ticks
+	hz=$(getconf CLK_TCK)
+	while kill -0 "$pid" 2>/dev/null; do
+		ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" \
+		    2>/dev/null) || break
+		if [ "${ticks:-0}" -ge $((cap * hz)) ]; then
+			kill -INT "$pid" 2>/dev/null
+			break
+		fi
+		sleep 5
+	done
+}
+
 fuzz_one() {
-	local build=$1 secs=$2 t=$3 log TIMEFORMAT
+	local build=$1 secs=$2 t=$3 log pid rc TIMEFORMAT
 	log=$build/log/$t.log
 	mkdir -p "$build/corpus/$t" "$regress/$t" "$kept/$t"
 	# Wall and CPU seconds: under nice, or beside other work, the CPU
 	# time is what the target really got.
 	TIMEFORMAT='wall %0R s, cpu %0U s user + %0S s sys'
-	{ time nice -n "${FUZZ_NICE:-0}" "$build/fuzz_$t" \
-	    -max_total_time="$secs" -max_len="$(max_len "$t")" \
-	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix="$regress/$t/" "$build/corpus/$t" "$kept/$t" \
-	    >"$log" 2>&1
-	  echo $? >"$build/log/$t.rc"; } 2>"$build/log/$t.time"
+	{ time {
+		nice -n "${FUZZ_NICE:-0}" "$build/fuzz_$t" \
+		    -max_total_time="$secs" -max_len="$(max_len "$t")" \
+		    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		    -artifact_prefix="$regress/$t/" "$build/corpus/$t" \
+		    "$kept/$t" >"$log" 2>&1 &
+		pid=$!
+		[ -z "${FUZZ_CPU:-}" ] || cpu_cap "$pid" "$FUZZ_CPU"
+		wait "$pid"
+		rc=$?
+		# 72: interrupted, by cpu_cap; the run itself was clean.
+		[ $rc -eq 72 ] && [ -n "${FUZZ_CPU:-}" ] && rc=0
+		echo $rc >"$build/log/$t.rc"
+	  }; } 2>"$build/log/$t.time"
 }
 
 fuzz() {
@@ -146,7 +173,7 @@ fuzz() {
 		[ -x "$build/fuzz_$t" ] ||
 		    { echo "fuzz: no $build/fuzz_$t" >&2; exit 1; }
 	done
-	echo "fuzz: $# targets, ${secs}s each, $par at a time:" \
+	echo "fuzz: $# targets, ${secs}s each${FUZZ_CPU:+ (at most ${FUZZ_CPU}s of CPU)}, $par at a time:" \
 	    "nice -n ${FUZZ_NICE:-0} fuzz_T -max_total_time=$secs -max_len=L" \
 	    "-timeout=10 -rss_limit_mb=2048 -print_final_stats=1" \
 	    "corpus/T tests/fuzz/corpus/T"
