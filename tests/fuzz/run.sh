@@ -54,6 +54,12 @@ max_len() {
 	esac
 }
 
+# An input's wall time before libFuzzer calls it a hang (-timeout): under
+# nice 19 beside busy work a target gets a few per cent of a core, and
+# libFuzzer's 10 s default made 50-ms inputs "timeouts".  A real hang
+# still ends the run.
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-60}
+
 # Runs BIN once on each FILE, output to LOG; on failure says why, as WHAT.
 run_files() {
 	local what=$1 bin=$2 log=$3 rc
@@ -152,7 +158,7 @@ fuzz_one() {
 	{ time {
 		nice -n "${FUZZ_NICE:-0}" "$build/fuzz_$t" \
 		    -max_total_time="$secs" -max_len="$(max_len "$t")" \
-		    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		    -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
 		    -artifact_prefix="$regress/$t/" "$build/corpus/$t" \
 		    "$kept/$t" >"$log" 2>&1 &
 		pid=$!
@@ -175,7 +181,7 @@ fuzz() {
 	done
 	echo "fuzz: $# targets, ${secs}s each${FUZZ_CPU:+ (at most ${FUZZ_CPU}s of CPU)}, $par at a time:" \
 	    "nice -n ${FUZZ_NICE:-0} fuzz_T -max_total_time=$secs -max_len=L" \
-	    "-timeout=10 -rss_limit_mb=2048 -print_final_stats=1" \
+	    "-timeout=$FUZZ_TIMEOUT -rss_limit_mb=2048 -print_final_stats=1" \
 	    "corpus/T tests/fuzz/corpus/T"
 	for t in "$@"; do
 		while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do
