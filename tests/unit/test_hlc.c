@@ -299,6 +299,24 @@ test_format(void **state)
 	    "2100-03-01T00:00:00.000Z");
 	check_format(HLC_MAKE(253402300799999ULL, 0),
 	    "9999-12-31T23:59:59.999Z");
+	/* The second's text is kept: the same second again, another,
+	 * and back. */
+	check_format(HLC_MAKE(1764028596123ULL, 0),
+	    "2025-11-24T23:56:36.123Z");
+	check_format(HLC_MAKE(1764028596007ULL, 0),
+	    "2025-11-24T23:56:36.007Z");
+	check_format(HLC_MAKE(1764028597000ULL, 0),
+	    "2025-11-24T23:56:37.000Z");
+	check_format(HLC_MAKE(1764028596999ULL, 0),
+	    "2025-11-24T23:56:36.999Z");
+	check_format(HLC_MAKE(253402300799999ULL, 0),
+	    "9999-12-31T23:59:59.999Z");
+	check_format(HLC_MAKE(253402300799001ULL, 0),
+	    "9999-12-31T23:59:59.001Z");
+	/* A five-digit year, and back to four. */
+	check_format(HLC_MAKE(253402300800000ULL, 0),
+	    "10000-01-01T00:00:00.000Z");
+	check_format(HLC_MAKE(0, 0), "1970-01-01T00:00:00.000Z");
 }
 
 int
