@@ -32,6 +32,7 @@
 #define CTL_F_WRITES	0x4	/* writes, in the batch's transaction */
 #define CTL_F_ALONE	0x8	/* runs outside the batch: what the batch
 				 * wrote so far is committed first */
+#define CTL_F_SYNCED	0x10	/* and, with CTL_F_ALONE, on the disk */
 
 /*
  * Every control request, in protocol.h's order.  Requests also wait for
@@ -73,8 +74,10 @@ static const struct handler {
 	  render_peer_ls, 0 },
 	{ CTL_PEER_RM, request_decode_peer_rm, ctl_peers_rm,
 	  render_peer_rm, 0 },
+	/* Its sessions offer this device's change sets once the disk has
+	 * them: the audit journal shipped just before too. */
 	{ CTL_SYNC, request_decode_sync, ctl_peers_sync,
-	  NULL, CTL_F_UNLOCKED | CTL_F_ALONE },
+	  NULL, CTL_F_UNLOCKED | CTL_F_ALONE | CTL_F_SYNCED },
 	{ CTL_CIRCLE_NEW, request_decode_circle_new, ctl_circles_new,
 	  render_circle_new, CTL_F_UNLOCKED | CTL_F_WRITES },
 	{ CTL_CIRCLE_ADD, request_decode_circle_add, ctl_circles_add,
@@ -165,6 +168,8 @@ struct ctl {
 	/* Retention passes (circle_retention_run): hourly, and soon after
 	 * an unlock or a peer's batch. */
 	uv_timer_t retention;
+	/* The read audit's journal shipped when reads stop (trail.h). */
+	uv_timer_t ship;
 };
 
 /* How often retention runs; how soon after an unlock or a sync. */
@@ -172,6 +177,9 @@ struct ctl {
 #define RETENTION_SOON_MS 1000
 
 static void retention_arm(struct ctl *c, uint64_t ms);
+static void ship_arm(struct ctl *c, uint64_t ms);
+static void ship_now(struct ctl *c);
+static void ship_cb(uv_timer_t *t);
 
 int
 ctl_fail(struct ctl_reply *res, int code, const char *fmt, ...)
@@ -271,10 +279,11 @@ aborted(void *arg, int code)
  * change set cannot be stored or the commit fails, every held reply has
  * become that error (aborted): no client was told anything yet, and
  * nothing of it was kept.  A reply never overtakes one before it, so a
- * client that sees a reply sees only what is on the disk.
+ * client that sees a reply sees only what is on the disk.  ship: the
+ * read audit's journal is shipped in the batch, due or not (trail_flush).
  */
 static void
-flush(struct ctl *c)
+flush(struct ctl *c, int ship)
 {
 	struct sent *b;
 	char *cause = NULL;
@@ -287,7 +296,7 @@ flush(struct ctl *c)
 	 */
 	for (size_t i = 0; i < c->nheld; i++)
 		reads |= c->held[i].audited;
-	if ((rc = trail_flush(c->parts.trail, &cause)) != 0) {
+	if ((rc = trail_flush(c->parts.trail, ship, &cause)) != 0) {
 		free(cause);
 		if (writer_in_txn(c->parts.writer))
 			writer_abort(c->parts.writer, rc);
@@ -325,6 +334,8 @@ flush(struct ctl *c)
 	 * them.  The next batch is handled after it.
 	 */
 	circle_refresh_pending(c->parts.circle);
+	if (trail_pending(c->parts.trail))
+		ship_arm(c, TRAIL_SHIP_MS);
 }
 
 static struct held *
@@ -394,8 +405,12 @@ handle_one(struct ctl *c, struct api_req *req)
 		return;
 	}
 	e = handler(type);
+	/* The journal too: an audit or an export reads the audit chains,
+	 * a sync offers them, a lock stops the signing. */
 	if (e != NULL && (e->flags & CTL_F_ALONE))
-		flush(c);
+		flush(c, 1);
+	if (e != NULL && (e->flags & CTL_F_SYNCED))
+		durable_wait(c->parts.env.durable, c->ticket);
 	h = hold(c, req);
 	memset(&res, 0, sizeof(res));
 	res.body = &h->body;
@@ -484,7 +499,7 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 		/* A lock makes the rest of the batch wait for it. */
 		while (i < n && !waiting(c))
 			handle_one(c, reqs[i++]);
-		flush(c);
+		flush(c, 0);
 	}
 	/* Answered once the index is in or the lock complete
 	 * (serve_deferred).  A lock does not wait for the index: it cuts
@@ -492,7 +507,7 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 	for (; i < n; i++)
 		if (!c->parts.locking && is_lock(reqs[i])) {
 			handle_one(c, reqs[i]);
-			flush(c);
+			flush(c, 0);
 		} else
 			push_req(&c->deferred, &c->ndeferred, &c->capdeferred,
 			    reqs[i]);
@@ -669,6 +684,9 @@ ctl_lock(struct ctl *c, struct api_req *req)
 	/* Between batches: what came before is committed (CTL_F_ALONE),
 	 * what comes after waits (ctl_batch). */
 	assert(!writer_in_txn(c->parts.writer));
+	/* Signed while the keys are there; what is left waits for them. */
+	if (!vault_locked(c->parts.env.vault) && !c->parts.unlocking)
+		ship_now(c);
 	if (!vault_locked(c->parts.env.vault) || c->parts.unlocking)
 		drop_secrets(c);
 	c->parts.locking = 1;
@@ -690,6 +708,8 @@ ctl_unlock_ended(struct ctl *c)
 		c->last_use = uv_now(c->parts.env.loop);
 		idle_arm(c);
 		retention_arm(c, RETENTION_SOON_MS);
+		/* What the journal kept across a restart or a lock. */
+		ship_arm(c, 0);
 	}
 }
 
@@ -721,6 +741,55 @@ retention_cb(uv_timer_t *t)
 		log_warnx("retention: %s", samen_strerror(rc));
 	uv_timer_start(&c->retention, retention_cb, rc > 0 ?
 	    RETENTION_SOON_MS : RETENTION_MS, 0);
+}
+
+/* The read audit's journal. */
+
+/*
+ * Between batches, no reply held: ships the journal as a batch of its
+ * own (trail_flush), if there is anything to ship and the keys to sign.
+ */
+static void
+ship_now(struct ctl *c)
+{
+	struct ctl_parts *p = &c->parts;
+	char *cause = NULL;
+	int rc;
+
+	if (c->nheld > 0 || c->batching > 0 || writer_in_txn(p->writer) ||
+	    !trail_pending(p->trail) || vault_locked(p->env.vault) ||
+	    circle_private(p->circle) == NULL || p->locking || p->unlocking)
+		return;
+	if ((rc = trail_flush(p->trail, 1, &cause)) != 0) {
+		log_warnx("audit: the journal could not be shipped: %s; "
+		    "trying again later", cause ? cause : samen_strerror(rc));
+		free(cause);
+		if (writer_in_txn(p->writer))
+			writer_abort(p->writer, rc);
+		return;
+	}
+	(void)writer_commit(p->writer, &c->ticket);
+}
+
+/* A ship within ms, unless one is due sooner. */
+static void
+ship_arm(struct ctl *c, uint64_t ms)
+{
+	if (c->stopped || (uv_is_active((uv_handle_t *)&c->ship) &&
+	    uv_timer_get_due_in(&c->ship) <= ms))
+		return;
+	uv_timer_start(&c->ship, ship_cb, ms, 0);
+}
+
+static void
+ship_cb(uv_timer_t *t)
+{
+	struct ctl *c = t->data;
+
+	ship_now(c);
+	/* Failed, or waiting for a batch to end: later. */
+	if (trail_pending(c->parts.trail) && !vault_locked(c->parts.env.vault))
+		ship_arm(c, TRAIL_SHIP_MS);
 }
 
 /* What happens to a peer's change sets once stored (peer.h). */
@@ -871,6 +940,10 @@ ctl_open(const struct ctl_env *env)
 	c->last_use = uv_now(env->loop);
 	uv_timer_init(env->loop, &c->retention);
 	c->retention.data = c;
+	uv_timer_init(env->loop, &c->ship);
+	c->ship.data = c;
+	/* A ship due does not keep the loop alive. */
+	uv_unref((uv_handle_t *)&c->ship);
 	/* A pass due does not keep the loop alive. */
 	uv_unref((uv_handle_t *)&c->retention);
 	retention_arm(c, RETENTION_SOON_MS);
@@ -883,6 +956,9 @@ ctl_stop(struct ctl *c)
 	/* The durable was closed first (main.c, stop). */
 	c->parts.env.durable = NULL;
 	writer_set_durable(c->parts.writer, NULL);
+	/* The journal's events reach the audit chain before samend stops
+	 * (kept and shipped after the next unlock otherwise). */
+	ship_now(c);
 	loader_stop(c->parts.loader);
 	for (size_t i = 0; i < c->ndeferred; i++)
 		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
@@ -897,6 +973,7 @@ ctl_stop(struct ctl *c)
 	depart_stop(c->parts.depart);
 	trail_stop(c->parts.trail);
 	uv_close((uv_handle_t *)&c->retention, NULL);
+	uv_close((uv_handle_t *)&c->ship, NULL);
 }
 
 void

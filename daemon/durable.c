@@ -31,6 +31,7 @@ struct durable {
 	/* Under mu: */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t donecv;	/* done or failed moved (durable_wait) */
 	uint64_t requested;
 	uint64_t done;
 	int failed;		/* a sync failed: no more, ever */
@@ -108,6 +109,7 @@ run(void *arg)
 			d->took[d->ntook++] = t1 - t0;
 		} else
 			d->failed = err;
+		pthread_cond_broadcast(&d->donecv);
 		uv_async_send(&d->async);
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -238,6 +240,7 @@ close_cb(uv_handle_t *h)
 	struct durable *d = h->data;
 
 	pthread_cond_destroy(&d->cv);
+	pthread_cond_destroy(&d->donecv);
 	pthread_mutex_destroy(&d->mu);
 	free(d->took);
 	free(d->q);
@@ -262,9 +265,11 @@ durable_open(struct durable **out, uv_loop_t *loop, const char *path,
 	}
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	pthread_cond_init(&d->donecv, NULL);
 	if (uv_async_init(loop, &d->async, async_cb) != 0) {
 		*cause = xasprintf("cannot watch the sync thread");
 		pthread_cond_destroy(&d->cv);
+		pthread_cond_destroy(&d->donecv);
 		pthread_mutex_destroy(&d->mu);
 		close(d->fd);
 		free(d);
@@ -325,6 +330,19 @@ durable_request(struct durable *d, uint64_t ticket)
 		pthread_cond_signal(&d->cv);
 	}
 	pthread_mutex_unlock(&d->mu);
+}
+
+void
+durable_wait(struct durable *d, uint64_t ticket)
+{
+	if (d == NULL)
+		return;
+	durable_request(d, ticket);
+	pthread_mutex_lock(&d->mu);
+	while (d->done < ticket && !d->failed)
+		pthread_cond_wait(&d->donecv, &d->mu);
+	pthread_mutex_unlock(&d->mu);
+	tell(d);
 }
 
 uint64_t

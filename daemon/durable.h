@@ -57,6 +57,14 @@ struct metric;
 void durable_time_syncs(struct durable *d, struct metric *hist);
 /* Asks for every commit up to ticket to be synced.  On the loop. */
 void durable_request(struct durable *d, uint64_t ticket);
+/*
+ * Blocks until every commit up to ticket is synced (or a sync failed),
+ * then tells cb and runs the entries released, as the thread's notice
+ * would: for what must not start before the disk has a commit (a sync's
+ * sessions offer only the change sets the disk has).  Asks for the sync
+ * if need be.  Nothing to wait for with d NULL.  On the loop.
+ */
+void durable_wait(struct durable *d, uint64_t ticket);
 /* The highest ticket synced so far (0: none). */
 uint64_t durable_done(const struct durable *d);
 
