@@ -335,7 +335,7 @@ flush(struct ctl *c, int ship)
 	 */
 	circle_refresh_pending(c->parts.circle);
 	if (trail_pending(c->parts.trail))
-		ship_arm(c, TRAIL_SHIP_MS);
+		ship_arm(c, trail_ship_ms());
 }
 
 static struct held *
@@ -758,7 +758,8 @@ ship_now(struct ctl *c)
 
 	if (c->nheld > 0 || c->batching > 0 || writer_in_txn(p->writer) ||
 	    !trail_pending(p->trail) || vault_locked(p->env.vault) ||
-	    circle_private(p->circle) == NULL || p->locking || p->unlocking)
+	    circle_private(p->circle) == NULL || p->locking || p->unlocking ||
+	    loader_busy(p->loader))
 		return;
 	if ((rc = trail_flush(p->trail, 1, &cause)) != 0) {
 		log_warnx("audit: the journal could not be shipped: %s; "
@@ -789,7 +790,7 @@ ship_cb(uv_timer_t *t)
 	ship_now(c);
 	/* Failed, or waiting for a batch to end: later. */
 	if (trail_pending(c->parts.trail) && !vault_locked(c->parts.env.vault))
-		ship_arm(c, TRAIL_SHIP_MS);
+		ship_arm(c, trail_ship_ms());
 }
 
 /* What happens to a peer's change sets once stored (peer.h). */
@@ -872,7 +873,12 @@ circles_changed(void *arg)
 int
 ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len)
 {
-	return ctl_admin_unlock_now(&c->parts, passphrase, len);
+	int rc = ctl_admin_unlock_now(&c->parts, passphrase, len);
+
+	/* What the journal kept across a restart. */
+	if (rc == 0)
+		ship_arm(c, 0);
+	return rc;
 }
 
 int

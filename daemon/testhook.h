@@ -32,6 +32,10 @@ struct testhook {
 	 */
 	int audit_off;
 	int audit_nosync;
+	/* SAMEND_TEST_AUDIT_SHIP_MS: how long the read audit's journal
+	 * waits to be shipped (0: TRAIL_SHIP_MS), so that a test can kill
+	 * samend with events in it. */
+	long audit_ship_ms;
 };
 
 const struct testhook *testhook(void);

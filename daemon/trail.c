@@ -384,6 +384,14 @@ trail_read(struct ctl_parts *p, const char *action,
 	return rc;
 }
 
+uint64_t
+trail_ship_ms(void)
+{
+	long ms = testhook()->audit_ship_ms;
+
+	return ms > 0 ? (uint64_t)ms : TRAIL_SHIP_MS;
+}
+
 /* What the journal holds that trail_flush has not shipped, as far as known. */
 int
 trail_pending(const struct trail *t)
@@ -492,7 +500,7 @@ trail_flush(struct trail *t, int now, char **cause)
 	}
 	if (rc == 0 && trail_pending(t) && (now ||
 	    t->jbytes >= TRAIL_SHIP_BYTES ||
-	    (t->jbytes > 0 && ms - t->jsince >= TRAIL_SHIP_MS)))
+	    (t->jbytes > 0 && ms - t->jsince >= trail_ship_ms())))
 		rc = ship(t, cause);
 	trail_drop(t);
 	trail_cache_drop(t);

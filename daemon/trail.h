@@ -85,8 +85,9 @@ int trail_read(struct ctl_parts *p, const char *action,
  */
 int trail_flush(struct trail *t, int now, char **cause);
 /* How long the journal waits, at most, while reads go on (ctl ships it
- * after as long without them). */
+ * after as long without them): TRAIL_SHIP_MS, or the tests' own. */
 #define TRAIL_SHIP_MS 1000
+uint64_t trail_ship_ms(void);
 /* 1 if the journal may hold rows not shipped yet. */
 int trail_pending(const struct trail *t);
 /* The batch was rolled back: what it noted goes with it. */

@@ -61,6 +61,37 @@ def audit_rows(node, circle_hex):
         con.close()
 
 
+def journal_rows(node, circle_hex):
+    """Rows of node's audit journal for the circle: a batch's events each,
+    sealed, waiting to be shipped as a change set (docs/design.md, "Read
+    audit")."""
+    con = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM audit_journal WHERE "
+                           "circle = ?", (bytes.fromhex(circle_hex),)
+                           ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def audit_boxes(node, circle_hex):
+    """The batches of events node holds for the circle, shipped or not:
+    the boxes of its audit chain and its journal's rows, read at once."""
+    chain, _ = audit_chain(circle_hex)
+    con = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True)
+    try:
+        con.execute("BEGIN")
+        rows = con.execute("SELECT hdr, payload FROM cs WHERE circle = ?",
+                           (chain,)).fetchall()
+        queued = con.execute("SELECT count(*) FROM audit_journal WHERE "
+                             "circle = ?", (bytes.fromhex(circle_hex),)
+                             ).fetchone()[0]
+    finally:
+        con.close()
+    return queued + sum(len(outer_open(h, p, circle_hex)[1])
+                        for h, p in rows)
+
+
 def outer_open(hdr, payload, circle_hex):
     """What a member or relay can read of an audit change set: its header,
     and each chunk's outer layer (the chunk key derives from the circle
@@ -355,12 +386,11 @@ def test_a_search_that_finds_nothing_is_noted(cluster):
     nothing, without its text."""
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
-    synced(b, r)  # B's journal shipped (docs/design.md, "Read audit")
-    n = len(audit_rows(b, circle))
+    n = audit_boxes(b, circle)
     text = "Zonnebloemstraat-canary-81"
     assert b.samen("find", text, json=True).json == []
+    assert audit_boxes(b, circle) == n + 1
     synced(b, r)
-    assert len(audit_rows(b, circle)) == n + 1
     synced(a, r)
     finds = [e for e in a.samen("audit", json=True).json["events"]
              if e["device"] == b.device and e["what"] == "find"]
@@ -381,20 +411,46 @@ def test_a_read_waits_for_its_event(cluster):
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
     priv = b.put("--circle", "private", "note", "text=my own")
-    n = len(audit_rows(b, circle))
+    n = audit_boxes(b, circle)
     b.get("note", priv)
     b.ls("note", "text=my own")
-    assert len(audit_rows(b, circle)) == n
+    assert audit_boxes(b, circle) == n
 
     # Each sync of the WAL takes a second: so does the read.
     b.restart("--listen", b.addr, env={"SAMEND_TEST_SYNC_DELAY_MS": "1000"})
     t = time.monotonic()
     b.get("case", kase)
     assert time.monotonic() - t >= 1.0
-    assert len(audit_rows(b, circle)) == n + 1
+    assert audit_boxes(b, circle) == n + 1
 
     # The disk fails its syncs: the read is refused, and says why.
     b.restart("--listen", b.addr, env={"SAMEND_TEST_SYNC_FAIL": "1"})
     line = b.samen("get", "case", kase, rc=FAIL).expect_error(FAIL)
     assert "audit" in line or "storage" in line, line
     b.stop(expect_rc=None)
+
+
+def test_a_journaled_read_survives_kill9(cluster):
+    """A read's event is a row of the journal, sealed and synced, before
+    its reply; samend killed with it not yet shipped ships it after its
+    restart, and A reads it."""
+    a, b, r, kase, _ = world(cluster)
+    circle = team_circle(a)
+    # The journal waits (ten minutes) for a ship that never comes.
+    b.restart("--listen", b.addr,
+              env={"SAMEND_TEST_AUDIT_SHIP_MS": "600000"})
+    n = len(audit_rows(b, circle))
+    assert journal_rows(b, circle) == 0
+    b.samen("log", "case", kase, json=True)
+    assert journal_rows(b, circle) == 1
+    assert len(audit_rows(b, circle)) == n
+    b.kill9()
+    b.start("--listen", b.addr)
+    wait_until(lambda: journal_rows(b, circle) == 0, 30,
+               "B: the journal shipped after the restart")
+    assert len(audit_rows(b, circle)) == n + 1
+    synced(b, r)
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "log" in got, got
