@@ -121,6 +121,13 @@ static const struct handler {
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
+/*
+ * A batch of reads this small syncs its commit on the loop when the sync
+ * thread is idle (durable_sync_here): the thread would only make its
+ * replies wait for two hand-offs more (docs/performance.md §11).
+ */
+#define CTL_SYNC_HERE_MAX 4
+
 /* A reply waiting for its batch's commit, then for the disk. */
 struct held {
 	struct api_req *req;
@@ -287,7 +294,8 @@ flush(struct ctl *c, int ship)
 {
 	struct sent *b;
 	char *cause = NULL;
-	int rc, wrote, reads = 0;
+	uint64_t before = c->ticket;
+	int rc, wrote, here, reads = 0;
 
 	/*
 	 * The batch's read events first, into its transaction: a read
@@ -303,7 +311,14 @@ flush(struct ctl *c, int ship)
 		else
 			(void)aborted(c, rc);
 	}
+	here = reads && c->nheld <= CTL_SYNC_HERE_MAX &&
+	    loader_pending(c->parts.loader) == 0 && !testhook()->audit_nosync;
+	if (here)
+		writer_sync_later(c->parts.writer);
 	rc = writer_commit(c->parts.writer, &c->ticket);
+	if (here && c->ticket != before &&
+	    !durable_sync_here(c->parts.env.durable, c->ticket))
+		durable_request(c->parts.env.durable, c->ticket);
 	wrote = rc == 0 && loader_pending(c->parts.loader) > 0;
 	if (rc == 0)
 		(void)loader_refresh(c->parts.loader, c->parts.circle);
@@ -717,14 +732,21 @@ ctl_unlock_ended(struct ctl *c)
 
 static void retention_cb(uv_timer_t *t);
 
+/* Timer t fires cb within ms, unless it is due sooner already. */
+static void
+timer_arm(struct ctl *c, uv_timer_t *t, uv_timer_cb cb, uint64_t ms)
+{
+	if (c->stopped || (uv_is_active((uv_handle_t *)t) &&
+	    uv_timer_get_due_in(t) <= ms))
+		return;
+	uv_timer_start(t, cb, ms, 0);
+}
+
 /* The next pass within ms, unless one is due sooner. */
 static void
 retention_arm(struct ctl *c, uint64_t ms)
 {
-	if (c->stopped || (uv_is_active((uv_handle_t *)&c->retention) &&
-	    uv_timer_get_due_in(&c->retention) <= ms))
-		return;
-	uv_timer_start(&c->retention, retention_cb, ms, 0);
+	timer_arm(c, &c->retention, retention_cb, ms);
 }
 
 /* Between batches: what a pass writes is a batch of its own. */
@@ -776,10 +798,7 @@ ship_now(struct ctl *c)
 static void
 ship_arm(struct ctl *c, uint64_t ms)
 {
-	if (c->stopped || (uv_is_active((uv_handle_t *)&c->ship) &&
-	    uv_timer_get_due_in(&c->ship) <= ms))
-		return;
-	uv_timer_start(&c->ship, ship_cb, ms, 0);
+	timer_arm(c, &c->ship, ship_cb, ms);
 }
 
 static void

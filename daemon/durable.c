@@ -345,6 +345,44 @@ durable_wait(struct durable *d, uint64_t ticket)
 	tell(d);
 }
 
+int
+durable_sync_here(struct durable *d, uint64_t ticket)
+{
+	uint64_t t0, t1;
+	int idle, rc, err;
+
+	if (d == NULL)
+		return 1;
+	pthread_mutex_lock(&d->mu);
+	idle = !d->failed && !d->presync && d->requested <= d->done &&
+	    d->delay_ms == 0 && !d->fail;
+	pthread_mutex_unlock(&d->mu);
+	if (!idle)
+		return 0;
+	/* Every commit up to ticket returned: its frames are written. */
+	t0 = clock_mono_us();
+	rc = fdatasync(d->fd);
+	err = rc == 0 ? 0 : errno ? errno : EIO;
+	t1 = clock_mono_us();
+	pthread_mutex_lock(&d->mu);
+	if (err == 0) {
+		if (ticket > d->done)
+			d->done = ticket;
+		if (ticket > d->requested)
+			d->requested = ticket;
+		if (d->ntook == d->captook) {
+			d->captook = d->captook ? 2 * d->captook : 16;
+			d->took = xreallocarray(d->took, d->captook,
+			    sizeof(*d->took));
+		}
+		d->took[d->ntook++] = t1 - t0;
+	} else if (!d->failed)
+		d->failed = err;
+	pthread_mutex_unlock(&d->mu);
+	tell(d);
+	return 1;
+}
+
 uint64_t
 durable_done(const struct durable *d)
 {
