@@ -122,11 +122,13 @@ static const struct handler {
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
 /*
- * A batch of reads this small syncs its commit on the loop when the sync
- * thread is idle (durable_sync_here): the thread would only make its
- * replies wait for two hand-offs more (docs/performance.md §11).
+ * A batch of one read (samen get) syncs its commit on the loop when the
+ * sync thread is idle (durable_sync_here): the thread would only make
+ * its reply wait for two hand-offs more (docs/performance.md §11).  A
+ * larger batch is a client with reads in flight: the loop goes on with
+ * the next while the thread syncs.
  */
-#define CTL_SYNC_HERE_MAX 4
+#define CTL_SYNC_HERE_MAX 1
 
 /* A reply waiting for its batch's commit, then for the disk. */
 struct held {
