@@ -187,7 +187,7 @@ struct ctl {
 
 static void retention_arm(struct ctl *c, uint64_t ms);
 static void ship_arm(struct ctl *c, uint64_t ms);
-static void ship_now(struct ctl *c);
+static int ship_now(struct ctl *c);
 static void ship_cb(uv_timer_t *t);
 
 int
@@ -703,7 +703,7 @@ ctl_lock(struct ctl *c, struct api_req *req)
 	assert(!writer_in_txn(c->parts.writer));
 	/* Signed while the keys are there; what is left waits for them. */
 	if (!vault_locked(c->parts.env.vault) && !c->parts.unlocking)
-		ship_now(c);
+		(void)ship_now(c);
 	if (!vault_locked(c->parts.env.vault) || c->parts.unlocking)
 		drop_secrets(c);
 	c->parts.locking = 1;
@@ -772,8 +772,9 @@ retention_cb(uv_timer_t *t)
 /*
  * Between batches, no reply held: ships the journal as a batch of its
  * own (trail_flush), if there is anything to ship and the keys to sign.
+ * 0, or the failure (logged).
  */
-static void
+static int
 ship_now(struct ctl *c)
 {
 	struct ctl_parts *p = &c->parts;
@@ -784,16 +785,17 @@ ship_now(struct ctl *c)
 	    !trail_pending(p->trail) || vault_locked(p->env.vault) ||
 	    circle_private(p->circle) == NULL || p->locking || p->unlocking ||
 	    loader_busy(p->loader))
-		return;
+		return 0;
 	if ((rc = trail_flush(p->trail, 1, &cause)) != 0) {
 		log_warnx("audit: the journal could not be shipped: %s; "
-		    "trying again later", cause ? cause : samen_strerror(rc));
+		    "trying again with the next reads",
+		    cause ? cause : samen_strerror(rc));
 		free(cause);
 		if (writer_in_txn(p->writer))
 			writer_abort(p->writer, rc);
-		return;
+		return rc;
 	}
-	(void)writer_commit(p->writer, &c->ticket);
+	return writer_commit(p->writer, &c->ticket);
 }
 
 /* A ship within ms, unless one is due sooner. */
@@ -808,9 +810,10 @@ ship_cb(uv_timer_t *t)
 {
 	struct ctl *c = t->data;
 
-	ship_now(c);
-	/* Failed, or waiting for a batch to end: later. */
-	if (trail_pending(c->parts.trail) && !vault_locked(c->parts.env.vault))
+	/* Waiting for a batch to end: later.  Failed (the disk): with the
+	 * next reads (flush), not every second. */
+	if (ship_now(c) == 0 && trail_pending(c->parts.trail) &&
+	    !vault_locked(c->parts.env.vault))
 		ship_arm(c, trail_ship_ms());
 }
 
@@ -985,7 +988,7 @@ ctl_stop(struct ctl *c)
 	writer_set_durable(c->parts.writer, NULL);
 	/* The journal's events reach the audit chain before samend stops
 	 * (kept and shipped after the next unlock otherwise). */
-	ship_now(c);
+	(void)ship_now(c);
 	loader_stop(c->parts.loader);
 	for (size_t i = 0; i < c->ndeferred; i++)
 		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
