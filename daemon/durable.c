@@ -65,6 +65,18 @@ nap(long ms)
 		;
 }
 
+/* Notes how long a sync took, under mu.  The loop empties the array at
+ * each tell: it grows only while the loop is busy, and rarely allocates. */
+static void
+note_took(struct durable *d, uint64_t us)
+{
+	if (d->ntook == d->captook) {
+		d->captook = d->captook ? 2 * d->captook : 16;
+		d->took = xreallocarray(d->took, d->captook, sizeof(*d->took));
+	}
+	d->took[d->ntook++] = us;
+}
+
 static void *
 run(void *arg)
 {
@@ -99,14 +111,7 @@ run(void *arg)
 		pthread_mutex_lock(&d->mu);
 		if (err == 0) {
 			d->done = target;
-			/* The loop empties it at each tell: it grows only
-			 * while the loop is busy, and rarely allocates. */
-			if (d->ntook == d->captook) {
-				d->captook = d->captook ? 2 * d->captook : 16;
-				d->took = xreallocarray(d->took, d->captook,
-				    sizeof(*d->took));
-			}
-			d->took[d->ntook++] = t1 - t0;
+			note_took(d, t1 - t0);
 		} else
 			d->failed = err;
 		pthread_cond_broadcast(&d->donecv);
@@ -370,12 +375,7 @@ durable_sync_here(struct durable *d, uint64_t ticket)
 			d->done = ticket;
 		if (ticket > d->requested)
 			d->requested = ticket;
-		if (d->ntook == d->captook) {
-			d->captook = d->captook ? 2 * d->captook : 16;
-			d->took = xreallocarray(d->took, d->captook,
-			    sizeof(*d->took));
-		}
-		d->took[d->ntook++] = t1 - t0;
+		note_took(d, t1 - t0);
 	} else if (!d->failed)
 		d->failed = err;
 	pthread_mutex_unlock(&d->mu);
