@@ -98,10 +98,13 @@ DAEMON_LIB += daemon/circle_exile.c daemon/depart.c
 # Erasure (issue 25): purges and retention in the membership layer.
 DAEMON_LIB += daemon/circle_purge.c
 DAEMON_SRC := daemon/main.c $(DAEMON_LIB)
-CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/output.c cli/cmd.c \
+CLI_LIB    := cli/client.c cli/zmtp.c cli/reply.c cli/cmd.c \
               cli/argcheck.c cli/passphrase.c cli/keyfile.c cli/help.c \
               cli/cmd_device.c cli/cmd_record.c cli/cmd_peer.c \
               cli/cmd_circle.c cli/cmd_bulk.c cli/csv.c cli/subject.c
+# The human forms: output.c, and a renderer per subject on it.
+CLI_LIB    += cli/output.c cli/output_records.c cli/output_sync.c \
+              cli/output_circles.c
 CLI_SRC    := cli/main.c $(CLI_LIB)
 
 # The store's tests, one per area of daemon/store*.c.
@@ -116,8 +119,8 @@ UNIT_CLI   := test_reply test_zmtp test_client test_argcheck test_datadir \
               test_passphrase test_keyfile test_csv
 UNIT_DAEMON := test_wire test_devid test_hlc test_rid test_keywrap \
               test_changeset test_ops test_merge $(STORE_TESTS) test_conf \
-              test_index test_sync test_peer test_durable test_pool test_zap \
-              test_notify test_metrics test_metricsfile \
+              test_index test_sync test_sync_ids test_peer test_durable \
+              test_pool test_zap test_notify test_metrics test_metricsfile \
               test_request test_circle $(ROSTER_TESTS) test_keyring test_lock \
               test_audit test_trail test_circle_purge
 UNIT_TESTS := $(UNIT_DAEMON) $(UNIT_CLI)
@@ -252,6 +255,7 @@ demo: deps all
 	@tests/demo.sh $(BUILD)
 	@tests/demo-sync.sh $(BUILD)
 	@tests/demo-purge.sh $(BUILD)
+	@tests/demo-clock.sh $(BUILD)
 
 clean:
 	rm -rf build samen_*.deb
@@ -397,14 +401,20 @@ soak:
 # ---- fuzz: libFuzzer targets (tests/fuzz/README.md) -------------------------
 #   make fuzz           deps, build, seeds, replay the regressions and seeds,
 #                       then fuzz each target FUZZ_TIME seconds, FUZZ_PAR at
-#                       a time; crash inputs land in tests/fuzz/regress/T/
+#                       a time (nice -n FUZZ_NICE), from the seeds and the
+#                       kept corpus; crash inputs land in tests/fuzz/regress/T/
 #   make fuzz-build     the targets and mkseeds, in build/fuzz/ (clang)
-#   make fuzz-regress   replay tests/fuzz/regress/ and the seeds: seconds
+#   make fuzz-regress   replay tests/fuzz/regress/, the seeds and the kept
+#                       corpus tests/fuzz/corpus/: seconds
+#   make fuzz-keep      minimise tests/fuzz/corpus/T and build/fuzz/corpus/T
+#                       into a new tests/fuzz/corpus/T (commit it)
 # Always clang, sanitizers and build/fuzz/, whatever CC, SANITIZE and BUILD say.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PAR     ?= 1
+# The targets' niceness: 19 where they share the machine with other work.
+FUZZ_NICE    ?= 0
 FUZZ_TARGETS := header payload ops wire changeset sync zmtp request keyring \
                 conf roster csv audit
 FUZZ_PROTO   := util error wire devid hlc rid keywrap changeset ops merge \
@@ -422,7 +432,7 @@ FUZZ_OBJ     := $(patsubst %,$(FUZZ_BUILD)/obj/proto/%.o,$(FUZZ_PROTO)) \
                 $(FUZZ_BUILD)/obj/tests/fuzz/fixture.o
 FUZZ_BIN     := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
-.PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps
+.PHONY: fuzz-build fuzz-seeds fuzz-regress fuzz-deps fuzz-keep
 # The config parser is the daemon's: fuzz_conf links it (and its logging).
 FUZZ_CONF_OBJ := $(FUZZ_BUILD)/obj/daemon/conf.o $(FUZZ_BUILD)/obj/daemon/log.o \
                  $(FUZZ_BUILD)/obj/lib/clock.o
@@ -455,12 +465,16 @@ fuzz-seeds: $(FUZZ_BUILD)/mkseeds
 fuzz-regress: fuzz-build fuzz-seeds
 	@tests/fuzz/run.sh regress $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
+fuzz-keep: fuzz-build fuzz-seeds
+	@tests/fuzz/run.sh keep $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEPS_PKGS="$(DEB_BUILD) $(DEB_FUZZ)"
 
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-regress
-	@tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_PAR) $(FUZZ_TARGETS)
+	@FUZZ_NICE=$(FUZZ_NICE) tests/fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_TIME) \
+	    $(FUZZ_PAR) $(FUZZ_TARGETS)
 # ---- end fuzz ---------------------------------------------------------------
 
 # ---- bench: benchmarks (bench/README.md, results in docs/performance.md) ----

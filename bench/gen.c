@@ -364,7 +364,10 @@ writer_put(struct writer *w, const struct built *b, size_t ops)
 		writer_flush(w);
 }
 
-/* The shared circle of a store (the first one listed). */
+/*
+ * The shared circle of a store (the first one listed), with its data key:
+ * not the audit secret, kept as its epoch 0 and listed first.
+ */
 static void
 find_circle(struct store *st, struct store_circle *out)
 {
@@ -373,7 +376,8 @@ find_circle(struct store *st, struct store_circle *out)
 
 	check(store_circle_list(st, &c, &n), "circle list");
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].kind == STORE_CIRCLE_SHARED) {
+		if (c[i].kind == STORE_CIRCLE_SHARED &&
+		    c[i].epoch != ROSTER_AUDIT_EPOCH) {
 			*out = c[i];
 			out->name = xstrdup(c[i].name);
 			store_circle_list_free(c, n);
@@ -455,7 +459,7 @@ cmd_circle(const char *name, const char **into, size_t ninto,
 {
 	struct target t[MAX_DIRS], m;
 	uint8_t (*extra)[32];
-	struct store_circle sc, mc;
+	struct store_circle sc, mc, ask;
 	struct roster_op op;
 	struct roster_seal seal;
 	struct writer w;
@@ -495,6 +499,10 @@ cmd_circle(const char *name, const char **into, size_t ninto,
 	mc.kind = STORE_CIRCLE_MEMBERS;
 	memcpy(mc.base, sc.id, CS_CIRCLELEN);
 	mc.name = xstrdup(sc.name);
+	memset(&ask, 0, sizeof(ask));
+	memcpy(ask.id, sc.id, CS_CIRCLELEN);
+	ask.kind = STORE_CIRCLE_SHARED;
+	ask.name = xstrdup(sc.name);
 	for (size_t i = 0; i < ninto; i++) {
 		check(store_begin(t[i].st), "begin");
 		check(store_circle_put(t[i].st, &sc), "circle put");
@@ -507,16 +515,29 @@ cmd_circle(const char *name, const char **into, size_t ninto,
 	w.nt = ninto;
 	memset(prev, 0, sizeof(prev));
 	hlc_init(&clock, 0);
-	/* The create: the first key sealed to the creator, the name. */
+	/*
+	 * The create: the first key sealed to the creator, the audit key
+	 * pair (its secret sealed to the creator, the only admin, and kept
+	 * at rest there: reads of the circle are refused without it), the
+	 * name.
+	 */
 	memset(&op, 0, sizeof(op));
 	op.type = ROSTER_CREATE;
 	op.epoch = ROSTER_FIRST_EPOCH;
 	memcpy(op.salt, salt, sizeof(salt));
-	check(keyring_seal(&seal, ROSTER_FIRST_EPOCH, sc.key, t[0].pk,
+	crypto_box_keypair(op.audit, ask.key);
+	op.has_audit = 1;
+	op.seals = xcalloc(2, sizeof(*op.seals));
+	check(keyring_seal(&op.seals[0], ROSTER_FIRST_EPOCH, sc.key, t[0].pk,
 	    ROSTER_ADMIN), "seal");
-	op.seals = xcalloc(1, sizeof(*op.seals));
-	op.seals[0] = seal;
-	op.nseals = 1;
+	check(keyring_seal(&op.seals[1], ROSTER_AUDIT_EPOCH, ask.key,
+	    t[0].pk, ROSTER_ADMIN), "audit seal");
+	op.nseals = 2;
+	ask.epoch = ROSTER_AUDIT_EPOCH;
+	check(store_begin(t[0].st), "begin");
+	check(store_circle_put(t[0].st, &ask), "audit key put");
+	check(store_commit(t[0].st), "commit");
+	store_circle_clear(&ask);
 	keyring_blob_seal(&op.name, &op.name_len, sc.key, sc.id, "name", name,
 	    strlen(name));
 	put_op(&w, &t[0], &mc, &op, &seq, prev, &clock);
@@ -1241,6 +1262,8 @@ cmd_replay(const char *from, const char *into, uint64_t limit)
 		if (cl[i].kind == STORE_CIRCLE_PRIVATE)
 			continue;
 		check(store_circle_put(t.st, &cl[i]), "circle put");
+		if (cl[i].epoch == ROSTER_AUDIT_EPOCH)
+			continue;	/* the audit secret, no chain's key */
 		if (cl[i].kind == STORE_CIRCLE_MEMBERS) {
 			memcpy(chains[0], cl[i].id, CS_CIRCLELEN);
 			keys[0] = cl[i].key;

@@ -5,7 +5,7 @@
 
 #include "argcheck.h"
 #include "devid.h"
-#include "output.h"
+#include "output_circles.h"
 #include "request.h"
 
 /* Requests of the shape [name]. */
@@ -40,7 +40,7 @@ name_device(struct cmd_ctx *c, char dev[DEVID_TEXTLEN + 1])
 int
 cmd_circle_new(struct cmd_ctx *c)
 {
-	return run_name(c, CTL_CIRCLE_NEW, output_circle_new);
+	return run_name(c, CTL_CIRCLE_NEW, output_circles_new);
 }
 
 int
@@ -70,7 +70,7 @@ cmd_circle_add(struct cmd_ctx *c)
 			wire_put_nil(&w);
 		wire_put_bool(&w, c->no_history);
 	}
-	return cmd_run(c, &w, output_circle_add);
+	return cmd_run(c, &w, output_circles_add);
 }
 
 int
@@ -89,7 +89,7 @@ cmd_circle_role(struct cmd_ctx *c)
 	wire_put_cstr(&w, c->argv[0]);
 	wire_put_cstr(&w, dev);
 	wire_put_cstr(&w, c->argv[2]);
-	return cmd_run(c, &w, output_circle_role);
+	return cmd_run(c, &w, output_circles_role);
 }
 
 int
@@ -104,13 +104,13 @@ cmd_circle_rm(struct cmd_ctx *c)
 	cmd_request(&w, CTL_CIRCLE_RM, 2);
 	wire_put_cstr(&w, c->argv[0]);
 	wire_put_cstr(&w, dev);
-	return cmd_run(c, &w, output_circle_rm);
+	return cmd_run(c, &w, output_circles_rm);
 }
 
 int
 cmd_circle_quarantine(struct cmd_ctx *c)
 {
-	return run_name(c, CTL_CIRCLE_QUARANTINE, output_quarantine);
+	return run_name(c, CTL_CIRCLE_QUARANTINE, output_circles_quarantine);
 }
 
 int
@@ -134,7 +134,7 @@ cmd_circle_accept(struct cmd_ctx *c)
 		wire_put_u64(&w, seq);
 	else
 		wire_put_nil(&w);
-	return cmd_run(c, &w, output_circle_accept);
+	return cmd_run(c, &w, output_circles_accept);
 }
 
 int
@@ -143,13 +143,13 @@ cmd_circle_ls(struct cmd_ctx *c)
 	struct wbuf w;
 
 	cmd_request(&w, CTL_CIRCLE_LS, 0);
-	return cmd_run(c, &w, output_circles);
+	return cmd_run(c, &w, output_circles_ls);
 }
 
 int
 cmd_circle_use(struct cmd_ctx *c)
 {
-	return run_name(c, CTL_CIRCLE_USE, output_circle_use);
+	return run_name(c, CTL_CIRCLE_USE, output_circles_use);
 }
 
 int
@@ -170,7 +170,7 @@ cmd_circle_revoke(struct cmd_ctx *c)
 		wire_put_cstr(&w, c->reason);
 	else
 		wire_put_nil(&w);
-	return cmd_run(c, &w, output_revoke);
+	return cmd_run(c, &w, output_circles_revoke);
 }
 
 int
@@ -189,7 +189,7 @@ cmd_circle_retention(struct cmd_ctx *c)
 	if (c->due) {
 		cmd_request(&w, CTL_CIRCLE_RETENTION, 1);
 		wire_put_cstr(&w, c->argv[0]);
-		return cmd_run(c, &w, output_retention);
+		return cmd_run(c, &w, output_circles_retention);
 	}
 	if ((rc = argcheck_collection(c->argv[1], &cause)) != 0 ||
 	    (rc = argcheck_duration(c->argv[2], &days, &cause)) != 0)
@@ -198,5 +198,5 @@ cmd_circle_retention(struct cmd_ctx *c)
 	wire_put_cstr(&w, c->argv[0]);
 	wire_put_cstr(&w, c->argv[1]);
 	wire_put_u64(&w, days);
-	return cmd_run(c, &w, output_retention);
+	return cmd_run(c, &w, output_circles_retention);
 }

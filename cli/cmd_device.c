@@ -13,6 +13,7 @@
 #include "keyfile.h"
 #include "keywrap.h"
 #include "output.h"
+#include "output_sync.h"
 #include "passphrase.h"
 #include "util.h"
 #include "version.h"
@@ -179,10 +180,10 @@ cmd_device_status(struct cmd_ctx *c)
 		return rc;
 	if (c->json) {
 		output_json(stdout, rp.body);
-		output_status_warning(stderr, rp.body);
+		output_sync_status_warning(stderr, rp.body);
 	} else
-		output_status(stdout, stderr, rp.body);
-	(void)output_status_version(stderr, rp.body, SAMEN_VERSION,
+		output_sync_status(stdout, stderr, rp.body);
+	(void)output_sync_status_version(stderr, rp.body, SAMEN_VERSION,
 	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION);
 	reply_free(&rp);
 	return 0;

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "devid.h"
 #include "output.h"
+#include "output_sync.h"
 #include "util.h"
 
 #define SYNC_TIMEOUT_S 60	/* sync --wait without --timeout */
@@ -33,7 +34,7 @@ cmd_peer_add(struct cmd_ctx *c)
 		wire_put_cstr(&w, c->argv[1]);
 	else
 		wire_put_nil(&w);
-	return cmd_run(c, &w, output_peer_add);
+	return cmd_run(c, &w, output_sync_peer_add);
 }
 
 int
@@ -42,7 +43,7 @@ cmd_peer_ls(struct cmd_ctx *c)
 	struct wbuf w;
 
 	cmd_request(&w, CTL_PEER_LS, 0);
-	return cmd_run(c, &w, output_peers);
+	return cmd_run(c, &w, output_sync_peers);
 }
 
 int
@@ -171,11 +172,15 @@ sync_report(struct cmd_ctx *c, const struct sync_watch *watch, uint32_t n,
 			continue;
 		}
 		reply_session(peer, &s);
-		if (s.state != REPLY_SESSION_DONE)
+		/* Held back by the peer: it has them, and shows none yet. */
+		if (s.state != REPLY_SESSION_DONE || s.held > 0)
 			failed = 1;
 		items[k++] = peer;
 		if (!c->json)
 			output_sync_result(stdout, watch[i].device, &s);
+		if (!c->json && s.held > 0)
+			output_sync_held_by(stdout, watch[i].device, s.held,
+			    s.held_ahead_ms);
 	}
 	if (c->json)
 		output_json_items(stdout, items, k);

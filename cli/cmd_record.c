@@ -9,6 +9,7 @@
 #include "devid.h"
 #include "ops.h"
 #include "output.h"
+#include "output_records.h"
 #include "request.h"
 #include "rid.h"
 #include "util.h"
@@ -133,7 +134,7 @@ cmd_record_put(struct cmd_ctx *c)
 int
 cmd_record_get(struct cmd_ctx *c)
 {
-	return run_record(c, CTL_GET, output_record);
+	return run_record(c, CTL_GET, output_records_get);
 }
 
 int
@@ -146,7 +147,7 @@ cmd_record_rm(struct cmd_ctx *c)
 int
 cmd_record_log(struct cmd_ctx *c)
 {
-	return run_record(c, CTL_LOG, output_log);
+	return run_record(c, CTL_LOG, output_records_log);
 }
 
 int
@@ -174,7 +175,7 @@ cmd_record_ls(struct cmd_ctx *c)
 		wire_put_str(&w, field, flen);
 		wire_put_cstr(&w, value);
 	}
-	return cmd_run(c, &w, output_list);
+	return cmd_run(c, &w, output_records_ls);
 }
 
 int
@@ -192,7 +193,7 @@ cmd_record_find(struct cmd_ctx *c)
 		return cmd_failed(rc, cause);
 	cmd_request(&w, CTL_FIND, 1);
 	wire_put_cstr(&w, c->argv[0]);
-	return cmd_run(c, &w, output_find);
+	return cmd_run(c, &w, output_records_find);
 }
 
 int
@@ -222,7 +223,7 @@ cmd_record_conflicts(struct cmd_ctx *c)
 	struct wbuf w;
 
 	cmd_request(&w, CTL_CONFLICTS, 0);
-	return cmd_run(c, &w, output_conflicts);
+	return cmd_run(c, &w, output_records_conflicts);
 }
 
 int
@@ -257,7 +258,7 @@ cmd_record_handover(struct cmd_ctx *c)
 		wire_put_cstr(&w, c->circle);
 	else
 		wire_put_nil(&w);
-	return cmd_run(c, &w, output_handover);
+	return cmd_run(c, &w, output_records_handover);
 }
 
 int
@@ -283,7 +284,7 @@ cmd_record_purge(struct cmd_ctx *c)
 	wire_put_cstr(&w, rid);
 	wire_put_bool(&w, c->cascade);
 	wire_put_cstr(&w, c->reason);
-	return cmd_run(c, &w, output_purge);
+	return cmd_run(c, &w, output_records_purge);
 }
 
 int
@@ -325,5 +326,5 @@ cmd_record_audit(struct cmd_ctx *c)
 		wire_put_u64(&w, since);
 	else
 		wire_put_nil(&w);
-	return cmd_run(c, &w, output_audit);
+	return cmd_run(c, &w, output_records_audit);
 }

@@ -330,6 +330,8 @@ reply_session(const struct reply_node *peer, struct reply_session *s)
 	s->bytes_received = get_count(ses, "bytes_received");
 	if (reply_get_bool(ses, "in_sync", &s->in_sync) != 0)
 		s->in_sync = 0;
+	s->held = get_count(ses, "held");
+	s->held_ahead_ms = get_count(ses, "held_ahead_ms");
 }
 
 int

@@ -101,6 +101,9 @@ struct reply_session {
 	int64_t bytes_sent;
 	int64_t bytes_received;
 	int in_sync;
+	/* Of what we sent, held back by the peer: its clock is behind. */
+	int64_t held;
+	int64_t held_ahead_ms;
 };
 
 /* Fills *s from peer's "session".  Borrows peer: s points into its tree. */

@@ -95,8 +95,12 @@ static const struct conf_entry {
 	  "later ones are held back",
 	  "Seconds a change set from a peer may be dated ahead of this "
 	  "device's clock. "
-	  "One dated later is held back (not stored, offered again at the "
-	  "next sync) and logged as clock skew." },
+	  "One dated later is stored but held back: not shown until this "
+	  "device's clock gets there, logged as clock skew, and the peer "
+	  "is told. "
+	  "This device's own clock, found further ahead than this (it was "
+	  "wrong, and was set right), takes the wall clock again for the "
+	  "next write." },
 	{ "metrics_file", CONF_STR, offsetof(struct conf, metrics_file),
 	  0, 0, 0, 0,
 	  "where the metrics are written for node_exporter (empty: nowhere)",

@@ -941,6 +941,7 @@ ctl_open(const struct ctl_env *env)
 	we.touched_arg = c->parts.loader;
 	we.aborted = aborted;
 	we.arg = c;
+	we.max_skew_ms = env->max_skew_ms;
 	c->parts.writer = writer_open(&we);
 
 	memset(&ce, 0, sizeof(ce));

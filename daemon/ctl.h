@@ -55,6 +55,9 @@ struct ctl_env {
 	 * needs the device key).  Its end comes through peer_hooks.closed. */
 	void (*locked)(void *arg);
 	void *locked_arg;
+	/* max_clock_skew: how far ahead of the wall clock the writer's own
+	 * clock may be before it takes the wall clock again (hlc_bound). */
+	uint64_t max_skew_ms;
 };
 
 struct ctl;

@@ -55,6 +55,8 @@ ctl_admin_status(struct ctl_parts *p, const union request *q,
 	    peers_listen(p->peers) : NULL;
 	out->zap_refused = p->peers ? peers_zap_refused(p->peers) : 0;
 	out->rejected = p->peers ? peers_rejected(p->peers) : 0;
+	out->held_by = p->peers ? peers_held_by(p->peers,
+	    &out->held_by_ahead_ms) : 0;
 	out->handshake_failed = p->peers ?
 	    peers_handshake_failed(p->peers) : 0;
 	out->dropped = p->peers ? peers_dropped(p->peers) : 0;

@@ -136,14 +136,14 @@ check_one(struct checked *k, const uint8_t chain[CS_CIRCLELEN],
  * at (store_cs_insert_optimistic): 0 if it went in clean, else
  * SAMEN_ERETRY, and nothing is said: anything but a clean insert (refused,
  * a replay, bad, a store error) is the careful pass's to find again and
- * tell.  now is the wall clock's, for the clock-skew check.
+ * tell.  horizon is the store's (store_hold_horizon): one dated past it
+ * is held, which the careful pass tells.
  */
 static int
 accept_optimistic(struct peers *p, const struct sync_cs *e,
-    const struct checked *k, uint64_t now)
+    const struct checked *k, uint64_t horizon)
 {
-	if (k->rc != 0 || k->payload_rc != 0 ||
-	    hlc_too_far(k->h.hlc, now, p->env.max_skew_ms))
+	if (k->rc != 0 || k->payload_rc != 0 || k->h.hlc > horizon)
 		return SAMEN_ERETRY;
 	if (store_cs_insert_optimistic(p->env.store, &k->h, k->id, e->hdr,
 	    e->hdr_len, e->payload, e->payload_len,
@@ -153,31 +153,49 @@ accept_optimistic(struct peers *p, const struct sync_cs *e,
 }
 
 /*
+ * What a batch's change sets from the future came to: how many were
+ * stored held (docs/sync.md, "A clock ahead"), and how far the furthest
+ * was ahead of our clock, for its ACK.
+ */
+struct held_tally {
+	uint32_t n;
+	uint64_t ahead_ms;
+};
+
+/*
+ * A change set dated past horizon (the store's, store_hold_horizon) is
+ * stored, so that its author's chain goes on, and held: not merged until
+ * our clock has caught up.  Counted for the ACK and for one line in the
+ * log per batch, said once the batch is committed (store_batches): a
+ * laptop back with a wrong clock may send thousands.
+ */
+static void
+note_held(struct held_tally *t, const struct cs_header *h, uint64_t horizon,
+    uint64_t skew_ms)
+{
+	uint64_t ahead = HLC_MS(h->hlc) - (HLC_MS(horizon) - skew_ms);
+
+	t->n++;
+	if (ahead > t->ahead_ms)
+		t->ahead_ms = ahead;
+}
+
+/*
  * Stores one change set that check_one() looked at, in a savepoint of its
  * own, and logs why if it is refused: 1 if new, 0 if held already, or the
  * negative code it was refused with.  The clock and the chain are checked
- * here, on the loop; now is the wall clock's.
+ * here, on the loop; horizon is the store's, and one past it new is
+ * counted in *held.
  */
 static int
 accept_careful(struct session *s, const struct sync_cs *e,
-    const struct checked *k, uint64_t now)
+    const struct checked *k, uint64_t horizon, struct held_tally *held)
 {
 	struct peers *p = s->p;
 	int rc;
 
 	if (k->rc != 0)
 		return k->rc;
-	/* From the future: held back (not stored, so offered again later,
-	 * when our clock has caught up or theirs is fixed), and reported. */
-	if (hlc_too_far(k->h.hlc, now, p->env.max_skew_ms)) {
-		char who[DEVID_SHORTLEN + 1], t[32];
-
-		peers_short_id(who, k->h.author);
-		hlc_format(t, k->h.hlc);
-		log_warnx("clock skew: change set %s/%llu is dated %s, too far "
-		    "ahead; held back", who, (unsigned long long)k->h.seq, t);
-		return SAMEN_EDRIFT;
-	}
 	if (k->payload_rc != 0)
 		return k->payload_rc;
 	/* Merged from the bytes in hand, in store_batches' transaction. */
@@ -204,6 +222,8 @@ accept_careful(struct session *s, const struct sync_cs *e,
 			    samen_strerror(rc));
 		return rc;
 	}
+	if (k->h.hlc > horizon)
+		note_held(held, &k->h, horizon, p->env.max_skew_ms);
 	return 1;
 }
 
@@ -214,24 +234,25 @@ accept_careful(struct session *s, const struct sync_cs *e,
  * one that is not a clean insert stops it with SAMEN_ERETRY: the
  * transaction must go, and its batches be stored again carefully.
  * Careful, a store failure stops it with SAMEN_ESTORE (the transaction
- * must go).  Else 0.
+ * must go).  Else 0.  What it stored held is counted in *held.
  */
 static int
 batch_store(struct session *s, const struct sync_msg *m,
-    const struct checked *cs, int optimistic, uint64_t now, uint32_t *acc,
-    uint32_t *rej, uint32_t why[NWHY])
+    const struct checked *cs, int optimistic, uint64_t horizon,
+    uint32_t *acc, uint32_t *rej, uint32_t why[NWHY],
+    struct held_tally *held)
 {
 	for (uint32_t i = 0; i < m->ncs; i++) {
 		int rc;
 
 		if (optimistic) {
 			if ((rc = accept_optimistic(s->p, &m->cs[i], &cs[i],
-			    now)) != 0)
+			    horizon)) != 0)
 				return rc;
 			(*acc)++;
 			continue;
 		}
-		rc = accept_careful(s, &m->cs[i], &cs[i], now);
+		rc = accept_careful(s, &m->cs[i], &cs[i], horizon, held);
 		if (rc == 1)
 			(*acc)++;
 		else if (rc == SAMEN_ESTORE)
@@ -269,7 +290,8 @@ ack_ready(void *arg, int status)
 	}
 	session_digest(s->p, d);
 	wire_init(&w);
-	sync_put_ack(&w, s->id, a.chain, a.accepted, a.rejected, d);
+	sync_put_ack(&w, s->id, a.chain, a.accepted, a.rejected, d, a.held,
+	    a.ahead_ms);
 	if (session_send(s, &w) != 0)
 		session_end(s, 0, "could not send");
 	wire_free(&w);
@@ -279,7 +301,7 @@ ack_ready(void *arg, int status)
 
 static void
 ack_push(struct session *s, const uint8_t chain[CS_CIRCLELEN],
-    uint32_t accepted, uint32_t rejected)
+    uint32_t accepted, uint32_t rejected, const struct held_tally *held)
 {
 	struct ack *a;
 
@@ -298,6 +320,8 @@ ack_push(struct session *s, const uint8_t chain[CS_CIRCLELEN],
 	memcpy(a->chain, chain, CS_CIRCLELEN);
 	a->accepted = accepted;
 	a->rejected = rejected;
+	a->held = held->n;
+	a->ahead_ms = held->ahead_ms;
 }
 
 void
@@ -323,7 +347,8 @@ store_batches(struct session *s, const struct sync_msg *const *ms,
 {
 	struct peers *p = s->p;
 	uint32_t acc[GROUP_MAX], rej[GROUP_MAX], accepted = 0, why[NWHY];
-	uint64_t ticket = 0, now;
+	struct held_tally held[GROUP_MAX];
+	uint64_t ticket = 0, horizon;
 	int lazy = p->env.durable != NULL, optimistic = 1;
 	size_t i;
 	int rc;
@@ -336,14 +361,15 @@ again:
 		session_error(s, rc, "storage error");
 		return;
 	}
-	/* The wall clock, for the clock-skew check: once per pass. */
-	now = p->wall_ms();
+	/* The wall clock, for the clock-skew check: once per transaction. */
+	horizon = store_hold_horizon(p->env.store);
 	accepted = 0;
 	memset(why, 0, sizeof(why));
+	memset(held, 0, sizeof(held));
 	for (i = 0; i < n; i++) {
 		acc[i] = rej[i] = 0;
-		rc = batch_store(s, ms[i], css[i], optimistic, now, &acc[i],
-		    &rej[i], why);
+		rc = batch_store(s, ms[i], css[i], optimistic, horizon,
+		    &acc[i], &rej[i], why, &held[i]);
 		accepted += acc[i];
 		if (rc != 0)
 			break;
@@ -383,15 +409,23 @@ again:
 		if (why[i] > 0)
 			count_rejected(p, SAMEN_EBASE + (int)i, why[i]);
 	for (i = 0; i < n; i++) {
-		p->rejected += rej[i];	/* counted once committed */
-		if (rej[i] > 0) {
-			char from[DEVID_SHORTLEN + 1];
+		char from[DEVID_SHORTLEN + 1], span[32];
 
-			peers_short_id(from, s->link->device);
+		peers_short_id(from, s->link->device);
+		if (held[i].n > 0) {
+			peers_held_changed(p);
+			hlc_span(span, held[i].ahead_ms);
+			log_warnx("clock skew: %u of %u change sets from %s "
+			    "dated up to %s ahead of our clock: stored, held "
+			    "back until then", held[i].n, ms[i]->ncs, from,
+			    span);
+		}
+		p->rejected += rej[i];	/* counted once committed */
+		if (rej[i] > 0)
 			log_warnx("%u of %u change sets from %s rejected",
 			    rej[i], ms[i]->ncs, from);
-		}
-		ack_push(s, ms[i]->chain, acc[i], rej[i]);
+		s->link->held_from += held[i].n;
+		ack_push(s, ms[i]->chain, acc[i], rej[i], &held[i]);
 	}
 	/* Received change sets may travel on before they are on disk: the
 	 * device that wrote them still has them. */

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "beacon.h"
 #include "ckpt.h"
+#include "clock.h"
 #include "conf.h"
 #include "ctl.h"
 #include "datadir.h"
@@ -545,6 +546,9 @@ open_modules(struct samend *d)
 	if (store_open(&d->store, d->db_path, &cause) != 0)
 		fatalx("%s: %s", d->db_path, cause);
 	store_time_commits(d->store, d->fam.commit_seconds);
+	/* A peer's change set from the future is stored and held. */
+	store_set_hold(d->store, clock_wall_ms,
+	    (uint64_t)d->conf.max_clock_skew * 1000);
 	if (testhook()->erase_delay_ms > 0)
 		store_set_erase_hook(d->store, erase_delay, NULL);
 	d->index = index_open();
@@ -576,6 +580,7 @@ open_modules(struct samend *d)
 	env.metrics = &d->fam;
 	env.locked = stop_peers;
 	env.locked_arg = d;
+	env.max_skew_ms = (uint64_t)d->conf.max_clock_skew * 1000;
 	d->ctl = ctl_open(&env);
 	ctl_set_lock_after_idle(d->ctl, d->conf.lock_after_idle);
 	ctl_set_audit_retention(d->ctl, d->conf.audit_retention);
@@ -696,6 +701,7 @@ main(int argc, char **argv)
 
 	/* 1. Arguments, then the configuration. */
 	parse_args(&d, argc, argv, &check_config, &daemon);
+	clock_set_offset_ms(testhook()->clock_offset_ms);
 	log_init(1, LOG_LEVEL_INFO, "samend");
 	if (store_global_init() != 0)
 		log_warnx("SQLite was initialised early: its memory statistics "

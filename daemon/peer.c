@@ -24,6 +24,7 @@
 #include "circle.h"
 #include "clock.h"
 #include "error.h"
+#include "hlc.h"
 #include "link.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +36,7 @@
 
 #define SESSION_IDLE_MS 30000		/* no message for this long: over */
 #define TICK_MS 1000
+#define HELD_RETRY_MS 60000	/* a merge of held change sets failed */
 
 void
 peers_short_id(char out[DEVID_SHORTLEN + 1], const uint8_t key[32])
@@ -80,12 +82,59 @@ tick(struct peers *p, uint64_t now)
 		zap_tick(p->zap, now);
 }
 
+/*
+ * Change sets held as dated too far ahead (docs/sync.md, "A clock
+ * ahead") are merged once our clock has caught up with them: looked up
+ * when something new was held (held_due UINT64_MAX), then waited for on
+ * the wall clock, and merged in one transaction of their own.
+ */
+static void
+release_held(struct peers *p)
+{
+	struct store *st = p->env.store;
+	uint64_t n, next;
+	int rc;
+
+	if (p->held_due == UINT64_MAX) {
+		if (store_held(st, &n, &next) != 0)
+			return;	/* tried again at the next tick */
+		p->held_due = n == 0 ? 0 : HLC_MS(next) > p->env.max_skew_ms ?
+		    HLC_MS(next) - p->env.max_skew_ms : 1;
+	}
+	if (p->held_due == 0 || p->wall_ms() < p->held_due)
+		return;
+	if ((rc = store_begin(st)) == 0) {
+		p->env.hooks.merge(p->env.hooks.arg);
+		if ((rc = store_commit(st)) != 0) {
+			store_rollback(st);
+			p->env.hooks.stored(p->env.hooks.arg, 0);
+		}
+	}
+	if (rc != 0) {
+		/* Again in a minute, not at every tick. */
+		log_warnx("merging held change sets failed: %s",
+		    samen_strerror(rc));
+		p->held_due = p->wall_ms() + HELD_RETRY_MS;
+		return;
+	}
+	p->env.hooks.stored(p->env.hooks.arg, 1);
+	log_info("held change sets came due: merged");
+	p->held_due = UINT64_MAX;
+}
+
+void
+peers_held_changed(struct peers *p)
+{
+	p->held_due = UINT64_MAX;
+}
+
 static void
 tick_cb(uv_timer_t *t)
 {
 	struct peers *p = t->data;
 
 	tick(p, uv_now(p->env.loop));
+	release_held(p);
 }
 
 /*
@@ -348,6 +397,7 @@ peers_open(struct peers **out, const struct peers_env *env, char **cause)
 	*cause = NULL;
 	p->env = *env;
 	p->wall_ms = clock_wall_ms;
+	p->held_due = UINT64_MAX;	/* looked up at the first tick */
 	pool_lane_init(&p->checks, env->loop, pool_width());
 	memcpy(p->device, env->sign_sk + 32, 32);
 	if (crypto_sign_ed25519_pk_to_curve25519(p->curve_pk, p->device) != 0 ||
@@ -517,6 +567,8 @@ session_stat(struct peers_session_stat *out, const struct session *s)
 	out->bytes_sent = s->bytes_sent;
 	out->bytes_received = s->bytes_received;
 	out->in_sync = s->in_sync;
+	out->held_by = s->held_by;
+	out->held_by_ahead_ms = s->held_by_ahead_ms;
 }
 
 int
@@ -552,6 +604,12 @@ peers_snapshot(struct peers *p, struct peers_stat **out, size_t *n)
 		memcpy(e->digest, sp[i].digest, 32);
 		for (size_t k = 0; k < 32; k++)
 			e->has_digest |= sp[i].digest[k] != 0;
+		if (l != NULL) {
+			e->held_from = l->held_from;
+			e->held_by = l->held_by;
+			e->held_by_ahead_ms = l->held_by_ahead_ms;
+			e->held_by_ms = l->held_by_ms;
+		}
 		if (l != NULL && l->out != NULL) {
 			e->has_session = 1;
 			session_stat(&e->session, l->out);
@@ -626,6 +684,20 @@ uint64_t
 peers_rejected(const struct peers *p)
 {
 	return p->rejected;
+}
+
+uint64_t
+peers_held_by(const struct peers *p, uint64_t *ahead_ms)
+{
+	uint64_t n = 0;
+
+	*ahead_ms = 0;
+	for (size_t i = 0; i < p->nlinks; i++) {
+		n += p->links[i]->held_by;
+		if (p->links[i]->held_by_ahead_ms > *ahead_ms)
+			*ahead_ms = p->links[i]->held_by_ahead_ms;
+	}
+	return n;
 }
 
 const char *

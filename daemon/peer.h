@@ -111,6 +111,8 @@ struct peers_session_stat {
 	uint64_t sent, received, rejected;
 	uint64_t bytes_sent, bytes_received;
 	int in_sync;
+	/* Of what we sent, held back by the peer (its clock is behind). */
+	uint64_t held_by, held_by_ahead_ms;
 };
 
 /* One stored peer, as peer ls shows it (docs/api.md). */
@@ -124,6 +126,13 @@ struct peers_stat {
 	int has_digest;
 	int has_session;		/* 0: we started none since start-up */
 	struct peers_session_stat session;
+	/*
+	 * Since start-up (docs/sync.md, "A clock ahead"): change sets it
+	 * sent that we hold back; change sets we sent that it holds back,
+	 * the furthest ahead, and when it last said so (0: never).
+	 */
+	uint64_t held_from;
+	uint64_t held_by, held_by_ahead_ms, held_by_ms;
 };
 
 /*
@@ -152,6 +161,11 @@ void peers_drop_circle(struct peers *p, const uint8_t base[CS_CIRCLELEN]);
 
 uint64_t peers_zap_refused(const struct peers *p);
 uint64_t peers_rejected(const struct peers *p);
+/*
+ * Change sets of ours that peers said they hold back as dated too far
+ * ahead of their clocks, since start-up, and the furthest ahead.
+ */
+uint64_t peers_held_by(const struct peers *p, uint64_t *ahead_ms);
 /* Peer messages dropped unread: malformed, oversized, too many frames. */
 uint64_t peers_dropped(const struct peers *p);
 /* Our connections whose CURVE handshake failed (wrong device, refused). */

@@ -36,6 +36,8 @@ struct zsock;		/* zsock.h */
 struct ack {
 	uint8_t chain[CS_CIRCLELEN];
 	uint32_t accepted, rejected;
+	uint32_t held;			/* of accepted: from the future */
+	uint64_t ahead_ms;
 };
 
 struct session {
@@ -52,6 +54,12 @@ struct session {
 	char *error;
 	int in_sync;
 	uint64_t sent, received, rejected, bytes_sent, bytes_received;
+	/*
+	 * Change sets of ours the peer held back as dated too far ahead of
+	 * its clock, as its ACKs said (docs/sync.md, "A clock ahead"), and
+	 * the furthest ahead.
+	 */
+	uint64_t held_by, held_by_ahead_ms;
 	uint64_t noted_sent, noted_received, noted_rejected;
 	uint64_t last_ms;		/* last message, on the loop's clock */
 	/* What arrived and waits its turn, oldest first (intake.c). */
@@ -94,6 +102,13 @@ struct link {
 	int exile_only;
 	uint8_t exile_sig[16];
 	uint64_t last_sync_ms;		/* wall clock, as stored */
+	/*
+	 * Held back (docs/sync.md, "A clock ahead"), since start-up: what
+	 * we held of what it sent; what it held of what we sent, the
+	 * furthest ahead and when it last said so (wall clock, 0: never).
+	 */
+	uint64_t held_from;
+	uint64_t held_by, held_by_ahead_ms, held_by_ms;
 };
 
 struct peers {
@@ -123,11 +138,18 @@ struct peers {
 	 * timers use the loop's monotonic clock, uv_now().
 	 */
 	uint64_t (*wall_ms)(void);
+	/*
+	 * When the first change set held as from the future comes due, on
+	 * the wall clock: 0 none held, UINT64_MAX to be looked up.
+	 */
+	uint64_t held_due;
 	/* Freed once closed, the handles closed and no check left. */
 	int open_handles;
 	int closed;
 };
 
+/* Something new was held as from the future: look again (peer.c). */
+void peers_held_changed(struct peers *p);
 /* The next tick within 20 ms (peer.c). */
 void peers_tick_soon(struct peers *p);
 /* News arrived from from (NULL: written here): pass it on (peer.c). */

@@ -456,6 +456,7 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_map_u64(&m, "changesets", s->stats.changesets);
 	wire_map_u64(&m, "audit_changesets", s->stats.audit);
 	wire_map_u64(&m, "pending", s->stats.pending);
+	wire_map_u64(&m, "held", s->stats.held);
 	wire_map_u64(&m, "bad", s->stats.bad);
 	wire_map_u64(&m, "flagged", s->stats.flagged);
 	wire_map_u64(&m, "quarantined", s->stats.quarantined);
@@ -470,6 +471,8 @@ render_status(struct wbuf *w, union render_result *res)
 	wire_map_u64(&m, "rejected", s->rejected);
 	wire_map_u64(&m, "handshake_failed", s->handshake_failed);
 	wire_map_u64(&m, "dropped", s->dropped);
+	wire_map_u64(&m, "held_by_peers", s->held_by);
+	wire_map_u64(&m, "held_by_peers_ahead_ms", s->held_by_ahead_ms);
 	put_status_peers(wire_map_entry(&m), s->peers, s->npeers);
 	wire_map_put(w, &m);
 	store_peer_list_free(s->peers, s->npeers);
@@ -570,7 +573,7 @@ put_session(struct wbuf *w, const struct peers_session_stat *s)
 {
 	static const char *const names[] = { "running", "done", "failed" };
 
-	wire_put_map(w, 9);
+	wire_put_map(w, 11);
 	wire_put_kv_u64(w, "round", s->round);
 	wire_put_kv_str(w, "state", names[s->state]);
 	wire_put_kv_str(w, "error", s->error);
@@ -581,6 +584,25 @@ put_session(struct wbuf *w, const struct peers_session_stat *s)
 	wire_put_kv_u64(w, "bytes_received", s->bytes_received);
 	wire_put_cstr(w, "in_sync");
 	wire_put_bool(w, s->in_sync);
+	wire_put_kv_u64(w, "held", s->held_by);
+	wire_put_kv_u64(w, "held_ahead_ms", s->held_by_ahead_ms);
+}
+
+/* What a peer holds back of ours and we of its (docs/sync.md, "A clock
+ * ahead"): two more keys of a peer ls entry. */
+static void
+put_held(struct wbuf *w, const struct peers_stat *st)
+{
+	wire_put_kv_u64(w, "held_from_peer", st->held_from);
+	wire_put_cstr(w, "held_by_peer");
+	if (st->held_by == 0) {
+		wire_put_nil(w);
+		return;
+	}
+	wire_put_map(w, 3);
+	wire_put_kv_u64(w, "count", st->held_by);
+	wire_put_kv_u64(w, "ahead_ms", st->held_by_ahead_ms);
+	put_kv_time(w, "at", st->held_by_ms);
 }
 
 void
@@ -597,7 +619,7 @@ render_peer_ls(struct wbuf *w, union render_result *res)
 			char id[DEVID_TEXTLEN + 1], hex[65];
 
 			devid_encode(id, st[i].device);
-			wire_put_map(w, 9);
+			wire_put_map(w, 11);
 			wire_put_kv_str(w, "device", id);
 			wire_put_kv_str(w, "addr", st[i].addr);
 			wire_put_kv_str(w, "state", conns[st[i].conn]);
@@ -613,6 +635,7 @@ render_peer_ls(struct wbuf *w, union render_result *res)
 				put_session(w, &st[i].session);
 			else
 				wire_put_nil(w);
+			put_held(w, &st[i]);
 		}
 		peers_snapshot_free(p->st, p->n);
 		return;

@@ -70,6 +70,7 @@ struct render_status {
 	uint8_t shared[32];
 	const char *listen;	/* NULL when not listening */
 	uint64_t zap_refused, rejected, handshake_failed, dropped;
+	uint64_t held_by, held_by_ahead_ms;	/* peers_held_by */
 	uint64_t purges_refused;	/* circle_purges_refused */
 	struct store_peer *peers;	/* owned (store_peer_list) */
 	size_t npeers;

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "intake.h"
 #include "link.h"
+#include "hlc.h"
 #include "log.h"
 #include "metrics.h"
 #include "peer_int.h"
@@ -869,6 +870,30 @@ on_vector(struct session *s, const struct sync_msg *m)
 	pump(s, c);
 }
 
+/*
+ * The peer held back m->held of the change sets we sent, dated too far
+ * ahead of its clock (docs/sync.md, "A clock ahead"): kept for peer ls,
+ * status and sync --wait, and said once per ACK.
+ */
+static void
+note_held_by(struct session *s, const struct sync_msg *m)
+{
+	struct link *l = s->link;
+	char who[DEVID_SHORTLEN + 1], span[32];
+
+	s->held_by += m->held;
+	if (m->ahead_ms > s->held_by_ahead_ms)
+		s->held_by_ahead_ms = m->ahead_ms;
+	l->held_by += m->held;
+	if (l->held_by_ms == 0 || m->ahead_ms > l->held_by_ahead_ms)
+		l->held_by_ahead_ms = m->ahead_ms;
+	l->held_by_ms = s->p->wall_ms();
+	peers_short_id(who, l->device);
+	hlc_span(span, m->ahead_ms);
+	log_warnx("held back by %s: %u change set%s, clock %s ahead of the "
+	    "peer", who, m->held, m->held == 1 ? "" : "s", span);
+}
+
 static void
 on_ack(struct session *s, const struct sync_msg *m)
 {
@@ -879,6 +904,8 @@ on_ack(struct session *s, const struct sync_msg *m)
 		return;
 	}
 	c->inflight--;
+	if (m->held > 0)
+		note_held_by(s, m);
 	pump(s, c);
 	session_note(s, 0);
 }

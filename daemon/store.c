@@ -489,6 +489,7 @@ store_begin(struct store *st)
 	if (sql_run_q(st, Q_BEGIN) != 0)
 		return SAMEN_ESTORE;
 	st->in_txn = 1;
+	st->horizon = store_horizon_now(st);
 	st->rkey.valid = 0;	/* read again: nobody else writes, but cheap */
 	store_fresh_clear(st, 0);
 	return 0;

@@ -449,6 +449,26 @@ int store_chain_each(struct store *st, const uint8_t chain[CS_CIRCLELEN],
 int store_merge_pending(struct store *st,
     void (*touched)(void *arg, int64_t rkey), void *arg);
 
+/*
+ * Change sets from the future (docs/sync.md, "A clock ahead"): one whose
+ * hlc is more than skew_ms ahead of wall_ms() is stored, so that its
+ * author's chain goes on, but held: not merged into the replica, by any
+ * insert, store_merge_pending or store_rebuild, until wall_ms() has caught
+ * up with it; then the next store_merge_pending merges it.  A change set
+ * this device wrote itself (store_cs_insert_own) is never held.  Without
+ * this call nothing is held.  wall_ms is read at store_begin (the horizon
+ * stays for the transaction) and at each call outside one.
+ */
+void store_set_hold(struct store *st, uint64_t (*wall_ms)(void),
+    uint64_t skew_ms);
+/* The highest hlc merged now: change sets above it are held. */
+uint64_t store_hold_horizon(struct store *st);
+/*
+ * How many change sets are held, and the lowest hlc among them (0 if
+ * none): the next to come due, at HLC_MS(*next) - skew_ms.
+ */
+int store_held(struct store *st, uint64_t *n, uint64_t *next);
+
 /* A materialised record: what the CLI shows.  All memory belongs to it. */
 struct store_value {
 	uint8_t vid[VID_LEN];
@@ -557,7 +577,8 @@ void store_history_free(struct store_hist *h, size_t n);
 struct store_stats {
 	uint64_t changesets;	/* stored, audit change sets apart */
 	uint64_t audit;		/* audit change sets stored (read audit) */
-	uint64_t pending;	/* stored, not merged yet */
+	uint64_t pending;	/* stored, not merged yet (held apart) */
+	uint64_t held;		/* from the future: store_set_hold */
 	uint64_t bad;		/* stored but failed to decrypt or decode */
 	uint64_t records;	/* live (not deleted) */
 	uint64_t flagged;	/* authors flagged for forks */

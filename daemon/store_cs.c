@@ -181,7 +181,7 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	size_t ntouched = st->ntouched;
 	int64_t aid;
 	sqlite3_stmt *s;
-	int rc, readable, merged = 0, quarantined;
+	int rc, readable, merged = 0, quarantined, held;
 
 	*keep = 0;
 	*bad = 0;
@@ -213,9 +213,15 @@ cs_insert(struct store *st, const struct store_cs_in *in, int *keep,
 	 * cut.
 	 */
 	quarantined = h->seq > cut;
+	/*
+	 * From the future (store_set_hold): stored, so that its author's
+	 * chain goes on, and merged once the clock has caught up.  What
+	 * this device wrote itself is never held.
+	 */
+	held = in->own == NULL && h->hlc > store_hold_horizon(st);
 
-	if (in->merge && readable == 1 && !quarantined && st->has_key &&
-	    st->in_txn) {
+	if (in->merge && readable == 1 && !quarantined && !held &&
+	    st->has_key && st->in_txn) {
 		/*
 		 * Inside savepoint "cs", nested in store_cs_insert's "st":
 		 * a bad change set or a store error takes back its merge

@@ -77,7 +77,7 @@ enum store_q {
 	Q_PACK_GET, Q_COLL_ADD,
 	Q_MIG_EXIST, Q_MIG_SHOWN,
 	Q_N_CS, Q_N_TODO, Q_N_NOKEY, Q_N_BAD, Q_N_RECORDS, Q_N_FLAGGED,
-	Q_MAX_HLC,
+	Q_MAX_HLC, Q_N_HELD, Q_HELD_NEXT,
 	Q_RB_KILLS, Q_RB_VALS, Q_RB_RECORDS, Q_RB_COLLS, Q_RB_CS,
 	Q_CUT_ANY, Q_CUT_GET, Q_CUT_PUT, Q_CUT_DEL, Q_CUT_LIST, Q_CUT_STALE,
 	Q_CUT_MARK, Q_CUT_UNMARK, Q_QUAR_LIST, Q_QUAR_COUNT, Q_N_QUAR,
@@ -270,6 +270,14 @@ struct store {
 	uint64_t lazy_commits;	/* the last lazy commit's ticket */
 	struct held_own *held;
 	size_t nheld, capheld;
+	/*
+	 * store_merge.c: change sets from the future are held (store_set_hold):
+	 * the wall clock to read, the skew allowed, and the horizon pinned by
+	 * store_begin for the transaction.
+	 */
+	uint64_t (*hold_clock)(void);
+	uint64_t hold_skew_ms;
+	uint64_t horizon;
 	/* WAL frames after the last commit (store_checkpoint_elsewhere). */
 	uint64_t wal_frames;
 	uint64_t wal_commits;	/* since open */
@@ -567,6 +575,9 @@ sql_scalar(struct store *st, enum store_q which, uint64_t *v)
  * is for *cause (free with free()).
  */
 int store_schema_ensure(struct store *st, const char *path, char **cause);
+
+/* store_merge.c: the hold's horizon by the clock now (store_set_hold). */
+uint64_t store_horizon_now(struct store *st);
 
 /* store.c: the handle's own state. */
 /* Forgets what the caches remember, after a rollback may have taken it. */

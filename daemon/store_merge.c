@@ -3,9 +3,76 @@
 
 #include <stdlib.h>
 
+#include "hlc.h"
 #include "util.h"
 
 #define PENDING_BATCH 256
+
+/* No clock given: nothing is held (SQLite's integers are signed). */
+#define NO_HORIZON ((uint64_t)INT64_MAX)
+
+void
+store_set_hold(struct store *st, uint64_t (*wall_ms)(void), uint64_t skew_ms)
+{
+	st->hold_clock = wall_ms;
+	st->hold_skew_ms = skew_ms;
+	st->horizon = NO_HORIZON;
+}
+
+/* The horizon by the clock now: the last hlc of wall + skew ms. */
+uint64_t
+store_horizon_now(struct store *st)
+{
+	uint64_t ms;
+
+	if (st->hold_clock == NULL)
+		return NO_HORIZON;
+	ms = st->hold_clock() + st->hold_skew_ms;
+	if (ms >= HLC_MS(NO_HORIZON))
+		return NO_HORIZON;
+	return HLC_MAKE(ms, 0xffff);
+}
+
+uint64_t
+store_hold_horizon(struct store *st)
+{
+	return st->in_txn && st->hold_clock != NULL ? st->horizon :
+	    store_horizon_now(st);
+}
+
+/* The one integer query q answers about what lies past horizon. */
+static int
+held_scalar(struct store *st, enum store_q q, uint64_t horizon, uint64_t *v)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*v = 0;
+	if ((s = sql_q(st, q)) == NULL)
+		return SAMEN_ESTORE;
+	sql_bind_u64(s, 1, horizon);
+	if ((rc = sql_row(s)) < 0)
+		return rc;
+	if (rc == 1) {
+		*v = sql_col_u64(s, 0);
+		sqlite3_reset(s);
+	}
+	return 0;
+}
+
+int
+store_held(struct store *st, uint64_t *n, uint64_t *next)
+{
+	uint64_t horizon = store_hold_horizon(st);
+	int rc;
+
+	*n = *next = 0;
+	if (horizon == NO_HORIZON)
+		return 0;
+	if ((rc = held_scalar(st, Q_N_HELD, horizon, n)) != 0 || *n == 0)
+		return rc;
+	return held_scalar(st, Q_HELD_NEXT, horizon, next);
+}
 
 /*
  * merge_chunks from the plaintexts in hand (store_cs_insert_own); one that
@@ -218,6 +285,7 @@ static int
 merge_all(struct store *st, int digest_each)
 {
 	int64_t batch[PENDING_BATCH];
+	uint64_t horizon = store_hold_horizon(st);
 	sqlite3_stmt *s;
 	size_t i, n;
 	int rc;
@@ -226,6 +294,7 @@ merge_all(struct store *st, int digest_each)
 		if ((s = sql_q(st, Q_CS_TODO)) == NULL)
 			return SAMEN_ESTORE;
 		sqlite3_bind_int(s, 1, PENDING_BATCH);
+		sql_bind_u64(s, 2, horizon);
 		n = 0;
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			batch[n++] = sqlite3_column_int64(s, 0);

@@ -849,9 +849,12 @@ store_stats(struct store *st, struct store_stats *s)
 int
 store_stats_but_records(struct store *st, struct store_stats *s)
 {
-	uint64_t todo, nokey;
+	uint64_t todo, nokey, next;
 
-	if (sql_scalar(st, Q_N_CS, &s->changesets) != 0 ||
+	/* Held ones are few, and counted on cs_hlc; the queue's count
+	 * comes from its index alone (docs/sync.md, "A clock ahead"). */
+	if (store_held(st, &s->held, &next) != 0 ||
+	    sql_scalar(st, Q_N_CS, &s->changesets) != 0 ||
 	    sql_scalar(st, Q_N_TODO, &todo) != 0 ||
 	    sql_scalar(st, Q_N_NOKEY, &nokey) != 0 ||
 	    sql_scalar(st, Q_N_BAD, &s->bad) != 0 ||
@@ -859,8 +862,9 @@ store_stats_but_records(struct store *st, struct store_stats *s)
 	    sql_scalar(st, Q_N_QUAR, &s->quarantined) != 0 ||
 	    sql_scalar(st, Q_MAX_HLC, &s->max_hlc) != 0)
 		return SAMEN_ESTORE;
-	/* What cannot be read yet (no circle key) waits too. */
-	s->pending = todo + nokey;
+	/* What cannot be read yet (no circle key) waits too; what is held
+	 * is counted apart. */
+	s->pending = todo - (s->held < todo ? s->held : todo) + nokey;
 	/* The read audit's change sets, apart from the records'. */
 	if (store_circle_audit_ncs(st, &s->audit) != 0)
 		return SAMEN_ESTORE;

@@ -78,7 +78,7 @@ static const char *const sql[Q_COUNT] = {
 	    " rejected = rejected + ?6 WHERE device = ?1",
 	[Q_CS_TODO] = "SELECT csn FROM cs INDEXED BY cs_todo"
 	    " WHERE merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0"
-	    " ORDER BY aid, circle, seq LIMIT ?1",
+	    " AND hlc <= ?2 ORDER BY aid, circle, seq LIMIT ?1",
 	[Q_CS_LOAD] = "SELECT id, hdr, payload FROM cs WHERE csn = ?1",
 	[Q_CS_MERGED] = "UPDATE cs SET merged = 1 WHERE csn = ?1",
 	[Q_CS_BAD] = "UPDATE cs SET bad = 1 WHERE csn = ?1",
@@ -155,6 +155,12 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE deleted = 1)",
 	[Q_N_FLAGGED] = "SELECT count(*) FROM flagged",
 	[Q_MAX_HLC] = "SELECT max(hlc) FROM cs",
+	/* Held (from the future, past the horizon ?1): few, by cs_hlc. */
+	[Q_N_HELD] = "SELECT count(*) FROM cs INDEXED BY cs_hlc WHERE hlc > ?1"
+	    " AND merged = 0 AND bad = 0 AND readable = 1 AND quarantined = 0",
+	[Q_HELD_NEXT] = "SELECT min(hlc) FROM cs INDEXED BY cs_hlc"
+	    " WHERE hlc > ?1 AND merged = 0 AND bad = 0 AND readable = 1"
+	    " AND quarantined = 0",
 	[Q_RB_KILLS] = "DELETE FROM kills",
 	[Q_RB_VALS] = "DELETE FROM vals",
 	[Q_RB_RECORDS] = "DELETE FROM records",

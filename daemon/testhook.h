@@ -36,6 +36,13 @@ struct testhook {
 	 * waits to be shipped (0: TRAIL_SHIP_MS), so that a test can kill
 	 * samend with events in it. */
 	long audit_ship_ms;
+
+	/*
+	 * SAMEND_TEST_CLOCK_OFFSET_MS: added to the wall clock (may be
+	 * negative): a laptop whose clock is days ahead, without setting
+	 * the host's.
+	 */
+	long long clock_offset_ms;
 };
 
 const struct testhook *testhook(void);

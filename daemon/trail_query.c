@@ -546,10 +546,14 @@ trail_query(struct trail *t, const struct trail_query *q,
 	if (rec != NULL) {
 		const struct circle_info *in = trail_info_of(t, rec->circle);
 
-		if (in == NULL || !admin_of(in))
+		if (in == NULL || !admin_of(in)) {
+			char id[RID_TEXTLEN + 1];
+
+			rid_encode(id, q->rid);
 			return samen_fail(cause, SAMEN_EINVAL, "only an admin "
 			    "of the circle of %s %s can read who read it",
-			    q->collection, "that record");
+			    q->collection, id);
+		}
 		if ((rc = query_circle(t, in, q, 0, out, cause)) == 0 &&
 		    (rc = record_writes(t, rec, q, out)) != 0)
 			rc = storage_fail(cause, rc);

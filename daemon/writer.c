@@ -130,6 +130,27 @@ writer_start(struct writer *w, uint64_t max_hlc)
 }
 
 /*
+ * The next timestamp of a write.  A clock that ran ahead (the device's
+ * was wrong when it wrote, and has been set right) takes the wall clock
+ * again, so that what it writes now reaches peers at once; said once,
+ * when it happens.
+ */
+static uint64_t
+writer_now(struct writer *w)
+{
+	uint64_t wall = clock_wall_ms(), ahead;
+	char d[32];
+
+	if (w->env.max_skew_ms > 0 &&
+	    (ahead = hlc_bound(&w->clock, wall, w->env.max_skew_ms)) > 0) {
+		hlc_span(d, ahead);
+		log_warnx("clock was ahead by %s (the last timestamp written "
+		    "or held): new writes take the wall clock", d);
+	}
+	return hlc_now(&w->clock, wall);
+}
+
+/*
  * Its 80 random bits come from a pool refilled with one randombytes_buf
  * (a getrandom system call) per 102 ids rather than one per id: they only
  * make ids unique, they guard nothing.
@@ -333,7 +354,7 @@ put_own(struct writer *w, const uint8_t chain[CS_CIRCLELEN], uint32_t epoch,
 	    h.prev)) != 0)
 		return rc;
 	h.seq = head + 1;
-	h.hlc = hlc_now(&w->clock, clock_wall_ms());
+	h.hlc = writer_now(w);
 	nonces = xreallocarray(NULL, n ? n : 1, CS_NONCELEN);
 	randombytes_buf(nonces, n * CS_NONCELEN);
 	wire_init(&hw);
@@ -428,7 +449,7 @@ writer_sealed(struct writer *w, const uint8_t chain[CS_CIRCLELEN],
 uint64_t
 writer_hlc(struct writer *w)
 {
-	return hlc_now(&w->clock, clock_wall_ms());
+	return writer_now(w);
 }
 
 int

@@ -42,6 +42,13 @@ struct writer_env {
 	 */
 	size_t (*aborted)(void *arg, int code);
 	void *arg;
+	/*
+	 * A clock further ahead of the wall clock than this (the device's
+	 * clock was wrong, or the highest hlc held came from the future)
+	 * takes the wall clock again (hlc_bound; docs/sync.md, "A clock
+	 * ahead").  0: never.
+	 */
+	uint64_t max_skew_ms;
 };
 
 struct writer;

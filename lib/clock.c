@@ -12,10 +12,18 @@ read_ms(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_offset_ms;
+
+void
+clock_set_offset_ms(int64_t ms)
+{
+	wall_offset_ms = ms;
+}
+
 uint64_t
 clock_wall_ms(void)
 {
-	return read_ms(CLOCK_REALTIME);
+	return read_ms(CLOCK_REALTIME) + (uint64_t)wall_offset_ms;
 }
 
 uint64_t

@@ -11,6 +11,11 @@
  * clock_mono_ms (or uv_now on the loop) for that.
  */
 uint64_t clock_wall_ms(void);
+/*
+ * Moves clock_wall_ms by ms from now on: a test's stand-in for a device
+ * whose clock is wrong (samend's SAMEND_TEST_CLOCK_OFFSET_MS).  0 at start.
+ */
+void clock_set_offset_ms(int64_t ms);
 /* Milliseconds from an arbitrary start (CLOCK_MONOTONIC): for deadlines. */
 uint64_t clock_mono_ms(void);
 /*

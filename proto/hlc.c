@@ -24,6 +24,19 @@ hlc_now(struct hlc *c, uint64_t wall_ms)
 	return ts;
 }
 
+uint64_t
+hlc_bound(struct hlc *c, uint64_t wall_ms, uint64_t max_ahead_ms)
+{
+	uint64_t ahead;
+
+	if (!hlc_too_far(c->last, wall_ms, max_ahead_ms))
+		return 0;
+	ahead = HLC_MS(c->last) - wall_ms;
+	/* Just below wall_ms's first timestamp: hlc_now issues that one. */
+	c->last = wall_ms > 0 ? HLC_MAKE(wall_ms, 0) - 1 : 0;
+	return ahead;
+}
+
 int
 hlc_too_far(uint64_t ts, uint64_t wall_ms, uint64_t max_drift_ms)
 {
@@ -38,6 +51,35 @@ hlc_recv(struct hlc *c, uint64_t ts, uint64_t wall_ms, uint64_t max_drift_ms)
 	if (ts > c->last)
 		c->last = ts;
 	return 0;
+}
+
+/* Two units, the smaller rounded to the nearest: 2d 0h, not 1d 23h. */
+static void
+span2(char out[32], uint64_t ms, uint64_t big, uint64_t small,
+    const char *bn, const char *sn)
+{
+	uint64_t n = ms > UINT64_MAX - small / 2 ? ms / small :
+	    (ms + small / 2) / small;
+
+	snprintf(out, 32, "%llu%s %llu%s",
+	    (unsigned long long)(n / (big / small)), bn,
+	    (unsigned long long)(n % (big / small)), sn);
+}
+
+void
+hlc_span(char out[32], uint64_t ms)
+{
+	if (ms >= 86400000 - 1800000)
+		span2(out, ms, 86400000, 3600000, "d", "h");
+	else if (ms >= 3600000 - 30000)
+		span2(out, ms, 3600000, 60000, "h", "m");
+	else if (ms >= 60000 - 500)
+		span2(out, ms, 60000, 1000, "m", "s");
+	else if (ms >= 10000)
+		snprintf(out, 32, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, 32, "%llu.%llus", (unsigned long long)(ms / 1000),
+		    (unsigned long long)(ms % 1000 / 100));
 }
 
 /*

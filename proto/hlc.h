@@ -26,11 +26,23 @@ uint64_t hlc_now(struct hlc *c, uint64_t wall_ms);
  * alone) if ts is more than max_drift_ms ahead of wall_ms; otherwise advances
  * the clock past ts and returns 0.
  */
+/*
+ * Brings back a clock that ran ahead: if the last timestamp lies more than
+ * max_ahead_ms ahead of wall_ms (a device whose clock was wrong, or a
+ * peer's change set from the future seeded it), the next hlc_now takes
+ * wall_ms again.  Returns how many ms ahead it was, or 0 if it was not.
+ * Timestamps of one device then go down once: its own change sets are
+ * ordered by their seq, and nothing orders them by hlc (docs/sync.md, "A
+ * clock ahead").
+ */
+uint64_t hlc_bound(struct hlc *c, uint64_t wall_ms, uint64_t max_ahead_ms);
 int hlc_recv(struct hlc *c, uint64_t ts, uint64_t wall_ms,
     uint64_t max_drift_ms);
 /* 1 if ts lies more than max_drift_ms ahead of wall_ms. */
 int hlc_too_far(uint64_t ts, uint64_t wall_ms, uint64_t max_drift_ms);
 /* Formats ts as ISO 8601 UTC with milliseconds ("2026-11-24T23:36:36.123Z"). */
 void hlc_format(char out[32], uint64_t ts);
+/* Formats a span of ms as people read it: "2d 0h", "3h 5m", "42s", "0.3s". */
+void hlc_span(char out[32], uint64_t ms);
 
 #endif

@@ -26,6 +26,7 @@
 #define HELLO_ENTRY_MIN (1 + (2 + CS_CIRCLELEN) + 3 * (2 + 32))
 #define VECTOR_ENTRY_MIN (1 + (2 + 32) + 1 + (2 + CS_IDLEN))
 #define BATCH_ENTRY_MIN (1 + 2 + 2)
+#define ACK_HELD_ARITY 9
 
 /* Elements of each message's top-level array; 0 for an unknown type. */
 static uint32_t
@@ -40,10 +41,20 @@ msg_arity(uint64_t type)
 	case SYNC_DONE:
 		return 6;
 	case SYNC_ACK:
-		return 7;
+		return 7;	/* 9 with held change sets: ACK_HELD_ARITY */
 	default:
 		return 0;
 	}
+}
+
+static void
+put_head_n(struct wbuf *w, enum sync_type type, uint64_t session,
+    uint32_t arity)
+{
+	wire_put_array(w, arity);
+	wire_put_u64(w, SYNC_VERSION);
+	wire_put_u64(w, type);
+	wire_put_u64(w, session);
 }
 
 static void
@@ -119,13 +130,19 @@ sync_put_batch_cs(struct wbuf *w, const uint8_t *hdr, size_t hdr_len,
 void
 sync_put_ack(struct wbuf *w, uint64_t session,
     const uint8_t chain[CS_CIRCLELEN], uint32_t accepted, uint32_t rejected,
-    const uint8_t digest[32])
+    const uint8_t digest[32], uint32_t held, uint64_t ahead_ms)
 {
-	put_head(w, SYNC_ACK, session);
+	assert(held <= accepted);
+	put_head_n(w, SYNC_ACK, session, held > 0 ? ACK_HELD_ARITY :
+	    msg_arity(SYNC_ACK));
 	wire_put_bin(w, chain, CS_CIRCLELEN);
 	wire_put_u64(w, accepted);
 	wire_put_u64(w, rejected);
 	wire_put_bin(w, digest, 32);
+	if (held > 0) {
+		wire_put_u64(w, held);
+		wire_put_u64(w, ahead_ms);
+	}
 }
 
 void
@@ -250,7 +267,26 @@ get_batch(struct wire_reader *r, struct sync_msg *m)
 }
 
 static int
-get_body(struct wire_reader *r, struct sync_msg *m)
+get_ack(struct wire_reader *r, struct sync_msg *m, uint32_t count)
+{
+	wire_get_bin_fixed(r, m->chain, sizeof(m->chain));
+	wire_get_u32(r, &m->accepted);
+	wire_get_u32(r, &m->rejected);
+	if (wire_get_bin_fixed(r, m->digest, sizeof(m->digest)) ||
+	    count != ACK_HELD_ARITY)
+		return r->err;
+	wire_get_u32(r, &m->held);
+	if (wire_get_u64(r, &m->ahead_ms))
+		return r->err;
+	/*
+	 * Nothing held is said by the seven elements alone; what is held
+	 * was accepted, so it is counted in accepted too.
+	 */
+	return m->held > 0 && m->held <= m->accepted ? 0 : SAMEN_EPROTO;
+}
+
+static int
+get_body(struct wire_reader *r, struct sync_msg *m, uint32_t count)
 {
 	switch (m->type) {
 	case SYNC_HELLO:
@@ -260,10 +296,7 @@ get_body(struct wire_reader *r, struct sync_msg *m)
 	case SYNC_BATCH:
 		return get_batch(r, m);
 	case SYNC_ACK:
-		wire_get_bin_fixed(r, m->chain, sizeof(m->chain));
-		wire_get_u32(r, &m->accepted);
-		wire_get_u32(r, &m->rejected);
-		return wire_get_bin_fixed(r, m->digest, sizeof(m->digest));
+		return get_ack(r, m, count);
 	case SYNC_DONE:
 		wire_get_bin_fixed(r, m->chain, sizeof(m->chain));
 		wire_get_u64(r, &m->sent);
@@ -306,11 +339,12 @@ sync_decode(struct sync_msg *m, const uint8_t *p, size_t n)
 		return SAMEN_EPROTO;
 	if (wire_get_u64(&r, &type))
 		return r.err;
-	if (msg_arity(type) == 0 || count != msg_arity(type))
+	if (msg_arity(type) == 0 || (count != msg_arity(type) &&
+	    !(type == SYNC_ACK && count == ACK_HELD_ARITY)))
 		return SAMEN_EPROTO;
 	m->type = (uint32_t)type;
 	wire_get_u64(&r, &m->session);
-	if ((rc = get_body(&r, m)) != 0 || (rc = wire_end(&r)) != 0) {
+	if ((rc = get_body(&r, m, count)) != 0 || (rc = wire_end(&r)) != 0) {
 		sync_msg_free(m);
 		memset(m, 0, sizeof(*m));
 		return rc;

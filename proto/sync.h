@@ -79,9 +79,16 @@ struct sync_cs {
 
 /*
  * ACK   [1, 4, session, chain bin16, accepted u32, rejected u32,
- *        replica digest bin32]
+ *        replica digest bin32 (, held u32, ahead ms u64)]
  *       one per BATCH received: returns one unit of credit to the sender;
- *       the digest is the receiver's after the batch was merged.
+ *       the digest is the receiver's after the batch was merged.  held
+ *       (counted in accepted too: more is refused) is how many of the
+ *       batch's change sets were dated too far ahead of the receiver's
+ *       clock: stored, and not merged until its clock catches up; ahead
+ *       is how far the furthest of them was ahead of it.  The two are
+ *       there only when held > 0 (canonical: nine elements with held 0
+ *       are refused), so an ACK that holds nothing back has the seven
+ *       elements it always had.
  * DONE  [1, 5, session, chain bin16, sent u64, replica digest bin32]
  *       the sender has sent all it will of this chain in this session.
  * ERROR [1, 6, session, code i64, message str]
@@ -103,6 +110,8 @@ struct sync_msg {
 	uint32_t ncs;
 	/* ACK */
 	uint32_t accepted, rejected;
+	uint32_t held;			/* 0: the seven-element ACK */
+	uint64_t ahead_ms;
 	/* DONE */
 	uint64_t sent;
 	/* ERROR */
@@ -134,7 +143,7 @@ void sync_put_batch_cs(struct wbuf *w, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *payload, size_t payload_len);
 void sync_put_ack(struct wbuf *w, uint64_t session,
     const uint8_t chain[CS_CIRCLELEN], uint32_t accepted, uint32_t rejected,
-    const uint8_t digest[32]);
+    const uint8_t digest[32], uint32_t held, uint64_t ahead_ms);
 void sync_put_done(struct wbuf *w, uint64_t session,
     const uint8_t chain[CS_CIRCLELEN], uint64_t sent,
     const uint8_t digest[32]);

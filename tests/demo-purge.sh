@@ -11,90 +11,10 @@
 # never gets it.  Every daemon and directory is removed on the way out,
 # whatever happens.
 
-set -euo pipefail
-
-[ $# -eq 1 ] || { echo "usage: $0 BUILD" >&2; exit 2; }
-build=$(cd "$1" && pwd)
-samen_bin=$build/samen
-samend_bin=$build/samend
-for b in "$samen_bin" "$samend_bin"; do
-	[ -x "$b" ] || { echo "demo: $b is not built (make)" >&2; exit 1; }
-done
-
-dir=$(mktemp -d /tmp/samen-demo-purge.XXXXXX)
-unset SAMEN_PASSPHRASE SAMEN_HOME
-pids=()
-
-cleanup() {
-	local rc=$? p
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "$rc" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() {
-	printf '\n# %s\n' "$*"
-}
-
-# on DEVICE ARGS...: prints the command as typed on that device, runs it.
-on() {
-	local who=$1 a
-	shift
-	printf '%s$ samen' "$who"
-	for a in "$@"; do
-		case $a in
-		*[!A-Za-z0-9_./=+:,-]*|'') printf " '%s'" "${a//\'/\'\\\'\'}" ;;
-		*) printf ' %s' "$a" ;;
-		esac
-	done
-	printf '\n'
-	"$samen_bin" -d "$dir/$who" "$@"
-}
-
-quiet() {
-	local who=$1
-	shift
-	"$samen_bin" -d "$dir/$who" "$@"
-}
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/demo-lib.sh"
+demo_init purge "$@"
 hub_port=$(free_port)
 hub_addr=tcp://127.0.0.1:$hub_port
-
-start() {
-	local who=$1 listen=${2:-}
-	cat >"$dir/$who/samen.conf" <<-EOF
-	# demo: sync on connect and on 'samen sync' only
-	sync_interval = 0
-	listen = $listen
-	EOF
-	"$samend_bin" -d "$dir/$who" 2>"$dir/$who.log" &
-	pids+=($!)
-	for _ in $(seq 300); do
-		quiet "$who" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "demo: samend for $who did not start" >&2
-	exit 1
-}
-
-json() {
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
-}
 
 # The first 16 bytes (hex) of the ciphertext of every sealed chunk a
 # device holds, from a copy of its database taken while samend runs.
@@ -135,14 +55,6 @@ clean() {
 		sleep 0.1
 	done
 	return 1
-}
-
-init() {
-	local who=$1 id
-	printf '%s$ samen init --no-passphrase\n' "$who"
-	id=$(quiet "$who" init --no-passphrase)
-	echo "$id"
-	eval "${who}_id=$id"
 }
 
 say "The district team's laptop, the community centre's hub (a relay)" \

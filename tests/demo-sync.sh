@@ -12,94 +12,14 @@
 # find its address that way.  Every daemon and directory is removed on
 # the way out, whatever happens.
 
-set -euo pipefail
-
-[ $# -eq 1 ] || { echo "usage: $0 BUILD" >&2; exit 2; }
-build=$(cd "$1" && pwd)
-samen_bin=$build/samen
-samend_bin=$build/samend
-for b in "$samen_bin" "$samend_bin"; do
-	[ -x "$b" ] || { echo "demo: $b is not built (make)" >&2; exit 1; }
-done
-
-dir=$(mktemp -d /tmp/samen-demo-sync.XXXXXX)
-unset SAMEN_PASSPHRASE SAMEN_HOME
-pids=()
-
-cleanup() {
-	local rc=$? p
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]+"${pids[@]}"}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "$rc" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() {
-	printf '\n# %s\n' "$*"
-}
-
-# on DEVICE ARGS...: prints the command as typed on that device, runs it.
-on() {
-	local who=$1 a
-	shift
-	printf '%s$ samen' "$who"
-	for a in "$@"; do
-		case $a in
-		*[!A-Za-z0-9_./=+:,-]*|'') printf " '%s'" "${a//\'/\'\\\'\'}" ;;
-		*) printf ' %s' "$a" ;;
-		esac
-	done
-	printf '\n'
-	"$samen_bin" -d "$dir/$who" "$@"
-}
-
-quiet() {
-	local who=$1
-	shift
-	"$samen_bin" -d "$dir/$who" "$@"
-}
-
-# A free TCP port on loopback, and one for the beacon.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/demo-lib.sh"
+demo_init sync "$@"
 hub_port=$(free_port)
 beacon_port=$(free_port)
-
-start() {
-	local who=$1 listen=${2:-}
-	cat >"$dir/$who/samen.conf" <<-EOF
-	# demo: sync on connect and on 'samen sync' only, beacon on this host
-	sync_interval = 0
-	beacon = 1
-	beacon_port = $beacon_port
-	beacon_addr = 127.255.255.255
-	listen = $listen
-	EOF
-	"$samend_bin" -d "$dir/$who" 2>"$dir/$who.log" &
-	pids+=($!)
-	for _ in $(seq 300); do
-		quiet "$who" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "demo: samend for $who did not start" >&2
-	exit 1
-}
-
-json() {
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
-}
+# The hub announces itself with the UDP beacon, on this host only.
+demo_conf="beacon = 1
+beacon_port = $beacon_port
+beacon_addr = 127.255.255.255"
 
 say "Three devices, each with its own identity: the team lead's" \
     "tablet, a worker's laptop, and the hub in the community centre."
@@ -180,6 +100,24 @@ on lead sync --wait
 for who in laptop lead; do
 	on "$who" conflicts
 done
+
+say "Who looked at the family's file? Every read is an audit event (NEN" \
+    "7513), sealed so that only the circle's admins can open it; it" \
+    "travels with the sync, through a hub that cannot read it either."
+on laptop sync --wait
+on lead sync --wait
+on lead audit case "$case_id"
+reader=$(quiet lead audit case "$case_id" --json | json '",".join(
+    e["device"] for e in (d["events"] if isinstance(d, dict) else d)
+    if e["action"] == "read")')
+case ,$reader, in
+*",$laptop_id,"*) ;;
+*)
+	echo "demo: the audit names no read by the laptop ($reader)" >&2
+	exit 1
+	;;
+esac
+on laptop audit case "$case_id" || true
 
 say "The worker leaves the team. The laptop hands its cases to the lead:" \
     "ordinary signed writes, so the history still names who wrote what."

@@ -9,7 +9,8 @@
 # sanitizer report at exit) counts as one more failure.  System tests are
 # tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD.  With
 # FUZZ_BUILD and FUZZ_TARGETS set (make test), the fuzz targets' saved
-# inputs are replayed last, each input one test.  The last
+# inputs are replayed last: each regression input and seed one test, each
+# target's kept corpus (tests/fuzz/corpus/TARGET/) one test.  The last
 # line is exactly "N passed, N failed"; the exit status is non-zero if
 # anything failed or nothing ran.
 

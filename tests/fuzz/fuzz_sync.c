@@ -37,7 +37,7 @@ reencode(struct wbuf *w, const struct sync_msg *m)
 		return 1;
 	case SYNC_ACK:
 		sync_put_ack(w, m->session, m->chain, m->accepted,
-		    m->rejected, m->digest);
+		    m->rejected, m->digest, m->held, m->ahead_ms);
 		return 1;
 	case SYNC_DONE:
 		sync_put_done(w, m->session, m->chain, m->sent, m->digest);

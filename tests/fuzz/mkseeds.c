@@ -290,7 +290,11 @@ sync_msgs(void)
 	put_w("sync", &w);
 	wire_reset(&w);
 
-	sync_put_ack(&w, 4, chain, 2, 0, digest);
+	sync_put_ack(&w, 4, chain, 2, 0, digest, 0, 0);
+	put_w("sync", &w);
+	wire_reset(&w);
+	/* An ACK that says a change set was held back (from the future). */
+	sync_put_ack(&w, 4, chain, 2, 0, digest, 1, 172800000);
 	put_w("sync", &w);
 	wire_reset(&w);
 	sync_put_done(&w, 5, chain, 70000, digest);

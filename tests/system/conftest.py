@@ -393,26 +393,58 @@ def same_after_restart(nodes):
     touched; a start loads the index from the store.  So a record half
     merged and left in the database shows only after a restart.  Every
     node of nodes still running and unlocked is stopped (all first, so that
-    no session moves one while another is read), started again as it was
-    (listening if it was), one by one, and must show what it showed before.
-    They are left running."""
-    seen = []
-    for n in nodes:
-        if n.running():
-            st = n.status()
-            if not st.get("locked"):
-                seen.append((n, st))
+    no session moves one while another is read), started again alone as it
+    was (listening if it was), one by one, and must show what it showed
+    before; a daemon syncs with its peers as it starts, so each is read
+    while the others are down.  Then all are started again and left
+    running.
+
+    A session still in flight (a periodic sync, an admin's audit change
+    set on its way to a relay) could add a change set between one node's
+    status and its stop, so the statuses are taken until two rounds in a
+    row agree before the nodes are stopped."""
+    keys = ("changesets", "pending", "bad", "flagged", "records",
+            "replica_digest", "shared_digest")
+
+    def snapshot():
+        seen = []
+        for n in nodes:
+            if n.running():
+                st = n.status()
+                if not st.get("locked"):
+                    seen.append((n, st))
+        return seen
+
+    def view(seen):
+        return [(n.name, [st[k] for k in keys]) for n, st in seen]
+
+    last = [snapshot()]
+
+    def settled():
+        now = snapshot()
+        same = view(now) == view(last[0])
+        last[0] = now
+        return same
+
+    wait_until(settled, 15, "the daemons to stop changing")
+    seen = last[0]
     for n, _ in seen:
         n.stop()
-    for n, st in seen:
+
+    def start(n):
         if n.port is not None:
             n.start("--listen", n.addr)
         else:
             n.start()
+
+    for n, st in seen:
+        start(n)
         again = n.status()
-        for k in ("changesets", "pending", "bad", "flagged", "records",
-                  "replica_digest", "shared_digest"):
+        n.stop()
+        for k in keys:
             assert again[k] == st[k], (n.name, k, st, again)
+    for n, _ in seen:
+        start(n)
 
 
 class Cluster:

@@ -289,6 +289,8 @@ def test_member_reads_admin_sees_relay_carries(cluster):
         for args in (("audit",), ("audit", "case", kase)):
             line = node.samen(*args, rc=FAIL).expect_error(FAIL)
             assert "admin" in line, line
+            if node is b and len(args) > 1:
+                assert f"case {kase} " in line, line
 
 
 def test_retention_erases_what_is_older(cluster, monkeypatch):

@@ -553,13 +553,14 @@ def tampered(cs):
 
 def pipelined(scene, nbatches, per_batch, mix=True):
     """nbatches BATCHes of M's next change sets, and what each ACK must
-    say.  With mix, valid ones are interleaved with a forged one, a
-    tampered one and (once) one from the future, none of which takes a
-    seq: the valid ones after them continue the chain."""
+    say: (accepted, rejected, held).  With mix, valid ones are interleaved
+    with a forged one and a tampered one, which take no seq (the valid
+    ones after them continue the chain), and (once) ones from the future,
+    which are stored held (docs/sync.md, "A clock ahead")."""
     other = Device()
     batches, acks = [], []
     for b in range(nbatches):
-        entries, acc, rej = [], 0, 0
+        entries, acc, rej, held = [], 0, 0, 0
         for i in range(per_batch):
             rec = [("case", new_rid(), create_ops(name=f"valid {b}/{i}"))]
             kind = (b * per_batch + i) % 4 if mix else 0
@@ -572,14 +573,14 @@ def pipelined(scene, nbatches, per_batch, mix=True):
                 rej += 1
             elif kind == 2 and b == nbatches // 2 and i < 4:
                 ahead = (now_ms() + 10 * 365 * DAY_MS) << 16
-                entries.append(scene.data.next(rec, commit=False,
-                                               hlc=ahead).entry())
-                rej += 1
+                entries.append(scene.data.next(rec, hlc=ahead).entry())
+                acc += 1
+                held += 1
             else:
                 entries.append(scene.data.next(rec).entry())
                 acc += 1
         batches.append(entries)
-        acks.append((acc, rej))
+        acks.append((acc, rej, held))
     return batches, acks
 
 
@@ -594,7 +595,8 @@ def acks_of(client, chain, n):
     for _ in range(n):
         m = client.expect(ACK, 60)
         assert m[3] == chain, m
-        out.append((m[4], m[5]))
+        # Nine elements when some were held: [..., held, ahead ms].
+        out.append((m[4], m[5], m[7] if len(m) > 7 else 0))
     return out
 
 
@@ -608,12 +610,15 @@ def test_pipelined_batches_keep_their_order_and_counts(scene):
     batches, acks = pipelined(scene, 8, 12)
     send_all(c, scene.circle, batches)
     assert acks_of(c, scene.circle, len(batches)) == acks
-    stored = sum(a for a, _ in acks)
-    rejected = sum(r for _, r in acks)
-    assert rejected >= 8 * 12 // 2 + 1
-    scene.expect(before, stored=stored, rejected=rejected, records=stored)
+    stored = sum(a for a, _, _ in acks)
+    rejected = sum(r for _, r, _ in acks)
+    held = sum(h for _, _, h in acks)
+    assert rejected == 8 * 12 // 2 and held == 1
+    scene.expect(before, stored=stored, rejected=rejected,
+                 records=stored - held)
+    assert scene.status()["held"] == held
     names = sorted(r["fields"]["name"] for r in scene.a.ls("case"))
-    assert len(names) == stored + 1
+    assert len(names) == stored - held + 1
     assert all(n.startswith("valid ") for n in names if n != "Familie Jansen")
     # The chain is whole: the next change set follows the last valid one.
     rec = [("case", new_rid(), create_ops(name="after"))]
@@ -642,8 +647,8 @@ def test_a_new_hello_drops_a_session_whose_batches_are_being_checked(scene):
     assert 0 <= held <= 16 * 64
     scene.expect(before, stored=held, records=held)
     got = resend(scene, batches)
-    assert sum(a for a, _ in got) + held == 16 * 64, (held, got)
-    assert all(r == 0 for _, r in got), got
+    assert sum(a for a, _, _ in got) + held == 16 * 64, (held, got)
+    assert all(r == 0 for _, r, _ in got), got
     scene.expect(before, stored=16 * 64, records=16 * 64)
 
 
@@ -666,7 +671,7 @@ def test_sigterm_while_batches_are_being_checked_is_clean(scene):
     assert st["pending"] == 0 and st["bad"] == 0, st
     scene.expect(before, stored=held, records=held)
     got = resend(scene, batches)
-    assert sum(a for a, _ in got) + held == 16 * 64, (held, got)
+    assert sum(a for a, _, _ in got) + held == 16 * 64, (held, got)
     scene.expect(before, stored=16 * 64, records=16 * 64)
 
 
@@ -748,18 +753,21 @@ def test_bad_changesets_amid_good_ones_in_one_batch(scene):
     assert st["records"] == before["records"] + 2, st
     a.samen("get", "case", rid_text(rid2), rc=1)
 
+    # A day ahead: stored and held (docs/sync.md, "A clock ahead"), so
+    # the chain goes on after it.
     ahead = d.next([("case", new_rid(), create_ops(name="ahead"))],
-                   commit=False, hlc=(now_ms() + 86400000) << 16)
+                   hlc=(now_ms() + 86400000) << 16)
     forged = d.next([("case", new_rid(), create_ops(name="forged"))],
                     commit=False, signer=Device())
     gap = build(scene.m, scene.circle, scene.key, d.seq + 5, bytes(32),
                 [("case", new_rid(), create_ops(name="out of chain"))])
     cs4 = d.next([("case", new_rid(), create_ops(name="the last one"))])
-    assert c.batch(scene.circle, [ahead, forged, gap, cs4]) == (1, 3)
+    assert c.batch(scene.circle, [ahead, forged, gap, cs4]) == (2, 2)
     st = a.status()
-    assert st["changesets"] == before["changesets"] + 4, st
+    assert st["changesets"] == before["changesets"] + 5, st
+    assert st["held"] == 1, st
     assert st["bad"] == before["bad"] + 1, st
-    assert st["rejected"] == before["rejected"] + 3, st
+    assert st["rejected"] == before["rejected"] + 2, st
     assert st["records"] == before["records"] + 3, st
     assert st["pending"] == 0, st
     names = [r["fields"]["name"] for r in a.ls("case")]
@@ -770,7 +778,7 @@ def test_bad_changesets_amid_good_ones_in_one_batch(scene):
     said = [line for line in a.log_text().splitlines()
             if "rejected" in line or "clock skew" in line]
     assert len(said) == 2, said
-    assert "held back" in said[0] and "3 of 4 change sets" in said[1], said
+    assert "held back" in said[0] and "2 of 4 change sets" in said[1], said
     # The store holds what the index shows (before the rebuild, which
     # would mend it), and a rebuild from the change sets gives the same.
     same_after_restart([a])

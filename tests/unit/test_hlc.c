@@ -319,6 +319,57 @@ test_format(void **state)
 	check_format(HLC_MAKE(0, 0), "1970-01-01T00:00:00.000Z");
 }
 
+/*
+ * A device whose clock ran two days ahead, set right: its next timestamp
+ * is the wall clock's, not the stored one's successor (issue 28).
+ */
+static void
+test_bound(void **state)
+{
+	const uint64_t day = 86400000, wall = 1764028596123ULL;
+	struct hlc c;
+	char span[32];
+
+	(void)state;
+	hlc_init(&c, HLC_MAKE(wall + 2 * day, 7));
+	assert_true(hlc_bound(&c, wall, 600000) == 2 * day);
+	assert_true(hlc_now(&c, wall) == HLC_MAKE(wall, 0));
+	/* Monotone again from there, and said once. */
+	assert_true(hlc_bound(&c, wall, 600000) == 0);
+	assert_true(hlc_now(&c, wall) == HLC_MAKE(wall, 1));
+	/* Within the skew: left alone (a peer a little ahead is normal). */
+	hlc_init(&c, HLC_MAKE(wall + 600000, 3));
+	assert_true(hlc_bound(&c, wall, 600000) == 0);
+	assert_true(hlc_now(&c, wall) == HLC_MAKE(wall + 600000, 4));
+	hlc_init(&c, HLC_MAKE(wall + 600001, 0));
+	assert_true(hlc_bound(&c, wall, 600000) == 600001);
+	assert_true(hlc_now(&c, wall) == HLC_MAKE(wall, 0));
+	/* Behind the wall clock: nothing to do. */
+	hlc_init(&c, HLC_MAKE(wall - day, 0));
+	assert_true(hlc_bound(&c, wall, 600000) == 0);
+	/* Ten years ahead, and at wall 0. */
+	hlc_init(&c, HLC_MAKE(wall + 3650 * day, 0));
+	assert_true(hlc_bound(&c, wall, 0) == 3650 * day);
+	hlc_init(&c, HLC_MAKE(5, 0));
+	assert_true(hlc_bound(&c, 0, 1) == 5);
+	assert_true(hlc_now(&c, 0) == HLC_MAKE(0, 0) + 1);
+
+	hlc_span(span, 2 * day - 250);
+	assert_string_equal(span, "2d 0h");
+	hlc_span(span, 2 * day + 5 * 3600000);
+	assert_string_equal(span, "2d 5h");
+	hlc_span(span, 3650 * day);
+	assert_string_equal(span, "3650d 0h");
+	hlc_span(span, 3 * 3600000 + 5 * 60000);
+	assert_string_equal(span, "3h 5m");
+	hlc_span(span, 61000);
+	assert_string_equal(span, "1m 1s");
+	hlc_span(span, 42000);
+	assert_string_equal(span, "42s");
+	hlc_span(span, 300);
+	assert_string_equal(span, "0.3s");
+}
+
 int
 main(void)
 {
@@ -334,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_recv_drift),
 		cmocka_unit_test(test_too_far),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -453,7 +453,7 @@ ack_len(const struct qworld *w)
 
 	memset(d, 7, sizeof(d));	/* an ACK's length does not depend on it */
 	wire_init(&ack);
-	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d);
+	sync_put_ack(&ack, 42, w->bw.circle, PER_BATCH, 0, d, 0, 0);
 	n = wire_len(&ack);
 	wire_free(&ack);
 	return n;
@@ -875,14 +875,14 @@ test_snapshot(void **state)
 	assert_int_equal(stat_of(st, n, a)->conn, PEERS_CONNECTING);
 	peers_snapshot_free(st, n);
 
-	/* peer ls renders it: an array of three maps of nine. */
+	/* peer ls renders it: an array of three maps of eleven. */
 	wire_init(&body);
 	memset(&rr, 0, sizeof(rr));
 	rr.peers.live = 1;
 	assert_int_equal(peers_snapshot(&w->p, &rr.peers.st, &rr.peers.n), 0);
 	render_peer_ls(&body, &rr);	/* frees the snapshot */
 	assert_int_equal(wire_data(&body)[0], 0x93);
-	assert_int_equal(wire_data(&body)[1], 0x89);
+	assert_int_equal(wire_data(&body)[1], 0x8b);
 	wire_free(&body);
 
 	for (size_t i = 0; i < w->p.nlinks; i++)

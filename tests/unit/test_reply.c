@@ -15,9 +15,12 @@
 #include "version.h"
 #include "wire.h"
 
-/* The statics (parse() with a small node budget, put_text()) are in reach. */
+/* The statics (parse() with a small node budget) are in reach. */
 #include "../../cli/reply.c"
-#include "../../cli/output.c"
+#include "output.h"
+#include "output_circles.h"
+#include "output_records.h"
+#include "output_sync.h"
 
 /* Helpers. */
 
@@ -453,7 +456,7 @@ test_text_sanitised(void **state)
 	wire_put_cstr(&w, "housing");
 	wire_put_cstr(&w, "urgent");
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_record, rp.body);
+	out = capture(output_records_get, rp.body);
 	/* No escape sequence reaches the terminal. */
 	assert_null(strchr(out, '\x1b'));
 	assert_null(strchr(out, '\x07'));
@@ -475,11 +478,12 @@ test_text_cut(void **state)
 
 	(void)state;
 	fp = open_memstream(&buf, &len);
-	cols = put_text(fp, "abcdefghij", 10, 8, 0, 0);
+	cols = output_text(fp, "abcdefghij", 10, 8, 0, 0);
 	fputc('|', fp);
-	cols += put_text(fp, "\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, TEXT_CUT, 0);
+	cols += output_text(fp, "\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, OUTPUT_CUT,
+	    0);
 	fputc('|', fp);
-	cols += put_text(fp, "a\tb\nc", 5, 0, 0, 0);
+	cols += output_text(fp, "a\tb\nc", 5, 0, 0, 0);
 	fclose(fp);
 	assert_string_equal(buf, "abcde...|\xc3\xa9\xc3\xa9|a b c");
 	assert_int_equal(cols, 8 + 2 + 5);
@@ -521,7 +525,7 @@ test_log_grouped(void **state)
 	put_log_entry(&w, t1, dev, 1, "set", "name", "Jansen", 0);
 	put_log_entry(&w, t2, dev, 2, "set", "status", "closed", 2);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_log, rp.body);
+	out = capture(output_records_log, rp.body);
 	assert_string_equal(out,
 	    "2026-11-24T23:50:01.123Z  abcdefghijkl  create\n"
 	    "                                        set      name = Jansen\n"
@@ -543,10 +547,10 @@ test_unexpected_shape(void **state)
 	put_reply_head(&w, 0, "");
 	wire_put_cstr(&w, "surprise");
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_list, rp.body);
+	out = capture(output_records_ls, rp.body);
 	assert_string_equal(out, "\"surprise\"\n");
 	free(out);
-	out = capture(output_record, rp.body);
+	out = capture(output_records_get, rp.body);
 	assert_string_equal(out, "\"surprise\"\n");
 	free(out);
 	reply_free(&rp);
@@ -729,7 +733,7 @@ test_peers_table(void **state)
 	put_peer_head(&w, DEV_B, NULL, "inbound", NULL, NULL);
 	wire_put_nil(&w);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_peers, rp.body);
+	out = capture(output_sync_peers, rp.body);
 	assert_string_equal(out,
 	    "DEVICE        ADDR                 STATE       LAST SYNC       "
 	    "          SENT/RECV/REJ  DIGEST\n"
@@ -744,7 +748,7 @@ test_peers_table(void **state)
 	put_reply_head(&w, 0, "");
 	wire_put_array(&w, 0);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_peers, rp.body);
+	out = capture(output_sync_peers, rp.body);
 	assert_string_equal(out, "");
 	free(out);
 	reply_free(&rp);
@@ -753,7 +757,7 @@ test_peers_table(void **state)
 static void
 status_to(FILE *fp, const struct reply_node *body)
 {
-	output_status(fp, fp, body);
+	output_sync_status(fp, fp, body);
 }
 
 static void
@@ -834,7 +838,7 @@ put_versions(struct wbuf *w, struct reply *rp, const char *version,
 	assert_int_equal(parse_buf(w, rp), 0);
 }
 
-/* What output_status_version says of body, for a samen 1.2.0 (3, 7). */
+/* What output_sync_status_version says of body, for a samen 1.2.0 (3, 7). */
 static char *
 version_line(const struct reply_node *body, int *warned)
 {
@@ -844,7 +848,7 @@ version_line(const struct reply_node *body, int *warned)
 
 	fp = open_memstream(&buf, &len);
 	assert_non_null(fp);
-	*warned = output_status_version(fp, body, "1.2.0", 3, 7);
+	*warned = output_sync_status_version(fp, body, "1.2.0", 3, 7);
 	fclose(fp);
 	return buf;
 }
@@ -896,8 +900,8 @@ test_status_version(void **state)
 	/* This build's own numbers against a daemon of this build. */
 	put_versions(&w, &rp, SAMEN_VERSION, SAMEN_PROTOCOL_VERSION,
 	    SAMEN_SCHEMA_VERSION);
-	assert_int_equal(output_status_version(stderr, rp.body, SAMEN_VERSION,
-	    SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION), 0);
+	assert_int_equal(output_sync_status_version(stderr, rp.body,
+	    SAMEN_VERSION, SAMEN_PROTOCOL_VERSION, SAMEN_SCHEMA_VERSION), 0);
 	reply_free(&rp);
 }
 
@@ -1064,26 +1068,26 @@ test_peer_and_circle_lines(void **state)
 	put_kv(&w, "nom", "x");
 	assert_int_equal(parse_buf(&w, &rp), 0);
 
-	out = capture(output_peer_add, reply_at(rp.body, 0));
+	out = capture(output_sync_peer_add, reply_at(rp.body, 0));
 	assert_string_equal(out, "peer " DEV_A " added (tcp://h:7400)\n");
 	free(out);
-	out = capture(output_peer_add, reply_at(rp.body, 1));
+	out = capture(output_sync_peer_add, reply_at(rp.body, 1));
 	assert_string_equal(out, "peer " DEV_A " added (no address)\n");
 	free(out);
-	out = capture(output_circle_new, reply_at(rp.body, 2));
+	out = capture(output_circles_new, reply_at(rp.body, 2));
 	assert_string_equal(out, "circle wijkteam created\n");
 	free(out);
-	out = capture(output_circle_add, reply_at(rp.body, 2));
+	out = capture(output_circles_add, reply_at(rp.body, 2));
 	assert_string_equal(out, DEV_B " added to circle wijkteam as member\n");
 	free(out);
-	out = capture(output_circle_use, reply_at(rp.body, 2));
+	out = capture(output_circles_use, reply_at(rp.body, 2));
 	assert_string_equal(out, "new records go to circle wijkteam\n");
 	free(out);
 	/* Bodies of another shape come out as JSON. */
-	out = capture(output_circle_use, reply_at(rp.body, 3));
+	out = capture(output_circles_use, reply_at(rp.body, 3));
 	assert_string_equal(out, "{\"nom\": \"x\"}\n");
 	free(out);
-	out = capture(output_peer_add, reply_at(rp.body, 3));
+	out = capture(output_sync_peer_add, reply_at(rp.body, 3));
 	assert_string_equal(out, "{\"nom\": \"x\"}\n");
 	free(out);
 	reply_free(&rp);
@@ -1145,7 +1149,7 @@ test_circles(void **state)
 	put_circle(&w, "0a1b2c3d", "shared", 1, 1, "relay",
 	    "removed", 0, 0, 0);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_circles, rp.body);
+	out = capture(output_circles_ls, rp.body);
 	assert_string_equal(out,
 	    "private  private  epoch 00000001  admin\n"
 	    "\n"
@@ -1191,7 +1195,7 @@ test_quarantine_lines(void **state)
 	wire_put_cstr(&w, "records");
 	wire_put_nil(&w);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_quarantine, rp.body);
+	out = capture(output_circles_quarantine, rp.body);
 	assert_string_equal(out,
 	    "edwpn4alfdge  seq 5  2026-12-07T10:00:00.000Z  case "
 	    "01M97AAQDPPX7S6KZVVZFR3DKY, note 01M97AAVH1RSB0B1HB8T4GEFRN\n"
@@ -1207,16 +1211,16 @@ test_quarantine_lines(void **state)
 	put_u64_kv(&w, "epoch", 0x8a01bc2f);
 	put_u64_kv(&w, "cut", 7);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_circle_rm, rp.body);
+	out = capture(output_circles_rm, rp.body);
 	assert_string_equal(out, DEV_B " removed from circle wijkteam: new "
 	    "epoch 8a01bc2f, what it writes after seq 7 is held back\n");
 	free(out);
-	out = capture(output_circle_accept, rp.body);
+	out = capture(output_circles_accept, rp.body);
 	assert_string_equal(out, "accepted what " DEV_B " wrote in circle "
 	    "wijkteam up to seq 7\n");
 	free(out);
 	/* No role: not the shape role's reply has; shown as JSON. */
-	out = capture(output_circle_role, rp.body);
+	out = capture(output_circles_role, rp.body);
 	assert_true(out[0] == '{');
 	free(out);
 	reply_free(&rp);
@@ -1226,7 +1230,7 @@ test_quarantine_lines(void **state)
 	put_kv(&w, "device", DEV_B);
 	put_u64_kv(&w, "circles", 1);
 	assert_int_equal(parse_buf(&w, &rp), 0);
-	out = capture(output_revoke, rp.body);
+	out = capture(output_circles_revoke, rp.body);
 	assert_string_equal(out, DEV_B " revoked in 1 circle\n");
 	free(out);
 	reply_free(&rp);

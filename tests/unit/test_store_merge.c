@@ -978,6 +978,86 @@ test_insert_merged_edges(void **state)
 		built_free(&b[i]);
 }
 
+/* The wall clock of test_held, in ms. */
+static uint64_t held_now;
+
+static uint64_t
+held_clock(void)
+{
+	return held_now;
+}
+
+/*
+ * Change sets from the future (store_set_hold, issue 28): stored, so that
+ * the author's chain goes on, but not merged while their hlc is past the
+ * wall clock plus the skew, by an insert, a merge or a rebuild; merged
+ * once the clock has caught up, into the replica that storing and merging
+ * them all gives.
+ */
+static void
+test_held(void **state)
+{
+	uint8_t rid[2][RID_LEN], head[CS_IDLEN];
+	struct built b[IM_N];
+	struct store *o;
+	struct store_stats s;
+	struct touched t;
+	uint64_t n, next, seq;
+	size_t i;
+
+	(void)state;
+	o = im_reference(b, rid);
+	/* im_build dates them at ms 1 to 5; the clock says 1, no skew. */
+	held_now = 1;
+	store_set_hold(w.st, held_clock, 0);
+	assert_true(store_hold_horizon(w.st) == HLC_MAKE(1, 0xffff));
+	assert_int_equal(store_begin(w.st), 0);
+	for (i = 0; i < IM_N; i++)
+		assert_int_equal(insert_merged(w.st, &b[i]), 0);
+	assert_int_equal(store_commit(w.st), 0);
+	/* All stored: the chain goes on past the held ones. */
+	assert_int_equal(store_cs_head(w.st, w.a.pk, w.circle.id, &seq,
+	    head), 0);
+	assert_int_equal(seq, 4);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.changesets, IM_N);
+	assert_int_equal(s.held, 4);
+	assert_int_equal(s.pending, 0);
+	assert_int_equal(store_held(w.st, &n, &next), 0);
+	assert_int_equal(n, 4);
+	assert_true(next == HLC_MAKE(2, 0));
+	/* Neither the queue nor a rebuild merges them: the queue reports
+	 * r0 alone, which the insert merged. */
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 1);
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(store_rebuild(w.st), 0);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.held, 4);
+	assert_int_equal(s.records, 1);
+
+	/* The clock reaches ms 3: two come due, in one merge. */
+	held_now = 3;
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(store_held(w.st, &n, &next), 0);
+	assert_int_equal(n, 2);
+	assert_true(next == HLC_MAKE(4, 0));
+	/* A skew moves the horizon as the clock would. */
+	store_set_hold(w.st, held_clock, 2);
+	merge_t(w.st, &t);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(store_stats(w.st, &s), 0);
+	assert_int_equal(s.held, 0);
+	assert_int_equal(s.pending, 0);
+	/* Merged in another order, the same replica as the reference's. */
+	same_replica(w.st, o);
+	store_close(o);
+	for (i = 0; i < IM_N; i++)
+		built_free(&b[i]);
+}
+
 int
 main(void)
 {
@@ -1002,6 +1082,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_insert_merged_edges, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_held, setup, teardown),
 	};
 
 	if (store_global_init() != 0 || sodium_init() < 0)
