@@ -837,6 +837,21 @@ hook_stored(void *arg, int committed)
 	}
 }
 
+/*
+ * A session is about to offer what this device holds: the read audit's
+ * journal is shipped first, so that it is among it (peer.h).  Its commit
+ * is synced soon after, as a write's would be.
+ */
+static void
+hook_offering(void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t before = c->ticket;
+
+	if (ship_now(c) == 0 && c->ticket != before)
+		durable_request(c->parts.env.durable, c->ticket);
+}
+
 /* Sync has ended after peers_close: a lock may be complete. */
 static void
 hook_closed(void *arg)
@@ -853,6 +868,7 @@ ctl_peer_hooks(struct ctl *c, struct peer_hooks *h)
 	h->arg = c;
 	h->merge = hook_merge;
 	h->stored = hook_stored;
+	h->offering = hook_offering;
 	h->closed = hook_closed;
 }
 

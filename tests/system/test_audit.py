@@ -456,3 +456,38 @@ def test_a_journaled_read_survives_kill9(cluster):
     got = reads(a.samen("audit", "case", kase, json=True).json["events"],
                 b.device, kase)
     assert "log" in got, got
+
+
+def test_a_session_offers_what_the_journal_holds(cluster):
+    """A session ships the journal before its HELLO says what this device
+    holds, answering one as well as starting one (not only `samen sync`,
+    which ships before it asks): a device told in that session that it was
+    removed has no later one to pass its reads on (test_exile)."""
+    a, b, r, kase, _ = world(cluster)
+    circle = team_circle(a)
+    # The journal waits ten minutes: only a session ships it.
+    env = {"SAMEND_TEST_AUDIT_SHIP_MS": "600000"}
+    b.restart("--listen", b.addr, env=env)
+    b.samen("log", "case", kase, json=True)
+    assert journal_rows(b, circle) == 1
+    # R asks, B answers.
+    synced(r, b)
+    assert journal_rows(b, circle) == 0
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "log" in got, got
+
+    # B starts one of its own, by its timer.
+    b.stop()
+    b.configure(sync_interval=1)
+    b.start("--listen", b.addr, env=env)
+    held = len(audit_rows(r, circle))
+    assert kase in [x["id"] for x in b.samen("conflicts", json=True).json]
+    wait_until(lambda: len(audit_rows(r, circle)) > held, 30,
+               "R: B's read, offered by B's own session")
+    assert journal_rows(b, circle) == 0
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "conflicts" in got, got
