@@ -75,7 +75,8 @@ STORE_SRC  := daemon/store.c daemon/store_sql.c daemon/store_schema.c \
               daemon/store_box.c daemon/store_circle.c daemon/store_cs.c \
               daemon/store_merge.c daemon/store_replica.c daemon/store_vp.c \
               daemon/store_rk.c daemon/store_fresh.c daemon/store_record.c \
-              daemon/store_peer.c daemon/store_cut.c daemon/store_erase.c
+              daemon/store_peer.c daemon/store_cut.c daemon/store_erase.c \
+              daemon/store_journal.c
 DAEMON_LIB := daemon/log.c daemon/conf.c $(STORE_SRC) daemon/zsock.c \
               daemon/index.c daemon/vault.c daemon/ctl.c daemon/ctl_records.c \
               daemon/ctl_circles.c daemon/ctl_peers.c daemon/ctl_admin.c \

@@ -14,8 +14,9 @@ from harness import Daemon, disk_ops, human_n, proc_cpu, r3
 ENTRY_WINDOWS = (16, 32, 48, 64, 128, 256)
 ENTRY_P99_MS = 5.0
 
-# Reads in flight from the one client of "reads".
-READS_WINDOWS = (1, 16, 64, 256)
+# Reads in flight from the one client of "reads" (past some 500, samend
+# before a38e636 dropped replies: docs/api.md).
+READS_WINDOWS = (1, 16, 64, 256, 1024)
 
 
 # The disk alone beside the pipelined puts (ctlbench disk), a second at each

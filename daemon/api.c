@@ -17,6 +17,15 @@
 #include "zsock.h"
 
 #define MAX_IDENTITY 256
+/*
+ * Replies queued for one client before libzmq's ROUTER drops the next
+ * ones (silently: the client waits for ever).  Its default, 1,000, is
+ * reached by a client with some 500 requests in flight (the reader's
+ * credit comes back in halves of it): a pipelining client (the bench,
+ * a script) hung.  Only this device's user can connect, so the queue
+ * is that client's own memory to spend; it still has a bound.
+ */
+#define API_SNDHWM 100000
 
 struct api {
 	struct zsock *zs;
@@ -153,7 +162,7 @@ api_open(struct api **out, uv_loop_t *loop, void *zctx, const char *dir,
 	void *sock;
 	char *endpoint;
 	int64_t maxmsg = CTL_MAX_REQUEST;
-	int linger = 0, rc;
+	int linger = 0, sndhwm = API_SNDHWM, rc;
 
 	*cause = NULL;
 	a = xcalloc(1, sizeof(*a));
@@ -178,6 +187,7 @@ api_open(struct api **out, uv_loop_t *loop, void *zctx, const char *dir,
 	/* Limits before bind: they apply to connections made after. */
 	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm));
 	/* We hold the data directory's lock, so a socket file left here is
 	 * stale (a daemon that was killed): remove it before binding. */
 	if (unlink(a->path) != 0 && errno != ENOENT)

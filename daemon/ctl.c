@@ -32,6 +32,7 @@
 #define CTL_F_WRITES	0x4	/* writes, in the batch's transaction */
 #define CTL_F_ALONE	0x8	/* runs outside the batch: what the batch
 				 * wrote so far is committed first */
+#define CTL_F_SYNCED	0x10	/* and, with CTL_F_ALONE, on the disk */
 
 /*
  * Every control request, in protocol.h's order.  Requests also wait for
@@ -73,8 +74,10 @@ static const struct handler {
 	  render_peer_ls, 0 },
 	{ CTL_PEER_RM, request_decode_peer_rm, ctl_peers_rm,
 	  render_peer_rm, 0 },
+	/* Its sessions offer this device's change sets once the disk has
+	 * them: the audit journal shipped just before too. */
 	{ CTL_SYNC, request_decode_sync, ctl_peers_sync,
-	  NULL, CTL_F_UNLOCKED | CTL_F_ALONE },
+	  NULL, CTL_F_UNLOCKED | CTL_F_ALONE | CTL_F_SYNCED },
 	{ CTL_CIRCLE_NEW, request_decode_circle_new, ctl_circles_new,
 	  render_circle_new, CTL_F_UNLOCKED | CTL_F_WRITES },
 	{ CTL_CIRCLE_ADD, request_decode_circle_add, ctl_circles_add,
@@ -117,6 +120,15 @@ static const struct handler {
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+/*
+ * A batch of one read (samen get) syncs its commit on the loop when the
+ * sync thread is idle (durable_sync_here): the thread would only make
+ * its reply wait for two hand-offs more (docs/performance.md §11).  A
+ * larger batch is a client with reads in flight: the loop goes on with
+ * the next while the thread syncs.
+ */
+#define CTL_SYNC_HERE_MAX 1
 
 /* A reply waiting for its batch's commit, then for the disk. */
 struct held {
@@ -165,6 +177,8 @@ struct ctl {
 	/* Retention passes (circle_retention_run): hourly, and soon after
 	 * an unlock or a peer's batch. */
 	uv_timer_t retention;
+	/* The read audit's journal shipped when reads stop (trail.h). */
+	uv_timer_t ship;
 };
 
 /* How often retention runs; how soon after an unlock or a sync. */
@@ -172,6 +186,9 @@ struct ctl {
 #define RETENTION_SOON_MS 1000
 
 static void retention_arm(struct ctl *c, uint64_t ms);
+static void ship_arm(struct ctl *c, uint64_t ms);
+static int ship_now(struct ctl *c);
+static void ship_cb(uv_timer_t *t);
 
 int
 ctl_fail(struct ctl_reply *res, int code, const char *fmt, ...)
@@ -271,14 +288,16 @@ aborted(void *arg, int code)
  * change set cannot be stored or the commit fails, every held reply has
  * become that error (aborted): no client was told anything yet, and
  * nothing of it was kept.  A reply never overtakes one before it, so a
- * client that sees a reply sees only what is on the disk.
+ * client that sees a reply sees only what is on the disk.  ship: the
+ * read audit's journal is shipped in the batch, due or not (trail_flush).
  */
 static void
-flush(struct ctl *c)
+flush(struct ctl *c, int ship)
 {
 	struct sent *b;
 	char *cause = NULL;
-	int rc, wrote, reads = 0;
+	uint64_t before = c->ticket;
+	int rc, wrote, here, reads = 0;
 
 	/*
 	 * The batch's read events first, into its transaction: a read
@@ -287,14 +306,21 @@ flush(struct ctl *c)
 	 */
 	for (size_t i = 0; i < c->nheld; i++)
 		reads |= c->held[i].audited;
-	if ((rc = trail_flush(c->parts.trail, &cause)) != 0) {
+	if ((rc = trail_flush(c->parts.trail, ship, &cause)) != 0) {
 		free(cause);
 		if (writer_in_txn(c->parts.writer))
 			writer_abort(c->parts.writer, rc);
 		else
 			(void)aborted(c, rc);
 	}
+	here = reads && c->nheld <= CTL_SYNC_HERE_MAX &&
+	    loader_pending(c->parts.loader) == 0 && !testhook()->audit_nosync;
+	if (here)
+		writer_sync_later(c->parts.writer);
 	rc = writer_commit(c->parts.writer, &c->ticket);
+	if (here && c->ticket != before &&
+	    !durable_sync_here(c->parts.env.durable, c->ticket))
+		durable_request(c->parts.env.durable, c->ticket);
 	wrote = rc == 0 && loader_pending(c->parts.loader) > 0;
 	if (rc == 0)
 		(void)loader_refresh(c->parts.loader, c->parts.circle);
@@ -325,6 +351,8 @@ flush(struct ctl *c)
 	 * them.  The next batch is handled after it.
 	 */
 	circle_refresh_pending(c->parts.circle);
+	if (trail_pending(c->parts.trail))
+		ship_arm(c, trail_ship_ms());
 }
 
 static struct held *
@@ -394,8 +422,12 @@ handle_one(struct ctl *c, struct api_req *req)
 		return;
 	}
 	e = handler(type);
+	/* The journal too: an audit or an export reads the audit chains,
+	 * a sync offers them, a lock stops the signing. */
 	if (e != NULL && (e->flags & CTL_F_ALONE))
-		flush(c);
+		flush(c, 1);
+	if (e != NULL && (e->flags & CTL_F_SYNCED))
+		durable_wait(c->parts.env.durable, c->ticket);
 	h = hold(c, req);
 	memset(&res, 0, sizeof(res));
 	res.body = &h->body;
@@ -484,7 +516,7 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 		/* A lock makes the rest of the batch wait for it. */
 		while (i < n && !waiting(c))
 			handle_one(c, reqs[i++]);
-		flush(c);
+		flush(c, 0);
 	}
 	/* Answered once the index is in or the lock complete
 	 * (serve_deferred).  A lock does not wait for the index: it cuts
@@ -492,7 +524,7 @@ ctl_batch(void *arg, struct api_req **reqs, size_t n)
 	for (; i < n; i++)
 		if (!c->parts.locking && is_lock(reqs[i])) {
 			handle_one(c, reqs[i]);
-			flush(c);
+			flush(c, 0);
 		} else
 			push_req(&c->deferred, &c->ndeferred, &c->capdeferred,
 			    reqs[i]);
@@ -669,6 +701,9 @@ ctl_lock(struct ctl *c, struct api_req *req)
 	/* Between batches: what came before is committed (CTL_F_ALONE),
 	 * what comes after waits (ctl_batch). */
 	assert(!writer_in_txn(c->parts.writer));
+	/* Signed while the keys are there; what is left waits for them. */
+	if (!vault_locked(c->parts.env.vault) && !c->parts.unlocking)
+		(void)ship_now(c);
 	if (!vault_locked(c->parts.env.vault) || c->parts.unlocking)
 		drop_secrets(c);
 	c->parts.locking = 1;
@@ -690,6 +725,8 @@ ctl_unlock_ended(struct ctl *c)
 		c->last_use = uv_now(c->parts.env.loop);
 		idle_arm(c);
 		retention_arm(c, RETENTION_SOON_MS);
+		/* What the journal kept across a restart or a lock. */
+		ship_arm(c, 0);
 	}
 }
 
@@ -697,14 +734,21 @@ ctl_unlock_ended(struct ctl *c)
 
 static void retention_cb(uv_timer_t *t);
 
+/* Timer t fires cb within ms, unless it is due sooner already. */
+static void
+timer_arm(struct ctl *c, uv_timer_t *t, uv_timer_cb cb, uint64_t ms)
+{
+	if (c->stopped || (uv_is_active((uv_handle_t *)t) &&
+	    uv_timer_get_due_in(t) <= ms))
+		return;
+	uv_timer_start(t, cb, ms, 0);
+}
+
 /* The next pass within ms, unless one is due sooner. */
 static void
 retention_arm(struct ctl *c, uint64_t ms)
 {
-	if (c->stopped || (uv_is_active((uv_handle_t *)&c->retention) &&
-	    uv_timer_get_due_in(&c->retention) <= ms))
-		return;
-	uv_timer_start(&c->retention, retention_cb, ms, 0);
+	timer_arm(c, &c->retention, retention_cb, ms);
 }
 
 /* Between batches: what a pass writes is a batch of its own. */
@@ -721,6 +765,56 @@ retention_cb(uv_timer_t *t)
 		log_warnx("retention: %s", samen_strerror(rc));
 	uv_timer_start(&c->retention, retention_cb, rc > 0 ?
 	    RETENTION_SOON_MS : RETENTION_MS, 0);
+}
+
+/* The read audit's journal. */
+
+/*
+ * Between batches, no reply held: ships the journal as a batch of its
+ * own (trail_flush), if there is anything to ship and the keys to sign.
+ * 0, or the failure (logged).
+ */
+static int
+ship_now(struct ctl *c)
+{
+	struct ctl_parts *p = &c->parts;
+	char *cause = NULL;
+	int rc;
+
+	if (c->nheld > 0 || c->batching > 0 || writer_in_txn(p->writer) ||
+	    !trail_pending(p->trail) || vault_locked(p->env.vault) ||
+	    circle_private(p->circle) == NULL || p->locking || p->unlocking ||
+	    loader_busy(p->loader))
+		return 0;
+	if ((rc = trail_flush(p->trail, 1, &cause)) != 0) {
+		log_warnx("audit: the journal could not be shipped: %s; "
+		    "trying again with the next reads",
+		    cause ? cause : samen_strerror(rc));
+		free(cause);
+		if (writer_in_txn(p->writer))
+			writer_abort(p->writer, rc);
+		return rc;
+	}
+	return writer_commit(p->writer, &c->ticket);
+}
+
+/* A ship within ms, unless one is due sooner. */
+static void
+ship_arm(struct ctl *c, uint64_t ms)
+{
+	timer_arm(c, &c->ship, ship_cb, ms);
+}
+
+static void
+ship_cb(uv_timer_t *t)
+{
+	struct ctl *c = t->data;
+
+	/* Waiting for a batch to end: later.  Failed (the disk): with the
+	 * next reads (flush), not every second. */
+	if (ship_now(c) == 0 && trail_pending(c->parts.trail) &&
+	    !vault_locked(c->parts.env.vault))
+		ship_arm(c, trail_ship_ms());
 }
 
 /* What happens to a peer's change sets once stored (peer.h). */
@@ -743,6 +837,21 @@ hook_stored(void *arg, int committed)
 	}
 }
 
+/*
+ * A session is about to offer what this device holds: the read audit's
+ * journal is shipped first, so that it is among it (peer.h).  Its commit
+ * is synced soon after, as a write's would be.
+ */
+static void
+hook_offering(void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t before = c->ticket;
+
+	if (ship_now(c) == 0 && c->ticket != before)
+		durable_request(c->parts.env.durable, c->ticket);
+}
+
 /* Sync has ended after peers_close: a lock may be complete. */
 static void
 hook_closed(void *arg)
@@ -759,6 +868,7 @@ ctl_peer_hooks(struct ctl *c, struct peer_hooks *h)
 	h->arg = c;
 	h->merge = hook_merge;
 	h->stored = hook_stored;
+	h->offering = hook_offering;
 	h->closed = hook_closed;
 }
 
@@ -803,7 +913,12 @@ circles_changed(void *arg)
 int
 ctl_unlock_now(struct ctl *c, const char *passphrase, size_t len)
 {
-	return ctl_admin_unlock_now(&c->parts, passphrase, len);
+	int rc = ctl_admin_unlock_now(&c->parts, passphrase, len);
+
+	/* What the journal kept across a restart. */
+	if (rc == 0)
+		ship_arm(c, 0);
+	return rc;
 }
 
 int
@@ -872,6 +987,10 @@ ctl_open(const struct ctl_env *env)
 	c->last_use = uv_now(env->loop);
 	uv_timer_init(env->loop, &c->retention);
 	c->retention.data = c;
+	uv_timer_init(env->loop, &c->ship);
+	c->ship.data = c;
+	/* A ship due does not keep the loop alive. */
+	uv_unref((uv_handle_t *)&c->ship);
 	/* A pass due does not keep the loop alive. */
 	uv_unref((uv_handle_t *)&c->retention);
 	retention_arm(c, RETENTION_SOON_MS);
@@ -884,6 +1003,9 @@ ctl_stop(struct ctl *c)
 	/* The durable was closed first (main.c, stop). */
 	c->parts.env.durable = NULL;
 	writer_set_durable(c->parts.writer, NULL);
+	/* The journal's events reach the audit chain before samend stops
+	 * (kept and shipped after the next unlock otherwise). */
+	(void)ship_now(c);
 	loader_stop(c->parts.loader);
 	for (size_t i = 0; i < c->ndeferred; i++)
 		api_reply(c->deferred[i], -ESHUTDOWN, "samend is shutting down",
@@ -898,6 +1020,7 @@ ctl_stop(struct ctl *c)
 	depart_stop(c->parts.depart);
 	trail_stop(c->parts.trail);
 	uv_close((uv_handle_t *)&c->retention, NULL);
+	uv_close((uv_handle_t *)&c->ship, NULL);
 }
 
 void

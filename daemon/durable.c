@@ -31,6 +31,7 @@ struct durable {
 	/* Under mu: */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t donecv;	/* done or failed moved (durable_wait) */
 	uint64_t requested;
 	uint64_t done;
 	int failed;		/* a sync failed: no more, ever */
@@ -62,6 +63,18 @@ nap(long ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* Notes how long a sync took, under mu.  The loop empties the array at
+ * each tell: it grows only while the loop is busy, and rarely allocates. */
+static void
+note_took(struct durable *d, uint64_t us)
+{
+	if (d->ntook == d->captook) {
+		d->captook = d->captook ? 2 * d->captook : 16;
+		d->took = xreallocarray(d->took, d->captook, sizeof(*d->took));
+	}
+	d->took[d->ntook++] = us;
 }
 
 static void *
@@ -98,16 +111,10 @@ run(void *arg)
 		pthread_mutex_lock(&d->mu);
 		if (err == 0) {
 			d->done = target;
-			/* The loop empties it at each tell: it grows only
-			 * while the loop is busy, and rarely allocates. */
-			if (d->ntook == d->captook) {
-				d->captook = d->captook ? 2 * d->captook : 16;
-				d->took = xreallocarray(d->took, d->captook,
-				    sizeof(*d->took));
-			}
-			d->took[d->ntook++] = t1 - t0;
+			note_took(d, t1 - t0);
 		} else
 			d->failed = err;
+		pthread_cond_broadcast(&d->donecv);
 		uv_async_send(&d->async);
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -238,6 +245,7 @@ close_cb(uv_handle_t *h)
 	struct durable *d = h->data;
 
 	pthread_cond_destroy(&d->cv);
+	pthread_cond_destroy(&d->donecv);
 	pthread_mutex_destroy(&d->mu);
 	free(d->took);
 	free(d->q);
@@ -262,9 +270,11 @@ durable_open(struct durable **out, uv_loop_t *loop, const char *path,
 	}
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	pthread_cond_init(&d->donecv, NULL);
 	if (uv_async_init(loop, &d->async, async_cb) != 0) {
 		*cause = xasprintf("cannot watch the sync thread");
 		pthread_cond_destroy(&d->cv);
+		pthread_cond_destroy(&d->donecv);
 		pthread_mutex_destroy(&d->mu);
 		close(d->fd);
 		free(d);
@@ -325,6 +335,52 @@ durable_request(struct durable *d, uint64_t ticket)
 		pthread_cond_signal(&d->cv);
 	}
 	pthread_mutex_unlock(&d->mu);
+}
+
+void
+durable_wait(struct durable *d, uint64_t ticket)
+{
+	if (d == NULL)
+		return;
+	durable_request(d, ticket);
+	pthread_mutex_lock(&d->mu);
+	while (d->done < ticket && !d->failed)
+		pthread_cond_wait(&d->donecv, &d->mu);
+	pthread_mutex_unlock(&d->mu);
+	tell(d);
+}
+
+int
+durable_sync_here(struct durable *d, uint64_t ticket)
+{
+	uint64_t t0, t1;
+	int idle, rc, err;
+
+	if (d == NULL)
+		return 1;
+	pthread_mutex_lock(&d->mu);
+	idle = !d->failed && !d->presync && d->requested <= d->done &&
+	    d->delay_ms == 0 && !d->fail;
+	pthread_mutex_unlock(&d->mu);
+	if (!idle)
+		return 0;
+	/* Every commit up to ticket returned: its frames are written. */
+	t0 = clock_mono_us();
+	rc = fdatasync(d->fd);
+	err = rc == 0 ? 0 : errno ? errno : EIO;
+	t1 = clock_mono_us();
+	pthread_mutex_lock(&d->mu);
+	if (err == 0) {
+		if (ticket > d->done)
+			d->done = ticket;
+		if (ticket > d->requested)
+			d->requested = ticket;
+		note_took(d, t1 - t0);
+	} else if (!d->failed)
+		d->failed = err;
+	pthread_mutex_unlock(&d->mu);
+	tell(d);
+	return 1;
 }
 
 uint64_t

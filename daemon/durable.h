@@ -57,6 +57,23 @@ struct metric;
 void durable_time_syncs(struct durable *d, struct metric *hist);
 /* Asks for every commit up to ticket to be synced.  On the loop. */
 void durable_request(struct durable *d, uint64_t ticket);
+/*
+ * Blocks until every commit up to ticket is synced (or a sync failed),
+ * then tells cb and runs the entries released, as the thread's notice
+ * would: for what must not start before the disk has a commit (a sync's
+ * sessions offer only the change sets the disk has).  Asks for the sync
+ * if need be.  Nothing to wait for with d NULL.  On the loop.
+ */
+void durable_wait(struct durable *d, uint64_t ticket);
+/*
+ * If the thread is idle (nothing requested that it has not synced), syncs
+ * every commit up to ticket here, on the caller's thread, tells cb and
+ * runs the entries released, and returns 1; otherwise 0 (ask for it with
+ * durable_request).  For a small batch that would only wait for the
+ * thread: two hand-offs between threads less (docs/performance.md §11).
+ * A failure is told as the thread's are.  On the loop.
+ */
+int durable_sync_here(struct durable *d, uint64_t ticket);
 /* The highest ticket synced so far (0: none). */
 uint64_t durable_done(const struct durable *d);
 

@@ -15,7 +15,7 @@
  * (circle.h: circle_shared, circle_refuses, circle_members, circle_join):
  * the sync layer asks it directly.  What the daemon does with a peer's
  * change sets once they are stored is not the sync layer's business
- * either; it is told through these two hooks.
+ * either; it is told through these hooks.
  */
 struct peer_hooks {
 	void *arg;
@@ -29,6 +29,14 @@ struct peer_hooks {
 	/* The transaction merge ran in was committed (committed = 1):
 	 * refresh what it touched; or rolled back (0): forget it. */
 	void (*stored)(void *arg, int committed);
+	/*
+	 * A session is about to say what this device holds (its HELLO, sent
+	 * or answered): what waits to become change sets (the read audit's
+	 * journal, trail.h) becomes them now, so that the session offers it;
+	 * a device told in that session that it was removed has no later
+	 * one.  Between transactions, on the loop.  May be NULL.
+	 */
+	void (*offering)(void *arg);
 	/*
 	 * After peers_close: its last check on the thread pool has ended
 	 * (with the copies of circle keys it read ahead with) and the peers

@@ -708,6 +708,15 @@ in_list(uint8_t (*list)[CS_CIRCLELEN], size_t n,
 	return 0;
 }
 
+/* Before a HELLO says what we hold: what waits to become change sets
+ * becomes them (peer_hooks.offering). */
+static void
+offering(struct peers *p)
+{
+	if (p->env.hooks.offering != NULL)
+		p->env.hooks.offering(p->env.hooks.arg);
+}
+
 /* The responder's side of HELLO: what we share, and what we would take. */
 static void
 on_hello(struct session *s, const struct sync_msg *m)
@@ -721,6 +730,7 @@ on_hello(struct session *s, const struct sync_msg *m)
 	struct wbuf w;
 	int rc = 0;
 
+	offering(p);
 	peer_circles(s, &shared, &nshared, &exiled, &nexiled);
 	out = xcalloc(nshared + nexiled + m->ncircles + 1, sizeof(*out));
 	for (size_t i = 0; rc == 0 && i < nshared + nexiled &&
@@ -1091,6 +1101,7 @@ session_start(struct peers *p, struct link *l)
 			session_end(l->out, 0, session_superseded);
 		session_free(l->out);
 	}
+	offering(p);
 	s = session_new(p, l, 1, randombytes_random() |
 	    ((uint64_t)randombytes_random() << 32));
 	s->round = ++p->round;

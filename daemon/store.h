@@ -737,6 +737,35 @@ int store_expired(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 int store_erase_expired(struct store *st, uint64_t before,
     struct store_erased *out);
 /*
+ * The read audit's journal (docs/design.md, "Read audit"): a batch's
+ * events of one circle, sealed to its audit key (box: audit.h), one row
+ * in the batch's transaction, which the read's reply waits for; shipped
+ * later, many rows at once, as one change set of the circle's audit
+ * chain (trail.c).  A departed circle's rows go with its chains
+ * (store_erase_circle, store_erase_all).
+ *
+ * store_journal_add writes one row in the open transaction: 0 or
+ * SAMEN_ESTORE.
+ */
+int store_journal_add(struct store *st, const uint8_t circle[CS_CIRCLELEN],
+    const uint8_t *box, size_t len);
+/* One row of the journal; box is owned by the array (store_journal_free). */
+struct store_journal_row {
+	int64_t n;			/* the row's key, in order of writing */
+	uint8_t circle[CS_CIRCLELEN];
+	uint8_t *box;
+	size_t len;
+};
+/*
+ * Every row, by circle and then in the order written, into *out (*n of
+ * them; NULL and 0 if none): 0 or SAMEN_ESTORE (nothing allocated).
+ */
+int store_journal_all(struct store *st, struct store_journal_row **out,
+    size_t *n);
+void store_journal_free(struct store_journal_row *rows, size_t n);
+/* Deletes row n (shipped), in the open transaction: 0 or SAMEN_ESTORE. */
+int store_journal_del(struct store *st, int64_t n);
+/*
  * Copies the whole WAL into the database and truncates it to nothing
  * (PRAGMA wal_checkpoint(TRUNCATE)), so that no file holds a copy of what
  * an erase took out; once, without waiting.  0; -EBUSY if a reader's

@@ -1124,6 +1124,9 @@ store_erase_circle(struct store *st, const uint8_t circle[CS_CIRCLELEN],
 		return rc;
 	for (int c = 0; rc == 0 && c < 3; c++)
 		rc = erase_chain(st, chain[c], &rk, &n, &cap, out);
+	/* Its audit chain's events not shipped yet go with it. */
+	if (rc == 0)
+		rc = run_circle(st, Q_ER_DEL_JNL, circle, NULL);
 	/* Collections no record is of any more take their names along. */
 	if (rc == 0)
 		rc = sql_run_q(st, Q_ER_COLLS_GC);
@@ -1159,7 +1162,7 @@ store_erase_all(struct store *st, uint64_t at_ms, struct store_erased *out)
 	    "DELETE FROM records; DELETE FROM colls; DELETE FROM cs;"
 	    "DELETE FROM forks; DELETE FROM cuts; DELETE FROM purged;"
 	    "DELETE FROM circles; DELETE FROM peers; DELETE FROM flagged;"
-	    "DELETE FROM authors;";
+	    "DELETE FROM authors; DELETE FROM audit_journal;";
 	struct digests saved;
 	sqlite3_stmt *s;
 	int rc;

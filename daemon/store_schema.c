@@ -6,7 +6,7 @@
 
 #include "util.h"
 
-#define STORE_SCHEMA 6
+#define STORE_SCHEMA 7
 _Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
     "proto/version.h names the schema this store writes");
 
@@ -89,6 +89,10 @@ _Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
  * where it is held and dropped where it arrives, for ever.  departed
  * holds the circles this device was removed from (revoked: from all),
  * whose data it erased: ids only.
+ *
+ * Schema 7 adds the read audit's journal (docs/design.md, "Read audit"):
+ * a batch's events of one circle, sealed to its audit key (a box), one
+ * row, until they are shipped as a change set of its audit chain.
  */
 #define RECORDS_DELETED_DDL \
 	"CREATE INDEX records_deleted ON records(deleted) WHERE deleted = 1;"
@@ -106,6 +110,9 @@ _Static_assert(STORE_SCHEMA == SAMEN_SCHEMA_VERSION,
 	"  op BLOB NOT NULL, PRIMARY KEY (circle, rtag)) WITHOUT ROWID;" \
 	"CREATE TABLE departed (circle BLOB PRIMARY KEY," \
 	"  at_ms INTEGER NOT NULL, revoked INTEGER NOT NULL) WITHOUT ROWID;"
+#define JOURNAL_DDL \
+	"CREATE TABLE audit_journal (n INTEGER PRIMARY KEY," \
+	"  circle BLOB NOT NULL, box BLOB NOT NULL);"
 #define COLLS_DDL \
 	"CREATE TABLE colls (ctag BLOB PRIMARY KEY, name BLOB NOT NULL)" \
 	" WITHOUT ROWID;"
@@ -160,7 +167,8 @@ static const char schema[] =
 	"  sent INTEGER NOT NULL DEFAULT 0,"
 	"  received INTEGER NOT NULL DEFAULT 0,"
 	"  rejected INTEGER NOT NULL DEFAULT 0, digest BLOB) WITHOUT ROWID;"
-	LIFECYCLE_DDL;
+	LIFECYCLE_DDL
+	JOURNAL_DDL;
 
 /*
  * Schema 1 to 2: adds records.shown and fills it from the live existence
@@ -274,6 +282,14 @@ migrate_5(struct store *st, char **cause)
 	    SAMEN_ESTORE : 0;
 }
 
+/* Schema 6 to 7: the read audit's journal. */
+static int
+migrate_6(struct store *st, char **cause)
+{
+	return store_sql_exec(st->db, JOURNAL_DDL, cause) != 0 ?
+	    SAMEN_ESTORE : 0;
+}
+
 /*
  * Schema 3 to 4: the pack columns (NULL: the records of schema 3 keep
  * their values in vals, where every reader still looks) and the index of
@@ -311,6 +327,8 @@ migrate(struct store *st, int version, char **cause)
 		rc = migrate_4(st, cause);
 	if (rc == 0 && version < 6)
 		rc = migrate_5(st, cause);
+	if (rc == 0 && version < 7)
+		rc = migrate_6(st, cause);
 	if (rc == 0) {
 		bump = xasprintf("PRAGMA user_version = %d", STORE_SCHEMA);
 		rc = store_sql_exec(st->db, bump, cause);

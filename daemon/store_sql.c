@@ -245,6 +245,12 @@ static const char *const sql[Q_COUNT] = {
 	/* From the hlc index: the rows of an expiry's window only. */
 	[Q_AUDIT_OLD] = "SELECT csn FROM cs INDEXED BY cs_hlc"
 	    " WHERE hlc >= ?1 AND hlc < ?2 AND readable = 2",
+	/* The read audit's journal (store_journal.c). */
+	[Q_JNL_ADD] = "INSERT INTO audit_journal (circle, box) VALUES (?1, ?2)",
+	[Q_JNL_ALL] = "SELECT n, circle, box FROM audit_journal"
+	    " ORDER BY circle, n",
+	[Q_JNL_DEL] = "DELETE FROM audit_journal WHERE n = ?1",
+	[Q_ER_DEL_JNL] = "DELETE FROM audit_journal WHERE circle = ?1",
 };
 
 /* sql_q's first call for a statement: it stays prepared until close. */

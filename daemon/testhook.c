@@ -30,6 +30,7 @@ testhook(void)
 		hooks.ckpt_delay_ms = env_ms("SAMEND_TEST_CKPT_DELAY_MS");
 		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
 		hooks.erase_delay_ms = env_ms("SAMEND_TEST_ERASE_DELAY_MS");
+		hooks.audit_ship_ms = env_ms("SAMEND_TEST_AUDIT_SHIP_MS");
 		if ((s = getenv("SAMEND_TEST_CLOCK_OFFSET_MS")) != NULL)
 			hooks.clock_offset_ms = strtoll(s, NULL, 10);
 		hooks.retention_now_file =

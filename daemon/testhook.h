@@ -32,6 +32,11 @@ struct testhook {
 	 */
 	int audit_off;
 	int audit_nosync;
+	/* SAMEND_TEST_AUDIT_SHIP_MS: how long the read audit's journal
+	 * waits to be shipped (0: TRAIL_SHIP_MS), so that a test can kill
+	 * samend with events in it. */
+	long audit_ship_ms;
+
 	/*
 	 * SAMEND_TEST_CLOCK_OFFSET_MS: added to the wall clock (may be
 	 * negative): a laptop whose clock is days ahead, without setting

@@ -24,16 +24,25 @@
  * A block is sealed when it passes TRAIL_BLOCK bytes (the next event
  * starts another), an event names at most TRAIL_EVENT_RECS records (a
  * bigger read is several events of one time and action), and an audit
- * change set holds at most TRAIL_CS_BLOCKS boxes: all well inside the
- * format's caps (AUDIT_MAX_BLOCK, CS_MAX_CHUNK, CS_MAX_PAYLOAD).
+ * change set holds boxes of at most TRAIL_CS_BYTES in all (its chunks'
+ * overhead counted): all well inside the format's caps (AUDIT_MAX_BLOCK,
+ * CS_MAX_CHUNK, CS_MAX_PAYLOAD, CS_MAX_CHUNKS).
  */
 #define TRAIL_BLOCK (1u << 20)
 #define TRAIL_EVENT_RECS 16384
-#define TRAIL_CS_BLOCKS 2
+#define TRAIL_CS_BYTES (4u << 20)
+#define TRAIL_CHUNK_OVERHEAD 128
 #define TRAIL_DAY_MS (86400ull * 1000)
 /* Expiry passes: at start, then daily (each erase that finds something
  * truncates and writes the WAL ahead again). */
 #define TRAIL_EXPIRE_EVERY_MS TRAIL_DAY_MS
+/*
+ * The journal is shipped (trail_flush) once it holds TRAIL_SHIP_BYTES of
+ * boxes or its oldest is TRAIL_SHIP_MS old, whichever comes first, and
+ * whenever the caller asks (ctl: before an audit, an export, a sync, a
+ * lock, after TRAIL_SHIP_MS without reads, and at shutdown).
+ */
+#define TRAIL_SHIP_BYTES (1u << 20)
 
 /* A block at most: full, then one more event (a run per record, at
  * worst), and the box around it. */
@@ -41,8 +50,11 @@
 	(2 + RID_LEN + 4 + OPS_MAX_COLLECTION) + 512)
 _Static_assert(TRAIL_EVENT_RECS <= AUDIT_MAX_RECS, "event records");
 _Static_assert(TRAIL_BOX_MAX < AUDIT_MAX_BLOCK, "a block's bytes");
-_Static_assert(TRAIL_BOX_MAX + 128 < CS_MAX_CHUNK, "a box's chunk");
-_Static_assert(TRAIL_CS_BLOCKS * (TRAIL_BOX_MAX + 128) < CS_MAX_PAYLOAD,
+_Static_assert(TRAIL_BOX_MAX + TRAIL_CHUNK_OVERHEAD < CS_MAX_CHUNK,
+    "a box's chunk");
+_Static_assert(TRAIL_BOX_MAX + TRAIL_CHUNK_OVERHEAD <= TRAIL_CS_BYTES,
+    "one box at least in an audit change set");
+_Static_assert(TRAIL_CS_BYTES + 4096 < CS_MAX_PAYLOAD,
     "an audit change set's bytes");
 
 /* What one batch noted in one circle. */
@@ -372,14 +384,100 @@ trail_read(struct ctl_parts *p, const char *action,
 	return rc;
 }
 
+uint64_t
+trail_ship_ms(void)
+{
+	long ms = testhook()->audit_ship_ms;
+
+	return ms > 0 ? (uint64_t)ms : TRAIL_SHIP_MS;
+}
+
+/* What the journal holds that trail_flush has not shipped, as far as known. */
 int
-trail_flush(struct trail *t, char **cause)
+trail_pending(const struct trail *t)
+{
+	return !t->jknown || t->jbytes > 0;
+}
+
+/*
+ * rows[0..n), all of one circle, as change sets of its audit chain (a
+ * box each chunk), and deleted from the journal, in the open transaction.
+ */
+static int
+ship_circle(struct trail *t, const struct store_journal_row *rows, size_t n,
+    char **cause)
 {
 	uint8_t chain[CS_CIRCLELEN], key[CS_KEYLEN];
-	struct cs_plain chunks[TRAIL_CS_BLOCKS];
+	struct cs_plain *chunks;
+	size_t i = 0, k, bytes;
 	int rc = 0;
 
-	for (size_t i = 0; i < t->npend; i++) {
+	chunks = xreallocarray(NULL, n, sizeof(*chunks));
+	sync_audit_circle(chain, rows[0].circle);
+	sync_audit_key(key, rows[0].circle);
+	while (i < n && rc == 0) {
+		for (k = 0, bytes = 0; i + k < n && k < CS_MAX_CHUNKS &&
+		    (k == 0 || bytes + rows[i + k].len +
+		    TRAIL_CHUNK_OVERHEAD <= TRAIL_CS_BYTES); k++) {
+			/* Nothing finds an event by its tag. */
+			randombytes_buf(chunks[k].rtag, CS_RTAGLEN);
+			chunks[k].data = rows[i + k].box;
+			chunks[k].len = rows[i + k].len;
+			bytes += rows[i + k].len + TRAIL_CHUNK_OVERHEAD;
+		}
+		/* A failure rolled the batch back. */
+		rc = writer_sealed(t->env.writer, chain, key, chunks, k, cause);
+		for (; rc == 0 && k > 0; k--, i++)
+			if (store_journal_del(t->env.store, rows[i].n) != 0)
+				rc = samen_fail(cause, SAMEN_ESTORE, "the audit "
+				    "journal could not be emptied");
+	}
+	sodium_memzero(key, sizeof(key));
+	free(chunks);
+	return rc;
+}
+
+/*
+ * Every row of the journal, as change sets (signed: only while unlocked,
+ * with the circles known).  A circle this device does not know now keeps
+ * its rows for a later ship (or for the erase of its departure).
+ */
+static int
+ship(struct trail *t, char **cause)
+{
+	struct store_journal_row *rows;
+	size_t n, i, j;
+	int rc;
+
+	if (vault_locked(t->env.vault) ||
+	    circle_private(t->env.circle) == NULL)
+		return 0;
+	if ((rc = store_journal_all(t->env.store, &rows, &n)) != 0)
+		return samen_fail(cause, rc, "the audit journal could not be "
+		    "read");
+	for (i = 0; i < n && rc == 0; i = j) {
+		for (j = i + 1; j < n && memcmp(rows[j].circle, rows[i].circle,
+		    CS_CIRCLELEN) == 0; j++)
+			;
+		if (trail_info_of(t, rows[i].circle) != NULL)
+			rc = ship_circle(t, rows + i, j - i, cause);
+	}
+	store_journal_free(rows, n);
+	if (rc == 0) {
+		t->jknown = 1;
+		t->jbytes = 0;
+		t->jsince = 0;
+	}
+	return rc;
+}
+
+int
+trail_flush(struct trail *t, int now, char **cause)
+{
+	uint64_t ms = clock_mono_ms();
+	int rc = 0;
+
+	for (size_t i = 0; i < t->npend && rc == 0; i++) {
 		struct pend *p = &t->pend[i];
 
 		if ((rc = pend_seal(t, p, cause)) != 0) {
@@ -387,25 +485,23 @@ trail_flush(struct trail *t, char **cause)
 			    *cause);
 			break;
 		}
-		sync_audit_circle(chain, p->circle);
-		sync_audit_key(key, p->circle);
-		for (size_t b = 0; b < p->nboxes;) {
-			size_t n = 0;
-
-			for (; b < p->nboxes && n < TRAIL_CS_BLOCKS; b++, n++) {
-				/* Nothing finds an event by its tag. */
-				randombytes_buf(chunks[n].rtag, CS_RTAGLEN);
-				chunks[n].data = wire_data(&p->boxes[b]);
-				chunks[n].len = wire_len(&p->boxes[b]);
-			}
-			/* A failure rolled the batch back (and dropped p). */
-			if ((rc = writer_sealed(t->env.writer, chain, key,
-			    chunks, n, cause)) != 0)
-				goto out;
+		if (p->nboxes > 0 &&
+		    (rc = writer_begin(t->env.writer, cause)) != 0)
+			break;
+		for (size_t b = 0; b < p->nboxes && rc == 0; b++) {
+			if (store_journal_add(t->env.store, p->circle,
+			    wire_data(&p->boxes[b]), wire_len(&p->boxes[b])) != 0)
+				rc = samen_fail(cause, SAMEN_ESTORE, "the "
+				    "batch's reads could not be written");
+			if (t->jbytes == 0)
+				t->jsince = ms;
+			t->jbytes += wire_len(&p->boxes[b]);
 		}
 	}
-out:
-	sodium_memzero(key, sizeof(key));
+	if (rc == 0 && trail_pending(t) && (now ||
+	    t->jbytes >= TRAIL_SHIP_BYTES ||
+	    (t->jbytes > 0 && ms - t->jsince >= trail_ship_ms())))
+		rc = ship(t, cause);
 	trail_drop(t);
 	trail_cache_drop(t);
 	return rc;

@@ -17,11 +17,12 @@
  * export) notes an event before its reply is held (trail_read): its
  * records of each shared circle become one event of that circle's block
  * for the batch.  When the batch commits, each circle's block is sealed
- * to the circle's audit key (proto/audit.h) and written as a change set
- * of the circle's audit chain (sync_audit_circle), in the batch's
- * transaction (trail_flush): the replies of the batch wait for its
- * commit to reach the disk, reads as writes, and a read whose event
- * cannot be written is refused.  Audit chains sync as any chain (members
+ * to the circle's audit key (proto/audit.h) and written as a row of the
+ * audit journal, in the batch's transaction (trail_flush): the replies
+ * of the batch wait for its commit to reach the disk, reads as writes,
+ * and a read whose event cannot be written is refused.  The journal is
+ * shipped, many batches at once, as change sets of the circle's audit
+ * chain (sync_audit_circle).  Audit chains sync as any chain (members
  * and relays carry them) and are never merged: the replica and the index
  * never see them.  Reads of the private circle are not audited: they are
  * this device's own notes, and nobody else could ever open their audit.
@@ -73,10 +74,22 @@ int trail_read(struct ctl_parts *p, const char *action,
     const struct store_record *const *recs, size_t n, char **cause);
 /*
  * The batch is done, before its commit: every block noted is sealed and
- * written into its transaction (writer_sealed).  0, or a negative code
- * and *cause: the batch was rolled back.  Nothing stays noted after.
+ * written into its transaction as a row of the journal (store_journal_add),
+ * which the batch's replies wait for as for its writes.  Then, if now is
+ * set or the journal is due (TRAIL_SHIP_BYTES, TRAIL_SHIP_MS), the
+ * journal is shipped in the same transaction: each circle's rows become
+ * change sets of its audit chain (writer_sealed, a box per chunk) and
+ * leave the journal.  Shipping signs: it waits while the daemon is
+ * locked.  0, or a negative code and *cause: the batch was rolled back
+ * (or is to be: writer_abort).  Nothing stays noted after.
  */
-int trail_flush(struct trail *t, char **cause);
+int trail_flush(struct trail *t, int now, char **cause);
+/* How long the journal waits, at most, while reads go on (ctl ships it
+ * after as long without them): TRAIL_SHIP_MS, or the tests' own. */
+#define TRAIL_SHIP_MS 1000
+uint64_t trail_ship_ms(void);
+/* 1 if the journal may hold rows not shipped yet. */
+int trail_pending(const struct trail *t);
 /* The batch was rolled back: what it noted goes with it. */
 void trail_drop(struct trail *t);
 /* Events noted since open: a count that only grows. */

@@ -18,6 +18,12 @@ struct trail {
 	int days;			/* audit_retention */
 	uv_timer_t timer;
 	int stopped;
+	/* The journal: bytes of boxes written since the last ship, and
+	 * when the first of them was (clock_mono_ms); jknown 0 until a ship
+	 * has looked (rows of before a restart). */
+	uint64_t jbytes;
+	uint64_t jsince;
+	int jknown;
 	/*
 	 * trail_query.c: trail_events' reads of one circle, kept while
 	 * nothing was committed (trail_cache_drop forgets them).

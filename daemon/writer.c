@@ -49,6 +49,7 @@ struct writer {
 	struct hlc clock;
 	int in_txn;
 	int lazy;			/* the open transaction is lazy */
+	int sync_later;			/* writer_sync_later: no request */
 	struct group *groups;		/* one per circle written */
 	size_t ngroups;
 	struct wbuf scratch;		/* a chunk's plaintext, wiped after */
@@ -623,8 +624,9 @@ writer_commit(struct writer *w, uint64_t *ticket)
 	if (!w->lazy)
 		rc = store_commit(w->env.store);
 	else if ((rc = store_commit_lazy(w->env.store, ticket)) == 0 &&
-	    w->env.durable != NULL)
+	    w->env.durable != NULL && !w->sync_later)
 		durable_request(w->env.durable, *ticket);
+	w->sync_later = 0;
 	if (rc == 0) {
 		w->in_txn = 0;
 		return 0;
@@ -633,6 +635,12 @@ writer_commit(struct writer *w, uint64_t *ticket)
 	log_warnx("commit failed: %s; %zu requests refused",
 	    samen_strerror(rc), refused);
 	return rc;
+}
+
+void
+writer_sync_later(struct writer *w)
+{
+	w->sync_later = 1;
 }
 
 int

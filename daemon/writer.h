@@ -157,6 +157,11 @@ int writer_close_all(struct writer *w, char **cause);
  * batch was rolled back (env.aborted) and its cause logged.
  */
 int writer_commit(struct writer *w, uint64_t *ticket);
+/*
+ * The next writer_commit does not ask for its sync (durable_request): the
+ * caller does, or syncs it itself (durable_sync_here).
+ */
+void writer_sync_later(struct writer *w);
 /* Rolls the batch back (a write failed half-way), if anything is open. */
 void writer_abort(struct writer *w, int code);
 /* 1 while the batch's transaction is open. */

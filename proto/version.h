@@ -9,6 +9,6 @@
  * which must equal it).  Here so that samen, which never includes the
  * daemon's headers, can print it with --version.
  */
-#define SAMEN_SCHEMA_VERSION 6
+#define SAMEN_SCHEMA_VERSION 7
 
 #endif

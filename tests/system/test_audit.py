@@ -61,6 +61,37 @@ def audit_rows(node, circle_hex):
         con.close()
 
 
+def journal_rows(node, circle_hex):
+    """Rows of node's audit journal for the circle: a batch's events each,
+    sealed, waiting to be shipped as a change set (docs/design.md, "Read
+    audit")."""
+    con = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM audit_journal WHERE "
+                           "circle = ?", (bytes.fromhex(circle_hex),)
+                           ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def audit_boxes(node, circle_hex):
+    """The batches of events node holds for the circle, shipped or not:
+    the boxes of its audit chain and its journal's rows, read at once."""
+    chain, _ = audit_chain(circle_hex)
+    con = sqlite3.connect(f"file:{node.dir / 'samen.db'}?mode=ro", uri=True)
+    try:
+        con.execute("BEGIN")
+        rows = con.execute("SELECT hdr, payload FROM cs WHERE circle = ?",
+                           (chain,)).fetchall()
+        queued = con.execute("SELECT count(*) FROM audit_journal WHERE "
+                             "circle = ?", (bytes.fromhex(circle_hex),)
+                             ).fetchone()[0]
+    finally:
+        con.close()
+    return queued + sum(len(outer_open(h, p, circle_hex)[1])
+                        for h, p in rows)
+
+
 def outer_open(hdr, payload, circle_hex):
     """What a member or relay can read of an audit change set: its header,
     and each chunk's outer layer (the chunk key derives from the circle
@@ -141,9 +172,11 @@ def test_member_reads_admin_sees_relay_carries(cluster):
     synced(a, r)
 
     # R carries every audit change set B wrote, and reads none of them.
+    # Each read was a batch of its own: a box each, shipped from B's
+    # journal many to a change set.
     held_b = audit_rows(b, circle)
     held_r = audit_rows(r, circle)
-    assert len(held_b) >= 6
+    assert sum(len(outer_open(h, p, circle)[1]) for h, p in held_b) >= 6
     assert set(held_b) <= set(held_r)
     # status counts them apart; the records' change sets are as before.
     after = b.status()
@@ -269,13 +302,15 @@ def test_retention_erases_what_is_older(cluster, monkeypatch):
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
     b.get("case", kase)
+    # A sync ships B's journal: the get's change set, dated now.
+    synced(b, r)
     before = len(audit_rows(b, circle))
     # The next read a few milliseconds on: a cut falls between them.
     t0 = time.time()
     wait_until(lambda: time.time() > t0 + 0.02, 5, "the clock to move")
     b.samen("export", "--subject", kase, "-o", cluster.root / "s.json")
-    assert len(audit_rows(b, circle)) == before + 1
     synced(b, r)
+    assert len(audit_rows(b, circle)) == before + 1
     synced(a, r)
     events = a.samen("audit", "case", kase, json=True).json["events"]
     got = reads(events, b.device, kase)
@@ -353,10 +388,10 @@ def test_a_search_that_finds_nothing_is_noted(cluster):
     nothing, without its text."""
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
-    n = len(audit_rows(b, circle))
+    n = audit_boxes(b, circle)
     text = "Zonnebloemstraat-canary-81"
     assert b.samen("find", text, json=True).json == []
-    assert len(audit_rows(b, circle)) == n + 1
+    assert audit_boxes(b, circle) == n + 1
     synced(b, r)
     synced(a, r)
     finds = [e for e in a.samen("audit", json=True).json["events"]
@@ -378,20 +413,81 @@ def test_a_read_waits_for_its_event(cluster):
     a, b, r, kase, _ = world(cluster)
     circle = team_circle(a)
     priv = b.put("--circle", "private", "note", "text=my own")
-    n = len(audit_rows(b, circle))
+    n = audit_boxes(b, circle)
     b.get("note", priv)
     b.ls("note", "text=my own")
-    assert len(audit_rows(b, circle)) == n
+    assert audit_boxes(b, circle) == n
 
     # Each sync of the WAL takes a second: so does the read.
     b.restart("--listen", b.addr, env={"SAMEND_TEST_SYNC_DELAY_MS": "1000"})
     t = time.monotonic()
     b.get("case", kase)
     assert time.monotonic() - t >= 1.0
-    assert len(audit_rows(b, circle)) == n + 1
+    assert audit_boxes(b, circle) == n + 1
 
     # The disk fails its syncs: the read is refused, and says why.
     b.restart("--listen", b.addr, env={"SAMEND_TEST_SYNC_FAIL": "1"})
     line = b.samen("get", "case", kase, rc=FAIL).expect_error(FAIL)
     assert "audit" in line or "storage" in line, line
     b.stop(expect_rc=None)
+
+
+def test_a_journaled_read_survives_kill9(cluster):
+    """A read's event is a row of the journal, sealed and synced, before
+    its reply; samend killed with it not yet shipped ships it after its
+    restart, and A reads it."""
+    a, b, r, kase, _ = world(cluster)
+    circle = team_circle(a)
+    # The journal waits (ten minutes) for a ship that never comes.
+    b.restart("--listen", b.addr,
+              env={"SAMEND_TEST_AUDIT_SHIP_MS": "600000"})
+    n = len(audit_rows(b, circle))
+    assert journal_rows(b, circle) == 0
+    b.samen("log", "case", kase, json=True)
+    assert journal_rows(b, circle) == 1
+    assert len(audit_rows(b, circle)) == n
+    b.kill9()
+    b.start("--listen", b.addr)
+    wait_until(lambda: journal_rows(b, circle) == 0, 30,
+               "B: the journal shipped after the restart")
+    assert len(audit_rows(b, circle)) == n + 1
+    synced(b, r)
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "log" in got, got
+
+
+def test_a_session_offers_what_the_journal_holds(cluster):
+    """A session ships the journal before its HELLO says what this device
+    holds, answering one as well as starting one (not only `samen sync`,
+    which ships before it asks): a device told in that session that it was
+    removed has no later one to pass its reads on (test_exile)."""
+    a, b, r, kase, _ = world(cluster)
+    circle = team_circle(a)
+    # The journal waits ten minutes: only a session ships it.
+    env = {"SAMEND_TEST_AUDIT_SHIP_MS": "600000"}
+    b.restart("--listen", b.addr, env=env)
+    b.samen("log", "case", kase, json=True)
+    assert journal_rows(b, circle) == 1
+    # R asks, B answers.
+    synced(r, b)
+    assert journal_rows(b, circle) == 0
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "log" in got, got
+
+    # B starts one of its own, by its timer.
+    b.stop()
+    b.configure(sync_interval=1)
+    b.start("--listen", b.addr, env=env)
+    held = len(audit_rows(r, circle))
+    assert kase in [x["id"] for x in b.samen("conflicts", json=True).json]
+    wait_until(lambda: len(audit_rows(r, circle)) > held, 30,
+               "R: B's read, offered by B's own session")
+    assert journal_rows(b, circle) == 0
+    synced(a, r)
+    got = reads(a.samen("audit", "case", kase, json=True).json["events"],
+                b.device, kase)
+    assert "conflicts" in got, got

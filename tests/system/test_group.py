@@ -249,3 +249,28 @@ def test_a_write_whose_chunk_would_be_refused_is_refused(node):
     # The daemon goes on: the next write works.
     node.put("case", rid, "status=open")
     assert node.get("case", rid)["fields"]["status"] == "open"
+
+
+def test_thousands_in_flight_all_answered(node):
+    """A client that sends 6,000 reads before it reads one reply gets every
+    reply: the control socket does not drop replies while the client's
+    queues are full (libzmq's ROUTER drops at its send high-water mark,
+    1,000 by default; samend sets its own, api.c)."""
+    GET = 4
+    x = node.put("case", "name=Jansen")
+    n = 6000
+    d = zmq.Context.instance().socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    try:
+        d.connect(f"ipc://{node.dir}/ctl.sock")
+        for _ in range(n):
+            d.send_multipart([b"", msgpack.packb([1, GET, ["case", x]])])
+        got = 0
+        while got < n:
+            assert d.poll(30000), f"{got} of {n} replies, then none"
+            frames = d.recv_multipart()
+            assert ok(msgpack.unpackb(frames[1], raw=False))["id"] == x
+            got += 1
+    finally:
+        d.close()
+    assert node.status()["records"] == 1

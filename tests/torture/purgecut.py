@@ -26,15 +26,19 @@ WINDOW = 16     # bytes of a chunk's ciphertext searched for at a time
 
 def chunks_of(node):
     """{(csn, index): ciphertext, or None if purged} of every chunk of
-    every change set in node's database (a consistent copy, taken through
-    SQLite's backup while samend runs)."""
+    every change set of records in node's database (a consistent copy,
+    taken through SQLite's backup while samend runs).  Audit change sets
+    (cs.readable = 2) are left out: a purge never touches them, and they
+    are shipped from the read audit's journal when samend decides, not
+    when the reads were (docs/design.md, "Read audit")."""
     path = node.cluster.root / f"{node.name}-copy.db"
     path.unlink(missing_ok=True)
     src = sqlite3.connect(node.dir / "samen.db")
     dst = sqlite3.connect(path)
     try:
         src.backup(dst)
-        rows = dst.execute("SELECT csn, payload FROM cs").fetchall()
+        rows = dst.execute("SELECT csn, payload FROM cs "
+                           "WHERE readable <> 2").fetchall()
     finally:
         src.close()
         dst.close()

@@ -158,7 +158,7 @@ dev_commit(struct dev *d)
 	uint64_t ticket = 0;
 	char *cause = NULL;
 
-	assert_int_equal(trail_flush(d->t, &cause), 0);
+	assert_int_equal(trail_flush(d->t, 1, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(writer_commit(d->w, &ticket), 0);
 	(void)loader_refresh(d->ld, d->cs);

@@ -404,6 +404,46 @@ test_after_in_order(void **state)
 }
 
 /*
+ * durable_sync_here syncs on the caller's thread while the thread is
+ * idle: the callback is told and the entries released before it returns;
+ * with a request of the thread's pending it leaves the sync to it.
+ * durable_wait returns once the thread has synced.
+ */
+static void
+test_sync_here(void **state)
+{
+	struct fixture *f = *state;
+	struct told t;
+	struct durable *d = open_told(f, f->path, &t);
+	struct ran r;
+	struct entry e[2];
+
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	for (int i = 0; i < 2; i++)
+		e[i].r = &r, e[i].tag = i;
+	durable_after(d, 1, ran_fn, &e[0]);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(durable_sync_here(d, 1), 1);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.done[0], 1);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.status[0], 0);
+	assert_int_equal(durable_done(d), 1);
+	/* The thread has a sync to do: not here.  Waiting for it. */
+	durable_request(d, 2);
+	durable_after(d, 3, ran_fn, &e[1]);
+	if (durable_sync_here(d, 3) == 0) {
+		assert_int_equal(r.n, 1);
+		durable_wait(d, 3);
+	}
+	assert_int_equal(durable_done(d), 3);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.status[1], 0);
+	durable_close(d);
+}
+
+/*
  * After a failed sync every waiting entry runs with SAMEN_ESTORE, and so
  * does every entry added later for a commit that was not synced.
  */
@@ -467,6 +507,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_after_failure, setup,
 		    teardown),
 		cmocka_unit_test(test_after_without_durable),
+		cmocka_unit_test_setup_teardown(test_sync_here, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_prefill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_syncs, setup,
 		    teardown),

@@ -57,12 +57,16 @@ scenario_and_storm(struct storm *s)
 	storm_apply(w.st, w.path, s, perm, 5);
 }
 
+/* Schema 7's addition dropped again, for a database of schema 6 or older. */
+#define DROP_JOURNAL "DROP TABLE audit_journal;"
+
 /*
  * Schema 6's additions dropped again, for a database of schema 5 or older:
  * the lifecycle's tables, cs.quarantined and the merge queue's index
  * without it.
  */
-#define DROP_LIFECYCLE "DROP TABLE cuts; DROP INDEX cs_quarantine;" \
+#define DROP_LIFECYCLE DROP_JOURNAL \
+	"DROP TABLE cuts; DROP INDEX cs_quarantine;" \
 	"DROP TABLE purged; DROP TABLE departed; DROP INDEX cs_todo;" \
 	"ALTER TABLE cs DROP COLUMN quarantined;" \
 	"CREATE INDEX cs_todo ON cs(aid, circle, seq, merged, bad, readable)" \
@@ -220,7 +224,7 @@ test_migrate_2(void **state)
 	assert_int_equal(count_rows(w.path, "sqlite_master"
 	    " WHERE name = 'records_circle'"), 0);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 6"), 1);
+	    " WHERE user_version = 7"), 1);
 	/* The old rows keep their names: colls is there, and empty. */
 	assert_int_equal(count_rows(w.path, "colls"), 0);
 	assert_int_equal(count_rows(w.path, NAMED), 0);
@@ -360,7 +364,7 @@ test_migrate_4(void **state)
 
 	open_store(&w.st, 1);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 6"), 1);
+	    " WHERE user_version = 7"), 1);
 	assert_int_equal(count_rows(w.path, "colls"), 0);
 	assert_int_equal(count_rows(w.path, NAMED), 0);
 	assert_int_equal(circle_records_n(w.st), n1);
@@ -409,10 +413,10 @@ test_migrate_5(void **state)
 
 	open_store(&w.st, 1);
 	assert_int_equal(count_rows(w.path, "pragma_user_version"
-	    " WHERE user_version = 6"), 1);
+	    " WHERE user_version = 7"), 1);
 	assert_int_equal(count_rows(w.path, "sqlite_master"
-	    " WHERE name IN ('cuts', 'purged', 'departed', 'cs_quarantine')"),
-	    4);
+	    " WHERE name IN ('cuts', 'purged', 'departed', 'cs_quarantine',"
+	    " 'audit_journal')"), 5);
 	assert_int_equal(count_rows(w.path, "pragma_index_info('cs_todo')"
 	    " WHERE name = 'quarantined'"), 1);
 	assert_true(count_rows(w.path, "cs") > 0);
@@ -420,6 +424,32 @@ test_migrate_5(void **state)
 	seen_take(w.st, &x2);
 	seen_same(&x1, &x2);
 	assert_int_equal(store_rebuild(w.st), 0);
+	seen_take(w.st, &x2);
+	seen_same(&x1, &x2);
+	dump_free(&x1.d);
+	dump_free(&x1.h.d);
+}
+
+/*
+ * A database of schema 6 (no audit journal) opens at schema 7 with an
+ * empty one, and reads as it did.
+ */
+static void
+test_migrate_6(void **state)
+{
+	struct seen x1, x2;
+
+	(void)state;
+	scenario(w.st);
+	seen_take(w.st, &x1);
+	close_and_exec(DROP_JOURNAL "PRAGMA user_version = 6;");
+	assert_int_equal(count_rows(w.path, "sqlite_master"
+	    " WHERE name = 'audit_journal'"), 0);
+
+	open_store(&w.st, 1);
+	assert_int_equal(count_rows(w.path, "pragma_user_version"
+	    " WHERE user_version = 7"), 1);
+	assert_int_equal(count_rows(w.path, "audit_journal"), 0);
 	seen_take(w.st, &x2);
 	seen_same(&x1, &x2);
 	dump_free(&x1.d);
@@ -520,6 +550,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_6,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_5, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_4, setup,

@@ -1,4 +1,5 @@
 /* test_trail: the read audit: reads noted, grouped and written by the writer; read by admins only; expired; kept past a purge. */
+#define _GNU_SOURCE	/* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -649,6 +650,135 @@ test_events(void **state)
 	world_close(&x);
 }
 
+/* Rows in d's audit journal. */
+static size_t
+journal_rows(struct dev *d)
+{
+	struct store_journal_row *rows;
+	size_t n;
+
+	assert_int_equal(store_journal_all(d->st, &rows, &n), 0);
+	store_journal_free(rows, n);
+	return n;
+}
+
+/* A batch's end as ctl.c's flush does it, shipping the journal or not. */
+static void
+batch_end(struct dev *d, int ship)
+{
+	uint64_t ticket = 0;
+	char *cause = NULL;
+
+	assert_int_equal(trail_flush(d->t, ship, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(writer_commit(d->w, &ticket), 0);
+}
+
+/*
+ * The journal: each batch's events of a circle are one row of it,
+ * sealed, committed with the batch; no change set until it is shipped,
+ * then one change set of the circle's audit chain holds them all (a box
+ * a chunk), and the journal is empty.  A trail that starts over (samend
+ * after kill -9 or a power cut: the rows were committed, the change set
+ * never built) ships what it finds, and the admin reads every event.
+ */
+static void
+test_journal(void **state)
+{
+	struct world x;
+	const struct store_record *r[1];
+	struct trail_env te;
+	struct trail_query q;
+	struct trail_list l;
+	struct count c;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "get", r, 1);
+	batch_end(&x.b, 0);
+	r[0] = rec(&x.b, "note", x.n1);
+	read_(&x.b, "ls", r, 1);
+	batch_end(&x.b, 0);
+	assert_int_equal(journal_rows(&x.b), 2);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 0);
+	assert_true(trail_pending(x.b.t));
+	/* The box is sealed at rest: no record id in the clear. */
+	{
+		struct store_journal_row *rows;
+		size_t n;
+
+		assert_int_equal(store_journal_all(x.b.st, &rows, &n), 0);
+		assert_null(memmem(rows[0].box, rows[0].len, x.kase, RID_LEN));
+		assert_null(memmem(rows[1].box, rows[1].len, x.n1, RID_LEN));
+		store_journal_free(rows, n);
+	}
+
+	/* Shipped: one change set, two boxes; the journal empty. */
+	batch_end(&x.b, 1);
+	c = audit_chain(&x.b, x.id);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.chunks, 2);
+	assert_int_equal(journal_rows(&x.b), 0);
+	assert_false(trail_pending(x.b.t));
+
+	/* A read journaled, then samend starts over before a ship. */
+	r[0] = rec(&x.b, "note", x.n2);
+	read_(&x.b, "log", r, 1);
+	batch_end(&x.b, 0);
+	assert_int_equal(journal_rows(&x.b), 1);
+	trail_stop(x.b.t);
+	assert_int_equal(uv_run(&x.b.loop, UV_RUN_DEFAULT), 0);
+	trail_close(x.b.t);
+	memset(&te, 0, sizeof(te));
+	te.loop = &x.b.loop;
+	te.store = x.b.st;
+	te.vault = x.b.vault;
+	te.circle = x.b.cs;
+	te.writer = x.b.w;
+	x.b.t = x.b.p.trail = trail_open(&te);
+	/* What the journal holds is not known yet: a ship looks. */
+	assert_true(trail_pending(x.b.t));
+	batch_end(&x.b, 0);	/* not due: nothing read, nothing old */
+	assert_int_equal(journal_rows(&x.b), 1);
+	batch_end(&x.b, 1);
+	assert_int_equal(journal_rows(&x.b), 0);
+	assert_int_equal(audit_chain(&x.b, x.id).n, 2);
+
+	/* The admin reads all three. */
+	assert_int_equal(sync_audit(&x.b, &x.a, x.id), 2);
+	memset(&q, 0, sizeof(q));
+	query(&x.a, &q, NULL, &l);
+	assert_int_equal(reads_in(&l, "get", dev_key(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "ls", dev_key(&x.b)), 1);
+	assert_int_equal(reads_in(&l, "log", dev_key(&x.b)), 1);
+	trail_list_free(&l);
+	world_close(&x);
+}
+
+/*
+ * A departed circle's journal rows go with its chains: nothing of them
+ * is shipped after.
+ */
+static void
+test_journal_erased(void **state)
+{
+	struct world x;
+	const struct store_record *r[1];
+	struct store_erased out;
+
+	(void)state;
+	world_open(&x);
+	r[0] = rec(&x.b, "case", x.kase);
+	read_(&x.b, "get", r, 1);
+	batch_end(&x.b, 0);
+	assert_int_equal(journal_rows(&x.b), 1);
+	assert_int_equal(store_erase_circle(x.b.st, x.id, 1, 0, &out), 0);
+	store_erased_free(&out);
+	assert_int_equal(journal_rows(&x.b), 0);
+	world_close(&x);
+}
+
 int
 main(void)
 {
@@ -659,6 +789,8 @@ main(void)
 		cmocka_unit_test(test_purge_keeps_reads),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_journal_erased),
 	};
 
 	if (sodium_init() < 0)
