@@ -839,8 +839,10 @@ hook_stored(void *arg, int committed)
 
 /*
  * A session is about to offer what this device holds: the read audit's
- * journal is shipped first, so that it is among it (peer.h).  Its commit
- * is synced soon after, as a write's would be.
+ * journal is shipped first, so that it is among it (peer.h).  The store
+ * hides an own change set from peers until the disk has it (store.h,
+ * store_commit_lazy), so the ship's sync is waited for here, on the loop,
+ * as for samen sync (CTL_F_SYNCED).
  */
 static void
 hook_offering(void *arg)
@@ -849,7 +851,7 @@ hook_offering(void *arg)
 	uint64_t before = c->ticket;
 
 	if (ship_now(c) == 0 && c->ticket != before)
-		durable_request(c->parts.env.durable, c->ticket);
+		durable_wait(c->parts.env.durable, c->ticket);
 }
 
 /* Sync has ended after peers_close: a lock may be complete. */
