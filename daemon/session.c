@@ -1096,12 +1096,14 @@ session_start(struct peers *p, struct link *l)
 
 	if (l->zs == NULL)
 		return SAMEN_EINVAL;
+	/* First: it may run what waited for the disk (durable_wait), which
+	 * may look at l->out, freed below. */
+	offering(p);
 	if (l->out != NULL) {
 		if (l->out->state == SESSION_RUNNING)
 			session_end(l->out, 0, session_superseded);
 		session_free(l->out);
 	}
-	offering(p);
 	s = session_new(p, l, 1, randombytes_random() |
 	    ((uint64_t)randombytes_random() << 32));
 	s->round = ++p->round;

@@ -21,6 +21,7 @@ import time
 import msgpack
 import nacl.bindings
 import pytest
+import zmq
 
 from conftest import FAIL, TIME_RE, wait_until
 from test_lifecycle import add, link
@@ -491,3 +492,39 @@ def test_a_session_offers_what_the_journal_holds(cluster):
     got = reads(a.samen("audit", "case", kase, json=True).json["events"],
                 b.device, kase)
     assert "conflicts" in got, got
+
+
+def test_a_ship_for_a_session_while_a_write_waits(cluster):
+    """A session's ship waits for its sync (hook_offering), which releases
+    what waited for the disk before it: here a batch of a write and a
+    read, whose reply's gossip looks at every link's last session.  The
+    hook runs before session_start frees that session (ASan, at the
+    teardown's check of the logs, caught the read of freed memory)."""
+    a, b, r, kase, _ = world(cluster)
+    b.stop()
+    b.configure(sync_interval=1)
+    b.start("--listen", b.addr, env={"SAMEND_TEST_SYNC_DELAY_MS": "700",
+                                     "SAMEND_TEST_AUDIT_SHIP_MS": "600000"})
+    b.wait_session(r)
+    d = zmq.Context.instance().socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    try:
+        d.connect(f"ipc://{b.dir}/ctl.sock")
+        for i in range(4):
+            # A put and a get, one batch: one commit, one sync to wait
+            # for, during which the next timer session ships the get's
+            # event.
+            d.send_multipart([b"", msgpack.packb(
+                [1, 3, ["case", None, [[0, "name", f"w{i}"]]]])])
+            d.send_multipart([b"", msgpack.packb([1, 4, ["case", kase]])])
+            for _ in range(2):
+                assert d.poll(30000), "no reply"
+                code, msg, _ = msgpack.unpackb(d.recv_multipart()[1],
+                                               raw=False)
+                assert code == 0, msg
+    finally:
+        d.close()
+    assert b.status()["records"] >= 6
+    shipped = [line for line in b.log_text().splitlines()
+               if "sync with" in line]
+    assert len(shipped) >= 2, shipped
