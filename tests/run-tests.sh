@@ -7,7 +7,9 @@
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines are added up;
 # a binary that exits non-zero with no failure in its summary (a crash, a
 # sanitizer report at exit) counts as one more failure.  System tests are
-# tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD.  With
+# tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD, one file
+# per worker process of pytest-xdist (SYSTEM_JOBS workers, the number of
+# CPUs unless set; 1, or no xdist, runs them in one process).  With
 # FUZZ_BUILD and FUZZ_TARGETS set (make test), the fuzz targets' saved
 # inputs are replayed last: each regression input and seed one test, each
 # target's kept corpus (tests/fuzz/corpus/TARGET/) one test.  The last
@@ -99,10 +101,23 @@ run_system() {
 		failures+=("system: pytest missing")
 		return
 	fi
+	# Most of a system test is waiting (for a sync, a kill, a timer), so
+	# two run side by side on two CPUs.  A file stays in one worker: its
+	# module fixtures (one cluster, one deb) are built once.
+	local jobs=${SYSTEM_JOBS:-$(nproc 2>/dev/null || echo 1)}
+	local par=()
+	if [ "$jobs" -gt 1 ]; then
+		if "$python" -c 'import xdist' 2>/dev/null; then
+			par=(-n "$jobs" --dist loadfile)
+		else
+			echo "run-tests: no pytest-xdist (apt-get install" \
+			    "python3-pytest-xdist): system tests in one process" >&2
+		fi
+	fi
 	log=$(mktemp /tmp/samen-pytest.XXXXXX)
 	(cd "$root" && SAMEN_BUILD=$build timeout -k 10 "$SYSTEM_TIMEOUT" \
 	    "$python" -m pytest -p no:cacheprovider -v -rfE --tb=short \
-	    tests/system) 2>&1 | tee "$log"
+	    "${par[@]}" tests/system) 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	# The summary is the last line that says "in N.NNs".
 	summary=$(grep -E '(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' \
