@@ -9,7 +9,7 @@
 # sanitizer report at exit) counts as one more failure.  System tests are
 # tests/system, run by Debian's pytest with SAMEN_BUILD=BUILD, one file
 # per worker process of pytest-xdist (SYSTEM_JOBS workers, the number of
-# CPUs unless set; 1, or no xdist, runs them in one process).  With
+# CPUs up to 4 unless set; 1, or no xdist, runs them in one process).  With
 # FUZZ_BUILD and FUZZ_TARGETS set (make test), the fuzz targets' saved
 # inputs are replayed last: each regression input and seed one test, each
 # target's kept corpus (tests/fuzz/corpus/TARGET/) one test.  The last
@@ -104,7 +104,10 @@ run_system() {
 	# Most of a system test is waiting (for a sync, a kill, a timer), so
 	# two run side by side on two CPUs.  A file stays in one worker: its
 	# module fixtures (one cluster, one deb) are built once.
+	# At most 4 unless SYSTEM_JOBS says: each worker runs several ASan
+	# daemons, and 4 is what the suite was tried with (on 2 CPUs).
 	local jobs=${SYSTEM_JOBS:-$(nproc 2>/dev/null || echo 1)}
+	[ -n "${SYSTEM_JOBS:-}" ] || [ "$jobs" -le 4 ] || jobs=4
 	local par=()
 	if [ "$jobs" -gt 1 ]; then
 		if "$python" -c 'import xdist' 2>/dev/null; then
