@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "changeset.h"
@@ -34,16 +36,56 @@ mkdir_p(const char *path)
 	}
 }
 
-/* Writes DIR/target/seed-NN. */
+/*
+ * Removes the seed-* files an earlier run left in dir: seeds are numbered
+ * across targets, so one seed more in an earlier target renumbers every
+ * later one, and the old highest number would stay and be replayed too.
+ */
+static void
+clear_seeds(const char *dir)
+{
+	char path[4096];
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, "mkseeds: %s: %s\n", dir, strerror(errno));
+		exit(1);
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "seed-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) != 0) {
+			fprintf(stderr, "mkseeds: %s: %s\n", path,
+			    strerror(errno));
+			exit(1);
+		}
+	}
+	closedir(d);
+}
+
+/* Writes DIR/target/seed-NN; the first time for a target, clears its old. */
 static void
 put(const char *target, const uint8_t *p, size_t n)
 {
 	static unsigned count;
+	static const char *cleared[64];
+	static size_t ncleared;
 	char path[4096];
+	size_t i;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", outdir, target);
 	mkdir_p(path);
+	for (i = 0; i < ncleared && strcmp(cleared[i], target) != 0; i++)
+		;
+	if (i == ncleared) {
+		if (ncleared == sizeof(cleared) / sizeof(cleared[0]))
+			abort();
+		clear_seeds(path);
+		cleared[ncleared++] = target;
+	}
 	snprintf(path, sizeof(path), "%s/%s/seed-%03u", outdir, target,
 	    count++);
 	if ((f = fopen(path, "wb")) == NULL ||
