@@ -23,7 +23,8 @@ DEB_DEB   := dpkg-dev lintian
 DEB_FAULT := libfuse3-dev fuse3 e2fsprogs mount util-linux iproute2 procps
 DEB_TEST  := libcmocka-dev python3 python3-pytest python3-zmq python3-msgpack \
              sqlite3 binutils python3-nacl $(DEB_FAULT)
-# Runs the system tests side by side, a process per CPU (tests/run-tests.sh).
+# Runs the system tests side by side, a process per CPU up to 4
+# (tests/run-tests.sh).
 DEB_TEST  += python3-pytest-xdist
 # What the packaging tests use: man page lint and rendering, the metrics
 # parser, the unit file's check, and the deb's tools (see DEB_DEB).

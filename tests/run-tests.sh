@@ -103,10 +103,16 @@ run_system() {
 	fi
 	# Most of a system test is waiting (for a sync, a kill, a timer), so
 	# two run side by side on two CPUs.  A file stays in one worker: its
-	# module fixtures (one cluster, one deb) are built once.
-	# At most 4 unless SYSTEM_JOBS says: each worker runs several ASan
-	# daemons, and 4 is what the suite was tried with (on 2 CPUs).
+	# module fixtures (one cluster, one deb) are built once.  At most 4
+	# workers unless SYSTEM_JOBS says: each runs several ASan daemons, and
+	# 4 is the most the suite has been tried with (on 2 CPUs).
 	local jobs=${SYSTEM_JOBS:-$(nproc 2>/dev/null || echo 1)}
+	case $jobs in
+	'' | *[!0-9]*)
+		echo "run-tests: SYSTEM_JOBS=$jobs: expected a number" >&2
+		exit 2
+		;;
+	esac
 	[ -n "${SYSTEM_JOBS:-}" ] || [ "$jobs" -le 4 ] || jobs=4
 	local par=()
 	if [ "$jobs" -gt 1 ]; then
