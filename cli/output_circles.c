@@ -220,6 +220,11 @@ output_circles_ls(FILE *fp, const struct reply_node *list)
 			fprintf(fp, "  %" PRId64 " purge%s", n,
 			    n == 1 ? "" : "s");
 		putc('\n', fp);
+		if ((s = reply_get_str(c, "unresolved")) != NULL) {
+			fputs("  members unknown here: ", fp);
+			output_str(fp, s, 0, 0, 0);
+			fputs("; syncs with nobody\n", fp);
+		}
 		members = reply_get(c, "retention");
 		for (j = 0; j < reply_len(members) &&
 		    members->type == REPLY_ARRAY; j++) {

@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "log.h"
 #include "sync.h"
+#include "testhook.h"
 #include "util.h"
 #include "writer.h"
 
@@ -240,6 +241,23 @@ circle_by_name(const struct circle *cs, const char *name)
 }
 
 int
+circle_no_writer(const struct circle *cs, const char *name, char **cause)
+{
+	const struct circle_info *c;
+
+	if (strcmp(name, "private") == 0 ||
+	    (c = circle_find(cs, name)) == NULL)
+		return samen_fail(cause, SAMEN_ENOTFOUND, "no circle named "
+		    "'%s' (samen circle ls)", name);
+	if (c->r == NULL)
+		return samen_fail(cause, SAMEN_EINVAL, "circle '%s' cannot be "
+		    "written to: its members cannot be resolved on this "
+		    "device (samen circle ls)", name);
+	return samen_fail(cause, SAMEN_EINVAL, "this device holds no key of "
+	    "circle '%s' to write with", name);
+}
+
+int
 circle_name_taken(const struct circle *cs, const char *name)
 {
 	for (size_t i = 0; i < cs->ninfos; i++)
@@ -389,6 +407,7 @@ struct reading {
 	uint8_t key[CS_KEYLEN];		/* the members key */
 	struct roster_op *ops;
 	size_t n, cap;
+	size_t max;			/* ROSTER_MAX_OPS, or a test's less */
 	int rc;
 };
 
@@ -424,7 +443,7 @@ read_op_cb(void *arg, const uint8_t *hdr, size_t hdr_len,
 
 	if (changeset_header_decode(&h, hdr, hdr_len) != 0)
 		return 0;	/* not from the store we wrote */
-	if (rd->n == ROSTER_MAX_OPS) {
+	if (rd->n == rd->max) {
 		rd->rc = SAMEN_ETOOBIG;
 		return 1;
 	}
@@ -461,6 +480,10 @@ resolve(struct circle *cs, struct view *v)
 
 	memset(&rd, 0, sizeof(rd));
 	rd.base = v->info.id;
+	rd.max = ROSTER_MAX_OPS;
+	if (testhook()->roster_max_ops > 0 &&
+	    testhook()->roster_max_ops < ROSTER_MAX_OPS)
+		rd.max = (size_t)testhook()->roster_max_ops;
 	sync_members_key(rd.key, v->info.id);
 	rc = store_chain_each(cs->env.store, v->chain, read_op_cb, &rd);
 	if (rc == 1)
@@ -470,6 +493,7 @@ resolve(struct circle *cs, struct view *v)
 	v->nops = rd.n;
 	if (rc == 0)
 		rc = roster_resolve(v->info.id, v->ops, v->nops, &v->r);
+	v->info.roster_rc = rc;
 	if (rc != 0) {
 		hex_encode(hex, v->info.id, CS_CIRCLELEN);
 		log_warnx("circle %s: could not resolve its members: %s", hex,
@@ -572,6 +596,17 @@ merge_taken(struct circle *cs)
 	return 0;
 }
 
+/* 1 if we hold a key of some epoch of circle id. */
+static int
+holds_key(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	for (size_t i = 0; i < cs->ncircles; i++)
+		if (cs->circles[i].kind != STORE_CIRCLE_MEMBERS &&
+		    memcmp(cs->circles[i].id, id, CS_CIRCLELEN) == 0)
+			return 1;
+	return 0;
+}
+
 /* The circle's name, sealed in its create op under the first key. */
 static void
 find_name(struct circle *cs, struct view *v)
@@ -628,6 +663,7 @@ finish_view(struct circle *cs, struct view *v)
 	v->info.nepochs = 0;
 	v->info.role = ROSTER_NOROLE;
 	v->info.state = 0;
+	v->info.writable = 0;
 	if (v->r == NULL)
 		return;
 	(void)roster_epochs(v->r, &v->info.nepochs);
@@ -715,9 +751,15 @@ circle_reload(struct circle *cs)
 		struct view *v = &cs->views[i];
 
 		v->info.name = v->label;
-		/* Ours to show: a circle whose roster names us. */
-		if (v->r != NULL && roster_circle_valid(v->r) &&
-		    v->info.role != ROSTER_NOROLE)
+		/*
+		 * Ours to show: a circle whose roster names us; or one whose
+		 * roster cannot be made, if we hold a key of it (we were in
+		 * it), so that it does not vanish without a word.
+		 */
+		if ((v->r != NULL && roster_circle_valid(v->r) &&
+		    v->info.role != ROSTER_NOROLE) ||
+		    (v->r == NULL && v->info.roster_rc != 0 &&
+		    holds_key(cs, v->info.id)))
 			cs->infos[cs->ninfos++] = v->info;
 	}
 	count_quarantined(cs);

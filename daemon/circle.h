@@ -87,6 +87,13 @@ const struct store_circle *circle_by_id(const struct circle *cs,
  */
 const struct store_circle *circle_by_name(const struct circle *cs,
     const char *name);
+/*
+ * Why circle_by_name(cs, name) is NULL: the code, and in *cause (the
+ * caller frees it) one line that says so: no such circle, no key of it
+ * to write with, or its members cannot be resolved here.
+ */
+int circle_no_writer(const struct circle *cs, const char *name,
+    char **cause);
 /* Where a record goes when the request names no circle. */
 const struct store_circle *circle_default(const struct circle *cs);
 /* The members chain of shared circle base, or NULL. */
@@ -107,7 +114,12 @@ struct circle_info {
 	uint8_t id[CS_CIRCLELEN];
 	const char *name;
 	int named;			/* name is the circle's own */
-	const struct roster *r;		/* NULL: no roster could be made */
+	/*
+	 * NULL: no roster could be made, for roster_rc (a SAMEN_E* code);
+	 * such a circle is listed only if we hold a key of it, by its id.
+	 */
+	const struct roster *r;
+	int roster_rc;
 	uint32_t epoch;			/* the preferred one; 0 if none */
 	size_t nepochs;
 	int writable;			/* we hold the preferred epoch's key */

@@ -214,6 +214,15 @@ ctl_fail_cause(struct ctl_reply *res, int code, char *cause)
 	return code;
 }
 
+int
+ctl_no_writer(struct ctl_parts *p, struct ctl_reply *res, const char *name)
+{
+	char *cause = NULL;
+	int rc = circle_no_writer(p->circle, name, &cause);
+
+	return ctl_fail_cause(res, rc, cause);
+}
+
 /* Replies. */
 
 static void

@@ -172,5 +172,8 @@ int ctl_fail(struct ctl_reply *res, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sets res's code and message to code and cause, which it takes. */
 int ctl_fail_cause(struct ctl_reply *res, int code, char *cause);
+/* Fails res with why circle name cannot be written to (circle_no_writer). */
+int ctl_no_writer(struct ctl_parts *p, struct ctl_reply *res,
+    const char *name);
 
 #endif

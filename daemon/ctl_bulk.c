@@ -338,8 +338,7 @@ ctl_bulk_import(struct ctl_parts *p, const union request *q,
 	memset(out, 0, sizeof(*out));
 	if (*rq->circle != '\0') {
 		if ((circ = circle_by_name(p->circle, rq->circle)) == NULL)
-			return ctl_fail(res, SAMEN_ENOTFOUND, "no circle named "
-			    "'%s' (samen circle ls)", rq->circle);
+			return ctl_no_writer(p, res, rq->circle);
 	} else if ((circ = circle_default(p->circle)) == NULL)
 		return ctl_fail(res, SAMEN_ELOCKED, "this device does not hold "
 		    "the key of the circle");

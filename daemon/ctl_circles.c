@@ -175,17 +175,10 @@ ctl_circles_use(struct ctl_parts *p, const union request *q,
 {
 	const struct request_circle *rq = &q->circle;
 	const struct store_circle *circ;
-	const struct circle_info *c;
 	int rc;
 
-	if ((circ = circle_by_name(p->circle, rq->name)) == NULL) {
-		if (strcmp(rq->name, "private") != 0 &&
-		    (c = circle_find(p->circle, rq->name)) != NULL)
-			return ctl_fail(res, SAMEN_EINVAL, "this device holds "
-			    "no key of circle '%s' to write with", rq->name);
-		return ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
-		    "(samen circle ls)", rq->name);
-	}
+	if ((circ = circle_by_name(p->circle, rq->name)) == NULL)
+		return ctl_no_writer(p, res, rq->name);
 	if ((rc = circle_use(p->circle, circ->id)) != 0)
 		return ctl_fail(res, rc, "could not save the default circle");
 	memcpy(res->out.circle.id, circ->id, CS_CIRCLELEN);

@@ -107,8 +107,7 @@ put_circle(struct ctl_parts *p, struct ctl_reply *res,
 		}
 	} else if (*rq->circle != '\0') {
 		if ((circ = circle_by_name(p->circle, rq->circle)) == NULL) {
-			ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
-			    "(samen circle ls)", rq->circle);
+			ctl_no_writer(p, res, rq->circle);
 			return NULL;
 		}
 	} else
@@ -605,8 +604,7 @@ ctl_records_handover(struct ctl_parts *p, const union request *q,
 	devid_encode(to, rq->to);
 	if (*rq->circle != '\0' &&
 	    (only = circle_by_name(p->circle, rq->circle)) == NULL)
-		return ctl_fail(res, SAMEN_ENOTFOUND, "no circle named '%s' "
-		    "(samen circle ls)", rq->circle);
+		return ctl_no_writer(p, res, rq->circle);
 	/* The cases the index shows from as a lead of, in the circles we
 	 * write to; hand_one reads each again from the store. */
 	for (size_t i = 0; i < total; i++) {

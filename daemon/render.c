@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "devid.h"
+#include "error.h"
 #include "hlc.h"
 #include "index.h"
 #include "protocol.h"
@@ -873,12 +874,23 @@ put_erasure(struct wbuf *w, const struct roster *r)
 	wire_put_kv_u64(w, "purges", np);
 }
 
+/* Why a shared circle has no roster here, or nil. */
+static const char *
+roster_error(const struct circle_info *c)
+{
+	if (c == NULL || c->roster_rc == 0)
+		return NULL;
+	if (c->roster_rc == SAMEN_ETOOBIG)
+		return "too many membership ops";
+	return samen_strerror(c->roster_rc);
+}
+
 static void
 put_circle(struct wbuf *w, const struct render_circle_item *it)
 {
 	const struct circle_info *c = it->info;
 
-	wire_put_map(w, 14);
+	wire_put_map(w, 15);
 	put_circle_id(w, "circle", c ? c->id : it->priv->id);
 	wire_put_kv_str(w, "name", c ? c->name : "private");
 	wire_put_kv_str(w, "kind", c ? "shared" : "private");
@@ -889,6 +901,7 @@ put_circle(struct wbuf *w, const struct render_circle_item *it)
 	wire_put_kv_str(w, "state", c ? state_name(c->state) : "current");
 	wire_put_kv_bool(w, "writable", c ? c->writable : 1);
 	wire_put_kv_u64(w, "quarantined", c ? c->quarantined : 0);
+	wire_put_kv_str(w, "unresolved", roster_error(c));
 	put_members(w, c ? c->r : NULL);
 	put_ops(w, c ? c->r : NULL);
 	put_erasure(w, c ? c->r : NULL);

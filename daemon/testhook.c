@@ -31,6 +31,7 @@ testhook(void)
 		hooks.export_page = env_ms("SAMEND_TEST_EXPORT_PAGE");
 		hooks.erase_delay_ms = env_ms("SAMEND_TEST_ERASE_DELAY_MS");
 		hooks.audit_ship_ms = env_ms("SAMEND_TEST_AUDIT_SHIP_MS");
+		hooks.roster_max_ops = env_ms("SAMEND_TEST_ROSTER_MAX_OPS");
 		if ((s = getenv("SAMEND_TEST_CLOCK_OFFSET_MS")) != NULL)
 			hooks.clock_offset_ms = strtoll(s, NULL, 10);
 		hooks.retention_now_file =

@@ -43,6 +43,12 @@ struct testhook {
 	 * the host's.
 	 */
 	long long clock_offset_ms;
+	/*
+	 * SAMEND_TEST_ROSTER_MAX_OPS: the ops of a members chain read at
+	 * most before its roster is given up as too big (0: ROSTER_MAX_OPS),
+	 * so that a test need not write 4,097.
+	 */
+	long roster_max_ops;
 };
 
 const struct testhook *testhook(void);

@@ -440,3 +440,42 @@ def test_circle_ls_shows_roles_states_and_epochs(cluster):
         out
     assert (f"  {b.device[:12]}  member  removed  added by "
             f"{a.device[:12]}  cut at seq 0\n") in out, out
+
+
+def test_a_circle_whose_members_cannot_be_resolved_says_so(cluster,
+                                                          monkeypatch):
+    """Past the ops of a members chain a device resolves (ROSTER_MAX_OPS,
+    4,096; 6 here, by SAMEND_TEST_ROSTER_MAX_OPS), the circle has no
+    roster and syncs with nobody (docs/sync.md, "A limit, not defended
+    yet").  It does not vanish from circle ls: it shows, by its id, with
+    why; the log says it; what needs the roster is refused, one line."""
+    monkeypatch.setenv("SAMEND_TEST_ROSTER_MAX_OPS", "6")
+    a = cluster.sync_node("a")
+    a.circle_new("team")
+    rid = a.put("case", "name=Familie Jansen", "--circle", "team")
+    days = 30
+    while circle(a)["ops"]["valid"] < 6:
+        days += 1
+        a.samen("circle", "retention", "team", "note", f"{days}d")
+    assert circle(a)["unresolved"] is None
+    # The seventh op: written, and the roster is given up.
+    a.samen("circle", "retention", "team", "note", f"{days + 1}d")
+    shared = [c for c in a.samen("circle", "ls", json=True).json
+              if c["kind"] == "shared"]
+    assert len(shared) == 1, shared
+    c = shared[0]
+    assert c["unresolved"] == "too many membership ops", c
+    assert c["name"] == c["circle"][:8] and c["role"] is None, c
+    assert not c["writable"] and c["members"] == [] and c["ops"] is None
+    out = a.samen("circle", "ls").out
+    assert (f"\n{c['name']}  shared\n  members unknown here: too many "
+            "membership ops; syncs with nobody\n") in out, out
+    assert "could not resolve its members" in a.log_text()
+    refused(a, "circle", "retention", c["name"], "note", "7d",
+            says="member list")
+    for args in (("put", "case", "name=X", "--circle", c["name"]),
+                 ("circle", "use", c["name"])):
+        refused(a, *args, says=f"circle '{c['name']}' cannot be written "
+                "to: its members cannot be resolved on this device")
+    # Its reads cannot be audited: refused too (fail-closed).
+    refused(a, "get", "case", rid, says="cannot be audited")
