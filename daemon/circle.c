@@ -277,6 +277,19 @@ circle_default(const struct circle *cs)
 	return circle_private(cs);
 }
 
+const struct circle_info *
+circle_default_unresolved(const struct circle *cs)
+{
+	if (!cs->has_default)
+		return NULL;
+	for (size_t i = 0; i < cs->ninfos; i++)
+		if (cs->infos[i].r == NULL &&
+		    memcmp(cs->infos[i].id, cs->default_circle,
+		    CS_CIRCLELEN) == 0)
+			return &cs->infos[i];
+	return NULL;
+}
+
 const struct store_circle *
 circle_chain_of(const struct circle *cs, const uint8_t base[CS_CIRCLELEN])
 {

@@ -96,6 +96,12 @@ int circle_no_writer(const struct circle *cs, const char *name,
     char **cause);
 /* Where a record goes when the request names no circle. */
 const struct store_circle *circle_default(const struct circle *cs);
+/*
+ * The default circle's info if its members cannot be resolved here
+ * (circle_default then gives the private circle, where a new record must
+ * not silently go instead), else NULL.
+ */
+const struct circle_info *circle_default_unresolved(const struct circle *cs);
 /* The members chain of shared circle base, or NULL. */
 const struct store_circle *circle_chain_of(const struct circle *cs,
     const uint8_t base[CS_CIRCLELEN]);

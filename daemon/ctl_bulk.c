@@ -330,6 +330,7 @@ ctl_bulk_import(struct ctl_parts *p, const union request *q,
 	const struct request_import *rq = &q->import;
 	struct render_import *out = &res->out.import;
 	const struct store_circle *circ;
+	const struct circle_info *ci;
 	struct request_assign *as;
 	struct wire_reader r = rq->rows;
 	char *cause = NULL;
@@ -339,7 +340,9 @@ ctl_bulk_import(struct ctl_parts *p, const union request *q,
 	if (*rq->circle != '\0') {
 		if ((circ = circle_by_name(p->circle, rq->circle)) == NULL)
 			return ctl_no_writer(p, res, rq->circle);
-	} else if ((circ = circle_default(p->circle)) == NULL)
+	} else if ((ci = circle_default_unresolved(p->circle)) != NULL)
+		return ctl_no_writer(p, res, ci->name);
+	else if ((circ = circle_default(p->circle)) == NULL)
 		return ctl_fail(res, SAMEN_ELOCKED, "this device does not hold "
 		    "the key of the circle");
 	out->collection = rq->collection;

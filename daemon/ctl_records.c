@@ -96,6 +96,7 @@ put_circle(struct ctl_parts *p, struct ctl_reply *res,
     const struct request_put *rq, const struct store_record *cur)
 {
 	const struct store_circle *circ;
+	const struct circle_info *ci;
 
 	if (cur != NULL) {
 		circ = circle_by_id(p->circle, cur->circle);
@@ -110,6 +111,9 @@ put_circle(struct ctl_parts *p, struct ctl_reply *res,
 			ctl_no_writer(p, res, rq->circle);
 			return NULL;
 		}
+	} else if ((ci = circle_default_unresolved(p->circle)) != NULL) {
+		ctl_no_writer(p, res, ci->name);
+		return NULL;
 	} else
 		circ = circle_default(p->circle);
 	if (circ == NULL)

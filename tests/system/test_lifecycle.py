@@ -452,7 +452,8 @@ def test_a_circle_whose_members_cannot_be_resolved_says_so(cluster,
     monkeypatch.setenv("SAMEND_TEST_ROSTER_MAX_OPS", "6")
     a = cluster.sync_node("a")
     a.circle_new("team")
-    rid = a.put("case", "name=Familie Jansen", "--circle", "team")
+    a.circle_use("team")
+    rid = a.put("case", "name=Familie Jansen")
     days = 30
     while circle(a)["ops"]["valid"] < 6:
         days += 1
@@ -473,9 +474,14 @@ def test_a_circle_whose_members_cannot_be_resolved_says_so(cluster,
     assert "could not resolve its members" in a.log_text()
     refused(a, "circle", "retention", c["name"], "note", "7d",
             says="member list")
+    # Written to it, by name or as the default circle, nothing goes
+    # anywhere (not to the private circle instead either).
+    records = a.status()["records"]
     for args in (("put", "case", "name=X", "--circle", c["name"]),
+                 ("put", "case", "name=X"),
                  ("circle", "use", c["name"])):
         refused(a, *args, says=f"circle '{c['name']}' cannot be written "
                 "to: its members cannot be resolved on this device")
+    assert a.status()["records"] == records
     # Its reads cannot be audited: refused too (fail-closed).
     refused(a, "get", "case", rid, says="cannot be audited")
