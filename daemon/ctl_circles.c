@@ -147,23 +147,27 @@ ctl_circles_ls(struct ctl_parts *p, const union request *q,
 {
 	struct render_circles *out = &res->out.circles;
 	const struct store_circle *d = circle_default(p->circle);
-	const struct circle_info *c;
+	const struct circle_info *c, *stuck;
 	size_t n;
 
 	(void)q;
 	c = circle_list(p->circle, &n);
+	/* A default that cannot be resolved is still the default (put
+	 * refuses it), not the private circle circle_default falls to. */
+	stuck = circle_default_unresolved(p->circle);
 	/* The private circle first, then the shared ones we hold. */
 	out->items = xreallocarray(NULL, n + 1, sizeof(*out->items));
 	out->items[0].priv = circle_private(p->circle);
 	out->items[0].info = NULL;
-	out->items[0].is_default = d == out->items[0].priv;
+	out->items[0].is_default = stuck == NULL && d == out->items[0].priv;
 	out->n = 1;
 	for (size_t i = 0; i < n; i++) {
 		out->items[out->n].priv = NULL;
 		out->items[out->n].info = &c[i];
-		out->items[out->n].is_default = d != NULL &&
+		out->items[out->n].is_default = &c[i] == stuck ||
+		    (stuck == NULL && d != NULL &&
 		    d != circle_private(p->circle) &&
-		    memcmp(d->id, c[i].id, CS_CIRCLELEN) == 0;
+		    memcmp(d->id, c[i].id, CS_CIRCLELEN) == 0);
 		out->n++;
 	}
 	return 0;

@@ -470,9 +470,11 @@ def test_a_circle_whose_members_cannot_be_resolved_says_so(cluster,
     assert c["unresolved"] == "too many membership ops", c
     assert c["name"] == c["circle"][:8] and c["role"] is None, c
     assert not c["writable"] and c["members"] == [] and c["ops"] is None
+    # Still the default: put refuses it rather than write elsewhere.
+    assert c["default"] and not circle(a, "private")["default"], c
     out = a.samen("circle", "ls").out
-    assert (f"\n{c['name']}  shared\n  members unknown here: too many "
-            "membership ops; syncs with nobody\n") in out, out
+    assert (f"\n{c['name']}  shared  (default)\n  members unknown here: "
+            "too many membership ops; syncs with nobody\n") in out, out
     assert "could not resolve its members" in a.log_text()
     refused(a, "circle", "retention", c["name"], "note", "7d",
             says="member list")
