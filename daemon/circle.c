@@ -609,15 +609,22 @@ merge_taken(struct circle *cs)
 	return 0;
 }
 
-/* 1 if we hold a key of some epoch of circle id. */
-static int
-holds_key(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+int
+circle_is_key(const struct store_circle *c, const uint8_t id[CS_CIRCLELEN])
 {
+	return c->kind != STORE_CIRCLE_MEMBERS &&
+	    c->epoch != ROSTER_AUDIT_EPOCH &&
+	    memcmp(c->id, id, CS_CIRCLELEN) == 0;
+}
+
+size_t
+circle_nkeys(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < cs->ncircles; i++)
-		if (cs->circles[i].kind != STORE_CIRCLE_MEMBERS &&
-		    memcmp(cs->circles[i].id, id, CS_CIRCLELEN) == 0)
-			return 1;
-	return 0;
+		n += circle_is_key(&cs->circles[i], id);
+	return n;
 }
 
 /* The circle's name, sealed in its create op under the first key. */
@@ -772,7 +779,7 @@ circle_reload(struct circle *cs)
 		if ((v->r != NULL && roster_circle_valid(v->r) &&
 		    v->info.role != ROSTER_NOROLE) ||
 		    (v->r == NULL && v->info.roster_rc != 0 &&
-		    holds_key(cs, v->info.id)))
+		    circle_nkeys(cs, v->info.id) > 0))
 			cs->infos[cs->ninfos++] = v->info;
 	}
 	count_quarantined(cs);

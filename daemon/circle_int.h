@@ -55,10 +55,15 @@ struct circle {
 	uint64_t refused_seen;		/* circle_purges_refused, logged */
 };
 
-/* circle.c, for circle_ops.c. */
+/* circle.c, for the other circle_*.c. */
 
 /* The view of shared circle id, or NULL. */
 struct view *circle_view_of(struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
+/* 1 if c is a key of the records of circle id (not the audit secret). */
+int circle_is_key(const struct store_circle *c,
+    const uint8_t id[CS_CIRCLELEN]);
+/* How many epoch keys of circle id this device holds. */
+size_t circle_nkeys(const struct circle *cs, const uint8_t id[CS_CIRCLELEN]);
 /* The stored row of (id, epoch), or NULL. */
 const struct store_circle *circle_row(const struct circle *cs,
     const uint8_t id[CS_CIRCLELEN], uint32_t epoch);

@@ -47,26 +47,6 @@ me(const struct circle *cs)
 	return vault_public_key(cs->env.vault);
 }
 
-/* A key of the records of circle id (not the audit secret). */
-static int
-is_key(const struct store_circle *c, const uint8_t id[CS_CIRCLELEN])
-{
-	return c->kind != STORE_CIRCLE_MEMBERS &&
-	    c->epoch != ROSTER_AUDIT_EPOCH &&
-	    memcmp(c->id, id, CS_CIRCLELEN) == 0;
-}
-
-/* How many epoch keys of circle id this device holds. */
-static size_t
-nkeys(const struct circle *cs, const uint8_t id[CS_CIRCLELEN])
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < cs->ncircles; i++)
-		n += is_key(&cs->circles[i], id);
-	return n;
-}
-
 static const char *
 short_hex(char out[2 * CS_CIRCLELEN + 1], const uint8_t *id)
 {
@@ -98,7 +78,7 @@ tags_of(const struct circle *cs, const uint8_t id[CS_CIRCLELEN],
 	uint8_t tag[CS_RTAGLEN];
 
 	for (size_t i = 0; i < cs->ncircles; i++) {
-		if (!is_key(&cs->circles[i], id))
+		if (!circle_is_key(&cs->circles[i], id))
 			continue;
 		changeset_rtag(tag, cs->circles[i].key, collection,
 		    strlen(collection), rid);
@@ -310,7 +290,7 @@ circle_purge(struct circle *cs, const uint8_t id[CS_CIRCLELEN],
 	if (v->writer == NULL)
 		return samen_fail(cause, SAMEN_EINVAL, "this device holds no key "
 		    "of the current epoch of '%s'", v->label);
-	k = nkeys(cs, id);
+	k = circle_nkeys(cs, id);
 	if (n > ROSTER_MAX_TAGS / (k ? k : 1))
 		return samen_fail(cause, SAMEN_ETOOBIG, "%zu records under %zu "
 		    "epoch keys are more record tags than one purge holds (%d): "
@@ -487,7 +467,7 @@ apply_purges(struct circle *cs)
 
 		if (v->r == NULL || !roster_circle_valid(v->r))
 			continue;
-		k = nkeys(cs, v->info.id);
+		k = circle_nkeys(cs, v->info.id);
 		p = roster_purges(v->r, &np);
 		for (size_t j = 0; j < np; j++) {
 			if ((a = applied_of(cs, p[j].op)) != NULL &&
@@ -647,7 +627,7 @@ retention_pass(struct circle *cs, int *wrote)
 	npl = policies(cs, NULL, &pl);
 	for (size_t i = 0; i < npl; i++) {
 		if ((before = cutoff(now, pl[i].days)) == 0 ||
-		    (k = nkeys(cs, pl[i].id)) == 0)
+		    (k = circle_nkeys(cs, pl[i].id)) == 0)
 			continue;
 		limit = ROSTER_MAX_TAGS / k;
 		if (limit > RETENTION_BATCH)
@@ -790,7 +770,7 @@ circle_retention_due(struct circle *cs, const char *name,
 	if ((c = circle_find(cs, name)) == NULL)
 		return samen_fail(cause, SAMEN_ENOTFOUND, "no shared circle named "
 		    "'%s' (samen circle ls)", name);
-	if (nkeys(cs, c->id) == 0)
+	if (circle_nkeys(cs, c->id) == 0)
 		return samen_fail(cause, SAMEN_EINVAL, "this device holds no key "
 		    "of '%s': it cannot tell how old its records are", name);
 	*info = c;

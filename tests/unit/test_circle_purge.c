@@ -122,7 +122,7 @@ test_blobs(void **state)
 	rows[1].epoch = 0x80000007;
 	cs.circles = rows;
 	cs.ncircles = 2;
-	assert_int_equal(nkeys(&cs, id), 2);
+	assert_int_equal(circle_nkeys(&cs, id), 2);
 	blob_seal(&blob, &len, &rows[1], "reason", "AVG request", 11);
 	assert_int_equal(len, 4 + KEYRING_BLOB_OVERHEAD + 11);
 	assert_int_equal(get_le32(blob), 0x80000007);
