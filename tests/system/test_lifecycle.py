@@ -489,3 +489,37 @@ def test_a_circle_whose_members_cannot_be_resolved_says_so(cluster,
     assert a.status()["records"] == records
     # Its reads cannot be audited: refused too (fail-closed).
     refused(a, "get", "case", rid, says="cannot be audited")
+
+
+def test_an_unresolvable_circle_is_listed_only_where_its_keys_are(
+        cluster, monkeypatch):
+    """The ops that freeze a circle reach a member and a relay whose bound
+    is lower (8, by SAMEND_TEST_ROSTER_MAX_OPS) than the admin's (4,096).
+    The member, which holds the circle's keys, lists it as unresolved; the
+    relay, which holds none, lists nothing (a chain a device never had a
+    key of does not put itself in its list).  Both log why."""
+    a = cluster.sync_node("a")
+    monkeypatch.setenv("SAMEND_TEST_ROSTER_MAX_OPS", "8")
+    b, r = (cluster.sync_node(k) for k in "br")
+    a.circle_new("team")
+    add(a, b)
+    add(a, r, "--role", "relay")
+    link(b, a)
+    join(b, a)
+    link(r, a)
+    join(r, a, name=None)
+    for days in range(31, 51):
+        if circle(a)["ops"]["valid"] > 8:
+            break
+        a.samen("circle", "retention", "team", "note", f"{days}d")
+    # Nine ops and more: the admin resolves them (its bound is 4,096).
+    assert circle(a)["ops"]["valid"] > 8 and circle(a)["unresolved"] is None
+    for m in (b, r):
+        m.sync(a, rc=None)
+        wait_until(lambda: "could not resolve its members" in m.log_text(),
+                   30, f"{m.name}: the roster given up")
+    shared = [c for c in b.samen("circle", "ls", json=True).json
+              if c["kind"] == "shared"]
+    assert [c["unresolved"] for c in shared] == ["too many membership ops"]
+    assert [c["kind"] for c in
+            r.samen("circle", "ls", json=True).json] == ["private"]
